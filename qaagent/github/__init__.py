@@ -1,0 +1,1 @@
+"""qaagent.github package."""

@@ -1,0 +1,1 @@
+"""qaagent.junit package."""

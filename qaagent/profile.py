@@ -1,0 +1,357 @@
+"""The profile (`.qaagent.yaml`): frozen pydantic models and a loader whose errors name the line.
+
+Field names follow the original qaagent profile (`run.parallel`,
+`run.max_workers`, `run.retry_count`, `run.timeout`, `run.suite_order`,
+suites under `tests:`), so existing profiles load. Every model forbids
+unknown keys: a typo is an error, never a silent default.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import shlex
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from qaagent.errors import ProfileError
+
+RunnerName = Literal["pytest", "behave", "playwright", "command"]
+RUNNERS: tuple[str, ...] = ("pytest", "behave", "playwright", "command")
+#: suite names that imply their runner, as in the original qaagent
+DEFAULT_RUNNERS: dict[str, RunnerName] = {"unit": "pytest", "behave": "behave", "e2e": "playwright"}
+SUITE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+#: a profile larger than this is refused before YAML parsing
+MAX_PROFILE_BYTES = 1024 * 1024
+#: aliases allowed in one profile (guards against alias-expansion bombs)
+MAX_ALIASES = 100
+
+PositiveSeconds = Annotated[float, Field(gt=0, le=7 * 24 * 3600)]
+Retries = Annotated[int, Field(ge=0, le=20)]
+
+
+def _split_argv(value: Any) -> Any:
+    """A command given as one string is split like a shell would (no shell runs it)."""
+    if isinstance(value, str):
+        try:
+            return tuple(shlex.split(value))
+        except ValueError as exc:
+            msg = f"cannot split the command: {exc}"
+            raise ValueError(msg) from None
+    return value
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ProjectSettings(_Model):
+    """`project:` — who this run is for."""
+
+    name: str = "project"
+
+
+class RunSettings(_Model):
+    """`run:` — how suites run; command-line flags override these for one run."""
+
+    parallel: bool = False
+    max_workers: Annotated[int, Field(ge=1, le=256)] | None = None
+    retry_count: Retries = 0
+    timeout: PositiveSeconds = 1800
+    suite_order: tuple[str, ...] | None = None
+    fail_on: tuple[Literal["failed", "error", "flaky"], ...] = ("failed", "error")
+
+    @field_validator("max_workers", "retry_count", mode="before")
+    @classmethod
+    def _no_bool_or_float(cls, value: Any) -> Any:
+        if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+            msg = "Input should be a whole number"
+            raise ValueError(msg)
+        return value
+
+
+class ReportSettings(_Model):
+    """`reports:` — where the merged JUnit and the evidence bundles go."""
+
+    junit: str = "qaagent-junit.xml"
+    evidence_dir: str = ".qaagent/evidence"
+    keep: Annotated[int, Field(ge=1, le=10000)] = 20
+    #: bytes of system-out/system-err kept per test case in the merged report
+    max_output: Annotated[int, Field(ge=0)] = 64 * 1024
+
+
+class SuiteConfig(_Model):
+    """One entry under `tests:`."""
+
+    runner: RunnerName | None = None
+    path: str | None = None
+    #: the original qaagent's name for `path`
+    output_dir: str | None = None
+    command: tuple[str, ...] | None = None
+    junit: str | None = None
+    enabled: bool = True
+    timeout: PositiveSeconds | None = None
+    retry_count: Retries | None = None
+    env: dict[str, str] = Field(default_factory=dict)
+    args: tuple[str, ...] = ()
+    working_directory: str | None = None
+    #: globs (relative to the working directory) of files to keep as evidence
+    artifacts: tuple[str, ...] = ()
+
+    @field_validator("command", mode="before")
+    @classmethod
+    def _split_command(cls, value: Any) -> Any:
+        return _split_argv(value)
+
+    @field_validator("env", mode="before")
+    @classmethod
+    def _env_strings(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            return {str(k): ("" if v is None else str(v)) for k, v in value.items()}
+        return value
+
+    @model_validator(mode="after")
+    def _path_alias(self) -> SuiteConfig:
+        if self.path is not None and self.output_dir is not None and self.path != self.output_dir:
+            msg = "give either `path` or its old name `output_dir`, not both"
+            raise ValueError(msg)
+        if self.command is not None and not self.command:
+            msg = "`command` must not be empty"
+            raise ValueError(msg)
+        return self
+
+    @property
+    def test_path(self) -> str | None:
+        """`path`, or the old `output_dir`."""
+        return self.path if self.path is not None else self.output_dir
+
+
+class AppSettings(_Model):
+    """`app:` — the system under test, started once before the suites."""
+
+    base_url: str = "http://127.0.0.1:8000"
+    start_command: tuple[str, ...] | None = None
+    health_endpoint: str = "/"
+    startup_timeout: PositiveSeconds = 60
+    working_directory: str | None = None
+    env: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("start_command", mode="before")
+    @classmethod
+    def _split_command(cls, value: Any) -> Any:
+        return _split_argv(value)
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not re.match(r"^https?://[^/\s]+", value):
+            msg = "must be an http:// or https:// URL"
+            raise ValueError(msg)
+        return value.rstrip("/")
+
+
+class Profile(_Model):
+    """The whole profile."""
+
+    project: ProjectSettings = ProjectSettings()
+    run: RunSettings = RunSettings()
+    reports: ReportSettings = ReportSettings()
+    tests: dict[str, SuiteConfig]
+    app: AppSettings | None = None
+
+    @model_validator(mode="after")
+    def _check_suites(self) -> Profile:
+        if not self.tests:
+            msg = "at least one suite is needed under `tests`"
+            raise ValueError(msg)
+        for name, suite in self.tests.items():
+            if not SUITE_NAME.match(name):
+                msg = f"suite name {name!r} must be letters, digits, '_', '.' or '-' (at most 64)"
+                raise ValueError(msg)
+            runner = suite.runner or DEFAULT_RUNNERS.get(name)
+            if runner is None:
+                msg = f"suite {name!r} needs `runner:` (one of {', '.join(RUNNERS)})"
+                raise ValueError(msg)
+            if runner == "command" and not suite.command:
+                msg = f"suite {name!r} uses the command runner and needs `command:`"
+                raise ValueError(msg)
+        if self.run.suite_order is not None:
+            unknown = [n for n in self.run.suite_order if n not in self.tests]
+            if unknown:
+                msg = f"run.suite_order names unknown suite(s): {', '.join(unknown)}"
+                raise ValueError(msg)
+            if len(set(self.run.suite_order)) != len(self.run.suite_order):
+                msg = "run.suite_order names a suite twice"
+                raise ValueError(msg)
+        return self
+
+    def runner_of(self, name: str) -> RunnerName:
+        """The suite's runner, defaulted from its name."""
+        suite = self.tests[name]
+        runner = suite.runner or DEFAULT_RUNNERS.get(name)
+        assert runner is not None  # checked by the validator  # noqa: S101
+        return runner
+
+    @property
+    def ordered_suites(self) -> list[str]:
+        """All suite names in `suite_order`; suites it does not list follow in file order."""
+        order = list(self.run.suite_order or ())
+        return order + [name for name in self.tests if name not in order]
+
+
+@dataclass(frozen=True)
+class LoadedProfile:
+    """A validated profile and where it came from."""
+
+    profile: Profile
+    path: Path
+    sha256: str
+
+    @property
+    def directory(self) -> Path:
+        """The folder the profile lives in; relative paths in it start here."""
+        return self.path.parent
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader that refuses duplicate keys and alias bombs, and remembers lines."""
+
+    aliases = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            self.aliases += 1
+            if self.aliases > MAX_ALIASES:
+                mark = self.peek_event().start_mark
+                msg = f"more than {MAX_ALIASES} YAML aliases (line {mark.line + 1})"
+                raise ProfileError(msg)
+        return super().compose_node(parent, index)
+
+    def construct_mapping(self, node: Any, deep: bool = False) -> dict[Any, Any]:  # noqa: FBT001, FBT002 - PyYAML's signature
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            line = key_node.start_mark.line + 1
+            try:
+                if key in seen:
+                    msg = f"duplicate key {key!r} at line {line} (first at line {seen[key]})"
+                    raise ProfileError(msg)
+                seen[key] = line
+            except TypeError:
+                continue
+        return super().construct_mapping(node, deep=deep)
+
+
+def _lines_of(node: yaml.Node, prefix: tuple[str | int, ...], out: dict[tuple[str | int, ...], int]) -> None:
+    out[prefix] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else str(key_node.start_mark.line)
+            out[(*prefix, key)] = key_node.start_mark.line + 1
+            _lines_of(value_node, (*prefix, key), out)
+            out[(*prefix, key)] = key_node.start_mark.line + 1
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            _lines_of(item, (*prefix, index), out)
+
+
+def _line_for(loc: tuple[str | int, ...], lines: dict[tuple[str | int, ...], int]) -> int | None:
+    path = tuple(loc)
+    while path:
+        normalized = tuple(str(p) if not isinstance(p, int) else p for p in path)
+        if normalized in lines:
+            return lines[normalized]
+        path = path[:-1]
+    return None
+
+
+def _format_validation(error: ValidationError, where: str, lines: dict[tuple[str | int, ...], int]) -> str:
+    parts: list[str] = []
+    for item in error.errors()[:3]:
+        loc = tuple(p for p in item["loc"] if p not in ("function-after", "function-before"))
+        dotted = ".".join(str(p) for p in loc if not str(p).startswith(("function-", "constrained-")))
+        line = _line_for(loc, lines)
+        message = item["msg"].removeprefix("Value error, ")
+        if item["type"] == "extra_forbidden":
+            message = "unknown key (not allowed here)"
+        elif item["type"] == "missing":
+            message = "required key is missing"
+        field_text = f"{dotted}: " if dotted else ""
+        line_text = f" (line {line})" if line else ""
+        parts.append(f"{field_text}{message}{line_text}")
+    more = len(error.errors()) - len(parts)
+    suffix = f" (+{more} more)" if more > 0 else ""
+    return f"{where}: invalid profile: {'; '.join(parts)}{suffix}"
+
+
+def parse_profile(text: str, where: str = "profile") -> Profile:
+    """Validate profile text; raise `ProfileError` with a one-line message."""
+    loader = _Loader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            msg = f"{where}: the profile is empty"
+            raise ProfileError(msg)
+        lines: dict[tuple[str | int, ...], int] = {}
+        _lines_of(node, (), lines)
+        data = loader.construct_document(node)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = exc.problem or exc.context or "syntax error"
+        msg = f"{where}: YAML syntax error{line}: {problem}"
+        raise ProfileError(msg) from None
+    except yaml.YAMLError as exc:
+        msg = f"{where}: YAML error: {exc}"
+        raise ProfileError(msg) from None
+    except RecursionError:
+        msg = f"{where}: the profile is nested too deeply"
+        raise ProfileError(msg) from None
+    finally:
+        loader.dispose()
+    if not isinstance(data, dict):
+        kind = type(data).__name__ if data is not None else "empty"
+        msg = f"{where}: the profile must be a mapping (got {kind})"
+        raise ProfileError(msg)
+    try:
+        return Profile.model_validate(data)
+    except ValidationError as exc:
+        raise ProfileError(_format_validation(exc, where, lines)) from None
+    except RecursionError:
+        msg = f"{where}: the profile is nested too deeply"
+        raise ProfileError(msg) from None
+
+
+def load_profile(path: Path) -> LoadedProfile:
+    """Read and validate a profile file."""
+    where = str(path)
+    try:
+        if path.is_dir():
+            msg = f"{where}: is a directory, not a profile file"
+            raise ProfileError(msg)
+        size = path.stat().st_size
+        if size > MAX_PROFILE_BYTES:
+            msg = f"{where}: the profile is {size} bytes; at most {MAX_PROFILE_BYTES} are read"
+            raise ProfileError(msg)
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        msg = f"{where}: profile not found"
+        raise ProfileError(msg) from None
+    except OSError as exc:
+        msg = f"{where}: cannot read the profile: {exc.strerror or exc}"
+        raise ProfileError(msg) from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        msg = f"{where}: the profile is not UTF-8 (bad byte at line {line})"
+        raise ProfileError(msg) from None
+    if "\x00" in text:
+        msg = f"{where}: the profile contains a NUL byte (is it a binary file?)"
+        raise ProfileError(msg)
+    profile = parse_profile(text, where)
+    return LoadedProfile(profile=profile, path=path.resolve(), sha256=hashlib.sha256(raw).hexdigest())

@@ -1,0 +1,315 @@
+"""The result model every part agrees on: test cases, suite results, the run.
+
+Runners produce `TestCase` values; the orchestrator folds attempts into one
+`SuiteResult` per suite; reports (merged JUnit, evidence bundle, console,
+GitHub) read a `RunResult` whose suites are in `suite_order`.
+
+Memory stays flat on huge reports: a suite's cases live in a `CaseStore`,
+which keeps the first few thousand in memory and spills the rest to a
+temporary file in pickled chunks. Failing and flaky cases are also kept in a
+small in-memory list, because retries, annotations and summaries need them.
+"""
+
+from __future__ import annotations
+
+import pickle
+import tempfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Literal
+
+Status = Literal["passed", "failed", "error", "skipped"]
+FailStatus = Literal["failed", "error"]
+
+STATUSES: tuple[Status, ...] = ("passed", "failed", "error", "skipped")
+
+
+@dataclass(frozen=True, slots=True)
+class Rerun:
+    """One failed attempt of a test other than the one that decided its status.
+
+    For a flaky test (passed on a retry) these are the earlier failures
+    (`flakyFailure`/`flakyError` in the merged JUnit); for a test that never
+    passed they are the later failed attempts (`rerunFailure`/`rerunError`).
+    """
+
+    status: FailStatus
+    message: str = ""
+    type: str = ""
+    details: str = ""
+    stdout: str = ""
+    stderr: str = ""
+    duration: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class TestCase:
+    """One test case as the runner reported it, after retries are folded in."""
+
+    __test__ = False  # not a pytest test class
+
+    suite: str
+    classname: str
+    name: str
+    status: Status
+    duration: float = 0.0
+    file: str | None = None  #: path relative to the repository root
+    line: int | None = None  #: 1-based
+    message: str = ""  #: failure/error/skip message
+    type: str = ""  #: failure/error type (exception class)
+    details: str = ""  #: traceback or failure body
+    stdout: str = ""
+    stderr: str = ""
+    attempts: int = 1
+    flaky: bool = False
+    reruns: tuple[Rerun, ...] = ()
+    artifacts: tuple[str, ...] = ()  #: paths relative to the bundle root
+
+    @property
+    def key(self) -> tuple[str, str]:
+        """Identity of a test within its suite, used to match retry attempts."""
+        return (self.classname, self.name)
+
+    @property
+    def is_problem(self) -> bool:
+        """Failed, errored or flaky: the cases reports look at closely."""
+        return self.status in ("failed", "error") or self.flaky
+
+
+@dataclass(slots=True)
+class Counts:
+    """Tallies of test statuses; `flaky` counts passed-on-retry tests."""
+
+    total: int = 0
+    passed: int = 0
+    failed: int = 0
+    errors: int = 0
+    skipped: int = 0
+    flaky: int = 0
+
+    def add(self, case: TestCase) -> None:
+        """Count one case."""
+        self.total += 1
+        if case.status == "passed":
+            self.passed += 1
+        elif case.status == "failed":
+            self.failed += 1
+        elif case.status == "error":
+            self.errors += 1
+        else:
+            self.skipped += 1
+        if case.flaky:
+            self.flaky += 1
+
+    def __iadd__(self, other: Counts) -> Counts:
+        self.total += other.total
+        self.passed += other.passed
+        self.failed += other.failed
+        self.errors += other.errors
+        self.skipped += other.skipped
+        self.flaky += other.flaky
+        return self
+
+    def as_dict(self) -> dict[str, int]:
+        """The counts as a plain mapping (manifest, outputs)."""
+        return {
+            "total": self.total,
+            "passed": self.passed,
+            "failed": self.failed,
+            "errors": self.errors,
+            "skipped": self.skipped,
+            "flaky": self.flaky,
+        }
+
+
+class CaseStore:
+    """An append-only sequence of test cases that spills to disk when large.
+
+    Iteration yields the cases in the order they were appended. One store
+    belongs to one suite and is filled from one thread.
+    """
+
+    #: cases kept in memory before the store starts spilling chunks to disk
+    SPILL_AT = 2000
+
+    def __init__(self, cases: Iterable[TestCase] = ()) -> None:
+        self._buffer: list[TestCase] = []
+        self._spill: IO[bytes] | None = None
+        self._chunks = 0
+        self.counts = Counts()
+        self._problems: list[TestCase] = []
+        self.extend(cases)
+
+    def append(self, case: TestCase) -> None:
+        """Add one case at the end."""
+        self.counts.add(case)
+        if case.is_problem:
+            self._problems.append(case)
+        self._buffer.append(case)
+        if len(self._buffer) >= self.SPILL_AT:
+            self._flush()
+
+    def extend(self, cases: Iterable[TestCase]) -> None:
+        """Add cases at the end, in order."""
+        for case in cases:
+            self.append(case)
+
+    def _flush(self) -> None:
+        if self._spill is None:
+            self._spill = tempfile.TemporaryFile(prefix="qaagent-cases-")  # noqa: SIM115 - closed in close()
+        pickle.dump(self._buffer, self._spill, protocol=pickle.HIGHEST_PROTOCOL)
+        self._chunks += 1
+        self._buffer = []
+
+    def __iter__(self) -> Iterator[TestCase]:
+        if self._spill is not None:
+            self._spill.flush()
+            position = self._spill.tell()
+            self._spill.seek(0)
+            try:
+                for _ in range(self._chunks):
+                    chunk: list[TestCase] = pickle.load(self._spill)  # noqa: S301 - our own temp file
+                    yield from chunk
+            finally:
+                self._spill.seek(position)
+        yield from list(self._buffer)
+
+    def __len__(self) -> int:
+        return self.counts.total
+
+    @property
+    def problems(self) -> list[TestCase]:
+        """Failed, errored and flaky cases, in order (always in memory)."""
+        return list(self._problems)
+
+    def close(self) -> None:
+        """Release the spill file."""
+        if self._spill is not None:
+            self._spill.close()
+            self._spill = None
+            self._chunks = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """One execution of a suite's command (the first run or a retry)."""
+
+    number: int  #: 1-based
+    command: tuple[str, ...]
+    returncode: int | None  #: None when it never started; negative: killed by signal
+    timed_out: bool
+    started_at: float  #: epoch seconds
+    duration: float
+    log_path: Path | None = None
+    junit_files: tuple[Path, ...] = ()
+    selected: tuple[str, ...] = ()  #: the test ids a retry was limited to
+    cancelled: bool = False
+
+
+@dataclass(slots=True)
+class SuiteResult:
+    """Everything known about one suite after all its attempts."""
+
+    name: str
+    runner: str
+    cases: CaseStore
+    attempts: list[Attempt] = field(default_factory=list)
+    #: why the suite could not produce (complete) results, if it could not
+    error: str | None = None
+    working_directory: Path | None = None
+    #: evidence files the runner declares (logs, JUnit, artifacts), absolute
+    files: list[Path] = field(default_factory=list)
+    skipped_reason: str | None = None  #: the whole suite was skipped on purpose
+
+    @property
+    def counts(self) -> Counts:
+        """Tallies of the suite's final test statuses."""
+        return self.cases.counts
+
+    @property
+    def command(self) -> tuple[str, ...]:
+        """The first attempt's command line."""
+        return self.attempts[0].command if self.attempts else ()
+
+    @property
+    def started_at(self) -> float:
+        """Epoch seconds when the first attempt started (0 if never)."""
+        return self.attempts[0].started_at if self.attempts else 0.0
+
+    @property
+    def duration(self) -> float:
+        """Seconds spent running this suite, all attempts together."""
+        return sum(a.duration for a in self.attempts)
+
+    @property
+    def returncode(self) -> int | None:
+        """The last attempt's return code."""
+        return self.attempts[-1].returncode if self.attempts else None
+
+    @property
+    def timed_out(self) -> bool:
+        """Whether any attempt was stopped by its timeout."""
+        return any(a.timed_out for a in self.attempts)
+
+    @property
+    def status(self) -> Status:
+        """error > failed > passed; a suite with only skipped tests is skipped."""
+        c = self.counts
+        if c.errors:
+            return "error"
+        if c.failed:
+            return "failed"
+        if c.total and c.skipped == c.total:
+            return "skipped"
+        return "passed"
+
+
+@dataclass(slots=True)
+class RunResult:
+    """One run: suites in `suite_order`, wall time and how it ended."""
+
+    project: str
+    run_id: str
+    suites: list[SuiteResult]
+    started_at: float  #: epoch seconds
+    finished_at: float
+    cancelled: bool = False
+    #: suites that were planned but never started (cancellation)
+    not_run: list[str] = field(default_factory=list)
+
+    @property
+    def duration(self) -> float:
+        """Wall-clock seconds of the whole run."""
+        return max(0.0, self.finished_at - self.started_at)
+
+    @property
+    def suite_time(self) -> float:
+        """Sum of the suites' own times (larger than `duration` when parallel)."""
+        return sum(s.duration for s in self.suites)
+
+    @property
+    def counts(self) -> Counts:
+        """Totals over all suites."""
+        total = Counts()
+        for suite in self.suites:
+            total += suite.counts
+        return total
+
+    def problems(self) -> Iterator[TestCase]:
+        """Failed, errored and flaky cases of all suites, in report order."""
+        for suite in self.suites:
+            yield from suite.cases.problems
+
+
+FailOn = Literal["failed", "error", "flaky"]
+Conclusion = Literal["success", "failure", "cancelled"]
+
+
+def conclusion(run: RunResult, fail_on: Iterable[FailOn] = ("failed", "error")) -> Conclusion:
+    """The run's verdict: cancelled, failure (a `fail_on` category occurred) or success."""
+    if run.cancelled:
+        return "cancelled"
+    counts = run.counts
+    present = {"failed": counts.failed > 0, "error": counts.errors > 0, "flaky": counts.flaky > 0}
+    return "failure" if any(present[kind] for kind in fail_on) else "success"

@@ -1,0 +1,1 @@
+"""qaagent.runners package."""
