@@ -1,0 +1,1 @@
+"""The qaagent demo web app (standard library only)."""
