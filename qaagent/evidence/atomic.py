@@ -1,0 +1,59 @@
+"""Write files so that a reader sees the old content or the new, never half.
+
+A run can be killed at any moment (timeout of the CI job, Ctrl-C, a full
+disk); the manifest and the reports must then be either absent, the previous
+version or complete. Each write goes to a temporary file in the same
+directory, is flushed to disk, and replaces the target with `os.replace`.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+#: permissions of written files (tempfile.mkstemp would leave 0600)
+FILE_MODE = 0o644
+
+
+@contextmanager
+def atomic_open(path: Path, *, encoding: str = "utf-8") -> Iterator[IO[str]]:
+    """Open a text file for writing that appears at `path` only when the block succeeds."""
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "w", encoding=encoding, newline="\n") as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        tmp.chmod(FILE_MODE)
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+@contextmanager
+def atomic_open_binary(path: Path) -> Iterator[IO[bytes]]:
+    """Like `atomic_open`, for bytes."""
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        tmp.chmod(FILE_MODE)
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Replace `path` with `text` atomically."""
+    with atomic_open(path) as handle:
+        handle.write(text)

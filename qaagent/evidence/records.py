@@ -1,0 +1,72 @@
+"""One JSON record per test case (tests.jsonl), each with a stable evidence id.
+
+An evidence id (``TST-20240501-0001``) names one test result of one run: the
+date the run started and a counter over the whole run in report order
+(suites in `suite_order`, cases as the runner reported them), so the same run
+content always gives the same ids. Audit trails and tickets can cite it.
+Records are written as the merged report is streamed, one line at a time.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import IO, TYPE_CHECKING, Any
+
+from qaagent.evidence.diagnostics import categorize
+from qaagent.junit.sanitize import clean_text
+
+if TYPE_CHECKING:
+    from qaagent.evidence.redact import Redactor
+    from qaagent.results import TestCase
+
+#: characters of a message kept in a record (the merged JUnit has the rest)
+MESSAGE_LIMIT = 1000
+
+
+def id_prefix(run_started_at: float) -> str:
+    """``TST-YYYYMMDD-`` for a run that started at `run_started_at` (epoch seconds, UTC date)."""
+    return f"TST-{datetime.fromtimestamp(max(0.0, run_started_at), UTC):%Y%m%d}-"
+
+
+class RecordWriter:
+    """Writes tests.jsonl lines and counts diagnostic categories on the way."""
+
+    def __init__(self, handle: IO[str], run_started_at: float, redactor: Redactor) -> None:
+        self._handle = handle
+        self._prefix = id_prefix(run_started_at)
+        self._redactor = redactor
+        self.count = 0
+        #: failed/errored/flaky cases per diagnostic category
+        self.categories: dict[str, int] = {}
+
+    def _text(self, value: str) -> str:
+        return clean_text(self._redactor.redact(value)) if value else value
+
+    def record(self, case: TestCase) -> dict[str, Any]:
+        """Build the record of the next case (advances the counter)."""
+        self.count += 1
+        category: str | None = None
+        if case.is_problem:
+            category = categorize(case)
+            self.categories[category] = self.categories.get(category, 0) + 1
+        return {
+            "id": f"{self._prefix}{self.count:04d}",
+            "suite": self._text(case.suite),
+            "classname": self._text(case.classname),
+            "name": self._text(case.name),
+            "file": self._text(case.file) if case.file else None,
+            "line": case.line,
+            "status": case.status,
+            "attempts": case.attempts,
+            "flaky": case.flaky,
+            "duration": round(max(0.0, case.duration), 3),
+            "message": self._text(case.message[:MESSAGE_LIMIT]),
+            "category": category,
+            "artifacts": [self._text(a) for a in case.artifacts],
+        }
+
+    def write(self, case: TestCase) -> None:
+        """Append the record of `case` as one line."""
+        self._handle.write(json.dumps(self.record(case), ensure_ascii=False, separators=(",", ":")))
+        self._handle.write("\n")

@@ -1,0 +1,105 @@
+"""Check that an evidence bundle is exactly what its manifest says it is.
+
+`qaagent verify DIR` recomputes the sha256 and size of every file listed in
+manifest.json and reports files that are missing, changed, or present but not
+listed (added after the fact). The manifest itself is not listed — it is the
+list. Paths in a manifest are untrusted: absolute paths or paths leaving the
+bundle are reported, never opened.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+MANIFEST = "manifest.json"
+_CHUNK = 1 << 20
+
+
+def sha256_file(path: Path) -> str:
+    """Hex sha256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def bundle_files(bundle_dir: Path) -> list[str]:
+    """Every regular file under `bundle_dir` except the manifest, as sorted POSIX relative paths."""
+    found: list[str] = []
+    for path in bundle_dir.rglob("*"):
+        if path.is_file() or path.is_symlink():
+            rel = path.relative_to(bundle_dir).as_posix()
+            if rel != MANIFEST:
+                found.append(rel)
+    return sorted(found)
+
+
+def file_entries(bundle_dir: Path) -> list[dict[str, Any]]:
+    """List the manifest's `files`: `{path, sha256, size}` for every file but the manifest."""
+    entries = []
+    for rel in bundle_files(bundle_dir):
+        path = bundle_dir / rel
+        entries.append({"path": rel, "sha256": sha256_file(path), "size": path.stat().st_size})
+    return entries
+
+
+def _safe_relative(rel: str) -> bool:
+    pure = PurePosixPath(rel)
+    return bool(rel) and not pure.is_absolute() and ".." not in pure.parts and "\\" not in rel
+
+
+def _load_listing(bundle_dir: Path) -> tuple[list[Any] | None, list[str]]:
+    manifest_path = bundle_dir / MANIFEST
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None, [f"missing: {MANIFEST}"]
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        return None, [f"invalid: {MANIFEST} ({exc.__class__.__name__}: {exc})"]
+    files = manifest.get("files") if isinstance(manifest, dict) else None
+    if not isinstance(files, list):
+        return None, [f"invalid: {MANIFEST} has no 'files' list"]
+    if manifest.get("status") == "running":
+        return files, [f"incomplete: {MANIFEST} says the run is still running (it did not finish)"]
+    return files, []
+
+
+def verify_bundle(bundle_dir: Path) -> list[str]:
+    """Problems with the bundle at `bundle_dir`; an empty list means it is intact.
+
+    Each problem is one line: ``missing: PATH``, ``changed: PATH``,
+    ``unlisted: PATH`` or ``invalid: ...``.
+    """
+    if not bundle_dir.is_dir():
+        return [f"missing: {bundle_dir} is not a directory"]
+    files, problems = _load_listing(bundle_dir)
+    if files is None:
+        return problems
+    listed: set[str] = set()
+    for entry in files:
+        if not isinstance(entry, dict) or not isinstance(entry.get("path"), str):
+            problems.append(f"invalid: {MANIFEST} file entry {entry!r}")
+            continue
+        rel = entry["path"]
+        if not _safe_relative(rel):
+            problems.append(f"invalid: {MANIFEST} lists a path outside the bundle: {rel!r}")
+            continue
+        listed.add(rel)
+        path = bundle_dir / rel
+        if not path.is_file():
+            problems.append(f"missing: {rel}")
+            continue
+        try:
+            size = path.stat().st_size
+            changed = size != entry.get("size") or sha256_file(path) != entry.get("sha256")
+        except OSError as exc:
+            problems.append(f"unreadable: {rel} ({exc.strerror})")
+            continue
+        if changed:
+            problems.append(f"changed: {rel}")
+    problems.extend(f"unlisted: {rel}" for rel in bundle_files(bundle_dir) if rel not in listed)
+    return problems
