@@ -217,6 +217,10 @@ class LoadedProfile:
         return self.path.parent
 
 
+class _LoaderError(Exception):
+    """A problem found while composing the YAML (duplicates, alias bombs)."""
+
+
 class _Loader(yaml.SafeLoader):
     """SafeLoader that refuses duplicate keys and alias bombs, and remembers lines."""
 
@@ -226,9 +230,9 @@ class _Loader(yaml.SafeLoader):
         if self.check_event(yaml.AliasEvent):
             self.aliases += 1
             if self.aliases > MAX_ALIASES:
-                mark = self.peek_event().start_mark
+                mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]
                 msg = f"more than {MAX_ALIASES} YAML aliases (line {mark.line + 1})"
-                raise ProfileError(msg)
+                raise _LoaderError(msg)
         return super().compose_node(parent, index)
 
     def construct_mapping(self, node: Any, deep: bool = False) -> dict[Any, Any]:  # noqa: FBT001, FBT002 - PyYAML's signature
@@ -239,7 +243,7 @@ class _Loader(yaml.SafeLoader):
             try:
                 if key in seen:
                     msg = f"duplicate key {key!r} at line {line} (first at line {seen[key]})"
-                    raise ProfileError(msg)
+                    raise _LoaderError(msg)
                 seen[key] = line
             except TypeError:
                 continue
@@ -299,6 +303,9 @@ def parse_profile(text: str, where: str = "profile") -> Profile:
         lines: dict[tuple[str | int, ...], int] = {}
         _lines_of(node, (), lines)
         data = loader.construct_document(node)
+    except _LoaderError as exc:
+        msg = f"{where}: {exc}"
+        raise ProfileError(msg) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""

@@ -1,0 +1,106 @@
+"""Shared fixtures: a project built from a dict of files, qaagent run as a real subprocess,
+a guard against tests leaking environment variables, and a process-leak check."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+import time
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SCHEMAS = ROOT.parent / "shared" / "schemas"
+
+ProjectFactory = Callable[[Mapping[str, str]], Path]
+
+
+@pytest.fixture(autouse=True)
+def _no_env_leaks() -> Iterator[None]:
+    """Fail any test that changes os.environ and does not restore it (tox's guard)."""
+    before = {k: v for k, v in os.environ.items() if k != "PYTEST_CURRENT_TEST"}
+    yield
+    after = {k: v for k, v in os.environ.items() if k != "PYTEST_CURRENT_TEST"}
+    if before != after:
+        changed = sorted(set(before.items()) ^ set(after.items()))
+        for key in set(after) - set(before):
+            del os.environ[key]
+        os.environ.update(before)
+        pytest.fail(f"test leaked environment changes: {[k for k, _ in changed]}")
+
+
+@pytest.fixture
+def qa_project(tmp_path: Path) -> ProjectFactory:
+    """Build a project from {relative path: text}; texts are dedented."""
+
+    def build(files: Mapping[str, str]) -> Path:
+        root = tmp_path / "project"
+        for rel, text in files.items():
+            path = root / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
+        root.mkdir(exist_ok=True)
+        return root
+
+    return build
+
+
+def run_qaagent(
+    *args: str, cwd: Path, env: Mapping[str, str] | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """`python -m qaagent ARGS` in `cwd`, as a user would run it (GitHub Actions variables removed)."""
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "INPUT_", "QAAGENT_"))}
+    full_env["PYTHONPATH"] = str(ROOT)
+    if env:
+        full_env.update(env)
+    return subprocess.run(
+        [sys.executable, "-m", "qaagent", *args],
+        cwd=cwd,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def unique_marker() -> str:
+    """A string to put in children's command lines so leftovers can be found."""
+    return f"qaagent-marker-{uuid.uuid4().hex}"
+
+
+def processes_with(marker: str) -> list[int]:
+    """PIDs whose command line contains `marker` (zombies excluded)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes()
+            status = (entry / "status").read_text()
+        except OSError:
+            continue
+        if marker.encode() in cmdline and "\nState:\tZ" not in status:
+            found.append(int(entry.name))
+    return found
+
+
+def assert_no_process_left(marker: str, wait: float = 3.0) -> None:
+    """Fail if a process carrying `marker` is still alive after `wait` seconds."""
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        if not processes_with(marker):
+            return
+        time.sleep(0.1)
+    left = processes_with(marker)
+    for pid in left:
+        try:
+            os.kill(pid, 9)
+        except OSError:
+            pass
+    assert not left, f"processes left running: {left}"
