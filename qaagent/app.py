@@ -1,0 +1,133 @@
+"""The system under test: started once before the suites, polled until healthy, always stopped.
+
+The app runs in its own process group like a suite, so stopping it takes its
+children (workers, reloaders) with it. Its output goes to `app.log` in the
+evidence bundle and, prefixed `[app]`, to the console.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from qaagent.console import Console
+from qaagent.process import OutputReader, kill_group, stop_group
+from qaagent.profile import AppSettings
+
+#: seconds between SIGTERM and SIGKILL when the app is stopped
+APP_GRACE = 3.0
+
+
+class AppError(Exception):
+    """The app could not be started or never became healthy."""
+
+    def __init__(self, message: str, tail: str = "") -> None:
+        super().__init__(message)
+        self.tail = tail
+
+
+class AppServer:
+    """One app process: `start()` blocks until healthy or raises `AppError`; `stop()` always works."""
+
+    def __init__(
+        self, settings: AppSettings, *, cwd: Path, env: dict[str, str], log_path: Path, console: Console
+    ) -> None:
+        self.settings = settings
+        self.cwd = cwd
+        self.env = env
+        self.log_path = log_path
+        self.console = console
+        self.proc: subprocess.Popen[bytes] | None = None
+        self._reader: OutputReader | None = None
+
+    @property
+    def health_url(self) -> str:
+        """The URL polled for readiness."""
+        endpoint = self.settings.health_endpoint
+        return self.settings.base_url + (endpoint if endpoint.startswith("/") else "/" + endpoint)
+
+    def start(self, cancel: threading.Event) -> None:
+        """Start the app and wait for its health endpoint to answer 2xx."""
+        argv = list(self.settings.start_command or ())
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.proc = subprocess.Popen(
+                argv,
+                cwd=self.cwd,
+                env=self.env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        except OSError as exc:
+            msg = f"app start command failed: {argv[0]}: {exc.strerror or exc}"
+            raise AppError(msg) from None
+        self._reader = OutputReader(self.proc.stdout, self.log_path, self.console, "app")
+        self._reader.start()
+        deadline = time.monotonic() + self.settings.startup_timeout
+        last = "no answer yet"
+        while True:
+            code = self.proc.poll()
+            if code is not None:
+                time.sleep(0.1)
+                msg = f"app exited with code {code} before it became healthy ({self.health_url})"
+                raise AppError(msg, self.tail())
+            if cancel.is_set():
+                msg = "cancelled while waiting for the app"
+                raise AppError(msg, self.tail())
+            ok, last = _probe(self.health_url)
+            if ok:
+                self.console.line(f"[app] healthy at {self.health_url}")
+                return
+            if time.monotonic() >= deadline:
+                msg = (
+                    f"app did not become healthy at {self.health_url} within "
+                    f"{self.settings.startup_timeout:g} s (last: {last})"
+                )
+                raise AppError(msg, self.tail())
+            time.sleep(0.2)
+
+    def tail(self) -> str:
+        """The last lines the app printed."""
+        return "\n".join(self._reader.tail) if self._reader else ""
+
+    def stop(self) -> None:
+        """Stop the app's whole process group (idempotent)."""
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            stop_group(self.proc, APP_GRACE)
+        kill_group(self.proc.pid, signal.SIGKILL)
+        if self._reader is not None:
+            self._reader.join(timeout=3)
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
+
+
+def _probe(url: str) -> tuple[bool, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=1) as response:  # noqa: S310 - http(s) checked by the profile
+            status = int(response.status)
+            return 200 <= status < 300, f"HTTP {status}"
+    except urllib.error.HTTPError as exc:
+        return False, f"HTTP {exc.code}"
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        reason = getattr(exc, "reason", exc)
+        return False, str(reason)
+
+
+def app_env(base: dict[str, str], settings: AppSettings) -> dict[str, str]:
+    """The app's environment: ours plus its own `env`."""
+    env = dict(base)
+    env.update(settings.env)
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    return env
+
+
+__all__ = ["AppError", "AppServer", "app_env"]

@@ -1,0 +1,376 @@
+"""Command line: one function per command; `run-all` is the pipeline read top to bottom.
+
+load profile → plan → start the bundle → run suites → write reports → publish feedback → exit code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import sys
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from types import FrameType
+from typing import NoReturn, TextIO
+
+from qaagent import __version__
+from qaagent.console import Console
+from qaagent.errors import ExitCode, QAAgentError, UsageError
+from qaagent.plan import Overrides, Plan, build_plan, describe, parse_suite_list
+from qaagent.profile import load_profile
+from qaagent.results import RunResult, conclusion
+
+FAIL_ON_CHOICES = ("failed", "error", "flaky")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports errors as one line through `UsageError` (exit 2)."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{message} (see `{self.prog} --help`)")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        msg = f"expected a whole number >= 1, got {text!r}"
+        raise argparse.ArgumentTypeError(msg) from None
+    if value < 1:
+        msg = f"expected a whole number >= 1, got {text!r}"
+        raise argparse.ArgumentTypeError(msg)
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        msg = f"expected a whole number >= 0, got {text!r}"
+        raise argparse.ArgumentTypeError(msg) from None
+    if value < 0:
+        msg = f"expected a whole number >= 0, got {text!r}"
+        raise argparse.ArgumentTypeError(msg)
+    return value
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        msg = f"expected seconds > 0, got {text!r}"
+        raise argparse.ArgumentTypeError(msg) from None
+    if not value > 0 or value == float("inf"):
+        msg = f"expected seconds > 0, got {text!r}"
+        raise argparse.ArgumentTypeError(msg)
+    return value
+
+
+def _fail_on(text: str) -> tuple[str, ...]:
+    kinds = tuple(dict.fromkeys(p for p in text.replace(",", " ").split() if p))
+    bad = [k for k in kinds if k not in FAIL_ON_CHOICES]
+    if bad or not kinds:
+        msg = f"expected a list of {', '.join(FAIL_ON_CHOICES)}, got {text!r}"
+        raise argparse.ArgumentTypeError(msg)
+    return kinds
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every command."""
+    parser = _Parser(prog="qaagent", description="Run every test suite of a project; one report.")
+    parser.add_argument("--version", action="version", version=f"qaagent {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    commands.required = True
+
+    run = commands.add_parser("run-all", help="run the profile's suites and write the reports")
+    _profile_arg(run)
+    mode = run.add_mutually_exclusive_group()
+    mode.add_argument("--parallel", dest="parallel", action="store_true", default=None, help="suites at once")
+    mode.add_argument("--sequential", dest="parallel", action="store_false", help="one suite after another")
+    run.add_argument("--max-workers", type=_positive_int, metavar="N", help="parallel workers")
+    run.add_argument("--retries", type=_non_negative_int, metavar="N", help="reruns of failed tests")
+    run.add_argument("--suite", action="append", default=[], metavar="NAME", help="run only these (repeatable)")
+    run.add_argument("--timeout", type=_seconds, metavar="S", help="seconds per suite attempt")
+    run.add_argument("--junit", type=Path, metavar="PATH", help="where to copy the merged JUnit report")
+    run.add_argument("--evidence-dir", type=Path, metavar="DIR", help="where evidence bundles go")
+    run.add_argument("--keep", type=_positive_int, metavar="N", help="bundles kept in the evidence dir")
+    run.add_argument("--fail-on", type=_fail_on, metavar="LIST", help="failed,error[,flaky]")
+    run.add_argument("--github", choices=("auto", "on", "off"), default="auto", help="GitHub Actions feedback")
+    run.add_argument("--no-annotations", dest="annotations", action="store_false", help="no annotations")
+    run.add_argument("--no-summary", dest="summary", action="store_false", help="no job summary")
+    run.add_argument("--check-name", metavar="NAME", help="create a check run with this name (needs a token)")
+    run.add_argument("--comment", action="store_true", help="comment on the pull request (needs a token)")
+    run.add_argument("--path-prefix", default="", metavar="DIR", help=argparse.SUPPRESS)
+    run.add_argument("--quiet", action="store_true", help="do not echo suite output")
+    run.set_defaults(func=cmd_run_all)
+
+    validate = commands.add_parser("validate", help="check the profile and print the plan; runs nothing")
+    _profile_arg(validate)
+    validate.add_argument("--suite", action="append", default=[], metavar="NAME", help="select suites")
+    validate.set_defaults(func=cmd_validate)
+
+    verify = commands.add_parser("verify", help="recompute an evidence bundle's checksums")
+    verify.add_argument("bundle", type=Path, help="the bundle folder (holding manifest.json)")
+    verify.set_defaults(func=cmd_verify)
+    return parser
+
+
+def _profile_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--profile", type=Path, default=Path(".qaagent.yaml"), help="default: .qaagent.yaml")
+
+
+def _overrides(args: argparse.Namespace) -> Overrides:
+    return Overrides(
+        parallel=args.parallel,
+        max_workers=args.max_workers,
+        retries=args.retries,
+        suites=parse_suite_list(args.suite),
+        timeout=args.timeout,
+        junit=args.junit.resolve() if args.junit else None,
+        evidence_dir=args.evidence_dir.resolve() if args.evidence_dir else None,
+        fail_on=args.fail_on,
+        keep=args.keep,
+    )
+
+
+# -- commands ------------------------------------------------------------------------------------
+
+
+def cmd_validate(args: argparse.Namespace, out: TextIO) -> int:
+    """Print the resolved plan."""
+    loaded = load_profile(args.profile)
+    plan = build_plan(loaded, Overrides(suites=parse_suite_list(args.suite)))
+    for line in describe(plan):
+        out.write(line + "\n")
+    out.write("profile OK\n")
+    return ExitCode.OK
+
+
+def cmd_verify(args: argparse.Namespace, out: TextIO) -> int:
+    """Exit 0 when every checksum matches, 1 naming each problem, 2 when it is not a bundle."""
+    from qaagent.evidence.verify import verify_bundle  # noqa: PLC0415 - keeps `--help` fast
+
+    bundle: Path = args.bundle
+    if not bundle.is_dir():
+        raise UsageError(f"{bundle}: not a folder")
+    problems = verify_bundle(bundle)
+    for problem in problems:
+        out.write(f"{bundle}: {problem}\n")
+    if problems:
+        out.write(f"{bundle}: {len(problems)} problem(s)\n")
+        return ExitCode.TESTS_FAILED
+    out.write(f"{bundle}: OK\n")
+    return ExitCode.OK
+
+
+def cmd_run_all(args: argparse.Namespace, out: TextIO) -> int:
+    """The whole pipeline; the evidence bundle is written whatever happens."""
+    loaded = load_profile(args.profile)
+    plan = build_plan(loaded, _overrides(args))
+    github = _github_enabled(args.github)
+    console = Console(out, github=github, quiet=args.quiet)
+    return run_pipeline(plan, console=console, github=github, args=args)
+
+
+def _github_enabled(mode: str) -> bool:
+    if mode == "on":
+        return True
+    if mode == "off":
+        return False
+    return os.environ.get("GITHUB_ACTIONS") == "true"
+
+
+def run_pipeline(plan: Plan, *, console: Console, github: bool, args: argparse.Namespace) -> int:
+    """Run a plan and report; returns the exit code."""
+    from qaagent.evidence.bundle import Bundle, make_run_id, prune  # noqa: PLC0415
+    from qaagent.orchestrator import RunOrchestrator  # noqa: PLC0415
+    from qaagent.report.console import summary_lines  # noqa: PLC0415
+
+    run_id = make_run_id(datetime.now(UTC), evidence_dir=plan.evidence_dir)
+    bundle = Bundle.start(
+        plan.evidence_dir,
+        run_id,
+        project=plan.project,
+        settings=plan.settings(),
+        profile_path=plan.loaded.path,
+        profile_sha256=plan.loaded.sha256,
+        repo_root=plan.repo_root,
+        suites=[s.name for s in plan.suites],
+    )
+    mode = f"parallel ({plan.max_workers} workers)" if plan.parallel else "sequential"
+    console.line(f"qaagent {__version__}: run {bundle.run_id}, {len(plan.suites)} suite(s), {mode}")
+    feedback = _GitHubFeedback(plan, args, console) if github else None
+    if feedback is not None:
+        feedback.start()
+    cancel = threading.Event()
+    with _cancel_on_signals(cancel, console):
+        orchestrator = RunOrchestrator(
+            plan,
+            run_id=bundle.run_id,
+            suite_dir=bundle.suite_dir,
+            console=console,
+            cancel=cancel,
+            base_env=dict(os.environ),
+        )
+        run = orchestrator.run()
+        # Reporting happens with signals still caught: a second Ctrl-C must not cut the bundle short.
+        summary_md = _render_summary(plan, run, bundle.dir)
+        bundle.finish(run, summary_markdown=summary_md, fail_on=plan.fail_on, max_output=plan.max_output)
+        junit = _copy_junit(bundle.junit_path, plan.junit_path, console)
+        pruned = prune(plan.evidence_dir, plan.keep, current=bundle.dir)
+        if pruned:
+            console.line(f"qaagent: pruned {len(pruned)} old bundle(s) (keep {plan.keep})")
+        reports = [f"merged JUnit: {junit}", f"evidence: {bundle.dir}"]
+        for line in summary_lines(run, fail_on=plan.fail_on, reports=reports):
+            console.line(line)
+        if feedback is not None:
+            feedback.finish(run, summary_md, bundle.dir, junit)
+    return exit_code(run, plan.fail_on)
+
+
+def exit_code(run: RunResult, fail_on: Sequence[str]) -> int:
+    """130 cancelled, 1 when a `fail_on` category occurred, else 0."""
+    verdict = conclusion(run, fail_on)  # type: ignore[arg-type]
+    if verdict == "cancelled":
+        return ExitCode.CANCELLED
+    return ExitCode.TESTS_FAILED if verdict == "failure" else ExitCode.OK
+
+
+def _render_summary(plan: Plan, run: RunResult, bundle_dir: Path) -> str:
+    from qaagent.report.markdown import render_summary  # noqa: PLC0415
+
+    return render_summary(run, fail_on=plan.fail_on, evidence_path=_display(bundle_dir, plan.repo_root))
+
+
+def _display(path: Path, root: Path) -> str:
+    try:
+        return path.resolve().relative_to(root).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def _copy_junit(source: Path, target: Path, console: Console) -> Path:
+    if source.resolve() == target.resolve():
+        return target
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(target.name + ".tmp")
+        shutil.copyfile(source, tmp)
+        tmp.replace(target)
+    except OSError as exc:
+        console.line(f"qaagent: warning: cannot write the merged JUnit to {target}: {exc}; it is in the bundle")
+        return source
+    return target
+
+
+class _GitHubFeedback:
+    """Check run at start; annotations, summary, outputs, check run and comment at the end."""
+
+    def __init__(self, plan: Plan, args: argparse.Namespace, console: Console) -> None:
+        from qaagent.github.context import GitHubContext  # noqa: PLC0415
+
+        self.plan = plan
+        self.args = args
+        self.console = console
+        self.ctx = GitHubContext.from_environ()
+        self.token = os.environ.get("QAAGENT_GITHUB_TOKEN") or None
+        self.check_id: int | None = None
+
+    def start(self) -> None:
+        from qaagent.github.publish import start_check_run  # noqa: PLC0415
+
+        if self.token and self.args.check_name:
+            self.check_id, warnings = start_check_run(
+                ctx=self.ctx, token=self.token, check_name=self.args.check_name
+            )
+            for warning in warnings:
+                self.console.line(warning)
+
+    def finish(self, run: RunResult, summary_md: str, bundle_dir: Path, junit: Path) -> None:
+        from qaagent.github.publish import publish  # noqa: PLC0415
+
+        publish(
+            run,
+            ctx=self.ctx,
+            fail_on=self.plan.fail_on,
+            token=self.token,
+            check_name=self.args.check_name,
+            check_run_id=self.check_id,
+            comment=self.args.comment,
+            annotations=self.args.annotations,
+            summary=self.args.summary,
+            summary_markdown=summary_md,
+            evidence_path=_display(bundle_dir, self.ctx.workspace or self.plan.repo_root),
+            junit_path=_display(junit, self.ctx.workspace or self.plan.repo_root),
+            path_prefix=self.args.path_prefix,
+            stream=self.console.stream,
+        )
+
+
+@contextmanager
+def _cancel_on_signals(cancel: threading.Event, console: Console) -> Iterator[None]:
+    """SIGINT, SIGTERM and SIGHUP set `cancel` (once); later signals are noted and ignored."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    wanted = [signal.SIGINT, signal.SIGTERM, signal.SIGHUP]
+    previous: dict[int, Callable[[int, FrameType | None], object] | int | None] = {}
+
+    def handler(signum: int, _frame: FrameType | None) -> None:
+        name = signal.Signals(signum).name
+        if cancel.is_set():
+            console.line(f"qaagent: {name} again: still writing the evidence bundle, please wait")
+            return
+        cancel.set()
+        console.line(f"qaagent: {name} received: stopping suites and writing the evidence bundle")
+
+    for sig in wanted:
+        previous[sig] = signal.getsignal(sig)
+        signal.signal(sig, handler)
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old if old is not None else signal.SIG_DFL)
+
+
+# -- entry point ---------------------------------------------------------------------------------
+
+
+def report_error(error: QAAgentError, *, stream: TextIO | None = None) -> None:
+    """One line on stderr; in GitHub Actions also an `::error` annotation."""
+    err = stream if stream is not None else sys.stderr
+    err.write(f"qaagent: error: {error.message}\n")
+    err.flush()
+    if os.environ.get("GITHUB_ACTIONS") == "true":
+        escaped = error.message.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+        sys.stdout.write(f"::error title=qaagent::{escaped}\n")
+        sys.stdout.flush()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; returns the process exit code (see `ExitCode`)."""
+    out = sys.stdout
+    try:
+        args = build_parser().parse_args(list(argv) if argv is not None else None)
+        func: Callable[[argparse.Namespace, TextIO], int] = args.func
+        return int(func(args, out))
+    except QAAgentError as error:
+        report_error(error)
+        return int(error.exit_code)
+    except KeyboardInterrupt:
+        sys.stderr.write("qaagent: interrupted\n")
+        return int(ExitCode.CANCELLED)
+    except OSError as error:
+        report_error(QAAgentError(f"{error.strerror or error}: {error.filename or ''}".rstrip(": ")))
+        return int(ExitCode.INTERNAL)
+    except Exception as error:  # a bug of ours: one line, the traceback only on request
+        if os.environ.get("QAAGENT_DEBUG"):
+            raise
+        report_error(QAAgentError(f"internal error: {type(error).__name__}: {error} (QAAGENT_DEBUG=1 shows more)"))
+        return int(ExitCode.INTERNAL)

@@ -1,0 +1,220 @@
+"""The effective plan of one run: which suites, in what order, with which settings.
+
+Command-line flags and action inputs override the profile here, for one run,
+without touching the loaded profile.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from qaagent.errors import UsageError
+from qaagent.profile import AppSettings, LoadedProfile, RunnerName, SuiteConfig
+
+
+@dataclass(frozen=True)
+class Overrides:
+    """Per-run settings from the command line; None means "the profile's value"."""
+
+    parallel: bool | None = None
+    max_workers: int | None = None
+    retries: int | None = None
+    suites: tuple[str, ...] = ()
+    timeout: float | None = None
+    junit: Path | None = None
+    evidence_dir: Path | None = None
+    fail_on: tuple[str, ...] | None = None
+    keep: int | None = None
+
+
+@dataclass(frozen=True)
+class SuitePlan:
+    """One suite as it will run."""
+
+    name: str
+    runner: RunnerName
+    config: SuiteConfig
+    working_directory: Path  #: absolute
+    path: Path | None  #: absolute test path (file or folder), when the suite has one
+    timeout: float
+    retry_count: int
+    env: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Everything the orchestrator and the reports need to know before running."""
+
+    project: str
+    loaded: LoadedProfile
+    repo_root: Path
+    suites: tuple[SuitePlan, ...]  #: in suite_order
+    parallel: bool
+    max_workers: int
+    fail_on: tuple[str, ...]
+    junit_path: Path
+    evidence_dir: Path
+    keep: int
+    max_output: int
+    app: AppSettings | None
+    #: suite names in the order they are started (suite_order unless a scheduler says otherwise)
+    start_order: tuple[str, ...] = ()
+    start_order_reason: str = "suite_order"
+    skipped_disabled: tuple[str, ...] = ()
+
+    def settings(self) -> dict[str, Any]:
+        """The effective settings, as recorded in the manifest."""
+        return {
+            "parallel": self.parallel,
+            "max_workers": self.max_workers,
+            "fail_on": list(self.fail_on),
+            "suite_order": [s.name for s in self.suites],
+            "start_order": list(self.start_order),
+            "start_order_reason": self.start_order_reason,
+            "disabled": list(self.skipped_disabled),
+            "suites": {
+                s.name: {
+                    "runner": s.runner,
+                    "timeout": s.timeout,
+                    "retry_count": s.retry_count,
+                    "working_directory": _rel(s.working_directory, self.repo_root),
+                    "path": _rel(s.path, self.repo_root) if s.path else None,
+                }
+                for s in self.suites
+            },
+            "app": None if self.app is None else {"base_url": self.app.base_url},
+        }
+
+
+def _rel(path: Path, root: Path) -> str:
+    try:
+        return path.relative_to(root).as_posix() or "."
+    except ValueError:
+        return str(path)
+
+
+def find_repo_root(start: Path, environ: Mapping[str, str] | None = None) -> Path:
+    """GITHUB_WORKSPACE when it contains `start`, else the git top level, else `start`."""
+    env = os.environ if environ is None else environ
+    workspace = env.get("GITHUB_WORKSPACE")
+    if workspace:
+        ws = Path(workspace).resolve()
+        if start == ws or ws in start.parents:
+            return ws
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "--show-toplevel"],
+            cwd=start,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return start
+    if out.returncode == 0 and out.stdout.strip():
+        return Path(out.stdout.strip()).resolve()
+    return start
+
+
+def build_plan(loaded: LoadedProfile, overrides: Overrides | None = None, *, repo_root: Path | None = None) -> Plan:
+    """Apply overrides to the profile and resolve every path; raises `UsageError` on a bad selection."""
+    ov = overrides or Overrides()
+    profile = loaded.profile
+    base = loaded.directory
+    root = repo_root if repo_root is not None else find_repo_root(base)
+
+    ordered = profile.ordered_suites
+    if ov.suites:
+        unknown = [name for name in ov.suites if name not in profile.tests]
+        if unknown:
+            raise UsageError(
+                f"--suite names unknown suite(s): {', '.join(unknown)} (known: {', '.join(ordered)})"
+            )
+        chosen = [name for name in ordered if name in ov.suites]
+        disabled: list[str] = []
+    else:
+        chosen = [name for name in ordered if profile.tests[name].enabled]
+        disabled = [name for name in ordered if not profile.tests[name].enabled]
+    if not chosen:
+        raise UsageError("no suite to run: every suite is disabled (enabled: false)")
+
+    timeout = ov.timeout if ov.timeout is not None else profile.run.timeout
+    retries = ov.retries
+    suites = []
+    for name in chosen:
+        config = profile.tests[name]
+        workdir = (base / config.working_directory).resolve() if config.working_directory else base
+        test_path = config.test_path
+        suites.append(
+            SuitePlan(
+                name=name,
+                runner=profile.runner_of(name),
+                config=config,
+                working_directory=workdir,
+                path=(workdir / test_path).resolve() if test_path else None,
+                timeout=ov.timeout if ov.timeout is not None else (config.timeout or timeout),
+                retry_count=retries
+                if retries is not None
+                else (config.retry_count if config.retry_count is not None else profile.run.retry_count),
+                env=dict(config.env),
+            )
+        )
+
+    parallel = profile.run.parallel if ov.parallel is None else ov.parallel
+    workers = ov.max_workers or profile.run.max_workers or len(suites)
+    reports = profile.reports
+    return Plan(
+        project=profile.project.name,
+        loaded=loaded,
+        repo_root=root,
+        suites=tuple(suites),
+        parallel=parallel,
+        max_workers=max(1, min(workers, len(suites))) if parallel else 1,
+        fail_on=tuple(ov.fail_on if ov.fail_on is not None else profile.run.fail_on),
+        junit_path=ov.junit if ov.junit is not None else (base / reports.junit),
+        evidence_dir=ov.evidence_dir if ov.evidence_dir is not None else (base / reports.evidence_dir),
+        keep=ov.keep if ov.keep is not None else reports.keep,
+        max_output=reports.max_output,
+        app=profile.app,
+        start_order=tuple(chosen),
+        skipped_disabled=tuple(disabled),
+    )
+
+
+def describe(plan: Plan) -> list[str]:
+    """Human-readable lines for `qaagent validate`."""
+    mode = f"parallel, {plan.max_workers} worker(s)" if plan.parallel else "sequential"
+    lines = [
+        f"profile: {plan.loaded.path} (sha256 {plan.loaded.sha256[:12]})",
+        f"project: {plan.project}",
+        f"mode: {mode}; fail on: {', '.join(plan.fail_on)}",
+        f"repository root: {plan.repo_root}",
+        f"junit: {plan.junit_path}",
+        f"evidence: {plan.evidence_dir} (keep {plan.keep})",
+    ]
+    if plan.app is not None:
+        start = " ".join(plan.app.start_command or ()) or "(not started by qaagent)"
+        lines.append(f"app: {plan.app.base_url}{plan.app.health_endpoint} ← {start}")
+    lines.append("suites (suite_order):")
+    for index, suite in enumerate(plan.suites, 1):
+        where = _rel(suite.path, plan.repo_root) if suite.path else " ".join(suite.config.command or ())
+        lines.append(
+            f"  {index}. {suite.name}: {suite.runner} {where} "
+            f"(timeout {suite.timeout:g} s, retries {suite.retry_count})"
+        )
+    lines.extend(f"  -  {name}: disabled" for name in plan.skipped_disabled)
+    return lines
+
+
+def parse_suite_list(values: Sequence[str]) -> tuple[str, ...]:
+    """Suite names from repeated flags or comma/space/newline lists."""
+    names: list[str] = []
+    for value in values:
+        names.extend(part for part in value.replace(",", " ").split() if part)
+    return tuple(dict.fromkeys(names))

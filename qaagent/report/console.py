@@ -1,0 +1,67 @@
+"""The console summary at the end of a run: suites in order, failures last, totals, where the reports are."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from qaagent.results import RunResult, TestCase, conclusion
+
+MARKS = {"passed": "PASS", "failed": "FAIL", "error": "ERROR", "skipped": "SKIP"}
+#: failures listed one by one before the rest are only counted
+MAX_LISTED = 50
+
+
+def first_line(text: str, limit: int = 200) -> str:
+    """The first non-empty line of a message, shortened."""
+    for line in text.splitlines():
+        if line.strip():
+            line = line.strip()
+            return line if len(line) <= limit else line[: limit - 1] + "…"
+    return ""
+
+
+def where(case: TestCase) -> str:
+    """`file:line` when known, else the class name."""
+    if case.file:
+        return f"{case.file}:{case.line}" if case.line else case.file
+    return case.classname or case.suite
+
+
+def summary_lines(run: RunResult, *, fail_on: Sequence[str], reports: Sequence[str] = ()) -> list[str]:
+    """The end-of-run summary as lines of text."""
+    width = max([len(s.name) for s in run.suites] + [5])
+    lines = ["", "qaagent summary" + (" (cancelled)" if run.cancelled else "")]
+    for suite in run.suites:
+        c = suite.counts
+        lines.append(
+            f"  {MARKS[suite.status]:<5} {suite.name:<{width}}  {c.passed} passed, {c.failed} failed, "
+            f"{c.errors} errors, {c.skipped} skipped, {c.flaky} flaky  "
+            f"({suite.duration:.1f} s, {len(suite.attempts)} attempt(s))"
+        )
+    problems = [c for c in run.problems() if c.status in ("failed", "error")]
+    flaky = [c for c in run.problems() if c.flaky]
+    if flaky:
+        lines.append("")
+        lines.append(f"flaky ({len(flaky)}): passed on a retry")
+        lines.extend(f"  FLAKY {case.suite} › {case.name}  {where(case)}" for case in flaky[:MAX_LISTED])
+    if problems:
+        lines.append("")
+        lines.append(f"failures ({len(problems)}):")
+        for case in problems[:MAX_LISTED]:
+            mark = MARKS[case.status]
+            lines.append(f"  {mark:<5} {case.suite} › {case.name}  {where(case)}")
+            message = first_line(case.message or case.details)
+            if message:
+                lines.append(f"        {message}")
+        if len(problems) > MAX_LISTED:
+            lines.append(f"  … and {len(problems) - MAX_LISTED} more (see the merged JUnit report)")
+    c = run.counts
+    verdict = conclusion(run, fail_on).upper()  # type: ignore[arg-type]
+    lines.append("")
+    lines.append(
+        f"{verdict}: {c.total} tests, {c.passed} passed, {c.failed} failed, {c.errors} errors, "
+        f"{c.skipped} skipped, {c.flaky} flaky in {run.duration:.1f} s wall "
+        f"({run.suite_time:.1f} s of suite time)"
+    )
+    lines.extend(reports)
+    return lines

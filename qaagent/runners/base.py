@@ -1,0 +1,107 @@
+"""What every runner provides: a preflight check, the command of an attempt, its JUnit files.
+
+A runner only builds command lines and knows where its tool writes JUnit; it
+never runs processes itself (that is `qaagent.process`) and never writes
+shared files (that is the reporting phase).
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from qaagent.plan import SuitePlan
+from qaagent.results import TestCase
+
+
+@dataclass(frozen=True)
+class AttemptSpec:
+    """The command of one attempt and what it was limited to."""
+
+    argv: tuple[str, ...]
+    cwd: Path
+    env: dict[str, str]
+    #: test ids a retry is limited to; empty: the whole suite
+    selected: tuple[str, ...] = ()
+
+
+class Runner(ABC):
+    """Base class of the suite runners."""
+
+    #: the `runner:` value in the profile
+    kind: str = ""
+    #: whether a suite that reports no test at all is an error (a typo in a path must not pass)
+    requires_tests: bool = True
+
+    def __init__(self, suite: SuitePlan, *, repo_root: Path, base_env: dict[str, str]) -> None:
+        self.suite = suite
+        self.repo_root = repo_root
+        self.base_env = base_env
+
+    @property
+    def cwd(self) -> Path:
+        """Where the suite's command runs."""
+        return self.suite.working_directory
+
+    def env(self, extra: dict[str, str] | None = None) -> dict[str, str]:
+        """The attempt's environment: ours, then the suite's `env`, then the runner's own."""
+        env = dict(self.base_env)
+        env.update(self.suite.env)
+        env.setdefault("PYTHONUNBUFFERED", "1")
+        if extra:
+            env.update(extra)
+        return env
+
+    def preflight(self) -> str | None:
+        """A reason the suite cannot run at all (missing path or tool), or None."""
+        if not self.cwd.is_dir():
+            return f"working directory does not exist: {self._show(self.cwd)}"
+        if self.suite.path is not None and not self.suite.path.exists():
+            return f"test path does not exist: {self._show(self.suite.path)}"
+        return None
+
+    def _show(self, path: Path) -> str:
+        try:
+            return path.relative_to(self.repo_root).as_posix()
+        except ValueError:
+            return str(path)
+
+    def tool_missing(self, argv0: str) -> str | None:
+        """A message when `argv0` cannot be found (absolute paths must exist; names on PATH)."""
+        if os.sep in argv0:
+            candidate = Path(argv0) if Path(argv0).is_absolute() else self.cwd / argv0
+            return None if candidate.exists() else f"tool not found: {argv0}"
+        path = self.env().get("PATH", os.environ.get("PATH", ""))
+        return None if shutil.which(argv0, path=path) else f"tool not found on PATH: {argv0}"
+
+    @abstractmethod
+    def attempt(self, number: int, attempt_dir: Path, failed: Sequence[TestCase]) -> AttemptSpec:
+        """The command of attempt `number` (1-based); `failed` is empty on the first attempt."""
+
+    def junit_files(self, attempt_dir: Path) -> list[Path]:
+        """The JUnit files an attempt wrote (default: `attempt_dir/junit/*.xml`)."""
+        return sorted((attempt_dir / "junit").glob("*.xml"))
+
+    def artifacts(self, attempt_dir: Path) -> list[Path]:
+        """Files worth keeping as evidence besides logs and JUnit (default: the profile's globs)."""
+        found: list[Path] = []
+        for pattern in self.suite.config.artifacts:
+            for match in sorted(glob.glob(pattern, root_dir=self.cwd, recursive=True)):
+                path = (self.cwd / match).resolve()
+                if path.is_file():
+                    found.append(path)
+        return found
+
+
+def glob_files(pattern: str, root: Path) -> list[Path]:
+    """Files matching a glob relative to `root` (absolute patterns allowed), sorted."""
+    if os.path.isabs(pattern):
+        matches = glob.glob(pattern, recursive=True)
+    else:
+        matches = [str(root / m) for m in glob.glob(pattern, root_dir=root, recursive=True)]
+    return sorted(Path(m) for m in matches if Path(m).is_file())

@@ -1,0 +1,51 @@
+"""Any command that writes JUnit (a `junit:` glob); without JUnit, one test case judged by the exit code."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from qaagent.results import TestCase
+from qaagent.runners.base import AttemptSpec, Runner, glob_files
+
+
+class CommandRunner(Runner):
+    """`command:` as given, in the working directory; retries rerun the whole command."""
+
+    kind = "command"
+    requires_tests = False
+
+    def preflight(self) -> str | None:
+        """Working directory and tool checks."""
+        problem = super().preflight()
+        if problem:
+            return problem
+        command = self.suite.config.command or ()
+        return self.tool_missing(command[0]) if command else "no command configured"
+
+    def attempt(self, number: int, attempt_dir: Path, failed: Sequence[TestCase]) -> AttemptSpec:
+        """The whole command every time (a command cannot be asked to run only some tests)."""
+        argv = (*(self.suite.config.command or ()), *self.suite.config.args)
+        extra = {"QAAGENT_ATTEMPT": str(number), "QAAGENT_JUNIT_DIR": str(attempt_dir / "junit")}
+        (attempt_dir / "junit").mkdir(parents=True, exist_ok=True)
+        return AttemptSpec(tuple(argv), self.cwd, self.env(extra))
+
+    def junit_files(self, attempt_dir: Path) -> list[Path]:
+        """Files matching `junit:` written during this attempt, plus anything in QAAGENT_JUNIT_DIR."""
+        own = sorted((attempt_dir / "junit").glob("*.xml"))
+        pattern = self.suite.config.junit
+        if not pattern:
+            return own
+        started = _attempt_start(attempt_dir)
+        # Only files written by this attempt: an old report left in the tree must not pass for a new one.
+        fresh = [p for p in glob_files(pattern, self.cwd) if p.stat().st_mtime >= started - 1]
+        return own + [p for p in fresh if p not in own]
+
+
+def _attempt_start(attempt_dir: Path) -> float:
+    marker = attempt_dir / ".started"
+    try:
+        return marker.stat().st_mtime
+    except OSError:
+        return time.time()
