@@ -27,7 +27,7 @@ _RULES: tuple[tuple[Category, re.Pattern[str]], ...] = (
     (
         "timeout",
         re.compile(
-            r"timeout(?!\s*=)|timed? ?out|deadline exceeded|Timeout \d+ ?ms exceeded|took longer than",
+            r"timeout(?!\s*=)|timed[ -]?out|deadline exceeded|Timeout \d+ ?ms exceeded|took longer than",
             re.IGNORECASE,
         ),
     ),

@@ -1,0 +1,391 @@
+"""The evidence bundle: layout, manifest, records, redaction, atomic writes, prune."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from qaagent.errors import QAAgentError, UsageError
+from qaagent.evidence import atomic
+from qaagent.evidence.bundle import Bundle, make_run_id, prune
+from qaagent.evidence.gitinfo import git_info, strip_credentials
+from qaagent.evidence.manifest import ci_info, environment
+from qaagent.evidence.redact import Redactor
+from qaagent.evidence.verify import verify_bundle
+from qaagent.results import Attempt, CaseStore, Rerun, RunResult, SuiteResult, TestCase
+
+T0 = datetime(2024, 5, 1, 12, 30, 45, tzinfo=UTC).timestamp()
+GITHUB_VARS = ("GITHUB_ACTIONS", "GITHUB_RUN_ID", "GITHUB_SHA", "GITHUB_REF", "GITHUB_REPOSITORY")
+
+
+@pytest.fixture
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    for name in GITHUB_VARS:
+        monkeypatch.delenv(name, raising=False)
+    return monkeypatch
+
+
+def start(evidence: Path, repo_root: Path, run_id: str = "20240501_123045Z", **kwargs: object) -> Bundle:
+    options: dict[str, object] = {
+        "project": "shop",
+        "settings": {"parallel": True, "retry_count": 1, "suite_order": ["unit", "e2e"]},
+        "profile_path": repo_root / ".qaagent.yaml",
+        "profile_sha256": "ab" * 32,
+        "repo_root": repo_root,
+        "suites": ["unit", "e2e"],
+    }
+    options.update(kwargs)
+    return Bundle.start(evidence, run_id, **options)  # type: ignore[arg-type]
+
+
+def make_run(bundle: Bundle, message: str = "assert 1 == 2") -> RunResult:
+    log = bundle.suite_dir("unit") / "attempt-1.log"
+    log.write_text("collected 3 items\n", encoding="utf-8")
+    junit = bundle.suite_dir("unit") / "junit-1.xml"
+    junit.write_text("<testsuite/>", encoding="utf-8")
+    unit_cases = [
+        TestCase("unit", "t.a", "test_ok", "passed", 0.25, file="t/a.py", line=3),
+        TestCase(
+            "unit",
+            "t.a",
+            "test_bad",
+            "failed",
+            1.0,
+            file="t/a.py",
+            line=9,
+            message=message,
+            type="AssertionError",
+        ),
+        TestCase(
+            "unit",
+            "t.a",
+            "test_flaky",
+            "passed",
+            0.5,
+            attempts=2,
+            flaky=True,
+            reruns=(Rerun("failed", "ConnectionRefusedError"),),
+            artifacts=("suites/unit/shot.png",),
+        ),
+    ]
+    attempts = [
+        Attempt(1, ("pytest", "t"), 1, False, T0 + 1, 2.0, log, (junit,)),
+        Attempt(2, ("pytest", "t", "--lf"), 0, False, T0 + 3, 1.0, None, (), ("t/a.py::test_flaky",)),
+    ]
+    unit = SuiteResult("unit", "pytest", CaseStore(unit_cases), attempts, files=[log, junit])
+    e2e_case = TestCase("e2e", "e2e", "suite error", "error", message="timed out after 60 s")
+    e2e = SuiteResult(
+        "e2e",
+        "playwright",
+        CaseStore([e2e_case]),
+        [Attempt(1, ("npx", "playwright"), -9, True, T0 + 1, 60.0)],
+    )
+    e2e.error = "timed out after 60 s"
+    return RunResult("shop", bundle.run_id, [unit, e2e], T0, T0 + 61.5)
+
+
+def manifest_of(bundle_dir: Path) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((bundle_dir / "manifest.json").read_text(encoding="utf-8"))
+    return data
+
+
+def test_make_run_id() -> None:
+    now = datetime(2024, 5, 1, 14, 30, 45, tzinfo=timezone(timedelta(hours=2)))
+    assert make_run_id(now) == "20240501_123045Z"
+    assert make_run_id(now, "1/3") == "20240501_123045Z_shard-1of3"
+    assert make_run_id(datetime(2024, 5, 1, 12, 30, 45)) == "20240501_123045Z"  # noqa: DTZ001 - naive means UTC
+    with pytest.raises(UsageError, match="invalid shard"):
+        make_run_id(now, "4/3")
+
+
+def test_make_run_id_unique_in_evidence_dir(tmp_path: Path) -> None:
+    now = datetime(2024, 5, 1, 12, 30, 45, tzinfo=UTC)
+    (tmp_path / "20240501_123045Z").mkdir()
+    (tmp_path / "20240501_123045Z-2").mkdir()
+    assert make_run_id(now, evidence_dir=tmp_path) == "20240501_123045Z-3"
+
+
+def test_start_writes_running_manifest(tmp_path: Path, clean_env: pytest.MonkeyPatch) -> None:
+    bundle = start(tmp_path / "ev", tmp_path)
+    assert bundle.dir == tmp_path / "ev" / "20240501_123045Z"
+    data = manifest_of(bundle.dir)
+    assert data["status"] == "running"
+    assert data["schema_version"] == 1
+    assert data["tool"]["name"] == "qaagent"
+    assert data["suites"] == [{"name": "unit", "status": "pending"}, {"name": "e2e", "status": "pending"}]
+    assert data["profile"] == {"path": ".qaagent.yaml", "sha256": "ab" * 32}
+    assert data["finished"] is None
+    assert sorted(p.name for p in bundle.dir.iterdir()) == ["manifest.json"]  # no temp file left
+    assert verify_bundle(bundle.dir) == [
+        "incomplete: manifest.json says the run is still running (it did not finish)"
+    ]
+    # a second start with the same run id gets its own directory
+    second = start(tmp_path / "ev", tmp_path)
+    assert second.run_id == "20240501_123045Z-2"
+    assert manifest_of(second.dir)["run_id"] == "20240501_123045Z-2"
+
+
+def test_finish_writes_everything_and_verifies(tmp_path: Path, clean_env: pytest.MonkeyPatch) -> None:
+    bundle = start(tmp_path / "ev", tmp_path)
+    run = make_run(bundle)
+    bundle.finish(
+        run,
+        summary_markdown="# shop\n1 failed",
+        fail_on=["failed", "error"],
+        extra_files={"report.html": "<html></html>"},
+    )
+    data = manifest_of(bundle.dir)
+    assert data["status"] == "failure"
+    assert data["started"] == "2024-05-01T12:30:45.000Z"
+    assert data["finished"] == "2024-05-01T12:31:46.500Z"
+    assert [s["name"] for s in data["suites"]] == ["unit", "e2e"]
+    unit, e2e = data["suites"]
+    assert unit["counts"] == {"total": 3, "passed": 2, "failed": 1, "errors": 0, "skipped": 0, "flaky": 1}
+    assert unit["files"] == ["suites/unit/attempt-1.log", "suites/unit/junit-1.xml"]
+    assert unit["attempts"][0]["log"] == "suites/unit/attempt-1.log"
+    assert unit["attempts"][1]["selected"] == ["t/a.py::test_flaky"]
+    assert unit["status"] == "failed"
+    assert (e2e["timed_out"], e2e["returncode"], e2e["status"], e2e["error"]) == (
+        True,
+        -9,
+        "error",
+        "timed out after 60 s",
+    )
+    assert data["totals"]["total"] == 4
+    assert data["totals"]["duration"] == 61.5
+    assert data["totals"]["suite_time"] == 63.0
+    assert data["diagnostics"]["timeout"] == 1
+    assert data["diagnostics"]["flaky"] == 1
+    assert data["diagnostics"]["assertion"] == 1
+    listed = [f["path"] for f in data["files"]]
+    assert listed == sorted(listed)
+    assert listed == [
+        "junit.xml",
+        "report.html",
+        "suites/unit/attempt-1.log",
+        "suites/unit/junit-1.xml",
+        "summary.md",
+        "tests.jsonl",
+    ]
+    assert all(len(f["sha256"]) == 64 and f["size"] > 0 for f in data["files"])
+    assert verify_bundle(bundle.dir) == []
+    assert not [p for p in bundle.dir.rglob("*") if p.name.endswith(".tmp")]
+
+    records = [
+        json.loads(line) for line in (bundle.dir / "tests.jsonl").read_text(encoding="utf-8").splitlines()
+    ]
+    assert [r["id"] for r in records] == [f"TST-20240501-000{i}" for i in range(1, 5)]
+    assert [(r["suite"], r["name"], r["status"], r["category"]) for r in records] == [
+        ("unit", "test_ok", "passed", None),
+        ("unit", "test_bad", "failed", "assertion"),
+        ("unit", "test_flaky", "passed", "flaky"),
+        ("e2e", "suite error", "error", "timeout"),
+    ]
+    assert records[1] | {"id": None} == {
+        "id": None,
+        "suite": "unit",
+        "classname": "t.a",
+        "name": "test_bad",
+        "file": "t/a.py",
+        "line": 9,
+        "status": "failed",
+        "attempts": 1,
+        "flaky": False,
+        "duration": 1.0,
+        "message": "assert 1 == 2",
+        "category": "assertion",
+        "artifacts": [],
+    }
+    assert records[2]["artifacts"] == ["suites/unit/shot.png"]
+    assert (bundle.dir / "summary.md").read_text(encoding="utf-8") == "# shop\n1 failed"
+
+
+def test_cancelled_and_flaky_fail_on(tmp_path: Path, clean_env: pytest.MonkeyPatch) -> None:
+    bundle = start(tmp_path / "ev", tmp_path)
+    run = make_run(bundle)
+    run.cancelled = True
+    run.not_run = ["e2e"]
+    bundle.finish(run, summary_markdown="", fail_on=["failed"])
+    data = manifest_of(bundle.dir)
+    assert data["status"] == "cancelled"
+    assert data["not_run"] == ["e2e"]
+
+
+def test_message_truncated_in_records(tmp_path: Path, clean_env: pytest.MonkeyPatch) -> None:
+    bundle = start(tmp_path / "ev", tmp_path)
+    bundle.finish(make_run(bundle, message="m" * 5000), summary_markdown="", fail_on=["failed"])
+    record = json.loads((bundle.dir / "tests.jsonl").read_text(encoding="utf-8").splitlines()[1])
+    assert record["message"] == "m" * 1000
+
+
+def test_secrets_never_enter_the_bundle(tmp_path: Path, clean_env: pytest.MonkeyPatch) -> None:
+    clean_env.setenv("FAKE_API_TOKEN", "s3cr3tvalue")
+    clean_env.setenv("GITHUB_TOKEN", "ghs_abcdefghijkl")
+    clean_env.setenv("CI", "true")
+    secret = "s3cr3tvalue"  # noqa: S105 - a fake secret
+    bundle = start(tmp_path / "ev", tmp_path, settings={"env": {"API": f"key={secret}"}})
+    run = make_run(bundle, message=f"login with {secret} failed; Authorization: Bearer zzz-top")
+    (bundle.suite_dir("unit") / "attempt-1.log").write_text(
+        f"token={secret}\nAuthorization: Basic dXNlcjpwYXNz\n", encoding="utf-8"
+    )
+    extra = TestCase("unit", "c", f"test_{secret}", "failed", stdout=f"out {secret}", details=f"tb {secret}")
+    run.suites[0].cases.append(extra)
+    run.suites[0].attempts[0] = Attempt(1, ("pytest", f"--token={secret}"), 1, False, T0, 1.0)
+    bundle.finish(run, summary_markdown=f"summary {secret}", fail_on=["failed"])
+    for path in bundle.dir.rglob("*"):
+        if path.is_file():
+            content = path.read_bytes()
+            assert secret.encode() not in content, path
+            assert b"ghs_abcdefghijkl" not in content, path
+            assert b"zzz-top" not in content, path
+            assert b"dXNlcjpwYXNz" not in content, path
+    data = manifest_of(bundle.dir)
+    assert data["environment"]["CI"] == "true"
+    assert "GITHUB_TOKEN" not in data["environment"]
+    assert "FAKE_API_TOKEN" not in json.dumps(data)
+    assert data["settings"] == {"env": {"API": "key=***"}}
+    assert "login with *** failed; Authorization: ***" in (bundle.dir / "tests.jsonl").read_text(
+        encoding="utf-8"
+    )
+    assert verify_bundle(bundle.dir) == []
+
+
+def test_redactor_details(tmp_path: Path) -> None:
+    redactor = Redactor.from_environ(
+        {
+            "DEPLOY_KEY": "-----BEGIN KEY-----\nAAAAline2secret\n-----END KEY-----",
+            "PASSWORD": "abc",
+            "HOME": "/home/me",
+        }
+    )
+    assert redactor.redact("x AAAAline2secret y") == "x *** y"
+    assert redactor.redact("pw abc home /home/me") == "pw abc home /home/me"  # too short / not secret
+    assert redactor.redact('{"authorization": "Bearer x"}') == '{"authorization": ***'
+    log = tmp_path / "x.log"
+    log.write_bytes(b"bin \xff\xfe ok\nAAAAline2secret\n")
+    assert redactor.redact_file(log) is True
+    assert log.read_bytes() == b"bin \xff\xfe ok\n***\n"
+    assert redactor.redact_file(log) is False
+
+
+def test_environment_allowlist_and_ci(clean_env: pytest.MonkeyPatch) -> None:
+    env = {
+        "CI": "true",
+        "GITHUB_ACTIONS": "true",
+        "GITHUB_RUN_ID": "42",
+        "GITHUB_RUN_ATTEMPT": "2",
+        "GITHUB_JOB": "test",
+        "GITHUB_WORKFLOW": "ci",
+        "GITHUB_ACTOR": "octo",
+        "GITHUB_SERVER_URL": "https://github.com",
+        "GITHUB_TOKEN": "ghs_x",
+        "AWS_SECRET_ACCESS_KEY": "y",
+        "HOME": "/root",
+    }
+    recorded = environment(env)
+    assert recorded["GITHUB_RUN_ID"] == "42"
+    assert set(recorded) <= set(env) - {"GITHUB_TOKEN", "AWS_SECRET_ACCESS_KEY", "HOME"}
+    assert ci_info(env) == {
+        "provider": "github-actions",
+        "run_id": "42",
+        "run_attempt": "2",
+        "job": "test",
+        "workflow": "ci",
+        "actor": "octo",
+        "server_url": "https://github.com",
+    }
+    assert ci_info({"CI": "true"}) is None
+
+
+def test_git_info_from_checkout_and_env(tmp_path: Path) -> None:
+    env = {"GITHUB_SHA": "f" * 40, "GITHUB_REF": "refs/pull/1/merge", "GITHUB_REPOSITORY": "o/r"}
+    assert git_info(tmp_path, env) == {"sha": "f" * 40, "ref": "refs/pull/1/merge", "repository": "o/r"}
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git = ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@example.com"]
+    subprocess.run([*git, "init", "-q", "-b", "main"], check=True)
+    subprocess.run([*git, "commit", "-q", "--allow-empty", "-m", "x"], check=True)
+    subprocess.run([*git, "remote", "add", "origin", "https://me:tok@example.com/o/r.git"], check=True)
+    sha = subprocess.run(
+        [*git, "rev-parse", "HEAD"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    assert git_info(repo, {}) == {
+        "sha": sha,
+        "ref": "refs/heads/main",
+        "repository": "https://example.com/o/r.git",
+    }
+    assert strip_credentials("git@github.com:o/r.git") == "git@github.com:o/r.git"
+
+
+def test_extra_files_cannot_escape(tmp_path: Path, clean_env: pytest.MonkeyPatch) -> None:
+    bundle = start(tmp_path / "ev", tmp_path)
+    with pytest.raises(QAAgentError, match="refusing"):
+        bundle.finish(make_run(bundle), summary_markdown="", fail_on=[], extra_files={"../evil": "x"})
+    assert not (tmp_path / "ev" / "evil").exists()
+    with pytest.raises(UsageError):
+        bundle.suite_dir("../up")
+
+
+def test_atomic_write_keeps_old_content_on_failure(tmp_path: Path) -> None:
+    target = tmp_path / "manifest.json"
+    atomic.atomic_write_text(target, "old")
+
+    def half_write() -> None:
+        with atomic.atomic_open(target) as handle:
+            handle.write("half")
+            raise RuntimeError
+
+    with pytest.raises(RuntimeError):
+        half_write()
+    assert target.read_text(encoding="utf-8") == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["manifest.json"]
+    assert (target.stat().st_mode & 0o777) == 0o644
+
+
+def test_manifest_replaced_atomically_while_read(tmp_path: Path, clean_env: pytest.MonkeyPatch) -> None:
+    """A reader polling the manifest during finish always sees complete JSON."""
+    bundle = start(tmp_path / "ev", tmp_path)
+    seen: list[str] = []
+    run = make_run(bundle)
+    original = os.replace
+
+    def spying_replace(src: Any, dst: Any, *args: Any, **kwargs: Any) -> None:
+        if str(dst).endswith("manifest.json"):
+            seen.append(json.loads(Path(dst).read_text(encoding="utf-8"))["status"])
+        return original(src, dst, *args, **kwargs)
+
+    clean_env.setattr(os, "replace", spying_replace)
+    bundle.finish(run, summary_markdown="", fail_on=["failed"])
+    assert seen == ["running"]  # the old complete manifest is there until the switch
+    assert manifest_of(bundle.dir)["status"] == "failure"
+
+
+def test_prune_keeps_newest_and_current(tmp_path: Path, clean_env: pytest.MonkeyPatch) -> None:
+    evidence = tmp_path / "ev"
+    ids = [f"2024050{d}_120000Z" for d in range(1, 6)]
+    bundles = [start(evidence, tmp_path, run_id) for run_id in ids]
+    (evidence / "notes").mkdir()
+    (evidence / "readme.txt").write_text("keep me", encoding="utf-8")
+    removed = prune(evidence, 2, current=bundles[0].dir)
+    assert sorted(p.name for p in removed) == ids[1:3]
+    assert sorted(p.name for p in evidence.iterdir()) == [ids[0], ids[3], ids[4], "notes", "readme.txt"]
+    assert prune(evidence, 5) == []
+    with pytest.raises(UsageError):
+        prune(evidence, -1)
+    assert prune(tmp_path / "absent", 1) == []
+
+
+def test_prune_orders_by_manifest_start(tmp_path: Path, clean_env: pytest.MonkeyPatch) -> None:
+    evidence = tmp_path / "ev"
+    older = start(evidence, tmp_path, "20240509_000000Z")
+    time.sleep(0.01)
+    newer = start(evidence, tmp_path, "20240501_000000Z")
+    assert prune(evidence, 1) == [older.dir]
+    assert newer.dir.exists()

@@ -1,0 +1,96 @@
+"""`verify_bundle`: every checksum recomputed; missing, changed and added files found."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING
+
+import pytest
+
+from qaagent.evidence.bundle import Bundle
+from qaagent.evidence.redact import Redactor
+from qaagent.evidence.verify import verify_bundle
+from qaagent.results import CaseStore, RunResult, SuiteResult, TestCase
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+
+@pytest.fixture
+def bundle_dir(tmp_path: Path) -> Path:
+    bundle = Bundle.start(
+        tmp_path / "ev",
+        "20240501_120000Z",
+        project="p",
+        settings={},
+        profile_path=None,
+        profile_sha256=None,
+        repo_root=tmp_path,
+        suites=["unit"],
+        redactor=Redactor(),
+    )
+    (bundle.suite_dir("unit") / "log.txt").write_text("log line\n", encoding="utf-8")
+    cases = CaseStore([TestCase("unit", "c", "t", "passed", 0.1)])
+    run = RunResult("p", bundle.run_id, [SuiteResult("unit", "pytest", cases)], 1.7e9, 1.7e9 + 1)
+    bundle.finish(run, summary_markdown="ok", fail_on=["failed"])
+    return bundle.dir
+
+
+def test_intact_bundle(bundle_dir: Path) -> None:
+    assert verify_bundle(bundle_dir) == []
+
+
+def test_flipped_byte_is_changed(bundle_dir: Path) -> None:
+    path = bundle_dir / "junit.xml"
+    data = bytearray(path.read_bytes())
+    data[10] ^= 0x01
+    path.write_bytes(bytes(data))
+    assert verify_bundle(bundle_dir) == ["changed: junit.xml"]
+
+
+def test_same_size_different_content_in_nested_file(bundle_dir: Path) -> None:
+    (bundle_dir / "suites" / "unit" / "log.txt").write_text("LOG line\n", encoding="utf-8")
+    assert verify_bundle(bundle_dir) == ["changed: suites/unit/log.txt"]
+
+
+def test_deleted_file_is_missing(bundle_dir: Path) -> None:
+    (bundle_dir / "tests.jsonl").unlink()
+    assert verify_bundle(bundle_dir) == ["missing: tests.jsonl"]
+
+
+def test_added_file_is_unlisted(bundle_dir: Path) -> None:
+    (bundle_dir / "suites" / "unit" / "extra.png").write_bytes(b"\x89PNG")
+    assert verify_bundle(bundle_dir) == ["unlisted: suites/unit/extra.png"]
+
+
+def test_several_problems_at_once(bundle_dir: Path) -> None:
+    (bundle_dir / "summary.md").unlink()
+    (bundle_dir / "junit.xml").write_text("<x/>", encoding="utf-8")
+    (bundle_dir / "new.txt").write_text("x", encoding="utf-8")
+    assert verify_bundle(bundle_dir) == ["changed: junit.xml", "missing: summary.md", "unlisted: new.txt"]
+
+
+def test_missing_or_bad_manifest(bundle_dir: Path, tmp_path: Path) -> None:
+    manifest = bundle_dir / "manifest.json"
+    manifest.write_text("{not json", encoding="utf-8")
+    [problem] = verify_bundle(bundle_dir)
+    assert problem.startswith("invalid: manifest.json (JSONDecodeError")
+    manifest.write_text('{"files": 3}', encoding="utf-8")
+    assert verify_bundle(bundle_dir) == ["invalid: manifest.json has no 'files' list"]
+    manifest.unlink()
+    assert verify_bundle(bundle_dir) == ["missing: manifest.json"]
+    assert verify_bundle(tmp_path / "nowhere") == [f"missing: {tmp_path / 'nowhere'} is not a directory"]
+
+
+def test_paths_outside_the_bundle_are_not_opened(bundle_dir: Path, tmp_path: Path) -> None:
+    secret = tmp_path / "outside.txt"
+    secret.write_text("x", encoding="utf-8")
+    manifest = bundle_dir / "manifest.json"
+    data = json.loads(manifest.read_text(encoding="utf-8"))
+    data["files"].append({"path": "../../outside.txt", "sha256": "0", "size": 1})
+    data["files"].append({"path": "/etc/passwd", "sha256": "0", "size": 1})
+    manifest.write_text(json.dumps(data), encoding="utf-8")
+    assert verify_bundle(bundle_dir) == [
+        "invalid: manifest.json lists a path outside the bundle: '../../outside.txt'",
+        "invalid: manifest.json lists a path outside the bundle: '/etc/passwd'",
+    ]
