@@ -382,9 +382,8 @@ CliMain = Callable[[list[str] | None], int]
 
 
 def _load_cli() -> CliMain:
-    from qaagent import cli  # noqa: PLC0415 - imported late: input errors need no qaagent
+    from qaagent.cli import main as cli_main  # noqa: PLC0415 - late: input errors need no qaagent
 
-    cli_main: CliMain = cli.main
     return cli_main
 
 
