@@ -234,7 +234,7 @@ def _merge_bundles(value: str, *, workdir: Path, workspace: Path) -> list[str]:
         raise InputError(msg)
     bundles: list[str] = []
     for pattern in patterns:
-        matches = sorted(glob.glob(pattern, root_dir=workdir))  # noqa: PTH207 - relative matches, as typed if glob.has_magic(pattern) else [pattern]
+        matches = sorted(glob.glob(pattern, root_dir=workdir)) if glob.has_magic(pattern) else [pattern]
         if not matches:
             raise InputError(f"input 'bundles': {pattern!r} matches nothing in {workdir}")
         for match in matches:

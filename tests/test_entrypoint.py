@@ -7,6 +7,7 @@ run-all) on a tiny fixture project with a GitHub API stand-in on 127.0.0.1.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import signal
@@ -491,3 +492,65 @@ def test_suites_input_selects_suites(action: Action) -> None:
     result = action.run()
     assert result.returncode == 0, (result.stdout, result.stderr)
     assert action.outputs()["total"] == "1"
+
+
+# --- the argv handed to qaagent (in-process: build_invocation is pure) -----------------
+
+
+def _load_entrypoint() -> Any:
+    spec = importlib.util.spec_from_file_location("qaagent_action_entrypoint", ENTRYPOINT)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_every_input_maps_to_its_run_all_flag(action: Action) -> None:
+    (action.workspace / "services" / "shop").mkdir(parents=True)
+    action.inputs.update({
+        "working-directory": "services/shop", "profile": "../../.qaagent.yaml", "parallel": "YES",
+        "max-workers": "3", "retries": "2", "suites": "unit, behave\ne2e", "shard": "2/4",
+        "junit-path": "out/junit.xml", "evidence-dir": "evidence", "fail-on": "failed error FLAKY",
+        "annotations": "no", "summary": "0", "check-name": "qaagent", "comment": "True",
+    })  # fmt: skip
+    invocation = _load_entrypoint().build_invocation(action.environment())
+    assert invocation.workdir == (action.workspace / "services" / "shop").resolve()
+    assert invocation.argv == [
+        "run-all", "--profile", "../../.qaagent.yaml", "--parallel", "--max-workers", "3",
+        "--retries", "2", "--suite", "unit", "--suite", "behave", "--suite", "e2e", "--shard", "2/4",
+        "--junit", "out/junit.xml", "--evidence-dir", "evidence", "--fail-on", "failed,error,flaky",
+        "--github", "on", "--no-annotations", "--no-summary", "--check-name", "qaagent", "--comment",
+        "--path-prefix", "services/shop",
+    ]  # fmt: skip
+    assert TOKEN not in repr(invocation)
+
+
+def test_defaults_map_to_the_shortest_command_line(action: Action) -> None:
+    invocation = _load_entrypoint().build_invocation(action.environment())
+    assert invocation.argv == ["run-all", "--profile", ".qaagent.yaml", "--github", "on"]
+    assert invocation.setup == ""
+
+
+def test_missing_variables_take_the_declared_defaults(action: Action) -> None:
+    # A `docker://` step gets only the inputs it was given, not the declared defaults.
+    env = {key: value for key, value in action.environment().items() if not key.startswith("INPUT_")}
+    invocation = _load_entrypoint().build_invocation(env)
+    assert invocation.argv == ["run-all", "--profile", ".qaagent.yaml", "--github", "on"]
+
+
+def test_merge_mode_expands_bundle_patterns_in_order(action: Action) -> None:
+    for shard in ("shard-2", "shard-1", "shard-3"):
+        (action.workspace / "shards" / shard).mkdir(parents=True)
+    action.inputs.update({"mode": "merge", "bundles": "shards/shard-*", "junit-path": "junit.xml"})
+    invocation = _load_entrypoint().build_invocation(action.environment())
+    assert invocation.argv == [
+        "merge", "shards/shard-1", "shards/shard-2", "shards/shard-3", "--junit", "junit.xml",
+        "--github", "on",
+    ]  # fmt: skip
+
+
+def test_merge_bundle_pattern_matching_nothing_is_an_input_error(action: Action) -> None:
+    action.inputs.update({"mode": "merge", "bundles": "shards/*"})
+    assert_input_error(action.run(), "bundles")
