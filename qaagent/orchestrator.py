@@ -335,7 +335,7 @@ class RunOrchestrator:
                 ):
                     store.append(case)
             except JUnitError as exc:
-                problems.append(f"unreadable JUnit {path.name}: {exc}")
+                problems.append(f"unreadable JUnit {exc}")
         return problems
 
     def _keep_artifacts(self, runner: Runner, folder: Path) -> list[Path]:

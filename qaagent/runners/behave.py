@@ -35,7 +35,7 @@ class BehaveRunner(Runner):
         return self.tool_missing(self.base_command()[0])
 
     def attempt(self, number: int, attempt_dir: Path, failed: Sequence[TestCase]) -> AttemptSpec:
-        """First attempt: the whole path; retries: `@rerun.txt` of the previous attempt."""
+        """First attempt: the whole path; retries: the scenarios in the previous attempt's rerun file."""
         junit_dir = attempt_dir / "junit"
         junit_dir.mkdir(parents=True, exist_ok=True)
         rerun_out = attempt_dir / "rerun.txt"
@@ -45,8 +45,9 @@ class BehaveRunner(Runner):
             previous = attempt_dir.parent / f"attempt-{number - 1}" / "rerun.txt"
             locations = _rerun_locations(previous)
             if locations:
+                # Passed as arguments: behave resolves `@file` entries relative to the file's folder.
                 selected = tuple(locations)
-                targets = [f"@{previous}"]
+                targets = list(locations)
         if not targets and self.suite.path is not None:
             targets = [os.path.relpath(self.suite.path, self.cwd)]
         argv = [
