@@ -13,6 +13,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from http import HTTPStatus
 from pathlib import Path
 
 from qaagent.console import Console
@@ -114,7 +115,7 @@ def _probe(url: str) -> tuple[bool, str]:
     try:
         with urllib.request.urlopen(url, timeout=1) as response:  # noqa: S310 - http(s) checked by the profile
             status = int(response.status)
-            return 200 <= status < 300, f"HTTP {status}"
+            return HTTPStatus.OK <= status < HTTPStatus.MULTIPLE_CHOICES, f"HTTP {status}"
     except urllib.error.HTTPError as exc:
         return False, f"HTTP {exc.code}"
     except (urllib.error.URLError, OSError, ValueError) as exc:

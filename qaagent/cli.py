@@ -16,14 +16,14 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
-from typing import NoReturn, TextIO
+from typing import NoReturn, TextIO, cast
 
 from qaagent import __version__
 from qaagent.console import Console
 from qaagent.errors import ExitCode, QAAgentError, UsageError
 from qaagent.plan import Overrides, Plan, build_plan, describe, parse_suite_list
 from qaagent.profile import load_profile
-from qaagent.results import RunResult, conclusion
+from qaagent.results import FailOn, RunResult, conclusion
 
 FAIL_ON_CHOICES = ("failed", "error", "flaky")
 
@@ -71,13 +71,17 @@ def _seconds(text: str) -> float:
     return value
 
 
-def _fail_on(text: str) -> tuple[str, ...]:
-    kinds = tuple(dict.fromkeys(p for p in text.replace(",", " ").split() if p))
-    bad = [k for k in kinds if k not in FAIL_ON_CHOICES]
-    if bad or not kinds:
+def _fail_on(text: str) -> tuple[FailOn, ...]:
+    kinds: list[FailOn] = []
+    for part in text.replace(",", " ").split():
+        if part not in FAIL_ON_CHOICES:
+            kinds = []
+            break
+        kinds.append(cast("FailOn", part))
+    if not kinds:
         msg = f"expected a list of {', '.join(FAIL_ON_CHOICES)}, got {text!r}"
         raise argparse.ArgumentTypeError(msg)
-    return kinds
+    return tuple(dict.fromkeys(kinds))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -94,13 +98,17 @@ def build_parser() -> argparse.ArgumentParser:
     mode.add_argument("--sequential", dest="parallel", action="store_false", help="one suite after another")
     run.add_argument("--max-workers", type=_positive_int, metavar="N", help="parallel workers")
     run.add_argument("--retries", type=_non_negative_int, metavar="N", help="reruns of failed tests")
-    run.add_argument("--suite", action="append", default=[], metavar="NAME", help="run only these (repeatable)")
+    run.add_argument(
+        "--suite", action="append", default=[], metavar="NAME", help="run only these (repeatable)"
+    )
     run.add_argument("--timeout", type=_seconds, metavar="S", help="seconds per suite attempt")
     run.add_argument("--junit", type=Path, metavar="PATH", help="where to copy the merged JUnit report")
     run.add_argument("--evidence-dir", type=Path, metavar="DIR", help="where evidence bundles go")
     run.add_argument("--keep", type=_positive_int, metavar="N", help="bundles kept in the evidence dir")
     run.add_argument("--fail-on", type=_fail_on, metavar="LIST", help="failed,error[,flaky]")
-    run.add_argument("--github", choices=("auto", "on", "off"), default="auto", help="GitHub Actions feedback")
+    run.add_argument(
+        "--github", choices=("auto", "on", "off"), default="auto", help="GitHub Actions feedback"
+    )
     run.add_argument("--no-annotations", dest="annotations", action="store_false", help="no annotations")
     run.add_argument("--no-summary", dest="summary", action="store_false", help="no job summary")
     run.add_argument("--check-name", metavar="NAME", help="create a check run with this name (needs a token)")
@@ -145,8 +153,7 @@ def cmd_validate(args: argparse.Namespace, out: TextIO) -> int:
     """Print the resolved plan."""
     loaded = load_profile(args.profile)
     plan = build_plan(loaded, Overrides(suites=parse_suite_list(args.suite)))
-    for line in describe(plan):
-        out.write(line + "\n")
+    out.writelines(line + "\n" for line in describe(plan))
     out.write("profile OK\n")
     return ExitCode.OK
 
@@ -159,8 +166,7 @@ def cmd_verify(args: argparse.Namespace, out: TextIO) -> int:
     if not bundle.is_dir():
         raise UsageError(f"{bundle}: not a folder")
     problems = verify_bundle(bundle)
-    for problem in problems:
-        out.write(f"{bundle}: {problem}\n")
+    out.writelines(f"{bundle}: {problem}\n" for problem in problems)
     if problems:
         out.write(f"{bundle}: {len(problems)} problem(s)\n")
         return ExitCode.TESTS_FAILED
@@ -233,9 +239,9 @@ def run_pipeline(plan: Plan, *, console: Console, github: bool, args: argparse.N
     return exit_code(run, plan.fail_on)
 
 
-def exit_code(run: RunResult, fail_on: Sequence[str]) -> int:
+def exit_code(run: RunResult, fail_on: Sequence[FailOn]) -> int:
     """130 cancelled, 1 when a `fail_on` category occurred, else 0."""
-    verdict = conclusion(run, fail_on)  # type: ignore[arg-type]
+    verdict = conclusion(run, fail_on)
     if verdict == "cancelled":
         return ExitCode.CANCELLED
     return ExitCode.TESTS_FAILED if verdict == "failure" else ExitCode.OK
@@ -263,7 +269,9 @@ def _copy_junit(source: Path, target: Path, console: Console) -> Path:
         shutil.copyfile(source, tmp)
         tmp.replace(target)
     except OSError as exc:
-        console.line(f"qaagent: warning: cannot write the merged JUnit to {target}: {exc}; it is in the bundle")
+        console.line(
+            f"qaagent: warning: cannot write the merged JUnit to {target}: {exc}; it is in the bundle"
+        )
         return source
     return target
 
@@ -319,7 +327,7 @@ def _cancel_on_signals(cancel: threading.Event, console: Console) -> Iterator[No
         yield
         return
     wanted = [signal.SIGINT, signal.SIGTERM, signal.SIGHUP]
-    previous: dict[int, Callable[[int, FrameType | None], object] | int | None] = {}
+    previous: dict[signal.Signals, Callable[[int, FrameType | None], object] | int | None] = {}
 
     def handler(signum: int, _frame: FrameType | None) -> None:
         name = signal.Signals(signum).name
@@ -372,5 +380,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as error:  # a bug of ours: one line, the traceback only on request
         if os.environ.get("QAAGENT_DEBUG"):
             raise
-        report_error(QAAgentError(f"internal error: {type(error).__name__}: {error} (QAAGENT_DEBUG=1 shows more)"))
+        report_error(
+            QAAgentError(f"internal error: {type(error).__name__}: {error} (QAAGENT_DEBUG=1 shows more)")
+        )
         return int(ExitCode.INTERNAL)

@@ -15,6 +15,7 @@ from typing import Any
 
 from qaagent.errors import UsageError
 from qaagent.profile import AppSettings, LoadedProfile, RunnerName, SuiteConfig
+from qaagent.results import FailOn
 
 
 @dataclass(frozen=True)
@@ -28,7 +29,7 @@ class Overrides:
     timeout: float | None = None
     junit: Path | None = None
     evidence_dir: Path | None = None
-    fail_on: tuple[str, ...] | None = None
+    fail_on: tuple[FailOn, ...] | None = None
     keep: int | None = None
 
 
@@ -56,7 +57,7 @@ class Plan:
     suites: tuple[SuitePlan, ...]  #: in suite_order
     parallel: bool
     max_workers: int
-    fail_on: tuple[str, ...]
+    fail_on: tuple[FailOn, ...]
     junit_path: Path
     evidence_dir: Path
     keep: int
@@ -122,7 +123,9 @@ def find_repo_root(start: Path, environ: Mapping[str, str] | None = None) -> Pat
     return start
 
 
-def build_plan(loaded: LoadedProfile, overrides: Overrides | None = None, *, repo_root: Path | None = None) -> Plan:
+def build_plan(
+    loaded: LoadedProfile, overrides: Overrides | None = None, *, repo_root: Path | None = None
+) -> Plan:
     """Apply overrides to the profile and resolve every path; raises `UsageError` on a bad selection."""
     ov = overrides or Overrides()
     profile = loaded.profile
@@ -142,7 +145,8 @@ def build_plan(loaded: LoadedProfile, overrides: Overrides | None = None, *, rep
         chosen = [name for name in ordered if profile.tests[name].enabled]
         disabled = [name for name in ordered if not profile.tests[name].enabled]
     if not chosen:
-        raise UsageError("no suite to run: every suite is disabled (enabled: false)")
+        msg = "no suite to run: every suite is disabled (enabled: false)"
+        raise UsageError(msg)
 
     timeout = ov.timeout if ov.timeout is not None else profile.run.timeout
     retries = ov.retries

@@ -95,6 +95,7 @@ class OutputReader(threading.Thread):
         self.echoed = 0
 
     def run(self) -> None:
+        """Read until end of file."""
         written = 0
         truncated = False
         with self.log_path.open("ab") as log:
@@ -119,7 +120,9 @@ class OutputReader(threading.Thread):
         if self.echoed < MAX_ECHO_LINES:
             self.console.suite_line(self.prefix, text)
         elif self.echoed == MAX_ECHO_LINES:
-            self.console.suite_line(self.prefix, f"… echo stopped after {MAX_ECHO_LINES} lines; see {self.log_path}")
+            self.console.suite_line(
+                self.prefix, f"… echo stopped after {MAX_ECHO_LINES} lines; see {self.log_path}"
+            )
 
 
 def run_process(

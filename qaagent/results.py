@@ -17,7 +17,7 @@ import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Literal
+from typing import IO, Literal, Self
 
 Status = Literal["passed", "failed", "error", "skipped"]
 FailStatus = Literal["failed", "error"]
@@ -102,7 +102,7 @@ class Counts:
         if case.flaky:
             self.flaky += 1
 
-    def __iadd__(self, other: Counts) -> Counts:
+    def __iadd__(self, other: Counts) -> Self:
         self.total += other.total
         self.passed += other.passed
         self.failed += other.failed
@@ -254,7 +254,7 @@ class SuiteResult:
 
     @property
     def status(self) -> Status:
-        """error > failed > passed; a suite with only skipped tests is skipped."""
+        """Error > failed > passed; a suite with only skipped tests is skipped."""
         c = self.counts
         if c.errors:
             return "error"

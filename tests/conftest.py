@@ -3,6 +3,7 @@ a guard against tests leaking environment variables, and a process-leak check.""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -99,8 +100,6 @@ def assert_no_process_left(marker: str, wait: float = 3.0) -> None:
         time.sleep(0.1)
     left = processes_with(marker)
     for pid in left:
-        try:
+        with contextlib.suppress(OSError):
             os.kill(pid, 9)
-        except OSError:
-            pass
     assert not left, f"processes left running: {left}"

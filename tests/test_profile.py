@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from conftest import ProjectFactory, run_qaagent
+
+from qaagent import __version__
 from qaagent.errors import ProfileError
 from qaagent.plan import Overrides, build_plan
 from qaagent.profile import load_profile, parse_profile
@@ -49,7 +50,7 @@ def test_original_field_names_load_and_runners_default_from_suite_names() -> Non
 def test_models_are_frozen() -> None:
     profile = parse_profile(GOOD)
     with pytest.raises(Exception, match="frozen"):
-        profile.run.parallel = False  # type: ignore[misc]
+        profile.run.parallel = False
 
 
 def test_overrides_do_not_mutate_the_profile(tmp_path: Path) -> None:
@@ -177,8 +178,6 @@ def test_validate_prints_the_plan_and_runs_nothing(qa_project: ProjectFactory) -
 
 
 def test_version(tmp_path: Path) -> None:
-    from qaagent import __version__
-
     result = run_qaagent("--version", cwd=tmp_path)
     assert result.returncode == 0
     assert result.stdout.strip() == f"qaagent {__version__}"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from qaagent.results import RunResult, TestCase, conclusion
+from qaagent.results import FailOn, RunResult, TestCase, conclusion
 
 MARKS = {"passed": "PASS", "failed": "FAIL", "error": "ERROR", "skipped": "SKIP"}
 #: failures listed one by one before the rest are only counted
@@ -14,9 +14,9 @@ MAX_LISTED = 50
 def first_line(text: str, limit: int = 200) -> str:
     """The first non-empty line of a message, shortened."""
     for line in text.splitlines():
-        if line.strip():
-            line = line.strip()
-            return line if len(line) <= limit else line[: limit - 1] + "…"
+        stripped = line.strip()
+        if stripped:
+            return stripped if len(stripped) <= limit else stripped[: limit - 1] + "…"
     return ""
 
 
@@ -27,7 +27,7 @@ def where(case: TestCase) -> str:
     return case.classname or case.suite
 
 
-def summary_lines(run: RunResult, *, fail_on: Sequence[str], reports: Sequence[str] = ()) -> list[str]:
+def summary_lines(run: RunResult, *, fail_on: Sequence[FailOn], reports: Sequence[str] = ()) -> list[str]:
     """The end-of-run summary as lines of text."""
     width = max([len(s.name) for s in run.suites] + [5])
     lines = ["", "qaagent summary" + (" (cancelled)" if run.cancelled else "")]
@@ -56,7 +56,7 @@ def summary_lines(run: RunResult, *, fail_on: Sequence[str], reports: Sequence[s
         if len(problems) > MAX_LISTED:
             lines.append(f"  … and {len(problems) - MAX_LISTED} more (see the merged JUnit report)")
     c = run.counts
-    verdict = conclusion(run, fail_on).upper()  # type: ignore[arg-type]
+    verdict = conclusion(run, fail_on).upper()
     lines.append("")
     lines.append(
         f"{verdict}: {c.total} tests, {c.passed} passed, {c.failed} failed, {c.errors} errors, "

@@ -87,7 +87,7 @@ class Runner(ABC):
         """The JUnit files an attempt wrote (default: `attempt_dir/junit/*.xml`)."""
         return sorted((attempt_dir / "junit").glob("*.xml"))
 
-    def artifacts(self, attempt_dir: Path) -> list[Path]:
+    def artifacts(self, attempt_dir: Path) -> list[Path]:  # noqa: ARG002 - the Runner interface
         """Files worth keeping as evidence besides logs and JUnit (default: the profile's globs)."""
         found: list[Path] = []
         for pattern in self.suite.config.artifacts:
@@ -100,7 +100,7 @@ class Runner(ABC):
 
 def glob_files(pattern: str, root: Path) -> list[Path]:
     """Files matching a glob relative to `root` (absolute patterns allowed), sorted."""
-    if os.path.isabs(pattern):
+    if Path(pattern).is_absolute():
         matches = glob.glob(pattern, recursive=True)
     else:
         matches = [str(root / m) for m in glob.glob(pattern, root_dir=root, recursive=True)]

@@ -24,7 +24,7 @@ class CommandRunner(Runner):
         command = self.suite.config.command or ()
         return self.tool_missing(command[0]) if command else "no command configured"
 
-    def attempt(self, number: int, attempt_dir: Path, failed: Sequence[TestCase]) -> AttemptSpec:
+    def attempt(self, number: int, attempt_dir: Path, failed: Sequence[TestCase]) -> AttemptSpec:  # noqa: ARG002 - the Runner interface
         """The whole command every time (a command cannot be asked to run only some tests)."""
         argv = (*(self.suite.config.command or ()), *self.suite.config.args)
         extra = {"QAAGENT_ATTEMPT": str(number), "QAAGENT_JUNIT_DIR": str(attempt_dir / "junit")}

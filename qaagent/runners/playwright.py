@@ -8,7 +8,12 @@ from pathlib import Path
 from qaagent.results import TestCase
 from qaagent.runners.base import AttemptSpec, Runner
 
-CONFIG_NAMES = ("playwright.config.ts", "playwright.config.js", "playwright.config.mjs", "playwright.config.cjs")
+CONFIG_NAMES = (
+    "playwright.config.ts",
+    "playwright.config.js",
+    "playwright.config.mjs",
+    "playwright.config.cjs",
+)
 
 
 class PlaywrightRunner(Runner):
@@ -41,7 +46,7 @@ class PlaywrightRunner(Runner):
             return list(self.suite.config.command)
         return ["npx", "playwright", "test"]
 
-    def attempt(self, number: int, attempt_dir: Path, failed: Sequence[TestCase]) -> AttemptSpec:
+    def attempt(self, number: int, attempt_dir: Path, failed: Sequence[TestCase]) -> AttemptSpec:  # noqa: ARG002 - the Runner interface
         """First attempt: every test; retries: `--last-failed`."""
         junit = attempt_dir / "junit" / "playwright.xml"
         junit.parent.mkdir(parents=True, exist_ok=True)

@@ -40,7 +40,7 @@ class PytestRunner(Runner):
             return []
         return [os.path.relpath(self.suite.path, self.cwd)]
 
-    def attempt(self, number: int, attempt_dir: Path, failed: Sequence[TestCase]) -> AttemptSpec:
+    def attempt(self, number: int, attempt_dir: Path, failed: Sequence[TestCase]) -> AttemptSpec:  # noqa: ARG002 - the Runner interface
         """First attempt: the whole path; retries: the failed node ids (whole path if unknown)."""
         junit = attempt_dir / "junit" / "pytest.xml"
         selected = self.node_ids(failed) if failed else ()
@@ -56,7 +56,7 @@ class PytestRunner(Runner):
         return AttemptSpec(tuple(argv), self.cwd, self.env(), selected)
 
     def node_ids(self, failed: Sequence[TestCase]) -> tuple[str, ...]:
-        """pytest node ids of the failed tests; empty when any cannot be derived (rerun everything)."""
+        """Pytest node ids of the failed tests; empty when any cannot be derived (rerun everything)."""
         ids: list[str] = []
         for case in failed:
             node = self._node_id(case)
