@@ -12,12 +12,13 @@ small in-memory list, because retries, annotations and summaries need them.
 
 from __future__ import annotations
 
+import operator
 import pickle
 import tempfile
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import IO, Literal, Self
+from typing import IO, Any, Literal, Self
 
 Status = Literal["passed", "failed", "error", "skipped"]
 FailStatus = Literal["failed", "error"]
@@ -123,6 +124,10 @@ class Counts:
         }
 
 
+#: all fields of a TestCase, in declaration order (the order `TestCase(*values)` expects)
+_case_fields = operator.attrgetter(*(f.name for f in fields(TestCase)))
+
+
 class CaseStore:
     """An append-only sequence of test cases that spills to disk when large.
 
@@ -158,7 +163,10 @@ class CaseStore:
     def _flush(self) -> None:
         if self._spill is None:
             self._spill = tempfile.TemporaryFile(prefix="qaagent-cases-")  # noqa: SIM115 - closed in close()
-        pickle.dump(self._buffer, self._spill, protocol=pickle.HIGHEST_PROTOCOL)
+        # plain tuples of field values: ~5x faster to pickle and ~2x faster to load than
+        # frozen slotted dataclasses, whose pickling goes through Python-level __getstate__
+        rows = [_case_fields(case) for case in self._buffer]
+        pickle.dump(rows, self._spill, protocol=pickle.HIGHEST_PROTOCOL)
         self._chunks += 1
         self._buffer = []
 
@@ -169,8 +177,9 @@ class CaseStore:
             self._spill.seek(0)
             try:
                 for _ in range(self._chunks):
-                    chunk: list[TestCase] = pickle.load(self._spill)  # noqa: S301 - our own temp file
-                    yield from chunk
+                    rows: list[tuple[Any, ...]] = pickle.load(self._spill)  # noqa: S301 - our own temp file
+                    for row in rows:
+                        yield TestCase(*row)
             finally:
                 self._spill.seek(position)
         yield from list(self._buffer)

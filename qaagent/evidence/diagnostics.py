@@ -6,7 +6,9 @@ wrong answer), timeout, connection (a service was not reachable), auth
 integrity errors), flaky (passed on a retry) and unknown. They come from
 patterns on the exception type, the message and the end of the traceback,
 checked in that order of specificity: an assertion that fails because a
-request timed out is a timeout, not an assertion.
+request timed out is a timeout, not an assertion. The type and message are
+searched first; the traceback only when they give no clue (it is long, and
+its source lines mention words like "timeout" that prove nothing).
 """
 
 from __future__ import annotations
@@ -21,52 +23,47 @@ Category = Literal["assertion", "timeout", "connection", "auth", "data", "flaky"
 CATEGORIES: tuple[Category, ...] = ("assertion", "timeout", "connection", "auth", "data", "flaky", "unknown")
 
 #: how much of the end of a traceback is searched (the raising frame is at the end)
-DETAILS_TAIL = 2000
+DETAILS_TAIL = 1000
 
+# Patterns are lowercase and matched against lowercased text: a case-insensitive
+# regex cannot use the engine's first-character skip and is ~10x slower.
 _RULES: tuple[tuple[Category, re.Pattern[str]], ...] = (
     (
         "timeout",
-        re.compile(
-            r"timeout(?!\s*=)|timed[ -]?out|deadline exceeded|Timeout \d+ ?ms exceeded|took longer than",
-            re.IGNORECASE,
-        ),
+        re.compile(r"timeout(?!\s*=)|timed[ -]?out|deadline exceeded|took longer than"),
     ),
     (
         "connection",
         re.compile(
-            r"ConnectionError|ConnectionRefused|ConnectionReset|ConnectionAborted"
-            r"|ECONNREFUSED|ECONNRESET"
-            r"|connection (?:refused|reset|aborted|closed)|Max retries exceeded|NewConnectionError"
-            r"|Name or service not known|nodename nor servname|getaddrinfo"
-            r"|Temporary failure in name resolution"
-            r"|net::ERR_|BrokenPipeError|socket\.gaierror|RemoteDisconnected|Network is unreachable",
-            re.IGNORECASE,
+            r"connectionerror|connectionrefused|connectionreset|connectionaborted|econnrefused|econnreset"
+            r"|connection (?:refused|reset|aborted|closed)|max retries exceeded|newconnectionerror"
+            r"|name or service not known|nodename nor servname|getaddrinfo"
+            r"|temporary failure in name resolution"
+            r"|net::err_|brokenpipeerror|socket\.gaierror|remotedisconnected|network is unreachable"
         ),
     ),
     (
         "auth",
         re.compile(
-            r"(?<![:\d])(?<!line )\b40[13]\b(?!:)|Unauthori[sz]ed|Forbidden|authenticat|not authori[sz]ed"
-            r"|invalid credentials"
-            r"|access denied|permission denied|invalid token|expired token|token expired|login failed",
-            re.IGNORECASE,
+            r"(?:^|[\s=(\[,'\"])(?<!line )40[13]\b(?!:)|unauthori[sz]ed|forbidden|authenticat"
+            r"|not authori[sz]ed"
+            r"|invalid credentials|access denied|permission denied|invalid token|expired token|token expired"
+            r"|login failed"
         ),
     ),
     (
         "data",
         re.compile(
-            r"KeyError|IndexError|JSONDecodeError|UnicodeDecodeError|UnicodeEncodeError|IntegrityError"
-            r"|DataError|ValidationError|ParseError|DoesNotExist|NoSuchElement|FileNotFoundError"
-            r"|fixture '[^']*' not found|no such table|no such file|duplicate key|schema mismatch",
-            re.IGNORECASE,
+            r"keyerror|indexerror|jsondecodeerror|unicodedecodeerror|unicodeencodeerror|integrityerror"
+            r"|dataerror|validationerror|parseerror|doesnotexist|nosuchelement|filenotfounderror"
+            r"|fixture '[^']*' not found|no such table|no such file|duplicate key|schema mismatch"
         ),
     ),
     (
         "assertion",
         re.compile(
-            r"Assert(?:ion)?Error|AssertionFailedError|ComparisonFailure|\bassert\b|expect\(|Expected\b"
-            r"|toBe|toEqual|toHave|should (?:be|have|equal)",
-            re.IGNORECASE | re.MULTILINE,
+            r"assert(?:ion)?error|assertionfailederror|comparisonfailure|\bassert\b|expect\(|expected\b"
+            r"|tobe|toequal|tohave|should (?:be|have|equal)"
         ),
     ),
 )
@@ -79,10 +76,11 @@ def categorize(case: TestCase) -> Category:
     """
     if case.flaky and case.status == "passed":
         return "flaky"
-    haystacks = (case.type, case.message, case.details[-DETAILS_TAIL:])
-    for category, pattern in _RULES:
-        if any(text and pattern.search(text) for text in haystacks):
-            return category
+    for text in (f"{case.type}\n{case.message}".lower(), case.details[-DETAILS_TAIL:].lower()):
+        if text.strip():
+            for category, pattern in _RULES:
+                if pattern.search(text):
+                    return category
     if case.status == "failed":
         # a failure (as opposed to an error) is an assertion by JUnit's definition
         return "assertion"

@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 
 #: characters of a message kept in a record (the merged JUnit has the rest)
 MESSAGE_LIMIT = 1000
+_CACHE_SIZE = 4096
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
 
 def id_prefix(run_started_at: float) -> str:
@@ -39,9 +41,18 @@ class RecordWriter:
         self.count = 0
         #: failed/errored/flaky cases per diagnostic category
         self.categories: dict[str, int] = {}
+        self._cache: dict[str, str] = {}
 
     def _text(self, value: str) -> str:
         return clean_text(self._redactor.redact(value)) if value else value
+
+    def _repeated(self, value: str) -> str:
+        cached = self._cache.get(value)
+        if cached is None:
+            if len(self._cache) >= _CACHE_SIZE:
+                self._cache.clear()
+            cached = self._cache[value] = self._text(value)
+        return cached
 
     def record(self, case: TestCase) -> dict[str, Any]:
         """Build the record of the next case (advances the counter)."""
@@ -52,21 +63,20 @@ class RecordWriter:
             self.categories[category] = self.categories.get(category, 0) + 1
         return {
             "id": f"{self._prefix}{self.count:04d}",
-            "suite": self._text(case.suite),
-            "classname": self._text(case.classname),
+            "suite": self._repeated(case.suite),
+            "classname": self._repeated(case.classname),
             "name": self._text(case.name),
-            "file": self._text(case.file) if case.file else None,
+            "file": self._repeated(case.file) if case.file else None,
             "line": case.line,
             "status": case.status,
             "attempts": case.attempts,
             "flaky": case.flaky,
             "duration": round(max(0.0, case.duration), 3),
-            "message": self._text(case.message[:MESSAGE_LIMIT]),
+            "message": self._text(case.message[:MESSAGE_LIMIT]) if case.message else "",
             "category": category,
-            "artifacts": [self._text(a) for a in case.artifacts],
+            "artifacts": [self._text(a) for a in case.artifacts] if case.artifacts else [],
         }
 
     def write(self, case: TestCase) -> None:
         """Append the record of `case` as one line."""
-        self._handle.write(json.dumps(self.record(case), ensure_ascii=False, separators=(",", ":")))
-        self._handle.write("\n")
+        self._handle.write(_ENCODER.encode(self.record(case)) + "\n")

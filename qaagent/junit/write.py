@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from qaagent.results import Counts, Rerun, RunResult, SuiteResult, TestCase
 
 DEFAULT_MAX_OUTPUT = 65536
+_CACHE_SIZE = 4096
 _INDENT_SUITE = "\n  "
 _INDENT_PROPS = "\n    "
 _INDENT_CASE = "\n    "
@@ -96,12 +97,23 @@ class _Writer:
         self.redactor = redactor
         self.max_output = max_output
         self.on_case = on_case
+        #: cleaned classnames, files and other short values that repeat from case to case
+        self._cache: dict[str, str] = {}
 
     def text(self, value: str) -> str:
         """Redacted, cleaned, truncated text."""
         if not value:
             return value
         return truncate(clean_text(self.redactor.redact(value)), self.max_output)
+
+    def repeated(self, value: str) -> str:
+        """Like `text`, memoised: for values that repeat across cases (classname, file)."""
+        cached = self._cache.get(value)
+        if cached is None:
+            if len(self._cache) >= _CACHE_SIZE:
+                self._cache.clear()
+            cached = self._cache[value] = self.text(value)
+        return cached
 
     def element(self, tag: str, attrs: dict[str, str], body: str = "") -> None:
         """One element with optional text content."""
@@ -162,11 +174,11 @@ class _Writer:
         text = self.text
         attrs = {
             "name": text(case.name),
-            "classname": text(case.classname),
+            "classname": self.repeated(case.classname),
             "time": format_time(case.duration),
         }
         if case.file:
-            attrs["file"] = text(case.file)
+            attrs["file"] = self.repeated(case.file)
         if case.line is not None and case.line >= 1:
             attrs["line"] = str(case.line)
         gen.ignorableWhitespace(_INDENT_CASE)
