@@ -4,6 +4,9 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
+E2E := examples/demo/e2e
+E2E_STAMP := $(E2E)/node_modules/.package-lock.json
+
 .PHONY: demo test lint unit venv clean bench container-test e2e-deps
 
 $(STAMP): pyproject.toml requirements-dev.txt
@@ -14,7 +17,14 @@ $(STAMP): pyproject.toml requirements-dev.txt
 
 venv: $(STAMP)
 
+# The demo's Playwright project (and the test fixtures that share its node_modules).
+$(E2E_STAMP): $(E2E)/package.json $(E2E)/package-lock.json
+	cd $(E2E) && npm ci --no-audit --no-fund --loglevel=error
+
+e2e-deps: $(E2E_STAMP)
+
 demo: $(STAMP)
+	@command -v npm >/dev/null && $(MAKE) --no-print-directory e2e-deps || echo "npm not found: the demo's e2e suite will report what is missing"
 	cd examples/demo && ../../$(VENV)/bin/qaagent run-all --profile .qaagent.yaml --parallel --max-workers 3
 
 lint: $(STAMP)
@@ -23,7 +33,7 @@ lint: $(STAMP)
 	$(VENV)/bin/mypy
 	$(PY) scripts/lint-actions.py
 
-unit: $(STAMP)
+unit: $(STAMP) $(E2E_STAMP)
 	$(VENV)/bin/pytest -q
 
 test: lint unit
