@@ -1,0 +1,184 @@
+"""The run as a GitHub check run, carrying an annotation for every failing test.
+
+Unlike workflow-command annotations (10 per level per step), a check run
+takes any number of annotations, but at most 50 per request: "To create more
+than 50 annotations, you have to make multiple requests to the Update a check
+run endpoint; each time, annotations are appended" (REST docs, check runs).
+So the completing PATCH carries the first 50 and further PATCHes the rest,
+each repeating the required output title and summary. Limits enforced here:
+summary and text ≤ 65,535 bytes, annotation title ≤ 255 characters,
+message and raw_details ≤ 64 KB.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Literal
+
+from qaagent.github.annotations import problems
+from qaagent.github.api import GitHubAPIError
+from qaagent.report.markdown import truncate_utf8
+
+if TYPE_CHECKING:
+    from qaagent.github.api import GitHubClient
+    from qaagent.results import Conclusion, RunResult
+
+#: annotations per create/update request (GitHub's limit)
+BATCH = 50
+SUMMARY_BYTES = 65_535
+ANNOTATION_TEXT_BYTES = 65_535
+TITLE_CHARS = 255
+PERMISSION = "checks: write"
+CUT_NOTE = "_Cut to fit the check run's 65,535-byte limit; the job summary and evidence bundle have it all._"
+
+CheckLevel = Literal["notice", "warning", "failure"]
+
+
+@dataclass(frozen=True, slots=True)
+class CheckAnnotation:
+    """One check-run annotation, already within GitHub's field limits."""
+
+    path: str
+    start_line: int
+    end_line: int
+    annotation_level: CheckLevel
+    message: str
+    title: str = ""
+    raw_details: str = ""
+
+    def as_json(self) -> dict[str, Any]:
+        """The request-body form."""
+        body: dict[str, Any] = {
+            "path": self.path,
+            "start_line": self.start_line,
+            "end_line": self.end_line,
+            "annotation_level": self.annotation_level,
+            "message": self.message,
+        }
+        if self.title:
+            body["title"] = self.title
+        if self.raw_details:
+            body["raw_details"] = self.raw_details
+        return body
+
+
+def check_annotations(
+    run: RunResult, *, path_prefix: str | None = None, fallback_path: str = "."
+) -> Iterator[CheckAnnotation]:
+    """One annotation per failing or errored test (failure) and per flaky test (warning).
+
+    A test without a file is annotated on `fallback_path`, line 1: GitHub
+    requires a path, and the annotation still lists the test in the check.
+    """
+    for problem in problems(run, path_prefix=path_prefix):
+        case = problem.case
+        line = case.line if problem.path and case.line and case.line > 0 else 1
+        details = case.details if case.details.strip() != case.message.strip() else ""
+        yield CheckAnnotation(
+            path=problem.path or fallback_path,
+            start_line=line,
+            end_line=line,
+            annotation_level="failure" if problem.level == "error" else "warning",
+            message=truncate_utf8(problem.message or case.status, ANNOTATION_TEXT_BYTES, "…"),
+            title=problem.title[:TITLE_CHARS],
+            raw_details=truncate_utf8(details, ANNOTATION_TEXT_BYTES, "…"),
+        )
+
+
+def create_check_run(
+    client: GitHubClient, repository: str, name: str, head_sha: str, *, details_url: str = ""
+) -> int:
+    """Create an `in_progress` check run at the start of a run; its id."""
+    body: dict[str, Any] = {
+        "name": name,
+        "head_sha": head_sha,
+        "status": "in_progress",
+        "started_at": _now(client),
+    }
+    if details_url:
+        body["details_url"] = details_url
+    answer = client.request("POST", f"/repos/{repository}/check-runs", json=body, permission=PERMISSION)
+    return _id(answer)
+
+
+def complete_check_run(
+    client: GitHubClient,
+    repository: str,
+    check_run_id: int | None,
+    *,
+    name: str,
+    head_sha: str,
+    conclusion: Conclusion,
+    title: str,
+    summary: str,
+    text: str | None = None,
+    annotations: Iterable[CheckAnnotation] = (),
+    details_url: str = "",
+) -> int:
+    """Complete the check run (creating it if `check_run_id` is None) and add every annotation.
+
+    Returns the check run's id. The conclusion is set by the first request,
+    so it stands even if a later annotation batch fails.
+    """
+    output: dict[str, Any] = {
+        "title": title[:TITLE_CHARS] or name,
+        "summary": truncate_utf8(summary, SUMMARY_BYTES, CUT_NOTE),
+    }
+    if text:
+        output["text"] = truncate_utf8(text, SUMMARY_BYTES, CUT_NOTE)
+    batches = _batches(annotations)
+    first = next(batches, [])
+    body: dict[str, Any] = {
+        "name": name,
+        "status": "completed",
+        "conclusion": conclusion,
+        "completed_at": _now(client),
+        "output": {**output, "annotations": [a.as_json() for a in first]},
+    }
+    if details_url:
+        body["details_url"] = details_url
+    if check_run_id is None:
+        answer = client.request(
+            "POST",
+            f"/repos/{repository}/check-runs",
+            json={**body, "head_sha": head_sha},
+            permission=PERMISSION,
+        )
+        check_run_id = _id(answer)
+    else:
+        client.request(
+            "PATCH", f"/repos/{repository}/check-runs/{check_run_id}", json=body, permission=PERMISSION
+        )
+    for batch in batches:
+        client.request(
+            "PATCH",
+            f"/repos/{repository}/check-runs/{check_run_id}",
+            json={"output": {**output, "annotations": [a.as_json() for a in batch]}},
+            permission=PERMISSION,
+        )
+    return check_run_id
+
+
+def _batches(annotations: Iterable[CheckAnnotation]) -> Iterator[list[CheckAnnotation]]:
+    batch: list[CheckAnnotation] = []
+    for annotation in annotations:
+        batch.append(annotation)
+        if len(batch) == BATCH:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _now(client: GitHubClient) -> str:
+    return datetime.fromtimestamp(client.clock.time(), tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _id(answer: Any) -> int:
+    value = answer.get("id") if isinstance(answer, dict) else None
+    if not isinstance(value, int):
+        msg = "the check-runs answer has no id"
+        raise GitHubAPIError(msg)
+    return value

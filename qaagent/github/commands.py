@@ -1,0 +1,162 @@
+"""GitHub Actions workflow commands, written so untrusted text can never issue one.
+
+The runner treats any stdout line that starts with `::` as a command. Test
+names, failure messages and suite output are untrusted, so every value that
+goes into a command is escaped the way the runner unescapes it (`%`, CR, LF;
+in properties also `:` and `,`), Unicode line separators are neutralised, and
+streamed suite output is wrapped in `::stop-commands::<random token>`.
+
+Every writer takes a `TextIO` stream so tests assert the exact text.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TextIO
+
+#: characters that some consumers (Python's str.splitlines, log viewers) treat
+#: as line breaks although the runner does not; they become an encoded newline
+_EXTRA_LINE_BREAKS = ("\u2028", "\u2029", "\x85", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e")
+
+
+def escape_data(value: str) -> str:
+    """Escape the message part of a workflow command (after the second `::`)."""
+    out = value.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    for char in _EXTRA_LINE_BREAKS:
+        out = out.replace(char, "%0A")
+    return out
+
+
+def escape_property(value: str) -> str:
+    """Escape a property value (`file=…,title=…`): data escaping plus `:` and `,`."""
+    return escape_data(value).replace(":", "%3A").replace(",", "%2C")
+
+
+def unescape_data(value: str) -> str:
+    """Undo `escape_data` the way the runner does (for tests and round-trip checks)."""
+    return value.replace("%0D", "\r").replace("%0A", "\n").replace("%25", "%")
+
+
+def unescape_property(value: str) -> str:
+    """Undo `escape_property` the way the runner does."""
+    return unescape_data(value.replace("%3A", ":").replace("%2C", ","))
+
+
+def command(name: str, message: str = "", **props: object) -> str:
+    """One workflow command line, without the trailing newline.
+
+    Properties whose value is None are left out; the others are converted
+    with `str()` and escaped. `name` and the property names are ours, never
+    untrusted, and must be plain identifiers.
+    """
+    if not name.replace("-", "").isalnum():
+        raise ValueError(f"invalid workflow command name: {name!r}")
+    parts = []
+    for key, value in props.items():
+        if value is None:
+            continue
+        if not key.isalnum():
+            raise ValueError(f"invalid workflow command property: {key!r}")
+        parts.append(f"{key}={escape_property(str(value))}")
+    head = f"::{name} {','.join(parts)}" if parts else f"::{name}"
+    return f"{head}::{escape_data(message)}"
+
+
+def write_command(stream: TextIO, name: str, message: str = "", **props: object) -> None:
+    """Write one command line to `stream` and flush it."""
+    stream.write(command(name, message, **props) + "\n")
+    stream.flush()
+
+
+def add_mask(value: str, stream: TextIO) -> None:
+    """Ask the runner to mask `value` in all later log output (each line of it)."""
+    for line in value.splitlines():
+        if line.strip():
+            write_command(stream, "add-mask", line)
+
+
+def new_token() -> str:
+    """A random, unguessable token for stop-commands and heredoc delimiters."""
+    return secrets.token_hex(16)
+
+
+def stop_commands_lines(token: str | None = None) -> tuple[str, str]:
+    """The pair of lines that pause and resume command processing (no newlines).
+
+    For code that streams suite output line by line from another thread:
+    write the first line before the output and the second after it. The
+    token is random so the output cannot resume command processing itself.
+    """
+    token = token or new_token()
+    return f"::stop-commands::{token}", f"::{token}::"
+
+
+@contextmanager
+def stop_commands(stream: TextIO) -> Iterator[str]:
+    """Pause command processing while the block writes untrusted output; yields the token."""
+    start, end = stop_commands_lines()
+    stream.write(start + "\n")
+    stream.flush()
+    try:
+        yield start.rsplit("::", 1)[1]
+    finally:
+        stream.write(end + "\n")
+        stream.flush()
+
+
+def group(title: str, stream: TextIO) -> None:
+    """Open a collapsible log group."""
+    write_command(stream, "group", title)
+
+
+def endgroup(stream: TextIO) -> None:
+    """Close the innermost log group."""
+    write_command(stream, "endgroup")
+
+
+@contextmanager
+def grouped(title: str, stream: TextIO) -> Iterator[None]:
+    """A log group around the block (closed even when it raises)."""
+    group(title, stream)
+    try:
+        yield
+    finally:
+        endgroup(stream)
+
+
+def _check_output_name(name: str) -> None:
+    if not name or "<<" in name or "=" in name or any(c in name for c in "\r\n") or name != name.strip():
+        raise ValueError(f"invalid output name: {name!r}")
+
+
+def format_outputs(mapping: Mapping[str, object]) -> str:
+    """The text appended to GITHUB_OUTPUT: one `name<<DELIM` heredoc per value.
+
+    The heredoc form is used for every value, with a random delimiter that is
+    checked not to occur in the value, so no value can inject another output.
+    """
+    chunks = []
+    for name, raw in mapping.items():
+        _check_output_name(name)
+        value = "" if raw is None else str(raw)
+        delimiter = f"ghadelimiter_{new_token()}"
+        while delimiter in value:  # pragma: no cover - 128 random bits
+            delimiter = f"ghadelimiter_{new_token()}"
+        chunks.append(f"{name}<<{delimiter}\n{value}\n{delimiter}\n")
+    return "".join(chunks)
+
+
+def write_outputs(path: str | Path, mapping: Mapping[str, object]) -> None:
+    """Append step outputs to the GITHUB_OUTPUT file at `path`."""
+    text = format_outputs(mapping)
+    with Path(path).open("a", encoding="utf-8", newline="\n") as handle:
+        handle.write(text)
+
+
+def append_summary(path: str | Path, text: str) -> None:
+    """Append Markdown to the GITHUB_STEP_SUMMARY file at `path`."""
+    with Path(path).open("a", encoding="utf-8", newline="\n") as handle:
+        handle.write(text if text.endswith("\n") else text + "\n")

@@ -1,0 +1,112 @@
+"""Where the run happens on GitHub: the GITHUB_* environment and the event payload.
+
+Read once into a frozen value so the rest of the code never touches
+`os.environ`. On `pull_request` and `pull_request_target` events, GITHUB_SHA
+is the merge commit; checks and links must use the PR head, which only the
+event payload knows.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+DEFAULT_API_URL = "https://api.github.com"
+DEFAULT_SERVER_URL = "https://github.com"
+_PR_EVENTS = ("pull_request", "pull_request_target")
+
+
+@dataclass(frozen=True, slots=True)
+class GitHubContext:
+    """The GITHUB_* variables that feedback needs (empty strings when absent)."""
+
+    repository: str = ""  #: owner/name
+    sha: str = ""  #: GITHUB_SHA (the merge commit on pull_request events)
+    head_sha: str = ""  #: the commit to report on: the PR head, else GITHUB_SHA
+    ref: str = ""
+    pr_number: int | None = None
+    server_url: str = DEFAULT_SERVER_URL
+    api_url: str = DEFAULT_API_URL
+    run_id: str = ""
+    run_attempt: str = ""
+    workflow: str = ""
+    job: str = ""
+    actor: str = ""
+    event_name: str = ""
+    workspace: str = ""
+    step_summary: str = ""  #: GITHUB_STEP_SUMMARY file
+    output: str = ""  #: GITHUB_OUTPUT file
+    event_path: str = ""
+
+    @property
+    def in_actions(self) -> bool:
+        """Whether this looks like a GitHub Actions job."""
+        return bool(self.repository and self.run_id)
+
+    @property
+    def repo_url(self) -> str:
+        """The repository's web address, or "" outside Actions."""
+        return f"{self.server_url.rstrip('/')}/{self.repository}" if self.repository else ""
+
+    @property
+    def run_url(self) -> str:
+        """The workflow run's web address, or "" outside Actions."""
+        if not (self.repository and self.run_id):
+            return ""
+        url = f"{self.repo_url}/actions/runs/{self.run_id}"
+        return f"{url}/attempts/{self.run_attempt}" if self.run_attempt else url
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> GitHubContext:
+        """Read the context from `environ` (default: the process environment).
+
+        An unreadable event payload is ignored: the head sha falls back to
+        GITHUB_SHA and there is no PR number.
+        """
+        env = os.environ if environ is None else environ
+        event_name = env.get("GITHUB_EVENT_NAME", "")
+        event_path = env.get("GITHUB_EVENT_PATH", "")
+        payload = _load_event(event_path)
+        sha = env.get("GITHUB_SHA", "")
+        head_sha = sha
+        pr_number: int | None = None
+        pull = payload.get("pull_request")
+        if isinstance(pull, dict):
+            number = pull.get("number", payload.get("number"))
+            pr_number = number if isinstance(number, int) and not isinstance(number, bool) else None
+            head = pull.get("head")
+            if event_name in _PR_EVENTS and isinstance(head, dict) and isinstance(head.get("sha"), str):
+                head_sha = head["sha"]
+        return cls(
+            repository=env.get("GITHUB_REPOSITORY", ""),
+            sha=sha,
+            head_sha=head_sha,
+            ref=env.get("GITHUB_REF", ""),
+            pr_number=pr_number,
+            server_url=env.get("GITHUB_SERVER_URL") or DEFAULT_SERVER_URL,
+            api_url=(env.get("GITHUB_API_URL") or DEFAULT_API_URL).rstrip("/"),
+            run_id=env.get("GITHUB_RUN_ID", ""),
+            run_attempt=env.get("GITHUB_RUN_ATTEMPT", ""),
+            workflow=env.get("GITHUB_WORKFLOW", ""),
+            job=env.get("GITHUB_JOB", ""),
+            actor=env.get("GITHUB_ACTOR", ""),
+            event_name=event_name,
+            workspace=env.get("GITHUB_WORKSPACE", ""),
+            step_summary=env.get("GITHUB_STEP_SUMMARY", ""),
+            output=env.get("GITHUB_OUTPUT", ""),
+            event_path=event_path,
+        )
+
+
+def _load_event(path: str) -> dict[str, Any]:
+    if not path:
+        return {}
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}

@@ -1,0 +1,200 @@
+"""All GitHub feedback for a finished run, in one call that never fails the run.
+
+Order matters: the token is masked first; the annotations and job summary
+(which need no token) come next, so they exist even if the API is down; then
+the check run and the PR comment. Every API problem becomes a warning — the
+test conclusion is decided elsewhere and never changes here. A missing
+permission (a fork's read-only token) becomes ONE warning saying which
+`permissions:` to grant.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from qaagent.github.annotations import write_annotations
+from qaagent.github.api import GitHubAPIError, GitHubClient, PermissionDeniedError
+from qaagent.github.checks import check_annotations, complete_check_run, create_check_run
+from qaagent.github.commands import add_mask, append_summary, write_command
+from qaagent.github.comment import upsert_comment
+from qaagent.report.markdown import render_summary
+from qaagent.results import conclusion
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+    from typing import TextIO
+
+    from qaagent.github.api import Clock
+    from qaagent.github.context import GitHubContext
+    from qaagent.results import FailOn, RunResult
+
+#: GitHub's step-summary limit is 1 MiB; stay a little under it
+STEP_SUMMARY_BYTES = 1_000_000
+#: the comment limit is 65,536 characters; bytes >= characters
+COMMENT_BYTES = 60_000
+CHECK_SUMMARY_BYTES = 60_000
+
+
+def start_check_run(
+    *,
+    ctx: GitHubContext,
+    token: str | None,
+    check_name: str | None,
+    stream: TextIO,
+    clock: Clock | None = None,
+    budget: float = 20.0,
+) -> int | None:
+    """Create the `in_progress` check run at the start of a run; its id, or None.
+
+    Failures are only logged as `::debug::`: `publish` tries again at the end
+    and reports a problem once, there.
+    """
+    if not (token and check_name and ctx.repository and ctx.head_sha):
+        return None
+    add_mask(token, stream)
+    try:
+        with GitHubClient(token, api_url=ctx.api_url, clock=clock, budget=budget) as client:
+            return create_check_run(client, ctx.repository, check_name, ctx.head_sha, details_url=ctx.run_url)
+    except Exception as exc:
+        write_command(stream, "debug", f"qaagent: could not start the check run: {_describe(exc, token)}")
+        return None
+
+
+def publish(
+    run: RunResult,
+    *,
+    ctx: GitHubContext,
+    fail_on: Sequence[FailOn],
+    token: str | None,
+    check_name: str | None,
+    comment: bool,
+    annotations: bool,
+    summary: bool,
+    evidence_path: str | None,
+    stream: TextIO,
+    clock: Clock | None = None,
+    check_run_id: int | None = None,
+    path_prefix: str | None = None,
+    notes: Sequence[str] = (),
+    budget: float = 60.0,
+) -> list[str]:
+    """Write annotations and the job summary, complete the check run, update the comment.
+
+    Returns the warnings that were printed (as `::warning` lines on `stream`).
+    Never raises for a GitHub or file-system problem.
+    """
+    if token:
+        add_mask(token, stream)
+    warnings: list[str] = []
+    if annotations:
+        write_annotations(run, fail_on=fail_on, stream=stream, path_prefix=path_prefix)
+
+    def markdown(max_bytes: int) -> str:
+        return render_summary(
+            run,
+            fail_on=fail_on,
+            evidence_path=evidence_path,
+            max_bytes=max_bytes,
+            link_base=ctx.repo_url or None,
+            sha=ctx.head_sha or None,
+            path_prefix=path_prefix,
+            notes=notes,
+        )
+
+    if summary and ctx.step_summary:
+        try:
+            append_summary(ctx.step_summary, markdown(STEP_SUMMARY_BYTES))
+        except OSError as exc:
+            warnings.append(f"could not write the job summary: {exc.strerror or exc}")
+
+    job = _Job(
+        run=run, ctx=ctx, fail_on=fail_on, path_prefix=path_prefix, markdown=markdown, token=token or ""
+    )
+    wants_comment = comment and ctx.pr_number is not None
+    if check_name or wants_comment:
+        _publish_api(job, check_name, check_run_id, comment=wants_comment, clock=clock, budget=budget)
+    if job.missing:
+        grants = " and ".join(f"`{p}`" for p in dict.fromkeys(job.missing))
+        warnings.append(
+            f"The token may not publish the results (missing {grants}). Add `permissions:` with "
+            f"{grants} to the job; on pull requests from forks the token is read-only, so results "
+            "are shown only as annotations and in the job summary."
+        )
+    warnings += job.warnings
+    for text in warnings:
+        write_command(stream, "warning", text, title="qaagent")
+    return warnings
+
+
+@dataclass
+class _Job:
+    """What the API steps share, and what they report back."""
+
+    run: RunResult
+    ctx: GitHubContext
+    fail_on: Sequence[FailOn]
+    path_prefix: str | None
+    markdown: Callable[[int], str]
+    token: str
+    warnings: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)  #: permissions the token lacks
+
+    def attempt(self, what: str, step: Callable[..., object], *args: object) -> None:
+        """Run one API step; a failure becomes a warning or a missing permission."""
+        try:
+            step(self, *args)
+        except PermissionDeniedError as exc:
+            self.missing.append(exc.permission)
+        except Exception as exc:
+            self.warnings.append(f"{what}: {_describe(exc, self.token)}")
+
+
+def _publish_api(
+    job: _Job,
+    check_name: str | None,
+    check_run_id: int | None,
+    *,
+    comment: bool,
+    clock: Clock | None,
+    budget: float,
+) -> None:
+    if not job.token:
+        job.warnings.append("no github-token: the check run and the pull-request comment were skipped")
+        return
+    if not job.ctx.repository:
+        job.warnings.append("GITHUB_REPOSITORY is not set: no check run or comment was published")
+        return
+    with GitHubClient(job.token, api_url=job.ctx.api_url, clock=clock, budget=budget) as client:
+        if check_name:
+            job.attempt("could not publish the check run", _publish_check, client, check_name, check_run_id)
+        if comment:
+            job.attempt("could not update the pull-request comment", _publish_comment, client, check_name)
+
+
+def _publish_check(job: _Job, client: GitHubClient, check_name: str, check_run_id: int | None) -> None:
+    c = job.run.counts
+    complete_check_run(
+        client,
+        job.ctx.repository,
+        check_run_id,
+        name=check_name,
+        head_sha=job.ctx.head_sha or job.ctx.sha,
+        conclusion=conclusion(job.run, job.fail_on),
+        title=f"{c.passed} passed, {c.failed} failed, {c.errors} errors, {c.flaky} flaky, "
+        f"{c.skipped} skipped",
+        summary=job.markdown(CHECK_SUMMARY_BYTES),
+        annotations=check_annotations(job.run, path_prefix=job.path_prefix),
+        details_url=job.ctx.run_url,
+    )
+
+
+def _publish_comment(job: _Job, client: GitHubClient, check_name: str | None) -> None:
+    if job.ctx.pr_number is not None:
+        upsert_comment(client, job.ctx.repository, job.ctx.pr_number, check_name, job.markdown(COMMENT_BYTES))
+
+
+def _describe(exc: Exception, token: str | None) -> str:
+    text = str(exc) if isinstance(exc, GitHubAPIError) else f"{type(exc).__name__}: {exc}"
+    text = " ".join(text.split())
+    return text.replace(token, "***") if token else text

@@ -1,0 +1,252 @@
+from __future__ import annotations
+
+import io
+import json
+import logging
+
+import pytest
+from github_server import NOT_ACCESSIBLE, FakeClock, Fault, GitHubServer, case, close_run, run_of, suite
+
+from qaagent.github.comment import marker
+from qaagent.github.context import GitHubContext
+from qaagent.github.publish import publish, start_check_run
+
+FAIL_ON = ["failed", "error"]
+
+
+@pytest.fixture
+def clock():
+    return FakeClock()
+
+
+@pytest.fixture
+def server(clock):
+    with GitHubServer(clock=clock) as srv:
+        yield srv
+
+
+@pytest.fixture
+def ctx(server, tmp_path):
+    return GitHubContext(
+        repository="o/r",
+        sha="merge",
+        head_sha="head123",
+        pr_number=7,
+        api_url=server.url,
+        run_id="99",
+        step_summary=str(tmp_path / "summary.md"),
+    )
+
+
+def failing_run():
+    return run_of(
+        suite(
+            "unit",
+            [
+                case("test_ok"),
+                case("test_bad", "failed", message="assert 1 == 2", line=12),
+                case("test_flaky", flaky=True, line=30),
+            ],
+        )
+    )
+
+
+def go(run, ctx, server, clock, **kwargs):
+    out = io.StringIO()
+    options = {
+        "ctx": ctx,
+        "fail_on": FAIL_ON,
+        "token": server.token,
+        "check_name": "qaagent",
+        "comment": True,
+        "annotations": True,
+        "summary": True,
+        "evidence_path": "evidence/run1",
+        "stream": out,
+        "clock": clock,
+    }
+    options.update(kwargs)
+    warnings = publish(run, **options)
+    return out.getvalue(), warnings
+
+
+def test_full_publish(server, ctx, clock, tmp_path):
+    run = failing_run()
+    check_id = start_check_run(
+        ctx=ctx, token=server.token, check_name="qaagent", stream=io.StringIO(), clock=clock
+    )
+    assert check_id is not None
+    assert server.check_runs[check_id]["status"] == "in_progress"
+    assert server.check_runs[check_id]["head_sha"] == "head123"
+    out, warnings = go(run, ctx, server, clock, check_run_id=check_id)
+    assert warnings == []
+    lines = out.splitlines()
+    assert lines[0] == f"::add-mask::{server.token}"
+    assert lines[1].startswith("::error title=qaagent::failure: 3 tests")
+    assert len(lines) == 4
+    summary = (tmp_path / "summary.md").read_text(encoding="utf-8")
+    assert "## ❌ qaagent: failure" in summary
+    assert "https://github.com/o/r/blob/head123/tests/test_x.py#L12" in summary
+    check = server.check_runs[check_id]
+    assert check["status"] == "completed"
+    assert check["conclusion"] == "failure"
+    assert check["output"]["title"] == "2 passed, 1 failed, 0 errors, 1 flaky, 0 skipped"
+    assert [(a["annotation_level"], a["start_line"]) for a in check["annotations"]] == [
+        ("failure", 12),
+        ("warning", 30),
+    ]
+    assert len(server.check_runs) == 1
+    (comment,) = server.comments[7]
+    assert comment["body"].startswith(marker("qaagent") + "\n## ❌ qaagent: failure")
+
+
+def test_comment_is_updated_in_place(server, ctx, clock):
+    for i in range(120):  # the marker comment sits on the second page
+        server.add_comment(7, f"chatter {i}")
+    first = go(failing_run(), ctx, server, clock)[1]
+    assert first == []
+    created = [c for c in server.comments[7] if c["body"].startswith(marker("qaagent"))]
+    assert len(created) == 1
+    ok = run_of(suite("unit", [case("test_ok")]))
+    go(ok, ctx, server, clock)
+    mine = [c for c in server.comments[7] if c["body"].startswith(marker("qaagent"))]
+    assert len(mine) == 1
+    assert mine[0]["id"] == created[0]["id"]
+    assert "## ✅ qaagent: success" in mine[0]["body"]
+    assert len(server.comments[7]) == 121
+    patches = [r for r in server.requests if r.method == "PATCH" and "/issues/comments/" in r.path]
+    assert len(patches) == 1
+
+
+def test_marker_sanitises_name():
+    assert marker(None) == "<!-- qaagent:report -->"
+    assert marker("x --> <b>") == "<!-- qaagent:x -_ _b_ -->"
+    assert marker("a---b") == "<!-- qaagent:a-b -->"
+
+
+@pytest.mark.slow
+def test_five_thousand_failures_all_reach_the_server_paced(server, ctx, clock):
+    cases = [case(f"test_{i}", "failed", message=f"boom {i}", line=i + 1) for i in range(5000)]
+    run = run_of(suite("unit", cases))
+    try:
+        out, warnings = go(run, ctx, server, clock, comment=False)
+    finally:
+        close_run(run)
+    assert warnings == []
+    (check,) = server.check_runs.values()
+    assert len(check["annotations"]) == 5000
+    assert [a["start_line"] for a in check["annotations"]] == list(range(1, 5001))
+    mutating = server.mutating()
+    assert len(mutating) == 100
+    assert all(len(r.body["output"]["annotations"]) <= 50 for r in mutating)
+    times = [r.at for r in mutating]
+    assert all(b - a >= 1.0 for a, b in zip(times, times[1:], strict=False))
+    assert len(mutating[0].body["output"]["summary"].encode()) <= 65_535
+    assert sum(1 for line in out.splitlines() if line.startswith("::error")) == 10
+
+
+def test_permission_denied_gives_one_warning_and_falls_back(server, ctx, clock, tmp_path):
+    server.script("POST", "check-runs", Fault(403, NOT_ACCESSIBLE), Fault(403, NOT_ACCESSIBLE))
+    server.script("GET", "comments", Fault(403, NOT_ACCESSIBLE))
+    assert (
+        start_check_run(ctx=ctx, token=server.token, check_name="qaagent", stream=io.StringIO(), clock=clock)
+        is None
+    )
+    out, warnings = go(failing_run(), ctx, server, clock)
+    assert len(warnings) == 1
+    assert "`checks: write` and `pull-requests: write`" in warnings[0]
+    warning_lines = [line for line in out.splitlines() if line.startswith("::warning title=qaagent")]
+    assert len(warning_lines) == 1
+    assert "::error title=qaagent::failure" in out  # annotations still there
+    assert (tmp_path / "summary.md").exists()
+
+
+def test_api_outage_is_a_warning_not_a_crash(server, ctx, clock):
+    server.script("POST", "check-runs", *[Fault(503)] * 50)
+    out, warnings = go(failing_run(), ctx, server, clock, budget=20)
+    assert len(warnings) == 1
+    assert warnings[0].startswith(
+        "could not publish the check run: POST /repos/o/r/check-runs: gave up after 5"
+    )
+    assert sum(clock.sleeps) <= 20
+    assert out.count("::warning title=qaagent::") == 1
+    assert "::error title=qaagent::failure" in out
+    assert len(server.comments[7]) == 1  # needed no retry, so the spent budget did not stop it
+    # the retry budget is shared: once used up, a request that needs a retry gives up at once
+    server.script("GET", "comments", Fault(500))
+    out, warnings = go(failing_run(), ctx, server, clock, budget=0)
+    assert [w.split(":")[0] for w in warnings] == [
+        "could not publish the check run",
+        "could not update the pull-request comment",
+    ]
+
+
+def test_transient_errors_are_retried_through(server, ctx, clock):
+    server.script("GET", "comments", Fault(kind="reset"), Fault(500), Fault(502))
+    server.script("POST", "comments", Fault(429, {"message": "slow"}, {"retry-after": "3"}))
+    server.script("POST", "check-runs", Fault(kind="reset"))
+    out, warnings = go(failing_run(), ctx, server, clock)
+    assert warnings == []
+    assert len(server.comments[7]) == 1
+    assert len(server.check_runs) == 1
+
+
+def test_no_token_skips_api(ctx, tmp_path):
+    out = io.StringIO()
+    warnings = publish(
+        failing_run(),
+        ctx=ctx,
+        fail_on=FAIL_ON,
+        token=None,
+        check_name="qaagent",
+        comment=True,
+        annotations=False,
+        summary=False,
+        evidence_path=None,
+        stream=out,
+    )
+    assert warnings == ["no github-token: the check run and the pull-request comment were skipped"]
+    assert out.getvalue().count("\n") == 1
+    assert not (tmp_path / "summary.md").exists()
+
+
+def test_token_never_leaks(server, ctx, clock, caplog, capsys):
+    caplog.set_level(logging.DEBUG)
+    server.script("POST", "check-runs", Fault(422, {"message": f"echo {server.token}"}))
+    out, warnings = go(failing_run(), ctx, server, clock)
+    lines = out.splitlines()
+    assert lines[0] == f"::add-mask::{server.token}"
+    assert all(server.token not in line for line in lines[1:])
+    assert all(server.token not in w for w in warnings)
+    assert "echo ***" in warnings[0]
+    captured = capsys.readouterr()
+    assert server.token not in captured.out + captured.err
+    assert server.token not in caplog.text
+    assert server.token not in repr(ctx)
+
+
+def test_context_from_env_pull_request(tmp_path):
+    event = tmp_path / "event.json"
+    event.write_text(json.dumps({"number": 42, "pull_request": {"number": 42, "head": {"sha": "prhead"}}}))
+    env = {
+        "GITHUB_REPOSITORY": "o/r",
+        "GITHUB_SHA": "mergesha",
+        "GITHUB_EVENT_NAME": "pull_request_target",
+        "GITHUB_EVENT_PATH": str(event),
+        "GITHUB_API_URL": "https://ghe.example/api/v3/",
+        "GITHUB_SERVER_URL": "https://ghe.example",
+        "GITHUB_RUN_ID": "5",
+        "GITHUB_RUN_ATTEMPT": "2",
+    }
+    ctx = GitHubContext.from_env(env)
+    assert (ctx.sha, ctx.head_sha, ctx.pr_number) == ("mergesha", "prhead", 42)
+    assert ctx.api_url == "https://ghe.example/api/v3"
+    assert ctx.run_url == "https://ghe.example/o/r/actions/runs/5/attempts/2"
+    push = GitHubContext.from_env({**env, "GITHUB_EVENT_NAME": "push"})
+    assert push.head_sha == "mergesha"
+    event.write_text("{not json")
+    broken = GitHubContext.from_env(env)
+    assert (broken.head_sha, broken.pr_number) == ("mergesha", None)
+    empty = GitHubContext.from_env({})
+    assert empty.api_url == "https://api.github.com"
+    assert not empty.in_actions
