@@ -7,7 +7,7 @@ from github_server import case, run_of, suite
 from qaagent.github.annotations import write_annotations
 
 
-def test_exact_lines_for_a_small_run():
+def test_exact_lines_for_a_small_run() -> None:
     run = run_of(
         suite(
             "unit",
@@ -29,13 +29,15 @@ def test_exact_lines_for_a_small_run():
         "::error title=qaagent::failure: 4 tests, 2 passed, 1 failed, 1 errors, 0 skipped, 1 flaky in 4.0 s",
         "::error title=e2e › test_crash::Traceback%0ABoom",
         "::error file=tests/test_x.py,line=12,title=unit › tests.test_x › test_bad::assert 1 == 2%0Awhere 1 = f()",
-        "::warning file=tests/test_x.py,line=20,title=unit › tests.test_x › test_flaky::"
-        "Flaky: passed on attempt 2 after 1 failure(s).%0AEarlier failure: first try failed",
+        (
+            "::warning file=tests/test_x.py,line=20,title=unit › tests.test_x › test_flaky::"
+            "Flaky: passed on attempt 2 after 1 failure(s).%0AEarlier failure: first try failed"
+        ),
     ]
     assert (counts.errors, counts.warnings, counts.omitted_errors, counts.omitted_warnings) == (2, 1, 0, 0)
 
 
-def test_success_is_a_notice_and_path_prefix_applies():
+def test_success_is_a_notice_and_path_prefix_applies() -> None:
     run = run_of(suite("unit", [case("test_ok"), case("test_f", flaky=True, file="t/a.py", line=2)]))
     out = io.StringIO()
     write_annotations(run, fail_on=["failed", "error"], stream=out, path_prefix="services/api/")
@@ -44,14 +46,14 @@ def test_success_is_a_notice_and_path_prefix_applies():
     assert lines[1].startswith("::warning file=services/api/t/a.py,line=2,")
 
 
-def test_flaky_can_fail_the_run():
+def test_flaky_can_fail_the_run() -> None:
     run = run_of(suite("unit", [case("test_f", flaky=True)]))
     out = io.StringIO()
     write_annotations(run, fail_on=["failed", "error", "flaky"], stream=out)
     assert out.getvalue().startswith("::error title=qaagent::failure:")
 
 
-def test_limits_per_level_and_priority():
+def test_limits_per_level_and_priority() -> None:
     failures = [case(f"f{i}", "failed", message=f"m{i}") for i in range(30)]
     errors = [case(f"e{i}", "error", suite="late", message=f"e{i}") for i in range(3)]
     flaky = [case(f"k{i}", flaky=True) for i in range(14)]
@@ -68,13 +70,15 @@ def test_limits_per_level_and_priority():
     # errors (from the later suite) come before failures; then suite order
     assert [line.rsplit("::", 1)[1] for line in errors_lines[1:5]] == ["e0", "e1", "e2", "m0"]
     assert notice_lines == [
-        "::notice title=qaagent::24 failing test(s) and 4 flaky test(s) not annotated here: GitHub shows only "
-        "10 annotations of a kind per step. See the job summary, the check run or the evidence bundle."
+        (
+            "::notice title=qaagent::24 failing test(s) and 4 flaky test(s) not annotated here: GitHub shows "
+            "only 10 annotations of a kind per step. See the job summary, the check run or the evidence bundle."
+        )
     ]
     assert (counts.errors, counts.omitted_errors, counts.warnings, counts.omitted_warnings) == (9, 24, 10, 4)
 
 
-def test_long_messages_are_cut():
+def test_long_messages_are_cut() -> None:
     run = run_of(suite("unit", [case("t", "failed", message="\n".join(f"line {i}" for i in range(100)))]))
     out = io.StringIO()
     write_annotations(run, fail_on=["failed"], stream=out)

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import logging
 import pickle
+from collections.abc import Iterator
+from itertools import pairwise
 
 import pytest
 from github_server import NOT_ACCESSIBLE, FakeClock, Fault, GitHubServer
@@ -13,23 +15,23 @@ BODY = {"name": "qa", "head_sha": "abc"}
 
 
 @pytest.fixture
-def clock():
+def clock() -> FakeClock:
     return FakeClock()
 
 
 @pytest.fixture
-def server(clock):
+def server(clock: FakeClock) -> Iterator[GitHubServer]:
     with GitHubServer(clock=clock) as srv:
         yield srv
 
 
 @pytest.fixture
-def client(server, clock):
+def client(server: GitHubServer, clock: FakeClock) -> Iterator[GitHubClient]:
     with GitHubClient(server.token, api_url=server.url, clock=clock) as c:
         yield c
 
 
-def test_plain_request_headers_and_body(server, client, clock):
+def test_plain_request_headers_and_body(server: GitHubServer, client: GitHubClient, clock: FakeClock) -> None:
     answer = client.request("POST", CHECKS, json=BODY)
     assert answer["name"] == "qa"
     (req,) = server.requests
@@ -40,12 +42,14 @@ def test_plain_request_headers_and_body(server, client, clock):
     assert clock.sleeps == []
 
 
-def test_ghes_api_url_with_path(server, clock):
+def test_ghes_api_url_with_path(server: GitHubServer, clock: FakeClock) -> None:
     with GitHubClient(server.token, api_url=server.url + "/api/v3/", clock=clock) as c:
         assert c.request("POST", CHECKS, json=BODY)["id"] > 0
 
 
-def test_403_with_retry_after_waits_that_long(server, client, clock):
+def test_403_with_retry_after_waits_that_long(
+    server: GitHubServer, client: GitHubClient, clock: FakeClock
+) -> None:
     server.script(
         "POST",
         CHECKS,
@@ -56,13 +60,17 @@ def test_403_with_retry_after_waits_that_long(server, client, clock):
     assert [r.status for r in server.requests] == [403, 201]
 
 
-def test_403_without_retry_after_backs_off(server, client, clock):
+def test_403_without_retry_after_backs_off(
+    server: GitHubServer, client: GitHubClient, clock: FakeClock
+) -> None:
     server.script("POST", CHECKS, Fault(403, {"message": "You have exceeded a secondary rate limit"}))
     client.request("POST", CHECKS, json=BODY)
     assert clock.sleeps == [1.0]
 
 
-def test_ratelimit_remaining_zero_waits_until_reset(server, client, clock):
+def test_ratelimit_remaining_zero_waits_until_reset(
+    server: GitHubServer, client: GitHubClient, clock: FakeClock
+) -> None:
     reset = int(clock.time()) + 30
     headers = {"x-ratelimit-remaining": "0", "x-ratelimit-reset": str(reset)}
     server.script("GET", "comments", Fault(403, {"message": "API rate limit exceeded"}, headers))
@@ -71,7 +79,9 @@ def test_ratelimit_remaining_zero_waits_until_reset(server, client, clock):
     assert clock.time() >= reset
 
 
-def test_429_and_5xx_back_off_exponentially(server, client, clock):
+def test_429_and_5xx_back_off_exponentially(
+    server: GitHubServer, client: GitHubClient, clock: FakeClock
+) -> None:
     server.script("POST", CHECKS, Fault(429, {"message": "slow down"}), Fault(500), Fault(502), Fault(503))
     client.request("POST", CHECKS, json=BODY)
     # pacing sleeps are not recorded as retries: only backoff here (retries are >= 1 s apart anyway)
@@ -79,14 +89,16 @@ def test_429_and_5xx_back_off_exponentially(server, client, clock):
     assert [r.status for r in server.requests] == [429, 500, 502, 503, 201]
 
 
-def test_connection_reset_is_retried(server, client, clock):
+def test_connection_reset_is_retried(server: GitHubServer, client: GitHubClient, clock: FakeClock) -> None:
     server.script("POST", CHECKS, Fault(kind="reset"))
     assert client.request("POST", CHECKS, json=BODY)["id"] > 0
     assert [r.status for r in server.requests] == [0, 201]
     assert clock.sleeps == [1.0]
 
 
-def test_invalid_json_get_retried_post_not(server, client, clock):
+def test_invalid_json_get_retried_post_not(
+    server: GitHubServer, client: GitHubClient, clock: FakeClock
+) -> None:
     server.script("GET", "comments", Fault(kind="invalid_json"))
     assert client.request("GET", "/repos/o/r/issues/1/comments") == []
     assert clock.sleeps == [1.0]
@@ -96,7 +108,9 @@ def test_invalid_json_get_retried_post_not(server, client, clock):
     assert len(server.mutating()) == 1
 
 
-def test_not_accessible_raises_permission_error_without_retry(server, client, clock):
+def test_not_accessible_raises_permission_error_without_retry(
+    server: GitHubServer, client: GitHubClient, clock: FakeClock
+) -> None:
     server.script("POST", CHECKS, Fault(403, NOT_ACCESSIBLE))
     with pytest.raises(PermissionDeniedError) as info:
         client.request("POST", CHECKS, json=BODY, permission="checks: write")
@@ -106,7 +120,7 @@ def test_not_accessible_raises_permission_error_without_retry(server, client, cl
     assert clock.sleeps == []
 
 
-def test_other_client_errors_are_not_retried(server, client):
+def test_other_client_errors_are_not_retried(server: GitHubServer, client: GitHubClient) -> None:
     with pytest.raises(GitHubAPIError, match="HTTP 422: Validation Failed"):
         client.request("POST", CHECKS, json={"name": "qa"})
     with pytest.raises(GitHubAPIError, match="HTTP 404"):
@@ -114,33 +128,35 @@ def test_other_client_errors_are_not_retried(server, client):
     assert len(server.requests) == 2
 
 
-def test_budget_gives_up(server, clock):
+def test_budget_gives_up(server: GitHubServer, clock: FakeClock) -> None:
     server.script("POST", CHECKS, *[Fault(503)] * 20)
     with GitHubClient(server.token, api_url=server.url, clock=clock, budget=60) as c:
-        with pytest.raises(GitHubAPIError, match="gave up after 6 attempt.*60 s retry budget"):
+        with pytest.raises(GitHubAPIError, match=r"gave up after 6 attempt.*60 s retry budget"):
             c.request("POST", CHECKS, json=BODY)
         assert sum(clock.sleeps) <= 60
         assert c.waited == 31.0
 
 
-def test_long_retry_after_gives_up_at_once(server, client, clock):
+def test_long_retry_after_gives_up_at_once(
+    server: GitHubServer, client: GitHubClient, clock: FakeClock
+) -> None:
     server.script("POST", CHECKS, Fault(429, {"message": "later"}, {"retry-after": "3600"}))
     with pytest.raises(GitHubAPIError, match="rate limited"):
         client.request("POST", CHECKS, json=BODY)
     assert clock.sleeps == []
 
 
-def test_mutating_requests_are_paced(server, client, clock):
+def test_mutating_requests_are_paced(server: GitHubServer, client: GitHubClient, clock: FakeClock) -> None:
     for _ in range(3):
         client.request("POST", CHECKS, json=BODY)
         client.request("GET", "/repos/o/r/issues/1/comments")
     posts = [r.at for r in server.mutating()]
     gets = [r.at for r in server.requests if r.method == "GET"]
-    assert [b - a for a, b in zip(posts, posts[1:], strict=False)] == [1.0, 1.0]
+    assert [b - a for a, b in pairwise(posts)] == [1.0, 1.0]
     assert len(gets) == 3
 
 
-def test_pagination_follows_links_and_stays_on_host(server, client):
+def test_pagination_follows_links_and_stays_on_host(server: GitHubServer, client: GitHubClient) -> None:
     for i in range(250):
         server.add_comment(5, f"c{i}")
     items = list(client.paginate("/repos/o/r/issues/5/comments"))
@@ -150,7 +166,12 @@ def test_pagination_follows_links_and_stays_on_host(server, client):
         client.request("GET", "http://evil.example/repos")
 
 
-def test_token_never_shown(server, clock, caplog, capsys):
+def test_token_never_shown(
+    server: GitHubServer,
+    clock: FakeClock,
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     caplog.set_level(logging.DEBUG)
     token = server.token
     client = GitHubClient(token, api_url=server.url, clock=clock)
@@ -175,7 +196,7 @@ def test_token_never_shown(server, clock, caplog, capsys):
     assert caplog.records  # urllib3 did log the requests
 
 
-def test_wrong_token_is_an_error(server, clock):
+def test_wrong_token_is_an_error(server: GitHubServer, clock: FakeClock) -> None:
     with (
         GitHubClient("nope", api_url=server.url, clock=clock) as c,
         pytest.raises(GitHubAPIError, match="401"),

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import io
 import re
+from pathlib import Path
 
 import pytest
 from github_server import case, run_of, suite
@@ -27,20 +28,20 @@ INJECTIONS = [
 ]
 
 
-def test_escape_data_and_property_exact():
+def test_escape_data_and_property_exact() -> None:
     assert commands.escape_data("a%b\r\nc") == "a%25b%0D%0Ac"
     assert commands.escape_property("a%b\r\nc:d,e") == "a%25b%0D%0Ac%3Ad%2Ce"
     assert commands.escape_data("x\u2028y\u2029z\x85w") == "x%0Ay%0Az%0Aw"
     assert commands.escape_data("a:b,c") == "a:b,c"
 
 
-def test_command_line_format():
+def test_command_line_format() -> None:
     line = commands.command("error", "it broke\nhere", file="src/a b.py", line=3, title="t: 1,2", col=None)
     assert line == "::error file=src/a b.py,line=3,title=t%3A 1%2C2::it broke%0Ahere"
     assert commands.command("endgroup") == "::endgroup::"
 
 
-def test_command_rejects_bad_names():
+def test_command_rejects_bad_names() -> None:
     with pytest.raises(ValueError, match="invalid workflow command name"):
         commands.command("error::x", "m")
     with pytest.raises(ValueError, match="invalid workflow command property"):
@@ -48,7 +49,7 @@ def test_command_rejects_bad_names():
 
 
 @given(st.text())
-def test_escape_round_trips(text):
+def test_escape_round_trips(text: str) -> None:
     plain = re.sub("[\u2028\u2029\x85\x0b\x0c\x1c\x1d\x1e]", "", text)
     assert commands.unescape_data(commands.escape_data(plain)) == plain
     assert commands.unescape_property(commands.escape_property(plain)) == plain
@@ -59,7 +60,7 @@ def test_escape_round_trips(text):
 
 
 @pytest.mark.parametrize("evil", INJECTIONS)
-def test_no_injected_command_lines(evil):
+def test_no_injected_command_lines(evil: str) -> None:
     run = run_of(
         suite(
             evil,
@@ -82,16 +83,16 @@ def test_no_injected_command_lines(evil):
     starts = [line[: line.index("::", 2) + 2] if line.startswith("::") else line for line in lines]
     for start in starts:
         assert re.fullmatch(r"::(notice|error|warning)( [^:]*)?::", start), start
-    assert not any(line.startswith("::set-output") or line.startswith("::add-mask") for line in lines)
+    assert not any(line.startswith(("::set-output", "::add-mask")) for line in lines)
 
 
-def test_add_mask_each_line():
+def test_add_mask_each_line() -> None:
     out = io.StringIO()
     commands.add_mask("ab%c\nsecond", out)
     assert out.getvalue() == "::add-mask::ab%25c\n::add-mask::second\n"
 
 
-def test_stop_commands_context_manager():
+def test_stop_commands_context_manager() -> None:
     out = io.StringIO()
     with commands.stop_commands(out) as token:
         out.write("::error::from the suite\n")
@@ -103,14 +104,14 @@ def test_stop_commands_context_manager():
     assert end == "::" + start.removeprefix("::stop-commands::") + "::"
 
 
-def test_group_and_endgroup():
+def test_group_and_endgroup() -> None:
     out = io.StringIO()
     with commands.grouped("suite unit\n::error::x", out):
         out.write("log\n")
     assert out.getvalue() == "::group::suite unit%0A::error::x\nlog\n::endgroup::\n"
 
 
-def test_write_outputs_heredoc(tmp_path):
+def test_write_outputs_heredoc(tmp_path: Path) -> None:
     path = tmp_path / "out"
     path.write_text("existing<<EOF\n1\nEOF\n")
     commands.write_outputs(
@@ -129,12 +130,12 @@ def test_write_outputs_heredoc(tmp_path):
 
 
 @pytest.mark.parametrize("name", ["", "a<<b", "a\nb", "x=y", " lead"])
-def test_write_outputs_rejects_bad_names(tmp_path, name):
+def test_write_outputs_rejects_bad_names(tmp_path: Path, name: str) -> None:
     with pytest.raises(ValueError, match="invalid output name"):
         commands.write_outputs(tmp_path / "out", {name: "v"})
 
 
-def test_append_summary(tmp_path):
+def test_append_summary(tmp_path: Path) -> None:
     path = tmp_path / "summary.md"
     commands.append_summary(path, "# one")
     commands.append_summary(path, "two\n")

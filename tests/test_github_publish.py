@@ -3,6 +3,10 @@ from __future__ import annotations
 import io
 import json
 import logging
+from collections.abc import Iterator
+from itertools import pairwise
+from pathlib import Path
+from typing import Any
 
 import pytest
 from github_server import NOT_ACCESSIBLE, FakeClock, Fault, GitHubServer, case, close_run, run_of, suite
@@ -10,23 +14,24 @@ from github_server import NOT_ACCESSIBLE, FakeClock, Fault, GitHubServer, case, 
 from qaagent.github.comment import marker
 from qaagent.github.context import GitHubContext
 from qaagent.github.publish import publish, start_check_run
+from qaagent.results import FailOn, RunResult
 
-FAIL_ON = ["failed", "error"]
+FAIL_ON: list[FailOn] = ["failed", "error"]
 
 
 @pytest.fixture
-def clock():
+def clock() -> FakeClock:
     return FakeClock()
 
 
 @pytest.fixture
-def server(clock):
+def server(clock: FakeClock) -> Iterator[GitHubServer]:
     with GitHubServer(clock=clock) as srv:
         yield srv
 
 
 @pytest.fixture
-def ctx(server, tmp_path):
+def ctx(server: GitHubServer, tmp_path: Path) -> GitHubContext:
     return GitHubContext(
         repository="o/r",
         sha="merge",
@@ -38,7 +43,7 @@ def ctx(server, tmp_path):
     )
 
 
-def failing_run():
+def failing_run() -> RunResult:
     return run_of(
         suite(
             "unit",
@@ -51,9 +56,11 @@ def failing_run():
     )
 
 
-def go(run, ctx, server, clock, **kwargs):
+def go(
+    run: RunResult, ctx: GitHubContext, server: GitHubServer, clock: FakeClock, **kwargs: Any
+) -> tuple[str, list[str]]:
     out = io.StringIO()
-    options = {
+    options: dict[str, Any] = {
         "ctx": ctx,
         "fail_on": FAIL_ON,
         "token": server.token,
@@ -70,7 +77,7 @@ def go(run, ctx, server, clock, **kwargs):
     return out.getvalue(), warnings
 
 
-def test_full_publish(server, ctx, clock, tmp_path):
+def test_full_publish(server: GitHubServer, ctx: GitHubContext, clock: FakeClock, tmp_path: Path) -> None:
     run = failing_run()
     check_id = start_check_run(
         ctx=ctx, token=server.token, check_name="qaagent", stream=io.StringIO(), clock=clock
@@ -100,7 +107,7 @@ def test_full_publish(server, ctx, clock, tmp_path):
     assert comment["body"].startswith(marker("qaagent") + "\n## ❌ qaagent: failure")
 
 
-def test_comment_is_updated_in_place(server, ctx, clock):
+def test_comment_is_updated_in_place(server: GitHubServer, ctx: GitHubContext, clock: FakeClock) -> None:
     for i in range(120):  # the marker comment sits on the second page
         server.add_comment(7, f"chatter {i}")
     first = go(failing_run(), ctx, server, clock)[1]
@@ -118,14 +125,16 @@ def test_comment_is_updated_in_place(server, ctx, clock):
     assert len(patches) == 1
 
 
-def test_marker_sanitises_name():
+def test_marker_sanitises_name() -> None:
     assert marker(None) == "<!-- qaagent:report -->"
     assert marker("x --> <b>") == "<!-- qaagent:x -_ _b_ -->"
     assert marker("a---b") == "<!-- qaagent:a-b -->"
 
 
 @pytest.mark.slow
-def test_five_thousand_failures_all_reach_the_server_paced(server, ctx, clock):
+def test_five_thousand_failures_all_reach_the_server_paced(
+    server: GitHubServer, ctx: GitHubContext, clock: FakeClock
+) -> None:
     cases = [case(f"test_{i}", "failed", message=f"boom {i}", line=i + 1) for i in range(5000)]
     run = run_of(suite("unit", cases))
     try:
@@ -140,12 +149,14 @@ def test_five_thousand_failures_all_reach_the_server_paced(server, ctx, clock):
     assert len(mutating) == 100
     assert all(len(r.body["output"]["annotations"]) <= 50 for r in mutating)
     times = [r.at for r in mutating]
-    assert all(b - a >= 1.0 for a, b in zip(times, times[1:], strict=False))
+    assert all(b - a >= 1.0 for a, b in pairwise(times))
     assert len(mutating[0].body["output"]["summary"].encode()) <= 65_535
     assert sum(1 for line in out.splitlines() if line.startswith("::error")) == 10
 
 
-def test_permission_denied_gives_one_warning_and_falls_back(server, ctx, clock, tmp_path):
+def test_permission_denied_gives_one_warning_and_falls_back(
+    server: GitHubServer, ctx: GitHubContext, clock: FakeClock, tmp_path: Path
+) -> None:
     server.script("POST", "check-runs", Fault(403, NOT_ACCESSIBLE), Fault(403, NOT_ACCESSIBLE))
     server.script("GET", "comments", Fault(403, NOT_ACCESSIBLE))
     assert (
@@ -161,7 +172,9 @@ def test_permission_denied_gives_one_warning_and_falls_back(server, ctx, clock, 
     assert (tmp_path / "summary.md").exists()
 
 
-def test_api_outage_is_a_warning_not_a_crash(server, ctx, clock):
+def test_api_outage_is_a_warning_not_a_crash(
+    server: GitHubServer, ctx: GitHubContext, clock: FakeClock
+) -> None:
     server.script("POST", "check-runs", *[Fault(503)] * 50)
     out, warnings = go(failing_run(), ctx, server, clock, budget=20)
     assert len(warnings) == 1
@@ -174,24 +187,26 @@ def test_api_outage_is_a_warning_not_a_crash(server, ctx, clock):
     assert len(server.comments[7]) == 1  # needed no retry, so the spent budget did not stop it
     # the retry budget is shared: once used up, a request that needs a retry gives up at once
     server.script("GET", "comments", Fault(500))
-    out, warnings = go(failing_run(), ctx, server, clock, budget=0)
+    _, warnings = go(failing_run(), ctx, server, clock, budget=0)
     assert [w.split(":")[0] for w in warnings] == [
         "could not publish the check run",
         "could not update the pull-request comment",
     ]
 
 
-def test_transient_errors_are_retried_through(server, ctx, clock):
+def test_transient_errors_are_retried_through(
+    server: GitHubServer, ctx: GitHubContext, clock: FakeClock
+) -> None:
     server.script("GET", "comments", Fault(kind="reset"), Fault(500), Fault(502))
     server.script("POST", "comments", Fault(429, {"message": "slow"}, {"retry-after": "3"}))
     server.script("POST", "check-runs", Fault(kind="reset"))
-    out, warnings = go(failing_run(), ctx, server, clock)
+    _, warnings = go(failing_run(), ctx, server, clock)
     assert warnings == []
     assert len(server.comments[7]) == 1
     assert len(server.check_runs) == 1
 
 
-def test_no_token_skips_api(ctx, tmp_path):
+def test_no_token_skips_api(ctx: GitHubContext, tmp_path: Path) -> None:
     out = io.StringIO()
     warnings = publish(
         failing_run(),
@@ -210,7 +225,13 @@ def test_no_token_skips_api(ctx, tmp_path):
     assert not (tmp_path / "summary.md").exists()
 
 
-def test_token_never_leaks(server, ctx, clock, caplog, capsys):
+def test_token_never_leaks(
+    server: GitHubServer,
+    ctx: GitHubContext,
+    clock: FakeClock,
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     caplog.set_level(logging.DEBUG)
     server.script("POST", "check-runs", Fault(422, {"message": f"echo {server.token}"}))
     out, warnings = go(failing_run(), ctx, server, clock)
@@ -225,7 +246,7 @@ def test_token_never_leaks(server, ctx, clock, caplog, capsys):
     assert server.token not in repr(ctx)
 
 
-def test_context_from_env_pull_request(tmp_path):
+def test_context_from_env_pull_request(tmp_path: Path) -> None:
     event = tmp_path / "event.json"
     event.write_text(json.dumps({"number": 42, "pull_request": {"number": 42, "head": {"sha": "prhead"}}}))
     env = {

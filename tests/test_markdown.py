@@ -1,16 +1,18 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterator
 
 import pytest
 from github_server import case, close_run, run_of, suite
 
 from qaagent.report.markdown import code_block, escape_text, fmt_seconds, render_summary, truncate_utf8
+from qaagent.results import FailOn, RunResult, TestCase
 
-FAIL_ON = ["failed", "error"]
+FAIL_ON: list[FailOn] = ["failed", "error"]
 
 
-def small_run():
+def small_run() -> RunResult:
     return run_of(
         suite(
             "unit",
@@ -33,7 +35,7 @@ def small_run():
     )
 
 
-def test_full_summary_content():
+def test_full_summary_content() -> None:
     text = render_summary(
         small_run(),
         fail_on=FAIL_ON,
@@ -41,7 +43,7 @@ def test_full_summary_content():
         link_base="https://github.com/o/r",
         sha="abc123",
         notes=["Shard 1/2."],
-        categorize=lambda c: "assertion",
+        categorize=cheap,
     )
     assert text.startswith("## ❌ qaagent: failure — shop\n")
     assert "| 5 | 3 | 1 | 0 | 1 | 1 | 3.5 s |" in text
@@ -61,12 +63,12 @@ def test_full_summary_content():
     assert "[!NOTE]" not in text
 
 
-def test_default_categorize_is_optional():
+def test_default_categorize_is_optional() -> None:
     text = render_summary(small_run(), fail_on=FAIL_ON)
     assert "## ❌ qaagent: failure" in text
 
 
-def test_success_and_cancelled_titles():
+def test_success_and_cancelled_titles() -> None:
     ok = run_of(suite("unit", [case("a")]))
     assert render_summary(ok, fail_on=FAIL_ON).startswith("## ✅ qaagent: success")
     ok.cancelled = True
@@ -76,7 +78,7 @@ def test_success_and_cancelled_titles():
     assert "| e2e | ⏹️ not run |" in text
 
 
-def test_untrusted_names_are_inert():
+def test_untrusted_names_are_inert() -> None:
     evil = "<script>alert(1)</script> | **bold** [x](http://e) `code` <!-- "
     run = run_of(
         suite(
@@ -105,7 +107,7 @@ def test_untrusted_names_are_inert():
     assert "````text\n<img src=x onerror=alert(1)>\n```\n# h\n````" in text
 
 
-def test_escape_and_code_block_helpers():
+def test_escape_and_code_block_helpers() -> None:
     assert escape_text("a|b\nc <d>") == "a\\|b c &lt;d&gt;"
     assert code_block("x ```` y") == "`````text\nx ```` y\n`````"
     assert fmt_seconds(3.25) == "3.2 s"
@@ -113,7 +115,7 @@ def test_escape_and_code_block_helpers():
     assert fmt_seconds(3720) == "1 h 02 m"
 
 
-def test_truncate_utf8_never_splits_characters_or_rows():
+def test_truncate_utf8_never_splits_characters_or_rows() -> None:
     text = "| a | b |\n" + "| é€😀 | x |\n" * 100
     for limit in range(1, 400, 7):
         out = truncate_utf8(text, limit, "cut")
@@ -123,14 +125,15 @@ def test_truncate_utf8_never_splits_characters_or_rows():
     assert truncate_utf8("short", 100, "cut") == "short"
 
 
+HugeRun = Callable[..., RunResult]
 MESSAGE, DETAILS, OUT, ERR = "E" * 3000, "T" * 20_000, "O" * 10_000, "é" * 5000
 
 
 @pytest.fixture
-def huge_run():
-    runs = []
+def huge_run() -> Iterator[HugeRun]:
+    runs: list[RunResult] = []
 
-    def make(failures=3000, passed=20_000):
+    def make(failures: int = 3000, passed: int = 20_000) -> RunResult:
         cases = [case(f"test_pass_{i}" + "p" * 50) for i in range(passed)]
         cases += [
             case(f"test_fail_{i}", "failed", message=MESSAGE, details=DETAILS, stdout=OUT, stderr=ERR)
@@ -144,12 +147,12 @@ def huge_run():
         close_run(run)
 
 
-def cheap(case):
+def cheap(case: TestCase) -> str:
     return "assertion"
 
 
 @pytest.mark.parametrize("max_bytes", [1_000_000, 65_000, 20_000, 3_000])
-def test_budget_is_respected_and_announced(huge_run, max_bytes):
+def test_budget_is_respected_and_announced(huge_run: HugeRun, max_bytes: int) -> None:
     text = render_summary(huge_run(), fail_on=FAIL_ON, max_bytes=max_bytes, categorize=cheap)
     assert len(text.encode("utf-8")) <= max_bytes
     assert "This summary was shortened to fit the size limit" in text
@@ -159,7 +162,7 @@ def test_budget_is_respected_and_announced(huge_run, max_bytes):
     assert text.count("```") % 2 == 0
 
 
-def test_levels_drop_output_first(huge_run):
+def test_levels_drop_output_first(huge_run: HugeRun) -> None:
     run = huge_run(failures=20, passed=10)
     full = render_summary(run, fail_on=FAIL_ON, max_bytes=10_000_000)
     assert "Captured stdout" in full
@@ -172,7 +175,7 @@ def test_levels_drop_output_first(huge_run):
     assert "Details" in smaller
 
 
-def test_failures_beyond_budget_are_counted(huge_run):
+def test_failures_beyond_budget_are_counted(huge_run: HugeRun) -> None:
     text = render_summary(
         huge_run(failures=3000, passed=0), fail_on=FAIL_ON, max_bytes=20_000, categorize=cheap
     )
@@ -182,7 +185,7 @@ def test_failures_beyond_budget_are_counted(huge_run):
     assert f"…and {3000 - listed:,} more failing tests not listed here" in text
 
 
-def test_one_megabyte_test_name():
+def test_one_megabyte_test_name() -> None:
     name = "n" * 1_000_000
     run = run_of(suite("unit", [case(name, "failed", message="m"), case(name, flaky=True), case(name)]))
     text = render_summary(run, fail_on=FAIL_ON, max_bytes=1_000_000)
@@ -190,7 +193,7 @@ def test_one_megabyte_test_name():
     assert "n…" in text
 
 
-def test_tiny_budget_still_valid_utf8_and_bounded():
+def test_tiny_budget_still_valid_utf8_and_bounded() -> None:
     text = render_summary(small_run(), fail_on=FAIL_ON, max_bytes=200)
     assert len(text.encode("utf-8")) <= 200
     text.encode("utf-8").decode("utf-8")
