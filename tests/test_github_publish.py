@@ -271,3 +271,25 @@ def test_context_from_env_pull_request(tmp_path: Path) -> None:
     empty = GitHubContext.from_env({})
     assert empty.api_url == "https://api.github.com"
     assert not empty.in_actions
+
+
+def test_prerendered_summary_is_used_for_the_job_summary(
+    server: GitHubServer, ctx: GitHubContext, clock: FakeClock, tmp_path: Path
+) -> None:
+    big = "| row |\n" * 200_000  # 1.6 MB
+    _, warnings = go(failing_run(), ctx, server, clock, summary_markdown=big, junit_path="reports/junit.xml")
+    assert warnings == []
+    written = (tmp_path / "summary.md").read_bytes()
+    assert len(written) <= 1_000_000
+    assert written.decode().startswith("| row |\n| row |")
+    assert "cut to fit GitHub's 1 MiB limit" in written.decode()
+    (check,) = server.check_runs.values()
+    assert "**Merged JUnit:** `reports/junit.xml`" in check["output"]["summary"]
+
+
+def test_start_check_run_without_stream(server: GitHubServer, ctx: GitHubContext, clock: FakeClock) -> None:
+    assert GitHubContext.from_environ({}) == GitHubContext.from_env({})
+    assert start_check_run(ctx=ctx, token=server.token, check_name="qa", clock=clock) is not None
+    server.script("POST", "check-runs", Fault(403, NOT_ACCESSIBLE))
+    assert start_check_run(ctx=ctx, token=server.token, check_name="qa", clock=clock) is None
+    assert start_check_run(ctx=ctx, token=None, check_name="qa", clock=clock) is None

@@ -18,7 +18,7 @@ from qaagent.github.api import GitHubAPIError, GitHubClient, PermissionDeniedErr
 from qaagent.github.checks import check_annotations, complete_check_run, create_check_run
 from qaagent.github.commands import add_mask, append_summary, write_command
 from qaagent.github.comment import upsert_comment
-from qaagent.report.markdown import render_summary
+from qaagent.report.markdown import render_summary, truncate_utf8
 from qaagent.results import conclusion
 
 if TYPE_CHECKING:
@@ -41,7 +41,7 @@ def start_check_run(
     ctx: GitHubContext,
     token: str | None,
     check_name: str | None,
-    stream: TextIO,
+    stream: TextIO | None = None,
     clock: Clock | None = None,
     budget: float = 20.0,
 ) -> int | None:
@@ -52,12 +52,14 @@ def start_check_run(
     """
     if not (token and check_name and ctx.repository and ctx.head_sha):
         return None
-    add_mask(token, stream)
+    if stream is not None:
+        add_mask(token, stream)
     try:
         with GitHubClient(token, api_url=ctx.api_url, clock=clock, budget=budget) as client:
             return create_check_run(client, ctx.repository, check_name, ctx.head_sha, details_url=ctx.run_url)
     except Exception as exc:
-        write_command(stream, "debug", f"qaagent: could not start the check run: {_describe(exc, token)}")
+        if stream is not None:
+            write_command(stream, "debug", f"qaagent: could not start the check run: {_describe(exc, token)}")
         return None
 
 
@@ -78,12 +80,20 @@ def publish(
     path_prefix: str | None = None,
     notes: Sequence[str] = (),
     budget: float = 60.0,
+    summary_markdown: str | None = None,
+    junit_path: str | None = None,
 ) -> list[str]:
     """Write annotations and the job summary, complete the check run, update the comment.
 
     Returns the warnings that were printed (as `::warning` lines on `stream`).
-    Never raises for a GitHub or file-system problem.
+    Never raises for a GitHub or file-system problem. `summary_markdown`, when
+    given (the bundle's summary.md), is the job summary as is (cut safely if
+    over 1 MB); the check run and the comment are rendered to their own,
+    smaller limits. `junit_path` is mentioned in the rendered summaries.
     """
+    if junit_path:
+        shown = junit_path.replace("`", "'")
+        notes = [*notes, f"**Merged JUnit:** `{shown}`"]
     if token:
         add_mask(token, stream)
     warnings: list[str] = []
@@ -104,7 +114,14 @@ def publish(
 
     if summary and ctx.step_summary:
         try:
-            append_summary(ctx.step_summary, markdown(STEP_SUMMARY_BYTES))
+            text = (
+                truncate_utf8(
+                    summary_markdown, STEP_SUMMARY_BYTES, "_Summary cut to fit GitHub's 1 MiB limit._"
+                )
+                if summary_markdown is not None
+                else markdown(STEP_SUMMARY_BYTES)
+            )
+            append_summary(ctx.step_summary, text)
         except OSError as exc:
             warnings.append(f"could not write the job summary: {exc.strerror or exc}")
 
