@@ -51,7 +51,7 @@ def test_full_summary_content() -> None:
     assert "| unit | ❌ failed | 2 | 1 | 0 | 1 | 1 | 2.0 s | 1 |" in text
     assert "| e2e | ✅ passed | 1 | 0 | 0 | 0 | 0 | 3.0 s | 1 |" in text
     assert text.index("| unit |") < text.index("| e2e |")
-    assert "| assertion | 1 |" in text
+    assert "| assertion | 2 |" in text  # the failure and the flaky test
     assert "test\\_flaky — passed on attempt 2" in text
     assert "[tests/test\\_x\\.py:12](https://github.com/o/r/blob/abc123/tests/test_x.py#L12)" in text
     assert "`qaagent-evidence/20240101_000000Z`" in text
@@ -66,6 +66,9 @@ def test_full_summary_content() -> None:
 def test_default_categorize_is_optional() -> None:
     text = render_summary(small_run(), fail_on=FAIL_ON)
     assert "## ❌ qaagent: failure" in text
+    # qaagent.evidence.diagnostics.categorize is used when it exists
+    assert "### Diagnostics" in text
+    assert "| flaky | 1 |" in text
 
 
 def test_success_and_cancelled_titles() -> None:

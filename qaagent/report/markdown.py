@@ -245,7 +245,7 @@ class _Render:
         #: computed once: the levels of detail re-render everything else
         self.categories: Counter[str] = Counter()
         if categorize is not None:
-            for case in failures:
+            for case in [*failures, *flaky]:
                 try:
                     self.categories[str(categorize(case))] += 1
                 except Exception:
