@@ -64,9 +64,11 @@ def fold_retry(old: TestCase, new: TestCase) -> TestCase:
     """Combine a failed test with its result on the next attempt."""
     history = (*old.reruns, as_rerun(old))
     attempts = old.attempts + 1
+    # Evidence of the earlier failure (e.g. its screenshot) stays linked after a retry.
+    artifacts = tuple(dict.fromkeys((*old.artifacts, *new.artifacts)))
     if new.status == "passed":
-        return dataclasses.replace(new, flaky=True, attempts=attempts, reruns=history)
-    return dataclasses.replace(new, attempts=attempts, reruns=history, flaky=False)
+        return dataclasses.replace(new, flaky=True, attempts=attempts, reruns=history, artifacts=artifacts)
+    return dataclasses.replace(new, attempts=attempts, reruns=history, flaky=False, artifacts=artifacts)
 
 
 def describe_returncode(code: int | None) -> str:
@@ -260,6 +262,10 @@ class RunOrchestrator:
             result.cases.append(synthetic_case(suite.name, problem))
             return result
 
+        # Runner hook: one-off setup commands (Playwright: `npm ci`), each logged as its own step.
+        if not self._setup(runner, folder, result):
+            return result
+
         self.console.line(f"[{suite.name}] started ({runner.kind})")
         store = self._attempt(runner, 1, folder, [], result)
         for number in range(2, suite.retry_count + 2):
@@ -280,6 +286,43 @@ class RunOrchestrator:
         )
         return result
 
+    def _setup(self, runner: Runner, folder: Path, result: SuiteResult) -> bool:
+        """Run the runner's setup steps; False (with the suite's error recorded) when one fails."""
+        suite = runner.suite
+        for step in runner.setup_steps():
+            if self.cancel.is_set():
+                return False
+            log_path = folder / "setup" / f"{step.name}.log"
+            log_path.parent.mkdir(parents=True, exist_ok=True)
+            self.console.line(f"[{suite.name}] setup: {' '.join(step.argv)} (in {step.cwd})")
+            outcome = run_process(
+                step.argv,
+                cwd=step.cwd,
+                env=step.env,
+                timeout=suite.timeout,
+                log_path=log_path,
+                console=self.console,
+                prefix=suite.name,
+                cancel=self.cancel,
+            )
+            result.files.append(log_path)
+            if outcome.returncode == 0 and not outcome.timed_out and not outcome.cancelled:
+                continue
+            if outcome.start_error:
+                why = outcome.start_error
+            elif outcome.timed_out:
+                why = f"timed out after {suite.timeout:g} s"
+            elif outcome.cancelled:
+                why = "was cancelled"
+            else:
+                why = describe_returncode(outcome.returncode)
+            reason = f"setup step `{' '.join(step.argv)}` {why}"
+            self.console.line(f"[{suite.name}] cannot run: {reason}")
+            result.error = reason
+            result.cases.append(synthetic_case(suite.name, reason, outcome.tail))
+            return False
+        return True
+
     def _attempt(
         self, runner: Runner, number: int, folder: Path, failed: Sequence[TestCase], result: SuiteResult
     ) -> CaseStore:
@@ -289,23 +332,28 @@ class RunOrchestrator:
         (attempt_dir / ".started").touch()
         spec = runner.attempt(number, attempt_dir, failed)
         log_path = attempt_dir / "output.log"
-        outcome = run_process(
-            spec.argv,
-            cwd=spec.cwd,
-            env=spec.env,
-            timeout=suite.timeout,
-            log_path=log_path,
-            console=self.console,
-            prefix=suite.name,
-            cancel=self.cancel,
-        )
+        try:
+            outcome = run_process(
+                spec.argv,
+                cwd=spec.cwd,
+                env=spec.env,
+                timeout=suite.timeout,
+                log_path=log_path,
+                console=self.console,
+                prefix=suite.name,
+                cancel=self.cancel,
+            )
+        finally:
+            runner.after_attempt(attempt_dir)  # runner hook: e.g. remove a generated config
         junit_files = runner.junit_files(attempt_dir)
         store = CaseStore()
-        bad = self._read_cases(runner, junit_files, store)
+        bad = self._read_cases(runner, junit_files, store, attempt_dir)
         for reason in _attempt_problems(runner, outcome, store, junit_files, bad):
-            store.append(synthetic_case(suite.name, reason, outcome.tail))
+            # runner hook: may rewrite the reason (Playwright: "the browser is not installed: …")
+            case = runner.finish_case(synthetic_case(suite.name, reason, outcome.tail), attempt_dir)
+            store.append(case)
             if result.error is None:
-                result.error = reason
+                result.error = case.message
         if not junit_files and runner.kind == "command" and not outcome.timed_out and not outcome.cancelled:
             store = _exit_code_case(suite.name, outcome, store)
         result.attempts.append(
@@ -326,14 +374,17 @@ class RunOrchestrator:
         result.files.extend(junit_files)
         return store
 
-    def _read_cases(self, runner: Runner, files: Iterable[Path], store: CaseStore) -> list[str]:
+    def _read_cases(
+        self, runner: Runner, files: Iterable[Path], store: CaseStore, attempt_dir: Path
+    ) -> list[str]:
         problems: list[str] = []
+        base_dir = runner.report_base_dir(attempt_dir)  # runner hook: Playwright's testDir
         for path in files:
             try:
                 for case in iter_junit_cases(
-                    path, suite=runner.suite.name, base_dir=runner.cwd, repo_root=self.plan.repo_root
+                    path, suite=runner.suite.name, base_dir=base_dir, repo_root=self.plan.repo_root
                 ):
-                    store.append(case)
+                    store.append(runner.finish_case(case, attempt_dir))  # runner hook: artifacts
             except JUnitError as exc:
                 problems.append(f"unreadable JUnit {exc}")
         return problems
@@ -342,6 +393,9 @@ class RunOrchestrator:
         kept: list[Path] = []
         target = folder / "artifacts"
         for source in runner.artifacts(folder):
+            if source.is_relative_to(folder):
+                kept.append(source)  # the runner wrote it into the bundle itself (Playwright's --output)
+                continue
             try:
                 rel = source.relative_to(runner.cwd)
             except ValueError:

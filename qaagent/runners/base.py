@@ -30,6 +30,19 @@ class AttemptSpec:
     selected: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True)
+class SetupStep:
+    """A command a runner needs once before its first attempt (e.g. `npm ci`).
+
+    The orchestrator runs and logs it like an attempt, bounded by the suite's timeout.
+    """
+
+    name: str  #: short label for the console and the log file name
+    argv: tuple[str, ...]
+    cwd: Path
+    env: dict[str, str]
+
+
 class Runner(ABC):
     """Base class of the suite runners."""
 
@@ -86,6 +99,23 @@ class Runner(ABC):
     def junit_files(self, attempt_dir: Path) -> list[Path]:
         """The JUnit files an attempt wrote (default: `attempt_dir/junit/*.xml`)."""
         return sorted((attempt_dir / "junit").glob("*.xml"))
+
+    # -- hooks with do-nothing defaults (the Playwright runner uses them) ------------------------
+
+    def setup_steps(self) -> list[SetupStep]:
+        """Commands to run once before the first attempt; a failing one makes the suite an error."""
+        return []
+
+    def report_base_dir(self, attempt_dir: Path) -> Path:  # noqa: ARG002 - the Runner interface
+        """The folder the JUnit's relative paths start from (default: where the command ran)."""
+        return self.cwd
+
+    def finish_case(self, case: TestCase, attempt_dir: Path) -> TestCase:  # noqa: ARG002 - the Runner interface
+        """Adjust a case read from an attempt's JUnit (attach artifacts, explain failures)."""
+        return case
+
+    def after_attempt(self, attempt_dir: Path) -> None:  # noqa: B027 - an optional hook, not abstract
+        """Clean up after an attempt's process ended, whatever happened (always called)."""
 
     def artifacts(self, attempt_dir: Path) -> list[Path]:  # noqa: ARG002 - the Runner interface
         """Files worth keeping as evidence besides logs and JUnit (default: the profile's globs)."""

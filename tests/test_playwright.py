@@ -1,0 +1,274 @@
+"""Playwright suites under `qaagent run-all`, in a real Chromium with the real Playwright Test.
+
+The project is `tests/fixtures/playwright-project` (pass, fail, flaky via
+Playwright's own retries, skipped), copied into a temporary folder. One test
+installs it with qaagent's own `npm ci` step; the others share the demo's
+`node_modules` through a symlink to save time.
+
+Browser tests skip on a laptop without Chromium or without
+`examples/demo/e2e/node_modules` (run `npm ci` there), but fail when `CI=true`,
+so CI can never go green by skipping them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any
+
+import pytest
+import xmlschema
+from conftest import ROOT, SCHEMAS, ProjectFactory, run_qaagent, unique_marker
+
+FIXTURE = ROOT / "tests" / "fixtures" / "playwright-project"
+DEMO_MODULES = ROOT / "examples" / "demo" / "e2e" / "node_modules"
+
+
+def require_browser(*, chromium: bool = True) -> dict[str, str]:
+    """Skip (fail when CI=true) unless npx, the installed Playwright and (if asked) Chromium exist.
+
+    Returns the environment the browser tests pass to qaagent (QAAGENT_CHROMIUM when set).
+    """
+    problems: list[str] = []
+    if shutil.which("npx") is None:
+        problems.append("npx (Node.js with npm) is not on PATH")
+    if not (DEMO_MODULES / "@playwright" / "test" / "package.json").is_file():
+        problems.append("Playwright is not installed: run `npm ci` in examples/demo/e2e")
+    browser = os.environ.get("QAAGENT_CHROMIUM") or "/usr/bin/chromium"
+    if chromium and not Path(browser).is_file():
+        problems.append(f"no Chromium at {browser}: apt-get install chromium (or set QAAGENT_CHROMIUM)")
+    if problems:
+        reason = "; ".join(problems)
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"browser test cannot run on CI: {reason}")
+        pytest.skip(reason)
+    return {"QAAGENT_CHROMIUM": os.environ["QAAGENT_CHROMIUM"]} if "QAAGENT_CHROMIUM" in os.environ else {}
+
+
+def make_project(root: Path, *, link_modules: bool = True, suite: str = "") -> Path:
+    """A project with the fixture under `e2e/` and a profile; returns the project root."""
+    root.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(
+        FIXTURE, root / "e2e", ignore=shutil.ignore_patterns("node_modules", "test-results", "reports")
+    )
+    if link_modules:
+        (root / "e2e" / "node_modules").symlink_to(DEMO_MODULES, target_is_directory=True)
+    (root / ".qaagent.yaml").write_text(
+        "project: {name: pw}\n"
+        "run: {retry_count: 1, timeout: 120}\n"
+        "tests:\n"
+        f"  e2e: {{runner: playwright, path: e2e{suite}}}\n",
+        encoding="utf-8",
+    )
+    return root
+
+
+def bundle_of(project: Path) -> Path:
+    """The one evidence bundle of a run."""
+    bundles = sorted((project / ".qaagent" / "evidence").iterdir())
+    assert len(bundles) == 1, bundles
+    return bundles[0]
+
+
+def records(bundle: Path) -> dict[str, dict[str, Any]]:
+    """tests.jsonl by test name."""
+    lines = (bundle / "tests.jsonl").read_text(encoding="utf-8").splitlines()
+    return {r["name"]: r for r in map(json.loads, lines)}
+
+
+def processes_with_env(marker: str) -> dict[int, str]:
+    """Live processes (pid → name) whose environment contains `marker`; browsers inherit it."""
+    found: dict[int, str] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            environ = (entry / "environ").read_bytes()
+            status = (entry / "status").read_text()
+            name = (entry / "comm").read_text().strip()
+        except OSError:
+            continue
+        if marker.encode() in environ and "\nState:\tZ" not in status:
+            found[int(entry.name)] = name
+    return found
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_real_project_counts_flaky_location_artifacts(tmp_path: Path) -> None:
+    env = require_browser()
+    project = make_project(tmp_path / "project", link_modules=False)  # qaagent runs `npm ci` itself
+
+    done = run_qaagent("run-all", "--profile", ".qaagent.yaml", cwd=project, env=env, timeout=180)
+
+    assert done.returncode == 1, done.stdout + done.stderr
+    out = done.stdout
+    assert "setup: npm ci" in out
+    assert "2 passed, 1 failed, 0 errors, 1 skipped, 1 flaky" in out
+    bundle = bundle_of(project)
+    by_name = records(bundle)
+    assert {n: r["status"] for n, r in by_name.items()} == {
+        "shows the greeting": "passed",
+        "fails on purpose": "failed",
+        "is skipped": "skipped",
+        "passes on the retry": "passed",
+    }
+    flaky = by_name["passes on the retry"]
+    assert flaky["flaky"] is True
+    assert flaky["attempts"] == 2
+    failed = by_name["fails on purpose"]
+    assert (failed["file"], failed["line"]) == ("e2e/tests/basic.spec.js", 13)
+    assert failed["attempts"] == 2
+    assert by_name["shows the greeting"]["file"] == "e2e/tests/basic.spec.js"  # via testDir
+
+    # Screenshots and traces are in the bundle, linked from the failing and flaky tests.
+    for record in (failed, flaky):
+        names = [Path(a).name for a in record["artifacts"]]
+        assert "test-failed-1.png" in names, record["artifacts"]
+        assert "trace.zip" in names, record["artifacts"]
+        for rel in record["artifacts"]:
+            assert rel.startswith("suites/e2e/artifacts/"), rel
+            assert (bundle / rel).is_file(), rel
+    manifest = json.loads((bundle / "manifest.json").read_text(encoding="utf-8"))
+    listed = {f["path"]: f["sha256"] for f in manifest["files"]}
+    for rel in failed["artifacts"]:
+        assert listed[rel] == hashlib.sha256((bundle / rel).read_bytes()).hexdigest()
+    (suite,) = manifest["suites"]
+    assert set(failed["artifacts"]) <= set(suite["files"])
+    assert "suites/e2e/setup/npm-ci.log" in suite["files"]
+    verified = run_qaagent("verify", str(bundle), cwd=project)
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+
+    # qaagent's retry ran only the failed test, with --last-failed.
+    first, second = suite["attempts"]
+    assert "--last-failed" not in first["command"]
+    assert "--last-failed" in second["command"]
+    retry_junit = ET.parse(bundle / "suites" / "e2e" / "attempt-2" / "junit" / "playwright.xml")  # noqa: S314 - our own run's file
+    assert [c.get("name") for c in retry_junit.iter("testcase")] == ["fails on purpose"]
+
+    # The project's own reporters still ran; the generated wrapper config is gone.
+    assert (project / "e2e" / "reports" / "results.json").is_file()
+    assert not list((project / "e2e").glob(".qaagent-*"))
+
+    # The merged JUnit is valid and says flaky the Surefire way.
+    merged = bundle / "junit.xml"
+    xmlschema.XMLSchema(SCHEMAS / "junit-qaagent.xsd").validate(str(merged))
+    cases = {c.get("name"): c for c in ET.parse(merged).iter("testcase")}  # noqa: S314 - our own output
+    assert cases["passes on the retry"].find("flakyFailure") is not None
+    assert cases["fails on purpose"].find("failure") is not None
+    assert cases["fails on purpose"].get("line") == "13"
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_timeout_mid_test_leaves_no_browser(tmp_path: Path) -> None:
+    env = require_browser()
+    marker = unique_marker()
+    project = make_project(
+        tmp_path / "project",
+        suite=f", timeout: 10, retry_count: 0, env: {{FIXTURE_SLOW: '1', QA_MARKER: {marker}}}, "
+        "args: [tests/slow.spec.js]",
+    )
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "INPUT_", "QAAGENT_"))}
+    full_env.update(env, PYTHONPATH=str(ROOT))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "qaagent", "run-all", "--profile", ".qaagent.yaml"],
+        cwd=project,
+        env=full_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        browser_seen = False
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and proc.poll() is None:
+            if any("chrom" in name for name in processes_with_env(marker).values()):
+                browser_seen = True
+                break
+            time.sleep(0.2)
+        out, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert browser_seen, "the browser never started"
+    assert proc.returncode == 1, out
+    assert "timed out after 10 s" in out
+    left: dict[int, str] = {}
+    deadline = time.monotonic() + 3
+    while time.monotonic() < deadline:
+        left = processes_with_env(marker)
+        if not left:
+            break
+        time.sleep(0.1)
+    for pid in left:
+        with contextlib.suppress(OSError):
+            os.kill(pid, 9)
+    assert not left, f"processes left running after the timeout: {left}"
+
+
+@pytest.mark.browser
+def test_missing_chromium_is_a_suite_error_saying_what_to_install(tmp_path: Path) -> None:
+    require_browser(chromium=False)
+    project = make_project(tmp_path / "project", suite=", retry_count: 0, args: [--grep, greeting]")
+
+    done = run_qaagent(
+        "run-all", "--profile", ".qaagent.yaml", cwd=project, env={"QAAGENT_CHROMIUM": "/nope"}, timeout=90
+    )
+
+    assert done.returncode == 1, done.stdout + done.stderr
+    (record,) = records(bundle_of(project)).values()
+    assert record["status"] == "error"
+    assert record["message"].startswith("the browser is not installed (Playwright looked for /nope)")
+    assert "apt-get install chromium" in record["message"]
+    assert "\n" not in record["message"]
+    assert "Traceback" not in done.stderr
+
+
+def test_path_without_playwright_config(qa_project: ProjectFactory) -> None:
+    project = qa_project(
+        {
+            ".qaagent.yaml": """
+                project: {name: pw}
+                tests:
+                  e2e: {runner: playwright, path: e2e}
+            """,
+            "e2e/tests/a.spec.js": "// no config next to me\n",
+        }
+    )
+    done = run_qaagent("run-all", "--profile", ".qaagent.yaml", cwd=project)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "no playwright.config.* in e2e" in done.stdout
+    (record,) = records(bundle_of(project)).values()
+    assert record["status"] == "error"
+    assert "Traceback" not in done.stderr
+
+
+def test_project_without_lockfile(qa_project: ProjectFactory) -> None:
+    project = qa_project(
+        {
+            ".qaagent.yaml": """
+                project: {name: pw}
+                tests:
+                  e2e: {runner: playwright, path: e2e}
+            """,
+            "e2e/package.json": '{"name": "x", "devDependencies": {"@playwright/test": "1.65.1"}}\n',
+            "e2e/playwright.config.js": "module.exports = {};\n",
+        }
+    )
+    done = run_qaagent("run-all", "--profile", ".qaagent.yaml", cwd=project)
+    assert done.returncode == 1, done.stdout + done.stderr
+    (record,) = records(bundle_of(project)).values()
+    assert record["status"] == "error"
+    assert "commit package-lock.json" in record["message"]
+    assert "npm ci" in record["message"]
+    assert not (project / "e2e" / "node_modules").exists()  # nothing was installed
