@@ -44,7 +44,7 @@ import time
 from collections.abc import Callable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, TextIO, cast
 
 if TYPE_CHECKING:
     from types import FrameType
@@ -295,11 +295,10 @@ def build_invocation(env: Mapping[str, str]) -> Invocation:
 
 
 def mask_token(token: str, out: IO[str]) -> None:
-    """Register the token (each line of it) with the runner's log masking."""
-    for line in token.splitlines():
-        if line.strip():
-            out.write(f"::add-mask::{line}\n")
-    out.flush()
+    """Register the token (each line of it) with the runner's log masking, once per process."""
+    from qaagent.github.commands import add_mask  # noqa: PLC0415 - the one implementation of masking
+
+    add_mask(token, cast("TextIO", out))
 
 
 def _shell_argv(command: str) -> list[str]:

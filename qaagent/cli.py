@@ -11,19 +11,23 @@ import shutil
 import signal
 import sys
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
-from typing import NoReturn, TextIO, cast
+from typing import TYPE_CHECKING, NoReturn, TextIO, cast
 
 from qaagent import __version__
 from qaagent.console import Console
 from qaagent.errors import ExitCode, QAAgentError, UsageError
+from qaagent.github.feedback import FeedbackOptions, GitHubFeedback, display_path
 from qaagent.plan import Overrides, Plan, build_plan, describe, parse_suite_list
 from qaagent.profile import load_profile
 from qaagent.results import FailOn, RunResult, conclusion
+
+if TYPE_CHECKING:
+    from qaagent.evidence.bundle import Bundle
 
 FAIL_ON_CHOICES = ("failed", "error", "flaky")
 
@@ -191,11 +195,21 @@ def _github_enabled(mode: str) -> bool:
     return os.environ.get("GITHUB_ACTIONS") == "true"
 
 
+def feedback_options(args: argparse.Namespace) -> FeedbackOptions:
+    """The GitHub feedback flags of `run-all` and `merge`."""
+    return FeedbackOptions(
+        check_name=args.check_name or None,
+        comment=args.comment,
+        annotations=args.annotations,
+        summary=args.summary,
+        path_prefix=args.path_prefix or "",
+    )
+
+
 def run_pipeline(plan: Plan, *, console: Console, github: bool, args: argparse.Namespace) -> int:
     """Run a plan and report; returns the exit code."""
-    from qaagent.evidence.bundle import Bundle, make_run_id, prune  # noqa: PLC0415
+    from qaagent.evidence.bundle import Bundle, make_run_id  # noqa: PLC0415
     from qaagent.orchestrator import RunOrchestrator  # noqa: PLC0415
-    from qaagent.report.console import summary_lines  # noqa: PLC0415
 
     run_id = make_run_id(datetime.now(UTC), evidence_dir=plan.evidence_dir)
     bundle = Bundle.start(
@@ -210,7 +224,11 @@ def run_pipeline(plan: Plan, *, console: Console, github: bool, args: argparse.N
     )
     mode = f"parallel ({plan.max_workers} workers)" if plan.parallel else "sequential"
     console.line(f"qaagent {__version__}: run {bundle.run_id}, {len(plan.suites)} suite(s), {mode}")
-    feedback = _GitHubFeedback(plan, args, console) if github else None
+    feedback = (
+        GitHubFeedback(feedback_options(args), repo_root=plan.repo_root, stream=console.stream)
+        if github
+        else None
+    )
     if feedback is not None:
         feedback.start()
     cancel = threading.Event()
@@ -221,22 +239,69 @@ def run_pipeline(plan: Plan, *, console: Console, github: bool, args: argparse.N
             suite_dir=bundle.suite_dir,
             console=console,
             cancel=cancel,
-            base_env=dict(os.environ),
+            base_env=suite_environment(os.environ),
         )
         run = orchestrator.run()
         # Reporting happens with signals still caught: a second Ctrl-C must not cut the bundle short.
-        summary_md = _render_summary(plan, run, bundle.dir)
-        bundle.finish(run, summary_markdown=summary_md, fail_on=plan.fail_on, max_output=plan.max_output)
-        junit = _copy_junit(bundle.junit_path, plan.junit_path, console)
-        pruned = prune(plan.evidence_dir, plan.keep, current=bundle.dir)
-        if pruned:
-            console.line(f"qaagent: pruned {len(pruned)} old bundle(s) (keep {plan.keep})")
-        reports = [f"merged JUnit: {junit}", f"evidence: {bundle.dir}"]
-        for line in summary_lines(run, fail_on=plan.fail_on, reports=reports):
-            console.line(line)
-        if feedback is not None:
-            feedback.finish(run, summary_md, bundle.dir, junit)
+        finish_reports(
+            run,
+            bundle,
+            fail_on=plan.fail_on,
+            max_output=plan.max_output,
+            junit_path=plan.junit_path,
+            evidence_dir=plan.evidence_dir,
+            keep=plan.keep,
+            repo_root=plan.repo_root,
+            console=console,
+            feedback=feedback,
+        )
     return exit_code(run, plan.fail_on)
+
+
+def finish_reports(
+    run: RunResult,
+    bundle: Bundle,
+    *,
+    fail_on: Sequence[FailOn],
+    max_output: int,
+    junit_path: Path,
+    evidence_dir: Path,
+    keep: int,
+    repo_root: Path,
+    console: Console,
+    feedback: GitHubFeedback | None,
+    notes: Sequence[str] = (),
+) -> Path:
+    """After execution, from one thread: bundle, merged JUnit, pruning, console summary, GitHub."""
+    from qaagent.evidence.bundle import prune  # noqa: PLC0415
+    from qaagent.report.console import summary_lines  # noqa: PLC0415
+    from qaagent.report.markdown import render_summary  # noqa: PLC0415
+
+    summary_md = render_summary(
+        run, fail_on=fail_on, evidence_path=display_path(bundle.dir, repo_root), notes=notes
+    )
+    bundle.finish(run, summary_markdown=summary_md, fail_on=fail_on, max_output=max_output)
+    junit = _copy_junit(bundle.junit_path, junit_path, console)
+    pruned = prune(evidence_dir, keep, current=bundle.dir)
+    if pruned:
+        console.line(f"qaagent: pruned {len(pruned)} old bundle(s) (keep {keep})")
+    reports = [f"merged JUnit: {junit}", f"evidence: {bundle.dir}"]
+    for line in summary_lines(run, fail_on=fail_on, reports=reports):
+        console.line(line)
+    if feedback is not None:
+        feedback.finish(
+            run, fail_on=fail_on, summary_md=summary_md, bundle_dir=bundle.dir, junit=junit, notes=notes
+        )
+    return junit
+
+
+#: variables that carry the GitHub token to qaagent; suites and the app never see them
+TOKEN_VARIABLES = frozenset({"QAAGENT_GITHUB_TOKEN", "INPUT_GITHUB-TOKEN", "INPUT_GITHUB_TOKEN"})
+
+
+def suite_environment(environ: Mapping[str, str]) -> dict[str, str]:
+    """The environment suites and the app start from: ours without the token qaagent was given."""
+    return {k: v for k, v in environ.items() if k not in TOKEN_VARIABLES}
 
 
 def exit_code(run: RunResult, fail_on: Sequence[FailOn]) -> int:
@@ -245,19 +310,6 @@ def exit_code(run: RunResult, fail_on: Sequence[FailOn]) -> int:
     if verdict == "cancelled":
         return ExitCode.CANCELLED
     return ExitCode.TESTS_FAILED if verdict == "failure" else ExitCode.OK
-
-
-def _render_summary(plan: Plan, run: RunResult, bundle_dir: Path) -> str:
-    from qaagent.report.markdown import render_summary  # noqa: PLC0415
-
-    return render_summary(run, fail_on=plan.fail_on, evidence_path=_display(bundle_dir, plan.repo_root))
-
-
-def _display(path: Path, root: Path) -> str:
-    try:
-        return path.resolve().relative_to(root).as_posix()
-    except ValueError:
-        return str(path)
 
 
 def _copy_junit(source: Path, target: Path, console: Console) -> Path:
@@ -274,50 +326,6 @@ def _copy_junit(source: Path, target: Path, console: Console) -> Path:
         )
         return source
     return target
-
-
-class _GitHubFeedback:
-    """Check run at start; annotations, summary, outputs, check run and comment at the end."""
-
-    def __init__(self, plan: Plan, args: argparse.Namespace, console: Console) -> None:
-        from qaagent.github.context import GitHubContext  # noqa: PLC0415
-
-        self.plan = plan
-        self.args = args
-        self.console = console
-        self.ctx = GitHubContext.from_environ()
-        self.token = os.environ.get("QAAGENT_GITHUB_TOKEN") or None
-        self.check_id: int | None = None
-
-    def start(self) -> None:
-        from qaagent.github.publish import start_check_run  # noqa: PLC0415
-
-        if self.token and self.args.check_name:
-            self.check_id, warnings = start_check_run(
-                ctx=self.ctx, token=self.token, check_name=self.args.check_name
-            )
-            for warning in warnings:
-                self.console.line(warning)
-
-    def finish(self, run: RunResult, summary_md: str, bundle_dir: Path, junit: Path) -> None:
-        from qaagent.github.publish import publish  # noqa: PLC0415
-
-        publish(
-            run,
-            ctx=self.ctx,
-            fail_on=self.plan.fail_on,
-            token=self.token,
-            check_name=self.args.check_name,
-            check_run_id=self.check_id,
-            comment=self.args.comment,
-            annotations=self.args.annotations,
-            summary=self.args.summary,
-            summary_markdown=summary_md,
-            evidence_path=_display(bundle_dir, self.ctx.workspace or self.plan.repo_root),
-            junit_path=_display(junit, self.ctx.workspace or self.plan.repo_root),
-            path_prefix=self.args.path_prefix,
-            stream=self.console.stream,
-        )
 
 
 @contextmanager

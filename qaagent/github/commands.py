@@ -12,6 +12,7 @@ Every writer takes a `TextIO` stream so tests assert the exact text.
 from __future__ import annotations
 
 import secrets
+import weakref
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -71,11 +72,17 @@ def write_command(stream: TextIO, name: str, message: str = "", **props: object)
     stream.flush()
 
 
+#: values already registered with `::add-mask::` on each stream (masking lasts for the job: once is enough)
+_MASKED: weakref.WeakKeyDictionary[TextIO, set[str]] = weakref.WeakKeyDictionary()
+
+
 def add_mask(value: str, stream: TextIO) -> None:
-    """Ask the runner to mask `value` in all later log output (each line of it)."""
+    """Ask the runner to mask `value` in all later log output (each line of it), once per stream."""
+    done = _MASKED.setdefault(stream, set())
     for line in value.splitlines():
-        if line.strip():
+        if line.strip() and line not in done:
             write_command(stream, "add-mask", line)
+            done.add(line)
 
 
 def new_token() -> str:
