@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Callable, Iterator
 
@@ -169,8 +170,14 @@ def test_levels_drop_output_first(huge_run: HugeRun) -> None:
     run = huge_run(failures=20, passed=10)
     full = render_summary(run, fail_on=FAIL_ON, max_bytes=10_000_000)
     assert "Captured stdout" in full
+    assert "```mermaid" in full
     assert "[!NOTE]" not in full
-    size = len(full.encode())
+    # the timeline goes first, alone
+    without_timeline = render_summary(run, fail_on=FAIL_ON, max_bytes=len(full.encode()) - 1)
+    assert "```mermaid" not in without_timeline
+    assert "Captured stdout" in without_timeline
+    assert "timeline omitted" in without_timeline
+    size = len(without_timeline.encode())
     smaller = render_summary(run, fail_on=FAIL_ON, max_bytes=size - 1)
     assert "Captured stdout" not in smaller
     assert "captured output of failing tests omitted" in smaller
@@ -200,3 +207,37 @@ def test_tiny_budget_still_valid_utf8_and_bounded() -> None:
     text = render_summary(small_run(), fail_on=FAIL_ON, max_bytes=200)
     assert len(text.encode("utf-8")) <= 200
     text.encode("utf-8").decode("utf-8")
+
+
+def test_timeline_is_a_mermaid_gantt_with_one_bar_per_attempt() -> None:
+    run = small_run()
+    unit = run.suites[0]
+    first = unit.attempts[0]
+    unit.attempts = [
+        dataclasses.replace(first, returncode=1),
+        dataclasses.replace(first, number=2, started_at=first.started_at + 2.5, duration=1.25),
+    ]
+    run.suites.append(suite("bad:name`<x>", [case("t", suite="x")]))
+    run.suites[-1].attempts = [dataclasses.replace(first, timed_out=True, returncode=None)]
+    text = render_summary(run, fail_on=FAIL_ON)
+    block = text[text.index("```mermaid\n") : text.index("```", text.index("```mermaid") + 3) + 3]
+    assert "gantt\n" in block
+    assert "dateFormat x" in block
+    assert "    section unit\n" in block
+    assert "    attempt 1 failed 2.0 s :crit, s0a1, 1700000000000, 1700000002000\n" in block
+    assert "    attempt 2 passed 1.2 s :done, s0a2, 1700000002500, 1700000003750\n" in block
+    assert "    section e2e\n" in block
+    assert "    section bad_name__x_\n" in block
+    assert "attempt 1 timed out" in block
+    assert block.count(" :crit, ") + block.count(" :done, ") == 4
+    assert text.index("### Suites") < text.index("```mermaid")
+
+
+def test_no_attempts_no_timeline() -> None:
+    run = small_run()
+    for s in run.suites:
+        s.attempts = []
+    text = render_summary(run, fail_on=FAIL_ON)
+    assert "mermaid" not in text
+    smaller = render_summary(run, fail_on=FAIL_ON, max_bytes=len(text.encode()) - 1)
+    assert "timeline omitted" not in smaller

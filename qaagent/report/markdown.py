@@ -4,7 +4,7 @@ GitHub caps a step summary at 1 MiB, a check-run summary at 65,535 and a
 comment at 65,536 characters, and test names and messages are untrusted.
 So `render_summary` escapes every untrusted string (no raw HTML, no table
 breakage), caps each item, and when the whole is still over `max_bytes`
-drops detail step by step — captured output, then the passed-test lists,
+drops detail step by step — the timeline first, then captured output, then the passed-test lists,
 then failure details beyond the first few, then the tail of the failure
 list — and says so at the top. It never cuts a UTF-8 character or a table
 row in half.
@@ -154,6 +154,7 @@ class _Level:
     passed_lists: bool
     details_for: int | None  #: failures with full details (None: all)
     listed: int | None = None  #: failures listed at all (None: all)
+    timeline: bool = False  #: the Mermaid gantt of suite attempts (dropped first)
 
 
 def render_summary(
@@ -192,7 +193,8 @@ def render_summary(
         failures=failures,
         flaky=flaky,
     )
-    levels = [_Level(output=True, passed_lists=True, details_for=None)]
+    levels = [_Level(output=True, passed_lists=True, details_for=None, timeline=True)] if ctx.timeline else []
+    levels += [_Level(output=True, passed_lists=True, details_for=None)]
     levels += [_Level(output=False, passed_lists=True, details_for=None)]
     levels += [_Level(output=False, passed_lists=False, details_for=n) for n in _DETAIL_STEPS]
     for level in levels:
@@ -243,6 +245,7 @@ class _Render:
         self.failures = failures
         self.flaky = flaky
         #: computed once: the levels of detail re-render everything else
+        self.timeline = gantt(run)
         self.categories: Counter[str] = Counter()
         if categorize is not None:
             for case in [*failures, *flaky]:
@@ -258,7 +261,7 @@ class _Render:
         verdict = conclusion(run, self.fail_on)
         project = f" — {escape_text(run.project)}" if run.project else ""
         out.add(f"## {_CONCLUSION_ICON[verdict]} qaagent: {verdict}{project}\n\n")
-        shortened = _shortened_note(level, len(self.failures))
+        shortened = _shortened_note(level, len(self.failures), timeline=bool(self.timeline))
         if shortened:
             out.add(f"> [!NOTE]\n> {shortened}\n\n")
         c = run.counts
@@ -288,6 +291,8 @@ class _Render:
         for name in run.not_run:
             out.add(f"| {escape_text(name[:NAME_CHARS])} | ⏹️ not run | – | – | – | – | – | – | 0 |\n")
         out.add("\n")
+        if level.timeline:
+            out.add(self.timeline)
         self._diagnostics(out)
         self._flaky(out)
         if self.evidence_path:
@@ -369,8 +374,10 @@ class _Render:
         return "".join(parts)
 
 
-def _shortened_note(level: _Level, failures: int) -> str:
+def _shortened_note(level: _Level, failures: int, *, timeline: bool) -> str:
     dropped = []
+    if timeline and not level.timeline:
+        dropped.append("timeline omitted")
     if not level.output:
         dropped.append("captured output of failing tests omitted")
     if not level.passed_lists:
@@ -382,6 +389,51 @@ def _shortened_note(level: _Level, failures: int) -> str:
     if not dropped:
         return ""
     return "This summary was shortened to fit the size limit: " + "; ".join(dropped) + "."
+
+
+_MERMAID_UNSAFE = re.compile(r"[^A-Za-z0-9 ._-]")
+
+
+def gantt(run: RunResult) -> str:
+    """A Mermaid `gantt` block with one bar per suite attempt on the run's time axis ("" if none).
+
+    GitHub renders it in job summaries. Times are epoch milliseconds
+    (`dateFormat x`); suite names are reduced to characters Mermaid cannot
+    misread. Failed attempts are `crit` (red), passed ones `done`; the task
+    label also says the outcome, so colour is not the only signal.
+    """
+    rows: list[str] = []
+    for index, suite in enumerate(run.suites):
+        attempts = [a for a in suite.attempts if a.started_at > 0]
+        if not attempts:
+            continue
+        rows.append(f"    section {_MERMAID_UNSAFE.sub('_', suite.name[:60]) or 'suite'}")
+        for attempt in attempts:
+            outcome = attempt_outcome(
+                attempt.returncode, timed_out=attempt.timed_out, cancelled=attempt.cancelled
+            )
+            tag = "done" if outcome == "passed" else "crit"
+            start = round(attempt.started_at * 1000)
+            end = max(start + 1, round((attempt.started_at + max(0.0, attempt.duration)) * 1000))
+            label = f"attempt {attempt.number} {outcome} {fmt_seconds(attempt.duration)}"
+            rows.append(f"    {label} :{tag}, s{index}a{attempt.number}, {start}, {end}")
+    if not rows:
+        return ""
+    head = (
+        "```mermaid\ngantt\n    title Timeline (suite attempts)\n    dateFormat x\n    axisFormat %H:%M:%S\n"
+    )
+    return head + "\n".join(rows) + "\n```\n\n"
+
+
+def attempt_outcome(returncode: int | None, *, timed_out: bool, cancelled: bool) -> str:
+    """One word for how a suite attempt ended: passed, failed, error, timed out, cancelled."""
+    if cancelled:
+        return "cancelled"
+    if timed_out:
+        return "timed out"
+    if returncode is None or returncode < 0:
+        return "error"
+    return "passed" if returncode == 0 else "failed"
 
 
 def _inline_code(text: str) -> str:
