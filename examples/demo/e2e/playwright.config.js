@@ -1,27 +1,8 @@
 // @ts-check
 // Playwright settings for the qaagent demo. qaagent starts the app, exports BASE_URL
 // and adds its own JUnit reporter; this file stays runnable by hand as well.
-const fs = require('node:fs');
 const { defineConfig, devices } = require('@playwright/test');
-
-const DEBIAN_CHROMIUM = '/usr/bin/chromium';
-
-/**
- * The browser to launch: $QAAGENT_CHROMIUM, else Debian's chromium when it is installed,
- * else none (Playwright's own downloaded browser).
- * @returns {import('@playwright/test').LaunchOptions}
- */
-function chromiumLaunchOptions() {
-  const executablePath =
-    process.env.QAAGENT_CHROMIUM || (fs.existsSync(DEBIAN_CHROMIUM) ? DEBIAN_CHROMIUM : undefined);
-  if (!executablePath) {
-    return {};
-  }
-  return {
-    executablePath,
-    args: ['--no-sandbox', '--disable-background-networking', '--disable-gpu'],
-  };
-}
+const { chromiumLaunchOptions } = require('./browser');
 
 module.exports = defineConfig({
   testDir: './tests',

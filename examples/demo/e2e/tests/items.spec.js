@@ -2,6 +2,11 @@
 // End-to-end checks of the demo app in a real browser. Other suites add items to the
 // same running app at the same time, so every test uses its own unique names.
 const { test, expect } = require('@playwright/test');
+const { missingBrowserReason } = require('../browser');
+
+// Without any Chromium the suite is reported as skipped, with the reason, never dropped.
+const reason = missingBrowserReason();
+test.skip(reason !== '', reason);
 
 function uniqueName(prefix) {
   return `${prefix} ${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
