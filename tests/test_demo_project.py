@@ -268,6 +268,6 @@ def test_e2e_project_pins_playwright_in_its_lock_file() -> None:
     assert lock["packages"]["node_modules/@playwright/test"]["version"] == pinned
     assert lock["packages"]["node_modules/playwright"]["version"] == pinned
     assert f"**{pinned}**" in (DEMO / "e2e" / "README.md").read_text()
-    config = (DEMO / "e2e" / "playwright.config.js").read_text()
+    config = (DEMO / "e2e" / "playwright.config.js").read_text() + (DEMO / "e2e" / "browser.js").read_text()
     for needle in ("process.env.BASE_URL", "QAAGENT_CHROMIUM", "/usr/bin/chromium", "only-on-failure"):
         assert needle in config, needle
