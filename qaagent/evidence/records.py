@@ -10,6 +10,7 @@ Records are written as the merged report is streamed, one line at a time.
 from __future__ import annotations
 
 import json
+import math
 from datetime import UTC, datetime
 from typing import IO, TYPE_CHECKING, Any
 
@@ -24,6 +25,8 @@ if TYPE_CHECKING:
 MESSAGE_LIMIT = 1000
 _CACHE_SIZE = 4096
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+#: the string encoder `_ENCODER` uses (C-accelerated, ``ensure_ascii=False``)
+_json_str = json.encoder.encode_basestring
 
 
 def id_prefix(run_started_at: float) -> str:
@@ -42,6 +45,7 @@ class RecordWriter:
         #: failed/errored/flaky cases per diagnostic category
         self.categories: dict[str, int] = {}
         self._cache: dict[str, str] = {}
+        self._json_cache: dict[str, str] = {}
 
     def _text(self, value: str) -> str:
         return clean_text(self._redactor.redact(value)) if value else value
@@ -77,6 +81,54 @@ class RecordWriter:
             "artifacts": [self._text(a) for a in case.artifacts] if case.artifacts else [],
         }
 
+    def _repeated_json(self, value: str) -> str:
+        """`_repeated` as a JSON string literal, memoised."""
+        cached = self._json_cache.get(value)
+        if cached is None:
+            if len(self._json_cache) >= _CACHE_SIZE:
+                self._json_cache.clear()
+            cached = self._json_cache[value] = _json_str(self._text(value))
+        return cached
+
+    def line(self, case: TestCase) -> str:
+        """The JSON line of the next case (advances the counter).
+
+        The same text as encoding `record(case)` with `_ENCODER` (same keys,
+        order and escaping), built directly: the generic encoder was a third of
+        the reporting path's write time on large runs.
+        """
+        duration = round(max(0.0, case.duration), 3)
+        if (
+            case.artifacts
+            or type(duration) is not float
+            or not math.isfinite(duration)
+            or type(case.attempts) is not int
+            or (case.line is not None and type(case.line) is not int)
+        ):  # unusual values: let the generic encoder spell them
+            return _ENCODER.encode(self.record(case)) + "\n"
+        self.count += 1
+        category = "null"
+        if case.is_problem:
+            found = categorize(case)
+            self.categories[found] = self.categories.get(found, 0) + 1
+            category = _json_str(found)
+        message = _json_str(self._text(case.message[:MESSAGE_LIMIT])) if case.message else '""'
+        return (
+            f'{{"id":"{self._prefix}{self.count:04d}"'
+            f',"suite":{self._repeated_json(case.suite)}'
+            f',"classname":{self._repeated_json(case.classname)}'
+            f',"name":{_json_str(self._text(case.name))}'
+            f',"file":{self._repeated_json(case.file) if case.file else "null"}'
+            f',"line":{"null" if case.line is None else repr(case.line)}'
+            f',"status":{_json_str(case.status)}'
+            f',"attempts":{case.attempts!r}'
+            f',"flaky":{"true" if case.flaky else "false"}'
+            f',"duration":{duration!r}'
+            f',"message":{message}'
+            f',"category":{category}'
+            ',"artifacts":[]}\n'
+        )
+
     def write(self, case: TestCase) -> None:
         """Append the record of `case` as one line."""
-        self._handle.write(_ENCODER.encode(self.record(case)) + "\n")
+        self._handle.write(self.line(case))
