@@ -212,7 +212,7 @@ def _path_option(
         argv += [option, value.strip()]
 
 
-def _feedback_options(inputs: Mapping[str, str], prefix: str | None) -> list[str]:
+def _feedback_options(inputs: Mapping[str, str]) -> list[str]:
     argv = ["--github", "on"]
     if not parse_bool("annotations", inputs["annotations"]):
         argv.append("--no-annotations")
@@ -222,8 +222,8 @@ def _feedback_options(inputs: Mapping[str, str], prefix: str | None) -> list[str
         argv += ["--check-name", inputs["check-name"].strip()]
     if parse_bool("comment", inputs["comment"]):
         argv.append("--comment")
-    if prefix is not None:
-        argv += ["--path-prefix", prefix]
+    # No path prefix: qaagent makes test file paths relative to GITHUB_WORKSPACE (the repository
+    # root) itself, whatever the working directory, so annotations already point at the right file.
     return argv
 
 
@@ -255,8 +255,6 @@ def build_invocation(env: Mapping[str, str]) -> Invocation:
             f"input 'working-directory' ({inputs['working-directory'].strip()}) is not a directory "
             "in the workspace"
         )
-    relative = workdir.relative_to(workspace).as_posix()
-    prefix = None if relative == "." else relative
 
     mode = inputs["mode"].strip().lower() or "run"
     if mode not in {"run", "merge"}:
@@ -288,7 +286,7 @@ def build_invocation(env: Mapping[str, str]) -> Invocation:
     _path_option(argv, "--evidence-dir", "evidence-dir", inputs["evidence-dir"], **paths)
     if fail_on is not None:
         argv += ["--fail-on", fail_on]
-    argv += _feedback_options(inputs, prefix)
+    argv += _feedback_options(inputs)
     return Invocation(
         workdir=workdir, argv=argv, setup=inputs["setup"].strip(), token=inputs["github-token"].strip()
     )

@@ -117,7 +117,6 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--no-summary", dest="summary", action="store_false", help="no job summary")
     run.add_argument("--check-name", metavar="NAME", help="create a check run with this name (needs a token)")
     run.add_argument("--comment", action="store_true", help="comment on the pull request (needs a token)")
-    run.add_argument("--path-prefix", default="", metavar="DIR", help=argparse.SUPPRESS)
     run.add_argument("--quiet", action="store_true", help="do not echo suite output")
     run.set_defaults(func=cmd_run_all)
 
@@ -202,7 +201,6 @@ def feedback_options(args: argparse.Namespace) -> FeedbackOptions:
         comment=args.comment,
         annotations=args.annotations,
         summary=args.summary,
-        path_prefix=args.path_prefix or "",
     )
 
 

@@ -452,6 +452,21 @@ def test_failing_suite_in_a_subfolder_fails_the_step(action: Action) -> None:
     assert any(line.startswith("::error title=qaagent::") for line in result.stdout.splitlines())
 
 
+def test_annotations_point_at_files_relative_to_the_workspace(action: Action) -> None:
+    project = action.workspace / "services" / "shop"
+    (project / "tests").mkdir(parents=True)
+    (project / "tests" / "test_cart.py").write_text(
+        "def test_total():\n    assert 2 + 3 == 6\n", encoding="utf-8"
+    )
+    (project / ".qaagent.yaml").write_text("tests:\n  unit: {path: tests}\n", encoding="utf-8")
+    action.inputs["working-directory"] = "services/shop"
+    result = action.run()
+    assert result.returncode == 1, (result.stdout, result.stderr)
+    errors = [line for line in result.stdout.splitlines() if line.startswith("::error file=")]
+    assert len(errors) == 1, result.stdout
+    assert errors[0].startswith("::error file=services/shop/tests/test_cart.py,line=1,title=unit")
+
+
 def test_setup_runs_first_and_suites_never_see_the_token(action: Action) -> None:
     action.inputs["setup"] = "echo ready > marker"
     check = (
@@ -522,7 +537,6 @@ def test_every_input_maps_to_its_run_all_flag(action: Action) -> None:
         "--retries", "2", "--suite", "unit", "--suite", "behave", "--suite", "e2e", "--shard", "2/4",
         "--junit", "out/junit.xml", "--evidence-dir", "evidence", "--fail-on", "failed,error,flaky",
         "--github", "on", "--no-annotations", "--no-summary", "--check-name", "qaagent", "--comment",
-        "--path-prefix", "services/shop",
     ]  # fmt: skip
     assert TOKEN not in repr(invocation)
 

@@ -25,7 +25,6 @@ class FeedbackOptions:
     comment: bool = False
     annotations: bool = True
     summary: bool = True
-    path_prefix: str = ""
 
 
 def display_path(path: Path, root: Path | str) -> str:
@@ -81,7 +80,6 @@ class GitHubFeedback:
             summary_markdown=summary_md,
             evidence_path=evidence,
             junit_path=junit_rel,
-            path_prefix=self.options.path_prefix or None,
             notes=notes,
             stream=self.stream,
         )
