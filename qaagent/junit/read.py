@@ -249,7 +249,7 @@ class _Builder:
         if self.open:
             node = self.open.pop()
             if not self.open and node is not None:
-                self.ready.append(self._case(node))
+                self.ready.append(self._case(node) if node.children else self._passed(node))
         elif tag == "testsuite" and self.suite_names:
             self.suite_names.pop()
 
@@ -260,6 +260,14 @@ class _Builder:
                 node.text.add(text)
 
     # -- one finished testcase -----------------------------------------------
+    def _passed(self, node: _Node) -> TestCase:
+        """A test case without kept children: passed, no output (most of a large report)."""
+        attributes = node.attributes
+        classname = attributes.get("classname") or (self.suite_names[-1] if self.suite_names else "")
+        file, line = self.locator.locate(attributes, classname, (), self.suite_names)
+        name = attributes.get("name") or UNNAMED
+        return TestCase(self.suite, classname, name, "passed", _duration(attributes.get("time")), file, line)
+
     def _case(self, node: _Node) -> TestCase:
         attributes = node.attributes
         classname = attributes.get("classname") or (self.suite_names[-1] if self.suite_names else "")
@@ -267,42 +275,55 @@ class _Builder:
         outcome: _Node | None = None
         extra: list[str] = []
         reruns: list[Rerun] = []
+        texts: list[str] = []  # failure/error bodies, searched for a location
+        stdout: list[str] = []
+        stderr: list[str] = []
         has_flaky = False
         for child in node.children:
-            if child.tag in ("failure", "error"):
+            tag = child.tag
+            if tag == "system-out":
+                stdout.append(child.text.value())
+            elif tag == "system-err":
+                stderr.append(child.text.value())
+            elif tag in ("failure", "error"):
+                body = child.text.value()
+                texts.append(body)
                 if outcome is None or outcome.tag == "skipped":
                     outcome = child
-                    status = "failed" if child.tag == "failure" else "error"
+                    status = "failed" if tag == "failure" else "error"
                 else:
-                    extra.append(child.text.value())
-            elif child.tag == "skipped" and outcome is None:
+                    extra.append(body)
+            elif tag == "skipped" and outcome is None:
                 outcome = child
                 status = "skipped"
-            elif child.tag in _RETRY_TAGS and len(reruns) < MAX_RERUNS:
-                has_flaky = has_flaky or child.tag.startswith("flaky")
+            elif tag in _RETRY_TAGS and len(reruns) < MAX_RERUNS:
+                has_flaky = has_flaky or tag.startswith("flaky")
                 reruns.append(self._rerun(child))
-        details = outcome.text.value() if outcome is not None else ""
+        message = type_ = details = ""
+        if outcome is not None:
+            details = outcome.text.value()
+            message = _cap(outcome.attributes.get("message", ""))
+            type_ = _cap(outcome.attributes.get("type", ""))
         if extra:
             details = "\n\n".join([details, *extra])
-        texts = [child.text.value() for child in node.children if child.tag in ("failure", "error")]
         texts += [rerun.details for rerun in reruns]
         file, line = self.locator.locate(attributes, classname, texts, self.suite_names)
         return TestCase(
-            suite=self.suite,
-            classname=classname,
-            name=attributes.get("name") or UNNAMED,
-            status=status,
-            duration=_duration(attributes.get("time")),
-            file=file,
-            line=line,
-            message=_cap(outcome.attributes.get("message", "")) if outcome is not None else "",
-            type=_cap(outcome.attributes.get("type", "")) if outcome is not None else "",
-            details=details,
-            stdout=node.child_text("system-out"),
-            stderr=node.child_text("system-err"),
-            attempts=1 + len(reruns),
-            flaky=has_flaky and status == "passed",
-            reruns=tuple(reruns),
+            self.suite,
+            classname,
+            attributes.get("name") or UNNAMED,
+            status,
+            _duration(attributes.get("time")),
+            file,
+            line,
+            message,
+            type_,
+            details,
+            "".join(stdout),
+            "".join(stderr),
+            1 + len(reruns),
+            has_flaky and status == "passed",
+            tuple(reruns),
         )
 
     @staticmethod
