@@ -128,6 +128,10 @@ def build_parser() -> argparse.ArgumentParser:
     verify = commands.add_parser("verify", help="recompute an evidence bundle's checksums")
     verify.add_argument("bundle", type=Path, help="the bundle folder (holding manifest.json)")
     verify.set_defaults(func=cmd_verify)
+
+    report = commands.add_parser("report", help="(re)build an evidence bundle's report.html")
+    report.add_argument("bundle", type=Path, help="the bundle folder (holding manifest.json)")
+    report.set_defaults(func=cmd_report)
     return parser
 
 
@@ -174,6 +178,17 @@ def cmd_verify(args: argparse.Namespace, out: TextIO) -> int:
         out.write(f"{bundle}: {len(problems)} problem(s)\n")
         return ExitCode.TESTS_FAILED
     out.write(f"{bundle}: OK\n")
+    return ExitCode.OK
+
+
+def cmd_report(args: argparse.Namespace, out: TextIO) -> int:
+    """Rebuild report.html from the bundle's own files and update its checksum in the manifest."""
+    from qaagent.report.html import write_report  # noqa: PLC0415 - keeps `--help` fast
+
+    bundle: Path = args.bundle
+    if not bundle.is_dir():
+        raise UsageError(f"{bundle}: not a folder")
+    out.write(f"{write_report(bundle)}\n")
     return ExitCode.OK
 
 
@@ -279,6 +294,7 @@ def finish_reports(
         run, fail_on=fail_on, evidence_path=display_path(bundle.dir, repo_root), notes=notes
     )
     bundle.finish(run, summary_markdown=summary_md, fail_on=fail_on, max_output=max_output)
+    _write_html_report(bundle.dir, console)
     junit = _copy_junit(bundle.junit_path, junit_path, console)
     pruned = prune(evidence_dir, keep, current=bundle.dir)
     if pruned:
@@ -291,6 +307,16 @@ def finish_reports(
             run, fail_on=fail_on, summary_md=summary_md, bundle_dir=bundle.dir, junit=junit, notes=notes
         )
     return junit
+
+
+def _write_html_report(bundle_dir: Path, console: Console) -> None:
+    """report.html from the finished bundle; a failure is a warning, never a lost bundle."""
+    from qaagent.report.html import write_report  # noqa: PLC0415
+
+    try:
+        write_report(bundle_dir)
+    except (QAAgentError, OSError, ValueError) as exc:
+        console.line(f"qaagent: warning: cannot write report.html: {exc}")
 
 
 #: variables that carry the GitHub token to qaagent; suites and the app never see them

@@ -36,7 +36,7 @@ from qaagent.evidence.diagnostics import CATEGORIES
 from qaagent.evidence.gitinfo import git_info
 from qaagent.evidence.records import RecordWriter
 from qaagent.evidence.redact import Redactor
-from qaagent.evidence.verify import MANIFEST, file_entries
+from qaagent.evidence.verify import MANIFEST, file_entries, sha256_file
 from qaagent.junit.write import DEFAULT_MAX_OUTPUT, write_merged_junit
 from qaagent.results import FailOn, RunResult, conclusion
 
@@ -234,6 +234,36 @@ class Bundle:
         if pure.is_absolute() or ".." in pure.parts or not pure.parts or str(pure) == MANIFEST:
             raise QAAgentError(f"refusing to write {rel!r} into the evidence bundle")
         return self.dir.joinpath(*pure.parts)
+
+
+def replace_file(bundle_dir: Path, rel: str, text: str) -> None:
+    """Write `rel` into a finished bundle and update its manifest entry (sha256, size).
+
+    For files rendered from the bundle itself after `Bundle.finish` (report.html,
+    also by `qaagent report`): the file, then the manifest, are each replaced
+    atomically, so `qaagent verify` passes afterwards. Other entries are kept as
+    they are. A bundle whose manifest cannot be read is a `UsageError`.
+    """
+    pure = PurePosixPath(rel)
+    if pure.is_absolute() or ".." in pure.parts or not pure.parts or str(pure) == MANIFEST:
+        raise QAAgentError(f"refusing to write {rel!r} into the evidence bundle")
+    manifest_path = bundle_dir / MANIFEST
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise UsageError(f"{bundle_dir}: not an evidence bundle ({MANIFEST}: {exc})") from None
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("files"), list):
+        raise UsageError(f"{bundle_dir}: not an evidence bundle ({MANIFEST} has no 'files' list)")
+    target = bundle_dir.joinpath(*pure.parts)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(target, text)
+    key = pure.as_posix()
+    entry = {"path": key, "sha256": sha256_file(target), "size": target.stat().st_size}
+    files = [f for f in manifest["files"] if not (isinstance(f, dict) and f.get("path") == key)]
+    files.append(entry)
+    files.sort(key=lambda f: str(f.get("path")) if isinstance(f, dict) else "")
+    manifest["files"] = files
+    atomic_write_text(manifest_path, json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
 
 
 def _create_unique(evidence_dir: Path, run_id: str) -> Path:
