@@ -6,8 +6,10 @@ GitHub) read a `RunResult` whose suites are in `suite_order`.
 
 Memory stays flat on huge reports: a suite's cases live in a `CaseStore`,
 which keeps the first few thousand in memory and spills the rest to a
-temporary file in pickled chunks. Failing and flaky cases are also kept in a
-small in-memory list, because retries, annotations and summaries need them.
+temporary file in pickled chunks. Failing and flaky cases are also kept apart
+(retries, annotations and summaries read them): the first
+`CaseStore.PROBLEMS_IN_MEMORY` in memory, the rest spilled the same way, so a
+report with tens of thousands of failures does not grow memory either.
 """
 
 from __future__ import annotations
@@ -128,6 +130,71 @@ class Counts:
 _case_fields = operator.attrgetter(*(f.name for f in fields(TestCase)))
 
 
+class _Spill:
+    """A temporary file of pickled chunks of case rows (tuples of field values)."""
+
+    __slots__ = ("_chunks", "_file")
+
+    def __init__(self) -> None:
+        self._file: IO[bytes] | None = None
+        self._chunks = 0
+
+    def dump(self, cases: list[TestCase]) -> None:
+        if self._file is None:
+            self._file = tempfile.TemporaryFile(prefix="qaagent-cases-")  # noqa: SIM115 - closed in close()
+        # plain tuples of field values: ~5x faster to pickle and ~2x faster to load than
+        # frozen slotted dataclasses, whose pickling goes through Python-level __getstate__
+        rows = [_case_fields(case) for case in cases]
+        pickle.dump(rows, self._file, protocol=pickle.HIGHEST_PROTOCOL)
+        self._chunks += 1
+
+    def __iter__(self) -> Iterator[TestCase]:
+        spill = self._file
+        if spill is None:
+            return
+        spill.flush()
+        position = spill.tell()
+        spill.seek(0)
+        try:
+            for _ in range(self._chunks):
+                rows: list[tuple[Any, ...]] = pickle.load(spill)  # noqa: S301 - our own temp file
+                for row in rows:
+                    yield TestCase(*row)
+        finally:
+            spill.seek(position)
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+            self._chunks = 0
+
+
+class ProblemCases:
+    """The failed, errored and flaky cases of a store, in order; iterable any number of times.
+
+    Not a list: past `CaseStore.PROBLEMS_IN_MEMORY` they are read back from
+    disk while iterating. `len()` is cheap.
+    """
+
+    __slots__ = ("_store",)
+
+    def __init__(self, store: CaseStore) -> None:
+        self._store = store
+
+    def __iter__(self) -> Iterator[TestCase]:
+        store = self._store
+        yield from list(store._problems)  # noqa: SLF001 - a view of its own store
+        yield from store._problem_spill  # noqa: SLF001
+        yield from list(store._problem_buffer)  # noqa: SLF001
+
+    def __len__(self) -> int:
+        return self._store._problem_count  # noqa: SLF001
+
+    def __bool__(self) -> bool:
+        return self._store._problem_count > 0  # noqa: SLF001
+
+
 class CaseStore:
     """An append-only sequence of test cases that spills to disk when large.
 
@@ -137,67 +204,62 @@ class CaseStore:
 
     #: cases kept in memory before the store starts spilling chunks to disk
     SPILL_AT = 2000
+    #: failed/errored/flaky cases kept in memory; later ones are spilled
+    PROBLEMS_IN_MEMORY = 500
+    #: spilled problem cases are written in chunks of this many (they carry tracebacks)
+    PROBLEM_CHUNK = 200
 
     def __init__(self, cases: Iterable[TestCase] = ()) -> None:
         self._buffer: list[TestCase] = []
-        self._spill: IO[bytes] | None = None
-        self._chunks = 0
+        self._spill = _Spill()
         self.counts = Counts()
-        self._problems: list[TestCase] = []
+        self._problems: list[TestCase] = []  #: the first PROBLEMS_IN_MEMORY
+        self._problem_buffer: list[TestCase] = []  #: later ones, waiting to be spilled
+        self._problem_spill = _Spill()
+        self._problem_count = 0
         self.extend(cases)
 
     def append(self, case: TestCase) -> None:
         """Add one case at the end."""
         self.counts.add(case)
         if case.is_problem:
-            self._problems.append(case)
+            self._add_problem(case)
         self._buffer.append(case)
         if len(self._buffer) >= self.SPILL_AT:
-            self._flush()
+            self._spill.dump(self._buffer)
+            self._buffer = []
+
+    def _add_problem(self, case: TestCase) -> None:
+        self._problem_count += 1
+        if len(self._problems) < self.PROBLEMS_IN_MEMORY:
+            self._problems.append(case)
+            return
+        self._problem_buffer.append(case)
+        if len(self._problem_buffer) >= self.PROBLEM_CHUNK:
+            self._problem_spill.dump(self._problem_buffer)
+            self._problem_buffer = []
 
     def extend(self, cases: Iterable[TestCase]) -> None:
         """Add cases at the end, in order."""
         for case in cases:
             self.append(case)
 
-    def _flush(self) -> None:
-        if self._spill is None:
-            self._spill = tempfile.TemporaryFile(prefix="qaagent-cases-")  # noqa: SIM115 - closed in close()
-        # plain tuples of field values: ~5x faster to pickle and ~2x faster to load than
-        # frozen slotted dataclasses, whose pickling goes through Python-level __getstate__
-        rows = [_case_fields(case) for case in self._buffer]
-        pickle.dump(rows, self._spill, protocol=pickle.HIGHEST_PROTOCOL)
-        self._chunks += 1
-        self._buffer = []
-
     def __iter__(self) -> Iterator[TestCase]:
-        if self._spill is not None:
-            self._spill.flush()
-            position = self._spill.tell()
-            self._spill.seek(0)
-            try:
-                for _ in range(self._chunks):
-                    rows: list[tuple[Any, ...]] = pickle.load(self._spill)  # noqa: S301 - our own temp file
-                    for row in rows:
-                        yield TestCase(*row)
-            finally:
-                self._spill.seek(position)
+        yield from self._spill
         yield from list(self._buffer)
 
     def __len__(self) -> int:
         return self.counts.total
 
     @property
-    def problems(self) -> list[TestCase]:
-        """Failed, errored and flaky cases, in order (always in memory)."""
-        return list(self._problems)
+    def problems(self) -> ProblemCases:
+        """Failed, errored and flaky cases, in order (the first few in memory, the rest on disk)."""
+        return ProblemCases(self)
 
     def close(self) -> None:
-        """Release the spill file."""
-        if self._spill is not None:
-            self._spill.close()
-            self._spill = None
-            self._chunks = 0
+        """Release the spill files."""
+        self._spill.close()
+        self._problem_spill.close()
 
 
 @dataclass(frozen=True, slots=True)

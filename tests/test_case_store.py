@@ -1,0 +1,98 @@
+"""CaseStore keeps memory flat: cases and problem cases spill to disk, order and content survive."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+import pytest
+
+from qaagent.results import CaseStore, Rerun, RunResult, Status, SuiteResult, TestCase
+
+
+def make(index: int) -> TestCase:
+    """Every 3rd case fails, every 7th errors, every 11th is flaky; the rest pass."""
+    status: Status = "passed"
+    flaky = False
+    reruns: tuple[Rerun, ...] = ()
+    if index % 3 == 0:
+        status = "failed"
+    elif index % 7 == 0:
+        status = "error"
+    elif index % 11 == 0:
+        flaky = True
+        reruns = (Rerun("failed", f"m{index}", "E", "tb\n" * 5),)
+    return TestCase(
+        "s",
+        f"c{index % 4}",
+        f"t{index:05d}",
+        status,
+        0.5,
+        "f.py",
+        index + 1,
+        message=f"msg {index}" if status != "passed" else "",
+        details=f"Traceback {index}\n" * 3 if status != "passed" else "",
+        attempts=1 + len(reruns),
+        flaky=flaky,
+        reruns=reruns,
+    )
+
+
+@pytest.fixture
+def small_limits(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Tiny spill limits; every store made in the test is closed afterwards (its temp files)."""
+    monkeypatch.setattr(CaseStore, "SPILL_AT", 10)
+    monkeypatch.setattr(CaseStore, "PROBLEMS_IN_MEMORY", 4)
+    monkeypatch.setattr(CaseStore, "PROBLEM_CHUNK", 3)
+    made: list[CaseStore] = []
+    original = CaseStore.__init__
+
+    def tracking_init(self: CaseStore, cases: Iterable[TestCase] = ()) -> None:
+        made.append(self)
+        original(self, cases)
+
+    monkeypatch.setattr(CaseStore, "__init__", tracking_init)
+    yield
+    for store in made:
+        store.close()
+
+
+@pytest.mark.usefixtures("small_limits")
+@pytest.mark.parametrize("count", [0, 1, 4, 9, 10, 57])
+def test_cases_and_problems_keep_order_and_content_across_spills(count: int) -> None:
+    cases = [make(i) for i in range(count)]
+    store = CaseStore(cases)
+    expected_problems = [c for c in cases if c.is_problem]
+    assert list(store) == cases
+    assert list(store.problems) == expected_problems
+    assert len(store.problems) == len(expected_problems)
+    assert bool(store.problems) == bool(expected_problems)
+    # iterable again (not a one-shot generator), and appending later keeps order
+    assert list(store.problems) == expected_problems
+    store.append(make(3 * 1000))
+    assert list(store.problems) == [*expected_problems, make(3000)]
+    assert list(store)[-1] == make(3000)
+
+
+@pytest.mark.usefixtures("small_limits")
+def test_only_the_first_problems_stay_in_memory() -> None:
+    store = CaseStore(make(i) for i in range(300))
+    problems = list(store.problems)
+    assert len(problems) == store.counts.failed + store.counts.errors + store.counts.flaky
+    assert len(store._problems) == CaseStore.PROBLEMS_IN_MEMORY
+    assert len(store._problem_buffer) < CaseStore.PROBLEM_CHUNK
+    assert len(store._buffer) < CaseStore.SPILL_AT
+
+
+@pytest.mark.usefixtures("small_limits")
+def test_run_problems_span_suites_in_report_order() -> None:
+    first = SuiteResult("a", "pytest", CaseStore(make(i) for i in range(40)))
+    second = SuiteResult("b", "pytest", CaseStore(make(i) for i in range(40, 90)))
+    run = RunResult("p", "r", [first, second], 0.0, 1.0)
+    expected = [c for c in (*map(make, range(90)),) if c.is_problem]
+    assert list(run.problems()) == expected
+
+
+def test_close_releases_spill_files() -> None:
+    store = CaseStore(make(i) for i in range(CaseStore.SPILL_AT + 3))
+    store.close()
+    assert len(list(store)) == 3  # the in-memory tail only
