@@ -258,7 +258,9 @@ def test_report_lists_every_attempt_and_rerun(tmp_path: Path) -> None:
         attempts=3,
         reruns=(Rerun("failed", message="first", details="tb1"), Rerun("error", message="second")),
     )
-    bundle = api_bundle(tmp_path, {"unit": [flaky, case("ok")], "api": [case("x", "skipped", suite="api")]}, attempts=2)
+    bundle = api_bundle(
+        tmp_path, {"unit": [flaky, case("ok")], "api": [case("x", "skipped", suite="api")]}, attempts=2
+    )
     page = (bundle / REPORT_NAME).read_text(encoding="utf-8")
     data = json.loads(parse(page).scripts[0][1])
     reruns = data["problems"]["0"]["reruns"]
@@ -414,13 +416,17 @@ def test_real_run_report_in_chromium(tmp_path: Path) -> None:
     shots = [a for r in records for a in r["artifacts"] if a.endswith(".png")]
     assert shots, "the Playwright failure left no screenshot"
 
-    result = open_in_chromium(bundle / REPORT_NAME, artifacts_dir(tmp_path) / "html-report.png", search="greeting")
+    result = open_in_chromium(
+        bundle / REPORT_NAME, artifacts_dir(tmp_path) / "html-report.png", search="greeting"
+    )
     print(f"run + render took {time.monotonic() - started:.1f} s; first render {result['firstRenderMs']} ms")
 
     assert_offline_and_clean(result, bundle)
     state = result["state"]
     totals = manifest["totals"]
-    assert state["totals"] == {k: totals[k] for k in ("total", "passed", "failed", "errors", "skipped", "flaky")}
+    assert state["totals"] == {
+        k: totals[k] for k in ("total", "passed", "failed", "errors", "skipped", "flaky")
+    }
     attempts = [(s["name"], a["number"]) for s in manifest["suites"] for a in s["attempts"]]
     assert len(state["bars"]) == len(attempts) >= 3
     assert [b.split(":")[0] for b in state["bars"]] == [f"{name} attempt {n}" for name, n in attempts]
@@ -428,7 +434,9 @@ def test_real_run_report_in_chromium(tmp_path: Path) -> None:
     assert result["focusInfo"] == state["bars"][0]
 
     failed = [r for r in records if r["status"] == "failed"]
-    assert sorted(row["name"].split(" › ")[-1] for row in result["failedRows"]) == sorted(r["name"] for r in failed)
+    assert sorted(row["name"].split(" › ")[-1] for row in result["failedRows"]) == sorted(
+        r["name"] for r in failed
+    )
     assert {row["status"] for row in result["failedRows"]} == {"failed"}
 
     assert result["images"], "no screenshot shown inline"
