@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
 from collections.abc import Iterable, Iterator
 
 import pytest
@@ -96,3 +98,35 @@ def test_close_releases_spill_files() -> None:
     store = CaseStore(make(i) for i in range(CaseStore.SPILL_AT + 3))
     store.close()
     assert len(list(store)) == 3  # the in-memory tail only
+
+
+def test_fast_init_behaves_like_the_dataclass_init() -> None:
+    reference = dataclasses.make_dataclass(
+        "Reference", [(f.name, f.type, f) for f in dataclasses.fields(TestCase)], frozen=True, slots=True
+    )
+    assert str(inspect.signature(TestCase)) == str(inspect.signature(reference))
+    case = TestCase("s", "c", "n", "failed", line=3, reruns=(Rerun("failed"),))
+    assert [getattr(case, f.name) for f in dataclasses.fields(TestCase)] == [
+        "s",
+        "c",
+        "n",
+        "failed",
+        0.0,
+        None,
+        3,
+        "",
+        "",
+        "",
+        "",
+        "",
+        1,
+        False,
+        (Rerun("failed"),),
+        (),
+    ]
+    assert case == TestCase("s", "c", "n", "failed", 0.0, None, 3, reruns=(Rerun("failed"),))
+    assert hash(case) == hash(dataclasses.replace(case))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        case.name = "other"  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        TestCase("s", "c")  # type: ignore[call-arg]
