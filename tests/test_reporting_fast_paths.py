@@ -1,0 +1,60 @@
+"""The hand-written escaping and JSON lines give exactly what the standard library would."""
+
+from __future__ import annotations
+
+import io
+from xml.sax.saxutils import escape, quoteattr
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from qaagent.evidence.records import _ENCODER, RecordWriter
+from qaagent.evidence.redact import Redactor
+from qaagent.junit.write import escape_text, quote_attr
+from qaagent.results import STATUSES, Status, TestCase
+
+#: the characters escaping cares about, mixed with anything else
+_TRICKY = st.text(alphabet=st.sampled_from("&<>\"'\n\r\t ab\x1b\u2028é😀\\/"), max_size=30) | st.text(
+    max_size=30
+)
+
+
+@given(_TRICKY)
+def test_quote_attr_matches_saxutils(value: str) -> None:
+    assert quote_attr(value) == quoteattr(value)
+
+
+@given(_TRICKY)
+def test_escape_text_matches_saxutils(value: str) -> None:
+    assert escape_text(value) == escape(value)
+
+
+@settings(max_examples=300)
+@given(
+    text=_TRICKY,
+    status=st.sampled_from(STATUSES),
+    duration=st.floats(allow_nan=True, allow_infinity=True) | st.integers(0, 10),
+    line=st.none() | st.integers(0, 10**7),
+    flaky=st.booleans(),
+    artifacts=st.lists(_TRICKY, max_size=2),
+)
+def test_record_line_matches_the_json_encoder(
+    *, text: str, status: Status, duration: float, line: int | None, flaky: bool, artifacts: list[str]
+) -> None:
+    case = TestCase(
+        f"s{text}",
+        f"c{text}",
+        text,
+        status,
+        duration,
+        text or None,
+        line,
+        message=text * 3,
+        details=text,
+        flaky=flaky,
+        artifacts=tuple(artifacts),
+    )
+    fast = RecordWriter(io.StringIO(), 1.7e9, Redactor(["s3cret"]))
+    reference = RecordWriter(io.StringIO(), 1.7e9, Redactor(["s3cret"]))
+    assert fast.line(case) == _ENCODER.encode(reference.record(case)) + "\n"
+    assert fast.categories == reference.categories
