@@ -75,6 +75,16 @@ def _seconds(text: str) -> float:
     return value
 
 
+def _shard_arg(text: str) -> str:
+    from qaagent.shard import parse_shard  # noqa: PLC0415 - keeps `--help` fast
+
+    try:
+        index, total = parse_shard(text)
+    except UsageError as exc:
+        raise argparse.ArgumentTypeError(exc.message) from None
+    return f"{index}/{total}"
+
+
 def _fail_on(text: str) -> tuple[FailOn, ...]:
     kinds: list[FailOn] = []
     for part in text.replace(",", " ").split():
@@ -118,7 +128,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--check-name", metavar="NAME", help="create a check run with this name (needs a token)")
     run.add_argument("--comment", action="store_true", help="comment on the pull request (needs a token)")
     run.add_argument("--quiet", action="store_true", help="do not echo suite output")
+    run.add_argument("--shard", type=_shard_arg, metavar="I/N", help="run only shard I of N (matrix jobs)")
+    _durations_arg(run)
     run.set_defaults(func=cmd_run_all)
+    _add_shard_commands(commands.add_parser)
 
     validate = commands.add_parser("validate", help="check the profile and print the plan; runs nothing")
     _profile_arg(validate)
@@ -133,6 +146,54 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("bundle", type=Path, help="the bundle folder (holding manifest.json)")
     report.set_defaults(func=cmd_report)
     return parser
+
+
+def _add_shard_commands(add_parser: Callable[..., argparse.ArgumentParser]) -> None:
+    """`plan`, `durations` and `merge`: sharding across matrix jobs."""
+    plan = add_parser("plan", help="print how the suites split into shards; runs nothing")
+    _profile_arg(plan)
+    plan.add_argument("--shards", type=_positive_int, default=1, metavar="N", help="number of shards")
+    plan.add_argument("--suite", action="append", default=[], metavar="NAME", help="select suites")
+    plan.add_argument("--evidence-dir", type=Path, metavar="DIR", help="where earlier bundles are")
+    plan.add_argument("--json", action="store_true", help="one line of JSON for `fromJSON` in a matrix")
+    _durations_arg(plan)
+    plan.set_defaults(func=cmd_plan)
+
+    durations = add_parser("durations", help="write recorded durations as a small JSON file")
+    durations.add_argument(
+        "source", type=Path, nargs="?", help="bundle, JUnit or durations file (default: newest bundle)"
+    )
+    _profile_arg(durations)
+    durations.add_argument("--evidence-dir", type=Path, metavar="DIR", help="where earlier bundles are")
+    durations.add_argument("-o", "--output", type=Path, metavar="FILE", help="default: standard output")
+    durations.set_defaults(func=cmd_durations)
+
+    merge = add_parser("merge", help="join the evidence bundles of shard jobs into one run")
+    merge.add_argument(
+        "bundles", type=Path, nargs="+", metavar="BUNDLE", help="bundle folders (or folders holding them)"
+    )
+    merge.add_argument("--junit", type=Path, metavar="PATH", help="default: qaagent-junit.xml")
+    merge.add_argument("--evidence-dir", type=Path, metavar="DIR", help="default: .qaagent/evidence")
+    merge.add_argument("--keep", type=_positive_int, default=20, metavar="N", help="bundles kept")
+    merge.add_argument("--fail-on", type=_fail_on, metavar="LIST", help="default: the shards' fail_on")
+    merge.add_argument("--allow-partial", action="store_true", help="merge even with shards missing")
+    merge.add_argument(
+        "--github", choices=("auto", "on", "off"), default="auto", help="GitHub Actions feedback"
+    )
+    merge.add_argument("--no-annotations", dest="annotations", action="store_false", help="no annotations")
+    merge.add_argument("--no-summary", dest="summary", action="store_false", help="no job summary")
+    merge.add_argument("--check-name", metavar="NAME", help="create a check run (needs a token)")
+    merge.add_argument("--comment", action="store_true", help="comment on the pull request (needs a token)")
+    merge.set_defaults(func=cmd_merge)
+
+
+def _durations_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--durations-from",
+        type=Path,
+        metavar="PATH",
+        help="evidence bundle, JUnit file or `qaagent durations` JSON (default: newest bundle)",
+    )
 
 
 def _profile_arg(parser: argparse.ArgumentParser) -> None:
@@ -192,10 +253,118 @@ def cmd_report(args: argparse.Namespace, out: TextIO) -> int:
     return ExitCode.OK
 
 
+def cmd_plan(args: argparse.Namespace, out: TextIO) -> int:
+    """Print the shard split (`--json`: one line for a workflow matrix)."""
+    import json  # noqa: PLC0415
+
+    from qaagent.durations import resolve_durations  # noqa: PLC0415
+    from qaagent.shard import split, split_reason  # noqa: PLC0415
+
+    loaded = load_profile(args.profile)
+    overrides = Overrides(
+        suites=parse_suite_list(args.suite),
+        evidence_dir=args.evidence_dir.resolve() if args.evidence_dir else None,
+    )
+    plan = build_plan(loaded, overrides)
+    durations = resolve_durations(args.durations_from, plan.evidence_dir)
+    result = split(plan, args.shards, durations)
+    reason = split_reason(result)
+    if args.json:
+        out.write(json.dumps(result.describe(reason), separators=(",", ":")) + "\n")
+        return ExitCode.OK
+    out.write(f"{args.shards} shard(s): {reason}\n")
+    for entry in result.describe(reason)["shards"]:
+        out.write(f"shard {entry['shard']}: ~{entry['estimate']:.1f} s, {len(entry['units'])} unit(s)\n")
+        for unit in entry["units"]:
+            where = f" {unit['path']}" if unit["path"] else " (whole suite)"
+            out.write(f"  {unit['suite']}{where} ~{unit['estimate']:.1f} s\n")
+    return ExitCode.OK
+
+
+def cmd_durations(args: argparse.Namespace, out: TextIO) -> int:
+    """Write the durations of a bundle, JUnit or durations file as a `qaagent durations` JSON file."""
+    import json  # noqa: PLC0415
+
+    from qaagent.durations import auto_source, from_bundle, load_durations  # noqa: PLC0415
+
+    source: Path | None = args.source
+    if source is None:
+        evidence = args.evidence_dir
+        if evidence is None:
+            evidence = build_plan(load_profile(args.profile)).evidence_dir
+        source = auto_source(evidence.resolve())
+        if source is None:
+            raise UsageError(f"no finished evidence bundle in {evidence}: name a SOURCE")
+        durations = from_bundle(source)
+    else:
+        durations = load_durations(source)
+    text = json.dumps(durations.as_json(), indent=2, ensure_ascii=False) + "\n"
+    if args.output is None:
+        out.write(text)
+    else:
+        args.output.parent.mkdir(parents=True, exist_ok=True)
+        args.output.write_text(text, encoding="utf-8")
+        out.write(f"qaagent: durations of {len(durations.suites)} suite(s) written to {args.output}\n")
+    return ExitCode.OK
+
+
+def cmd_merge(args: argparse.Namespace, out: TextIO) -> int:
+    """Join shard bundles into one run and report it like `run-all` would."""
+    from qaagent.junit.write import DEFAULT_MAX_OUTPUT  # noqa: PLC0415
+    from qaagent.merge import merge_bundles  # noqa: PLC0415
+    from qaagent.plan import find_repo_root  # noqa: PLC0415
+
+    repo_root = find_repo_root(Path.cwd().resolve())
+    evidence_dir = (args.evidence_dir or Path(".qaagent/evidence")).resolve()
+    junit = (args.junit or Path("qaagent-junit.xml")).resolve()
+    github = _github_enabled(args.github)
+    console = Console(out, github=github, quiet=True)
+    merged = merge_bundles(
+        args.bundles, evidence_dir=evidence_dir, repo_root=repo_root, allow_partial=args.allow_partial
+    )
+    fail_on = args.fail_on or merged.fail_on
+    console.line(f"qaagent {__version__}: merge {merged.bundle.run_id} of {merged.description}")
+    for note in merged.notes:
+        console.line(f"qaagent: warning: {note}")
+    feedback = (
+        GitHubFeedback(feedback_options(args), repo_root=repo_root, stream=console.stream) if github else None
+    )
+    if feedback is not None:
+        feedback.start()
+    finish_reports(
+        merged.run,
+        merged.bundle,
+        fail_on=fail_on,
+        max_output=DEFAULT_MAX_OUTPUT,
+        junit_path=junit,
+        evidence_dir=evidence_dir,
+        keep=args.keep,
+        repo_root=repo_root,
+        console=console,
+        feedback=feedback,
+        notes=merged.notes,
+    )
+    return exit_code(merged.run, fail_on)
+
+
+def schedule(plan: Plan, *, shard: str | None, durations_from: Path | None) -> Plan:
+    """Apply `--shard` and the longest-first start order; durations are read only when they matter."""
+    from qaagent.durations import NO_DURATIONS, resolve_durations  # noqa: PLC0415
+    from qaagent.shard import apply_shard, parse_shard, schedule_start_order, split  # noqa: PLC0415
+
+    wanted = shard is not None or durations_from is not None or (plan.parallel and len(plan.suites) > 1)
+    durations = resolve_durations(durations_from, plan.evidence_dir) if wanted else NO_DURATIONS
+    if shard is not None:
+        index, total = parse_shard(shard)
+        plan = apply_shard(plan, index, split(plan, total, durations))
+    return schedule_start_order(plan, durations)
+
+
 def cmd_run_all(args: argparse.Namespace, out: TextIO) -> int:
     """The whole pipeline; the evidence bundle is written whatever happens."""
     loaded = load_profile(args.profile)
     plan = build_plan(loaded, _overrides(args))
+    plan = schedule(plan, shard=args.shard, durations_from=args.durations_from)
     github = _github_enabled(args.github)
     console = Console(out, github=github, quiet=args.quiet)
     return run_pipeline(plan, console=console, github=github, args=args)
@@ -224,7 +393,7 @@ def run_pipeline(plan: Plan, *, console: Console, github: bool, args: argparse.N
     from qaagent.evidence.bundle import Bundle, make_run_id  # noqa: PLC0415
     from qaagent.orchestrator import RunOrchestrator  # noqa: PLC0415
 
-    run_id = make_run_id(datetime.now(UTC), evidence_dir=plan.evidence_dir)
+    run_id = make_run_id(datetime.now(UTC), plan.shard, evidence_dir=plan.evidence_dir)
     bundle = Bundle.start(
         plan.evidence_dir,
         run_id,
@@ -234,9 +403,16 @@ def run_pipeline(plan: Plan, *, console: Console, github: bool, args: argparse.N
         profile_sha256=plan.loaded.sha256,
         repo_root=plan.repo_root,
         suites=[s.name for s in plan.suites],
+        shard=plan.shard,
     )
     mode = f"parallel ({plan.max_workers} workers)" if plan.parallel else "sequential"
     console.line(f"qaagent {__version__}: run {bundle.run_id}, {len(plan.suites)} suite(s), {mode}")
+    if plan.shard is not None and plan.shard_layout is not None:
+        share = sum(len(s.units) if s.units is not None else 1 for s in plan.suites)
+        estimate = plan.shard_layout.get("estimate", 0)
+        console.line(f"qaagent: shard {plan.shard}: {share} unit(s), estimated {estimate:g} s")
+    if plan.suites:
+        console.line(f"qaagent: start order: {', '.join(plan.start_order)} — {plan.start_order_reason}")
     feedback = (
         GitHubFeedback(feedback_options(args), repo_root=plan.repo_root, stream=console.stream)
         if github

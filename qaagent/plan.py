@@ -45,6 +45,8 @@ class SuitePlan:
     timeout: float
     retry_count: int
     env: Mapping[str, str] = field(default_factory=dict)
+    #: sharding: only these test files (absolute); None runs the whole `path`
+    units: tuple[Path, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,9 @@ class Plan:
     start_order: tuple[str, ...] = ()
     start_order_reason: str = "suite_order"
     skipped_disabled: tuple[str, ...] = ()
+    #: `I/N` when this run is one shard of a matrix (see qaagent.shard), with the whole split
+    shard: str | None = None
+    shard_layout: Mapping[str, Any] | None = None
 
     def settings(self) -> dict[str, Any]:
         """The effective settings, as recorded in the manifest."""
@@ -89,6 +94,7 @@ class Plan:
                 for s in self.suites
             },
             "app": None if self.app is None else {"base_url": self.app.base_url},
+            "shard": None if self.shard_layout is None else dict(self.shard_layout),
         }
 
 

@@ -78,6 +78,12 @@ class Runner(ABC):
             return f"test path does not exist: {self._show(self.suite.path)}"
         return None
 
+    def unit_args(self) -> list[str] | None:
+        """A shard's test files as arguments relative to `cwd`; None: the suite's whole path."""
+        if self.suite.units is None:
+            return None
+        return [Path(os.path.relpath(unit, self.cwd)).as_posix() for unit in self.suite.units]
+
     def _show(self, path: Path) -> str:
         try:
             return path.relative_to(self.repo_root).as_posix()

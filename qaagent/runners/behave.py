@@ -48,6 +48,8 @@ class BehaveRunner(Runner):
                 # Passed as arguments: behave resolves `@file` entries relative to the file's folder.
                 selected = tuple(locations)
                 targets = list(locations)
+        if not targets:
+            targets = self.unit_args() or []
         if not targets and self.suite.path is not None:
             targets = [os.path.relpath(self.suite.path, self.cwd)]
         argv = [

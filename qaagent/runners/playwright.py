@@ -220,6 +220,7 @@ class PlaywrightRunner(Runner):
             shutil.copyfile(previous, output / ".last-run.json")
             argv.append("--last-failed")
             selected = tuple(f"{c.classname} › {c.name}" for c in failed)
+        argv.extend(self.unit_args() or [])  # a shard's spec files, as Playwright's file filters
         argv.extend(args)
         return AttemptSpec(tuple(argv), self.cwd, self.env(extra), selected)
 

@@ -36,6 +36,9 @@ class PytestRunner(Runner):
         return self.tool_missing(base[0])
 
     def _path_arg(self) -> list[str]:
+        units = self.unit_args()
+        if units is not None:
+            return units
         if self.suite.path is None:
             return []
         return [os.path.relpath(self.suite.path, self.cwd)]

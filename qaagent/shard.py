@@ -1,0 +1,374 @@
+"""Sharding across matrix jobs: test files as units of work, split by LPT, applied to a plan.
+
+The unit of work is a test file — small enough to balance, big enough that a
+runner can be told to run exactly it:
+
+- pytest: test modules ``test_*.py`` / ``*_test.py`` under the suite's path
+  (pytest's default ``python_files``; directories pytest skips by default are
+  skipped), in the order pytest collects a directory (names sorted, folders
+  and files interleaved);
+- behave: ``.feature`` files, in the order qaagent reports them (behave
+  writes one JUnit file per feature, ``TESTS-<dotted path>.xml``, read sorted);
+- Playwright: spec files ``*.spec.*`` / ``*.test.*`` (js, ts, mjs, cjs, jsx,
+  tsx…) under the suite's project folder, outside ``node_modules``;
+- ``command`` suites, and suites where no such file is found, are one
+  indivisible unit.
+
+Every shard job computes the same split from the same checkout, profile and
+durations (`split`), so no coordination is needed; `apply_shard` keeps this
+job's share. The split is recorded in the bundle (`Plan.shard_layout`) so
+`qaagent merge` can check that the shards agree and can restore the order an
+unsharded run reports in.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import fnmatch
+import hashlib
+import json
+import os
+import re
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from qaagent.durations import Durations, SuiteDurations
+from qaagent.errors import UsageError
+from qaagent.plan import Plan, SuitePlan
+from qaagent.schedule import fill_unknown, lpt_order, lpt_partition
+
+_SHARD_RE = re.compile(r"^\s*(\d{1,6})\s*/\s*(\d{1,6})\s*$")
+#: pytest's default `norecursedirs`
+_PYTEST_SKIP = ("*.egg", ".*", "_darcs", "build", "CVS", "dist", "node_modules", "venv", "{arch}")
+_PYTEST_FILES = ("test_*.py", "*_test.py")
+_SCRIPT_EXT = r"(?:c|m)?[jt]sx?"
+_SPEC_RE = re.compile(rf"\.(?:spec|test)\.{_SCRIPT_EXT}$")
+_PLAYWRIGHT_SKIP = frozenset({"node_modules", "test-results", "playwright-report", "blob-report"})
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """``I/N`` (1-based, 1 <= I <= N) as (I, N); a UsageError otherwise."""
+    match = _SHARD_RE.match(text)
+    if match is None or int(match.group(2)) < 1 or not 1 <= int(match.group(1)) <= int(match.group(2)):
+        raise UsageError(f"invalid shard {text!r}: expected I/N with 1 <= I <= N, e.g. --shard 2/4")
+    return int(match.group(1)), int(match.group(2))
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One test file of a suite (or the whole suite when `path` is None)."""
+
+    suite: str
+    path: Path | None  #: absolute
+    rel: str | None  #: relative to the repository root, POSIX
+    #: names a case of this unit may carry: its file, behave's dotted feature, Playwright's spec path
+    keys: tuple[str, ...] = ()
+
+    @property
+    def label(self) -> str:
+        """``suite:path`` or ``suite``."""
+        return f"{self.suite}:{self.rel}" if self.rel else self.suite
+
+
+def _rel(path: Path, root: Path) -> str:
+    try:
+        return path.relative_to(root).as_posix()
+    except ValueError:
+        return path.as_posix()
+
+
+def _walk(top: Path, skip: Callable[[str], bool]) -> Iterator[Path]:
+    for dirpath, dirnames, filenames in os.walk(top):
+        dirnames[:] = sorted(d for d in dirnames if not skip(d))
+        for name in sorted(filenames):
+            yield Path(dirpath) / name
+
+
+def _skip_pytest(name: str) -> bool:
+    return any(fnmatch.fnmatchcase(name, pattern) for pattern in _PYTEST_SKIP) or name == "__pycache__"
+
+
+def _pytest_units(suite: SuitePlan, root: Path) -> list[Unit]:
+    path = suite.path
+    assert path is not None  # noqa: S101 - checked by the caller
+    if path.is_file():
+        files = [path]
+    else:
+        files = [
+            f for f in _walk(path, _skip_pytest) if any(fnmatch.fnmatchcase(f.name, p) for p in _PYTEST_FILES)
+        ]
+        # pytest collects a folder's entries sorted by name, descending into folders where they sort.
+        files.sort(key=lambda f: f.relative_to(path).parts)
+    return [Unit(suite.name, f, _rel(f, root), (_rel(f, root),)) for f in files]
+
+
+def _behave_units(suite: SuitePlan, root: Path) -> list[Unit]:
+    path = suite.path
+    assert path is not None  # noqa: S101 - checked by the caller
+    if path.is_file():
+        pairs = [(path, path.stem)]
+    else:
+        found = _walk(path, lambda d: d.startswith("."))
+        pairs = [
+            (f, ".".join(f.relative_to(path).with_suffix("").parts)) for f in found if f.suffix == ".feature"
+        ]
+    # qaagent reads behave's JUnit files (TESTS-<dotted>.xml) sorted by name: that is the report order.
+    pairs.sort(key=lambda pair: f"TESTS-{pair[1]}.xml")
+    return [Unit(suite.name, f, _rel(f, root), (_rel(f, root), dotted)) for f, dotted in pairs]
+
+
+def _playwright_units(suite: SuitePlan, root: Path) -> list[Unit]:
+    path = suite.path
+    assert path is not None  # noqa: S101 - checked by the caller
+    if not path.is_dir():
+        return []
+    files = [
+        f
+        for f in _walk(path, lambda d: d.startswith(".") or d in _PLAYWRIGHT_SKIP)
+        if _SPEC_RE.search(f.name)
+    ]
+    files.sort(key=lambda f: f.relative_to(path).as_posix())
+    units = []
+    for f in files:
+        parts = f.relative_to(path).parts
+        # Playwright's classname is the spec path relative to testDir: any tail of the path.
+        tails = tuple("/".join(parts[i:]) for i in range(len(parts)))
+        units.append(Unit(suite.name, f, _rel(f, root), (_rel(f, root), *tails)))
+    return units
+
+
+def discover_units(suite: SuitePlan, repo_root: Path) -> list[Unit]:
+    """A suite's units in the order an unsharded run reports them (one whole-suite unit if indivisible)."""
+    units: list[Unit] = []
+    if suite.path is not None and suite.path.exists():
+        if suite.runner == "pytest":
+            units = _pytest_units(suite, repo_root)
+        elif suite.runner == "behave":
+            units = _behave_units(suite, repo_root)
+        elif suite.runner == "playwright":
+            units = _playwright_units(suite, repo_root)
+    return units or [Unit(suite.name, None, None)]
+
+
+# -- estimates -------------------------------------------------------------------------------------
+
+
+def unit_estimate(unit: Unit, recorded: SuiteDurations | None) -> float | None:
+    """Recorded seconds of one unit (its file's cases and cases whose classname names it), or None."""
+    if recorded is None:
+        return None
+    if unit.path is None:
+        return recorded.total if recorded.total is not None else None
+    found = False
+    seconds = 0.0
+    for key in unit.keys:
+        if key in recorded.files:
+            found = True
+            seconds += recorded.files[key]
+    for classname, value in recorded.classes.items():
+        if case_unit_key(classname, unit.keys):
+            found = True
+            seconds += value
+    return seconds if found else None
+
+
+def case_unit_key(classname: str, keys: Sequence[str]) -> bool:
+    """Whether a classname belongs to a unit with `keys` (behave ``dotted.Feature``, Playwright spec path)."""
+    return any(classname == key or classname.startswith(key + ".") for key in keys if key)
+
+
+# -- the split -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ShardSplit:
+    """Every unit of a plan and the shard (0-based) it goes to."""
+
+    total: int
+    units: tuple[Unit, ...]  #: suites in suite_order, units in report order
+    shards: tuple[int, ...]  #: per unit, 0-based
+    estimates: tuple[float, ...]  #: per unit, seconds (unknown: the mean of the known)
+    known: int  #: how many units had a recorded duration
+    source: str  #: where the durations came from ("" when none)
+
+    def loads(self) -> list[float]:
+        """Estimated seconds per shard."""
+        loads = [0.0] * self.total
+        for shard, estimate in zip(self.shards, self.estimates, strict=True):
+            loads[shard] += estimate
+        return loads
+
+    def units_of(self, index: int) -> list[Unit]:
+        """The units of shard `index` (1-based), in report order."""
+        return [u for u, s in zip(self.units, self.shards, strict=True) if s == index - 1]
+
+    def layout(self) -> dict[str, Any]:
+        """The split as recorded in each shard's manifest (identical in every shard)."""
+        suites: dict[str, list[dict[str, Any]]] = {}
+        for unit, shard in zip(self.units, self.shards, strict=True):
+            suites.setdefault(unit.suite, []).append(
+                {"path": unit.rel, "shard": shard + 1, "keys": list(unit.keys)}
+            )
+        body = {"total": self.total, "suites": suites}
+        digest = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+        return {**body, "split_sha256": digest, "durations": self.source or None}
+
+    def describe(self, reason: str) -> dict[str, Any]:
+        """`qaagent plan --json`: one entry per shard and a matrix `include` list."""
+        loads = self.loads()
+        shards = []
+        for index in range(1, self.total + 1):
+            units = [
+                {"suite": u.suite, "path": u.rel, "estimate": round(e, 3)}
+                for u, s, e in zip(self.units, self.shards, self.estimates, strict=True)
+                if s == index - 1
+            ]
+            shards.append(
+                {
+                    "index": index,
+                    "total": self.total,
+                    "shard": f"{index}/{self.total}",
+                    "estimate": round(loads[index - 1], 3),
+                    "units": units,
+                }
+            )
+        return {
+            "shards": shards,
+            "include": [{"shard": f"{i}/{self.total}"} for i in range(1, self.total + 1)],
+            "durations": {"source": self.source or None, "known": self.known, "units": len(self.units)},
+            "reason": reason,
+        }
+
+
+def split(plan: Plan, total: int, durations: Durations) -> ShardSplit:
+    """Assign every unit of `plan` to one of `total` shards by LPT over recorded durations."""
+    units: list[Unit] = []
+    for suite in plan.suites:
+        units.extend(discover_units(suite, plan.repo_root))
+    raw = [unit_estimate(u, durations.suites.get(u.suite)) for u in units]
+    _spread_overhead(units, raw, durations)
+    estimates, known = fill_unknown(raw)
+    partition = lpt_partition(estimates, total)
+    shards = [0] * len(units)
+    for shard, members in enumerate(partition.bins):
+        for item in members:
+            shards[item] = shard
+    return ShardSplit(total, tuple(units), tuple(shards), tuple(estimates), known, durations.source)
+
+
+def _spread_overhead(units: Sequence[Unit], raw: list[float | None], durations: Durations) -> None:
+    """Add a suite's time outside its test cases (start-up, collection) evenly to its known files.
+
+    Keeps file estimates on the same scale as whole-suite units (`command`
+    suites), whose recorded time includes their start-up.
+    """
+    members: dict[str, list[int]] = {}
+    for position, unit in enumerate(units):
+        if unit.path is not None:
+            members.setdefault(unit.suite, []).append(position)
+    for suite, positions in members.items():
+        recorded = durations.suites.get(suite)
+        known = [p for p in positions if raw[p] is not None]
+        if recorded is None or recorded.total is None or not known:
+            continue
+        extra = recorded.total - sum(raw[p] or 0.0 for p in known)
+        if extra > 0:
+            for p in known:
+                raw[p] = (raw[p] or 0.0) + extra / len(positions)
+
+
+def split_reason(split_: ShardSplit) -> str:
+    """Why the split looks as it does, for the console."""
+    if not split_.known:
+        return f"{len(split_.units)} unit(s) in equal shares: no recorded durations"
+    return (
+        f"{len(split_.units)} unit(s) longest first by durations from {split_.source} "
+        f"({split_.known} recorded, others get the mean)"
+    )
+
+
+def apply_shard(plan: Plan, index: int, split_: ShardSplit) -> Plan:
+    """The plan of shard `index` (1-based): only its units; suites with none are left out."""
+    mine: dict[str, list[Unit]] = {}
+    for unit in split_.units_of(index):
+        mine.setdefault(unit.suite, []).append(unit)
+    suites: list[SuitePlan] = []
+    for suite in plan.suites:
+        units = mine.get(suite.name)
+        if not units:
+            continue
+        if units[0].path is None:
+            suites.append(suite)  # indivisible: the whole suite
+        else:
+            suites.append(dataclasses.replace(suite, units=tuple(u.path for u in units if u.path)))
+    names = {s.name for s in suites}
+    workers = plan.max_workers if plan.parallel else 1
+    return dataclasses.replace(
+        plan,
+        suites=tuple(suites),
+        start_order=tuple(n for n in plan.start_order if n in names),
+        max_workers=max(1, min(workers, len(suites))),
+        shard=f"{index}/{split_.total}",
+        shard_layout={
+            **split_.layout(),
+            "index": index,
+            "suite_order": [s.name for s in plan.suites],
+            "runners": {s.name: s.runner for s in plan.suites},
+            "estimate": round(split_.loads()[index - 1], 3),
+        },
+    )
+
+
+def schedule_start_order(plan: Plan, durations: Durations) -> Plan:
+    """Longest first for a parallel run with recorded durations; otherwise suite_order (and why)."""
+    names = [s.name for s in plan.suites]
+    if not plan.parallel or len(names) < 2:  # noqa: PLR2004 - order matters only with two or more
+        why = "sequential run" if not plan.parallel else "one suite"
+        return dataclasses.replace(plan, start_order=tuple(names), start_order_reason=f"suite_order ({why})")
+    recorded = {name: durations.suite_total(name) for name in names}
+    known = sum(1 for v in recorded.values() if v is not None)
+    if not known:
+        return dataclasses.replace(
+            plan, start_order=tuple(names), start_order_reason="suite_order (no recorded durations)"
+        )
+    if plan.shard is not None:
+        # A shard runs part of each suite: scale the suite's time by the share of its units here.
+        recorded = {name: _shard_share(plan, name, v) for name, v in recorded.items()}
+    order = lpt_order(names, recorded)
+    reason = f"longest first by durations from {durations.source} ({known} of {len(names)} suites recorded"
+    reason += ", others get the mean)" if known < len(names) else ")"
+    return dataclasses.replace(plan, start_order=tuple(order), start_order_reason=reason)
+
+
+def _shard_share(plan: Plan, name: str, seconds: float | None) -> float | None:
+    layout = plan.shard_layout or {}
+    entries = layout.get("suites", {}).get(name) if isinstance(layout.get("suites"), Mapping) else None
+    if seconds is None or not entries:
+        return seconds
+    mine = sum(1 for e in entries if e.get("shard") == layout.get("index"))
+    return seconds * mine / len(entries)
+
+
+def unit_index(layout_units: Sequence[Mapping[str, Any]]) -> dict[str, int]:
+    """Key -> position of a suite's units as recorded in a layout (first unit wins a shared key)."""
+    index: dict[str, int] = {}
+    for position, entry in enumerate(layout_units):
+        for key in entry.get("keys") or ():
+            index.setdefault(str(key), position)
+    return index
+
+
+def locate_unit(file: str | None, classname: str, index: Mapping[str, int]) -> int | None:
+    """The unit position of a test case by its file, else by its classname (longest dotted prefix)."""
+    if file and file in index:
+        return index[file]
+    if classname in index:
+        return index[classname]
+    parts = classname.split(".")
+    for count in range(len(parts) - 1, 0, -1):
+        prefix = ".".join(parts[:count])
+        if prefix in index:
+            return index[prefix]
+    return None

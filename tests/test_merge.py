@@ -1,0 +1,141 @@
+"""`qaagent merge` with real shard runs: same report as one machine; every refusal is one line, exit 2."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from conftest import run_qaagent
+from test_shard_fixtures import build_project, git_commit, normalized_junit, run_shard
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """The fixture project in git, with one unsharded run (the reference and the durations)."""
+    root = build_project(tmp_path_factory.mktemp("merge") / "project")
+    git_commit(root, "first")
+    full = run_shard(root, "ev/full")
+    return root, full
+
+
+def _merge(
+    root: Path,
+    *bundles: Path | str,
+    out: str = "ev/merged",
+    extra: tuple[str, ...] = (),
+    codes: tuple[int, ...] = (1,),
+) -> Path:
+    args = ["merge", *map(str, bundles), "--evidence-dir", out, "--junit", f"{out}.xml", *extra]
+    result = run_qaagent(*args, cwd=root)
+    assert result.returncode in codes, result.stderr + result.stdout  # the fixture has failing tests
+    assert "merge " in result.stdout
+    (bundle,) = (root / out).iterdir()
+    return bundle
+
+
+def _cases(bundle: Path) -> list[tuple[str, str, str, str, bool]]:
+    rows = []
+    for line in (bundle / "tests.jsonl").read_text(encoding="utf-8").splitlines():
+        r = json.loads(line)
+        rows.append((r["suite"], r["classname"], r["name"], r["status"], r["flaky"]))
+    return rows
+
+
+@pytest.mark.parametrize("total", [1, 2, 3])
+def test_merged_shards_equal_one_machine(project: tuple[Path, Path], total: int) -> None:
+    root, full = project
+    evidence = f"ev/n{total}"
+    for index in range(1, total + 1):
+        run_shard(root, evidence, f"{index}/{total}", "--durations-from", str(full))
+    merged = _merge(root, root / evidence, out=f"ev/merged{total}")
+    assert normalized_junit(merged / "junit.xml") == normalized_junit(full / "junit.xml")
+    assert _cases(merged) == _cases(full)
+    assert any(flaky for *_, flaky in _cases(merged))  # flakyFailure survived the round trip
+    assert run_qaagent("verify", str(merged), cwd=root).returncode == 0
+    manifest = json.loads((merged / "manifest.json").read_text(encoding="utf-8"))
+    info = manifest["settings"]["merge"]
+    assert [s["shard"] for s in info["shards"]] == [f"{i}/{total}" for i in range(1, total + 1)]
+    for entry in info["shards"]:
+        copied = merged / entry["path"] / "manifest.json"
+        assert entry["host"]
+        assert entry["started"]
+        assert entry["finished"]
+        assert len(entry["manifest_sha256"]) == 64
+        assert copied.is_file()  # the shard's own bundle is kept as evidence
+    assert info["partial"] is False
+    assert [s["name"] for s in manifest["suites"]] == ["unit", "behave", "lint"]
+
+
+@pytest.fixture(scope="module")
+def two_shards(project: tuple[Path, Path]) -> tuple[Path, Path, Path]:
+    root, full = project
+    one = run_shard(root, "ev/pair", "1/2", "--durations-from", str(full))
+    two = run_shard(root, "ev/pair", "2/2", "--durations-from", str(full))
+    return root, one, two
+
+
+def _refused(root: Path, *args: str) -> str:
+    result = run_qaagent("merge", *args, "--evidence-dir", "ev/refused", cwd=root)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, lines
+    assert not (root / "ev/refused").exists()  # refused before anything is written
+    return lines[0]
+
+
+def test_missing_shard_is_refused(two_shards: tuple[Path, Path, Path]) -> None:
+    root, one, _ = two_shards
+    assert "shard(s) 2/2 missing" in _refused(root, str(one))
+
+
+def test_same_shard_twice_is_refused(two_shards: tuple[Path, Path, Path], tmp_path: Path) -> None:
+    root, one, two = two_shards
+    again = tmp_path / "again"
+    shutil.copytree(one, again)
+    assert "shard 1/2 appears 2 times" in _refused(root, str(one), str(again), str(two))
+
+
+def test_corrupted_bundle_is_refused(two_shards: tuple[Path, Path, Path], tmp_path: Path) -> None:
+    root, one, two = two_shards
+    bad = tmp_path / "bad"
+    shutil.copytree(one, bad)
+    with (bad / "junit.xml").open("a", encoding="utf-8") as handle:
+        handle.write("<!-- tampered -->")
+    message = _refused(root, str(bad), str(two))
+    assert "does not verify (changed: junit.xml)" in message
+
+
+def test_bundles_of_different_commits_are_refused(two_shards: tuple[Path, Path, Path]) -> None:
+    root, one, _ = two_shards
+    (root / "tests" / "test_mod1.py").write_text("def test_one():\n    pass\n", encoding="utf-8")
+    git_commit(root, "second")
+    try:
+        later = run_shard(root, "ev/later", "2/2")
+        message = _refused(root, str(one), str(later))
+    finally:
+        (root / "tests" / "test_mod1.py").write_text(
+            "def test_one():\n    pass\n\ndef test_two():\n    assert 1 > 0\n", encoding="utf-8"
+        )
+        git_commit(root, "restore")
+    assert "different commits" in message
+
+
+def test_not_a_bundle_is_refused(two_shards: tuple[Path, Path, Path], tmp_path: Path) -> None:
+    root, _, _ = two_shards
+    assert "not an evidence bundle" in _refused(root, str(tmp_path))
+
+
+def test_allow_partial_states_the_gap(two_shards: tuple[Path, Path, Path]) -> None:
+    root, one, _ = two_shards
+    # the exit code is the verdict on the tests that are there; the gap is stated
+    merged = _merge(root, one, out="ev/partial", extra=("--allow-partial",), codes=(0, 1))
+    manifest = json.loads((merged / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["settings"]["merge"]["partial"] is True
+    assert manifest["settings"]["merge"]["missing"] == ["2/2"]
+    summary = (merged / "summary.md").read_text(encoding="utf-8")
+    assert "shard(s) 2/2 missing" in summary

@@ -1,0 +1,119 @@
+"""Sharding: bad `--shard` values, unit discovery and order, `plan --json`, empty shards, balance."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from conftest import ProjectFactory, run_qaagent
+from test_shard_fixtures import build_project
+
+from qaagent.durations import Durations, SuiteDurations
+from qaagent.plan import build_plan
+from qaagent.profile import load_profile
+from qaagent.shard import discover_units, split
+
+
+@pytest.mark.parametrize("value", ["0/3", "4/3", "a/b", "1/0", "2", "-1/3"])
+def test_bad_shard_is_one_line_exit_2(qa_project: ProjectFactory, value: str) -> None:
+    root = build_project(qa_project({}))
+    result = run_qaagent("run-all", f"--shard={value}", cwd=root)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert "invalid shard" in lines[0]
+    assert not (root / ".qaagent").exists()  # nothing ran
+
+
+def test_durations_from_a_file_of_another_kind_is_exit_2(qa_project: ProjectFactory) -> None:
+    root = build_project(qa_project({"notes.txt": "hello", "bad.json": '{"x": 1}', "bad.xml": "<html/>"}))
+    for name in ("notes.txt", "bad.json", "bad.xml", "missing.json"):
+        result = run_qaagent("plan", "--shards", "2", "--durations-from", name, cwd=root)
+        assert result.returncode == 2, name
+        assert len(result.stderr.strip().splitlines()) == 1
+        assert name in result.stderr
+
+
+def test_units_follow_the_report_order_of_each_runner(tmp_path: Path) -> None:
+    root = build_project(tmp_path / "p")
+    plan = build_plan(load_profile(root / ".qaagent.yaml"), repo_root=root)
+    units = {s.name: [u.rel for u in discover_units(s, root)] for s in plan.suites}
+    # pytest collects a folder's entries by name, folders where they sort ("api" < "test_mod1.py")
+    assert units["unit"] == [
+        "tests/api/test_api.py",
+        "tests/api/z_test.py",
+        *[f"tests/test_mod{i}.py" for i in range(1, 6)],
+        "tests/test_zflaky.py",
+    ]
+    # behave JUnit files are read sorted by name: TESTS-alpha, TESTS-beta, TESTS-delta, TESTS-nested.gamma
+    assert units["behave"] == [
+        "features/alpha.feature",
+        "features/beta.feature",
+        "features/delta.feature",
+        "features/nested/gamma.feature",
+    ]
+    assert units["lint"] == [None]  # a command suite is indivisible
+
+
+def test_split_is_deterministic_and_complete(tmp_path: Path) -> None:
+    root = build_project(tmp_path / "p")
+    plan = build_plan(load_profile(root / ".qaagent.yaml"), repo_root=root)
+    durations = Durations("test", {"unit": SuiteDurations(3.0, {"tests/test_mod2.py": 2.0})})
+    for total in (1, 2, 3, 5, 20):
+        first = split(plan, total, durations)
+        assert first == split(plan, total, durations)
+        assert len(first.units) == len(first.shards) == 13
+        assert all(0 <= s < total for s in first.shards)
+
+
+def test_plan_json_is_a_matrix(qa_project: ProjectFactory) -> None:
+    root = build_project(qa_project({}))
+    result = run_qaagent("plan", "--shards", "3", "--json", cwd=root)
+    assert result.returncode == 0, result.stderr
+    assert len(result.stdout.strip().splitlines()) == 1  # fits in a GITHUB_OUTPUT line
+    data = json.loads(result.stdout)
+    assert data["include"] == [{"shard": "1/3"}, {"shard": "2/3"}, {"shard": "3/3"}]
+    assert [s["shard"] for s in data["shards"]] == ["1/3", "2/3", "3/3"]
+    listed = [(u["suite"], u["path"]) for s in data["shards"] for u in s["units"]]
+    assert len(listed) == len(set(listed)) == 13
+    assert all(isinstance(s["estimate"], float) for s in data["shards"])
+
+
+def test_a_shard_with_nothing_to_do_writes_an_empty_valid_bundle(qa_project: ProjectFactory) -> None:
+    root = qa_project(
+        {
+            ".qaagent.yaml": "project: {name: tiny}\ntests:\n  unit: {runner: pytest, path: tests}\n",
+            "tests/test_only.py": "def test_it():\n    pass\n",
+        }
+    )
+    result = run_qaagent("run-all", "--shard", "2/2", "--evidence-dir", "ev", cwd=root)
+    assert result.returncode == 0, result.stderr + result.stdout
+    (bundle,) = (root / "ev").iterdir()
+    assert bundle.name.endswith("_shard-2of2")
+    assert run_qaagent("verify", str(bundle), cwd=root).returncode == 0
+    manifest = json.loads((bundle / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["shard"] == "2/2"
+    assert manifest["suites"] == []
+    assert manifest["totals"]["total"] == 0
+    assert (bundle / "tests.jsonl").read_text(encoding="utf-8") == ""
+
+
+@pytest.mark.slow
+def test_shards_balance_from_a_real_run(qa_project: ProjectFactory) -> None:
+    """44 files of uneven lengths, durations recorded by a real run: max ÷ mean <= 1.10 for N = 4."""
+    files = {".qaagent.yaml": "project: {name: lots}\ntests:\n  unit: {runner: pytest, path: tests}\n"}
+    for i in range(44):
+        seconds = 0.01 + (i * 37 % 23) * 0.006  # 0.01 .. 0.14 s, uneven
+        files[f"tests/test_f{i:02d}.py"] = f"import time\n\ndef test_it():\n    time.sleep({seconds:.3f})\n"
+    root = qa_project(files)
+    assert run_qaagent("run-all", "--quiet", "--evidence-dir", "ev", cwd=root).returncode == 0
+    (bundle,) = (root / "ev").iterdir()
+    result = run_qaagent("plan", "--shards", "4", "--json", "--durations-from", str(bundle), cwd=root)
+    data = json.loads(result.stdout)
+    assert data["durations"]["known"] == 44
+    estimates = [s["estimate"] for s in data["shards"]]
+    assert max(estimates) / (sum(estimates) / 4) <= 1.10, estimates
+    # every shard job computes the same split from the same inputs
+    again = run_qaagent("plan", "--shards", "4", "--json", "--durations-from", str(bundle), cwd=root)
+    assert again.stdout == result.stdout
