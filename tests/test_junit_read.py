@@ -403,3 +403,22 @@ def test_iter_raises_a_junit_error_that_names_the_file(tmp_path: Path) -> None:
     path = write(tmp_path, "nope")
     with pytest.raises(JUnitError, match=r"^report\.xml: is not XML"):
         list(iter_junit_cases(path, suite="s", base_dir=tmp_path, repo_root=tmp_path))
+
+
+def test_playwright_skip_reason_property_becomes_the_message(tmp_path: Path) -> None:
+    report = tmp_path / "pw.xml"
+    report.write_text(
+        '<testsuites><testsuite name="items.spec.js">'
+        '<testcase name="loads" classname="items.spec.js" time="0">'
+        '<properties><property name="skip" value="no Chromium found: install one"></property></properties>'
+        "<skipped></skipped></testcase>"
+        '<testcase name="other" classname="items.spec.js" time="0">'
+        '<properties><property name="owner" value="team"></property></properties></testcase>'
+        "</testsuite></testsuites>",
+        encoding="utf-8",
+    )
+    skipped, passed = iter_junit_cases(report, suite="e2e", base_dir=tmp_path, repo_root=tmp_path)
+    assert skipped.status == "skipped"
+    assert skipped.message == "no Chromium found: install one"
+    assert passed.status == "passed"
+    assert passed.message == ""

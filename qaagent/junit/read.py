@@ -58,6 +58,7 @@ UNNAMED: Final = "(unnamed)"
 
 _CASE_CHILDREN = frozenset(
     {
+        "properties",
         "failure",
         "error",
         "skipped",
@@ -162,6 +163,14 @@ class _Node:
         return "".join(child.text.value() for child in self.children if child.tag == tag)
 
 
+def _skip_property(properties: _Node) -> str:
+    """The reason in a `<property name="skip" value="…">` (Playwright's `test.skip(cond, reason)`)."""
+    for prop in properties.children:
+        if prop.attributes.get("name") in ("skip", "skipped"):
+            return _cap(prop.attributes.get("value", ""))
+    return ""
+
+
 def _duration(value: str | None) -> float:
     """Seconds from a `time` attribute; anything odd (negative, NaN, inf, text) is 0.0."""
     if not value:
@@ -235,8 +244,11 @@ class _Builder:
         if parent is None or len(parent.children) >= _MAX_CHILDREN:
             return None
         level = len(self.open)
-        wanted = (level == 1 and tag in _CASE_CHILDREN) or (
-            level == _RETRY_CHILD_LEVEL and parent.tag in _RETRY_TAGS and tag in _RETRY_CHILDREN
+        wanted = (
+            (level == 1 and tag in _CASE_CHILDREN)
+            or (level == _RETRY_CHILD_LEVEL and parent.tag in _RETRY_TAGS and tag in _RETRY_CHILDREN)
+            # Playwright puts a skip reason in <properties><property name="skip" value="…"/>.
+            or (level == _RETRY_CHILD_LEVEL and parent.tag == "properties" and tag == "property")
         )
         if not wanted:
             return None
@@ -268,7 +280,7 @@ class _Builder:
         name = attributes.get("name") or UNNAMED
         return TestCase(self.suite, classname, name, "passed", _duration(attributes.get("time")), file, line)
 
-    def _case(self, node: _Node) -> TestCase:
+    def _case(self, node: _Node) -> TestCase:  # noqa: C901 - one pass over the children keeps parsing fast
         attributes = node.attributes
         classname = attributes.get("classname") or (self.suite_names[-1] if self.suite_names else "")
         status: Status = "passed"
@@ -279,9 +291,12 @@ class _Builder:
         stdout: list[str] = []
         stderr: list[str] = []
         has_flaky = False
+        skip_reason = ""
         for child in node.children:
             tag = child.tag
-            if tag == "system-out":
+            if tag == "properties":
+                skip_reason = skip_reason or _skip_property(child)
+            elif tag == "system-out":
                 stdout.append(child.text.value())
             elif tag == "system-err":
                 stderr.append(child.text.value())
@@ -304,6 +319,8 @@ class _Builder:
             details = outcome.text.value()
             message = _cap(outcome.attributes.get("message", ""))
             type_ = _cap(outcome.attributes.get("type", ""))
+        if status == "skipped" and not message:
+            message = skip_reason
         if extra:
             details = "\n\n".join([details, *extra])
         texts += [rerun.details for rerun in reruns]

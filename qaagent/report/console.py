@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from qaagent.results import FailOn, RunResult, TestCase, conclusion
+from qaagent.results import FailOn, RunResult, SuiteResult, TestCase, conclusion
 
 MARKS = {"passed": "PASS", "failed": "FAIL", "error": "ERROR", "skipped": "SKIP"}
 #: failures listed one by one before the rest are only counted
@@ -27,6 +27,16 @@ def where(case: TestCase) -> str:
     return case.classname or case.suite
 
 
+def _skip_reason(suite: SuiteResult) -> str:
+    """For a suite whose tests were all skipped: the first skip message, if any."""
+    if suite.status != "skipped":
+        return ""
+    for case in suite.cases:
+        if case.message:
+            return first_line(case.message)
+    return ""
+
+
 def summary_lines(run: RunResult, *, fail_on: Sequence[FailOn], reports: Sequence[str] = ()) -> list[str]:
     """The end-of-run summary as lines of text."""
     width = max([len(s.name) for s in run.suites] + [5])
@@ -38,23 +48,10 @@ def summary_lines(run: RunResult, *, fail_on: Sequence[FailOn], reports: Sequenc
             f"{c.errors} errors, {c.skipped} skipped, {c.flaky} flaky  "
             f"({suite.duration:.1f} s, {len(suite.attempts)} attempt(s))"
         )
-    problems = [c for c in run.problems() if c.status in ("failed", "error")]
-    flaky = [c for c in run.problems() if c.flaky]
-    if flaky:
-        lines.append("")
-        lines.append(f"flaky ({len(flaky)}): passed on a retry")
-        lines.extend(f"  FLAKY {case.suite} › {case.name}  {where(case)}" for case in flaky[:MAX_LISTED])
-    if problems:
-        lines.append("")
-        lines.append(f"failures ({len(problems)}):")
-        for case in problems[:MAX_LISTED]:
-            mark = MARKS[case.status]
-            lines.append(f"  {mark:<5} {case.suite} › {case.name}  {where(case)}")
-            message = first_line(case.message or case.details)
-            if message:
-                lines.append(f"        {message}")
-        if len(problems) > MAX_LISTED:
-            lines.append(f"  … and {len(problems) - MAX_LISTED} more (see the merged JUnit report)")
+        reason = _skip_reason(suite)
+        if reason:
+            lines.append(f"        {reason}")
+    lines.extend(_problem_lines(run))
     c = run.counts
     verdict = conclusion(run, fail_on).upper()
     lines.append("")
@@ -64,4 +61,36 @@ def summary_lines(run: RunResult, *, fail_on: Sequence[FailOn], reports: Sequenc
         f"({run.suite_time:.1f} s of suite time)"
     )
     lines.extend(reports)
+    return lines
+
+
+def _problem_lines(run: RunResult) -> list[str]:
+    """Flaky tests, then failures, each with file:line; at most MAX_LISTED of each."""
+    lines: list[str] = []
+    # Only the first MAX_LISTED of each kind are kept: a run can have tens of thousands of failures.
+    failures: list[TestCase] = []
+    flaky: list[TestCase] = []
+    for case in run.problems():
+        if case.status in ("failed", "error"):
+            if len(failures) < MAX_LISTED:
+                failures.append(case)
+        elif case.flaky and len(flaky) < MAX_LISTED:
+            flaky.append(case)
+    counts = run.counts
+    if flaky:
+        lines.append("")
+        lines.append(f"flaky ({counts.flaky}): passed on a retry")
+        lines.extend(f"  FLAKY {case.suite} › {case.name}  {where(case)}" for case in flaky)
+    failing = counts.failed + counts.errors
+    if failures:
+        lines.append("")
+        lines.append(f"failures ({failing}):")
+        for case in failures:
+            mark = MARKS[case.status]
+            lines.append(f"  {mark:<5} {case.suite} › {case.name}  {where(case)}")
+            message = first_line(case.message or case.details)
+            if message:
+                lines.append(f"        {message}")
+        if failing > len(failures):
+            lines.append(f"  … and {failing - len(failures)} more (see the merged JUnit report)")
     return lines
