@@ -90,11 +90,32 @@ def _skip_pytest(name: str) -> bool:
     return any(fnmatch.fnmatchcase(name, pattern) for pattern in _PYTEST_SKIP) or name == "__pycache__"
 
 
+#: pytest configuration files that may set `python_files`
+_PYTEST_CONFIGS = ("pytest.ini", ".pytest.ini", "pyproject.toml", "tox.ini", "setup.cfg")
+
+
+def _custom_pytest_files(start: Path, root: Path) -> bool:
+    """Whether a pytest config from `start` up to `root` sets its own `python_files` patterns."""
+    folder = start
+    while True:
+        for name in _PYTEST_CONFIGS:
+            try:
+                if "python_files" in (folder / name).read_text(encoding="utf-8", errors="replace"):
+                    return True
+            except OSError:
+                continue
+        if folder == root or folder.parent == folder or root not in folder.parents:
+            return False
+        folder = folder.parent
+
+
 def _pytest_units(suite: SuitePlan, root: Path) -> list[Unit]:
     path = suite.path
     assert path is not None  # noqa: S101 - checked by the caller
     if path.is_file():
         files = [path]
+    elif _custom_pytest_files(suite.working_directory, root):
+        return []  # its own file patterns: the whole suite is one unit rather than a guess that drops files
     else:
         files = [
             f for f in _walk(path, _skip_pytest) if any(fnmatch.fnmatchcase(f.name, p) for p in _PYTEST_FILES)

@@ -117,3 +117,21 @@ def test_shards_balance_from_a_real_run(qa_project: ProjectFactory) -> None:
     # every shard job computes the same split from the same inputs
     again = run_qaagent("plan", "--shards", "4", "--json", "--durations-from", str(bundle), cwd=root)
     assert again.stdout == result.stdout
+
+
+def test_pytest_suite_with_custom_file_patterns_is_one_unit(tmp_path: Path) -> None:
+    from qaagent.plan import build_plan
+    from qaagent.profile import load_profile
+    from qaagent.shard import discover_units
+
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "check_a.py").write_text("def test_a():\n    pass\n")
+    (tmp_path / "tests" / "test_b.py").write_text("def test_b():\n    pass\n")
+    (tmp_path / "pytest.ini").write_text("[pytest]\npython_files = check_*.py test_*.py\n")
+    (tmp_path / ".qaagent.yaml").write_text("tests:\n  unit: {path: tests}\n")
+    plan = build_plan(load_profile(tmp_path / ".qaagent.yaml"), repo_root=tmp_path)
+    units = discover_units(plan.suites[0], tmp_path)
+    assert [u.path for u in units] == [None]  # indivisible: check_a.py is never dropped
+    (tmp_path / "pytest.ini").write_text("[pytest]\naddopts = -q\n")
+    units = discover_units(plan.suites[0], tmp_path)
+    assert [u.path.name for u in units if u.path] == ["test_b.py"]
