@@ -104,7 +104,7 @@ def _custom_pytest_files(start: Path, root: Path) -> bool:
                     return True
             except OSError:
                 continue
-        if folder == root or folder.parent == folder or root not in folder.parents:
+        if folder in (root, folder.parent) or root not in folder.parents:
             return False
         folder = folder.parent
 

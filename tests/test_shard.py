@@ -120,10 +120,6 @@ def test_shards_balance_from_a_real_run(qa_project: ProjectFactory) -> None:
 
 
 def test_pytest_suite_with_custom_file_patterns_is_one_unit(tmp_path: Path) -> None:
-    from qaagent.plan import build_plan
-    from qaagent.profile import load_profile
-    from qaagent.shard import discover_units
-
     (tmp_path / "tests").mkdir()
     (tmp_path / "tests" / "check_a.py").write_text("def test_a():\n    pass\n")
     (tmp_path / "tests" / "test_b.py").write_text("def test_b():\n    pass\n")
