@@ -8,7 +8,7 @@
 #
 # No registry can be reached here, so the Dockerfile's base image is replaced by a
 # stand-in: Debian bookworm's own Python, built with debootstrap and imported under
-# exactly the name on the FROM line. See docs/container.md for what that does and does
+# exactly the name on the FROM line. See "The action's container, tested" in README.md for what that does and does
 # not prove.
 #
 # Every podman file (storage, run state, temp, logs) lives in one work folder under
@@ -160,7 +160,7 @@ base_image() {
         [[ -f $cert ]] && certs+=("$cert")
     done
     log "STAND-IN BASE IMAGE: $FROM_NAME will be Debian $codename's own Python (debootstrap from $mirror),"
-    log "  NOT the official python image: its Python version and file layout differ (see docs/container.md)"
+    log "  NOT the official python image: its Python version and file layout differ (see "The action's container, tested" in README.md)"
 
     local key tarball=""
     key=$( (
