@@ -56,6 +56,15 @@ class AppServer:
         """Start the app and wait for its health endpoint to answer 2xx."""
         argv = list(self.settings.start_command or ())
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        busy, _ = _probe(self.health_url)
+        if busy:
+            # Testing a server left over from another run (or another project) would give
+            # results about the wrong code.
+            msg = (
+                f"something already answers at {self.health_url} before the app was started: "
+                "stop it or change app.base_url"
+            )
+            raise AppError(msg)
         try:
             self.proc = subprocess.Popen(
                 argv,
@@ -106,9 +115,7 @@ class AppServer:
             stop_group(self.proc, APP_GRACE)
         kill_group(self.proc.pid, signal.SIGKILL)
         if self._reader is not None:
-            self._reader.join(timeout=3)
-        if self.proc.stdout is not None:
-            self.proc.stdout.close()
+            self._reader.finish()
 
 
 def _probe(url: str) -> tuple[bool, str]:

@@ -23,6 +23,7 @@ from qaagent.console import Console
 from qaagent.errors import ExitCode, QAAgentError, UsageError
 from qaagent.github.feedback import FeedbackOptions, GitHubFeedback, display_path
 from qaagent.plan import Overrides, Plan, build_plan, describe, parse_suite_list
+from qaagent.process import become_subreaper, children_of, stop_orphans
 from qaagent.profile import load_profile
 from qaagent.results import FailOn, RunResult, conclusion
 
@@ -421,6 +422,9 @@ def run_pipeline(plan: Plan, *, console: Console, github: bool, args: argparse.N
     if feedback is not None:
         feedback.start()
     cancel = threading.Event()
+    # Adopt daemons that suites start outside their process group, to stop them at the end.
+    adopting = become_subreaper()
+    children_before = set(children_of(os.getpid()))
     with _cancel_on_signals(cancel, console):
         orchestrator = RunOrchestrator(
             plan,
@@ -431,6 +435,13 @@ def run_pipeline(plan: Plan, *, console: Console, github: bool, args: argparse.N
             base_env=suite_environment(os.environ),
         )
         run = orchestrator.run()
+        if adopting:
+            stopped = stop_orphans(keep=children_before)
+            if stopped:
+                console.line(
+                    f"qaagent: stopped {len(stopped)} process(es) that suites left running outside "
+                    "their process group"
+                )
         # Reporting happens with signals still caught: a second Ctrl-C must not cut the bundle short.
         finish_reports(
             run,

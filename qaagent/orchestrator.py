@@ -427,7 +427,11 @@ def _attempt_problems(
         return
     yield from bad
     if runner.kind == "command" and not junit_files:
-        return  # judged by its exit code instead
+        pattern = suite.config.junit
+        if pattern:
+            # A typo in the glob must not turn the suite into a green exit-code check.
+            yield f"no JUnit file written by this attempt matches `junit: {pattern}`"
+        return  # otherwise judged by its exit code alone
     counts = store.counts
     if not junit_files and not bad:
         yield f"{runner.kind} {describe_returncode(outcome.returncode)} and wrote no JUnit report"

@@ -226,5 +226,8 @@ def parse_suite_list(values: Sequence[str]) -> tuple[str, ...]:
     """Suite names from repeated flags or comma/space/newline lists."""
     names: list[str] = []
     for value in values:
+        if not value.strip():
+            msg = "--suite needs a suite name (got an empty one)"
+            raise UsageError(msg)
         names.extend(part for part in value.replace(",", " ").split() if part)
     return tuple(dict.fromkeys(names))

@@ -11,15 +11,19 @@ fill up and block), written whole to a log file and echoed line by line.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
+import select
 import signal
 import subprocess
+import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 from qaagent.console import Console
 
@@ -35,6 +39,12 @@ MAX_ECHO_LINES = 20000
 TAIL_LINES = 40
 #: how often the waiting loop checks the deadline and the cancel flag
 POLL = 0.05
+#: seconds the output pipe is still drained after the process group is gone
+DRAIN = 2.0
+#: bytes read from a pipe at a time
+CHUNK = 64 * 1024
+#: longest line kept whole in memory (tail, echo); longer output is split
+MAX_LINE = 64 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,10 +92,17 @@ def stop_group(proc: subprocess.Popen[bytes], grace: float) -> None:
 
 
 class OutputReader(threading.Thread):
-    """Drains a pipe into a log file and echoes whole lines to the console."""
+    """Drains a pipe into a log file and echoes whole lines to the console.
 
-    def __init__(self, pipe: object, log_path: Path, console: Console | None, prefix: str) -> None:
+    Reads raw chunks (never an unbounded line), so a suite printing gigabytes without a
+    newline costs at most MAX_LINE bytes of memory. After the process is gone, `finish()`
+    gives the pipe a short drain period: a descendant that escaped the process group and
+    still holds the pipe cannot keep the run waiting.
+    """
+
+    def __init__(self, pipe: IO[bytes] | None, log_path: Path, console: Console | None, prefix: str) -> None:
         super().__init__(name=f"reader-{prefix}", daemon=True)
+        self.fd = pipe.fileno() if pipe is not None else -1
         self.pipe = pipe
         self.log_path = log_path
         self.console = console
@@ -93,25 +110,66 @@ class OutputReader(threading.Thread):
         self.tail: deque[str] = deque(maxlen=TAIL_LINES)
         self.total = 0
         self.echoed = 0
+        self._written = 0
+        self._truncated = False
+        self._deadline: float | None = None
+
+    def finish(self, drain: float = DRAIN) -> None:
+        """Stop reading at EOF or `drain` seconds from now, whichever comes first; then close."""
+        self._deadline = time.monotonic() + drain
+        self.join(timeout=drain + 2)
+        if not self.is_alive() and self.pipe is not None:
+            with contextlib.suppress(OSError):
+                self.pipe.close()
 
     def run(self) -> None:
-        """Read until end of file."""
-        written = 0
-        truncated = False
+        """Read until end of file or the drain deadline."""
+        if self.fd < 0:
+            return
+        pending = b""
         with self.log_path.open("ab") as log:
-            for raw in iter(self.pipe.readline, b""):  # type: ignore[attr-defined]
-                self.total += len(raw)
-                if written < MAX_LOG_BYTES:
-                    log.write(raw)
-                    written += len(raw)
-                elif not truncated:
-                    truncated = True
-                    log.write(b"\n[qaagent: log truncated here; further output was read and discarded]\n")
-                text = raw.decode("utf-8", errors="replace").rstrip("\r\n")
-                self.tail.append(text)
-                self._echo(text)
-            if truncated:
+            while (chunk := self._next_chunk()) is not None:
+                self.total += len(chunk)
+                self._log(log, chunk)
+                pending = self._split(pending + chunk)
+            if pending:
+                self._line(pending)
+            if self._truncated:
                 log.write(f"\n[qaagent: {self.total} bytes of output in all]\n".encode())
+
+    def _next_chunk(self) -> bytes | None:
+        """The next bytes of output; None at end of file, on error, or past the drain deadline."""
+        while self._deadline is None or time.monotonic() < self._deadline:
+            try:
+                ready, _, _ = select.select([self.fd], [], [], POLL * 4)
+                if ready:
+                    return os.read(self.fd, CHUNK) or None
+            except (OSError, ValueError):
+                return None
+        return None
+
+    def _split(self, data: bytes) -> bytes:
+        """Handle the whole lines in `data`; return the unfinished rest (never longer than MAX_LINE)."""
+        *lines, rest = data.split(b"\n")
+        for line in lines:
+            self._line(line)
+        if len(rest) > MAX_LINE:
+            self._line(rest)
+            return b""
+        return rest
+
+    def _log(self, log: IO[bytes], chunk: bytes) -> None:
+        if self._written < MAX_LOG_BYTES:
+            log.write(chunk)
+            self._written += len(chunk)
+        elif not self._truncated:
+            self._truncated = True
+            log.write(b"\n[qaagent: log truncated here; further output was read and discarded]\n")
+
+    def _line(self, raw: bytes) -> None:
+        text = raw.decode("utf-8", errors="replace").rstrip("\r")
+        self.tail.append(text[:MAX_LINE])
+        self._echo(text)
 
     def _echo(self, text: str) -> None:
         if self.console is None:
@@ -180,10 +238,7 @@ def run_process(
         time.sleep(POLL)
     # The child is gone; whatever it left in its group (daemons, browsers) goes too.
     kill_group(proc.pid, signal.SIGKILL)
-    reader.join(timeout=5)
-    if proc.stdout is not None:
-        with contextlib.suppress(OSError):
-            proc.stdout.close()
+    reader.finish()
     duration = time.monotonic() - start
     if timed_out or cancelled:
         with log_path.open("ab") as log:
@@ -212,3 +267,83 @@ def _not_started(reason: str, started_at: float, log_path: Path) -> ProcessOutco
         tail=reason,
         start_error=reason,
     )
+
+
+# -- descendants that escape their process group --------------------------------------------------
+
+#: prctl option that makes orphaned descendants re-parent to this process instead of init (Linux)
+PR_SET_CHILD_SUBREAPER = 36
+
+
+def become_subreaper() -> bool:
+    """Adopt orphaned descendants (Linux); False where the platform cannot.
+
+    A suite can start a daemon in a session of its own (`setsid`, `--daemonize`,
+    `pg_ctl start`): the process-group kill does not reach it. As a subreaper, qaagent
+    inherits such orphans and `stop_orphans` stops them when the run ends.
+    """
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return int(libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def _proc_stat(pid: int | str) -> list[str]:
+    """The fields of /proc/PID/stat after the command name (state first, then the parent)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_bytes().decode(errors="replace")
+    except OSError:
+        return []
+    # comm may contain spaces and parentheses: the fields after the last ')' are fixed.
+    return stat[stat.rfind(")") + 2 :].split()
+
+
+def children_of(pid: int) -> dict[int, str]:
+    """Live children of `pid` with their state letter, read from /proc (empty elsewhere)."""
+    found: dict[int, str] = {}
+    try:
+        entries = [p.name for p in Path("/proc").iterdir() if p.name.isdigit()]
+    except OSError:
+        return found
+    for entry in entries:
+        fields = _proc_stat(entry)
+        if fields[1:2] == [str(pid)]:
+            found[int(entry)] = fields[0]
+    return found
+
+
+def stop_orphans(keep: Iterable[int] = (), grace: float = 1.0) -> list[int]:
+    """Stop this process's children not in `keep` (orphans adopted as subreaper) and reap them."""
+    me = os.getpid()
+    spared = set(keep)
+    stopped: list[int] = []
+    for _ in range(5):  # killing an orphan re-parents its own children to us: look again
+        orphans = [pid for pid, state in children_of(me).items() if pid not in spared and state != "Z"]
+        for pid in orphans:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + grace
+        while orphans and time.monotonic() < deadline and any(_alive(pid) for pid in orphans):
+            _reap(orphans)
+            time.sleep(POLL)
+        for pid in orphans:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+        _reap([pid for pid in children_of(me) if pid not in spared])
+        stopped.extend(orphans)
+        if not orphans:
+            break
+    return stopped
+
+
+def _alive(pid: int) -> bool:
+    return _proc_stat(pid)[:1] not in ([], ["Z"])
+
+
+def _reap(pids: Iterable[int]) -> None:
+    for pid in pids:
+        with contextlib.suppress(ChildProcessError, OSError):
+            os.waitpid(pid, os.WNOHANG)

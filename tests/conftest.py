@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -103,3 +104,29 @@ def assert_no_process_left(marker: str, wait: float = 3.0) -> None:
         with contextlib.suppress(OSError):
             os.kill(pid, 9)
     assert not left, f"processes left running: {left}"
+
+
+DEMO_MODULES = ROOT / "examples" / "demo" / "e2e" / "node_modules"
+
+
+def browser_problems(*, tool: str = "npx", chromium: bool = True) -> list[str]:
+    """What is missing for a real-browser test: Node tooling, the demo's Playwright, Chromium."""
+    problems: list[str] = []
+    if shutil.which(tool) is None:
+        problems.append(f"{tool} (Node.js) is not on PATH")
+    if not (DEMO_MODULES / "@playwright" / "test" / "package.json").is_file():
+        problems.append("Playwright is not installed: run `npm ci` in examples/demo/e2e")
+    browser = os.environ.get("QAAGENT_CHROMIUM") or "/usr/bin/chromium"
+    if chromium and not Path(browser).is_file():
+        problems.append(f"no Chromium at {browser}: apt-get install chromium (or set QAAGENT_CHROMIUM)")
+    return problems
+
+
+def skip_unless_ready(problems: list[str]) -> None:
+    """Skip with the reason on a laptop; fail when CI=true (a green CI that skipped proves nothing)."""
+    if not problems:
+        return
+    reason = "; ".join(problems)
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"test cannot run on CI: {reason}")
+    pytest.skip(reason)

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import ROOT, ProjectFactory, run_qaagent
+from conftest import ROOT, ProjectFactory, browser_problems, run_qaagent, skip_unless_ready
 
 from qaagent.evidence.bundle import Bundle, replace_file
 from qaagent.evidence.redact import Redactor
@@ -60,19 +60,8 @@ def artifacts_dir(tmp_path: Path) -> Path:
 
 def require_chromium() -> dict[str, str]:
     """Skip (fail when CI=true) unless node, the demo's Playwright and Chromium are there."""
-    problems: list[str] = []
-    if shutil.which("node") is None:
-        problems.append("node is not on PATH")
-    if not (DEMO_MODULES / "playwright" / "package.json").is_file():
-        problems.append("Playwright is not installed: run `npm ci` in examples/demo/e2e")
+    skip_unless_ready(browser_problems(tool="node"))
     browser = os.environ.get("QAAGENT_CHROMIUM") or "/usr/bin/chromium"
-    if not Path(browser).is_file():
-        problems.append(f"no Chromium at {browser}: apt-get install chromium (or set QAAGENT_CHROMIUM)")
-    if problems:
-        reason = "; ".join(problems)
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"browser test cannot run on CI: {reason}")
-        pytest.skip(reason)
     return {"QAAGENT_NODE_MODULES": str(DEMO_MODULES), "QAAGENT_CHROMIUM": browser}
 
 

@@ -26,7 +26,15 @@ from typing import Any
 
 import pytest
 import xmlschema
-from conftest import ROOT, SCHEMAS, ProjectFactory, run_qaagent, unique_marker
+from conftest import (
+    ROOT,
+    SCHEMAS,
+    ProjectFactory,
+    browser_problems,
+    run_qaagent,
+    skip_unless_ready,
+    unique_marker,
+)
 
 FIXTURE = ROOT / "tests" / "fixtures" / "playwright-project"
 DEMO_MODULES = ROOT / "examples" / "demo" / "e2e" / "node_modules"
@@ -37,19 +45,7 @@ def require_browser(*, chromium: bool = True) -> dict[str, str]:
 
     Returns the environment the browser tests pass to qaagent (QAAGENT_CHROMIUM when set).
     """
-    problems: list[str] = []
-    if shutil.which("npx") is None:
-        problems.append("npx (Node.js with npm) is not on PATH")
-    if not (DEMO_MODULES / "@playwright" / "test" / "package.json").is_file():
-        problems.append("Playwright is not installed: run `npm ci` in examples/demo/e2e")
-    browser = os.environ.get("QAAGENT_CHROMIUM") or "/usr/bin/chromium"
-    if chromium and not Path(browser).is_file():
-        problems.append(f"no Chromium at {browser}: apt-get install chromium (or set QAAGENT_CHROMIUM)")
-    if problems:
-        reason = "; ".join(problems)
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"browser test cannot run on CI: {reason}")
-        pytest.skip(reason)
+    skip_unless_ready(browser_problems(chromium=chromium))
     return {"QAAGENT_CHROMIUM": os.environ["QAAGENT_CHROMIUM"]} if "QAAGENT_CHROMIUM" in os.environ else {}
 
 

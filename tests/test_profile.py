@@ -153,6 +153,7 @@ def test_non_utf8_profile(qa_project: ProjectFactory) -> None:
         (["--retries", "-1"], "--retries"),
         (["--timeout", "0"], "--timeout"),
         (["--suite", "nope"], "--suite names unknown suite(s): nope"),
+        (["--suite", ""], "--suite needs a suite name (got an empty one)"),
         (["--fail-on", "sometimes"], "--fail-on"),
         (["--bogus"], "unrecognized arguments: --bogus"),
     ],

@@ -1,0 +1,315 @@
+"""Engine guarantees not covered elsewhere: escaped daemons, huge lines, whole console lines,
+the console summary, our own exceptions, the app's process tree, and the bundled demo."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import (
+    ROOT,
+    ProjectFactory,
+    assert_no_process_left,
+    browser_problems,
+    run_qaagent,
+    skip_unless_ready,
+    unique_marker,
+)
+
+from qaagent.console import Console
+from qaagent.orchestrator import RunOrchestrator
+from qaagent.plan import build_plan
+from qaagent.profile import load_profile
+from qaagent.runners import Runner, make_runner
+
+PY = sys.executable
+
+
+def manifest_of(root: Path) -> dict[str, Any]:
+    bundle = max((root / ".qaagent" / "evidence").iterdir())
+    data: dict[str, Any] = json.loads((bundle / "manifest.json").read_text())
+    return data
+
+
+def command_suite(*argv: str) -> str:
+    return "{runner: command, command: " + json.dumps([PY, *argv]) + "}"
+
+
+DAEMONS = """
+import subprocess, sys, time
+marker = sys.argv[1]
+# One daemon keeps our stdout (the pipe), one does not; both leave the process group.
+subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", marker], start_new_session=True)
+subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", marker],
+                 start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+print("daemons started", flush=True)
+time.sleep(60)
+"""
+
+
+@pytest.mark.slow
+def test_daemons_outside_the_process_group_neither_block_nor_outlive_the_run(
+    qa_project: ProjectFactory,
+) -> None:
+    marker = unique_marker()
+    root = qa_project(
+        {
+            "d.py": DAEMONS,
+            ".qaagent.yaml": "run: {timeout: 2}\ntests:\n  d: " + command_suite("d.py", marker) + "\n",
+        }
+    )
+    started = time.monotonic()
+    result = run_qaagent("run-all", cwd=root)
+    elapsed = time.monotonic() - started
+    assert result.returncode == 1
+    assert "timed out after 2 s" in result.stdout
+    assert elapsed < 20, f"the run waited {elapsed:.0f} s for a daemon holding its pipe"
+    assert "stopped 2 process(es) that suites left running outside their process group" in result.stdout
+    assert_no_process_left(marker, wait=1)
+
+
+def test_output_without_newlines_is_bounded(qa_project: ProjectFactory) -> None:
+    script = "import sys\nfor _ in range(80):\n    sys.stdout.write('y' * 1_000_000)\n"
+    root = qa_project({"big.py": script, ".qaagent.yaml": "tests:\n  big: " + command_suite("big.py") + "\n"})
+    result = run_qaagent("run-all", "--quiet", cwd=root)
+    assert result.returncode == 0, result.stdout
+    log = next((root / ".qaagent" / "evidence").glob("*/suites/big/attempt-1/output.log"))
+    assert log.stat().st_size < 70 * 1024 * 1024  # capped at 64 MiB plus the markers
+    assert b"[qaagent: 80000000 bytes of output in all]" in log.read_bytes()[-200:]
+
+
+def test_parallel_suites_never_mix_within_a_line(qa_project: ProjectFactory) -> None:
+    script = "import sys\nfor i in range(3000):\n    print(sys.argv[1] * 300, flush=i % 7 == 0)\n"
+    root = qa_project(
+        {
+            "talk.py": script,
+            ".qaagent.yaml": (
+                "run: {parallel: true}\ntests:\n"
+                f"  a: {command_suite('talk.py', 'A')}\n  b: {command_suite('talk.py', 'B')}\n"
+            ),
+        }
+    )
+    result = run_qaagent("run-all", cwd=root)
+    assert result.returncode == 0
+    lines = [line for line in result.stdout.splitlines() if re.match(r"\[[ab]\] [AB]", line)]
+    assert len(lines) == 6000
+    for line in lines:
+        assert line in ("[a] " + "A" * 300, "[b] " + "B" * 300), line[:80]
+
+
+SUMMARY_TESTS = """
+def test_ok():
+    pass
+
+def test_bad():
+    assert 1 == 2, "numbers differ"
+"""
+
+
+def test_console_summary_lists_suites_in_order_then_failures_then_totals(qa_project: ProjectFactory) -> None:
+    root = qa_project(
+        {
+            "tests/test_s.py": SUMMARY_TESTS,
+            ".qaagent.yaml": (
+                "run: {suite_order: [unit, ok]}\n"
+                f"tests:\n  ok: {command_suite('-c', 'pass')}\n  unit: {{path: tests}}\n"
+            ),
+        }
+    )
+    result = run_qaagent("run-all", "--quiet", cwd=root)
+    assert result.returncode == 1
+    tail = result.stdout[result.stdout.index("qaagent summary") :].splitlines()
+    assert re.fullmatch(
+        r"  FAIL  unit   1 passed, 1 failed, 0 errors, 0 skipped, 0 flaky  \(\d+\.\d s, 1 attempt\(s\)\)",
+        tail[1],
+    )
+    assert re.fullmatch(
+        r"  PASS  ok     1 passed, 0 failed, 0 errors, 0 skipped, 0 flaky  \(\d+\.\d s, 1 attempt\(s\)\)",
+        tail[2],
+    )
+    assert tail[3:6] == [
+        "",
+        "failures (1):",
+        "  FAIL  unit › test_bad  tests/test_s.py:4",
+    ]
+    assert tail[6].strip() == "AssertionError: numbers differ"
+    assert re.fullmatch(
+        r"FAILURE: 3 tests, 2 passed, 1 failed, 0 errors, 0 skipped, 0 flaky in \d+\.\d s wall \(\d+\.\d s of suite time\)",
+        tail[8],
+    )
+    assert tail[9] == f"merged JUnit: {root / 'qaagent-junit.xml'}"
+    assert tail[10].startswith(f"evidence: {root / '.qaagent' / 'evidence'}")
+
+
+def test_an_exception_of_our_own_is_an_error_for_that_suite_only(
+    qa_project: ProjectFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ok = command_suite("-c", "print('fine')")
+    root = qa_project(
+        {".qaagent.yaml": f"run: {{parallel: true}}\ntests:\n  a: {ok}\n  b: {ok}\n  c: {ok}\n"}
+    )
+    plan = build_plan(load_profile(root / ".qaagent.yaml"), repo_root=root)
+    real = make_runner
+
+    def flaky_factory(suite: Any, **kwargs: Any) -> Runner:
+        if suite.name == "b":
+            msg = "bug in a runner"
+            raise RuntimeError(msg)
+        return real(suite, **kwargs)
+
+    monkeypatch.setattr("qaagent.orchestrator.make_runner", flaky_factory)
+    out = tmp_path / "console.txt"
+    with out.open("w") as stream:
+        run = RunOrchestrator(
+            plan,
+            run_id="r",
+            suite_dir=lambda name: tmp_path / "suites" / name,
+            console=Console(stream),
+            base_env=dict(os.environ),
+        ).run()
+    assert [s.name for s in run.suites] == ["a", "b", "c"]
+    assert [s.status for s in run.suites] == ["passed", "error", "passed"]
+    broken = next(iter(run.suites[1].cases))
+    assert (
+        "internal error in qaagent while running this suite: RuntimeError: bug in a runner" in broken.message
+    )
+    assert "Traceback" in broken.details
+
+
+APP = """
+import http.server, subprocess, sys
+marker = sys.argv[1]
+subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)", marker])
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200)
+        self.end_headers()
+        self.wfile.write(b"ok")
+
+    def log_message(self, *args):
+        pass
+
+http.server.HTTPServer(("127.0.0.1", int(sys.argv[2])), Handler).serve_forever()
+"""
+
+
+def free_port() -> int:
+    import socket  # noqa: PLC0415 - only here
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def app_project(qa_project: ProjectFactory, marker: str, port: int, suite: str) -> Path:
+    return qa_project(
+        {
+            "app.py": APP,
+            ".qaagent.yaml": (
+                f"tests:\n  s: {suite}\n"
+                f"app:\n  base_url: http://127.0.0.1:{port}\n  health_endpoint: /health\n"
+                f"  start_command: {json.dumps([PY, 'app.py', marker, str(port)])}\n"
+            ),
+        }
+    )
+
+
+def test_a_healthy_app_and_its_children_are_gone_after_the_run(qa_project: ProjectFactory) -> None:
+    marker, port = unique_marker(), free_port()
+    probe = "import os, urllib.request; urllib.request.urlopen(os.environ['BASE_URL'] + '/x').read()"
+    root = app_project(qa_project, marker, port, command_suite("-c", probe))
+    result = run_qaagent("run-all", cwd=root)
+    assert result.returncode == 0, result.stdout
+    assert f"[app] healthy at http://127.0.0.1:{port}/health" in result.stdout
+    assert_no_process_left(marker)
+
+
+@pytest.mark.slow
+def test_a_cancelled_run_stops_the_app_and_its_children(qa_project: ProjectFactory) -> None:
+    marker, port = unique_marker(), free_port()
+    root = app_project(
+        qa_project, marker, port, command_suite("-c", "import time; print('go', flush=True); time.sleep(60)")
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GITHUB_")}
+    env["PYTHONPATH"] = str(ROOT)
+    proc = subprocess.Popen(
+        [PY, "-m", "qaagent", "run-all"], cwd=root, env=env, stdout=subprocess.PIPE, text=True
+    )
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        if "[s] go" in line:
+            break
+    proc.send_signal(signal.SIGTERM)
+    proc.communicate(timeout=30)
+    assert proc.returncode == 130
+    assert manifest_of(root)["status"] == "cancelled"
+    assert_no_process_left(marker)
+
+
+def test_an_app_port_already_answering_is_refused(qa_project: ProjectFactory) -> None:
+    import http.server  # noqa: PLC0415 - only here
+
+    class Stale(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Stale)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        port = server.server_address[1]
+        root = app_project(qa_project, unique_marker(), int(port), command_suite("-c", "pass"))
+        result = run_qaagent("run-all", cwd=root)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert result.returncode == 1
+    assert (
+        f"something already answers at http://127.0.0.1:{port}/health before the app was started"
+        in result.stdout
+    )
+
+
+def test_a_junit_glob_that_matches_nothing_is_an_error(qa_project: ProjectFactory) -> None:
+    suite = "{runner: command, command: " + json.dumps([PY, "-c", "pass"]) + ", junit: 'reports/*.xml'}"
+    root = qa_project({".qaagent.yaml": f"tests:\n  s: {suite}\n"})
+    result = run_qaagent("run-all", cwd=root)
+    assert result.returncode == 1
+    assert "no JUnit file written by this attempt matches `junit: reports/*.xml`" in result.stdout
+
+
+@pytest.mark.slow
+def test_the_bundled_demo_passes(tmp_path: Path) -> None:
+    """What `make demo` runs, on a copy of examples/demo (the e2e suite needs the browser)."""
+    skip_unless_ready(browser_problems())
+    import shutil  # noqa: PLC0415 - only here
+
+    demo = tmp_path / "demo"
+    shutil.copytree(
+        ROOT / "examples" / "demo",
+        demo,
+        ignore=shutil.ignore_patterns(".qaagent", "node_modules", "test-results", "qaagent-junit.xml"),
+    )
+    (demo / "e2e" / "node_modules").symlink_to(ROOT / "examples" / "demo" / "e2e" / "node_modules")
+    result = run_qaagent(
+        "run-all", "--profile", ".qaagent.yaml", "--parallel", "--max-workers", "3", cwd=demo
+    )
+    assert result.returncode == 0, result.stdout[-3000:]
+    suites = {s["name"]: s["counts"] for s in manifest_of(demo)["suites"]}
+    assert set(suites) == {"unit", "behave", "e2e"}
+    assert all(c["passed"] > 0 and c["failed"] == c["errors"] == 0 for c in suites.values()), suites
