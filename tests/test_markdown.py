@@ -241,3 +241,15 @@ def test_no_attempts_no_timeline() -> None:
     assert "mermaid" not in text
     smaller = render_summary(run, fail_on=FAIL_ON, max_bytes=len(text.encode()) - 1)
     assert "timeline omitted" not in smaller
+
+
+def test_failure_lists_its_artifacts_from_the_bundle() -> None:
+    failing = dataclasses.replace(
+        case("shows data", "failed", suite="e2e", message="expect failed"),
+        artifacts=("suites/e2e/artifacts/attempt-1/shot`1.png", "suites/e2e/artifacts/attempt-1/trace.zip"),
+    )
+    text = render_summary(run_of(suite("e2e", [failing])), fail_on=["failed", "error"])
+    assert (
+        "Evidence in the bundle: `suites/e2e/artifacts/attempt-1/shot'1.png`, "
+        "`suites/e2e/artifacts/attempt-1/trace.zip`"
+    ) in text

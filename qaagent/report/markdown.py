@@ -366,12 +366,29 @@ class _Render:
         if case.details and case.details.strip() != case.message.strip():
             parts.append("<details><summary>Details</summary>\n\n")
             parts.append(code_block(_cut(case.details, DETAILS_CHARS)) + "\n\n</details>\n\n")
+        if case.artifacts:
+            # Screenshots, traces, videos: paths inside the evidence bundle the workflow uploads.
+            shown = ", ".join(_code_span(path) for path in case.artifacts[:MAX_ARTIFACTS])
+            more = len(case.artifacts) - MAX_ARTIFACTS
+            parts.append(
+                f"Evidence in the bundle: {shown}" + (f" and {more} more" if more > 0 else "") + "\n\n"
+            )
         if output:
             for label, text in (("stdout", case.stdout), ("stderr", case.stderr)):
                 if text.strip():
                     parts.append(f"<details><summary>Captured {label}</summary>\n\n")
                     parts.append(code_block(_cut(text, OUTPUT_CHARS)) + "\n\n</details>\n\n")
         return "".join(parts)
+
+
+#: artifacts named per failing test in the summary
+MAX_ARTIFACTS = 10
+
+
+def _code_span(text: str) -> str:
+    """Inline code that untrusted text cannot break out of (no backticks, no line breaks)."""
+    clean = " ".join(text.replace("`", "'").split())[:300]
+    return f"`{clean}`"
 
 
 def _shortened_note(level: _Level, failures: int, *, timeline: bool) -> str:
