@@ -45,6 +45,10 @@ def _split_argv(value: Any) -> Any:
     return value
 
 
+def _scalar(value: Any) -> bool:
+    return isinstance(value, str | int | float | bool)
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -111,7 +115,9 @@ class SuiteConfig(_Model):
     @classmethod
     def _env_strings(cls, value: Any) -> Any:
         if isinstance(value, dict):
-            return {str(k): ("" if v is None else str(v)) for k, v in value.items()}
+            # Only scalars are stringified: str() of a list built from YAML aliases could be
+            # exponentially large; pydantic names such values as not strings instead.
+            return {str(k): ("" if v is None else str(v) if _scalar(v) else v) for k, v in value.items()}
         return value
 
     @model_validator(mode="after")
@@ -250,17 +256,28 @@ class _Loader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
-def _lines_of(node: yaml.Node, prefix: tuple[str | int, ...], out: dict[tuple[str | int, ...], int]) -> None:
+def _lines_of(
+    node: yaml.Node,
+    prefix: tuple[str | int, ...],
+    out: dict[tuple[str | int, ...], int],
+    seen: set[int] | None = None,
+) -> None:
     out[prefix] = node.start_mark.line + 1
+    # An alias is the same node object again: walk each node once, or a few
+    # dozen aliases (a "billion laughs" profile) would make this walk exponential.
+    seen = set() if seen is None else seen
+    if id(node) in seen:
+        return
+    seen.add(id(node))
     if isinstance(node, yaml.MappingNode):
         for key_node, value_node in node.value:
             key = key_node.value if isinstance(key_node, yaml.ScalarNode) else str(key_node.start_mark.line)
             out[(*prefix, key)] = key_node.start_mark.line + 1
-            _lines_of(value_node, (*prefix, key), out)
+            _lines_of(value_node, (*prefix, key), out, seen)
             out[(*prefix, key)] = key_node.start_mark.line + 1
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
-            _lines_of(item, (*prefix, index), out)
+            _lines_of(item, (*prefix, index), out, seen)
 
 
 def _line_for(loc: tuple[str | int, ...], lines: dict[tuple[str | int, ...], int]) -> int | None:
