@@ -1,0 +1,151 @@
+"""The invalid-profile corpus: every file in tests/corpus/profiles/ through the real CLI.
+
+Each one must end `qaagent run-all` with exit 2 and a single line naming the
+file and the field or line at fault, with no traceback and nothing run. The
+processes are started together (a module fixture) so the corpus costs a few
+seconds, not one interpreter start per file in a row.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from conftest import run_qaagent
+
+from qaagent.errors import ProfileError
+from qaagent.profile import MAX_PROFILE_BYTES, parse_profile
+
+CORPUS = Path(__file__).parent / "corpus" / "profiles"
+
+#: file → text the one-line message must contain (a field path, a line, or the file-level problem)
+EXPECTED: dict[str, str] = {
+    "alias-bomb-billion-laughs.yaml": "a: unknown key (not allowed here) (line 1)",
+    "alias-bomb-in-env.yaml": "tests.unit.env.BOMB: Input should be a valid string (line 14)",
+    "alias-bomb-in-suite-order.yaml": "run.suite_order.0: Input should be a valid string (line 3)",
+    "alias-merge-key-flood.yaml": "more than 100 YAML aliases (line 103)",
+    "app-ftp-url.yaml": "app.base_url: must be an http:// or https:// URL (line 4)",
+    "bad-suite-name.yaml": "suite name 'a/b' must be letters",
+    "bool-workers.yaml": "run.max_workers: Input should be a whole number (line 2)",
+    "command-without-command.yaml": "suite 'lint' uses the command runner and needs `command:`",
+    "deeply-nested-flow.yaml": "the profile is nested too deeply",
+    "duplicate-nested-key.yaml": "duplicate key 'timeout' at line 4 (first at line 2)",
+    "duplicate-suite-key.yaml": "duplicate key 'unit' at line 3 (first at line 2)",
+    "duplicate-top-level-key.yaml": "duplicate key 'run' at line 5 (first at line 1)",
+    "empty-command.yaml": "tests.lint: `command` must not be empty (line 2)",
+    "empty-tests.yaml": "at least one suite is needed under `tests`",
+    "empty.yaml": "the profile is empty",
+    "enabled-maybe.yaml": "tests.unit.enabled: Input should be a valid boolean",
+    "env-not-mapping.yaml": "tests.unit.env: Input should be a valid dictionary (line 2)",
+    "fail-on-unknown.yaml": "run.fail_on.1: Input should be 'failed', 'error' or 'flaky' (line 2)",
+    "float-retries.yaml": "run.retry_count: Input should be a whole number (line 2)",
+    "huge-timeout.yaml": "run.timeout: Input should be less than or equal to 604800 (line 2)",
+    "list-not-mapping.yaml": "the profile must be a mapping (got list)",
+    "multi-document.yaml": "YAML syntax error at line 3, column 1: but found another document",
+    "negative-max-output.yaml": "reports.max_output: Input should be greater than or equal to 0 (line 2)",
+    "negative-timeout.yaml": "run.timeout: Input should be greater than 0 (line 2)",
+    "negative-workers.yaml": "run.max_workers: Input should be greater than or equal to 1 (line 2)",
+    "no-runner.yaml": "suite 'smoke' needs `runner:`",
+    "no-tests.yaml": "tests: required key is missing",
+    "non-utf8-latin1.yaml": "the profile is not UTF-8 (bad byte at line 3)",
+    "nul-byte.yaml": "the profile contains a NUL byte",
+    "null-suite-name.yaml": "tests.None.[key]: Input should be a valid string (line 1)",
+    "only-comment.yaml": "the profile is empty",
+    "order-twice.yaml": "run.suite_order names a suite twice",
+    "order-unknown-suite.yaml": "run.suite_order names unknown suite(s): nope",
+    "path-and-output-dir.yaml": "tests.unit: give either `path` or its old name `output_dir`, not both (line 2)",
+    "python-tag.yaml": "YAML syntax error at line 2, column 9: could not determine a constructor",
+    "recursive-alias.yaml": "tests.unit.args.0: Input should be a valid string (line 2)",
+    "scalar-not-mapping.yaml": "the profile must be a mapping (got str)",
+    "syntax-bad-indent.yaml": "YAML syntax error at line 4, column 4",
+    "syntax-unclosed-flow.yaml": "YAML syntax error at line 3, column 6",
+    "tab-indent.yaml": "YAML syntax error at line 2, column 1: found character '\\t'",
+    "tests-is-list.yaml": "tests: Input should be a valid dictionary (line 1)",
+    "too-many-retries.yaml": "tests.unit.retry_count: Input should be less than or equal to 20 (line 2)",
+    "undefined-alias.yaml": "YAML syntax error at line 2, column 9: found undefined alias 'nope'",
+    "unknown-key-typo.yaml": "run.paralel: unknown key (not allowed here) (line 2)",
+    "unknown-runner.yaml": "tests.unit.runner: Input should be 'pytest', 'behave', 'playwright' or 'command'",
+    "unknown-top-level-key.yaml": "report: unknown key (not allowed here) (line 3)",
+    "unsplittable-command.yaml": "tests.lint.command: cannot split the command: No closing quotation (line 2)",
+    "utf16-bom.yaml": "the profile is not UTF-8 (bad byte at line 1)",
+    "wrong-type-workers.yaml": "run.max_workers: Input should be a valid integer",
+    "zero-workers.yaml": "run.max_workers: Input should be greater than or equal to 1 (line 2)",
+    # generated by `generated_inputs` (too big, or not a file, to commit)
+    "generated-huge.yaml": f"bytes; at most {MAX_PROFILE_BYTES} are read",
+    "generated-directory.yaml": "is a directory, not a profile file",
+}
+
+CASES = sorted(EXPECTED)
+
+
+def generated_input(path: Path) -> None:
+    """An input the repository does not store: a 2 MiB profile, or a directory named like one."""
+    if path.name == "generated-directory.yaml":
+        path.mkdir()
+        return
+    with path.open("w", encoding="utf-8") as handle:
+        handle.write("tests:\n  unit: {path: t}\n")
+        handle.write("# padding\n" * (2 * MAX_PROFILE_BYTES // 10))
+
+
+@pytest.fixture(scope="module")
+def outcomes(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> dict[str, tuple[subprocess.CompletedProcess[str], float, Path]]:
+    """Run `qaagent run-all --profile FILE` for every case at once, each in its own project folder."""
+    base = tmp_path_factory.mktemp("profiles")
+
+    def one(name: str) -> tuple[subprocess.CompletedProcess[str], float, Path]:
+        project = base / name.removesuffix(".yaml")
+        project.mkdir()
+        keep = project / name
+        if name.startswith("generated-"):
+            generated_input(keep)
+        else:
+            shutil.copyfile(CORPUS / name, keep)
+        started = time.monotonic()
+        result = run_qaagent("run-all", "--profile", keep.name, cwd=project, timeout=60)
+        return result, time.monotonic() - started, project
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        return dict(zip(CASES, pool.map(one, CASES), strict=True))
+
+
+def test_every_corpus_file_has_an_expectation() -> None:
+    stored = sorted(p.name for p in CORPUS.iterdir())
+    assert stored == sorted(n for n in EXPECTED if not n.startswith("generated-"))
+    assert len(EXPECTED) >= 30
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", CASES)
+def test_invalid_profile_exits_2_with_one_line(
+    name: str, outcomes: dict[str, tuple[subprocess.CompletedProcess[str], float, Path]]
+) -> None:
+    result, seconds, project = outcomes[name]
+    assert result.returncode == 2, result.stdout + result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith(f"qaagent: error: {name}: "), lines[0]
+    assert EXPECTED[name] in lines[0]
+    assert len(lines[0]) < 1000
+    assert "Traceback" not in result.stdout + result.stderr
+    assert result.stdout == ""
+    assert not (project / ".qaagent").exists(), "nothing may run or be written for a bad profile"
+    assert seconds < 20, f"took {seconds:.1f} s"
+
+
+@pytest.mark.parametrize(
+    "name", ["alias-bomb-billion-laughs.yaml", "alias-bomb-in-env.yaml", "alias-bomb-in-suite-order.yaml"]
+)
+def test_alias_bombs_under_the_alias_limit_are_refused_quickly(name: str) -> None:
+    # Regression: 81 aliases (under MAX_ALIASES) expanded 9**9 times in the line map and in env's str().
+    text = (CORPUS / name).read_text(encoding="utf-8")
+    started = time.monotonic()
+    with pytest.raises(ProfileError, match="invalid profile"):
+        parse_profile(text)
+    assert time.monotonic() - started < 2.0
