@@ -83,6 +83,10 @@ class Plan:
             "start_order": list(self.start_order),
             "start_order_reason": self.start_order_reason,
             "disabled": list(self.skipped_disabled),
+            "junit": str(self.junit_path),
+            "evidence_dir": str(self.evidence_dir),
+            "keep": self.keep,
+            "max_output": self.max_output,
             "suites": {
                 s.name: {
                     "runner": s.runner,
@@ -90,10 +94,23 @@ class Plan:
                     "retry_count": s.retry_count,
                     "working_directory": _rel(s.working_directory, self.repo_root),
                     "path": _rel(s.path, self.repo_root) if s.path else None,
+                    "command": list(s.config.command) if s.config.command else None,
+                    "args": list(s.config.args),
+                    "junit": s.config.junit,
+                    "artifacts": list(s.config.artifacts),
+                    # names only: values may be secrets, and the profile holds them anyway
+                    "env": sorted(s.env),
                 }
                 for s in self.suites
             },
-            "app": None if self.app is None else {"base_url": self.app.base_url},
+            "app": None
+            if self.app is None
+            else {
+                "base_url": self.app.base_url,
+                "health_endpoint": self.app.health_endpoint,
+                "start_command": list(self.app.start_command or ()),
+                "startup_timeout": self.app.startup_timeout,
+            },
             "shard": None if self.shard_layout is None else dict(self.shard_layout),
         }
 

@@ -85,7 +85,8 @@ class ReportSettings(_Model):
     evidence_dir: str = ".qaagent/evidence"
     keep: Annotated[int, Field(ge=1, le=10000)] = 20
     #: bytes of system-out/system-err kept per test case in the merged report
-    max_output: Annotated[int, Field(ge=0)] = 64 * 1024
+    #: (the JUnit reader keeps at most 64 KiB of each field, so more cannot be shown)
+    max_output: Annotated[int, Field(ge=0, le=64 * 1024)] = 64 * 1024
 
 
 class SuiteConfig(_Model):

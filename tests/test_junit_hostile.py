@@ -89,7 +89,7 @@ def test_behave_esc_byte_in_attributes_is_repaired() -> None:
     cases, errors = read_all(CORPUS / "behave-esc-byte.xml", CORPUS)
     assert errors == []
     [case] = cases
-    assert (case.name, case.status, case.message) == ("Coloured [31moutput[0m", "failed", "[31mred[0m")
+    assert (case.name, case.status, case.message) == ("Coloured output", "failed", "red")
     assert (case.file, case.line) == ("features/colours.feature", 7)
     assert "\x1b" not in case.details
 
@@ -97,7 +97,7 @@ def test_behave_esc_byte_in_attributes_is_repaired() -> None:
 def test_illegal_character_reference_is_repaired() -> None:
     cases, errors = read_all(CORPUS / "illegal-char-ref.xml", CORPUS)
     assert errors == []
-    assert [c.name for c in cases] == ["ref [31m"]
+    assert [c.name for c in cases] == ["ref "]
 
 
 def test_repair_does_not_repeat_cases_already_yielded(

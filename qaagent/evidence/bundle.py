@@ -87,6 +87,11 @@ def _jsonable(value: Any, redactor: Redactor) -> Any:
     return redactor.redact(str(value))
 
 
+#: suite files redacted in place before checksums (text a test may have printed a secret into);
+#: binary artifacts (screenshots, traces, videos) are kept byte for byte
+REDACTED_SUFFIXES = frozenset({".log", ".xml", ".txt", ".json", ".jsonl", ".md", ".html", ".out", ".err"})
+
+
 @dataclass
 class Bundle:
     """One run's evidence directory and its manifest."""
@@ -171,7 +176,9 @@ class Bundle:
         atomic_write_text(self.manifest_path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
 
     def _redact_logs(self, run: RunResult) -> None:
-        logs = {p for p in (self.dir / "suites").rglob("*.log") if p.is_file()}
+        """Redact every text file the suites left in the bundle: logs, their own JUnit, rerun files."""
+        suites = self.dir / "suites"
+        logs = {p for p in suites.rglob("*") if p.suffix.lower() in REDACTED_SUFFIXES and p.is_file()}
         for suite in run.suites:
             for attempt in suite.attempts:
                 log = attempt.log_path
@@ -200,7 +207,12 @@ class Bundle:
         with atomic_open(self.dir / "tests.jsonl") as records_file:
             records = RecordWriter(records_file, run_started, self.redactor)
             write_merged_junit(
-                run, self.junit_path, max_output=max_output, redactor=self.redactor, on_case=records.write
+                run,
+                self.junit_path,
+                max_output=max_output,
+                redactor=self.redactor,
+                on_case=records.write,
+                bundle_dir=self.dir,
             )
         atomic_write_text(self.dir / "summary.md", self.redactor.redact(summary_markdown))
         for rel, content in (extra_files or {}).items():

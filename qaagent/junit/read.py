@@ -88,6 +88,11 @@ _NO_ELEMENTS = expat.errors.codes[expat.errors.XML_ERROR_NO_ELEMENTS]
 _ILLEGAL_CHARS = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 #: character references to characters XML 1.0 forbids (&#27; &#x1b; ...)
 _ILLEGAL_CHAR_REFS = re.compile(r"&#(?:x0*(?:[0-8bBcCeEfF]|1[0-9a-fA-F])|0*(?:[0-8]|1[124-9]|2[0-9]|3[01]));")
+#: ANSI colour/cursor sequences, raw or as character references (behave writes them): the repair
+#: removes whole sequences, so no `[31m` fragment is left behind once the ESC is gone
+_ANSI_SEQUENCES = re.compile(
+    r"(?:\x1b|&#(?:27|x0*1[bB]);)(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b&]*(?:\x07|\x1b\\)?)"
+)
 _DECLARED_ENCODING = re.compile(rb"""^\s*<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")
 
 
@@ -435,6 +440,7 @@ def _repaired_chunks(handle: BinaryIO) -> Iterator[bytes]:
 
 
 def _clean(text: str) -> bytes:
+    text = _ANSI_SEQUENCES.sub("", text)
     text = _ILLEGAL_CHAR_REFS.sub("", _ILLEGAL_CHARS.sub("", text))
     return text.encode("utf-8", "surrogatepass")
 

@@ -35,7 +35,7 @@ from qaagent.evidence.redact import Redactor
 from qaagent.junit.sanitize import clean_text
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Sequence
     from pathlib import Path
 
     from qaagent.results import Counts, Rerun, RunResult, SuiteResult, TestCase
@@ -142,11 +142,13 @@ class _Writer:
         redactor: Redactor,
         max_output: int,
         on_case: Callable[[TestCase], None] | None,
+        bundle_dir: Path | None = None,
     ) -> None:
         self.write = write
         self.redactor = redactor
         self.max_output = max_output
         self.on_case = on_case
+        self.bundle_dir = str(bundle_dir) if bundle_dir is not None else None
         #: cleaned classnames, files and other short values that repeat from case to case
         self._cache: dict[str, str] = {}
 
@@ -195,12 +197,17 @@ class _Writer:
         write("".join(batch))
         write(_INDENT_SUITE + "</testsuite>")
 
+    def command(self, argv: Sequence[str]) -> str:
+        """The command line, with this run's bundle folder as `$BUNDLE` so runs compare equal."""
+        text = shlex.join(argv)
+        return text.replace(self.bundle_dir, "$BUNDLE") if self.bundle_dir else text
+
     def properties(self, suite: SuiteResult) -> None:
         props = [
             ("runner", suite.runner),
             ("attempts", str(len(suite.attempts))),
             ("returncode", "" if suite.returncode is None else str(suite.returncode)),
-            ("command", shlex.join(suite.command)),
+            ("command", self.command(suite.command)),
             ("timed_out", "true" if suite.timed_out else "false"),
         ]
         if suite.error:
@@ -279,6 +286,7 @@ def write_merged_junit(
     max_output: int = DEFAULT_MAX_OUTPUT,
     redactor: Redactor | None = None,
     on_case: Callable[[TestCase], None] | None = None,
+    bundle_dir: Path | None = None,
 ) -> None:
     """Write the merged report of `run` to `out` atomically (temp file + rename).
 
@@ -289,7 +297,7 @@ def write_merged_junit(
     redactor = Redactor.from_environ() if redactor is None else redactor
     out.parent.mkdir(parents=True, exist_ok=True)
     with atomic_open(out) as handle:
-        writer = _Writer(handle.write, redactor, max_output, on_case)
+        writer = _Writer(handle.write, redactor, max_output, on_case, bundle_dir)
         attrs = {
             "name": writer.text(run.project),
             **writer.totals(run.counts),

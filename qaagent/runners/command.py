@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -39,8 +40,22 @@ class CommandRunner(Runner):
             return own
         started = _attempt_start(attempt_dir)
         # Only files written by this attempt: an old report left in the tree must not pass for a new one.
-        fresh = [p for p in glob_files(pattern, self.cwd) if p.stat().st_mtime >= started - 1]
-        return own + [p for p in fresh if p not in own]
+        fresh = [
+            p for p in glob_files(pattern, self.cwd) if p.stat().st_mtime >= started - 1 and p not in own
+        ]
+        # The evidence keeps its own copy (with a checksum): the working tree changes on the next run.
+        kept = attempt_dir / "junit" / "matched"
+        copies: list[Path] = []
+        for index, source in enumerate(fresh, 1):
+            target = kept / f"{index:03d}-{source.name}"
+            try:
+                kept.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(source, target)
+            except OSError:
+                copies.append(source)  # unreadable: the reader reports why
+                continue
+            copies.append(target)
+        return own + copies
 
 
 def _attempt_start(attempt_dir: Path) -> float:
