@@ -253,3 +253,11 @@ def test_failure_lists_its_artifacts_from_the_bundle() -> None:
         "Evidence in the bundle: `suites/e2e/artifacts/attempt-1/shot'1.png`, "
         "`suites/e2e/artifacts/attempt-1/trace.zip`"
     ) in text
+
+
+def test_flaky_test_names_its_evidence() -> None:
+    wobbly = dataclasses.replace(
+        case("wobbly", suite="e2e", flaky=True), artifacts=("suites/e2e/artifacts/attempt-1/trace.zip",)
+    )
+    text = render_summary(run_of(suite("e2e", [wobbly])), fail_on=["failed", "error"])
+    assert "evidence: `suites/e2e/artifacts/attempt-1/trace.zip`" in text

@@ -318,9 +318,11 @@ class _Render:
         out.add(f"### 🔁 Flaky tests ({len(self.flaky)})\n\n")
         for case in self.flaky:
             where = _location(case, self.link_base, self.sha, self.path_prefix)
+            evidence = f" · evidence: {_artifact_list(case)}" if case.artifacts else ""
             out.add(
                 f"- {case_label(case)} — passed on attempt {case.attempts}"
-                + (f" · {where}\n" if where else "\n")
+                + (f" · {where}" if where else "")
+                + f"{evidence}\n"
             )
         out.add("\n")
 
@@ -368,11 +370,7 @@ class _Render:
             parts.append(code_block(_cut(case.details, DETAILS_CHARS)) + "\n\n</details>\n\n")
         if case.artifacts:
             # Screenshots, traces, videos: paths inside the evidence bundle the workflow uploads.
-            shown = ", ".join(_code_span(path) for path in case.artifacts[:MAX_ARTIFACTS])
-            more = len(case.artifacts) - MAX_ARTIFACTS
-            parts.append(
-                f"Evidence in the bundle: {shown}" + (f" and {more} more" if more > 0 else "") + "\n\n"
-            )
+            parts.append(f"Evidence in the bundle: {_artifact_list(case)}\n\n")
         if output:
             for label, text in (("stdout", case.stdout), ("stderr", case.stderr)):
                 if text.strip():
@@ -383,6 +381,13 @@ class _Render:
 
 #: artifacts named per failing test in the summary
 MAX_ARTIFACTS = 10
+
+
+def _artifact_list(case: TestCase) -> str:
+    """The case's artifacts (bundle-relative paths) as inline code, at most MAX_ARTIFACTS."""
+    shown = ", ".join(_code_span(path) for path in case.artifacts[:MAX_ARTIFACTS])
+    more = len(case.artifacts) - MAX_ARTIFACTS
+    return shown + (f" and {more} more" if more > 0 else "")
 
 
 def _code_span(text: str) -> str:
