@@ -53,6 +53,9 @@ MAX_FIELD_BYTES = 64 * 1024
 MAX_RERUNS = 100
 #: bytes fed to the parser at a time
 CHUNK_BYTES = 64 * 1024
+#: bytes expat may hold without reporting anything (one start tag, comment, ...): a start tag
+#: with a million attributes costs ~20x its size in memory before any handler can refuse it
+MAX_TOKEN_BYTES = 4 * 1024 * 1024
 
 UNNAMED: Final = "(unnamed)"
 
@@ -368,11 +371,14 @@ def _parse(chunks: Iterable[bytes], builder: _Builder, *, encoding: str | None) 
     parser = expat.ParserCreate(encoding)
     builder.install(parser)
     at_end = False
+    fed = 0
     try:
         for chunk in chunks:
             parser.Parse(chunk, False)  # noqa: FBT003 - expat's flag is positional-only
             ready, builder.ready = builder.ready, []
             yield from ready
+            fed += len(chunk)
+            _check_pending(parser, fed)
         at_end = True
         parser.Parse(b"", True)  # noqa: FBT003 - expat's flag is positional-only
     except expat.ExpatError as error:
@@ -394,6 +400,22 @@ def _parse(chunks: Iterable[bytes], builder: _Builder, *, encoding: str | None) 
     except RecursionError:  # defensive: expat does not recurse, but be explicit
         reason = "is nested too deeply to read"
         raise _ParseFailedError(reason, repairable=False) from None
+    except LookupError as error:  # pyexpat: the XML declaration names a codec Python does not know
+        yield from builder.ready
+        reason = f"declares an encoding that cannot be read ({error})"
+        raise _ParseFailedError(reason, repairable=False) from None
+
+
+def _check_pending(parser: expat.XMLParserType, fed: int) -> None:
+    """Refuse when expat holds more than `MAX_TOKEN_BYTES` it has not reported yet.
+
+    After `Parse`, `CurrentByteIndex` is where the last reported event was;
+    what lies beyond it is one token (a start tag, a comment) held whole.
+    """
+    if fed - parser.CurrentByteIndex > MAX_TOKEN_BYTES:
+        line = parser.CurrentLineNumber
+        msg = f"a single XML tag or comment at line {line} is larger than {MAX_TOKEN_BYTES} bytes"
+        raise _RefusedError(msg)
 
 
 def _raw_chunks(handle: BinaryIO) -> Iterator[bytes]:
@@ -534,7 +556,8 @@ def iter_junit_cases(path: Path, *, suite: str, base_dir: Path, repo_root: Path)
                 if index >= yielded:
                     yield case
         except _ParseFailedError as failure:
-            raise JUnitError(f"{label}: {failure.reason} (first error: {first_reason})") from None
+            first = f" (first error: {first_reason})" if first_reason != failure.reason else ""
+            raise JUnitError(f"{label}: {failure.reason}{first}") from None
         except OSError as error:
             raise JUnitError(f"{label}: cannot be read ({error.strerror})") from None
 
@@ -563,6 +586,7 @@ __all__ = [
     "MAX_DEPTH",
     "MAX_FIELD_BYTES",
     "MAX_FILE_BYTES",
+    "MAX_TOKEN_BYTES",
     "iter_junit_cases",
     "read_junit_files",
 ]
