@@ -21,16 +21,18 @@ import os
 import re
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping
+    from collections.abc import Iterable, Iterator, Mapping
 
 MASK = "***"
 #: substrings of environment variable names whose values are treated as secret
 SECRET_NAME_PARTS = ("TOKEN", "SECRET", "PASSWORD", "PASSWD", "KEY", "CREDENTIAL")
 #: shorter values would mask ordinary words and numbers everywhere
 MIN_SECRET_LENGTH = 4
+#: characters of one line read at a time by `Redactor.redact_file`
+PIECE_CHARS = 1 << 20
 
 _HEADER = r"(?i:(\bauthorization[\"']?\s*[:=]\s*))[^\r\n]*"
 
@@ -76,6 +78,46 @@ class Redactor:
             return text
         return self._pattern.sub(self._mask, text)
 
+    def _pieces(self, src: TextIO) -> Iterator[tuple[str, str]]:
+        """(original, redacted) pieces of `src`: whole lines, or bounded pieces of a longer line.
+
+        A line longer than `PIECE_CHARS` (a report written without newlines, a
+        sparse file) is read in pieces so memory stays bounded; the tail of
+        each piece that could hold the start of a secret is carried into the
+        next, and after an Authorization header the rest of the line is masked.
+        """
+        # the tail held back must fit the longest secret and an "Authorization:" header name
+        longest = max((len(v) for v in self._values), default=0) + 32
+        carry = ""
+        masking = False  # inside the value of an Authorization header that spans pieces
+        while piece := src.readline(PIECE_CHARS):
+            whole = piece.endswith(("\n", "\r"))
+            if masking:
+                masking = not whole
+                yield piece, ("\n" if whole else "")
+                continue
+            text = carry + piece
+            if whole or len(piece) < PIECE_CHARS:
+                carry = ""
+                yield text, self.redact(text)
+                continue
+            cut = max(0, len(text) - longest)
+            suspicious = "uthorization" in text.lower() or any(v in text for v in self._values)
+            for match in self._pattern.finditer(text) if suspicious else ():
+                if match.group(1) is not None and match.end() == len(text):
+                    if match.start() > 0:
+                        cut = match.start()  # carry the header whole into the next piece
+                    else:
+                        cut, masking = len(text), True  # its value runs on: mask the rest of the line
+                    break
+                if match.start() < cut < match.end():
+                    cut = match.start()
+                    break
+            carry = text[cut:]
+            yield text[:cut], self.redact(text[:cut])
+        if carry:
+            yield carry, self.redact(carry)
+
     def redact_file(self, path: Path) -> bool:
         """Redact a text file in place (atomically); return whether it changed.
 
@@ -90,9 +132,8 @@ class Redactor:
                 os.fdopen(fd, "w", encoding="utf-8", errors="surrogateescape", newline="") as dst,
                 path.open(encoding="utf-8", errors="surrogateescape", newline="") as src,
             ):
-                for line in src:
-                    redacted = self.redact(line)
-                    changed = changed or redacted != line
+                for piece, redacted in self._pieces(src):
+                    changed = changed or redacted != piece
                     dst.write(redacted)
             if changed:
                 tmp.replace(path)
