@@ -272,12 +272,17 @@ class RunOrchestrator:
             failed = [c for c in store.problems if c.status in FAILING]
             if not failed or self.cancel.is_set():
                 break
+            if runner.environment_problem:
+                self.console.line(f"[{suite.name}] not retried: {runner.environment_problem}")
+                break
             self.console.line(f"[{suite.name}] retry {number - 1}/{suite.retry_count}: {len(failed)} failing")
             spec_failed = failed
             new = self._attempt(runner, number, folder, spec_failed, result)
             partial = bool(result.attempts[-1].selected)
             store = _fold_partial(store, failed, new) if partial else _fold_full(new, failed)
         result.cases = store
+        if runner.environment_problem:
+            result.error = runner.environment_problem
         result.files.extend(self._keep_artifacts(runner, folder))
         c = result.counts
         self.console.line(

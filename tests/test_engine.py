@@ -313,3 +313,28 @@ def test_the_bundled_demo_passes(tmp_path: Path) -> None:
     suites = {s["name"]: s["counts"] for s in manifest_of(demo)["suites"]}
     assert set(suites) == {"unit", "behave", "e2e"}
     assert all(c["passed"] > 0 and c["failed"] == c["errors"] == 0 for c in suites.values()), suites
+
+
+@pytest.mark.slow
+def test_the_demo_reports_e2e_as_skipped_with_the_reason_when_no_chromium_exists(tmp_path: Path) -> None:
+    skip_unless_ready(browser_problems(chromium=False))
+    import shutil  # noqa: PLC0415 - only here
+
+    demo = tmp_path / "demo"
+    shutil.copytree(
+        ROOT / "examples" / "demo",
+        demo,
+        ignore=shutil.ignore_patterns(".qaagent", "node_modules", "test-results", "qaagent-junit.xml"),
+    )
+    (demo / "e2e" / "node_modules").symlink_to(ROOT / "examples" / "demo" / "e2e" / "node_modules")
+    (tmp_path / "no-browsers").mkdir()
+    env = {
+        "QAAGENT_SYSTEM_CHROMIUM": str(tmp_path / "none"),
+        "PLAYWRIGHT_BROWSERS_PATH": str(tmp_path / "no-browsers"),
+    }
+    result = run_qaagent("run-all", "--suite", "e2e", cwd=demo, env=env)
+    assert result.returncode == 0, result.stdout[-3000:]
+    lines = result.stdout.splitlines()
+    row = next(i for i, line in enumerate(lines) if line.startswith("  SKIP  e2e"))
+    assert "4 skipped" in lines[row]
+    assert lines[row + 1].strip().startswith("no Chromium found: install one with `apt-get install chromium`")

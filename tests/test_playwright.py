@@ -215,7 +215,7 @@ def test_timeout_mid_test_leaves_no_browser(tmp_path: Path) -> None:
 @pytest.mark.browser
 def test_missing_chromium_is_a_suite_error_saying_what_to_install(tmp_path: Path) -> None:
     require_browser(chromium=False)
-    project = make_project(tmp_path / "project", suite=", retry_count: 0, args: [--grep, greeting]")
+    project = make_project(tmp_path / "project", suite=", retry_count: 2, args: [--grep, greeting]")
 
     done = run_qaagent(
         "run-all", "--profile", ".qaagent.yaml", cwd=project, env={"QAAGENT_CHROMIUM": "/nope"}, timeout=90
@@ -228,6 +228,12 @@ def test_missing_chromium_is_a_suite_error_saying_what_to_install(tmp_path: Path
     assert "apt-get install chromium" in record["message"]
     assert "\n" not in record["message"]
     assert "Traceback" not in done.stderr
+    # The suite itself says why, and a missing browser is not retried: it would fail the same way.
+    manifest = json.loads((bundle_of(project) / "manifest.json").read_text())
+    (entry,) = manifest["suites"]
+    assert entry["error"] == record["message"]
+    assert len(entry["attempts"]) == 1
+    assert "[e2e] not retried: the browser is not installed" in done.stdout
 
 
 def test_path_without_playwright_config(qa_project: ProjectFactory) -> None:

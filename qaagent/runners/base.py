@@ -106,6 +106,10 @@ class Runner(ABC):
         """The JUnit files an attempt wrote (default: `attempt_dir/junit/*.xml`)."""
         return sorted((attempt_dir / "junit").glob("*.xml"))
 
+    #: set by a runner when an attempt failed because of the machine, not the tests (the browser
+    #: is missing): it becomes the suite's error, and retrying cannot help
+    environment_problem: str | None = None
+
     # -- hooks with do-nothing defaults (the Playwright runner uses them) ------------------------
 
     def setup_steps(self) -> list[SetupStep]:

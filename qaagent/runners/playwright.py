@@ -250,6 +250,7 @@ class PlaywrightRunner(Runner):
             hint = browser_problem(f"{case.message}\n{case.details}")
             if hint is not None:
                 case = dataclasses.replace(case, status="error", message=hint, type=BROWSER_ERROR_TYPE)
+                self.environment_problem = self.environment_problem or hint
         return case
 
     def _attachments(self, case: TestCase, attempt_dir: Path) -> list[str]:

@@ -3,12 +3,13 @@
 const fs = require('node:fs');
 const { chromium } = require('@playwright/test');
 
-const DEBIAN_CHROMIUM = '/usr/bin/chromium';
+// Where a system Chromium is looked for (Debian's package by default).
+const SYSTEM_CHROMIUM = process.env.QAAGENT_SYSTEM_CHROMIUM || '/usr/bin/chromium';
 
-/** The browser executable: $QAAGENT_CHROMIUM, else Debian's chromium, else none (Playwright's own). */
+/** The browser executable: $QAAGENT_CHROMIUM, else the system's chromium, else none (Playwright's own). */
 function chromiumPath() {
   if (process.env.QAAGENT_CHROMIUM) return process.env.QAAGENT_CHROMIUM;
-  return fs.existsSync(DEBIAN_CHROMIUM) ? DEBIAN_CHROMIUM : undefined;
+  return fs.existsSync(SYSTEM_CHROMIUM) ? SYSTEM_CHROMIUM : undefined;
 }
 
 /**

@@ -11,7 +11,9 @@ module.exports = defineConfig({
   expect: { timeout: 5_000 },
   fullyParallel: true,
   forbidOnly: !!process.env.CI,
-  retries: 0, // qaagent reruns failed tests itself
+  // Playwright retries a failing test once, recording a trace of the retry ('on-first-retry');
+  // a test that passes on it is reported flaky by qaagent. The profile sets no qaagent retry here.
+  retries: 1,
   reporter: [['list']],
   use: {
     baseURL: process.env.BASE_URL || 'http://127.0.0.1:8765',
