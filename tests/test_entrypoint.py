@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -23,6 +24,7 @@ from typing import Any
 
 import pytest
 import yaml
+from conftest import browser_problems, skip_unless_ready
 
 ROOT = Path(__file__).resolve().parent.parent
 ENTRYPOINT = ROOT / "entrypoint.py"
@@ -568,3 +570,29 @@ def test_merge_mode_expands_bundle_patterns_in_order(action: Action) -> None:
 def test_merge_bundle_pattern_matching_nothing_is_an_input_error(action: Action) -> None:
     action.inputs.update({"mode": "merge", "bundles": "shards/*"})
     assert_input_error(action.run(), "bundles")
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_setup_installs_a_playwright_project_before_its_suite(action: Action) -> None:
+    """The Docker variant's recipe for Playwright: `setup` installs, then the suite runs."""
+    skip_unless_ready(browser_problems())
+    fixture = ROOT / "tests" / "fixtures" / "playwright-project"
+    shutil.copytree(
+        fixture,
+        action.workspace / "e2e",
+        ignore=shutil.ignore_patterns("node_modules", "test-results", "reports"),
+    )
+    (action.workspace / ".qaagent.yaml").write_text(
+        "tests:\n  e2e: {runner: playwright, path: e2e, retry_count: 0, args: [--grep, greeting]}\n",
+        encoding="utf-8",
+    )
+    action.inputs["setup"] = "cd e2e && npm ci --prefer-offline --no-audit --no-fund"
+    result = action.run(timeout=300)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr
+    assert "::group::setup" in result.stdout
+    assert (action.workspace / "e2e" / "node_modules" / "@playwright" / "test").is_dir()
+    assert "[e2e] setup: npm ci" not in result.stdout  # installed by `setup`, not by the runner
+    outputs = action.outputs()
+    assert outputs["conclusion"] == "success"
+    assert int(outputs["passed"]) >= 1
