@@ -94,7 +94,7 @@ class Redactor:
             whole = piece.endswith(("\n", "\r"))
             if masking:
                 masking = not whole
-                yield piece, ("\n" if whole else "")
+                yield piece, piece[len(piece.rstrip("\r\n")) :]  # keep only the line ending
                 continue
             text = carry + piece
             if whole or len(piece) < PIECE_CHARS:
