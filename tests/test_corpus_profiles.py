@@ -31,6 +31,7 @@ EXPECTED: dict[str, str] = {
     "app-ftp-url.yaml": "app.base_url: must be an http:// or https:// URL (line 4)",
     "bad-suite-name.yaml": "suite name 'a/b' must be letters",
     "bool-workers.yaml": "run.max_workers: Input should be a whole number (line 2)",
+    "control-character.yaml": "YAML error at line 3: the control character U+0007 is not allowed",
     "command-without-command.yaml": "suite 'lint' uses the command runner and needs `command:`",
     "deeply-nested-flow.yaml": "the profile is nested too deeply",
     "duplicate-nested-key.yaml": "duplicate key 'timeout' at line 4 (first at line 2)",
