@@ -315,9 +315,9 @@ def parse_profile(text: str, where: str = "profile") -> Profile:
     try:
         loader = _Loader(text)  # checks every character at once
     except yaml.reader.ReaderError as exc:
-        line = text[: exc.position].count("\n") + 1
+        at_line = text[: exc.position].count("\n") + 1
         char = exc.character if isinstance(exc.character, int) else ord(str(exc.character)[:1] or "\0")
-        msg = f"{where}: YAML error at line {line}: the control character U+{char:04X} is not allowed"
+        msg = f"{where}: YAML error at line {at_line}: the control character U+{char:04X} is not allowed"
         raise ProfileError(msg) from None
     try:
         node = loader.get_single_node()
