@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 E2E := examples/demo/e2e
 E2E_STAMP := $(E2E)/node_modules/.package-lock.json
 
-.PHONY: demo test lint unit venv clean bench container-test e2e-deps
+.PHONY: demo test lint unit venv clean bench container-test e2e-deps reliability
 
 $(STAMP): pyproject.toml requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,9 @@ test: lint unit
 
 bench: $(STAMP)
 	$(PY) benchmarks/run.py
+
+reliability: $(STAMP)  ## regenerate docs/reliability.md from real runs
+	$(PY) scripts/reliability.py
 
 container-test:
 	bash scripts/container-test.sh
