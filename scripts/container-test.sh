@@ -160,7 +160,7 @@ base_image() {
         [[ -f $cert ]] && certs+=("$cert")
     done
     log "STAND-IN BASE IMAGE: $FROM_NAME will be Debian $codename's own Python (debootstrap from $mirror),"
-    log "  NOT the official python image: its Python version and file layout differ (see "The action's container, tested" in README.md)"
+    log "  NOT the official python image: its Python version and file layout differ (see README.md, section: The action's container, tested)"
 
     local key tarball=""
     key=$( (
