@@ -9,7 +9,8 @@ requests serially, at most one per second.
 
 - Waiting for retries is limited by a total budget (default 60 s) for the
   whole client; a wait that would exceed it gives up at once with
-  `GitHubAPIError`. Pacing between mutating requests is not counted.
+  `GitHubAPIError`. Pacing between mutating requests is not counted; time spent in requests
+  that failed (a slow or silent server) is, and no request outlasts what is left of it.
 - 403 "Resource not accessible by integration" (a read-only token, e.g. on a
   fork's pull request) raises `PermissionDeniedError` naming the permission
   the workflow must grant.
@@ -144,6 +145,8 @@ class GitHubClient:
         self.min_interval = min_interval
         self.timeout = timeout
         self.waited = 0.0  #: seconds spent waiting for retries so far
+        #: real seconds spent in requests that failed (a slow or silent server); counted in the budget
+        self.failed_seconds = 0.0
         self.requests = 0  #: HTTP requests sent, retries included
         self._last_mutation: float | None = None
         self._session = requests.Session()
@@ -244,11 +247,13 @@ class GitHubClient:
             if method in MUTATING:
                 self._pace()
             self.requests += 1
+            sent = time.monotonic()
             outcome = self._send(method, url, where, attempt, json=json, params=params, permission=permission)
             if isinstance(outcome, _Done):
                 return outcome.body, outcome.links
+            self.failed_seconds += time.monotonic() - sent
             attempt += 1
-            if self.waited + outcome.wait > self.budget:
+            if self.waited + self.failed_seconds + outcome.wait > self.budget:
                 raise GitHubAPIError(
                     f"{where}: gave up after {attempt} attempt(s) ({outcome.reason}); waiting "
                     f"{outcome.wait:.0f} s more would exceed the {self.budget:.0f} s retry budget"
@@ -275,7 +280,8 @@ class GitHubClient:
                 url,
                 json=json,
                 params=params,
-                timeout=self.timeout,
+                # a request may not outlast what is left of the budget (a silent server)
+                timeout=max(1.0, min(self.timeout, self.budget - self.waited - self.failed_seconds)),
                 headers={"Authorization": f"Bearer {self._token.reveal()}"},
                 allow_redirects=False,
             )
