@@ -367,7 +367,8 @@ def cmd_run_all(args: argparse.Namespace, out: TextIO) -> int:
     plan = build_plan(loaded, _overrides(args))
     plan = schedule(plan, shard=args.shard, durations_from=args.durations_from)
     github = _github_enabled(args.github)
-    console = Console(out, github=github, quiet=args.quiet)
+    # In Actions every line is parsed for workflow commands, whatever --github says.
+    console = Console(out, github=github or os.environ.get("GITHUB_ACTIONS") == "true", quiet=args.quiet)
     return run_pipeline(plan, console=console, github=github, args=args)
 
 

@@ -31,7 +31,14 @@ class Console:
         self._stop_token: str | None = None
 
     def line(self, text: str) -> None:
-        """Print one line of qaagent's own output (trusted text)."""
+        """Print qaagent's own output, which may quote untrusted text (test names, messages).
+
+        In Actions, a line that would read as a workflow command (`::name …::`, even indented:
+        the runner strips leading blanks) is defused. qaagent's own commands never come
+        through here: they are written with `qaagent.github.commands`.
+        """
+        if self.github:
+            text = "\n".join(defuse(part) for part in text.split("\n"))
         with self._lock:
             self._write(text)
 
@@ -72,6 +79,15 @@ class Console:
                 self._stop_token = None
                 if title is not None:
                     self._write("::endgroup::")
+
+
+def defuse(line: str) -> str:
+    """A line that cannot be taken for a workflow command: its leading `::` becomes `: :`."""
+    stripped = line.lstrip()
+    if stripped.startswith("::"):
+        indent = line[: len(line) - len(stripped)]
+        return f"{indent}: :{stripped[2:]}"
+    return line
 
 
 def _escape(text: str) -> str:
