@@ -292,3 +292,16 @@ def test_start_check_run_without_stream(server: GitHubServer, ctx: GitHubContext
     server.script("POST", "check-runs", Fault(403, NOT_ACCESSIBLE))
     assert start_check_run(ctx=ctx, token=server.token, check_name="qa", clock=clock) is None
     assert start_check_run(ctx=ctx, token=None, check_name="qa", clock=clock) is None
+
+
+def test_workflow_run_events_point_at_the_tested_commit_and_its_pull_request(tmp_path: Path) -> None:
+    event = tmp_path / "event.json"
+    event.write_text(
+        json.dumps({"workflow_run": {"head_sha": "c" * 40, "pull_requests": [{"number": 42}], "id": 7}}),
+        encoding="utf-8",
+    )
+    env = {"GITHUB_EVENT_NAME": "workflow_run", "GITHUB_EVENT_PATH": str(event), "GITHUB_SHA": "b" * 40}
+    ctx = GitHubContext.from_env(env)
+    assert ctx.head_sha == "c" * 40
+    assert ctx.pr_number == 42
+    assert ctx.sha == "b" * 40

@@ -81,6 +81,16 @@ class GitHubContext:
             head = pull.get("head")
             if event_name in _PR_EVENTS and isinstance(head, dict) and isinstance(head.get("sha"), str):
                 head_sha = head["sha"]
+        run = payload.get("workflow_run")
+        if event_name == "workflow_run" and isinstance(run, dict):
+            # The trusted publishing workflow of fork PRs: feedback belongs to the tested commit
+            # and its pull request, not to the default branch this workflow runs on.
+            if isinstance(run.get("head_sha"), str):
+                head_sha = run["head_sha"]
+            pulls = run.get("pull_requests")
+            if isinstance(pulls, list) and pulls and isinstance(pulls[0], dict):
+                number = pulls[0].get("number")
+                pr_number = number if isinstance(number, int) and not isinstance(number, bool) else None
         return cls(
             repository=env.get("GITHUB_REPOSITORY", ""),
             sha=sha,
