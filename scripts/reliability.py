@@ -39,6 +39,7 @@ CORPORA = {
         len(STORED) + len(GENERATED),
     ),
     "Suite behaviours": ("tests/test_corpus_suites.py", len(SUITES)),
+    "GitHub additions (1 MB name, silent server)": ("tests/test_corpus_github.py", None),
     "Fuzzing (hypothesis properties)": ("tests/test_fuzz.py", None),
 }
 
@@ -65,7 +66,7 @@ def corpus_results(work: Path) -> list[tuple[str, int, int, float]]:
     for title, (path, inputs) in CORPORA.items():
         results = by_file.get(Path(path).name, [])
         all_ok = bool(results) and all(results)
-        if inputs is None:  # the fuzz module: one property per test
+        if inputs is None:  # one case per test
             rows.append((title, len(results), sum(results), seconds.get(Path(path).name, 0.0)))
         else:  # inputs are checked by a few tests each: an input passes when its tests pass
             rows.append((title, inputs, inputs if all_ok else 0, seconds.get(Path(path).name, 0.0)))
