@@ -145,7 +145,8 @@ def parse_count(name: str, value: str, *, minimum: int, maximum: int) -> int | N
     text = value.strip()
     if not text:
         return None
-    if not text.isdigit() or not minimum <= int(text) <= maximum:
+    # ASCII digits only: str.isdigit() also accepts "²" or "٣", which int() rejects or misreads.
+    if not re.fullmatch(r"[0-9]{1,6}", text) or not minimum <= int(text) <= maximum:
         raise InputError(f"input '{name}' must be a whole number from {minimum} to {maximum}, got {text!r}")
     return int(text)
 

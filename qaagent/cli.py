@@ -478,8 +478,15 @@ def finish_reports(
     from qaagent.report.console import summary_lines  # noqa: PLC0415
     from qaagent.report.markdown import render_summary  # noqa: PLC0415
 
+    # In Actions, failures link to their file and line at the tested commit.
+    ctx = feedback.ctx if feedback is not None else None
     summary_md = render_summary(
-        run, fail_on=fail_on, evidence_path=display_path(bundle.dir, repo_root), notes=notes
+        run,
+        fail_on=fail_on,
+        evidence_path=display_path(bundle.dir, repo_root),
+        notes=notes,
+        link_base=(ctx.repo_url or None) if ctx is not None else None,
+        sha=(ctx.head_sha or None) if ctx is not None else None,
     )
     bundle.finish(run, summary_markdown=summary_md, fail_on=fail_on, max_output=max_output)
     _write_html_report(bundle.dir, console)

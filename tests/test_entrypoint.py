@@ -263,7 +263,7 @@ def test_booleans_accept_any_case_before_the_pipeline(action: Action, word: str)
     assert_input_error(action.run(), "shard")
 
 
-@pytest.mark.parametrize("value", ["many", "0", "-1", "2.5", "257"])
+@pytest.mark.parametrize("value", ["many", "0", "-1", "2.5", "257", "²", "٣", "+3", " 3 4"])
 def test_bad_max_workers_is_an_input_error(action: Action, value: str) -> None:
     action.inputs["max-workers"] = value
     assert_input_error(action.run(), "max-workers")
@@ -467,6 +467,9 @@ def test_annotations_point_at_files_relative_to_the_workspace(action: Action) ->
     errors = [line for line in result.stdout.splitlines() if line.startswith("::error file=")]
     assert len(errors) == 1, result.stdout
     assert errors[0].startswith("::error file=services/shop/tests/test_cart.py,line=1,title=unit")
+    # The job summary links the failure to its line at the pull request's head commit.
+    link = f"https://github.com/octo/shop/blob/{HEAD_SHA}/services/shop/tests/test_cart.py#L1"
+    assert link in action.summary.read_text(encoding="utf-8")
 
 
 def test_setup_runs_first_and_suites_never_see_the_token(action: Action) -> None:

@@ -305,3 +305,20 @@ def test_workflow_run_events_point_at_the_tested_commit_and_its_pull_request(tmp
     assert ctx.head_sha == "c" * 40
     assert ctx.pr_number == 42
     assert ctx.sha == "b" * 40
+
+
+FAKE_TOKEN = "ghs_" + "SECRETinREPR0123456789"
+
+
+def test_the_token_is_not_in_the_reprs_of_publishing_state() -> None:
+    from qaagent.github.publish import _Job  # noqa: PLC0415 - a private helper, checked on purpose
+
+    job = _Job(
+        run=run_of(suite("unit", [case("t")])),
+        ctx=GitHubContext.from_env({}),
+        fail_on=["failed"],
+        path_prefix=None,
+        markdown=lambda _size: "",
+        token=FAKE_TOKEN,
+    )
+    assert FAKE_TOKEN not in repr(job)

@@ -153,7 +153,7 @@ class _Job:
     fail_on: Sequence[FailOn]
     path_prefix: str | None
     markdown: Callable[[int], str]
-    token: str
+    token: str = field(repr=False)  #: never in a repr (logs, tracebacks)
     warnings: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)  #: permissions the token lacks
 
