@@ -291,13 +291,21 @@ def _line_for(loc: tuple[str | int, ...], lines: dict[tuple[str | int, ...], int
     return None
 
 
+def _loc_in_message(message: str) -> tuple[str | int, ...]:
+    """Where a whole-profile check points (its messages name the suite or `run.suite_order`)."""
+    if message.startswith("run.suite_order"):
+        return ("run", "suite_order")
+    named = re.match(r"suite (?:name )?'([^']*)'", message)
+    return ("tests", named[1]) if named else ()
+
+
 def _format_validation(error: ValidationError, where: str, lines: dict[tuple[str | int, ...], int]) -> str:
     parts: list[str] = []
     for item in error.errors()[:3]:
         loc = tuple(p for p in item["loc"] if p not in ("function-after", "function-before"))
         dotted = ".".join(str(p) for p in loc if not str(p).startswith(("function-", "constrained-")))
-        line = _line_for(loc, lines)
         message = item["msg"].removeprefix("Value error, ")
+        line = _line_for(loc or _loc_in_message(message), lines)
         if item["type"] == "extra_forbidden":
             message = "unknown key (not allowed here)"
         elif item["type"] == "missing":
