@@ -7,6 +7,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from qaagent.junit.read import MAX_FILE_BYTES
 from qaagent.results import TestCase
 from qaagent.runners.base import AttemptSpec, Runner, glob_files
 
@@ -49,6 +50,9 @@ class CommandRunner(Runner):
         for index, source in enumerate(fresh, 1):
             target = kept / f"{index:03d}-{source.name}"
             try:
+                if source.stat().st_size > MAX_FILE_BYTES:
+                    copies.append(source)  # the reader refuses it with the reason; no huge copy
+                    continue
                 kept.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(source, target)
             except OSError:
