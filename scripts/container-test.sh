@@ -77,8 +77,9 @@ WORK=""
 PODMAN_READY=""
 # Podman 4.3 keeps two small files outside any configurable folder: the image blob-info
 # cache (/var/lib/containers/cache) and netavark's IP allocations (/run/containers/networks).
-# They are removed at the end when this script created them.
-OUTSIDE=(/var/lib/containers /run/containers)
+# They are removed at the end when this script created them; their parent folders only when
+# empty, so nothing another podman user keeps there is ever touched.
+OUTSIDE=(/var/lib/containers/cache /run/containers/networks)
 OUTSIDE_NEW=()
 cleanup() {
     local status=$?
@@ -97,6 +98,7 @@ cleanup() {
     local outside
     for outside in "${OUTSIDE_NEW[@]}"; do
         rm -rf "$outside"
+        rmdir "$(dirname "$outside")" 2>/dev/null
     done
     exit "$status"
 }
@@ -140,6 +142,11 @@ EOF
     export TMPDIR=$WORK/tmp
     PODMAN_READY=1
     log "work folder (all podman state): $WORK"
+    local info
+    if ! info=$(podman info 2>&1); then
+        printf '%s\n' "$info" | tail -n 5 | quote
+        die "podman is installed but cannot run here (see above): not testing the image"
+    fi
 }
 
 # --- the stand-in base image ---------------------------------------------------------
