@@ -535,8 +535,17 @@ def _copy_junit(source: Path, target: Path, console: Console) -> Path:
     if source.resolve() == target.resolve():
         return target
     try:
+        if target.exists() and not target.is_file():
+            # A device or a pipe (`--junit /dev/stdout`, `/dev/null`): write into it, never
+            # rename a temporary file over it (as root that would replace /dev/null).
+            if target.is_dir():
+                msg = "it is a folder"
+                raise IsADirectoryError(msg)
+            with source.open("rb") as src, target.open("wb") as dst:
+                shutil.copyfileobj(src, dst)
+            return target
         target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(target.name + ".tmp")
+        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
         shutil.copyfile(source, tmp)
         tmp.replace(target)
     except OSError as exc:

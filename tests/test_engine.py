@@ -338,3 +338,21 @@ def test_the_demo_reports_e2e_as_skipped_with_the_reason_when_no_chromium_exists
     row = next(i for i, line in enumerate(lines) if line.startswith("  SKIP  e2e"))
     assert "4 skipped" in lines[row]
     assert lines[row + 1].strip().startswith("no Chromium found: install one with `apt-get install chromium`")
+
+
+def test_junit_to_a_device_writes_into_it_and_never_replaces_it(
+    qa_project: ProjectFactory, tmp_path: Path
+) -> None:
+    fifo = tmp_path / "junit.fifo"
+    os.mkfifo(fifo)
+    root = qa_project({".qaagent.yaml": "tests:\n  s: " + command_suite("-c", "pass") + "\n"})
+    received: list[bytes] = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_bytes()), daemon=True)
+    reader.start()
+    result = run_qaagent("run-all", "--junit", str(fifo), cwd=root)
+    reader.join(timeout=10)
+    assert result.returncode == 0, result.stdout
+    assert fifo.is_fifo()  # still the pipe, not a file renamed over it
+    assert received
+    assert received[0].startswith(b'<?xml version="1.0" encoding="utf-8"?>')
+    assert run_qaagent("run-all", "--junit", str(tmp_path), cwd=root).returncode == 0  # a folder: warned
