@@ -19,7 +19,7 @@ from types import FrameType
 from typing import TYPE_CHECKING, NoReturn, TextIO, cast
 
 from qaagent import __version__
-from qaagent.console import Console
+from qaagent.console import Console, defuse
 from qaagent.errors import ExitCode, QAAgentError, UsageError
 from qaagent.github.feedback import FeedbackOptions, GitHubFeedback, display_path
 from qaagent.plan import Overrides, Plan, build_plan, describe, parse_suite_list
@@ -589,7 +589,8 @@ def _cancel_on_signals(cancel: threading.Event, console: Console) -> Iterator[No
 def report_error(error: QAAgentError, *, stream: TextIO | None = None) -> None:
     """One line on stderr; in GitHub Actions also an `::error` annotation."""
     err = stream if stream is not None else sys.stderr
-    err.write(f"qaagent: error: {error.message}\n")
+    # The message may quote untrusted text (a path, a key): no CR inside may start a command.
+    err.write(f"qaagent: error: {defuse(error.message)}\n")
     err.flush()
     if os.environ.get("GITHUB_ACTIONS") == "true":
         escaped = error.message.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")

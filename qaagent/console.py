@@ -9,6 +9,7 @@ there one stop-commands block covers the whole execution phase.
 
 from __future__ import annotations
 
+import re
 import secrets
 import sys
 import threading
@@ -38,7 +39,7 @@ class Console:
         through here: they are written with `qaagent.github.commands`.
         """
         if self.github:
-            text = "\n".join(defuse(part) for part in text.split("\n"))
+            text = defuse(text)
         with self._lock:
             self._write(text)
 
@@ -48,6 +49,9 @@ class Console:
             return
         if len(text) > MAX_ECHO_LINE:
             text = text[:MAX_ECHO_LINE] + f" … [{len(text) - MAX_ECHO_LINE} more characters in the log]"
+        if self.github:
+            # The prefix guards the first line only: a CR inside the text starts a new one.
+            text = defuse(text)
         with self._lock:
             self._write(f"[{suite}] {text}")
 
@@ -81,13 +85,14 @@ class Console:
                     self._write("::endgroup::")
 
 
-def defuse(line: str) -> str:
-    """A line that cannot be taken for a workflow command: its leading `::` becomes `: :`."""
-    stripped = line.lstrip()
-    if stripped.startswith("::"):
-        indent = line[: len(line) - len(stripped)]
-        return f"{indent}: :{stripped[2:]}"
-    return line
+#: a `::` where the runner would see the start of a line: at the start of the text or after any
+#: character that may break a line (CR, LF, VT, FF, FS-RS, NEL, LS, PS), past leading blanks
+_COMMAND_START = re.compile(r"(^|[\r\n\x0b\x0c\x1c-\x1e\x85\u2028\u2029])(\s*)::")
+
+
+def defuse(text: str) -> str:
+    """Text in which no line can be taken for a workflow command: each such `::` becomes `: :`."""
+    return _COMMAND_START.sub(lambda m: f"{m[1]}{m[2]}: :", text)
 
 
 def _escape(text: str) -> str:

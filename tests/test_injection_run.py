@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 import sys
 
 from conftest import ProjectFactory, run_qaagent
@@ -31,15 +32,34 @@ def test_skip():
     pytest.skip("::error file=README.md,line=1::pwned via skip reason")
 """
 
+APP = """
+import http.server, sys
+print("booting\\r::error title=APP::app-inject", flush=True)
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), Handler).serve_forever()
+"""
+
 #: the workflow commands qaagent itself writes
 OURS = {"notice", "error", "warning", "group", "endgroup", "stop-commands", "add-mask"}
 
 
 def test_nothing_a_test_prints_becomes_a_workflow_command(qa_project: ProjectFactory) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
     junit = (
-        '<testsuite name="s" tests="1"><testcase classname="c" name="t">'
+        '<testsuite name="s" tests="2"><testcase classname="c" name="t">'
         '<failure message="::warning title=x::pwned via message">::error::details</failure>'
-        "</testcase></testsuite>"
+        '</testcase><testcase classname="c&#13;::error title=CLS::cls-inject" name="n&#13;::error title=PWN::name-inject">'
+        "<failure message='m'>d</failure></testcase></testsuite>"
     )
     writer = f"import os\nopen(os.environ['QAAGENT_JUNIT_DIR'] + '/r.xml', 'w').write({junit!r})\n"
     root = qa_project(
@@ -47,9 +67,12 @@ def test_nothing_a_test_prints_becomes_a_workflow_command(qa_project: ProjectFac
             "tests/test_h.py": HOSTILE_TESTS,
             "skips/test_s.py": SKIPPING,
             "w.py": writer,
+            "app.py": APP,
             ".qaagent.yaml": (
                 "tests:\n  unit: {path: tests}\n  skips: {runner: pytest, path: skips}\n"
                 f"  cmd: {{runner: command, command: {json.dumps([PY, 'w.py'])}}}\n"
+                f"app:\n  base_url: http://127.0.0.1:{port}\n  health_endpoint: /\n"
+                f"  start_command: {json.dumps([PY, 'app.py', str(port)])}\n"
             ),
         }
     )
@@ -60,7 +83,8 @@ def test_nothing_a_test_prints_becomes_a_workflow_command(qa_project: ProjectFac
     assert result.returncode == 1
     tokens: set[str] = set()
     stopped: str | None = None
-    for raw in (result.stdout + result.stderr).splitlines():
+    # Split the way the runner does: on every line break, CR included.
+    for raw in re.split(r"\r\n|[\r\n\x0b\x0c\x1c-\x1e\x85\u2028\u2029]", result.stdout + result.stderr):
         line = raw.lstrip()
         if stopped is not None:
             if line == f"::{stopped}::":
@@ -78,8 +102,12 @@ def test_nothing_a_test_prints_becomes_a_workflow_command(qa_project: ProjectFac
         assert command in OURS, raw
         # Our annotations carry the hostile text as escaped data, never as their own properties.
         assert not line.startswith(("::error file=README.md", "::warning title=x", "::add-mask::secret")), raw
+        # The planted commands never start a line (inside our own properties they are escaped).
+        assert not line.startswith(("::error title=APP", "::error title=PWN", "::error title=CLS")), raw
         assert "after a fake stop" not in line.split("::")[1], raw
     assert stopped is None
     # Both were shown to the reader, defused.
     assert ": :error file=README.md,line=1::pwned via skip reason" in result.stdout
     assert ": :warning title=x::pwned via message" in result.stdout
+    for marker in ("app-inject", "name-inject", "cls-inject"):
+        assert marker in result.stdout  # shown, defused
