@@ -17,7 +17,7 @@ from http import HTTPStatus
 from pathlib import Path
 
 from qaagent.console import Console
-from qaagent.process import OutputReader, kill_group, stop_group
+from qaagent.process import CANCEL_DRAIN, CANCEL_GRACE, DRAIN, OutputReader, kill_group, stop_group
 from qaagent.profile import AppSettings
 
 #: seconds between SIGTERM and SIGKILL when the app is stopped
@@ -107,15 +107,15 @@ class AppServer:
         """The last lines the app printed."""
         return "\n".join(self._reader.tail) if self._reader else ""
 
-    def stop(self) -> None:
-        """Stop the app's whole process group (idempotent)."""
+    def stop(self, *, hurry: bool = False) -> None:
+        """Stop the app's whole process group (idempotent); `hurry` when the run is cancelled."""
         if self.proc is None:
             return
         if self.proc.poll() is None:
-            stop_group(self.proc, APP_GRACE)
+            stop_group(self.proc, CANCEL_GRACE if hurry else APP_GRACE)
         kill_group(self.proc.pid, signal.SIGKILL)
         if self._reader is not None:
-            self._reader.finish()
+            self._reader.finish(CANCEL_DRAIN if hurry else DRAIN)
 
 
 def _probe(url: str) -> tuple[bool, str]:

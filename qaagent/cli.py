@@ -86,6 +86,16 @@ def _shard_arg(text: str) -> str:
     return f"{index}/{total}"
 
 
+def _shard_count(text: str) -> int:
+    from qaagent.shard import MAX_SHARDS  # noqa: PLC0415 - keeps `--help` fast
+
+    value = _positive_int(text)
+    if value > MAX_SHARDS:
+        msg = f"expected at most {MAX_SHARDS} shards, got {text!r}"
+        raise argparse.ArgumentTypeError(msg)
+    return value
+
+
 def _fail_on(text: str) -> tuple[FailOn, ...]:
     kinds: list[FailOn] = []
     for part in text.replace(",", " ").split():
@@ -153,7 +163,7 @@ def _add_shard_commands(add_parser: Callable[..., argparse.ArgumentParser]) -> N
     """`plan`, `durations` and `merge`: sharding across matrix jobs."""
     plan = add_parser("plan", help="print how the suites split into shards; runs nothing")
     _profile_arg(plan)
-    plan.add_argument("--shards", type=_positive_int, default=1, metavar="N", help="number of shards")
+    plan.add_argument("--shards", type=_shard_count, default=1, metavar="N", help="number of shards")
     plan.add_argument("--suite", action="append", default=[], metavar="NAME", help="select suites")
     plan.add_argument("--evidence-dir", type=Path, metavar="DIR", help="where earlier bundles are")
     plan.add_argument("--json", action="store_true", help="one line of JSON for `fromJSON` in a matrix")
@@ -395,38 +405,40 @@ def run_pipeline(plan: Plan, *, console: Console, github: bool, args: argparse.N
     from qaagent.evidence.bundle import Bundle, make_run_id  # noqa: PLC0415
     from qaagent.orchestrator import RunOrchestrator  # noqa: PLC0415
 
-    run_id = make_run_id(datetime.now(UTC), plan.shard, evidence_dir=plan.evidence_dir)
-    bundle = Bundle.start(
-        plan.evidence_dir,
-        run_id,
-        project=plan.project,
-        settings=plan.settings(),
-        profile_path=plan.loaded.path,
-        profile_sha256=plan.loaded.sha256,
-        repo_root=plan.repo_root,
-        suites=[s.name for s in plan.suites],
-        shard=plan.shard,
-    )
-    mode = f"parallel ({plan.max_workers} workers)" if plan.parallel else "sequential"
-    console.line(f"qaagent {__version__}: run {bundle.run_id}, {len(plan.suites)} suite(s), {mode}")
-    if plan.shard is not None and plan.shard_layout is not None:
-        share = sum(len(s.units) if s.units is not None else 1 for s in plan.suites)
-        estimate = plan.shard_layout.get("estimate", 0)
-        console.line(f"qaagent: shard {plan.shard}: {share} unit(s), estimated {estimate:g} s")
-    if plan.suites:
-        console.line(f"qaagent: start order: {', '.join(plan.start_order)} — {plan.start_order_reason}")
-    feedback = (
-        GitHubFeedback(feedback_options(args), repo_root=plan.repo_root, stream=console.stream)
-        if github
-        else None
-    )
-    if feedback is not None:
-        feedback.start()
+    # Signals are caught from the very start: a cancel while the bundle or the check run is being
+    # created still ends in a `cancelled` bundle and exit 130, never a half-made run.
     cancel = threading.Event()
-    # Adopt daemons that suites start outside their process group, to stop them at the end.
-    adopting = become_subreaper()
-    children_before = set(children_of(os.getpid()))
     with _cancel_on_signals(cancel, console):
+        run_id = make_run_id(datetime.now(UTC), plan.shard, evidence_dir=plan.evidence_dir)
+        bundle = Bundle.start(
+            plan.evidence_dir,
+            run_id,
+            project=plan.project,
+            settings=plan.settings(),
+            profile_path=plan.loaded.path,
+            profile_sha256=plan.loaded.sha256,
+            repo_root=plan.repo_root,
+            suites=[s.name for s in plan.suites],
+            shard=plan.shard,
+        )
+        mode = f"parallel ({plan.max_workers} workers)" if plan.parallel else "sequential"
+        console.line(f"qaagent {__version__}: run {bundle.run_id}, {len(plan.suites)} suite(s), {mode}")
+        if plan.shard is not None and plan.shard_layout is not None:
+            share = sum(len(s.units) if s.units is not None else 1 for s in plan.suites)
+            estimate = plan.shard_layout.get("estimate", 0)
+            console.line(f"qaagent: shard {plan.shard}: {share} unit(s), estimated {estimate:g} s")
+        if plan.suites:
+            console.line(f"qaagent: start order: {', '.join(plan.start_order)} — {plan.start_order_reason}")
+        feedback = (
+            GitHubFeedback(feedback_options(args), repo_root=plan.repo_root, stream=console.stream)
+            if github
+            else None
+        )
+        if feedback is not None:
+            feedback.start(cancel)
+        # Adopt daemons that suites start outside their process group, to stop them at the end.
+        adopting = become_subreaper()
+        children_before = set(children_of(os.getpid()))
         orchestrator = RunOrchestrator(
             plan,
             run_id=bundle.run_id,
@@ -437,12 +449,14 @@ def run_pipeline(plan: Plan, *, console: Console, github: bool, args: argparse.N
         )
         run = orchestrator.run()
         if adopting:
-            stopped = stop_orphans(keep=children_before)
+            stopped = stop_orphans(keep=children_before, grace=0.5 if cancel.is_set() else 1.0)
             if stopped:
                 console.line(
                     f"qaagent: stopped {len(stopped)} process(es) that suites left running outside "
                     "their process group"
                 )
+        # A signal that came after the last suite still makes this a cancelled run.
+        run.cancelled = run.cancelled or cancel.is_set()
         # Reporting happens with signals still caught: a second Ctrl-C must not cut the bundle short.
         finish_reports(
             run,
@@ -456,7 +470,7 @@ def run_pipeline(plan: Plan, *, console: Console, github: bool, args: argparse.N
             console=console,
             feedback=feedback,
         )
-    return exit_code(run, plan.fail_on)
+    return ExitCode.CANCELLED if cancel.is_set() else exit_code(run, plan.fail_on)
 
 
 def finish_reports(

@@ -132,7 +132,7 @@ class RunOrchestrator:
                     results = self._run_suites_sequential(env)
         finally:
             if app is not None:
-                app.stop()
+                app.stop(hurry=self.cancel.is_set())
         ordered = extra[:]
         not_run: list[str] = []
         for suite in self.plan.suites:

@@ -41,6 +41,8 @@ TAIL_LINES = 40
 POLL = 0.05
 #: seconds the output pipe is still drained after the process group is gone
 DRAIN = 2.0
+#: the same when the run is cancelled (GitHub kills the job 10 s after the first signal)
+CANCEL_DRAIN = 0.5
 #: bytes read from a pipe at a time
 CHUNK = 64 * 1024
 #: longest line kept whole in memory (tail, echo); longer output is split
@@ -238,7 +240,7 @@ def run_process(
         time.sleep(POLL)
     # The child is gone; whatever it left in its group (daemons, browsers) goes too.
     kill_group(proc.pid, signal.SIGKILL)
-    reader.finish()
+    reader.finish(CANCEL_DRAIN if cancelled else DRAIN)
     duration = time.monotonic() - start
     if timed_out or cancelled:
         with log_path.open("ab") as log:

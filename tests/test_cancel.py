@@ -84,3 +84,146 @@ def test_signal_leaves_a_cancelled_bundle_that_verifies(
     assert "cancelled while running" in junit
     assert run_qaagent("verify", str(bundle), cwd=root).returncode == 0
     assert_no_process_left(marker)
+
+
+STUBBORN = """
+import signal, subprocess, sys, time
+signal.signal(signal.SIGTERM, signal.SIG_IGN)
+marker = sys.argv[1]
+stubborn = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(120)"
+subprocess.Popen([sys.executable, "-c", stubborn, marker])  # a grandchild that ignores SIGTERM
+subprocess.Popen([sys.executable, "-c", stubborn, marker], start_new_session=True)  # a daemon on our stdout
+print("stubborn", flush=True)
+time.sleep(120)
+"""
+
+STUBBORN_APP = """
+import http.server, signal, sys
+signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), Handler).serve_forever()
+"""
+
+
+def start_qaagent(root: Path, env_extra: dict[str, str] | None = None) -> subprocess.Popen[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "INPUT_"))}
+    env["PYTHONPATH"] = str(ROOT)
+    env.update(env_extra or {})
+    return subprocess.Popen(
+        [PY, "-m", "qaagent", "run-all"],
+        cwd=root,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+@pytest.mark.slow
+def test_cancel_within_5_s_when_everything_ignores_sigterm(qa_project: ProjectFactory) -> None:
+    """Suites, grandchildren, a daemon holding the pipe and the app all ignore SIGTERM."""
+    import socket  # noqa: PLC0415 - only here
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    marker = unique_marker()
+    suite = json.dumps([PY, "stubborn.py", marker])
+    root = qa_project(
+        {
+            "stubborn.py": STUBBORN,
+            "app.py": STUBBORN_APP,
+            ".qaagent.yaml": (
+                f"run:\n  parallel: true\ntests:\n  a: {{runner: command, command: {suite}}}\n"
+                f"  b: {{runner: command, command: {suite}}}\n"
+                f"app:\n  base_url: http://127.0.0.1:{port}\n  health_endpoint: /\n"
+                f"  start_command: {json.dumps([PY, 'app.py', str(port)])}\n"
+            ),
+        }
+    )
+    proc = start_qaagent(root)
+    assert proc.stdout is not None
+    seen = 0
+    for line in proc.stdout:
+        seen += "] stubborn" in line
+        if seen == 2:
+            break
+    sent = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    rest, _ = proc.communicate(timeout=30)
+    elapsed = time.monotonic() - sent
+    assert proc.returncode == 130, rest
+    assert elapsed < 5.0, f"took {elapsed:.1f} s from the signal to exit"
+    bundle = max((root / ".qaagent" / "evidence").iterdir())
+    assert json.loads((bundle / "manifest.json").read_text())["status"] == "cancelled"
+    assert run_qaagent("verify", str(bundle), cwd=root).returncode == 0
+    assert_no_process_left(marker)
+
+
+class SilentAPI:
+    """A GitHub API stand-in that accepts connections and never answers."""
+
+    def __init__(self) -> None:
+        import socket  # noqa: PLC0415 - only here
+
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(50)
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("when", ["while creating the check run", "while suites run"])
+def test_cancel_with_a_silent_github_api_still_exits_fast(qa_project: ProjectFactory, when: str) -> None:
+    marker = unique_marker()
+    root = long_project(qa_project, marker)
+    api = SilentAPI()
+    try:
+        env = {
+            "GITHUB_ACTIONS": "true",
+            "GITHUB_API_URL": api.url,
+            "GITHUB_REPOSITORY": "octo/shop",
+            "GITHUB_SHA": "a" * 40,
+            "QAAGENT_GITHUB_TOKEN": "ghs_" + "x" * 36,
+        }
+        env_all = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "INPUT_"))}
+        env_all.update(env)
+        env_all["PYTHONPATH"] = str(ROOT)
+        proc = subprocess.Popen(
+            [PY, "-m", "qaagent", "run-all", "--check-name", "qa"],
+            cwd=root,
+            env=env_all,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        assert proc.stdout is not None
+        if when == "while suites run":
+            for line in proc.stdout:
+                if "] sleeping" in line:
+                    break
+        else:
+            time.sleep(1.5)  # qaagent is waiting for the check run to be created
+        sent = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        rest, _ = proc.communicate(timeout=60)
+        elapsed = time.monotonic() - sent
+    finally:
+        api.close()
+    assert proc.returncode == 130, rest
+    assert elapsed < 5.0, f"took {elapsed:.1f} s from the signal to exit"
+    bundle = max((root / ".qaagent" / "evidence").iterdir())
+    assert json.loads((bundle / "manifest.json").read_text())["status"] == "cancelled"
+    assert run_qaagent("verify", str(bundle), cwd=root).returncode == 0
+    assert_no_process_left(marker)

@@ -6,6 +6,7 @@ Used by `run-all` and `merge` alike. Nothing here can change the run's conclusio
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +16,12 @@ from qaagent.github.commands import write_command, write_outputs
 from qaagent.github.context import GitHubContext
 from qaagent.github.publish import publish, start_check_run
 from qaagent.results import FailOn, RunResult, conclusion
+
+#: seconds of GitHub API time (requests and retry waits) at the start and at the end of a run
+START_BUDGET = 5.0
+FINISH_BUDGET = 60.0
+#: the same for a cancelled run, which must exit within a few seconds of the signal
+CANCELLED_BUDGET = 2.0
 
 
 @dataclass(frozen=True)
@@ -46,12 +53,28 @@ class GitHubFeedback:
         self.token = os.environ.get("QAAGENT_GITHUB_TOKEN") or None
         self.check_id: int | None = None
 
-    def start(self) -> None:
-        """Create the `in_progress` check run when a token and a check name are given."""
-        if self.token and self.options.check_name:
+    def start(self, cancel: threading.Event | None = None) -> None:
+        """Create the `in_progress` check run when a token and a check name are given.
+
+        The request runs in a thread: a cancel (`cancel` set) stops the waiting at once.
+        """
+        if not (self.token and self.options.check_name):
+            return
+        token, name = self.token, self.options.check_name
+        done = threading.Event()
+
+        def create() -> None:
+            # A short budget: the suites wait for this, and the completing request creates the
+            # check run anyway if this one did not get through.
             self.check_id = start_check_run(
-                ctx=self.ctx, token=self.token, check_name=self.options.check_name, stream=self.stream
+                ctx=self.ctx, token=token, check_name=name, stream=self.stream, budget=START_BUDGET
             )
+            done.set()
+
+        threading.Thread(target=create, name="check-run-start", daemon=True).start()
+        while not done.wait(0.1):
+            if cancel is not None and cancel.is_set():
+                return
 
     def finish(
         self,
@@ -82,6 +105,8 @@ class GitHubFeedback:
             junit_path=junit_rel,
             notes=notes,
             stream=self.stream,
+            # Cancelled: GitHub kills the job 10 s after the first signal; the bundle is written.
+            budget=CANCELLED_BUDGET if run.cancelled else FINISH_BUDGET,
         )
 
     def write_outputs(self, run: RunResult, *, fail_on: Sequence[FailOn], evidence: str, junit: str) -> None:
