@@ -261,3 +261,13 @@ def test_flaky_test_names_its_evidence() -> None:
     )
     text = render_summary(run_of(suite("e2e", [wobbly])), fail_on=["failed", "error"])
     assert "evidence: `suites/e2e/artifacts/attempt-1/trace.zip`" in text
+
+
+def test_gantt_stops_before_mermaids_size_limit() -> None:
+    from qaagent.report.markdown import MAX_GANTT_BARS, gantt  # noqa: PLC0415 - the cap under test
+
+    many = [suite(f"s{i}", [case("t", suite=f"s{i}")]) for i in range(MAX_GANTT_BARS + 50)]
+    block = gantt(run_of(*many))
+    assert block.count(":done,") == MAX_GANTT_BARS
+    assert "50 more suite(s) not drawn" in block
+    assert len(block) < 50_000

@@ -416,6 +416,10 @@ def _shortened_note(level: _Level, failures: int, *, timeline: bool) -> str:
 _MERMAID_UNSAFE = re.compile(r"[^A-Za-z0-9 ._-]")
 
 
+#: bars drawn in the job summary's timeline (about 80 characters each, well under Mermaid's limit)
+MAX_GANTT_BARS = 300
+
+
 def gantt(run: RunResult) -> str:
     """A Mermaid `gantt` block with one bar per suite attempt on the run's time axis ("" if none).
 
@@ -425,10 +429,16 @@ def gantt(run: RunResult) -> str:
     label also says the outcome, so colour is not the only signal.
     """
     rows: list[str] = []
+    bars = 0
     for index, suite in enumerate(run.suites):
         attempts = [a for a in suite.attempts if a.started_at > 0]
         if not attempts:
             continue
+        if bars + len(attempts) > MAX_GANTT_BARS:
+            # Mermaid refuses diagrams over 50,000 characters: GitHub would show an error instead.
+            rows.append(f"    section {len(run.suites) - index} more suite(s) not drawn")
+            break
+        bars += len(attempts)
         rows.append(f"    section {_MERMAID_UNSAFE.sub('_', suite.name[:60]) or 'suite'}")
         for attempt in attempts:
             outcome = attempt_outcome(
