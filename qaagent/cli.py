@@ -89,6 +89,9 @@ def _shard_arg(text: str) -> str:
 def _shard_count(text: str) -> int:
     from qaagent.shard import MAX_SHARDS  # noqa: PLC0415 - keeps `--help` fast
 
+    if not text.strip().isascii():  # int() also reads other scripts' digits
+        msg = f"expected a whole number >= 1 in ASCII digits, got {text!r}"
+        raise argparse.ArgumentTypeError(msg)
     value = _positive_int(text)
     if value > MAX_SHARDS:
         msg = f"expected at most {MAX_SHARDS} shards, got {text!r}"

@@ -127,6 +127,11 @@ def _seconds(value: object) -> float | None:
     return number if math.isfinite(number) and number >= 0 else None
 
 
+def _why(exc: Exception) -> str:
+    """A parse error in a few words (a RecursionError's own text names Python internals)."""
+    return "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+
+
 # -- evidence bundle -------------------------------------------------------------------------------
 
 
@@ -134,8 +139,8 @@ def from_bundle(bundle: Path) -> Durations:
     """Durations of a finished evidence bundle (a UsageError when it is not one)."""
     try:
         manifest = json.loads((bundle / "manifest.json").read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise UsageError(f"{bundle}: not a readable evidence bundle (manifest.json: {exc})") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise UsageError(f"{bundle}: not a readable evidence bundle (manifest.json: {_why(exc)})") from None
     if not isinstance(manifest, dict) or not isinstance(manifest.get("suites"), list):
         raise UsageError(f"{bundle}: manifest.json is not a qaagent evidence manifest")
     collector = _Collector()
@@ -150,7 +155,7 @@ def from_bundle(bundle: Path) -> Durations:
             for line in handle:
                 try:
                     record = json.loads(line)
-                except json.JSONDecodeError:
+                except (json.JSONDecodeError, RecursionError):
                     continue
                 if not isinstance(record, dict) or not isinstance(record.get("suite"), str):
                     continue
@@ -278,8 +283,8 @@ def load_durations(path: Path) -> Durations:
     if head.startswith(b"{"):
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise UsageError(f"--durations-from {path}: invalid JSON ({exc})") from None
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+            raise UsageError(f"--durations-from {path}: invalid JSON ({_why(exc)})") from None
         return from_json(data, f"--durations-from {path}")
     kinds = "an evidence bundle, a JUnit XML file or a `qaagent durations` JSON file"
     raise UsageError(f"--durations-from {path}: not {kinds}")
@@ -288,7 +293,7 @@ def load_durations(path: Path) -> Durations:
 def _manifest(bundle: Path) -> dict[str, Any] | None:
     try:
         data = json.loads((bundle / "manifest.json").read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError):
         return None
     return data if isinstance(data, dict) else None
 

@@ -39,7 +39,10 @@ from qaagent.errors import UsageError
 from qaagent.plan import Plan, SuitePlan
 from qaagent.schedule import fill_unknown, lpt_order, lpt_partition
 
-_SHARD_RE = re.compile(r"^\s*(\d{1,6})\s*/\s*(\d{1,6})\s*$")
+#: ASCII digits only (``\d`` would take ``١/٣``); N is bounded like the action's numeric inputs
+_SHARD_RE = re.compile(r"^[ \t]*([0-9]{1,6})[ \t]*/[ \t]*([0-9]{1,6})[ \t]*$")
+#: the most shards a split may have (GitHub allows 256 jobs per matrix)
+MAX_SHARDS = 256
 #: pytest's default `norecursedirs`
 _PYTEST_SKIP = ("*.egg", ".*", "_darcs", "build", "CVS", "dist", "node_modules", "venv", "{arch}")
 _PYTEST_FILES = ("test_*.py", "*_test.py")
@@ -53,6 +56,8 @@ def parse_shard(text: str) -> tuple[int, int]:
     match = _SHARD_RE.match(text)
     if match is None or int(match.group(2)) < 1 or not 1 <= int(match.group(1)) <= int(match.group(2)):
         raise UsageError(f"invalid shard {text!r}: expected I/N with 1 <= I <= N, e.g. --shard 2/4")
+    if int(match.group(2)) > MAX_SHARDS:
+        raise UsageError(f"invalid shard {text!r}: at most {MAX_SHARDS} shards")
     return int(match.group(1)), int(match.group(2))
 
 
@@ -265,6 +270,8 @@ class ShardSplit:
 
 def split(plan: Plan, total: int, durations: Durations) -> ShardSplit:
     """Assign every unit of `plan` to one of `total` shards by LPT over recorded durations."""
+    if not 1 <= total <= MAX_SHARDS:
+        raise UsageError(f"the number of shards must be between 1 and {MAX_SHARDS}, got {total}")
     units: list[Unit] = []
     for suite in plan.suites:
         units.extend(discover_units(suite, plan.repo_root))

@@ -93,3 +93,20 @@ def test_bundle_of_a_real_run_and_auto_source(qa_project: ProjectFactory) -> Non
         run_qaagent("run-all", "--quiet", "--evidence-dir", "ev", "--shard", "1/2", cwd=root).returncode == 0
     )
     assert auto_source(root / "ev") == bundle
+
+
+def test_deeply_nested_json_is_a_usage_error(qa_project: ProjectFactory) -> None:
+    deep = '{"format": "qaagent-durations", "suites": ' + "[" * 100_000 + "]" * 100_000 + "}"
+    root = qa_project({".qaagent.yaml": "tests:\n  unit: {path: tests}\n", "deep.json": deep})
+    (root / "tests").mkdir()
+    result = run_qaagent("plan", "--shards", "2", "--durations-from", "deep.json", cwd=root)
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert "nested too deeply" in lines[0]
+    bundle = root / "bundle"
+    bundle.mkdir()
+    (bundle / "manifest.json").write_text(deep, encoding="utf-8")
+    result = run_qaagent("plan", "--shards", "2", "--durations-from", "bundle", cwd=root)
+    assert result.returncode == 2, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1

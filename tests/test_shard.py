@@ -15,7 +15,7 @@ from qaagent.profile import load_profile
 from qaagent.shard import discover_units, split
 
 
-@pytest.mark.parametrize("value", ["0/3", "4/3", "a/b", "1/0", "2", "-1/3"])
+@pytest.mark.parametrize("value", ["0/3", "4/3", "a/b", "1/0", "2", "-1/3", "\u0661/\u0663", "1/257"])
 def test_bad_shard_is_one_line_exit_2(qa_project: ProjectFactory, value: str) -> None:
     root = build_project(qa_project({}))
     result = run_qaagent("run-all", f"--shard={value}", cwd=root)
@@ -24,6 +24,15 @@ def test_bad_shard_is_one_line_exit_2(qa_project: ProjectFactory, value: str) ->
     assert len(lines) == 1
     assert "invalid shard" in lines[0]
     assert not (root / ".qaagent").exists()  # nothing ran
+
+
+@pytest.mark.parametrize("count", ["50000000", "257", "\u0663"])
+def test_too_many_shards_is_one_line_exit_2(qa_project: ProjectFactory, count: str) -> None:
+    root = build_project(qa_project({}))
+    result = run_qaagent("plan", "--shards", count, cwd=root, timeout=30)
+    assert result.returncode == 2, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in result.stderr
 
 
 def test_durations_from_a_file_of_another_kind_is_exit_2(qa_project: ProjectFactory) -> None:
