@@ -287,11 +287,14 @@ def cmd_plan(args: argparse.Namespace, out: TextIO) -> int:
         out.write(json.dumps(result.describe(reason), separators=(",", ":")) + "\n")
         return ExitCode.OK
     out.write(f"{args.shards} shard(s): {reason}\n")
+    timed = result.known > 0  # without records the estimates are equal weights, not seconds
     for entry in result.describe(reason)["shards"]:
-        out.write(f"shard {entry['shard']}: ~{entry['estimate']:.1f} s, {len(entry['units'])} unit(s)\n")
+        load = f"~{entry['estimate']:.1f} s, " if timed else ""
+        out.write(f"shard {entry['shard']}: {load}{len(entry['units'])} unit(s)\n")
         for unit in entry["units"]:
             where = f" {unit['path']}" if unit["path"] else " (whole suite)"
-            out.write(f"  {unit['suite']}{where} ~{unit['estimate']:.1f} s\n")
+            seconds = f" ~{unit['estimate']:.1f} s" if timed else ""
+            out.write(f"  {unit['suite']}{where}{seconds}\n")
     return ExitCode.OK
 
 
@@ -429,7 +432,12 @@ def run_pipeline(plan: Plan, *, console: Console, github: bool, args: argparse.N
         if plan.shard is not None and plan.shard_layout is not None:
             share = sum(len(s.units) if s.units is not None else 1 for s in plan.suites)
             estimate = plan.shard_layout.get("estimate", 0)
-            console.line(f"qaagent: shard {plan.shard}: {share} unit(s), estimated {estimate:g} s")
+            how = (
+                f"estimated {estimate:g} s"
+                if plan.shard_layout.get("known")
+                else "equal shares (no recorded durations)"
+            )
+            console.line(f"qaagent: shard {plan.shard}: {share} unit(s), {how}")
         if plan.suites:
             console.line(f"qaagent: start order: {', '.join(plan.start_order)} — {plan.start_order_reason}")
         feedback = (

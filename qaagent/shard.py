@@ -239,7 +239,8 @@ class ShardSplit:
             )
         body = {"total": self.total, "suites": suites}
         digest = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
-        return {**body, "split_sha256": digest, "durations": self.source or None}
+        # `known` 0: the estimates are equal weights (1 per unit), not seconds
+        return {**body, "split_sha256": digest, "durations": self.source or None, "known": self.known}
 
     def describe(self, reason: str) -> dict[str, Any]:
         """`qaagent plan --json`: one entry per shard and a matrix `include` list."""
@@ -310,11 +311,13 @@ def _spread_overhead(units: Sequence[Unit], raw: list[float | None], durations: 
 def split_reason(split_: ShardSplit) -> str:
     """Why the split looks as it does, for the console."""
     if not split_.known:
-        return f"{len(split_.units)} unit(s) in equal shares: no recorded durations"
-    return (
-        f"{len(split_.units)} unit(s) longest first by durations from {split_.source} "
-        f"({split_.known} recorded, others get the mean)"
+        return f"{len(split_.units)} unit(s) in equal shares (no recorded durations)"
+    recorded = (
+        "all recorded"
+        if split_.known == len(split_.units)
+        else f"{split_.known} recorded, others get the mean"
     )
+    return f"{len(split_.units)} unit(s) longest first by durations from {split_.source} ({recorded})"
 
 
 def apply_shard(plan: Plan, index: int, split_: ShardSplit) -> Plan:

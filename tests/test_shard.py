@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,7 @@ from test_shard_fixtures import build_project
 from qaagent.durations import Durations, SuiteDurations
 from qaagent.plan import build_plan
 from qaagent.profile import load_profile
-from qaagent.shard import discover_units, split
+from qaagent.shard import discover_units, split, split_reason
 
 
 @pytest.mark.parametrize("value", ["0/3", "4/3", "a/b", "1/0", "2", "-1/3", "\u0661/\u0663", "1/257"])
@@ -140,3 +141,34 @@ def test_pytest_suite_with_custom_file_patterns_is_one_unit(tmp_path: Path) -> N
     (tmp_path / "pytest.ini").write_text("[pytest]\naddopts = -q\n")
     units = discover_units(plan.suites[0], tmp_path)
     assert [u.path.name for u in units if u.path] == ["test_b.py"]
+
+
+def test_without_durations_the_console_says_equal_shares_not_seconds(qa_project: ProjectFactory) -> None:
+    root = build_project(qa_project({}))
+    result = run_qaagent("plan", "--shards", "2", cwd=root)
+    assert result.returncode == 0, result.stderr
+    assert "equal shares (no recorded durations)" in result.stdout
+    assert not re.search(r"\d s\b", result.stdout), result.stdout  # equal weights are not seconds
+    run = run_qaagent("run-all", "--shard", "2/2", "--suite", "lint", "--evidence-dir", "ev", cwd=root)
+    assert run.returncode == 0, run.stderr + run.stdout
+    assert "shard 2/2: " in run.stdout
+    assert "equal shares (no recorded durations)" in run.stdout
+    assert "estimated" not in run.stdout
+
+
+def test_split_reason_names_the_mean_only_when_some_unit_lacks_a_record(tmp_path: Path) -> None:
+    root = build_project(tmp_path / "p")
+    plan = build_plan(load_profile(root / ".qaagent.yaml"), repo_root=root)
+    units = [u for s in plan.suites for u in discover_units(s, root)]
+    files: dict[str, dict[str, float]] = {}
+    for unit in units:
+        if unit.rel is not None:
+            files.setdefault(unit.suite, {})[unit.rel] = 1.0
+    every = Durations(
+        "t",
+        {name: SuiteDurations(len(f) * 1.0, f) for name, f in files.items()} | {"lint": SuiteDurations(1.0)},
+    )
+    assert split(plan, 2, every).known == len(units)
+    assert split_reason(split(plan, 2, every)).endswith("(all recorded)")
+    some = Durations("t", {"lint": SuiteDurations(1.0)})
+    assert "1 recorded, others get the mean" in split_reason(split(plan, 2, some))
