@@ -5,9 +5,10 @@ Used by `run-all` and `merge` alike. Nothing here can change the run's conclusio
 
 from __future__ import annotations
 
+import math
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
@@ -22,6 +23,16 @@ START_BUDGET = 5.0
 FINISH_BUDGET = 60.0
 #: the same for a cancelled run, which must exit within a few seconds of the signal
 CANCELLED_BUDGET = 2.0
+
+
+def finish_budget(environ: Mapping[str, str] | None = None) -> float:
+    """The end-of-run API budget: `QAAGENT_GITHUB_BUDGET` seconds (1 to 600), else 60."""
+    text = (os.environ if environ is None else environ).get("QAAGENT_GITHUB_BUDGET", "")
+    try:
+        value = float(text)
+    except ValueError:
+        return FINISH_BUDGET
+    return min(max(value, 1.0), 600.0) if math.isfinite(value) else FINISH_BUDGET
 
 
 @dataclass(frozen=True)
@@ -106,7 +117,7 @@ class GitHubFeedback:
             notes=notes,
             stream=self.stream,
             # Cancelled: GitHub kills the job 10 s after the first signal; the bundle is written.
-            budget=CANCELLED_BUDGET if run.cancelled else FINISH_BUDGET,
+            budget=CANCELLED_BUDGET if run.cancelled else finish_budget(),
         )
 
     def write_outputs(self, run: RunResult, *, fail_on: Sequence[FailOn], evidence: str, junit: str) -> None:
