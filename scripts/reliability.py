@@ -11,6 +11,7 @@ figure comes from real runs on this machine:
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import signal
@@ -111,6 +112,15 @@ def cancellation_seconds(work: Path) -> list[float]:
         times.append(time.monotonic() - sent)
         if proc.returncode != 130:  # noqa: PLR2004 - the documented exit code
             raise SystemExit(f"cancelled run exited {proc.returncode}, not 130")
+        bundle = max((project / ".qaagent" / "evidence").iterdir())
+        status = json.loads((bundle / "manifest.json").read_text())["status"]
+        verified = subprocess.run(
+            [PY, "-m", "qaagent", "verify", str(bundle)], env=qaagent_env(), capture_output=True, check=False
+        )
+        if status != "cancelled" or verified.returncode != 0:
+            raise SystemExit(
+                f"cancelled run left a bundle that says {status!r} (verify: {verified.returncode})"
+            )
     return times
 
 
