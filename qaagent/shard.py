@@ -1,18 +1,19 @@
 """Sharding across matrix jobs: test files as units of work, split by LPT, applied to a plan.
 
 The unit of work is a test file — small enough to balance, big enough that a
-runner can be told to run exactly it:
+runner can be told to run exactly it. Which files, and in which order, is
+asked of the tools themselves (`qaagent.listing`), so a project's own
+collection settings hold:
 
-- pytest: test modules ``test_*.py`` / ``*_test.py`` under the suite's path
-  (pytest's default ``python_files``; directories pytest skips by default are
-  skipped), in the order pytest collects a directory (names sorted, folders
-  and files interleaved);
+- pytest: the files of the node ids ``pytest --collect-only -q`` prints, in
+  collection order (the order an unsharded run reports them);
 - behave: ``.feature`` files, in the order qaagent reports them (behave
   writes one JUnit file per feature, ``TESTS-<dotted path>.xml``, read sorted);
-- Playwright: spec files ``*.spec.*`` / ``*.test.*`` (js, ts, mjs, cjs, jsx,
-  tsx…) under the suite's project folder, outside ``node_modules``;
-- ``command`` suites, and suites where no such file is found, are one
-  indivisible unit.
+- Playwright: the spec files ``playwright test --list`` prints (testDir,
+  testMatch and testIgnore applied);
+- ``command`` suites, suites where no file is found and suites whose tool
+  cannot list its files (the reason goes into the split's notes) are one
+  indivisible unit: tests are never dropped.
 
 Every shard job computes the same split from the same checkout, profile and
 durations (`split`), so no coordination is needed; `apply_shard` keeps this
@@ -24,7 +25,6 @@ unsharded run reports in.
 from __future__ import annotations
 
 import dataclasses
-import fnmatch
 import hashlib
 import json
 import os
@@ -36,19 +36,16 @@ from typing import Any
 
 from qaagent.durations import Durations, SuiteDurations
 from qaagent.errors import UsageError
+from qaagent.listing import playwright_specs, pytest_files
 from qaagent.plan import Plan, SuitePlan
+from qaagent.runners.playwright import PlaywrightRunner
+from qaagent.runners.pytest import PytestRunner
 from qaagent.schedule import fill_unknown, lpt_order, lpt_partition
 
 #: ASCII digits only (``\d`` would take ``١/٣``); N is bounded like the action's numeric inputs
 _SHARD_RE = re.compile(r"^[ \t]*([0-9]{1,6})[ \t]*/[ \t]*([0-9]{1,6})[ \t]*$")
 #: the most shards a split may have (GitHub allows 256 jobs per matrix)
 MAX_SHARDS = 256
-#: pytest's default `norecursedirs`
-_PYTEST_SKIP = ("*.egg", ".*", "_darcs", "build", "CVS", "dist", "node_modules", "venv", "{arch}")
-_PYTEST_FILES = ("test_*.py", "*_test.py")
-_SCRIPT_EXT = r"(?:c|m)?[jt]sx?"
-_SPEC_RE = re.compile(rf"\.(?:spec|test)\.{_SCRIPT_EXT}$")
-_PLAYWRIGHT_SKIP = frozenset({"node_modules", "test-results", "playwright-report", "blob-report"})
 
 
 def parse_shard(text: str) -> tuple[int, int]:
@@ -91,43 +88,18 @@ def _walk(top: Path, skip: Callable[[str], bool]) -> Iterator[Path]:
             yield Path(dirpath) / name
 
 
-def _skip_pytest(name: str) -> bool:
-    return any(fnmatch.fnmatchcase(name, pattern) for pattern in _PYTEST_SKIP) or name == "__pycache__"
-
-
-#: pytest configuration files that may set `python_files`
-_PYTEST_CONFIGS = ("pytest.ini", ".pytest.ini", "pyproject.toml", "tox.ini", "setup.cfg")
-
-
-def _custom_pytest_files(start: Path, root: Path) -> bool:
-    """Whether a pytest config from `start` up to `root` sets its own `python_files` patterns."""
-    folder = start
-    while True:
-        for name in _PYTEST_CONFIGS:
-            try:
-                if "python_files" in (folder / name).read_text(encoding="utf-8", errors="replace"):
-                    return True
-            except OSError:
-                continue
-        if folder in (root, folder.parent) or root not in folder.parents:
-            return False
-        folder = folder.parent
-
-
-def _pytest_units(suite: SuitePlan, root: Path) -> list[Unit]:
+def _pytest_units(suite: SuitePlan, root: Path) -> tuple[list[Unit], str | None]:
     path = suite.path
     assert path is not None  # noqa: S101 - checked by the caller
     if path.is_file():
-        files = [path]
-    elif _custom_pytest_files(suite.working_directory, root):
-        return []  # its own file patterns: the whole suite is one unit rather than a guess that drops files
+        files: Sequence[Path] = [path]
     else:
-        files = [
-            f for f in _walk(path, _skip_pytest) if any(fnmatch.fnmatchcase(f.name, p) for p in _PYTEST_FILES)
-        ]
-        # pytest collects a folder's entries sorted by name, descending into folders where they sort.
-        files.sort(key=lambda f: f.relative_to(path).parts)
-    return [Unit(suite.name, f, _rel(f, root), (_rel(f, root),)) for f in files]
+        base = PytestRunner(suite, repo_root=root, base_env={}).base_command()
+        listing = pytest_files(suite, base)
+        if listing.problem:
+            return [], f"suite {suite.name} kept whole: {listing.problem}"
+        files = listing.files
+    return [Unit(suite.name, f, _rel(f, root), (_rel(f, root),)) for f in files], None
 
 
 def _behave_units(suite: SuitePlan, root: Path) -> list[Unit]:
@@ -145,37 +117,48 @@ def _behave_units(suite: SuitePlan, root: Path) -> list[Unit]:
     return [Unit(suite.name, f, _rel(f, root), (_rel(f, root), dotted)) for f, dotted in pairs]
 
 
-def _playwright_units(suite: SuitePlan, root: Path) -> list[Unit]:
+def _playwright_units(suite: SuitePlan, root: Path) -> tuple[list[Unit], str | None]:
     path = suite.path
     assert path is not None  # noqa: S101 - checked by the caller
     if not path.is_dir():
-        return []
-    files = [
-        f
-        for f in _walk(path, lambda d: d.startswith(".") or d in _PLAYWRIGHT_SKIP)
-        if _SPEC_RE.search(f.name)
-    ]
-    files.sort(key=lambda f: f.relative_to(path).as_posix())
+        return [], None
+    base = PlaywrightRunner(suite, repo_root=root, base_env={}).base_command()
+    listing = playwright_specs(suite, base, path)
+    if listing.problem:
+        return [], f"suite {suite.name} kept whole: {listing.problem}"
     units = []
-    for f in files:
-        parts = f.relative_to(path).parts
+    for f in listing.files:
+        try:
+            parts = f.relative_to(path).parts
+        except ValueError:
+            parts = (f.name,)
         # Playwright's classname is the spec path relative to testDir: any tail of the path.
         tails = tuple("/".join(parts[i:]) for i in range(len(parts)))
-        units.append(Unit(suite.name, f, _rel(f, root), (_rel(f, root), *tails)))
-    return units
+        units.append(Unit(suite.name, f, _rel(f, root), tuple(dict.fromkeys((_rel(f, root), *tails)))))
+    return units, None
+
+
+def discover(suite: SuitePlan, repo_root: Path) -> tuple[list[Unit], str | None]:
+    """A suite's units in the order an unsharded run reports them, and why it was kept whole (if so).
+
+    A suite that is indivisible, has no file or whose tool could not list its
+    files is one whole-suite unit.
+    """
+    units: list[Unit] = []
+    note: str | None = None
+    if suite.path is not None and suite.path.exists():
+        if suite.runner == "pytest":
+            units, note = _pytest_units(suite, repo_root)
+        elif suite.runner == "behave":
+            units = _behave_units(suite, repo_root)
+        elif suite.runner == "playwright":
+            units, note = _playwright_units(suite, repo_root)
+    return units or [Unit(suite.name, None, None)], note
 
 
 def discover_units(suite: SuitePlan, repo_root: Path) -> list[Unit]:
     """A suite's units in the order an unsharded run reports them (one whole-suite unit if indivisible)."""
-    units: list[Unit] = []
-    if suite.path is not None and suite.path.exists():
-        if suite.runner == "pytest":
-            units = _pytest_units(suite, repo_root)
-        elif suite.runner == "behave":
-            units = _behave_units(suite, repo_root)
-        elif suite.runner == "playwright":
-            units = _playwright_units(suite, repo_root)
-    return units or [Unit(suite.name, None, None)]
+    return discover(suite, repo_root)[0]
 
 
 # -- estimates -------------------------------------------------------------------------------------
@@ -218,6 +201,7 @@ class ShardSplit:
     estimates: tuple[float, ...]  #: per unit, seconds (unknown: the mean of the known)
     known: int  #: how many units had a recorded duration
     source: str  #: where the durations came from ("" when none)
+    notes: tuple[str, ...] = ()  #: suites kept whole because their tool could not list their files
 
     def loads(self) -> list[float]:
         """Estimated seconds per shard."""
@@ -274,8 +258,12 @@ def split(plan: Plan, total: int, durations: Durations) -> ShardSplit:
     if not 1 <= total <= MAX_SHARDS:
         raise UsageError(f"the number of shards must be between 1 and {MAX_SHARDS}, got {total}")
     units: list[Unit] = []
+    notes: list[str] = []
     for suite in plan.suites:
-        units.extend(discover_units(suite, plan.repo_root))
+        found, note = discover(suite, plan.repo_root)
+        units.extend(found)
+        if note:
+            notes.append(note)
     raw = [unit_estimate(u, durations.suites.get(u.suite)) for u in units]
     _spread_overhead(units, raw, durations)
     estimates, known = fill_unknown(raw)
@@ -284,7 +272,9 @@ def split(plan: Plan, total: int, durations: Durations) -> ShardSplit:
     for shard, members in enumerate(partition.bins):
         for item in members:
             shards[item] = shard
-    return ShardSplit(total, tuple(units), tuple(shards), tuple(estimates), known, durations.source)
+    return ShardSplit(
+        total, tuple(units), tuple(shards), tuple(estimates), known, durations.source, tuple(notes)
+    )
 
 
 def _spread_overhead(units: Sequence[Unit], raw: list[float | None], durations: Durations) -> None:
@@ -310,6 +300,11 @@ def _spread_overhead(units: Sequence[Unit], raw: list[float | None], durations: 
 
 def split_reason(split_: ShardSplit) -> str:
     """Why the split looks as it does, for the console."""
+    notes = "".join(f"; {note}" for note in split_.notes)
+    return _weights_reason(split_) + notes
+
+
+def _weights_reason(split_: ShardSplit) -> str:
     if not split_.known:
         return f"{len(split_.units)} unit(s) in equal shares (no recorded durations)"
     recorded = (

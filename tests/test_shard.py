@@ -129,7 +129,7 @@ def test_shards_balance_from_a_real_run(qa_project: ProjectFactory) -> None:
     assert again.stdout == result.stdout
 
 
-def test_pytest_suite_with_custom_file_patterns_is_one_unit(tmp_path: Path) -> None:
+def test_pytest_units_are_the_files_pytest_collects(tmp_path: Path) -> None:
     (tmp_path / "tests").mkdir()
     (tmp_path / "tests" / "check_a.py").write_text("def test_a():\n    pass\n")
     (tmp_path / "tests" / "test_b.py").write_text("def test_b():\n    pass\n")
@@ -137,10 +137,51 @@ def test_pytest_suite_with_custom_file_patterns_is_one_unit(tmp_path: Path) -> N
     (tmp_path / ".qaagent.yaml").write_text("tests:\n  unit: {path: tests}\n")
     plan = build_plan(load_profile(tmp_path / ".qaagent.yaml"), repo_root=tmp_path)
     units = discover_units(plan.suites[0], tmp_path)
-    assert [u.path for u in units] == [None]  # indivisible: check_a.py is never dropped
-    (tmp_path / "pytest.ini").write_text("[pytest]\naddopts = -q\n")
+    assert [u.rel for u in units] == ["tests/check_a.py", "tests/test_b.py"]  # its own file patterns
+    # `-q` in addopts makes the listing `-qq` (``path: count`` lines); `--ignore` is pytest's own
+    (tmp_path / "pytest.ini").write_text("[pytest]\naddopts = -q --ignore=tests/test_c.py\n")
+    (tmp_path / "tests" / "test_c.py").write_text("def test_c():\n    pass\n")
     units = discover_units(plan.suites[0], tmp_path)
-    assert [u.path.name for u in units if u.path] == ["test_b.py"]
+    assert [u.rel for u in units] == ["tests/test_b.py"]
+
+
+def test_a_suite_pytest_cannot_collect_is_kept_whole_and_says_why(tmp_path: Path) -> None:
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "test_ok.py").write_text("def test_ok():\n    pass\n")
+    (tmp_path / "tests" / "test_broken.py").write_text("def test_broken(:\n")  # a syntax error
+    (tmp_path / ".qaagent.yaml").write_text("tests:\n  unit: {path: tests}\n")
+    plan = build_plan(load_profile(tmp_path / ".qaagent.yaml"), repo_root=tmp_path)
+    result = split(plan, 2, Durations(""))
+    assert [u.path for u in result.units] == [None]  # never dropped: the whole suite runs in one shard
+    assert "suite unit kept whole: pytest --collect-only exited 2" in split_reason(result)
+
+
+@pytest.mark.slow
+def test_files_pytest_never_collects_do_not_run_in_a_shard(qa_project: ProjectFactory) -> None:
+    """norecursedirs = data: tests/data/test_sample.py is a sample, not a test (sharded == unsharded)."""
+    root = qa_project(
+        {
+            ".qaagent.yaml": "project: {name: ign}\ntests:\n  unit: {runner: pytest, path: tests}\n",
+            "pytest.ini": "[pytest]\nnorecursedirs = data\n",
+            "tests/test_real.py": "def test_real():\n    pass\n",
+            "tests/data/test_sample.py": "def test_sample():\n    assert False, 'a sample, never collected'\n",
+        }
+    )
+    plan = run_qaagent("plan", "--shards", "2", "--json", cwd=root)
+    listed = [u["path"] for s in json.loads(plan.stdout)["shards"] for u in s["units"]]
+    assert listed == ["tests/test_real.py"]
+    whole = run_qaagent("run-all", "--quiet", "--evidence-dir", "ev/full", "--junit", "full.xml", cwd=root)
+    assert whole.returncode == 0, whole.stdout + whole.stderr
+    for index in (1, 2):
+        shard = run_qaagent(
+            "run-all", "--quiet", "--evidence-dir", "ev/n2", "--shard", f"{index}/2", cwd=root
+        )
+        assert shard.returncode == 0, shard.stdout + shard.stderr
+    merged = run_qaagent("merge", "ev/n2", "--evidence-dir", "ev/merged", "--junit", "merged.xml", cwd=root)
+    assert merged.returncode == 0, merged.stdout + merged.stderr
+    (bundle,) = (root / "ev" / "merged").iterdir()
+    names = [json.loads(line)["name"] for line in (bundle / "tests.jsonl").read_text().splitlines()]
+    assert names == ["test_real"]
 
 
 def test_without_durations_the_console_says_equal_shares_not_seconds(qa_project: ProjectFactory) -> None:

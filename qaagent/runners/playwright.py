@@ -224,6 +224,18 @@ class PlaywrightRunner(Runner):
         argv.extend(args)
         return AttemptSpec(tuple(argv), self.cwd, self.env(extra), selected)
 
+    def unit_args(self) -> list[str] | None:
+        """A shard's spec files as Playwright file filters that match exactly those files.
+
+        Playwright reads each file argument as a regular expression searched in
+        the absolute path (``tests/a.spec.js`` would also match
+        ``tests/sub/tests/a.spec.js``, and a ``+`` or ``(`` in a name would
+        break it), so each one is escaped and anchored: `spec_filter`.
+        """
+        if self.suite.units is None:
+            return None
+        return [spec_filter(unit) for unit in self.suite.units]
+
     def after_attempt(self, attempt_dir: Path) -> None:
         """Remove the generated wrapper config from the project."""
         self.wrapper_path(attempt_dir).unlink(missing_ok=True)
@@ -277,6 +289,16 @@ class PlaywrightRunner(Runner):
         return found
 
 
+def spec_filter(path: Path) -> str:
+    """A Playwright file filter matching exactly the spec at absolute `path`, and nothing else.
+
+    ``/…/`` is Playwright's form for a regular expression with flags of our
+    choosing (none: case-sensitive; a bare pattern gets ``gi``); ``^…$``
+    anchors it to the whole absolute path, as Playwright lists it.
+    """
+    return f"/^{re.escape(path.as_posix())}$/"
+
+
 def browser_problem(text: str) -> str | None:
     """A one-line message when `text` shows a browser that is missing or did not launch."""
     missing = _MISSING_EXECUTABLE.search(text)
@@ -304,4 +326,4 @@ def _split_config_arg(args: Sequence[str]) -> tuple[str | None, list[str]]:
     return config, rest
 
 
-__all__ = ["BROWSER_ERROR_TYPE", "CONFIG_NAMES", "PlaywrightRunner", "browser_problem"]
+__all__ = ["BROWSER_ERROR_TYPE", "CONFIG_NAMES", "PlaywrightRunner", "browser_problem", "spec_filter"]
