@@ -13,7 +13,10 @@ their flaky/rerun history) and ``tests.jsonl`` (suite, file, line and
 artifacts of each case, in the same order). Each suite's cases are put back
 in the order an unsharded run reports them: by the position of their unit
 (test file) in the split recorded in every shard's manifest, then in the
-order the shard reported them. Each shard bundle is copied whole under
+order the shard reported them. A merged suite's command is the one an
+unsharded run runs (`unsharded_command`: the suite's path instead of the
+shard's test files); each shard's own command stays in its bundle. Each
+shard bundle is copied whole under
 ``shards/<run_id>/`` so its logs and artifacts stay evidence, and the
 merged manifest lists each shard's run id, host, timing and the sha256 of
 its manifest.
@@ -23,8 +26,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
+import re
 import shutil
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -248,8 +253,71 @@ def _number(value: object) -> float:
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else 0.0
 
 
-def merge_attempts(entries: Sequence[tuple[ShardBundle, Mapping[str, Any]]], base: Path) -> list[Attempt]:
-    """Attempt k of a sharded suite is the union of the shards' attempt k."""
+def unsharded_command(
+    shard: ShardBundle, suite: str, command: Sequence[str], bundle_dir: Path
+) -> tuple[str, ...]:
+    """The command an unsharded run would have run for `suite`, rebuilt from a shard's own.
+
+    The shard's test-file arguments (its units of `suite`, in the order the
+    runner appended them) give way to the suite's path, as a run of the whole
+    suite passes it, and the shard's bundle folder becomes `bundle_dir` (the
+    JUnit writer shows that as ``$BUNDLE``). A command without the shard's
+    files (a retry, an indivisible suite) only has its bundle folder replaced.
+    """
+    argv = [str(part) for part in command]
+    evidence = shard.settings.get("evidence_dir")
+    if isinstance(evidence, str) and evidence:
+        old = str(Path(evidence) / shard.run_id)
+        argv = [part.replace(old, str(bundle_dir)) for part in argv]
+    layout = shard.layout
+    entries = (
+        layout.get("suites", {}).get(suite) if layout and isinstance(layout.get("suites"), dict) else None
+    )
+    info = (
+        shard.settings.get("suites", {}).get(suite)
+        if isinstance(shard.settings.get("suites"), dict)
+        else None
+    )
+    if not isinstance(entries, list) or not isinstance(info, dict):
+        return tuple(argv)
+    mine = [
+        str(e["path"])
+        for e in entries
+        if isinstance(e, dict) and e.get("shard") == shard.index and e.get("path")
+    ]
+    if not mine:
+        return tuple(argv)
+    runner = info.get("runner")
+    path = info.get("path")
+    workdir = path if runner == "playwright" else info.get("working_directory")
+    if not isinstance(workdir, str):
+        return tuple(argv)
+
+    def matches(part: str, unit: str) -> bool:
+        if runner == "playwright":  # an anchored filter on the absolute path (runners.playwright.spec_filter)
+            return part.startswith("/^") and part.endswith(re.escape("/" + unit) + "$/")
+        return part == Path(os.path.relpath(unit, workdir)).as_posix()
+
+    for start in range(len(argv) - len(mine) + 1):
+        if all(matches(argv[start + i], unit) for i, unit in enumerate(mine)):
+            whole = (
+                []
+                if runner == "playwright" or not isinstance(path, str)
+                else [os.path.relpath(path, workdir)]
+            )
+            return (*argv[:start], *whole, *argv[start + len(mine) :])
+    return tuple(argv)
+
+
+def merge_attempts(
+    entries: Sequence[tuple[ShardBundle, Mapping[str, Any]]],
+    base: Path,
+    command: Callable[[ShardBundle, Sequence[str]], tuple[str, ...]] | None = None,
+) -> list[Attempt]:
+    """Attempt k of a sharded suite is the union of the shards' attempt k.
+
+    Its command is the first shard's, through `command` when given (see `unsharded_command`).
+    """
     by_number: dict[int, list[tuple[ShardBundle, Mapping[str, Any]]]] = {}
     for shard, attempt in entries:
         number = attempt.get("number")
@@ -267,7 +335,7 @@ def merge_attempts(entries: Sequence[tuple[ShardBundle, Mapping[str, Any]]], bas
         merged.append(
             Attempt(
                 number=number,
-                command=tuple(str(c) for c in first.get("command") or ()),
+                command=(command or _as_is)(first_shard, [str(c) for c in first.get("command") or ()]),
                 returncode=code,
                 timed_out=any(a.get("timed_out") for _, a in group),
                 started_at=min(starts, default=0.0),
@@ -284,6 +352,10 @@ def merge_attempts(entries: Sequence[tuple[ShardBundle, Mapping[str, Any]]], bas
             )
         )
     return merged
+
+
+def _as_is(_shard: ShardBundle, argv: Sequence[str]) -> tuple[str, ...]:
+    return tuple(argv)
 
 
 def _suite_entries(shard: ShardBundle) -> dict[str, dict[str, Any]]:
@@ -432,7 +504,7 @@ def merge_bundles(
                 )
                 not_run.append(name)
             continue
-        suites.append(_suite_result(name, entries, cases, base, repo_root))
+        suites.append(_suite_result(name, entries, cases, base, repo_root, bundle_dir=bundle.dir))
 
     started = [s for s in (_epoch(s.manifest.get("started")) for s in shards) if s > 0]
     finished = [s for s in (_epoch(s.manifest.get("finished")) for s in shards) if s > 0]
@@ -469,9 +541,13 @@ def _suite_result(
     cases: Sequence[TestCase],
     base: Path,
     repo_root: Path,
+    *,
+    bundle_dir: Path,
 ) -> SuiteResult:
     attempts = merge_attempts(
-        [(s, a) for s, e in entries for a in e.get("attempts") or [] if isinstance(a, dict)], base
+        [(s, a) for s, e in entries for a in e.get("attempts") or [] if isinstance(a, dict)],
+        base,
+        lambda shard, argv: unsharded_command(shard, name, argv, bundle_dir),
     )
     files = [
         base / s.run_id / f

@@ -10,6 +10,9 @@ import pytest
 from conftest import run_qaagent
 from test_shard_fixtures import build_project, git_commit, normalized_junit, run_shard
 
+from qaagent.merge import ShardBundle, unsharded_command
+from qaagent.runners.playwright import spec_filter
+
 pytestmark = pytest.mark.slow
 
 
@@ -139,3 +142,40 @@ def test_allow_partial_states_the_gap(two_shards: tuple[Path, Path, Path]) -> No
     assert manifest["settings"]["merge"]["missing"] == ["2/2"]
     summary = (merged / "summary.md").read_text(encoding="utf-8")
     assert "shard(s) 2/2 missing" in summary
+
+
+def test_unsharded_command_for_each_runner(tmp_path: Path) -> None:
+    """A merged suite's command is the whole suite's: the shard's files give way to the suite's path."""
+    layout = {
+        "suites": {
+            "unit": [{"path": "tests/a.py", "shard": 1}, {"path": "tests/b.py", "shard": 2}],
+            "e2e": [{"path": "e2e/tests/x (1).spec.js", "shard": 1}],
+        }
+    }
+    settings = {
+        "evidence_dir": "/ci/ev",
+        "shard": layout,
+        "suites": {
+            "unit": {"runner": "pytest", "working_directory": ".", "path": "tests"},
+            "e2e": {"runner": "playwright", "working_directory": ".", "path": "e2e"},
+        },
+    }
+    shard = ShardBundle(tmp_path, {"run_id": "R_shard-1of2", "settings": settings}, 1, 2)
+    out = tmp_path / "merged"
+    pytest_argv = ["py", "-m", "pytest", "tests/a.py", "--junitxml=/ci/ev/R_shard-1of2/suites/u.xml"]
+    assert unsharded_command(shard, "unit", pytest_argv, out) == (
+        "py",
+        "-m",
+        "pytest",
+        "tests",
+        f"--junitxml={out}/suites/u.xml",
+    )
+    spec = spec_filter(Path("/ci/repo/e2e/tests/x (1).spec.js"))
+    assert unsharded_command(shard, "e2e", ["npx", "playwright", "test", spec, "-x"], out) == (
+        "npx",
+        "playwright",
+        "test",
+        "-x",
+    )
+    retry = ["py", "-m", "pytest", "tests/a.py::test_x"]  # not the shard's files: kept
+    assert unsharded_command(shard, "unit", retry, out) == tuple(retry)

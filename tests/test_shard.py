@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from conftest import ProjectFactory, run_qaagent
-from test_shard_fixtures import build_project
+from test_shard_fixtures import build_project, normalized_junit
 
 from qaagent.durations import Durations, SuiteDurations
 from qaagent.plan import build_plan
@@ -213,3 +213,14 @@ def test_split_reason_names_the_mean_only_when_some_unit_lacks_a_record(tmp_path
     assert split_reason(split(plan, 2, every)).endswith("(all recorded)")
     some = Durations("t", {"lint": SuiteDurations(1.0)})
     assert "1 recorded, others get the mean" in split_reason(split(plan, 2, some))
+
+
+def test_the_merge_comparison_ignores_durations_inside_text(tmp_path: Path) -> None:
+    """behave's system-out holds timings that differ under load; everything else must still count."""
+    first, second, third = tmp_path / "a.xml", tmp_path / "b.xml", tmp_path / "c.xml"
+    case = '<testcase name="s" time="{t}"><system-out>Given a number 2 ... passed in {t}s</system-out></testcase>'
+    first.write_text(case.format(t="0.000"), encoding="utf-8")
+    second.write_text(case.format(t="0.013"), encoding="utf-8")
+    third.write_text(case.format(t="0.000").replace("passed", "failed"), encoding="utf-8")
+    assert normalized_junit(first) == normalized_junit(second)
+    assert normalized_junit(first) != normalized_junit(third)
