@@ -18,8 +18,9 @@ unsharded run runs (`unsharded_command`: the suite's path instead of the
 shard's test files); each shard's own command stays in its bundle. Each
 shard bundle is copied whole under
 ``shards/<run_id>/`` so its logs and artifacts stay evidence, and the
-merged manifest lists each shard's run id, host, timing and the sha256 of
-its manifest.
+merged manifest lists each shard's run id, host, timing and the digest of
+its bundle (``bundle_sha256``: the sha256 of its manifest, which lists every
+file of the bundle with its sha256, so it pins the whole bundle).
 """
 
 from __future__ import annotations
@@ -587,5 +588,7 @@ def _shard_entry(shard: ShardBundle, base_rel: str) -> dict[str, Any]:
         "finished": shard.manifest.get("finished"),
         "duration": totals.get("duration") if isinstance(totals, dict) else None,
         "status": shard.manifest.get("status"),
-        "manifest_sha256": sha256_file(shard.path / MANIFEST),
+        # The bundle's digest: the sha256 of its manifest, which lists every file of the bundle
+        # with its sha256 (and was verified before the merge), so it pins the whole bundle.
+        "bundle_sha256": sha256_file(shard.path / MANIFEST),
     }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 from pathlib import Path
@@ -67,7 +68,8 @@ def test_merged_shards_equal_one_machine(project: tuple[Path, Path], total: int)
         assert entry["host"]
         assert entry["started"]
         assert entry["finished"]
-        assert len(entry["manifest_sha256"]) == 64
+        # the bundle's digest: its manifest's sha256, and the manifest pins every file's sha256
+        assert entry["bundle_sha256"] == hashlib.sha256(copied.read_bytes()).hexdigest()
         assert copied.is_file()  # the shard's own bundle is kept as evidence
     assert info["partial"] is False
     assert [s["name"] for s in manifest["suites"]] == ["unit", "behave", "lint"]
