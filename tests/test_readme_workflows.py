@@ -1,0 +1,126 @@
+"""The workflows the README shows are valid and safe to copy: schema, zizmor, status checks.
+
+Every ```yaml block of README.md that is a whole workflow (it has ``jobs:``)
+is written to a temporary ``.github/workflows/`` folder, validated against
+GitHub's workflow schema (check-jsonschema's bundled copy) and audited by
+zizmor offline. The findings zizmor may report are answered here, each for a
+reason; anything else fails.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from conftest import ROOT
+
+_BLOCK = re.compile(r"^```yaml\n(.*?)^```", re.MULTILINE | re.DOTALL)
+#: the README's placeholder for the action; every use carries this advice instead of a commit
+PLACEHOLDER = "org/qaagent-action@v1"
+PIN_ADVICE = "pin a release commit"
+#: a step condition that names a status function; without one GitHub adds `success() &&`
+_STATUS = re.compile(r"\b(?:cancelled|always|failure|success)\(\)")
+
+
+def _tool(name: str) -> str:
+    found = Path(sys.executable).parent / name
+    if found.is_file():
+        return str(found)
+    path = shutil.which(name)
+    if path is None:
+        pytest.fail(f"{name} is not installed (pip install -r requirements-dev.txt)")
+    return path
+
+
+def readme_workflows() -> list[str]:
+    """The README's yaml blocks that are whole workflows."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    return [block for block in _BLOCK.findall(text) if re.search(r"^jobs:", block, re.MULTILINE)]
+
+
+@pytest.fixture(scope="module")
+def workflows(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The README's workflows as files of a repository's .github/workflows folder."""
+    blocks = readme_workflows()
+    assert len(blocks) >= 3, "the README lost its workflows"  # quick start, publish, matrix
+    folder = tmp_path_factory.mktemp("readme") / ".github" / "workflows"
+    folder.mkdir(parents=True)
+    for number, block in enumerate(blocks, start=1):
+        (folder / f"readme-{number}.yml").write_text(block, encoding="utf-8")
+    return folder
+
+
+def test_readme_workflows_match_githubs_schema(workflows: Path) -> None:
+    files = sorted(str(p) for p in workflows.iterdir())
+    result = subprocess.run(
+        [_tool("check-jsonschema"), "--builtin-schema", "vendor.github-workflows", *files],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def _answered(finding: dict[str, Any], workflows: Path) -> bool:
+    """Whether a zizmor finding is one the README answers on purpose."""
+    ident = finding["ident"]
+    concrete = [loc["concrete"] for loc in finding["locations"]]
+    if ident == "unpinned-uses":
+        # The placeholder stands for the user's own pin; each use says so next to it.
+        return any(
+            c["feature"] == PLACEHOLDER and any(PIN_ADVICE in comment for comment in c["comments"])
+            for c in concrete
+        )
+    if ident == "dangerous-triggers":
+        # The workflow_run recipe republishes a finished run's artifact: it never checks out
+        # or runs the pull request's code, and says so.
+        path = finding["locations"][0]["symbolic"]["key"]["Local"]["verbatim_path"]
+        text = (workflows.parent.parent / path).read_text(encoding="utf-8")
+        return "workflow_run:" in text and "never runs the PR's code" in text and "checkout" not in text
+    return False
+
+
+def test_zizmor_finds_nothing_unanswered_in_readme_workflows(workflows: Path) -> None:
+    result = subprocess.run(
+        [_tool("zizmor"), "--offline", "--format", "json", "--no-progress", str(workflows)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        cwd=workflows.parent.parent,
+    )
+    assert result.stdout.strip(), result.stderr
+    findings = json.loads(result.stdout)
+    left = [
+        f"{f['ident']}: {f['locations'][0]['concrete']['feature'][:120]!r}"
+        for f in findings
+        if not _answered(f, workflows)
+    ]
+    assert not left, left
+
+
+def test_readme_steps_reading_outputs_say_when_they_run() -> None:
+    """A bare `if: steps.x.outputs…` means `success() && …`: it would not run after failing tests."""
+    bare = []
+    for block in readme_workflows():
+        for job in yaml.safe_load(block)["jobs"].values():
+            for step in job.get("steps", []):
+                condition = str(step.get("if", ""))
+                if "steps." in condition and not _STATUS.search(condition):
+                    bare.append(condition)
+    assert not bare, bare
+
+
+def test_every_action_use_in_the_readme_says_to_pin_it() -> None:
+    lines = (ROOT / "README.md").read_text(encoding="utf-8").splitlines()
+    uses = [line for line in lines if re.match(rf"^\s*(- )?uses: {re.escape(PLACEHOLDER)}", line)]
+    assert uses
+    assert all(PIN_ADVICE in line for line in uses), [u for u in uses if PIN_ADVICE not in u]
