@@ -117,7 +117,10 @@ def find_bundles(paths: Sequence[Path]) -> list[Path]:
 
 def load_shard(path: Path) -> ShardBundle:
     """Verify one bundle's checksums and read its manifest; a UsageError when it does not verify."""
-    problems = verify_bundle(path)
+    try:
+        problems = verify_bundle(path)
+    except RecursionError:  # json's answer to a hostile, deeply nested manifest
+        raise UsageError(f"{path}: {MANIFEST} is nested too deeply; refusing to merge it") from None
     if problems:
         more = f" and {len(problems) - 1} more problem(s)" if len(problems) > 1 else ""
         raise UsageError(f"{path}: the bundle does not verify ({problems[0]}{more}); refusing to merge it")

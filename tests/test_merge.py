@@ -181,3 +181,14 @@ def test_unsharded_command_for_each_runner(tmp_path: Path) -> None:
     )
     retry = ["py", "-m", "pytest", "tests/a.py::test_x"]  # not the shard's files: kept
     assert unsharded_command(shard, "unit", retry, out) == tuple(retry)
+
+
+def test_a_deeply_nested_manifest_is_refused_not_a_crash(tmp_path: Path) -> None:
+    bundle = tmp_path / "bundle"
+    bundle.mkdir()
+    (bundle / "manifest.json").write_text('{"suites": ' + "[" * 100_000 + "]" * 100_000 + "}")
+    result = run_qaagent("merge", str(bundle), "--evidence-dir", "out", cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip().splitlines() == [
+        f"qaagent: error: {bundle}: manifest.json is nested too deeply; refusing to merge it"
+    ]
