@@ -438,6 +438,8 @@ def run_pipeline(plan: Plan, *, console: Console, github: bool, args: argparse.N
                 else "equal shares (no recorded durations)"
             )
             console.line(f"qaagent: shard {plan.shard}: {share} unit(s), {how}")
+            for note in plan.shard_layout.get("notes") or ():
+                console.line(f"qaagent: {note}")  # a suite kept whole, and why
         if plan.suites:
             console.line(f"qaagent: start order: {', '.join(plan.start_order)} — {plan.start_order_reason}")
         feedback = (

@@ -224,7 +224,13 @@ class ShardSplit:
         body = {"total": self.total, "suites": suites}
         digest = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
         # `known` 0: the estimates are equal weights (1 per unit), not seconds
-        return {**body, "split_sha256": digest, "durations": self.source or None, "known": self.known}
+        return {
+            **body,
+            "split_sha256": digest,
+            "durations": self.source or None,
+            "known": self.known,
+            "notes": list(self.notes),
+        }
 
     def describe(self, reason: str) -> dict[str, Any]:
         """`qaagent plan --json`: one entry per shard and a matrix `include` list."""

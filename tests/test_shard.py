@@ -154,6 +154,8 @@ def test_a_suite_pytest_cannot_collect_is_kept_whole_and_says_why(tmp_path: Path
     result = split(plan, 2, Durations(""))
     assert [u.path for u in result.units] == [None]  # never dropped: the whole suite runs in one shard
     assert "suite unit kept whole: pytest --collect-only exited 2" in split_reason(result)
+    run = run_qaagent("run-all", "--shard", "1/2", "--evidence-dir", "ev", cwd=tmp_path)
+    assert "qaagent: suite unit kept whole: pytest --collect-only exited 2" in run.stdout, run.stdout
 
 
 @pytest.mark.slow
