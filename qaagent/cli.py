@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import signal
 import sys
@@ -40,28 +41,20 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{message} (see `{self.prog} --help`)")
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        msg = f"expected a whole number >= 1, got {text!r}"
-        raise argparse.ArgumentTypeError(msg) from None
-    if value < 1:
-        msg = f"expected a whole number >= 1, got {text!r}"
+def _whole_number(text: str, minimum: int) -> int:
+    # ASCII digits only: int() also reads "٣" and " 3 ", which no one means on a command line.
+    if not re.fullmatch(r"[0-9]{1,9}", text) or int(text) < minimum:
+        msg = f"expected a whole number >= {minimum}, got {text!r}"
         raise argparse.ArgumentTypeError(msg)
-    return value
+    return int(text)
+
+
+def _positive_int(text: str) -> int:
+    return _whole_number(text, 1)
 
 
 def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        msg = f"expected a whole number >= 0, got {text!r}"
-        raise argparse.ArgumentTypeError(msg) from None
-    if value < 0:
-        msg = f"expected a whole number >= 0, got {text!r}"
-        raise argparse.ArgumentTypeError(msg)
-    return value
+    return _whole_number(text, 0)
 
 
 def _seconds(text: str) -> float:

@@ -335,15 +335,23 @@ def merge_attempts(
         code = failing[0] if failing else next((c for c in codes if isinstance(c, int)), None)
         first_shard, first = group[0]
         log = first.get("log")
-        starts = [s for s in (_epoch(a.get("started")) for _, a in group) if s > 0]
+        spans = [
+            (start, start + max(0.0, _number(a.get("duration"))))
+            for start, a in ((_epoch(a.get("started")), a) for _, a in group)
+            if start > 0
+        ]
+        first_start = min((s for s, _ in spans), default=0.0)
+        # The shards ran side by side on their own machines: attempt k lasted from the first
+        # shard's start to the last shard's end (a sum would overstate it on the timeline).
+        span = max((e for _, e in spans), default=first_start) - first_start
         merged.append(
             Attempt(
                 number=number,
                 command=(command or _as_is)(first_shard, [str(c) for c in first.get("command") or ()]),
                 returncode=code,
                 timed_out=any(a.get("timed_out") for _, a in group),
-                started_at=min(starts, default=0.0),
-                duration=sum(_number(a.get("duration")) for _, a in group),
+                started_at=first_start,
+                duration=span if spans else sum(_number(a.get("duration")) for _, a in group),
                 log_path=base / first_shard.run_id / log if isinstance(log, str) else None,
                 junit_files=tuple(
                     base / s.run_id / f

@@ -190,5 +190,24 @@ def test_a_deeply_nested_manifest_is_refused_not_a_crash(tmp_path: Path) -> None
     result = run_qaagent("merge", str(bundle), "--evidence-dir", "out", cwd=tmp_path)
     assert result.returncode == 2, result.stderr
     assert result.stderr.strip().splitlines() == [
-        f"qaagent: error: {bundle}: manifest.json is nested too deeply; refusing to merge it"
+        f"qaagent: error: {bundle}: the bundle does not verify "
+        "(invalid: manifest.json is nested too deeply to be a manifest); refusing to merge it"
     ]
+    verified = run_qaagent("verify", str(bundle), cwd=tmp_path)
+    assert verified.returncode == 1  # a problem named, not an internal error
+    assert "nested too deeply" in verified.stdout
+
+
+def test_a_merged_attempt_spans_its_shards_instead_of_summing_them(tmp_path: Path) -> None:
+    from qaagent.merge import ShardBundle, merge_attempts  # noqa: PLC0415 - the unit under test
+
+    def shard(index: int) -> ShardBundle:
+        return ShardBundle(tmp_path / f"s{index}", {"run_id": f"r{index}"}, index, 2)
+
+    entries = [
+        (shard(1), {"number": 1, "started": "2026-11-25T10:00:00+00:00", "duration": 5.0, "returncode": 0}),
+        (shard(2), {"number": 1, "started": "2026-11-25T10:00:01+00:00", "duration": 5.0, "returncode": 1}),
+    ]
+    (attempt,) = merge_attempts(entries, tmp_path)
+    assert attempt.duration == 6.0  # 10:00:00 to 10:00:06, side by side — not 10 s
+    assert attempt.returncode == 1

@@ -153,6 +153,8 @@ def test_non_utf8_profile(qa_project: ProjectFactory) -> None:
     [
         (["--max-workers", "abc"], "--max-workers: expected a whole number >= 1, got 'abc'"),
         (["--max-workers", "0"], "--max-workers"),
+        (["--max-workers", "٣"], "--max-workers: expected a whole number >= 1, got '٣'"),
+        (["--retries", "99999999999"], "--retries"),
         (["--retries", "-1"], "--retries"),
         (["--timeout", "0"], "--timeout"),
         (["--suite", "nope"], "--suite names unknown suite(s): nope"),

@@ -60,6 +60,8 @@ def _load_listing(bundle_dir: Path) -> tuple[list[Any] | None, list[str]]:
         return None, [f"missing: {MANIFEST}"]
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         return None, [f"invalid: {MANIFEST} ({exc.__class__.__name__}: {exc})"]
+    except RecursionError:
+        return None, [f"invalid: {MANIFEST} is nested too deeply to be a manifest"]
     files = manifest.get("files") if isinstance(manifest, dict) else None
     if not isinstance(files, list):
         return None, [f"invalid: {MANIFEST} has no 'files' list"]
