@@ -189,10 +189,11 @@ def test_a_deeply_nested_manifest_is_refused_not_a_crash(tmp_path: Path) -> None
     (bundle / "manifest.json").write_text('{"suites": ' + "[" * 100_000 + "]" * 100_000 + "}")
     result = run_qaagent("merge", str(bundle), "--evidence-dir", "out", cwd=tmp_path)
     assert result.returncode == 2, result.stderr
-    assert result.stderr.strip().splitlines() == [
+    expected = (
         f"qaagent: error: {bundle}: the bundle does not verify "
         "(invalid: manifest.json is nested too deeply to be a manifest); refusing to merge it"
-    ]
+    )
+    assert result.stderr.strip().splitlines() == [expected]
     verified = run_qaagent("verify", str(bundle), cwd=tmp_path)
     assert verified.returncode == 1  # a problem named, not an internal error
     assert "nested too deeply" in verified.stdout
