@@ -56,18 +56,34 @@ def run_qaagent(
     *args: str, cwd: Path, env: Mapping[str, str] | None = None, timeout: float = 120
 ) -> subprocess.CompletedProcess[str]:
     """`python -m qaagent ARGS` in `cwd`, as a user would run it (GitHub Actions variables removed)."""
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "INPUT_", "QAAGENT_"))}
-    full_env["PYTHONPATH"] = str(ROOT)
-    if env:
-        full_env.update(env)
     return subprocess.run(
         [sys.executable, "-m", "qaagent", *args],
         cwd=cwd,
-        env=full_env,
+        env=qaagent_environment(env),
         capture_output=True,
         text=True,
         timeout=timeout,
         check=False,
+    )
+
+
+def qaagent_environment(env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """This environment without GitHub Actions' and qaagent's own variables, plus `env`."""
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "INPUT_", "QAAGENT_"))}
+    full_env["PYTHONPATH"] = str(ROOT)
+    full_env.update(env or {})
+    return full_env
+
+
+def start_qaagent(*args: str, cwd: Path, env: Mapping[str, str] | None = None) -> subprocess.Popen[str]:
+    """`python -m qaagent ARGS` started in the background, stdout and stderr in one pipe."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "qaagent", *args],
+        cwd=cwd,
+        env=qaagent_environment(env),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
 
 

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, ProjectFactory, assert_no_process_left, run_qaagent, unique_marker
+from conftest import ProjectFactory, assert_no_process_left, run_qaagent, start_qaagent, unique_marker
 
 PY = sys.executable
 
@@ -47,16 +45,7 @@ def test_signal_leaves_a_cancelled_bundle_that_verifies(
 ) -> None:
     marker = unique_marker()
     root = long_project(qa_project, marker)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "INPUT_"))}
-    env["PYTHONPATH"] = str(ROOT)
-    proc = subprocess.Popen(
-        [PY, "-m", "qaagent", "run-all"],
-        cwd=root,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    proc = start_qaagent("run-all", cwd=root)
     assert proc.stdout is not None
     for line in proc.stdout:  # wait until the long suites are really running
         if "[slower] sleeping" in line or "[slow] sleeping" in line:
@@ -113,20 +102,6 @@ http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), Handler).serve_forever()
 """
 
 
-def start_qaagent(root: Path, env_extra: dict[str, str] | None = None) -> subprocess.Popen[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "INPUT_"))}
-    env["PYTHONPATH"] = str(ROOT)
-    env.update(env_extra or {})
-    return subprocess.Popen(
-        [PY, "-m", "qaagent", "run-all"],
-        cwd=root,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-
-
 @pytest.mark.slow
 def test_cancel_within_5_s_when_everything_ignores_sigterm(qa_project: ProjectFactory) -> None:
     """Suites, grandchildren, a daemon holding the pipe and the app all ignore SIGTERM."""
@@ -149,7 +124,7 @@ def test_cancel_within_5_s_when_everything_ignores_sigterm(qa_project: ProjectFa
             ),
         }
     )
-    proc = start_qaagent(root)
+    proc = start_qaagent("run-all", cwd=root)
     assert proc.stdout is not None
     seen = 0
     for line in proc.stdout:
@@ -197,17 +172,7 @@ def test_cancel_with_a_silent_github_api_still_exits_fast(qa_project: ProjectFac
             "GITHUB_SHA": "a" * 40,
             "QAAGENT_GITHUB_TOKEN": "ghs_" + "x" * 36,
         }
-        env_all = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "INPUT_"))}
-        env_all.update(env)
-        env_all["PYTHONPATH"] = str(ROOT)
-        proc = subprocess.Popen(
-            [PY, "-m", "qaagent", "run-all", "--check-name", "qa"],
-            cwd=root,
-            env=env_all,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
+        proc = start_qaagent("run-all", "--check-name", "qa", cwd=root, env=env)
         assert proc.stdout is not None
         if when == "while suites run":
             for line in proc.stdout:

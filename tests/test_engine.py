@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -293,12 +294,8 @@ def test_a_junit_glob_that_matches_nothing_is_an_error(qa_project: ProjectFactor
     assert "no JUnit file written by this attempt matches `junit: reports/*.xml`" in result.stdout
 
 
-@pytest.mark.slow
-def test_the_bundled_demo_passes(tmp_path: Path) -> None:
-    """What `make demo` runs, on a copy of examples/demo (the e2e suite needs the browser)."""
-    skip_unless_ready(browser_problems())
-    import shutil  # noqa: PLC0415 - only here
-
+def copy_demo(tmp_path: Path) -> Path:
+    """A copy of examples/demo sharing its installed node_modules."""
     demo = tmp_path / "demo"
     shutil.copytree(
         ROOT / "examples" / "demo",
@@ -306,6 +303,14 @@ def test_the_bundled_demo_passes(tmp_path: Path) -> None:
         ignore=shutil.ignore_patterns(".qaagent", "node_modules", "test-results", "qaagent-junit.xml"),
     )
     (demo / "e2e" / "node_modules").symlink_to(ROOT / "examples" / "demo" / "e2e" / "node_modules")
+    return demo
+
+
+@pytest.mark.slow
+def test_the_bundled_demo_passes(tmp_path: Path) -> None:
+    """What `make demo` runs, on a copy of examples/demo (the e2e suite needs the browser)."""
+    skip_unless_ready(browser_problems())
+    demo = copy_demo(tmp_path)
     result = run_qaagent(
         "run-all", "--profile", ".qaagent.yaml", "--parallel", "--max-workers", "3", cwd=demo
     )
@@ -318,15 +323,7 @@ def test_the_bundled_demo_passes(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_the_demo_reports_e2e_as_skipped_with_the_reason_when_no_chromium_exists(tmp_path: Path) -> None:
     skip_unless_ready(browser_problems(chromium=False))
-    import shutil  # noqa: PLC0415 - only here
-
-    demo = tmp_path / "demo"
-    shutil.copytree(
-        ROOT / "examples" / "demo",
-        demo,
-        ignore=shutil.ignore_patterns(".qaagent", "node_modules", "test-results", "qaagent-junit.xml"),
-    )
-    (demo / "e2e" / "node_modules").symlink_to(ROOT / "examples" / "demo" / "e2e" / "node_modules")
+    demo = copy_demo(tmp_path)
     (tmp_path / "no-browsers").mkdir()
     env = {
         "QAAGENT_SYSTEM_CHROMIUM": str(tmp_path / "none"),
