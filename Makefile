@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 E2E := examples/demo/e2e
 E2E_STAMP := $(E2E)/node_modules/.package-lock.json
 
-.PHONY: demo test lint unit venv clean bench container-test e2e-deps reliability
+.PHONY: demo test lint unit venv clean bench reliability container-test e2e-deps reliability
 
 $(STAMP): pyproject.toml requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -39,8 +39,10 @@ unit: $(STAMP) $(E2E_STAMP)
 
 test: lint unit
 
-bench: $(STAMP)
-	$(PY) benchmarks/run.py
+bench: $(STAMP) $(E2E_STAMP)  ## the figures of docs/benchmarks.md (several minutes)
+	$(PY) benchmarks/reporting.py
+	$(PY) benchmarks/makespan.py
+	$(PY) benchmarks/html_report.py
 
 reliability: $(STAMP)  ## regenerate docs/reliability.md from real runs
 	$(PY) scripts/reliability.py
