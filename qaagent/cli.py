@@ -445,6 +445,16 @@ def run_pipeline(plan: Plan, *, console: Console, github: bool, args: argparse.N
         # Adopt daemons that suites start outside their process group, to stop them at the end.
         adopting = become_subreaper()
         children_before = set(children_of(os.getpid()))
+
+        def reap(keep: set[int], *, hurry: bool) -> None:
+            """Stop what suites left running outside their process group (not the app: `keep`)."""
+            stopped = stop_orphans(keep=children_before | keep, grace=0.5 if hurry else 1.0)
+            if stopped:
+                console.line(
+                    f"qaagent: stopped {len(stopped)} process(es) that suites left running outside "
+                    "their process group"
+                )
+
         orchestrator = RunOrchestrator(
             plan,
             run_id=bundle.run_id,
@@ -452,15 +462,11 @@ def run_pipeline(plan: Plan, *, console: Console, github: bool, args: argparse.N
             console=console,
             cancel=cancel,
             base_env=suite_environment(os.environ),
+            orphans_between_suites=(lambda keep: reap(keep, hurry=False)) if adopting else None,
         )
         run = orchestrator.run()
         if adopting:
-            stopped = stop_orphans(keep=children_before, grace=0.5 if cancel.is_set() else 1.0)
-            if stopped:
-                console.line(
-                    f"qaagent: stopped {len(stopped)} process(es) that suites left running outside "
-                    "their process group"
-                )
+            reap(set(), hurry=cancel.is_set())
         # A signal that came after the last suite still makes this a cancelled run.
         run.cancelled = run.cancelled or cancel.is_set()
         # Reporting happens with signals still caught: a second Ctrl-C must not cut the bundle short.

@@ -99,6 +99,7 @@ class RunOrchestrator:
         cancel: threading.Event | None = None,
         base_env: dict[str, str] | None = None,
         app_log: Path | None = None,
+        orphans_between_suites: Callable[[set[int]], object] | None = None,
     ) -> None:
         self.plan = plan
         self.run_id = run_id
@@ -107,6 +108,10 @@ class RunOrchestrator:
         self.cancel = cancel if cancel is not None else threading.Event()
         self.base_env = dict(base_env) if base_env is not None else {}
         self.app_log = app_log
+        #: in a sequential run, called after each suite: stops daemons a suite left behind outside
+        #: its process group before the next suite starts (they would hold its ports and CPU)
+        self.orphans_between_suites = orphans_between_suites
+        self._app_pids: set[int] = set()
 
     # -- the run ---------------------------------------------------------------------------------
 
@@ -123,6 +128,8 @@ class RunOrchestrator:
                 env["BASE_URL"] = self.plan.app.base_url
                 if self.plan.app.start_command:
                     app, app_failure = self._start_app(env)
+                    if app.proc is not None:
+                        self._app_pids = {app.proc.pid}
                     if app_failure is not None:
                         extra.append(app_failure)
             if not self.cancel.is_set():
@@ -198,6 +205,8 @@ class RunOrchestrator:
                 break
             with self.console.untrusted(f"suite {name}"):
                 results[name] = self._run_suite_safely(by_name[name], env)
+            if self.orphans_between_suites is not None:
+                self.orphans_between_suites(self._app_pids)
         return results
 
     def _run_suites_parallel(self, env: dict[str, str]) -> dict[str, SuiteResult]:

@@ -353,3 +353,44 @@ def test_junit_to_a_device_writes_into_it_and_never_replaces_it(
     assert received
     assert received[0].startswith(b'<?xml version="1.0" encoding="utf-8"?>')
     assert run_qaagent("run-all", "--junit", str(tmp_path), cwd=root).returncode == 0  # a folder: warned
+
+
+LEAVES_A_DAEMON = """
+import subprocess, sys
+subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", sys.argv[1]],
+                 start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+"""
+
+LOOKS_FOR_IT = """
+import os, pathlib, sys
+marker = sys.argv[1].encode()
+alive = [p for p in pathlib.Path("/proc").iterdir() if p.name.isdigit() and p.name != str(os.getpid())
+         and p.joinpath("cmdline").exists()
+         and marker in p.joinpath("cmdline").read_bytes() and "State:\\tZ" not in p.joinpath("status").read_text()]
+print("daemon still alive" if alive else "no daemon", flush=True)
+sys.exit(1 if alive else 0)
+"""
+
+
+def test_a_daemon_left_by_one_suite_is_gone_before_the_next_starts(qa_project: ProjectFactory) -> None:
+    marker, port = unique_marker(), free_port()
+    probe = "import os, urllib.request; urllib.request.urlopen(os.environ['BASE_URL'] + '/x').read()"
+    root = qa_project(
+        {
+            "leave.py": LEAVES_A_DAEMON,
+            "look.py": LOOKS_FOR_IT,
+            "app.py": APP,
+            ".qaagent.yaml": (
+                "run: {parallel: false}\ntests:\n"
+                f"  first: {command_suite('leave.py', marker)}\n"
+                f"  second: {command_suite('look.py', marker)}\n"
+                f"  app_still_up: {command_suite('-c', probe)}\n"
+                f"app:\n  base_url: http://127.0.0.1:{port}\n  health_endpoint: /health\n"
+                f"  start_command: {json.dumps([PY, 'app.py', unique_marker(), str(port)])}\n"
+            ),
+        }
+    )
+    result = run_qaagent("run-all", cwd=root)
+    assert result.returncode == 0, result.stdout
+    assert "[second] no daemon" in result.stdout
+    assert_no_process_left(marker)
