@@ -337,7 +337,8 @@ def run_setup(command: str, *, workdir: Path, env: Mapping[str, str], out: IO[st
     previous: dict[signal.Signals, Callable[[int, FrameType | None], object] | int | None] = {}
     for signum in (signal.SIGTERM, signal.SIGINT):
         previous[signum] = signal.signal(signum, forward)
-    reader = threading.Thread(target=_copy_output, args=(proc, out), daemon=True)
+    echo = _SetupEcho(out)
+    reader = threading.Thread(target=_copy_output, args=(proc, echo), daemon=True)
     reader.start()
     try:
         _wait_or_kill(proc, cancelled)
@@ -345,18 +346,43 @@ def run_setup(command: str, *, workdir: Path, env: Mapping[str, str], out: IO[st
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+        # From here on commands work again: nothing setup prints later may reach the log, and
+        # the resume line must start a line of its own.
+        echo.close()
         out.write(f"::{stop}::\n")
         out.write("::endgroup::\n")
         out.flush()
     return EXIT_CANCELLED if cancelled else proc.returncode
 
 
-def _copy_output(proc: subprocess.Popen[bytes], out: IO[str]) -> None:
+class _SetupEcho:
+    """Setup's output on its way to the log, until `close()`; then nothing more gets through."""
+
+    def __init__(self, out: IO[str]) -> None:
+        self.out = out
+        self.lock = threading.Lock()
+        self.open = True
+        self.at_line_start = True
+
+    def write(self, text: str) -> None:
+        with self.lock:
+            if self.open and text:
+                self.out.write(text)
+                self.out.flush()
+                self.at_line_start = text.endswith("\n")
+
+    def close(self) -> None:
+        with self.lock:
+            if self.open and not self.at_line_start:
+                self.out.write("\n")
+            self.open = False
+
+
+def _copy_output(proc: subprocess.Popen[bytes], echo: _SetupEcho) -> None:
     if proc.stdout is None:
         return
     for raw in proc.stdout:
-        out.write(raw.decode("utf-8", "replace"))
-        out.flush()
+        echo.write(raw.decode("utf-8", "replace"))
 
 
 def _wait_or_kill(proc: subprocess.Popen[bytes], cancelled: list[float]) -> None:

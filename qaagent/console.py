@@ -91,8 +91,12 @@ _COMMAND_START = re.compile(r"(^|[\r\n\x0b\x0c\x1c-\x1e\x85\u2028\u2029])(\s*)::
 
 
 def defuse(text: str) -> str:
-    """Text in which no line can be taken for a workflow command: each such `::` becomes `: :`."""
-    return _COMMAND_START.sub(lambda m: f"{m[1]}{m[2]}: :", text)
+    """Text in which no line can be taken for a workflow command.
+
+    A `::` at a line start becomes `: :`; the runner's older `##[command]` form, which it
+    accepts anywhere in a line, becomes `## [`.
+    """
+    return _COMMAND_START.sub(lambda m: f"{m[1]}{m[2]}: :", text).replace("##[", "## [")
 
 
 def _escape(text: str) -> str:

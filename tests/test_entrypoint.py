@@ -472,6 +472,33 @@ def test_annotations_point_at_files_relative_to_the_workspace(action: Action) ->
     assert link in action.summary.read_text(encoding="utf-8")
 
 
+def test_setup_output_without_a_final_newline_cannot_swallow_the_resume_line(action: Action) -> None:
+    action.inputs["setup"] = 'printf "installing deps"'
+    result = action.run()
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    stop = next(line for line in lines if line.startswith("::stop-commands::")).split("::")[2]
+    assert "installing deps" in lines
+    assert f"::{stop}::" in lines  # on a line of its own: commands work again
+    assert lines.index("::endgroup::") > lines.index(f"::{stop}::")
+
+
+@pytest.mark.slow
+def test_output_of_a_process_setup_leaves_running_never_reaches_the_log_later(action: Action) -> None:
+    # setup's output is waited for SETUP_KILL_GRACE (10 s); this line comes after that, while
+    # the suites run and commands are back on.
+    action.inputs["setup"] = '(sleep 10.5; echo "::error::LATE-FROM-SETUP") & echo started'
+    (action.workspace / ".qaagent.yaml").write_text(
+        PROFILE.replace("print('ok')", "import time; time.sleep(2); print('ok')"), encoding="utf-8"
+    )
+    result = action.run(timeout=120)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    stop = next(line for line in lines if line.startswith("::stop-commands::")).split("::")[2]
+    after_resume = lines[lines.index(f"::{stop}::") :]
+    assert "::error::LATE-FROM-SETUP" not in after_resume
+
+
 def test_setup_runs_first_and_suites_never_see_the_token(action: Action) -> None:
     action.inputs["setup"] = "echo ready > marker"
     check = (

@@ -19,6 +19,9 @@ def test_fail():
     print("  ::set-output name=x::y")
     assert False, "::warning title=x::pwned via message"
 
+def test_legacy_form_v1name():
+    assert False, "##[stop-commands]zzz"
+
 def test_stop():
     print("::stop-commands::abc")
     print("::error::after a fake stop")
@@ -35,6 +38,7 @@ def test_skip():
 APP = """
 import http.server, sys
 print("booting\\r::error title=APP::app-inject", flush=True)
+print("legacy ##[warning]APPV1", flush=True)
 
 class Handler(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
@@ -91,6 +95,8 @@ def test_nothing_a_test_prints_becomes_a_workflow_command(qa_project: ProjectFac
                 stopped = None
             continue  # commands are off: the runner ignores these lines
         if not line.startswith("::"):
+            # The runner's older form counts anywhere in a line (our annotations carry it as data).
+            assert "##[" not in line, raw
             continue
         name = re.match(r"::([^ :]*)", line)
         assert name is not None
