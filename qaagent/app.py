@@ -45,6 +45,7 @@ class AppServer:
         self.console = console
         self.proc: subprocess.Popen[bytes] | None = None
         self._reader: OutputReader | None = None
+        self._stopping = threading.Lock()
 
     @property
     def health_url(self) -> str:
@@ -108,14 +109,15 @@ class AppServer:
         return "\n".join(self._reader.tail) if self._reader else ""
 
     def stop(self, *, hurry: bool = False) -> None:
-        """Stop the app's whole process group (idempotent); `hurry` when the run is cancelled."""
-        if self.proc is None:
-            return
-        if self.proc.poll() is None:
-            stop_group(self.proc, CANCEL_GRACE if hurry else APP_GRACE)
-        kill_group(self.proc.pid, signal.SIGKILL)
-        if self._reader is not None:
-            self._reader.finish(CANCEL_DRAIN if hurry else DRAIN)
+        """Stop the app's whole process group (idempotent, one caller at a time); `hurry` on cancel."""
+        with self._stopping:
+            if self.proc is None:
+                return
+            if self.proc.poll() is None:
+                stop_group(self.proc, CANCEL_GRACE if hurry else APP_GRACE)
+            kill_group(self.proc.pid, signal.SIGKILL)
+            if self._reader is not None:
+                self._reader.finish(CANCEL_DRAIN if hurry else DRAIN)
 
 
 def _probe(url: str) -> tuple[bool, str]:

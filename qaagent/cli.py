@@ -374,11 +374,43 @@ def cmd_run_all(args: argparse.Namespace, out: TextIO) -> int:
     """The whole pipeline; the evidence bundle is written whatever happens."""
     loaded = load_profile(args.profile)
     plan = build_plan(loaded, _overrides(args))
-    plan = schedule(plan, shard=args.shard, durations_from=args.durations_from)
     github = _github_enabled(args.github)
     # In Actions every line is parsed for workflow commands, whatever --github says.
     console = Console(out, github=github or os.environ.get("GITHUB_ACTIONS") == "true", quiet=args.quiet)
+    try:
+        # Planning may ask the tools for their test files (pytest --collect-only, playwright
+        # --list): a cancel then stops them and still ends in a `cancelled` bundle.
+        with _interrupt_on_signals():
+            plan = schedule(plan, shard=args.shard, durations_from=args.durations_from)
+    except _CancelledWhilePlanning as stop:
+        console.line(f"qaagent: {stop} received while planning: nothing runs")
+        cancelled = threading.Event()
+        cancelled.set()
+        return run_pipeline(plan, console=console, github=github, args=args, cancel=cancelled)
     return run_pipeline(plan, console=console, github=github, args=args)
+
+
+class _CancelledWhilePlanning(Exception):  # noqa: N818 - a signal, not an error
+    """A cancel signal arrived before any suite could start."""
+
+
+@contextmanager
+def _interrupt_on_signals() -> Iterator[None]:
+    """SIGINT, SIGTERM and SIGHUP raise `_CancelledWhilePlanning` (stopping what blocks)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, _frame: FrameType | None) -> None:
+        raise _CancelledWhilePlanning(signal.Signals(signum).name)
+
+    wanted = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    previous = {sig: signal.signal(sig, handler) for sig in wanted}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old if old is not None else signal.SIG_DFL)
 
 
 def _github_enabled(mode: str) -> bool:
@@ -399,14 +431,21 @@ def feedback_options(args: argparse.Namespace) -> FeedbackOptions:
     )
 
 
-def run_pipeline(plan: Plan, *, console: Console, github: bool, args: argparse.Namespace) -> int:
+def run_pipeline(
+    plan: Plan,
+    *,
+    console: Console,
+    github: bool,
+    args: argparse.Namespace,
+    cancel: threading.Event | None = None,
+) -> int:
     """Run a plan and report; returns the exit code."""
     from qaagent.evidence.bundle import Bundle, make_run_id  # noqa: PLC0415
     from qaagent.orchestrator import RunOrchestrator  # noqa: PLC0415
 
     # Signals are caught from the very start: a cancel while the bundle or the check run is being
     # created still ends in a `cancelled` bundle and exit 130, never a half-made run.
-    cancel = threading.Event()
+    cancel = cancel if cancel is not None else threading.Event()
     with _cancel_on_signals(cancel, console):
         run_id = make_run_id(datetime.now(UTC), plan.shard, evidence_dir=plan.evidence_dir)
         bundle = Bundle.start(
@@ -482,7 +521,9 @@ def run_pipeline(plan: Plan, *, console: Console, github: bool, args: argparse.N
             console=console,
             feedback=feedback,
         )
-    return ExitCode.CANCELLED if cancel.is_set() else exit_code(run, plan.fail_on)
+    # A signal during the reporting itself changes nothing: every suite had finished, and the
+    # bundle, the JUnit and the exit code all tell that same, complete result.
+    return exit_code(run, plan.fail_on)
 
 
 def finish_reports(

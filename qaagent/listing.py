@@ -76,6 +76,9 @@ def capture(argv: Sequence[str], *, cwd: Path, env: dict[str, str], timeout: flo
         proc.communicate()
         msg = f"no answer within {timeout:g} s"
         raise TimeoutError(msg) from None
+    except BaseException:  # a cancel signal while we wait: the tool and its children go too
+        stop_group(proc, 1.0)
+        raise
     return proc.returncode, out.decode("utf-8", "replace"), err.decode("utf-8", "replace")
 
 

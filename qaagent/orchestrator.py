@@ -126,10 +126,14 @@ class RunOrchestrator:
         try:
             if self.plan.app is not None:
                 env["BASE_URL"] = self.plan.app.base_url
-                if self.plan.app.start_command:
+                if self.plan.app.start_command and not self.cancel.is_set():
                     app, app_failure = self._start_app(env)
                     if app.proc is not None:
                         self._app_pids = {app.proc.pid}
+                        # On a cancel the app stops at once, while the suites stop, not after them.
+                        threading.Thread(
+                            target=self._stop_app_on_cancel, args=(app,), name="app-stop", daemon=True
+                        ).start()
                     if app_failure is not None:
                         extra.append(app_failure)
             if not self.cancel.is_set():
@@ -157,6 +161,10 @@ class RunOrchestrator:
             cancelled=self.cancel.is_set(),
             not_run=not_run,
         )
+
+    def _stop_app_on_cancel(self, app: AppServer) -> None:
+        if self.cancel.wait():
+            app.stop(hurry=True)
 
     def _start_app(self, env: dict[str, str]) -> tuple[AppServer, SuiteResult | None]:
         settings = self.plan.app

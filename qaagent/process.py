@@ -30,7 +30,7 @@ from qaagent.console import Console
 #: seconds between SIGTERM and SIGKILL when a suite times out
 TERM_GRACE = 5.0
 #: seconds between SIGTERM and SIGKILL when the run is cancelled (GitHub kills the job 10 s after SIGINT)
-CANCEL_GRACE = 1.5
+CANCEL_GRACE = 1.0
 #: bytes of a suite attempt's output kept in its log file; the rest is drained and counted
 MAX_LOG_BYTES = 64 * 1024 * 1024
 #: lines echoed to the console per attempt before the echo stops (the log keeps going)
@@ -42,7 +42,7 @@ POLL = 0.05
 #: seconds the output pipe is still drained after the process group is gone
 DRAIN = 2.0
 #: the same when the run is cancelled (GitHub kills the job 10 s after the first signal)
-CANCEL_DRAIN = 0.5
+CANCEL_DRAIN = 0.3
 #: bytes read from a pipe at a time
 CHUNK = 64 * 1024
 #: longest line kept whole in memory (tail, echo); longer output is split

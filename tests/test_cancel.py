@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
 import sys
@@ -9,7 +10,14 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import ProjectFactory, assert_no_process_left, run_qaagent, start_qaagent, unique_marker
+from conftest import (
+    ProjectFactory,
+    assert_no_process_left,
+    processes_with,
+    run_qaagent,
+    start_qaagent,
+    unique_marker,
+)
 
 PY = sys.executable
 
@@ -124,7 +132,16 @@ def test_cancel_within_5_s_when_everything_ignores_sigterm(qa_project: ProjectFa
             ),
         }
     )
-    proc = start_qaagent("run-all", cwd=root)
+    # ... and the GitHub API never answers: the check run's completion must not hold the exit.
+    api = SilentAPI()
+    env = {
+        "GITHUB_ACTIONS": "true",
+        "GITHUB_API_URL": api.url,
+        "GITHUB_REPOSITORY": "octo/shop",
+        "GITHUB_SHA": "a" * 40,
+        "QAAGENT_GITHUB_TOKEN": "ghs_" + "x" * 36,
+    }
+    proc = start_qaagent("run-all", "--check-name", "qa", cwd=root, env=env)
     assert proc.stdout is not None
     seen = 0
     for line in proc.stdout:
@@ -135,6 +152,8 @@ def test_cancel_within_5_s_when_everything_ignores_sigterm(qa_project: ProjectFa
     proc.send_signal(signal.SIGINT)
     rest, _ = proc.communicate(timeout=30)
     elapsed = time.monotonic() - sent
+    api.close()
+    print(f"everything stubborn: {elapsed:.2f} s from the signal to exit")
     assert proc.returncode == 130, rest
     assert elapsed < 5.0, f"took {elapsed:.1f} s from the signal to exit"
     bundle = max((root / ".qaagent" / "evidence").iterdir())
@@ -186,9 +205,55 @@ def test_cancel_with_a_silent_github_api_still_exits_fast(qa_project: ProjectFac
         elapsed = time.monotonic() - sent
     finally:
         api.close()
+    print(f"everything stubborn: {elapsed:.2f} s from the signal to exit")
     assert proc.returncode == 130, rest
     assert elapsed < 5.0, f"took {elapsed:.1f} s from the signal to exit"
     bundle = max((root / ".qaagent" / "evidence").iterdir())
     assert json.loads((bundle / "manifest.json").read_text())["status"] == "cancelled"
     assert run_qaagent("verify", str(bundle), cwd=root).returncode == 0
     assert_no_process_left(marker)
+
+
+def collecting_in(root: Path) -> list[int]:
+    """Live `pytest --collect-only` processes working in `root`."""
+    found = []
+    for pid in processes_with("--collect-only"):
+        with contextlib.suppress(OSError):
+            if Path(f"/proc/{pid}/cwd").resolve() == root.resolve():
+                found.append(pid)
+    return found
+
+
+SLOW_CONFTEST = "import time\nprint('collecting slowly', flush=True)\ntime.sleep(60)\n"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_cancel_while_planning_shards_stops_the_tool_and_leaves_a_cancelled_bundle(
+    qa_project: ProjectFactory, sig: signal.Signals
+) -> None:
+    root = qa_project(
+        {
+            "tests/conftest.py": SLOW_CONFTEST,
+            "tests/test_a.py": "def test_a():\n    pass\n",
+            ".qaagent.yaml": "tests:\n  unit: {path: tests}\n",
+        }
+    )
+    proc = start_qaagent("run-all", "--shard", "1/2", cwd=root)
+    deadline = time.monotonic() + 20
+    while not collecting_in(root) and time.monotonic() < deadline:
+        time.sleep(0.1)  # until pytest --collect-only is running
+    assert collecting_in(root), "pytest --collect-only never started"
+    sent = time.monotonic()
+    proc.send_signal(sig)
+    rest, _ = proc.communicate(timeout=30)
+    assert time.monotonic() - sent < 5.0
+    assert proc.returncode == 130, rest
+    assert "received while planning: nothing runs" in rest
+    bundle = max((root / ".qaagent" / "evidence").iterdir())
+    assert json.loads((bundle / "manifest.json").read_text())["status"] == "cancelled"
+    assert run_qaagent("verify", str(bundle), cwd=root).returncode == 0
+    deadline = time.monotonic() + 3
+    while collecting_in(root) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not collecting_in(root), "pytest --collect-only outlived the cancelled run"

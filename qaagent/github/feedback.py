@@ -22,7 +22,7 @@ from qaagent.results import FailOn, RunResult, conclusion
 START_BUDGET = 5.0
 FINISH_BUDGET = 60.0
 #: the same for a cancelled run, which must exit within a few seconds of the signal
-CANCELLED_BUDGET = 2.0
+CANCELLED_BUDGET = 1.0
 
 
 def finish_budget(environ: Mapping[str, str] | None = None) -> float:
