@@ -40,7 +40,11 @@ CORPORA = {
         len(STORED) + len(GENERATED),
     ),
     "Suite behaviours": ("tests/test_corpus_suites.py", len(SUITES)),
-    "GitHub additions (1 MB name, silent server)": ("tests/test_corpus_github.py", None),
+    "GitHub: 1 MB name, silent server (`test_corpus_github.py`)": ("tests/test_corpus_github.py", None),
+    "GitHub: API faults during whole runs": ("tests/test_corpus_github_run.py", None),
+    "GitHub: injection through a whole run": ("tests/test_injection_run.py", None),
+    "GitHub: escaping and API client (unit level)": ("tests/test_github_commands.py", None),
+    "GitHub: API retries and limits (unit level)": ("tests/test_github_api.py", None),
     "Fuzzing (hypothesis properties)": ("tests/test_fuzz.py", None),
 }
 
