@@ -317,16 +317,7 @@ class RunOrchestrator:
             log_path = folder / "setup" / f"{step.name}.log"
             log_path.parent.mkdir(parents=True, exist_ok=True)
             self.console.line(f"[{suite.name}] setup: {' '.join(step.argv)} (in {step.cwd})")
-            outcome = run_process(
-                step.argv,
-                cwd=step.cwd,
-                env=step.env,
-                timeout=suite.timeout,
-                log_path=log_path,
-                console=self.console,
-                prefix=suite.name,
-                cancel=self.cancel,
-            )
+            outcome = self._run(suite, step.argv, step.cwd, step.env, log_path)
             result.files.append(log_path)
             if outcome.returncode == 0 and not outcome.timed_out and not outcome.cancelled:
                 continue
@@ -345,6 +336,21 @@ class RunOrchestrator:
             return False
         return True
 
+    def _run(
+        self, suite: SuitePlan, argv: Sequence[str], cwd: Path, env: dict[str, str], log_path: Path
+    ) -> ProcessOutcome:
+        """One command of a suite, under the suite's timeout and the run's cancel flag."""
+        return run_process(
+            argv,
+            cwd=cwd,
+            env=env,
+            timeout=suite.timeout,
+            log_path=log_path,
+            console=self.console,
+            prefix=suite.name,
+            cancel=self.cancel,
+        )
+
     def _attempt(
         self, runner: Runner, number: int, folder: Path, failed: Sequence[TestCase], result: SuiteResult
     ) -> CaseStore:
@@ -355,16 +361,7 @@ class RunOrchestrator:
         spec = runner.attempt(number, attempt_dir, failed)
         log_path = attempt_dir / "output.log"
         try:
-            outcome = run_process(
-                spec.argv,
-                cwd=spec.cwd,
-                env=spec.env,
-                timeout=suite.timeout,
-                log_path=log_path,
-                console=self.console,
-                prefix=suite.name,
-                cancel=self.cancel,
-            )
+            outcome = self._run(suite, spec.argv, spec.cwd, spec.env, log_path)
         finally:
             runner.after_attempt(attempt_dir)  # runner hook: e.g. remove a generated config
         junit_files = runner.junit_files(attempt_dir)

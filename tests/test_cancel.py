@@ -134,14 +134,7 @@ def test_cancel_within_5_s_when_everything_ignores_sigterm(qa_project: ProjectFa
     )
     # ... and the GitHub API never answers: the check run's completion must not hold the exit.
     api = SilentAPI()
-    env = {
-        "GITHUB_ACTIONS": "true",
-        "GITHUB_API_URL": api.url,
-        "GITHUB_REPOSITORY": "octo/shop",
-        "GITHUB_SHA": "a" * 40,
-        "QAAGENT_GITHUB_TOKEN": "ghs_" + "x" * 36,
-    }
-    proc = start_qaagent("run-all", "--check-name", "qa", cwd=root, env=env)
+    proc = start_qaagent("run-all", "--check-name", "qa", cwd=root, env=api.environment())
     assert proc.stdout is not None
     seen = 0
     for line in proc.stdout:
@@ -173,6 +166,16 @@ class SilentAPI:
         self.sock.listen(50)
         self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
 
+    def environment(self) -> dict[str, str]:
+        """What qaagent needs to talk to this API in Actions, with a token."""
+        return {
+            "GITHUB_ACTIONS": "true",
+            "GITHUB_API_URL": self.url,
+            "GITHUB_REPOSITORY": "octo/shop",
+            "GITHUB_SHA": "a" * 40,
+            "QAAGENT_GITHUB_TOKEN": "ghs_" + "x" * 36,
+        }
+
     def close(self) -> None:
         self.sock.close()
 
@@ -184,14 +187,7 @@ def test_cancel_with_a_silent_github_api_still_exits_fast(qa_project: ProjectFac
     root = long_project(qa_project, marker)
     api = SilentAPI()
     try:
-        env = {
-            "GITHUB_ACTIONS": "true",
-            "GITHUB_API_URL": api.url,
-            "GITHUB_REPOSITORY": "octo/shop",
-            "GITHUB_SHA": "a" * 40,
-            "QAAGENT_GITHUB_TOKEN": "ghs_" + "x" * 36,
-        }
-        proc = start_qaagent("run-all", "--check-name", "qa", cwd=root, env=env)
+        proc = start_qaagent("run-all", "--check-name", "qa", cwd=root, env=api.environment())
         assert proc.stdout is not None
         if when == "while suites run":
             for line in proc.stdout:
