@@ -394,3 +394,30 @@ def test_a_daemon_left_by_one_suite_is_gone_before_the_next_starts(qa_project: P
     assert result.returncode == 0, result.stdout
     assert "[second] no daemon" in result.stdout
     assert_no_process_left(marker)
+
+
+def test_a_python_tool_runner_says_when_its_module_or_command_is_missing(qa_project: ProjectFactory) -> None:
+    from qaagent.runners.base import PythonToolRunner  # noqa: PLC0415 - the class under test
+
+    class NoSuchTool(PythonToolRunner):
+        kind = "pytest"
+        module = "no_such_module_qaagent"
+
+        def attempt(self, *_args: object) -> Any:  # never reached: preflight fails first
+            raise AssertionError
+
+    root = qa_project(
+        {
+            "tests/test_x.py": "def test_x():\n    pass\n",
+            ".qaagent.yaml": "tests:\n  unit: {path: tests}\n  other: {runner: pytest, path: tests, command: [no-such-pytest-qaagent]}\n",
+        }
+    )
+    plan = build_plan(load_profile(root / ".qaagent.yaml"), repo_root=root)
+    unit, other = plan.suites
+    assert NoSuchTool(unit, repo_root=root, base_env=dict(os.environ)).preflight() == (
+        f"no_such_module_qaagent is not installed for {sys.executable} (pip install no_such_module_qaagent)"
+    )
+    assert make_runner(other, repo_root=root, base_env=dict(os.environ)).preflight() == (
+        "tool not found on PATH: no-such-pytest-qaagent"
+    )
+    assert make_runner(unit, repo_root=root, base_env=dict(os.environ)).preflight() is None

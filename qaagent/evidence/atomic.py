@@ -37,22 +37,6 @@ def atomic_open(path: Path, *, encoding: str = "utf-8") -> Iterator[IO[str]]:
         tmp.unlink(missing_ok=True)
 
 
-@contextmanager
-def atomic_open_binary(path: Path) -> Iterator[IO[bytes]]:
-    """Like `atomic_open`, for bytes."""
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            yield handle
-            handle.flush()
-            os.fsync(handle.fileno())
-        tmp.chmod(FILE_MODE)
-        tmp.replace(path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
 def atomic_write_text(path: Path, text: str) -> None:
     """Replace `path` with `text` atomically."""
     with atomic_open(path) as handle:

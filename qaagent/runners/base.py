@@ -8,8 +8,10 @@ shared files (that is the reporting phase).
 from __future__ import annotations
 
 import glob
+import importlib.util
 import os
 import shutil
+import sys
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -145,3 +147,27 @@ def glob_files(pattern: str, root: Path) -> list[Path]:
     else:
         matches = [str(root / m) for m in glob.glob(pattern, root_dir=root, recursive=True)]
     return sorted(Path(m) for m in matches if Path(m).is_file())
+
+
+class PythonToolRunner(Runner):
+    """A runner whose tool is a Python module: `python -m MODULE`, or the profile's `command:`."""
+
+    #: the module run with this interpreter when the profile gives no `command:`
+    module: str = ""
+
+    def base_command(self) -> list[str]:
+        """The configured invocation, or this interpreter's `-m MODULE`."""
+        if self.suite.config.command:
+            return list(self.suite.config.command)
+        return [sys.executable, "-m", self.module]
+
+    def preflight(self) -> str | None:
+        """Path checks, then whether the module is installed here (or the configured tool on PATH)."""
+        problem = super().preflight()
+        if problem:
+            return problem
+        if self.suite.config.command:
+            return self.tool_missing(self.base_command()[0])
+        if importlib.util.find_spec(self.module) is None:
+            return f"{self.module} is not installed for {sys.executable} (pip install {self.module})"
+        return None

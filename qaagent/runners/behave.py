@@ -2,37 +2,19 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from qaagent.results import TestCase
-from qaagent.runners.base import AttemptSpec, Runner
+from qaagent.runners.base import AttemptSpec, PythonToolRunner
 
 
-class BehaveRunner(Runner):
+class BehaveRunner(PythonToolRunner):
     """`python -m behave PATH --junit --junit-directory … -f rerun -o rerun.txt -f progress`."""
 
     kind = "behave"
-
-    def base_command(self) -> list[str]:
-        """The configured invocation, or this interpreter's behave."""
-        if self.suite.config.command:
-            return list(self.suite.config.command)
-        return [sys.executable, "-m", "behave"]
-
-    def preflight(self) -> str | None:
-        """Path and tool checks."""
-        problem = super().preflight()
-        if problem:
-            return problem
-        if not self.suite.config.command:
-            if importlib.util.find_spec("behave") is None:
-                return f"behave is not installed for {sys.executable} (pip install behave)"
-            return None
-        return self.tool_missing(self.base_command()[0])
+    module = "behave"
 
     def attempt(self, number: int, attempt_dir: Path, failed: Sequence[TestCase]) -> AttemptSpec:
         """First attempt: the whole path; retries: the scenarios in the previous attempt's rerun file."""

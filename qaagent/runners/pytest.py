@@ -2,38 +2,19 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from qaagent.results import TestCase
-from qaagent.runners.base import AttemptSpec, Runner
+from qaagent.runners.base import AttemptSpec, PythonToolRunner
 
 
-class PytestRunner(Runner):
+class PytestRunner(PythonToolRunner):
     """`python -m pytest PATH -o junit_family=xunit1 --junitxml=…`; `command:` replaces `python -m pytest`."""
 
     kind = "pytest"
-
-    def base_command(self) -> list[str]:
-        """The configured invocation, or this interpreter's pytest."""
-        if self.suite.config.command:
-            return list(self.suite.config.command)
-        return [sys.executable, "-m", "pytest"]
-
-    def preflight(self) -> str | None:
-        """Path and tool checks."""
-        problem = super().preflight()
-        if problem:
-            return problem
-        base = self.base_command()
-        if not self.suite.config.command:
-            if importlib.util.find_spec("pytest") is None:
-                return f"pytest is not installed for {sys.executable} (pip install pytest)"
-            return None
-        return self.tool_missing(base[0])
+    module = "pytest"
 
     def _path_arg(self) -> list[str]:
         units = self.unit_args()
