@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import textwrap
@@ -15,6 +16,9 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 import pytest
+from github_server import FakeClock, GitHubServer
+
+from qaagent.github.context import GitHubContext
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMAS = ROOT.parent / "shared" / "schemas"
@@ -87,6 +91,35 @@ def start_qaagent(*args: str, cwd: Path, env: Mapping[str, str] | None = None) -
     )
 
 
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def health_app(prelude: str = "") -> str:
+    """The source of an app for `app.start_command`: runs `prelude`, then answers every GET
+    with 200 on 127.0.0.1 at the port given as its last argument."""
+    return (
+        "import http.server, sys\n"
+        + textwrap.dedent(prelude).strip()
+        + """
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+http.server.HTTPServer(("127.0.0.1", int(sys.argv[-1])), Handler).serve_forever()
+"""
+    )
+
+
 def unique_marker() -> str:
     """A string to put in children's command lines so leftovers can be found."""
     return f"qaagent-marker-{uuid.uuid4().hex}"
@@ -146,3 +179,32 @@ def skip_unless_ready(problems: list[str]) -> None:
     if os.environ.get("CI") == "true":
         pytest.fail(f"test cannot run on CI: {reason}")
     pytest.skip(reason)
+
+
+# -- the fake GitHub API (tests/github_server.py) ------------------------------------------------
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    """A clock the API client sleeps on without waiting."""
+    return FakeClock()
+
+
+@pytest.fixture
+def server(clock: FakeClock) -> Iterator[GitHubServer]:
+    """The fake GitHub API on 127.0.0.1, on the same fake clock as the test's client."""
+    with GitHubServer(clock=clock) as srv:
+        yield srv
+
+
+def pr_context(server: GitHubServer, tmp_path: Path) -> GitHubContext:
+    """The context of a pull-request run (PR 7 of o/r at head123) talking to `server`."""
+    return GitHubContext(
+        repository="o/r",
+        sha="merge",
+        head_sha="head123",
+        pr_number=7,
+        api_url=server.url,
+        run_id="99",
+        step_summary=str(tmp_path / "summary.md"),
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -13,6 +14,8 @@ import pytest
 from conftest import (
     ProjectFactory,
     assert_no_process_left,
+    free_port,
+    health_app,
     processes_with,
     run_qaagent,
     start_qaagent,
@@ -27,6 +30,27 @@ subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)", sys.argv
 print("sleeping", flush=True)
 time.sleep(120)
 """
+
+
+def cancel_and_check(
+    proc: subprocess.Popen[str], sig: signal.Signals, root: Path, *, again: bool = False
+) -> str:
+    """Signal `proc` (twice if `again`), then check: exit 130 within 5 s of the first signal and a
+    `cancelled` bundle that verifies. Returns what qaagent printed after the signal."""
+    sent = time.monotonic()
+    proc.send_signal(sig)
+    if again:
+        time.sleep(0.2)
+        proc.send_signal(sig)  # a second signal must not interrupt the writing of the bundle
+    rest, _ = proc.communicate(timeout=60)
+    elapsed = time.monotonic() - sent
+    print(f"{sig.name}: {elapsed:.2f} s from the signal to exit")
+    assert proc.returncode == 130, rest
+    assert elapsed < 5.0, f"took {elapsed:.1f} s from the first signal to exit"
+    bundle = max((root / ".qaagent" / "evidence").iterdir())
+    assert json.loads((bundle / "manifest.json").read_text())["status"] == "cancelled"
+    assert run_qaagent("verify", str(bundle), cwd=root).returncode == 0
+    return rest
 
 
 def long_project(qa_project: ProjectFactory, marker: str) -> Path:
@@ -59,18 +83,10 @@ def test_signal_leaves_a_cancelled_bundle_that_verifies(
         if "[slower] sleeping" in line or "[slow] sleeping" in line:
             break
     time.sleep(0.3)
-    sent = time.monotonic()
-    proc.send_signal(sig)
-    time.sleep(0.2)
-    proc.send_signal(sig)  # a second signal must not interrupt the writing of the bundle
-    rest, _ = proc.communicate(timeout=30)
-    elapsed = time.monotonic() - sent
-    assert proc.returncode == 130, rest
-    assert elapsed < 5.0, f"took {elapsed:.1f} s from the first signal to exit"
+    rest = cancel_and_check(proc, sig, root, again=True)
     assert "still writing the evidence bundle" in rest
     bundle = max((root / ".qaagent" / "evidence").iterdir())
     manifest = json.loads((bundle / "manifest.json").read_text())
-    assert manifest["status"] == "cancelled"
     names = [s["name"] for s in manifest["suites"]]
     assert names == ["fast", "slow", "slower", "never"]
     by_name = {s["name"]: s for s in manifest["suites"]}
@@ -79,7 +95,6 @@ def test_signal_leaves_a_cancelled_bundle_that_verifies(
     assert "never" in manifest["not_run"]
     junit = (root / "qaagent-junit.xml").read_text()
     assert "cancelled while running" in junit
-    assert run_qaagent("verify", str(bundle), cwd=root).returncode == 0
     assert_no_process_left(marker)
 
 
@@ -94,30 +109,17 @@ print("stubborn", flush=True)
 time.sleep(120)
 """
 
-STUBBORN_APP = """
-import http.server, signal, sys
-signal.signal(signal.SIGTERM, signal.SIG_IGN)
-
-class Handler(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        self.send_response(200)
-        self.end_headers()
-
-    def log_message(self, *args):
-        pass
-
-http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), Handler).serve_forever()
-"""
+STUBBORN_APP = health_app("""
+    import signal
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+""")
 
 
 @pytest.mark.slow
 def test_cancel_within_5_s_when_everything_ignores_sigterm(qa_project: ProjectFactory) -> None:
     """Suites, grandchildren, a daemon holding the pipe and the app all ignore SIGTERM."""
-    import socket  # noqa: PLC0415 - only here
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     marker = unique_marker()
     suite = json.dumps([PY, "stubborn.py", marker])
     root = qa_project(
@@ -141,17 +143,10 @@ def test_cancel_within_5_s_when_everything_ignores_sigterm(qa_project: ProjectFa
         seen += "] stubborn" in line
         if seen == 2:
             break
-    sent = time.monotonic()
-    proc.send_signal(signal.SIGINT)
-    rest, _ = proc.communicate(timeout=30)
-    elapsed = time.monotonic() - sent
-    api.close()
-    print(f"everything stubborn: {elapsed:.2f} s from the signal to exit")
-    assert proc.returncode == 130, rest
-    assert elapsed < 5.0, f"took {elapsed:.1f} s from the signal to exit"
-    bundle = max((root / ".qaagent" / "evidence").iterdir())
-    assert json.loads((bundle / "manifest.json").read_text())["status"] == "cancelled"
-    assert run_qaagent("verify", str(bundle), cwd=root).returncode == 0
+    try:
+        cancel_and_check(proc, signal.SIGINT, root)
+    finally:
+        api.close()
     assert_no_process_left(marker)
 
 
@@ -195,18 +190,9 @@ def test_cancel_with_a_silent_github_api_still_exits_fast(qa_project: ProjectFac
                     break
         else:
             time.sleep(1.5)  # qaagent is waiting for the check run to be created
-        sent = time.monotonic()
-        proc.send_signal(signal.SIGTERM)
-        rest, _ = proc.communicate(timeout=60)
-        elapsed = time.monotonic() - sent
+        cancel_and_check(proc, signal.SIGTERM, root)
     finally:
         api.close()
-    print(f"everything stubborn: {elapsed:.2f} s from the signal to exit")
-    assert proc.returncode == 130, rest
-    assert elapsed < 5.0, f"took {elapsed:.1f} s from the signal to exit"
-    bundle = max((root / ".qaagent" / "evidence").iterdir())
-    assert json.loads((bundle / "manifest.json").read_text())["status"] == "cancelled"
-    assert run_qaagent("verify", str(bundle), cwd=root).returncode == 0
     assert_no_process_left(marker)
 
 
@@ -240,15 +226,8 @@ def test_cancel_while_planning_shards_stops_the_tool_and_leaves_a_cancelled_bund
     while not collecting_in(root) and time.monotonic() < deadline:
         time.sleep(0.1)  # until pytest --collect-only is running
     assert collecting_in(root), "pytest --collect-only never started"
-    sent = time.monotonic()
-    proc.send_signal(sig)
-    rest, _ = proc.communicate(timeout=30)
-    assert time.monotonic() - sent < 5.0
-    assert proc.returncode == 130, rest
+    rest = cancel_and_check(proc, sig, root)
     assert "received while planning: nothing runs" in rest
-    bundle = max((root / ".qaagent" / "evidence").iterdir())
-    assert json.loads((bundle / "manifest.json").read_text())["status"] == "cancelled"
-    assert run_qaagent("verify", str(bundle), cwd=root).returncode == 0
     deadline = time.monotonic() + 3
     while collecting_in(root) and time.monotonic() < deadline:
         time.sleep(0.1)

@@ -15,32 +15,18 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from conftest import pr_context
 from github_server import FakeClock, GitHubServer, case, close_run, run_of, suite
 from test_github_commands import INJECTIONS
 
 from qaagent.github.api import GitHubAPIError, GitHubClient
-from qaagent.github.context import GitHubContext
 from qaagent.github.publish import publish, start_check_run
 
 MEGABYTE_NAME = "test_" + "n" * (1024 * 1024) + "\n::error::injected"
 
 
-@pytest.fixture
-def server() -> Iterator[GitHubServer]:
-    with GitHubServer(clock=FakeClock()) as srv:
-        yield srv
-
-
 def test_one_megabyte_name_with_injections_through_publish(server: GitHubServer, tmp_path: Path) -> None:
-    ctx = GitHubContext(
-        repository="o/r",
-        sha="merge",
-        head_sha="head123",
-        pr_number=7,
-        api_url=server.url,
-        run_id="99",
-        step_summary=str(tmp_path / "summary.md"),
-    )
+    ctx = pr_context(server, tmp_path)
     evil = [case(MEGABYTE_NAME, "failed", message=MEGABYTE_NAME, details=MEGABYTE_NAME, line=3)]
     evil += [case(text, "error", message=text, classname=text, line=5) for text in INJECTIONS]
     run = run_of(suite("unit", evil), project="::add-mask::x")

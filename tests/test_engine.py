@@ -21,6 +21,8 @@ from conftest import (
     ProjectFactory,
     assert_no_process_left,
     browser_problems,
+    free_port,
+    health_app,
     run_qaagent,
     skip_unless_ready,
     unique_marker,
@@ -186,31 +188,10 @@ def test_an_exception_of_our_own_is_an_error_for_that_suite_only(
     assert "Traceback" in broken.details
 
 
-APP = """
-import http.server, subprocess, sys
-marker = sys.argv[1]
-subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)", marker])
-
-class Handler(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        self.send_response(200)
-        self.end_headers()
-        self.wfile.write(b"ok")
-
-    def log_message(self, *args):
-        pass
-
-http.server.HTTPServer(("127.0.0.1", int(sys.argv[2])), Handler).serve_forever()
-"""
-
-
-def free_port() -> int:
-    import socket  # noqa: PLC0415 - only here
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+APP = health_app("""
+    import subprocess
+    subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)", sys.argv[1]])
+""")
 
 
 def app_project(qa_project: ProjectFactory, marker: str, port: int, suite: str) -> Path:
@@ -352,7 +333,9 @@ def test_junit_to_a_device_writes_into_it_and_never_replaces_it(
     assert fifo.is_fifo()  # still the pipe, not a file renamed over it
     assert received
     assert received[0].startswith(b'<?xml version="1.0" encoding="utf-8"?>')
-    assert run_qaagent("run-all", "--junit", str(tmp_path), cwd=root).returncode == 0  # a folder: warned
+    to_folder = run_qaagent("run-all", "--junit", str(tmp_path), cwd=root)
+    assert to_folder.returncode == 0  # the report is in the bundle; the copy is only a warning
+    assert f"cannot write the merged JUnit to {tmp_path}: it is a folder" in to_folder.stdout
 
 
 LEAVES_A_DAEMON = """

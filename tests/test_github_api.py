@@ -15,17 +15,6 @@ BODY = {"name": "qa", "head_sha": "abc"}
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def server(clock: FakeClock) -> Iterator[GitHubServer]:
-    with GitHubServer(clock=clock) as srv:
-        yield srv
-
-
-@pytest.fixture
 def client(server: GitHubServer, clock: FakeClock) -> Iterator[GitHubClient]:
     with GitHubClient(server.token, api_url=server.url, clock=clock) as c:
         yield c

@@ -3,12 +3,12 @@ from __future__ import annotations
 import io
 import json
 import logging
-from collections.abc import Iterator
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import pr_context
 from github_server import NOT_ACCESSIBLE, FakeClock, Fault, GitHubServer, case, close_run, run_of, suite
 
 from qaagent.github.comment import marker
@@ -20,27 +20,8 @@ FAIL_ON: list[FailOn] = ["failed", "error"]
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def server(clock: FakeClock) -> Iterator[GitHubServer]:
-    with GitHubServer(clock=clock) as srv:
-        yield srv
-
-
-@pytest.fixture
 def ctx(server: GitHubServer, tmp_path: Path) -> GitHubContext:
-    return GitHubContext(
-        repository="o/r",
-        sha="merge",
-        head_sha="head123",
-        pr_number=7,
-        api_url=server.url,
-        run_id="99",
-        step_summary=str(tmp_path / "summary.md"),
-    )
+    return pr_context(server, tmp_path)
 
 
 def failing_run() -> RunResult:

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import json
 import re
-import socket
 import sys
 
-from conftest import ProjectFactory, run_qaagent
+from conftest import ProjectFactory, free_port, health_app, run_qaagent
 
 PY = sys.executable
 
@@ -35,30 +34,17 @@ def test_skip():
     pytest.skip("::error file=README.md,line=1::pwned via skip reason")
 """
 
-APP = """
-import http.server, sys
-print("booting\\r::error title=APP::app-inject", flush=True)
-print("legacy ##[warning]APPV1", flush=True)
-
-class Handler(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        self.send_response(200)
-        self.end_headers()
-
-    def log_message(self, *args):
-        pass
-
-http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), Handler).serve_forever()
-"""
+APP = health_app("""
+    print("booting\\r::error title=APP::app-inject", flush=True)
+    print("legacy ##[warning]APPV1", flush=True)
+""")
 
 #: the workflow commands qaagent itself writes
 OURS = {"notice", "error", "warning", "group", "endgroup", "stop-commands", "add-mask"}
 
 
 def test_nothing_a_test_prints_becomes_a_workflow_command(qa_project: ProjectFactory) -> None:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     junit = (
         '<testsuite name="s" tests="2"><testcase classname="c" name="t">'
         '<failure message="::warning title=x::pwned via message">::error::details</failure>'
