@@ -127,13 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--evidence-dir", type=Path, metavar="DIR", help="where evidence bundles go")
     run.add_argument("--keep", type=_positive_int, metavar="N", help="bundles kept in the evidence dir")
     run.add_argument("--fail-on", type=_fail_on, metavar="LIST", help="failed,error[,flaky]")
-    run.add_argument(
-        "--github", choices=("auto", "on", "off"), default="auto", help="GitHub Actions feedback"
-    )
-    run.add_argument("--no-annotations", dest="annotations", action="store_false", help="no annotations")
-    run.add_argument("--no-summary", dest="summary", action="store_false", help="no job summary")
-    run.add_argument("--check-name", metavar="NAME", help="create a check run with this name (needs a token)")
-    run.add_argument("--comment", action="store_true", help="comment on the pull request (needs a token)")
+    _feedback_args(run)
     run.add_argument("--quiet", action="store_true", help="do not echo suite output")
     run.add_argument("--shard", type=_shard_arg, metavar="I/N", help="run only shard I of N (matrix jobs)")
     _durations_arg(run)
@@ -184,14 +178,21 @@ def _add_shard_commands(add_parser: Callable[..., argparse.ArgumentParser]) -> N
     merge.add_argument("--keep", type=_positive_int, default=20, metavar="N", help="bundles kept")
     merge.add_argument("--fail-on", type=_fail_on, metavar="LIST", help="default: the shards' fail_on")
     merge.add_argument("--allow-partial", action="store_true", help="merge even with shards missing")
-    merge.add_argument(
+    _feedback_args(merge)
+    merge.set_defaults(func=cmd_merge)
+
+
+def _feedback_args(parser: argparse.ArgumentParser) -> None:
+    """The GitHub feedback flags `run-all` and `merge` share (see `feedback_options`)."""
+    parser.add_argument(
         "--github", choices=("auto", "on", "off"), default="auto", help="GitHub Actions feedback"
     )
-    merge.add_argument("--no-annotations", dest="annotations", action="store_false", help="no annotations")
-    merge.add_argument("--no-summary", dest="summary", action="store_false", help="no job summary")
-    merge.add_argument("--check-name", metavar="NAME", help="create a check run (needs a token)")
-    merge.add_argument("--comment", action="store_true", help="comment on the pull request (needs a token)")
-    merge.set_defaults(func=cmd_merge)
+    parser.add_argument("--no-annotations", dest="annotations", action="store_false", help="no annotations")
+    parser.add_argument("--no-summary", dest="summary", action="store_false", help="no job summary")
+    parser.add_argument(
+        "--check-name", metavar="NAME", help="create a check run with this name (needs a token)"
+    )
+    parser.add_argument("--comment", action="store_true", help="comment on the pull request (needs a token)")
 
 
 def _durations_arg(parser: argparse.ArgumentParser) -> None:
