@@ -23,6 +23,7 @@ from qaagent import __version__
 from qaagent.console import Console, defuse
 from qaagent.errors import ExitCode, QAAgentError, UsageError
 from qaagent.github.feedback import FeedbackOptions, GitHubFeedback, display_path
+from qaagent.history import commands as history_commands
 from qaagent.plan import Overrides, Plan, build_plan, describe, parse_suite_list
 from qaagent.process import become_subreaper, children_of, stop_orphans
 from qaagent.profile import load_profile
@@ -146,6 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
     report = commands.add_parser("report", help="(re)build an evidence bundle's report.html")
     report.add_argument("bundle", type=Path, help="the bundle folder (holding manifest.json)")
     report.set_defaults(func=cmd_report)
+    history_commands.add_parser(commands)
     return parser
 
 

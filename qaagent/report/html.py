@@ -470,6 +470,29 @@ def _quote_segment(segment: str) -> str:
     return quote(segment, safe="")
 
 
+def page_start(title: str, style: str, *, nonce: str, img_src: str) -> str:
+    """A self-contained page up to ``<body>``: the strict CSP, no referrer, no favicon request.
+
+    The CSP allows only this nonce's script and style and images from `img_src`;
+    everything else (``default-src 'none'``) is refused.
+    """
+    csp = (
+        f"default-src 'none'; img-src {img_src}; "
+        f"style-src 'nonce-{nonce}'; script-src 'nonce-{nonce}'; "
+        "base-uri 'none'; form-action 'none'"
+    )
+    return (
+        "<!doctype html>\n"
+        '<html lang="en"><head><meta charset="utf-8">'
+        f'<meta http-equiv="Content-Security-Policy" content="{_e(csp)}">'
+        '<meta name="referrer" content="no-referrer">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        '<link rel="icon" href="data:,">'
+        f"<title>{_e(title)}</title>"
+        f'<style nonce="{nonce}">{style}</style></head><body>'
+    )
+
+
 def render_report(bundle_dir: Path) -> str:
     """The whole report.html of the bundle at `bundle_dir`, as text."""
     manifest = load_manifest(bundle_dir)
@@ -480,23 +503,11 @@ def render_report(bundle_dir: Path) -> str:
     if "</" in script or "</" in style:  # our own assets: a bug, not input
         msg = "report assets must not contain '</'"
         raise AssertionError(msg)
-    csp = (
-        "default-src 'none'; img-src 'self' data:; "
-        f"style-src 'nonce-{nonce}'; script-src 'nonce-{nonce}'; "
-        "base-uri 'none'; form-action 'none'"
-    )
     title = f"qaagent report — {manifest.get('project') or ''} {manifest.get('run_id') or ''}".strip()
     note = f'<p class="warn">{_e(data["note"])}</p>' if data.get("note") else ""
     return (
-        "<!doctype html>\n"
-        '<html lang="en"><head><meta charset="utf-8">'
-        f'<meta http-equiv="Content-Security-Policy" content="{_e(csp)}">'
-        '<meta name="referrer" content="no-referrer">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        '<link rel="icon" href="data:,">'
-        f"<title>{_e(title)}</title>"
-        f'<style nonce="{nonce}">{style}</style></head><body>'
-        '<a class="skip" href="#problems">Skip to failed and flaky tests</a>'
+        page_start(title, style, nonce=nonce, img_src="'self' data:")
+        + '<a class="skip" href="#problems">Skip to failed and flaky tests</a>'
         f"{_asset('patterns.svg')}<main>{_header(manifest)}{note}{_timeline(manifest)}"
         '<section id="problems" aria-labelledby="problems-h" tabindex="-1">'
         '<h2 id="problems-h">Failed and flaky tests</h2><div id="problem-list"></div></section>'
