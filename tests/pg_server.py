@@ -18,7 +18,6 @@ import shutil
 import socket
 import subprocess
 import tempfile
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -88,7 +87,7 @@ class Cluster:
         with psycopg.connect(
             host=str(self.folder / "run"), port=self.port, user="postgres", dbname=database, autocommit=True
         ) as conn:
-            conn.execute(statement)  # type: ignore[arg-type]
+            conn.execute(statement)
 
     def new_database(self) -> str:
         """A fresh, empty database owned by `qa`; its name."""
@@ -98,7 +97,16 @@ class Cluster:
 
     def stop(self) -> None:
         """Stop the server at once and delete its folder."""
-        self._run(str(self.bin / "pg_ctl"), "-D", str(self.folder / "data"), "-m", "immediate", "-w", "stop", check=False)
+        self._run(
+            str(self.bin / "pg_ctl"),
+            "-D",
+            str(self.folder / "data"),
+            "-m",
+            "immediate",
+            "-w",
+            "stop",
+            check=False,
+        )
         shutil.rmtree(self.folder, ignore_errors=True)
 
     def _run(self, *argv: str, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -108,7 +116,13 @@ class Cluster:
 def _as(user: str | None, argv: list[str], *, check: bool, cwd: Path) -> subprocess.CompletedProcess[str]:
     prefix = ["runuser", "-u", user, "--"] if user else []
     done = subprocess.run(
-        [*prefix, *argv], capture_output=True, text=True, check=False, cwd=cwd, timeout=120, stdin=subprocess.DEVNULL
+        [*prefix, *argv],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=cwd,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
     )
     if check and done.returncode != 0:
         msg = f"{' '.join(argv[:2])} failed ({done.returncode}): {(done.stderr or done.stdout)[-2000:]}"
@@ -160,15 +174,3 @@ def running() -> Iterator[Cluster]:
         yield cluster
     finally:
         cluster.stop()
-
-
-def wait_for_port(port: int, timeout: float = 10.0) -> None:
-    """Wait until something listens on 127.0.0.1:`port`."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.05)
-    msg = f"nothing listens on port {port}"
-    raise TimeoutError(msg)
