@@ -61,6 +61,7 @@ class History:
         create: bool = True,
         environ: Mapping[str, str] | None = None,
         busy_timeout: float | None = None,
+        statement_timeout: float | None = None,
     ) -> History | HistoryUnavailable:
         """Open (create, migrate) the store of `settings`; a relative SQLite path starts at `base_dir`."""
         secrets = _secrets(settings, environ)
@@ -72,6 +73,7 @@ class History:
                 create=create,
                 environ=dict(environ) if environ is not None else None,
                 busy_timeout=busy_timeout,
+                statement_timeout=statement_timeout,
             ),
             store=settings.store_display,
             secrets=secrets,

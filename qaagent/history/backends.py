@@ -89,7 +89,7 @@ class SqliteBackend(Backend):
 
     dialect = "sqlite"
 
-    def __init__(self, path: Path, *, create: bool = True, busy_timeout: float = SQLITE_BUSY_TIMEOUT) -> None:
+    def __init__(self, path: Path, *, create: bool = True, busy_timeout: float | None = None) -> None:
         self.display = str(path)
         if path.is_dir():
             raise HistoryError(f"{path} is a folder, not a history file")
@@ -97,7 +97,10 @@ class SqliteBackend(Backend):
             raise NoStoreError(f"no history store at {path}")
         path.parent.mkdir(parents=True, exist_ok=True)
         self._conn = sqlite3.connect(
-            str(path), timeout=busy_timeout, isolation_level=None, check_same_thread=False
+            str(path),
+            timeout=SQLITE_BUSY_TIMEOUT if busy_timeout is None else busy_timeout,
+            isolation_level=None,
+            check_same_thread=False,
         )
         try:
             # On a read-only file this fails: reading still works, and a write will say why it cannot.
@@ -164,7 +167,7 @@ class PostgresBackend(Backend):
         *,
         password: str | None,
         connect_timeout: int = PG_CONNECT_TIMEOUT,
-        statement_timeout: float = PG_STATEMENT_TIMEOUT,
+        statement_timeout: float | None = None,
     ) -> None:
         self.display = mask(dsn)
         try:
@@ -185,7 +188,8 @@ class PostgresBackend(Backend):
         self._psycopg = psycopg
         self._conn = psycopg.connect(bare, **options)
         try:
-            self._conn.execute(f"SET statement_timeout = {int(statement_timeout * 1000)}")
+            limit = PG_STATEMENT_TIMEOUT if statement_timeout is None else statement_timeout
+            self._conn.execute(f"SET statement_timeout = {int(limit * 1000)}")
         except BaseException:
             self._conn.close()
             raise

@@ -179,20 +179,23 @@ def open_store(
     create: bool = True,
     environ: dict[str, str] | None = None,
     busy_timeout: float | None = None,
+    statement_timeout: float | None = None,
 ) -> Store:
     """Open (and migrate) the store named by a settings' `store`: a SQLite path or a DSN.
 
+    `busy_timeout` (SQLite) and `statement_timeout` (PostgreSQL) replace the
+    defaults (`backends.SQLITE_BUSY_TIMEOUT`, `backends.PG_STATEMENT_TIMEOUT`).
     Raises the driver's errors or `HistoryError`; callers use `faults.guard`.
     """
     backend: Backend
     if is_dsn(store):
-        backend = PostgresBackend(store, password=password_for(store, environ))
+        backend = PostgresBackend(
+            store, password=password_for(store, environ), statement_timeout=statement_timeout
+        )
     else:
         path = Path(store).expanduser()
         path = path if path.is_absolute() else base_dir / path
-        backend = SqliteBackend(
-            path, create=create, **({} if busy_timeout is None else {"busy_timeout": busy_timeout})
-        )
+        backend = SqliteBackend(path, create=create, busy_timeout=busy_timeout)
     opened = Store(backend)
     try:
         _check_and_migrate(opened, create=create)
