@@ -13,11 +13,9 @@ import contextlib
 import logging
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import textwrap
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,6 +25,7 @@ import pg_server
 import pytest
 from conftest import ROOT, free_port, skip_unless_ready
 from history_support import SCOPE, passing, result, run
+from test_corpus_github import silent_server as _silent_server  # noqa: F401 - the fixture (accepts, never answers)
 
 from qaagent.history import schema
 from qaagent.history.api import History, quarantine_without_store
@@ -272,35 +271,9 @@ def test_an_unreachable_server_is_one_warning(caplog: pytest.LogCaptureFixture) 
     assert_no_secret(opened, repr(opened), settings, repr(settings), caplog.text)
 
 
-@pytest.fixture
-def silent_port() -> Iterator[int]:
-    """A port that accepts connections and never says a word."""
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(16)
-    held: list[socket.socket] = []
-    stop = threading.Event()
-
-    def accept() -> None:
-        listener.settimeout(0.2)
-        while not stop.is_set():
-            with contextlib.suppress(OSError):
-                held.append(listener.accept()[0])
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    try:
-        yield listener.getsockname()[1]
-    finally:
-        stop.set()
-        thread.join()
-        for conn in held:
-            conn.close()
-        listener.close()
-
-
-def test_a_server_that_never_answers_times_out(silent_port: int) -> None:
-    dsn = f"postgresql://qa@127.0.0.1:{silent_port}/qa?connect_timeout=2"
+def test_a_server_that_never_answers_times_out(_silent_server: str) -> None:
+    port = _silent_server.rsplit(":", 1)[1]
+    dsn = f"postgresql://qa@127.0.0.1:{port}/qa?connect_timeout=2"
     started = time.monotonic()
     opened = History.open(
         HistorySettings(store=dsn), base_dir=Path.cwd(), environ={"QAAGENT_HISTORY_PASSWORD": PASSWORD}
