@@ -271,9 +271,15 @@ def test_an_unreachable_server_is_one_warning(caplog: pytest.LogCaptureFixture) 
     assert_no_secret(opened, repr(opened), settings, repr(settings), caplog.text)
 
 
-def test_a_server_that_never_answers_times_out(_silent_server: str) -> None:
-    port = _silent_server.rsplit(":", 1)[1]
-    dsn = f"postgresql://qa@127.0.0.1:{port}/qa?connect_timeout=2"
+@pytest.fixture
+def silent_port(request: pytest.FixtureRequest) -> int:
+    """A port that accepts connections and never answers (the GitHub corpus's silent server)."""
+    url: str = request.getfixturevalue("_silent_server")
+    return int(url.rsplit(":", 1)[1])
+
+
+def test_a_server_that_never_answers_times_out(silent_port: int) -> None:
+    dsn = f"postgresql://qa@127.0.0.1:{silent_port}/qa?connect_timeout=2"
     started = time.monotonic()
     opened = History.open(
         HistorySettings(store=dsn), base_dir=Path.cwd(), environ={"QAAGENT_HISTORY_PASSWORD": PASSWORD}
