@@ -10,16 +10,13 @@ and recorded. Browser tests skip on a laptop without Chromium and fail when
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
 from pathlib import Path
-from typing import Any
 
 import pytest
 from conftest import ROOT
 from history_support import SCOPE, passing, result, run
-from test_html_report import HOSTILE, artifacts_dir, parse, require_chromium
+from test_html_report import HOSTILE, artifacts_dir, parse, require_chromium, run_browser_script
 
 from qaagent.history.record import record
 from qaagent.history.report import CHART_SUITES, render
@@ -34,7 +31,7 @@ def seeded(store: Store) -> None:
         flaky = [
             result(name, flaky=number % 3 == 0, attempts=2 if number % 3 == 0 else 1) for name in HOSTILE
         ]
-        rest = passing(20, duration=0.05) + [result("slow one", duration=4.0 + number / 10)]
+        rest = [*passing(20, duration=0.05), result("slow one", duration=4.0 + number / 10)]
         if number % 4 == 0:
             rest.append(result("sometimes broken", "failed"))
         suites = {
@@ -81,30 +78,14 @@ def test_an_empty_store_gives_a_page_saying_so(store: Store) -> None:
     assert json.loads(parse(page).scripts[0][1])["flaky"] == []
 
 
-def open_page(page: Path, screenshot: Path, *, filter_text: str = "") -> dict[str, Any]:
-    env = {**os.environ, **require_chromium()}
-    done = subprocess.run(
-        ["node", str(NODE_SCRIPT), str(page), str(screenshot), filter_text],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=env,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    found: dict[str, Any] = json.loads(done.stdout)
-    return found
-
-
 @pytest.mark.browser
 def test_the_page_in_chromium(store: Store, tmp_path: Path) -> None:
     require_chromium()
     seeded(store)
     page = tmp_path / "history.html"
     page.write_text(render(store, SCOPE, branch=None, window=50, runs=100), encoding="utf-8")
-    shown = open_page(
-        page, artifacts_dir(tmp_path) / f"history-report-{store.backend.dialect}.png", filter_text="script"
-    )
+    screenshot = artifacts_dir(tmp_path) / f"history-report-{store.backend.dialect}.png"
+    shown = run_browser_script(NODE_SCRIPT, str(page), str(screenshot), "script")
     assert shown["blocked"] == []
     assert shown["console"] == []
     assert shown["pageErrors"] == []

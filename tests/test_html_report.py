@@ -66,13 +66,17 @@ def require_chromium() -> dict[str, str]:
 
 
 def open_in_chromium(report: Path, screenshot: Path, *, search: str = "") -> dict[str, Any]:
-    env = {**os.environ, **require_chromium(), "QAAGENT_SEARCH": search}
+    return run_browser_script(NODE_SCRIPT, str(report), str(screenshot), env={"QAAGENT_SEARCH": search})
+
+
+def run_browser_script(script: Path, *args: str, env: dict[str, str] | None = None) -> dict[str, Any]:
+    """Run a tests/browser script with node (Playwright, Chromium) and return the JSON it prints."""
     done = subprocess.run(
-        ["node", str(NODE_SCRIPT), str(report), str(screenshot)],
+        ["node", str(script), *args],
         capture_output=True,
         text=True,
         timeout=120,
-        env=env,
+        env={**os.environ, **require_chromium(), **(env or {})},
         check=False,
     )
     assert done.returncode == 0, done.stderr[-3000:]
