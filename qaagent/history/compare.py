@@ -91,13 +91,14 @@ def compare(
         rates = flake_rates(store, scope, branch=base_branch, window=window, only=wanted)
     result = Comparison(base_branch, base)
     still: list[tuple[int, Entry]] = []
-    looked_at = {*problems, *held, *(k for k in base_failing if k in prepared.tests)}
-    for key in sorted(looked_at, key=prepared.tests.__getitem__):
+    looked_at = {*problems, *held, *(k for k in base_failing if mine.outcome(k) is not None)}
+    names = prepared.names(looked_at)
+    for key in sorted(looked_at, key=names.__getitem__):
         code = mine.outcome(key)
         if code is None:
             continue
         before = base_packed.outcome(key) if base_packed is not None else None
-        suite, classname, name, file = prepared.tests[key]
+        suite, classname, name, file = names[key]
         entry = Entry(
             TestId(suite, classname, name, key),
             STATUS_NAME[status_of(code)],

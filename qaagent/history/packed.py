@@ -21,10 +21,8 @@ from array import array
 from bisect import bisect_left
 from collections.abc import Iterator
 from dataclasses import dataclass
-from operator import itemgetter
 
 MAX_PACKED_ATTEMPTS = 8191
-_first = itemgetter(0)
 _LITTLE = sys.byteorder == "little"
 
 
@@ -86,13 +84,14 @@ class Packed:
     durations: array[int]
 
     @classmethod
-    def of(cls, rows: list[tuple[int, int, int]]) -> Packed:
-        """From (key, outcome, milliseconds) rows, which are sorted here."""
-        if not rows:
-            return cls(array("q"), array("H"), array("I"))
-        rows.sort(key=_first)
-        keys, outcomes, durations = zip(*rows, strict=True)
-        return cls(array("q", keys), array("H", outcomes), array("I", durations))
+    def sorted(cls, keys: list[int], outcomes: list[int], durations: list[int]) -> Packed:
+        """From parallel lists in any order (sorted here by key)."""
+        order = sorted(range(len(keys)), key=keys.__getitem__)
+        return cls(
+            array("q", map(keys.__getitem__, order)),
+            array("H", map(outcomes.__getitem__, order)),
+            array("I", map(durations.__getitem__, order)),
+        )
 
     @classmethod
     def load(cls, keys: bytes, outcomes: bytes, durations: bytes) -> Packed:
