@@ -55,6 +55,11 @@ def attempts_of(packed: int) -> int:
     return packed >> 3
 
 
+def is_clean(packed: int) -> bool:
+    """A clean pass: passed, and not flaky."""
+    return not packed & 7
+
+
 def is_problem(packed: int) -> bool:
     """Failed, errored or flaky."""
     return (packed & 3) in (1, 2) or bool(packed & 4)

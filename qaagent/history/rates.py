@@ -19,12 +19,13 @@ its flaky results over its results in the window (skipped ones left out).
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from qaagent.history.model import TestId
-from qaagent.history.packed import is_flaky, status_of
+from qaagent.history.packed import is_flaky, is_problem, status_of
 from qaagent.history.queries import RunInfo, test_names, window_runs
 from qaagent.history.settings import HistorySettings, QuarantineMode
 from qaagent.history.store import Scope, Store, chunks, marks
@@ -60,72 +61,128 @@ def flake_rates(
     window: int,
     only: Collection[int] | None = None,
 ) -> dict[int, FlakeRate]:
-    """Flake rates of the tests that had a flaky or failing result in the window (or of `only`)."""
+    """Flake rates of the tests that had a flaky or failing result in the window (or of `only`).
+
+    Built from the window's non-clean results (``qa_problems``: small) and which
+    tests each run had (set intersections over the runs' key arrays, in C), so
+    the cost follows the problems, not runs x tests.
+    """
     project = store.project_id(scope)
     if project is None:
         return {}
-    runs = {r.row: r for r in window_runs(store, project, branch=branch, window=window)}
+    runs = window_runs(store, project, branch=branch, window=window)  # newest first
     if not runs:
         return {}
-    run_rows = list(runs)
-    candidates = set(only) if only is not None else _with_problems(store, run_rows)
+    index = {r.row: i for i, r in enumerate(runs)}
+    unclean = _unclean(store, list(index))
+    candidates = (
+        set(only) if only is not None else {k for (_, k), code in unclean.items() if is_problem(code)}
+    )
     if not candidates:
         return {}
-    # Each candidate's outcome in each run of the window, newest run first.
-    ordered = sorted(runs.values(), key=lambda r: (r.started_at, r.row), reverse=True)
-    packed = store.results(run_rows)
-    history: dict[int, list[tuple[RunInfo, int]]] = {key: [] for key in candidates}
-    for info in ordered:
-        results = packed.get(info.row)
-        if results is None:
-            continue
-        for key in candidates:
-            history[key].extend((info, results.outcomes[i]) for i in results.find(key))
-    names = test_names(store, project, [k for k, v in history.items() if v])
+    keys = store.keys(list(index))
+    present = [candidates.intersection(keys.get(r.row, ())) for r in runs]
+    entries: dict[int, list[tuple[int, int]]] = {}  # test -> its non-clean results: (run index, outcome)
+    for (run, key), code in unclean.items():
+        if key in candidates:
+            entries.setdefault(key, []).append((index[run], code))
+    seen: Counter[int] = Counter()
+    for tests in present:
+        seen.update(tests)
+    streak_base = _runs_with_test_before(
+        present, {k: _newest_problem(entries.get(k, []), len(runs)) for k in candidates}
+    )
+    twins = _same_commit(runs)
+    names = test_names(store, project, [k for k in candidates if seen[k]])
     rates: dict[int, FlakeRate] = {}
-    for key, entries in history.items():
-        if entries:
-            test, file = names.get(key, (TestId("?", "?", str(key), key), ""))
-            rates[key] = _rate(test, file, entries)
+    for key in candidates:
+        if not seen[key]:
+            continue
+        mine = sorted(entries.get(key, []))
+        newest_problem = _newest_problem(mine, len(runs))
+        skipped = [i for i, code in mine if status_of(code) == 3]  # noqa: PLR2004 - skipped: evidence of nothing
+        flaky = [
+            i
+            for i, code in mine
+            if is_flaky(code)
+            or (
+                status_of(code) in _FAILING
+                and _passed_twin(key, i, twins=twins, present=present, unclean=unclean, runs=runs)
+            )
+        ]
+        test, file = names.get(key, (TestId("?", "?", str(key), key), ""))
+        last = runs[flaky[0]] if flaky else None
+        rates[key] = FlakeRate(
+            test,
+            file,
+            results=seen[key] - len(skipped),
+            flaky=len(flaky),
+            clean_streak=streak_base[key] - sum(1 for i in skipped if i < newest_problem),
+            last_flaky_at=last.started_at if last else None,
+            last_flaky_commit=last.commit if last else "",
+        )
     return rates
 
 
-def _with_problems(store: Store, runs: list[int]) -> set[int]:
-    """The tests with a failed, errored or flaky result in `runs`."""
-    found: set[int] = set()
+def _unclean(store: Store, runs: list[int]) -> dict[tuple[int, int], int]:
+    """Every result of `runs` that is not a clean pass: (run, test) → its worst outcome."""
+    rank = (1, 3, 4, 0)  # by status: error > failed > passed (flaky) > skipped
+    found: dict[tuple[int, int], int] = {}
     for part in chunks(runs):
-        found.update(
-            int(key)
-            for (key,) in store.backend.query(
-                f"SELECT DISTINCT test FROM qa_problems WHERE run IN ({marks(len(part))})",  # noqa: S608
-                part,
-            )
-        )
+        for run, key, code in store.backend.query(
+            f"SELECT run, test, outcome FROM qa_problems WHERE run IN ({marks(len(part))})",  # noqa: S608
+            part,
+        ):
+            spot, value = (int(run), int(key)), int(code)
+            old = found.get(spot)
+            if old is None or rank[value & 3] > rank[old & 3]:
+                found[spot] = value
     return found
 
 
-def _rate(test: TestId, file: str, entries: list[tuple[RunInfo, int]]) -> FlakeRate:
-    """One test's rate from its outcomes in the window, newest first."""
-    passed_on = {info.commit for info, code in entries if status_of(code) == 0 and info.commit}
-    counted = flaky_count = streak = 0
-    streak_open = True
-    last_at: float | None = None
-    last_commit = ""
-    for info, code in entries:
-        status = status_of(code)
-        if status == 3:  # noqa: PLR2004 - skipped: evidence of nothing
-            continue
-        counted += 1
-        flaky = is_flaky(code) or (status in _FAILING and bool(info.commit) and info.commit in passed_on)
-        if flaky:
-            flaky_count += 1
-            if last_at is None:
-                last_at, last_commit = info.started_at, info.commit
-        if streak_open and status == 0 and not flaky:
-            streak += 1
-        else:
-            streak_open = False
-    return FlakeRate(test, file, counted, flaky_count, streak, last_at, last_commit)
+def _newest_problem(entries: list[tuple[int, int]], never: int) -> int:
+    """The run index (0 = newest) of the newest failing or flaky result, else `never`."""
+    return min((i for i, code in entries if is_problem(code)), default=never)
+
+
+def _runs_with_test_before(present: list[set[int]], limits: dict[int, int]) -> dict[int, int]:
+    """For each test: how many of the runs newer than its limit index had it (prefix counts)."""
+    by_limit: dict[int, list[int]] = {}
+    for key, limit in limits.items():
+        by_limit.setdefault(limit, []).append(key)
+    counts: dict[int, int] = {}
+    prefix: Counter[int] = Counter()
+    for i in range(len(present) + 1):
+        for key in by_limit.get(i, ()):
+            counts[key] = prefix[key]
+        if i < len(present):
+            prefix.update(present[i])
+    return counts
+
+
+def _same_commit(runs: list[RunInfo]) -> dict[str, list[int]]:
+    """Commits the window ran more than once: commit → run indexes."""
+    groups: dict[str, list[int]] = {}
+    for i, info in enumerate(runs):
+        if info.commit:
+            groups.setdefault(info.commit, []).append(i)
+    return {c: idx for c, idx in groups.items() if len(idx) > 1}
+
+
+def _passed_twin(
+    key: int,
+    at: int,
+    *,
+    twins: dict[str, list[int]],
+    present: list[set[int]],
+    unclean: dict[tuple[int, int], int],
+    runs: list[RunInfo],
+) -> bool:
+    """Whether the test passed in another run of the same commit as run `at` (a flip: flaky)."""
+    for other in twins.get(runs[at].commit, ()):
+        if other != at and key in present[other] and status_of(unclean.get((runs[other].row, key), 0)) == 0:
+            return True
+    return False
 
 
 @dataclass(frozen=True, slots=True)

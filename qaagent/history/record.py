@@ -33,7 +33,7 @@ from qaagent.history.model import (
     canonical,
     duration_ms,
 )
-from qaagent.history.packed import Packed, is_problem, outcome
+from qaagent.history.packed import Packed, is_clean, outcome
 from qaagent.history.store import Scope, Store, chunks, marks
 from qaagent.junit.sanitize import clean_text
 
@@ -169,7 +169,7 @@ def record(store: Store, run: RunRecord, results: Iterable[ResultLike] | RunResu
         backend.insert_many(
             "qa_problems",
             ("run", "test", "outcome"),
-            [(row, k, o) for k, o in zip(packed.keys, packed.outcomes, strict=True) if is_problem(o)],
+            [(row, k, o) for k, o in zip(packed.keys, packed.outcomes, strict=True) if not is_clean(o)],
         )
         units = dict(prepared.units)
         for suite, seconds in run.suite_durations.items():

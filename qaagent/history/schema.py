@@ -16,8 +16,8 @@ Tables (``qa_`` prefix, so a shared PostgreSQL database can hold other things):
 - ``qa_tests``: one row per test of a project (key, suite, classname, name, file);
 - ``qa_results``: one row per run holding all its results as packed arrays sorted by
   test key (`qaagent.history.packed`: keys, outcomes, durations);
-- ``qa_problems``: one row per failed, errored or flaky result (run, test, outcome) —
-  what flake rates and "failing since" start from;
+- ``qa_problems``: one row per result that is not a clean pass — failed, errored,
+  skipped or flaky — (run, test, outcome): what flake rates and "failing since" start from;
 - ``qa_run_units``: per run, the time of each suite (``S``), test file (``F``) and
   file-less classname (``C``), summed when the run is recorded — durations read these.
 """

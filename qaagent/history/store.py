@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -127,6 +128,19 @@ class Store:
             ):
                 blob = bytes(times) if durations else bytes(4 * (len(keys) // 8))
                 found[int(run)] = Packed.load(bytes(keys), bytes(outcomes), blob)
+        return found
+
+    def keys(self, runs: Sequence[int]) -> dict[int, array[int]]:
+        """Which tests each of `runs` had (its sorted key array)."""
+        found: dict[int, array[int]] = {}
+        for part in chunks(list(runs), 50):
+            for run, keys in self.backend.query(
+                f"SELECT run, keys FROM qa_results WHERE run IN ({marks(len(part))})",  # noqa: S608
+                part,
+            ):
+                found[int(run)] = Packed.load(
+                    bytes(keys), b"\x00" * (len(keys) // 4), b"\x00" * (len(keys) // 2)
+                ).keys
         return found
 
     # -- pruning -------------------------------------------------------------------------------
