@@ -42,21 +42,33 @@ SCOPE = Scope("bench", "o/bench")
 T0 = 1_714_564_800.0
 
 
-def results(count: int, number: int) -> list[ResultRecord]:
-    """`count` results of run `number`: 1% failing (rotating), 0.5% flaky, 200 files, 5 suites."""
+def results(count: int, number: int, *, spread: bool = False) -> list[ResultRecord]:
+    """`count` results of run `number`, 200 files, 5 suites.
+
+    As in a real project, problems stay with a few tests: 1% of the tests fail
+    now and then (each in one run of ten) and 0.5% pass only on a retry now and
+    then (one run of five). `spread`: the worst case for rates instead — a
+    different 1% fails in every run and a different 0.5% is flaky, so over 50
+    runs most tests have had a problem.
+    """
     out = []
     for i in range(count):
-        status = "failed" if (i + number) % 100 == 0 else "passed"
+        if spread:
+            failing = (i + number) % 100 == 0
+            flaky = not failing and (i * 7 + number) % 200 == 0
+        else:
+            failing = i % 100 == 0 and (i // 100 + number) % 10 == 0
+            flaky = i % 200 == 1 and (i // 200 + number) % 5 == 0
         out.append(
             ResultRecord(
                 suite=f"suite{i % 5}",
                 classname=f"tests.test_mod{i % 200}",
                 name=f"test_case_{i}[param-{i % 7}]",
-                status=status,  # type: ignore[arg-type]
+                status="failed" if failing else "passed",
                 duration=0.001 * (i % 97) + 0.0001 * (number % 13),
                 file=f"tests/test_mod{i % 200}.py",
-                attempts=2 if (i * 7 + number) % 200 == 0 else 1,
-                flaky=(i * 7 + number) % 200 == 0 and status == "passed",
+                attempts=2 if flaky or failing else 1,
+                flaky=flaky,
             )
         )
     return out
@@ -120,16 +132,23 @@ def record_once(history: History, run: RunRecord, data: list[ResultRecord]) -> t
     return timed(lambda: history.record(run, data))
 
 
-def bench_lookup(stores: dict[str, str], base: Path, runs: int, tests: int, repeat: int) -> None:
-    print(f"\n## lookup for a {tests:,}-test run in a store of {runs * tests:,} results")
+def bench_lookup(
+    stores: dict[str, str], base: Path, runs: int, tests: int, repeat: int, *, spread: bool = False
+) -> None:
+    case = (
+        "worst case for rates: problems spread over most tests"
+        if spread
+        else "problems stay with 1.5% of tests"
+    )
+    print(f"\n## lookup for a {tests:,}-test run in a store of {runs * tests:,} results ({case})")
     for name, store in stores.items():
         history = opened(store, base)
         started = time.perf_counter()
         for number in range(100, 100 + runs):
-            history.record(run_record(number), results(tests, number))
+            history.record(run_record(number), results(tests, number, spread=spread))
         print(f"- {name}: built in {time.perf_counter() - started:.1f} s")
         history.close()
-    new_run = results(tests, 7)
+    new_run = results(tests, 7, spread=spread)
     prepared: dict[str, list[tuple[float, float]]] = {"prepare": []}
     samples: dict[str, dict[str, list[tuple[float, float]]]] = {
         name: {"durations": [], "quarantine": [], "compare": [], "total": []} for name in stores
@@ -218,6 +237,9 @@ def main() -> None:
                 f"\n## SQLite file size\n- {total:,} results: {size / 1e6:.1f} MB = {per:.2f} MB per 100,000"
             )
             bench_report(lookups, base, min(args.repeat, 3))
+            bench_lookup(
+                {"SQLite": str(base / "spread.sqlite")}, base, args.runs, args.tests, args.repeat, spread=True
+            )
         finally:
             if cluster is not None:
                 cluster.stop()

@@ -19,6 +19,8 @@ its flaky results over its results in the window (skipped ones left out).
 from __future__ import annotations
 
 import json
+from array import array
+from bisect import bisect_left
 from collections import Counter
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
@@ -81,17 +83,13 @@ def flake_rates(
     if not candidates:
         return {}
     keys = store.keys(list(index))
-    present = [candidates.intersection(keys.get(r.row, ())) for r in runs]
+    present = [_present(candidates, keys.get(r.row)) for r in runs]
     entries: dict[int, list[tuple[int, int]]] = {}  # test -> its non-clean results: (run index, outcome)
     for (run, key), code in unclean.items():
         if key in candidates:
             entries.setdefault(key, []).append((index[run], code))
-    seen: Counter[int] = Counter()
-    for tests in present:
-        seen.update(tests)
-    streak_base = _runs_with_test_before(
-        present, {k: _newest_problem(entries.get(k, []), len(runs)) for k in candidates}
-    )
+    limits = {k: _newest_problem(entries.get(k, []), len(runs)) for k in candidates}
+    streak_base, seen = _runs_with_test_before(present, limits)
     twins = _same_commit(runs)
     names = test_names(store, project, [k for k in candidates if seen[k]])
     rates: dict[int, FlakeRate] = {}
@@ -99,7 +97,7 @@ def flake_rates(
         if not seen[key]:
             continue
         mine = sorted(entries.get(key, []))
-        newest_problem = _newest_problem(mine, len(runs))
+        newest_problem = limits[key]
         skipped = [i for i, code in mine if status_of(code) == 3]  # noqa: PLR2004 - skipped: evidence of nothing
         flaky = [
             i
@@ -145,8 +143,24 @@ def _newest_problem(entries: list[tuple[int, int]], never: int) -> int:
     return min((i for i, code in entries if is_problem(code)), default=never)
 
 
-def _runs_with_test_before(present: list[set[int]], limits: dict[int, int]) -> dict[int, int]:
-    """For each test: how many of the runs newer than its limit index had it (prefix counts)."""
+def _present(candidates: set[int], keys: array[int] | None) -> set[int]:
+    """The candidates a run had: binary searches for a few, a set intersection for many."""
+    if keys is None:
+        return set()
+    if len(candidates) * 32 < len(keys):
+        found = set()
+        for key in candidates:
+            at = bisect_left(keys, key)
+            if at < len(keys) and keys[at] == key:
+                found.add(key)
+        return found
+    return candidates.intersection(keys)
+
+
+def _runs_with_test_before(
+    present: list[set[int]], limits: dict[int, int]
+) -> tuple[dict[int, int], Counter[int]]:
+    """For each test: how many of the runs newer than its limit index had it; and how many runs had it."""
     by_limit: dict[int, list[int]] = {}
     for key, limit in limits.items():
         by_limit.setdefault(limit, []).append(key)
@@ -157,7 +171,7 @@ def _runs_with_test_before(present: list[set[int]], limits: dict[int, int]) -> d
             counts[key] = prefix[key]
         if i < len(present):
             prefix.update(present[i])
-    return counts
+    return counts, prefix
 
 
 def _same_commit(runs: list[RunInfo]) -> dict[str, list[int]]:
