@@ -200,7 +200,7 @@ class PostgresBackend(Backend):
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         """Run one statement and return its rows."""
         with self._conn.cursor() as cursor:
-            cursor.execute(self._sql(sql), tuple(params))
+            cursor.execute(self._sql(sql), tuple(params), binary=True)  # bytea arrives as bytes, not hex
             return cursor.fetchall() if cursor.description is not None else []
 
     def insert_many(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
