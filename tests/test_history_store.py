@@ -18,8 +18,9 @@ from test_junit_write import HOSTILE as JUNIT_HOSTILE
 from qaagent.history.compare import compare
 from qaagent.history.model import MAX_TEXT, TestId, canonical
 from qaagent.history.queries import durations, find_tests, outcomes, slowest, trends, window_runs
-from qaagent.history.rates import flake_rates
+from qaagent.history.rates import flake_rates, quarantine
 from qaagent.history.record import prepare, record
+from qaagent.history.settings import HistorySettings
 from qaagent.history.store import Scope, Store
 from qaagent.junit.read import iter_junit_cases
 from qaagent.junit.sanitize import clean_text
@@ -346,3 +347,58 @@ def test_prune_deletes_old_runs_and_their_tests(store: Store) -> None:
     assert store.backend.query("SELECT count(*) FROM qa_problems")[0][0] == 0
     assert store.prune(T0 + 60 * 100) == (1, 1)
     assert store.scopes() == []
+
+
+def test_auto_quarantine_holds_flaky_tests_until_they_pass_in_a_row(store: Store, tmp_path: Path) -> None:
+    settings = HistorySettings(window=20, flaky_threshold=0.1, release_after=3)
+    for number in range(1, 11):
+        record(
+            store,
+            run(number),
+            [
+                result("flaky_now", flaky=number in (7, 9, 10), attempts=2),  # 3 of 10, the last one just now
+                result("fixed", flaky=number in (1, 2, 3, 6), attempts=2),  # 4 of 10, then 4 clean passes
+                result("rare", flaky=number == 10, attempts=2),  # 1 of 10: not above 0.1
+                result("steady"),
+            ],
+        )
+    held = quarantine(store, SCOPE, settings, branch="main", base_dir=tmp_path)
+    assert held.mode == "auto"
+    names = ("flaky_now", "fixed", "rare", "steady")
+    assert [TestId.of("unit", "tests.test_mod", n) in held for n in names] == [True, False, False, False]
+    assert [r.test.name for r in held.rates.values()] == ["flaky_now"]
+    assert held.rates[TestId.of("unit", "tests.test_mod", "flaky_now").key].rate == 0.3
+    stricter = HistorySettings(window=20, flaky_threshold=0.1, release_after=5)
+    stricter_held = quarantine(store, SCOPE, stricter, branch="main", base_dir=tmp_path)
+    assert {r.test.name for r in stricter_held.rates.values()} == {
+        "flaky_now",
+        "fixed",
+    }  # 4 clean passes are not 5
+    off = quarantine(store, SCOPE, HistorySettings(quarantine="off"), branch="main", base_dir=tmp_path)
+    assert len(off) == 0
+
+
+def test_quarantined_tests_have_their_own_group(store: Store, tmp_path: Path) -> None:
+    record(store, run(1), [result("held", flaky=True, attempts=2), result("other")])
+    record(store, run(2), [result("held"), result("other")])
+    listing = tmp_path / "q.txt"
+    listing.write_text("unit::tests.test_mod::listed\n")
+    listed = quarantine(
+        store,
+        SCOPE,
+        HistorySettings(quarantine="list", quarantine_file=str(listing)),
+        branch="main",
+        base_dir=tmp_path,
+    )
+    auto = quarantine(store, SCOPE, HistorySettings(), branch="main", base_dir=tmp_path)
+    new_run = [result("held", "failed"), result("listed", "error"), result("other", "failed"), result("ok")]
+    by_list = compare(store, SCOPE, new_run, base_branch="main", window=50, quarantined=listed)
+    assert [e.test.name for e in by_list.quarantined] == ["listed"]
+    assert sorted(e.test.name for e in by_list.new) == ["held", "other"]
+    assert by_list.quarantined_failures == 1
+    by_rate = compare(store, SCOPE, new_run, base_branch="main", window=50, quarantined=auto)
+    (held,) = by_rate.quarantined
+    assert (held.test.name, held.status) == ("held", "failed")
+    assert held.rate is not None
+    assert held.rate.rate == 0.5
+    assert sorted(e.test.name for e in by_rate.new) == ["listed", "other"]
