@@ -17,19 +17,22 @@ caller prints as a warning, and the run goes on.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
+from typing import TypeVar
 
 from qaagent.durations import Durations
 from qaagent.history.compare import Comparison, compare
 from qaagent.history.dsn import is_dsn, password_for, split_password
 from qaagent.history.faults import HistoryUnavailable, guard
-from qaagent.history.model import ResultRecord, RunRecord
+from qaagent.history.model import ResultLike, RunRecord
 from qaagent.history.queries import durations
 from qaagent.history.rates import NO_QUARANTINE, Quarantine, quarantine
 from qaagent.history.record import Recorded, RunResults, record
 from qaagent.history.settings import HistorySettings
 from qaagent.history.store import Scope, Store, open_store
+
+T = TypeVar("T")
 
 
 def _secrets(settings: HistorySettings, environ: Mapping[str, str] | None) -> tuple[str, ...]:
@@ -83,44 +86,38 @@ class History:
         return cls(opened, settings, base_dir=base_dir, secrets=secrets)
 
     def record(
-        self, run: RunRecord, results: Iterable[ResultRecord] | RunResults
+        self, run: RunRecord, results: Iterable[ResultLike] | RunResults
     ) -> Recorded | HistoryUnavailable:
         """Record a finished run (idempotent: recording it again replaces it)."""
-        return guard(
+        return self.attempt(
             "record this run",
             lambda: record(self.store, run, results),
-            store=self.store.display,
-            secrets=self._secrets,
         )
 
     def durations(self, scope: Scope, *, branch: str | None) -> Durations | HistoryUnavailable:
         """p50 durations per suite, file and classname over the window (see `queries.durations`)."""
-        return guard(
+        return self.attempt(
             "read durations",
             lambda: durations(self.store, scope, branch=branch, window=self.settings.window),
-            store=self.store.display,
-            secrets=self._secrets,
         )
 
     def quarantine(self, scope: Scope, *, branch: str | None) -> Quarantine | HistoryUnavailable:
         """The quarantine set the settings describe (flake rates over `branch`'s window)."""
-        return guard(
+        return self.attempt(
             "read the quarantine",
             lambda: quarantine(self.store, scope, self.settings, branch=branch, base_dir=self.base_dir),
-            store=self.store.display,
-            secrets=self._secrets,
         )
 
     def compare(
         self,
         scope: Scope,
-        results: Iterable[ResultRecord] | RunResults,
+        results: Iterable[ResultLike] | RunResults,
         *,
         base_branch: str,
         quarantined: Quarantine = NO_QUARANTINE,
     ) -> Comparison | HistoryUnavailable:
         """The new run's results grouped against `base_branch`'s latest recorded run."""
-        return guard(
+        return self.attempt(
             f"compare with {base_branch}",
             lambda: compare(
                 self.store,
@@ -130,9 +127,11 @@ class History:
                 window=self.settings.window,
                 quarantined=quarantined,
             ),
-            store=self.store.display,
-            secrets=self._secrets,
         )
+
+    def attempt(self, what: str, action: Callable[[], T]) -> T | HistoryUnavailable:
+        """`action()` on this store, or a `HistoryUnavailable` saying it could not `what`."""
+        return guard(what, action, store=self.store.display, secrets=self._secrets)
 
     def close(self) -> None:
         """Close the store."""

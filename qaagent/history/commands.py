@@ -23,7 +23,7 @@ from typing import IO, Any, TextIO
 
 from qaagent.console import Console
 from qaagent.errors import ExitCode, QAAgentError, UsageError
-from qaagent.history.faults import HistoryUnavailable, guard
+from qaagent.history.faults import HistoryUnavailable
 from qaagent.history.model import STATUS_NAME
 from qaagent.history.settings import DEFAULT_STORE, HistorySettings
 
@@ -145,7 +145,7 @@ def _open(args: argparse.Namespace, *, create: bool = False) -> Any:
 
 
 def _run(history: Any, what: str, action: Callable[[], Any]) -> Any:
-    result = guard(what, action, store=history.store.display, secrets=history._secrets)  # noqa: SLF001
+    result = history.attempt(what, action)
     if isinstance(result, HistoryUnavailable):
         _raise(result)
     return result
