@@ -19,6 +19,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+import yaml
 from conftest import ROOT
 
 import qaagent
@@ -70,7 +71,8 @@ def test_lock_pins_every_runtime_dependency_and_the_build_backend_with_hashes() 
 def test_requirements_in_has_the_ranges_of_pyproject() -> None:
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
     expected = {
-        _normalised(r) for r in [*pyproject["project"]["dependencies"], *pyproject["build-system"]["requires"]]
+        _normalised(r)
+        for r in [*pyproject["project"]["dependencies"], *pyproject["build-system"]["requires"]]
     }
     sources = {
         _normalised(line.strip())
@@ -170,6 +172,43 @@ def test_wheel_builds_with_the_locked_setuptools_and_no_warning(tmp_path: Path) 
     assert metadata["Version"] == qaagent.__version__
     assert metadata["License-Expression"] == "MIT"
     assert metadata.get_all("License-File") == ["LICENSE"]
-    assert "Programming Language :: Python :: 3.13" in metadata.get_all("Classifier")
-    assert any(url.startswith("Changelog, ") for url in metadata.get_all("Project-URL"))
+    assert "Programming Language :: Python :: 3.13" in metadata.get_all("Classifier", [])
+    assert any(url.startswith("Changelog, ") for url in metadata.get_all("Project-URL", []))
     assert metadata["Requires-Python"] == ">=3.11"
+
+
+def _jsonschema() -> str:
+    tool = Path(sys.executable).parent / "check-jsonschema"
+    if not tool.is_file():
+        pytest.fail("check-jsonschema is not installed (pip install -r requirements-dev.txt)")
+    return str(tool)
+
+
+def test_dependabot_config_is_schema_valid_and_covers_every_pinned_file() -> None:
+    config_path = ROOT / ".github" / "dependabot.yml"
+    result = subprocess.run(
+        [_jsonschema(), "--builtin-schema", "vendor.dependabot", str(config_path)],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    updates = yaml.safe_load(config_path.read_text(encoding="utf-8"))["updates"]
+    covered: dict[str, set[str]] = {}
+    for update in updates:
+        dirs = update.get("directories") or [update["directory"]]
+        covered.setdefault(update["package-ecosystem"], set()).update(dirs)
+
+    def folder(path: Path) -> str:
+        relative = path.parent.relative_to(ROOT).as_posix()
+        return "/" if relative == "." else f"/{relative}"
+
+    # Docker: every Dockerfile's folder; pip: every requirements file's folder.
+    for ecosystem, pattern in (("docker", "Dockerfile"), ("pip", "requirements*.txt")):
+        found = list(ROOT.glob(pattern))
+        assert found, pattern
+        for path in found:
+            assert folder(path) in covered[ecosystem], (ecosystem, path)
+    # GitHub actions: the workflows and every action metadata file that uses other actions.
+    assert "/" in covered["github-actions"]
+    for action in [*ROOT.glob("action.yml"), *ROOT.glob("*/action.yml")]:
+        if re.search(r"^\s*(?:-\s+)?uses:", action.read_text(encoding="utf-8"), re.MULTILINE):
+            assert folder(action) in covered["github-actions"], action
