@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
-import sys
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import pytest
 import yaml
+from conftest import load_file_module
 
 ROOT = Path(__file__).resolve().parent.parent
 EXPECTED_INPUTS = {
@@ -33,13 +32,7 @@ def _load(path: str) -> dict[str, Any]:
 
 
 def _entrypoint() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("qaagent_action_entrypoint", ROOT / "entrypoint.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while the class is built
-    spec.loader.exec_module(module)
-    return module
+    return load_file_module(ROOT / "entrypoint.py", "qaagent_action_entrypoint")
 
 
 @pytest.fixture(scope="module")
