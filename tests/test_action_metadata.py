@@ -96,11 +96,13 @@ def test_host_variant_maps_every_input_to_its_hyphenated_env_variable(host: dict
     run = steps["qaagent"]
     assert "entrypoint.py" in run["run"]
     expected = {f"INPUT_{name.upper()}": f"${{{{ inputs.{name} }}}}" for name in host["inputs"]}
+    # and the interpreter of the environment host/install.sh made (tests/test_host_install.py)
+    expected["QAAGENT_HOST_VENV_PYTHON"] = "${{ steps.install.outputs.python }}"
     assert run["env"] == expected
     assert "INPUT_MAX-WORKERS" in run["env"]
     # No step expands an expression inside a shell script (template injection).
     for step in host["runs"]["steps"]:
-        assert "${{" not in step["run"], step.get("name")
+        assert "${{" not in step.get("run", ""), step.get("name")
 
 
 def test_entrypoint_defaults_match_action_yml(docker: dict[str, Any]) -> None:
