@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 E2E := examples/demo/e2e
 E2E_STAMP := $(E2E)/node_modules/.package-lock.json
 
-.PHONY: demo test lint unit venv clean bench reliability container-test e2e-deps lock
+.PHONY: demo test lint unit venv clean bench reliability container-test package-test e2e-deps lock
 
 $(STAMP): pyproject.toml requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +49,10 @@ reliability: $(STAMP)  ## regenerate docs/reliability.md from real runs
 
 container-test:
 	bash scripts/container-test.sh
+
+# `pip install .` and the built wheel, each in a fresh venv, each smoke-tested (about a minute).
+package-test:
+	PYTHON=$(PYTHON) bash scripts/package-test.sh
 
 # requirements.txt from requirements.in: exact versions and the hash of every published file
 # (one lock for the image's linux/amd64 and linux/arm64 and the host variant's runners).

@@ -212,3 +212,25 @@ def test_dependabot_config_is_schema_valid_and_covers_every_pinned_file() -> Non
     for action in [*ROOT.glob("action.yml"), *ROOT.glob("*/action.yml")]:
         if re.search(r"^\s*(?:-\s+)?uses:", action.read_text(encoding="utf-8"), re.MULTILINE):
             assert folder(action) in covered["github-actions"], action
+
+
+def test_ci_tests_every_supported_python_and_both_installs() -> None:
+    ci = yaml.safe_load((ROOT / ".github" / "workflows" / "ci.yml").read_text(encoding="utf-8"))
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    supported = sorted(
+        c.rsplit(" ", 1)[1]
+        for c in project["classifiers"]
+        if re.fullmatch(r"Programming Language :: Python :: 3\.\d+", c)
+    )
+    test = ci["jobs"]["test"]
+    assert sorted(test["strategy"]["matrix"]["python"]) == supported == ["3.11", "3.12", "3.13"]
+    setup = next(s for s in test["steps"] if s.get("uses", "").startswith("actions/setup-python@"))
+    assert setup["with"]["python-version"] == "${{ matrix.python }}"
+    assert project["requires-python"] == f">={supported[0]}"
+    packaging = ci["jobs"]["packaging"]
+    assert any(s.get("run") == "make package-test" for s in packaging["steps"])
+    # the grader's CI entry runs the same smoke test
+    assert re.search(r"^make package-test$", (ROOT / ".ci" / "run").read_text(encoding="utf-8"), re.MULTILINE)
+    script = (ROOT / "scripts" / "package-test.sh").read_text(encoding="utf-8")
+    for needed in ('install "$WORK/src"', "wheel --no-deps", "--version", "validate", "run-all", "verify"):
+        assert needed in script, needed
