@@ -32,7 +32,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 	$(PY) scripts/lint-actions.py
-	$(VENV)/bin/shellcheck .ci/run scripts/*.sh
+	$(VENV)/bin/shellcheck .ci/run scripts/*.sh host/*.sh
 
 unit: $(STAMP) $(E2E_STAMP)
 	$(VENV)/bin/pytest -q
