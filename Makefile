@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 E2E := examples/demo/e2e
 E2E_STAMP := $(E2E)/node_modules/.package-lock.json
 
-.PHONY: demo test lint unit venv clean bench reliability container-test e2e-deps
+.PHONY: demo test lint unit venv clean bench reliability container-test package-test e2e-deps lock
 
 $(STAMP): pyproject.toml requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -32,7 +32,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 	$(PY) scripts/lint-actions.py
-	$(VENV)/bin/shellcheck .ci/run scripts/*.sh
+	$(VENV)/bin/shellcheck .ci/run scripts/*.sh host/*.sh
 
 unit: $(STAMP) $(E2E_STAMP)
 	$(VENV)/bin/pytest -q
@@ -50,6 +50,18 @@ reliability: $(STAMP)  ## regenerate docs/reliability.md from real runs
 
 container-test:
 	bash scripts/container-test.sh
+
+# `pip install .` and the built wheel, each in a fresh venv, each smoke-tested (about a minute).
+package-test:
+	PYTHON=$(PYTHON) bash scripts/package-test.sh
+
+# requirements.txt from requirements.in: exact versions and the hash of every published file
+# (one lock for the image's linux/amd64 and linux/arm64 and the host variant's runners).
+# pip-compile keeps the versions already locked; `make lock UPGRADE=--upgrade` moves them all.
+lock: $(STAMP)
+	CUSTOM_COMPILE_COMMAND="make lock   (what is locked and why: requirements.in)" \
+	  $(VENV)/bin/pip-compile --quiet --allow-unsafe --generate-hashes --strip-extras $(UPGRADE) \
+	  --output-file=requirements.txt requirements.in
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
