@@ -17,7 +17,15 @@ from test_junit_write import HOSTILE as JUNIT_HOSTILE
 
 from qaagent.history.compare import compare
 from qaagent.history.model import MAX_TEXT, TestId, canonical
-from qaagent.history.queries import durations, find_tests, outcomes, slowest, trends, window_runs
+from qaagent.history.queries import (
+    durations,
+    find_tests,
+    outcomes,
+    slowest,
+    durations_per_test,
+    trends,
+    window_runs,
+)
 from qaagent.history.rates import flake_rates, quarantine
 from qaagent.history.record import prepare, record
 from qaagent.history.settings import HistorySettings
@@ -223,6 +231,10 @@ def test_slowest_tests_files_and_suites(store: Store) -> None:
         ("e2e::login.spec.ts::spec", 20.0, 3),
         ("unit::tests.test_mod::slow", 7.0, 3),
     ]
+    per_test = durations_per_test(store, SCOPE, branch=None, window=10)
+    assert per_test[TestId.of("unit", "tests.test_mod", "slow").key] == 7.0
+    assert per_test[TestId.of("unit", "tests.test_mod", "fast").key] == 0.1
+    assert len(per_test) == 3
     files = slowest(store, SCOPE, branch=None, window=10, by="file")
     assert [s.label for s in files] == ["e2e e2e/login.spec.ts", "unit tests/b.py", "unit tests/a.py"]
     assert [(s.label, s.p50) for s in slowest(store, SCOPE, branch=None, window=10, by="suite")] == [

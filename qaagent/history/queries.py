@@ -184,6 +184,16 @@ def slowest(
             else:
                 rows.extend(Slow(f"{suite} {file}", seconds, 0) for file, seconds in entry.files.items())
         return sorted(rows, key=lambda s: (-s.p50, s.label))[:limit]
+    samples = _test_samples(store, runs)
+    ranked = sorted(((p50(v) / 1000, len(v), k) for k, v in samples.items()), key=lambda t: (-t[0], t[2]))[
+        :limit
+    ]
+    names = test_names(store, project, [k for _, _, k in ranked])
+    return [Slow(names[k][0].text if k in names else str(k), value, n) for value, n, k in ranked]
+
+
+def _test_samples(store: Store, runs: Sequence[int]) -> dict[int, list[int]]:
+    """Each test's milliseconds in `runs`."""
     samples: dict[int, list[int]] = {}
     for packed in store.results(runs, durations=True).values():
         for key, ms in zip(packed.keys, packed.durations, strict=True):
@@ -192,11 +202,16 @@ def slowest(
                 samples[key] = [ms]
             else:
                 times.append(ms)
-    ranked = sorted(((p50(v) / 1000, len(v), k) for k, v in samples.items()), key=lambda t: (-t[0], t[2]))[
-        :limit
-    ]
-    names = test_names(store, project, [k for _, _, k in ranked])
-    return [Slow(names[k][0].text if k in names else str(k), value, n) for value, n, k in ranked]
+    return samples
+
+
+def durations_per_test(store: Store, scope: Scope, *, branch: str | None, window: int) -> dict[int, float]:
+    """p50 seconds of each test (by key) over the window."""
+    project = store.project_id(scope)
+    if project is None:
+        return {}
+    runs = [r.row for r in window_runs(store, project, branch=branch, window=window)]
+    return {key: p50(times) / 1000 for key, times in _test_samples(store, runs).items()}
 
 
 @dataclass(frozen=True, slots=True)
