@@ -19,10 +19,10 @@ from qaagent.history.compare import compare
 from qaagent.history.model import MAX_TEXT, TestId, canonical
 from qaagent.history.queries import (
     durations,
+    durations_per_test,
     find_tests,
     outcomes,
     slowest,
-    durations_per_test,
     trends,
     window_runs,
 )
