@@ -36,7 +36,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 FILES = 10
-SCHEMAS = ROOT.parent / "shared" / "schemas"
+SCHEMAS = ROOT / "schemas"
 #: junit-xml's output is validated at this size only (xmlschema needs minutes for larger)
 SCHEMA_CHECK_MAX = 100_000
 

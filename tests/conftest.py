@@ -21,7 +21,8 @@ from github_server import FakeClock, GitHubServer
 from qaagent.github.context import GitHubContext
 
 ROOT = Path(__file__).resolve().parent.parent
-SCHEMAS = ROOT.parent / "shared" / "schemas"
+#: the schemas the merged report is validated against (the repository's own copies)
+SCHEMAS = ROOT / "schemas"
 
 ProjectFactory = Callable[[Mapping[str, str]], Path]
 

@@ -9,8 +9,9 @@ once, so memory stays flat. The markup is what the standard library's
 few string operations per case instead of a dozen method calls: that halved
 the write time of 100,000 cases (docs/benchmarks.md).
 
-The document follows `schemas/junit-qaagent.xsd` (junit-10.xsd plus `file`
-and `line` on test cases and `skipped` on `testsuites`). Retries follow the
+The document follows `schemas/junit-qaagent.xsd`, qaagent's own schema (the
+JUnit dialect of Jenkins' junit-10.xsd plus `file` and `line` on test cases and
+`skipped` on `testsuites`, as strict as this writer). Retries follow the
 Maven Surefire convention that Jenkins, GitLab and the common GitHub actions
 read: a test that passed on a retry carries one `flakyFailure`/`flakyError`
 per earlier failed attempt; a test that never passed carries its final
