@@ -6,9 +6,9 @@ load profile → plan → start the bundle → run suites → write reports → 
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import re
-import shutil
 import signal
 import sys
 import threading
@@ -20,8 +20,9 @@ from types import FrameType
 from typing import TYPE_CHECKING, NoReturn, TextIO, cast
 
 from qaagent import __version__
-from qaagent.console import Console, defuse
-from qaagent.errors import ExitCode, QAAgentError, UsageError
+from qaagent.console import Console
+from qaagent.errors import ExitCode, QAAgentError, UsageError, report_error
+from qaagent.files import copy_to
 from qaagent.github.feedback import FeedbackOptions, GitHubFeedback, display_path
 from qaagent.plan import Overrides, Plan, build_plan, describe, parse_suite_list
 from qaagent.process import become_subreaper, children_of, stop_orphans
@@ -567,7 +568,13 @@ def finish_reports(
         console.line(line)
     if feedback is not None:
         feedback.finish(
-            run, fail_on=fail_on, summary_md=summary_md, bundle_dir=bundle.dir, junit=junit, notes=notes
+            run,
+            fail_on=fail_on,
+            render=functools.partial(render_summary, run, fail_on=fail_on),
+            summary_md=summary_md,
+            bundle_dir=bundle.dir,
+            junit=junit,
+            notes=notes,
         )
     return junit
 
@@ -603,19 +610,7 @@ def _copy_junit(source: Path, target: Path, console: Console) -> Path:
     if source.resolve() == target.resolve():
         return target
     try:
-        if target.exists() and not target.is_file():
-            # A device or a pipe (`--junit /dev/stdout`, `/dev/null`): write into it, never
-            # rename a temporary file over it (as root that would replace /dev/null).
-            if target.is_dir():
-                msg = "it is a folder"
-                raise IsADirectoryError(msg)
-            with source.open("rb") as src, target.open("wb") as dst:
-                shutil.copyfileobj(src, dst)
-            return target
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-        shutil.copyfile(source, tmp)
-        tmp.replace(target)
+        copy_to(source, target)
     except OSError as exc:
         console.line(
             f"qaagent: warning: cannot write the merged JUnit to {target}: {exc}; it is in the bundle"
@@ -652,18 +647,6 @@ def _cancel_on_signals(cancel: threading.Event, console: Console) -> Iterator[No
 
 
 # -- entry point ---------------------------------------------------------------------------------
-
-
-def report_error(error: QAAgentError, *, stream: TextIO | None = None) -> None:
-    """One line on stderr; in GitHub Actions also an `::error` annotation."""
-    err = stream if stream is not None else sys.stderr
-    # The message may quote untrusted text (a path, a key): no CR inside may start a command.
-    err.write(f"qaagent: error: {defuse(error.message)}\n")
-    err.flush()
-    if os.environ.get("GITHUB_ACTIONS") == "true":
-        escaped = error.message.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-        sys.stdout.write(f"::error title=qaagent::{escaped}\n")
-        sys.stdout.flush()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

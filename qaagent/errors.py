@@ -1,12 +1,17 @@
 """The one exception family users see, and the documented exit codes.
 
 A `QAAgentError` is printed as one line (and as an `::error::` annotation in
-GitHub Actions) with no traceback; its `exit_code` says how the process ends.
+GitHub Actions) with no traceback, by `report_error`, the one reporter the
+command line and the action's entrypoint share; its `exit_code` says how the
+process ends.
 """
 
 from __future__ import annotations
 
+import os
+import sys
 from enum import IntEnum
+from typing import TextIO
 
 
 class ExitCode(IntEnum):
@@ -49,3 +54,25 @@ class ProfileError(UsageError):
 
 class JUnitError(Exception):
     """A suite's JUnit file cannot be read; becomes a suite error, never a crash."""
+
+
+def report_error(
+    error: QAAgentError, *, actions: bool | None = None, err: TextIO | None = None, out: TextIO | None = None
+) -> None:
+    """The one way an error reaches the user: one line on stderr; in Actions also an `::error`.
+
+    The line may quote untrusted text (a path, a key, an input value), so it is
+    defused (no line of it can read as a workflow command) and the annotation is
+    written through the one workflow-command writer. `actions` defaults to
+    whether this runs in GitHub Actions (`GITHUB_ACTIONS=true`).
+    """
+    from qaagent.github.commands import defuse, write_command  # noqa: PLC0415 - errors.py stays import-light
+
+    stderr = err if err is not None else sys.stderr
+    stdout = out if out is not None else sys.stdout
+    stderr.write(f"qaagent: error: {defuse(error.message)}\n")
+    stderr.flush()
+    if actions is None:
+        actions = os.environ.get("GITHUB_ACTIONS") == "true"
+    if actions:
+        write_command(stdout, "error", error.message, title="qaagent")

@@ -38,7 +38,8 @@ from typing import Any, cast
 
 from qaagent.errors import JUnitError, UsageError
 from qaagent.evidence.bundle import Bundle, make_run_id
-from qaagent.evidence.verify import MANIFEST, sha256_file, verify_bundle
+from qaagent.evidence.verify import MANIFEST, verify_bundle
+from qaagent.files import sha256_file
 from qaagent.junit.read import iter_junit_cases
 from qaagent.orchestrator import synthetic_case
 from qaagent.results import Attempt, CaseStore, FailOn, RunResult, SuiteResult, TestCase

@@ -7,6 +7,7 @@ test_github_commands.py and test_github_api.py; this adds what they lacked.
 
 from __future__ import annotations
 
+import functools
 import io
 import socket
 import threading
@@ -21,6 +22,7 @@ from test_github_commands import INJECTIONS
 
 from qaagent.github.api import GitHubAPIError, GitHubClient
 from qaagent.github.publish import publish, start_check_run
+from qaagent.report.markdown import render_summary
 
 MEGABYTE_NAME = "test_" + "n" * (1024 * 1024) + "\n::error::injected"
 
@@ -40,6 +42,7 @@ def test_one_megabyte_name_with_injections_through_publish(server: GitHubServer,
             run,
             ctx=ctx,
             fail_on=["failed", "error"],
+            render=functools.partial(render_summary, run, fail_on=["failed", "error"]),
             token=server.token,
             check_name="qa",
             comment=True,

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
+from qaagent import files as atomic
 from qaagent.errors import QAAgentError, UsageError
-from qaagent.evidence import atomic
 from qaagent.evidence.bundle import Bundle, make_run_id, prune
 from qaagent.evidence.gitinfo import git_info, strip_credentials
 from qaagent.evidence.manifest import ci_info, environment

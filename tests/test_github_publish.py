@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import functools
 import io
 import json
 import logging
@@ -14,6 +15,7 @@ from github_server import NOT_ACCESSIBLE, FakeClock, Fault, GitHubServer, case, 
 from qaagent.github.comment import marker
 from qaagent.github.context import GitHubContext
 from qaagent.github.publish import publish, start_check_run
+from qaagent.report.markdown import render_summary
 from qaagent.results import FailOn, RunResult
 
 FAIL_ON: list[FailOn] = ["failed", "error"]
@@ -44,6 +46,7 @@ def go(
     options: dict[str, Any] = {
         "ctx": ctx,
         "fail_on": FAIL_ON,
+        "render": functools.partial(render_summary, run, fail_on=FAIL_ON),
         "token": server.token,
         "check_name": "qaagent",
         "comment": True,
@@ -188,10 +191,12 @@ def test_transient_errors_are_retried_through(
 
 def test_no_token_skips_api(ctx: GitHubContext, tmp_path: Path) -> None:
     out = io.StringIO()
+    run = failing_run()
     warnings = publish(
-        failing_run(),
+        run,
         ctx=ctx,
         fail_on=FAIL_ON,
+        render=functools.partial(render_summary, run, fail_on=FAIL_ON),
         token=None,
         check_name="qaagent",
         comment=True,
@@ -298,7 +303,6 @@ def test_the_token_is_not_in_the_reprs_of_publishing_state() -> None:
         run=run_of(suite("unit", [case("t")])),
         ctx=GitHubContext.from_env({}),
         fail_on=["failed"],
-        path_prefix=None,
         markdown=lambda _size: "",
         token=FAKE_TOKEN,
     )

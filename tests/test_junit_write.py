@@ -16,9 +16,9 @@ from conftest import SCHEMAS
 
 from qaagent.evidence.redact import Redactor
 from qaagent.junit.read import read_junit_files
-from qaagent.junit.sanitize import clean_text
-from qaagent.junit.write import format_time, truncate, write_merged_junit
+from qaagent.junit.write import write_merged_junit
 from qaagent.results import Attempt, CaseStore, Rerun, RunResult, SuiteResult, TestCase
+from qaagent.text import clean_text, format_time, truncate
 
 HOSTILE = "ESC\x1b[31mred\x1b[0m NUL\x00 BEL\x07 lone\ud800surrogate ]]> <tag> & \"q\" 'a' emoji😀 \ufffe end"
 T0 = 1_700_000_000.0
@@ -105,7 +105,7 @@ def varied_run(start: float = T0, text: str = HOSTILE) -> RunResult:
 
 def write(run: RunResult, tmp_path: Path, name: str = "junit.xml", max_output: int = 65536) -> Path:
     out = tmp_path / name
-    write_merged_junit(run, out, redactor=Redactor(), max_output=max_output)
+    write_merged_junit(run, out, redact=Redactor().redact, max_output=max_output)
     return out
 
 
@@ -329,7 +329,7 @@ def test_secrets_redacted(tmp_path: Path) -> None:
     )
     run = RunResult("p", "r", [suite("s", [case])], T0, T0 + 1)
     out = tmp_path / "j.xml"
-    write_merged_junit(run, out, redactor=Redactor(["hunter2-secret"]))
+    write_merged_junit(run, out, redact=Redactor(["hunter2-secret"]).redact)
     text = out.read_text(encoding="utf-8")
     assert "hunter2" not in text
     assert "abc.def" not in text
@@ -348,7 +348,7 @@ def test_atomic_write_leaves_no_temp_and_keeps_old_on_failure(tmp_path: Path) ->
         raise BoomError
 
     with pytest.raises(BoomError):
-        write_merged_junit(varied_run(), out, redactor=Redactor(), on_case=explode)
+        write_merged_junit(varied_run(), out, redact=Redactor().redact, on_case=explode)
     assert out.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["junit.xml"]
 

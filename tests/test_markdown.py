@@ -7,8 +7,9 @@ from collections.abc import Callable, Iterator
 import pytest
 from github_server import case, close_run, run_of, suite
 
-from qaagent.report.markdown import code_block, escape_text, fmt_seconds, render_summary, truncate_utf8
+from qaagent.report.markdown import code_block, escape_text, render_summary
 from qaagent.results import FailOn, RunResult, TestCase
+from qaagent.text import fmt_seconds, truncate_utf8
 
 FAIL_ON: list[FailOn] = ["failed", "error"]
 

@@ -31,12 +31,12 @@ from typing import TYPE_CHECKING, Any, cast
 import qaagent
 from qaagent.errors import QAAgentError, UsageError
 from qaagent.evidence import manifest as mf
-from qaagent.evidence.atomic import atomic_open, atomic_write_text
 from qaagent.evidence.diagnostics import CATEGORIES
 from qaagent.evidence.gitinfo import git_info
 from qaagent.evidence.records import RecordWriter
 from qaagent.evidence.redact import Redactor
-from qaagent.evidence.verify import MANIFEST, file_entries, sha256_file
+from qaagent.evidence.verify import MANIFEST, file_entries
+from qaagent.files import atomic_open, atomic_write_text, sha256_file
 from qaagent.junit.write import DEFAULT_MAX_OUTPUT, write_merged_junit
 from qaagent.results import FailOn, RunResult, conclusion
 
@@ -210,7 +210,7 @@ class Bundle:
                 run,
                 self.junit_path,
                 max_output=max_output,
-                redactor=self.redactor,
+                redact=self.redactor.redact,
                 on_case=records.write,
                 bundle_dir=self.dir,
             )

@@ -9,22 +9,13 @@ bundle are reported, never opened.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from qaagent.files import sha256_file
+
 MANIFEST = "manifest.json"
-_CHUNK = 1 << 20
-
-
-def sha256_file(path: Path) -> str:
-    """Hex sha256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def bundle_files(bundle_dir: Path) -> list[str]:

@@ -38,7 +38,8 @@ from qaagent.errors import JUnitError, UsageError
 from qaagent.evidence.bundle import replace_file
 from qaagent.evidence.verify import MANIFEST
 from qaagent.junit.read import iter_junit_cases
-from qaagent.report.markdown import attempt_outcome, fmt_seconds
+from qaagent.report.markdown import attempt_outcome
+from qaagent.text import fmt_seconds
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from urllib.parse import quote
 
 from qaagent.results import FailOn, RunResult, SuiteResult, TestCase, conclusion
+from qaagent.text import fmt_seconds, truncate_utf8
 
 Categorize = Callable[[TestCase], str]
 
@@ -60,44 +61,7 @@ def _cut(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[:limit] + f"\n… ({len(text) - limit:,} more characters)"
 
 
-def truncate_utf8(text: str, max_bytes: int, note: str = "") -> str:
-    """Return `text` within `max_bytes` UTF-8 bytes, cut at a line end, `note` appended when cut.
-
-    Cutting at a line end keeps table rows whole (a lone first line that is
-    a table row is dropped rather than cut) and an unclosed code fence is
-    dropped with what follows it. Other single long lines are cut at a
-    character boundary. The note is left out when even it does not fit.
-    """
-    data = text.encode("utf-8")
-    if len(data) <= max_bytes:
-        return text
-    suffix = f"\n\n{note}\n" if note else "\n"
-    if len(suffix.encode("utf-8")) > max_bytes:
-        suffix = ""
-    room = max_bytes - len(suffix.encode("utf-8"))
-    head = data[:room].decode("utf-8", errors="ignore")
-    if "\n" in head:
-        head = head[: head.rindex("\n")]
-    elif head.startswith("|"):
-        head = ""
-    fences = [m.start() for m in re.finditer(r"(?m)^```", head)]
-    if len(fences) % 2:
-        head = head[: fences[-1]].rstrip("\n")
-    return head + suffix
-
-
 # -- formatting -------------------------------------------------------------
-
-
-def fmt_seconds(seconds: float) -> str:
-    """`4.2 s`, `3 m 07 s`, `1 h 02 m`."""
-    if seconds < 60:  # noqa: PLR2004 - one minute
-        return f"{seconds:.1f} s"
-    minutes, secs = divmod(round(seconds), 60)
-    if minutes < 60:  # noqa: PLR2004 - one hour
-        return f"{minutes} m {secs:02d} s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes:02d} m"
 
 
 def case_label(case: TestCase) -> str:
@@ -109,12 +73,10 @@ def case_label(case: TestCase) -> str:
     return escape_text(raw)
 
 
-def _location(case: TestCase, link_base: str | None, sha: str | None, path_prefix: str | None) -> str:
+def _location(case: TestCase, link_base: str | None, sha: str | None) -> str:
     if not case.file:
         return ""
     path = case.file.replace("\\", "/")
-    if path_prefix:
-        path = f"{path_prefix.rstrip('/')}/{path}"
     shown = escape_text(path[:NAME_CHARS]) + (f":{case.line}" if case.line else "")
     if not link_base:
         return shown
@@ -166,7 +128,6 @@ def render_summary(
     link_base: str | None = None,
     notes: Sequence[str] = (),
     sha: str | None = None,
-    path_prefix: str | None = None,
     categorize: Categorize | None = None,
 ) -> str:
     """The run as Markdown within `max_bytes` UTF-8 bytes.
@@ -187,7 +148,6 @@ def render_summary(
         evidence_path=evidence_path,
         link_base=link_base,
         sha=sha,
-        path_prefix=path_prefix,
         notes=notes,
         categorize=categorize,
         failures=failures,
@@ -229,7 +189,6 @@ class _Render:
         evidence_path: str | None,
         link_base: str | None,
         sha: str | None,
-        path_prefix: str | None,
         notes: Sequence[str],
         categorize: Categorize | None,
         failures: list[TestCase],
@@ -240,7 +199,6 @@ class _Render:
         self.evidence_path = evidence_path
         self.link_base = link_base
         self.sha = sha
-        self.path_prefix = path_prefix
         self.notes = notes
         self.failures = failures
         self.flaky = flaky
@@ -317,7 +275,7 @@ class _Render:
             return
         out.add(f"### 🔁 Flaky tests ({len(self.flaky)})\n\n")
         for case in self.flaky:
-            where = _location(case, self.link_base, self.sha, self.path_prefix)
+            where = _location(case, self.link_base, self.sha)
             evidence = f" · evidence: {_artifact_list(case)}" if case.artifacts else ""
             out.add(
                 f"- {case_label(case)} — passed on attempt {case.attempts}"
@@ -354,7 +312,7 @@ class _Render:
 
     def _failure(self, case: TestCase, *, detailed: bool, output: bool) -> str:
         icon = _STATUS_ICON[case.status]
-        where = _location(case, self.link_base, self.sha, self.path_prefix)
+        where = _location(case, self.link_base, self.sha)
         attempts = f" · {case.attempts} attempts" if case.attempts > 1 else ""
         if not detailed:
             first = (case.message or case.details).strip().splitlines()
