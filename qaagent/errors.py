@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from enum import IntEnum
 from typing import TextIO
 
@@ -52,6 +53,12 @@ class ProfileError(UsageError):
     """The profile cannot be loaded or is invalid (exit 2)."""
 
 
+class Cancelled(QAAgentError):  # noqa: N818 - what happened, not a fault
+    """The run was cancelled (SIGINT, SIGTERM or SIGHUP) before it could start (exit 130)."""
+
+    exit_code = ExitCode.CANCELLED
+
+
 class JUnitError(Exception):
     """A suite's JUnit file cannot be read; becomes a suite error, never a crash."""
 
@@ -76,3 +83,36 @@ def report_error(
         actions = os.environ.get("GITHUB_ACTIONS") == "true"
     if actions:
         write_command(stdout, "error", error.message, title="qaagent")
+
+
+def exit_status(
+    call: Callable[[], int],
+    *,
+    actions: bool | None = None,
+    err: TextIO | None = None,
+    out: TextIO | None = None,
+) -> int:
+    """Run `call`; what it raises becomes one reported line and a documented exit code.
+
+    A `QAAgentError` exits with its own code, Ctrl-C with 130, an OSError (the
+    environment: a full disk, a read-only folder) with 3, and a bug of ours with 3
+    and one line (`QAAGENT_DEBUG=1` shows the traceback instead).
+    """
+    try:
+        return int(call())
+    except QAAgentError as error:
+        report_error(error, actions=actions, err=err, out=out)
+        return int(error.exit_code)
+    except KeyboardInterrupt:
+        (err if err is not None else sys.stderr).write("qaagent: interrupted\n")
+        return int(ExitCode.CANCELLED)
+    except OSError as error:
+        problem = QAAgentError(f"{error.strerror or error}: {error.filename or ''}".rstrip(": "))
+        report_error(problem, actions=actions, err=err, out=out)
+        return int(ExitCode.INTERNAL)
+    except Exception as error:  # a bug of ours: one line, the traceback only on request
+        if os.environ.get("QAAGENT_DEBUG"):
+            raise
+        bug = QAAgentError(f"internal error: {type(error).__name__}: {error} (QAAGENT_DEBUG=1 shows more)")
+        report_error(bug, actions=actions, err=err, out=out)
+        return int(ExitCode.INTERNAL)

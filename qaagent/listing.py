@@ -23,13 +23,13 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from qaagent.plan import SuitePlan
-from qaagent.process import stop_group
+from qaagent.process import capture, child_environment
+from qaagent.text import last_line
 
 #: the longest a listing may take (seconds); the suite's own timeout when that is shorter
 LIST_TIMEOUT = 300.0
@@ -48,38 +48,7 @@ class Listing:
 
 
 def _environment(suite: SuitePlan) -> dict[str, str]:
-    from qaagent.cli import suite_environment  # noqa: PLC0415 - the CLI's rule for child environments
-
-    return {**suite_environment(os.environ), **suite.env, "PYTHONUNBUFFERED": "1"}
-
-
-def _last_line(text: str) -> str:
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    return lines[-1][:_QUOTE] if lines else "no output"
-
-
-def capture(argv: Sequence[str], *, cwd: Path, env: dict[str, str], timeout: float) -> tuple[int, str, str]:
-    """Run `argv` and return (returncode, stdout, stderr); an OSError or TimeoutError when it cannot."""
-    proc = subprocess.Popen(
-        list(argv),
-        cwd=cwd,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-    )
-    try:
-        out, err = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        stop_group(proc, 1.0)  # the whole group, not just the child
-        proc.communicate()
-        msg = f"no answer within {timeout:g} s"
-        raise TimeoutError(msg) from None
-    except BaseException:  # a cancel signal while we wait: the tool and its children go too
-        stop_group(proc, 1.0)
-        raise
-    return proc.returncode, out.decode("utf-8", "replace"), err.decode("utf-8", "replace")
+    return {**child_environment(os.environ), **suite.env, "PYTHONUNBUFFERED": "1"}
 
 
 def _run(argv: Sequence[str], cwd: Path, suite: SuitePlan, what: str) -> tuple[str | None, str]:
@@ -91,7 +60,7 @@ def _run(argv: Sequence[str], cwd: Path, suite: SuitePlan, what: str) -> tuple[s
         return None, f"{what} could not run ({exc})"
     if code == 0 or (code == 5 and what.startswith("pytest")):  # noqa: PLR2004 - pytest: no tests
         return out, ""
-    return None, f"{what} exited {code}: {_last_line(err or out)}"
+    return None, f"{what} exited {code}: {last_line(err or out)}"
 
 
 # -- pytest ----------------------------------------------------------------------------------------
@@ -170,7 +139,7 @@ def playwright_specs(suite: SuitePlan, base: Sequence[str], project_dir: Path) -
     if errors:
         first = errors[0].get("message") if isinstance(errors[0], dict) else None
         return Listing(
-            problem=f"playwright test --list reported errors: {_last_line(str(first or errors[0]))}"
+            problem=f"playwright test --list reported errors: {last_line(str(first or errors[0]))}"
         )
     files: dict[Path, None] = {}
     for entry in suites:

@@ -36,6 +36,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
 
+from qaagent import options
 from qaagent.errors import JUnitError, UsageError
 from qaagent.evidence.bundle import Bundle, make_run_id
 from qaagent.evidence.verify import MANIFEST, verify_bundle
@@ -43,7 +44,7 @@ from qaagent.files import sha256_file
 from qaagent.junit.read import iter_junit_cases
 from qaagent.orchestrator import synthetic_case
 from qaagent.results import Attempt, CaseStore, FailOn, RunResult, SuiteResult, TestCase
-from qaagent.shard import locate_unit, parse_shard, unit_index
+from qaagent.shard import locate_unit, unit_index
 
 DEFAULT_FAIL_ON: tuple[FailOn, ...] = ("failed", "error")
 
@@ -132,7 +133,11 @@ def load_shard(path: Path) -> ShardBundle:
     if shard is None:
         index, total = 1, 1
     elif isinstance(shard, str):
-        index, total = parse_shard(shard)
+        try:
+            parsed = options.shard(shard)
+        except options.InvalidValue as exc:
+            raise UsageError(f"{path}: {MANIFEST}: {exc}") from None
+        index, total = parsed.index, parsed.total
     else:
         raise UsageError(f"{path}: {MANIFEST} has an invalid shard {shard!r}")
     return ShardBundle(path, manifest, index, total)

@@ -221,12 +221,12 @@ class RunOrchestrator:
         by_name = {s.name: s for s in self.plan.suites}
         results: dict[str, SuiteResult] = {}
         self.console.line(
-            f"qaagent: running {len(by_name)} suites in parallel, {self.plan.max_workers} worker(s)"
+            f"qaagent: running {len(by_name)} suites in parallel, {self.plan.workers} worker(s)"
         )
         with (
             self.console.untrusted(None),
             concurrent.futures.ThreadPoolExecutor(
-                max_workers=self.plan.max_workers, thread_name_prefix="suite"
+                max_workers=self.plan.workers, thread_name_prefix="suite"
             ) as pool,
         ):
             futures = {

@@ -28,7 +28,6 @@ import dataclasses
 import hashlib
 import json
 import os
-import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,25 +36,11 @@ from typing import Any
 from qaagent.durations import Durations, SuiteDurations
 from qaagent.errors import UsageError
 from qaagent.listing import playwright_specs, pytest_files
+from qaagent.options import SHARDS, Shard
 from qaagent.plan import Plan, SuitePlan
 from qaagent.runners.playwright import PlaywrightRunner
 from qaagent.runners.pytest import PytestRunner
 from qaagent.schedule import fill_unknown, lpt_order, lpt_partition
-
-#: ASCII digits only (``\d`` would take ``١/٣``); N is bounded like the action's numeric inputs
-_SHARD_RE = re.compile(r"^[ \t]*([0-9]{1,6})[ \t]*/[ \t]*([0-9]{1,6})[ \t]*$")
-#: the most shards a split may have (GitHub allows 256 jobs per matrix)
-MAX_SHARDS = 256
-
-
-def parse_shard(text: str) -> tuple[int, int]:
-    """``I/N`` (1-based, 1 <= I <= N) as (I, N); a UsageError otherwise."""
-    match = _SHARD_RE.match(text)
-    if match is None or int(match.group(2)) < 1 or not 1 <= int(match.group(1)) <= int(match.group(2)):
-        raise UsageError(f"invalid shard {text!r}: expected I/N with 1 <= I <= N, e.g. --shard 2/4")
-    if int(match.group(2)) > MAX_SHARDS:
-        raise UsageError(f"invalid shard {text!r}: at most {MAX_SHARDS} shards")
-    return int(match.group(1)), int(match.group(2))
 
 
 @dataclass(frozen=True)
@@ -261,8 +246,8 @@ class ShardSplit:
 
 def split(plan: Plan, total: int, durations: Durations) -> ShardSplit:
     """Assign every unit of `plan` to one of `total` shards by LPT over recorded durations."""
-    if not 1 <= total <= MAX_SHARDS:
-        raise UsageError(f"the number of shards must be between 1 and {MAX_SHARDS}, got {total}")
+    if not SHARDS.low <= total <= SHARDS.high:
+        raise UsageError(f"the number of shards must be between {SHARDS.low} and {SHARDS.high}, got {total}")
     units: list[Unit] = []
     notes: list[str] = []
     for suite in plan.suites:
@@ -336,13 +321,11 @@ def apply_shard(plan: Plan, index: int, split_: ShardSplit) -> Plan:
         else:
             suites.append(dataclasses.replace(suite, units=tuple(u.path for u in units if u.path)))
     names = {s.name for s in suites}
-    workers = plan.max_workers if plan.parallel else 1
     return dataclasses.replace(
         plan,
         suites=tuple(suites),
         start_order=tuple(n for n in plan.start_order if n in names),
-        max_workers=max(1, min(workers, len(suites))),
-        shard=f"{index}/{split_.total}",
+        shard=Shard(index, split_.total),
         shard_layout={
             **split_.layout(),
             "index": index,

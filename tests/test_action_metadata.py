@@ -13,6 +13,8 @@ from typing import Any
 import pytest
 import yaml
 
+from qaagent.action import DEFAULTS
+
 ROOT = Path(__file__).resolve().parent.parent
 EXPECTED_INPUTS = {
     "profile", "parallel", "max-workers", "retries", "suites", "shard", "mode", "bundles",
@@ -111,7 +113,7 @@ def test_host_variant_maps_every_input_to_its_hyphenated_env_variable(host: dict
 
 
 def test_entrypoint_defaults_match_action_yml(docker: dict[str, Any]) -> None:
-    defaults = _entrypoint().DEFAULTS
+    defaults = DEFAULTS
     declared = {name: spec["default"] for name, spec in docker["inputs"].items()}
     # Only the runner can expand `${{ github.token }}`; without it there is no token.
     declared["github-token"] = ""

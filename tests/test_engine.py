@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -27,6 +26,7 @@ from conftest import (
     skip_unless_ready,
     unique_marker,
 )
+from helpers import copy_demo, manifest_of
 
 from qaagent.console import Console
 from qaagent.orchestrator import RunOrchestrator
@@ -35,12 +35,6 @@ from qaagent.profile import load_profile
 from qaagent.runners import Runner, make_runner
 
 PY = sys.executable
-
-
-def manifest_of(root: Path) -> dict[str, Any]:
-    bundle = max((root / ".qaagent" / "evidence").iterdir())
-    data: dict[str, Any] = json.loads((bundle / "manifest.json").read_text())
-    return data
 
 
 def command_suite(*argv: str) -> str:
@@ -273,18 +267,6 @@ def test_a_junit_glob_that_matches_nothing_is_an_error(qa_project: ProjectFactor
     result = run_qaagent("run-all", cwd=root)
     assert result.returncode == 1
     assert "no JUnit file written by this attempt matches `junit: reports/*.xml`" in result.stdout
-
-
-def copy_demo(tmp_path: Path) -> Path:
-    """A copy of examples/demo sharing its installed node_modules."""
-    demo = tmp_path / "demo"
-    shutil.copytree(
-        ROOT / "examples" / "demo",
-        demo,
-        ignore=shutil.ignore_patterns(".qaagent", "node_modules", "test-results", "qaagent-junit.xml"),
-    )
-    (demo / "e2e" / "node_modules").symlink_to(ROOT / "examples" / "demo" / "e2e" / "node_modules")
-    return demo
 
 
 @pytest.mark.slow

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
 from conftest import ProjectFactory, assert_no_process_left, run_qaagent, unique_marker
+from helpers import manifest_of
 
 PY = sys.executable
 
@@ -21,12 +21,6 @@ def profile(suites: dict[str, str], *, extra: str = "", timeout: float = 30) -> 
 def command(script: str, *args: str) -> str:
     argv = [PY, script, *args]
     return "{runner: command, command: " + json.dumps(argv) + "}"
-
-
-def manifest_of(root: Path) -> dict[str, Any]:
-    bundles = sorted((root / ".qaagent" / "evidence").iterdir())
-    data: dict[str, Any] = json.loads((bundles[-1] / "manifest.json").read_text())
-    return data
 
 
 def suite_entry(manifest: dict[str, Any], name: str) -> dict[str, Any]:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import io
 
-from github_server import case, run_of, suite
+from helpers import case, run_of, suite
 
 from qaagent.github.annotations import write_annotations
 

@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 from conftest import pr_context
-from github_server import NOT_ACCESSIBLE, FakeClock, Fault, GitHubServer, case, close_run, run_of, suite
+from github_server import NOT_ACCESSIBLE, FakeClock, Fault, GitHubServer
+from helpers import case, close_run, run_of, suite
 
 from qaagent.github.comment import marker
 from qaagent.github.context import GitHubContext

@@ -5,7 +5,7 @@ import re
 from collections.abc import Callable, Iterator
 
 import pytest
-from github_server import case, close_run, run_of, suite
+from helpers import case, close_run, run_of, suite
 
 from qaagent.report.markdown import code_block, escape_text, render_summary
 from qaagent.results import FailOn, RunResult, TestCase

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
-from typing import Any
 
 import pytest
 from conftest import ProjectFactory, run_qaagent
+from helpers import manifest_of, records_of
 
 PY = sys.executable
 
@@ -24,17 +23,6 @@ while not pathlib.Path(other).exists():
     time.sleep(0.05)
 print("met", other, flush=True)
 """
-
-
-def manifest_of(root: Path) -> dict[str, Any]:
-    bundle = max((root / ".qaagent" / "evidence").iterdir())
-    data: dict[str, Any] = json.loads((bundle / "manifest.json").read_text())
-    return data
-
-
-def records_of(root: Path) -> list[dict[str, Any]]:
-    bundle = max((root / ".qaagent" / "evidence").iterdir())
-    return [json.loads(line) for line in (bundle / "tests.jsonl").read_text().splitlines()]
 
 
 def rendezvous_profile(parallel: bool) -> str:

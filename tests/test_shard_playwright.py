@@ -14,8 +14,8 @@ from pathlib import Path
 
 from conftest import DEMO_MODULES, ROOT, browser_problems, run_qaagent, skip_unless_ready
 
-from qaagent.listing import capture
 from qaagent.plan import build_plan
+from qaagent.process import capture
 from qaagent.profile import load_profile
 from qaagent.runners.playwright import PlaywrightRunner, spec_filter
 
