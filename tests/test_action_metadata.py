@@ -138,7 +138,10 @@ def test_dockerfile_runs_as_root_with_exec_form_entrypoint() -> None:
     argv = json.loads(entrypoints[0].split(None, 1)[1])
     assert isinstance(argv, list)
     assert argv[-1].endswith("entrypoint.py")
-    assert "-r" in " ".join(lines)
+    # the locked dependencies are installed first, then qaagent itself without resolving any
+    installs = [line for line in lines if line.upper().startswith("RUN ") and "pip install" in line]
+    assert re.search(r"pip install .*(?<!\S)-r \S*requirements\.lock\b", installs[0]), installs
+    assert "--no-deps" in installs[1], installs
 
 
 def test_requirements_lock_pins_every_runtime_dependency() -> None:

@@ -2,11 +2,13 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from collections import Counter
 from collections.abc import Callable, Iterator
 
 import pytest
 from helpers import case, close_run, run_of, suite
 
+from qaagent.evidence.diagnostics import categorize
 from qaagent.report.markdown import code_block, escape_text, render_summary
 from qaagent.results import FailOn, RunResult, TestCase
 from qaagent.text import fmt_seconds, truncate_utf8
@@ -65,12 +67,15 @@ def test_full_summary_content() -> None:
     assert "[!NOTE]" not in text
 
 
-def test_default_categorize_is_optional() -> None:
-    text = render_summary(small_run(), fail_on=FAIL_ON)
+def test_failures_are_categorized_as_the_bundle_records_them_by_default() -> None:
+    run = small_run()
+    text = render_summary(run, fail_on=FAIL_ON)
     assert "## ❌ qaagent: failure" in text
-    # qaagent.evidence.diagnostics.categorize is used when it exists
     assert "### Diagnostics" in text
-    assert "| flaky | 1 |" in text
+    expected = Counter(categorize(case) for case in run.problems())  # what tests.jsonl records
+    assert expected["flaky"] == 1
+    for category, number in expected.items():
+        assert f"| {category} | {number} |" in text
 
 
 def test_success_and_cancelled_titles() -> None:

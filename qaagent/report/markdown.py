@@ -12,13 +12,13 @@ row in half.
 
 from __future__ import annotations
 
-import importlib
 import re
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from urllib.parse import quote
 
+from qaagent.evidence import diagnostics
 from qaagent.results import FailOn, RunResult, SuiteResult, TestCase, conclusion
 from qaagent.text import fmt_seconds, truncate_utf8
 
@@ -98,15 +98,6 @@ def _suite_status(suite: SuiteResult) -> str:
     return text
 
 
-def _default_categorize() -> Categorize | None:
-    try:
-        module = importlib.import_module("qaagent.evidence.diagnostics")
-    except ImportError:
-        return None
-    func = getattr(module, "categorize", None)
-    return func if callable(func) else None
-
-
 # -- rendering --------------------------------------------------------------
 
 
@@ -135,10 +126,10 @@ def render_summary(
     `link_base` is the repository's web address (`https://github.com/o/r`);
     with it, failure locations link to `link_base/blob/<sha>/<file>#L<line>`
     (`sha` defaults to HEAD). `categorize` names a failure's diagnostic
-    category; by default `qaagent.evidence.diagnostics.categorize` when it
-    exists. `notes` are trusted Markdown lines added before the failures.
+    category; by default `qaagent.evidence.diagnostics.categorize`, the one
+    the bundle's records use. `notes` are trusted Markdown lines added before the failures.
     """
-    categorize = categorize or _default_categorize()
+    categorize = categorize or diagnostics.categorize
     problems = list(run.problems())
     failures = [c for c in problems if c.status in ("failed", "error")]
     flaky = [c for c in problems if c.flaky and c.status not in ("failed", "error")]
