@@ -27,8 +27,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
-import re
 import shutil
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -44,6 +42,7 @@ from qaagent.files import sha256_file
 from qaagent.junit.read import iter_junit_cases
 from qaagent.orchestrator import synthetic_case
 from qaagent.results import Attempt, CaseStore, FailOn, RunResult, SuiteResult, TestCase
+from qaagent.runners import RUNNER_CLASSES
 from qaagent.shard import locate_unit, unit_index
 
 DEFAULT_FAIL_ON: tuple[FailOn, ...] = ("failed", "error")
@@ -297,26 +296,15 @@ def unsharded_command(
     ]
     if not mine:
         return tuple(argv)
-    runner = info.get("runner")
+    runner = RUNNER_CLASSES.get(str(info.get("runner")))
     path = info.get("path")
-    workdir = path if runner == "playwright" else info.get("working_directory")
-    if not isinstance(workdir, str):
+    workdir = info.get("working_directory")
+    if runner is None or not isinstance(workdir, str):
         return tuple(argv)
-
-    def matches(part: str, unit: str) -> bool:
-        if runner == "playwright":  # an anchored filter on the absolute path (runners.playwright.spec_filter)
-            return part.startswith("/^") and part.endswith(re.escape("/" + unit) + "$/")
-        return part == Path(os.path.relpath(unit, workdir)).as_posix()
-
-    for start in range(len(argv) - len(mine) + 1):
-        if all(matches(argv[start + i], unit) for i, unit in enumerate(mine)):
-            whole = (
-                []
-                if runner == "playwright" or not isinstance(path, str)
-                else [os.path.relpath(path, workdir)]
-            )
-            return (*argv[:start], *whole, *argv[start + len(mine) :])
-    return tuple(argv)
+    # Only the runner knows what its filter for a test file looks like.
+    return runner.whole_suite_command(
+        argv, mine, path=path if isinstance(path, str) else None, working_directory=workdir
+    )
 
 
 def merge_attempts(

@@ -16,13 +16,12 @@ import shutil
 import threading
 import time
 import traceback
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from qaagent.app import AppError, AppServer, app_env
 from qaagent.console import Console
-from qaagent.errors import JUnitError
-from qaagent.junit.read import iter_junit_cases
+from qaagent.junit.read import iter_junit_files
 from qaagent.plan import Plan, SuitePlan
 from qaagent.process import ProcessOutcome, run_process
 from qaagent.results import Attempt, CaseStore, Rerun, RunResult, SuiteResult, TestCase
@@ -373,7 +372,7 @@ class RunOrchestrator:
             store.append(case)
             if result.error is None:
                 result.error = case.message
-        if not junit_files and runner.kind == "command" and not outcome.timed_out and not outcome.cancelled:
+        if not junit_files and runner.judged_by_exit_code and not outcome.timed_out and not outcome.cancelled:
             store = _exit_code_case(suite.name, outcome, store)
         result.attempts.append(
             Attempt(
@@ -394,19 +393,20 @@ class RunOrchestrator:
         return store
 
     def _read_cases(
-        self, runner: Runner, files: Iterable[Path], store: CaseStore, attempt_dir: Path
+        self, runner: Runner, files: Sequence[Path], store: CaseStore, attempt_dir: Path
     ) -> list[str]:
         problems: list[str] = []
-        base_dir = runner.report_base_dir(attempt_dir)  # runner hook: Playwright's testDir
-        for path in files:
-            try:
-                for case in iter_junit_cases(
-                    path, suite=runner.suite.name, base_dir=base_dir, repo_root=self.plan.repo_root
-                ):
-                    store.append(runner.finish_case(case, attempt_dir))  # runner hook: artifacts
-            except JUnitError as exc:
-                problems.append(f"unreadable JUnit {exc}")
-        return problems
+        cases = iter_junit_files(
+            files,
+            suite=runner.suite.name,
+            base_dir=runner.report_base_dir(attempt_dir),  # runner hook: Playwright's testDir
+            repo_root=self.plan.repo_root,
+            problems=problems,
+            zero_based_lines=runner.zero_based_lines,  # runner hook: pytest counts lines from 0
+        )
+        for case in cases:
+            store.append(runner.finish_case(case, attempt_dir))  # runner hook: artifacts
+        return [f"unreadable JUnit {problem}" for problem in problems]
 
     def _keep_artifacts(self, runner: Runner, folder: Path) -> list[Path]:
         kept: list[Path] = []
@@ -445,16 +445,12 @@ def _attempt_problems(
         yield "cancelled while running"
         return
     yield from bad
-    if runner.kind == "command" and not junit_files:
-        pattern = suite.config.junit
-        if pattern:
-            # A typo in the glob must not turn the suite into a green exit-code check.
-            yield f"no JUnit file written by this attempt matches `junit: {pattern}`"
-        return  # otherwise judged by its exit code alone
-    counts = store.counts
-    if not junit_files and not bad:
-        yield f"{runner.kind} {describe_returncode(outcome.returncode)} and wrote no JUnit report"
+    if not junit_files:
+        problem = runner.no_report_problem(describe_returncode(outcome.returncode))  # runner hook
+        if problem is not None:
+            yield problem
         return
+    counts = store.counts
     if outcome.returncode not in (0, None) and counts.failed == 0 and counts.errors == 0:
         # The exit code wins over a JUnit file that claims success: something went wrong
         # that the report does not show (a crash after writing it, a plugin error, no tests).

@@ -523,16 +523,19 @@ def _open(path: Path, repo_root: Path, label: str) -> BinaryIO:
     return os.fdopen(fd, "rb")
 
 
-def iter_junit_cases(path: Path, *, suite: str, base_dir: Path, repo_root: Path) -> Iterator[TestCase]:
+def iter_junit_cases(
+    path: Path, *, suite: str, base_dir: Path, repo_root: Path, zero_based_lines: bool | None = None
+) -> Iterator[TestCase]:
     """Stream the test cases of one JUnit file in document order.
 
     `base_dir` is the directory the tool ran in (report paths are relative to
-    it); `file` on the cases is made relative to `repo_root`. Raises
-    `JUnitError(reason)` when the file is unreadable, hostile or broken; cases
-    already yielded stay valid.
+    it); `file` on the cases is made relative to `repo_root`. `zero_based_lines`
+    says whether `line` attributes count from 0 (pytest), None: decided from the
+    report. Raises `JUnitError(reason)` when the file is unreadable, hostile or
+    broken; cases already yielded stay valid.
     """
     label = _label(path, repo_root)
-    locator = Locator(base_dir, repo_root)
+    locator = Locator(base_dir, repo_root, zero_based_lines=zero_based_lines)
     handle = _open(path, repo_root, label)
     with handle:
         yielded = 0
@@ -562,23 +565,38 @@ def iter_junit_cases(path: Path, *, suite: str, base_dir: Path, repo_root: Path)
             raise JUnitError(f"{label}: cannot be read ({error.strerror})") from None
 
 
+def iter_junit_files(
+    paths: Sequence[Path],
+    *,
+    suite: str,
+    base_dir: Path,
+    repo_root: Path,
+    problems: list[str],
+    zero_based_lines: bool | None = None,
+) -> Iterator[TestCase]:
+    """Stream the cases of several files in order; one reason per bad file goes to `problems`.
+
+    Never raises for bad input: a broken file contributes the cases read before
+    the problem and a reason naming it.
+    """
+    for path in paths:
+        try:
+            yield from iter_junit_cases(
+                path, suite=suite, base_dir=base_dir, repo_root=repo_root, zero_based_lines=zero_based_lines
+            )
+        except JUnitError as error:
+            problems.append(str(error))
+
+
 def read_junit_files(
     paths: Sequence[Path], *, suite: str, base_dir: Path, repo_root: Path
 ) -> tuple[list[TestCase], list[str]]:
-    """All cases of several files in order, and one error reason per bad file (naming it).
-
-    Never raises for bad input: a broken file contributes the cases read before
-    the problem and a reason.
-    """
-    cases: list[TestCase] = []
-    errors: list[str] = []
-    for path in paths:
-        try:
-            for case in iter_junit_cases(path, suite=suite, base_dir=base_dir, repo_root=repo_root):
-                cases.append(case)  # noqa: PERF402 - keeps the cases read before an error
-        except JUnitError as error:
-            errors.append(str(error))
-    return cases, errors
+    """All cases of several files in order, and one error reason per bad file (naming it)."""
+    problems: list[str] = []
+    cases = list(
+        iter_junit_files(paths, suite=suite, base_dir=base_dir, repo_root=repo_root, problems=problems)
+    )
+    return cases, problems
 
 
 __all__ = [
@@ -588,5 +606,6 @@ __all__ = [
     "MAX_FILE_BYTES",
     "MAX_TOKEN_BYTES",
     "iter_junit_cases",
+    "iter_junit_files",
     "read_junit_files",
 ]
