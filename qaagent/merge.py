@@ -40,8 +40,8 @@ from qaagent.evidence.bundle import Bundle, make_run_id
 from qaagent.evidence.verify import MANIFEST, verify_bundle
 from qaagent.files import sha256_file
 from qaagent.junit.read import iter_junit_cases
-from qaagent.orchestrator import synthetic_case
 from qaagent.results import Attempt, CaseStore, FailOn, RunResult, SuiteResult, TestCase
+from qaagent.retries import synthetic_case
 from qaagent.runners import RUNNER_CLASSES
 from qaagent.shard import locate_unit, unit_index
 

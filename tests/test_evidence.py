@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -88,8 +89,8 @@ def make_run(bundle: Bundle, message: str = "assert 1 == 2") -> RunResult:
         "playwright",
         CaseStore([e2e_case]),
         [Attempt(1, ("npx", "playwright"), -9, True, T0 + 1, 60.0)],
+        error="timed out after 60 s",
     )
-    e2e.error = "timed out after 60 s"
     return RunResult("shop", bundle.run_id, [unit, e2e], T0, T0 + 61.5)
 
 
@@ -202,9 +203,7 @@ def test_finish_writes_everything_and_verifies(tmp_path: Path, clean_env: pytest
 
 def test_cancelled_and_flaky_fail_on(tmp_path: Path, clean_env: pytest.MonkeyPatch) -> None:
     bundle = start(tmp_path / "ev", tmp_path)
-    run = make_run(bundle)
-    run.cancelled = True
-    run.not_run = ["e2e"]
+    run = dataclasses.replace(make_run(bundle), cancelled=True, not_run=("e2e",))
     bundle.finish(run, summary_markdown="", fail_on=["failed"])
     data = manifest_of(bundle.dir)
     assert data["status"] == "cancelled"
@@ -230,7 +229,10 @@ def test_secrets_never_enter_the_bundle(tmp_path: Path, clean_env: pytest.Monkey
     )
     extra = TestCase("unit", "c", f"test_{secret}", "failed", stdout=f"out {secret}", details=f"tb {secret}")
     run.suites[0].cases.append(extra)
-    run.suites[0].attempts[0] = Attempt(1, ("pytest", f"--token={secret}"), 1, False, T0, 1.0)
+    attempts = (Attempt(1, ("pytest", f"--token={secret}"), 1, False, T0, 1.0), *run.suites[0].attempts[1:])
+    run = dataclasses.replace(
+        run, suites=(dataclasses.replace(run.suites[0], attempts=attempts), *run.suites[1:])
+    )
     bundle.finish(run, summary_markdown=f"summary {secret}", fail_on=["failed"])
     for path in bundle.dir.rglob("*"):
         if path.is_file():

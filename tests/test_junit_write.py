@@ -92,15 +92,17 @@ def varied_run(start: float = T0, text: str = HOSTILE) -> RunResult:
             "e2e", "e2e", "suite error", "error", 0.0, message="timed out after 60 s", details="log tail"
         )
     ]
-    run = RunResult(
+    return RunResult(
         f"proj {text}",
         "20240101_000000Z",
-        [suite("unit", unit, start=start), suite("e2e", crashed, error="timed out", start=start)],
+        [
+            suite("unit", unit, start=start),
+            suite("e2e", crashed, error="timed out", start=start),
+            suite("empty", [], start=start),
+        ],
         start,
         start + 7.25,
     )
-    run.suites.append(suite("empty", [], start=start))
-    return run
 
 
 def write(run: RunResult, tmp_path: Path, name: str = "junit.xml", max_output: int = 65536) -> Path:

@@ -81,8 +81,7 @@ def test_failures_are_categorized_as_the_bundle_records_them_by_default() -> Non
 def test_success_and_cancelled_titles() -> None:
     ok = run_of(suite("unit", [case("a")]))
     assert render_summary(ok, fail_on=FAIL_ON).startswith("## ✅ qaagent: success")
-    ok.cancelled = True
-    ok.not_run = ["e2e"]
+    ok = dataclasses.replace(ok, cancelled=True, not_run=("e2e",))
     text = render_summary(ok, fail_on=FAIL_ON)
     assert text.startswith("## ⏹️ qaagent: cancelled")
     assert "| e2e | ⏹️ not run |" in text
@@ -219,12 +218,18 @@ def test_timeline_is_a_mermaid_gantt_with_one_bar_per_attempt() -> None:
     run = small_run()
     unit = run.suites[0]
     first = unit.attempts[0]
-    unit.attempts = [
-        dataclasses.replace(first, returncode=1),
-        dataclasses.replace(first, number=2, started_at=first.started_at + 2.5, duration=1.25),
-    ]
-    run.suites.append(suite("bad:name`<x>", [case("t", suite="x")]))
-    run.suites[-1].attempts = [dataclasses.replace(first, timed_out=True, returncode=None)]
+    unit = dataclasses.replace(
+        unit,
+        attempts=(
+            dataclasses.replace(first, returncode=1),
+            dataclasses.replace(first, number=2, started_at=first.started_at + 2.5, duration=1.25),
+        ),
+    )
+    odd = dataclasses.replace(
+        suite("bad:name`<x>", [case("t", suite="x")]),
+        attempts=(dataclasses.replace(first, timed_out=True, returncode=None),),
+    )
+    run = dataclasses.replace(run, suites=(unit, *run.suites[1:], odd))
     text = render_summary(run, fail_on=FAIL_ON)
     block = text[text.index("```mermaid\n") : text.index("```", text.index("```mermaid") + 3) + 3]
     assert "gantt\n" in block
@@ -241,8 +246,7 @@ def test_timeline_is_a_mermaid_gantt_with_one_bar_per_attempt() -> None:
 
 def test_no_attempts_no_timeline() -> None:
     run = small_run()
-    for s in run.suites:
-        s.attempts = []
+    run = dataclasses.replace(run, suites=tuple(dataclasses.replace(s, attempts=()) for s in run.suites))
     text = render_summary(run, fail_on=FAIL_ON)
     assert "mermaid" not in text
     smaller = render_summary(run, fail_on=FAIL_ON, max_bytes=len(text.encode()) - 1)
