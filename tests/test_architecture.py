@@ -57,6 +57,7 @@ LAYERS: dict[int, tuple[str, ...]] = {
         "qaagent.runners.command",
         "qaagent.evidence.manifest",
         "qaagent.evidence.records",
+        "qaagent.evidence.read",
         "qaagent.evidence.verify",
         "qaagent.evidence.bundle",
     ),
@@ -76,7 +77,7 @@ LAYERS: dict[int, tuple[str, ...]] = {
         "qaagent.github.publish",
         "qaagent.github.feedback",
     ),
-    5: ("qaagent.merge",),  # shard bundles → one run
+    5: ("qaagent.rebuild", "qaagent.merge"),  # shard bundles → one run
     6: ("qaagent.pipeline", "qaagent.action"),  # the two pipelines; the action's inputs as options
     7: ("qaagent.cli", "qaagent.__main__"),  # the command line
     8: ("entrypoint",),  # the action's adapter

@@ -33,9 +33,10 @@ from qaagent.errors import QAAgentError, UsageError
 from qaagent.evidence import manifest as mf
 from qaagent.evidence.diagnostics import CATEGORIES
 from qaagent.evidence.gitinfo import git_info
+from qaagent.evidence.read import MANIFEST, BundleError, load_document, parse_manifest, read_manifest
 from qaagent.evidence.records import RecordWriter
 from qaagent.evidence.redact import Redactor
-from qaagent.evidence.verify import MANIFEST, file_entries
+from qaagent.evidence.verify import file_entries
 from qaagent.files import atomic_open, atomic_write_text, sha256_file
 from qaagent.junit.write import DEFAULT_MAX_OUTPUT, write_merged_junit
 from qaagent.options import Shard
@@ -240,11 +241,12 @@ def replace_file(bundle_dir: Path, rel: str, text: str) -> None:
         raise QAAgentError(f"refusing to write {rel!r} into the evidence bundle")
     manifest_path = bundle_dir / MANIFEST
     try:
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise UsageError(f"{bundle_dir}: not an evidence bundle ({MANIFEST}: {exc})") from None
-    if not isinstance(manifest, dict) or not isinstance(manifest.get("files"), list):
-        raise UsageError(f"{bundle_dir}: not an evidence bundle ({MANIFEST} has no 'files' list)")
+        manifest = load_document(bundle_dir)
+    except BundleError as exc:
+        raise BundleError(f"{bundle_dir}: not an evidence bundle ({exc.message})") from None
+    parse_manifest(manifest, bundle_dir)  # the entries kept as they are must be a manifest's
+    if not isinstance(manifest.get("files"), list):
+        raise BundleError(f"{bundle_dir}: not an evidence bundle ({MANIFEST} has no 'files' list)")
     target = bundle_dir.joinpath(*pure.parts)
     target.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(target, text)
@@ -275,11 +277,10 @@ def _create_unique(evidence_dir: Path, run_id: str) -> Path:
 
 def _started_key(bundle_dir: Path) -> tuple[str, str]:
     try:
-        data = json.loads((bundle_dir / MANIFEST).read_text(encoding="utf-8"))
-        started = data.get("started") if isinstance(data, dict) else None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
-        started = None
-    return (started if isinstance(started, str) else "", bundle_dir.name)
+        started = read_manifest(bundle_dir).started
+    except BundleError:
+        started = None  # unreadable: the oldest by name
+    return (started or "", bundle_dir.name)
 
 
 def prune(evidence_dir: Path, keep: int, *, current: Path | None = None) -> list[Path]:

@@ -31,19 +31,17 @@ import secrets
 from datetime import datetime
 from importlib import resources
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import quote
 
-from qaagent.errors import JUnitError, UsageError
+from qaagent.errors import JUnitError
 from qaagent.evidence.bundle import replace_file
-from qaagent.evidence.verify import MANIFEST
+from qaagent.evidence.read import BundleError, iter_records, load_document, parse_manifest
 from qaagent.junit.read import iter_junit_cases
 from qaagent.report.markdown import attempt_outcome
 from qaagent.text import fmt_seconds
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
-
     from qaagent.results import TestCase
 
 #: the page's name at the bundle root
@@ -63,31 +61,16 @@ _SAFE_REPO = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
 
 
 def load_manifest(bundle_dir: Path) -> dict[str, Any]:
-    """The bundle's manifest as a dict; a `UsageError` when it is not a finished bundle."""
+    """The bundle's manifest, validated by the one bundle reader, as the JSON object the page shows.
+
+    A `UsageError` when it is not a readable bundle.
+    """
     try:
-        data = json.loads((bundle_dir / MANIFEST).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise UsageError(f"{bundle_dir}: not an evidence bundle (no {MANIFEST})") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise UsageError(f"{bundle_dir}: unreadable {MANIFEST} ({exc})") from None
-    if not isinstance(data, dict):
-        raise UsageError(f"{bundle_dir}: {MANIFEST} is not a JSON object")
-    return data
-
-
-def iter_records(bundle_dir: Path) -> Iterator[dict[str, Any]]:
-    """The records of tests.jsonl in order (lines that are not JSON objects are skipped)."""
-    path = bundle_dir / "tests.jsonl"
-    if not path.is_file():
-        return
-    with path.open(encoding="utf-8", errors="replace") as handle:
-        for line in handle:
-            try:
-                record = json.loads(line)
-            except ValueError:
-                continue
-            if isinstance(record, dict):
-                yield record
+        document = load_document(bundle_dir)
+    except BundleError as exc:
+        raise BundleError(f"{bundle_dir}: not an evidence bundle ({exc.message})") from None
+    parse_manifest(document, bundle_dir)
+    return cast("dict[str, Any]", document)
 
 
 def _attempt_dict(case: TestCase) -> list[dict[str, Any]]:
@@ -185,33 +168,30 @@ def build_data(bundle_dir: Path, manifest: dict[str, Any]) -> dict[str, Any]:
     problems: dict[int, dict[str, Any]] = {}
     wanted: dict[int, str] = {}
     for index, record in enumerate(iter_records(bundle_dir)):
-        suite = str(record.get("suite") or "")
+        suite = record.suite
         if suite not in suite_index:
             suite_index[suite] = len(suite_names)
             suite_names.append(suite)
-        status = _STATUS_CODE.get(str(record.get("status")), "e")
-        name = str(record.get("name") or "")
-        flaky = record.get("flaky") is True
-        line = record.get("line")
+        status = _STATUS_CODE.get(record.status, "e")
         rows.append(
             [
                 suite_index[suite],
-                strings(record.get("classname")),
-                name,
+                strings(record.classname),
+                record.name,
                 status,
-                round(_number(record.get("duration")), 3),
-                strings(record.get("file")),
-                line if isinstance(line, int) and not isinstance(line, bool) else 0,
-                1 if flaky else 0,
-                int(_number(record.get("attempts"), 1)),
-                str(record.get("id") or ""),
-                str(record.get("message") or "") if status != "p" else "",
+                round(_number(record.duration), 3),
+                strings(record.file),
+                record.line if record.line is not None else 0,
+                1 if record.flaky else 0,
+                record.attempts,
+                record.id,
+                record.message if status != "p" else "",
             ]
         )
-        if status in ("f", "e") or flaky:
-            artifacts = [a for a in (_safe_rel(a) for a in record.get("artifacts") or []) if a]
-            problems[index] = {"category": record.get("category"), "artifacts": artifacts}
-            wanted[index] = name
+        if status in ("f", "e") or record.flaky:
+            artifacts = [a for a in (_safe_rel(a) for a in record.artifacts) if a]
+            problems[index] = {"category": record.category, "artifacts": artifacts}
+            wanted[index] = record.name
     details, note = junit_details(bundle_dir, wanted)
     for index, extra in details.items():
         problems[index].update(extra)
