@@ -71,6 +71,7 @@ def test_a_bad_record_names_its_line(tmp_path: Path) -> None:
         next(records)
 
 
+@pytest.mark.slow
 def test_commands_that_read_a_bundle_refuse_a_malformed_one_in_one_line(tmp_path: Path) -> None:
     bundle = bundle_with(tmp_path, {**MINIMAL, "status": "success", "suites": "many"})
     for command in (["report", str(bundle)], ["durations", str(bundle)]):

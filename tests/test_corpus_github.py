@@ -26,6 +26,7 @@ from qaagent.report.markdown import render_summary
 MEGABYTE_NAME = "test_" + "n" * (1024 * 1024) + "\n::error::injected"
 
 
+@pytest.mark.slow
 def test_one_megabyte_name_with_injections_through_publish(server: GitHubServer, tmp_path: Path) -> None:
     ctx = pr_context(server, tmp_path)
     evil = [case(MEGABYTE_NAME, "failed", message=MEGABYTE_NAME, details=MEGABYTE_NAME, line=3)]

@@ -74,6 +74,7 @@ def test_daemons_outside_the_process_group_neither_block_nor_outlive_the_run(
     assert_no_process_left(marker, wait=1)
 
 
+@pytest.mark.slow
 def test_output_without_newlines_is_bounded(qa_project: ProjectFactory) -> None:
     script = "import sys\nfor _ in range(80):\n    sys.stdout.write('y' * 1_000_000)\n"
     root = qa_project({"big.py": script, ".qaagent.yaml": "tests:\n  big: " + command_suite("big.py") + "\n"})
@@ -84,6 +85,7 @@ def test_output_without_newlines_is_bounded(qa_project: ProjectFactory) -> None:
     assert b"[qaagent: 80000000 bytes of output in all]" in log.read_bytes()[-200:]
 
 
+@pytest.mark.slow
 def test_parallel_suites_never_mix_within_a_line(qa_project: ProjectFactory) -> None:
     script = "import sys\nfor i in range(3000):\n    print(sys.argv[1] * 300, flush=i % 7 == 0)\n"
     root = qa_project(
@@ -112,6 +114,7 @@ def test_bad():
 """
 
 
+@pytest.mark.slow
 def test_console_summary_lists_suites_in_order_then_failures_then_totals(qa_project: ProjectFactory) -> None:
     root = qa_project(
         {
@@ -201,6 +204,7 @@ def app_project(qa_project: ProjectFactory, marker: str, port: int, suite: str) 
     )
 
 
+@pytest.mark.slow
 def test_a_healthy_app_and_its_children_are_gone_after_the_run(qa_project: ProjectFactory) -> None:
     marker, port = unique_marker(), free_port()
     probe = "import os, urllib.request; urllib.request.urlopen(os.environ['BASE_URL'] + '/x').read()"
@@ -233,6 +237,7 @@ def test_a_cancelled_run_stops_the_app_and_its_children(qa_project: ProjectFacto
     assert_no_process_left(marker)
 
 
+@pytest.mark.slow
 def test_an_app_port_already_answering_is_refused(qa_project: ProjectFactory) -> None:
     import http.server  # noqa: PLC0415 - only here
 
@@ -300,6 +305,7 @@ def test_the_demo_reports_e2e_as_skipped_with_the_reason_when_no_chromium_exists
     assert lines[row + 1].strip().startswith("no Chromium found: install one with `apt-get install chromium`")
 
 
+@pytest.mark.slow
 def test_junit_to_a_device_writes_into_it_and_never_replaces_it(
     qa_project: ProjectFactory, tmp_path: Path
 ) -> None:
@@ -337,6 +343,7 @@ sys.exit(1 if alive else 0)
 """
 
 
+@pytest.mark.slow
 def test_a_daemon_left_by_one_suite_is_gone_before_the_next_starts(qa_project: ProjectFactory) -> None:
     marker, port = unique_marker(), free_port()
     probe = "import os, urllib.request; urllib.request.urlopen(os.environ['BASE_URL'] + '/x').read()"

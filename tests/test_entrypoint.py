@@ -242,6 +242,7 @@ def test_setup_uses_pipefail(action: Action) -> None:
     assert "setup" in result.stderr
 
 
+@pytest.mark.slow
 def test_sigterm_during_setup_stops_its_process_group_and_exits_130(action: Action) -> None:
     pidfile = action.workspace / "pids"
     action.inputs["setup"] = f"sleep 60 & echo $! > {pidfile}; echo started; wait"
@@ -276,6 +277,7 @@ def _alive(pid: int) -> bool:
 # --- end to end: the real pipeline (needs `qaagent run-all`) -------------------------
 
 
+@pytest.mark.slow
 def test_passing_run_writes_outputs_summary_and_junit(action: Action, api: GitHubServer) -> None:
     action.inputs["junit-path"] = "reports/junit.xml"
     action.inputs["evidence-dir"] = "evidence"
@@ -305,6 +307,7 @@ def test_passing_run_writes_outputs_summary_and_junit(action: Action, api: GitHu
             assert TOKEN.encode() not in path.read_bytes(), path
 
 
+@pytest.mark.slow
 def test_failing_suite_in_a_subfolder_fails_the_step(action: Action) -> None:
     project = action.workspace / "services" / "shop"
     project.mkdir(parents=True)
@@ -322,6 +325,7 @@ def test_failing_suite_in_a_subfolder_fails_the_step(action: Action) -> None:
     assert any(line.startswith("::error title=qaagent::") for line in result.stdout.splitlines())
 
 
+@pytest.mark.slow
 def test_annotations_point_at_files_relative_to_the_workspace(action: Action) -> None:
     project = action.workspace / "services" / "shop"
     (project / "tests").mkdir(parents=True)
@@ -340,6 +344,7 @@ def test_annotations_point_at_files_relative_to_the_workspace(action: Action) ->
     assert link in action.summary.read_text(encoding="utf-8")
 
 
+@pytest.mark.slow
 def test_setup_output_without_a_final_newline_cannot_swallow_the_resume_line(action: Action) -> None:
     action.inputs["setup"] = 'printf "installing deps"'
     result = action.run()
@@ -367,6 +372,7 @@ def test_output_of_a_process_setup_leaves_running_never_reaches_the_log_later(ac
     assert "::error::LATE-FROM-SETUP" not in after_resume
 
 
+@pytest.mark.slow
 def test_setup_runs_first_and_suites_never_see_the_token(action: Action) -> None:
     action.inputs["setup"] = "echo ready > marker"
     check = (
@@ -382,6 +388,7 @@ def test_setup_runs_first_and_suites_never_see_the_token(action: Action) -> None
     assert action.outputs()["conclusion"] == "success"
 
 
+@pytest.mark.slow
 def test_check_run_uses_the_token_and_the_pull_request_head_sha(action: Action, api: GitHubServer) -> None:
     action.inputs["check-name"] = "qaagent"
     result = action.run()
@@ -398,6 +405,7 @@ def test_check_run_uses_the_token_and_the_pull_request_head_sha(action: Action, 
     assert result.stdout.count(TOKEN) == 1
 
 
+@pytest.mark.slow
 def test_suites_input_selects_suites(action: Action) -> None:
     (action.workspace / ".qaagent.yaml").write_text(
         PROFILE + "  broken:\n    runner: command\n    command: [python3, -c, 'raise SystemExit(3)']\n",

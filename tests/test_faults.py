@@ -125,6 +125,7 @@ def test_signal_flood_bad_utf8_missing_tool_and_malformed_junit(qa_project: Proj
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 def test_missing_test_path_is_an_error_not_a_skip(qa_project: ProjectFactory) -> None:
     root = qa_project({".qaagent.yaml": "tests:\n  unit: {path: tests/typo}\n"})
     result = run_qaagent("run-all", cwd=root)
@@ -145,6 +146,7 @@ def app_profile(start: list[str], startup_timeout: float) -> str:
     )
 
 
+@pytest.mark.slow
 def test_app_that_exits_at_once_is_reported_and_suites_still_run(qa_project: ProjectFactory) -> None:
     root = qa_project(
         {"app.py": APP_EXITS, "ok.py": OK_SCRIPT, ".qaagent.yaml": app_profile([PY, "app.py"], 10)}
@@ -176,6 +178,7 @@ def test_app_that_never_becomes_healthy_is_stopped(qa_project: ProjectFactory) -
     assert_no_process_left(marker)
 
 
+@pytest.mark.slow
 def test_exit_code_wins_over_passing_junit(qa_project: ProjectFactory) -> None:
     script = (
         "import os, sys\n"

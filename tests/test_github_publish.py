@@ -116,6 +116,7 @@ def test_marker_sanitises_name() -> None:
     assert marker("a---b") == "<!-- qaagent:a-b -->"
 
 
+@pytest.mark.slow
 def test_five_thousand_failures_all_reach_the_server_paced(
     server: GitHubServer, ctx: GitHubContext, clock: FakeClock
 ) -> None:

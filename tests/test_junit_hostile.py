@@ -242,6 +242,7 @@ def test_undefined_entity_is_an_error_not_an_expansion(tmp_path: Path) -> None:
     assert error == "r.xml: is not well-formed XML (undefined entity at line 1, column 12)"
 
 
+@pytest.mark.slow
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     data=st.binary(max_size=400)

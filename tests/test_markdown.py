@@ -160,6 +160,7 @@ def cheap(case: TestCase) -> str:
     return "assertion"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("max_bytes", [1_000_000, 65_000, 20_000, 3_000])
 def test_budget_is_respected_and_announced(huge_run: HugeRun, max_bytes: int) -> None:
     text = render_summary(huge_run(), fail_on=FAIL_ON, max_bytes=max_bytes, categorize=cheap)

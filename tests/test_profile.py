@@ -103,6 +103,7 @@ BAD_PROFILES = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", sorted(BAD_PROFILES))
 def test_bad_profile_is_one_line_exit_2_and_runs_nothing(case: str, qa_project: ProjectFactory) -> None:
     text, expected = BAD_PROFILES[case]
@@ -150,6 +151,7 @@ def test_non_utf8_profile(qa_project: ProjectFactory) -> None:
     assert "not UTF-8 (bad byte at line 2)" in result.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("flags", "expected"),
     [

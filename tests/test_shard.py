@@ -16,6 +16,7 @@ from qaagent.profile import load_profile
 from qaagent.shard import discover, split, split_reason
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("value", ["0/3", "4/3", "a/b", "1/0", "2", "-1/3", "\u0661/\u0663", "1/257"])
 def test_bad_shard_is_one_line_exit_2(qa_project: ProjectFactory, value: str) -> None:
     root = build_project(qa_project({}))
@@ -27,6 +28,7 @@ def test_bad_shard_is_one_line_exit_2(qa_project: ProjectFactory, value: str) ->
     assert not (root / ".qaagent").exists()  # nothing ran
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("count", ["50000000", "257", "\u0663"])
 def test_too_many_shards_is_one_line_exit_2(qa_project: ProjectFactory, count: str) -> None:
     root = build_project(qa_project({}))
@@ -36,6 +38,7 @@ def test_too_many_shards_is_one_line_exit_2(qa_project: ProjectFactory, count: s
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 def test_durations_from_a_file_of_another_kind_is_exit_2(qa_project: ProjectFactory) -> None:
     root = build_project(qa_project({"notes.txt": "hello", "bad.json": '{"x": 1}', "bad.xml": "<html/>"}))
     for name in ("notes.txt", "bad.json", "bad.xml", "missing.json"):
@@ -66,6 +69,7 @@ def test_units_follow_the_report_order_of_each_runner(tmp_path: Path) -> None:
     assert units["lint"] == [None]  # a command suite is indivisible
 
 
+@pytest.mark.slow
 def test_split_is_deterministic_and_complete(tmp_path: Path) -> None:
     root = build_project(tmp_path / "p")
     plan = build_plan(load_profile(root / ".qaagent.yaml"), repo_root=root)
@@ -77,6 +81,7 @@ def test_split_is_deterministic_and_complete(tmp_path: Path) -> None:
         assert all(0 <= s < total for s in first.shards)
 
 
+@pytest.mark.slow
 def test_plan_json_is_a_matrix(qa_project: ProjectFactory) -> None:
     root = build_project(qa_project({}))
     result = run_qaagent("plan", "--shards", "3", "--json", cwd=root)
@@ -90,6 +95,7 @@ def test_plan_json_is_a_matrix(qa_project: ProjectFactory) -> None:
     assert all(isinstance(s["estimate"], float) for s in data["shards"])
 
 
+@pytest.mark.slow
 def test_a_shard_with_nothing_to_do_writes_an_empty_valid_bundle(qa_project: ProjectFactory) -> None:
     root = qa_project(
         {
@@ -145,6 +151,7 @@ def test_pytest_units_are_the_files_pytest_collects(tmp_path: Path) -> None:
     assert [u.rel for u in units] == ["tests/test_b.py"]
 
 
+@pytest.mark.slow
 def test_a_suite_pytest_cannot_collect_is_kept_whole_and_says_why(tmp_path: Path) -> None:
     (tmp_path / "tests").mkdir()
     (tmp_path / "tests" / "test_ok.py").write_text("def test_ok():\n    pass\n")
@@ -186,6 +193,7 @@ def test_files_pytest_never_collects_do_not_run_in_a_shard(qa_project: ProjectFa
     assert names == ["test_real"]
 
 
+@pytest.mark.slow
 def test_without_durations_the_console_says_equal_shares_not_seconds(qa_project: ProjectFactory) -> None:
     root = build_project(qa_project({}))
     result = run_qaagent("plan", "--shards", "2", cwd=root)
@@ -199,6 +207,7 @@ def test_without_durations_the_console_says_equal_shares_not_seconds(qa_project:
     assert "estimated" not in run.stdout
 
 
+@pytest.mark.slow
 def test_split_reason_names_the_mean_only_when_some_unit_lacks_a_record(tmp_path: Path) -> None:
     root = build_project(tmp_path / "p")
     plan = build_plan(load_profile(root / ".qaagent.yaml"), repo_root=root)
