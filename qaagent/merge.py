@@ -31,9 +31,10 @@ from qaagent.evidence.bundle import Bundle, make_run_id
 from qaagent.evidence.read import MANIFEST, SuiteEntry, read_manifest
 from qaagent.evidence.verify import verify_bundle
 from qaagent.files import sha256_file
-from qaagent.rebuild import ShardBundle, epoch, ordered_cases, suite_result
+from qaagent.rebuild import ShardBundle, ordered_cases, suite_result
 from qaagent.results import CaseStore, FailOn, RunResult, SuiteResult
 from qaagent.retries import synthetic_case
+from qaagent.text import epoch
 
 DEFAULT_FAIL_ON: tuple[FailOn, ...] = ("failed", "error")
 
@@ -250,8 +251,8 @@ def merge_bundles(
             continue
         suites.append(suite_result(name, entries, cases, base, repo_root, bundle_dir=bundle.dir))
 
-    started = [s for s in (epoch(s.manifest.started) for s in shards) if s > 0]
-    finished = [s for s in (epoch(s.manifest.finished) for s in shards) if s > 0]
+    started = [s for s in (epoch(s.manifest.started) or 0.0 for s in shards) if s > 0]
+    finished = [s for s in (epoch(s.manifest.finished) or 0.0 for s in shards) if s > 0]
     for shard in shards:
         not_run.extend(n for n in shard.manifest.not_run if n not in not_run)
     run = RunResult(

@@ -15,7 +15,6 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +24,7 @@ from qaagent.junit.read import iter_junit_cases
 from qaagent.results import Attempt, CaseStore, SuiteResult, TestCase
 from qaagent.runners import RUNNER_CLASSES
 from qaagent.shard import locate_unit, unit_index
+from qaagent.text import epoch
 
 
 @dataclass(frozen=True)
@@ -74,16 +74,6 @@ def read_cases(shard: ShardBundle, prefix: str) -> Iterator[TestCase]:
         raise UsageError(f"{shard.path}: cannot read its merged JUnit: {exc}") from None
     except (ValueError, OSError) as exc:  # zip(strict=True), I/O
         raise UsageError(f"{shard.path}: junit.xml and tests.jsonl do not match ({exc})") from None
-
-
-def epoch(value: str | None) -> float:
-    """Epoch seconds of an ISO time in a manifest (0 when absent or unreadable)."""
-    if not value:
-        return 0.0
-    try:
-        return datetime.fromisoformat(value).timestamp()
-    except ValueError:
-        return 0.0
 
 
 def unsharded_command(
@@ -147,7 +137,7 @@ def merge_attempts(
         first_shard, first = group[0]
         spans = [
             (start, start + max(0.0, a.duration))
-            for start, a in ((epoch(a.started), a) for _, a in group)
+            for start, a in ((epoch(a.started) or 0.0, a) for _, a in group)
             if start > 0
         ]
         first_start = min((s for s, _ in spans), default=0.0)

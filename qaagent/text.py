@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import re
+from datetime import datetime
 
 #: CSI sequences (colours, cursor moves), OSC sequences (titles, hyperlinks) and
 #: two-character escapes such as ``ESC c``.
@@ -131,3 +132,13 @@ def fmt_seconds(seconds: float) -> str:
         return f"{minutes} m {secs:02d} s"
     hours, minutes = divmod(minutes, 60)
     return f"{hours} h {minutes:02d} m"
+
+
+def epoch(text: object) -> float | None:
+    """Epoch seconds of an ISO-8601 time (as manifests write them); None when absent or unreadable."""
+    if not isinstance(text, str) or not text:
+        return None
+    try:
+        return datetime.fromisoformat(text).timestamp()
+    except ValueError:
+        return None

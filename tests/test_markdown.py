@@ -275,7 +275,7 @@ def test_flaky_test_names_its_evidence() -> None:
 
 
 def test_gantt_stops_before_mermaids_size_limit() -> None:
-    from qaagent.report.markdown import MAX_GANTT_BARS, gantt  # noqa: PLC0415 - the cap under test
+    from qaagent.report.timeline import MAX_GANTT_BARS, gantt  # noqa: PLC0415 - the cap under test
 
     many = [suite(f"s{i}", [case("t", suite=f"s{i}")]) for i in range(MAX_GANTT_BARS + 50)]
     block = gantt(run_of(*many))

@@ -25,10 +25,8 @@ from __future__ import annotations
 
 import html
 import json
-import math
 import re
 import secrets
-from datetime import datetime
 from importlib import resources
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, cast
@@ -38,7 +36,8 @@ from qaagent.errors import JUnitError
 from qaagent.evidence.bundle import replace_file
 from qaagent.evidence.read import BundleError, iter_records, load_document, parse_manifest
 from qaagent.junit.read import iter_junit_cases
-from qaagent.report.markdown import attempt_outcome
+from qaagent.report.timeline import number as _number
+from qaagent.report.timeline import svg_timeline
 from qaagent.text import fmt_seconds
 
 if TYPE_CHECKING:
@@ -49,7 +48,6 @@ REPORT_NAME = "report.html"
 #: status letters in the embedded rows (keeps 100,000 rows small)
 _STATUS_CODE = {"passed": "p", "failed": "f", "error": "e", "skipped": "s"}
 _CONCLUSION_ICON = {"success": "✅", "failure": "❌", "cancelled": "⏹️", "running": "⏳"}
-_OUTCOME_ICON = {"passed": "✓", "failed": "✗", "error": "!", "timed out": "⏱", "cancelled": "■"}
 _JSON_ESCAPES = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
 _JSON_UNSAFE = re.compile("[<>&\u2028\u2029]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -153,12 +151,6 @@ class _Strings:
         return number
 
 
-def _number(value: object, default: float = 0.0) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        return default
-    return float(value)
-
-
 def build_data(bundle_dir: Path, manifest: dict[str, Any]) -> dict[str, Any]:
     """The JSON the page's script renders: suites, compact test rows, problem details."""
     suite_names = [str(s.get("name", "")) for s in _suites(manifest)]
@@ -225,15 +217,6 @@ def _e(value: object) -> str:
 def _suites(manifest: dict[str, Any]) -> list[dict[str, Any]]:
     suites = manifest.get("suites")
     return [s for s in suites if isinstance(s, dict)] if isinstance(suites, list) else []
-
-
-def _epoch(text: object) -> float | None:
-    if not isinstance(text, str) or not text:
-        return None
-    try:
-        return datetime.fromisoformat(text).timestamp()
-    except ValueError:
-        return None
 
 
 def _asset(name: str) -> str:
@@ -328,78 +311,6 @@ def _header(manifest: dict[str, Any]) -> str:
     )
 
 
-def _timeline(manifest: dict[str, Any]) -> str:
-    bars: list[tuple[int, dict[str, Any], float, float]] = []
-    suites = _suites(manifest)
-    for index, suite in enumerate(suites):
-        for attempt in suite.get("attempts") or []:
-            if not isinstance(attempt, dict):
-                continue
-            start = _epoch(attempt.get("started"))
-            if start is not None:
-                bars.append((index, attempt, start, max(0.0, _number(attempt.get("duration")))))
-    run_start = _epoch(manifest.get("started"))
-    if not bars:
-        return (
-            '<section aria-labelledby="tl-h"><h2 id="tl-h">Timeline</h2>'
-            "<p>No suite attempt ran.</p></section>"
-        )
-    origin = min([b[2] for b in bars] + ([run_start] if run_start is not None else []))
-    end = max(b[2] + b[3] for b in bars)
-    run_end = _epoch(manifest.get("finished"))
-    if run_end is not None:
-        end = max(end, run_end)
-    span = max(end - origin, 0.001)
-    rows: list[str] = []
-    for index, suite in enumerate(suites):
-        items: list[str] = []
-        for _, attempt, start, duration in (b for b in bars if b[0] == index):
-            outcome = attempt_outcome(
-                attempt.get("returncode") if isinstance(attempt.get("returncode"), int) else None,
-                timed_out=attempt.get("timed_out") is True,
-                cancelled=attempt.get("cancelled") is True,
-            )
-            left = (start - origin) / span * 100
-            width = max(duration / span * 100, 0.4)
-            left = min(left, 100 - width)
-            number = attempt.get("number", "?")
-            text = (
-                f"{suite.get('name')} attempt {number}: {outcome}, "
-                f"from +{start - origin:.2f} s to +{start - origin + duration:.2f} s ({duration:.2f} s)"
-            )
-            cls = outcome.replace(" ", "-")
-            items.append(
-                f'<g class="bar o-{cls}" tabindex="0" role="listitem" '
-                f'aria-label="{_e(text)}" data-tip="{_e(text)}">'
-                f"<title>{_e(text)}</title>"
-                f'<rect x="{left:.3f}%" y="3" width="{width:.3f}%" height="22" rx="3" fill="url(#p-{cls})"/>'
-                f'<text x="{left:.3f}%" dx="4" y="19">'
-                f"{_OUTCOME_ICON.get(outcome, '')} #{_e(number)} {_e(outcome)}</text>"
-                "</g>"
-            )
-        rows.append(
-            f'<div class="tl-row"><span class="tl-name">{_e(suite.get("name"))}</span>'
-            '<svg class="tl-track" width="100%" height="28" role="list" '
-            f'aria-label="attempts of {_e(suite.get("name"))}">'
-            f"{''.join(items)}</svg></div>"
-        )
-    ticks = "".join(
-        f'<text x="{p}%" y="14" text-anchor="{"start" if p == 0 else "end" if p == 100 else "middle"}">'  # noqa: PLR2004 - the axis end
-        f"+{fmt_seconds(span * p / 100)}</text>"
-        for p in (0, 25, 50, 75, 100)
-    )
-    return (
-        '<section aria-labelledby="tl-h"><h2 id="tl-h">Timeline</h2>'
-        '<p class="hint">One bar per suite attempt on a shared time axis; hover or focus a bar '
-        "for its times. Bars are marked ✓ passed, ✗ failed (striped), ! error (crossed), "
-        "⏱ timed out, ■ cancelled (dotted).</p>"
-        f'<div class="timeline">{"".join(rows)}'
-        f'<div class="tl-row"><span class="tl-name" aria-hidden="true"></span>'
-        f'<svg class="tl-track axis" width="100%" height="18" aria-hidden="true">{ticks}</svg></div></div>'
-        '<p id="tl-info" class="tl-info" aria-live="polite"></p></section>'
-    )
-
-
 def _suite_sections(manifest: dict[str, Any], data: dict[str, Any]) -> str:
     parts: list[str] = ['<section aria-labelledby="suites-h"><h2 id="suites-h">Suites</h2>']
     manifest_suites = {str(s.get("name")): s for s in _suites(manifest)}
@@ -478,7 +389,7 @@ def render_report(bundle_dir: Path) -> str:
         f"<title>{_e(title)}</title>"
         f'<style nonce="{nonce}">{style}</style></head><body>'
         '<a class="skip" href="#problems">Skip to failed and flaky tests</a>'
-        f"{_asset('patterns.svg')}<main>{_header(manifest)}{note}{_timeline(manifest)}"
+        f"{_asset('patterns.svg')}<main>{_header(manifest)}{note}{svg_timeline(manifest)}"
         '<section id="problems" aria-labelledby="problems-h" tabindex="-1">'
         '<h2 id="problems-h">Failed and flaky tests</h2><div id="problem-list"></div></section>'
         f"{_suite_sections(manifest, data)}"

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from urllib.parse import quote
 
 from qaagent.evidence import diagnostics
+from qaagent.report.timeline import gantt
 from qaagent.results import FailOn, RunResult, SuiteResult, TestCase, conclusion
 from qaagent.text import fmt_seconds, truncate_utf8
 
@@ -360,61 +361,6 @@ def _shortened_note(level: _Level, failures: int, *, timeline: bool) -> str:
     if not dropped:
         return ""
     return "This summary was shortened to fit the size limit: " + "; ".join(dropped) + "."
-
-
-_MERMAID_UNSAFE = re.compile(r"[^A-Za-z0-9 ._-]")
-
-
-#: bars drawn in the job summary's timeline (about 80 characters each, well under Mermaid's limit)
-MAX_GANTT_BARS = 300
-
-
-def gantt(run: RunResult) -> str:
-    """A Mermaid `gantt` block with one bar per suite attempt on the run's time axis ("" if none).
-
-    GitHub renders it in job summaries. Times are epoch milliseconds
-    (`dateFormat x`); suite names are reduced to characters Mermaid cannot
-    misread. Failed attempts are `crit` (red), passed ones `done`; the task
-    label also says the outcome, so colour is not the only signal.
-    """
-    rows: list[str] = []
-    bars = 0
-    for index, suite in enumerate(run.suites):
-        attempts = [a for a in suite.attempts if a.started_at > 0]
-        if not attempts:
-            continue
-        if bars + len(attempts) > MAX_GANTT_BARS:
-            # Mermaid refuses diagrams over 50,000 characters: GitHub would show an error instead.
-            rows.append(f"    section {len(run.suites) - index} more suite(s) not drawn")
-            break
-        bars += len(attempts)
-        rows.append(f"    section {_MERMAID_UNSAFE.sub('_', suite.name[:60]) or 'suite'}")
-        for attempt in attempts:
-            outcome = attempt_outcome(
-                attempt.returncode, timed_out=attempt.timed_out, cancelled=attempt.cancelled
-            )
-            tag = "done" if outcome == "passed" else "crit"
-            start = round(attempt.started_at * 1000)
-            end = max(start + 1, round((attempt.started_at + max(0.0, attempt.duration)) * 1000))
-            label = f"attempt {attempt.number} {outcome} {fmt_seconds(attempt.duration)}"
-            rows.append(f"    {label} :{tag}, s{index}a{attempt.number}, {start}, {end}")
-    if not rows:
-        return ""
-    head = (
-        "```mermaid\ngantt\n    title Timeline (suite attempts)\n    dateFormat x\n    axisFormat %H:%M:%S\n"
-    )
-    return head + "\n".join(rows) + "\n```\n\n"
-
-
-def attempt_outcome(returncode: int | None, *, timed_out: bool, cancelled: bool) -> str:
-    """One word for how a suite attempt ended: passed, failed, error, timed out, cancelled."""
-    if cancelled:
-        return "cancelled"
-    if timed_out:
-        return "timed out"
-    if returncode is None or returncode < 0:
-        return "error"
-    return "passed" if returncode == 0 else "failed"
 
 
 def _inline_code(text: str) -> str:
