@@ -39,7 +39,7 @@ try:
     from qaagent import pipeline
     from qaagent.action import DEFAULTS, action_run
     from qaagent.errors import Cancelled, ExitCode, UsageError, exit_status
-    from qaagent.github.commands import add_mask, command, stop_commands_lines
+    from qaagent.github.commands import add_mask, grouped, stop_commands
     from qaagent.options import MergeOptions
     from qaagent.process import (
         SETUP,
@@ -82,30 +82,26 @@ class _SetupEcho:
 
 def run_setup(script: str, *, workdir: Path, env: MutableMapping[str, str], out: TextIO) -> int:
     """Run the `setup` command; its exit status, or 130 when the runner cancelled it."""
-    stop, resume = stop_commands_lines()
-    out.write(command("group", "setup") + "\n" + stop + "\n")
-    out.flush()
     echo = _SetupEcho(out)
     cancel = Cancel()
-    try:
-        with cancel_on_signals(cancel, signals=(signal.SIGTERM, signal.SIGINT)):
-            outcome = run_process(
-                _shell_argv(script),
-                cwd=workdir,
-                env=child_environment(env),
-                timeout=None,
-                log_path=None,
-                console=None,
-                prefix="setup",
-                cancel=cancel,
-                echo=echo,
-                policy=SETUP,
-            )
-    finally:
-        # From here on commands work again: nothing setup prints later may reach the log.
-        echo.close()
-        out.write(resume + "\n" + command("endgroup") + "\n")
-        out.flush()
+    with grouped("setup", out), stop_commands(out):
+        try:
+            with cancel_on_signals(cancel, signals=(signal.SIGTERM, signal.SIGINT)):
+                outcome = run_process(
+                    _shell_argv(script),
+                    cwd=workdir,
+                    env=child_environment(env),
+                    timeout=None,
+                    log_path=None,
+                    console=None,
+                    prefix="setup",
+                    cancel=cancel,
+                    echo=echo,
+                    policy=SETUP,
+                )
+        finally:
+            # Commands work again after this block: nothing setup prints later may reach the log.
+            echo.close()
     if outcome.cancelled:
         return ExitCode.CANCELLED
     if outcome.start_error is not None:

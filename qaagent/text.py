@@ -42,11 +42,6 @@ def clean_text(text: str) -> str:
     return _PATTERN.sub(_marker, text)
 
 
-def one_line(text: str) -> str:
-    """`text` with every run of white space (line breaks included) as one space, trimmed."""
-    return " ".join(text.split())
-
-
 def shorten(text: str, limit: int) -> str:
     """`text` cut to `limit` characters, with an ellipsis when cut."""
     return text if len(text) <= limit else text[: max(0, limit - 1)] + "…"
