@@ -26,7 +26,8 @@ from qaagent.github.context import GitHubContext
 pytest_plugins = ["history_support"]
 
 ROOT = Path(__file__).resolve().parent.parent
-SCHEMAS = ROOT.parent / "shared" / "schemas"
+#: the schemas the merged report is validated against (the repository's own copies)
+SCHEMAS = ROOT / "schemas"
 
 ProjectFactory = Callable[[Mapping[str, str]], Path]
 

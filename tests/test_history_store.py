@@ -31,7 +31,7 @@ from qaagent.history.record import prepare, record
 from qaagent.history.settings import HistorySettings
 from qaagent.history.store import Scope, Store
 from qaagent.junit.read import iter_junit_cases
-from qaagent.junit.sanitize import clean_text
+from qaagent.text import clean_text
 
 ROOT = Path(__file__).resolve().parent
 CORPUS = ROOT / "corpus" / "junit"

@@ -220,6 +220,7 @@ def test_escaping_corpus_renders_as_text_in_the_markup(tmp_path: Path) -> None:
     assert "https://" not in page
 
 
+@pytest.mark.slow
 @pytest.mark.browser
 def test_escaping_corpus_renders_as_text_in_chromium(tmp_path: Path) -> None:
     require_chromium()
@@ -363,6 +364,7 @@ def test_run_all_writes_report_and_qaagent_report_rebuilds_it(qa_project: Projec
     assert nonce.sub("", first) == nonce.sub("", second)  # the same page, fresh nonce
 
 
+@pytest.mark.slow
 def test_report_command_bad_input_is_one_line(tmp_path: Path) -> None:
     missing = run_qaagent("report", str(tmp_path / "nope"), cwd=tmp_path)
     assert missing.returncode == 2

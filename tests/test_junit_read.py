@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from qaagent.errors import JUnitError
-from qaagent.junit import read
+from qaagent.junit import parse
 from qaagent.junit.read import iter_junit_cases, read_junit_files
 from qaagent.results import TestCase
 
@@ -293,7 +293,7 @@ def test_error_element_gives_error_status(tmp_path: Path) -> None:
 
 
 def test_huge_fields_are_truncated_with_a_marker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(read, "MAX_FIELD_BYTES", 100)
+    monkeypatch.setattr(parse, "MAX_FIELD_BYTES", 100)
     body = "é" * 80  # 160 bytes
     path = write(
         tmp_path,
@@ -353,7 +353,7 @@ def test_file_paths_relative_to_the_repository_root(tmp_path: Path) -> None:
         tmp_path,
         f"""<testsuite>
           <testcase name="rel" file="tests/test_a.py"/>
-          <testcase name="dotdot" file="../shared/test_b.py"/>
+          <testcase name="dotdot" file="../common/test_b.py"/>
           <testcase name="abs-inside" file="{repo}/lib/test_c.py"/>
           <testcase name="abs-outside" file="{outside}"/>
           <testcase name="escapes" file="../../../etc/passwd"/>
@@ -364,7 +364,7 @@ def test_file_paths_relative_to_the_repository_root(tmp_path: Path) -> None:
     assert errors == []
     assert [(c.name, c.file) for c in cases] == [
         ("rel", "services/api/tests/test_a.py"),
-        ("dotdot", "services/shared/test_b.py"),
+        ("dotdot", "services/common/test_b.py"),
         ("abs-inside", "lib/test_c.py"),
         ("abs-outside", str(outside)),
         ("escapes", "../../../etc/passwd"),

@@ -367,7 +367,7 @@ def cmd_export(args: argparse.Namespace, out: TextIO) -> int:
         if args.output is None:
             _run(history, "export", lambda: _export(history.store, out))
         else:
-            from qaagent.evidence.atomic import atomic_open  # noqa: PLC0415
+            from qaagent.files import atomic_open  # noqa: PLC0415
 
             args.output.parent.mkdir(parents=True, exist_ok=True)
             with atomic_open(args.output) as handle:
@@ -445,7 +445,7 @@ def cmd_prune(args: argparse.Namespace, out: TextIO) -> int:
 
 def cmd_report(args: argparse.Namespace, out: TextIO) -> int:
     """Write the offline HTML page of trends, the flaky leaderboard and the slowest tests."""
-    from qaagent.evidence.atomic import atomic_write_text  # noqa: PLC0415
+    from qaagent.files import atomic_write_text  # noqa: PLC0415
     from qaagent.history.report import render  # noqa: PLC0415
 
     page = _query(

@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
-from qaagent.junit.sanitize import clean_text
+from qaagent.text import clean_text
 
 Status = Literal["passed", "failed", "error", "skipped"]
 #: statuses as stored (one small integer each)

@@ -35,7 +35,7 @@ from qaagent.history.model import (
 )
 from qaagent.history.packed import Packed, is_clean, outcome
 from qaagent.history.store import Scope, Store, chunks, marks
-from qaagent.junit.sanitize import clean_text
+from qaagent.text import clean_text
 
 #: known tests are looked up key by key below this many new ones, else all at once
 _FEW = 2000

@@ -78,7 +78,8 @@ def is_pytest_zero_based(case_attributes: Mapping[str, str], suite_names: Sequen
 class Locator:
     """Turns what a report says about a test's location into (file, line)."""
 
-    def __init__(self, base_dir: Path, repo_root: Path) -> None:
+    def __init__(self, base_dir: Path, repo_root: Path, *, zero_based_lines: bool | None = None) -> None:
+        self._zero_based = zero_based_lines
         bases = {os.path.abspath(base_dir), os.path.realpath(base_dir)}
         roots = {os.path.abspath(repo_root), os.path.realpath(repo_root)}
         self._bases = sorted(bases)
@@ -146,7 +147,9 @@ class Locator:
         """
         file_attr = attributes.get("file")
         if file_attr:
-            zero_based = is_pytest_zero_based(attributes, suite_names)
+            zero_based = self._zero_based
+            if zero_based is None:
+                zero_based = is_pytest_zero_based(attributes, suite_names)
             line = parse_line(attributes.get("line"), zero_based=zero_based)
             if line is None:  # jest-junit: file= but no line=; a stack frame may say it
                 line = _frame_line(file_attr, texts)
