@@ -66,7 +66,10 @@ def build_parser() -> argparse.ArgumentParser:
     _feedback_args(run)
     run.add_argument("--quiet", action="store_true", help="do not echo suite output")
     run.add_argument(
-        "--shard", type=cli_type(options.shard), metavar="I/N", help="run only shard I of N (matrix jobs)"
+        "--shard",
+        type=cli_type(options.shard_or_auto),
+        metavar="I/N",
+        help="run only shard I of N (matrix jobs); auto: from the CI's parallel-job variables",
     )
     _durations_arg(run)
     run.set_defaults(func=cmd_run_all)

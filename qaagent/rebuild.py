@@ -23,8 +23,8 @@ from qaagent.evidence.read import AttemptEntry, Manifest, SuiteEntry, iter_recor
 from qaagent.junit.read import iter_junit_cases
 from qaagent.results import Attempt, CaseStore, SuiteResult, TestCase
 from qaagent.runners import RUNNER_CLASSES
-from qaagent.shard import locate_unit, unit_index
 from qaagent.text import epoch
+from qaagent.units import locate_unit, unit_index
 
 
 @dataclass(frozen=True)

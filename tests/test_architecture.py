@@ -33,6 +33,7 @@ LAYERS: dict[int, tuple[str, ...]] = {
         "qaagent.errors",
         "qaagent.paths",
         "qaagent.options",
+        "qaagent.ci",
         "qaagent.console",
         "qaagent.schedule",
         "qaagent.evidence.redact",
@@ -75,8 +76,12 @@ LAYERS: dict[int, tuple[str, ...]] = {
     ),
     4: (  # scheduling and execution; reports and GitHub feedback of a finished run
         "qaagent.durations",
+        "qaagent.units",
         "qaagent.shard",
+        "qaagent.batching",
         "qaagent.retries",
+        "qaagent.suite_run",
+        "qaagent.split_suite",
         "qaagent.orchestrator",
         "qaagent.report.console",
         "qaagent.report.timeline",
@@ -111,6 +116,8 @@ FORBIDDEN = (
     ("qaagent.github", "qaagent.report"),
     ("qaagent.junit.write", "qaagent.evidence"),
     ("qaagent.runners", "qaagent.shard"),
+    ("qaagent.runners", "qaagent.units"),
+    ("qaagent.runners", "qaagent.batching"),
 )
 
 
