@@ -287,7 +287,7 @@ def _queue(
         plan,
         work=work,
         start_order=start,
-        start_order_reason=_reason(estimates),
+        start_order_reason=_reason(plan, units, estimates, durations),
         split_layout=layout.as_json(plan),
     )
 
@@ -339,12 +339,19 @@ def _items(
     return items
 
 
-def _reason(estimates: Estimates) -> str:
+def _reason(plan: Plan, units: Sequence[Unit], estimates: Estimates, durations: Durations) -> str:
     if estimates.basis == "recorded":
-        return f"longest first by durations from {estimates.source} ({estimates.known} recorded)"
+        names = [s.name for s in plan.suites]
+        known = sum(1 for n in names if durations.suite_total(n) is not None)
+        reason = f"longest first by durations from {estimates.source} ({known} of {len(names)} suites"
+        if known == len(names):
+            return reason + " recorded)"
+        guessed = any(u.tests is not None and durations.suite_total(u.suite) is None for u in units)
+        others = "others estimated from their listed tests" if guessed else "others get the mean"
+        return f"{reason} recorded, {others})"
     if estimates.basis == "listed":
         return "longest first by listed test counts (no recorded durations)"
-    return "suite_order (no recorded durations, nothing listed)"
+    return "suite_order (no recorded durations)"
 
 
 def _suite_order(plan: Plan, reason: str) -> Plan:

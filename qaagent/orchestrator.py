@@ -180,9 +180,9 @@ class RunOrchestrator:
         by_name = {s.name: s for s in self.plan.suites}
         results: dict[str, SuiteResult] = {}
         queue = self.plan.queue
-        split = f" ({len(queue)} processes' worth of work)" if self._split else ""
+        queued = f": {len(queue)} items in the queue" if self._split else ""
         self.console.line(
-            f"qaagent: running {len(by_name)} suite(s) in parallel{split}, {self.plan.workers} worker(s)"
+            f"qaagent: running {len(by_name)} suites in parallel, {self.plan.workers} worker(s){queued}"
         )
         with (
             self.console.untrusted(None),
