@@ -18,9 +18,11 @@ else the runner's `startup_seconds`):
 - ``k = 3`` otherwise: more, smaller batches, so that handing them out as slots
   free up absorbs estimates that are only test counts (measured in
   docs/decisions.md: k = 3–4 gave the lowest median and tail on skewed suites);
-- ``auto`` gives a suite at most ``total ÷ (9 × start-up)`` batches (total:
-  its estimated seconds, recorded or guessed), so a start-up stays under a
-  tenth of a batch's time;
+- ``auto`` gives a suite at most ``total ÷ (3 × start-up)`` batches (total:
+  its estimated seconds, recorded or guessed): each batch holds at least three
+  start-ups' worth of tests, so a start-up is at most a quarter of a batch's
+  time (9 was measured to keep a 27 s behave suite whole on its first run;
+  see docs/decisions.md);
 - ``split: N`` caps the suite at N batches instead; a batch never holds zero files.
 
 A suite that asks to split but cannot — a sequential run, one slot, a
@@ -48,8 +50,8 @@ from qaagent.units import Discovery, Unit, discover_all, unit_estimate
 
 #: bins per slot when some estimate is only a test count (see the module docstring)
 UNKNOWN_BINS_PER_SLOT = 3
-#: with recorded durations, a batch holds at least this many start-ups' worth of tests
-MIN_BATCH_STARTUPS = 9
+#: a batch holds at least this many start-ups' worth of tests (estimated seconds)
+MIN_BATCH_STARTUPS = 3
 
 
 @dataclass(frozen=True)

@@ -328,6 +328,15 @@ def _suite_sections(manifest: dict[str, Any], data: dict[str, Any]) -> str:
             for a in suite.get("attempts") or []
             if isinstance(a, dict)
         )
+        batch_rows = "".join(
+            f"<tr><td>{_e(b.get('batch'))}</td><td>{_e(len(b.get('units') or []))}</td>"
+            f"<td>{_e(a.get('number'))}</td><td>{_e(fmt_seconds(_number(a.get('duration'))))}</td>"
+            f"<td>{_e(a.get('returncode'))}</td><td>{_log_link(a.get('log'))}</td></tr>"
+            for b in suite.get("batches") or []
+            if isinstance(b, dict)
+            for a in b.get("attempts") or []
+            if isinstance(a, dict)
+        )
         problem = suite.get("error") or suite.get("skipped_reason")
         parts.append(
             f'<section class="suite" aria-labelledby="s{index}-h"><h3 id="s{index}-h">{_e(name)} '
@@ -342,6 +351,15 @@ def _suite_sections(manifest: dict[str, Any], data: dict[str, Any]) -> str:
                 '<th scope="col">Timed out</th><th scope="col">Log</th></tr></thead>'
                 f"<tbody>{attempts_rows}</tbody></table>"
                 if attempts_rows
+                else ""
+            )
+            + (
+                '<table class="attempts"><caption>Batches (processes of a split suite)</caption><thead><tr>'
+                '<th scope="col">Batch</th><th scope="col">Files</th><th scope="col">Attempt</th>'
+                '<th scope="col">Duration</th><th scope="col">Return code</th><th scope="col">Log</th>'
+                "</tr></thead>"
+                f"<tbody>{batch_rows}</tbody></table>"
+                if batch_rows
                 else ""
             )
             + f'<div class="tests" data-suite="{index}"></div></section>'
