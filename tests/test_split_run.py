@@ -154,7 +154,7 @@ def test_cancelling_a_split_run_stops_its_batches_and_skips_the_rest(qa_project:
     bundle = max((root / "ev").iterdir())
     manifest = json.loads((bundle / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["status"] == "cancelled"
-    statuses = sorted(r["status"] for rs in _unit_records(root, "ev").values() for r in rs)
+    statuses = sorted(str(r["status"]) for rs in _unit_records(root, "ev").values() for r in rs)
     assert statuses == ["error", "error", "skipped", "skipped"]  # 2 stopped, 2 never started
     skipped = [r for rs in _unit_records(root, "ev").values() for r in rs if r["status"] == "skipped"]
     assert all(
