@@ -21,8 +21,8 @@ else the runner's `startup_seconds`):
 - ``auto`` gives a suite at most ``total ÷ (3 × start-up)`` batches (total:
   its estimated seconds, recorded or guessed): each batch holds at least three
   start-ups' worth of tests, so a start-up is at most a quarter of a batch's
-  time (9 was measured to keep a 27 s behave suite whole on its first run;
-  see docs/decisions.md);
+  time (9, the first choice, kept the benchmark's suites whole once their
+  start-up was recorded under load; docs/decisions.md has the model's figures);
 - ``split: N`` caps the suite at N batches instead; a batch never holds zero files.
 
 A suite that asks to split but cannot — a sequential run, one slot, a

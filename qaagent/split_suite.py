@@ -26,6 +26,7 @@ import dataclasses
 import heapq
 import threading
 import time
+import traceback
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -133,7 +134,15 @@ class SplitSuite:
             record.store = self.run.attempts(
                 batch, folder, result, prefix=label, limits=self.budget, problem_cases=problems
             )
-            if not result.attempts:
+        except Exception as exc:  # our own bug: this batch's files are errors, the others stand
+            why = f"internal error in qaagent while running batch {item.batch}: {type(exc).__name__}: {exc}"
+            self.run.console.line(f"[{label}] {why}")
+            record.store = CaseStore(
+                self._unit_cases(item, units, why, traceback.format_exc(), status="error")
+            )
+            result.error = why
+        try:
+            if not result.attempts and result.error is None:  # the suite's budget was spent
                 why = (
                     f"not run: the suite's timeout of {self.suite.timeout:g} s (its batches together) ran out"
                 )

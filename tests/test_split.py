@@ -6,23 +6,29 @@ batches, cancellation) are in `test_split_run.py`.
 
 from __future__ import annotations
 
+import io
+import threading
 import time
 from pathlib import Path
 
 import pytest
+from helpers import case
 
 from qaagent.batching import MIN_BATCH_STARTUPS, UNKNOWN_BINS_PER_SLOT, layout_lines, plan_work
 from qaagent.ci import shard_from_environment
+from qaagent.console import Console
 from qaagent.durations import NO_DURATIONS, Durations, SuiteDurations, from_json
 from qaagent.errors import ProfileError, UsageError
 from qaagent.options import InvalidValue, RunOptions, Shard, shard_or_auto, split_setting
 from qaagent.plan import Plan, WorkItem, build_plan
 from qaagent.profile import load_profile, parse_profile
+from qaagent.results import Attempt, CaseStore
 from qaagent.runners.base import Runner
 from qaagent.runners.playwright import PlaywrightRunner, spec_filter
 from qaagent.runners.pytest import PytestRunner
 from qaagent.schedule import pack
-from qaagent.split_suite import Budget
+from qaagent.split_suite import Budget, SplitSuite
+from qaagent.suite_run import SuiteBuilder, SuiteRun
 from qaagent.units import Discovery, Unit
 
 # -- the setting ---------------------------------------------------------------------------------
@@ -400,3 +406,37 @@ def test_the_shard_flag_takes_auto_or_i_of_n() -> None:
     assert shard_or_auto("2/3") == Shard(2, 3)
     with pytest.raises(InvalidValue, match=r"expected I/N .*, or auto"):
         shard_or_auto("automatic")
+
+
+# -- a batch our own code fails on -----------------------------------------------------------------
+
+
+class _Broken(SuiteRun):
+    """Batch 2 hits a bug of ours; batch 1 reports one passing test."""
+
+    def attempts(self, runner: Runner, folder: Path, result: SuiteBuilder, **_: object) -> CaseStore:
+        if runner.suite.batch == 2:
+            msg = "a bug"
+            raise RuntimeError(msg)
+        result.attempts.append(Attempt(1, ("pytest",), 0, timed_out=False, started_at=1.0, duration=0.5))
+        units = runner.suite.units or ()
+        return CaseStore([case("test_ok", file=f"tests/{units[0].name}")])
+
+
+def test_a_batch_that_our_code_fails_on_makes_errors_of_its_files_only(tmp_path: Path) -> None:
+    plan = _plan(tmp_path, PROFILE)
+    files = [tmp_path / "tests" / f"test_{c}.py" for c in "ab"]
+    for file in files:
+        file.write_text("def test_ok():\n    pass\n", encoding="utf-8")
+    items = [WorkItem("unit", batch=n, units=(f,), positions=(n - 1,)) for n, f in enumerate(files, 1)]
+    run = _Broken(console=Console(io.StringIO()), cancel=threading.Event(), repo_root=tmp_path)
+    split = SplitSuite(plan.suites[0], items, folder=tmp_path / "ev" / "unit", run=run)
+    for item in items:
+        split.run_batch(item, {})
+    result = split.result()
+    assert result is not None
+    cases = [(c.file, c.status, c.message) for c in result.cases]
+    assert cases[0] == ("tests/test_a.py", "passed", "")
+    assert cases[1][:2] == ("tests/test_b.py", "error")
+    assert "internal error in qaagent while running batch 2: RuntimeError: a bug" in cases[1][2]
+    assert [b.number for b in result.batches] == [1, 2]
