@@ -47,5 +47,13 @@ class ProfileError(UsageError):
     """The profile cannot be loaded or is invalid (exit 2)."""
 
 
-class JUnitError(Exception):
+class ResultFileError(Exception):
+    """A result file (JUnit, TRX, TAP, ...) cannot be read; becomes a suite error, never a crash.
+
+    The message is one line that starts with the file's label; the cases read
+    before the problem stay valid.
+    """
+
+
+class JUnitError(ResultFileError):
     """A suite's JUnit file cannot be read; becomes a suite error, never a crash."""

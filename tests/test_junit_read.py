@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from qaagent.errors import JUnitError
-from qaagent.junit import read
+from qaagent.formats import source
 from qaagent.junit.read import iter_junit_cases, read_junit_files
 from qaagent.results import TestCase
 
@@ -293,7 +293,7 @@ def test_error_element_gives_error_status(tmp_path: Path) -> None:
 
 
 def test_huge_fields_are_truncated_with_a_marker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(read, "MAX_FIELD_BYTES", 100)
+    monkeypatch.setattr(source, "MAX_FIELD_BYTES", 100)
     body = "é" * 80  # 160 bytes
     path = write(
         tmp_path,
