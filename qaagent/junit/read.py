@@ -14,13 +14,16 @@ file holds.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar, Final
+from typing import TYPE_CHECKING, ClassVar
 
 from qaagent.errors import JUnitError
-from qaagent.formats import source, xmlsafe
+from qaagent.formats import golang, source, xmlsafe
+from qaagent.formats.golang import GoModules
 from qaagent.formats.source import CappedText, cap
 from qaagent.formats.source import seconds as _duration
 from qaagent.formats.xmlsafe import MAX_ATTRIBUTES, MAX_DEPTH, MAX_TOKEN_BYTES
+from qaagent.junit import dialects
+from qaagent.junit.dialects import Outcome
 from qaagent.junit.locate import Locator
 from qaagent.results import FailStatus, Rerun, Status, TestCase
 
@@ -32,8 +35,6 @@ if TYPE_CHECKING:
 MAX_FILE_BYTES = source.MAX_FILE_BYTES
 #: flaky/rerun elements kept per test case (the rest are ignored)
 MAX_RERUNS = 100
-
-UNNAMED: Final = "(unnamed)"
 
 _CASE_CHILDREN = frozenset(
     {
@@ -78,6 +79,17 @@ def _skip_property(properties: _Node) -> str:
     return ""
 
 
+class _Suite:
+    """An open ``<testsuite>``: its name and what its ``<properties>`` say about its producer."""
+
+    __slots__ = ("kind", "legacy", "name")
+
+    def __init__(self, name: str, kind: str) -> None:
+        self.name = name
+        self.kind = kind  #: "qaagent" (read as written), "go" (gotestsum) or ""
+        self.legacy: set[str] = set()  #: qaagent's older property names seen
+
+
 class _Builder(xmlsafe.XmlHandler):
     """Expat handlers: tracks suites, builds the current testcase, queues finished cases."""
 
@@ -85,12 +97,15 @@ class _Builder(xmlsafe.XmlHandler):
     ROOT_TEXT: ClassVar[str] = "<testsuites> or <testsuite>"
     FORMAT: ClassVar[str] = "JUnit"
 
-    def __init__(self, suite: str, locator: Locator) -> None:
+    def __init__(self, suite: str, locator: Locator, modules: GoModules) -> None:
         super().__init__()
         self.suite = suite
         self.locator = locator
+        self.modules = modules
+        self.suites: list[_Suite] = []
         self.suite_names: list[str] = []
         self.open: list[_Node | None] = []  # elements inside the current testcase
+        self.properties_depth = 0  # depth of an open suite-level <properties>, 0 when none
 
     # -- elements -------------------------------------------------------------
     def on_start(self, tag: str, attributes: dict[str, str]) -> None:
@@ -99,7 +114,26 @@ class _Builder(xmlsafe.XmlHandler):
         elif tag == "testcase":
             self.open.append(_Node(tag, attributes))
         elif tag == "testsuite":
-            self.suite_names.append(attributes.get("name", ""))
+            name = attributes.get("name", "")
+            self.suite_names.append(name)
+            self.suites.append(_Suite(name, self.suites[-1].kind if self.suites else ""))
+        elif tag == "properties" and self.suites and not self.properties_depth:
+            self.properties_depth = self.depth
+        elif tag == "property" and self.properties_depth and self.depth == self.properties_depth + 1:
+            self._suite_property(attributes)
+
+    def _suite_property(self, attributes: dict[str, str]) -> None:
+        """Recognise the producer from a suite-level property (qaagent's marker, gotestsum's Go version)."""
+        suite = self.suites[-1]
+        name = attributes.get("name", "")
+        if (name, attributes.get("value")) == dialects.WRITTEN_BY:
+            suite.kind = "qaagent"
+        elif name == dialects.GO_VERSION_PROPERTY and not suite.kind:
+            suite.kind = "go"
+        elif name in dialects.LEGACY_QAAGENT_PROPERTIES:
+            suite.legacy.add(name)
+            if suite.legacy == dialects.LEGACY_QAAGENT_PROPERTIES:
+                suite.kind = "qaagent"
 
     def _child(self, tag: str, attributes: dict[str, str]) -> _Node | None:
         parent = self.open[-1]
@@ -125,8 +159,11 @@ class _Builder(xmlsafe.XmlHandler):
             node = self.open.pop()
             if not self.open and node is not None:
                 self.ready.append(self._case(node) if node.children else self._passed(node))
-        elif tag == "testsuite" and self.suite_names:
+        elif tag == "testsuite" and self.suites:
+            self.suites.pop()
             self.suite_names.pop()
+        elif tag == "properties" and self.depth + 1 == self.properties_depth:
+            self.properties_depth = 0
 
     def data(self, text: str) -> None:
         if len(self.open) > 1:
@@ -135,17 +172,28 @@ class _Builder(xmlsafe.XmlHandler):
                 node.text.add(text)
 
     # -- one finished testcase -----------------------------------------------
+    def _identity(self, attributes: dict[str, str]) -> tuple[str, str]:
+        """(classname, name) as the tool gave them; only a missing classname becomes the suite's name."""
+        classname = attributes.get("classname")
+        if classname is None:
+            classname = self.suite_names[-1] if self.suite_names else ""
+        return classname, attributes.get("name", "")
+
+    def _kind(self) -> str:
+        return self.suites[-1].kind if self.suites else ""
+
     def _passed(self, node: _Node) -> TestCase:
         """A test case without kept children: passed, no output (most of a large report)."""
         attributes = node.attributes
-        classname = attributes.get("classname") or (self.suite_names[-1] if self.suite_names else "")
-        file, line = self.locator.locate(attributes, classname, (), self.suite_names)
-        name = attributes.get("name") or UNNAMED
+        classname, name = self._identity(attributes)
+        as_written = self._kind() == "qaagent"
+        file, line = self.locator.locate(attributes, classname, (), self.suite_names, as_written=as_written)
         return TestCase(self.suite, classname, name, "passed", _duration(attributes.get("time")), file, line)
 
-    def _case(self, node: _Node) -> TestCase:  # noqa: C901 - one pass over the children keeps parsing fast
+    def _case(self, node: _Node) -> TestCase:  # noqa: C901, PLR0912 - one pass over the children keeps parsing fast
         attributes = node.attributes
-        classname = attributes.get("classname") or (self.suite_names[-1] if self.suite_names else "")
+        classname, name = self._identity(attributes)
+        kind = self._kind()
         status: Status = "passed"
         outcome: _Node | None = None
         extra: list[str] = []
@@ -153,6 +201,7 @@ class _Builder(xmlsafe.XmlHandler):
         texts: list[str] = []  # failure/error bodies, searched for a location
         stdout: list[str] = []
         stderr: list[str] = []
+        skipped_types: list[str] = []
         has_flaky = False
         skip_reason = ""
         for child in node.children:
@@ -171,27 +220,32 @@ class _Builder(xmlsafe.XmlHandler):
                     status = "failed" if tag == "failure" else "error"
                 else:
                     extra.append(body)
-            elif tag == "skipped" and outcome is None:
-                outcome = child
-                status = "skipped"
+            elif tag == "skipped":
+                skipped_types.append(child.attributes.get("type", ""))
+                if outcome is None:
+                    outcome = child
+                    status = "skipped"
             elif tag in _RETRY_TAGS and len(reruns) < MAX_RERUNS:
                 has_flaky = has_flaky or tag.startswith("flaky")
                 reruns.append(self._rerun(child))
-        message = type_ = details = ""
-        if outcome is not None:
-            details = outcome.text.value()
-            message = cap(outcome.attributes.get("message", ""))
-            type_ = cap(outcome.attributes.get("type", ""))
+        message, type_, details = _result_fields(outcome, extra)
         if status == "skipped" and not message:
             message = skip_reason
-        if extra:
-            details = "\n\n".join([details, *extra])
         texts += [rerun.details for rerun in reruns]
-        file, line = self.locator.locate(attributes, classname, texts, self.suite_names)
+        xfail = dialects.xfail_outcome(status, message, skipped_types)
+        if "todo" in skipped_types and kind != "qaagent":
+            status, message, type_, xfail = _node_todo(node, status)
+        file, line = self.locator.locate(
+            attributes, classname, texts, self.suite_names, as_written=kind == "qaagent"
+        )
+        if status != "passed" and kind != "qaagent":
+            file, line, message = self._faithful(
+                kind, status, (file, line), (message, type_, details), (classname, name)
+            )
         return TestCase(
             self.suite,
             classname,
-            attributes.get("name") or UNNAMED,
+            name,
             status,
             _duration(attributes.get("time")),
             file,
@@ -204,7 +258,27 @@ class _Builder(xmlsafe.XmlHandler):
             1 + len(reruns),
             has_flaky and status == "passed",
             tuple(reruns),
+            (),
+            xfail,
         )
+
+    def _faithful(
+        self,
+        kind: str,
+        status: Status,
+        where: tuple[str | None, int | None],
+        result: tuple[str, str, str],
+        identity: tuple[str, str],
+    ) -> tuple[str | None, int | None, str]:
+        """(file, line, message) of a case that did not pass, as its producer meant them."""
+        file, line = where
+        message, type_, details = result
+        classname, name = identity
+        if kind == "go":
+            go_file, go_line, go_message = golang.failure_line(details or message)
+            file = golang.locate(classname, go_file, self.modules, self.locator) or file
+            return file, (go_line if go_file else line), go_message or message
+        return file, line, dialects.refine_message(status, message, type_, details, name)
 
     @staticmethod
     def _rerun(node: _Node) -> Rerun:
@@ -221,6 +295,29 @@ class _Builder(xmlsafe.XmlHandler):
         )
 
 
+def _result_fields(outcome: _Node | None, extra: list[str]) -> tuple[str, str, str]:
+    """(message, type, details) of the element that decided the status; later failures join the details."""
+    if outcome is None:  # `extra` holds failures after the first, so it is empty here
+        return "", "", ""
+    details = outcome.text.value()
+    if extra:
+        details = "\n\n".join([details, *extra])
+    return cap(outcome.attributes.get("message", "")), cap(outcome.attributes.get("type", "")), details
+
+
+def _node_todo(node: _Node, status: Status) -> tuple[Status, str, str, Outcome]:
+    """Node's test runner: ``<skipped type="todo">`` is a TODO test; with a ``<failure>`` it failed (xfail).
+
+    TAP calls a passing TODO test an unexpected pass, so a TODO test without a
+    failure is passed (xpass), as `qaagent.formats.tap` reads node's TAP.
+    """
+    skipped = next(child for child in node.children if child.tag == "skipped")
+    reason = cap(skipped.attributes.get("message", ""))
+    if status in ("failed", "error"):
+        return "skipped", reason, "todo", "xfail"
+    return "passed", reason, "todo", "xpass"
+
+
 def iter_junit_cases(path: Path, *, suite: str, base_dir: Path, repo_root: Path) -> Iterator[TestCase]:
     """Stream the test cases of one JUnit file in document order.
 
@@ -230,10 +327,11 @@ def iter_junit_cases(path: Path, *, suite: str, base_dir: Path, repo_root: Path)
     already yielded stay valid.
     """
     locator = Locator(base_dir, repo_root)
+    modules = GoModules(base_dir, repo_root)
     yield from xmlsafe.read_xml_cases(
         path,
         repo_root=repo_root,
-        make_handler=lambda: _Builder(suite, locator),
+        make_handler=lambda: _Builder(suite, locator, modules),
         kind="JUnit file",
         error=JUnitError,
     )
