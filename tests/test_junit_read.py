@@ -49,10 +49,13 @@ def test_pytest_xunit1_lines_become_one_based() -> None:
         ("test_in_class", "passed", "tests/checks_sample.py", 29, False, 1),
     ]
     source = (PROJECT / "tests" / "checks_sample.py").read_text().splitlines()
+    failing, erroring = cases[1].line, cases[2].line
+    assert failing is not None
+    assert erroring is not None
     # the failing line, from the traceback's "tests/checks_sample.py:16: AssertionError"
-    assert source[cases[1].line - 1].strip() == 'assert 1 + 1 == 3, "arithmetic is broken"'
+    assert source[failing - 1].strip() == 'assert 1 + 1 == 3, "arithmetic is broken"'
     # test_errors fails in its fixture, in the same file ("tests/checks_sample.py:8: RuntimeError")
-    assert source[cases[2].line - 1].strip() == 'raise RuntimeError("fixture exploded")'
+    assert source[erroring - 1].strip() == 'raise RuntimeError("fixture exploded")'
     # the others: the def line
     for case in [cases[0], *cases[3:]]:
         assert case.line is not None

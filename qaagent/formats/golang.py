@@ -114,6 +114,11 @@ def failure_line(output: str) -> tuple[str | None, int | None, str]:
     return None, None, fallback
 
 
+def is_framework(line: str) -> bool:
+    """Whether `go test` itself printed this output line (``=== RUN``, ``--- PASS: …``, ``ok pkg``)."""
+    return _FRAMEWORK.match(line) is not None
+
+
 def locate(package: str, file: str | None, modules: GoModules, locator: Locator) -> str | None:
     """The file a Go failure names, relative to the repository root (None when unknown)."""
     if not file:

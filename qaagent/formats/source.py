@@ -19,8 +19,10 @@ starts with the file's label.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
+import re
 import stat
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
@@ -123,6 +125,15 @@ def first_line(text: str) -> str:
     return ""
 
 
+_ERROR_NAME = re.compile(r"^([A-Za-z_$][\w$.]*)(?: \[[A-Z_]+\])?:")
+
+
+def error_name(text: str) -> str:
+    """The exception's name a JavaScript or Python error text starts with (``TypeError: …``), or ''."""
+    match = _ERROR_NAME.match(text)
+    return match.group(1) if match else ""
+
+
 def label_of(path: Path, repo_root: Path) -> str:
     """How error messages name the file: relative to the repository root when inside it."""
     absolute = Path(os.path.abspath(path))
@@ -183,6 +194,27 @@ def open_result_file(path: Path, repo_root: Path, label: str, *, kind: str = "re
     return os.fdopen(fd, "rb")
 
 
+class ProblemError(Exception):
+    """A reader's own complaint about the content, raised without the label (`reading` adds it)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@contextlib.contextmanager
+def reading(label: str) -> Iterator[None]:
+    """Turn what reading a file can raise into one `ResultFileError` that names the file."""
+    try:
+        yield
+    except ProblemError as error:
+        raise ResultFileError(f"{label}: {error.reason}") from None
+    except TooLargeError as error:
+        raise ResultFileError(f"{label}: {error}") from None
+    except OSError as error:
+        raise read_error(label, error) from None
+
+
 class TooLargeError(ResultFileError):
     """The file grew past `MAX_FILE_BYTES` while it was read (no label: the reader adds it)."""
 
@@ -197,6 +229,40 @@ def bounded_chunks(handle: BinaryIO) -> Iterator[bytes]:
         yield chunk
 
 
+#: a line longer than this (TAP, JSON lines) is not kept: `bounded_lines` yields None for it
+MAX_LINE_BYTES = 1024 * 1024
+
+
+def bounded_lines(handle: BinaryIO) -> Iterator[str | None]:
+    """Yield the file's lines (without the newline) decoded as UTF-8 with replacement.
+
+    A line longer than `MAX_LINE_BYTES` is read past without being kept and
+    yields None, so one endless line cannot fill memory. A leading BOM is dropped.
+    """
+    held = b""
+    too_long = False
+    first = True
+    for chunk in bounded_chunks(handle):
+        if first:
+            first = False
+            chunk = chunk.removeprefix(b"\xef\xbb\xbf")  # noqa: PLW2901 - the BOM, once
+        start = 0
+        while (end := chunk.find(b"\n", start)) >= 0:
+            if too_long or len(held) + end - start > MAX_LINE_BYTES:
+                yield None
+            else:
+                yield (held + chunk[start:end]).decode("utf-8", "replace").removesuffix("\r")
+            held, too_long, start = b"", False, end + 1
+        if not too_long:
+            held += chunk[start:]
+            if len(held) > MAX_LINE_BYTES:
+                held, too_long = b"", True
+    if too_long:
+        yield None
+    elif held:
+        yield held.decode("utf-8", "replace").removesuffix("\r")
+
+
 def read_error(label: str, error: OSError) -> ResultFileError:
     """The error for a file that opened but could not be read."""
     return ResultFileError(f"{label}: cannot be read ({error.strerror})")
@@ -206,15 +272,20 @@ __all__ = [
     "CHUNK_BYTES",
     "MAX_FIELD_BYTES",
     "MAX_FILE_BYTES",
+    "MAX_LINE_BYTES",
     "MAX_SECONDS",
     "CappedText",
+    "ProblemError",
     "TooLargeError",
     "bounded_chunks",
+    "bounded_lines",
     "cap",
     "check_kind",
+    "error_name",
     "first_line",
     "label_of",
     "open_result_file",
     "read_error",
+    "reading",
     "seconds",
 ]
