@@ -40,9 +40,12 @@ MAX_KEPT_ITEMS = 1000
 MAX_KEPT_CHARS = 4 * 1024 * 1024
 
 _WHITESPACE = re.compile(r"[ \t\n\r]*")
-#: the body of a string up to its closing quote (or the buffer's end, or a trailing lone backslash)
-_STRING_BODY = re.compile(r'(?:[^"\\]|\\.)*', re.DOTALL)
+#: a run of string characters that are neither a quote nor a backslash (a plain class: `re`
+#: keeps no backtracking state for it, unlike an alternation, which costs ~150 bytes a character)
+_PLAIN_RUN = re.compile(r'[^"\\]*')
 _DECODER = json.JSONDecoder(strict=False)
+#: the characters a number or a literal (true, false, null) is made of
+_SCALAR_RUN = re.compile(r"[-+0-9.eEtrufalsn]*")
 _MISSING = object()
 
 
@@ -94,7 +97,7 @@ class JsonCursor:
             self._buffer += tail
             return bool(tail)
         text = self._decoder.decode(chunk)
-        if not self._started:
+        if not self._started and text:
             self._started = True
             text = text.removeprefix("\ufeff")
         self._buffer += text
@@ -222,10 +225,13 @@ class JsonCursor:
                     f"a JSON number cannot be read at character {self.offset} ({error})"
                 ) from None
             else:
-                # a number at the buffer's end may go on in the next chunk
-                if end < len(self._buffer) or self._eof or self._buffer[self._pos] in '{["':
+                # a number (or literal) that reaches the buffer's end may go on in the next chunk
+                token_end = _SCALAR_RUN.match(self._buffer, self._pos).end()  # type: ignore[union-attr]
+                if token_end < len(self._buffer) or self._buffer[self._pos] in '{["' or self._eof:
                     self._pos = end
                     return found
+                self._fill()  # (at the end of the input it sets `_eof`, and the value is taken)
+                continue
             # read on until the value has at least twice the room (amortised: linear in its size)
             wanted = max(wanted * 2, source.CHUNK_BYTES)
             while len(self._buffer) - self._pos < min(wanted, MAX_VALUE_CHARS + 1) and self._fill():
@@ -279,10 +285,16 @@ class JsonCursor:
         kept_chars = 0
         skipped = 0
         while True:
-            body = _STRING_BODY.match(self._buffer, self._pos)
-            assert body is not None  # noqa: S101 - the pattern matches the empty string
-            piece = body.group()
-            self._pos = body.end()
+            start = self._pos
+            end = _PLAIN_RUN.match(self._buffer, start).end()  # type: ignore[union-attr]
+            closed = False
+            if end < len(self._buffer):
+                if self._buffer[end] == '"':
+                    closed = True
+                elif end + 1 < len(self._buffer):
+                    end += 2  # a backslash and the character it escapes
+            piece = self._buffer[start:end]
+            self._pos = end
             if kept_chars < room:
                 take = piece[: room - kept_chars]
                 kept.append(take)
@@ -290,10 +302,10 @@ class JsonCursor:
                 skipped += len(piece) - len(take)
             else:
                 skipped += len(piece)
-            if self._pos < len(self._buffer) and self._buffer[self._pos] == '"':
+            if closed:
                 self._pos += 1
                 break
-            if not self._fill():
+            if self._pos >= len(self._buffer) - 1 and not self._fill():
                 raise JsonError(f"the JSON ends early (truncated?) in a string at character {self.offset}")
         budget.chars -= kept_chars
         text = _unescape("".join(kept))

@@ -56,8 +56,10 @@ def _names(record: dict[str, Any]) -> tuple[str, str, str]:
 
 
 def _error(record: dict[str, Any]) -> dict[str, Any] | None:
-    """The record's non-empty ``err``, or None."""
+    """The record's non-empty ``err`` (a bare text is its message), or None."""
     err = record.get("err")
+    if isinstance(err, str) and err:
+        return {"message": err}
     return err if isinstance(err, dict) and err else None
 
 

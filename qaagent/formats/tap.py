@@ -294,7 +294,12 @@ class _Reader:
         if status == "skipped" or outcome is not None:
             message = point.reason or first_line(error) or perl_message
         elif status != "passed":
-            message = first_line(error) or perl_message or first_line(diagnostics)
+            message = (
+                first_line(error)
+                or perl_message
+                or first_line(diagnostics)
+                or first_line(fields.get("raw", ""))
+            )
         return TestCase(
             self.suite,
             point.classname,
