@@ -436,3 +436,92 @@ def test_a_named_format_that_does_not_match_fails_in_that_formats_words(tmp_path
 def test_missing_file_is_one_line(tmp_path: Path) -> None:
     with pytest.raises(ResultFileError, match=r"^nope\.tap: no such file$"):
         list(read_results(tmp_path / "nope.tap", suite="s", base_dir=tmp_path, repo_root=tmp_path))
+
+
+def _yaml_blocks(path: Path) -> list[list[str]]:
+    blocks: list[list[str]] = []
+    current: list[str] | None = None
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip() == "---":
+            current = []
+        elif line.strip() == "..." and current is not None:
+            blocks.append(current)
+            current = None
+        elif current is not None:
+            current.append(line)
+    return blocks
+
+
+@pytest.mark.parametrize(
+    "block",
+    [
+        *_yaml_blocks(FIXTURES / "node" / "node-test.tap"),
+        ["  message: 'it''s'", "  n: 5"],
+        ["  a: |", "    x", "", "    y", "  b: z"],
+        ["  k: |-", "    a", "      deeper", "    b"],
+    ],
+)
+def test_the_fast_yaml_reader_agrees_with_pyyaml(block: list[str]) -> None:
+    import textwrap  # noqa: PLC0415 - only here
+
+    import yaml  # noqa: PLC0415
+
+    fast = tap._simple_yaml(block)
+    assert fast is not None
+    reference = yaml.safe_load(textwrap.dedent("\n".join(block)))
+
+    def text(value: object) -> str:
+        return repr(float(value)) if isinstance(value, int | float) else str(value)
+
+    expected = {key: text(value) for key, value in reference.items() if isinstance(value, str | int | float)}
+    assert {
+        key: text(float(v)) if v.replace(".", "", 1).isdigit() else v for key, v in fast.items()
+    } == expected
+
+
+@pytest.mark.parametrize(
+    "block",
+    [
+        ["  a: b # c"],
+        ["  a:", "    b: c"],
+        ['  a: "q"'],
+        ["  k: |-", "      more", "    less"],
+        ["  - a"],
+        ["  a: &x 1"],
+    ],
+)
+def test_yaml_the_fast_reader_does_not_know_goes_to_pyyaml(block: list[str]) -> None:
+    assert tap._simple_yaml(block) is None
+
+
+def test_cucumber_js_scenarios_are_held_for_the_feature_name_or_read_with_a_first_pass(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    base = GENERATED_IN / "cucumber"
+    path = FIXTURES / "cucumber" / "cucumber-js.json"
+    held = list(cucumber.iter_cases(path, suite="bdd", base_dir=base, repo_root=base))
+    monkeypatch.setattr(cucumber, "MAX_HELD_CHARS", 10)  # every scenario overflows: the first pass runs
+    passes: list[int] = []
+    first_pass = cucumber._feature_names
+
+    def counted(*args: Path | str) -> list[dict[str, object]]:
+        passes.append(1)
+        return first_pass(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(cucumber, "_feature_names", counted)
+    streamed = list(cucumber.iter_cases(path, suite="bdd", base_dir=base, repo_root=base))
+    assert streamed == held
+    assert passes == [1]
+
+
+def test_cucumber_js_held_scenarios_survive_a_cut_file(tmp_path: Path) -> None:
+    full = (FIXTURES / "cucumber" / "cucumber-js.json").read_text(encoding="utf-8")
+    cut = full[: full.index('"name": "Flaky"')]  # inside the elements: the feature's name never comes
+    path = tmp_path / "cut.json"
+    path.write_text(cut, encoding="utf-8")
+    names: list[str] = []
+    with pytest.raises(ResultFileError, match=r"^cut\.json: the JSON ends early"):
+        names.extend(
+            c.name for c in cucumber.iter_cases(path, suite="s", base_dir=tmp_path, repo_root=tmp_path)
+        )
+    assert names == ["Adding works", "Adding is broken", "", "Undefined step", "Pending step", "Skipped"]

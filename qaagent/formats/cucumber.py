@@ -6,8 +6,9 @@ each scenario ``{"keyword", "name", "line", "type", "steps": [{"keyword", "name"
 ``location`` (``features/x.feature:3``) instead of ``uri``/``line``, durations in
 seconds instead of nanoseconds, and the feature's keys before its scenarios;
 cucumber-js sorts the keys, so a feature's ``name`` and ``uri`` come *after* its
-scenarios — for such a file a first pass (`_feature_names`) reads just those, and
-the second streams the scenarios one by one (`JsonCursor`).
+scenarios — its scenarios are held until the feature ends (at most
+`MAX_HELD_CHARS` of them; for a larger feature a first pass, `_feature_names`,
+reads just the names), behave's stream one by one (`JsonCursor`).
 
 Mapping (one case per scenario, outline rows included; a ``background`` element's
 steps count for the scenarios after it): the first step that failed decides —
@@ -39,12 +40,15 @@ from qaagent.junit.locate import Locator, parse_line
 from qaagent.results import Status, TestCase
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
     from pathlib import Path
 
 FORMAT: Final = "cucumber-json"
 #: features whose names and files the first pass remembers at most
 MAX_FEATURES = 100_000
+#: characters of scenarios held while their feature's name is not known yet (cucumber-js writes it
+#: after them); past this, a first pass reads the names and the rest streams
+MAX_HELD_CHARS = 8 * 1024 * 1024
 _FEATURE_KEYS = frozenset({"name", "uri", "location", "id", "keyword"})
 #: a step's status -> the scenario's, for the statuses that decide it
 _DECIDING: Final[dict[str, Status]] = {
@@ -159,8 +163,11 @@ def _steps(element: dict[str, Any]) -> list[dict[str, Any]]:
     return found
 
 
-def _walk(cursor: JsonCursor) -> Iterator[tuple[int, dict[str, Any], str]]:
-    """Features of the document: (index, the keys read so far, the next key) — the cursor is at its value."""
+def _walk(cursor: JsonCursor) -> Iterator[tuple[int, dict[str, Any], str | None]]:
+    """Features of the document: (index, the keys read so far, the next key) — the cursor is at its value.
+
+    After a feature's last key comes (index, all its keys, None).
+    """
     if cursor.peek() != "[":
         reason = "is not a Cucumber JSON report (no JSON array of features)"
         raise JsonError(reason)
@@ -178,6 +185,7 @@ def _walk(cursor: JsonCursor) -> Iterator[tuple[int, dict[str, Any], str]]:
                 feature[key] = cursor.value()
             else:
                 yield index, feature, key  # the consumer reads (or skips) the key's value
+        yield index, feature, None  # the feature's end: all its keys are read
     cursor.end()
 
 
@@ -191,8 +199,9 @@ def _feature_names(path: Path, repo_root: Path, label: str) -> list[dict[str, An
         ),  # the second pass reports it, after its cases
     ):
         cursor = JsonCursor(source.bounded_chunks(handle))
-        for index, seen, _key in _walk(cursor):
-            cursor.skip()
+        for index, seen, key in _walk(cursor):
+            if key is not None:
+                cursor.skip()
             if index < MAX_FEATURES:
                 features.extend({} for _ in range(index + 1 - len(features)))
                 features[index] = seen  # `_walk` keeps adding the feature's keys to this dict
@@ -203,25 +212,53 @@ def iter_cases(path: Path, *, suite: str, base_dir: Path, repo_root: Path) -> It
     """Stream the cases of one Cucumber JSON report; `ResultFileError` on a broken file."""
     label = source.label_of(path, repo_root)
     reader = _Reader(suite, base_dir, repo_root)
-    names: list[dict[str, Any]] | None = None
+    held: list[tuple[dict[str, Any], list[Any]]] = []  # scenarios waiting for their feature's name
     with (
         source.reading(label),
         source.open_result_file(path, repo_root, label, kind="Cucumber JSON file") as handle,
     ):
         cursor = JsonCursor(source.bounded_chunks(handle))
-        for index, seen, key in _walk(cursor):
-            if key != "elements" or cursor.peek() != "[":
-                cursor.skip()
-                continue
-            feature = seen
-            if "name" not in seen or not ({"uri", "location"} & seen.keys()):
-                if names is None:
-                    names = _feature_names(path, repo_root, label)
-                feature = {**(names[index] if index < len(names) else {}), **seen}
-            yield from _scenarios(cursor, reader, feature)
+        try:
+            yield from _read(cursor, reader, held, lambda: _feature_names(path, repo_root, label))
+        except (JsonError, source.TooLargeError, OSError):
+            # the file broke inside a feature whose name comes after its scenarios: they are still cases
+            yield from (reader.scenario({}, element, background) for element, background in held)
+            raise
 
 
-def _scenarios(cursor: JsonCursor, reader: _Reader, feature: dict[str, Any]) -> Iterator[TestCase]:
+def _read(
+    cursor: JsonCursor,
+    reader: _Reader,
+    held: list[tuple[dict[str, Any], list[Any]]],
+    first_pass: Callable[[], list[dict[str, Any]]],
+) -> Iterator[TestCase]:
+    names: list[dict[str, Any]] | None = None
+    for index, seen, key in _walk(cursor):
+        if key is None:  # the feature's end: its name and file are known now
+            yield from (reader.scenario(seen, element, background) for element, background in held)
+            held.clear()
+        elif key != "elements" or cursor.peek() != "[":
+            cursor.skip()
+        elif "name" in seen and {"uri", "location"} & seen.keys():
+            yield from (reader.scenario(seen, *pair) for pair in _elements(cursor))  # behave's order
+        else:
+            # cucumber-js writes the feature's name and uri after its scenarios: hold them, within
+            # MAX_HELD_CHARS; past that, read the names in a first pass and stream the rest
+            start, feature = cursor.offset, None
+            for pair in _elements(cursor):
+                if feature is not None:
+                    yield reader.scenario(feature, *pair)
+                    continue
+                held.append(pair)
+                if cursor.offset - start > MAX_HELD_CHARS:
+                    names = first_pass() if names is None else names
+                    feature = {**(names[index] if index < len(names) else {}), **seen}
+                    yield from (reader.scenario(feature, element, background) for element, background in held)
+                    held.clear()
+
+
+def _elements(cursor: JsonCursor) -> Iterator[tuple[dict[str, Any], list[Any]]]:
+    """A feature's scenarios, each with the steps of the background before it."""
     background: list[Any] = []
     cursor.begin_array()
     while cursor.next_item():
@@ -231,4 +268,4 @@ def _scenarios(cursor: JsonCursor, reader: _Reader, feature: dict[str, Any]) -> 
         if element.get("type") == "background" or _text(element.get("keyword")).strip() == "Background":
             background = _steps(element)
             continue
-        yield reader.scenario(feature, element, background)
+        yield element, background

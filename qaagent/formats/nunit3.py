@@ -68,17 +68,21 @@ class _Handler(TreeHandler):
         return ""
 
     def finish(self, element: Element) -> TestCase:
-        result = element.get("result")
-        status = _STATUS.get(result, "error")
-        if status == "failed" and element.get("label") in _ERROR_LABELS:
+        attributes = element.attributes
+        status = _STATUS.get(attributes.get("result", ""), "error")
+        if status == "failed" and attributes.get("label") in _ERROR_LABELS:
             status = "error"
+        given = attributes.get("classname")
+        if not element.children:  # most of a large report: no failure, no output
+            classname = cap(given if given is not None else self._fixture())
+            name = cap(attributes.get("name", ""))
+            return TestCase(self.suite, classname, name, status, seconds(attributes.get("duration")))
         message = element.text_at("failure", "message")
         stack = element.text_at("failure", "stack-trace")
         reason = element.text_at("reason", "message")
         details = "\n".join(part for part in (message, stack) if part)
         if status in ("skipped", "passed") and not message:
             message = reason
-        given = element.attributes.get("classname")
         classname = cap(given if given is not None else self._fixture())
         file, line = self.locator.dotnet_location((stack,), classname) if stack else (None, None)
         return TestCase(

@@ -19,8 +19,8 @@ starts with the file's label.
 
 from __future__ import annotations
 
+import codecs
 import contextlib
-import math
 import os
 import re
 import stat
@@ -98,22 +98,18 @@ def seconds(value: object, *, scale: float = 1.0) -> float:
     all become 0.0: a hostile file must not make a report say a test ran for
     10^300 seconds. Booleans are not numbers here.
     """
-    if isinstance(value, bool) or value is None:
-        return 0.0
-    if isinstance(value, int | float):
+    number = 0.0
+    if isinstance(value, str):  # the common case: an attribute's text
+        if len(value) <= 64:  # noqa: PLR2004 - no honest number is longer
+            try:
+                number = float(value)
+            except ValueError:
+                number = 0.0
+    elif isinstance(value, int | float) and not isinstance(value, bool):
         number = float(value)
-    elif isinstance(value, str):
-        text = value.strip()
-        if not text or len(text) > 64:  # noqa: PLR2004 - no honest number is longer
-            return 0.0
-        try:
-            number = float(text)
-        except ValueError:
-            return 0.0
-    else:
-        return 0.0
     number *= scale
-    return number if math.isfinite(number) and 0 <= number <= MAX_SECONDS else 0.0
+    # NaN fails both comparisons; infinities and negatives fail one
+    return number if 0 <= number <= MAX_SECONDS else 0.0
 
 
 def first_line(text: str) -> str:
@@ -236,31 +232,39 @@ MAX_LINE_BYTES = 1024 * 1024
 def bounded_lines(handle: BinaryIO) -> Iterator[str | None]:
     """Yield the file's lines (without the newline) decoded as UTF-8 with replacement.
 
-    A line longer than `MAX_LINE_BYTES` is read past without being kept and
-    yields None, so one endless line cannot fill memory. A leading BOM is dropped.
+    A line longer than `MAX_LINE_BYTES` (counted in characters) is read past
+    without being kept and yields None, so one endless line cannot fill memory.
+    A leading BOM is dropped.
     """
-    held = b""
-    too_long = False
-    first = True
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    held = ""
+    too_long = False  # the line being read is already too long: its rest is dropped
+    started = False
     for chunk in bounded_chunks(handle):
-        if first:
-            first = False
-            chunk = chunk.removeprefix(b"\xef\xbb\xbf")  # noqa: PLW2901 - the BOM, once
-        start = 0
-        while (end := chunk.find(b"\n", start)) >= 0:
-            if too_long or len(held) + end - start > MAX_LINE_BYTES:
-                yield None
-            else:
-                yield (held + chunk[start:end]).decode("utf-8", "replace").removesuffix("\r")
-            held, too_long, start = b"", False, end + 1
+        text = decoder.decode(chunk)
+        if not started and text:
+            started = True
+            text = text.removeprefix("\ufeff")
+        parts = text.split("\n")
+        tail = parts.pop()  # the part after the chunk's last newline: not a whole line yet
+        if parts:
+            first = parts[0]
+            parts[0] = "" if too_long else held + first
+            for index, line in enumerate(parts):
+                if (index == 0 and too_long) or len(line) > MAX_LINE_BYTES:
+                    yield None
+                else:
+                    yield line.removesuffix("\r")
+            held, too_long = "", False
         if not too_long:
-            held += chunk[start:]
+            held += tail
             if len(held) > MAX_LINE_BYTES:
-                held, too_long = b"", True
+                held, too_long = "", True
+    tail = decoder.decode(b"", final=True)
     if too_long:
         yield None
-    elif held:
-        yield held.decode("utf-8", "replace").removesuffix("\r")
+    elif held + tail:
+        yield (held + tail).removesuffix("\r")
 
 
 def read_error(label: str, error: OSError) -> ResultFileError:

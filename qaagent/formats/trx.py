@@ -38,6 +38,7 @@ from qaagent.results import Status, TestCase
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping
     from pathlib import Path
+    from xml.parsers import expat
 
 FORMAT: Final = "trx"
 NAMESPACE: Final = "http://microsoft.com/schemas/VisualStudio/TeamTest/2010"
@@ -76,29 +77,40 @@ def timespan(value: str) -> float:
     return seconds(total)
 
 
-class _Definitions(TreeHandler):
-    """First pass: test id -> class name, from ``TestDefinitions/UnitTest/TestMethod``."""
+class _Definitions(xmlsafe.XmlHandler):
+    """First pass: test id -> class name, from ``TestDefinitions/UnitTest/TestMethod`` (no tree, no text)."""
 
     ROOTS: ClassVar[frozenset[str]] = frozenset({"TestRun"})
     ROOT_TEXT: ClassVar[str] = "<TestRun>"
     FORMAT: ClassVar[str] = "TRX"
-    CASE_TAGS: ClassVar[frozenset[str]] = frozenset({"UnitTest"})
-    KEEP: ClassVar[Mapping[str, frozenset[str]]] = {"UnitTest": frozenset({"TestMethod"})}
 
     def __init__(self, classes: dict[str, str]) -> None:
         super().__init__()
         self.classes = classes
         self._interned: dict[str, str] = {}
+        self._test_id = ""
 
-    def finish(self, element: Element) -> TestCase | None:
-        method = element.child("TestMethod")
-        test_id = element.get("id")
-        if method is None or not test_id or len(self.classes) >= MAX_DEFINITIONS:
-            return None
-        # VSTest writes the type name; some adapters add ", Assembly, Version=…"
-        classname = cap(method.get("className").split(",", 1)[0].strip())
-        self.classes[cap(test_id)] = self._interned.setdefault(classname, classname)
-        return None
+    def install(self, parser: expat.XMLParserType) -> None:
+        """As for every format, but without a text handler: this pass reads attributes only."""
+        super().install(parser)
+        parser.CharacterDataHandler = None
+
+    def on_start(self, tag: str, attributes: dict[str, str]) -> None:
+        """Remember a definition's id; its ``TestMethod`` gives the class."""
+        name = xmlsafe.local_name(tag)
+        if name == "UnitTest":
+            self._test_id = attributes.get("id", "")
+        elif name == "TestMethod" and self._test_id and len(self.classes) < MAX_DEFINITIONS:
+            # VSTest writes the type name; some adapters add ", Assembly, Version=…"
+            classname = cap(attributes.get("className", "").split(",", 1)[0].strip())
+            self.classes[cap(self._test_id)] = self._interned.setdefault(classname, classname)
+            self._test_id = ""
+
+    def on_end(self, tag: str) -> None:
+        """Nothing to do at an element's end."""
+
+    def data(self, text: str) -> None:
+        """Not installed (see `install`)."""
 
 
 class _Results(TreeHandler):
@@ -128,6 +140,10 @@ class _Results(TreeHandler):
         if element.has_inner:
             return None
         status = _STATUS.get(element.get("outcome", "Error"), "error")
+        if not element.children:  # most of a large report: no output, no error
+            classname = self.classes.get(element.get("testId"), "")
+            name = cap(element.get("testName"))
+            return TestCase(self.suite, classname, name, status, timespan(element.get("duration")))
         message = element.text_at("Output", "ErrorInfo", "Message")
         stack = element.text_at("Output", "ErrorInfo", "StackTrace")
         details = "\n".join(part for part in (message, stack) if part)

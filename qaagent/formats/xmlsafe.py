@@ -79,7 +79,7 @@ class _ParseFailedError(Exception):
 
 def local_name(tag: str) -> str:
     """`tag` without a ``prefix:`` (namespaces are not processed: TRX's default namespace needs none)."""
-    return tag.rpartition(":")[2]
+    return tag.rpartition(":")[2] if ":" in tag else tag
 
 
 class XmlHandler:
