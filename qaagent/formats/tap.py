@@ -115,7 +115,7 @@ class _Reader:
         self.ready: list[TestCase] = []  #: finished cases, taken by `iter_cases` after each line
 
     # -- lines -------------------------------------------------------------------
-    def line(self, raw: str) -> None:  # noqa: C901, PLR0911, PLR0912 - one dispatch over TAP's line kinds
+    def line(self, raw: str) -> None:  # noqa: C901, PLR0912 - one dispatch over TAP's line kinds
         content = raw.lstrip(" ")
         indent = len(raw) - len(content)
         pending = self.pending
@@ -130,39 +130,22 @@ class _Reader:
         stripped = content.rstrip()
         if not stripped:
             return
-        if indent == 0 and (header := _PROVE_HEADER.match(stripped)) and not _TEST_LINE.match(stripped):
-            self._new_section(header["file"], header["skipped"])
-            return
-        if self.prove and indent == 0 and _PROVE_SUMMARY.match(stripped):
-            self._end_section()
-            self.stopped = True
-            return
-        if (
-            pending is not None
-            and pending.yaml_lines is None
-            and stripped.startswith("---")
-            and indent == pending.indent + 2
-        ):
-            pending.yaml_lines = []
-            return
-        if stripped.startswith("#"):
-            self._comment(stripped, indent)
-            return
-        if match := _TEST_LINE.match(stripped):
+        first = stripped[0]  # dispatch on it: the common lines first
+        if first in "on" and (match := _TEST_LINE.match(stripped)):
             if self.prove and indent == 0 and stripped == "ok" and self._plan_met():
                 return  # prove's verdict for the file, not a test line
             self._flush()
             self._start_point(match, indent)
-            return
-        if match := _PLAN.match(stripped):
-            self._flush(deeper_than=indent - 1)
-            if indent == 0:
-                self.section.plan = int(match["count"][:12])
-                reason = match["reason"] or ""
-                if self.section.plan == 0 and reason.lower().startswith("skip"):
-                    self.section.skip_all = reason[4:].lstrip(" :") or "skipped"
-            return
-        if match := _BAIL_OUT.match(stripped):
+        elif first == "#":
+            self._comment(stripped, indent)
+        elif (
+            first == "-" and pending is not None and pending.yaml_lines is None and stripped.startswith("---")
+        ):
+            if indent == pending.indent + 2:
+                pending.yaml_lines = []
+        elif first == "1" and (match := _PLAN.match(stripped)):
+            self._plan(match, indent)
+        elif first == "B" and (match := _BAIL_OUT.match(stripped)):
             self._flush()
             message = cap(match["reason"]) or "bailed out"
             self.ready.append(
@@ -171,6 +154,19 @@ class _Reader:
                 )
             )
             self.stopped = True
+        elif indent == 0 and (header := _PROVE_HEADER.match(stripped)):
+            self._new_section(header["file"], header["skipped"])
+        elif indent == 0 and self.prove and _PROVE_SUMMARY.match(stripped):
+            self._end_section()
+            self.stopped = True
+
+    def _plan(self, match: re.Match[str], indent: int) -> None:
+        self._flush(deeper_than=indent - 1)
+        if indent == 0:
+            self.section.plan = int(match["count"][:12])
+            reason = match["reason"] or ""
+            if self.section.plan == 0 and reason.lower().startswith("skip"):
+                self.section.skip_all = reason[4:].lstrip(" :") or "skipped"
 
     def _comment(self, stripped: str, indent: int) -> None:
         if match := _SUBTEST.match(stripped):
