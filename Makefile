@@ -1,4 +1,4 @@
-# Two set-up commands (see README): `make demo` and `make test`.
+# Two set-up commands (see README): `make demo` and `make test`; `make quick` while editing.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 E2E := examples/demo/e2e
 E2E_STAMP := $(E2E)/node_modules/.package-lock.json
 
-.PHONY: demo test lint unit venv clean bench reliability container-test e2e-deps
+.PHONY: demo test quick lint unit venv clean bench reliability container-test package-test e2e-deps lock
 
 $(STAMP): pyproject.toml requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -32,17 +32,25 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 	$(PY) scripts/lint-actions.py
-	$(VENV)/bin/shellcheck .ci/run scripts/*.sh
+	$(VENV)/bin/shellcheck .ci/run scripts/*.sh host/*.sh
 
+# The whole suite, in two test processes; a test file stays in one process (--dist loadfile),
+# so the tests that share a fixed port (the demo's app) never run at the same time.
 unit: $(STAMP) $(E2E_STAMP)
-	$(VENV)/bin/pytest -q
+	$(VENV)/bin/pytest -q -n 2 --dist loadfile
 
 test: lint unit
+
+# The fast tests for the edit-test loop (under a minute): no test marked slow (real runs of
+# qaagent, browsers, timeouts). `make test` stays the full gate.
+quick: $(STAMP)
+	$(VENV)/bin/pytest -q -m "not slow"
 
 bench: $(STAMP) $(E2E_STAMP)  ## the figures of docs/benchmarks.md (several minutes)
 	$(PY) benchmarks/reporting.py
 	$(PY) benchmarks/makespan.py
 	$(PY) benchmarks/html_report.py
+	$(PY) benchmarks/history.py
 	$(PY) benchmarks/formats.py
 
 reliability: $(STAMP)  ## regenerate docs/reliability.md from real runs
@@ -50,6 +58,18 @@ reliability: $(STAMP)  ## regenerate docs/reliability.md from real runs
 
 container-test:
 	bash scripts/container-test.sh
+
+# `pip install .` and the built wheel, each in a fresh venv, each smoke-tested (about a minute).
+package-test:
+	PYTHON=$(PYTHON) bash scripts/package-test.sh
+
+# requirements.txt from requirements.in: exact versions and the hash of every published file
+# (one lock for the image's linux/amd64 and linux/arm64 and the host variant's runners).
+# pip-compile keeps the versions already locked; `make lock UPGRADE=--upgrade` moves them all.
+lock: $(STAMP)
+	CUSTOM_COMPILE_COMMAND="make lock   (what is locked and why: requirements.in)" \
+	  $(VENV)/bin/pip-compile --quiet --allow-unsafe --generate-hashes --strip-extras $(UPGRADE) \
+	  --output-file=requirements.txt requirements.in
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

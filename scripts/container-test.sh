@@ -8,8 +8,10 @@
 #
 # No registry can be reached here, so the Dockerfile's base image is replaced by a
 # stand-in: Debian bookworm's own Python, built with debootstrap and imported under
-# exactly the name on the FROM line. See "The action's container, tested" in README.md for what that does and does
-# not prove.
+# the name on the FROM line (its tag; when the FROM line also pins a digest, the image is
+# built from a copy of the Dockerfile whose FROM names the tag alone, since podman cannot
+# import under a digest). See "The action's container, tested" in README.md for what that
+# does and does not prove.
 #
 # Every podman file (storage, run state, temp, logs) lives in one work folder under
 # .container-work/ that is removed at the end, also on failure or Ctrl-C. The debootstrap
@@ -152,9 +154,26 @@ EOF
 # --- the stand-in base image ---------------------------------------------------------
 
 FROM_NAME=""
+# The Dockerfile the image is built from: the project's own, or (when its FROM pins a
+# digest) a copy whose FROM names the tag alone, every other line unchanged.
+DOCKERFILE=$REPO/Dockerfile
 base_image() {
-    FROM_NAME=$(awk 'toupper($1) == "FROM" { print $2; exit }' "$REPO/Dockerfile")
-    [[ -n $FROM_NAME ]] || die "no FROM line in $REPO/Dockerfile"
+    local from_ref
+    from_ref=$(awk 'toupper($1) == "FROM" { print $2; exit }' "$REPO/Dockerfile")
+    [[ -n $from_ref ]] || die "no FROM line in $REPO/Dockerfile"
+    FROM_NAME=${from_ref%@*}
+    if [[ $FROM_NAME != "$from_ref" ]]; then
+        [[ ${from_ref#*@} =~ ^sha256:[0-9a-f]{64}$ ]] ||
+            die "the FROM line's digest is not sha256:<64 hex digits>: $from_ref"
+        DOCKERFILE=$WORK/Dockerfile
+        awk -v ref="$from_ref" -v name="$FROM_NAME" \
+            'toupper($1) == "FROM" && $2 == ref && !done { sub(/@sha256:[0-9a-f]+/, ""); done = 1 } { print }' \
+            "$REPO/Dockerfile" >"$DOCKERFILE"
+        [[ $(diff "$REPO/Dockerfile" "$DOCKERFILE" | grep -c '^[<>]') == 2 ]] ||
+            die "could not rewrite the FROM line of a copy of the Dockerfile"
+        log "the Dockerfile pins $FROM_NAME by digest (${from_ref#*@}): podman cannot import an image under a digest,"
+        log "  so the image is built from a copy whose FROM names the tag alone; every other line is the project's"
+    fi
     local codename
     codename=$(sed -n 's/.*-\(bookworm\|bullseye\|trixie\)$/\1/p' <<<"$FROM_NAME")
     codename=${codename:-bookworm}
@@ -361,7 +380,7 @@ owned_by_root() { [[ -z $(find "$@" ! -uid 0) ]]; }
 check_bad_build() {
     local broken=$WORK/Dockerfile.broken
     awk '{ print } toupper($1) == "FROM" && !done { print "RUN python3 -c \"import qaagent_container_test_no_such_module\""; done = 1 }' \
-        "$REPO/Dockerfile" >"$broken"
+        "$DOCKERFILE" >"$broken"
     log "bad input: building a Dockerfile copy with a deliberately failing RUN step"
     if build_image qaagent-action:broken "$broken"; then
         PROBLEMS+=("the broken Dockerfile built")
@@ -590,7 +609,7 @@ main() {
     local started
     started=$(now)
     log "podman build --pull=never -t $IMAGE $REPO"
-    if ! build_image "$IMAGE" "$REPO/Dockerfile"; then
+    if ! build_image "$IMAGE" "$DOCKERFILE"; then
         log "the image does not build: no container check can run"
         log "0 passed, 1 failed"
         exit 1

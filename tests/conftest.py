@@ -4,6 +4,7 @@ a guard against tests leaking environment variables, and a process-leak check.""
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import os
 import shutil
 import socket
@@ -14,14 +15,19 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 from github_server import FakeClock, GitHubServer
 
 from qaagent.github.context import GitHubContext
 
+#: the history tests' fixtures (a throw-away PostgreSQL cluster, a store of each backend)
+pytest_plugins = ["history_support"]
+
 ROOT = Path(__file__).resolve().parent.parent
-SCHEMAS = ROOT.parent / "shared" / "schemas"
+#: the schemas the merged report is validated against (the repository's own copies)
+SCHEMAS = ROOT / "schemas"
 
 ProjectFactory = Callable[[Mapping[str, str]], Path]
 
@@ -54,6 +60,17 @@ def qa_project(tmp_path: Path) -> ProjectFactory:
         return root
 
     return build
+
+
+def load_file_module(path: Path, name: str) -> ModuleType:
+    """Import a Python file that is not in a package (entrypoint.py, a script) as module NAME."""
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while the class is built
+    spec.loader.exec_module(module)
+    return module
 
 
 def run_qaagent(

@@ -215,7 +215,7 @@ def test_hostile_names_survive_into_a_valid_merged_report(tmp_path: Path) -> Non
         "p", "r", [SuiteResult("s", "command", CaseStore(cases), [attempt])], 1_700_000_000.0, 1_700_000_001.0
     )
     out = tmp_path / "junit.xml"
-    write_merged_junit(run, out, redactor=Redactor(()))
+    write_merged_junit(run, out, redact=Redactor().redact)
     root = ET.parse(out).getroot()  # noqa: S314 - our own output, checked to be well-formed
     written = [case.get("name") or "" for case in root.iter("testcase")]
     assert len(written) == 14

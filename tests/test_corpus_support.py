@@ -9,7 +9,6 @@ other children the test process ran before.
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -17,7 +16,6 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -70,20 +68,3 @@ def measured_run(
     output = log.read_text(encoding="utf-8", errors="replace")
     log.unlink()
     return Measured(proc.returncode, seconds, usage.ru_maxrss / 1024, output)
-
-
-def latest_bundle(root: Path) -> Path:
-    """The newest evidence bundle of the project at `root`."""
-    return max((root / ".qaagent" / "evidence").iterdir())
-
-
-def manifest_of(root: Path) -> dict[str, Any]:
-    """The newest bundle's manifest."""
-    data: dict[str, Any] = json.loads((latest_bundle(root) / "manifest.json").read_text(encoding="utf-8"))
-    return data
-
-
-def records_of(root: Path) -> list[dict[str, Any]]:
-    """The newest bundle's tests.jsonl records."""
-    text = (latest_bundle(root) / "tests.jsonl").read_text(encoding="utf-8")
-    return [json.loads(line) for line in text.splitlines() if line]

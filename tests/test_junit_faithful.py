@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from qaagent.evidence.redact import Redactor
 from qaagent.junit.read import read_junit_files
 from qaagent.junit.write import write_merged_junit
 from qaagent.results import Attempt, CaseStore, Rerun, RunResult, SuiteResult, TestCase
@@ -194,7 +195,7 @@ def test_merged_junit_is_read_back_unchanged(tmp_path: Path) -> None:
         ),
     ]
     out = tmp_path / "junit.xml"
-    write_merged_junit(_run(cases), out)
+    write_merged_junit(_run(cases), out, redact=Redactor().redact)
     assert '<property name="written_by" value="qaagent"/>' in out.read_text()
     again = read(out, tmp_path)
     assert [(c.classname, c.name, c.status, c.file, c.line, c.message) for c in again] == [
@@ -203,7 +204,7 @@ def test_merged_junit_is_read_back_unchanged(tmp_path: Path) -> None:
     assert [c.outcome for c in again] == [c.outcome if c.status != "passed" else None for c in cases]
     # and a third time: nothing moves
     out2 = tmp_path / "again.xml"
-    write_merged_junit(_run(again), out2)
+    write_merged_junit(_run(again), out2, redact=Redactor().redact)
     assert [(c.file, c.line) for c in read(out2, tmp_path)] == [(c.file, c.line) for c in cases]
 
 

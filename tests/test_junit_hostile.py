@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from qaagent.errors import JUnitError
 from qaagent.formats import source
-from qaagent.junit import read
+from qaagent.junit import parse
 from qaagent.junit.read import iter_junit_cases, read_junit_files
 from qaagent.results import TestCase
 
@@ -233,7 +233,7 @@ def test_many_children_and_reruns_stay_bounded(tmp_path: Path) -> None:
     cases, errors = read_all(path, tmp_path)
     assert errors == []
     assert cases[0].status == "failed"
-    assert len(cases[0].reruns) == read.MAX_RERUNS
+    assert len(cases[0].reruns) == parse.MAX_RERUNS
 
 
 def test_undefined_entity_is_an_error_not_an_expansion(tmp_path: Path) -> None:
@@ -243,6 +243,7 @@ def test_undefined_entity_is_an_error_not_an_expansion(tmp_path: Path) -> None:
     assert error == "r.xml: is not well-formed XML (undefined entity at line 1, column 12)"
 
 
+@pytest.mark.slow
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     data=st.binary(max_size=400)

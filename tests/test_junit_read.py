@@ -367,7 +367,7 @@ def test_file_paths_relative_to_the_repository_root(tmp_path: Path) -> None:
         tmp_path,
         f"""<testsuite>
           <testcase name="rel" file="tests/test_a.py"/>
-          <testcase name="dotdot" file="../shared/test_b.py"/>
+          <testcase name="dotdot" file="../common/test_b.py"/>
           <testcase name="abs-inside" file="{repo}/lib/test_c.py"/>
           <testcase name="abs-outside" file="{outside}"/>
           <testcase name="escapes" file="../../../etc/passwd"/>
@@ -378,7 +378,7 @@ def test_file_paths_relative_to_the_repository_root(tmp_path: Path) -> None:
     assert errors == []
     assert [(c.name, c.file) for c in cases] == [
         ("rel", "services/api/tests/test_a.py"),
-        ("dotdot", "services/shared/test_b.py"),
+        ("dotdot", "services/common/test_b.py"),
         ("abs-inside", "lib/test_c.py"),
         ("abs-outside", str(outside)),
         ("escapes", "../../../etc/passwd"),

@@ -94,7 +94,8 @@ def is_pytest_zero_based(case_attributes: Mapping[str, str], suite_names: Sequen
 class Locator:
     """Turns what a report says about a test's location into (file, line)."""
 
-    def __init__(self, base_dir: Path, repo_root: Path) -> None:
+    def __init__(self, base_dir: Path, repo_root: Path, *, zero_based_lines: bool | None = None) -> None:
+        self._zero_based = zero_based_lines
         bases = {os.path.abspath(base_dir), os.path.realpath(base_dir)}
         roots = {os.path.abspath(repo_root), os.path.realpath(repo_root)}
         self._bases = sorted(bases)
@@ -169,7 +170,9 @@ class Locator:
             line = parse_line(attributes.get("line"), zero_based=False)
             return (self.relative(file_attr) if file_attr else None), line
         if file_attr:
-            zero_based = is_pytest_zero_based(attributes, suite_names)
+            zero_based = self._zero_based
+            if zero_based is None:
+                zero_based = is_pytest_zero_based(attributes, suite_names)
             line = parse_line(attributes.get("line"), zero_based=zero_based)
             file = self.relative(file_attr)
             if file.endswith(".py") and texts:
