@@ -51,6 +51,7 @@ bench: $(STAMP) $(E2E_STAMP)  ## the figures of docs/benchmarks.md (several minu
 	$(PY) benchmarks/makespan.py
 	$(PY) benchmarks/html_report.py
 	$(PY) benchmarks/history.py
+	$(PY) benchmarks/formats.py
 
 reliability: $(STAMP)  ## regenerate docs/reliability.md from real runs
 	$(PY) scripts/reliability.py
