@@ -321,6 +321,14 @@ def run_alternating(
     return samples
 
 
+def ratio_json(ours: Sequence[float], theirs: Sequence[float]) -> dict[str, Any]:
+    """Ours ÷ theirs: the ratio of the medians and the per-round ratios (median, min–max)."""
+    return {
+        "of_medians": summarize(ours).median / summarize(theirs).median,
+        "per_round": asdict(summarize(paired_ratios(ours, theirs))),
+    }
+
+
 def samples_json(samples: Mapping[str, Sequence[Sample]]) -> dict[str, list[dict[str, Any]]]:
     """Samples as plain data for `--json`."""
     return {name: [asdict(s) for s in runs] for name, runs in samples.items()}

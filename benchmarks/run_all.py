@@ -40,7 +40,7 @@ import random
 import shutil
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -57,9 +57,9 @@ from benchlib import (
     loadavg,
     log_tail,
     machine,
-    paired_ratios,
     parse_size,
     progress,
+    ratio_json,
     render_saved,
     require_time,
     run_alternating,
@@ -318,12 +318,12 @@ def measure_size(setup: Setup, inputs: Inputs, runs: int, progress: Callable[[st
     ratios = {}
     if "peer pipeline" in samples:
         ours, theirs = samples["qaagent run-all"], samples["peer pipeline"]
-        ratios["wall_ours_over_peer"] = _ratio_json([s.wall for s in ours], [s.wall for s in theirs])
-        ratios["max_rss_ours_over_peer"] = _ratio_json(
+        ratios["wall_ours_over_peer"] = ratio_json([s.wall for s in ours], [s.wall for s in theirs])
+        ratios["max_rss_ours_over_peer"] = ratio_json(
             [s.max_rss_mib for s in ours], [s.max_rss_mib for s in theirs]
         )
     floor = samples["junitparser merge"]
-    ratios["wall_ours_over_junitparser"] = _ratio_json(
+    ratios["wall_ours_over_junitparser"] = ratio_json(
         [s.wall for s in samples["qaagent run-all"]], [s.wall for s in floor]
     )
     return {
@@ -339,11 +339,6 @@ def measure_size(setup: Setup, inputs: Inputs, runs: int, progress: Callable[[st
         "peer_output": peer_output,
         "samples": samples_json(samples),
     }
-
-
-def _ratio_json(ours: Sequence[float], theirs: Sequence[float]) -> dict[str, Any]:
-    per_round = summarize(paired_ratios(ours, theirs))
-    return {"of_medians": summarize(ours).median / summarize(theirs).median, "per_round": asdict(per_round)}
 
 
 def _last_json(log: Path) -> Any:

@@ -5,7 +5,7 @@
 
 Generated projects (deterministic, seeded; skewed: a few long files, many short ones):
 
-- `sleep`: pytest, 40 files, ~250 tests that sleep (36 s of tests: files of 6, 5, 4 and 3 s,
+- `sleep`: pytest, 40 files, ~180 tests that sleep (36 s of tests: files of 6, 5, 4 and 3 s,
   36 files of 0.2–0.8 s); one failing and one skipped test, so statuses are compared too;
 - `cpu`: the same plan, each test burning its share of CPU time instead (x0.6: 21.6 s);
 - `behave`: 30 feature files (27 s of scenarios: features of 5, 4 and 3 s, 27 short ones),
@@ -62,8 +62,8 @@ from benchlib import (
     loadavg,
     log_tail,
     machine,
-    paired_ratios,
     progress,
+    ratio_json,
     render_saved,
     require_time,
     run_alternating,
@@ -261,7 +261,7 @@ def junit_outcomes(path: Path) -> dict[tuple[str, str], str]:
 def compare_outcomes(
     ours: Mapping[tuple[str, str], str], theirs: Mapping[tuple[str, str], str]
 ) -> dict[str, Any]:
-    """Counts per status on each side, and the tests missing on one side or with another status."""
+    """Counts per status on each side, the tests missing on one side or with another status, the order."""
     only_ours = sorted(set(ours) - set(theirs))
     only_theirs = sorted(set(theirs) - set(ours))
     differ = sorted(k for k in set(ours) & set(theirs) if ours[k] != theirs[k])
@@ -270,6 +270,7 @@ def compare_outcomes(
         "theirs": dict(sorted(Counter(theirs.values()).items())),
         "same": not (only_ours or only_theirs or differ),
         "counts_equal": Counter(ours.values()) == Counter(theirs.values()),
+        "same_order": list(ours) == list(theirs),
         "only_ours": [list(k) for k in only_ours[:10]],
         "only_theirs": [list(k) for k in only_theirs[:10]],
         "status_differs": [[*k, ours[k], theirs[k]] for k in differ[:10]],
@@ -458,10 +459,7 @@ def _with_bound(
     result["bound"] = limits
     result["over_bound"] = {v: summarize(w).median / limits["bound"] for v, w in walls.items()}
     result["ratios"] = {
-        f"{ours} / {other}": {
-            "of_medians": summarize(walls[ours]).median / summarize(walls[other]).median,
-            "per_round": summarize(paired_ratios(walls[ours], walls[other])).__dict__,
-        }
+        f"{ours} / {other}": ratio_json(walls[ours], walls[other])
         for ours in ("qaagent unsplit", "qaagent split: auto")
         if ours in walls
         for other in others
@@ -519,7 +517,7 @@ def real_project(
     result["test_files"] = len(files)
     result["checkout"] = str(checkout)
     result["ratios"] = {
-        f"{ours} / xdist -n W": summarize(walls[ours]).median / summarize(walls["xdist -n W"]).median
+        f"{ours} / xdist -n W": ratio_json(walls[ours], walls["xdist -n W"])
         for ours in ("qaagent unsplit", "qaagent split: auto")
         if ours in walls
     }
@@ -538,42 +536,52 @@ def render(result: Mapping[str, Any]) -> str:
         f"tools: {', '.join(result['tools'])}; W = {result['workers']}; qaagent `split:` — {result['split']}",
     ]
     for name, project in result["projects"].items():
-        limits = project.get("bound")
-        out += ["", f"### {name}", ""]
-        if limits:
-            out.append(
-                f"plan: {limits['total']:.1f} s of tests, longest file {limits['longest']:.1f} s; start-up "
-                f"{limits['startup']:.2f} s; bound max(longest, total ÷ {limits['workers']}) + start-up = "
-                f"{limits['bound']:.2f} s; target (1.15 × max + start-up) {limits['target']:.2f} s"
-            )
-        elif "test_files" in project:
-            out.append(f"{project['checkout']}: {project['test_files']} test files")
-        out += ["", "| variant | wall | CPU | max RSS | ÷ bound | outcomes |", "|---|---|---|---:|---:|---|"]
-        for variant, stats in project["stats"].items():
-            over = project.get("over_bound", {}).get(variant)
-            outcomes = _counts(project["outcomes"].get(variant, {})) or "—"
-            cells = [
-                variant,
-                summary_text(stats["wall"]),
-                summary_text(stats["cpu"]),
-                summary_text(stats["max_rss_mib"], "MiB", 1),
+        out += ["", f"### {name}", "", _plan_line(project), *_variant_table(project)]
+        if project.get("ratios"):
+            out += ["", "| wall ratio | of the medians | per round, median (min–max) |", "|---|---:|---|"]
+            out += [
+                f"| {label} | {ratio['of_medians']:.2f} | {summary_text(ratio['per_round'], '')} |"
+                for label, ratio in project["ratios"].items()
             ]
-            out.append("| " + " | ".join([*cells, f"{over:.2f}" if over else "—", outcomes]) + " |")
-        if project["split"] == UNSUPPORTED:
-            out.append(f"| qaagent split: auto | {UNSUPPORTED} | | | | |")
-        for label, ratio in project.get("ratios", {}).items():
-            value = ratio["of_medians"] if isinstance(ratio, dict) else ratio
-            out.append(f"\n{label}: {value:.2f} (ratio of the median walls)")
-        for other, comparison in project.get("comparisons", {}).items():
-            if comparison["same"]:
-                verdict = "the same tests with the same statuses"
-            elif comparison["counts_equal"]:
-                counts = _counts(comparison["ours"])
-                verdict = f"the same counts per status ({counts}); the tool names tests its own way"
-            else:
-                verdict = f"DIFFERENT: {comparison}"
-            out.append(f"\nqaagent unsplit vs {other}: {verdict}")
+        if project.get("comparisons"):
+            out += ["", *(_verdict(other, c) for other, c in project["comparisons"].items())]
     return "\n".join(out)
+
+
+def _plan_line(project: Mapping[str, Any]) -> str:
+    limits = project.get("bound")
+    if not limits:
+        return f"{project.get('checkout')}: {project.get('test_files')} test files"
+    return (
+        f"plan: {limits['total']:.1f} s of tests, longest file {limits['longest']:.1f} s; start-up "
+        f"{limits['startup']:.2f} s; bound max(longest, total ÷ {limits['workers']}) + start-up = "
+        f"{limits['bound']:.2f} s; target (1.15 × max + start-up) {limits['target']:.2f} s"
+    )
+
+
+def _variant_table(project: Mapping[str, Any]) -> list[str]:
+    out = ["", "| variant | wall | CPU | max RSS | ÷ bound | outcomes |", "|---|---|---|---:|---:|---|"]
+    for variant, stats in project["stats"].items():
+        over = project.get("over_bound", {}).get(variant)
+        cells = [variant, summary_text(stats["wall"]), summary_text(stats["cpu"])]
+        cells += [summary_text(stats["max_rss_mib"], "MiB", 1), f"{over:.2f}" if over else "—"]
+        out.append("| " + " | ".join([*cells, _counts(project["outcomes"].get(variant, {})) or "—"]) + " |")
+    if project["split"] == UNSUPPORTED:
+        out.append(f"| qaagent split: auto | {UNSUPPORTED} | | | | |")
+    return out
+
+
+def _verdict(other: str, comparison: Mapping[str, Any]) -> str:
+    if comparison["same"]:
+        order = "in the same order" if comparison["same_order"] else "in another order"
+        verdict = f"the same tests with the same statuses ({order})"
+    elif comparison["counts_equal"]:
+        verdict = (
+            f"the same counts per status ({_counts(comparison['ours'])}); the tool names tests its own way"
+        )
+    else:
+        verdict = f"DIFFERENT: {comparison}"
+    return f"- qaagent unsplit vs {other}: {verdict}"
 
 
 def _counts(counts: Mapping[str, int]) -> str:

@@ -416,6 +416,10 @@ def test_junit_outcomes_and_their_comparison(tmp_path: Path) -> None:
     same = split.compare_outcomes(outcomes, outcomes)
     assert same["same"]
     assert same["counts_equal"]
+    assert same["same_order"]
+    shuffled = split.compare_outcomes(outcomes, dict(reversed(outcomes.items())))
+    assert shuffled["same"]
+    assert not shuffled["same_order"]
     differ = split.compare_outcomes(outcomes, theirs)
     assert not differ["same"]
     assert differ["only_ours"] == [["m", "c"], ["m", "d"]]
