@@ -9,7 +9,9 @@ is a whole process as a user starts it:
 - **max RSS**: `/usr/bin/time -v`'s "Maximum resident set size" — the peak of the
   *largest single process* of the tree (Linux's `ru_maxrss` of the waited-for
   children), not the sum of processes alive at the same moment. Where children matter,
-  `tree_peak_rss` samples the sum over the tree from /proc in a separate, untimed run.
+  `tree_memory` samples the tree from /proc in a separate, untimed run: the largest
+  simultaneous sum (a lower bound of the tree's peak) and the sum of each process's own
+  peak (an upper bound).
 
 Variants run alternating (round r starts with variant r mod n), because the machine is
 shared: a burst of load then hits every variant, not only the one that happened to run.
@@ -66,9 +68,10 @@ class Summary:
 
     def text(self, unit: str = "s", digits: int = 2) -> str:
         """`5.20 s (4.90–7.80)`; a single value without a range."""
+        value = f"{self.median:.{digits}f} {unit}".rstrip()
         if self.count == 1:
-            return f"{self.median:.{digits}f} {unit}"
-        return f"{self.median:.{digits}f} {unit} ({self.low:.{digits}f}–{self.high:.{digits}f})"
+            return value
+        return f"{value} ({self.low:.{digits}f}–{self.high:.{digits}f})"
 
 
 def summarize(values: Iterable[float]) -> Summary:
@@ -254,14 +257,33 @@ def _proc_parents() -> dict[int, int]:
     return parents
 
 
-def _rss_kib(pid: int) -> int:
+def _memory_kib(pid: int) -> tuple[int, int]:
+    """(VmRSS, VmHWM) of a process in KiB: its resident size now and its own peak so far."""
+    rss = hwm = 0
     try:
         for line in Path(f"/proc/{pid}/status").read_text(encoding="ascii", errors="replace").splitlines():
             if line.startswith("VmRSS:"):
-                return int(line.split()[1])
+                rss = int(line.split()[1])
+            elif line.startswith("VmHWM:"):
+                hwm = int(line.split()[1])
     except (OSError, ValueError, IndexError):
-        return 0
-    return 0
+        return 0, 0
+    return rss, hwm
+
+
+@dataclass(frozen=True)
+class TreeMemory:
+    """Two bounds of a process tree's peak memory, sampled from /proc.
+
+    `sampled_sum`: the largest sum of VmRSS over the tree at one sample — a lower bound (a
+    peak between two samples is missed); `peaks_sum`: the sum of every process's own peak
+    (VmHWM, last seen) — an upper bound (the peaks need not coincide). The tree's real peak
+    lies between the two; a process shorter-lived than the interval may be missed by both.
+    """
+
+    sampled_sum_mib: float
+    peaks_sum_mib: float
+    processes: int
 
 
 @dataclass
@@ -269,22 +291,27 @@ class _TreeSampler:
     root: int
     interval: float
     peak_kib: int = 0
+    hwm_kib: dict[int, int] = field(default_factory=dict)
     stop: threading.Event = field(default_factory=threading.Event)
 
     def run(self) -> None:
         while not self.stop.is_set():
-            tree = descendants(_proc_parents(), self.root)
-            self.peak_kib = max(self.peak_kib, sum(_rss_kib(pid) for pid in tree))
+            total = 0
+            for pid in descendants(_proc_parents(), self.root):
+                rss, hwm = _memory_kib(pid)
+                total += rss
+                if hwm:
+                    self.hwm_kib[pid] = max(hwm, self.hwm_kib.get(pid, 0))
+            self.peak_kib = max(self.peak_kib, total)
             self.stop.wait(self.interval)
 
 
-def tree_peak_rss(
+def tree_memory(
     argv: Sequence[str], *, cwd: Path, env: Mapping[str, str], log: Path, interval: float = 0.01
-) -> float:
-    """Peak of the summed RSS (MiB) of `argv` and its descendants, sampled every `interval` s.
+) -> TreeMemory:
+    """Run `argv` once, sampling its process tree every `interval` s (see `TreeMemory`).
 
-    Sampling costs CPU, so this is a separate run, not one of the timed ones; a process that
-    lives shorter than the interval may be missed (the run_all copy command: see its figure).
+    Sampling costs CPU, so this is a separate run, not one of the timed ones.
     """
     with log.open("wb") as out:
         proc = subprocess.Popen(
@@ -296,7 +323,7 @@ def tree_peak_rss(
         proc.wait()
         sampler.stop.set()
         thread.join()
-    return sampler.peak_kib / 1024
+    return TreeMemory(sampler.peak_kib / 1024, sum(sampler.hwm_kib.values()) / 1024, len(sampler.hwm_kib))
 
 
 # --- running variants alternately --------------------------------------------------------

@@ -40,7 +40,7 @@ import random
 import shutil
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -71,7 +71,7 @@ from benchlib import (
     summary_text,
     timed,
     tool_python,
-    tree_peak_rss,
+    tree_memory,
     user_env,
 )
 from peer_pipeline import peer_problem
@@ -309,10 +309,10 @@ def measure_size(setup: Setup, inputs: Inputs, runs: int, progress: Callable[[st
     progress(f"{inputs.cases:,} cases ({inputs.bytes / 1e6:.1f} MB), load {load_start}")
     samples = run_alternating({name: runner(name) for name in variants}, runs, progress=progress)
     peer_output = _last_json(logs / f"{label}-peer-pipeline.log") if "peer pipeline" in variants else None
-    tree: dict[str, float] = {}
+    tree: dict[str, dict[str, Any]] = {}
     for name, (argv, cwd, _) in variants.items():
         reset(project)
-        tree[name] = tree_peak_rss(argv, cwd=cwd, env=setup.env, log=logs / f"{label}-tree.log")
+        tree[name] = asdict(tree_memory(argv, cwd=cwd, env=setup.env, log=logs / f"{label}-tree.log"))
     reset(project)
     stats = {name: stats_json(runs_) for name, runs_ in samples.items()}
     ratios = {}
@@ -334,7 +334,7 @@ def measure_size(setup: Setup, inputs: Inputs, runs: int, progress: Callable[[st
         "load_after": loadavg(),
         "stats": stats,
         "ratios": ratios,
-        "tree_rss_mib": tree,
+        "tree_memory": tree,
         "bundle": facts,
         "peer_output": peer_output,
         "samples": samples_json(samples),
@@ -398,7 +398,7 @@ def overhead(setup: Setup, runs: int, progress: Callable[[str], None]) -> dict[s
     tree = {}
     for name, (argv, _) in argvs.items():
         reset(project)
-        tree[name] = tree_peak_rss(argv, cwd=project, env=setup.env, log=logs / "overhead-tree.log")
+        tree[name] = asdict(tree_memory(argv, cwd=project, env=setup.env, log=logs / "overhead-tree.log"))
     reset(project)
     ours, alone = samples["qaagent run-all"], samples["python -m pytest"]
     return {
@@ -412,7 +412,7 @@ def overhead(setup: Setup, runs: int, progress: Callable[[str], None]) -> dict[s
         - summarize(s.wall for s in alone).median,
         "cpu_overhead_of_medians": summarize(s.cpu for s in ours).median
         - summarize(s.cpu for s in alone).median,
-        "tree_rss_mib": tree,
+        "tree_memory": tree,
         "samples": samples_json(samples),
     }
 
@@ -527,7 +527,7 @@ def render(result: dict[str, Any]) -> str:
 def _whole_process_tables(result: dict[str, Any]) -> list[str]:
     out = [
         "",
-        "| cases | input | variant | wall | CPU | max RSS (largest process) | tree RSS (sampled sum) |",
+        "| cases | input | variant | wall | CPU | max RSS (largest process) | tree peak (sampled bounds) |",
         "|---|---:|---|---|---|---:|---:|",
     ]
     for label, size in result["sizes"].items():
@@ -539,7 +539,7 @@ def _whole_process_tables(result: dict[str, Any]) -> list[str]:
                 summary_text(stats["wall"]),
                 summary_text(stats["cpu"]),
             ]
-            cells += [summary_text(stats["max_rss_mib"], "MiB", 1), f"{size['tree_rss_mib'][name]:.1f} MiB"]
+            cells += [summary_text(stats["max_rss_mib"], "MiB", 1), _tree(size, name)]
             out.append(_row(cells))
     out += ["", "| cases | ratio | of the medians | per round, median (min–max) |", "|---|---|---:|---|"]
     for label, size in result["sizes"].items():
@@ -586,7 +586,7 @@ def _whole_process_tables(result: dict[str, Any]) -> list[str]:
 def _overhead_table(over: dict[str, Any]) -> list[str]:
     out = [
         "",
-        "| one trivial test | wall | CPU | max RSS | tree RSS (sampled sum) |",
+        "| one trivial test | wall | CPU | max RSS | tree peak (sampled bounds) |",
         "|---|---|---|---:|---:|",
     ]
     for name, stats in over["stats"].items():
@@ -596,7 +596,7 @@ def _overhead_table(over: dict[str, Any]) -> list[str]:
             summary_text(stats["cpu"]),
             summary_text(stats["max_rss_mib"], "MiB", 1),
         ]
-        out.append(_row([*cells, f"{over['tree_rss_mib'][name]:.1f} MiB"]))
+        out.append(_row([*cells, _tree(over, name)]))
     out.append(
         f"\noverhead: {over['wall_overhead_of_medians']:+.3f} s wall (median of the per-round differences"
         f" {over['wall_overhead']:+.3f} s), {over['cpu_overhead_of_medians']:+.3f} s CPU"
@@ -613,6 +613,16 @@ def _profile_tables(prof: dict[str, Any]) -> list[str]:
             for r in prof[key]
         ]
     return out
+
+
+def _tree(part: dict[str, Any], name: str) -> str:
+    """The tree's peak between its two sampled bounds (older results saved one sampled sum)."""
+    if "tree_memory" in part:
+        tree = part["tree_memory"][name]
+        return (
+            f"{tree['sampled_sum_mib']:.1f}–{tree['peaks_sum_mib']:.1f} MiB ({tree['processes']} processes)"
+        )
+    return f"{part['tree_rss_mib'][name]:.1f} MiB (sampled sum)"
 
 
 def _row(cells: Sequence[str]) -> str:

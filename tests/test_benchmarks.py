@@ -462,3 +462,20 @@ def test_split_arguments(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
             split.parse_args([*bad, "--qaagent", str(qaagent)])
         assert stopped.value.code == 2
         assert message in capsys.readouterr().err
+
+
+def test_tree_memory_counts_the_children(tmp_path: Path) -> None:
+    """A parent holding 50 MB runs a child holding 30 MB: both are in the tree's bounds."""
+    script = tmp_path / "tree.py"
+    script.write_text(
+        "import subprocess, sys\n"
+        "held = b'a' * 50_000_000\n"
+        "subprocess.run([sys.executable, '-c', \"held = b'b' * 30_000_000; import time; time.sleep(0.5)\"], check=True)\n",
+        encoding="utf-8",
+    )
+    tree = benchlib.tree_memory(
+        [sys.executable, str(script)], cwd=tmp_path, env=benchlib.user_env(), log=tmp_path / "log"
+    )
+    assert tree.processes == 2
+    assert tree.sampled_sum_mib > 75  # both alive at once: 50 + 30 MB and two interpreters
+    assert tree.peaks_sum_mib >= tree.sampled_sum_mib
