@@ -30,9 +30,11 @@ target 1.15 × max(…) + start-up.
 
 `--project PATH` adds the real-project check: a checkout of a public pytest project with its
 tests under `--project-tests` (default `tests`), installed with pytest and pytest-xdist (and
-`--project-deps`) into a venv of its own under build/. It runs qaagent unsplit, xdist
-`-n W` (and `split: auto` when supported) and compares the test counts and statuses of
-qaagent's merged JUnit with xdist's JUnit. The checkout is never copied into this repository.
+`--project-deps`) into a venv of its own under build/. It runs qaagent unsplit, pytest alone
+in one process (`-p no:xdist`), xdist `-n W` (and `split: auto` when supported) and compares
+the test counts and statuses of qaagent's merged JUnit with each tool's JUnit. The benchmark
+writes its profile into the checkout for the run and removes it (and the bundle) after;
+the checkout is never copied into this repository.
 """
 
 from __future__ import annotations
@@ -477,28 +479,22 @@ def real_project(
     runs: int,
     progress: Callable[[str], None],
 ) -> dict[str, Any]:
-    """A real pytest project: qaagent unsplit (and split) vs xdist, same counts and statuses."""
+    """A real pytest project: qaagent unsplit (and split) vs pytest alone and xdist: counts and statuses."""
     files = sorted(p.relative_to(checkout).as_posix() for p in (checkout / tests).rglob("test_*.py"))
     key = hashlib.sha256(f"{checkout}\n{deps}".encode()).hexdigest()[:12]
     python = ensure_venv(
         setup.work / f"real-venv-{key}", [str(checkout), TOOLS[0], TOOLS[1], *deps], progress=progress
     )
     variants = qaagent_variants(setup, "pytest", tests, python, checkout)
+    pytest = (str(python), "-m", "pytest", tests, "-o", "junit_family=xunit1")
+    # the tool alone in one process: tells a difference qaagent makes from one xdist makes
+    alone = setup.work / "real-pytest.xml"
+    variants["pytest, one process"] = Variant(
+        (*pytest, "-p", "no:xdist", f"--junitxml={alone}"), (0, 1), alone
+    )
     junit = setup.work / "real-xdist.xml"
     variants["xdist -n W"] = Variant(
-        (
-            str(python),
-            "-m",
-            "pytest",
-            tests,
-            "-n",
-            str(setup.workers),
-            "-o",
-            "junit_family=xunit1",
-            f"--junitxml={junit}",
-        ),
-        (0, 1),
-        junit,
+        (*pytest, "-n", str(setup.workers), f"--junitxml={junit}"), (0, 1), junit
     )
     profile_path = checkout / ".qaagent.yaml"
     existed = profile_path.exists()
@@ -517,9 +513,10 @@ def real_project(
     result["test_files"] = len(files)
     result["checkout"] = str(checkout)
     result["ratios"] = {
-        f"{ours} / xdist -n W": ratio_json(walls[ours], walls["xdist -n W"])
+        f"{ours} / {other}": ratio_json(walls[ours], walls[other])
         for ours in ("qaagent unsplit", "qaagent split: auto")
         if ours in walls
+        for other in ("pytest, one process", "xdist -n W")
     }
     result["split"] = "measured" if setup.split else UNSUPPORTED
     return result
