@@ -319,13 +319,14 @@ def measure_size(setup: Setup, inputs: Inputs, runs: int, progress: Callable[[st
     if "peer pipeline" in samples:
         ours, theirs = samples["qaagent run-all"], samples["peer pipeline"]
         ratios["wall_ours_over_peer"] = ratio_json([s.wall for s in ours], [s.wall for s in theirs])
+        # CPU seconds: steadier than wall time when other jobs load the machine
+        ratios["cpu_ours_over_peer"] = ratio_json([s.cpu for s in ours], [s.cpu for s in theirs])
         ratios["max_rss_ours_over_peer"] = ratio_json(
             [s.max_rss_mib for s in ours], [s.max_rss_mib for s in theirs]
         )
-    floor = samples["junitparser merge"]
-    ratios["wall_ours_over_junitparser"] = ratio_json(
-        [s.wall for s in samples["qaagent run-all"]], [s.wall for s in floor]
-    )
+    ours, floor = samples["qaagent run-all"], samples["junitparser merge"]
+    ratios["wall_ours_over_junitparser"] = ratio_json([s.wall for s in ours], [s.wall for s in floor])
+    ratios["cpu_ours_over_junitparser"] = ratio_json([s.cpu for s in ours], [s.cpu for s in floor])
     return {
         "cases": inputs.cases,
         "input_bytes": inputs.bytes,

@@ -577,7 +577,13 @@ def _verdict(other: str, comparison: Mapping[str, Any]) -> str:
             f"the same counts per status ({_counts(comparison['ours'])}); the tool names tests its own way"
         )
     else:
-        verdict = f"DIFFERENT: {comparison}"
+        only_ours, only_theirs, differ = comparison["counts_of_differences"]
+        examples = "; ".join(" ".join(row) for row in comparison["status_differs"][:3])
+        verdict = (
+            f"DIFFERENT — qaagent {_counts(comparison['ours'])}, {other} {_counts(comparison['theirs'])};"
+            f" {only_ours} only in qaagent's, {only_theirs} only in {other}'s, {differ} with another status"
+            + (f" (e.g. {examples})" if examples else "")
+        )
     return f"- qaagent unsplit vs {other}: {verdict}"
 
 
