@@ -464,13 +464,14 @@ def test_split_arguments(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
         assert message in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_tree_memory_counts_the_children(tmp_path: Path) -> None:
     """A parent holding 50 MB runs a child holding 30 MB: both are in the tree's bounds."""
     script = tmp_path / "tree.py"
     script.write_text(
         "import subprocess, sys\n"
         "held = b'a' * 50_000_000\n"
-        "subprocess.run([sys.executable, '-c', \"held = b'b' * 30_000_000; import time; time.sleep(0.5)\"], check=True)\n",
+        "subprocess.run([sys.executable, '-c', \"held = b'b' * 30_000_000; import time; time.sleep(1.0)\"], check=True)\n",
         encoding="utf-8",
     )
     tree = benchlib.tree_memory(
