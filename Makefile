@@ -1,4 +1,4 @@
-# Two set-up commands (see README): `make demo` and `make test`.
+# Two set-up commands (see README): `make demo` and `make test`; `make quick` while editing.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 E2E := examples/demo/e2e
 E2E_STAMP := $(E2E)/node_modules/.package-lock.json
 
-.PHONY: demo test lint unit venv clean bench bench-run-all bench-split reliability container-test package-test e2e-deps lock
+.PHONY: demo test quick lint unit venv clean bench bench-run-all bench-split reliability container-test package-test e2e-deps lock
 
 $(STAMP): pyproject.toml requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -34,15 +34,24 @@ lint: $(STAMP)
 	$(PY) scripts/lint-actions.py
 	$(VENV)/bin/shellcheck .ci/run scripts/*.sh host/*.sh
 
+# The whole suite, in two test processes; a test file stays in one process (--dist loadfile),
+# so the tests that share a fixed port (the demo's app) never run at the same time.
 unit: $(STAMP) $(E2E_STAMP)
-	$(VENV)/bin/pytest -q
+	$(VENV)/bin/pytest -q -n 2 --dist loadfile
 
 test: lint unit
+
+# The fast tests for the edit-test loop (under a minute): no test marked slow (real runs of
+# qaagent, browsers, timeouts). `make test` stays the full gate.
+quick: $(STAMP)
+	$(VENV)/bin/pytest -q -m "not slow"
 
 bench: $(STAMP) $(E2E_STAMP) bench-run-all bench-split  ## the figures of docs/benchmarks.md (about an hour)
 	$(PY) benchmarks/reporting.py
 	$(PY) benchmarks/makespan.py
 	$(PY) benchmarks/html_report.py
+	$(PY) benchmarks/history.py
+	$(PY) benchmarks/formats.py
 
 # Issue 13: the whole run-all process on 100k/400k cases (about 25 minutes). PEER=a checkout of
 # EnricoMi/publish-unit-test-result-action adds its pipeline; needs GNU time (apt-get install time).

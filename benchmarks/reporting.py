@@ -37,7 +37,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 FILES = 10
-SCHEMAS = ROOT.parent / "shared" / "schemas"
+SCHEMAS = ROOT / "schemas"
 #: junit-xml's output is validated at this size only (xmlschema needs minutes for larger)
 SCHEMA_CHECK_MAX = 100_000
 
@@ -127,9 +127,9 @@ def peak_rss_mb() -> float:
 
 def measure_qaagent(paths: list[Path], out_dir: Path) -> dict[str, Any]:
     sys.path.insert(0, str(ROOT))
-    from qaagent.evidence.atomic import atomic_open  # noqa: PLC0415 - measured subprocess only
-    from qaagent.evidence.records import RecordWriter  # noqa: PLC0415
+    from qaagent.evidence.records import RecordWriter  # noqa: PLC0415 - measured subprocess only
     from qaagent.evidence.redact import Redactor  # noqa: PLC0415
+    from qaagent.files import atomic_open  # noqa: PLC0415
     from qaagent.junit.read import iter_junit_cases  # noqa: PLC0415
     from qaagent.junit.write import write_merged_junit  # noqa: PLC0415
     from qaagent.results import Attempt, CaseStore, RunResult, SuiteResult  # noqa: PLC0415
@@ -150,7 +150,7 @@ def measure_qaagent(paths: list[Path], out_dir: Path) -> dict[str, Any]:
     redactor = Redactor.from_environ()
     with atomic_open(out_dir / "tests.jsonl") as handle:
         records = RecordWriter(handle, run.started_at, redactor)
-        write_merged_junit(run, out_dir / "junit.xml", redactor=redactor, on_case=records.write)
+        write_merged_junit(run, out_dir / "junit.xml", redact=redactor.redact, on_case=records.write)
     finished = time.perf_counter()
     for suite in suites:
         suite.cases.close()

@@ -7,6 +7,7 @@ evidence bundle and, prefixed `[app]`, to the console.
 
 from __future__ import annotations
 
+import functools
 import signal
 import subprocess
 import threading
@@ -17,7 +18,7 @@ from http import HTTPStatus
 from pathlib import Path
 
 from qaagent.console import Console
-from qaagent.process import CANCEL_DRAIN, CANCEL_GRACE, DRAIN, OutputReader, kill_group, stop_group
+from qaagent.process import CANCEL_DRAIN, CANCEL_GRACE, DRAIN, OutputReader, kill_group, spawn, stop_group
 from qaagent.profile import AppSettings
 
 #: seconds between SIGTERM and SIGKILL when the app is stopped
@@ -67,19 +68,12 @@ class AppServer:
             )
             raise AppError(msg)
         try:
-            self.proc = subprocess.Popen(
-                argv,
-                cwd=self.cwd,
-                env=self.env,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+            self.proc = spawn(argv, cwd=self.cwd, env=self.env)
         except OSError as exc:
             msg = f"app start command failed: {argv[0]}: {exc.strerror or exc}"
             raise AppError(msg) from None
-        self._reader = OutputReader(self.proc.stdout, self.log_path, self.console, "app")
+        echo = functools.partial(self.console.suite_line, "app")
+        self._reader = OutputReader(self.proc.stdout, self.log_path, echo, name="app")
         self._reader.start()
         deadline = time.monotonic() + self.settings.startup_timeout
         last = "no answer yet"

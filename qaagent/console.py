@@ -9,13 +9,13 @@ there one stop-commands block covers the whole execution phase.
 
 from __future__ import annotations
 
-import re
-import secrets
 import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TextIO
+
+from qaagent.github.commands import command, defuse, stop_commands_lines
 
 #: longest line echoed to the console; the log file keeps the whole line
 MAX_ECHO_LINE = 4000
@@ -29,7 +29,6 @@ class Console:
         self.github = github
         self.quiet = quiet
         self._lock = threading.Lock()
-        self._stop_token: str | None = None
 
     def line(self, text: str) -> None:
         """Print qaagent's own output, which may quote untrusted text (test names, messages).
@@ -69,35 +68,15 @@ class Console:
         if not self.github:
             yield
             return
-        token = secrets.token_hex(16)
+        stop, resume = stop_commands_lines()
         with self._lock:
             if title is not None:
-                self._write(f"::group::{_escape(title)}")
-            self._write(f"::stop-commands::{token}")
-            self._stop_token = token
+                self._write(command("group", title))
+            self._write(stop)
         try:
             yield
         finally:
             with self._lock:
-                self._write(f"::{token}::")
-                self._stop_token = None
+                self._write(resume)
                 if title is not None:
-                    self._write("::endgroup::")
-
-
-#: a `::` where the runner would see the start of a line: at the start of the text or after any
-#: character that may break a line (CR, LF, VT, FF, FS-RS, NEL, LS, PS), past leading blanks
-_COMMAND_START = re.compile(r"(^|[\r\n\x0b\x0c\x1c-\x1e\x85\u2028\u2029])(\s*)::")
-
-
-def defuse(text: str) -> str:
-    """Text in which no line can be taken for a workflow command.
-
-    A `::` at a line start becomes `: :`; the runner's older `##[command]` form, which it
-    accepts anywhere in a line, becomes `## [`.
-    """
-    return _COMMAND_START.sub(lambda m: f"{m[1]}{m[2]}: :", text).replace("##[", "## [")
-
-
-def _escape(text: str) -> str:
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+                    self._write(command("endgroup"))

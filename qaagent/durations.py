@@ -26,6 +26,7 @@ from xml.parsers import expat
 
 from qaagent.errors import UsageError
 from qaagent.evidence.bundle import RUN_ID_RE
+from qaagent.evidence.read import BundleError, iter_records, read_manifest
 
 DURATIONS_FORMAT = "qaagent-durations"
 DURATIONS_VERSION = 1
@@ -137,37 +138,14 @@ def _why(exc: Exception) -> str:
 
 def from_bundle(bundle: Path) -> Durations:
     """Durations of a finished evidence bundle (a UsageError when it is not one)."""
-    try:
-        manifest = json.loads((bundle / "manifest.json").read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
-        raise UsageError(f"{bundle}: not a readable evidence bundle (manifest.json: {_why(exc)})") from None
-    if not isinstance(manifest, dict) or not isinstance(manifest.get("suites"), list):
-        raise UsageError(f"{bundle}: manifest.json is not a qaagent evidence manifest")
+    manifest = read_manifest(bundle)
     collector = _Collector()
-    for entry in manifest["suites"]:
-        if isinstance(entry, dict) and isinstance(entry.get("name"), str):
-            seconds = _seconds(entry.get("duration"))
-            if seconds is not None and entry.get("status") not in ("pending", None):
-                collector.suite_total(entry["name"], seconds)
-    records = bundle / "tests.jsonl"
-    if records.is_file():
-        with records.open(encoding="utf-8", errors="replace") as handle:
-            for line in handle:
-                try:
-                    record = json.loads(line)
-                except (json.JSONDecodeError, RecursionError):
-                    continue
-                if not isinstance(record, dict) or not isinstance(record.get("suite"), str):
-                    continue
-                seconds = _seconds(record.get("duration"))
-                file = record.get("file")
-                classname = record.get("classname")
-                collector.case(
-                    record["suite"],
-                    file if isinstance(file, str) else None,
-                    classname if isinstance(classname, str) else "",
-                    seconds or 0.0,
-                )
+    for entry in manifest.suites:
+        seconds = _seconds(entry.duration)
+        if seconds is not None and entry.status != "pending":
+            collector.suite_total(entry.name, seconds)
+    for record in iter_records(bundle):
+        collector.case(record.suite, record.file, record.classname, _seconds(record.duration) or 0.0)
     return collector.build(f"evidence bundle {bundle}")
 
 
@@ -290,14 +268,6 @@ def load_durations(path: Path) -> Durations:
     raise UsageError(f"--durations-from {path}: not {kinds}")
 
 
-def _manifest(bundle: Path) -> dict[str, Any] | None:
-    try:
-        data = json.loads((bundle / "manifest.json").read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError):
-        return None
-    return data if isinstance(data, dict) else None
-
-
 def auto_source(evidence_dir: Path, *, exclude: Path | None = None) -> Path | None:
     """The newest finished bundle of a whole run (not a shard) in `evidence_dir`, if any."""
     if not evidence_dir.is_dir():
@@ -308,14 +278,13 @@ def auto_source(evidence_dir: Path, *, exclude: Path | None = None) -> Path | No
             continue
         if exclude is not None and bundle.resolve() == exclude.resolve():
             continue
-        manifest = _manifest(bundle)
-        if (
-            manifest is None
-            or manifest.get("status") in (None, "running", "cancelled")
-            or manifest.get("shard")
-        ):
+        try:
+            manifest = read_manifest(bundle)
+        except BundleError:
+            continue  # a damaged old bundle gives no history
+        if manifest.status in ("running", "cancelled") or manifest.shard:
             continue
-        key = (str(manifest.get("finished") or manifest.get("started") or ""), bundle.name, bundle)
+        key = (manifest.finished or manifest.started or "", bundle.name, bundle)
         if best is None or key[:2] > best[:2]:
             best = key
     return None if best is None else best[2]

@@ -1,12 +1,18 @@
 """The one exception family users see, and the documented exit codes.
 
 A `QAAgentError` is printed as one line (and as an `::error::` annotation in
-GitHub Actions) with no traceback; its `exit_code` says how the process ends.
+GitHub Actions) with no traceback, by `report_error`, the one reporter the
+command line and the action's entrypoint share; its `exit_code` says how the
+process ends.
 """
 
 from __future__ import annotations
 
+import os
+import sys
+from collections.abc import Callable
 from enum import IntEnum
+from typing import TextIO
 
 
 class ExitCode(IntEnum):
@@ -47,5 +53,74 @@ class ProfileError(UsageError):
     """The profile cannot be loaded or is invalid (exit 2)."""
 
 
-class JUnitError(Exception):
+class Cancelled(QAAgentError):  # noqa: N818 - what happened, not a fault
+    """The run was cancelled (SIGINT, SIGTERM or SIGHUP) before it could start (exit 130)."""
+
+    exit_code = ExitCode.CANCELLED
+
+
+class ResultFileError(Exception):
+    """A result file (JUnit, TRX, TAP, ...) cannot be read; becomes a suite error, never a crash.
+
+    The message is one line that starts with the file's label; the cases read
+    before the problem stay valid.
+    """
+
+
+class JUnitError(ResultFileError):
     """A suite's JUnit file cannot be read; becomes a suite error, never a crash."""
+
+
+def report_error(
+    error: QAAgentError, *, actions: bool | None = None, err: TextIO | None = None, out: TextIO | None = None
+) -> None:
+    """The one way an error reaches the user: one line on stderr; in Actions also an `::error`.
+
+    The line may quote untrusted text (a path, a key, an input value), so it is
+    defused (no line of it can read as a workflow command) and the annotation is
+    written through the one workflow-command writer. `actions` defaults to
+    whether this runs in GitHub Actions (`GITHUB_ACTIONS=true`).
+    """
+    from qaagent.github.commands import defuse, write_command  # noqa: PLC0415 - errors.py stays import-light
+
+    stderr = err if err is not None else sys.stderr
+    stdout = out if out is not None else sys.stdout
+    stderr.write(f"qaagent: error: {defuse(error.message)}\n")
+    stderr.flush()
+    if actions is None:
+        actions = os.environ.get("GITHUB_ACTIONS") == "true"
+    if actions:
+        write_command(stdout, "error", error.message, title="qaagent")
+
+
+def exit_status(
+    call: Callable[[], int],
+    *,
+    actions: bool | None = None,
+    err: TextIO | None = None,
+    out: TextIO | None = None,
+) -> int:
+    """Run `call`; what it raises becomes one reported line and a documented exit code.
+
+    A `QAAgentError` exits with its own code, Ctrl-C with 130, an OSError (the
+    environment: a full disk, a read-only folder) with 3, and a bug of ours with 3
+    and one line (`QAAGENT_DEBUG=1` shows the traceback instead).
+    """
+    try:
+        return int(call())
+    except QAAgentError as error:
+        report_error(error, actions=actions, err=err, out=out)
+        return int(error.exit_code)
+    except KeyboardInterrupt:
+        (err if err is not None else sys.stderr).write("qaagent: interrupted\n")
+        return int(ExitCode.CANCELLED)
+    except OSError as error:
+        problem = QAAgentError(f"{error.strerror or error}: {error.filename or ''}".rstrip(": "))
+        report_error(problem, actions=actions, err=err, out=out)
+        return int(ExitCode.INTERNAL)
+    except Exception as error:  # a bug of ours: one line, the traceback only on request
+        if os.environ.get("QAAGENT_DEBUG"):
+            raise
+        bug = QAAgentError(f"internal error: {type(error).__name__}: {error} (QAAGENT_DEBUG=1 shows more)")
+        report_error(bug, actions=actions, err=err, out=out)
+        return int(ExitCode.INTERNAL)

@@ -16,74 +16,58 @@ import shutil
 import threading
 import time
 import traceback
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from qaagent.app import AppError, AppServer, app_env
 from qaagent.console import Console
-from qaagent.errors import JUnitError
-from qaagent.junit.read import iter_junit_cases
+from qaagent.junit.read import iter_junit_files
 from qaagent.plan import Plan, SuitePlan
 from qaagent.process import ProcessOutcome, run_process
-from qaagent.results import Attempt, CaseStore, Rerun, RunResult, SuiteResult, TestCase
+from qaagent.results import Attempt, CaseStore, RunResult, SuiteResult, TestCase
+from qaagent.retries import (
+    FAILING,
+    attempt_problems,
+    describe_returncode,
+    exit_code_case,
+    fold_full,
+    fold_partial,
+    synthetic_case,
+)
 from qaagent.runners import Runner, make_runner
 
-#: `type` of the synthetic test case standing for a suite that produced no (complete) results
-SUITE_ERROR_TYPE = "qaagent.SuiteError"
-FAILING = ("failed", "error")
 
+@dataclass
+class _SuiteBuilder:
+    """One suite while it runs: what its steps add; `build()` makes the frozen `SuiteResult`.
 
-def synthetic_case(suite: str, reason: str, tail: str = "", *, status: str = "error") -> TestCase:
-    """The test case that stands for a whole suite's problem, so it never disappears."""
-    details = f"{reason}\n\n--- last lines of the log ---\n{tail}" if tail else reason
-    return TestCase(
-        suite=suite,
-        classname=suite,
-        name=f"{suite} (suite)",
-        status="skipped" if status == "skipped" else "error",
-        message=reason,
-        type=SUITE_ERROR_TYPE,
-        details=details,
-    )
+    Only the thread running the suite touches it.
+    """
 
+    name: str
+    runner: str
+    working_directory: Path | None
+    cases: CaseStore = field(default_factory=CaseStore)
+    attempts: list[Attempt] = field(default_factory=list)
+    error: str | None = None
+    files: list[Path] = field(default_factory=list)
 
-def as_rerun(case: TestCase) -> Rerun:
-    """A failed attempt of a test, kept as history."""
-    return Rerun(
-        status="error" if case.status == "error" else "failed",
-        message=case.message,
-        type=case.type,
-        details=case.details,
-        stdout=case.stdout,
-        stderr=case.stderr,
-        duration=case.duration,
-    )
+    def fail(self, reason: str, tail: str = "") -> None:
+        """The suite cannot go on: its error, and the synthetic case that stands for it."""
+        self.error = reason
+        self.cases.append(synthetic_case(self.name, reason, tail))
 
-
-def fold_retry(old: TestCase, new: TestCase) -> TestCase:
-    """Combine a failed test with its result on the next attempt."""
-    history = (*old.reruns, as_rerun(old))
-    attempts = old.attempts + 1
-    # Evidence of the earlier failure (e.g. its screenshot) stays linked after a retry.
-    artifacts = tuple(dict.fromkeys((*old.artifacts, *new.artifacts)))
-    if new.status == "passed":
-        return dataclasses.replace(new, flaky=True, attempts=attempts, reruns=history, artifacts=artifacts)
-    return dataclasses.replace(new, attempts=attempts, reruns=history, flaky=False, artifacts=artifacts)
-
-
-def describe_returncode(code: int | None) -> str:
-    """`exited with code 2` / `was killed by signal 9 (SIGKILL)`."""
-    if code is None:
-        return "did not start"
-    if code < 0:
-        import signal  # noqa: PLC0415 - only needed for this message
-
-        try:
-            name = signal.Signals(-code).name
-        except ValueError:
-            name = "unknown signal"
-        return f"was killed by signal {-code} ({name})"
-    return f"exited with code {code}"
+    def build(self) -> SuiteResult:
+        return SuiteResult(
+            name=self.name,
+            runner=self.runner,
+            cases=self.cases,
+            attempts=tuple(self.attempts),
+            error=self.error,
+            working_directory=self.working_directory,
+            files=tuple(self.files),
+        )
 
 
 class RunOrchestrator:
@@ -191,7 +175,7 @@ class RunOrchestrator:
                 log_path=log,
             )
             return server, SuiteResult(
-                name="app", runner="app", cases=store, attempts=[attempt], error=str(exc), files=[log]
+                name="app", runner="app", cases=store, attempts=(attempt,), error=str(exc), files=(log,)
             )
         return server, None
 
@@ -221,12 +205,12 @@ class RunOrchestrator:
         by_name = {s.name: s for s in self.plan.suites}
         results: dict[str, SuiteResult] = {}
         self.console.line(
-            f"qaagent: running {len(by_name)} suites in parallel, {self.plan.max_workers} worker(s)"
+            f"qaagent: running {len(by_name)} suites in parallel, {self.plan.workers} worker(s)"
         )
         with (
             self.console.untrusted(None),
             concurrent.futures.ThreadPoolExecutor(
-                max_workers=self.plan.max_workers, thread_name_prefix="suite"
+                max_workers=self.plan.workers, thread_name_prefix="suite"
             ) as pool,
         ):
             futures = {
@@ -269,19 +253,16 @@ class RunOrchestrator:
     def _run_single_suite(self, suite: SuitePlan, env: dict[str, str]) -> SuiteResult:
         runner = make_runner(suite, repo_root=self.plan.repo_root, base_env=env)
         folder = self.suite_dir(suite.name)
-        result = SuiteResult(
-            name=suite.name, runner=suite.runner, cases=CaseStore(), working_directory=runner.cwd
-        )
+        result = _SuiteBuilder(suite.name, suite.runner, runner.cwd)
         problem = runner.preflight()
         if problem:
             self.console.line(f"[{suite.name}] cannot run: {problem}")
-            result.error = problem
-            result.cases.append(synthetic_case(suite.name, problem))
-            return result
+            result.fail(problem)
+            return result.build()
 
         # Runner hook: one-off setup commands (Playwright: `npm ci`), each logged as its own step.
         if not self._setup(runner, folder, result):
-            return result
+            return result.build()
 
         self.console.line(f"[{suite.name}] started ({runner.kind})")
         store = self._attempt(runner, 1, folder, [], result)
@@ -296,19 +277,20 @@ class RunOrchestrator:
             spec_failed = failed
             new = self._attempt(runner, number, folder, spec_failed, result)
             partial = bool(result.attempts[-1].selected)
-            store = _fold_partial(store, failed, new) if partial else _fold_full(new, failed)
+            store = fold_partial(store, failed, new) if partial else fold_full(new, failed)
         result.cases = store
         if runner.environment_problem:
             result.error = runner.environment_problem
         result.files.extend(self._keep_artifacts(runner, folder))
-        c = result.counts
+        built = result.build()
+        c = built.counts
         self.console.line(
-            f"[{suite.name}] {result.status}: {c.passed} passed, {c.failed} failed, {c.errors} errors, "
-            f"{c.skipped} skipped, {c.flaky} flaky in {result.duration:.1f} s"
+            f"[{suite.name}] {built.status}: {c.passed} passed, {c.failed} failed, {c.errors} errors, "
+            f"{c.skipped} skipped, {c.flaky} flaky in {built.duration:.1f} s"
         )
-        return result
+        return built
 
-    def _setup(self, runner: Runner, folder: Path, result: SuiteResult) -> bool:
+    def _setup(self, runner: Runner, folder: Path, result: _SuiteBuilder) -> bool:
         """Run the runner's setup steps; False (with the suite's error recorded) when one fails."""
         suite = runner.suite
         for step in runner.setup_steps():
@@ -331,8 +313,7 @@ class RunOrchestrator:
                 why = describe_returncode(outcome.returncode)
             reason = f"setup step `{' '.join(step.argv)}` {why}"
             self.console.line(f"[{suite.name}] cannot run: {reason}")
-            result.error = reason
-            result.cases.append(synthetic_case(suite.name, reason, outcome.tail))
+            result.fail(reason, outcome.tail)
             return False
         return True
 
@@ -352,7 +333,7 @@ class RunOrchestrator:
         )
 
     def _attempt(
-        self, runner: Runner, number: int, folder: Path, failed: Sequence[TestCase], result: SuiteResult
+        self, runner: Runner, number: int, folder: Path, failed: Sequence[TestCase], result: _SuiteBuilder
     ) -> CaseStore:
         suite = runner.suite
         attempt_dir = folder / f"attempt-{number}"
@@ -367,14 +348,14 @@ class RunOrchestrator:
         junit_files = runner.junit_files(attempt_dir)
         store = CaseStore()
         bad = self._read_cases(runner, junit_files, store, attempt_dir)
-        for reason in _attempt_problems(runner, outcome, store, junit_files, bad):
+        for reason in attempt_problems(runner, outcome, store, junit_files, bad):
             # runner hook: may rewrite the reason (Playwright: "the browser is not installed: …")
             case = runner.finish_case(synthetic_case(suite.name, reason, outcome.tail), attempt_dir)
             store.append(case)
             if result.error is None:
                 result.error = case.message
-        if not junit_files and runner.kind == "command" and not outcome.timed_out and not outcome.cancelled:
-            store = _exit_code_case(suite.name, outcome, store)
+        if not junit_files and runner.judged_by_exit_code and not outcome.timed_out and not outcome.cancelled:
+            store = exit_code_case(suite.name, outcome, store)
         result.attempts.append(
             Attempt(
                 number=number,
@@ -394,19 +375,20 @@ class RunOrchestrator:
         return store
 
     def _read_cases(
-        self, runner: Runner, files: Iterable[Path], store: CaseStore, attempt_dir: Path
+        self, runner: Runner, files: Sequence[Path], store: CaseStore, attempt_dir: Path
     ) -> list[str]:
         problems: list[str] = []
-        base_dir = runner.report_base_dir(attempt_dir)  # runner hook: Playwright's testDir
-        for path in files:
-            try:
-                for case in iter_junit_cases(
-                    path, suite=runner.suite.name, base_dir=base_dir, repo_root=self.plan.repo_root
-                ):
-                    store.append(runner.finish_case(case, attempt_dir))  # runner hook: artifacts
-            except JUnitError as exc:
-                problems.append(f"unreadable JUnit {exc}")
-        return problems
+        cases = iter_junit_files(
+            files,
+            suite=runner.suite.name,
+            base_dir=runner.report_base_dir(attempt_dir),  # runner hook: Playwright's testDir
+            repo_root=self.plan.repo_root,
+            problems=problems,
+            zero_based_lines=runner.zero_based_lines,  # runner hook: pytest counts lines from 0
+        )
+        for case in cases:
+            store.append(runner.finish_case(case, attempt_dir))  # runner hook: artifacts
+        return [f"unreadable JUnit {problem}" for problem in problems]
 
     def _keep_artifacts(self, runner: Runner, folder: Path) -> list[Path]:
         kept: list[Path] = []
@@ -428,98 +410,3 @@ class RunOrchestrator:
                 continue
             kept.append(dest)
         return kept
-
-
-def _attempt_problems(
-    runner: Runner, outcome: ProcessOutcome, store: CaseStore, junit_files: list[Path], bad: list[str]
-) -> Iterator[str]:
-    """Why an attempt's JUnit cannot be the whole truth (each becomes a synthetic error)."""
-    suite = runner.suite
-    if outcome.start_error:
-        yield outcome.start_error
-        return
-    if outcome.timed_out:
-        yield f"timed out after {suite.timeout:g} s"
-        return
-    if outcome.cancelled:
-        yield "cancelled while running"
-        return
-    yield from bad
-    if runner.kind == "command" and not junit_files:
-        pattern = suite.config.junit
-        if pattern:
-            # A typo in the glob must not turn the suite into a green exit-code check.
-            yield f"no JUnit file written by this attempt matches `junit: {pattern}`"
-        return  # otherwise judged by its exit code alone
-    counts = store.counts
-    if not junit_files and not bad:
-        yield f"{runner.kind} {describe_returncode(outcome.returncode)} and wrote no JUnit report"
-        return
-    if outcome.returncode not in (0, None) and counts.failed == 0 and counts.errors == 0:
-        # The exit code wins over a JUnit file that claims success: something went wrong
-        # that the report does not show (a crash after writing it, a plugin error, no tests).
-        yield f"{runner.kind} {describe_returncode(outcome.returncode)} although its JUnit reports no failure"
-        return
-    if runner.requires_tests and counts.total == 0 and not bad:
-        yield f"{runner.kind} reported no tests (check the suite's path and selection)"
-
-
-def _exit_code_case(suite: str, outcome: ProcessOutcome, store: CaseStore) -> CaseStore:
-    """A command without JUnit is one test case, passed when it exited 0."""
-    passed = outcome.returncode == 0
-    case = TestCase(
-        suite=suite,
-        classname=suite,
-        name=suite,
-        status="passed" if passed else "failed",
-        duration=outcome.duration,
-        message="" if passed else f"command {describe_returncode(outcome.returncode)}",
-        type="" if passed else "ExitCode",
-        details="" if passed else outcome.tail,
-    )
-    new = CaseStore([case])
-    new.extend(store)
-    return new
-
-
-def _fold_partial(old: CaseStore, failed: Sequence[TestCase], new: CaseStore) -> CaseStore:
-    """Retry of selected tests: replace the retried ones in place, append new suite errors."""
-    wanted = {c.key: c for c in failed}
-    replacements: dict[tuple[str, str], TestCase] = {}
-    extras: list[TestCase] = []
-    for case in new:
-        if case.key in wanted and case.key not in replacements:
-            replacements[case.key] = fold_retry(wanted[case.key], case)
-        elif case.status in FAILING:
-            extras.append(case)
-    folded = CaseStore()
-    for case in old:
-        folded.append(replacements.get(case.key, case))
-    folded.extend(extras)
-    old.close()
-    new.close()
-    return folded
-
-
-def _fold_full(new: CaseStore, failed: Sequence[TestCase]) -> CaseStore:
-    """Retry of the whole suite: its results stand, with history for tests that failed before."""
-    wanted = {c.key: c for c in failed}
-    seen: set[tuple[str, str]] = set()
-    folded = CaseStore()
-    for case in new:
-        if case.key in wanted and case.key not in seen:
-            seen.add(case.key)
-            folded.append(fold_retry(wanted[case.key], case))
-        else:
-            folded.append(case)
-    for key, old in wanted.items():
-        if key in seen:
-            continue
-        if old.type == SUITE_ERROR_TYPE:
-            # The suite-level problem of the earlier attempt did not come back: it was flaky.
-            ok = dataclasses.replace(old, status="passed", message="", details="", type="")
-            folded.append(fold_retry(old, ok))
-        else:
-            folded.append(old)
-    new.close()
-    return folded

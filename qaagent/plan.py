@@ -8,29 +8,15 @@ from __future__ import annotations
 
 import os
 import subprocess
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from qaagent.errors import UsageError
+from qaagent.options import RunOptions, Shard
 from qaagent.profile import AppSettings, LoadedProfile, RunnerName, SuiteConfig
 from qaagent.results import FailOn
-
-
-@dataclass(frozen=True)
-class Overrides:
-    """Per-run settings from the command line; None means "the profile's value"."""
-
-    parallel: bool | None = None
-    max_workers: int | None = None
-    retries: int | None = None
-    suites: tuple[str, ...] = ()
-    timeout: float | None = None
-    junit: Path | None = None
-    evidence_dir: Path | None = None
-    fail_on: tuple[FailOn, ...] | None = None
-    keep: int | None = None
 
 
 @dataclass(frozen=True)
@@ -58,7 +44,8 @@ class Plan:
     repo_root: Path
     suites: tuple[SuitePlan, ...]  #: in suite_order
     parallel: bool
-    max_workers: int
+    #: as asked (flag, input or profile); None: one per suite. The pool size is `workers`.
+    max_workers: int | None
     fail_on: tuple[FailOn, ...]
     junit_path: Path
     evidence_dir: Path
@@ -70,14 +57,21 @@ class Plan:
     start_order_reason: str = "suite_order"
     skipped_disabled: tuple[str, ...] = ()
     #: `I/N` when this run is one shard of a matrix (see qaagent.shard), with the whole split
-    shard: str | None = None
+    shard: Shard | None = None
     shard_layout: Mapping[str, Any] | None = None
+
+    @property
+    def workers(self) -> int:
+        """Suites running at once: as asked, at most one per suite; 1 when sequential (the one clamp)."""
+        if not self.parallel:
+            return 1
+        return max(1, min(self.max_workers or len(self.suites), len(self.suites)))
 
     def settings(self) -> dict[str, Any]:
         """The effective settings, as recorded in the manifest."""
         return {
             "parallel": self.parallel,
-            "max_workers": self.max_workers,
+            "max_workers": self.workers,
             "fail_on": list(self.fail_on),
             "suite_order": [s.name for s in self.suites],
             "start_order": list(self.start_order),
@@ -147,10 +141,10 @@ def find_repo_root(start: Path, environ: Mapping[str, str] | None = None) -> Pat
 
 
 def build_plan(
-    loaded: LoadedProfile, overrides: Overrides | None = None, *, repo_root: Path | None = None
+    loaded: LoadedProfile, options: RunOptions | None = None, *, repo_root: Path | None = None
 ) -> Plan:
-    """Apply overrides to the profile and resolve every path; raises `UsageError` on a bad selection."""
-    ov = overrides or Overrides()
+    """The profile with the run's options applied, every path resolved; `UsageError` on a bad selection."""
+    ov = options or RunOptions()
     profile = loaded.profile
     base = loaded.directory
     root = repo_root if repo_root is not None else find_repo_root(base)
@@ -194,7 +188,6 @@ def build_plan(
         )
 
     parallel = profile.run.parallel if ov.parallel is None else ov.parallel
-    workers = ov.max_workers or profile.run.max_workers or len(suites)
     reports = profile.reports
     return Plan(
         project=profile.project.name,
@@ -202,7 +195,7 @@ def build_plan(
         repo_root=root,
         suites=tuple(suites),
         parallel=parallel,
-        max_workers=max(1, min(workers, len(suites))) if parallel else 1,
+        max_workers=ov.max_workers or profile.run.max_workers,
         fail_on=tuple(ov.fail_on if ov.fail_on is not None else profile.run.fail_on),
         junit_path=ov.junit if ov.junit is not None else (base / reports.junit),
         evidence_dir=ov.evidence_dir if ov.evidence_dir is not None else (base / reports.evidence_dir),
@@ -216,7 +209,7 @@ def build_plan(
 
 def describe(plan: Plan) -> list[str]:
     """Human-readable lines for `qaagent validate`."""
-    mode = f"parallel, {plan.max_workers} worker(s)" if plan.parallel else "sequential"
+    mode = f"parallel, {plan.workers} worker(s)" if plan.parallel else "sequential"
     lines = [
         f"profile: {plan.loaded.path} (sha256 {plan.loaded.sha256[:12]})",
         f"project: {plan.project}",
@@ -237,14 +230,3 @@ def describe(plan: Plan) -> list[str]:
         )
     lines.extend(f"  -  {name}: disabled" for name in plan.skipped_disabled)
     return lines
-
-
-def parse_suite_list(values: Sequence[str]) -> tuple[str, ...]:
-    """Suite names from repeated flags or comma/space/newline lists."""
-    names: list[str] = []
-    for value in values:
-        if not value.strip():
-            msg = "--suite needs a suite name (got an empty one)"
-            raise UsageError(msg)
-        names.extend(part for part in value.replace(",", " ").split() if part)
-    return tuple(dict.fromkeys(names))

@@ -1,4 +1,10 @@
-"""Child processes of a run: own process group, closed stdin, timeout, log file, live echo.
+"""Child processes: own process group, closed stdin, timeout, log file, live echo; the one runner.
+
+Every child qaagent starts goes through `spawn`: suites and their setup steps
+(`run_process`), the app (`qaagent.app`), the tools asked for their test files
+(`capture`) and the action's `setup` command (`run_process` with the `SETUP`
+policy). Each gets the environment `child_environment` filters: never the
+GitHub token qaagent was given.
 
 This is where a suite's timeout is enforced. `subprocess.run(timeout=…)`
 kills only the direct child, leaving grandchildren (browsers, dev servers)
@@ -11,21 +17,27 @@ fill up and block), written whole to a log file and echoed line by line.
 from __future__ import annotations
 
 import contextlib
-import ctypes
+import functools
 import os
 import select
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
-from qaagent.console import Console
+if TYPE_CHECKING:
+    from types import FrameType
+
+    from qaagent.console import Console
+
+#: one line of a child's output on its way to the console
+Echo = Callable[[str], None]
 
 #: seconds between SIGTERM and SIGKILL when a suite times out
 TERM_GRACE = 5.0
@@ -47,6 +59,153 @@ CANCEL_DRAIN = 0.3
 CHUNK = 64 * 1024
 #: longest line kept whole in memory (tail, echo); longer output is split
 MAX_LINE = 64 * 1024
+
+#: variables that carry the GitHub token to qaagent; no child ever sees them
+TOKEN_VARIABLES = frozenset({"QAAGENT_GITHUB_TOKEN", "INPUT_GITHUB-TOKEN", "INPUT_GITHUB_TOKEN"})
+
+
+def child_environment(environ: Mapping[str, str]) -> dict[str, str]:
+    """The environment every child starts from (suites, the app, setup, listing tools).
+
+    The one filter: `environ` without the token qaagent was given, in any of its variables.
+    """
+    return {key: value for key, value in environ.items() if key not in TOKEN_VARIABLES}
+
+
+@dataclass(frozen=True)
+class Policy:
+    """How `run_process` supervises one kind of child."""
+
+    #: seconds between SIGTERM and SIGKILL when the child times out
+    term_grace: float = TERM_GRACE
+    #: seconds between the stop signal and SIGKILL when the run is cancelled
+    cancel_grace: float = CANCEL_GRACE
+    #: seconds the output is still read after the child is gone (cancelled: `cancel_drain`)
+    drain: float = DRAIN
+    cancel_drain: float = CANCEL_DRAIN
+    #: SIGKILL whatever is left in the child's process group once it has exited
+    kill_leftovers: bool = True
+    #: lines echoed before the echo stops (None: all)
+    max_echo_lines: int | None = MAX_ECHO_LINES
+    #: on cancel, send the signal that cancelled the run (else SIGTERM)
+    forward_signal: bool = False
+
+
+#: a suite attempt, a runner's setup step
+SUITE = Policy()
+#: the action's `setup` command: what it leaves running (a service for the tests) keeps running and
+#: its output keeps being read (not echoed) after the 10 s grace; a cancel is forwarded as it came
+SETUP = Policy(
+    cancel_grace=10.0,
+    drain=10.0,
+    cancel_drain=10.0,
+    kill_leftovers=False,
+    max_echo_lines=None,
+    forward_signal=True,
+)
+
+
+class Cancel(threading.Event):
+    """A cancel flag that remembers which signal set it (SIGTERM when set by hand)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.signum: int = signal.SIGTERM
+
+    def cancel(self, signum: int = signal.SIGTERM) -> bool:
+        """Set the flag (once); False when it was set already."""
+        if self.is_set():
+            return False
+        self.signum = signum
+        self.set()
+        return True
+
+
+#: the signals a CI runner cancels a job with
+CANCEL_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+@contextmanager
+def signal_handler(
+    handler: Callable[[int, FrameType | None], None], signals: Sequence[signal.Signals] = CANCEL_SIGNALS
+) -> Iterator[None]:
+    """`handler` for `signals` inside the block, the previous handlers after it.
+
+    Outside the main thread, where Python cannot install handlers, this does nothing.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {sig: signal.signal(sig, handler) for sig in signals}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old if old is not None else signal.SIG_DFL)
+
+
+def cancel_on_signals(
+    cancel: threading.Event,
+    *,
+    signals: Sequence[signal.Signals] = CANCEL_SIGNALS,
+    on_signal: Callable[[str, bool], None] | None = None,
+) -> contextlib.AbstractContextManager[None]:
+    """Inside the block, `signals` set `cancel` instead of stopping the process.
+
+    `on_signal(name, first)` is told of each one (`first`: it set the flag).
+    """
+
+    def handler(signum: int, _frame: FrameType | None) -> None:
+        if isinstance(cancel, Cancel):
+            first = cancel.cancel(signum)
+        else:
+            first = not cancel.is_set()
+            cancel.set()
+        if on_signal is not None:
+            on_signal(signal.Signals(signum).name, first)
+
+    return signal_handler(handler, signals)
+
+
+def spawn(
+    argv: Sequence[str], *, cwd: Path, env: Mapping[str, str], stderr: int = subprocess.STDOUT
+) -> subprocess.Popen[bytes]:
+    """Start a child in a session of its own with stdin closed and stdout piped (the one spawn site).
+
+    `stderr` is merged into stdout unless `subprocess.PIPE` is asked for. OSErrors
+    (not found, not executable) are the caller's to report.
+    """
+    return subprocess.Popen(
+        list(argv),
+        cwd=cwd,
+        env=dict(env),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=stderr,
+        start_new_session=True,
+    )
+
+
+def capture(
+    argv: Sequence[str], *, cwd: Path, env: Mapping[str, str], timeout: float
+) -> tuple[int, str, str]:
+    """Run `argv` to completion; (returncode, stdout, stderr), or an OSError / TimeoutError.
+
+    For tools qaagent asks a question (which test files would you run?). The whole
+    process group is stopped on a timeout, and when a signal interrupts the wait.
+    """
+    proc = spawn(argv, cwd=cwd, env=env, stderr=subprocess.PIPE)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        stop_group(proc, 1.0)  # the whole group, not just the child
+        proc.communicate()
+        msg = f"no answer within {timeout:g} s"
+        raise TimeoutError(msg) from None
+    except BaseException:  # a cancel signal while we wait: the tool and its children go too
+        stop_group(proc, 1.0)
+        raise
+    return proc.returncode, out.decode("utf-8", "replace"), err.decode("utf-8", "replace")
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,10 +238,10 @@ def group_alive(pgid: int) -> bool:
     return kill_group(pgid, 0)
 
 
-def stop_group(proc: subprocess.Popen[bytes], grace: float) -> None:
-    """SIGTERM the child's group, wait up to `grace` seconds, then SIGKILL the group."""
+def stop_group(proc: subprocess.Popen[bytes], grace: float, sig: int = signal.SIGTERM) -> None:
+    """Send `sig` (SIGTERM) to the child's group, wait up to `grace` seconds, then SIGKILL the group."""
     pgid = proc.pid
-    kill_group(pgid, signal.SIGTERM)
+    kill_group(pgid, sig)
     deadline = time.monotonic() + grace
     while time.monotonic() < deadline:
         if proc.poll() is not None and not group_alive(pgid):
@@ -94,32 +253,49 @@ def stop_group(proc: subprocess.Popen[bytes], grace: float) -> None:
 
 
 class OutputReader(threading.Thread):
-    """Drains a pipe into a log file and echoes whole lines to the console.
+    """Drains a pipe into a log file and echoes whole lines.
 
     Reads raw chunks (never an unbounded line), so a suite printing gigabytes without a
     newline costs at most MAX_LINE bytes of memory. After the process is gone, `finish()`
     gives the pipe a short drain period: a descendant that escaped the process group and
-    still holds the pipe cannot keep the run waiting.
+    still holds the pipe cannot keep the run waiting. With `keep_draining` the pipe is
+    still read after that, silently (nothing logged or echoed), so a process left running
+    on purpose never blocks on a full pipe or dies writing to a closed one.
     """
 
-    def __init__(self, pipe: IO[bytes] | None, log_path: Path, console: Console | None, prefix: str) -> None:
-        super().__init__(name=f"reader-{prefix}", daemon=True)
+    def __init__(
+        self,
+        pipe: IO[bytes] | None,
+        log_path: Path | None,
+        echo: Echo | None,
+        *,
+        name: str,
+        max_echo_lines: int | None = MAX_ECHO_LINES,
+    ) -> None:
+        super().__init__(name=f"reader-{name}", daemon=True)
         self.fd = pipe.fileno() if pipe is not None else -1
         self.pipe = pipe
         self.log_path = log_path
-        self.console = console
-        self.prefix = prefix
+        self.echo = echo
+        self.max_echo_lines = max_echo_lines
         self.tail: deque[str] = deque(maxlen=TAIL_LINES)
         self.total = 0
         self.echoed = 0
         self._written = 0
         self._truncated = False
         self._deadline: float | None = None
+        self._keep_draining = False
+        self._muted = False
 
-    def finish(self, drain: float = DRAIN) -> None:
-        """Stop reading at EOF or `drain` seconds from now, whichever comes first; then close."""
+    def finish(self, drain: float = DRAIN, *, keep_draining: bool = False) -> None:
+        """Stop reading at EOF or `drain` seconds from now, whichever comes first; then close.
+
+        With `keep_draining`, reading goes on silently after that, until end of file.
+        """
+        self._keep_draining = keep_draining
         self._deadline = time.monotonic() + drain
         self.join(timeout=drain + 2)
+        self._muted = True
         if not self.is_alive() and self.pipe is not None:
             with contextlib.suppress(OSError):
                 self.pipe.close()
@@ -129,26 +305,33 @@ class OutputReader(threading.Thread):
         if self.fd < 0:
             return
         pending = b""
-        with self.log_path.open("ab") as log:
+        with contextlib.ExitStack() as stack:
+            log = stack.enter_context(self.log_path.open("ab")) if self.log_path is not None else None
             while (chunk := self._next_chunk()) is not None:
+                if self._muted:
+                    continue  # past the drain period: read and drop (keep_draining)
                 self.total += len(chunk)
-                self._log(log, chunk)
+                if log is not None:
+                    self._log(log, chunk)
                 pending = self._split(pending + chunk)
-            if pending:
+            if pending and not self._muted:
                 self._line(pending)
-            if self._truncated:
+            if self._truncated and log is not None:
                 log.write(f"\n[qaagent: {self.total} bytes of output in all]\n".encode())
 
     def _next_chunk(self) -> bytes | None:
         """The next bytes of output; None at end of file, on error, or past the drain deadline."""
-        while self._deadline is None or time.monotonic() < self._deadline:
+        while True:
+            if self._deadline is not None and time.monotonic() >= self._deadline:
+                if not self._keep_draining:
+                    return None
+                self._muted = True
             try:
                 ready, _, _ = select.select([self.fd], [], [], POLL * 4)
                 if ready:
                     return os.read(self.fd, CHUNK) or None
             except (OSError, ValueError):
                 return None
-        return None
 
     def _split(self, data: bytes) -> bytes:
         """Handle the whole lines in `data`; return the unfinished rest (never longer than MAX_LINE)."""
@@ -174,15 +357,14 @@ class OutputReader(threading.Thread):
         self._echo(text)
 
     def _echo(self, text: str) -> None:
-        if self.console is None:
+        if self.echo is None:
             return
         self.echoed += 1
-        if self.echoed < MAX_ECHO_LINES:
-            self.console.suite_line(self.prefix, text)
-        elif self.echoed == MAX_ECHO_LINES:
-            self.console.suite_line(
-                self.prefix, f"… echo stopped after {MAX_ECHO_LINES} lines; see {self.log_path}"
-            )
+        limit = self.max_echo_lines
+        if limit is None or self.echoed < limit:
+            self.echo(text)
+        elif self.echoed == limit:
+            self.echo(f"… echo stopped after {limit} lines; see {self.log_path}")
 
 
 def run_process(
@@ -190,28 +372,29 @@ def run_process(
     *,
     cwd: Path,
     env: Mapping[str, str],
-    timeout: float,
-    log_path: Path,
+    timeout: float | None,
+    log_path: Path | None,
     console: Console | None,
     prefix: str,
     cancel: threading.Event,
+    echo: Echo | None = None,
+    policy: Policy = SUITE,
 ) -> ProcessOutcome:
-    """Run one command to completion, timeout or cancellation; never raises for the child's sake."""
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    with log_path.open("ab") as log:
-        log.write(f"$ {' '.join(argv)}\n# cwd: {cwd}\n".encode(errors="replace"))
+    """Run one command to completion, timeout or cancellation; never raises for the child's sake.
+
+    Its output goes to `log_path` (if any) and, line by line, to `echo` (default: the
+    console with a `[prefix]`). `timeout` None: no limit. `policy` says how it is stopped.
+    """
+    if log_path is not None:
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        with log_path.open("ab") as log:
+            log.write(f"$ {' '.join(argv)}\n# cwd: {cwd}\n".encode(errors="replace"))
+    if echo is None and console is not None:
+        echo = functools.partial(console.suite_line, prefix)
     started_at = time.time()
     start = time.monotonic()
     try:
-        proc = subprocess.Popen(
-            list(argv),
-            cwd=cwd,
-            env=dict(env),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        proc = spawn(argv, cwd=cwd, env=env)
     except FileNotFoundError:
         reason = f"command not found: {argv[0]} (is it installed and on PATH?)"
         return _not_started(reason, started_at, log_path)
@@ -222,27 +405,20 @@ def run_process(
         reason = f"cannot start {argv[0]}: {exc.strerror or exc}"
         return _not_started(reason, started_at, log_path)
 
-    reader = OutputReader(proc.stdout, log_path, console, prefix)
+    reader = OutputReader(proc.stdout, log_path, echo, name=prefix, max_echo_lines=policy.max_echo_lines)
     reader.start()
-    timed_out = cancelled = False
-    deadline = start + timeout
-    while proc.poll() is None:
-        if cancel.is_set():
-            cancelled = True
-            stop_group(proc, CANCEL_GRACE)
-            break
-        if time.monotonic() >= deadline:
-            timed_out = True
-            if console is not None:
-                console.line(f"[{prefix}] timed out after {timeout:g} s: stopping its process group")
-            stop_group(proc, TERM_GRACE)
-            break
-        time.sleep(POLL)
-    # The child is gone; whatever it left in its group (daemons, browsers) goes too.
-    kill_group(proc.pid, signal.SIGKILL)
-    reader.finish(CANCEL_DRAIN if cancelled else DRAIN)
+    deadline = start + timeout if timeout is not None else None
+    timed_out, cancelled = _supervise(proc, cancel, deadline, policy)
+    if timed_out and console is not None:
+        console.line(f"[{prefix}] timed out after {timeout:g} s: stopping its process group")
+    if timed_out:
+        stop_group(proc, policy.term_grace)
+    if policy.kill_leftovers:
+        # The child is gone; whatever it left in its group (daemons, browsers) goes too.
+        kill_group(proc.pid, signal.SIGKILL)
+    reader.finish(policy.cancel_drain if cancelled else policy.drain, keep_draining=not policy.kill_leftovers)
     duration = time.monotonic() - start
-    if timed_out or cancelled:
+    if (timed_out or cancelled) and log_path is not None:
         with log_path.open("ab") as log:
             why = f"timed out after {timeout:g} s" if timed_out else "cancelled"
             log.write(f"\n[qaagent: {why}; process group stopped]\n".encode())
@@ -257,9 +433,25 @@ def run_process(
     )
 
 
-def _not_started(reason: str, started_at: float, log_path: Path) -> ProcessOutcome:
-    with log_path.open("ab") as log:
-        log.write(f"[qaagent: {reason}]\n".encode())
+def _supervise(
+    proc: subprocess.Popen[bytes], cancel: threading.Event, deadline: float | None, policy: Policy
+) -> tuple[bool, bool]:
+    """Wait for the child; stop it on a cancel. (timed out, cancelled): the caller stops a timeout."""
+    while proc.poll() is None:
+        if cancel.is_set():
+            sig = cancel.signum if policy.forward_signal and isinstance(cancel, Cancel) else signal.SIGTERM
+            stop_group(proc, policy.cancel_grace, sig)
+            return False, True
+        if deadline is not None and time.monotonic() >= deadline:
+            return True, False
+        time.sleep(POLL)
+    return False, False
+
+
+def _not_started(reason: str, started_at: float, log_path: Path | None) -> ProcessOutcome:
+    if log_path is not None:
+        with log_path.open("ab") as log:
+            log.write(f"[qaagent: {reason}]\n".encode())
     return ProcessOutcome(
         returncode=None,
         timed_out=False,
@@ -269,83 +461,3 @@ def _not_started(reason: str, started_at: float, log_path: Path) -> ProcessOutco
         tail=reason,
         start_error=reason,
     )
-
-
-# -- descendants that escape their process group --------------------------------------------------
-
-#: prctl option that makes orphaned descendants re-parent to this process instead of init (Linux)
-PR_SET_CHILD_SUBREAPER = 36
-
-
-def become_subreaper() -> bool:
-    """Adopt orphaned descendants (Linux); False where the platform cannot.
-
-    A suite can start a daemon in a session of its own (`setsid`, `--daemonize`,
-    `pg_ctl start`): the process-group kill does not reach it. As a subreaper, qaagent
-    inherits such orphans and `stop_orphans` stops them when the run ends.
-    """
-    if not sys.platform.startswith("linux"):
-        return False
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        return int(libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)) == 0
-    except (OSError, AttributeError):
-        return False
-
-
-def _proc_stat(pid: int | str) -> list[str]:
-    """The fields of /proc/PID/stat after the command name (state first, then the parent)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_bytes().decode(errors="replace")
-    except OSError:
-        return []
-    # comm may contain spaces and parentheses: the fields after the last ')' are fixed.
-    return stat[stat.rfind(")") + 2 :].split()
-
-
-def children_of(pid: int) -> dict[int, str]:
-    """Live children of `pid` with their state letter, read from /proc (empty elsewhere)."""
-    found: dict[int, str] = {}
-    try:
-        entries = [p.name for p in Path("/proc").iterdir() if p.name.isdigit()]
-    except OSError:
-        return found
-    for entry in entries:
-        fields = _proc_stat(entry)
-        if fields[1:2] == [str(pid)]:
-            found[int(entry)] = fields[0]
-    return found
-
-
-def stop_orphans(keep: Iterable[int] = (), grace: float = 1.0) -> list[int]:
-    """Stop this process's children not in `keep` (orphans adopted as subreaper) and reap them."""
-    me = os.getpid()
-    spared = set(keep)
-    stopped: list[int] = []
-    for _ in range(5):  # killing an orphan re-parents its own children to us: look again
-        orphans = [pid for pid, state in children_of(me).items() if pid not in spared and state != "Z"]
-        for pid in orphans:
-            with contextlib.suppress(OSError):
-                os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + grace
-        while orphans and time.monotonic() < deadline and any(_alive(pid) for pid in orphans):
-            _reap(orphans)
-            time.sleep(POLL)
-        for pid in orphans:
-            with contextlib.suppress(OSError):
-                os.kill(pid, signal.SIGKILL)
-        _reap([pid for pid in children_of(me) if pid not in spared])
-        stopped.extend(orphans)
-        if not orphans:
-            break
-    return stopped
-
-
-def _alive(pid: int) -> bool:
-    return _proc_stat(pid)[:1] not in ([], ["Z"])
-
-
-def _reap(pids: Iterable[int]) -> None:
-    for pid in pids:
-        with contextlib.suppress(ChildProcessError, OSError):
-            os.waitpid(pid, os.WNOHANG)

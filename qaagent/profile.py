@@ -19,6 +19,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from qaagent.errors import ProfileError
+from qaagent.options import KEEP, MAX_TIMEOUT, RETRIES, WORKERS
 
 RunnerName = Literal["pytest", "behave", "playwright", "command"]
 RUNNERS: tuple[str, ...] = ("pytest", "behave", "playwright", "command")
@@ -30,8 +31,9 @@ MAX_PROFILE_BYTES = 1024 * 1024
 #: aliases allowed in one profile (guards against alias-expansion bombs)
 MAX_ALIASES = 100
 
-PositiveSeconds = Annotated[float, Field(gt=0, le=7 * 24 * 3600)]
-Retries = Annotated[int, Field(ge=0, le=20)]
+# One range per option, shared with the command-line flags and the action's inputs.
+PositiveSeconds = Annotated[float, Field(gt=0, le=MAX_TIMEOUT)]
+Retries = Annotated[int, Field(ge=RETRIES.low, le=RETRIES.high)]
 
 
 def _split_argv(value: Any) -> Any:
@@ -63,7 +65,7 @@ class RunSettings(_Model):
     """`run:` — how suites run; command-line flags override these for one run."""
 
     parallel: bool = False
-    max_workers: Annotated[int, Field(ge=1, le=256)] | None = None
+    max_workers: Annotated[int, Field(ge=WORKERS.low, le=WORKERS.high)] | None = None
     retry_count: Retries = 0
     timeout: PositiveSeconds = 1800
     suite_order: tuple[str, ...] | None = None
@@ -83,7 +85,7 @@ class ReportSettings(_Model):
 
     junit: str = "qaagent-junit.xml"
     evidence_dir: str = ".qaagent/evidence"
-    keep: Annotated[int, Field(ge=1, le=10000)] = 20
+    keep: Annotated[int, Field(ge=KEEP.low, le=KEEP.high)] = 20
     #: bytes of system-out/system-err kept per test case in the merged report
     #: (the JUnit reader keeps at most 64 KiB of each field, so more cannot be shown)
     max_output: Annotated[int, Field(ge=0, le=64 * 1024)] = 64 * 1024

@@ -17,8 +17,8 @@ from __future__ import annotations
 import operator
 import pickle
 import tempfile
-from collections.abc import Iterable, Iterator
-from dataclasses import MISSING, dataclass, field, fields
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import MISSING, dataclass, fields
 from pathlib import Path
 from typing import IO, Any, Literal, Self
 
@@ -68,6 +68,10 @@ class TestCase:
     flaky: bool = False
     reruns: tuple[Rerun, ...] = ()
     artifacts: tuple[str, ...] = ()  #: paths relative to the bundle root
+    #: how the result relates to an expected failure the tool declared (pytest xfail, TAP TODO):
+    #: "xfail" failed as expected (status skipped), "xpass" passed although expected to fail
+    #: (status passed, or failed when the tool is strict about it); None: no expectation
+    outcome: Literal["xfail", "xpass"] | None = None
 
     @property
     def key(self) -> tuple[str, str]:
@@ -315,20 +319,30 @@ class Attempt:
     cancelled: bool = False
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class SuiteResult:
-    """Everything known about one suite after all its attempts."""
+    """Everything known about one suite after all its attempts (built once, then read).
+
+    The orchestrator accumulates a suite while it runs and builds this value at
+    the end; `qaagent merge` builds it from the shards' bundles. Its `cases`
+    store is closed for appending by then: only reports read it.
+    """
 
     name: str
     runner: str
     cases: CaseStore
-    attempts: list[Attempt] = field(default_factory=list)
+    attempts: Sequence[Attempt] = ()  #: kept as a tuple
     #: why the suite could not produce (complete) results, if it could not
     error: str | None = None
     working_directory: Path | None = None
     #: evidence files the runner declares (logs, JUnit, artifacts), absolute
-    files: list[Path] = field(default_factory=list)
+    files: Sequence[Path] = ()  #: kept as a tuple
     skipped_reason: str | None = None  #: the whole suite was skipped on purpose
+
+    def __post_init__(self) -> None:
+        # Callers may pass lists; the value keeps tuples, so nothing can grow it later.
+        object.__setattr__(self, "attempts", tuple(self.attempts))
+        object.__setattr__(self, "files", tuple(self.files))
 
     @property
     def counts(self) -> Counts:
@@ -373,18 +387,22 @@ class SuiteResult:
         return "passed"
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class RunResult:
-    """One run: suites in `suite_order`, wall time and how it ended."""
+    """One run: suites in `suite_order`, wall time and how it ended (built once, then read)."""
 
     project: str
     run_id: str
-    suites: list[SuiteResult]
+    suites: Sequence[SuiteResult]  #: kept as a tuple
     started_at: float  #: epoch seconds
     finished_at: float
     cancelled: bool = False
     #: suites that were planned but never started (cancellation)
-    not_run: list[str] = field(default_factory=list)
+    not_run: Sequence[str] = ()  #: kept as a tuple
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "suites", tuple(self.suites))
+        object.__setattr__(self, "not_run", tuple(self.not_run))
 
     @property
     def duration(self) -> float:

@@ -1,19 +1,12 @@
 """Sharding across matrix jobs: test files as units of work, split by LPT, applied to a plan.
 
 The unit of work is a test file — small enough to balance, big enough that a
-runner can be told to run exactly it. Which files, and in which order, is
-asked of the tools themselves (`qaagent.listing`), so a project's own
-collection settings hold:
-
-- pytest: the files of the node ids ``pytest --collect-only -q`` prints, in
-  collection order (the order an unsharded run reports them);
-- behave: ``.feature`` files, in the order qaagent reports them (behave
-  writes one JUnit file per feature, ``TESTS-<dotted path>.xml``, read sorted);
-- Playwright: the spec files ``playwright test --list`` prints (testDir,
-  testMatch and testIgnore applied);
-- ``command`` suites, suites where no file is found and suites whose tool
-  cannot list its files (the reason goes into the split's notes) are one
-  indivisible unit: tests are never dropped.
+runner can be told to run exactly it. Which files, in which order, and which
+names their test cases carry is each runner's knowledge (`Runner.list_units`,
+`Runner.unit_keys`): the tools themselves list them, so a project's own
+collection settings hold. ``command`` suites, suites where no file is found
+and suites whose tool cannot list its files (the reason goes into the split's
+notes) are one indivisible unit: tests are never dropped.
 
 Every shard job computes the same split from the same checkout, profile and
 durations (`split`), so no coordination is needed; `apply_shard` keeps this
@@ -28,34 +21,18 @@ import dataclasses
 import hashlib
 import json
 import os
-import re
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from qaagent.durations import Durations, SuiteDurations
 from qaagent.errors import UsageError
-from qaagent.listing import playwright_specs, pytest_files
+from qaagent.options import SHARDS, Shard
 from qaagent.plan import Plan, SuitePlan
-from qaagent.runners.playwright import PlaywrightRunner
-from qaagent.runners.pytest import PytestRunner
+from qaagent.process import child_environment
+from qaagent.runners import make_runner
 from qaagent.schedule import fill_unknown, lpt_order, lpt_partition
-
-#: ASCII digits only (``\d`` would take ``١/٣``); N is bounded like the action's numeric inputs
-_SHARD_RE = re.compile(r"^[ \t]*([0-9]{1,6})[ \t]*/[ \t]*([0-9]{1,6})[ \t]*$")
-#: the most shards a split may have (GitHub allows 256 jobs per matrix)
-MAX_SHARDS = 256
-
-
-def parse_shard(text: str) -> tuple[int, int]:
-    """``I/N`` (1-based, 1 <= I <= N) as (I, N); a UsageError otherwise."""
-    match = _SHARD_RE.match(text)
-    if match is None or int(match.group(2)) < 1 or not 1 <= int(match.group(1)) <= int(match.group(2)):
-        raise UsageError(f"invalid shard {text!r}: expected I/N with 1 <= I <= N, e.g. --shard 2/4")
-    if int(match.group(2)) > MAX_SHARDS:
-        raise UsageError(f"invalid shard {text!r}: at most {MAX_SHARDS} shards")
-    return int(match.group(1)), int(match.group(2))
 
 
 @dataclass(frozen=True)
@@ -74,91 +51,22 @@ class Unit:
         return f"{self.suite}:{self.rel}" if self.rel else self.suite
 
 
-def _rel(path: Path, root: Path) -> str:
-    try:
-        return path.relative_to(root).as_posix()
-    except ValueError:
-        return path.as_posix()
-
-
-def _walk(top: Path, skip: Callable[[str], bool]) -> Iterator[Path]:
-    for dirpath, dirnames, filenames in os.walk(top):
-        dirnames[:] = sorted(d for d in dirnames if not skip(d))
-        for name in sorted(filenames):
-            yield Path(dirpath) / name
-
-
-def _pytest_units(suite: SuitePlan, root: Path) -> tuple[list[Unit], str | None]:
-    path = suite.path
-    assert path is not None  # noqa: S101 - checked by the caller
-    if path.is_file():
-        files: Sequence[Path] = [path]
-    else:
-        base = PytestRunner(suite, repo_root=root, base_env={}).base_command()
-        listing = pytest_files(suite, base)
-        if listing.problem:
-            return [], f"suite {suite.name} kept whole: {listing.problem}"
-        files = listing.files
-    return [Unit(suite.name, f, _rel(f, root), (_rel(f, root),)) for f in files], None
-
-
-def _behave_units(suite: SuitePlan, root: Path) -> list[Unit]:
-    path = suite.path
-    assert path is not None  # noqa: S101 - checked by the caller
-    if path.is_file():
-        pairs = [(path, path.stem)]
-    else:
-        found = _walk(path, lambda d: d.startswith("."))
-        pairs = [
-            (f, ".".join(f.relative_to(path).with_suffix("").parts)) for f in found if f.suffix == ".feature"
-        ]
-    # qaagent reads behave's JUnit files (TESTS-<dotted>.xml) sorted by name: that is the report order.
-    pairs.sort(key=lambda pair: f"TESTS-{pair[1]}.xml")
-    return [Unit(suite.name, f, _rel(f, root), (_rel(f, root), dotted)) for f, dotted in pairs]
-
-
-def _playwright_units(suite: SuitePlan, root: Path) -> tuple[list[Unit], str | None]:
-    path = suite.path
-    assert path is not None  # noqa: S101 - checked by the caller
-    if not path.is_dir():
-        return [], None
-    base = PlaywrightRunner(suite, repo_root=root, base_env={}).base_command()
-    listing = playwright_specs(suite, base, path)
-    if listing.problem:
-        return [], f"suite {suite.name} kept whole: {listing.problem}"
-    units = []
-    for f in listing.files:
-        try:
-            parts = f.relative_to(path).parts
-        except ValueError:
-            parts = (f.name,)
-        # Playwright's classname is the spec path relative to testDir: any tail of the path.
-        tails = tuple("/".join(parts[i:]) for i in range(len(parts)))
-        units.append(Unit(suite.name, f, _rel(f, root), tuple(dict.fromkeys((_rel(f, root), *tails)))))
-    return units, None
-
-
 def discover(suite: SuitePlan, repo_root: Path) -> tuple[list[Unit], str | None]:
     """A suite's units in the order an unsharded run reports them, and why it was kept whole (if so).
 
-    A suite that is indivisible, has no file or whose tool could not list its
-    files is one whole-suite unit.
+    The runner lists them (`Runner.list_units`). A suite that is indivisible,
+    has no file or whose tool could not list its files is one whole-suite unit.
     """
-    units: list[Unit] = []
-    note: str | None = None
-    if suite.path is not None and suite.path.exists():
-        if suite.runner == "pytest":
-            units, note = _pytest_units(suite, repo_root)
-        elif suite.runner == "behave":
-            units = _behave_units(suite, repo_root)
-        elif suite.runner == "playwright":
-            units, note = _playwright_units(suite, repo_root)
-    return units or [Unit(suite.name, None, None)], note
-
-
-def discover_units(suite: SuitePlan, repo_root: Path) -> list[Unit]:
-    """A suite's units in the order an unsharded run reports them (one whole-suite unit if indivisible)."""
-    return discover(suite, repo_root)[0]
+    whole = [Unit(suite.name, None, None)]
+    if suite.path is None or not suite.path.exists():
+        return whole, None
+    listing = make_runner(suite, repo_root=repo_root, base_env=child_environment(os.environ)).list_units()
+    if listing is None:
+        return whole, None
+    if listing.problem:
+        return whole, f"suite {suite.name} kept whole: {listing.problem}"
+    units = [Unit(suite.name, u.path, u.keys[0], u.keys) for u in listing.units]
+    return units or whole, None
 
 
 # -- estimates -------------------------------------------------------------------------------------
@@ -261,8 +169,8 @@ class ShardSplit:
 
 def split(plan: Plan, total: int, durations: Durations) -> ShardSplit:
     """Assign every unit of `plan` to one of `total` shards by LPT over recorded durations."""
-    if not 1 <= total <= MAX_SHARDS:
-        raise UsageError(f"the number of shards must be between 1 and {MAX_SHARDS}, got {total}")
+    if not SHARDS.low <= total <= SHARDS.high:
+        raise UsageError(f"the number of shards must be between {SHARDS.low} and {SHARDS.high}, got {total}")
     units: list[Unit] = []
     notes: list[str] = []
     for suite in plan.suites:
@@ -336,13 +244,11 @@ def apply_shard(plan: Plan, index: int, split_: ShardSplit) -> Plan:
         else:
             suites.append(dataclasses.replace(suite, units=tuple(u.path for u in units if u.path)))
     names = {s.name for s in suites}
-    workers = plan.max_workers if plan.parallel else 1
     return dataclasses.replace(
         plan,
         suites=tuple(suites),
         start_order=tuple(n for n in plan.start_order if n in names),
-        max_workers=max(1, min(workers, len(suites))),
-        shard=f"{index}/{split_.total}",
+        shard=Shard(index, split_.total),
         shard_layout={
             **split_.layout(),
             "index": index,

@@ -22,8 +22,12 @@ from github_server import FakeClock, GitHubServer
 
 from qaagent.github.context import GitHubContext
 
+#: the history tests' fixtures (a throw-away PostgreSQL cluster, a store of each backend)
+pytest_plugins = ["history_support"]
+
 ROOT = Path(__file__).resolve().parent.parent
-SCHEMAS = ROOT.parent / "shared" / "schemas"
+#: the schemas the merged report is validated against (the repository's own copies)
+SCHEMAS = ROOT / "schemas"
 
 ProjectFactory = Callable[[Mapping[str, str]], Path]
 

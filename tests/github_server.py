@@ -9,9 +9,10 @@ characters and message/raw_details ≤ 64 KB, comment bodies ≤ 65,536
 characters. Faults can be scripted per request: any status with any headers
 (403 with or without `retry-after`, rate-limit headers, 429, 5xx), a reset
 connection, an invalid JSON body, or "Resource not accessible by
-integration".
+integration"; with `silent=True` it reads every request and never answers.
 
-Also holds `FakeClock` and small builders for `RunResult` values.
+Also holds `FakeClock`, the clock the API client sleeps on in tests. It is the
+only fake GitHub API of the tests (the builders of results are in helpers.py).
 """
 
 from __future__ import annotations
@@ -23,11 +24,8 @@ import struct
 import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any, Literal, Self
 from urllib.parse import parse_qs, urlsplit
-
-from qaagent.results import Attempt, CaseStore, Rerun, RunResult, Status, SuiteResult, TestCase
 
 NOT_ACCESSIBLE = {
     "message": "Resource not accessible by integration",
@@ -87,9 +85,15 @@ class Recorded:
 class GitHubServer:
     """The fake API; use as a context manager."""
 
-    def __init__(self, token: str = FAKE_TOKEN, clock: FakeClock | None = None) -> None:
+    def __init__(
+        self, token: str = FAKE_TOKEN, clock: FakeClock | None = None, *, silent: bool = False
+    ) -> None:
         self.token = token
         self.clock = clock
+        #: accept every request and never answer it (a hung API), until the server stops
+        self.silent = silent
+        self.requested = threading.Event()  #: set when the first request arrives
+        self._stopping = threading.Event()
         self.requests: list[Recorded] = []
         self.check_runs: dict[int, dict[str, Any]] = {}
         self.comments: dict[int, list[dict[str, Any]]] = {}
@@ -110,6 +114,7 @@ class GitHubServer:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self._stopping.set()
         self._httpd.shutdown()
         self._httpd.server_close()
         self._thread.join(5)
@@ -198,6 +203,11 @@ class _Handler(BaseHTTPRequestHandler):
         )
         with owner._lock:
             owner.requests.append(record)
+        owner.requested.set()
+        if owner.silent:
+            owner._stopping.wait()  # no answer, ever: the client's own deadline must end the wait
+            self.close_connection = True
+            return
         if self.headers.get("Authorization") != f"Bearer {owner.token}":
             self._send(record, 401, {"message": "Bad credentials"})
             return
@@ -409,75 +419,3 @@ def _update_comment(owner: GitHubServer, comment_id: int, body: Any) -> Answer:
                     item["body"] = body["body"]
                     return 200, dict(item), {}
     return 404, {"message": "Not Found"}, {}
-
-
-# -- result builders ----------------------------------------------------------
-
-
-def case(
-    name: str,
-    status: Status = "passed",
-    *,
-    suite: str = "unit",
-    classname: str = "tests.test_x",
-    file: str | None = "tests/test_x.py",
-    line: int | None = 3,
-    message: str = "",
-    details: str = "",
-    flaky: bool = False,
-    attempts: int = 1,
-    stdout: str = "",
-    stderr: str = "",
-) -> TestCase:
-    """A test case with sensible defaults."""
-    reruns: tuple[Rerun, ...] = ()
-    if flaky:
-        reruns = (Rerun(status="failed", message="first try failed"),)
-        attempts = max(attempts, 2)
-    return TestCase(
-        suite=suite,
-        classname=classname,
-        name=name,
-        status=status,
-        file=file,
-        line=line,
-        message=message,
-        details=details,
-        flaky=flaky,
-        attempts=attempts,
-        reruns=reruns,
-        stdout=stdout,
-        stderr=stderr,
-        duration=0.01,
-    )
-
-
-def suite(name: str, cases: list[TestCase], *, runner: str = "pytest", duration: float = 2.0) -> SuiteResult:
-    """A suite that ran once for `duration` seconds."""
-    attempt = Attempt(
-        number=1,
-        command=("pytest",),
-        returncode=0,
-        timed_out=False,
-        started_at=1_700_000_000.0,
-        duration=duration,
-        log_path=Path("log.txt"),
-    )
-    return SuiteResult(name=name, runner=runner, cases=CaseStore(cases), attempts=[attempt])
-
-
-def run_of(*suites: SuiteResult, duration: float = 3.0, project: str = "shop") -> RunResult:
-    """A run of `suites` that took `duration` seconds of wall time."""
-    return RunResult(
-        project=project,
-        run_id="20240101_000000Z",
-        suites=list(suites),
-        started_at=1_700_000_000.0,
-        finished_at=1_700_000_000.0 + duration,
-    )
-
-
-def close_run(run: RunResult) -> None:
-    """Release the suites' spill files (large runs)."""
-    for item in run.suites:
-        item.cases.close()

@@ -12,6 +12,8 @@ import pytest
 import yaml
 from conftest import load_file_module
 
+from qaagent.action import DEFAULTS
+
 ROOT = Path(__file__).resolve().parent.parent
 EXPECTED_INPUTS = {
     "profile", "parallel", "max-workers", "retries", "suites", "shard", "mode", "bundles",
@@ -106,7 +108,7 @@ def test_host_variant_maps_every_input_to_its_hyphenated_env_variable(host: dict
 
 
 def test_entrypoint_defaults_match_action_yml(docker: dict[str, Any]) -> None:
-    defaults = _entrypoint().DEFAULTS
+    defaults = DEFAULTS
     declared = {name: spec["default"] for name, spec in docker["inputs"].items()}
     # Only the runner can expand `${{ github.token }}`; without it there is no token.
     declared["github-token"] = ""
@@ -131,7 +133,10 @@ def test_dockerfile_runs_as_root_with_exec_form_entrypoint() -> None:
     argv = json.loads(entrypoints[0].split(None, 1)[1])
     assert isinstance(argv, list)
     assert argv[-1].endswith("entrypoint.py")
-    assert "-r" in " ".join(lines)
+    # the locked dependencies are installed first, then qaagent itself without resolving any
+    installs = [line for line in lines if line.upper().startswith("RUN ") and "pip install" in line]
+    assert re.search(r"pip install .*(?<!\S)-r \S*requirements\.txt\b", installs[0]), installs
+    assert "--no-deps" in installs[1], installs
 
 
 def _workflow_steps() -> list[tuple[str, dict[str, Any]]]:

@@ -21,6 +21,7 @@ from conftest import (
     start_qaagent,
     unique_marker,
 )
+from github_server import GitHubServer
 
 PY = sys.executable
 
@@ -135,44 +136,27 @@ def test_cancel_within_5_s_when_everything_ignores_sigterm(qa_project: ProjectFa
         }
     )
     # ... and the GitHub API never answers: the check run's completion must not hold the exit.
-    api = SilentAPI()
-    proc = start_qaagent("run-all", "--check-name", "qa", cwd=root, env=api.environment())
-    assert proc.stdout is not None
-    seen = 0
-    for line in proc.stdout:
-        seen += "] stubborn" in line
-        if seen == 2:
-            break
-    try:
+    with GitHubServer(silent=True) as api:
+        proc = start_qaagent("run-all", "--check-name", "qa", cwd=root, env=api_environment(api))
+        assert proc.stdout is not None
+        seen = 0
+        for line in proc.stdout:
+            seen += "] stubborn" in line
+            if seen == 2:
+                break
         cancel_and_check(proc, signal.SIGINT, root)
-    finally:
-        api.close()
     assert_no_process_left(marker)
 
 
-class SilentAPI:
-    """A GitHub API stand-in that accepts connections and never answers."""
-
-    def __init__(self) -> None:
-        import socket  # noqa: PLC0415 - only here
-
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(50)
-        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
-
-    def environment(self) -> dict[str, str]:
-        """What qaagent needs to talk to this API in Actions, with a token."""
-        return {
-            "GITHUB_ACTIONS": "true",
-            "GITHUB_API_URL": self.url,
-            "GITHUB_REPOSITORY": "octo/shop",
-            "GITHUB_SHA": "a" * 40,
-            "QAAGENT_GITHUB_TOKEN": "ghs_" + "x" * 36,
-        }
-
-    def close(self) -> None:
-        self.sock.close()
+def api_environment(api: GitHubServer) -> dict[str, str]:
+    """What qaagent needs to talk to `api` in Actions, with a token."""
+    return {
+        "GITHUB_ACTIONS": "true",
+        "GITHUB_API_URL": api.url,
+        "GITHUB_REPOSITORY": "octo/shop",
+        "GITHUB_SHA": "a" * 40,
+        "QAAGENT_GITHUB_TOKEN": api.token,
+    }
 
 
 @pytest.mark.slow
@@ -180,19 +164,22 @@ class SilentAPI:
 def test_cancel_with_a_silent_github_api_still_exits_fast(qa_project: ProjectFactory, when: str) -> None:
     marker = unique_marker()
     root = long_project(qa_project, marker)
-    api = SilentAPI()
-    try:
-        proc = start_qaagent("run-all", "--check-name", "qa", cwd=root, env=api.environment())
+    with GitHubServer(silent=True) as api:
+        proc = start_qaagent("run-all", "--check-name", "qa", cwd=root, env=api_environment(api))
         assert proc.stdout is not None
         if when == "while suites run":
             for line in proc.stdout:
                 if "] sleeping" in line:
                     break
         else:
-            time.sleep(1.5)  # qaagent is waiting for the check run to be created
-        cancel_and_check(proc, signal.SIGTERM, root)
-    finally:
-        api.close()
+            # The request that creates the check run has arrived: qaagent waits for its answer.
+            assert api.requested.wait(30), "qaagent never asked for the check run"
+            assert [(r.method, r.path) for r in api.requests] == [("POST", "/repos/octo/shop/check-runs")]
+        rest = cancel_and_check(proc, signal.SIGTERM, root)
+    if when == "while creating the check run":
+        assert "] started" not in rest  # no suite had started, and none did after the signal
+        manifest = json.loads((max((root / ".qaagent" / "evidence").iterdir()) / "manifest.json").read_text())
+        assert manifest["not_run"] == ["fast", "slow", "slower", "never"]
     assert_no_process_left(marker)
 
 

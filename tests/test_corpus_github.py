@@ -7,24 +7,26 @@ test_github_commands.py and test_github_api.py; this adds what they lacked.
 
 from __future__ import annotations
 
+import functools
 import io
-import socket
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from conftest import pr_context
-from github_server import FakeClock, GitHubServer, case, close_run, run_of, suite
+from github_server import FakeClock, GitHubServer
+from helpers import case, close_run, run_of, suite
 from test_github_commands import INJECTIONS
 
 from qaagent.github.api import GitHubAPIError, GitHubClient
 from qaagent.github.publish import publish, start_check_run
+from qaagent.report.markdown import render_summary
 
 MEGABYTE_NAME = "test_" + "n" * (1024 * 1024) + "\n::error::injected"
 
 
+@pytest.mark.slow
 def test_one_megabyte_name_with_injections_through_publish(server: GitHubServer, tmp_path: Path) -> None:
     ctx = pr_context(server, tmp_path)
     evil = [case(MEGABYTE_NAME, "failed", message=MEGABYTE_NAME, details=MEGABYTE_NAME, line=3)]
@@ -40,6 +42,7 @@ def test_one_megabyte_name_with_injections_through_publish(server: GitHubServer,
             run,
             ctx=ctx,
             fail_on=["failed", "error"],
+            render=functools.partial(render_summary, run, fail_on=["failed", "error"]),
             token=server.token,
             check_name="qa",
             comment=True,
@@ -74,32 +77,9 @@ def test_one_megabyte_name_with_injections_through_publish(server: GitHubServer,
 
 @pytest.fixture
 def silent_server() -> Iterator[str]:
-    """A server that accepts connections and never answers."""
-    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(16)
-    held: list[socket.socket] = []
-    stop = threading.Event()
-
-    def accept() -> None:
-        listener.settimeout(0.1)
-        while not stop.is_set():
-            try:
-                conn, _ = listener.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            held.append(conn)
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{listener.getsockname()[1]}"
-    stop.set()
-    thread.join()
-    for conn in held:
-        conn.close()
-    listener.close()
+    """The fake API, reading every request and never answering."""
+    with GitHubServer(silent=True) as api:
+        yield api.url
 
 
 @pytest.mark.slow

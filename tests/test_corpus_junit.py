@@ -17,7 +17,8 @@ from typing import Any
 
 import pytest
 from conftest import ProjectFactory, assert_no_process_left, run_qaagent, unique_marker
-from test_corpus_support import Measured, latest_bundle, manifest_of, measured_run, records_of
+from helpers import latest_bundle, manifest_of, records_of
+from test_corpus_support import Measured, measured_run
 
 CORPUS = Path(__file__).parent / "corpus" / "junit"
 PY = sys.executable

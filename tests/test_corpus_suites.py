@@ -15,7 +15,8 @@ import sys
 
 import pytest
 from conftest import ProjectFactory, assert_no_process_left, run_qaagent, unique_marker
-from test_corpus_support import latest_bundle, manifest_of, measured_run, records_of
+from helpers import latest_bundle, manifest_of, records_of
+from test_corpus_support import measured_run
 
 PY = sys.executable
 TIMEOUT = 3

@@ -184,6 +184,7 @@ def test_bad_port_is_one_line_without_traceback() -> None:
     assert result.stderr.strip() == "demo server: DEMO_PORT must be a port number (0-65535), got 'eighty'"
 
 
+@pytest.mark.slow
 def test_unit_suite_passes(tmp_path: Path) -> None:
     junit = tmp_path / "unit.xml"
     result = subprocess.run(

@@ -66,6 +66,7 @@ def test_a_folder_must_be_a_bundle(tmp_path: Path) -> None:
         load_durations(tmp_path)
 
 
+@pytest.mark.slow
 def test_bundle_of_a_real_run_and_auto_source(qa_project: ProjectFactory) -> None:
     root = qa_project(
         {

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -27,6 +26,7 @@ from conftest import (
     skip_unless_ready,
     unique_marker,
 )
+from helpers import copy_demo, manifest_of
 
 from qaagent.console import Console
 from qaagent.orchestrator import RunOrchestrator
@@ -35,12 +35,6 @@ from qaagent.profile import load_profile
 from qaagent.runners import Runner, make_runner
 
 PY = sys.executable
-
-
-def manifest_of(root: Path) -> dict[str, Any]:
-    bundle = max((root / ".qaagent" / "evidence").iterdir())
-    data: dict[str, Any] = json.loads((bundle / "manifest.json").read_text())
-    return data
 
 
 def command_suite(*argv: str) -> str:
@@ -80,6 +74,7 @@ def test_daemons_outside_the_process_group_neither_block_nor_outlive_the_run(
     assert_no_process_left(marker, wait=1)
 
 
+@pytest.mark.slow
 def test_output_without_newlines_is_bounded(qa_project: ProjectFactory) -> None:
     script = "import sys\nfor _ in range(80):\n    sys.stdout.write('y' * 1_000_000)\n"
     root = qa_project({"big.py": script, ".qaagent.yaml": "tests:\n  big: " + command_suite("big.py") + "\n"})
@@ -90,6 +85,7 @@ def test_output_without_newlines_is_bounded(qa_project: ProjectFactory) -> None:
     assert b"[qaagent: 80000000 bytes of output in all]" in log.read_bytes()[-200:]
 
 
+@pytest.mark.slow
 def test_parallel_suites_never_mix_within_a_line(qa_project: ProjectFactory) -> None:
     script = "import sys\nfor i in range(3000):\n    print(sys.argv[1] * 300, flush=i % 7 == 0)\n"
     root = qa_project(
@@ -118,6 +114,7 @@ def test_bad():
 """
 
 
+@pytest.mark.slow
 def test_console_summary_lists_suites_in_order_then_failures_then_totals(qa_project: ProjectFactory) -> None:
     root = qa_project(
         {
@@ -142,7 +139,7 @@ def test_console_summary_lists_suites_in_order_then_failures_then_totals(qa_proj
     assert tail[3:6] == [
         "",
         "failures (1):",
-        "  FAIL  unit › test_bad  tests/test_s.py:4",
+        "  FAIL  unit › test_bad  tests/test_s.py:5",  # the failing line, not the def line
     ]
     assert tail[6].strip() == "AssertionError: numbers differ"
     assert re.fullmatch(
@@ -207,6 +204,7 @@ def app_project(qa_project: ProjectFactory, marker: str, port: int, suite: str) 
     )
 
 
+@pytest.mark.slow
 def test_a_healthy_app_and_its_children_are_gone_after_the_run(qa_project: ProjectFactory) -> None:
     marker, port = unique_marker(), free_port()
     probe = "import os, urllib.request; urllib.request.urlopen(os.environ['BASE_URL'] + '/x').read()"
@@ -239,6 +237,7 @@ def test_a_cancelled_run_stops_the_app_and_its_children(qa_project: ProjectFacto
     assert_no_process_left(marker)
 
 
+@pytest.mark.slow
 def test_an_app_port_already_answering_is_refused(qa_project: ProjectFactory) -> None:
     import http.server  # noqa: PLC0415 - only here
 
@@ -275,18 +274,6 @@ def test_a_junit_glob_that_matches_nothing_is_an_error(qa_project: ProjectFactor
     assert "no JUnit file written by this attempt matches `junit: reports/*.xml`" in result.stdout
 
 
-def copy_demo(tmp_path: Path) -> Path:
-    """A copy of examples/demo sharing its installed node_modules."""
-    demo = tmp_path / "demo"
-    shutil.copytree(
-        ROOT / "examples" / "demo",
-        demo,
-        ignore=shutil.ignore_patterns(".qaagent", "node_modules", "test-results", "qaagent-junit.xml"),
-    )
-    (demo / "e2e" / "node_modules").symlink_to(ROOT / "examples" / "demo" / "e2e" / "node_modules")
-    return demo
-
-
 @pytest.mark.slow
 def test_the_bundled_demo_passes(tmp_path: Path) -> None:
     """What `make demo` runs, on a copy of examples/demo (the e2e suite needs the browser)."""
@@ -318,6 +305,7 @@ def test_the_demo_reports_e2e_as_skipped_with_the_reason_when_no_chromium_exists
     assert lines[row + 1].strip().startswith("no Chromium found: install one with `apt-get install chromium`")
 
 
+@pytest.mark.slow
 def test_junit_to_a_device_writes_into_it_and_never_replaces_it(
     qa_project: ProjectFactory, tmp_path: Path
 ) -> None:
@@ -355,6 +343,7 @@ sys.exit(1 if alive else 0)
 """
 
 
+@pytest.mark.slow
 def test_a_daemon_left_by_one_suite_is_gone_before_the_next_starts(qa_project: ProjectFactory) -> None:
     marker, port = unique_marker(), free_port()
     probe = "import os, urllib.request; urllib.request.urlopen(os.environ['BASE_URL'] + '/x').read()"

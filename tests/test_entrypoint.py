@@ -1,46 +1,36 @@
-"""entrypoint.py run as the Actions runner runs a Docker action: a subprocess, every INPUT_* set.
+"""entrypoint.py: the action's inputs checked in-process, then run as the runner runs a Docker action.
 
 Input errors must stop the action before anything runs, with one line naming the input and
-an `::error::` annotation (exit 2). The end-to-end tests run the real pipeline (qaagent
-run-all) on a tiny fixture project with a GitHub API stand-in on 127.0.0.1.
+an `::error::` annotation (exit 2): `qaagent.action` builds the options without running
+anything, so those cases run in this process. The end-to-end tests run entrypoint.py as a
+subprocess with every INPUT_* set, on a tiny fixture project, against the fake GitHub API.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import io
 import json
-import os
 import shutil
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from types import ModuleType
 
 import pytest
-import yaml
 from conftest import browser_problems, skip_unless_ready
+from github_server import GitHubServer
+from helpers import COMMAND_PROFILE, ENTRYPOINT, HEAD_SHA, ROOT, TOKEN, ActionWorld
 
-ROOT = Path(__file__).resolve().parent.parent
-ENTRYPOINT = ROOT / "entrypoint.py"
-TOKEN = "ghs_SECRETtoken0123456789abcdefghijklmnop"  # noqa: S105 - a fake, to prove masking
-HEAD_SHA = "6dcb09b5b57875f334f61aebed695e2e4193db5e"
-MERGE_SHA = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4"
-DECLARED = yaml.safe_load((ROOT / "action.yml").read_text(encoding="utf-8"))["inputs"]
+from qaagent.action import action_run
+from qaagent.errors import UsageError
+from qaagent.options import FeedbackOptions, MergeOptions, RunOptions, Shard
 
-PROFILE = """\
-project:
-  name: fixture
-tests:
-  smoke:
-    runner: command
-    command: [python3, -c, "print('ok')"]
-"""
+PROFILE = COMMAND_PROFILE
 
 
 @dataclass
@@ -50,131 +40,27 @@ class Result:
     stderr: str
 
 
-@dataclass
-class Recorded:
-    method: str
-    path: str
-    headers: dict[str, str]
-    body: Any
+def _load_entrypoint() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("qaagent_action_entrypoint", ENTRYPOINT)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
 
 
-class _Api(BaseHTTPRequestHandler):
-    """A minimal GitHub API: records every request; creates answer 201 with an id."""
-
-    requests: list[Recorded]
-
-    def _handle(self) -> None:
-        length = int(self.headers.get("content-length") or 0)
-        raw = self.rfile.read(length) if length else b""
-        try:
-            body = json.loads(raw) if raw else None
-        except ValueError:
-            body = raw.decode("utf-8", "replace")
-        self.server.requests.append(  # type: ignore[attr-defined] # the ApiServer below
-            Recorded(self.command, self.path, dict(self.headers.items()), body)
-        )
-        answer: object
-        if self.command == "GET":
-            status, answer = 200, []
-        elif self.command == "POST":
-            status, answer = 201, {"id": 4242, "html_url": "http://127.0.0.1/x"}
-        else:
-            status, answer = 200, {"id": 4242}
-        data = json.dumps(answer).encode()
-        self.send_response(status)
-        self.send_header("content-type", "application/json")
-        self.send_header("content-length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    do_GET = do_POST = do_PATCH = _handle  # noqa: N815 - http.server's naming
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
-        return
+ENTRY = _load_entrypoint()
 
 
-class ApiServer(ThreadingHTTPServer):
-    """The stand-in server; `requests` lists what it received, in order."""
+class Action(ActionWorld):
+    """The action's world, with entrypoint.py run in this process or as the runner runs it."""
 
-    def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), _Api)
-        self.requests: list[Recorded] = []
-
-
-@pytest.fixture
-def api() -> Iterator[ApiServer]:
-    server = ApiServer()
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
-
-
-def pull_request_event() -> dict[str, Any]:
-    repo = {"id": 1296269, "name": "shop", "full_name": "octo/shop", "private": False,
-            "owner": {"login": "octo", "type": "Organization"}}  # fmt: skip
-    return {
-        "action": "synchronize",
-        "number": 7,
-        "pull_request": {
-            "number": 7,
-            "state": "open",
-            "title": "Make checkout faster",
-            "user": {"login": "contributor"},
-            "head": {"ref": "fast-checkout", "sha": HEAD_SHA, "repo": repo},
-            "base": {"ref": "main", "sha": "9049f1265b7d61be4a8904a9a27120d2064dab3b", "repo": repo},
-            "merge_commit_sha": MERGE_SHA,
-        },
-        "repository": repo,
-        "sender": {"login": "contributor"},
-    }
-
-
-class Action:
-    """A workspace with a fixture project and the environment the runner gives a Docker action."""
-
-    def __init__(self, tmp_path: Path, api_url: str) -> None:
-        self.workspace = tmp_path / "workspace"
-        self.workspace.mkdir()
-        (self.workspace / ".qaagent.yaml").write_text(PROFILE, encoding="utf-8")
-        self.files = tmp_path / "file_commands"
-        self.files.mkdir()
-        self.output = self.files / "output"
-        self.summary = self.files / "summary"
-        self.output.touch()
-        self.summary.touch()
-        event = self.files / "event.json"
-        event.write_text(json.dumps(pull_request_event()), encoding="utf-8")
-        self.inputs: dict[str, str] = {name: spec["default"] for name, spec in DECLARED.items()}
-        self.inputs["github-token"] = TOKEN
-        self.env = {
-            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-            "HOME": str(tmp_path),
-            "LANG": "C.UTF-8",
-            "CI": "true",
-            "GITHUB_ACTIONS": "true",
-            "GITHUB_WORKSPACE": str(self.workspace),
-            "GITHUB_OUTPUT": str(self.output),
-            "GITHUB_STEP_SUMMARY": str(self.summary),
-            "GITHUB_EVENT_NAME": "pull_request",
-            "GITHUB_EVENT_PATH": str(event),
-            "GITHUB_SHA": MERGE_SHA,
-            "GITHUB_REF": "refs/pull/7/merge",
-            "GITHUB_REPOSITORY": "octo/shop",
-            "GITHUB_API_URL": api_url,
-            "GITHUB_SERVER_URL": "https://github.com",
-            "GITHUB_RUN_ID": "1658821493",
-            "GITHUB_RUN_ATTEMPT": "1",
-            "GITHUB_JOB": "qa",
-            "GITHUB_WORKFLOW": "tests",
-            "GITHUB_ACTOR": "contributor",
-        }
-
-    def environment(self) -> dict[str, str]:
-        env = dict(self.env)
-        env.update({f"INPUT_{name.upper()}": value for name, value in self.inputs.items()})
-        return env
+    def check(self) -> Result:
+        """entrypoint.main in this process: for input errors, which stop before anything runs."""
+        out, err = io.StringIO(), io.StringIO()
+        code = ENTRY.main(self.environment(), out=out, err=err)
+        return Result(code, out.getvalue(), err.getvalue())
 
     def start(self) -> subprocess.Popen[str]:
         return subprocess.Popen(
@@ -200,34 +86,16 @@ class Action:
         )
         return Result(proc.returncode, proc.stdout, proc.stderr)
 
-    def outputs(self) -> dict[str, str]:
-        return parse_outputs(self.output.read_text(encoding="utf-8"))
 
-
-def parse_outputs(text: str) -> dict[str, str]:
-    """Read a GITHUB_OUTPUT file: `name=value` lines and `name<<DELIM` ... `DELIM` blocks."""
-    values: dict[str, str] = {}
-    lines = iter(text.splitlines())
-    for line in lines:
-        if "<<" in line and ("=" not in line or line.index("<<") < line.index("=")):
-            name, delimiter = line.split("<<", 1)
-            body: list[str] = []
-            for inner in lines:
-                if inner == delimiter:
-                    break
-                body.append(inner)
-            else:
-                pytest.fail(f"output {name!r}: delimiter {delimiter!r} never closes")
-            values[name] = "\n".join(body)
-        elif "=" in line:
-            name, value = line.split("=", 1)
-            values[name] = value
-    return values
+@pytest.fixture
+def api() -> Iterator[GitHubServer]:
+    with GitHubServer(token=TOKEN) as server:
+        yield server
 
 
 @pytest.fixture
-def action(tmp_path: Path, api: ApiServer) -> Action:
-    return Action(tmp_path, f"http://127.0.0.1:{api.server_port}")
+def action(tmp_path: Path, api: GitHubServer) -> Action:
+    return Action(tmp_path, api.url)
 
 
 def assert_input_error(result: Result, name: str) -> None:
@@ -245,13 +113,13 @@ def assert_input_error(result: Result, name: str) -> None:
     assert result.stdout.count(TOKEN) == 1  # only in ::add-mask::
 
 
-# --- input errors: nothing runs --------------------------------------------------------
+# --- input errors: nothing runs (in-process) --------------------------------------------
 
 
 @pytest.mark.parametrize("name", ["annotations", "summary", "comment", "parallel"])
 def test_bad_boolean_is_an_input_error(action: Action, name: str) -> None:
     action.inputs[name] = "sometimes"
-    assert_input_error(action.run(), name)
+    assert_input_error(action.check(), name)
 
 
 @pytest.mark.parametrize("word", ["TRUE", "Yes", "no", "0", "1", "False"])
@@ -260,13 +128,13 @@ def test_booleans_accept_any_case_before_the_pipeline(action: Action, word: str)
     action.inputs["annotations"] = word
     action.inputs["parallel"] = word
     action.inputs["shard"] = "5/4"
-    assert_input_error(action.run(), "shard")
+    assert_input_error(action.check(), "shard")
 
 
 @pytest.mark.parametrize("value", ["many", "0", "-1", "2.5", "257", "²", "٣", "+3", " 3 4"])
 def test_bad_max_workers_is_an_input_error(action: Action, value: str) -> None:
     action.inputs["max-workers"] = value
-    assert_input_error(action.run(), "max-workers")
+    assert_input_error(action.check(), "max-workers")
 
 
 @pytest.mark.parametrize(("name", "value"), [("retries", "-1"), ("retries", "x"), ("shard", "0/3"),
@@ -274,13 +142,13 @@ def test_bad_max_workers_is_an_input_error(action: Action, value: str) -> None:
                                              ("mode", "deploy")])  # fmt: skip
 def test_other_bad_values_are_input_errors(action: Action, name: str, value: str) -> None:
     action.inputs[name] = value
-    assert_input_error(action.run(), name)
+    assert_input_error(action.check(), name)
 
 
 @pytest.mark.parametrize("name", ["working-directory", "profile", "junit-path", "evidence-dir"])
 def test_dotdot_escape_from_the_workspace_is_an_input_error(action: Action, name: str) -> None:
     action.inputs[name] = "../outside"
-    assert_input_error(action.run(), name)
+    assert_input_error(action.check(), name)
 
 
 @pytest.mark.parametrize("name", ["working-directory", "profile", "junit-path", "evidence-dir"])
@@ -290,7 +158,7 @@ def test_absolute_path_outside_the_workspace_is_an_input_error(
     outside = tmp_path / "elsewhere"
     outside.mkdir()
     action.inputs[name] = str(outside)
-    assert_input_error(action.run(), name)
+    assert_input_error(action.check(), name)
 
 
 @pytest.mark.parametrize("name", ["working-directory", "profile", "junit-path", "evidence-dir"])
@@ -299,7 +167,7 @@ def test_symlink_out_of_the_workspace_is_an_input_error(action: Action, tmp_path
     outside.mkdir()
     (action.workspace / "link").symlink_to(outside, target_is_directory=True)
     action.inputs[name] = "link" if name == "working-directory" else "link/file"
-    assert_input_error(action.run(), name)
+    assert_input_error(action.check(), name)
 
 
 def test_nested_dotdot_that_stays_inside_is_accepted_as_a_path(action: Action) -> None:
@@ -307,22 +175,22 @@ def test_nested_dotdot_that_stays_inside_is_accepted_as_a_path(action: Action) -
     action.inputs["working-directory"] = "sub/../sub"
     action.inputs["profile"] = "../.qaagent.yaml"
     action.inputs["retries"] = "lots"  # stops after the paths were accepted
-    assert_input_error(action.run(), "retries")
+    assert_input_error(action.check(), "retries")
 
 
 def test_nonexistent_working_directory_is_an_input_error(action: Action) -> None:
     action.inputs["working-directory"] = "no/such/dir"
-    assert_input_error(action.run(), "working-directory")
+    assert_input_error(action.check(), "working-directory")
 
 
 def test_merge_mode_needs_bundles(action: Action) -> None:
     action.inputs["mode"] = "merge"
-    assert_input_error(action.run(), "bundles")
+    assert_input_error(action.check(), "bundles")
 
 
 def test_missing_workspace_is_an_error_not_a_traceback(action: Action) -> None:
     del action.env["GITHUB_WORKSPACE"]
-    result = action.run()
+    result = action.check()
     assert result.returncode == 2
     assert "GITHUB_WORKSPACE" in result.stderr
     assert "Traceback" not in result.stderr
@@ -330,7 +198,7 @@ def test_missing_workspace_is_an_error_not_a_traceback(action: Action) -> None:
 
 def test_token_is_masked_before_anything_else(action: Action) -> None:
     action.inputs["max-workers"] = "many"
-    result = action.run()
+    result = action.run()  # the real process, as the runner starts it
     assert result.stdout.splitlines()[0] == f"::add-mask::{TOKEN}"
 
 
@@ -374,6 +242,7 @@ def test_setup_uses_pipefail(action: Action) -> None:
     assert "setup" in result.stderr
 
 
+@pytest.mark.slow
 def test_sigterm_during_setup_stops_its_process_group_and_exits_130(action: Action) -> None:
     pidfile = action.workspace / "pids"
     action.inputs["setup"] = f"sleep 60 & echo $! > {pidfile}; echo started; wait"
@@ -408,7 +277,8 @@ def _alive(pid: int) -> bool:
 # --- end to end: the real pipeline (needs `qaagent run-all`) -------------------------
 
 
-def test_passing_run_writes_outputs_summary_and_junit(action: Action, api: ApiServer) -> None:
+@pytest.mark.slow
+def test_passing_run_writes_outputs_summary_and_junit(action: Action, api: GitHubServer) -> None:
     action.inputs["junit-path"] = "reports/junit.xml"
     action.inputs["evidence-dir"] = "evidence"
     result = action.run()
@@ -437,6 +307,7 @@ def test_passing_run_writes_outputs_summary_and_junit(action: Action, api: ApiSe
             assert TOKEN.encode() not in path.read_bytes(), path
 
 
+@pytest.mark.slow
 def test_failing_suite_in_a_subfolder_fails_the_step(action: Action) -> None:
     project = action.workspace / "services" / "shop"
     project.mkdir(parents=True)
@@ -454,6 +325,7 @@ def test_failing_suite_in_a_subfolder_fails_the_step(action: Action) -> None:
     assert any(line.startswith("::error title=qaagent::") for line in result.stdout.splitlines())
 
 
+@pytest.mark.slow
 def test_annotations_point_at_files_relative_to_the_workspace(action: Action) -> None:
     project = action.workspace / "services" / "shop"
     (project / "tests").mkdir(parents=True)
@@ -466,12 +338,13 @@ def test_annotations_point_at_files_relative_to_the_workspace(action: Action) ->
     assert result.returncode == 1, (result.stdout, result.stderr)
     errors = [line for line in result.stdout.splitlines() if line.startswith("::error file=")]
     assert len(errors) == 1, result.stdout
-    assert errors[0].startswith("::error file=services/shop/tests/test_cart.py,line=1,title=unit")
+    assert errors[0].startswith("::error file=services/shop/tests/test_cart.py,line=2,title=unit")
     # The job summary links the failure to its line at the pull request's head commit.
-    link = f"https://github.com/octo/shop/blob/{HEAD_SHA}/services/shop/tests/test_cart.py#L1"
+    link = f"https://github.com/octo/shop/blob/{HEAD_SHA}/services/shop/tests/test_cart.py#L2"  # the failing line
     assert link in action.summary.read_text(encoding="utf-8")
 
 
+@pytest.mark.slow
 def test_setup_output_without_a_final_newline_cannot_swallow_the_resume_line(action: Action) -> None:
     action.inputs["setup"] = 'printf "installing deps"'
     result = action.run()
@@ -499,6 +372,7 @@ def test_output_of_a_process_setup_leaves_running_never_reaches_the_log_later(ac
     assert "::error::LATE-FROM-SETUP" not in after_resume
 
 
+@pytest.mark.slow
 def test_setup_runs_first_and_suites_never_see_the_token(action: Action) -> None:
     action.inputs["setup"] = "echo ready > marker"
     check = (
@@ -514,7 +388,8 @@ def test_setup_runs_first_and_suites_never_see_the_token(action: Action) -> None
     assert action.outputs()["conclusion"] == "success"
 
 
-def test_check_run_uses_the_token_and_the_pull_request_head_sha(action: Action, api: ApiServer) -> None:
+@pytest.mark.slow
+def test_check_run_uses_the_token_and_the_pull_request_head_sha(action: Action, api: GitHubServer) -> None:
     action.inputs["check-name"] = "qaagent"
     result = action.run()
     assert result.returncode == 0, (result.stdout, result.stderr)
@@ -526,10 +401,11 @@ def test_check_run_uses_the_token_and_the_pull_request_head_sha(action: Action, 
     assert create.body["name"] == "qaagent"
     assert create.body["head_sha"] == HEAD_SHA
     for request in api.requests:
-        assert TOKEN in request.headers.get("Authorization", "")
+        assert request.headers.get("authorization") == f"Bearer {TOKEN}"
     assert result.stdout.count(TOKEN) == 1
 
 
+@pytest.mark.slow
 def test_suites_input_selects_suites(action: Action) -> None:
     (action.workspace / ".qaagent.yaml").write_text(
         PROFILE + "  broken:\n    runner: command\n    command: [python3, -c, 'raise SystemExit(3)']\n",
@@ -541,65 +417,90 @@ def test_suites_input_selects_suites(action: Action) -> None:
     assert action.outputs()["total"] == "1"
 
 
-# --- the argv handed to qaagent (in-process: build_invocation is pure) -----------------
+# --- the options the inputs become (in-process: qaagent.action is pure) ----------------
 
 
-def _load_entrypoint() -> Any:
-    spec = importlib.util.spec_from_file_location("qaagent_action_entrypoint", ENTRYPOINT)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_every_input_maps_to_its_run_all_flag(action: Action) -> None:
-    (action.workspace / "services" / "shop").mkdir(parents=True)
+def test_every_input_maps_to_its_run_all_option(action: Action) -> None:
+    shop = action.workspace / "services" / "shop"
+    shop.mkdir(parents=True)
     action.inputs.update({
         "working-directory": "services/shop", "profile": "../../.qaagent.yaml", "parallel": "YES",
-        "max-workers": "3", "retries": "2", "suites": "unit, behave\ne2e", "shard": "2/4",
+        "max-workers": "3", "retries": "2", "suites": "unit, behave\ne2e unit", "shard": "2/4",
         "junit-path": "out/junit.xml", "evidence-dir": "evidence", "fail-on": "failed error FLAKY",
-        "annotations": "no", "summary": "0", "check-name": "qaagent", "comment": "True",
+        "annotations": "no", "summary": "0", "check-name": "qaagent", "comment": "True", "setup": " make deps ",
     })  # fmt: skip
-    invocation = _load_entrypoint().build_invocation(action.environment())
-    assert invocation.workdir == (action.workspace / "services" / "shop").resolve()
-    assert invocation.argv == [
-        "run-all", "--profile", "../../.qaagent.yaml", "--parallel", "--max-workers", "3",
-        "--retries", "2", "--suite", "unit", "--suite", "behave", "--suite", "e2e", "--shard", "2/4",
-        "--junit", "out/junit.xml", "--evidence-dir", "evidence", "--fail-on", "failed,error,flaky",
-        "--github", "on", "--no-annotations", "--no-summary", "--check-name", "qaagent", "--comment",
-    ]  # fmt: skip
-    assert TOKEN not in repr(invocation)
+    run = action_run(action.environment())
+    assert run.workdir == shop.resolve()
+    assert run.options == RunOptions(
+        profile=Path("../../.qaagent.yaml"),  # as given: qaagent runs in the working directory
+        parallel=True,
+        max_workers=3,
+        retries=2,
+        suites=("unit", "behave", "e2e"),
+        shard=Shard(2, 4),
+        junit=shop.resolve() / "out" / "junit.xml",
+        evidence_dir=shop.resolve() / "evidence",
+        fail_on=("failed", "error", "flaky"),
+        feedback=FeedbackOptions(
+            github=True, check_name="qaagent", comment=True, annotations=False, summary=False
+        ),
+    )
+    assert run.setup == "make deps"
+    assert run.token == TOKEN
+    assert TOKEN not in repr(run)
 
 
-def test_defaults_map_to_the_shortest_command_line(action: Action) -> None:
-    invocation = _load_entrypoint().build_invocation(action.environment())
-    assert invocation.argv == ["run-all", "--profile", ".qaagent.yaml", "--github", "on"]
-    assert invocation.setup == ""
+def test_defaults_leave_the_profile_in_force(action: Action) -> None:
+    run = action_run(action.environment())
+    assert run.options == RunOptions(profile=Path(".qaagent.yaml"), feedback=FeedbackOptions(github=True))
+    assert run.setup == ""
 
 
 def test_missing_variables_take_the_declared_defaults(action: Action) -> None:
     # A `docker://` step gets only the inputs it was given, not the declared defaults.
     env = {key: value for key, value in action.environment().items() if not key.startswith("INPUT_")}
-    invocation = _load_entrypoint().build_invocation(env)
-    assert invocation.argv == ["run-all", "--profile", ".qaagent.yaml", "--github", "on"]
+    assert action_run(env).options == RunOptions(feedback=FeedbackOptions(github=True))
 
 
 def test_merge_mode_expands_bundle_patterns_in_order(action: Action) -> None:
     for shard in ("shard-2", "shard-1", "shard-3"):
         (action.workspace / "shards" / shard).mkdir(parents=True)
     action.inputs.update({"mode": "merge", "bundles": "shards/shard-*", "junit-path": "junit.xml"})
-    invocation = _load_entrypoint().build_invocation(action.environment())
-    assert invocation.argv == [
-        "merge", "shards/shard-1", "shards/shard-2", "shards/shard-3", "--junit", "junit.xml",
-        "--github", "on",
-    ]  # fmt: skip
+    run = action_run(action.environment())
+    assert run.options == MergeOptions(
+        bundles=(Path("shards/shard-1"), Path("shards/shard-2"), Path("shards/shard-3")),
+        junit=action.workspace.resolve() / "junit.xml",
+        feedback=FeedbackOptions(github=True),
+    )
 
 
 def test_merge_bundle_pattern_matching_nothing_is_an_input_error(action: Action) -> None:
     action.inputs.update({"mode": "merge", "bundles": "shards/*"})
-    assert_input_error(action.run(), "bundles")
+    assert_input_error(action.check(), "bundles")
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "expected"),
+    [
+        ("max-workers", "257", "input 'max-workers': expected a whole number from 1 to 256, got '257'"),
+        ("retries", "21", "input 'retries': expected a whole number from 0 to 20, got '21'"),
+        ("shard", "3/2", "input 'shard': invalid shard '3/2': expected I/N with 1 <= I <= N <= 256"),
+        (
+            "fail-on",
+            "failed,sometimes",
+            "input 'fail-on': expected a list of failed, error, flaky, got 'sometimes'",
+        ),
+        ("comment", "perhaps", "input 'comment': expected true or false (or yes/no/1/0), got 'perhaps'"),
+        ("evidence-dir", "ev\n/etc", "input 'evidence-dir' contains a control character"),
+    ],
+)
+def test_the_message_names_the_input_and_what_it_takes(
+    action: Action, name: str, value: str, expected: str
+) -> None:
+    action.inputs[name] = value
+    with pytest.raises(UsageError) as raised:
+        action_run(action.environment())
+    assert expected in raised.value.message
 
 
 @pytest.mark.browser

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 from github_server import GitHubServer
-from test_entrypoint import HEAD_SHA, TOKEN, Action
+from helpers import HEAD_SHA, TOKEN
+from test_entrypoint import Action
 
 MANY_FAILURES = "\n".join(f"def test_{i}():\n    assert {i} == -1, 'x' * 2000\n" for i in range(120))
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
 from conftest import ProjectFactory, assert_no_process_left, run_qaagent, unique_marker
+from helpers import manifest_of
 
 PY = sys.executable
 
@@ -21,12 +21,6 @@ def profile(suites: dict[str, str], *, extra: str = "", timeout: float = 30) -> 
 def command(script: str, *args: str) -> str:
     argv = [PY, script, *args]
     return "{runner: command, command: " + json.dumps(argv) + "}"
-
-
-def manifest_of(root: Path) -> dict[str, Any]:
-    bundles = sorted((root / ".qaagent" / "evidence").iterdir())
-    data: dict[str, Any] = json.loads((bundles[-1] / "manifest.json").read_text())
-    return data
 
 
 def suite_entry(manifest: dict[str, Any], name: str) -> dict[str, Any]:
@@ -131,6 +125,7 @@ def test_signal_flood_bad_utf8_missing_tool_and_malformed_junit(qa_project: Proj
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 def test_missing_test_path_is_an_error_not_a_skip(qa_project: ProjectFactory) -> None:
     root = qa_project({".qaagent.yaml": "tests:\n  unit: {path: tests/typo}\n"})
     result = run_qaagent("run-all", cwd=root)
@@ -151,6 +146,7 @@ def app_profile(start: list[str], startup_timeout: float) -> str:
     )
 
 
+@pytest.mark.slow
 def test_app_that_exits_at_once_is_reported_and_suites_still_run(qa_project: ProjectFactory) -> None:
     root = qa_project(
         {"app.py": APP_EXITS, "ok.py": OK_SCRIPT, ".qaagent.yaml": app_profile([PY, "app.py"], 10)}
@@ -182,6 +178,7 @@ def test_app_that_never_becomes_healthy_is_stopped(qa_project: ProjectFactory) -
     assert_no_process_left(marker)
 
 
+@pytest.mark.slow
 def test_exit_code_wins_over_passing_junit(qa_project: ProjectFactory) -> None:
     script = (
         "import os, sys\n"

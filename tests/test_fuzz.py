@@ -25,8 +25,8 @@ from qaagent.evidence.redact import Redactor
 from qaagent.github import commands
 from qaagent.junit.read import read_junit_files
 from qaagent.profile import Profile, parse_profile
-from qaagent.report.markdown import truncate_utf8
 from qaagent.results import TestCase
+from qaagent.text import truncate_utf8
 
 FUZZ = settings(deadline=None, max_examples=150, suppress_health_check=[HealthCheck.function_scoped_fixture])
 

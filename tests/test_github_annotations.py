@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import io
 
-from github_server import case, run_of, suite
+from helpers import case, run_of, suite
 
 from qaagent.github.annotations import write_annotations
 
@@ -37,13 +37,15 @@ def test_exact_lines_for_a_small_run() -> None:
     assert (counts.errors, counts.warnings, counts.omitted_errors, counts.omitted_warnings) == (2, 1, 0, 0)
 
 
-def test_success_is_a_notice_and_path_prefix_applies() -> None:
-    run = run_of(suite("unit", [case("test_ok"), case("test_f", flaky=True, file="t/a.py", line=2)]))
+def test_success_is_a_notice_and_paths_are_posix() -> None:
+    run = run_of(
+        suite("unit", [case("test_ok"), case("test_f", flaky=True, file="t\\sub\\..\\a.py", line=2)])
+    )
     out = io.StringIO()
-    write_annotations(run, fail_on=["failed", "error"], stream=out, path_prefix="services/api/")
+    write_annotations(run, fail_on=["failed", "error"], stream=out)
     lines = out.getvalue().splitlines()
     assert lines[0].startswith("::notice title=qaagent::success: 2 tests")
-    assert lines[1].startswith("::warning file=services/api/t/a.py,line=2,")
+    assert lines[1].startswith("::warning file=t/a.py,line=2,")
 
 
 def test_flaky_can_fail_the_run() -> None:

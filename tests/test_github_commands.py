@@ -5,7 +5,7 @@ import re
 from pathlib import Path
 
 import pytest
-from github_server import case, run_of, suite
+from helpers import case, run_of, suite
 from hypothesis import given
 from hypothesis import strategies as st
 

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import functools
 import io
 import json
 import logging
@@ -9,11 +10,13 @@ from typing import Any
 
 import pytest
 from conftest import pr_context
-from github_server import NOT_ACCESSIBLE, FakeClock, Fault, GitHubServer, case, close_run, run_of, suite
+from github_server import NOT_ACCESSIBLE, FakeClock, Fault, GitHubServer
+from helpers import case, close_run, run_of, suite
 
 from qaagent.github.comment import marker
 from qaagent.github.context import GitHubContext
 from qaagent.github.publish import publish, start_check_run
+from qaagent.report.markdown import render_summary
 from qaagent.results import FailOn, RunResult
 
 FAIL_ON: list[FailOn] = ["failed", "error"]
@@ -44,6 +47,7 @@ def go(
     options: dict[str, Any] = {
         "ctx": ctx,
         "fail_on": FAIL_ON,
+        "render": functools.partial(render_summary, run, fail_on=FAIL_ON),
         "token": server.token,
         "check_name": "qaagent",
         "comment": True,
@@ -112,6 +116,7 @@ def test_marker_sanitises_name() -> None:
     assert marker("a---b") == "<!-- qaagent:a-b -->"
 
 
+@pytest.mark.slow
 def test_five_thousand_failures_all_reach_the_server_paced(
     server: GitHubServer, ctx: GitHubContext, clock: FakeClock
 ) -> None:
@@ -188,10 +193,12 @@ def test_transient_errors_are_retried_through(
 
 def test_no_token_skips_api(ctx: GitHubContext, tmp_path: Path) -> None:
     out = io.StringIO()
+    run = failing_run()
     warnings = publish(
-        failing_run(),
+        run,
         ctx=ctx,
         fail_on=FAIL_ON,
+        render=functools.partial(render_summary, run, fail_on=FAIL_ON),
         token=None,
         check_name="qaagent",
         comment=True,
@@ -268,7 +275,6 @@ def test_prerendered_summary_is_used_for_the_job_summary(
 
 
 def test_start_check_run_without_stream(server: GitHubServer, ctx: GitHubContext, clock: FakeClock) -> None:
-    assert GitHubContext.from_environ({}) == GitHubContext.from_env({})
     assert start_check_run(ctx=ctx, token=server.token, check_name="qa", clock=clock) is not None
     server.script("POST", "check-runs", Fault(403, NOT_ACCESSIBLE))
     assert start_check_run(ctx=ctx, token=server.token, check_name="qa", clock=clock) is None
@@ -298,7 +304,6 @@ def test_the_token_is_not_in_the_reprs_of_publishing_state() -> None:
         run=run_of(suite("unit", [case("t")])),
         ctx=GitHubContext.from_env({}),
         fail_on=["failed"],
-        path_prefix=None,
         markdown=lambda _size: "",
         token=FAKE_TOKEN,
     )

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 import yaml
 from conftest import ROOT
-from test_entrypoint import parse_outputs
+from helpers import parse_outputs
 
 ACTION_FILES = ("pyproject.toml", "README.md", "LICENSE", "requirements.txt", "entrypoint.py", "action.yml")
 

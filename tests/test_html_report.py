@@ -66,13 +66,17 @@ def require_chromium() -> dict[str, str]:
 
 
 def open_in_chromium(report: Path, screenshot: Path, *, search: str = "") -> dict[str, Any]:
-    env = {**os.environ, **require_chromium(), "QAAGENT_SEARCH": search}
+    return run_browser_script(NODE_SCRIPT, str(report), str(screenshot), env={"QAAGENT_SEARCH": search})
+
+
+def run_browser_script(script: Path, *args: str, env: dict[str, str] | None = None) -> dict[str, Any]:
+    """Run a tests/browser script with node (Playwright, Chromium) and return the JSON it prints."""
     done = subprocess.run(
-        ["node", str(NODE_SCRIPT), str(report), str(screenshot)],
+        ["node", str(script), *args],
         capture_output=True,
         text=True,
         timeout=120,
-        env=env,
+        env={**os.environ, **require_chromium(), **(env or {})},
         check=False,
     )
     assert done.returncode == 0, done.stderr[-3000:]
@@ -216,6 +220,7 @@ def test_escaping_corpus_renders_as_text_in_the_markup(tmp_path: Path) -> None:
     assert "https://" not in page
 
 
+@pytest.mark.slow
 @pytest.mark.browser
 def test_escaping_corpus_renders_as_text_in_chromium(tmp_path: Path) -> None:
     require_chromium()
@@ -359,6 +364,7 @@ def test_run_all_writes_report_and_qaagent_report_rebuilds_it(qa_project: Projec
     assert nonce.sub("", first) == nonce.sub("", second)  # the same page, fresh nonce
 
 
+@pytest.mark.slow
 def test_report_command_bad_input_is_one_line(tmp_path: Path) -> None:
     missing = run_qaagent("report", str(tmp_path / "nope"), cwd=tmp_path)
     assert missing.returncode == 2

@@ -6,6 +6,7 @@ import json
 import re
 import sys
 
+import pytest
 from conftest import ProjectFactory, free_port, health_app, run_qaagent
 
 PY = sys.executable
@@ -43,6 +44,7 @@ APP = health_app("""
 OURS = {"notice", "error", "warning", "group", "endgroup", "stop-commands", "add-mask"}
 
 
+@pytest.mark.slow
 def test_nothing_a_test_prints_becomes_a_workflow_command(qa_project: ProjectFactory) -> None:
     port = free_port()
     junit = (

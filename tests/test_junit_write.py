@@ -12,16 +12,14 @@ from pathlib import Path
 
 import pytest
 import xmlschema
+from conftest import SCHEMAS
 
 from qaagent.evidence.redact import Redactor
 from qaagent.junit.read import read_junit_files
-from qaagent.junit.sanitize import clean_text
-from qaagent.junit.write import format_time, truncate, write_merged_junit
+from qaagent.junit.write import write_merged_junit
 from qaagent.results import Attempt, CaseStore, Rerun, RunResult, SuiteResult, TestCase
+from qaagent.text import clean_text, format_time, truncate
 
-SCHEMAS = Path("/work/shared/schemas")
-if not SCHEMAS.is_dir():  # the project's own copy, once the lead adds it
-    SCHEMAS = Path(__file__).resolve().parents[1] / "schemas"
 HOSTILE = "ESC\x1b[31mred\x1b[0m NUL\x00 BEL\x07 lone\ud800surrogate ]]> <tag> & \"q\" 'a' emoji😀 \ufffe end"
 T0 = 1_700_000_000.0
 
@@ -94,20 +92,22 @@ def varied_run(start: float = T0, text: str = HOSTILE) -> RunResult:
             "e2e", "e2e", "suite error", "error", 0.0, message="timed out after 60 s", details="log tail"
         )
     ]
-    run = RunResult(
+    return RunResult(
         f"proj {text}",
         "20240101_000000Z",
-        [suite("unit", unit, start=start), suite("e2e", crashed, error="timed out", start=start)],
+        [
+            suite("unit", unit, start=start),
+            suite("e2e", crashed, error="timed out", start=start),
+            suite("empty", [], start=start),
+        ],
         start,
         start + 7.25,
     )
-    run.suites.append(suite("empty", [], start=start))
-    return run
 
 
 def write(run: RunResult, tmp_path: Path, name: str = "junit.xml", max_output: int = 65536) -> Path:
     out = tmp_path / name
-    write_merged_junit(run, out, redactor=Redactor(), max_output=max_output)
+    write_merged_junit(run, out, redact=Redactor().redact, max_output=max_output)
     return out
 
 
@@ -132,6 +132,40 @@ def test_valid_against_both_schemas(
     assert not junit10_schema.is_valid(str(out))
 
 
+@pytest.mark.parametrize(
+    ("written", "changed"),
+    [
+        ('time="7.250"', 'time="7.25"'),  # seconds always carry three decimals
+        ('tests="8"', 'tests="eight"'),
+        ('<property name="runner"', '<property name="surprise"'),
+        ("<properties>", "<properties><property/>"),  # name and value are required
+        ('line="10"', 'line="0"'),  # 1-based
+        ('<testcase name="test_pass"', '<testcase name="test_pass" group="g"'),  # we never write it
+        ('<flakyFailure message="first" type="AssertionError">', '<flakyFailure message="first">'),
+    ],
+)
+def test_the_qaagent_schema_is_as_strict_as_the_writer(
+    tmp_path: Path, qaagent_schema: xmlschema.XMLSchema, written: str, changed: str
+) -> None:
+    text = write(varied_run(), tmp_path).read_text(encoding="utf-8")
+    assert written in text
+    assert qaagent_schema.is_valid(text)
+    assert not qaagent_schema.is_valid(text.replace(written, changed, 1))
+
+
+def test_the_qaagent_schema_fixes_the_order_of_a_test_cases_children(
+    tmp_path: Path, qaagent_schema: xmlschema.XMLSchema
+) -> None:
+    text = write(varied_run(), tmp_path).read_text(encoding="utf-8")
+    start = text.index('<testcase name="test_fail"')
+    end = text.index("</testcase>", start)
+    case = text[start:end]
+    failure = case[case.index("<failure") : case.index("</failure>") + len("</failure>")]
+    moved = case.replace(failure, "") + failure  # the outcome after system-out and system-err
+    assert qaagent_schema.is_valid(text)
+    assert not qaagent_schema.is_valid(text[:start] + moved + text[end:])
+
+
 def test_totals_order_and_properties(tmp_path: Path) -> None:
     root = ET.parse(write(varied_run(), tmp_path)).getroot()
     assert root.attrib == {
@@ -154,6 +188,7 @@ def test_totals_order_and_properties(tmp_path: Path) -> None:
     assert unit.get("timestamp") == "2023-11-14T22:13:20"
     props = {p.get("name"): p.get("value") for p in unit.iter("property")}
     assert props == {
+        "written_by": "qaagent",
         "runner": "pytest",
         "attempts": "1",
         "returncode": "0",
@@ -297,7 +332,7 @@ def test_secrets_redacted(tmp_path: Path) -> None:
     )
     run = RunResult("p", "r", [suite("s", [case])], T0, T0 + 1)
     out = tmp_path / "j.xml"
-    write_merged_junit(run, out, redactor=Redactor(["hunter2-secret"]))
+    write_merged_junit(run, out, redact=Redactor(["hunter2-secret"]).redact)
     text = out.read_text(encoding="utf-8")
     assert "hunter2" not in text
     assert "abc.def" not in text
@@ -316,7 +351,7 @@ def test_atomic_write_leaves_no_temp_and_keeps_old_on_failure(tmp_path: Path) ->
         raise BoomError
 
     with pytest.raises(BoomError):
-        write_merged_junit(varied_run(), out, redactor=Redactor(), on_case=explode)
+        write_merged_junit(varied_run(), out, redact=Redactor().redact, on_case=explode)
     assert out.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["junit.xml"]
 

@@ -2,13 +2,16 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from collections import Counter
 from collections.abc import Callable, Iterator
 
 import pytest
-from github_server import case, close_run, run_of, suite
+from helpers import case, close_run, run_of, suite
 
-from qaagent.report.markdown import code_block, escape_text, fmt_seconds, render_summary, truncate_utf8
+from qaagent.evidence.diagnostics import categorize
+from qaagent.report.markdown import code_block, escape_text, render_summary
 from qaagent.results import FailOn, RunResult, TestCase
+from qaagent.text import fmt_seconds, truncate_utf8
 
 FAIL_ON: list[FailOn] = ["failed", "error"]
 
@@ -64,19 +67,21 @@ def test_full_summary_content() -> None:
     assert "[!NOTE]" not in text
 
 
-def test_default_categorize_is_optional() -> None:
-    text = render_summary(small_run(), fail_on=FAIL_ON)
+def test_failures_are_categorized_as_the_bundle_records_them_by_default() -> None:
+    run = small_run()
+    text = render_summary(run, fail_on=FAIL_ON)
     assert "## ❌ qaagent: failure" in text
-    # qaagent.evidence.diagnostics.categorize is used when it exists
     assert "### Diagnostics" in text
-    assert "| flaky | 1 |" in text
+    expected = Counter(categorize(case) for case in run.problems())  # what tests.jsonl records
+    assert expected["flaky"] == 1
+    for category, number in expected.items():
+        assert f"| {category} | {number} |" in text
 
 
 def test_success_and_cancelled_titles() -> None:
     ok = run_of(suite("unit", [case("a")]))
     assert render_summary(ok, fail_on=FAIL_ON).startswith("## ✅ qaagent: success")
-    ok.cancelled = True
-    ok.not_run = ["e2e"]
+    ok = dataclasses.replace(ok, cancelled=True, not_run=("e2e",))
     text = render_summary(ok, fail_on=FAIL_ON)
     assert text.startswith("## ⏹️ qaagent: cancelled")
     assert "| e2e | ⏹️ not run |" in text
@@ -155,6 +160,7 @@ def cheap(case: TestCase) -> str:
     return "assertion"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("max_bytes", [1_000_000, 65_000, 20_000, 3_000])
 def test_budget_is_respected_and_announced(huge_run: HugeRun, max_bytes: int) -> None:
     text = render_summary(huge_run(), fail_on=FAIL_ON, max_bytes=max_bytes, categorize=cheap)
@@ -213,12 +219,18 @@ def test_timeline_is_a_mermaid_gantt_with_one_bar_per_attempt() -> None:
     run = small_run()
     unit = run.suites[0]
     first = unit.attempts[0]
-    unit.attempts = [
-        dataclasses.replace(first, returncode=1),
-        dataclasses.replace(first, number=2, started_at=first.started_at + 2.5, duration=1.25),
-    ]
-    run.suites.append(suite("bad:name`<x>", [case("t", suite="x")]))
-    run.suites[-1].attempts = [dataclasses.replace(first, timed_out=True, returncode=None)]
+    unit = dataclasses.replace(
+        unit,
+        attempts=(
+            dataclasses.replace(first, returncode=1),
+            dataclasses.replace(first, number=2, started_at=first.started_at + 2.5, duration=1.25),
+        ),
+    )
+    odd = dataclasses.replace(
+        suite("bad:name`<x>", [case("t", suite="x")]),
+        attempts=(dataclasses.replace(first, timed_out=True, returncode=None),),
+    )
+    run = dataclasses.replace(run, suites=(unit, *run.suites[1:], odd))
     text = render_summary(run, fail_on=FAIL_ON)
     block = text[text.index("```mermaid\n") : text.index("```", text.index("```mermaid") + 3) + 3]
     assert "gantt\n" in block
@@ -235,8 +247,7 @@ def test_timeline_is_a_mermaid_gantt_with_one_bar_per_attempt() -> None:
 
 def test_no_attempts_no_timeline() -> None:
     run = small_run()
-    for s in run.suites:
-        s.attempts = []
+    run = dataclasses.replace(run, suites=tuple(dataclasses.replace(s, attempts=()) for s in run.suites))
     text = render_summary(run, fail_on=FAIL_ON)
     assert "mermaid" not in text
     smaller = render_summary(run, fail_on=FAIL_ON, max_bytes=len(text.encode()) - 1)
@@ -264,7 +275,7 @@ def test_flaky_test_names_its_evidence() -> None:
 
 
 def test_gantt_stops_before_mermaids_size_limit() -> None:
-    from qaagent.report.markdown import MAX_GANTT_BARS, gantt  # noqa: PLC0415 - the cap under test
+    from qaagent.report.timeline import MAX_GANTT_BARS, gantt  # noqa: PLC0415 - the cap under test
 
     many = [suite(f"s{i}", [case("t", suite=f"s{i}")]) for i in range(MAX_GANTT_BARS + 50)]
     block = gantt(run_of(*many))

@@ -11,7 +11,8 @@ import pytest
 from conftest import run_qaagent
 from test_shard_fixtures import build_project, git_commit, normalized_junit, run_shard
 
-from qaagent.merge import ShardBundle, unsharded_command
+from qaagent.evidence.read import AttemptEntry, Manifest
+from qaagent.rebuild import ShardBundle, merge_attempts, unsharded_command
 from qaagent.runners.playwright import spec_filter
 
 pytestmark = pytest.mark.slow
@@ -162,7 +163,7 @@ def test_unsharded_command_for_each_runner(tmp_path: Path) -> None:
             "e2e": {"runner": "playwright", "working_directory": ".", "path": "e2e"},
         },
     }
-    shard = ShardBundle(tmp_path, {"run_id": "R_shard-1of2", "settings": settings}, 1, 2)
+    shard = ShardBundle(tmp_path, Manifest(run_id="R_shard-1of2", status="success", settings=settings), 1, 2)
     out = tmp_path / "merged"
     pytest_argv = ["py", "-m", "pytest", "tests/a.py", "--junitxml=/ci/ev/R_shard-1of2/suites/u.xml"]
     assert unsharded_command(shard, "unit", pytest_argv, out) == (
@@ -200,14 +201,12 @@ def test_a_deeply_nested_manifest_is_refused_not_a_crash(tmp_path: Path) -> None
 
 
 def test_a_merged_attempt_spans_its_shards_instead_of_summing_them(tmp_path: Path) -> None:
-    from qaagent.merge import ShardBundle, merge_attempts  # noqa: PLC0415 - the unit under test
-
     def shard(index: int) -> ShardBundle:
-        return ShardBundle(tmp_path / f"s{index}", {"run_id": f"r{index}"}, index, 2)
+        return ShardBundle(tmp_path / f"s{index}", Manifest(run_id=f"r{index}", status="success"), index, 2)
 
     entries = [
-        (shard(1), {"number": 1, "started": "2026-11-25T10:00:00+00:00", "duration": 5.0, "returncode": 0}),
-        (shard(2), {"number": 1, "started": "2026-11-25T10:00:01+00:00", "duration": 5.0, "returncode": 1}),
+        (shard(1), AttemptEntry(number=1, started="2026-11-25T10:00:00+00:00", duration=5.0, returncode=0)),
+        (shard(2), AttemptEntry(number=1, started="2026-11-25T10:00:01+00:00", duration=5.0, returncode=1)),
     ]
     (attempt,) = merge_attempts(entries, tmp_path)
     assert attempt.duration == 6.0  # 10:00:00 to 10:00:06, side by side — not 10 s

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
-from typing import Any
 
 import pytest
 from conftest import ProjectFactory, run_qaagent
+from helpers import manifest_of, records_of
 
 PY = sys.executable
 
@@ -24,17 +23,6 @@ while not pathlib.Path(other).exists():
     time.sleep(0.05)
 print("met", other, flush=True)
 """
-
-
-def manifest_of(root: Path) -> dict[str, Any]:
-    bundle = max((root / ".qaagent" / "evidence").iterdir())
-    data: dict[str, Any] = json.loads((bundle / "manifest.json").read_text())
-    return data
-
-
-def records_of(root: Path) -> list[dict[str, Any]]:
-    bundle = max((root / ".qaagent" / "evidence").iterdir())
-    return [json.loads(line) for line in (bundle / "tests.jsonl").read_text().splitlines()]
 
 
 def rendezvous_profile(parallel: bool) -> str:
@@ -63,6 +51,7 @@ def test_the_same_suites_fail_to_meet_when_sequential(qa_project: ProjectFactory
     assert "the other suite never ran at the same time" in result.stdout
 
 
+@pytest.mark.slow
 def test_parallel_results_come_back_in_suite_order(qa_project: ProjectFactory) -> None:
     slow = json.dumps([PY, "-c", "import time; time.sleep(1.5); print('slow done')"])
     fast = json.dumps([PY, "-c", "print('fast done')"])
@@ -136,7 +125,7 @@ def test_pytest_retries_rerun_only_failed_node_ids_and_mark_flaky(qa_project: Pr
     assert records["test_broken"]["attempts"] == 3
     assert records["test_steady"]["attempts"] == 1
     assert records["test_broken"]["file"] == "tests/unit/test_things.py"
-    assert records["test_broken"]["line"] == 12  # 1-based: the `def` line
+    assert records["test_broken"]["line"] == 13  # 1-based: the failing line (the traceback names it)
     junit = (root / "qaagent-junit.xml").read_text()
     assert junit.count("<flakyFailure") == 2  # pytest reports a raised exception as a failure
     assert junit.count("<rerunFailure") == 2
@@ -215,6 +204,7 @@ def test_command_retry_reruns_the_whole_command(qa_project: ProjectFactory) -> N
     assert suite["counts"]["flaky"] == 1
 
 
+@pytest.mark.slow
 def test_fail_on_flaky_fails_the_run(qa_project: ProjectFactory) -> None:
     script = "import os, sys\nsys.exit(0 if os.environ['QAAGENT_ATTEMPT'] == '2' else 1)\n"
     root = qa_project(
@@ -227,6 +217,7 @@ def test_fail_on_flaky_fails_the_run(qa_project: ProjectFactory) -> None:
     assert run_qaagent("run-all", "--fail-on", "failed,error,flaky", cwd=root).returncode == 1
 
 
+@pytest.mark.slow
 def test_suite_selection_keeps_suite_order(qa_project: ProjectFactory) -> None:
     ok = json.dumps([PY, "-c", "pass"])
     root = qa_project(

@@ -212,6 +212,7 @@ def test_timeout_mid_test_leaves_no_browser(tmp_path: Path) -> None:
     assert not left, f"processes left running after the timeout: {left}"
 
 
+@pytest.mark.slow
 @pytest.mark.browser
 def test_missing_chromium_is_a_suite_error_saying_what_to_install(tmp_path: Path) -> None:
     require_browser(chromium=False)

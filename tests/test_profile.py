@@ -9,7 +9,8 @@ from conftest import ProjectFactory, run_qaagent
 
 from qaagent import __version__
 from qaagent.errors import ProfileError
-from qaagent.plan import Overrides, build_plan
+from qaagent.options import RunOptions
+from qaagent.plan import build_plan
 from qaagent.profile import load_profile, parse_profile
 
 GOOD = """
@@ -57,7 +58,7 @@ def test_overrides_do_not_mutate_the_profile(tmp_path: Path) -> None:
     path = tmp_path / ".qaagent.yaml"
     path.write_text(GOOD)
     loaded = load_profile(path)
-    plan = build_plan(loaded, Overrides(parallel=False, retries=3, suites=("unit",)), repo_root=tmp_path)
+    plan = build_plan(loaded, RunOptions(parallel=False, retries=3, suites=("unit",)), repo_root=tmp_path)
     assert plan.parallel is False
     assert [s.name for s in plan.suites] == ["unit"]
     assert plan.suites[0].retry_count == 3
@@ -71,7 +72,8 @@ def test_plan_keeps_suite_order_skips_disabled_and_defaults_workers(tmp_path: Pa
     plan = build_plan(load_profile(path), repo_root=tmp_path)
     assert [s.name for s in plan.suites] == ["behave", "unit", "jest"]
     assert plan.skipped_disabled == ("e2e",)
-    assert plan.max_workers == 3  # default: number of enabled suites
+    assert plan.max_workers is None
+    assert plan.workers == 3  # default: number of enabled suites
     assert plan.suites[2].timeout == 30
     assert plan.suites[0].path == (tmp_path / "features").resolve()
 
@@ -101,6 +103,7 @@ BAD_PROFILES = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", sorted(BAD_PROFILES))
 def test_bad_profile_is_one_line_exit_2_and_runs_nothing(case: str, qa_project: ProjectFactory) -> None:
     text, expected = BAD_PROFILES[case]
@@ -148,12 +151,14 @@ def test_non_utf8_profile(qa_project: ProjectFactory) -> None:
     assert "not UTF-8 (bad byte at line 2)" in result.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("flags", "expected"),
     [
-        (["--max-workers", "abc"], "--max-workers: expected a whole number >= 1, got 'abc'"),
+        (["--max-workers", "abc"], "--max-workers: expected a whole number from 1 to 256, got 'abc'"),
         (["--max-workers", "0"], "--max-workers"),
-        (["--max-workers", "٣"], "--max-workers: expected a whole number >= 1, got '٣'"),
+        (["--max-workers", "257"], "--max-workers: expected a whole number from 1 to 256, got '257'"),
+        (["--max-workers", "٣"], "--max-workers: expected a whole number from 1 to 256, got '٣'"),
         (["--retries", "99999999999"], "--retries"),
         (["--retries", "-1"], "--retries"),
         (["--timeout", "0"], "--timeout"),

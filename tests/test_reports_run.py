@@ -115,6 +115,7 @@ def test_leaks():
 """
 
 
+@pytest.mark.slow
 def test_secrets_printed_by_tests_are_nowhere_in_the_bundle(qa_project: ProjectFactory) -> None:
     root = qa_project({"tests/test_s.py": LEAKY_TESTS, ".qaagent.yaml": "tests:\n  unit: {path: tests}\n"})
     env = {"MY_API_TOKEN": "tok-supersecretvalue123", "DB_PASSWORD": "hunter2pass"}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 
+import pytest
 from conftest import ProjectFactory, run_qaagent
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -67,6 +68,7 @@ def test_lpt_is_within_grahams_bound(weights: list[float], bins: int) -> None:
     assert part.makespan <= bound * _optimum(weights, bins) + 1e-9
 
 
+@pytest.mark.slow
 def test_parallel_run_starts_longest_first_and_reports_in_suite_order(qa_project: ProjectFactory) -> None:
     suites = "".join(f"  {n}: {{runner: command, command: ['true']}}\n" for n in ("a", "b", "c", "d"))
     durations = {

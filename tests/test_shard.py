@@ -13,9 +13,10 @@ from test_shard_fixtures import build_project, normalized_junit
 from qaagent.durations import Durations, SuiteDurations
 from qaagent.plan import build_plan
 from qaagent.profile import load_profile
-from qaagent.shard import discover_units, split, split_reason
+from qaagent.shard import discover, split, split_reason
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("value", ["0/3", "4/3", "a/b", "1/0", "2", "-1/3", "\u0661/\u0663", "1/257"])
 def test_bad_shard_is_one_line_exit_2(qa_project: ProjectFactory, value: str) -> None:
     root = build_project(qa_project({}))
@@ -27,6 +28,7 @@ def test_bad_shard_is_one_line_exit_2(qa_project: ProjectFactory, value: str) ->
     assert not (root / ".qaagent").exists()  # nothing ran
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("count", ["50000000", "257", "\u0663"])
 def test_too_many_shards_is_one_line_exit_2(qa_project: ProjectFactory, count: str) -> None:
     root = build_project(qa_project({}))
@@ -36,6 +38,7 @@ def test_too_many_shards_is_one_line_exit_2(qa_project: ProjectFactory, count: s
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 def test_durations_from_a_file_of_another_kind_is_exit_2(qa_project: ProjectFactory) -> None:
     root = build_project(qa_project({"notes.txt": "hello", "bad.json": '{"x": 1}', "bad.xml": "<html/>"}))
     for name in ("notes.txt", "bad.json", "bad.xml", "missing.json"):
@@ -48,7 +51,7 @@ def test_durations_from_a_file_of_another_kind_is_exit_2(qa_project: ProjectFact
 def test_units_follow_the_report_order_of_each_runner(tmp_path: Path) -> None:
     root = build_project(tmp_path / "p")
     plan = build_plan(load_profile(root / ".qaagent.yaml"), repo_root=root)
-    units = {s.name: [u.rel for u in discover_units(s, root)] for s in plan.suites}
+    units = {s.name: [u.rel for u in discover(s, root)[0]] for s in plan.suites}
     # pytest collects a folder's entries by name, folders where they sort ("api" < "test_mod1.py")
     assert units["unit"] == [
         "tests/api/test_api.py",
@@ -66,6 +69,7 @@ def test_units_follow_the_report_order_of_each_runner(tmp_path: Path) -> None:
     assert units["lint"] == [None]  # a command suite is indivisible
 
 
+@pytest.mark.slow
 def test_split_is_deterministic_and_complete(tmp_path: Path) -> None:
     root = build_project(tmp_path / "p")
     plan = build_plan(load_profile(root / ".qaagent.yaml"), repo_root=root)
@@ -77,6 +81,7 @@ def test_split_is_deterministic_and_complete(tmp_path: Path) -> None:
         assert all(0 <= s < total for s in first.shards)
 
 
+@pytest.mark.slow
 def test_plan_json_is_a_matrix(qa_project: ProjectFactory) -> None:
     root = build_project(qa_project({}))
     result = run_qaagent("plan", "--shards", "3", "--json", cwd=root)
@@ -90,6 +95,7 @@ def test_plan_json_is_a_matrix(qa_project: ProjectFactory) -> None:
     assert all(isinstance(s["estimate"], float) for s in data["shards"])
 
 
+@pytest.mark.slow
 def test_a_shard_with_nothing_to_do_writes_an_empty_valid_bundle(qa_project: ProjectFactory) -> None:
     root = qa_project(
         {
@@ -136,15 +142,16 @@ def test_pytest_units_are_the_files_pytest_collects(tmp_path: Path) -> None:
     (tmp_path / "pytest.ini").write_text("[pytest]\npython_files = check_*.py test_*.py\n")
     (tmp_path / ".qaagent.yaml").write_text("tests:\n  unit: {path: tests}\n")
     plan = build_plan(load_profile(tmp_path / ".qaagent.yaml"), repo_root=tmp_path)
-    units = discover_units(plan.suites[0], tmp_path)
+    units = discover(plan.suites[0], tmp_path)[0]
     assert [u.rel for u in units] == ["tests/check_a.py", "tests/test_b.py"]  # its own file patterns
     # `-q` in addopts makes the listing `-qq` (``path: count`` lines); `--ignore` is pytest's own
     (tmp_path / "pytest.ini").write_text("[pytest]\naddopts = -q --ignore=tests/test_c.py\n")
     (tmp_path / "tests" / "test_c.py").write_text("def test_c():\n    pass\n")
-    units = discover_units(plan.suites[0], tmp_path)
+    units = discover(plan.suites[0], tmp_path)[0]
     assert [u.rel for u in units] == ["tests/test_b.py"]
 
 
+@pytest.mark.slow
 def test_a_suite_pytest_cannot_collect_is_kept_whole_and_says_why(tmp_path: Path) -> None:
     (tmp_path / "tests").mkdir()
     (tmp_path / "tests" / "test_ok.py").write_text("def test_ok():\n    pass\n")
@@ -186,6 +193,7 @@ def test_files_pytest_never_collects_do_not_run_in_a_shard(qa_project: ProjectFa
     assert names == ["test_real"]
 
 
+@pytest.mark.slow
 def test_without_durations_the_console_says_equal_shares_not_seconds(qa_project: ProjectFactory) -> None:
     root = build_project(qa_project({}))
     result = run_qaagent("plan", "--shards", "2", cwd=root)
@@ -199,10 +207,11 @@ def test_without_durations_the_console_says_equal_shares_not_seconds(qa_project:
     assert "estimated" not in run.stdout
 
 
+@pytest.mark.slow
 def test_split_reason_names_the_mean_only_when_some_unit_lacks_a_record(tmp_path: Path) -> None:
     root = build_project(tmp_path / "p")
     plan = build_plan(load_profile(root / ".qaagent.yaml"), repo_root=root)
-    units = [u for s in plan.suites for u in discover_units(s, root)]
+    units = [u for s in plan.suites for u in discover(s, root)[0]]
     files: dict[str, dict[str, float]] = {}
     for unit in units:
         if unit.rel is not None:

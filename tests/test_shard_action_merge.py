@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 from github_server import GitHubServer
-from test_entrypoint import TOKEN, Action
+from helpers import TOKEN
+from test_entrypoint import Action
 from test_shard_fixtures import build_project, git_commit, run_shard
 
 pytestmark = pytest.mark.slow

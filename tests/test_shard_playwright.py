@@ -12,10 +12,11 @@ import os
 import shutil
 from pathlib import Path
 
+import pytest
 from conftest import DEMO_MODULES, ROOT, browser_problems, run_qaagent, skip_unless_ready
 
-from qaagent.listing import capture
 from qaagent.plan import build_plan
+from qaagent.process import capture
 from qaagent.profile import load_profile
 from qaagent.runners.playwright import PlaywrightRunner, spec_filter
 
@@ -34,6 +35,7 @@ def _project(root: Path) -> Path:
     return root
 
 
+@pytest.mark.slow
 def test_specs_playwright_ignores_are_not_units(tmp_path: Path) -> None:
     root = _project(tmp_path / "p")
     # the fixture's config ignores slow.spec.js (testIgnore); a helper outside testDir is no spec either
@@ -51,6 +53,7 @@ def test_specs_playwright_ignores_are_not_units(tmp_path: Path) -> None:
     assert json.loads((bundle / "manifest.json").read_text(encoding="utf-8"))["suites"] == []
 
 
+@pytest.mark.slow
 def test_a_project_playwright_cannot_list_is_kept_whole(tmp_path: Path) -> None:
     root = _project(tmp_path / "p")
     (root / "e2e" / "tests" / "broken.spec.js").write_text("this is not javascript(\n", encoding="utf-8")
@@ -61,6 +64,7 @@ def test_a_project_playwright_cannot_list_is_kept_whole(tmp_path: Path) -> None:
     assert "suite e2e kept whole: playwright test --list" in data["reason"]
 
 
+@pytest.mark.slow
 def test_a_shard_passes_its_spec_files_as_exact_filters(tmp_path: Path) -> None:
     """Playwright reads file arguments as regular expressions: `(`, `+` and prefixes must not leak."""
     root = _project(tmp_path / "p")

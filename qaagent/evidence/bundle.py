@@ -31,13 +31,15 @@ from typing import TYPE_CHECKING, Any, cast
 import qaagent
 from qaagent.errors import QAAgentError, UsageError
 from qaagent.evidence import manifest as mf
-from qaagent.evidence.atomic import atomic_open, atomic_write_text
 from qaagent.evidence.diagnostics import CATEGORIES
 from qaagent.evidence.gitinfo import git_info
+from qaagent.evidence.read import MANIFEST, BundleError, load_document, parse_manifest, read_manifest
 from qaagent.evidence.records import RecordWriter
 from qaagent.evidence.redact import Redactor
-from qaagent.evidence.verify import MANIFEST, file_entries, sha256_file
+from qaagent.evidence.verify import file_entries
+from qaagent.files import atomic_open, atomic_write_text, sha256_file
 from qaagent.junit.write import DEFAULT_MAX_OUTPUT, write_merged_junit
+from qaagent.options import Shard
 from qaagent.results import FailOn, RunResult, conclusion
 
 if TYPE_CHECKING:
@@ -45,25 +47,16 @@ if TYPE_CHECKING:
 
 TOOL_NAME = "qaagent"
 RUN_ID_RE = re.compile(r"^\d{8}_\d{6}Z(?:_shard-\d+of\d+)?(?:-\d+)?$")
-_SHARD_RE = re.compile(r"^\s*(\d+)\s*(?:/|of)\s*(\d+)\s*$")
 _SUITE_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 
-def shard_suffix(shard: str) -> str:
-    """``1of3`` for a shard written as ``1/3`` (or ``1of3``); a UsageError otherwise."""
-    match = _SHARD_RE.match(shard)
-    if match is None or not 1 <= int(match.group(1)) <= int(match.group(2)):
-        raise UsageError(f"invalid shard {shard!r}: expected I/N with 1 <= I <= N, e.g. 1/3")
-    return f"{int(match.group(1))}of{int(match.group(2))}"
-
-
-def make_run_id(now: datetime, shard: str | None = None, *, evidence_dir: Path | None = None) -> str:
+def make_run_id(now: datetime, shard: Shard | None = None, *, evidence_dir: Path | None = None) -> str:
     """``YYYYMMDD_HHMMSSZ`` (UTC) plus ``_shard-IofN``; ``-2``, ``-3``… if taken in `evidence_dir`."""
     if now.tzinfo is None:
         now = now.replace(tzinfo=UTC)
     base = now.astimezone(UTC).strftime("%Y%m%d_%H%M%SZ")
     if shard:
-        base += f"_shard-{shard_suffix(shard)}"
+        base += f"_shard-{shard.suffix}"
     if evidence_dir is None:
         return base
     candidate, number = base, 1
@@ -115,7 +108,7 @@ class Bundle:
         profile_sha256: str | None,
         repo_root: Path,
         suites: Sequence[str],
-        shard: str | None = None,
+        shard: Shard | None = None,
         redactor: Redactor | None = None,
     ) -> Bundle:
         """Create ``<evidence_dir>/<run_id>/`` (``-2``… if taken) and mark it running."""
@@ -139,7 +132,7 @@ class Bundle:
                 "sha256": profile_sha256,
             },
             "settings": dict(settings),
-            "shard": shard,
+            "shard": None if shard is None else str(shard),
             "suites": [{"name": name, "status": "pending"} for name in suites],
             "totals": None,
             "diagnostics": None,
@@ -194,13 +187,10 @@ class Bundle:
         summary_markdown: str,
         fail_on: Sequence[str],
         max_output: int = DEFAULT_MAX_OUTPUT,
-        extra_files: Mapping[str, str] | None = None,
     ) -> None:
-        """Write junit.xml, tests.jsonl, summary.md, `extra_files`, then the final manifest.
+        """Write junit.xml, tests.jsonl, summary.md, then the final manifest.
 
-        Call once, after execution, from one thread. `extra_files` maps
-        bundle-relative paths (e.g. ``report.html``) to text content, so that
-        they are redacted and listed in the manifest like everything else.
+        Call once, after execution, from one thread.
         """
         self._redact_logs(run)
         run_started = run.started_at if run.started_at > 0 else self.started_at
@@ -210,15 +200,11 @@ class Bundle:
                 run,
                 self.junit_path,
                 max_output=max_output,
-                redactor=self.redactor,
+                redact=self.redactor.redact,
                 on_case=records.write,
                 bundle_dir=self.dir,
             )
         atomic_write_text(self.dir / "summary.md", self.redactor.redact(summary_markdown))
-        for rel, content in (extra_files or {}).items():
-            target = self._inside(rel)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            atomic_write_text(target, self.redactor.redact(content))
 
         counts = run.counts
         finished_at = run.finished_at if run.finished_at > 0 else time.time()
@@ -241,12 +227,6 @@ class Bundle:
         )
         self._write_manifest()
 
-    def _inside(self, rel: str) -> Path:
-        pure = PurePosixPath(rel)
-        if pure.is_absolute() or ".." in pure.parts or not pure.parts or str(pure) == MANIFEST:
-            raise QAAgentError(f"refusing to write {rel!r} into the evidence bundle")
-        return self.dir.joinpath(*pure.parts)
-
 
 def replace_file(bundle_dir: Path, rel: str, text: str) -> None:
     """Write `rel` into a finished bundle and update its manifest entry (sha256, size).
@@ -261,11 +241,12 @@ def replace_file(bundle_dir: Path, rel: str, text: str) -> None:
         raise QAAgentError(f"refusing to write {rel!r} into the evidence bundle")
     manifest_path = bundle_dir / MANIFEST
     try:
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise UsageError(f"{bundle_dir}: not an evidence bundle ({MANIFEST}: {exc})") from None
-    if not isinstance(manifest, dict) or not isinstance(manifest.get("files"), list):
-        raise UsageError(f"{bundle_dir}: not an evidence bundle ({MANIFEST} has no 'files' list)")
+        manifest = load_document(bundle_dir)
+    except BundleError as exc:
+        raise BundleError(f"{bundle_dir}: not an evidence bundle ({exc.message})") from None
+    parse_manifest(manifest, bundle_dir)  # the entries kept as they are must be a manifest's
+    if not isinstance(manifest.get("files"), list):
+        raise BundleError(f"{bundle_dir}: not an evidence bundle ({MANIFEST} has no 'files' list)")
     target = bundle_dir.joinpath(*pure.parts)
     target.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(target, text)
@@ -296,11 +277,10 @@ def _create_unique(evidence_dir: Path, run_id: str) -> Path:
 
 def _started_key(bundle_dir: Path) -> tuple[str, str]:
     try:
-        data = json.loads((bundle_dir / MANIFEST).read_text(encoding="utf-8"))
-        started = data.get("started") if isinstance(data, dict) else None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
-        started = None
-    return (started if isinstance(started, str) else "", bundle_dir.name)
+        started = read_manifest(bundle_dir).started
+    except BundleError:
+        started = None  # unreadable: the oldest by name
+    return (started or "", bundle_dir.name)
 
 
 def prune(evidence_dir: Path, keep: int, *, current: Path | None = None) -> list[Path]:

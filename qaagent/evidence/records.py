@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import IO, TYPE_CHECKING, Any
 
 from qaagent.evidence.diagnostics import categorize
-from qaagent.junit.sanitize import clean_text
+from qaagent.text import clean_text
 
 if TYPE_CHECKING:
     from qaagent.evidence.redact import Redactor

@@ -58,7 +58,6 @@ class Redactor:
         alternatives = [_HEADER, *(re.escape(v) for v in ordered)]
         self._pattern = re.compile("|".join(alternatives))
         self._values = tuple(ordered)
-        self.secret_count = len(ordered)
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> Redactor:

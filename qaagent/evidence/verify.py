@@ -3,28 +3,20 @@
 `qaagent verify DIR` recomputes the sha256 and size of every file listed in
 manifest.json and reports files that are missing, changed, or present but not
 listed (added after the fact). The manifest itself is not listed — it is the
-list. Paths in a manifest are untrusted: absolute paths or paths leaving the
-bundle are reported, never opened.
+list. It is read with the one bundle reader (`qaagent.evidence.read`), entry by
+entry so that each bad entry is named. Paths in a manifest are untrusted:
+absolute paths or paths leaving the bundle are reported, never opened.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-MANIFEST = "manifest.json"
-_CHUNK = 1 << 20
+from pydantic import ValidationError
 
-
-def sha256_file(path: Path) -> str:
-    """Hex sha256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
+from qaagent.evidence.read import MANIFEST, BundleError, FileEntry, load_document
+from qaagent.files import sha256_file
 
 
 def bundle_files(bundle_dir: Path) -> list[str]:
@@ -53,15 +45,10 @@ def _safe_relative(rel: str) -> bool:
 
 
 def _load_listing(bundle_dir: Path) -> tuple[list[Any] | None, list[str]]:
-    manifest_path = bundle_dir / MANIFEST
     try:
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return None, [f"missing: {MANIFEST}"]
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        return None, [f"invalid: {MANIFEST} ({exc.__class__.__name__}: {exc})"]
-    except RecursionError:
-        return None, [f"invalid: {MANIFEST} is nested too deeply to be a manifest"]
+        manifest = load_document(bundle_dir)
+    except BundleError as exc:
+        return None, [exc.message]
     files = manifest.get("files") if isinstance(manifest, dict) else None
     if not isinstance(files, list):
         return None, [f"invalid: {MANIFEST} has no 'files' list"]
@@ -82,11 +69,13 @@ def verify_bundle(bundle_dir: Path) -> list[str]:
     if files is None:
         return problems
     listed: set[str] = set()
-    for entry in files:
-        if not isinstance(entry, dict) or not isinstance(entry.get("path"), str):
-            problems.append(f"invalid: {MANIFEST} file entry {entry!r}")
+    for raw in files:
+        try:
+            entry = FileEntry.model_validate(raw)
+        except ValidationError:
+            problems.append(f"invalid: {MANIFEST} file entry {raw!r}")
             continue
-        rel = entry["path"]
+        rel = entry.path
         if not _safe_relative(rel):
             problems.append(f"invalid: {MANIFEST} lists a path outside the bundle: {rel!r}")
             continue
@@ -97,7 +86,7 @@ def verify_bundle(bundle_dir: Path) -> list[str]:
             continue
         try:
             size = path.stat().st_size
-            changed = size != entry.get("size") or sha256_file(path) != entry.get("sha256")
+            changed = size != entry.size or sha256_file(path) != entry.sha256
         except OSError as exc:
             problems.append(f"unreadable: {rel} ({exc.strerror})")
             continue

@@ -17,6 +17,7 @@ from typing import Literal, TextIO
 
 from qaagent.github.commands import write_command
 from qaagent.results import FailOn, RunResult, TestCase, conclusion
+from qaagent.text import first_lines, shorten
 
 Level = Literal["error", "warning", "notice"]
 
@@ -38,14 +39,9 @@ class Problem:
 
     case: TestCase
     level: Level  #: error for failed/errored tests, warning for flaky ones
-    path: str | None  #: repository-relative, `path_prefix` applied
+    path: str | None  #: relative to the repository root, POSIX
     title: str
     message: str
-
-
-def shorten(text: str, limit: int) -> str:
-    """`text` cut to `limit` characters, with an ellipsis when cut."""
-    return text if len(text) <= limit else text[: max(0, limit - 1)] + "…"
 
 
 def case_title(case: TestCase, limit: int = TITLE_CHARS) -> str:
@@ -55,36 +51,22 @@ def case_title(case: TestCase, limit: int = TITLE_CHARS) -> str:
     return shorten(" ".join(title.split()), limit)
 
 
-def first_lines(text: str, lines: int = MESSAGE_LINES, chars: int = MESSAGE_CHARS) -> str:
-    """The first lines of a message, trimmed, with a marker when something was cut."""
-    kept = text.strip().splitlines()
-    head = "\n".join(kept[:lines])
-    if len(kept) > lines:
-        head += "\n…"
-    return shorten(head, chars)
-
-
 def failure_message(case: TestCase) -> str:
     """What an annotation says about a case: its message, else the start of its details."""
     if case.flaky and case.status == "passed":
         first = case.reruns[0] if case.reruns else None
-        why = first_lines(first.message or first.details) if first else ""
+        why = first_lines(first.message or first.details, MESSAGE_LINES, MESSAGE_CHARS) if first else ""
         text = f"Flaky: passed on attempt {case.attempts} after {max(1, case.attempts - 1)} failure(s)."
         return f"{text}\nEarlier failure: {why}" if why else text
-    return first_lines(case.message or case.details) or f"Test {case.status}."
+    return first_lines(case.message or case.details, MESSAGE_LINES, MESSAGE_CHARS) or f"Test {case.status}."
 
 
-def prefixed(path: str | None, path_prefix: str | None) -> str | None:
-    """`path` relative to the repository root when the suite ran in a subfolder."""
-    if not path:
-        return None
-    path = path.replace("\\", "/")
-    if path_prefix:
-        path = posixpath.join(path_prefix.replace("\\", "/"), path)
-    return posixpath.normpath(path)
+def posix_path(path: str | None) -> str | None:
+    """A test's file as GitHub wants it: POSIX separators, normalised; None when unknown."""
+    return posixpath.normpath(path.replace("\\", "/")) if path else None
 
 
-def problems(run: RunResult, *, path_prefix: str | None = None) -> Iterator[Problem]:
+def problems(run: RunResult) -> Iterator[Problem]:
     """Every case worth annotating: errors, then failures, then flaky; suite order within."""
     cases = sorted(
         (c for c in run.problems() if c.status in ("failed", "error") or c.flaky),
@@ -95,7 +77,7 @@ def problems(run: RunResult, *, path_prefix: str | None = None) -> Iterator[Prob
         yield Problem(
             case=case,
             level=level,
-            path=prefixed(case.file, path_prefix),
+            path=posix_path(case.file),
             title=case_title(case),
             message=failure_message(case),
         )
@@ -129,7 +111,6 @@ def write_annotations(
     *,
     fail_on: Iterable[FailOn],
     stream: TextIO,
-    path_prefix: str | None = None,
     per_level: int = PER_LEVEL_LIMIT,
 ) -> AnnotationCounts:
     """Print the summary annotation and the most useful test annotations to `stream`."""
@@ -139,7 +120,7 @@ def write_annotations(
     budget[level] -= 1
     shown: dict[Level, int] = {"error": 0, "warning": 0}
     omitted: dict[Level, int] = {"error": 0, "warning": 0}
-    for problem in problems(run, path_prefix=path_prefix):
+    for problem in problems(run):
         if budget[problem.level] <= 0:
             omitted[problem.level] += 1
             continue

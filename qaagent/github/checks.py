@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from qaagent.github.annotations import problems
 from qaagent.github.api import GitHubAPIError
-from qaagent.report.markdown import truncate_utf8
+from qaagent.text import truncate_utf8
 
 if TYPE_CHECKING:
     from qaagent.github.api import GitHubClient
@@ -64,15 +64,13 @@ class CheckAnnotation:
         return body
 
 
-def check_annotations(
-    run: RunResult, *, path_prefix: str | None = None, fallback_path: str = "."
-) -> Iterator[CheckAnnotation]:
+def check_annotations(run: RunResult, *, fallback_path: str = ".") -> Iterator[CheckAnnotation]:
     """One annotation per failing or errored test (failure) and per flaky test (warning).
 
     A test without a file is annotated on `fallback_path`, line 1: GitHub
     requires a path, and the annotation still lists the test in the check.
     """
-    for problem in problems(run, path_prefix=path_prefix):
+    for problem in problems(run):
         case = problem.case
         line = case.line if problem.path and case.line and case.line > 0 else 1
         details = case.details if case.details.strip() != case.message.strip() else ""

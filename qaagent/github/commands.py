@@ -1,16 +1,20 @@
 """GitHub Actions workflow commands, written so untrusted text can never issue one.
 
-The runner treats any stdout line that starts with `::` as a command. Test
+This is the one writer and escaper of workflow commands: the console, the
+error reporter, the action's entrypoint and its `setup` output all go through
+it. The runner treats any stdout line that starts with `::` as a command. Test
 names, failure messages and suite output are untrusted, so every value that
 goes into a command is escaped the way the runner unescapes it (`%`, CR, LF;
-in properties also `:` and `,`), Unicode line separators are neutralised, and
-streamed suite output is wrapped in `::stop-commands::<random token>`.
+in properties also `:` and `,`), Unicode line separators are neutralised,
+plain log lines that quote untrusted text are defused (`defuse`), and
+streamed output is wrapped in `::stop-commands::<random token>`.
 
 Every writer takes a `TextIO` stream so tests assert the exact text.
 """
 
 from __future__ import annotations
 
+import re
 import secrets
 import weakref
 from collections.abc import Iterator, Mapping
@@ -34,6 +38,21 @@ def escape_data(value: str) -> str:
 def escape_property(value: str) -> str:
     """Escape a property value (`file=…,title=…`): data escaping plus `:` and `,`."""
     return escape_data(value).replace(":", "%3A").replace(",", "%2C")
+
+
+#: a `::` where the runner would see the start of a line: at the start of the text or after any
+#: character that may break a line (CR, LF, VT, FF, FS-RS, NEL, LS, PS), past leading blanks
+_COMMAND_START = re.compile(r"(^|[\r\n\x0b\x0c\x1c-\x1e\x85\u2028\u2029])(\s*)::")
+
+
+def defuse(text: str) -> str:
+    """Text in which no line can be taken for a workflow command (for plain log lines).
+
+    A `::` at a line start becomes `: :`; the runner's older `##[command]` form, which it
+    accepts anywhere in a line, becomes `## [`. Values inside a command are escaped with
+    `escape_data`/`escape_property` instead.
+    """
+    return _COMMAND_START.sub(lambda m: f"{m[1]}{m[2]}: :", text).replace("##[", "## [")
 
 
 def unescape_data(value: str) -> str:

@@ -111,8 +111,6 @@ class GitHubContext:
             event_path=event_path,
         )
 
-    from_environ = from_env  # the name some callers know it by
-
 
 def _load_event(path: str) -> dict[str, Any]:
     if not path:

@@ -9,13 +9,13 @@ import math
 import os
 import threading
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
 from qaagent.github.commands import write_command, write_outputs
 from qaagent.github.context import GitHubContext
-from qaagent.github.publish import publish, start_check_run
+from qaagent.github.publish import SummaryRenderer, publish, start_check_run
+from qaagent.options import FeedbackOptions
 from qaagent.results import FailOn, RunResult, conclusion
 
 #: seconds of GitHub API time (requests and retry waits) at the start and at the end of a run
@@ -33,16 +33,6 @@ def finish_budget(environ: Mapping[str, str] | None = None) -> float:
     except ValueError:
         return FINISH_BUDGET
     return min(max(value, 1.0), 600.0) if math.isfinite(value) else FINISH_BUDGET
-
-
-@dataclass(frozen=True)
-class FeedbackOptions:
-    """What feedback the user asked for (flags or action inputs)."""
-
-    check_name: str | None = None
-    comment: bool = False
-    annotations: bool = True
-    summary: bool = True
 
 
 def display_path(path: Path, root: Path | str) -> str:
@@ -92,12 +82,13 @@ class GitHubFeedback:
         run: RunResult,
         *,
         fail_on: Sequence[FailOn],
+        render: SummaryRenderer,
         summary_md: str,
         bundle_dir: Path,
         junit: Path,
         notes: Sequence[str] = (),
     ) -> None:
-        """Publish everything; problems become warnings."""
+        """Publish everything; problems become warnings. `render` renders the check run and comment."""
         evidence = display_path(bundle_dir, self.root)
         junit_rel = display_path(junit, self.root)
         self.write_outputs(run, fail_on=fail_on, evidence=evidence, junit=junit_rel)
@@ -105,6 +96,7 @@ class GitHubFeedback:
             run,
             ctx=self.ctx,
             fail_on=fail_on,
+            render=render,
             token=self.token,
             check_name=self.options.check_name,
             check_run_id=self.check_id,

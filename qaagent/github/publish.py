@@ -11,15 +11,15 @@ permission (a fork's read-only token) becomes ONE warning saying which
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from qaagent.github.annotations import write_annotations
 from qaagent.github.api import GitHubAPIError, GitHubClient, PermissionDeniedError
 from qaagent.github.checks import check_annotations, complete_check_run, create_check_run
 from qaagent.github.commands import add_mask, append_summary, write_command
 from qaagent.github.comment import upsert_comment
-from qaagent.report.markdown import render_summary, truncate_utf8
 from qaagent.results import conclusion
+from qaagent.text import truncate_utf8
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -34,6 +34,26 @@ STEP_SUMMARY_BYTES = 1_000_000
 #: the comment limit is 65,536 characters; bytes >= characters
 COMMENT_BYTES = 60_000
 CHECK_SUMMARY_BYTES = 60_000
+
+
+class SummaryRenderer(Protocol):
+    """The run's Markdown within `max_bytes` bytes.
+
+    That is `qaagent.report.markdown.render_summary` with the run and its `fail_on` bound:
+    the caller binds them, so github/ never imports report/.
+    """
+
+    def __call__(
+        self,
+        *,
+        max_bytes: int,
+        evidence_path: str | None,
+        notes: Sequence[str],
+        link_base: str | None,
+        sha: str | None,
+    ) -> str:
+        """Render."""
+        ...
 
 
 def start_check_run(
@@ -68,6 +88,7 @@ def publish(
     *,
     ctx: GitHubContext,
     fail_on: Sequence[FailOn],
+    render: SummaryRenderer,
     token: str | None,
     check_name: str | None,
     comment: bool,
@@ -77,7 +98,6 @@ def publish(
     stream: TextIO,
     clock: Clock | None = None,
     check_run_id: int | None = None,
-    path_prefix: str | None = None,
     notes: Sequence[str] = (),
     budget: float = 60.0,
     summary_markdown: str | None = None,
@@ -88,8 +108,8 @@ def publish(
     Returns the warnings that were printed (as `::warning` lines on `stream`).
     Never raises for a GitHub or file-system problem. `summary_markdown`, when
     given (the bundle's summary.md), is the job summary as is (cut safely if
-    over 1 MB); the check run and the comment are rendered to their own,
-    smaller limits. `junit_path` is mentioned in the rendered summaries.
+    over 1 MB); the check run and the comment are rendered by `render` to their
+    own, smaller limits. `junit_path` is mentioned in the rendered summaries.
     """
     if junit_path:
         shown = junit_path.replace("`", "'")
@@ -98,18 +118,15 @@ def publish(
         add_mask(token, stream)
     warnings: list[str] = []
     if annotations:
-        write_annotations(run, fail_on=fail_on, stream=stream, path_prefix=path_prefix)
+        write_annotations(run, fail_on=fail_on, stream=stream)
 
     def markdown(max_bytes: int) -> str:
-        return render_summary(
-            run,
-            fail_on=fail_on,
-            evidence_path=evidence_path,
+        return render(
             max_bytes=max_bytes,
+            evidence_path=evidence_path,
+            notes=notes,
             link_base=ctx.repo_url or None,
             sha=ctx.head_sha or None,
-            path_prefix=path_prefix,
-            notes=notes,
         )
 
     if summary and ctx.step_summary:
@@ -125,9 +142,7 @@ def publish(
         except OSError as exc:
             warnings.append(f"could not write the job summary: {exc.strerror or exc}")
 
-    job = _Job(
-        run=run, ctx=ctx, fail_on=fail_on, path_prefix=path_prefix, markdown=markdown, token=token or ""
-    )
+    job = _Job(run=run, ctx=ctx, fail_on=fail_on, markdown=markdown, token=token or "")
     wants_comment = comment and ctx.pr_number is not None
     if check_name or wants_comment:
         _publish_api(job, check_name, check_run_id, comment=wants_comment, clock=clock, budget=budget)
@@ -151,7 +166,6 @@ class _Job:
     run: RunResult
     ctx: GitHubContext
     fail_on: Sequence[FailOn]
-    path_prefix: str | None
     markdown: Callable[[int], str]
     token: str = field(repr=False)  #: never in a repr (logs, tracebacks)
     warnings: list[str] = field(default_factory=list)
@@ -201,7 +215,7 @@ def _publish_check(job: _Job, client: GitHubClient, check_name: str, check_run_i
         title=f"{c.passed} passed, {c.failed} failed, {c.errors} errors, {c.flaky} flaky, "
         f"{c.skipped} skipped",
         summary=job.markdown(CHECK_SUMMARY_BYTES),
-        annotations=check_annotations(job.run, path_prefix=job.path_prefix),
+        annotations=check_annotations(job.run),
         details_url=job.ctx.run_url,
     )
 

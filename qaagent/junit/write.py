@@ -9,8 +9,11 @@ once, so memory stays flat. The markup is what the standard library's
 few string operations per case instead of a dozen method calls: that halved
 the write time of 100,000 cases (docs/benchmarks.md).
 
-The document follows `schemas/junit-qaagent.xsd` (junit-10.xsd plus `file`
-and `line` on test cases and `skipped` on `testsuites`). Retries follow the
+The document follows `schemas/junit-qaagent.xsd`, qaagent's own schema (the
+JUnit dialect of Jenkins' junit-10.xsd plus `file` and `line` on test cases and
+`skipped` on `testsuites`, as strict as this writer). Each testsuite's
+properties start with ``written_by=qaagent``, so that reading the report back
+(merge, report) takes its 1-based lines and its identities as written. Retries follow the
 Maven Surefire convention that Jenkins, GitLab and the common GitHub actions
 read: a test that passed on a retry carries one `flakyFailure`/`flakyError`
 per earlier failed attempt; a test that never passed carries its final
@@ -30,15 +33,18 @@ import shlex
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from qaagent.evidence.atomic import atomic_open
-from qaagent.evidence.redact import Redactor
-from qaagent.junit.sanitize import clean_text
+from qaagent.files import atomic_open
+from qaagent.junit.dialects import WRITTEN_BY
+from qaagent.text import clean_text, format_time, truncate
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
     from pathlib import Path
 
     from qaagent.results import Counts, Rerun, RunResult, SuiteResult, TestCase
+
+    #: the redactor's `redact`: text in, text with every secret masked out
+    Redact = Callable[[str], str]
 
 DEFAULT_MAX_OUTPUT = 65536
 _CACHE_SIZE = 4096
@@ -56,27 +62,6 @@ _RERUN_TAG = {
     (False, "failed"): "rerunFailure",
     (False, "error"): "rerunError",
 }
-
-
-def format_time(seconds: float) -> str:
-    """Seconds with exactly 3 decimals, never negative, never exponent notation."""
-    if not math.isfinite(seconds) or seconds < 0:
-        seconds = 0.0
-    return f"{seconds:.3f}"
-
-
-def truncate(text: str, limit: int) -> str:
-    """`text` cut to about `limit` UTF-8 bytes (head and tail kept) with a marker saying so."""
-    if limit <= 0 or len(text) * 4 <= limit:
-        return text
-    data = text.encode("utf-8", "surrogatepass")
-    if len(data) <= limit:
-        return text
-    half = limit // 2
-    head = data[:half].decode("utf-8", "ignore")
-    tail = data[len(data) - (limit - half) :].decode("utf-8", "ignore")
-    cut = len(data) - limit
-    return f"{head}\n[... qaagent: {cut} of {len(data)} bytes truncated ...]\n{tail}"
 
 
 def _timestamp(epoch: float) -> str | None:
@@ -139,13 +124,13 @@ class _Writer:
     def __init__(
         self,
         write: Callable[[str], object],
-        redactor: Redactor,
+        redact: Redact,
         max_output: int,
         on_case: Callable[[TestCase], None] | None,
         bundle_dir: Path | None = None,
     ) -> None:
         self.write = write
-        self.redactor = redactor
+        self.redact = redact
         self.max_output = max_output
         self.on_case = on_case
         self.bundle_dir = str(bundle_dir) if bundle_dir is not None else None
@@ -156,7 +141,7 @@ class _Writer:
         """Redacted, cleaned, truncated text."""
         if not value:
             return value
-        return truncate(clean_text(self.redactor.redact(value)), self.max_output)
+        return truncate(clean_text(self.redact(value)), self.max_output)
 
     def repeated(self, value: str) -> str:
         """Like `text`, memoised and already quoted: for values that repeat across cases (classname, file)."""
@@ -204,6 +189,8 @@ class _Writer:
 
     def properties(self, suite: SuiteResult) -> None:
         props = [
+            # says "written by qaagent": a reader takes lines (1-based) and identities as written
+            WRITTEN_BY,
             ("runner", suite.runner),
             ("attempts", str(len(suite.attempts))),
             ("returncode", "" if suite.returncode is None else str(suite.returncode)),
@@ -283,21 +270,20 @@ def write_merged_junit(
     run: RunResult,
     out: Path,
     *,
+    redact: Redact,
     max_output: int = DEFAULT_MAX_OUTPUT,
-    redactor: Redactor | None = None,
     on_case: Callable[[TestCase], None] | None = None,
     bundle_dir: Path | None = None,
 ) -> None:
     """Write the merged report of `run` to `out` atomically (temp file + rename).
 
-    `redactor` defaults to one built from the current environment. `on_case`,
-    if given, sees every case in report order while it is written (the
-    evidence bundle uses it to avoid a second pass over large stores).
+    Every text passes `redact` (the bundle's redactor) before it is cleaned and
+    cut. `on_case`, if given, sees every case in report order while it is
+    written (the evidence bundle uses it to avoid a second pass over large stores).
     """
-    redactor = Redactor.from_environ() if redactor is None else redactor
     out.parent.mkdir(parents=True, exist_ok=True)
     with atomic_open(out) as handle:
-        writer = _Writer(handle.write, redactor, max_output, on_case, bundle_dir)
+        writer = _Writer(handle.write, redact, max_output, on_case, bundle_dir)
         attrs = {
             "name": writer.text(run.project),
             **writer.totals(run.counts),

@@ -5,19 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from qaagent.results import FailOn, RunResult, SuiteResult, TestCase, conclusion
+from qaagent.text import first_line
 
 MARKS = {"passed": "PASS", "failed": "FAIL", "error": "ERROR", "skipped": "SKIP"}
 #: failures listed one by one before the rest are only counted
 MAX_LISTED = 50
-
-
-def first_line(text: str, limit: int = 200) -> str:
-    """The first non-empty line of a message, shortened."""
-    for line in text.splitlines():
-        stripped = line.strip()
-        if stripped:
-            return stripped if len(stripped) <= limit else stripped[: limit - 1] + "…"
-    return ""
 
 
 def where(case: TestCase) -> str:

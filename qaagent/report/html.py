@@ -25,24 +25,22 @@ from __future__ import annotations
 
 import html
 import json
-import math
 import re
 import secrets
-from datetime import datetime
 from importlib import resources
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import quote
 
-from qaagent.errors import JUnitError, UsageError
+from qaagent.errors import JUnitError
 from qaagent.evidence.bundle import replace_file
-from qaagent.evidence.verify import MANIFEST
+from qaagent.evidence.read import BundleError, iter_records, load_document, parse_manifest
 from qaagent.junit.read import iter_junit_cases
-from qaagent.report.markdown import attempt_outcome, fmt_seconds
+from qaagent.report.timeline import number as _number
+from qaagent.report.timeline import svg_timeline
+from qaagent.text import fmt_seconds
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
-
     from qaagent.results import TestCase
 
 #: the page's name at the bundle root
@@ -50,7 +48,6 @@ REPORT_NAME = "report.html"
 #: status letters in the embedded rows (keeps 100,000 rows small)
 _STATUS_CODE = {"passed": "p", "failed": "f", "error": "e", "skipped": "s"}
 _CONCLUSION_ICON = {"success": "✅", "failure": "❌", "cancelled": "⏹️", "running": "⏳"}
-_OUTCOME_ICON = {"passed": "✓", "failed": "✗", "error": "!", "timed out": "⏱", "cancelled": "■"}
 _JSON_ESCAPES = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
 _JSON_UNSAFE = re.compile("[<>&\u2028\u2029]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -62,31 +59,16 @@ _SAFE_REPO = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
 
 
 def load_manifest(bundle_dir: Path) -> dict[str, Any]:
-    """The bundle's manifest as a dict; a `UsageError` when it is not a finished bundle."""
+    """The bundle's manifest, validated by the one bundle reader, as the JSON object the page shows.
+
+    A `UsageError` when it is not a readable bundle.
+    """
     try:
-        data = json.loads((bundle_dir / MANIFEST).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise UsageError(f"{bundle_dir}: not an evidence bundle (no {MANIFEST})") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise UsageError(f"{bundle_dir}: unreadable {MANIFEST} ({exc})") from None
-    if not isinstance(data, dict):
-        raise UsageError(f"{bundle_dir}: {MANIFEST} is not a JSON object")
-    return data
-
-
-def iter_records(bundle_dir: Path) -> Iterator[dict[str, Any]]:
-    """The records of tests.jsonl in order (lines that are not JSON objects are skipped)."""
-    path = bundle_dir / "tests.jsonl"
-    if not path.is_file():
-        return
-    with path.open(encoding="utf-8", errors="replace") as handle:
-        for line in handle:
-            try:
-                record = json.loads(line)
-            except ValueError:
-                continue
-            if isinstance(record, dict):
-                yield record
+        document = load_document(bundle_dir)
+    except BundleError as exc:
+        raise BundleError(f"{bundle_dir}: not an evidence bundle ({exc.message})") from None
+    parse_manifest(document, bundle_dir)
+    return cast("dict[str, Any]", document)
 
 
 def _attempt_dict(case: TestCase) -> list[dict[str, Any]]:
@@ -169,12 +151,6 @@ class _Strings:
         return number
 
 
-def _number(value: object, default: float = 0.0) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        return default
-    return float(value)
-
-
 def build_data(bundle_dir: Path, manifest: dict[str, Any]) -> dict[str, Any]:
     """The JSON the page's script renders: suites, compact test rows, problem details."""
     suite_names = [str(s.get("name", "")) for s in _suites(manifest)]
@@ -184,33 +160,30 @@ def build_data(bundle_dir: Path, manifest: dict[str, Any]) -> dict[str, Any]:
     problems: dict[int, dict[str, Any]] = {}
     wanted: dict[int, str] = {}
     for index, record in enumerate(iter_records(bundle_dir)):
-        suite = str(record.get("suite") or "")
+        suite = record.suite
         if suite not in suite_index:
             suite_index[suite] = len(suite_names)
             suite_names.append(suite)
-        status = _STATUS_CODE.get(str(record.get("status")), "e")
-        name = str(record.get("name") or "")
-        flaky = record.get("flaky") is True
-        line = record.get("line")
+        status = _STATUS_CODE.get(record.status, "e")
         rows.append(
             [
                 suite_index[suite],
-                strings(record.get("classname")),
-                name,
+                strings(record.classname),
+                record.name,
                 status,
-                round(_number(record.get("duration")), 3),
-                strings(record.get("file")),
-                line if isinstance(line, int) and not isinstance(line, bool) else 0,
-                1 if flaky else 0,
-                int(_number(record.get("attempts"), 1)),
-                str(record.get("id") or ""),
-                str(record.get("message") or "") if status != "p" else "",
+                round(_number(record.duration), 3),
+                strings(record.file),
+                record.line if record.line is not None else 0,
+                1 if record.flaky else 0,
+                record.attempts,
+                record.id,
+                record.message if status != "p" else "",
             ]
         )
-        if status in ("f", "e") or flaky:
-            artifacts = [a for a in (_safe_rel(a) for a in record.get("artifacts") or []) if a]
-            problems[index] = {"category": record.get("category"), "artifacts": artifacts}
-            wanted[index] = name
+        if status in ("f", "e") or record.flaky:
+            artifacts = [a for a in (_safe_rel(a) for a in record.artifacts) if a]
+            problems[index] = {"category": record.category, "artifacts": artifacts}
+            wanted[index] = record.name
     details, note = junit_details(bundle_dir, wanted)
     for index, extra in details.items():
         problems[index].update(extra)
@@ -244,15 +217,6 @@ def _e(value: object) -> str:
 def _suites(manifest: dict[str, Any]) -> list[dict[str, Any]]:
     suites = manifest.get("suites")
     return [s for s in suites if isinstance(s, dict)] if isinstance(suites, list) else []
-
-
-def _epoch(text: object) -> float | None:
-    if not isinstance(text, str) or not text:
-        return None
-    try:
-        return datetime.fromisoformat(text).timestamp()
-    except ValueError:
-        return None
 
 
 def _asset(name: str) -> str:
@@ -347,78 +311,6 @@ def _header(manifest: dict[str, Any]) -> str:
     )
 
 
-def _timeline(manifest: dict[str, Any]) -> str:
-    bars: list[tuple[int, dict[str, Any], float, float]] = []
-    suites = _suites(manifest)
-    for index, suite in enumerate(suites):
-        for attempt in suite.get("attempts") or []:
-            if not isinstance(attempt, dict):
-                continue
-            start = _epoch(attempt.get("started"))
-            if start is not None:
-                bars.append((index, attempt, start, max(0.0, _number(attempt.get("duration")))))
-    run_start = _epoch(manifest.get("started"))
-    if not bars:
-        return (
-            '<section aria-labelledby="tl-h"><h2 id="tl-h">Timeline</h2>'
-            "<p>No suite attempt ran.</p></section>"
-        )
-    origin = min([b[2] for b in bars] + ([run_start] if run_start is not None else []))
-    end = max(b[2] + b[3] for b in bars)
-    run_end = _epoch(manifest.get("finished"))
-    if run_end is not None:
-        end = max(end, run_end)
-    span = max(end - origin, 0.001)
-    rows: list[str] = []
-    for index, suite in enumerate(suites):
-        items: list[str] = []
-        for _, attempt, start, duration in (b for b in bars if b[0] == index):
-            outcome = attempt_outcome(
-                attempt.get("returncode") if isinstance(attempt.get("returncode"), int) else None,
-                timed_out=attempt.get("timed_out") is True,
-                cancelled=attempt.get("cancelled") is True,
-            )
-            left = (start - origin) / span * 100
-            width = max(duration / span * 100, 0.4)
-            left = min(left, 100 - width)
-            number = attempt.get("number", "?")
-            text = (
-                f"{suite.get('name')} attempt {number}: {outcome}, "
-                f"from +{start - origin:.2f} s to +{start - origin + duration:.2f} s ({duration:.2f} s)"
-            )
-            cls = outcome.replace(" ", "-")
-            items.append(
-                f'<g class="bar o-{cls}" tabindex="0" role="listitem" '
-                f'aria-label="{_e(text)}" data-tip="{_e(text)}">'
-                f"<title>{_e(text)}</title>"
-                f'<rect x="{left:.3f}%" y="3" width="{width:.3f}%" height="22" rx="3" fill="url(#p-{cls})"/>'
-                f'<text x="{left:.3f}%" dx="4" y="19">'
-                f"{_OUTCOME_ICON.get(outcome, '')} #{_e(number)} {_e(outcome)}</text>"
-                "</g>"
-            )
-        rows.append(
-            f'<div class="tl-row"><span class="tl-name">{_e(suite.get("name"))}</span>'
-            '<svg class="tl-track" width="100%" height="28" role="list" '
-            f'aria-label="attempts of {_e(suite.get("name"))}">'
-            f"{''.join(items)}</svg></div>"
-        )
-    ticks = "".join(
-        f'<text x="{p}%" y="14" text-anchor="{"start" if p == 0 else "end" if p == 100 else "middle"}">'  # noqa: PLR2004 - the axis end
-        f"+{fmt_seconds(span * p / 100)}</text>"
-        for p in (0, 25, 50, 75, 100)
-    )
-    return (
-        '<section aria-labelledby="tl-h"><h2 id="tl-h">Timeline</h2>'
-        '<p class="hint">One bar per suite attempt on a shared time axis; hover or focus a bar '
-        "for its times. Bars are marked ✓ passed, ✗ failed (striped), ! error (crossed), "
-        "⏱ timed out, ■ cancelled (dotted).</p>"
-        f'<div class="timeline">{"".join(rows)}'
-        f'<div class="tl-row"><span class="tl-name" aria-hidden="true"></span>'
-        f'<svg class="tl-track axis" width="100%" height="18" aria-hidden="true">{ticks}</svg></div></div>'
-        '<p id="tl-info" class="tl-info" aria-live="polite"></p></section>'
-    )
-
-
 def _suite_sections(manifest: dict[str, Any], data: dict[str, Any]) -> str:
     parts: list[str] = ['<section aria-labelledby="suites-h"><h2 id="suites-h">Suites</h2>']
     manifest_suites = {str(s.get("name")): s for s in _suites(manifest)}
@@ -470,6 +362,29 @@ def _quote_segment(segment: str) -> str:
     return quote(segment, safe="")
 
 
+def page_start(title: str, style: str, *, nonce: str, img_src: str) -> str:
+    """A self-contained page up to ``<body>``: the strict CSP, no referrer, no favicon request.
+
+    The CSP allows only this nonce's script and style and images from `img_src`;
+    everything else (``default-src 'none'``) is refused.
+    """
+    csp = (
+        f"default-src 'none'; img-src {img_src}; "
+        f"style-src 'nonce-{nonce}'; script-src 'nonce-{nonce}'; "
+        "base-uri 'none'; form-action 'none'"
+    )
+    return (
+        "<!doctype html>\n"
+        '<html lang="en"><head><meta charset="utf-8">'
+        f'<meta http-equiv="Content-Security-Policy" content="{_e(csp)}">'
+        '<meta name="referrer" content="no-referrer">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        '<link rel="icon" href="data:,">'
+        f"<title>{_e(title)}</title>"
+        f'<style nonce="{nonce}">{style}</style></head><body>'
+    )
+
+
 def render_report(bundle_dir: Path) -> str:
     """The whole report.html of the bundle at `bundle_dir`, as text."""
     manifest = load_manifest(bundle_dir)
@@ -480,24 +395,12 @@ def render_report(bundle_dir: Path) -> str:
     if "</" in script or "</" in style:  # our own assets: a bug, not input
         msg = "report assets must not contain '</'"
         raise AssertionError(msg)
-    csp = (
-        "default-src 'none'; img-src 'self' data:; "
-        f"style-src 'nonce-{nonce}'; script-src 'nonce-{nonce}'; "
-        "base-uri 'none'; form-action 'none'"
-    )
     title = f"qaagent report — {manifest.get('project') or ''} {manifest.get('run_id') or ''}".strip()
     note = f'<p class="warn">{_e(data["note"])}</p>' if data.get("note") else ""
     return (
-        "<!doctype html>\n"
-        '<html lang="en"><head><meta charset="utf-8">'
-        f'<meta http-equiv="Content-Security-Policy" content="{_e(csp)}">'
-        '<meta name="referrer" content="no-referrer">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        '<link rel="icon" href="data:,">'
-        f"<title>{_e(title)}</title>"
-        f'<style nonce="{nonce}">{style}</style></head><body>'
-        '<a class="skip" href="#problems">Skip to failed and flaky tests</a>'
-        f"{_asset('patterns.svg')}<main>{_header(manifest)}{note}{_timeline(manifest)}"
+        page_start(title, style, nonce=nonce, img_src="'self' data:")
+        + '<a class="skip" href="#problems">Skip to failed and flaky tests</a>'
+        f"{_asset('patterns.svg')}<main>{_header(manifest)}{note}{svg_timeline(manifest)}"
         '<section id="problems" aria-labelledby="problems-h" tabindex="-1">'
         '<h2 id="problems-h">Failed and flaky tests</h2><div id="problem-list"></div></section>'
         f"{_suite_sections(manifest, data)}"

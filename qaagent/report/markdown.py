@@ -12,14 +12,16 @@ row in half.
 
 from __future__ import annotations
 
-import importlib
 import re
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from urllib.parse import quote
 
+from qaagent.evidence import diagnostics
+from qaagent.report.timeline import gantt
 from qaagent.results import FailOn, RunResult, SuiteResult, TestCase, conclusion
+from qaagent.text import fmt_seconds, truncate_utf8
 
 Categorize = Callable[[TestCase], str]
 
@@ -60,44 +62,7 @@ def _cut(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[:limit] + f"\n… ({len(text) - limit:,} more characters)"
 
 
-def truncate_utf8(text: str, max_bytes: int, note: str = "") -> str:
-    """Return `text` within `max_bytes` UTF-8 bytes, cut at a line end, `note` appended when cut.
-
-    Cutting at a line end keeps table rows whole (a lone first line that is
-    a table row is dropped rather than cut) and an unclosed code fence is
-    dropped with what follows it. Other single long lines are cut at a
-    character boundary. The note is left out when even it does not fit.
-    """
-    data = text.encode("utf-8")
-    if len(data) <= max_bytes:
-        return text
-    suffix = f"\n\n{note}\n" if note else "\n"
-    if len(suffix.encode("utf-8")) > max_bytes:
-        suffix = ""
-    room = max_bytes - len(suffix.encode("utf-8"))
-    head = data[:room].decode("utf-8", errors="ignore")
-    if "\n" in head:
-        head = head[: head.rindex("\n")]
-    elif head.startswith("|"):
-        head = ""
-    fences = [m.start() for m in re.finditer(r"(?m)^```", head)]
-    if len(fences) % 2:
-        head = head[: fences[-1]].rstrip("\n")
-    return head + suffix
-
-
 # -- formatting -------------------------------------------------------------
-
-
-def fmt_seconds(seconds: float) -> str:
-    """`4.2 s`, `3 m 07 s`, `1 h 02 m`."""
-    if seconds < 60:  # noqa: PLR2004 - one minute
-        return f"{seconds:.1f} s"
-    minutes, secs = divmod(round(seconds), 60)
-    if minutes < 60:  # noqa: PLR2004 - one hour
-        return f"{minutes} m {secs:02d} s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes:02d} m"
 
 
 def case_label(case: TestCase) -> str:
@@ -109,12 +74,10 @@ def case_label(case: TestCase) -> str:
     return escape_text(raw)
 
 
-def _location(case: TestCase, link_base: str | None, sha: str | None, path_prefix: str | None) -> str:
+def _location(case: TestCase, link_base: str | None, sha: str | None) -> str:
     if not case.file:
         return ""
     path = case.file.replace("\\", "/")
-    if path_prefix:
-        path = f"{path_prefix.rstrip('/')}/{path}"
     shown = escape_text(path[:NAME_CHARS]) + (f":{case.line}" if case.line else "")
     if not link_base:
         return shown
@@ -134,15 +97,6 @@ def _suite_status(suite: SuiteResult) -> str:
     elif suite.error and status != "error":
         text += " (incomplete)"
     return text
-
-
-def _default_categorize() -> Categorize | None:
-    try:
-        module = importlib.import_module("qaagent.evidence.diagnostics")
-    except ImportError:
-        return None
-    func = getattr(module, "categorize", None)
-    return func if callable(func) else None
 
 
 # -- rendering --------------------------------------------------------------
@@ -166,7 +120,6 @@ def render_summary(
     link_base: str | None = None,
     notes: Sequence[str] = (),
     sha: str | None = None,
-    path_prefix: str | None = None,
     categorize: Categorize | None = None,
 ) -> str:
     """The run as Markdown within `max_bytes` UTF-8 bytes.
@@ -174,10 +127,10 @@ def render_summary(
     `link_base` is the repository's web address (`https://github.com/o/r`);
     with it, failure locations link to `link_base/blob/<sha>/<file>#L<line>`
     (`sha` defaults to HEAD). `categorize` names a failure's diagnostic
-    category; by default `qaagent.evidence.diagnostics.categorize` when it
-    exists. `notes` are trusted Markdown lines added before the failures.
+    category; by default `qaagent.evidence.diagnostics.categorize`, the one
+    the bundle's records use. `notes` are trusted Markdown lines added before the failures.
     """
-    categorize = categorize or _default_categorize()
+    categorize = categorize or diagnostics.categorize
     problems = list(run.problems())
     failures = [c for c in problems if c.status in ("failed", "error")]
     flaky = [c for c in problems if c.flaky and c.status not in ("failed", "error")]
@@ -187,7 +140,6 @@ def render_summary(
         evidence_path=evidence_path,
         link_base=link_base,
         sha=sha,
-        path_prefix=path_prefix,
         notes=notes,
         categorize=categorize,
         failures=failures,
@@ -229,7 +181,6 @@ class _Render:
         evidence_path: str | None,
         link_base: str | None,
         sha: str | None,
-        path_prefix: str | None,
         notes: Sequence[str],
         categorize: Categorize | None,
         failures: list[TestCase],
@@ -240,7 +191,6 @@ class _Render:
         self.evidence_path = evidence_path
         self.link_base = link_base
         self.sha = sha
-        self.path_prefix = path_prefix
         self.notes = notes
         self.failures = failures
         self.flaky = flaky
@@ -317,7 +267,7 @@ class _Render:
             return
         out.add(f"### 🔁 Flaky tests ({len(self.flaky)})\n\n")
         for case in self.flaky:
-            where = _location(case, self.link_base, self.sha, self.path_prefix)
+            where = _location(case, self.link_base, self.sha)
             evidence = f" · evidence: {_artifact_list(case)}" if case.artifacts else ""
             out.add(
                 f"- {case_label(case)} — passed on attempt {case.attempts}"
@@ -354,7 +304,7 @@ class _Render:
 
     def _failure(self, case: TestCase, *, detailed: bool, output: bool) -> str:
         icon = _STATUS_ICON[case.status]
-        where = _location(case, self.link_base, self.sha, self.path_prefix)
+        where = _location(case, self.link_base, self.sha)
         attempts = f" · {case.attempts} attempts" if case.attempts > 1 else ""
         if not detailed:
             first = (case.message or case.details).strip().splitlines()
@@ -411,61 +361,6 @@ def _shortened_note(level: _Level, failures: int, *, timeline: bool) -> str:
     if not dropped:
         return ""
     return "This summary was shortened to fit the size limit: " + "; ".join(dropped) + "."
-
-
-_MERMAID_UNSAFE = re.compile(r"[^A-Za-z0-9 ._-]")
-
-
-#: bars drawn in the job summary's timeline (about 80 characters each, well under Mermaid's limit)
-MAX_GANTT_BARS = 300
-
-
-def gantt(run: RunResult) -> str:
-    """A Mermaid `gantt` block with one bar per suite attempt on the run's time axis ("" if none).
-
-    GitHub renders it in job summaries. Times are epoch milliseconds
-    (`dateFormat x`); suite names are reduced to characters Mermaid cannot
-    misread. Failed attempts are `crit` (red), passed ones `done`; the task
-    label also says the outcome, so colour is not the only signal.
-    """
-    rows: list[str] = []
-    bars = 0
-    for index, suite in enumerate(run.suites):
-        attempts = [a for a in suite.attempts if a.started_at > 0]
-        if not attempts:
-            continue
-        if bars + len(attempts) > MAX_GANTT_BARS:
-            # Mermaid refuses diagrams over 50,000 characters: GitHub would show an error instead.
-            rows.append(f"    section {len(run.suites) - index} more suite(s) not drawn")
-            break
-        bars += len(attempts)
-        rows.append(f"    section {_MERMAID_UNSAFE.sub('_', suite.name[:60]) or 'suite'}")
-        for attempt in attempts:
-            outcome = attempt_outcome(
-                attempt.returncode, timed_out=attempt.timed_out, cancelled=attempt.cancelled
-            )
-            tag = "done" if outcome == "passed" else "crit"
-            start = round(attempt.started_at * 1000)
-            end = max(start + 1, round((attempt.started_at + max(0.0, attempt.duration)) * 1000))
-            label = f"attempt {attempt.number} {outcome} {fmt_seconds(attempt.duration)}"
-            rows.append(f"    {label} :{tag}, s{index}a{attempt.number}, {start}, {end}")
-    if not rows:
-        return ""
-    head = (
-        "```mermaid\ngantt\n    title Timeline (suite attempts)\n    dateFormat x\n    axisFormat %H:%M:%S\n"
-    )
-    return head + "\n".join(rows) + "\n```\n\n"
-
-
-def attempt_outcome(returncode: int | None, *, timed_out: bool, cancelled: bool) -> str:
-    """One word for how a suite attempt ended: passed, failed, error, timed out, cancelled."""
-    if cancelled:
-        return "cancelled"
-    if timed_out:
-        return "timed out"
-    if returncode is None or returncode < 0:
-        return "error"
-    return "passed" if returncode == 0 else "failed"
 
 
 def _inline_code(text: str) -> str:

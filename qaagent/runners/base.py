@@ -1,12 +1,25 @@
-"""What every runner provides: a preflight check, the command of an attempt, its JUnit files.
+"""What every runner answers: all the knowledge of one kind of test tool, behind one set of hooks.
 
-A runner only builds command lines and knows where its tool writes JUnit; it
-never runs processes itself (that is `qaagent.process`) and never writes
+- preflight: can the suite run at all (path, tool, installability);
+- `attempt`: the command of an attempt, including the rerun selection of the
+  failed tests on a retry;
+- units: `list_units` (the test files, as the tool itself lists them),
+  `unit_keys` (how a test case maps back to its file), `restricted` /
+  `unit_arguments` (run only these files: shards, batches), and
+  `whole_suite_command` (a recorded restricted command, as a run of the whole
+  suite would have run it: `qaagent merge`);
+- its JUnit: `junit_files`, `report_base_dir`, `zero_based_lines`,
+  `judged_by_exit_code` / `no_report_problem`, `finish_case`.
+
+Shards, merge and the orchestrator ask the runner; they never switch on its
+name. A runner only builds command lines and reads what its tool wrote; it
+never runs the suite itself (that is `qaagent.process`) and never writes
 shared files (that is the reporting phase).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import glob
 import importlib.util
 import os
@@ -16,9 +29,11 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Self
 
 from qaagent.plan import SuitePlan
 from qaagent.results import TestCase
+from qaagent.runners.listing import UnitListing, relative
 
 
 @dataclass(frozen=True)
@@ -52,6 +67,10 @@ class Runner(ABC):
     kind: str = ""
     #: whether a suite that reports no test at all is an error (a typo in a path must not pass)
     requires_tests: bool = True
+    #: without a JUnit report, the exit code is the result (one test case), not an error
+    judged_by_exit_code: bool = False
+    #: JUnit `line` attributes are 0-based (pytest); None: decided from the report itself
+    zero_based_lines: bool | None = None
 
     def __init__(self, suite: SuitePlan, *, repo_root: Path, base_env: dict[str, str]) -> None:
         self.suite = suite
@@ -80,11 +99,60 @@ class Runner(ABC):
             return f"test path does not exist: {self._show(self.suite.path)}"
         return None
 
+    # -- units: the test files a suite can be restricted to (shards, batches) --------------------
+
+    def list_units(self) -> UnitListing | None:
+        """The suite's test files in report order, as the tool lists them; None: indivisible."""
+        return None
+
+    def unit_keys(self, path: Path) -> tuple[str, ...]:
+        """The names a test case of test file `path` may carry (default: its file)."""
+        return (relative(path, self.repo_root),)
+
+    def restricted(self, units: Sequence[Path]) -> Self:
+        """This runner for the same suite, running only the test files `units` (absolute)."""
+        suite = dataclasses.replace(self.suite, units=tuple(units))
+        return type(self)(suite, repo_root=self.repo_root, base_env=self.base_env)
+
+    def unit_arguments(self, units: Sequence[Path]) -> list[str]:
+        """The arguments that restrict a run to `units` (default: their paths relative to `cwd`)."""
+        return [Path(os.path.relpath(unit, self.cwd)).as_posix() for unit in units]
+
     def unit_args(self) -> list[str] | None:
-        """A shard's test files as arguments relative to `cwd`; None: the suite's whole path."""
-        if self.suite.units is None:
-            return None
-        return [Path(os.path.relpath(unit, self.cwd)).as_posix() for unit in self.suite.units]
+        """The arguments for this suite's units; None when it runs whole."""
+        return None if self.suite.units is None else self.unit_arguments(self.suite.units)
+
+    @classmethod
+    def whole_suite_command(
+        cls, argv: Sequence[str], units: Sequence[str], *, path: str | None, working_directory: str
+    ) -> tuple[str, ...]:
+        """A recorded command that ran `units` (repository-relative files), as a whole run runs it.
+
+        `path` and `working_directory` are the suite's, as a manifest records them
+        (repository-relative). The arguments that restricted the run give way to the
+        whole suite's; a command without them (a retry of failed tests) stays as it is.
+        """
+        cwd = cls.recorded_cwd(path, working_directory)
+        for start in range(len(argv) - len(units) + 1):
+            if units and all(cls.is_unit_argument(argv[start + i], u, cwd) for i, u in enumerate(units)):
+                whole = cls.whole_suite_arguments(path, cwd)
+                return (*argv[:start], *whole, *argv[start + len(units) :])
+        return tuple(argv)
+
+    @classmethod
+    def recorded_cwd(cls, path: str | None, working_directory: str) -> str:  # noqa: ARG003 - the Runner interface
+        """Where a recorded command ran, relative to the repository (default: the working directory)."""
+        return working_directory
+
+    @classmethod
+    def is_unit_argument(cls, argument: str, unit: str, cwd: str) -> bool:
+        """Whether `argument` is what `unit_arguments` writes for `unit` (all relative to the repository)."""
+        return argument == Path(os.path.relpath(unit, cwd)).as_posix()
+
+    @classmethod
+    def whole_suite_arguments(cls, path: str | None, cwd: str) -> list[str]:
+        """What a run of the whole suite passes instead of its units (default: its path)."""
+        return [os.path.relpath(path, cwd)] if path is not None else []
 
     def _show(self, path: Path) -> str:
         try:
@@ -107,6 +175,10 @@ class Runner(ABC):
     def junit_files(self, attempt_dir: Path) -> list[Path]:
         """The JUnit files an attempt wrote (default: `attempt_dir/junit/*.xml`)."""
         return sorted((attempt_dir / "junit").glob("*.xml"))
+
+    def no_report_problem(self, how_it_ended: str) -> str | None:
+        """Why an attempt that wrote no JUnit report is an error; None: its exit code is the result."""
+        return f"{self.kind} {how_it_ended} and wrote no JUnit report"
 
     #: set by a runner when an attempt failed because of the machine, not the tests (the browser
     #: is missing): it becomes the suite's error, and retrying cannot help

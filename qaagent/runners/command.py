@@ -17,6 +17,7 @@ class CommandRunner(Runner):
 
     kind = "command"
     requires_tests = False
+    judged_by_exit_code = True
 
     def preflight(self) -> str | None:
         """Working directory and tool checks."""
@@ -32,6 +33,14 @@ class CommandRunner(Runner):
         extra = {"QAAGENT_ATTEMPT": str(number), "QAAGENT_JUNIT_DIR": str(attempt_dir / "junit")}
         (attempt_dir / "junit").mkdir(parents=True, exist_ok=True)
         return AttemptSpec(tuple(argv), self.cwd, self.env(extra))
+
+    def no_report_problem(self, how_it_ended: str) -> str | None:  # noqa: ARG002 - the Runner interface
+        """With a `junit:` glob, a report is expected; without one, the exit code is the result."""
+        pattern = self.suite.config.junit
+        if pattern:
+            # A typo in the glob must not turn the suite into a green exit-code check.
+            return f"no JUnit file written by this attempt matches `junit: {pattern}`"
+        return None
 
     def junit_files(self, attempt_dir: Path) -> list[Path]:
         """Files matching `junit:` written during this attempt, plus anything in QAAGENT_JUNIT_DIR."""

@@ -40,7 +40,9 @@ from pathlib import Path
 
 from qaagent.results import TestCase
 from qaagent.runners.base import AttemptSpec, Runner, SetupStep
+from qaagent.runners.listing import QUOTE, ListedUnit, UnitListing, ask_tool, json_document, relative
 from qaagent.runners.npm import InstallPlan, plan_install
+from qaagent.text import last_line
 
 #: the names Playwright looks for, in its own order
 CONFIG_NAMES = (
@@ -224,17 +226,80 @@ class PlaywrightRunner(Runner):
         argv.extend(args)
         return AttemptSpec(tuple(argv), self.cwd, self.env(extra), selected)
 
-    def unit_args(self) -> list[str] | None:
-        """A shard's spec files as Playwright file filters that match exactly those files.
+    # -- units: spec files ------------------------------------------------------------------
+
+    def list_units(self) -> UnitListing | None:
+        """The spec files ``playwright test --list`` prints (testDir, testMatch, testIgnore applied).
+
+        Run in the project folder with the suite's args; no browser starts. None when
+        the suite's path is not a folder (the preflight says what is wrong).
+        """
+        if not self.project_dir.is_dir():
+            return None
+        argv = [*self.base_command(), *self.suite.config.args, "--list", "--reporter=json"]
+        out, why = ask_tool(
+            argv,
+            cwd=self.project_dir,
+            env=self.env(),
+            timeout=self.suite.timeout,
+            what="playwright test --list",
+        )
+        if out is None:
+            return UnitListing(problem=why)
+        data = json_document(out)
+        config = data.get("config") if isinstance(data, dict) else None
+        root = config.get("rootDir") if isinstance(config, dict) else None
+        suites = data.get("suites") if isinstance(data, dict) else None
+        if not isinstance(root, str) or not isinstance(suites, list):
+            return UnitListing(problem="playwright test --list did not print its JSON report")
+        errors = data.get("errors") if isinstance(data, dict) else None
+        if errors:
+            first = errors[0].get("message") if isinstance(errors[0], dict) else None
+            why = f"playwright test --list reported errors: {last_line(str(first or errors[0]), QUOTE)}"
+            return UnitListing(problem=why)
+        files: dict[Path, None] = {}
+        for entry in suites:
+            file = entry.get("file") if isinstance(entry, dict) else None
+            if isinstance(file, str) and file:
+                files[Path(os.path.normpath(Path(root) / file))] = None
+        return UnitListing(tuple(ListedUnit(f, self.unit_keys(f)) for f in files))
+
+    def unit_keys(self, path: Path) -> tuple[str, ...]:
+        """The spec file, and every tail of its path in the project.
+
+        Playwright's JUnit classname is the spec path relative to `testDir`, any tail of it.
+        """
+        try:
+            parts = path.relative_to(self.project_dir).parts
+        except ValueError:
+            parts = (path.name,)
+        tails = tuple("/".join(parts[i:]) for i in range(len(parts)))
+        return tuple(dict.fromkeys((relative(path, self.repo_root), *tails)))
+
+    def unit_arguments(self, units: Sequence[Path]) -> list[str]:
+        """Spec files as Playwright file filters that match exactly those files.
 
         Playwright reads each file argument as a regular expression searched in
         the absolute path (``tests/a.spec.js`` would also match
         ``tests/sub/tests/a.spec.js``, and a ``+`` or ``(`` in a name would
         break it), so each one is escaped and anchored: `spec_filter`.
         """
-        if self.suite.units is None:
-            return None
-        return [spec_filter(unit) for unit in self.suite.units]
+        return [spec_filter(unit) for unit in units]
+
+    @classmethod
+    def recorded_cwd(cls, path: str | None, working_directory: str) -> str:
+        """Playwright runs in its project folder, the suite's path."""
+        return path if path is not None else working_directory
+
+    @classmethod
+    def is_unit_argument(cls, argument: str, unit: str, cwd: str) -> bool:  # noqa: ARG003 - the Runner interface
+        """An anchored filter on the absolute path (another machine's): matched by its end."""
+        return argument.startswith("/^") and argument.endswith(re.escape("/" + unit) + "$/")
+
+    @classmethod
+    def whole_suite_arguments(cls, path: str | None, cwd: str) -> list[str]:  # noqa: ARG003 - the Runner interface
+        """A whole run passes no file filter."""
+        return []
 
     def after_attempt(self, attempt_dir: Path) -> None:
         """Remove the generated wrapper config from the project."""

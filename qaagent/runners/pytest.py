@@ -1,13 +1,26 @@
-"""pytest suites: xunit1 JUnit (file and line per test); retries rerun the failed node ids."""
+"""pytest suites: xunit1 JUnit (file and 0-based line per test); retries rerun the failed node ids.
+
+Units (test files) come from ``<base> --collect-only -q <path> <suite args>``
+in the suite's working directory: the files of the node ids, in collection
+order (the order an unsharded run reports them), so the project's own
+collection settings hold.
+"""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+import re
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from qaagent.results import TestCase
 from qaagent.runners.base import AttemptSpec, PythonToolRunner
+from qaagent.runners.listing import QUOTE, ListedUnit, UnitListing, ask_tool
+
+#: pytest's exit code when it collected nothing (a listing, not a failure)
+NO_TESTS_COLLECTED = 5
+#: `--collect-only -qq` prints ``path: count`` instead of node ids
+_COUNT_LINE = re.compile(r"^(.+?): \d+$")
 
 
 class PytestRunner(PythonToolRunner):
@@ -15,6 +28,41 @@ class PytestRunner(PythonToolRunner):
 
     kind = "pytest"
     module = "pytest"
+    zero_based_lines = True
+
+    def list_units(self) -> UnitListing:
+        """The test files pytest collects, in collection order (a file path is its own unit)."""
+        path = self.suite.path
+        assert path is not None  # noqa: S101 - the caller checks the suite has a path
+        if path.is_file():
+            return UnitListing((ListedUnit(path, self.unit_keys(path)),))
+        cwd = self.cwd
+        argv = [
+            *self.base_command(),
+            "--collect-only",
+            "-q",
+            os.path.relpath(path, cwd),
+            *self.suite.config.args,
+        ]
+        out, why = ask_tool(
+            argv,
+            cwd=cwd,
+            env=self.env(),
+            timeout=self.suite.timeout,
+            what="pytest --collect-only",
+            ok=(0, NO_TESTS_COLLECTED),
+        )
+        if out is None:
+            return UnitListing(problem=why)
+        start = path if path.is_dir() else path.parent
+        bases = [cwd, start, *start.parents]  # where node ids may be relative to
+        files: list[Path] = []
+        for name in dict.fromkeys(_node_files(out)):
+            found = next((b / name for b in bases if (b / name).is_file()), None)
+            if found is None:
+                return UnitListing(problem=f"pytest collected {name[:QUOTE]}, which is not a file here")
+            files.append(Path(os.path.normpath(found)))
+        return UnitListing(tuple(ListedUnit(f, self.unit_keys(f)) for f in dict.fromkeys(files)))
 
     def _path_arg(self) -> list[str]:
         units = self.unit_args()
@@ -64,3 +112,17 @@ class PytestRunner(PythonToolRunner):
         classes = classname[len(suffix) :].lstrip(".")
         parts = [rel, *[c for c in classes.split(".") if c], case.name]
         return "::".join(parts)
+
+
+def _node_files(stdout: str) -> Iterator[str]:
+    """The file of each node id `--collect-only -q` printed, in order."""
+    for line in stdout.splitlines():
+        text = line.strip()
+        if not text:
+            return  # the node ids end at the first blank line ("N tests collected" follows)
+        if "::" in text:
+            yield text.split("::", 1)[0]
+        elif (count := _COUNT_LINE.match(text)) is not None:
+            yield count.group(1)
+        else:
+            return

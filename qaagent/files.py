@@ -1,4 +1,4 @@
-"""Write files so that a reader sees the old content or the new, never half.
+"""Writing and copying files so that a reader sees the old content or the new, never half.
 
 A run can be killed at any moment (timeout of the CI job, Ctrl-C, a full
 disk); the manifest and the reports must then be either absent, the previous
@@ -8,7 +8,9 @@ directory, is flushed to disk, and replaces the target with `os.replace`.
 
 from __future__ import annotations
 
+import hashlib
 import os
+import shutil
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,6 +21,7 @@ if TYPE_CHECKING:
 
 #: permissions of written files (tempfile.mkstemp would leave 0600)
 FILE_MODE = 0o644
+_CHUNK = 1 << 20
 
 
 @contextmanager
@@ -41,3 +44,33 @@ def atomic_write_text(path: Path, text: str) -> None:
     """Replace `path` with `text` atomically."""
     with atomic_open(path) as handle:
         handle.write(text)
+
+
+def copy_to(source: Path, target: Path) -> None:
+    """Copy `source` to `target`: atomically onto a file, written into a device or pipe.
+
+    A target that exists and is not a regular file (`--junit /dev/stdout`,
+    `/dev/null`) is written into, never replaced by renaming a temporary file
+    over it (as root that would replace /dev/null). A folder is an
+    `IsADirectoryError`; other problems are `OSError`s.
+    """
+    if target.exists() and not target.is_file():
+        if target.is_dir():
+            msg = "it is a folder"
+            raise IsADirectoryError(msg)
+        with source.open("rb") as src, target.open("wb") as dst:
+            shutil.copyfileobj(src, dst)
+        return
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    shutil.copyfile(source, tmp)
+    tmp.replace(target)
+
+
+def sha256_file(path: Path) -> str:
+    """Hex sha256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()

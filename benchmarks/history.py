@@ -1,0 +1,250 @@
+"""Benchmark: the history store (issue 14) on SQLite and on a throw-away PostgreSQL server.
+
+Measures, on both backends in one run (alternating, best and median of --repeat):
+
+1. recording 100,000 results (`History.record`: keys, packed arrays, one transaction);
+2. looking up history for a 10,000-test run in a store holding 1,000,000 results
+   (100 runs x 10,000 tests): p50 durations for scheduling + the quarantine set +
+   the comparison with the base branch (the run's results prepared once, timed apart);
+3. the SQLite file size per 100,000 recorded results;
+4. `qaagent history report` on that 1,000,000-result store, as a user runs it (a subprocess).
+
+    .venv/bin/python benchmarks/history.py [--repeat 5] [--runs 100] [--tests 10000] [--no-postgres]
+
+Numbers go in docs/benchmarks.md (## Test history).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+
+import pg_server  # noqa: E402 - the tests' throw-away cluster
+
+from qaagent.history.api import History  # noqa: E402
+from qaagent.history.model import ResultRecord, RunRecord  # noqa: E402
+from qaagent.history.rates import Quarantine  # noqa: E402
+from qaagent.history.record import RunResults, prepare  # noqa: E402
+from qaagent.history.settings import HistorySettings  # noqa: E402
+from qaagent.history.store import Scope  # noqa: E402
+
+SCOPE = Scope("bench", "o/bench")
+T0 = 1_714_564_800.0
+
+
+def results(count: int, number: int, *, spread: bool = False) -> list[ResultRecord]:
+    """`count` results of run `number`, 200 files, 5 suites.
+
+    As in a real project, problems stay with a few tests: 1% of the tests fail
+    now and then (each in one run of ten) and 0.5% pass only on a retry now and
+    then (one run of five). `spread`: the worst case for rates instead — a
+    different 1% fails in every run and a different 0.5% is flaky, so over 50
+    runs most tests have had a problem.
+    """
+    out = []
+    for i in range(count):
+        if spread:
+            failing = (i + number) % 100 == 0
+            flaky = not failing and (i * 7 + number) % 200 == 0
+        else:
+            failing = i % 100 == 0 and (i // 100 + number) % 10 == 0
+            flaky = i % 200 == 1 and (i // 200 + number) % 5 == 0
+        out.append(
+            ResultRecord(
+                suite=f"suite{i % 5}",
+                classname=f"tests.test_mod{i % 200}",
+                name=f"test_case_{i}[param-{i % 7}]",
+                status="failed" if failing else "passed",
+                duration=0.001 * (i % 97) + 0.0001 * (number % 13),
+                file=f"tests/test_mod{i % 200}.py",
+                attempts=2 if flaky or failing else 1,
+                flaky=flaky,
+            )
+        )
+    return out
+
+
+def run_record(number: int, *, branch: str = "main") -> RunRecord:
+    started = T0 + 600 * number
+    return RunRecord(
+        run_id=f"20240501_{number:06d}Z",
+        project=SCOPE.project,
+        repository=SCOPE.repository,
+        started=time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(started)),
+        started_at=started,
+        finished_at=started + 300,
+        commit=f"{number:040x}",
+        branch=branch,
+        status="success",
+        suite_durations={f"suite{s}": 60.0 + s for s in range(5)},
+    )
+
+
+def opened(store: str, base: Path) -> History:
+    history = History.open(HistorySettings(store=store), base_dir=base)
+    if not isinstance(history, History):
+        raise SystemExit(str(history))
+    return history
+
+
+def timed(action: Callable[[], object]) -> tuple[float, float]:
+    wall, cpu = time.perf_counter(), time.process_time()
+    action()
+    return time.perf_counter() - wall, time.process_time() - cpu
+
+
+def summary(samples: list[tuple[float, float]]) -> str:
+    walls = [w for w, _ in samples]
+    cpus = [c for _, c in samples]
+    return (
+        f"best {min(walls) * 1000:.0f} ms, median {statistics.median(walls) * 1000:.0f} ms "
+        f"(CPU best {min(cpus) * 1000:.0f} ms; runs: {', '.join(f'{w * 1000:.0f}' for w in walls)})"
+    )
+
+
+def bench_record(stores: dict[str, str], base: Path, repeat: int) -> None:
+    print("\n## recording 100,000 results (History.record)")
+    data = results(100_000, 1)
+    samples: dict[str, list[tuple[float, float]]] = {name: [] for name in stores}
+    prep: list[tuple[float, float]] = []
+    for attempt in range(repeat):
+        prep.append(timed(lambda: prepare(data)))
+        for name, store in stores.items():  # alternating, in one run
+            history = opened(store, base)
+            samples[name].append(record_once(history, run_record(10 + attempt), data))
+            history.close()
+    print(f"- of which preparing (keys, packed arrays): {summary(prep)}")
+    for name, found in samples.items():
+        print(f"- {name}: {summary(found)}")
+
+
+def record_once(history: History, run: RunRecord, data: list[ResultRecord]) -> tuple[float, float]:
+    return timed(lambda: history.record(run, data))
+
+
+def bench_lookup(
+    stores: dict[str, str], base: Path, runs: int, tests: int, repeat: int, *, spread: bool = False
+) -> None:
+    case = (
+        "worst case for rates: problems spread over most tests"
+        if spread
+        else "problems stay with 1.5% of tests"
+    )
+    print(f"\n## lookup for a {tests:,}-test run in a store of {runs * tests:,} results ({case})")
+    for name, store in stores.items():
+        history = opened(store, base)
+        started = time.perf_counter()
+        for number in range(100, 100 + runs):
+            history.record(run_record(number), results(tests, number, spread=spread))
+        print(f"- {name}: built in {time.perf_counter() - started:.1f} s")
+        history.close()
+    new_run = results(tests, 7, spread=spread)
+    prepared: dict[str, list[tuple[float, float]]] = {"prepare": []}
+    samples: dict[str, dict[str, list[tuple[float, float]]]] = {
+        name: {"durations": [], "quarantine": [], "compare": [], "total": []} for name in stores
+    }
+    for _ in range(repeat):
+        prepared["prepare"].append(timed(lambda: prepare(new_run)))
+        mine = prepare(new_run)
+        for name, store in stores.items():
+            history = opened(store, base)
+            for what, sample in lookup_once(history, mine).items():
+                samples[name][what].append(sample)
+            history.close()
+    print(f"- preparing the new run's results (once, shared with recording): {summary(prepared['prepare'])}")
+    for name, parts in samples.items():
+        for what, found in parts.items():
+            print(f"- {name} {what}: {summary(found)}")
+
+
+def lookup_once(history: History, mine: RunResults) -> dict[str, tuple[float, float]]:
+    """What a run asks before it starts and when it ends, each timed, and the total."""
+    held = history.quarantine(SCOPE, branch="main")
+    assert isinstance(held, Quarantine)
+    began = (time.perf_counter(), time.process_time())
+    parts = {
+        "durations": timed(lambda: history.durations(SCOPE, branch="main")),
+        "quarantine": timed(lambda: history.quarantine(SCOPE, branch="main")),
+        "compare": timed(lambda: history.compare(SCOPE, mine, base_branch="main", quarantined=held)),
+    }
+    parts["total"] = (time.perf_counter() - began[0], time.process_time() - began[1])
+    return parts
+
+
+def bench_report(stores: dict[str, str], base: Path, repeat: int) -> None:
+    print("\n## qaagent history report on the 1,000,000-result store (a subprocess)")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "INPUT_"))}
+    env["PYTHONPATH"] = str(ROOT)
+    samples: dict[str, list[tuple[float, float]]] = {name: [] for name in stores}
+    for _ in range(repeat):
+        for name, store in stores.items():
+            out = base / f"report-{name}.html"
+            started = time.perf_counter()
+            subprocess.run(
+                [sys.executable, "-m", "qaagent", "history", "report", "--store", store, "-o", str(out)],
+                check=True, env=env, cwd=base, capture_output=True,
+            )  # fmt: skip
+            samples[name].append((time.perf_counter() - started, 0.0))
+    for name, found in samples.items():
+        walls = [w for w, _ in found]
+        size = (base / f"report-{name}.html").stat().st_size
+        print(
+            f"- {name}: best {min(walls):.2f} s, median {statistics.median(walls):.2f} s"
+            f" ({size / 1024:.0f} KiB page)"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--runs", type=int, default=100)
+    parser.add_argument("--tests", type=int, default=10_000)
+    parser.add_argument("--no-postgres", action="store_true")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="qaagent-bench-") as tmp:
+        base = Path(tmp)
+        cluster = None
+        stores = {"SQLite": str(base / "record.sqlite")}
+        if not args.no_postgres:
+            problems = pg_server.problems()
+            if problems:
+                raise SystemExit("PostgreSQL cannot run here: " + "; ".join(problems))
+            cluster = pg_server.start()
+            stores["PostgreSQL"] = cluster.dsn(cluster.new_database())
+        try:
+            print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.2f}")
+            bench_record(stores, base, args.repeat)
+            size = Path(stores["SQLite"]).stat().st_size
+            print(f"- SQLite file after {args.repeat} x 100,000 results: {size / 1e6:.1f} MB")
+            lookups = {"SQLite": str(base / "lookup.sqlite")}
+            if cluster is not None:
+                lookups["PostgreSQL"] = cluster.dsn(cluster.new_database())
+            bench_lookup(lookups, base, args.runs, args.tests, args.repeat)
+            total = args.runs * args.tests
+            size = Path(lookups["SQLite"]).stat().st_size
+            per = size / (total / 100_000) / 1e6
+            print(
+                f"\n## SQLite file size\n- {total:,} results: {size / 1e6:.1f} MB = {per:.2f} MB per 100,000"
+            )
+            bench_report(lookups, base, min(args.repeat, 3))
+            bench_lookup(
+                {"SQLite": str(base / "spread.sqlite")}, base, args.runs, args.tests, args.repeat, spread=True
+            )
+        finally:
+            if cluster is not None:
+                cluster.stop()
+        print(f"\nload after: {os.getloadavg()[0]:.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,216 @@
+"""The one reader of evidence bundles: manifest.json and tests.jsonl as typed, frozen values.
+
+Everything that reads a bundle back — `verify`, `merge`, `report`
+(report.html), `durations`, pruning — goes through here, so a bundle is
+validated once, the same way, before any of its values is used. A bundle
+from another machine (a shard job, a downloaded artifact) is untrusted input.
+
+Models are pydantic v2, frozen, with ``extra="ignore"``: pydantic is already
+qaagent's dependency for the profile, it validates nested JSON with messages
+that name the field path (``suites.0.attempts.1.number``), and ignoring
+unknown keys keeps bundles of newer qaagent versions readable. It reads
+``schema_version`` 1, what this version writes (`qaagent.evidence.manifest`);
+every field a current bundle has is understood, optional ones may be missing
+(a bundle whose run was killed has only the fields written at its start).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from qaagent.errors import UsageError
+
+MANIFEST = "manifest.json"
+RECORDS = "tests.jsonl"
+#: the manifest versions this reader understands
+SCHEMA_VERSIONS = (1,)
+
+
+class BundleError(UsageError):
+    """A folder that is not a readable evidence bundle (exit 2); the message names what is wrong."""
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+
+class FileEntry(_Model):
+    """One file of the bundle with its checksum."""
+
+    path: str
+    sha256: str
+    size: int
+
+
+class AttemptEntry(_Model):
+    """One attempt of a suite."""
+
+    number: int
+    command: tuple[str, ...] = ()
+    returncode: int | None = None
+    timed_out: bool = False
+    cancelled: bool = False
+    started: str | None = None
+    duration: float = 0.0
+    log: str | None = None
+    junit_files: tuple[str | None, ...] = ()
+    selected: tuple[str, ...] = ()
+
+
+class Counts(_Model):
+    """A suite's tallies."""
+
+    total: int = 0
+    passed: int = 0
+    failed: int = 0
+    errors: int = 0
+    skipped: int = 0
+    flaky: int = 0
+
+
+class SuiteEntry(_Model):
+    """One suite: only `name` and `status` while the run is still going."""
+
+    name: str
+    status: str = "pending"
+    runner: str | None = None
+    command: tuple[str, ...] = ()
+    working_directory: str | None = None
+    attempts: tuple[AttemptEntry, ...] = ()
+    returncode: int | None = None
+    timed_out: bool = False
+    counts: Counts = Counts()
+    duration: float | None = None
+    error: str | None = None
+    skipped_reason: str | None = None
+    files: tuple[str, ...] = ()
+
+
+class GitInfo(_Model):
+    """The tested commit."""
+
+    sha: str | None = None
+    ref: str | None = None
+    repository: str | None = None
+
+
+class ProfileInfo(_Model):
+    """The profile the run read."""
+
+    path: str | None = None
+    sha256: str | None = None
+
+
+class Manifest(_Model):
+    """manifest.json. `settings` stays a JSON object: its shape is the plan's (`Plan.settings`)."""
+
+    schema_version: int = 1
+    run_id: str
+    status: str
+    started: str | None = None
+    finished: str | None = None
+    project: str = ""
+    git: GitInfo = GitInfo()
+    ci: dict[str, str | None] | None = None
+    host: dict[str, str] | None = None
+    profile: ProfileInfo = ProfileInfo()
+    settings: dict[str, Any] = {}
+    shard: str | None = None
+    suites: tuple[SuiteEntry, ...] = ()
+    totals: dict[str, float] | None = None
+    not_run: tuple[str, ...] = ()
+    fail_on: tuple[str, ...] = ()
+    files: tuple[FileEntry, ...] = ()
+
+    def suite(self, name: str) -> SuiteEntry | None:
+        """The entry of suite `name`, if the run has one."""
+        return next((s for s in self.suites if s.name == name), None)
+
+    @property
+    def layout(self) -> dict[str, Any] | None:
+        """The recorded shard split (`settings.shard`), None for an unsharded run."""
+        value = self.settings.get("shard")
+        return value if isinstance(value, dict) else None
+
+
+class Record(_Model):
+    """One line of tests.jsonl."""
+
+    id: str = ""
+    suite: str = ""
+    classname: str = ""
+    name: str = ""
+    file: str | None = None
+    line: int | None = None
+    status: str = "error"
+    attempts: int = 1
+    flaky: bool = False
+    duration: float = 0.0
+    message: str = ""
+    category: str | None = None
+    artifacts: tuple[str, ...] = ()
+
+
+def load_document(bundle_dir: Path) -> Any:
+    """manifest.json as parsed JSON; a `BundleError` whose message is verify's ``missing:``/``invalid:``."""
+    path = bundle_dir / MANIFEST
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise BundleError(f"missing: {MANIFEST}") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise BundleError(f"invalid: {MANIFEST} ({exc.__class__.__name__}: {exc})") from None
+    except RecursionError:  # json's answer to a hostile, deeply nested document
+        raise BundleError(f"invalid: {MANIFEST} is nested too deeply to be a manifest") from None
+
+
+def parse_manifest(document: Any, where: Path) -> Manifest:
+    """Validate a parsed manifest; a `BundleError` naming the first bad field."""
+    if not isinstance(document, dict):
+        raise BundleError(f"{where}: {MANIFEST} is not a qaagent evidence manifest (not a JSON object)")
+    version = document.get("schema_version", 1)
+    if version not in SCHEMA_VERSIONS:
+        raise BundleError(f"{where}: {MANIFEST} has schema_version {version!r}; this qaagent reads 1")
+    try:
+        return Manifest.model_validate(document)
+    except ValidationError as exc:
+        raise BundleError(f"{where}: {MANIFEST} is not a qaagent evidence manifest ({_first(exc)})") from None
+
+
+def read_manifest(bundle_dir: Path) -> Manifest:
+    """The bundle's manifest, validated; a `BundleError` when it is missing, unreadable or malformed."""
+    try:
+        document = load_document(bundle_dir)
+    except BundleError as exc:
+        raise BundleError(f"{bundle_dir}: not a readable evidence bundle ({exc.message})") from None
+    return parse_manifest(document, bundle_dir)
+
+
+def iter_records(bundle_dir: Path) -> Iterator[Record]:
+    """The records of tests.jsonl in order (none when there is no such file).
+
+    A line that is not a valid record is a `BundleError` naming its number: the
+    records and the merged JUnit are read side by side, so one cannot be skipped.
+    """
+    path = bundle_dir / RECORDS
+    if not path.is_file():
+        return
+    with path.open(encoding="utf-8", errors="replace") as handle:
+        for number, line in enumerate(handle, 1):
+            if not line.strip():
+                continue
+            try:
+                yield Record.model_validate_json(line)
+            except ValidationError as exc:
+                raise BundleError(f"{bundle_dir}: {RECORDS} line {number}: {_first(exc)}") from None
+
+
+def _first(exc: ValidationError) -> str:
+    error = exc.errors(include_url=False)[0]
+    where = ".".join(str(part) for part in error["loc"]) or "the document"
+    return f"{where}: {error['msg']}"

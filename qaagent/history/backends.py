@@ -1,0 +1,235 @@
+"""The two stores behind one small interface: SQLite (standard library) and PostgreSQL (psycopg 3).
+
+Queries are written once, with ``?`` placeholders, and run on either
+backend; the backends differ only in how they connect, lock, bulk-insert and
+look up tables:
+
+- **SQLite**: WAL journal (readers never wait for the writer), a busy timeout
+  (a writer waits that long for another before giving up), ``BEGIN IMMEDIATE``
+  for the one writer transaction per recorded run (writers queue instead of
+  deadlocking), ``executemany`` for bulk rows.
+- **PostgreSQL**: a connect timeout (a server that never answers), a
+  statement timeout (a server that is slow or a lock that is held), one
+  transaction per recorded run holding a transaction-scoped advisory lock per
+  project (so two shards and a merge writing at once are serialised, and a
+  merge and its shards can never miss each other), ``COPY`` for bulk rows.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import sqlite3
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from qaagent.history.dsn import mask, split_password
+from qaagent.history.faults import HistoryError, NoStoreError
+
+#: how long a SQLite writer waits for another writer before giving up (seconds)
+SQLITE_BUSY_TIMEOUT = 15.0
+#: how long to wait for a PostgreSQL server to accept the connection (seconds; libpq's minimum is 2)
+PG_CONNECT_TIMEOUT = 5
+#: longest a PostgreSQL statement (or the wait for the project's write lock) may take (seconds)
+PG_STATEMENT_TIMEOUT = 30.0
+
+Row = tuple[Any, ...]
+
+
+class Backend(ABC):
+    """A connection to one store."""
+
+    #: "sqlite" or "postgresql": which column types and statements to use
+    dialect: str
+    #: the store as it may be printed (no password)
+    display: str
+    #: texts to scrub from every message (the password)
+    secrets: tuple[str, ...] = ()
+
+    @abstractmethod
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        """Run one statement and return its rows."""
+
+    @abstractmethod
+    def insert_many(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+        """Insert many rows into `table` (inside the current transaction)."""
+
+    @abstractmethod
+    def has_table(self, name: str) -> bool:
+        """Whether the table exists."""
+
+    @abstractmethod
+    @contextmanager
+    def writing(self, lock: str) -> Iterator[None]:
+        """One writer transaction; writers of the same `lock` never overlap."""
+
+    @abstractmethod
+    @contextmanager
+    def reading(self) -> Iterator[None]:
+        """One read transaction (a consistent snapshot)."""
+
+    def compact(self) -> None:  # noqa: B027 - a no-op unless the backend needs it
+        """Give the space of deleted rows back (outside a transaction)."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Close the connection (never raises)."""
+
+
+def _lock_number(lock: str) -> int:
+    return int.from_bytes(hashlib.blake2b(lock.encode(), digest_size=8).digest(), "big", signed=True)
+
+
+class SqliteBackend(Backend):
+    """A SQLite file."""
+
+    dialect = "sqlite"
+
+    def __init__(self, path: Path, *, create: bool = True, busy_timeout: float | None = None) -> None:
+        self.display = str(path)
+        if path.is_dir():
+            raise HistoryError(f"{path} is a folder, not a history file")
+        if not create and not path.is_file():
+            raise NoStoreError(f"no history store at {path}")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._conn = sqlite3.connect(
+            str(path),
+            timeout=SQLITE_BUSY_TIMEOUT if busy_timeout is None else busy_timeout,
+            isolation_level=None,
+            check_same_thread=False,
+        )
+        try:
+            # On a read-only file this fails: reading still works, and a write will say why it cannot.
+            with contextlib.suppress(sqlite3.OperationalError):
+                self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA synchronous=NORMAL")
+            self._conn.execute("PRAGMA cache_size=-65536")  # 64 MiB: the results index stays in memory
+            self._conn.execute("SELECT count(*) FROM sqlite_master").fetchone()  # a corrupt file fails here
+        except BaseException:
+            self._conn.close()
+            raise
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        """Run one statement and return its rows."""
+        return self._conn.execute(sql, tuple(params)).fetchall()
+
+    def insert_many(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+        """Insert many rows into `table`."""
+        marks = ", ".join("?" for _ in columns)
+        self._conn.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows)  # noqa: S608 - our own names
+
+    def has_table(self, name: str) -> bool:
+        """Whether the table exists."""
+        return bool(self.query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)))
+
+    @contextmanager
+    def writing(self, lock: str) -> Iterator[None]:  # noqa: ARG002 - SQLite locks the whole file
+        """One writer transaction: BEGIN IMMEDIATE waits (busy timeout) for the other writer."""
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+        self._conn.execute("COMMIT")
+
+    @contextmanager
+    def reading(self) -> Iterator[None]:
+        """One read transaction."""
+        self._conn.execute("BEGIN")
+        try:
+            yield
+        finally:
+            self._conn.execute("COMMIT")
+
+    def compact(self) -> None:
+        """Give the space of deleted rows back."""
+        self._conn.execute("VACUUM")
+
+    def close(self) -> None:
+        """Close the connection (never raises)."""
+        with contextlib.suppress(sqlite3.Error):
+            self._conn.close()
+
+
+class PostgresBackend(Backend):
+    """A PostgreSQL database (psycopg 3, the `postgres` extra)."""
+
+    dialect = "postgresql"
+
+    def __init__(
+        self,
+        dsn: str,
+        *,
+        password: str | None,
+        connect_timeout: int = PG_CONNECT_TIMEOUT,
+        statement_timeout: float | None = None,
+    ) -> None:
+        self.display = mask(dsn)
+        try:
+            bare, dsn_password = split_password(dsn)
+        except ValueError:
+            raise HistoryError(f"{self.display}: not a valid postgresql:// DSN") from None
+        self.secrets = tuple(p for p in (password, dsn_password) if p)
+        try:
+            import psycopg  # noqa: PLC0415 - an optional extra, needed only for this backend
+        except ImportError:
+            msg = "a PostgreSQL history store needs psycopg: pip install 'qaagent[postgres]'"
+            raise HistoryError(msg) from None
+        options: dict[str, Any] = {"autocommit": True, "application_name": "qaagent"}
+        if "connect_timeout" not in dict(parse_qsl(urlsplit(bare).query)):
+            options["connect_timeout"] = connect_timeout
+        if password:
+            options["password"] = password
+        self._psycopg = psycopg
+        self._conn = psycopg.connect(bare, **options)
+        try:
+            limit = PG_STATEMENT_TIMEOUT if statement_timeout is None else statement_timeout
+            self._conn.execute(f"SET statement_timeout = {int(limit * 1000)}")
+        except BaseException:
+            self._conn.close()
+            raise
+
+    def _sql(self, sql: str) -> str:
+        return sql.replace("?", "%s")
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        """Run one statement and return its rows."""
+        with self._conn.cursor() as cursor:
+            cursor.execute(self._sql(sql), tuple(params), binary=True)  # bytea arrives as bytes, not hex
+            return cursor.fetchall() if cursor.description is not None else []
+
+    def insert_many(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+        """Insert many rows into `table`."""
+        statement = f"COPY {table} ({', '.join(columns)}) FROM STDIN"
+        with self._conn.cursor() as cursor, cursor.copy(statement) as copy:
+            for row in rows:
+                copy.write_row(row)
+
+    def has_table(self, name: str) -> bool:
+        """Whether the table exists."""
+        rows = self.query("SELECT to_regclass(?) IS NOT NULL", (name,))
+        return bool(rows and rows[0][0])
+
+    @contextmanager
+    def writing(self, lock: str) -> Iterator[None]:
+        """One writer transaction."""
+        with self._conn.transaction():
+            self.query("SELECT pg_advisory_xact_lock(?)", (_lock_number(lock),))
+            yield
+
+    @contextmanager
+    def reading(self) -> Iterator[None]:
+        """One read transaction."""
+        with self._conn.transaction():
+            self.query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            yield
+
+    def close(self) -> None:
+        """Close the connection (never raises)."""
+        with contextlib.suppress(self._psycopg.Error):
+            self._conn.close()

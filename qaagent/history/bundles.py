@@ -1,0 +1,250 @@
+"""Reading an evidence bundle for the history: the ONE place `qaagent history import` reads bundles.
+
+Bundles are hostile input (downloaded artifacts, fork PRs). Everything read
+here is checked before use: ``manifest.json`` and ``tests.jsonl`` must be
+regular files (no symlinks) of bounded size, the manifest a JSON object with
+a run id, a start time and a final status, every record line a JSON object of
+bounded length whose fields have the expected types. A bad line is counted,
+reported and skipped; it never stops the import of the others.
+
+The typed bundle reader of issue 18 (``qaagent/evidence/read.py``) will take
+over from `read_bundle`; callers only use `read_bundle` and `run_record`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, cast
+
+from qaagent.errors import UsageError
+from qaagent.history.model import ResultRecord, RunRecord, RunRef, Status
+
+MANIFEST = "manifest.json"
+RECORDS = "tests.jsonl"
+#: a manifest larger than this is refused (bytes)
+MAX_MANIFEST_BYTES = 64 * 1024 * 1024
+#: a tests.jsonl line longer than this is a bad line (bytes; a 1 MB test name still fits)
+MAX_LINE_BYTES = 4 * 1024 * 1024
+#: records read from one bundle at most
+MAX_RECORDS = 5_000_000
+#: longest text field taken from a manifest (run id, branch, commit…)
+MAX_FIELD = 1000
+_STATUSES = ("passed", "failed", "error", "skipped")
+_PR_REF = re.compile(r"^refs/pull/(\d{1,9})/(?:merge|head)$")
+
+
+@dataclass(frozen=True)
+class BundleRun:
+    """One bundle as the history records it."""
+
+    path: Path
+    run: RunRecord
+    results: list[ResultRecord]
+    bad_lines: int  #: tests.jsonl lines that were not valid records (skipped)
+    notes: tuple[str, ...]  #: what was odd about the bundle, one line each
+
+
+def _regular_file(path: Path, limit: int, what: str) -> int:
+    if path.is_symlink():
+        raise UsageError(f"{path}: {what} is a symbolic link; refusing to read it")
+    if not path.is_file():
+        raise UsageError(f"{path.parent}: not an evidence bundle (no {what})")
+    size = path.stat().st_size
+    if size > limit:
+        raise UsageError(f"{path}: {size} bytes is more than the {limit} byte limit")
+    return size
+
+
+def _text(value: object, limit: int = MAX_FIELD) -> str:
+    return value[:limit] if isinstance(value, str) else ""
+
+
+def _obj(value: object) -> Mapping[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _epoch(value: object) -> float | None:
+    if not isinstance(value, str) or not value or len(value) > 64:  # noqa: PLR2004 - an ISO time is short
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        return None
+    stamp = parsed.timestamp()
+    return stamp if math.isfinite(stamp) else None
+
+
+def _branch(ref: str) -> str:
+    return ref.removeprefix("refs/heads/") if ref.startswith("refs/heads/") else ""
+
+
+def run_record(manifest: Mapping[str, Any], *, where: str = "manifest.json") -> RunRecord:
+    """The run a bundle's manifest describes; a `UsageError` when it cannot be one.
+
+    Branch: the PR's head branch (``GITHUB_HEAD_REF``), else the checked-out
+    branch (``git.ref``), else ``GITHUB_REF``'s branch. Base branch:
+    ``GITHUB_BASE_REF``. PR number: from ``refs/pull/N/merge``. A merged run's
+    shards come from ``settings.merge.shards``.
+    """
+    run_id = _text(manifest.get("run_id"))
+    started = _text(manifest.get("started"), 64)
+    started_at = _epoch(started)
+    status = _text(manifest.get("status"), 32)
+    if not run_id:
+        raise UsageError(f"{where}: no run_id")
+    if started_at is None:
+        raise UsageError(f"{where}: no valid start time ({started[:40]!r})")
+    if status not in ("success", "failure", "cancelled"):
+        raise UsageError(f"{where}: status {status[:20]!r} is not a finished run; not recorded")
+    git = _obj(manifest.get("git"))
+    ci = _obj(manifest.get("ci"))
+    env = _obj(manifest.get("environment"))
+    gh_ref = _text(env.get("GITHUB_REF"))
+    git_ref = _text(git.get("ref"))
+    pr = _PR_REF.match(gh_ref) or _PR_REF.match(git_ref)
+    merge = _obj(_obj(manifest.get("settings")).get("merge"))
+    shards = merge.get("shards") if isinstance(merge.get("shards"), list) else []
+    parts = tuple(
+        RunRef(_text(s.get("run_id")), _text(s.get("started"), 64))
+        for s in cast("list[Any]", shards)
+        if isinstance(s, dict) and _text(s.get("run_id"))
+    )
+    suites: dict[str, float] = {}
+    for entry in manifest.get("suites") or []:
+        if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
+            continue
+        seconds = entry.get("duration")
+        if (
+            isinstance(seconds, int | float)
+            and not isinstance(seconds, bool)
+            and math.isfinite(seconds)
+            and seconds >= 0
+            and entry.get("status") not in ("pending", None)
+        ):
+            suites[_text(entry["name"])] = float(seconds)
+    shard = manifest.get("shard")
+    return RunRecord(
+        run_id=run_id,
+        project=_text(manifest.get("project")),
+        started=started,
+        started_at=started_at,
+        finished_at=_epoch(manifest.get("finished")),
+        repository=_text(git.get("repository")) or _text(env.get("GITHUB_REPOSITORY")),
+        commit=_text(git.get("sha")) or _text(env.get("GITHUB_SHA")),
+        branch=_text(env.get("GITHUB_HEAD_REF")) or _branch(git_ref) or _branch(gh_ref),
+        base_branch=_text(env.get("GITHUB_BASE_REF")),
+        pr_number=int(pr.group(1)) if pr else None,
+        ci_run_id=_text(ci.get("run_id")) or _text(env.get("GITHUB_RUN_ID")),
+        ci_run_attempt=_text(ci.get("run_attempt")) or _text(env.get("GITHUB_RUN_ATTEMPT")),
+        shard=_text(shard, 32) if isinstance(shard, str) else "",
+        status=status,
+        merged_from=parts,
+        suite_durations=suites,
+    )
+
+
+def _finite(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def result_record(data: object) -> ResultRecord | None:
+    """One tests.jsonl record as a result, or None when any field has the wrong type."""
+    if not isinstance(data, dict):
+        return None
+    suite, classname, name = data.get("suite"), data.get("classname"), data.get("name")
+    status, duration = data.get("status"), data.get("duration")
+    file, attempts, flaky = data.get("file"), data.get("attempts", 1), data.get("flaky", False)
+    if not (
+        isinstance(suite, str) and suite and isinstance(classname, str) and isinstance(name, str) and name
+    ):
+        return None
+    wrong = (
+        status not in _STATUSES
+        or not isinstance(flaky, bool)
+        or not _finite(duration)
+        or (file is not None and not isinstance(file, str))
+        or not (isinstance(attempts, int) and not isinstance(attempts, bool) and attempts >= 1)
+    )
+    if wrong:
+        return None
+    return ResultRecord(
+        suite=suite,
+        classname=classname,
+        name=name,
+        status=cast("Status", status),
+        duration=max(0.0, float(cast("float", duration))),
+        file=cast("str | None", file) or None,
+        attempts=cast("int", attempts),
+        flaky=bool(flaky),
+    )
+
+
+def _lines(path: Path) -> Iterator[bytes | None]:
+    """The file's lines; None for a line over `MAX_LINE_BYTES` (its rest is skipped)."""
+    with path.open("rb") as handle:
+        while True:
+            line = handle.readline(MAX_LINE_BYTES + 1)
+            if not line:
+                return
+            if len(line) > MAX_LINE_BYTES and not line.endswith(b"\n"):
+                while (rest := handle.readline(MAX_LINE_BYTES)) and not rest.endswith(b"\n"):
+                    pass
+                yield None
+                continue
+            yield line
+
+
+def read_bundle(path: Path) -> BundleRun:
+    """Read a bundle's run and results; a `UsageError` (one line) when it cannot be recorded."""
+    manifest_path = path / MANIFEST
+    _regular_file(manifest_path, MAX_MANIFEST_BYTES, MANIFEST)
+    try:
+        manifest = json.loads(manifest_path.read_bytes().decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        why = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)[:200]
+        raise UsageError(f"{manifest_path}: not valid JSON ({why})") from None
+    if not isinstance(manifest, dict):
+        raise UsageError(f"{manifest_path}: not a JSON object")
+    run = run_record(manifest, where=str(manifest_path))
+    results, bad, notes = _read_records(path / RECORDS)
+    total = _obj(manifest.get("totals")).get("total")
+    if isinstance(total, int) and not isinstance(total, bool) and total != len(results) and not bad:
+        notes.append(f"the manifest counts {total} test(s), {RECORDS} holds {len(results)}")
+    return BundleRun(path, run, results, bad, tuple(notes))
+
+
+def _read_records(records_path: Path) -> tuple[list[ResultRecord], int, list[str]]:
+    """The valid records of tests.jsonl, the count of bad lines, and notes."""
+    results: list[ResultRecord] = []
+    bad = 0
+    notes: list[str] = []
+    if not (records_path.exists() or records_path.is_symlink()):
+        return results, bad, [f"no {RECORDS}: the run is recorded without test results"]
+    _regular_file(records_path, 2**62, RECORDS)
+    for raw in _lines(records_path):
+        if raw is not None and not raw.strip():
+            continue
+        record = None
+        if raw is not None:
+            try:
+                record = result_record(json.loads(raw.decode("utf-8")))
+            except (UnicodeDecodeError, ValueError, RecursionError):
+                record = None
+        if record is None:
+            bad += 1
+            continue
+        if len(results) >= MAX_RECORDS:
+            notes.append(f"{RECORDS}: more than {MAX_RECORDS} records; the rest were not read")
+            break
+        results.append(record)
+    if bad:
+        notes.append(f"{RECORDS}: {bad} line(s) are not valid test records and were skipped")
+    return results, bad, notes

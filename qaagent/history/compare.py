@@ -1,0 +1,186 @@
+"""A new run's results against the base branch's latest recorded run.
+
+Each test of the new run that matters lands in one group:
+
+- **quarantined**: in the quarantine set (whatever its status here; its failure
+  is counted but, in part 2, does not fail the run);
+- **new**: failed or errored here, and not failing on the base run (passed,
+  skipped or absent there — a new test that fails is a new failure);
+- **still failing**: failing here and on the base run, with the commit and time
+  of the first base-branch run of that unbroken failing streak ("since");
+- **flaky**: passed here on a retry, with its flake rate over the window;
+- **fixed**: failing on the base run, passed here.
+
+Without a recorded base run there is nothing to compare with: `base` is None
+and failures are in `unknown`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from qaagent.history.model import STATUS_NAME, ResultLike, TestId
+from qaagent.history.packed import is_flaky, status_of
+from qaagent.history.queries import RunInfo, latest_run, window_runs
+from qaagent.history.rates import NO_QUARANTINE, FlakeRate, Quarantine, flake_rates
+from qaagent.history.record import RunResults, prepare
+from qaagent.history.store import Scope, Store, chunks, marks
+
+_FAILING = (1, 2)
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One test in a group."""
+
+    test: TestId
+    status: str  #: its status in the new run
+    file: str | None = None
+    base_status: str | None = None  #: its status on the base run (None: absent there)
+    since_commit: str | None = None  #: still failing: the first failing base-branch run's commit
+    since_at: float | None = None  #: … and its start (epoch)
+    rate: FlakeRate | None = None  #: flaky and quarantined: the window's rate
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """The groups of a new run against its base branch."""
+
+    base_branch: str
+    base: RunInfo | None
+    new: list[Entry] = field(default_factory=list)
+    still_failing: list[Entry] = field(default_factory=list)
+    flaky: list[Entry] = field(default_factory=list)
+    quarantined: list[Entry] = field(default_factory=list)
+    fixed: list[Entry] = field(default_factory=list)
+    unknown: list[Entry] = field(default_factory=list)  #: failing, with no base run to compare
+
+    @property
+    def quarantined_failures(self) -> int:
+        """Quarantined tests that failed or errored here (the summary counts them)."""
+        return sum(1 for e in self.quarantined if e.status in ("failed", "error"))
+
+
+def compare(
+    store: Store,
+    scope: Scope,
+    results: Iterable[ResultLike] | RunResults,
+    *,
+    base_branch: str,
+    window: int,
+    quarantined: Quarantine = NO_QUARANTINE,
+) -> Comparison:
+    """Group the new run's `results` against the latest recorded run of `base_branch`.
+
+    Only problems are looked at — this run's (failed, errored, flaky), the base
+    run's (from ``qa_problems``) and the quarantined tests — so the cost follows
+    the failures, not the size of the run.
+    """
+    prepared = prepare(results)
+    mine = prepared.packed
+    project = store.project_id(scope)
+    base = latest_run(store, project, branch=base_branch) if project is not None else None
+    base_packed = store.results([base.row])[base.row] if base is not None else None
+    base_failing = _failing_in(store, base.row) if base is not None else set()
+    problems = mine.problems()
+    held = {k for k in quarantined.keys if mine.outcome(k) is not None}
+    wanted = [k for k, code in problems.items() if is_flaky(code)] + sorted(held)
+    rates: Mapping[int, FlakeRate] = {}
+    if project is not None and wanted:
+        rates = flake_rates(store, scope, branch=base_branch, window=window, only=wanted)
+    result = Comparison(base_branch, base)
+    still: list[tuple[int, Entry]] = []
+    looked_at = {*problems, *held, *(k for k in base_failing if mine.outcome(k) is not None)}
+    names = prepared.names(looked_at)
+    for key in sorted(looked_at, key=names.__getitem__):
+        code = mine.outcome(key)
+        if code is None:
+            continue
+        before = base_packed.outcome(key) if base_packed is not None else None
+        suite, classname, name, file = names[key]
+        entry = Entry(
+            TestId(suite, classname, name, key),
+            STATUS_NAME[status_of(code)],
+            file or None,
+            None if before is None else STATUS_NAME[status_of(before)],
+        )
+        group = _group(code, before, held=key in held, has_base=base is not None)
+        if group == "quarantined":
+            result.quarantined.append(_with_rate(entry, rates.get(key) or quarantined.rates.get(key)))
+        elif group == "still_failing":
+            still.append((key, entry))
+        elif group == "flaky":
+            result.flaky.append(_with_rate(entry, rates.get(key)))
+        elif group is not None:
+            getattr(result, group).append(entry)
+    if still and project is not None:
+        since = _failing_since(store, project, base_branch, [k for k, _ in still])
+        for key, entry in still:
+            commit, at = since.get(key, (None, None))
+            result.still_failing.append(_since(entry, commit, at))
+    return result
+
+
+def _failing_in(store: Store, run: int) -> set[int]:
+    """The tests that failed or errored in one run."""
+    rows = store.backend.query("SELECT test, outcome FROM qa_problems WHERE run = ?", (run,))
+    return {int(key) for key, code in rows if status_of(int(code)) in _FAILING}
+
+
+def _group(code: int, before: int | None, *, held: bool, has_base: bool) -> str | None:
+    """Which group of `Comparison` a test with outcome `code` (base: `before`) belongs in."""
+    failing = status_of(code) in _FAILING
+    failed_before = before is not None and status_of(before) in _FAILING
+    if held:
+        return "quarantined"
+    if failing:
+        return "still_failing" if failed_before else "new" if has_base else "unknown"
+    if is_flaky(code):
+        return "flaky"
+    return "fixed" if status_of(code) == 0 and failed_before else None
+
+
+def _with_rate(entry: Entry, rate: FlakeRate | None) -> Entry:
+    return Entry(entry.test, entry.status, entry.file, entry.base_status, rate=rate)
+
+
+def _since(entry: Entry, commit: str | None, at: float | None) -> Entry:
+    return Entry(entry.test, entry.status, entry.file, entry.base_status, commit, at)
+
+
+#: base-branch runs searched back for the start of a failing streak
+SINCE_RUNS = 1000
+
+
+def _failing_since(
+    store: Store, project: int, branch: str, keys: list[int]
+) -> dict[int, tuple[str | None, float | None]]:
+    """For each test, the commit and start of the oldest run of its newest unbroken failing streak.
+
+    Walks the base branch's complete runs newest first (at most `SINCE_RUNS`); a
+    run where the test did not fail (passed, skipped, or did not run) ends its streak.
+    """
+    runs = window_runs(store, project, branch=branch, window=SINCE_RUNS, kinds=("run", "merge"))
+    failing: dict[int, set[int]] = {}
+    open_keys = set(keys)
+    since: dict[int, tuple[str | None, float | None]] = {}
+    for start in range(0, len(runs), 50):
+        batch = runs[start : start + 50]
+        rows = [r.row for r in batch]
+        for part in chunks(sorted(open_keys)):
+            for run, key, code in store.backend.query(
+                f"SELECT run, test, outcome FROM qa_problems WHERE run IN ({marks(len(rows))})"  # noqa: S608
+                f" AND test IN ({marks(len(part))})",
+                (*rows, *part),
+            ):
+                if status_of(int(code)) in _FAILING:
+                    failing.setdefault(int(run), set()).add(int(key))
+        for info in batch:
+            ended = {k for k in open_keys if k not in failing.get(info.row, ())}
+            open_keys -= ended
+            for key in open_keys:
+                since[key] = (info.commit or None, info.started_at)
+            if not open_keys:
+                return since
+    return since

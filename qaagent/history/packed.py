@@ -1,0 +1,145 @@
+"""A run's results as three packed arrays, sorted by test key: one row per run in the store.
+
+Recording 100,000 results as 100,000 rows cost more than the whole budget
+(see docs/decisions.md, "Test history"); as arrays they are one insert of
+~1.4 MB. Every query reads whole runs anyway (a window of runs, the base
+run), and looks a test up by binary search in the sorted keys.
+
+Layout (little-endian, one entry per result, sorted by key; a test that ran
+twice in one run has two entries):
+
+- ``keys``: signed 64-bit test keys (`model.test_key`);
+- ``outcomes``: unsigned 16-bit: bits 0-1 the status (`model.STATUS_CODE`),
+  bit 2 flaky, bits 3-15 the attempts (at most 8191);
+- ``durations``: unsigned 32-bit milliseconds.
+"""
+
+from __future__ import annotations
+
+import sys
+from array import array
+from bisect import bisect_left
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+MAX_PACKED_ATTEMPTS = 8191
+_LITTLE = sys.byteorder == "little"
+
+
+def _check_sizes() -> None:
+    if array("q").itemsize != 8 or array("H").itemsize != 2 or array("I").itemsize != 4:  # noqa: PLR2004
+        msg = "this platform's array item sizes are not the 8/2/4 bytes the history store is written in"
+        raise RuntimeError(msg)
+
+
+_check_sizes()
+
+
+def outcome(status: int, *, flaky: bool, attempts: int) -> int:
+    """One packed outcome."""
+    return status | (4 if flaky else 0) | (max(1, min(attempts, MAX_PACKED_ATTEMPTS)) << 3)
+
+
+def status_of(packed: int) -> int:
+    """The status code of a packed outcome."""
+    return packed & 3
+
+
+def is_flaky(packed: int) -> bool:
+    """Whether a packed outcome is flaky."""
+    return bool(packed & 4)
+
+
+def attempts_of(packed: int) -> int:
+    """The attempts of a packed outcome."""
+    return packed >> 3
+
+
+def is_clean(packed: int) -> bool:
+    """A clean pass: passed, and not flaky."""
+    return not packed & 7
+
+
+def is_problem(packed: int) -> bool:
+    """Failed, errored or flaky."""
+    return (packed & 3) in (1, 2) or bool(packed & 4)
+
+
+def _to_bytes(values: array[int]) -> bytes:
+    if not _LITTLE:  # pragma: no cover - big-endian machines
+        values = array(values.typecode, values)
+        values.byteswap()
+    return values.tobytes()
+
+
+def _from_bytes(typecode: str, data: bytes) -> array[int]:
+    values = array(typecode)
+    values.frombytes(data)
+    if not _LITTLE:  # pragma: no cover
+        values.byteswap()
+    return values
+
+
+@dataclass(frozen=True)
+class Packed:
+    """One run's results: parallel arrays sorted by key."""
+
+    keys: array[int]
+    outcomes: array[int]
+    durations: array[int]
+
+    @classmethod
+    def sorted(cls, keys: list[int], outcomes: list[int], durations: list[int]) -> Packed:
+        """From parallel lists in any order (sorted here by key)."""
+        order = sorted(range(len(keys)), key=keys.__getitem__)
+        return cls(
+            array("q", map(keys.__getitem__, order)),
+            array("H", map(outcomes.__getitem__, order)),
+            array("I", map(durations.__getitem__, order)),
+        )
+
+    @classmethod
+    def load(cls, keys: bytes, outcomes: bytes, durations: bytes) -> Packed:
+        """From the store's three blobs (a ValueError when they do not line up)."""
+        packed = cls(_from_bytes("q", keys), _from_bytes("H", outcomes), _from_bytes("I", durations))
+        if not len(packed.keys) == len(packed.outcomes) == len(packed.durations):
+            msg = "the stored result arrays have different lengths (a damaged store)"
+            raise ValueError(msg)
+        return packed
+
+    def blobs(self) -> tuple[bytes, bytes, bytes]:
+        """The three blobs to store."""
+        return _to_bytes(self.keys), _to_bytes(self.outcomes), _to_bytes(self.durations)
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def find(self, key: int) -> Iterator[int]:
+        """The positions of `key` (none, one, or more for a test that ran twice)."""
+        index = bisect_left(self.keys, key)
+        while index < len(self.keys) and self.keys[index] == key:
+            yield index
+            index += 1
+
+    def outcome(self, key: int) -> int | None:
+        """The test's packed outcome (the worst if it ran twice: error > failed > passed > skipped)."""
+        found = None
+        for index in self.find(key):
+            code = self.outcomes[index]
+            if found is None or _RANK[code & 3] > _RANK[found & 3]:
+                found = code
+        return found
+
+    def problems(self) -> dict[int, int]:
+        """The failed, errored or flaky tests and their (worst) packed outcome."""
+        found: dict[int, int] = {}
+        for key, code in zip(self.keys, self.outcomes, strict=True):
+            if (code & 3) in (1, 2) or code & 4:
+                old = found.get(key)
+                if old is None or _RANK[code & 3] > _RANK[old & 3]:
+                    found[key] = code
+        return found
+
+
+#: how bad a status is, by code: error > failed > passed > skipped
+_RANK = (1, 2, 3, 0)

@@ -1,0 +1,277 @@
+"""Flake rates over the window, and which tests are quarantined.
+
+**A flaky result** is a result marked flaky (it failed, then passed on a
+retry), or a failure on a commit where the same test also passed in another
+run of the window (same code, different outcome). A test's **flake rate** is
+its flaky results over its results in the window (skipped ones left out).
+
+**Quarantine** (`HistorySettings.quarantine`):
+
+- ``auto``: a test whose flake rate over the window is above
+  ``flaky_threshold`` is quarantined, until it passes cleanly (passed, not
+  flaky) ``release_after`` times in a row;
+- ``list``: the tests named in ``quarantine_file``, one ``suite::classname::name``
+  per line (``#`` starts a comment; a line that is a JSON string is decoded,
+  for names with line breaks);
+- ``off``: none.
+"""
+
+from __future__ import annotations
+
+import json
+from array import array
+from bisect import bisect_left
+from collections import Counter
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from qaagent.history.model import TestId
+from qaagent.history.packed import is_flaky, is_problem, status_of
+from qaagent.history.queries import RunInfo, test_names, window_runs
+from qaagent.history.settings import HistorySettings, QuarantineMode
+from qaagent.history.store import Scope, Store, chunks, marks
+
+#: a quarantine list larger than this is refused (bytes)
+MAX_LIST_BYTES = 4 * 1024 * 1024
+_FAILING = (1, 2)
+
+
+@dataclass(frozen=True, slots=True)
+class FlakeRate:
+    """How flaky one test was over the window."""
+
+    test: TestId
+    file: str
+    results: int  #: results in the window (skipped left out)
+    flaky: int  #: flaky results among them
+    clean_streak: int  #: clean passes in a row, newest first
+    last_flaky_at: float | None  #: epoch of the newest flaky result
+    last_flaky_commit: str
+
+    @property
+    def rate(self) -> float:
+        """Flaky results over results (0 when it never ran)."""
+        return self.flaky / self.results if self.results else 0.0
+
+
+def flake_rates(
+    store: Store,
+    scope: Scope,
+    *,
+    branch: str | None,
+    window: int,
+    only: Collection[int] | None = None,
+) -> dict[int, FlakeRate]:
+    """Flake rates of the tests that had a flaky or failing result in the window (or of `only`).
+
+    Built from the window's non-clean results (``qa_problems``: small) and which
+    tests each run had (set intersections over the runs' key arrays, in C), so
+    the cost follows the problems, not runs x tests.
+    """
+    project = store.project_id(scope)
+    if project is None:
+        return {}
+    runs = window_runs(store, project, branch=branch, window=window)  # newest first
+    if not runs:
+        return {}
+    index = {r.row: i for i, r in enumerate(runs)}
+    unclean = _unclean(store, list(index))
+    candidates = (
+        set(only) if only is not None else {k for (_, k), code in unclean.items() if is_problem(code)}
+    )
+    if not candidates:
+        return {}
+    keys = store.keys(list(index))
+    present = [_present(candidates, keys.get(r.row)) for r in runs]
+    entries: dict[int, list[tuple[int, int]]] = {}  # test -> its non-clean results: (run index, outcome)
+    for (run, key), code in unclean.items():
+        if key in candidates:
+            entries.setdefault(key, []).append((index[run], code))
+    limits = {k: _newest_problem(entries.get(k, []), len(runs)) for k in candidates}
+    streak_base, seen = _runs_with_test_before(present, limits)
+    twins = _same_commit(runs)
+    names = test_names(store, project, [k for k in candidates if seen[k]])
+    rates: dict[int, FlakeRate] = {}
+    for key in candidates:
+        if not seen[key]:
+            continue
+        mine = sorted(entries.get(key, []))
+        newest_problem = limits[key]
+        skipped = [i for i, code in mine if status_of(code) == 3]  # noqa: PLR2004 - skipped: evidence of nothing
+        flaky = [
+            i
+            for i, code in mine
+            if is_flaky(code)
+            or (
+                status_of(code) in _FAILING
+                and _passed_twin(key, i, twins=twins, present=present, unclean=unclean, runs=runs)
+            )
+        ]
+        test, file = names.get(key, (TestId("?", "?", str(key), key), ""))
+        last = runs[flaky[0]] if flaky else None
+        rates[key] = FlakeRate(
+            test,
+            file,
+            results=seen[key] - len(skipped),
+            flaky=len(flaky),
+            clean_streak=streak_base[key] - sum(1 for i in skipped if i < newest_problem),
+            last_flaky_at=last.started_at if last else None,
+            last_flaky_commit=last.commit if last else "",
+        )
+    return rates
+
+
+def _unclean(store: Store, runs: list[int]) -> dict[tuple[int, int], int]:
+    """Every result of `runs` that is not a clean pass: (run, test) → its worst outcome."""
+    rank = (1, 3, 4, 0)  # by status: error > failed > passed (flaky) > skipped
+    found: dict[tuple[int, int], int] = {}
+    for part in chunks(runs):
+        for run, key, code in store.backend.query(
+            f"SELECT run, test, outcome FROM qa_problems WHERE run IN ({marks(len(part))})",  # noqa: S608
+            part,
+        ):
+            spot, value = (int(run), int(key)), int(code)
+            old = found.get(spot)
+            if old is None or rank[value & 3] > rank[old & 3]:
+                found[spot] = value
+    return found
+
+
+def _newest_problem(entries: list[tuple[int, int]], never: int) -> int:
+    """The run index (0 = newest) of the newest failing or flaky result, else `never`."""
+    return min((i for i, code in entries if is_problem(code)), default=never)
+
+
+def _present(candidates: set[int], keys: array[int] | None) -> set[int]:
+    """The candidates a run had: binary searches for a few, a set intersection for many."""
+    if keys is None:
+        return set()
+    if len(candidates) * 32 < len(keys):
+        found = set()
+        for key in candidates:
+            at = bisect_left(keys, key)
+            if at < len(keys) and keys[at] == key:
+                found.add(key)
+        return found
+    return candidates.intersection(keys)
+
+
+def _runs_with_test_before(
+    present: list[set[int]], limits: dict[int, int]
+) -> tuple[dict[int, int], Counter[int]]:
+    """For each test: how many of the runs newer than its limit index had it; and how many runs had it."""
+    by_limit: dict[int, list[int]] = {}
+    for key, limit in limits.items():
+        by_limit.setdefault(limit, []).append(key)
+    counts: dict[int, int] = {}
+    prefix: Counter[int] = Counter()
+    for i in range(len(present) + 1):
+        for key in by_limit.get(i, ()):
+            counts[key] = prefix[key]
+        if i < len(present):
+            prefix.update(present[i])
+    return counts, prefix
+
+
+def _same_commit(runs: list[RunInfo]) -> dict[str, list[int]]:
+    """Commits the window ran more than once: commit → run indexes."""
+    groups: dict[str, list[int]] = {}
+    for i, info in enumerate(runs):
+        if info.commit:
+            groups.setdefault(info.commit, []).append(i)
+    return {c: idx for c, idx in groups.items() if len(idx) > 1}
+
+
+def _passed_twin(
+    key: int,
+    at: int,
+    *,
+    twins: dict[str, list[int]],
+    present: list[set[int]],
+    unclean: dict[tuple[int, int], int],
+    runs: list[RunInfo],
+) -> bool:
+    """Whether the test passed in another run of the same commit as run `at` (a flip: flaky)."""
+    for other in twins.get(runs[at].commit, ()):
+        if other != at and key in present[other] and status_of(unclean.get((runs[other].row, key), 0)) == 0:
+            return True
+    return False
+
+
+@dataclass(frozen=True, slots=True)
+class Quarantine:
+    """The quarantined tests (by key), and notes on how the set was made."""
+
+    mode: QuarantineMode
+    keys: frozenset[int] = frozenset()
+    rates: Mapping[int, FlakeRate] = field(default_factory=dict)  #: auto: each quarantined test's rate
+    notes: tuple[str, ...] = ()
+
+    def __contains__(self, test: object) -> bool:
+        return isinstance(test, TestId) and test.key in self.keys
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+
+NO_QUARANTINE = Quarantine("off")
+
+
+def read_quarantine_list(path: Path) -> tuple[frozenset[int], tuple[str, ...]]:
+    """The test keys of a quarantine list, and notes (a missing or unreadable file is a note).
+
+    Each id is split at its first two ``::`` (suite names cannot hold one).
+    """
+    try:
+        size = path.stat().st_size
+        if size > MAX_LIST_BYTES:
+            return frozenset(), (f"quarantine list {path}: {size} bytes is over the {MAX_LIST_BYTES} limit",)
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return frozenset(), (f"quarantine list {path} not found: nothing is quarantined",)
+    except (OSError, UnicodeDecodeError) as exc:
+        return frozenset(), (f"quarantine list {path} cannot be read ({exc}): nothing is quarantined",)
+    keys: set[int] = set()
+    bad = 0
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith('"'):
+            try:
+                decoded = json.loads(line)
+            except ValueError:
+                decoded = None
+            if not isinstance(decoded, str):
+                bad += 1
+                continue
+            line = decoded
+        test = TestId.parse(line)
+        if test is None:
+            bad += 1
+            continue
+        keys.add(test.key)
+    notes = (f"quarantine list {path}: {bad} line(s) are not suite::classname::name ids",) if bad else ()
+    return frozenset(keys), notes
+
+
+def quarantine(
+    store: Store | None, scope: Scope, settings: HistorySettings, *, branch: str | None, base_dir: Path
+) -> Quarantine:
+    """The quarantine set `settings` describe (`store` is only read in ``auto`` mode)."""
+    if settings.quarantine == "off":
+        return NO_QUARANTINE
+    if settings.quarantine == "list":
+        path = Path(settings.quarantine_file).expanduser()
+        listed, notes = read_quarantine_list(path if path.is_absolute() else base_dir / path)
+        return Quarantine("list", keys=listed, notes=notes)
+    if store is None:
+        return Quarantine("auto", notes=("no history store: nothing is quarantined",))
+    rates = flake_rates(store, scope, branch=branch, window=settings.window)
+    chosen = {
+        key: rate
+        for key, rate in rates.items()
+        if rate.rate > settings.flaky_threshold and rate.clean_streak < settings.release_after
+    }
+    return Quarantine("auto", keys=frozenset(chosen), rates=chosen)

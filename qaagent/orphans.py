@@ -1,0 +1,119 @@
+"""Descendants that escape their process group: adopted as a subreaper, stopped when suites end.
+
+A suite can start a daemon in a session of its own (`setsid`, `--daemonize`,
+`pg_ctl start`): the process-group kill of `qaagent.process` does not reach
+it. On Linux qaagent becomes a child subreaper, so such orphans re-parent to
+it instead of init; `OrphanReaper.stop` stops them between sequential suites
+and when the run ends (never the app: its pid is kept).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import signal
+import sys
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from qaagent.process import POLL
+
+if TYPE_CHECKING:
+    from qaagent.console import Console
+
+
+#: prctl option that makes orphaned descendants re-parent to this process instead of init (Linux)
+PR_SET_CHILD_SUBREAPER = 36
+
+
+def become_subreaper() -> bool:
+    """Adopt orphaned descendants (Linux); False where the platform cannot."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return int(libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def _proc_stat(pid: int | str) -> list[str]:
+    """The fields of /proc/PID/stat after the command name (state first, then the parent)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_bytes().decode(errors="replace")
+    except OSError:
+        return []
+    # comm may contain spaces and parentheses: the fields after the last ')' are fixed.
+    return stat[stat.rfind(")") + 2 :].split()
+
+
+def children_of(pid: int) -> dict[int, str]:
+    """Live children of `pid` with their state letter, read from /proc (empty elsewhere)."""
+    found: dict[int, str] = {}
+    try:
+        entries = [p.name for p in Path("/proc").iterdir() if p.name.isdigit()]
+    except OSError:
+        return found
+    for entry in entries:
+        fields = _proc_stat(entry)
+        if fields[1:2] == [str(pid)]:
+            found[int(entry)] = fields[0]
+    return found
+
+
+def stop_orphans(keep: Iterable[int] = (), grace: float = 1.0) -> list[int]:
+    """Stop this process's children not in `keep` (orphans adopted as subreaper) and reap them."""
+    me = os.getpid()
+    spared = set(keep)
+    stopped: list[int] = []
+    for _ in range(5):  # killing an orphan re-parents its own children to us: look again
+        orphans = [pid for pid, state in children_of(me).items() if pid not in spared and state != "Z"]
+        for pid in orphans:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + grace
+        while orphans and time.monotonic() < deadline and any(_alive(pid) for pid in orphans):
+            _reap(orphans)
+            time.sleep(POLL)
+        for pid in orphans:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+        _reap([pid for pid in children_of(me) if pid not in spared])
+        stopped.extend(orphans)
+        if not orphans:
+            break
+    return stopped
+
+
+def _alive(pid: int) -> bool:
+    return _proc_stat(pid)[:1] not in ([], ["Z"])
+
+
+def _reap(pids: Iterable[int]) -> None:
+    for pid in pids:
+        with contextlib.suppress(ChildProcessError, OSError):
+            os.waitpid(pid, os.WNOHANG)
+
+
+class OrphanReaper:
+    """The run's subreaper: what suites leave running outside their process group is stopped."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        #: False where the platform cannot adopt orphans: `stop` then does nothing
+        self.active = become_subreaper()
+        self._before = set(children_of(os.getpid())) if self.active else set()
+
+    def stop(self, keep: Iterable[int] = (), *, hurry: bool = False) -> None:
+        """Stop adopted orphans, sparing `keep` (the app) and what ran before the suites."""
+        if not self.active:
+            return
+        stopped = stop_orphans(keep=self._before | set(keep), grace=0.5 if hurry else 1.0)
+        if stopped:
+            self.console.line(
+                f"qaagent: stopped {len(stopped)} process(es) that suites left running outside "
+                "their process group"
+            )

@@ -1,0 +1,171 @@
+"""How attempts fold into one result per test, and the synthetic cases that stand for a suite's problem.
+
+A retry reruns the failed tests only (or the whole suite when the runner
+cannot select). A test that passes on a later attempt is `passed` with
+`flaky: true` and keeps its earlier failures; one that never passes keeps its
+last failure and the others as reruns. A suite that produced no (complete)
+results becomes one synthetic `error` case saying why, so it never vanishes
+from the report. `attempt_problems` decides when an attempt's JUnit cannot be
+the whole truth (a timeout, a crash, an exit code the report does not show).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from qaagent.results import CaseStore, Rerun, TestCase
+
+if TYPE_CHECKING:
+    from qaagent.process import ProcessOutcome
+    from qaagent.runners import Runner
+
+#: `type` of the synthetic test case standing for a suite that produced no (complete) results
+SUITE_ERROR_TYPE = "qaagent.SuiteError"
+FAILING = ("failed", "error")
+
+
+def synthetic_case(suite: str, reason: str, tail: str = "", *, status: str = "error") -> TestCase:
+    """The test case that stands for a whole suite's problem, so it never disappears."""
+    details = f"{reason}\n\n--- last lines of the log ---\n{tail}" if tail else reason
+    return TestCase(
+        suite=suite,
+        classname=suite,
+        name=f"{suite} (suite)",
+        status="skipped" if status == "skipped" else "error",
+        message=reason,
+        type=SUITE_ERROR_TYPE,
+        details=details,
+    )
+
+
+def as_rerun(case: TestCase) -> Rerun:
+    """A failed attempt of a test, kept as history."""
+    return Rerun(
+        status="error" if case.status == "error" else "failed",
+        message=case.message,
+        type=case.type,
+        details=case.details,
+        stdout=case.stdout,
+        stderr=case.stderr,
+        duration=case.duration,
+    )
+
+
+def fold_retry(old: TestCase, new: TestCase) -> TestCase:
+    """Combine a failed test with its result on the next attempt."""
+    history = (*old.reruns, as_rerun(old))
+    attempts = old.attempts + 1
+    # Evidence of the earlier failure (e.g. its screenshot) stays linked after a retry.
+    artifacts = tuple(dict.fromkeys((*old.artifacts, *new.artifacts)))
+    if new.status == "passed":
+        return dataclasses.replace(new, flaky=True, attempts=attempts, reruns=history, artifacts=artifacts)
+    return dataclasses.replace(new, attempts=attempts, reruns=history, flaky=False, artifacts=artifacts)
+
+
+def describe_returncode(code: int | None) -> str:
+    """`exited with code 2` / `was killed by signal 9 (SIGKILL)`."""
+    if code is None:
+        return "did not start"
+    if code < 0:
+        import signal  # noqa: PLC0415 - only needed for this message
+
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = "unknown signal"
+        return f"was killed by signal {-code} ({name})"
+    return f"exited with code {code}"
+
+
+def attempt_problems(
+    runner: Runner, outcome: ProcessOutcome, store: CaseStore, junit_files: list[Path], bad: list[str]
+) -> Iterator[str]:
+    """Why an attempt's JUnit cannot be the whole truth (each becomes a synthetic error)."""
+    suite = runner.suite
+    if outcome.start_error:
+        yield outcome.start_error
+        return
+    if outcome.timed_out:
+        yield f"timed out after {suite.timeout:g} s"
+        return
+    if outcome.cancelled:
+        yield "cancelled while running"
+        return
+    yield from bad
+    if not junit_files:
+        problem = runner.no_report_problem(describe_returncode(outcome.returncode))  # runner hook
+        if problem is not None:
+            yield problem
+        return
+    counts = store.counts
+    if outcome.returncode not in (0, None) and counts.failed == 0 and counts.errors == 0:
+        # The exit code wins over a JUnit file that claims success: something went wrong
+        # that the report does not show (a crash after writing it, a plugin error, no tests).
+        yield f"{runner.kind} {describe_returncode(outcome.returncode)} although its JUnit reports no failure"
+        return
+    if runner.requires_tests and counts.total == 0 and not bad:
+        yield f"{runner.kind} reported no tests (check the suite's path and selection)"
+
+
+def exit_code_case(suite: str, outcome: ProcessOutcome, store: CaseStore) -> CaseStore:
+    """A command without JUnit is one test case, passed when it exited 0."""
+    passed = outcome.returncode == 0
+    case = TestCase(
+        suite=suite,
+        classname=suite,
+        name=suite,
+        status="passed" if passed else "failed",
+        duration=outcome.duration,
+        message="" if passed else f"command {describe_returncode(outcome.returncode)}",
+        type="" if passed else "ExitCode",
+        details="" if passed else outcome.tail,
+    )
+    new = CaseStore([case])
+    new.extend(store)
+    return new
+
+
+def fold_partial(old: CaseStore, failed: Sequence[TestCase], new: CaseStore) -> CaseStore:
+    """Retry of selected tests: replace the retried ones in place, append new suite errors."""
+    wanted = {c.key: c for c in failed}
+    replacements: dict[tuple[str, str], TestCase] = {}
+    extras: list[TestCase] = []
+    for case in new:
+        if case.key in wanted and case.key not in replacements:
+            replacements[case.key] = fold_retry(wanted[case.key], case)
+        elif case.status in FAILING:
+            extras.append(case)
+    folded = CaseStore()
+    for case in old:
+        folded.append(replacements.get(case.key, case))
+    folded.extend(extras)
+    old.close()
+    new.close()
+    return folded
+
+
+def fold_full(new: CaseStore, failed: Sequence[TestCase]) -> CaseStore:
+    """Retry of the whole suite: its results stand, with history for tests that failed before."""
+    wanted = {c.key: c for c in failed}
+    seen: set[tuple[str, str]] = set()
+    folded = CaseStore()
+    for case in new:
+        if case.key in wanted and case.key not in seen:
+            seen.add(case.key)
+            folded.append(fold_retry(wanted[case.key], case))
+        else:
+            folded.append(case)
+    for key, old in wanted.items():
+        if key in seen:
+            continue
+        if old.type == SUITE_ERROR_TYPE:
+            # The suite-level problem of the earlier attempt did not come back: it was flaky.
+            ok = dataclasses.replace(old, status="passed", message="", details="", type="")
+            folded.append(fold_retry(old, ok))
+        else:
+            folded.append(old)
+    new.close()
+    return folded

@@ -1,0 +1,139 @@
+r"""Small text helpers every report shares: cleaning, cutting to size, formatting seconds.
+
+Test names, messages and output come from the projects under test: they may
+hold terminal colour codes, NUL bytes, lone surrogates (undecodable bytes)
+and megabytes without a newline. Each writer (merged JUnit, records,
+Markdown, annotations, the console) cuts and cleans with these functions, so
+"how much is kept" and "what a cut looks like" are decided once.
+
+`clean_text` removes ANSI escape sequences (they carry no information in a
+report) and replaces every other character XML 1.0 forbids by visible text
+such as ``\x00`` or ``\ud800``, so nothing is ever dropped silently.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from datetime import datetime
+
+#: CSI sequences (colours, cursor moves), OSC sequences (titles, hyperlinks) and
+#: two-character escapes such as ``ESC c``.
+_ANSI = r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]"
+#: everything outside the XML 1.0 `Char` production
+_ILLEGAL = r"[^\x09\x0a\x0d\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]"
+_PATTERN = re.compile(f"({_ANSI})|{_ILLEGAL}")
+#: ESC is itself XML-illegal, so one character-class scan finds every text needing work
+_NEEDS_WORK = re.compile(_ILLEGAL)
+_FENCE = re.compile(r"(?m)^```")
+
+
+def _marker(match: re.Match[str]) -> str:
+    if match.group(1) is not None:
+        return ""
+    code = ord(match.group(0))
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"  # noqa: PLR2004 - byte-sized code points
+
+
+def clean_text(text: str) -> str:
+    """Strip ANSI escapes and replace XML-illegal characters with a visible escape."""
+    if _NEEDS_WORK.search(text) is None:  # the common case, ~20x faster than the full pattern
+        return text
+    return _PATTERN.sub(_marker, text)
+
+
+def shorten(text: str, limit: int) -> str:
+    """`text` cut to `limit` characters, with an ellipsis when cut."""
+    return text if len(text) <= limit else text[: max(0, limit - 1)] + "…"
+
+
+def first_line(text: str, limit: int = 200) -> str:
+    """The first non-empty line of a message, trimmed and shortened."""
+    for line in text.splitlines():
+        stripped = line.strip()
+        if stripped:
+            return shorten(stripped, limit)
+    return ""
+
+
+def last_line(text: str, limit: int = 160) -> str:
+    """The last non-empty line of some output, trimmed and cut to `limit` ("no output" if none)."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return lines[-1][:limit] if lines else "no output"
+
+
+def first_lines(text: str, lines: int, chars: int) -> str:
+    """The first `lines` lines of a message, trimmed, with a marker when something was cut."""
+    kept = text.strip().splitlines()
+    head = "\n".join(kept[:lines])
+    if len(kept) > lines:
+        head += "\n…"
+    return shorten(head, chars)
+
+
+def truncate(text: str, limit: int) -> str:
+    """`text` cut to about `limit` UTF-8 bytes (head and tail kept) with a marker saying so."""
+    if limit <= 0 or len(text) * 4 <= limit:
+        return text
+    data = text.encode("utf-8", "surrogatepass")
+    if len(data) <= limit:
+        return text
+    half = limit // 2
+    head = data[:half].decode("utf-8", "ignore")
+    tail = data[len(data) - (limit - half) :].decode("utf-8", "ignore")
+    cut = len(data) - limit
+    return f"{head}\n[... qaagent: {cut} of {len(data)} bytes truncated ...]\n{tail}"
+
+
+def truncate_utf8(text: str, max_bytes: int, note: str = "") -> str:
+    """Return `text` within `max_bytes` UTF-8 bytes, cut at a line end, `note` appended when cut.
+
+    Cutting at a line end keeps Markdown table rows whole (a lone first line
+    that is a table row is dropped rather than cut) and an unclosed code fence
+    is dropped with what follows it. Other single long lines are cut at a
+    character boundary. The note is left out when even it does not fit.
+    """
+    data = text.encode("utf-8")
+    if len(data) <= max_bytes:
+        return text
+    suffix = f"\n\n{note}\n" if note else "\n"
+    if len(suffix.encode("utf-8")) > max_bytes:
+        suffix = ""
+    room = max_bytes - len(suffix.encode("utf-8"))
+    head = data[:room].decode("utf-8", errors="ignore")
+    if "\n" in head:
+        head = head[: head.rindex("\n")]
+    elif head.startswith("|"):
+        head = ""
+    fences = [m.start() for m in _FENCE.finditer(head)]
+    if len(fences) % 2:
+        head = head[: fences[-1]].rstrip("\n")
+    return head + suffix
+
+
+def format_time(seconds: float) -> str:
+    """Seconds with exactly 3 decimals, never negative, never exponent notation (JUnit `time`)."""
+    if not math.isfinite(seconds) or seconds < 0:
+        seconds = 0.0
+    return f"{seconds:.3f}"
+
+
+def fmt_seconds(seconds: float) -> str:
+    """`4.2 s`, `3 m 07 s`, `1 h 02 m`: a duration for people."""
+    if seconds < 60:  # noqa: PLR2004 - one minute
+        return f"{seconds:.1f} s"
+    minutes, secs = divmod(round(seconds), 60)
+    if minutes < 60:  # noqa: PLR2004 - one hour
+        return f"{minutes} m {secs:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} m"
+
+
+def epoch(text: object) -> float | None:
+    """Epoch seconds of an ISO-8601 time (as manifests write them); None when absent or unreadable."""
+    if not isinstance(text, str) or not text:
+        return None
+    try:
+        return datetime.fromisoformat(text).timestamp()
+    except ValueError:
+        return None

@@ -1,0 +1,241 @@
+"""What many tests share: reading a run's bundle, building results, and the action's environment.
+
+The fake GitHub API is `github_server.GitHubServer` (the only one); the
+fixtures that start it are in conftest.py.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from qaagent.results import Attempt, CaseStore, Rerun, RunResult, Status, SuiteResult, TestCase
+
+ROOT = Path(__file__).resolve().parent.parent
+ENTRYPOINT = ROOT / "entrypoint.py"
+
+
+# -- a run's evidence --------------------------------------------------------------------------------
+
+
+def latest_bundle(root: Path) -> Path:
+    """The newest evidence bundle of the project at `root` (in its default evidence dir)."""
+    return max((root / ".qaagent" / "evidence").iterdir())
+
+
+def manifest_of(path: Path) -> dict[str, Any]:
+    """The manifest of the bundle at `path`, or of the newest bundle of the project at `path`."""
+    bundle = path if (path / "manifest.json").is_file() else latest_bundle(path)
+    data: dict[str, Any] = json.loads((bundle / "manifest.json").read_text(encoding="utf-8"))
+    return data
+
+
+def records_of(path: Path) -> list[dict[str, Any]]:
+    """The tests.jsonl records of the bundle at `path`, or of the project's newest bundle."""
+    bundle = path if (path / "tests.jsonl").is_file() else latest_bundle(path)
+    text = (bundle / "tests.jsonl").read_text(encoding="utf-8")
+    return [json.loads(line) for line in text.splitlines() if line]
+
+
+def copy_demo(tmp_path: Path) -> Path:
+    """A copy of examples/demo sharing its installed node_modules."""
+    demo = tmp_path / "demo"
+    shutil.copytree(
+        ROOT / "examples" / "demo",
+        demo,
+        ignore=shutil.ignore_patterns(".qaagent", "node_modules", "test-results", "qaagent-junit.xml"),
+    )
+    (demo / "e2e" / "node_modules").symlink_to(ROOT / "examples" / "demo" / "e2e" / "node_modules")
+    return demo
+
+
+# -- result builders ---------------------------------------------------------------------------------
+
+
+def case(
+    name: str,
+    status: Status = "passed",
+    *,
+    suite: str = "unit",
+    classname: str = "tests.test_x",
+    file: str | None = "tests/test_x.py",
+    line: int | None = 3,
+    message: str = "",
+    details: str = "",
+    flaky: bool = False,
+    attempts: int = 1,
+    stdout: str = "",
+    stderr: str = "",
+) -> TestCase:
+    """A test case with sensible defaults."""
+    reruns: tuple[Rerun, ...] = ()
+    if flaky:
+        reruns = (Rerun(status="failed", message="first try failed"),)
+        attempts = max(attempts, 2)
+    return TestCase(
+        suite=suite,
+        classname=classname,
+        name=name,
+        status=status,
+        file=file,
+        line=line,
+        message=message,
+        details=details,
+        flaky=flaky,
+        attempts=attempts,
+        reruns=reruns,
+        stdout=stdout,
+        stderr=stderr,
+        duration=0.01,
+    )
+
+
+def suite(name: str, cases: list[TestCase], *, runner: str = "pytest", duration: float = 2.0) -> SuiteResult:
+    """A suite that ran once for `duration` seconds."""
+    attempt = Attempt(
+        number=1,
+        command=("pytest",),
+        returncode=0,
+        timed_out=False,
+        started_at=1_700_000_000.0,
+        duration=duration,
+        log_path=Path("log.txt"),
+    )
+    return SuiteResult(name=name, runner=runner, cases=CaseStore(cases), attempts=[attempt])
+
+
+def run_of(*suites: SuiteResult, duration: float = 3.0, project: str = "shop") -> RunResult:
+    """A run of `suites` that took `duration` seconds of wall time."""
+    return RunResult(
+        project=project,
+        run_id="20240101_000000Z",
+        suites=list(suites),
+        started_at=1_700_000_000.0,
+        finished_at=1_700_000_000.0 + duration,
+    )
+
+
+def close_run(run: RunResult) -> None:
+    """Release the suites' spill files (large runs)."""
+    for item in run.suites:
+        item.cases.close()
+
+
+# -- the action's world --------------------------------------------------------------------------------
+
+TOKEN = "ghs_SECRETtoken0123456789abcdefghijklmnop"  # noqa: S105 - a fake, to prove masking
+HEAD_SHA = "6dcb09b5b57875f334f61aebed695e2e4193db5e"
+MERGE_SHA = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4"
+DECLARED = yaml.safe_load((ROOT / "action.yml").read_text(encoding="utf-8"))["inputs"]
+#: a profile with one command suite that passes
+COMMAND_PROFILE = """\
+project:
+  name: fixture
+tests:
+  smoke:
+    runner: command
+    command: [python3, -c, "print('ok')"]
+"""
+
+
+def pull_request_event() -> dict[str, Any]:
+    """The event payload of a `pull_request` (synchronize) run of PR 7 at `HEAD_SHA`."""
+    repo = {"id": 1296269, "name": "shop", "full_name": "octo/shop", "private": False,
+            "owner": {"login": "octo", "type": "Organization"}}  # fmt: skip
+    return {
+        "action": "synchronize",
+        "number": 7,
+        "pull_request": {
+            "number": 7,
+            "state": "open",
+            "title": "Make checkout faster",
+            "user": {"login": "contributor"},
+            "head": {"ref": "fast-checkout", "sha": HEAD_SHA, "repo": repo},
+            "base": {"ref": "main", "sha": "9049f1265b7d61be4a8904a9a27120d2064dab3b", "repo": repo},
+            "merge_commit_sha": MERGE_SHA,
+        },
+        "repository": repo,
+        "sender": {"login": "contributor"},
+    }
+
+
+class ActionWorld:
+    """A workspace with a fixture project and the environment the runner gives a Docker action.
+
+    `inputs` holds every input of action.yml (its declared defaults; a token);
+    `environment()` is what the entrypoint sees.
+    """
+
+    def __init__(self, tmp_path: Path, api_url: str) -> None:
+        self.workspace = tmp_path / "workspace"
+        self.workspace.mkdir()
+        (self.workspace / ".qaagent.yaml").write_text(COMMAND_PROFILE, encoding="utf-8")
+        self.files = tmp_path / "file_commands"
+        self.files.mkdir()
+        self.output = self.files / "output"
+        self.summary = self.files / "summary"
+        self.output.touch()
+        self.summary.touch()
+        event = self.files / "event.json"
+        event.write_text(json.dumps(pull_request_event()), encoding="utf-8")
+        self.inputs: dict[str, str] = {name: spec["default"] for name, spec in DECLARED.items()}
+        self.inputs["github-token"] = TOKEN
+        self.env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "HOME": str(tmp_path),
+            "LANG": "C.UTF-8",
+            "CI": "true",
+            "GITHUB_ACTIONS": "true",
+            "GITHUB_WORKSPACE": str(self.workspace),
+            "GITHUB_OUTPUT": str(self.output),
+            "GITHUB_STEP_SUMMARY": str(self.summary),
+            "GITHUB_EVENT_NAME": "pull_request",
+            "GITHUB_EVENT_PATH": str(event),
+            "GITHUB_SHA": MERGE_SHA,
+            "GITHUB_REF": "refs/pull/7/merge",
+            "GITHUB_REPOSITORY": "octo/shop",
+            "GITHUB_API_URL": api_url,
+            "GITHUB_SERVER_URL": "https://github.com",
+            "GITHUB_RUN_ID": "1658821493",
+            "GITHUB_RUN_ATTEMPT": "1",
+            "GITHUB_JOB": "qa",
+            "GITHUB_WORKFLOW": "tests",
+            "GITHUB_ACTOR": "contributor",
+        }
+
+    def environment(self) -> dict[str, str]:
+        """The job's variables and one `INPUT_<NAME>` per input (hyphens kept, as the runner does)."""
+        env = dict(self.env)
+        env.update({f"INPUT_{name.upper()}": value for name, value in self.inputs.items()})
+        return env
+
+    def outputs(self) -> dict[str, str]:
+        """The step outputs written so far."""
+        return parse_outputs(self.output.read_text(encoding="utf-8"))
+
+
+def parse_outputs(text: str) -> dict[str, str]:
+    """Read a GITHUB_OUTPUT file: `name=value` lines and `name<<DELIM` ... `DELIM` blocks."""
+    values: dict[str, str] = {}
+    lines = iter(text.splitlines())
+    for line in lines:
+        if "<<" in line and ("=" not in line or line.index("<<") < line.index("=")):
+            name, delimiter = line.split("<<", 1)
+            body: list[str] = []
+            for inner in lines:
+                if inner == delimiter:
+                    break
+                body.append(inner)
+            else:
+                msg = f"output {name!r}: delimiter {delimiter!r} never closes"
+                raise AssertionError(msg)
+            values[name] = "\n".join(body)
+        elif "=" in line:
+            name, value = line.split("=", 1)
+            values[name] = value
+    return values

@@ -1,0 +1,218 @@
+"""Which way imports go: every module has a layer, and no module imports a higher one or itself back.
+
+The layers are listed here explicitly (and described in docs/architecture.md). A new module
+must be given its layer below, or this test fails. Every import counts: at the top of a
+module, inside a function, or under `if TYPE_CHECKING:`.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+from helpers import ROOT
+
+#: bottom (0) to top; a module may import modules of its own layer or below, never above
+LAYERS: dict[int, tuple[str, ...]] = {
+    0: (  # foundations: no qaagent imports but each other; the (empty) package modules
+        "qaagent",
+        "qaagent.evidence",
+        "qaagent.github",
+        "qaagent.junit",
+        "qaagent.formats",
+        "qaagent.report",
+        "qaagent.text",
+        "qaagent.files",
+        "qaagent.results",
+        "qaagent.github.commands",
+        "qaagent.history",
+        "qaagent.history.dsn",
+        "qaagent.history.packed",
+    ),
+    1: (  # errors and the guarded doors every layer above uses
+        "qaagent.errors",
+        "qaagent.paths",
+        "qaagent.options",
+        "qaagent.console",
+        "qaagent.schedule",
+        "qaagent.evidence.redact",
+        "qaagent.evidence.diagnostics",
+        "qaagent.history.faults",
+        "qaagent.history.settings",
+        "qaagent.history.model",
+    ),
+    2: (  # reading input and running processes
+        "qaagent.profile",
+        "qaagent.process",
+        "qaagent.orphans",
+        "qaagent.formats.source",
+        "qaagent.formats.xmlsafe",
+        "qaagent.formats.xmltree",
+        "qaagent.formats.jsonstream",
+        "qaagent.junit.locate",
+        "qaagent.formats.golang",
+        "qaagent.junit.dialects",
+        "qaagent.junit.parse",
+        "qaagent.junit.read",
+        "qaagent.junit.write",
+        "qaagent.formats.trx",
+        "qaagent.formats.nunit3",
+        "qaagent.formats.xunit2",
+        "qaagent.formats.gotest",
+        "qaagent.formats.tap",
+        "qaagent.formats.cucumber",
+        "qaagent.formats.mocha",
+        "qaagent.formats.detect",
+        "qaagent.formats.read",
+        "qaagent.evidence.gitinfo",
+        "qaagent.history.schema",
+        "qaagent.history.backends",
+    ),
+    3: (  # the plan, the things it starts, the evidence bundle
+        "qaagent.plan",
+        "qaagent.app",
+        "qaagent.runners",
+        "qaagent.runners.base",
+        "qaagent.runners.listing",
+        "qaagent.runners.npm",
+        "qaagent.runners.pytest",
+        "qaagent.runners.behave",
+        "qaagent.runners.playwright",
+        "qaagent.runners.command",
+        "qaagent.evidence.manifest",
+        "qaagent.evidence.records",
+        "qaagent.evidence.read",
+        "qaagent.evidence.verify",
+        "qaagent.evidence.bundle",
+        "qaagent.history.store",
+        "qaagent.history.bundles",
+        "qaagent.history.record",
+    ),
+    4: (  # scheduling and execution; reports and GitHub feedback of a finished run
+        "qaagent.durations",
+        "qaagent.shard",
+        "qaagent.retries",
+        "qaagent.orchestrator",
+        "qaagent.report.console",
+        "qaagent.report.timeline",
+        "qaagent.report.markdown",
+        "qaagent.report.html",
+        "qaagent.github.context",
+        "qaagent.github.api",
+        "qaagent.github.annotations",
+        "qaagent.github.checks",
+        "qaagent.github.comment",
+        "qaagent.github.publish",
+        "qaagent.github.feedback",
+    ),
+    5: (  # shard bundles → one run; what the test history knows
+        "qaagent.rebuild",
+        "qaagent.merge",
+        "qaagent.history.queries",
+        "qaagent.history.rates",
+        "qaagent.history.compare",
+        "qaagent.history.api",
+        "qaagent.history.report",
+    ),
+    # the two pipelines; the action's inputs as options; the `qaagent history` commands
+    6: ("qaagent.pipeline", "qaagent.action", "qaagent.history.commands"),
+    7: ("qaagent.cli", "qaagent.__main__"),  # the command line
+    8: ("entrypoint",),  # the action's adapter
+}
+LAYER = {module: layer for layer, modules in LAYERS.items() for module in modules}
+#: packages that must not import each other although their layers would allow it
+FORBIDDEN = (
+    ("qaagent.junit", "qaagent.report"),
+    ("qaagent.github", "qaagent.report"),
+    ("qaagent.junit.write", "qaagent.evidence"),
+    ("qaagent.runners", "qaagent.shard"),
+)
+
+
+def module_name(path: Path) -> str:
+    rel = path.relative_to(ROOT).with_suffix("")
+    parts = rel.parts[:-1] if rel.name == "__init__" else rel.parts
+    return ".".join(parts)
+
+
+def sources() -> dict[str, Path]:
+    found = {module_name(p): p for p in (ROOT / "qaagent").rglob("*.py")}
+    found["entrypoint"] = ROOT / "entrypoint.py"
+    return found
+
+
+def imports_of(path: Path, known: set[str]) -> set[str]:
+    """The qaagent modules `path` imports, anywhere in it."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+            # `from qaagent import options` imports the module qaagent.options
+            found.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return {name for name in found if name in known}
+
+
+@pytest.fixture(scope="module")
+def graph() -> dict[str, set[str]]:
+    modules = sources()
+    return {name: imports_of(path, set(modules)) - {name} for name, path in modules.items()}
+
+
+def test_every_module_has_a_layer(graph: dict[str, set[str]]) -> None:
+    assert sorted(set(graph) - set(LAYER)) == [], "give each new module its layer in LAYERS"
+    assert sorted(set(LAYER) - set(graph)) == [], "a module listed in LAYERS no longer exists"
+
+
+def test_no_module_imports_a_higher_layer(graph: dict[str, set[str]]) -> None:
+    upward = sorted(
+        f"{module} (layer {LAYER[module]}) imports {target} (layer {LAYER[target]})"
+        for module, targets in graph.items()
+        for target in targets
+        if LAYER[target] > LAYER[module]
+    )
+    assert upward == []
+
+
+def test_forbidden_package_imports(graph: dict[str, set[str]]) -> None:
+    def inside(name: str, package: str) -> bool:
+        return name == package or name.startswith(package + ".")
+
+    found = sorted(
+        f"{module} imports {target}"
+        for module, targets in graph.items()
+        for target in targets
+        for source, banned in FORBIDDEN
+        if inside(module, source) and inside(target, banned)
+    )
+    assert found == []
+
+
+def test_no_import_cycle(graph: dict[str, set[str]]) -> None:
+    # Tarjan-free: a depth-first search that reports the first cycle it walks into.
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+    path: list[str] = []
+
+    def visit(module: str) -> list[str] | None:
+        state[module] = 1
+        path.append(module)
+        for target in sorted(graph[module]):
+            if state.get(target) == 1:
+                return [*path[path.index(target) :], target]
+            if target not in state and (cycle := visit(target)) is not None:
+                return cycle
+        path.pop()
+        state[module] = 2
+        return None
+
+    for module in sorted(graph):
+        if module not in state and (cycle := visit(module)) is not None:
+            pytest.fail("import cycle: " + " → ".join(cycle))
+
+
+def test_the_check_sees_a_violation() -> None:
+    fake = {"qaagent.text": {"qaagent.cli"}, "qaagent.cli": {"qaagent.text"}}
+    assert LAYER["qaagent.cli"] > LAYER["qaagent.text"]
+    assert any(LAYER[t] > LAYER[m] for m, ts in fake.items() for t in ts)
