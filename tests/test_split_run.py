@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import ProjectFactory, run_qaagent, start_qaagent
+from conftest import ProjectFactory, free_port, health_app, run_qaagent, start_qaagent
 from helpers import case, run_of, suite
 from test_shard_fixtures import build_project, normalized_junit, run_shard
 
@@ -261,3 +261,36 @@ def test_merge_refuses_a_test_two_shards_reported(tmp_path: Path) -> None:
     merged = merge_bundles(shards, evidence_dir=tmp_path / "out", repo_root=tmp_path, allow_partial=True)
     assert merged.run.counts.total == 3  # each test once
     assert any("reported by more than one shard" in n and "kept the first shard's" in n for n in merged.notes)
+
+
+@pytest.mark.slow
+def test_the_batches_share_the_one_app_qaagent_started(qa_project: ProjectFactory) -> None:
+    port = free_port()
+    app = health_app("import os, pathlib\npathlib.Path('starts.txt').open('a').write(f'{os.getpid()}\\n')")
+    ping = textwrap.dedent(
+        """
+        import os, urllib.request
+
+        def test_app_answers():
+            with urllib.request.urlopen(os.environ["BASE_URL"] + "/health", timeout=10) as reply:
+                assert reply.status == 200
+        """
+    )
+    root = qa_project(
+        {
+            ".qaagent.yaml": (
+                "project: {name: app}\nrun: {parallel: true, max_workers: 2}\n"
+                "tests:\n  unit: {runner: pytest, path: tests, split: 3}\n"
+                f"app:\n  base_url: http://127.0.0.1:{port}\n  health_endpoint: /health\n"
+                f"  start_command: [{PY!r}, app.py, '{port}']\n"
+            ).replace("'", '"'),
+            "app.py": app,
+            "pytest.ini": "[pytest]\n",
+            **{f"tests/test_{c}.py": ping for c in "abc"},
+        }
+    )
+    result = run_qaagent("run-all", cwd=root, timeout=180)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "suite unit split into 3 batches" in result.stdout
+    assert len((root / "starts.txt").read_text().split()) == 1  # started once, for every batch
+    assert [r["status"] for rs in _unit_records(root).values() for r in rs] == ["passed"] * 3
