@@ -14,6 +14,8 @@ import pytest
 from conftest import ProjectFactory, free_port, health_app, run_qaagent, start_qaagent
 from helpers import case, run_of, suite
 from test_shard_fixtures import build_project, normalized_junit, run_shard
+from test_shard_playwright import SPEC
+from test_shard_playwright import _project as _playwright_project
 
 from qaagent.errors import UsageError
 from qaagent.evidence.bundle import Bundle
@@ -49,6 +51,12 @@ def test_a_split_run_reports_exactly_what_an_unsplit_run_reports(tmp_path: Path)
     )  # failing, flaky (retried) and passing tests; behave; a command suite
     unsplit = run_shard(root, "ev-whole")
     _with_split(root, "3", "2")
+    validate = run_qaagent("validate", "--evidence-dir", "ev-none", cwd=root)
+    assert validate.returncode == 0, validate.stderr
+    assert "suite unit split into 3 batches" in validate.stdout
+    assert "suite behave split into 2 batches" in validate.stdout
+    assert "predicted makespan: ~" in validate.stdout
+    assert "suite lint" not in validate.stdout  # lint asked for nothing: no reason to give
     split = run_shard(root, "ev-split")
     manifest = json.loads((split / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["settings"]["split"]["batches"] == {"unit": 3, "behave": 2}
@@ -294,3 +302,36 @@ def test_the_batches_share_the_one_app_qaagent_started(qa_project: ProjectFactor
     assert "suite unit split into 3 batches" in result.stdout
     assert len((root / "starts.txt").read_text().split()) == 1  # started once, for every batch
     assert [r["status"] for rs in _unit_records(root).values() for r in rs] == ["passed"] * 3
+
+
+@pytest.mark.slow
+def test_playwright_args_naming_specs_run_once_across_shards_and_batches(tmp_path: Path) -> None:
+    """The issue's suite: `args` naming two specs ran both in every shard; merge gave twice the tests."""
+    root = _playwright_project(tmp_path / "p")
+    tests = root / "e2e" / "tests"
+    for name in ("a", "b", "c"):
+        (tests / f"{name}.spec.js").write_text(SPEC.replace("'it'", f"'{name} works'"), encoding="utf-8")
+    (root / ".qaagent.yaml").write_text(
+        "project: {name: pw}\nrun: {parallel: true, max_workers: 2}\ntests:\n"
+        "  e2e: {runner: playwright, path: e2e, args: [--retries=0, tests/a.spec.js, tests/b.spec.js]}\n",
+        encoding="utf-8",
+    )
+    for shard in ("1/2", "2/2"):
+        result = run_qaagent("run-all", "--shard", shard, "--evidence-dir", "shards", cwd=root, timeout=300)
+        assert result.returncode == 0, result.stdout + result.stderr
+    bundles = sorted((root / "shards").iterdir())
+    counts = [json.loads((b / "manifest.json").read_text())["totals"]["total"] for b in bundles]
+    assert counts == [1, 1]  # each shard ran its one spec, not both
+    merged = run_qaagent("merge", *map(str, bundles), "--evidence-dir", "merged", cwd=root, timeout=120)
+    assert merged.returncode == 0, merged.stdout + merged.stderr
+    names = sorted(str(r["name"]) for rs in _unit_records(root, "merged").values() for r in rs)
+    assert names == ["a works", "b works"]  # 2 tests from a 2-test suite, c never ran
+    (root / ".qaagent.yaml").write_text(
+        (root / ".qaagent.yaml").read_text().replace("tests/b.spec.js]}", "tests/b.spec.js], split: 2}"),
+        encoding="utf-8",
+    )
+    split = run_qaagent("run-all", "--evidence-dir", "split", cwd=root, timeout=300)
+    assert split.returncode == 0, split.stdout + split.stderr
+    assert "suite e2e split into 2 batches" in split.stdout
+    names = sorted(str(r["name"]) for rs in _unit_records(root, "split").values() for r in rs)
+    assert names == ["a works", "b works"]
