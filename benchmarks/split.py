@@ -426,7 +426,17 @@ def recorded_durations(setup: Setup, project: Path, profile: str) -> Path:
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     _reset(project)
-    (project / ".qaagent.yaml").write_text(profile, encoding="utf-8")
+    profile_path = project / ".qaagent.yaml"
+    profile_path.write_text(profile, encoding="utf-8")
+    try:
+        return _warm_up(setup, project, work)
+    finally:  # leave the project as it was: the real-project check refuses a checkout with a profile
+        profile_path.unlink(missing_ok=True)
+        _reset(project)
+
+
+def _warm_up(setup: Setup, project: Path, work: Path) -> Path:
+    """One split run of `project` (its profile written) and the durations file made from its bundle."""
     evidence = work / "evidence"
     run = [
         str(setup.qaagent),
@@ -454,7 +464,6 @@ def recorded_durations(setup: Setup, project: Path, profile: str) -> Path:
         capture_output=True,
         timeout=120,
     )
-    _reset(project)
     return target
 
 
@@ -558,6 +567,11 @@ def real_project(
     python = ensure_venv(
         setup.work / f"real-venv-{key}", [str(checkout), TOOLS[0], TOOLS[1], *deps], progress=progress
     )
+    profile_path = checkout / ".qaagent.yaml"
+    if profile_path.exists():
+        raise SystemExit(
+            f"{profile_path} exists: this benchmark writes its own profile there; use a fresh checkout"
+        )
     variants = qaagent_variants(setup, "pytest", tests, python, checkout)
     pytest = (str(python), "-m", "pytest", tests, "-o", "junit_family=xunit1")
     # the tool alone in one process: tells a difference qaagent makes from one xdist makes
@@ -569,12 +583,6 @@ def real_project(
     variants["xdist -n W"] = Variant(
         (*pytest, "-n", str(setup.workers), f"--junitxml={junit}"), (0, 1), junit
     )
-    profile_path = checkout / ".qaagent.yaml"
-    existed = profile_path.exists()
-    if existed:
-        raise SystemExit(
-            f"{profile_path} exists: this benchmark writes its own profile there; use a fresh checkout"
-        )
     try:
         result = measure(
             "real", checkout, variants, runs=runs, env=setup.env, logs=setup.work / "logs", progress=progress
