@@ -201,7 +201,8 @@ def test_without_durations_the_console_says_equal_shares_not_seconds(qa_project:
     assert result.returncode == 0, result.stderr
     assert "equal shares (no recorded durations)" in result.stdout
     shares = [line for line in result.stdout.splitlines() if re.match(r"\s*(\d+ )?shard", line)]
-    assert shares and not any(re.search(r"\d s\b", line) for line in shares), result.stdout
+    assert shares, result.stdout
+    assert not any(re.search(r"\d s\b", line) for line in shares), result.stdout
     # each shard's queue may show seconds, but then says they are guessed from the listed tests
     assert "each runner's guess per test (no recorded durations)" in result.stdout
     run = run_qaagent("run-all", "--shard", "2/2", "--suite", "lint", "--evidence-dir", "ev", cwd=root)
