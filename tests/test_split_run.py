@@ -79,6 +79,27 @@ def test_a_split_run_reports_exactly_what_an_unsplit_run_reports(tmp_path: Path)
     assert "suites/unit/batch-2/attempt-1/output.log" in html
 
 
+@pytest.mark.slow
+def test_cases_keep_listing_order_when_pytests_rootdir_is_the_test_folder(qa_project: ProjectFactory) -> None:
+    """A `tests/pytest.ini` makes pytest's rootdir `tests/`, so JUnit's `file` lacks the `tests/` prefix.
+
+    The batches (files 0 and 3, 1 and 4, 2 and 5) must still merge back into listing order
+    (found on Textualize/rich: the cases came out batch after batch).
+    """
+    files = {
+        f"tests/test_m{i}.py": f"def test_a{i}():\n    pass\n\ndef test_b{i}():\n    pass\n" for i in range(6)
+    }
+    profile = "project: {{name: r}}\nrun: {{parallel: true, max_workers: 2}}\ntests:\n  unit: {{runner: pytest, path: tests{}}}\n"
+    root = qa_project({".qaagent.yaml": profile.format(""), "tests/pytest.ini": "[pytest]\n", **files})
+    unsplit = run_shard(root, "ev-whole")
+    (root / ".qaagent.yaml").write_text(profile.format(", split: 3"), encoding="utf-8")
+    split = run_shard(root, "ev-split")
+    manifest = json.loads((split / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["settings"]["split"]["batches"] == {"unit": 3}
+    assert [r["name"] for r in _records(split)] == [r["name"] for r in _records(unsplit)]
+    assert normalized_junit(root / "ev-split.xml") == normalized_junit(root / "ev-whole.xml")
+
+
 CRASH = "import os\n\ndef test_crash():\n    os._exit(3)\n"
 HANG = "import time\n\ndef test_hang():\n    time.sleep(120)\n"
 GOOD = "def test_good():\n    pass\n\ndef test_also_good():\n    pass\n"

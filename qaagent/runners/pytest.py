@@ -20,7 +20,15 @@ from pathlib import Path
 
 from qaagent.results import TestCase
 from qaagent.runners.base import AttemptSpec, PythonToolRunner
-from qaagent.runners.listing import QUOTE, ListedUnit, Selection, UnitListing, ask_tool, split_selection
+from qaagent.runners.listing import (
+    QUOTE,
+    ListedUnit,
+    Selection,
+    UnitListing,
+    ask_tool,
+    relative,
+    split_selection,
+)
 
 #: pytest's exit code when it collected nothing (a listing, not a failure)
 NO_TESTS_COLLECTED = 5
@@ -64,6 +72,16 @@ class PytestRunner(PythonToolRunner):
             return "finer"
         path = Path(argument) if Path(argument).is_absolute() else self.cwd / argument
         return "file" if path.exists() else None
+
+    def unit_keys(self, path: Path) -> tuple[str, ...]:
+        """The test file, and every tail of its path: JUnit's ``file`` is relative to pytest's rootdir.
+
+        The rootdir is not always the repository (a project without a pytest section in an ini
+        file gets the common ancestor of the arguments, e.g. ``tests/``): a split suite's cases
+        are put back in listing order by these keys, so each form must find its file.
+        """
+        parts = Path(relative(path, self.repo_root)).parts
+        return tuple(dict.fromkeys("/".join(parts[i:]) for i in range(len(parts))))
 
     def list_units(self) -> UnitListing:
         """The test files pytest collects, in collection order (a file path is its own unit)."""
