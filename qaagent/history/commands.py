@@ -22,7 +22,7 @@ from typing import IO, Any, TextIO
 
 from qaagent import options
 from qaagent.console import Console
-from qaagent.errors import ExitCode, QAAgentError, UsageError
+from qaagent.errors import ExitCode, QAAgentError, UsageError, report_error
 from qaagent.history.faults import HistoryUnavailable
 from qaagent.history.model import STATUS_NAME
 from qaagent.history.settings import DEFAULT_STORE, HistorySettings
@@ -310,7 +310,7 @@ def cmd_import(args: argparse.Namespace, out: TextIO) -> int:
         try:
             paths.extend(find_bundles([given]))
         except UsageError as exc:
-            console.line(f"qaagent: error: {exc.message}")
+            report_error(exc)
             failed += 1
     history = _open(args, create=True)
     try:
@@ -318,7 +318,7 @@ def cmd_import(args: argparse.Namespace, out: TextIO) -> int:
             try:
                 bundle = read_bundle(path)
             except UsageError as exc:
-                console.line(f"qaagent: error: {exc.message}")
+                report_error(exc)
                 failed += 1
                 continue
             done = _record(history, path, bundle)
