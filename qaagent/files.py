@@ -74,3 +74,11 @@ def sha256_file(path: Path) -> str:
         while chunk := handle.read(_CHUNK):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def display_path(path: Path, root: Path | str) -> str:
+    """`path` relative to `root` (the workspace) when inside it, else as given."""
+    try:
+        return path.resolve().relative_to(Path(root).resolve()).as_posix()
+    except ValueError:
+        return str(path)

@@ -35,8 +35,7 @@ from typing import TYPE_CHECKING, TextIO
 from qaagent import __version__
 from qaagent.console import Console
 from qaagent.errors import ExitCode, QAAgentError
-from qaagent.files import copy_to
-from qaagent.github.feedback import GitHubFeedback, display_path
+from qaagent.files import copy_to, display_path
 from qaagent.plan import Plan, build_plan
 from qaagent.process import Cancel, cancel_on_signals, child_environment, signal_handler
 from qaagent.profile import load_profile
@@ -46,6 +45,7 @@ if TYPE_CHECKING:
     from types import FrameType
 
     from qaagent.evidence.bundle import Bundle
+    from qaagent.github.feedback import GitHubFeedback
     from qaagent.options import FeedbackOptions, MergeOptions, RunOptions
 
 
@@ -173,6 +173,9 @@ def start_feedback(run: Run) -> None:
     """In GitHub Actions: the `in_progress` check run (when asked for; a cancel stops the wait)."""
     if run.github_options is None:
         return
+    # Imported only here: the GitHub client and `requests` cost a tenth of a second of start-up.
+    from qaagent.github.feedback import GitHubFeedback  # noqa: PLC0415
+
     run.feedback = GitHubFeedback(run.github_options, repo_root=run.repo_root, stream=run.console.stream)
     run.feedback.start(run.cancel)
 
