@@ -49,7 +49,7 @@ const { chromium } = require(path.join(modules, 'playwright'));
         problems: [...document.querySelectorAll('#problem-list article h3')].map((h) => h.textContent),
         images,
         scripts: document.scripts.length,
-        injected: document.querySelectorAll('b, img[src="x"], script:not([nonce]):not([type="application/json"])').length,
+        injected: document.querySelectorAll('b, img[src="x"], script:not([nonce]):not([type="application/json"]):not([type="application/octet-stream"])').length,
         rowsPerSuite: [...document.querySelectorAll('.tests-table')].map((t) => t.querySelectorAll('tbody tr.row').length),
       };
     });
