@@ -12,7 +12,9 @@ the write time of 100,000 cases (docs/benchmarks.md).
 
 The document follows `schemas/junit-qaagent.xsd`, qaagent's own schema (the
 JUnit dialect of Jenkins' junit-10.xsd plus `file` and `line` on test cases and
-`skipped` on `testsuites`, as strict as this writer). Retries follow the
+`skipped` on `testsuites`, as strict as this writer). Each testsuite's
+properties start with ``written_by=qaagent``, so that reading the report back
+(merge, report) takes its 1-based lines and its identities as written. Retries follow the
 Maven Surefire convention that Jenkins, GitLab and the common GitHub actions
 read: a test that passed on a retry carries one `flakyFailure`/`flakyError`
 per earlier failed attempt; a test that never passed carries its final
@@ -34,6 +36,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from qaagent.files import StreamedFile
+from qaagent.junit.dialects import WRITTEN_BY
 from qaagent.stream import CaseText, stream_run
 from qaagent.text import format_time, truncate
 
@@ -192,6 +195,8 @@ class MergedJUnit:
     def properties(self, suite: SuiteResult) -> None:
         """The suite's `<properties>`: runner, attempts, return code, command, timeout, problems."""
         props = [
+            # says "written by qaagent": a reader takes lines (1-based) and identities as written
+            WRITTEN_BY,
             ("runner", suite.runner),
             ("attempts", str(len(suite.attempts))),
             ("returncode", "" if suite.returncode is None else str(suite.returncode)),
