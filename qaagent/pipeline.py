@@ -259,7 +259,8 @@ def write_reports(run: Run) -> None:
     pruned = prune(run.evidence_dir, run.keep, current=bundle.dir)
     if pruned:
         run.console.line(f"qaagent: pruned {len(pruned)} old bundle(s) (keep {run.keep})")
-    reports = [f"merged JUnit: {run.junit}", f"evidence: {bundle.dir}"]
+    merged = run.junit if run.junit is not None else "not written (the bundle's manifest lists it as missing)"
+    reports = [f"merged JUnit: {merged}", f"evidence: {bundle.dir}"]
     for line in summary_lines(result, fail_on=run.fail_on, reports=reports):
         run.console.line(line)
 
@@ -358,7 +359,7 @@ def exit_code_after_reports(run: Run) -> ExitCode:
         reasons = sorted({reason for _, reason in run.missing})
         msg = (
             f"could not write {names} ({'; '.join(reasons)}); the evidence bundle's manifest lists them as "
-            f"missing (the tests {conclusion(result, run.fail_on)})"
+            f"missing (the tests' verdict: {conclusion(result, run.fail_on)})"
         )
         raise QAAgentError(msg)
     return exit_code(result, run.fail_on)
