@@ -6,8 +6,8 @@ version or complete. Each write goes to a temporary file in the same
 directory and replaces the target with `os.replace`. The manifest is also
 flushed to disk (`atomic_open`); the large reports are streamed by a
 `StreamedFile`, which computes their checksum on the way and leaves the
-flushing to the kernel (docs/decisions.md: an fsync of 50 MB cost more than
-the rest of the write, and a CI machine that loses power loses the job anyway).
+flushing to the kernel (docs/decisions.md: they are complete or absent by the
+rename either way, and a CI machine that loses power loses the job anyway).
 """
 
 from __future__ import annotations
@@ -83,8 +83,8 @@ class Digest:
 _TEXT_CHUNK = 256 * 1024
 #: chunks waiting for the writing thread at most (bounds the memory in flight)
 _QUEUE = 8
-#: zlib level of compressed files and sections: level 1 is ~3x faster than 6 on JUnit-like
-#: text and gives ~1.5x the size (docs/decisions.md)
+#: zlib level of compressed files and sections: on the benchmark's JUnit, level 1 is 2.6x
+#: faster than 6 and gives 1.5x the size (docs/decisions.md)
 COMPRESS_LEVEL = 1
 _RAW, _PACKED, _PACK_END = 0, 1, 2
 
