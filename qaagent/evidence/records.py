@@ -147,7 +147,7 @@ class RecordWriter:
             f',"suite":{self._json(item.suite)}'
             f',"classname":{self._json(item.classname)}'
             f',"name":{_json_str(item.name)}'
-            f',"file":{self._json(item.file) if item.file else "null"}'
+            f',"file":{self._json(item.file) if item.file is not None else "null"}'
             f',"line":{"null" if case.line is None else repr(case.line)}'
             f',"status":{_json_str(case.status)}'
             f',"attempts":{case.attempts!r}'
