@@ -45,6 +45,7 @@ the checkout is never copied into this repository.
 from __future__ import annotations
 
 import argparse
+import gzip
 import hashlib
 import json
 import random
@@ -481,7 +482,13 @@ def startup_share(project: Path) -> float | None:
     if not suites:
         return None
     process = sum(float(s["process_time"]) for s in suites)
-    lines = (bundles[-1] / "tests.jsonl").read_text(encoding="utf-8").splitlines()
+    packed = bundles[-1] / "tests.jsonl.gz"  # since issue 13; tests.jsonl before
+    text = (
+        gzip.decompress(packed.read_bytes()).decode("utf-8")
+        if packed.is_file()
+        else (bundles[-1] / "tests.jsonl").read_text(encoding="utf-8")
+    )
+    lines = text.splitlines()
     tests = sum(float(json.loads(line)["duration"]) for line in lines if line)
     return max(0.0, process - tests) / process if process > 0 else None
 

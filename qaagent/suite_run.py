@@ -223,7 +223,8 @@ class SuiteRun:
             runner.after_attempt(attempt_dir)  # runner hook: e.g. remove a generated config
         junit_files = runner.junit_files(attempt_dir)
         store = CaseStore()
-        bad = self._read_cases(runner, junit_files, store, attempt_dir)
+        unread: list[Path] = []
+        bad = self._read_cases(runner, junit_files, store, attempt_dir, unread)
         reasons = list(attempt_problems(runner, outcome, store, junit_files, bad))
         if outcome.timed_out and timeout_reason:
             reasons = [timeout_reason]
@@ -253,6 +254,7 @@ class SuiteRun:
                 junit_files=tuple(junit_files),
                 selected=spec.selected,
                 cancelled=outcome.cancelled,
+                junit_unread=tuple(unread),
             )
         )
         result.files.append(log_path)
@@ -260,7 +262,7 @@ class SuiteRun:
         return store
 
     def _read_cases(
-        self, runner: Runner, files: Sequence[Path], store: CaseStore, attempt_dir: Path
+        self, runner: Runner, files: Sequence[Path], store: CaseStore, attempt_dir: Path, unread: list[Path]
     ) -> list[str]:
         problems: list[str] = []
         cases = iter_junit_files(
@@ -270,6 +272,7 @@ class SuiteRun:
             repo_root=self.repo_root,
             problems=problems,
             zero_based_lines=runner.zero_based_lines,  # runner hook: pytest counts lines from 0
+            unread=unread,
         )
         for case in cases:
             store.append(runner.finish_case(case, attempt_dir))  # runner hook: artifacts

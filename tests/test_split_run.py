@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from conftest import ProjectFactory, free_port, health_app, run_qaagent, start_qaagent
-from helpers import case, run_of, suite
+from helpers import case, records_text, run_of, suite
 from test_shard_fixtures import build_project, normalized_junit, run_shard
 from test_shard_playwright import SPEC
 from test_shard_playwright import _project as _playwright_project
@@ -39,7 +39,7 @@ def _with_split(root: Path, unit: str, behave: str) -> None:
 
 
 def _records(bundle: Path) -> list[dict[str, object]]:
-    lines = (bundle / "tests.jsonl").read_text(encoding="utf-8").splitlines()
+    lines = records_text(bundle).splitlines()
     return [{k: v for k, v in json.loads(line).items() if k != "duration"} for line in lines]
 
 
@@ -121,7 +121,7 @@ def _batched_project(qa_project: ProjectFactory, files: dict[str, str], *, timeo
 def _unit_records(root: Path, evidence: str = ".qaagent/evidence") -> dict[str, list[dict[str, object]]]:
     bundle = max((root / evidence).iterdir())
     by_file: dict[str, list[dict[str, object]]] = {}
-    for record in (json.loads(line) for line in (bundle / "tests.jsonl").read_text().splitlines()):
+    for record in (json.loads(line) for line in records_text(bundle).splitlines()):
         by_file.setdefault(str(record["file"]), []).append(record)
     return by_file
 
