@@ -9,10 +9,11 @@ the validators of `qaagent.options`, the same the action's inputs go through.
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import NoReturn, TextIO
+from typing import TYPE_CHECKING, NoReturn, TextIO
 
 from qaagent import __version__, options
 from qaagent.errors import ExitCode, UsageError, exit_status
@@ -20,6 +21,10 @@ from qaagent.history import commands as history_commands
 from qaagent.options import FeedbackOptions, MergeOptions, RunOptions, cli_type
 from qaagent.plan import build_plan, describe
 from qaagent.profile import load_profile
+
+if TYPE_CHECKING:
+    from qaagent.history.live import RunHistory
+    from qaagent.plan import Plan
 
 
 class _Parser(argparse.ArgumentParser):
@@ -69,6 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--shard", type=cli_type(options.shard), metavar="I/N", help="run only shard I of N (matrix jobs)"
     )
     _durations_arg(run)
+    _history_args(run)
     run.set_defaults(func=cmd_run_all)
     _add_shard_commands(commands.add_parser)
 
@@ -99,6 +105,9 @@ def _add_shard_commands(add_parser: Callable[..., argparse.ArgumentParser]) -> N
     plan.add_argument("--evidence-dir", type=Path, metavar="DIR", help="where earlier bundles are")
     plan.add_argument("--json", action="store_true", help="one line of JSON for `fromJSON` in a matrix")
     _durations_arg(plan)
+    plan.add_argument(
+        "--no-history", dest="history", action="store_false", default=None, help="do not read history"
+    )
     plan.set_defaults(func=cmd_plan)
 
     durations = add_parser("durations", help="write recorded durations as a small JSON file")
@@ -121,6 +130,10 @@ def _add_shard_commands(add_parser: Callable[..., argparse.ArgumentParser]) -> N
         "--fail-on", type=cli_type(options.fail_on), metavar="LIST", help="default: the shards' fail_on"
     )
     merge.add_argument("--allow-partial", action="store_true", help="merge even with shards missing")
+    merge.add_argument(
+        "--profile", type=Path, metavar="PATH", help="its `history:` records the run (default: .qaagent.yaml)"
+    )
+    _history_args(merge)
     _feedback_args(merge)
     merge.set_defaults(func=cmd_merge)
 
@@ -136,6 +149,19 @@ def _feedback_args(parser: argparse.ArgumentParser) -> None:
         "--check-name", metavar="NAME", help="create a check run with this name (needs a token)"
     )
     parser.add_argument("--comment", action="store_true", help="comment on the pull request (needs a token)")
+
+
+def _history_args(parser: argparse.ArgumentParser) -> None:
+    """`--no-history` and `--base-branch` (`run-all` and `merge`)."""
+    parser.add_argument(
+        "--no-history", dest="history", action="store_false", default=None, help="no test history"
+    )
+    parser.add_argument(
+        "--base-branch",
+        type=cli_type(options.branch),
+        metavar="BRANCH",
+        help="compare failures with this branch's history (default: GITHUB_BASE_REF)",
+    )
 
 
 def _durations_arg(parser: argparse.ArgumentParser) -> None:
@@ -182,6 +208,8 @@ def run_options(args: argparse.Namespace) -> RunOptions:
         durations_from=args.durations_from,
         quiet=args.quiet,
         feedback=_feedback(args),
+        history=args.history,
+        base_branch=args.base_branch,
     )
 
 
@@ -196,6 +224,9 @@ def merge_options(args: argparse.Namespace) -> MergeOptions:
         fail_on=args.fail_on,
         allow_partial=args.allow_partial,
         feedback=_feedback(args),
+        profile=args.profile,
+        history=args.history,
+        base_branch=args.base_branch,
     )
 
 
@@ -262,7 +293,14 @@ def cmd_plan(args: argparse.Namespace, out: TextIO) -> int:
 
     chosen = RunOptions(suites=options.suite_names(args.suite), evidence_dir=_resolved(args.evidence_dir))
     plan = build_plan(load_profile(args.profile), chosen)
-    durations = resolve_durations(args.durations_from, plan.evidence_dir)
+    history = _plan_history(plan, args.history, sys.stderr)
+    try:
+        durations = resolve_durations(
+            args.durations_from, plan.evidence_dir, history=history.durations if history else None
+        )
+    finally:
+        if history is not None:
+            history.close()
     result = split(plan, args.shards, durations)
     reason = split_reason(result)
     if args.json:
@@ -278,6 +316,19 @@ def cmd_plan(args: argparse.Namespace, out: TextIO) -> int:
             seconds = f" ~{unit['estimate']:.1f} s" if timed else ""
             out.write(f"  {unit['suite']}{where}{seconds}\n")
     return ExitCode.OK
+
+
+def _plan_history(plan: Plan, enabled: bool | None, err: TextIO) -> RunHistory | None:  # noqa: FBT001
+    """The history `plan` reads durations from (its warnings go to `err`: `--json` stays one line)."""
+    from qaagent.history.live import RunHistory  # noqa: PLC0415
+
+    settings = plan.loaded.profile.history
+    if not (settings.enabled if enabled is None else enabled):
+        return None
+    say = functools.partial(print, file=err)
+    return RunHistory.open(
+        settings, base_dir=plan.loaded.directory, project=plan.project, repo_root=plan.repo_root, say=say
+    )
 
 
 def cmd_durations(args: argparse.Namespace, out: TextIO) -> int:

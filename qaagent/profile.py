@@ -19,6 +19,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from qaagent.errors import ProfileError
+from qaagent.history.settings import HistorySettings
 from qaagent.options import KEEP, MAX_TIMEOUT, RETRIES, WORKERS
 
 RunnerName = Literal["pytest", "behave", "playwright", "command"]
@@ -171,6 +172,8 @@ class Profile(_Model):
     reports: ReportSettings = ReportSettings()
     tests: dict[str, SuiteConfig]
     app: AppSettings | None = None
+    #: the test history (on by default: a SQLite file next to the profile)
+    history: HistorySettings = HistorySettings()
 
     @model_validator(mode="after")
     def _check_suites(self) -> Profile:

@@ -86,6 +86,19 @@ def _branch(ref: str) -> str:
     return ref.removeprefix("refs/heads/") if ref.startswith("refs/heads/") else ""
 
 
+def run_identity(git: Mapping[str, Any], env: Mapping[str, Any]) -> tuple[str, str, str]:
+    """Repository, branch and base branch of a run, from the manifest's ``git`` and ``environment``.
+
+    Also asked before a run starts (its history lookups), with `git_info` and
+    the manifest's environment of this process, so both agree.
+    """
+    gh_ref = _text(env.get("GITHUB_REF"))
+    git_ref = _text(git.get("ref"))
+    repository = _text(git.get("repository")) or _text(env.get("GITHUB_REPOSITORY"))
+    branch = _text(env.get("GITHUB_HEAD_REF")) or _branch(git_ref) or _branch(gh_ref)
+    return repository, branch, _text(env.get("GITHUB_BASE_REF"))
+
+
 def run_record(manifest: Mapping[str, Any], *, where: str = "manifest.json") -> RunRecord:
     """The run a bundle's manifest describes; a `UsageError` when it cannot be one.
 
@@ -110,6 +123,7 @@ def run_record(manifest: Mapping[str, Any], *, where: str = "manifest.json") -> 
     gh_ref = _text(env.get("GITHUB_REF"))
     git_ref = _text(git.get("ref"))
     pr = _PR_REF.match(gh_ref) or _PR_REF.match(git_ref)
+    repository, branch, base_branch = run_identity(git, env)
     merge = _obj(_obj(manifest.get("settings")).get("merge"))
     shards = merge.get("shards") if isinstance(merge.get("shards"), list) else []
     parts = tuple(
@@ -137,10 +151,10 @@ def run_record(manifest: Mapping[str, Any], *, where: str = "manifest.json") -> 
         started=started,
         started_at=started_at,
         finished_at=_epoch(manifest.get("finished")),
-        repository=_text(git.get("repository")) or _text(env.get("GITHUB_REPOSITORY")),
+        repository=repository,
         commit=_text(git.get("sha")) or _text(env.get("GITHUB_SHA")),
-        branch=_text(env.get("GITHUB_HEAD_REF")) or _branch(git_ref) or _branch(gh_ref),
-        base_branch=_text(env.get("GITHUB_BASE_REF")),
+        branch=branch,
+        base_branch=base_branch,
         pr_number=int(pr.group(1)) if pr else None,
         ci_run_id=_text(ci.get("run_id")) or _text(env.get("GITHUB_RUN_ID")),
         ci_run_attempt=_text(ci.get("run_attempt")) or _text(env.get("GITHUB_RUN_ATTEMPT")),

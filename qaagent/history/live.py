@@ -1,0 +1,124 @@
+"""The history as one run uses it: opened once, read before scheduling, written after the reports.
+
+    history = RunHistory.open(settings, base_dir=…, project=…, repo_root=…, say=console.line)
+    durations = history.durations()          # this branch, else the base branch, else all
+    history.record(bundle_dir, result)       # after the bundle is finished
+    history.close()
+
+Whatever goes wrong with the store — locked, corrupt, read-only, unreachable,
+wrong credentials, a newer schema — is said once, as one warning line
+(``qaagent: warning: history: cannot …``), and the history is not used for the
+rest of the run. The tests, the verdict and the bundle never depend on it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from qaagent.durations import NO_DURATIONS, Durations
+from qaagent.errors import UsageError
+from qaagent.evidence.gitinfo import git_info
+from qaagent.evidence.manifest import environment
+from qaagent.evidence.read import load_document
+from qaagent.history.api import History
+from qaagent.history.bundles import run_identity, run_record
+from qaagent.history.faults import HistoryUnavailable
+from qaagent.history.settings import HistorySettings
+from qaagent.history.store import Scope
+
+if TYPE_CHECKING:
+    from qaagent.results import RunResult, TestCase
+
+Say = Callable[[str], None]
+
+
+@dataclass
+class RunHistory:
+    """The open store of one run and who the run is (project, repository, branch, base branch)."""
+
+    settings: HistorySettings
+    scope: Scope
+    branch: str
+    base_branch: str
+    say: Say
+    history: History | None = None
+    problem: HistoryUnavailable | None = None  #: the first fault (the only one said)
+
+    @classmethod
+    def open(
+        cls,
+        settings: HistorySettings,
+        *,
+        base_dir: Path,
+        project: str,
+        repo_root: Path,
+        say: Say,
+        base_branch: str | None = None,
+        environ: Mapping[str, str] | None = None,
+    ) -> RunHistory:
+        """Open the store of `settings` (a fault is said and leaves the history unused)."""
+        repository, branch, event_base = run_identity(git_info(repo_root, environ), environment(environ))
+        found = cls(settings, Scope(project, repository), branch, base_branch or event_base, say)
+        opened = History.open(settings, base_dir=base_dir, environ=environ)
+        if isinstance(opened, HistoryUnavailable):
+            found.fault(opened)
+        else:
+            found.history = opened
+        return found
+
+    @property
+    def usable(self) -> bool:
+        """Whether the store is open and has not failed."""
+        return self.history is not None
+
+    def fault(self, problem: HistoryUnavailable) -> None:
+        """Say the first fault as one warning and stop using the store."""
+        if self.problem is None:
+            self.problem = problem
+            self.say(f"qaagent: warning: {problem.message}; the run goes on without it")
+        self.close()
+
+    def durations(self) -> Durations:
+        """p50 durations of this branch's window, else the base branch's, else any branch's."""
+        if self.history is None:
+            return NO_DURATIONS
+        for branch in dict.fromkeys([self.branch or None, self.base_branch or None, None]):
+            found = self.history.durations(self.scope, branch=branch)
+            if isinstance(found, HistoryUnavailable):
+                self.fault(found)
+                return NO_DURATIONS
+            if found.suites:
+                return found
+        return NO_DURATIONS
+
+    def record(self, bundle_dir: Path, result: RunResult) -> None:
+        """Record the finished run of `bundle_dir` (its manifest says who it is) with its results."""
+        if self.history is None:
+            return
+        if result.cancelled:
+            self.say("qaagent: history: a cancelled run is not recorded")
+            return
+        try:
+            run = run_record(load_document(bundle_dir), where=str(bundle_dir / "manifest.json"))
+        except UsageError as exc:  # BundleError is one: our own manifest unreadable (a full disk…)
+            self.fault(HistoryUnavailable("record this run", exc.message))
+            return
+        outcome = self.history.record(run, _cases(result))
+        if isinstance(outcome, HistoryUnavailable):
+            self.fault(outcome)
+            return
+        self.say(f"qaagent: history: {outcome.results} result(s) recorded in {self.history.store.display}")
+
+    def close(self) -> None:
+        """Close the store (again is harmless)."""
+        if self.history is not None:
+            history, self.history = self.history, None
+            history.close()
+
+
+def _cases(result: RunResult) -> Iterator[TestCase]:
+    for suite in result.suites:
+        yield from suite.cases
