@@ -266,3 +266,75 @@ def test_a_run_records_into_postgresql_and_the_password_shows_nowhere(
     assert "qaagent: history: 4 result(s) recorded" in done.stdout
     assert_no_password(root, done, pg_cluster.password)
     assert len(exported(root, in_dsn)) == 2
+
+
+# -- scheduling from history ---------------------------------------------------------------------
+
+
+def sleeper(name: str, seconds: float) -> str:
+    return f"import time\n\ndef test_{name}():\n    time.sleep({seconds})\n"
+
+
+def test_start_order_and_shards_come_from_history_then_bundles_then_counts(
+    qa_project: ProjectFactory, tmp_path: Path
+) -> None:
+    profile = (
+        "run: {parallel: true, suite_order: [quick, slow]}\n"
+        "tests:\n  quick: {runner: pytest, path: quick}\n  slow: {runner: pytest, path: slow}\n"
+    )
+    root = qa_project(
+        {
+            "quick/test_q.py": sleeper("q", 0.01),
+            "slow/test_s1.py": sleeper("s1", 1.5),
+            "slow/test_s2.py": sleeper("s2", 0.01),
+            ".qaagent.yaml": profile,
+        }
+    )
+    first = run_qaagent("run-all", cwd=root)
+    assert first.returncode == 0, first.stdout
+    assert "start order: quick, slow — suite_order (no recorded durations)" in first.stdout
+    second = run_qaagent("run-all", cwd=root)
+    assert "qaagent: start order: slow, quick — longest first by durations from history " in second.stdout
+    store = str(root / ".qaagent" / "history.sqlite")
+    assert f"from history {store} (p50 of 1 run(s)" in second.stdout  # the first run
+
+    planned = run_qaagent("plan", "--shards", "2", cwd=root)
+    assert planned.returncode == 0, planned.stderr
+    assert f"durations from history {store}" in planned.stdout.splitlines()[0]
+    shards = json.loads(run_qaagent("plan", "--shards", "2", "--json", cwd=root).stdout)
+    assert shards["durations"]["source"].startswith(f"history {store}")
+    assert shards["durations"]["known"] == shards["durations"]["units"] == 3  # every file recorded
+    # Without history: the newest bundle; with --durations-from: that file, whatever history says.
+    planned = run_qaagent("plan", "--shards", "2", "--no-history", cwd=root)
+    assert "durations from evidence bundle " in planned.stdout.splitlines()[0]
+    durations = tmp_path / "d.json"
+    assert run_qaagent("durations", "-o", str(durations), cwd=root).returncode == 0
+    planned = run_qaagent("plan", "--shards", "2", "--durations-from", str(durations), cwd=root)
+    assert "durations from evidence bundle " in planned.stdout.splitlines()[0]
+    assert "history" not in planned.stdout.splitlines()[0]
+    # No history and no bundles: counts.
+    for bundle in bundles(root):
+        for path in sorted(bundle.rglob("*"), reverse=True):
+            path.unlink() if path.is_file() else path.rmdir()
+        bundle.rmdir()
+    planned = run_qaagent("plan", "--shards", "2", "--no-history", cwd=root)
+    assert "equal shares (no recorded durations)" in planned.stdout.splitlines()[0]
+
+
+def test_a_history_naming_tests_that_no_longer_exist_does_not_break_scheduling(
+    qa_project: ProjectFactory,
+) -> None:
+    files = {f"tests/test_{n}.py": sleeper(n, 0.3 if n == "a" else 0.01) for n in "abcd"}
+    root = qa_project({**files, ".qaagent.yaml": PROFILE})
+    assert run_qaagent("run-all", cwd=root).returncode == 0
+    (root / "tests" / "test_a.py").unlink()  # the longest recorded file is gone
+    (root / "tests" / "test_b.py").write_text(sleeper("renamed", 0.01), encoding="utf-8")  # a test renamed
+    (root / "tests" / "test_e.py").write_text(sleeper("e", 0.01), encoding="utf-8")  # a new file
+    ran: list[str] = []
+    for index in (1, 2):
+        done = run_qaagent("run-all", "--shard", f"{index}/2", cwd=root)
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert "estimated" in done.stdout, done.stdout  # a split by recorded durations, not counts
+        lines = (bundles(root)[-1] / "tests.jsonl").read_text(encoding="utf-8").splitlines()
+        ran += [json.loads(line)["name"] for line in lines]
+    assert sorted(ran) == ["test_c", "test_d", "test_e", "test_renamed"]

@@ -33,6 +33,8 @@ if TYPE_CHECKING:
     from qaagent.results import RunResult, TestCase
 
 Say = Callable[[str], None]
+#: the runs whose durations schedule a new run (see `RunHistory.durations`)
+SCHEDULING_KINDS = ("run", "merge")
 
 
 @dataclass
@@ -82,11 +84,16 @@ class RunHistory:
         self.close()
 
     def durations(self) -> Durations:
-        """p50 durations of this branch's window, else the base branch's, else any branch's."""
+        """p50 durations of this branch's window, else the base branch's, else any branch's.
+
+        Whole runs and merges only: a shard run not merged yet is left out, so
+        the shards of one run that record into one store, one after another,
+        all compute the same split (the merge refuses different splits).
+        """
         if self.history is None:
             return NO_DURATIONS
         for branch in dict.fromkeys([self.branch or None, self.base_branch or None, None]):
-            found = self.history.durations(self.scope, branch=branch)
+            found = self.history.durations(self.scope, branch=branch, kinds=SCHEDULING_KINDS)
             if isinstance(found, HistoryUnavailable):
                 self.fault(found)
                 return NO_DURATIONS
