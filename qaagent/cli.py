@@ -23,6 +23,7 @@ from qaagent.plan import build_plan, describe
 from qaagent.profile import load_profile
 
 if TYPE_CHECKING:
+    from qaagent.durations import Durations
     from qaagent.history.live import RunHistory
     from qaagent.plan import Plan
 
@@ -112,11 +113,17 @@ def _add_shard_commands(add_parser: Callable[..., argparse.ArgumentParser]) -> N
 
     durations = add_parser("durations", help="write recorded durations as a small JSON file")
     durations.add_argument(
-        "source", type=Path, nargs="?", help="bundle, JUnit or durations file (default: newest bundle)"
+        "source",
+        type=Path,
+        nargs="?",
+        help="bundle, JUnit or durations file (default: history, else newest bundle)",
     )
     _profile_arg(durations)
     durations.add_argument("--evidence-dir", type=Path, metavar="DIR", help="where earlier bundles are")
     durations.add_argument("-o", "--output", type=Path, metavar="FILE", help="default: standard output")
+    durations.add_argument(
+        "--no-history", dest="history", action="store_false", default=None, help="only bundles"
+    )
     durations.set_defaults(func=cmd_durations)
 
     merge = add_parser("merge", help="join the evidence bundles of shard jobs into one run")
@@ -331,23 +338,34 @@ def _plan_history(plan: Plan, enabled: bool | None, err: TextIO) -> RunHistory |
     )
 
 
+def _recorded_durations(args: argparse.Namespace) -> Durations:
+    """The profile's history (when it has any), else the newest finished bundle; a `UsageError` if neither."""
+    from qaagent.durations import auto_source, from_bundle  # noqa: PLC0415
+
+    evidence: Path | None = args.evidence_dir
+    if evidence is None or args.profile.is_file():  # `--evidence-dir` alone needs no profile
+        plan = build_plan(load_profile(args.profile))
+        evidence = evidence or plan.evidence_dir
+        history = _plan_history(plan, args.history, sys.stderr)
+        if history is not None:
+            recorded = history.durations()
+            history.close()
+            if recorded.suites:
+                return recorded
+    source = auto_source(evidence.resolve())
+    if source is None:
+        raise UsageError(f"no recorded history and no finished bundle in {evidence}: name a SOURCE")
+    return from_bundle(source)
+
+
 def cmd_durations(args: argparse.Namespace, out: TextIO) -> int:
     """Write the durations of a bundle, JUnit or durations file as a `qaagent durations` JSON file."""
     import json  # noqa: PLC0415
 
-    from qaagent.durations import auto_source, from_bundle, load_durations  # noqa: PLC0415
+    from qaagent.durations import load_durations  # noqa: PLC0415
 
     source: Path | None = args.source
-    if source is None:
-        evidence = args.evidence_dir
-        if evidence is None:
-            evidence = build_plan(load_profile(args.profile)).evidence_dir
-        source = auto_source(evidence.resolve())
-        if source is None:
-            raise UsageError(f"no finished evidence bundle in {evidence}: name a SOURCE")
-        durations = from_bundle(source)
-    else:
-        durations = load_durations(source)
+    durations = load_durations(source) if source is not None else _recorded_durations(args)
     text = json.dumps(durations.as_json(), indent=2, ensure_ascii=False) + "\n"
     if args.output is None:
         out.write(text)

@@ -307,8 +307,11 @@ def test_start_order_and_shards_come_from_history_then_bundles_then_counts(
     # Without history: the newest bundle; with --durations-from: that file, whatever history says.
     planned = run_qaagent("plan", "--shards", "2", "--no-history", cwd=root)
     assert "durations from evidence bundle " in planned.stdout.splitlines()[0]
+    recorded = json.loads(run_qaagent("durations", cwd=root).stdout)  # for matrix jobs to share
+    assert recorded["source"].startswith(f"history {store}")
+    assert set(recorded["suites"]["slow"]["files"]) == {"slow/test_s1.py", "slow/test_s2.py"}
     durations = tmp_path / "d.json"
-    assert run_qaagent("durations", "-o", str(durations), cwd=root).returncode == 0
+    assert run_qaagent("durations", "--no-history", "-o", str(durations), cwd=root).returncode == 0
     planned = run_qaagent("plan", "--shards", "2", "--durations-from", str(durations), cwd=root)
     assert "durations from evidence bundle " in planned.stdout.splitlines()[0]
     assert "history" not in planned.stdout.splitlines()[0]
