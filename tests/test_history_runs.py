@@ -230,6 +230,7 @@ import os
 
 def test_prints_the_environment():
     print("password:", os.environ.get("QAAGENT_HISTORY_PASSWORD"))
+    assert "QAAGENT_HISTORY_PASSWORD" not in os.environ  # qaagent keeps it from the suites
     print("profile:", open(".qaagent.yaml").read())
 """
 
@@ -262,8 +263,10 @@ def test_a_run_records_into_postgresql_and_the_password_shows_nowhere(
         PROFILE + f"history: {{store: {json.dumps(pg_cluster.bare_dsn(database))}}}\n", encoding="utf-8"
     )
     done = run_qaagent("run-all", cwd=root, env={"QAAGENT_HISTORY_PASSWORD": pg_cluster.password})
-    assert done.returncode == 1, done.stdout
+    assert done.returncode == 1, done.stdout  # test_broken only: the leaky test passes
     assert "qaagent: history: 4 result(s) recorded" in done.stdout
+    records = [json.loads(line) for line in (bundles(root)[-1] / "tests.jsonl").read_text().splitlines()]
+    assert {r["name"]: r["status"] for r in records}["test_prints_the_environment"] == "passed"
     assert_no_password(root, done, pg_cluster.password)
     assert len(exported(root, in_dsn)) == 2
 
