@@ -1,7 +1,7 @@
 """The one reader of evidence bundles: manifest.json and tests.jsonl as typed, frozen values.
 
 Everything that reads a bundle back — `verify`, `merge`, `report`
-(report.html), `durations`, pruning — goes through here, so a bundle is
+(report.html), `durations`, pruning, `qaagent history import` — goes through here, so a bundle is
 validated once, the same way, before any of its values is used. A bundle
 from another machine (a shard job, a downloaded artifact) is untrusted input.
 
@@ -29,6 +29,10 @@ MANIFEST = "manifest.json"
 RECORDS = "tests.jsonl"
 #: the manifest versions this reader understands
 SCHEMA_VERSIONS = (1,)
+#: a manifest larger than this is refused by `guarded_document` (bytes)
+MAX_MANIFEST_BYTES = 64 * 1024 * 1024
+#: a tests.jsonl line longer than this is a bad line for `record_documents` (bytes; a 1 MB name fits)
+MAX_LINE_BYTES = 4 * 1024 * 1024
 
 
 class BundleError(UsageError):
@@ -214,3 +218,74 @@ def _first(exc: ValidationError) -> str:
     error = exc.errors(include_url=False)[0]
     where = ".".join(str(part) for part in error["loc"]) or "the document"
     return f"{where}: {error['msg']}"
+
+
+# -- lenient reading of untrusted bundles (``qaagent history import``) ------------------------------
+
+
+def regular_file(path: Path, limit: int, what: str) -> int:
+    """`path`'s size; a `BundleError` when it is a symbolic link, missing, or over `limit` bytes."""
+    if path.is_symlink():
+        raise BundleError(f"{path}: {what} is a symbolic link; refusing to read it")
+    if not path.is_file():
+        raise BundleError(f"{path.parent}: not an evidence bundle (no {what})")
+    size = path.stat().st_size
+    if size > limit:
+        raise BundleError(f"{path}: {size} bytes is more than the {limit} byte limit")
+    return size
+
+
+def guarded_document(bundle_dir: Path) -> dict[str, Any]:
+    """manifest.json as a JSON object, from a regular file of bounded size; a `BundleError` if not."""
+    path = bundle_dir / MANIFEST
+    regular_file(path, MAX_MANIFEST_BYTES, MANIFEST)
+    try:
+        document = json.loads(path.read_bytes().decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        why = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)[:200]
+        raise BundleError(f"{path}: not valid JSON ({why})") from None
+    if not isinstance(document, dict):
+        raise BundleError(f"{path}: not a JSON object")
+    return document
+
+
+def record_documents(bundle_dir: Path) -> Iterator[object]:
+    """Each non-blank line of tests.jsonl parsed as JSON; `BAD_LINE` for a line that is not.
+
+    Unlike `iter_records`, a bad line does not stop the reading: the caller
+    counts and skips it. A line over `MAX_LINE_BYTES` is a bad line (its rest is
+    skipped unread). A missing file yields nothing; a symbolic link is a `BundleError`.
+    """
+    path = bundle_dir / RECORDS
+    if not (path.exists() or path.is_symlink()):
+        return
+    regular_file(path, 2**62, RECORDS)
+    for raw in _bounded_lines(path):
+        if raw is not None and not raw.strip():
+            continue
+        if raw is None:
+            yield BAD_LINE
+            continue
+        try:
+            yield json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError, RecursionError):
+            yield BAD_LINE
+
+
+#: what `record_documents` yields for a line that is not JSON (or too long)
+BAD_LINE: object = object()
+
+
+def _bounded_lines(path: Path) -> Iterator[bytes | None]:
+    """The file's lines; None for a line over `MAX_LINE_BYTES` (its rest is skipped)."""
+    with path.open("rb") as handle:
+        while True:
+            line = handle.readline(MAX_LINE_BYTES + 1)
+            if not line:
+                return
+            if len(line) > MAX_LINE_BYTES and not line.endswith(b"\n"):
+                while (rest := handle.readline(MAX_LINE_BYTES)) and not rest.endswith(b"\n"):
+                    pass
+                yield None
+                continue
+            yield line

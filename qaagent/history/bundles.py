@@ -1,36 +1,34 @@
-"""Reading an evidence bundle for the history: the ONE place `qaagent history import` reads bundles.
+"""A bundle as the history records it: its run (`run_record`) and results (`read_bundle`).
 
-Bundles are hostile input (downloaded artifacts, fork PRs). Everything read
-here is checked before use: ``manifest.json`` and ``tests.jsonl`` must be
-regular files (no symlinks) of bounded size, the manifest a JSON object with
-a run id, a start time and a final status, every record line a JSON object of
-bounded length whose fields have the expected types. A bad line is counted,
-reported and skipped; it never stops the import of the others.
-
-The typed bundle reader of issue 18 (``qaagent/evidence/read.py``) will take
-over from `read_bundle`; callers only use `read_bundle` and `run_record`.
+Bundles are hostile input (downloaded artifacts, fork PRs). The files are read
+through the one bundle reader (``qaagent/evidence/read.py``: `guarded_document`,
+`record_documents`): ``manifest.json`` and ``tests.jsonl`` must be regular files
+(no symlinks) of bounded size, record lines of bounded length. Here each value
+is checked before use: the manifest needs a run id, a start time and a final
+status, every record the expected field types. A bad line is counted, reported
+and skipped; it never stops the import of the others.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, cast
 
 from qaagent.errors import UsageError
+from qaagent.evidence.read import (
+    BAD_LINE,
+    MANIFEST,
+    RECORDS,
+    guarded_document,
+    record_documents,
+)
 from qaagent.history.model import ResultRecord, RunRecord, RunRef, Status
 
-MANIFEST = "manifest.json"
-RECORDS = "tests.jsonl"
-#: a manifest larger than this is refused (bytes)
-MAX_MANIFEST_BYTES = 64 * 1024 * 1024
-#: a tests.jsonl line longer than this is a bad line (bytes; a 1 MB test name still fits)
-MAX_LINE_BYTES = 4 * 1024 * 1024
 #: records read from one bundle at most
 MAX_RECORDS = 5_000_000
 #: longest text field taken from a manifest (run id, branch, commit…)
@@ -48,17 +46,6 @@ class BundleRun:
     results: list[ResultRecord]
     bad_lines: int  #: tests.jsonl lines that were not valid records (skipped)
     notes: tuple[str, ...]  #: what was odd about the bundle, one line each
-
-
-def _regular_file(path: Path, limit: int, what: str) -> int:
-    if path.is_symlink():
-        raise UsageError(f"{path}: {what} is a symbolic link; refusing to read it")
-    if not path.is_file():
-        raise UsageError(f"{path.parent}: not an evidence bundle (no {what})")
-    size = path.stat().st_size
-    if size > limit:
-        raise UsageError(f"{path}: {size} bytes is more than the {limit} byte limit")
-    return size
 
 
 def _text(value: object, limit: int = MAX_FIELD) -> str:
@@ -201,57 +188,26 @@ def result_record(data: object) -> ResultRecord | None:
     )
 
 
-def _lines(path: Path) -> Iterator[bytes | None]:
-    """The file's lines; None for a line over `MAX_LINE_BYTES` (its rest is skipped)."""
-    with path.open("rb") as handle:
-        while True:
-            line = handle.readline(MAX_LINE_BYTES + 1)
-            if not line:
-                return
-            if len(line) > MAX_LINE_BYTES and not line.endswith(b"\n"):
-                while (rest := handle.readline(MAX_LINE_BYTES)) and not rest.endswith(b"\n"):
-                    pass
-                yield None
-                continue
-            yield line
-
-
 def read_bundle(path: Path) -> BundleRun:
     """Read a bundle's run and results; a `UsageError` (one line) when it cannot be recorded."""
-    manifest_path = path / MANIFEST
-    _regular_file(manifest_path, MAX_MANIFEST_BYTES, MANIFEST)
-    try:
-        manifest = json.loads(manifest_path.read_bytes().decode("utf-8"))
-    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-        why = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)[:200]
-        raise UsageError(f"{manifest_path}: not valid JSON ({why})") from None
-    if not isinstance(manifest, dict):
-        raise UsageError(f"{manifest_path}: not a JSON object")
-    run = run_record(manifest, where=str(manifest_path))
-    results, bad, notes = _read_records(path / RECORDS)
+    manifest = guarded_document(path)
+    run = run_record(manifest, where=str(path / MANIFEST))
+    results, bad, notes = _read_records(path)
     total = _obj(manifest.get("totals")).get("total")
     if isinstance(total, int) and not isinstance(total, bool) and total != len(results) and not bad:
         notes.append(f"the manifest counts {total} test(s), {RECORDS} holds {len(results)}")
     return BundleRun(path, run, results, bad, tuple(notes))
 
 
-def _read_records(records_path: Path) -> tuple[list[ResultRecord], int, list[str]]:
+def _read_records(bundle: Path) -> tuple[list[ResultRecord], int, list[str]]:
     """The valid records of tests.jsonl, the count of bad lines, and notes."""
     results: list[ResultRecord] = []
     bad = 0
     notes: list[str] = []
-    if not (records_path.exists() or records_path.is_symlink()):
+    if not ((bundle / RECORDS).exists() or (bundle / RECORDS).is_symlink()):
         return results, bad, [f"no {RECORDS}: the run is recorded without test results"]
-    _regular_file(records_path, 2**62, RECORDS)
-    for raw in _lines(records_path):
-        if raw is not None and not raw.strip():
-            continue
-        record = None
-        if raw is not None:
-            try:
-                record = result_record(json.loads(raw.decode("utf-8")))
-            except (UnicodeDecodeError, ValueError, RecursionError):
-                record = None
+    for document in record_documents(bundle):
+        record = None if document is BAD_LINE else result_record(document)
         if record is None:
             bad += 1
             continue
