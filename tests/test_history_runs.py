@@ -344,3 +344,40 @@ def test_a_history_naming_tests_that_no_longer_exist_does_not_break_scheduling(
         lines = (bundles(root)[-1] / "tests.jsonl").read_text(encoding="utf-8").splitlines()
         ran += [json.loads(line)["name"] for line in lines]
     assert sorted(ran) == ["test_c", "test_d", "test_e", "test_renamed"]
+
+
+# -- the comparison with the base branch (console only, so far) ----------------------------------
+
+
+def test_a_pull_request_run_says_how_its_failures_stand_against_the_base_branch(
+    qa_project: ProjectFactory,
+) -> None:
+    base_tests = TESTS.replace("def test_two():\n    pass", "def test_two():\n    assert False")
+    root = project(qa_project, tests=base_tests)  # main: test_two and test_broken fail
+    on_main = run_qaagent("run-all", cwd=root, env={"GITHUB_REF": "refs/heads/main", "GITHUB_SHA": "a" * 40})
+    assert on_main.returncode == 1
+    assert "against" not in on_main.stdout  # main itself has no base branch
+    pr_tests = TESTS.replace("def test_one():\n    pass", "def test_one():\n    assert False")
+    (root / "tests" / "test_things.py").write_text(pr_tests, encoding="utf-8")  # one broken, one fixed
+    pr_env = {"GITHUB_REF": "refs/pull/7/merge", "GITHUB_HEAD_REF": "feature", "GITHUB_BASE_REF": "main"}
+    on_pr = run_qaagent("run-all", cwd=root, env=pr_env)
+    assert on_pr.returncode == 1  # the verdict is the tests', whatever the comparison says
+    base_run = bundles(root)[0].name
+    lines = history_lines(on_pr.stdout)
+    assert lines[:3] == [
+        (
+            f"qaagent: history: against main (run {base_run}, commit {'a' * 12}): 1 new failure(s), "
+            "1 still failing, 0 flaky, 0 quarantined, 1 fixed"
+        ),
+        "qaagent: history:   new: unit::tests.test_things::test_one",
+        "qaagent: history:   still failing: unit::tests.test_things::test_broken",
+    ]
+    assert lines[3].startswith("qaagent: history: 3 result(s) recorded")
+    runs = exported(root, str(root / ".qaagent" / "history.sqlite"))
+    assert [(r["branch"], r["base_branch"], r["pr_number"]) for r in runs] == [
+        ("main", "", None),
+        ("feature", "main", 7),
+    ]
+    # --base-branch names another branch; one with no recorded run says so.
+    other = run_qaagent("run-all", "--base-branch", "release/2", cwd=root, env=pr_env)
+    assert "qaagent: history: no recorded run of release/2 to compare with" in other.stdout

@@ -25,9 +25,12 @@ from qaagent.evidence.manifest import environment
 from qaagent.evidence.read import guarded_document
 from qaagent.history.api import History
 from qaagent.history.bundles import run_identity, run_record
+from qaagent.history.compare import Comparison
 from qaagent.history.faults import HistoryUnavailable
+from qaagent.history.record import RunResults, prepare
 from qaagent.history.settings import HistorySettings
 from qaagent.history.store import Scope
+from qaagent.text import shorten
 
 if TYPE_CHECKING:
     from qaagent.results import RunResult, TestCase
@@ -113,11 +116,30 @@ class RunHistory:
         except UsageError as exc:  # BundleError is one: our own manifest unreadable (a full disk…)
             self.fault(HistoryUnavailable("record this run", exc.message))
             return
-        outcome = self.history.record(run, _cases(result))
+        prepared = prepare(_cases(result))  # once, for the comparison and the record
+        if self.base_branch and self.base_branch != self.branch:
+            self._compare(prepared)
+            if self.history is None:
+                return
+        outcome = self.history.record(run, prepared)
         if isinstance(outcome, HistoryUnavailable):
             self.fault(outcome)
             return
         self.say(f"qaagent: history: {outcome.results} result(s) recorded in {self.history.store.display}")
+
+    def _compare(self, prepared: RunResults) -> None:
+        """Say how this run's failures stand against the base branch's latest recorded run."""
+        assert self.history is not None  # noqa: S101 - the caller checked
+        held = self.history.quarantine(self.scope, branch=self.base_branch)
+        if isinstance(held, HistoryUnavailable):
+            self.fault(held)
+            return
+        found = self.history.compare(self.scope, prepared, base_branch=self.base_branch, quarantined=held)
+        if isinstance(found, HistoryUnavailable):
+            self.fault(found)
+            return
+        for line in comparison_lines(found):
+            self.say(line)
 
     def close(self) -> None:
         """Close the store (again is harmless)."""
@@ -129,3 +151,31 @@ class RunHistory:
 def _cases(result: RunResult) -> Iterator[TestCase]:
     for suite in result.suites:
         yield from suite.cases
+
+
+#: tests named per group in the console, at most
+SHOWN = 10
+
+
+def comparison_lines(found: Comparison) -> list[str]:
+    """The console's account of a comparison: one summary line, then the new and still failing tests."""
+    if found.base is None:
+        return [f"qaagent: history: no recorded run of {found.base_branch} to compare with"]
+    base = found.base
+    head = (
+        f"qaagent: history: against {found.base_branch} (run {base.run_id}"
+        + (f", commit {base.commit[:12]}" if base.commit else "")
+        + f"): {len(found.new)} new failure(s), {len(found.still_failing)} still failing, "
+        f"{len(found.flaky)} flaky, {len(found.quarantined)} quarantined, {len(found.fixed)} fixed"
+    )
+    lines = [head]
+    for label, entries in (("new", found.new), ("still failing", found.still_failing)):
+        lines += [f"qaagent: history:   {label}: {_one_line(entry.test.text)}" for entry in entries[:SHOWN]]
+        if len(entries) > SHOWN:
+            lines.append(f"qaagent: history:   … and {len(entries) - SHOWN} more {label}")
+    return lines
+
+
+def _one_line(text: str) -> str:
+    """A test id on one console line (its line breaks written as escapes), at most 300 characters."""
+    return shorten(text.replace("\r", "\\r").replace("\n", "\\n"), 300)
