@@ -1,18 +1,23 @@
-"""A bundle as the history records it: its run (`run_record`) and results (`read_bundle`).
+"""Reading an evidence bundle for the history: the ONE place `qaagent history import` reads bundles.
 
-Bundles are hostile input (downloaded artifacts, fork PRs). The files are read
-through the one bundle reader (``qaagent/evidence/read.py``: `guarded_document`,
-`record_documents`): ``manifest.json`` and ``tests.jsonl`` must be regular files
-(no symlinks) of bounded size, record lines of bounded length. Here each value
-is checked before use: the manifest needs a run id, a start time and a final
-status, every record the expected field types. A bad line is counted, reported
-and skipped; it never stops the import of the others.
+Bundles are hostile input (downloaded artifacts, fork PRs). Everything read
+here is checked before use: ``manifest.json`` and ``tests.jsonl`` must be
+regular files (no symlinks) of bounded size, the manifest a JSON object with
+a run id, a start time and a final status, every record line a JSON object of
+bounded length whose fields have the expected types. A bad line is counted,
+reported and skipped; it never stops the import of the others.
+
+The files are read through the one bundle reader (``qaagent/evidence/read.py``:
+`guarded_document`, `regular_file`, `records_path`, `record_lines`); here only
+the values are checked. Callers use `read_bundle`, `run_record` and `run_identity`.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import re
+import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,16 +26,20 @@ from typing import Any, cast
 
 from qaagent.errors import UsageError
 from qaagent.evidence.read import (
-    BAD_LINE,
     MANIFEST,
+    MAX_RECORD_LINE,
     RECORDS,
     guarded_document,
-    record_documents,
+    record_lines,
+    records_path,
+    regular_file,
 )
 from qaagent.history.model import ResultRecord, RunRecord, RunRef, Status
 
 #: records read from one bundle at most
 MAX_RECORDS = 5_000_000
+#: a records line longer than this is a bad line (bytes; a 1 MB test name still fits)
+MAX_LINE_BYTES = MAX_RECORD_LINE
 #: longest text field taken from a manifest (run id, branch, commit…)
 MAX_FIELD = 1000
 _STATUSES = ("passed", "failed", "error", "skipped")
@@ -190,31 +199,45 @@ def result_record(data: object) -> ResultRecord | None:
 
 def read_bundle(path: Path) -> BundleRun:
     """Read a bundle's run and results; a `UsageError` (one line) when it cannot be recorded."""
-    manifest = guarded_document(path)
-    run = run_record(manifest, where=str(path / MANIFEST))
-    results, bad, notes = _read_records(path)
+    manifest_path = path / MANIFEST
+    manifest = guarded_document(path)  # a regular file of bounded size holding a JSON object
+    run = run_record(manifest, where=str(manifest_path))
+    results, bad, notes = _read_records(records_path(path) or path / RECORDS)
     total = _obj(manifest.get("totals")).get("total")
     if isinstance(total, int) and not isinstance(total, bool) and total != len(results) and not bad:
         notes.append(f"the manifest counts {total} test(s), {RECORDS} holds {len(results)}")
     return BundleRun(path, run, results, bad, tuple(notes))
 
 
-def _read_records(bundle: Path) -> tuple[list[ResultRecord], int, list[str]]:
+def _read_records(records_path: Path) -> tuple[list[ResultRecord], int, list[str]]:
     """The valid records of tests.jsonl, the count of bad lines, and notes."""
     results: list[ResultRecord] = []
     bad = 0
     notes: list[str] = []
-    if not ((bundle / RECORDS).exists() or (bundle / RECORDS).is_symlink()):
+    if not (records_path.exists() or records_path.is_symlink()):
         return results, bad, [f"no {RECORDS}: the run is recorded without test results"]
-    for document in record_documents(bundle):
-        record = None if document is BAD_LINE else result_record(document)
-        if record is None:
-            bad += 1
-            continue
-        if len(results) >= MAX_RECORDS:
-            notes.append(f"{RECORDS}: more than {MAX_RECORDS} records; the rest were not read")
-            break
-        results.append(record)
+    name = records_path.name
+    regular_file(records_path, 2**62, name)
+    try:
+        for raw in record_lines(records_path):
+            if raw is not None and not raw.strip():
+                continue
+            record = None
+            if raw is not None:
+                try:
+                    record = result_record(json.loads(raw.decode("utf-8")))
+                except (UnicodeDecodeError, ValueError, RecursionError):
+                    record = None
+            if record is None:
+                bad += 1
+                continue
+            if len(results) >= MAX_RECORDS:
+                notes.append(f"{name}: more than {MAX_RECORDS} records; the rest were not read")
+                break
+            results.append(record)
+    except (OSError, EOFError, zlib.error) as exc:  # a gzip that is not one, or ends early
+        bad += 1
+        notes.append(f"{name}: unreadable after {len(results)} record(s) ({exc}); the rest were not read")
     if bad:
-        notes.append(f"{RECORDS}: {bad} line(s) are not valid test records and were skipped")
+        notes.append(f"{name}: {bad} line(s) are not valid test records and were skipped")
     return results, bad, notes
