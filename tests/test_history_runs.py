@@ -25,6 +25,7 @@ from conftest import ProjectFactory, free_port, run_qaagent
 from history_support import locked
 from test_history_faults import read_only
 
+from qaagent.evidence.read import iter_records
 from qaagent.history import schema
 
 TESTS = """
@@ -70,7 +71,7 @@ def assert_complete_run(root: Path, done: subprocess.CompletedProcess[str]) -> N
     manifest = json.loads((bundle / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["status"] == "failure"
     assert manifest["totals"]["total"] == 3
-    assert len((bundle / "tests.jsonl").read_text(encoding="utf-8").splitlines()) == 3
+    assert len(list(iter_records(bundle))) == 3
     assert run_qaagent("verify", str(bundle), cwd=root).returncode == 0
     assert (root / "qaagent-junit.xml").is_file()
 
@@ -265,8 +266,8 @@ def test_a_run_records_into_postgresql_and_the_password_shows_nowhere(
     done = run_qaagent("run-all", cwd=root, env={"QAAGENT_HISTORY_PASSWORD": pg_cluster.password})
     assert done.returncode == 1, done.stdout  # test_broken only: the leaky test passes
     assert "qaagent: history: 4 result(s) recorded" in done.stdout
-    records = [json.loads(line) for line in (bundles(root)[-1] / "tests.jsonl").read_text().splitlines()]
-    assert {r["name"]: r["status"] for r in records}["test_prints_the_environment"] == "passed"
+    records = {r.name: r.status for r in iter_records(bundles(root)[-1])}
+    assert records["test_prints_the_environment"] == "passed"
     assert_no_password(root, done, pg_cluster.password)
     assert len(exported(root, in_dsn)) == 2
 
@@ -341,8 +342,7 @@ def test_a_history_naming_tests_that_no_longer_exist_does_not_break_scheduling(
         done = run_qaagent("run-all", "--shard", f"{index}/2", cwd=root)
         assert done.returncode == 0, done.stdout + done.stderr
         assert "estimated" in done.stdout, done.stdout  # a split by recorded durations, not counts
-        lines = (bundles(root)[-1] / "tests.jsonl").read_text(encoding="utf-8").splitlines()
-        ran += [json.loads(line)["name"] for line in lines]
+        ran += [record.name for record in iter_records(bundles(root)[-1])]
     assert sorted(ran) == ["test_c", "test_d", "test_e", "test_renamed"]
 
 
