@@ -49,6 +49,8 @@ DEFAULTS: dict[str, str] = {
     "github-token": "",
     "check-name": "",
     "comment": "false",
+    "history": "",
+    "base-branch": "",
 }
 
 
@@ -148,6 +150,15 @@ def _workspace(env: Mapping[str, str]) -> Path:
     return workspace
 
 
+def _merge_profile(inputs: _Inputs) -> Path | None:
+    """The profile whose `history:` a merge records by: as given, or the default one if it exists."""
+    given = inputs.text("profile")
+    if given and given != DEFAULTS["profile"]:
+        return inputs.path("profile")
+    default = inputs.path("profile", default=DEFAULTS["profile"])
+    return default if default.is_file() else None
+
+
 def action_run(env: Mapping[str, str]) -> ActionRun:
     """Check every input and build the command's options; a `UsageError` names the bad input.
 
@@ -168,6 +179,9 @@ def action_run(env: Mapping[str, str]) -> ActionRun:
             evidence_dir=inputs.optional_path("evidence-dir") or defaults.evidence_dir,
             fail_on=fail_on,
             feedback=inputs.feedback(),
+            profile=_merge_profile(inputs),
+            history=inputs.value("history", options.switch),
+            base_branch=inputs.value("base-branch", options.branch),
         )
     else:
         profile = inputs.text("profile") or DEFAULTS["profile"]
@@ -183,6 +197,8 @@ def action_run(env: Mapping[str, str]) -> ActionRun:
             evidence_dir=inputs.optional_path("evidence-dir"),
             fail_on=fail_on,
             feedback=inputs.feedback(),
+            history=inputs.value("history", options.switch),
+            base_branch=inputs.value("base-branch", options.branch),
         )
     return ActionRun(
         workdir=inputs.workdir, options=chosen, setup=inputs.text("setup"), token=inputs.text("github-token")

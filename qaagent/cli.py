@@ -9,16 +9,22 @@ the validators of `qaagent.options`, the same the action's inputs go through.
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import NoReturn, TextIO
+from typing import TYPE_CHECKING, NoReturn, TextIO
 
 from qaagent import __version__, options
 from qaagent.errors import ExitCode, UsageError, exit_status
 from qaagent.options import FeedbackOptions, MergeOptions, RunOptions, cli_type
 from qaagent.plan import build_plan, describe
 from qaagent.profile import load_profile
+
+if TYPE_CHECKING:
+    from qaagent.durations import Durations
+    from qaagent.history.live import RunHistory
+    from qaagent.plan import Plan
 
 
 class _Parser(argparse.ArgumentParser):
@@ -68,6 +74,7 @@ def build_parser(*, history: bool = True) -> argparse.ArgumentParser:
         help="run only shard I of N (matrix jobs); auto: from the CI's parallel-job variables",
     )
     _durations_arg(run)
+    _history_args(run)
     run.set_defaults(func=cmd_run_all)
     _add_shard_commands(commands.add_parser)
 
@@ -121,15 +128,24 @@ def _add_shard_commands(add_parser: Callable[..., argparse.ArgumentParser]) -> N
     plan.add_argument("--evidence-dir", type=Path, metavar="DIR", help="where earlier bundles are")
     plan.add_argument("--json", action="store_true", help="one line of JSON for `fromJSON` in a matrix")
     _durations_arg(plan)
+    plan.add_argument(
+        "--no-history", dest="history", action="store_false", default=None, help="do not read history"
+    )
     plan.set_defaults(func=cmd_plan)
 
     durations = add_parser("durations", help="write recorded durations as a small JSON file")
     durations.add_argument(
-        "source", type=Path, nargs="?", help="bundle, JUnit or durations file (default: newest bundle)"
+        "source",
+        type=Path,
+        nargs="?",
+        help="bundle, JUnit or durations file (default: history, else newest bundle)",
     )
     _profile_arg(durations)
     durations.add_argument("--evidence-dir", type=Path, metavar="DIR", help="where earlier bundles are")
     durations.add_argument("-o", "--output", type=Path, metavar="FILE", help="default: standard output")
+    durations.add_argument(
+        "--no-history", dest="history", action="store_false", default=None, help="only bundles"
+    )
     durations.set_defaults(func=cmd_durations)
 
     merge = add_parser("merge", help="join the evidence bundles of shard jobs into one run")
@@ -149,6 +165,10 @@ def _add_shard_commands(add_parser: Callable[..., argparse.ArgumentParser]) -> N
         "--fail-on", type=cli_type(options.fail_on), metavar="LIST", help="default: the shards' fail_on"
     )
     merge.add_argument("--allow-partial", action="store_true", help="merge even with shards missing")
+    merge.add_argument(
+        "--profile", type=Path, metavar="PATH", help="its `history:` records the run (default: .qaagent.yaml)"
+    )
+    _history_args(merge)
     _feedback_args(merge)
     merge.set_defaults(func=cmd_merge)
 
@@ -173,6 +193,19 @@ def _workers_arg(parser: argparse.ArgumentParser) -> None:
         type=cli_type(options.workers),
         metavar="N",
         help=f"processes at once across all suites ({workers.low}-{workers.high}; default: the CPU count)",
+    )
+
+
+def _history_args(parser: argparse.ArgumentParser) -> None:
+    """`--no-history` and `--base-branch` (`run-all` and `merge`)."""
+    parser.add_argument(
+        "--no-history", dest="history", action="store_false", default=None, help="no test history"
+    )
+    parser.add_argument(
+        "--base-branch",
+        type=cli_type(options.branch),
+        metavar="BRANCH",
+        help="compare failures with this branch's history (default: GITHUB_BASE_REF)",
     )
 
 
@@ -220,6 +253,8 @@ def run_options(args: argparse.Namespace) -> RunOptions:
         durations_from=args.durations_from,
         quiet=args.quiet,
         feedback=_feedback(args),
+        history=args.history,
+        base_branch=args.base_branch,
     )
 
 
@@ -234,6 +269,9 @@ def merge_options(args: argparse.Namespace) -> MergeOptions:
         fail_on=args.fail_on,
         allow_partial=args.allow_partial,
         feedback=_feedback(args),
+        profile=args.profile,
+        history=args.history,
+        base_branch=args.base_branch,
     )
 
 
@@ -320,7 +358,14 @@ def cmd_plan(args: argparse.Namespace, out: TextIO) -> int:
         evidence_dir=_resolved(args.evidence_dir),
     )
     plan = build_plan(load_profile(args.profile), chosen)
-    durations = resolve_durations(args.durations_from, plan.evidence_dir)
+    history = _plan_history(plan, args.history, sys.stderr)
+    try:
+        durations = resolve_durations(
+            args.durations_from, plan.evidence_dir, history=history.durations if history else None
+        )
+    finally:
+        if history is not None:
+            history.close()
     discoveries = discover_all(plan, [s.name for s in plan.suites], plan.slots)
     result = split(plan, args.shards, durations, discoveries)
     reason = split_reason(result)
@@ -348,23 +393,47 @@ def cmd_plan(args: argparse.Namespace, out: TextIO) -> int:
     return ExitCode.OK
 
 
+def _plan_history(plan: Plan, enabled: bool | None, err: TextIO) -> RunHistory | None:  # noqa: FBT001
+    """The history `plan` reads durations from (its warnings go to `err`: `--json` stays one line)."""
+    from qaagent.history.live import RunHistory  # noqa: PLC0415
+
+    settings = plan.loaded.profile.history
+    if not (settings.enabled if enabled is None else enabled):
+        return None
+    say = functools.partial(print, file=err)
+    return RunHistory.open(
+        settings, base_dir=plan.loaded.directory, project=plan.project, repo_root=plan.repo_root, say=say
+    )
+
+
+def _recorded_durations(args: argparse.Namespace) -> Durations:
+    """The profile's history (when it has any), else the newest finished bundle; a `UsageError` if neither."""
+    from qaagent.durations import auto_source, from_bundle  # noqa: PLC0415
+
+    evidence: Path | None = args.evidence_dir
+    if evidence is None or args.profile.is_file():  # `--evidence-dir` alone needs no profile
+        plan = build_plan(load_profile(args.profile))
+        evidence = evidence or plan.evidence_dir
+        history = _plan_history(plan, args.history, sys.stderr)
+        if history is not None:
+            recorded = history.durations()
+            history.close()
+            if recorded.suites:
+                return recorded
+    source = auto_source(evidence.resolve())
+    if source is None:
+        raise UsageError(f"no recorded history and no finished bundle in {evidence}: name a SOURCE")
+    return from_bundle(source)
+
+
 def cmd_durations(args: argparse.Namespace, out: TextIO) -> int:
     """Write the durations of a bundle, JUnit or durations file as a `qaagent durations` JSON file."""
     import json  # noqa: PLC0415
 
-    from qaagent.durations import auto_source, from_bundle, load_durations  # noqa: PLC0415
+    from qaagent.durations import load_durations  # noqa: PLC0415
 
     source: Path | None = args.source
-    if source is None:
-        evidence = args.evidence_dir
-        if evidence is None:
-            evidence = build_plan(load_profile(args.profile)).evidence_dir
-        source = auto_source(evidence.resolve())
-        if source is None:
-            raise UsageError(f"no finished evidence bundle in {evidence}: name a SOURCE")
-        durations = from_bundle(source)
-    else:
-        durations = load_durations(source)
+    durations = load_durations(source) if source is not None else _recorded_durations(args)
     text = json.dumps(durations.as_json(), indent=2, ensure_ascii=False) + "\n"
     if args.output is None:
         out.write(text)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -305,17 +305,30 @@ def auto_source(evidence_dir: Path, *, exclude: Path | None = None) -> Path | No
     return None if best is None else best[2]
 
 
-def resolve_durations(durations_from: Path | None, evidence_dir: Path) -> Durations:
-    """`--durations-from`, else `<evidence-dir>/qaagent-durations.json`, else the newest bundle, else none.
+def resolve_durations(
+    durations_from: Path | None,
+    evidence_dir: Path,
+    *,
+    history: Callable[[], Durations] | None = None,
+) -> Durations:
+    """The durations a schedule is built from: the first of these that has any.
 
-    The file in the evidence dir is how matrix jobs share one durations file
-    (download it there) without a flag — the action has no input for it.
+    1. `--durations-from` (an override);
+    2. ``<evidence-dir>/qaagent-durations.json`` (how matrix jobs share one file
+       without a flag: download it there);
+    3. the test history (`history`: p50 over the window, see `qaagent.history.live`);
+    4. the newest finished whole-run bundle in the evidence dir;
+    5. none: the scheduler falls back to counts.
     """
     if durations_from is not None:
         return load_durations(durations_from)
     shared = evidence_dir / SHARED_FILE
     if shared.is_file():
         return load_durations(shared)
+    if history is not None:
+        recorded = history()
+        if recorded.suites:
+            return recorded
     source = auto_source(evidence_dir)
     if source is None:
         return NO_DURATIONS

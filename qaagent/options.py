@@ -205,6 +205,30 @@ def boolean(text: str) -> bool:
     raise InvalidValue(msg)
 
 
+def switch(text: str) -> bool:
+    """on/off, or a boolean word (`boolean`): the `history` input."""
+    word = text.strip().lower()
+    if word in {"on", "off"}:
+        return word == "on"
+    try:
+        return boolean(word)
+    except InvalidValue:
+        msg = f"expected on or off (or true/false), got {text.strip()!r}"
+        raise InvalidValue(msg) from None
+
+
+_BRANCH = re.compile(r"^[^\x00-\x20\x7f~^:?*\[\\]{1,255}$")
+
+
+def branch(text: str) -> str:
+    """A git branch name (as `--base-branch` or an input): no blanks, control or glob characters."""
+    name = text.strip().removeprefix("refs/heads/")
+    if not _BRANCH.match(name) or name.startswith("-") or ".." in name:
+        msg = f"expected a branch name, got {text.strip()[:80]!r}"
+        raise InvalidValue(msg)
+    return name
+
+
 def items(text: str) -> tuple[str, ...]:
     """The items of a comma, space or newline separated list (empty items dropped)."""
     return tuple(item for item in _LIST.split(text.strip()) if item)
@@ -279,6 +303,10 @@ class RunOptions:
     durations_from: Path | None = None
     quiet: bool = False
     feedback: FeedbackOptions = field(default_factory=FeedbackOptions)
+    #: record and use the test history (None: the profile's `history.enabled`)
+    history: bool | None = None
+    #: the branch failures are compared with (None: GITHUB_BASE_REF, else none)
+    base_branch: str | None = None
 
 
 @dataclass(frozen=True)
@@ -293,3 +321,7 @@ class MergeOptions:
     fail_on: tuple[FailOn, ...] | None = None
     allow_partial: bool = False
     feedback: FeedbackOptions = field(default_factory=FeedbackOptions)
+    #: the profile whose `history:` the merged run is recorded by (None: .qaagent.yaml if present)
+    profile: Path | None = None
+    history: bool | None = None
+    base_branch: str | None = None

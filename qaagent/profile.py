@@ -27,6 +27,7 @@ from pydantic import (
 )
 
 from qaagent.errors import ProfileError
+from qaagent.history.settings import HistorySettings
 from qaagent.options import (
     KEEP,
     MAX_TIMEOUT,
@@ -213,6 +214,8 @@ class Profile(_Model):
     reports: ReportSettings = ReportSettings()
     tests: dict[str, SuiteConfig]
     app: AppSettings | None = None
+    #: the test history (on by default: a SQLite file next to the profile)
+    history: HistorySettings = HistorySettings()
 
     @model_validator(mode="after")
     def _check_suites(self) -> Profile:

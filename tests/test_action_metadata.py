@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 EXPECTED_INPUTS = {
     "profile", "parallel", "max-workers", "retries", "suites", "shard", "mode", "bundles",
     "working-directory", "setup", "junit-path", "evidence-dir", "fail-on", "annotations",
-    "summary", "github-token", "check-name", "comment",
+    "summary", "github-token", "check-name", "comment", "history", "base-branch",
 }  # fmt: skip
 EXPECTED_OUTPUTS = {
     "conclusion", "total", "passed", "failed", "errors", "skipped", "flaky", "duration",
@@ -77,7 +77,7 @@ def test_documented_defaults(docker: dict[str, Any]) -> None:
     assert inputs["comment"]["default"] == "false"
     assert inputs["check-name"]["default"] == ""
     assert inputs["github-token"]["default"] == "${{ github.token }}"
-    for empty in ("parallel", "max-workers", "retries", "suites", "shard", "setup", "fail-on"):
+    for empty in ("parallel", "max-workers", "retries", "suites", "shard", "setup", "fail-on", "history"):
         assert inputs[empty]["default"] == "", empty
 
 

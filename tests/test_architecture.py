@@ -120,6 +120,7 @@ LAYERS: dict[int, tuple[str, ...]] = {
         "qaagent.history.compare",
         "qaagent.history.api",
         "qaagent.history.report",
+        "qaagent.history.live",
     ),
     # the two pipelines; the action's inputs as options; the `qaagent history` commands
     6: ("qaagent.pipeline", "qaagent.action", "qaagent.history.commands"),

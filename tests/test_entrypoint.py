@@ -471,6 +471,7 @@ def test_merge_mode_expands_bundle_patterns_in_order(action: Action) -> None:
         bundles=(Path("shards/shard-1"), Path("shards/shard-2"), Path("shards/shard-3")),
         junit=action.workspace.resolve() / "junit.xml",
         feedback=FeedbackOptions(github=True),
+        profile=action.workspace.resolve() / ".qaagent.yaml",  # its `history:` records the merge
     )
 
 
