@@ -24,6 +24,8 @@ from conftest import ROOT
 _BLOCK = re.compile(r"^```yaml\n(.*?)^```", re.MULTILINE | re.DOTALL)
 #: the README's placeholder for the action; every use carries this advice instead of a commit
 PLACEHOLDER = "org/qaagent-action@v1"
+#: the same for the host variant
+PLACEHOLDERS = (PLACEHOLDER, "org/qaagent-action/host@v1")
 PIN_ADVICE = "pin a release commit"
 #: a step condition that names a status function; without one GitHub adds `success() &&`
 _STATUS = re.compile(r"\b(?:cancelled|always|failure|success)\(\)")
@@ -76,7 +78,7 @@ def _answered(finding: dict[str, Any], workflows: Path) -> bool:
     if ident == "unpinned-uses":
         # The placeholder stands for the user's own pin; each use says so next to it.
         return any(
-            c["feature"] == PLACEHOLDER and any(PIN_ADVICE in comment for comment in c["comments"])
+            c["feature"] in PLACEHOLDERS and any(PIN_ADVICE in comment for comment in c["comments"])
             for c in concrete
         )
     if ident == "dangerous-triggers":
@@ -121,6 +123,7 @@ def test_readme_steps_reading_outputs_say_when_they_run() -> None:
 
 def test_every_action_use_in_the_readme_says_to_pin_it() -> None:
     lines = (ROOT / "README.md").read_text(encoding="utf-8").splitlines()
-    uses = [line for line in lines if re.match(rf"^\s*(- )?uses: {re.escape(PLACEHOLDER)}", line)]
+    either = "|".join(map(re.escape, PLACEHOLDERS))
+    uses = [line for line in lines if re.match(rf"^\s*(- )?uses: (?:{either})", line)]
     assert uses
     assert all(PIN_ADVICE in line for line in uses), [u for u in uses if PIN_ADVICE not in u]

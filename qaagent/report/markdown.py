@@ -121,6 +121,8 @@ def render_summary(
     notes: Sequence[str] = (),
     sha: str | None = None,
     categorize: Categorize | None = None,
+    detail: str = "full",
+    title: str | None = None,
 ) -> str:
     """The run as Markdown within `max_bytes` UTF-8 bytes.
 
@@ -129,6 +131,9 @@ def render_summary(
     (`sha` defaults to HEAD). `categorize` names a failure's diagnostic
     category; by default `qaagent.evidence.diagnostics.categorize`, the one
     the bundle's records use. `notes` are trusted Markdown lines added before the failures.
+    `detail` (the action's `summary` input): `full`; `failures` leaves out the suite table,
+    the timeline and the passed tests; `totals` is the heading, the totals and the timing
+    line only. `title` replaces "qaagent" in the heading (escaped).
     """
     categorize = categorize or diagnostics.categorize
     problems = list(run.problems())
@@ -144,6 +149,8 @@ def render_summary(
         categorize=categorize,
         failures=failures,
         flaky=flaky,
+        detail=detail,
+        title=title,
     )
     levels = [_Level(output=True, passed_lists=True, details_for=None, timeline=True)] if ctx.timeline else []
     levels += [_Level(output=True, passed_lists=True, details_for=None)]
@@ -185,8 +192,12 @@ class _Render:
         categorize: Categorize | None,
         failures: list[TestCase],
         flaky: list[TestCase],
+        detail: str = "full",
+        title: str | None = None,
     ) -> None:
         self.run = run
+        self.detail = detail
+        self.heading = escape_text(title) if title else "qaagent"
         self.fail_on = fail_on
         self.evidence_path = evidence_path
         self.link_base = link_base
@@ -195,7 +206,7 @@ class _Render:
         self.failures = failures
         self.flaky = flaky
         #: computed once: the levels of detail re-render everything else
-        self.timeline = gantt(run)
+        self.timeline = gantt(run) if detail == "full" else ""
         self.categories: Counter[str] = Counter()
         if categorize is not None:
             for case in [*failures, *flaky]:
@@ -210,7 +221,7 @@ class _Render:
         run = self.run
         verdict = conclusion(run, self.fail_on)
         project = f" — {escape_text(run.project)}" if run.project else ""
-        out.add(f"## {_CONCLUSION_ICON[verdict]} qaagent: {verdict}{project}\n\n")
+        out.add(f"## {_CONCLUSION_ICON[verdict]} {self.heading}: {verdict}{project}\n\n")
         shortened = _shortened_note(level, len(self.failures), timeline=bool(self.timeline))
         if shortened:
             out.add(f"> [!NOTE]\n> {shortened}\n\n")
@@ -228,6 +239,25 @@ class _Render:
         out.add(timing + f" · fail on: {', '.join(self.fail_on) or 'nothing'}\n\n")
         if run.cancelled:
             out.add("**The run was cancelled**; results below are what finished.\n\n")
+        if self.detail == "totals":
+            return out.text() if out.ok else None
+        if self.detail == "full":
+            self._suites(out)
+        if level.timeline:
+            out.add(self.timeline)
+        self._diagnostics(out)
+        self._flaky(out)
+        if self.evidence_path:
+            out.add(f"**Evidence:** `{_inline_code(self.evidence_path)}`\n\n")
+        for note in self.notes:
+            out.add(note.rstrip("\n") + "\n\n")
+        if level.passed_lists and self.detail == "full":
+            self._passed(out)
+        self._failures(out, level)
+        return out.text() if out.ok else None
+
+    def _suites(self, out: _Budget) -> None:
+        run = self.run
         out.add("### Suites\n\n")
         out.add("| Suite | Status | Passed | Failed | Errors | Skipped | Flaky | Time | Attempts |\n")
         out.add("|---|---|---:|---:|---:|---:|---:|---:|---:|\n")
@@ -241,18 +271,6 @@ class _Render:
         for name in run.not_run:
             out.add(f"| {escape_text(name[:NAME_CHARS])} | ⏹️ not run | – | – | – | – | – | – | 0 |\n")
         out.add("\n")
-        if level.timeline:
-            out.add(self.timeline)
-        self._diagnostics(out)
-        self._flaky(out)
-        if self.evidence_path:
-            out.add(f"**Evidence:** `{_inline_code(self.evidence_path)}`\n\n")
-        for note in self.notes:
-            out.add(note.rstrip("\n") + "\n\n")
-        if level.passed_lists:
-            self._passed(out)
-        self._failures(out, level)
-        return out.text() if out.ok else None
 
     def _diagnostics(self, out: _Budget) -> None:
         if not self.categories:
