@@ -287,6 +287,13 @@ def test_matrix_legs_keep_one_comment_and_one_check_run_each(action: Action, api
         "<!-- qaagent:qaagent (3.12) -->",
     ]
     assert sorted(c["name"] for c in api.check_runs.values()) == ["qaagent (3.11)"] * 2 + ["qaagent (3.12)"]
+    # With a summary-title per leg, the comments and check runs say which leg they are.
+    action.inputs.update({"check-name": "qaagent (3.13)", "summary-title": "Python 3.13"})
+    _run(action, fail=True)
+    (labelled,) = [c for c in _comments(api) if c["body"].startswith("<!-- qaagent:qaagent (3.13) -->")]
+    assert "## ❌ Python 3\\.13: failure" in labelled["body"]
+    (check,) = [c for c in api.check_runs.values() if c["name"] == "qaagent (3.13)"]
+    assert check["output"]["summary"].startswith("## ❌ Python 3\\.13: failure")
 
 
 # --- annotations --------------------------------------------------------------------------

@@ -129,8 +129,9 @@ def publish(
     given (the bundle's summary.md), is the job summary as is (cut safely if
     over 1 MB); the check run and the comment are rendered by `render` to their
     own, smaller limits. `junit_path` is mentioned in the rendered summaries.
-    `summary_mode` and `summary_title` shape the job summary only (a mode other
-    than full, or a title, renders it anew); `published`, when given, receives
+    `summary_mode` shapes the job summary only (a mode other than full, or a
+    title, renders it anew); `summary_title` heads the job summary, the check
+    run's summary and the comment; `published`, when given, receives
     the check run's and the comment's web addresses.
     """
     if junit_path:
@@ -142,7 +143,7 @@ def publish(
     if annotations:
         write_annotations(run, fail_on=fail_on, stream=stream, per_level=annotations_limit, annotate=annotate)
 
-    def markdown(max_bytes: int, detail: SummaryMode = "full", title: str | None = None) -> str:
+    def markdown(max_bytes: int, detail: SummaryMode = "full", title: str | None = summary_title) -> str:
         return render(
             max_bytes=max_bytes,
             evidence_path=evidence_path,
