@@ -239,10 +239,11 @@ def suite_names(values: Sequence[str]) -> tuple[str, ...]:
     """Suite names from repeated flags or lists (an empty value is a mistake, not "all")."""
     names: list[str] = []
     for value in values:
-        if not value.strip():
-            msg = "--suite needs a suite name (got an empty one)"
+        found = items(value)
+        if not found:
+            msg = f"--suite needs a suite name (got {value!r})"
             raise UsageError(msg)
-        names.extend(items(value))
+        names.extend(found)
     return tuple(dict.fromkeys(names))
 
 
