@@ -114,6 +114,18 @@ def shard_count(text: str) -> int:
     return whole_number(text, SHARDS)
 
 
+def rate(text: str) -> float:
+    """A rate from 0 to 1 (a flake-rate threshold)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0 <= value <= 1:  # also refuses NaN
+        msg = f"expected a rate from 0 to 1, got {text!r}"
+        raise InvalidValue(msg)
+    return value
+
+
 def seconds(text: str) -> float:
     """A duration in seconds, > 0 and at most `MAX_TIMEOUT`."""
     try:
