@@ -198,7 +198,7 @@ def action_run(env: Mapping[str, str]) -> ActionRun:
             max_workers=inputs.value("max-workers", options.workers),
             retries=inputs.value("retries", options.retries),
             suites=options.suite_names([inputs.text("suites")]) if inputs.text("suites") else (),
-            shard=inputs.value("shard", options.shard),
+            shard=inputs.value("shard", options.shard_or_auto),
             junit=inputs.optional_path("junit-path"),
             evidence_dir=inputs.optional_path("evidence-dir"),
             fail_on=fail_on,

@@ -40,13 +40,7 @@ def build_parser(*, history: bool = True) -> argparse.ArgumentParser:
     mode = run.add_mutually_exclusive_group()
     mode.add_argument("--parallel", dest="parallel", action="store_true", default=None, help="suites at once")
     mode.add_argument("--sequential", dest="parallel", action="store_false", help="one suite after another")
-    workers = options.WORKERS
-    run.add_argument(
-        "--max-workers",
-        type=cli_type(options.workers),
-        metavar="N",
-        help=f"parallel workers ({workers.low}-{workers.high})",
-    )
+    _workers_arg(run)
     run.add_argument(
         "--retries",
         type=cli_type(options.retries),
@@ -68,15 +62,23 @@ def build_parser(*, history: bool = True) -> argparse.ArgumentParser:
     _feedback_args(run)
     run.add_argument("--quiet", action="store_true", help="do not echo suite output")
     run.add_argument(
-        "--shard", type=cli_type(options.shard), metavar="I/N", help="run only shard I of N (matrix jobs)"
+        "--shard",
+        type=cli_type(options.shard_or_auto),
+        metavar="I/N",
+        help="run only shard I of N (matrix jobs); auto: from the CI's parallel-job variables",
     )
     _durations_arg(run)
     run.set_defaults(func=cmd_run_all)
     _add_shard_commands(commands.add_parser)
 
-    validate = commands.add_parser("validate", help="check the profile and print the plan; runs nothing")
+    validate = commands.add_parser(
+        "validate", help="check the profile and print the plan (and a split suite's batches); runs no test"
+    )
     _profile_arg(validate)
     validate.add_argument("--suite", action="append", default=[], metavar="NAME", help="select suites")
+    _workers_arg(validate)
+    validate.add_argument("--evidence-dir", type=Path, metavar="DIR", help="where earlier bundles are")
+    _durations_arg(validate)
     validate.set_defaults(func=cmd_validate)
 
     verify = commands.add_parser("verify", help="recompute an evidence bundle's checksums")
@@ -115,6 +117,7 @@ def _add_shard_commands(add_parser: Callable[..., argparse.ArgumentParser]) -> N
         "--shards", type=cli_type(options.shard_count), default=1, metavar="N", help="number of shards"
     )
     plan.add_argument("--suite", action="append", default=[], metavar="NAME", help="select suites")
+    _workers_arg(plan)
     plan.add_argument("--evidence-dir", type=Path, metavar="DIR", help="where earlier bundles are")
     plan.add_argument("--json", action="store_true", help="one line of JSON for `fromJSON` in a matrix")
     _durations_arg(plan)
@@ -191,6 +194,16 @@ def _feedback_args(parser: argparse.ArgumentParser) -> None:
         type=cli_type(options.pull_request),
         metavar="N",
         help="pull request to comment on (default: the event's)",
+    )
+
+
+def _workers_arg(parser: argparse.ArgumentParser) -> None:
+    workers = options.WORKERS
+    parser.add_argument(
+        "--max-workers",
+        type=cli_type(options.workers),
+        metavar="N",
+        help=f"processes at once across all suites ({workers.low}-{workers.high}; default: the CPU count)",
     )
 
 
@@ -285,9 +298,23 @@ def cmd_merge(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_validate(args: argparse.Namespace, out: TextIO) -> int:
-    """Print the resolved plan."""
-    plan = build_plan(load_profile(args.profile), RunOptions(suites=options.suite_names(args.suite)))
+    """Print the resolved plan; when a suite asks to split, its batches and the predicted makespan.
+
+    Splitting asks the tools for their test files (pytest --collect-only, playwright --list).
+    """
+    chosen = RunOptions(
+        suites=options.suite_names(args.suite),
+        max_workers=args.max_workers,
+        evidence_dir=_resolved(args.evidence_dir),
+    )
+    plan = build_plan(load_profile(args.profile), chosen)
     out.writelines(line + "\n" for line in describe(plan))
+    if any(s.split != "off" for s in plan.suites):
+        from qaagent.batching import layout_lines, plan_work  # noqa: PLC0415 - lists test files
+        from qaagent.durations import resolve_durations  # noqa: PLC0415
+
+        scheduled = plan_work(plan, resolve_durations(args.durations_from, plan.evidence_dir))
+        out.writelines(line + "\n" for line in layout_lines(scheduled.split_layout))
     out.write("profile OK\n")
     return ExitCode.OK
 
@@ -322,29 +349,45 @@ def cmd_report(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_plan(args: argparse.Namespace, out: TextIO) -> int:
-    """Print the shard split (`--json`: one line for a workflow matrix)."""
+    """Print the shard split and each shard's queue (`--json`: one line for a workflow matrix)."""
     import json  # noqa: PLC0415
 
+    from qaagent.batching import layout_lines, plan_work  # noqa: PLC0415
     from qaagent.durations import resolve_durations  # noqa: PLC0415
-    from qaagent.shard import split, split_reason  # noqa: PLC0415
+    from qaagent.shard import apply_shard, split, split_reason  # noqa: PLC0415
+    from qaagent.units import discover_all  # noqa: PLC0415
 
-    chosen = RunOptions(suites=options.suite_names(args.suite), evidence_dir=_resolved(args.evidence_dir))
+    chosen = RunOptions(
+        suites=options.suite_names(args.suite),
+        max_workers=args.max_workers,
+        evidence_dir=_resolved(args.evidence_dir),
+    )
     plan = build_plan(load_profile(args.profile), chosen)
     durations = resolve_durations(args.durations_from, plan.evidence_dir)
-    result = split(plan, args.shards, durations)
+    discoveries = discover_all(plan, [s.name for s in plan.suites], plan.slots)
+    result = split(plan, args.shards, durations, discoveries)
     reason = split_reason(result)
+    described = result.describe(reason)
+    layouts = []
+    for entry in described["shards"]:
+        mine = plan_work(apply_shard(plan, entry["index"], result), durations, discoveries)
+        layout = dict(mine.split_layout or {})
+        entry["queue"] = layout.get("queue", [])
+        entry["makespan"] = layout.get("makespan")
+        layouts.append(layout)
     if args.json:
-        out.write(json.dumps(result.describe(reason), separators=(",", ":")) + "\n")
+        out.write(json.dumps(described, separators=(",", ":")) + "\n")
         return ExitCode.OK
     out.write(f"{args.shards} shard(s): {reason}\n")
     timed = result.known > 0  # without records the estimates are equal weights, not seconds
-    for entry in result.describe(reason)["shards"]:
+    for entry, layout in zip(described["shards"], layouts, strict=True):
         load = f"~{entry['estimate']:.1f} s, " if timed else ""
         out.write(f"shard {entry['shard']}: {load}{len(entry['units'])} unit(s)\n")
         for unit in entry["units"]:
             where = f" {unit['path']}" if unit["path"] else " (whole suite)"
             seconds = f" ~{unit['estimate']:.1f} s" if timed else ""
             out.write(f"  {unit['suite']}{where}{seconds}\n")
+        out.writelines(f"  {line}\n" for line in layout_lines(layout))
     return ExitCode.OK
 
 

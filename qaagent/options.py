@@ -12,7 +12,8 @@ flag, input and profile (`profile.py` takes its pydantic bounds from here):
 | max-workers | 1–256 |
 | retries | 0–20 |
 | keep | 1–10,000 |
-| shards | 1–256 |
+| shards | 1–256 (`auto`: read from the CI, `qaagent.ci`) |
+| split | `auto`, `off` or 1–256 batches |
 | timeout | seconds, > 0 and at most a week |
 | annotations-limit | 0–10 (GitHub shows 10 of a level per step) |
 | pull-request | 1–999,999,999 |
@@ -57,6 +58,8 @@ WORKERS: Final = Range(1, 256)
 RETRIES: Final = Range(0, 20)
 KEEP: Final = Range(1, 10_000)
 SHARDS: Final = Range(1, 256)
+#: batches one suite may be split into (`split: N`)
+SPLIT: Final = Range(1, 256)
 #: the longest a suite attempt may be given (seconds)
 MAX_TIMEOUT: Final = 7 * 24 * 3600.0
 FAIL_ON_CHOICES: Final[tuple[FailOn, ...]] = ("failed", "error", "flaky")
@@ -154,6 +157,17 @@ class Shard:
         return f"{self.index}of{self.total}"
 
 
+@dataclass(frozen=True)
+class AutoShard:
+    """`--shard auto`: the index and total come from the CI's parallel-job variables (`qaagent.ci`)."""
+
+    def __str__(self) -> str:
+        return "auto"
+
+
+AUTO_SHARD: Final = AutoShard()
+
+
 def shard(text: str) -> Shard:
     """``I/N`` with 1 <= I <= N <= 256 (blanks around the numbers allowed)."""
     match = _SHARD.match(text)
@@ -218,6 +232,40 @@ def title(text: str) -> str:
         msg = f"expected one line of 1 to {TITLE_CHARS} characters without control characters"
         raise InvalidValue(msg)
     return clean
+
+
+def shard_or_auto(text: str) -> Shard | AutoShard:
+    """`--shard` / the `shard` input: ``I/N`` as `shard` takes it, or ``auto`` (any case)."""
+    if text.strip().lower() == "auto":
+        return AUTO_SHARD
+    try:
+        return shard(text)
+    except InvalidValue as exc:
+        raise InvalidValue(f"{exc}, or auto (the CI's parallel job)") from None
+
+
+#: a suite's `split:` — `auto`, `off` or at most that many batches
+SplitSetting = Literal["auto", "off"] | int
+
+
+def split_setting(value: object) -> SplitSetting:
+    """`split:` of a suite: ``auto``, ``off`` (YAML's ``off``/``false`` arrive as False) or 1–256.
+
+    Strings and whole numbers only: ``true`` (YAML's ``on``/``yes``) is refused, it could mean either.
+    """
+    if value is False:
+        return "off"
+    if isinstance(value, str):
+        word = value.strip().lower()
+        if word in ("auto", "off"):
+            return cast("SplitSetting", word)
+        if _DIGITS.fullmatch(word) and SPLIT.low <= int(word) <= SPLIT.high:
+            return int(word)
+    elif isinstance(value, int) and not isinstance(value, bool) and SPLIT.low <= value <= SPLIT.high:
+        return value
+    shown = "true (YAML reads on/yes/true as a boolean)" if value is True else repr(value)
+    msg = f"expected auto, off or a number of batches from {SPLIT.low} to {SPLIT.high}, got {shown}"
+    raise InvalidValue(msg)
 
 
 def boolean(text: str) -> bool:
@@ -320,7 +368,7 @@ class RunOptions:
     evidence_dir: Path | None = None  #: absolute
     keep: int | None = None
     fail_on: tuple[FailOn, ...] | None = None
-    shard: Shard | None = None
+    shard: Shard | AutoShard | None = None
     durations_from: Path | None = None
     quiet: bool = False
     feedback: FeedbackOptions = field(default_factory=FeedbackOptions)

@@ -124,21 +124,34 @@ def load_plan(options: RunOptions, out: TextIO) -> Run:
 
 
 def schedule(run: Run, options: RunOptions) -> None:
-    """`--shard` and the longest-first start order; durations are read only when they matter.
+    """`--shard` (`auto`: from the CI's variables), then the one queue of work (`qaagent.batching`).
 
-    Planning may ask the tools for their test files (pytest --collect-only, playwright --list).
+    Planning may ask the tools for their test files (pytest --collect-only, playwright --list);
+    durations are read only when they matter.
     """
-    from qaagent.durations import NO_DURATIONS, resolve_durations  # noqa: PLC0415 - a cheap import path for --help
-    from qaagent.shard import apply_shard, schedule_start_order, split  # noqa: PLC0415
+    from qaagent.batching import plan_work  # noqa: PLC0415 - a cheap import path for --help
+    from qaagent.ci import shard_from_environment  # noqa: PLC0415
+    from qaagent.durations import NO_DURATIONS, resolve_durations  # noqa: PLC0415
+    from qaagent.options import AutoShard  # noqa: PLC0415
+    from qaagent.shard import apply_shard, split  # noqa: PLC0415
+    from qaagent.units import discover_all  # noqa: PLC0415
 
     plan = run.plan
     assert plan is not None  # noqa: S101 - load_plan made it
-    wanted = options.shard is not None or options.durations_from is not None
-    wanted = wanted or (plan.parallel and len(plan.suites) > 1)
+    shard = options.shard
+    if isinstance(shard, AutoShard):
+        found = shard_from_environment(os.environ)
+        run.console.line(f"qaagent: --shard auto: {found.reason}")
+        shard = found.shard
+    splitting = plan.parallel and any(s.split != "off" for s in plan.suites)
+    wanted = shard is not None or options.durations_from is not None
+    wanted = wanted or (plan.parallel and (len(plan.suites) > 1 or splitting))
     durations = resolve_durations(options.durations_from, plan.evidence_dir) if wanted else NO_DURATIONS
-    if options.shard is not None:
-        plan = apply_shard(plan, options.shard.index, split(plan, options.shard.total, durations))
-    run.plan = schedule_start_order(plan, durations)
+    discoveries = {}
+    if shard is not None:
+        discoveries = discover_all(plan, [s.name for s in plan.suites], plan.slots)
+        plan = apply_shard(plan, shard.index, split(plan, shard.total, durations, discoveries))
+    run.plan = plan_work(plan, durations, discoveries)
 
 
 def start_bundle(run: Run) -> None:
@@ -172,6 +185,10 @@ def start_bundle(run: Run) -> None:
             console.line(f"qaagent: {note}")  # a suite kept whole, and why
     if plan.suites:
         console.line(f"qaagent: start order: {', '.join(plan.start_order)} — {plan.start_order_reason}")
+    from qaagent.batching import layout_lines  # noqa: PLC0415
+
+    for line in layout_lines(plan.split_layout, full=False):
+        console.line(f"qaagent: {line}")
 
 
 def start_feedback(run: Run) -> None:

@@ -34,6 +34,7 @@ LAYERS: dict[int, tuple[str, ...]] = {
         "qaagent.errors",
         "qaagent.paths",
         "qaagent.options",
+        "qaagent.ci",
         "qaagent.console",
         "qaagent.schedule",
         "qaagent.evidence.redact",
@@ -92,8 +93,12 @@ LAYERS: dict[int, tuple[str, ...]] = {
     ),
     4: (  # scheduling and execution; reports and GitHub feedback of a finished run
         "qaagent.durations",
+        "qaagent.units",
         "qaagent.shard",
+        "qaagent.batching",
         "qaagent.retries",
+        "qaagent.suite_run",
+        "qaagent.split_suite",
         "qaagent.orchestrator",
         "qaagent.report.console",
         "qaagent.report.timeline",
@@ -130,6 +135,8 @@ FORBIDDEN = (
     ("qaagent.github", "qaagent.report"),
     ("qaagent.junit.write", "qaagent.evidence"),
     ("qaagent.runners", "qaagent.shard"),
+    ("qaagent.runners", "qaagent.units"),
+    ("qaagent.runners", "qaagent.batching"),
 )
 
 

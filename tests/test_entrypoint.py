@@ -28,7 +28,7 @@ from helpers import COMMAND_PROFILE, ENTRYPOINT, HEAD_SHA, ROOT, TOKEN, ActionWo
 
 from qaagent.action import action_run
 from qaagent.errors import UsageError
-from qaagent.options import FeedbackOptions, MergeOptions, RunOptions, Shard
+from qaagent.options import AUTO_SHARD, FeedbackOptions, MergeOptions, RunOptions, Shard
 
 PROFILE = COMMAND_PROFILE
 
@@ -527,3 +527,12 @@ def test_setup_installs_a_playwright_project_before_its_suite(action: Action) ->
     outputs = action.outputs()
     assert outputs["conclusion"] == "success"
     assert int(outputs["passed"]) >= 1
+
+
+def test_the_shard_input_takes_auto(action: Action) -> None:
+    action.inputs["shard"] = "auto"
+    options = action_run(action.environment()).options
+    assert isinstance(options, RunOptions)
+    assert options.shard == AUTO_SHARD
+    action.inputs["shard"] = "automatic"
+    assert_input_error(action.check(), "shard")

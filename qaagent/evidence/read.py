@@ -80,6 +80,14 @@ class Counts(_Model):
     flaky: int = 0
 
 
+class BatchEntry(_Model):
+    """One batch of a split suite: its number, its test files and its own attempts (with their logs)."""
+
+    batch: int
+    units: tuple[str, ...] = ()
+    attempts: tuple[AttemptEntry, ...] = ()
+
+
 class SuiteEntry(_Model):
     """One suite: only `name` and `status` while the run is still going."""
 
@@ -93,9 +101,12 @@ class SuiteEntry(_Model):
     timed_out: bool = False
     counts: Counts = Counts()
     duration: float | None = None
+    #: a split suite: its processes' time together (`duration` is its wall time)
+    process_time: float | None = None
     error: str | None = None
     skipped_reason: str | None = None
     files: tuple[str, ...] = ()
+    batches: tuple[BatchEntry, ...] = ()  #: a split suite's batches
 
 
 class GitInfo(_Model):
