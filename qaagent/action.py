@@ -45,12 +45,18 @@ DEFAULTS: dict[str, str] = {
     "evidence-dir": "",
     "fail-on": "",
     "annotations": "true",
-    "summary": "true",
+    "annotate": "failures-and-flaky",
+    "annotations-limit": "10",
+    "summary": "full",
+    "summary-title": "",
     "github-token": "",
     "check-name": "",
     "comment": "false",
     "history": "",
     "base-branch": "",
+    "comment-mode": "",
+    "commit": "",
+    "pull-request": "",
 }
 
 
@@ -112,13 +118,27 @@ class _Inputs:
     def optional_path(self, name: str) -> Path | None:
         return self.path(name) if self.text(name) else None
 
+    def choice(self, name: str, validator: Callable[[str], T]) -> T:
+        """An input with a fixed set of values; empty means its declared default."""
+        value = self.value(name, validator)
+        return value if value is not None else validator(DEFAULTS[name])
+
     def feedback(self) -> FeedbackOptions:
+        # `comment-mode` decides when given; else `comment: true` means always.
+        mode = self.value("comment-mode", options.comment_mode)
+        if mode is None:
+            mode = "always" if self.flag("comment") else "off"
         return FeedbackOptions(
             github=True,
             check_name=self.text("check-name") or None,
-            comment=self.flag("comment"),
+            comment_mode=mode,
             annotations=self.flag("annotations"),
-            summary=self.flag("summary"),
+            annotate=self.choice("annotate", options.annotate),
+            annotations_limit=self.choice("annotations-limit", options.annotations_limit),
+            summary_mode=self.choice("summary", options.summary_mode),
+            summary_title=self.value("summary-title", options.title),
+            commit=self.value("commit", options.commit),
+            pull_request=self.value("pull-request", options.pull_request),
         )
 
     def bundles(self) -> tuple[Path, ...]:

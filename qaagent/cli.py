@@ -179,11 +179,42 @@ def _feedback_args(parser: argparse.ArgumentParser) -> None:
         "--github", choices=("auto", "on", "off"), default="auto", help="GitHub Actions feedback"
     )
     parser.add_argument("--no-annotations", dest="annotations", action="store_false", help="no annotations")
-    parser.add_argument("--no-summary", dest="summary", action="store_false", help="no job summary")
+    parser.add_argument("--no-summary", dest="show_summary", action="store_false", help="no job summary")
     parser.add_argument(
         "--check-name", metavar="NAME", help="create a check run with this name (needs a token)"
     )
     parser.add_argument("--comment", action="store_true", help="comment on the pull request (needs a token)")
+    parser.add_argument(
+        "--comment-mode",
+        type=cli_type(options.comment_mode),
+        metavar="MODE",
+        help="always, changes, failures or off (given: implies --comment unless off)",
+    )
+    parser.add_argument(
+        "--annotate", type=cli_type(options.annotate), metavar="WHAT", help="failures[-and-flaky] or all"
+    )
+    parser.add_argument(
+        "--annotations-limit",
+        type=cli_type(options.annotations_limit),
+        metavar="N",
+        help="test annotations per level, 0-10 (default 10)",
+    )
+    parser.add_argument(
+        "--summary", type=cli_type(options.summary_mode), metavar="MODE", help="full, failures, totals or off"
+    )
+    parser.add_argument("--summary-title", type=cli_type(options.title), metavar="TEXT", help="the heading")
+    parser.add_argument(
+        "--commit",
+        type=cli_type(options.commit),
+        metavar="SHA",
+        help="the check run's commit (default: the event's)",
+    )
+    parser.add_argument(
+        "--pull-request",
+        type=cli_type(options.pull_request),
+        metavar="N",
+        help="pull request to comment on (default: the event's)",
+    )
 
 
 def _workers_arg(parser: argparse.ArgumentParser) -> None:
@@ -223,13 +254,25 @@ def _profile_arg(parser: argparse.ArgumentParser) -> None:
 
 
 def _feedback(args: argparse.Namespace) -> FeedbackOptions:
+    comment_mode: options.CommentMode = args.comment_mode or ("always" if args.comment else "off")
+    summary_mode: options.SummaryMode = args.summary or "full"
+    defaults = FeedbackOptions()
     return FeedbackOptions(
         github={"auto": None, "on": True, "off": False}[args.github],
         check_name=args.check_name or None,
-        comment=args.comment,
+        comment_mode=comment_mode,
         annotations=args.annotations,
-        summary=args.summary,
+        annotate=args.annotate or defaults.annotate,
+        annotations_limit=_given(args.annotations_limit, defaults.annotations_limit),
+        summary_mode=summary_mode if args.show_summary else "off",
+        summary_title=args.summary_title,
+        commit=args.commit,
+        pull_request=args.pull_request,
     )
+
+
+def _given(value: int | None, default: int) -> int:
+    return default if value is None else value
 
 
 def _resolved(path: Path | None) -> Path | None:

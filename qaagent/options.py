@@ -15,6 +15,9 @@ flag, input and profile (`profile.py` takes its pydantic bounds from here):
 | shards | 1–256 (`auto`: read from the CI, `qaagent.ci`) |
 | split | `auto`, `off` or 1–256 batches |
 | timeout | seconds, > 0 and at most a week |
+| annotations-limit | 0–10 (GitHub shows 10 of a level per step) |
+| pull-request | 1–999,999,999 |
+| commit | 40 hexadecimal digits |
 
 Whole numbers are ASCII digits only (`int()` also reads "٣", "²" and " 3 ",
 which nobody means), booleans are true/false/yes/no/1/0 in any case, lists
@@ -60,12 +63,27 @@ SPLIT: Final = Range(1, 256)
 #: the longest a suite attempt may be given (seconds)
 MAX_TIMEOUT: Final = 7 * 24 * 3600.0
 FAIL_ON_CHOICES: Final[tuple[FailOn, ...]] = ("failed", "error", "flaky")
+#: test annotations of one level per step: GitHub shows at most 10 of each level (error,
+#: warning, notice) per step and 50 per job (docs.github.com, "Workflow commands for GitHub
+#: Actions", and actions/toolkit docs/problem-matchers.md)
+ANNOTATIONS_LIMIT: Final = Range(0, 10)
+PULL_REQUEST: Final = Range(1, 999_999_999)
+#: characters of a summary title
+TITLE_CHARS: Final = 200
+CommentMode = Literal["always", "changes", "failures", "off"]
+AnnotateMode = Literal["failures", "failures-and-flaky", "all"]
+SummaryMode = Literal["full", "failures", "totals", "off"]
+COMMENT_MODES: Final[tuple[CommentMode, ...]] = ("always", "changes", "failures", "off")
+ANNOTATE_MODES: Final[tuple[AnnotateMode, ...]] = ("failures", "failures-and-flaky", "all")
+SUMMARY_MODES: Final[tuple[SummaryMode, ...]] = ("full", "failures", "totals", "off")
 TRUE_WORDS: Final = frozenset({"true", "yes", "1"})
 FALSE_WORDS: Final = frozenset({"false", "no", "0"})
 
 _DIGITS = re.compile(r"[0-9]{1,9}")
 _SHARD = re.compile(r"^[ \t]*([0-9]{1,6})[ \t]*/[ \t]*([0-9]{1,6})[ \t]*$")
 _LIST = re.compile(r"[\s,]+")
+_COMMIT = re.compile(r"[0-9a-fA-F]{40}")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
 # -- the validators -------------------------------------------------------------------------------
@@ -158,6 +176,62 @@ def shard(text: str) -> Shard:
         msg = f"invalid shard {text!r}: expected I/N with 1 <= I <= N <= {SHARDS.high}, e.g. 2/4"
         raise InvalidValue(msg)
     return Shard(index, total)
+
+
+def annotations_limit(text: str) -> int:
+    """`annotations-limit`: test annotations of each level printed by the step."""
+    return whole_number(text, ANNOTATIONS_LIMIT)
+
+
+def pull_request(text: str) -> int:
+    """`pull-request`: the number of the pull request to comment on."""
+    return whole_number(text, PULL_REQUEST)
+
+
+def commit(text: str) -> str:
+    """`commit`: a full commit SHA (40 hex digits), lower-cased."""
+    if not _COMMIT.fullmatch(text):
+        msg = f"expected a full commit SHA (40 hexadecimal digits), got {text[:80]!r}"
+        raise InvalidValue(msg)
+    return text.lower()
+
+
+def _choice(text: str, choices: Sequence[T]) -> T:
+    word = text.strip().lower()
+    for choice in choices:
+        if word == choice:
+            return choice
+    msg = f"expected one of {', '.join(map(str, choices))}, got {text.strip()[:80]!r}"
+    raise InvalidValue(msg)
+
+
+def comment_mode(text: str) -> CommentMode:
+    """`comment-mode`: always, changes, failures or off."""
+    return _choice(text, COMMENT_MODES)
+
+
+def annotate(text: str) -> AnnotateMode:
+    """`annotate`: failures, failures-and-flaky or all."""
+    return _choice(text, ANNOTATE_MODES)
+
+
+def summary_mode(text: str) -> SummaryMode:
+    """`summary`: full, failures, totals or off; true and false (the old boolean) mean full and off."""
+    word = text.strip().lower()
+    if word in TRUE_WORDS:
+        return "full"
+    if word in FALSE_WORDS:
+        return "off"
+    return _choice(text, SUMMARY_MODES)
+
+
+def title(text: str) -> str:
+    """`summary-title`: one line of at most `TITLE_CHARS` characters, no control characters."""
+    clean = text.strip()
+    if not clean or len(clean) > TITLE_CHARS or _CONTROL.search(clean):
+        msg = f"expected one line of 1 to {TITLE_CHARS} characters without control characters"
+        raise InvalidValue(msg)
+    return clean
 
 
 def shard_or_auto(text: str) -> Shard | AutoShard:
@@ -280,9 +354,28 @@ class FeedbackOptions:
     #: None: when GITHUB_ACTIONS=true (`--github auto`)
     github: bool | None = None
     check_name: str | None = None
-    comment: bool = False
+    #: when the pull-request comment is posted or updated; off: never
+    comment_mode: CommentMode = "off"
     annotations: bool = True
-    summary: bool = True
+    annotate: AnnotateMode = "failures-and-flaky"
+    annotations_limit: int = ANNOTATIONS_LIMIT.high
+    #: how much of the run the job summary shows; off: no job summary
+    summary_mode: SummaryMode = "full"
+    summary_title: str | None = None
+    #: the commit the check run belongs to (None: the event's head commit)
+    commit: str | None = None
+    #: the pull request to comment on (None: the event's)
+    pull_request: int | None = None
+
+    @property
+    def comment(self) -> bool:
+        """Whether a pull-request comment is wanted at all."""
+        return self.comment_mode != "off"
+
+    @property
+    def summary(self) -> bool:
+        """Whether the job summary is written at all."""
+        return self.summary_mode != "off"
 
 
 @dataclass(frozen=True)

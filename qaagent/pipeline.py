@@ -49,7 +49,7 @@ if TYPE_CHECKING:
     from qaagent.github.feedback import GitHubFeedback
     from qaagent.history.live import RunHistory
     from qaagent.history.settings import HistorySettings
-    from qaagent.options import FeedbackOptions, MergeOptions, RunOptions
+    from qaagent.options import FeedbackOptions, MergeOptions, RunOptions, SummaryMode
     from qaagent.report.markdown import SummaryCollector
 
 
@@ -351,14 +351,30 @@ def publish(run: Run) -> None:
         notes: Sequence[str],
         link_base: str | None,
         sha: str | None,
+        detail: SummaryMode = "full",
+        title: str | None = None,
     ) -> str:
         """The check run's and the comment's Markdown, from what the one pass collected."""
         del link_base, sha  # the collector was made with the same context's link base and commit
         if summary is None:  # no pass was made (cannot happen after write_reports): render from the run
             from qaagent.report.markdown import render_summary  # noqa: PLC0415
 
-            return render_summary(result, fail_on=fail_on, max_bytes=max_bytes, evidence_path=evidence_path)
-        return summary.render(fail_on=fail_on, evidence_path=evidence_path, notes=notes, max_bytes=max_bytes)
+            return render_summary(
+                result,
+                fail_on=fail_on,
+                max_bytes=max_bytes,
+                evidence_path=evidence_path,
+                detail=detail,
+                title=title,
+            )
+        return summary.render(
+            fail_on=fail_on,
+            evidence_path=evidence_path,
+            notes=notes,
+            max_bytes=max_bytes,
+            detail=detail,
+            title=title,
+        )
 
     run.feedback.finish(
         result,

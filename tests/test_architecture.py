@@ -109,6 +109,8 @@ LAYERS: dict[int, tuple[str, ...]] = {
         "qaagent.github.annotations",
         "qaagent.github.checks",
         "qaagent.github.comment",
+        "qaagent.github.pulls",
+        "qaagent.github.results_json",
         "qaagent.github.publish",
         "qaagent.github.feedback",
     ),

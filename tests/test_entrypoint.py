@@ -442,7 +442,7 @@ def test_every_input_maps_to_its_run_all_option(action: Action) -> None:
         evidence_dir=shop.resolve() / "evidence",
         fail_on=("failed", "error", "flaky"),
         feedback=FeedbackOptions(
-            github=True, check_name="qaagent", comment=True, annotations=False, summary=False
+            github=True, check_name="qaagent", comment_mode="always", annotations=False, summary_mode="off"
         ),
     )
     assert run.setup == "make deps"
