@@ -288,7 +288,10 @@ def test_start_order_and_shards_come_from_history_then_bundles_then_counts(
     )
     root = qa_project(
         {
+            # more tests in quick: the listed counts (the first run's estimate) start it first
             "quick/test_q.py": sleeper("q", 0.01),
+            "quick/test_q2.py": sleeper("q2", 0.01),
+            "quick/test_q3.py": sleeper("q3", 0.01),
             "slow/test_s1.py": sleeper("s1", 1.5),
             "slow/test_s2.py": sleeper("s2", 0.01),
             ".qaagent.yaml": profile,
@@ -296,7 +299,10 @@ def test_start_order_and_shards_come_from_history_then_bundles_then_counts(
     )
     first = run_qaagent("run-all", cwd=root)
     assert first.returncode == 0, first.stdout
-    assert "start order: quick, slow — suite_order (no recorded durations)" in first.stdout
+    assert (
+        "start order: quick, slow — longest first by listed test counts (no recorded durations)"
+        in first.stdout
+    )
     second = run_qaagent("run-all", cwd=root)
     assert "qaagent: start order: slow, quick — longest first by durations from history " in second.stdout
     store = str(root / ".qaagent" / "history.sqlite")
@@ -307,7 +313,7 @@ def test_start_order_and_shards_come_from_history_then_bundles_then_counts(
     assert f"durations from history {store}" in planned.stdout.splitlines()[0]
     shards = json.loads(run_qaagent("plan", "--shards", "2", "--json", cwd=root).stdout)
     assert shards["durations"]["source"].startswith(f"history {store}")
-    assert shards["durations"]["known"] == shards["durations"]["units"] == 3  # every file recorded
+    assert shards["durations"]["known"] == shards["durations"]["units"] == 5  # every file recorded
     # Without history: the newest bundle; with --durations-from: that file, whatever history says.
     planned = run_qaagent("plan", "--shards", "2", "--no-history", cwd=root)
     assert "durations from evidence bundle " in planned.stdout.splitlines()[0]
