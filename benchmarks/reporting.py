@@ -116,10 +116,10 @@ def peak_rss_mb() -> float:
 def measure_qaagent(paths: list[Path], out_dir: Path) -> dict[str, Any]:
     sys.path.insert(0, str(ROOT))
     from qaagent.evidence.records import RecordWriter  # noqa: PLC0415 - measured subprocess only
-    from qaagent.evidence.redact import Redactor  # noqa: PLC0415
     from qaagent.files import atomic_open  # noqa: PLC0415
     from qaagent.junit.read import iter_junit_cases  # noqa: PLC0415
     from qaagent.junit.write import write_merged_junit  # noqa: PLC0415
+    from qaagent.redact import Redactor  # noqa: PLC0415
     from qaagent.results import Attempt, CaseStore, RunResult, SuiteResult  # noqa: PLC0415
 
     rss_before = peak_rss_mb()

@@ -19,7 +19,6 @@ from qaagent.errors import UsageError
 from qaagent.evidence.bundle import Bundle, make_run_id, prune
 from qaagent.evidence.gitinfo import git_info, strip_credentials
 from qaagent.evidence.manifest import ci_info, environment
-from qaagent.evidence.redact import Redactor
 from qaagent.evidence.verify import verify_bundle
 from qaagent.options import Shard
 from qaagent.results import Attempt, CaseStore, Rerun, RunResult, SuiteResult, TestCase
@@ -250,24 +249,6 @@ def test_secrets_never_enter_the_bundle(tmp_path: Path, clean_env: pytest.Monkey
         encoding="utf-8"
     )
     assert verify_bundle(bundle.dir) == []
-
-
-def test_redactor_details(tmp_path: Path) -> None:
-    redactor = Redactor.from_environ(
-        {
-            "DEPLOY_KEY": "-----BEGIN KEY-----\nAAAAline2secret\n-----END KEY-----",
-            "PASSWORD": "abc",
-            "HOME": "/home/me",
-        }
-    )
-    assert redactor.redact("x AAAAline2secret y") == "x *** y"
-    assert redactor.redact("pw abc home /home/me") == "pw abc home /home/me"  # too short / not secret
-    assert redactor.redact('{"authorization": "Bearer x"}') == '{"authorization": ***'
-    log = tmp_path / "x.log"
-    log.write_bytes(b"bin \xff\xfe ok\nAAAAline2secret\n")
-    assert redactor.redact_file(log) is True
-    assert log.read_bytes() == b"bin \xff\xfe ok\n***\n"
-    assert redactor.redact_file(log) is False
 
 
 def test_environment_allowlist_and_ci(clean_env: pytest.MonkeyPatch) -> None:

@@ -136,7 +136,7 @@ def test_five_thousand_failures_all_reach_the_server_paced(
     times = [r.at for r in mutating]
     assert all(b - a >= 1.0 for a, b in pairwise(times))
     assert len(mutating[0].body["output"]["summary"].encode()) <= 65_535
-    assert sum(1 for line in out.splitlines() if line.startswith("::error")) == 10
+    assert sum(1 for line in out.splitlines() if line.startswith("::error")) == 9  # + 1 kept free
 
 
 def test_permission_denied_gives_one_warning_and_falls_back(

@@ -9,8 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from qaagent.evidence.records import _ENCODER, RecordWriter
-from qaagent.evidence.redact import Redactor
 from qaagent.junit.write import escape_text, quote_attr
+from qaagent.redact import Redactor
 from qaagent.results import STATUSES, Status, TestCase
 
 #: the characters escaping cares about, mixed with anything else

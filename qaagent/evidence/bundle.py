@@ -29,17 +29,18 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, cast
 
 import qaagent
+from qaagent import redact
 from qaagent.errors import QAAgentError, UsageError
 from qaagent.evidence import manifest as mf
 from qaagent.evidence.diagnostics import CATEGORIES
 from qaagent.evidence.gitinfo import git_info
 from qaagent.evidence.read import MANIFEST, BundleError, load_document, parse_manifest, read_manifest
 from qaagent.evidence.records import RecordWriter
-from qaagent.evidence.redact import Redactor
 from qaagent.evidence.verify import file_entries
 from qaagent.files import atomic_open, atomic_write_text, sha256_file
 from qaagent.junit.write import DEFAULT_MAX_OUTPUT, write_merged_junit
 from qaagent.options import Shard
+from qaagent.redact import Redactor, copy_redacted
 from qaagent.results import FailOn, RunResult, conclusion
 
 if TYPE_CHECKING:
@@ -112,7 +113,7 @@ class Bundle:
         redactor: Redactor | None = None,
     ) -> Bundle:
         """Create ``<evidence_dir>/<run_id>/`` (``-2``… if taken) and mark it running."""
-        redactor = Redactor.from_environ() if redactor is None else redactor
+        redactor = redact.current() if redactor is None else redactor
         bundle_dir = _create_unique(evidence_dir, run_id)
         started_at = time.time()
         manifest: dict[str, Any] = {
@@ -178,7 +179,10 @@ class Bundle:
                 if log is not None and log.is_file() and log.resolve().is_relative_to(self.dir.resolve()):
                     logs.add(log)
         for log in sorted(logs):
-            self.redactor.redact_file(log)
+            tmp = log.with_name(f".{log.name}.redacting")
+            with log.open("rb") as src, tmp.open("wb") as dst:
+                copy_redacted(src, dst, self.redactor)
+            tmp.replace(log)
 
     def finish(
         self,

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from qaagent.evidence.redact import is_secret_name
+from qaagent.redact import is_secret_name
 
 if TYPE_CHECKING:
     from collections.abc import Mapping

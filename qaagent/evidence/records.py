@@ -18,7 +18,7 @@ from qaagent.evidence.diagnostics import categorize
 from qaagent.text import clean_text
 
 if TYPE_CHECKING:
-    from qaagent.evidence.redact import Redactor
+    from qaagent.redact import Redactor
     from qaagent.results import TestCase
 
 #: characters of a message kept in a record (the merged JUnit has the rest)

@@ -4,8 +4,11 @@ GitHub shows at most 10 annotations of each level (error, warning, notice)
 per step and 50 per job, in the order they were printed (actions/toolkit,
 docs/problem-matchers.md). So the step prints the most useful ones first:
 the summary, then errors, then failures, then flaky tests, each group in
-suite order, at most 10 of a level, and one notice saying how many were left
-out. The check run (checks.py) has no such limit and carries all of them.
+suite order, and one notice saying how many were left out. What the step
+printed before counts (`commands.annotations_left`), and `RESERVED` of each
+level stay free for qaagent's own messages after them: the one warning that
+sums up publishing problems (API, `GITHUB_OUTPUT`) and an error report. The
+check run (checks.py) has no such limit and carries all of them.
 """
 
 from __future__ import annotations
@@ -15,14 +18,16 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Literal, TextIO
 
-from qaagent.github.commands import write_command
+from qaagent.github.commands import ANNOTATIONS_PER_LEVEL, annotations_left, write_command
 from qaagent.results import FailOn, RunResult, TestCase, conclusion
 from qaagent.text import first_lines, shorten
 
 Level = Literal["error", "warning", "notice"]
 
 #: GitHub shows this many annotations of one level per step
-PER_LEVEL_LIMIT = 10
+PER_LEVEL_LIMIT = ANNOTATIONS_PER_LEVEL
+#: annotations of each level kept for qaagent's own warning or error after the test annotations
+RESERVED = 1
 #: lines of a failure message shown in an annotation
 MESSAGE_LINES = 12
 #: characters of a failure message shown in an annotation
@@ -116,8 +121,8 @@ def write_annotations(
     """Print the summary annotation and the most useful test annotations to `stream`."""
     level, text = summary_line(run, fail_on)
     write_command(stream, level, text, title="qaagent")
-    budget: dict[Level, int] = {"error": per_level, "warning": per_level, "notice": per_level}
-    budget[level] -= 1
+    levels: tuple[Level, ...] = ("error", "warning", "notice")
+    budget = {lvl: min(per_level, annotations_left(stream, lvl)) - RESERVED for lvl in levels}
     shown: dict[Level, int] = {"error": 0, "warning": 0}
     omitted: dict[Level, int] = {"error": 0, "warning": 0}
     for problem in problems(run):

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TextIO
 
-from qaagent.github.commands import write_command, write_outputs
+from qaagent.github.commands import write_outputs
 from qaagent.github.context import GitHubContext
 from qaagent.github.publish import SummaryRenderer, publish, start_check_run
 from qaagent.options import FeedbackOptions
@@ -91,7 +91,7 @@ class GitHubFeedback:
         """Publish everything; problems become warnings. `render` renders the check run and comment."""
         evidence = display_path(bundle_dir, self.root)
         junit_rel = display_path(junit, self.root)
-        self.write_outputs(run, fail_on=fail_on, evidence=evidence, junit=junit_rel)
+        problem = self.write_outputs(run, fail_on=fail_on, evidence=evidence, junit=junit_rel)
         publish(
             run,
             ctx=self.ctx,
@@ -108,14 +108,20 @@ class GitHubFeedback:
             junit_path=junit_rel,
             notes=notes,
             stream=self.stream,
+            warnings=[problem] if problem else [],
             # Cancelled: GitHub kills the job 10 s after the first signal; the bundle is written.
             budget=CANCELLED_BUDGET if run.cancelled else finish_budget(),
         )
 
-    def write_outputs(self, run: RunResult, *, fail_on: Sequence[FailOn], evidence: str, junit: str) -> None:
-        """The step outputs (`GITHUB_OUTPUT`), paths relative to the workspace."""
+    def write_outputs(
+        self, run: RunResult, *, fail_on: Sequence[FailOn], evidence: str, junit: str
+    ) -> str | None:
+        """The step outputs (`GITHUB_OUTPUT`), paths relative to the workspace; a problem, or None.
+
+        The problem is left to `publish` to report: it goes into its one warning annotation.
+        """
         if not self.ctx.output:
-            return
+            return None
         counts = run.counts
         values = {
             "conclusion": conclusion(run, fail_on),
@@ -133,9 +139,5 @@ class GitHubFeedback:
         try:
             write_outputs(Path(self.ctx.output), values)
         except OSError as exc:
-            write_command(
-                self.stream,
-                "warning",
-                f"cannot write the step outputs to GITHUB_OUTPUT ({self.ctx.output}): {exc.strerror or exc}",
-                title="qaagent",
-            )
+            return f"cannot write the outputs to GITHUB_OUTPUT ({self.ctx.output}): {exc.strerror or exc}"
+        return None

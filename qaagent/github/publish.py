@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 from qaagent.github.annotations import write_annotations
-from qaagent.github.api import GitHubAPIError, GitHubClient, PermissionDeniedError
+from qaagent.github.api import GaveUpError, GitHubAPIError, GitHubClient, PermissionDeniedError
 from qaagent.github.checks import check_annotations, complete_check_run, create_check_run
 from qaagent.github.commands import add_mask, append_summary, write_command
 from qaagent.github.comment import upsert_comment
@@ -79,7 +79,7 @@ def start_check_run(
             return create_check_run(client, ctx.repository, check_name, ctx.head_sha, details_url=ctx.run_url)
     except Exception as exc:
         if stream is not None:
-            write_command(stream, "debug", f"qaagent: could not start the check run: {_describe(exc, token)}")
+            write_command(stream, "debug", f"qaagent: could not start the check run: {_describe(exc)}")
         return None
 
 
@@ -102,21 +102,25 @@ def publish(
     budget: float = 60.0,
     summary_markdown: str | None = None,
     junit_path: str | None = None,
+    warnings: Sequence[str] = (),
 ) -> list[str]:
     """Write annotations and the job summary, complete the check run, update the comment.
 
-    Returns the warnings that were printed (as `::warning` lines on `stream`).
-    Never raises for a GitHub or file-system problem. `summary_markdown`, when
-    given (the bundle's summary.md), is the job summary as is (cut safely if
-    over 1 MB); the check run and the comment are rendered by `render` to their
-    own, smaller limits. `junit_path` is mentioned in the rendered summaries.
+    Returns the warnings: `warnings` (problems met before, such as an unwritable
+    `GITHUB_OUTPUT`) and the ones met here, printed together as ONE `::warning`
+    annotation at the end (its slot is kept free by `write_annotations`), so none
+    falls past GitHub's 10 annotations of a level. Never raises for a GitHub or
+    file-system problem. `summary_markdown`, when given (the bundle's
+    summary.md), is the job summary as is (cut safely if over 1 MB); the check
+    run and the comment are rendered by `render` to their own, smaller limits.
+    `junit_path` is mentioned in the rendered summaries.
     """
     if junit_path:
         shown = junit_path.replace("`", "'")
         notes = [*notes, f"**Merged JUnit:** `{shown}`"]
     if token:
         add_mask(token, stream)
-    warnings: list[str] = []
+    problems: list[str] = list(warnings)
     if annotations:
         write_annotations(run, fail_on=fail_on, stream=stream)
 
@@ -130,17 +134,9 @@ def publish(
         )
 
     if summary and ctx.step_summary:
-        try:
-            text = (
-                truncate_utf8(
-                    summary_markdown, STEP_SUMMARY_BYTES, "_Summary cut to fit GitHub's 1 MiB limit._"
-                )
-                if summary_markdown is not None
-                else markdown(STEP_SUMMARY_BYTES)
-            )
-            append_summary(ctx.step_summary, text)
-        except OSError as exc:
-            warnings.append(f"could not write the job summary: {exc.strerror or exc}")
+        problem = _job_summary(ctx.step_summary, summary_markdown, markdown)
+        if problem:
+            problems.append(problem)
 
     job = _Job(run=run, ctx=ctx, fail_on=fail_on, markdown=markdown, token=token or "")
     wants_comment = comment and ctx.pr_number is not None
@@ -148,15 +144,39 @@ def publish(
         _publish_api(job, check_name, check_run_id, comment=wants_comment, clock=clock, budget=budget)
     if job.missing:
         grants = " and ".join(f"`{p}`" for p in dict.fromkeys(job.missing))
-        warnings.append(
+        problems.append(
             f"The token may not publish the results (missing {grants}). Add `permissions:` with "
             f"{grants} to the job; on pull requests from forks the token is read-only, so results "
             "are shown only as annotations and in the job summary."
         )
-    warnings += job.warnings
-    for text in warnings:
-        write_command(stream, "warning", text, title="qaagent")
-    return warnings
+    problems += job.warnings
+    _warn(problems, stream)
+    return problems
+
+
+def _warn(problems: Sequence[str], stream: TextIO) -> None:
+    """All problems as one warning annotation (GitHub shows 10 of a level per step)."""
+    if not problems:
+        return
+    text = problems[0]
+    if len(problems) > 1:
+        listed = "\n".join(f"- {problem}" for problem in problems)
+        text = f"{len(problems)} problems while reporting the results:\n{listed}"
+    write_command(stream, "warning", text, title="qaagent")
+
+
+def _job_summary(path: str, summary_markdown: str | None, markdown: Callable[[int], str]) -> str | None:
+    """Append the job summary; a problem, or None."""
+    try:
+        text = (
+            truncate_utf8(summary_markdown, STEP_SUMMARY_BYTES, "_Summary cut to fit GitHub's 1 MiB limit._")
+            if summary_markdown is not None
+            else markdown(STEP_SUMMARY_BYTES)
+        )
+        append_summary(path, text)
+    except OSError as exc:
+        return f"could not write the job summary: {exc.strerror or exc}"
+    return None
 
 
 @dataclass
@@ -177,8 +197,12 @@ class _Job:
             step(self, *args)
         except PermissionDeniedError as exc:
             self.missing.append(exc.permission)
+        except GaveUpError as exc:
+            # the client stopped once; a step after it only says it was not done
+            said = "not sent (see above)" if exc.repeated else _describe(exc)
+            self.warnings.append(f"{what}: {said}")
         except Exception as exc:
-            self.warnings.append(f"{what}: {_describe(exc, self.token)}")
+            self.warnings.append(f"{what}: {_describe(exc)}")
 
 
 def _publish_api(
@@ -225,7 +249,7 @@ def _publish_comment(job: _Job, client: GitHubClient, check_name: str | None) ->
         upsert_comment(client, job.ctx.repository, job.ctx.pr_number, check_name, job.markdown(COMMENT_BYTES))
 
 
-def _describe(exc: Exception, token: str | None) -> str:
+def _describe(exc: Exception) -> str:
+    """One line; the token is masked by the redactor every warning passes (the client registered it)."""
     text = str(exc) if isinstance(exc, GitHubAPIError) else f"{type(exc).__name__}: {exc}"
-    text = " ".join(text.split())
-    return text.replace(token, "***") if token else text
+    return " ".join(text.split())
