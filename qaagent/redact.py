@@ -238,11 +238,12 @@ class Redactor:
             return position + bisect.bisect_right(kept_before, position)
 
         start, end = len(before), len(before) + len(text)
+        breaks_at = frozenset(kept_before)
         spans: list[tuple[int, int]] = []
         for match in matches:
             low, high = match.span()
             if match[0] in self._cores:
-                low, high = _base64_run(joined, low, high)
+                low, high = _base64_run(joined, low, high, breaks_at)
             lo, hi = original(low), original(high - 1) + 1
             if hi > start and lo < end:
                 spans.append((lo, hi))
@@ -278,13 +279,17 @@ def _anchor(form: str) -> str:
     return best if len(best) >= 4 else ""  # noqa: PLR2004 - shorter runs are everywhere
 
 
-def _base64_run(text: str, low: int, high: int) -> tuple[int, int]:
-    """Widen a base64 core match to the whole run of base64 characters around it."""
-    while low > 0 and text[low - 1] in _B64:
+def _base64_run(text: str, low: int, high: int, breaks: frozenset[int]) -> tuple[int, int]:
+    """Widen a base64 core match to the run of base64 characters around it, on its own lines.
+
+    `breaks` are the positions of `text` where a line break was taken out: the widening
+    stops there (the next line's first word is not part of the encoded text).
+    """
+    while low > 0 and low not in breaks and text[low - 1] in _B64:
         low -= 1
-    while high < len(text) and text[high] in _B64:
+    while high < len(text) and high not in breaks and text[high] in _B64:
         high += 1
-    while high < len(text) and text[high] == "=" and high - low < 1 << 20:
+    while high < len(text) and high not in breaks and text[high] == "=":
         high += 1
     return low, high
 

@@ -185,3 +185,9 @@ def test_the_process_redactor_follows_the_environment_and_registered_values(
     assert redact.redact("a first-token-value second-token-value") == "a first-token-value ***"
     monkeypatch.setattr(redact, "_registered", {"handed-over-token"})
     assert redact.redact("handed-over-token") == MASK
+
+
+def test_a_masked_base64_run_stops_at_its_line_end() -> None:
+    redactor = Redactor(["s3cr3t-VALUE-0123"])
+    encoded = base64.b64encode(b"user:s3cr3t-VALUE-0123").decode()
+    assert redactor.redact(f"basic {encoded}\npadding next") == "basic ***\npadding next"

@@ -71,7 +71,9 @@ def test_a_secret_a_failing_suite_prints_reaches_no_api_body_and_no_summary(
     qa_project: ProjectFactory, api: GitHubServer, tmp_path: Path
 ) -> None:
     argv = ["sh", "-c", 'echo "connecting with key=$MY_API_TOKEN"; exit 1']
-    root = qa_project({".qaagent.yaml": f"tests:\n  smoke: {{runner: command, command: {json.dumps(argv)}}}\n"})
+    root = qa_project(
+        {".qaagent.yaml": f"tests:\n  smoke: {{runner: command, command: {json.dumps(argv)}}}\n"}
+    )
     env = {**actions_env(api, tmp_path), "MY_API_TOKEN": SECRET}
     result = run_qaagent("run-all", "--check-name", "qa", "--comment", cwd=root, env=env)
     assert result.returncode == 1, result.stdout + result.stderr
