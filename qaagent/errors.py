@@ -59,7 +59,15 @@ class Cancelled(QAAgentError):  # noqa: N818 - what happened, not a fault
     exit_code = ExitCode.CANCELLED
 
 
-class JUnitError(Exception):
+class ResultFileError(Exception):
+    """A result file (JUnit, TRX, TAP, ...) cannot be read; becomes a suite error, never a crash.
+
+    The message is one line that starts with the file's label; the cases read
+    before the problem stay valid.
+    """
+
+
+class JUnitError(ResultFileError):
     """A suite's JUnit file cannot be read; becomes a suite error, never a crash."""
 
 

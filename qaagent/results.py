@@ -68,6 +68,10 @@ class TestCase:
     flaky: bool = False
     reruns: tuple[Rerun, ...] = ()
     artifacts: tuple[str, ...] = ()  #: paths relative to the bundle root
+    #: how the result relates to an expected failure the tool declared (pytest xfail, TAP TODO):
+    #: "xfail" failed as expected (status skipped), "xpass" passed although expected to fail
+    #: (status passed, or failed when the tool is strict about it); None: no expectation
+    outcome: Literal["xfail", "xpass"] | None = None
 
     @property
     def key(self) -> tuple[str, str]:

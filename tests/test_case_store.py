@@ -123,6 +123,7 @@ def test_fast_init_behaves_like_the_dataclass_init() -> None:
         False,
         (Rerun("failed"),),
         (),
+        None,
     ]
     assert case == TestCase("s", "c", "n", "failed", 0.0, None, 3, reruns=(Rerun("failed"),))
     assert hash(case) == hash(dataclasses.replace(case))

@@ -139,7 +139,7 @@ def test_console_summary_lists_suites_in_order_then_failures_then_totals(qa_proj
     assert tail[3:6] == [
         "",
         "failures (1):",
-        "  FAIL  unit › test_bad  tests/test_s.py:4",
+        "  FAIL  unit › test_bad  tests/test_s.py:5",  # the failing line, not the def line
     ]
     assert tail[6].strip() == "AssertionError: numbers differ"
     assert re.fullmatch(

@@ -338,9 +338,9 @@ def test_annotations_point_at_files_relative_to_the_workspace(action: Action) ->
     assert result.returncode == 1, (result.stdout, result.stderr)
     errors = [line for line in result.stdout.splitlines() if line.startswith("::error file=")]
     assert len(errors) == 1, result.stdout
-    assert errors[0].startswith("::error file=services/shop/tests/test_cart.py,line=1,title=unit")
+    assert errors[0].startswith("::error file=services/shop/tests/test_cart.py,line=2,title=unit")
     # The job summary links the failure to its line at the pull request's head commit.
-    link = f"https://github.com/octo/shop/blob/{HEAD_SHA}/services/shop/tests/test_cart.py#L1"
+    link = f"https://github.com/octo/shop/blob/{HEAD_SHA}/services/shop/tests/test_cart.py#L2"  # the failing line
     assert link in action.summary.read_text(encoding="utf-8")
 
 

@@ -12,7 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from qaagent.errors import JUnitError
-from qaagent.junit import parse, read
+from qaagent.formats import source
+from qaagent.junit import parse
 from qaagent.junit.read import iter_junit_cases, read_junit_files
 from qaagent.results import TestCase
 
@@ -103,7 +104,7 @@ def test_illegal_character_reference_is_repaired() -> None:
 def test_repair_does_not_repeat_cases_already_yielded(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(read, "CHUNK_BYTES", 64)  # the first pass yields cases before the bad byte
+    monkeypatch.setattr(source, "CHUNK_BYTES", 64)  # the first pass yields cases before the bad byte
     good = "".join(f'<testcase classname="c" name="t{i}"/>' for i in range(50))
     path = tmp_path / "r.xml"
     path.write_bytes(
@@ -136,12 +137,12 @@ def test_size_limit_is_configurable_and_enforced_while_reading(
 ) -> None:
     path = tmp_path / "r.xml"
     path.write_text("<testsuite>" + '<testcase name="t"/>' * 1000 + "</testsuite>")
-    monkeypatch.setattr(read, "MAX_FILE_BYTES", 10_000)
-    monkeypatch.setattr(read, "CHUNK_BYTES", 1000)
+    monkeypatch.setattr(source, "MAX_FILE_BYTES", 10_000)
+    monkeypatch.setattr(source, "CHUNK_BYTES", 1000)
     _, error = refused(path, tmp_path)
     assert "more than the 10000 byte limit" in error
     # a file that grows after the size check is still cut off while reading
-    monkeypatch.setattr(read, "_check_kind", lambda *_: None)
+    monkeypatch.setattr(source, "check_kind", lambda *_: None)
     cases, error = refused(path, tmp_path)
     assert error == "r.xml: is larger than the 10000 byte limit"
     assert 0 < len(cases) < 1000

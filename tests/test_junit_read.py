@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from qaagent.errors import JUnitError
-from qaagent.junit import parse
+from qaagent.formats import source
 from qaagent.junit.read import iter_junit_cases, read_junit_files
 from qaagent.results import TestCase
 
@@ -40,16 +40,24 @@ def write(tmp_path: Path, text: str, name: str = "report.xml") -> Path:
 
 def test_pytest_xunit1_lines_become_one_based() -> None:
     cases = read_one(FIXTURES / "pytest-xunit1.xml", PROJECT)
-    # checks_sample.py: test_passes is defined on line 11, test_fails on 15, ...
+    # checks_sample.py: test_passes is defined on line 11, test_fails fails on 16, ...
     assert summary(cases) == [
         ("test_passes", "passed", "tests/checks_sample.py", 11, False, 1),
-        ("test_fails", "failed", "tests/checks_sample.py", 15, False, 1),
-        ("test_errors", "error", "tests/checks_sample.py", 19, False, 1),
+        ("test_fails", "failed", "tests/checks_sample.py", 16, False, 1),
+        ("test_errors", "error", "tests/checks_sample.py", 8, False, 1),
         ("test_skipped", "skipped", "tests/checks_sample.py", 23, False, 1),
         ("test_in_class", "passed", "tests/checks_sample.py", 29, False, 1),
     ]
     source = (PROJECT / "tests" / "checks_sample.py").read_text().splitlines()
-    for case in cases:
+    failing, erroring = cases[1].line, cases[2].line
+    assert failing is not None
+    assert erroring is not None
+    # the failing line, from the traceback's "tests/checks_sample.py:16: AssertionError"
+    assert source[failing - 1].strip() == 'assert 1 + 1 == 3, "arithmetic is broken"'
+    # test_errors fails in its fixture, in the same file ("tests/checks_sample.py:8: RuntimeError")
+    assert source[erroring - 1].strip() == 'raise RuntimeError("fixture exploded")'
+    # the others: the def line
+    for case in [cases[0], *cases[3:]]:
         assert case.line is not None
         # pytest points at the first line of the definition, decorators included
         definition = source[case.line - 1 :]
@@ -72,8 +80,9 @@ def test_pytest_xunit2_file_comes_from_the_classname() -> None:
     cases = read_one(FIXTURES / "pytest-xunit2.xml", PROJECT)
     assert summary(cases) == [
         ("test_passes", "passed", "tests/checks_sample.py", None, False, 1),
-        ("test_fails", "failed", "tests/checks_sample.py", None, False, 1),
-        ("test_errors", "error", "tests/checks_sample.py", None, False, 1),
+        # xunit2 writes no line; the traceback names the failing one
+        ("test_fails", "failed", "tests/checks_sample.py", 16, False, 1),
+        ("test_errors", "error", "tests/checks_sample.py", 8, False, 1),
         ("test_skipped", "skipped", "tests/checks_sample.py", None, False, 1),
         ("test_in_class", "passed", "tests/checks_sample.py", None, False, 1),
     ]
@@ -170,7 +179,7 @@ def test_surefire_flaky_and_rerun_elements() -> None:
         ("addsItem", "passed", None, None, False, 1),
         ("checkoutIsFlaky", "passed", None, None, True, 3),
         ("refundFails", "failed", None, None, False, 3),
-        ("(unnamed)", "passed", None, None, False, 1),
+        ("", "passed", None, None, False, 1),  # no name: the identity stays empty
     ]
     flaky = cases[1]
     assert [(r.status, r.message, r.type, r.duration) for r in flaky.reruns] == [
@@ -221,10 +230,15 @@ def test_missing_time_is_zero(tmp_path: Path) -> None:
     assert read_one(path, tmp_path)[0].duration == 0.0
 
 
-def test_unnamed_cases_are_kept(tmp_path: Path) -> None:
-    path = write(tmp_path, '<testsuite name="S"><testcase/><testcase name=""/></testsuite>')
+def test_unnamed_cases_keep_the_identity_the_tool_gave(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        '<testsuite name="S"><testcase/><testcase name=""/><testcase classname="" name="t"/>'
+        '<testcase classname="" name=""><failure message="m"/></testcase></testsuite>',
+    )
     cases = read_one(path, tmp_path)
-    assert [(c.classname, c.name) for c in cases] == [("S", "(unnamed)"), ("S", "(unnamed)")]
+    # a missing classname falls back to the suite's name; an empty one, or an empty name, stays empty
+    assert [(c.classname, c.name) for c in cases] == [("S", ""), ("S", ""), ("", "t"), ("", "")]
 
 
 def test_nested_suites_are_flattened_in_document_order(tmp_path: Path) -> None:
@@ -293,7 +307,7 @@ def test_error_element_gives_error_status(tmp_path: Path) -> None:
 
 
 def test_huge_fields_are_truncated_with_a_marker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(parse, "MAX_FIELD_BYTES", 100)
+    monkeypatch.setattr(source, "MAX_FIELD_BYTES", 100)
     body = "é" * 80  # 160 bytes
     path = write(
         tmp_path,

@@ -188,6 +188,7 @@ def test_totals_order_and_properties(tmp_path: Path) -> None:
     assert unit.get("timestamp") == "2023-11-14T22:13:20"
     props = {p.get("name"): p.get("value") for p in unit.iter("property")}
     assert props == {
+        "written_by": "qaagent",
         "runner": "pytest",
         "attempts": "1",
         "returncode": "0",

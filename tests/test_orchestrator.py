@@ -125,7 +125,7 @@ def test_pytest_retries_rerun_only_failed_node_ids_and_mark_flaky(qa_project: Pr
     assert records["test_broken"]["attempts"] == 3
     assert records["test_steady"]["attempts"] == 1
     assert records["test_broken"]["file"] == "tests/unit/test_things.py"
-    assert records["test_broken"]["line"] == 12  # 1-based: the `def` line
+    assert records["test_broken"]["line"] == 13  # 1-based: the failing line (the traceback names it)
     junit = (root / "qaagent-junit.xml").read_text()
     assert junit.count("<flakyFailure") == 2  # pytest reports a raised exception as a failure
     assert junit.count("<rerunFailure") == 2

@@ -12,6 +12,11 @@ knowledge in one place:
   and stack frames such as ``at /abs/e2e/x.spec.ts:12:5`` in the failure text.
 - Anything else (jest-junit, gotestsum, Surefire, PHPUnit) is taken as written:
   ``file`` relative to the directory the tool ran in and a 1-based ``line``.
+- A failing Python test's line is the failing line when its traceback names one
+  in the test's own file (pytest's ``tests/test_x.py:25: AssertionError``, or a
+  native ``File "…/test_x.py", line 25``; the last such entry), else the line the
+  report gives (pytest's: the ``def``).
+- A report qaagent wrote (`locate(..., as_written=True)`) is read as written.
 
 Paths are compared lexically; a file named by the (untrusted) report is never
 resolved through symlinks, so a report cannot make us follow a link out of the
@@ -46,6 +51,17 @@ _SOURCE_LOCATION = re.compile(
     r":(?P<line>\d+)(?::\d+)?"
 )
 _SCRIPT_SUFFIXES = (".ts", ".tsx", ".js", ".jsx", ".mjs", ".cjs", ".mts", ".cts")
+#: .NET stack frames (TRX, NUnit, xUnit): "at Ns.Class.Method() in /src/Tests/CalcTests.cs:line 21"
+_DOTNET_FRAME = re.compile(
+    r"^\s*(?:at )?(?P<method>\S+?)\(.*?\) in (?P<file>[^\n]+?\.(?:cs|fs|vb)):line (?P<line>\d+)", re.MULTILINE
+)
+_WINDOWS_ABSOLUTE = re.compile(r"^[A-Za-z]:[\\/]")
+#: Python traceback entries: pytest's "tests/test_x.py:25: AssertionError" (long and short styles)
+#: and the native 'File "/abs/tests/test_x.py", line 25, in test_x'
+_PYTHON_FRAME = re.compile(
+    r'^(?:(?P<file>[^\s:"]+\.py):(?P<line>\d+):(?: |$)|\s*File "(?P<native>[^"]+\.py)", line (?P<nline>\d+))',
+    re.MULTILINE,
+)
 
 
 def parse_line(value: str | None, *, zero_based: bool) -> int | None:
@@ -139,21 +155,31 @@ class Locator:
         classname: str,
         texts: Sequence[str],
         suite_names: Sequence[str],
+        *,
+        as_written: bool = False,
     ) -> tuple[str | None, int | None]:
         """(file, 1-based line) of one testcase; either may be None.
 
-        `texts` are the failure/error/skipped bodies, searched for locations
-        when the attributes do not give one.
+        `texts` are the failure/error bodies, searched for locations when the
+        attributes do not give one (or, for Python, for the failing line).
+        `as_written`: the report is qaagent's own; `file` and a 1-based `line`
+        are taken as they are and nothing is derived.
         """
         file_attr = attributes.get("file")
+        if as_written:
+            line = parse_line(attributes.get("line"), zero_based=False)
+            return (self.relative(file_attr) if file_attr else None), line
         if file_attr:
             zero_based = self._zero_based
             if zero_based is None:
                 zero_based = is_pytest_zero_based(attributes, suite_names)
             line = parse_line(attributes.get("line"), zero_based=zero_based)
+            file = self.relative(file_attr)
+            if file.endswith(".py") and texts:
+                line = self.traceback_line(file, texts) or line
             if line is None:  # jest-junit: file= but no line=; a stack frame may say it
                 line = _frame_line(file_attr, texts)
-            return self.relative(file_attr), line
+            return file, line
         for text in texts:
             match = _BEHAVE_LOCATION.search(text)
             if match:
@@ -161,7 +187,48 @@ class Locator:
         if classname.endswith(_SCRIPT_SUFFIXES):
             return self._script_location(classname, texts)
         module = self.module_file(classname) if classname else None
-        return module, None
+        return module, (self.traceback_line(module, texts) if module and texts else None)
+
+    def frame_line(self, file: str, texts: Sequence[str]) -> int | None:
+        """The line of the first stack frame (``path:LINE[:COL]``) in `texts` naming `file`.
+
+        `file` is repository-relative; frames may be absolute or relative to the directory the tool ran in
+        (node and mocha write both).
+        """
+        for text in texts:
+            for match in _SOURCE_LOCATION.finditer(text):
+                if self.relative(match["file"]) == file:
+                    return parse_line(match["line"], zero_based=False)
+        return None
+
+    def dotnet_location(self, texts: Sequence[str], classname: str = "") -> tuple[str | None, int | None]:
+        """(file, line) of a .NET stack frame with source information (``in File.cs:line N``).
+
+        The first frame in the test's own class (``at {classname}.Method(…)``) when
+        there is one, else the first frame with source information.
+        """
+        first: re.Match[str] | None = None
+        for text in texts:
+            for match in _DOTNET_FRAME.finditer(text):
+                first = first or match
+                if classname and match["method"].startswith(classname + "."):
+                    return self._dotnet_file(match)
+        return self._dotnet_file(first) if first else (None, None)
+
+    def _dotnet_file(self, match: re.Match[str]) -> tuple[str | None, int | None]:
+        path = match["file"].strip()
+        file = path if _WINDOWS_ABSOLUTE.match(path) else self.relative(path)
+        return file, parse_line(match["line"], zero_based=False)
+
+    def traceback_line(self, file: str, texts: Sequence[str]) -> int | None:
+        """The line of the last Python traceback entry in `texts` that names `file` (repository-relative)."""
+        found: int | None = None
+        for text in texts:
+            for match in _PYTHON_FRAME.finditer(text):
+                path = match["file"] or match["native"]
+                if self.relative(path) == file:
+                    found = parse_line(match["line"] or match["nline"], zero_based=False) or found
+        return found
 
     def _script_location(self, classname: str, texts: Sequence[str]) -> tuple[str | None, int | None]:
         """Playwright: classname is the spec path relative to testDir; stack frames are better."""

@@ -11,7 +11,9 @@ the write time of 100,000 cases (docs/benchmarks.md).
 
 The document follows `schemas/junit-qaagent.xsd`, qaagent's own schema (the
 JUnit dialect of Jenkins' junit-10.xsd plus `file` and `line` on test cases and
-`skipped` on `testsuites`, as strict as this writer). Retries follow the
+`skipped` on `testsuites`, as strict as this writer). Each testsuite's
+properties start with ``written_by=qaagent``, so that reading the report back
+(merge, report) takes its 1-based lines and its identities as written. Retries follow the
 Maven Surefire convention that Jenkins, GitLab and the common GitHub actions
 read: a test that passed on a retry carries one `flakyFailure`/`flakyError`
 per earlier failed attempt; a test that never passed carries its final
@@ -32,6 +34,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from qaagent.files import atomic_open
+from qaagent.junit.dialects import WRITTEN_BY
 from qaagent.text import clean_text, format_time, truncate
 
 if TYPE_CHECKING:
@@ -186,6 +189,8 @@ class _Writer:
 
     def properties(self, suite: SuiteResult) -> None:
         props = [
+            # says "written by qaagent": a reader takes lines (1-based) and identities as written
+            WRITTEN_BY,
             ("runner", suite.runner),
             ("attempts", str(len(suite.attempts))),
             ("returncode", "" if suite.returncode is None else str(suite.returncode)),

@@ -1,0 +1,83 @@
+"""One entry point for every result format: `read_results(path, format=…)`.
+
+The format is named (a profile's ``format:``) or told from the file's content
+(`qaagent.formats.detect`); either way the file is read by its format's
+streaming reader and yields the project's `TestCase` values in the order the
+file gives them. Every reader shares the same contract: a broken or hostile
+file raises `ResultFileError` with one line naming the file, after the cases
+read before the problem; size, depth, field and count limits hold; nothing is
+ever expanded, fetched or left hanging.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Final, Protocol
+
+from qaagent.errors import UsageError
+from qaagent.formats import cucumber, detect, gotest, mocha, nunit3, tap, trx, xunit2
+from qaagent.junit.read import iter_junit_cases
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
+
+    from qaagent.results import TestCase
+
+
+class Reader(Protocol):
+    """The signature every format's reader has."""
+
+    def __call__(self, path: Path, *, suite: str, base_dir: Path, repo_root: Path) -> Iterator[TestCase]:
+        """Stream the cases of one file; `ResultFileError` on a broken one."""
+
+
+#: the format names `read_results` (and a profile's `format:`) accepts, and their readers
+READERS: Final[dict[str, Reader]] = {
+    "junit": iter_junit_cases,
+    "trx": trx.iter_cases,
+    "nunit3": nunit3.iter_cases,
+    "xunit2": xunit2.iter_cases,
+    "go-test-json": gotest.iter_cases,
+    "tap": tap.iter_cases,
+    "cucumber-json": cucumber.iter_cases,
+    "mocha-json": mocha.iter_cases,
+}
+FORMATS: Final = tuple(READERS)
+#: `format=` value meaning "tell it from the content" (as does None)
+AUTO: Final = "auto"
+
+
+class UnknownFormatError(UsageError):
+    """A format name that is not one of `FORMATS` (a usage error: exit 2)."""
+
+
+def read_results(
+    path: Path,
+    *,
+    format: str | None = None,  # noqa: A002 - the profile's key is `format:`; keyword-only, no builtin is hidden
+    suite: str,
+    base_dir: Path,
+    repo_root: Path,
+) -> Iterator[TestCase]:
+    """Stream the test cases of one result file, in the file's order.
+
+    `format` is one of `FORMATS`, or None/``"auto"`` to tell it from the content.
+    `base_dir` is the directory the tool ran in (paths in the file are relative
+    to it); `file` on the cases is made relative to `repo_root`. An unknown
+    format name raises `UnknownFormatError` at once; a file that cannot be read
+    (or whose format cannot be told) raises `ResultFileError` while iterating,
+    after the cases read before the problem.
+    """
+    if format is not None and format != AUTO and format not in READERS:
+        known = ", ".join(FORMATS)
+        raise UnknownFormatError(f"unknown result format {format[:40]!r}: expected one of {known} (or auto)")
+    return _read(path, name=format, suite=suite, base_dir=base_dir, repo_root=repo_root)
+
+
+def _read(path: Path, *, name: str | None, suite: str, base_dir: Path, repo_root: Path) -> Iterator[TestCase]:
+    if name is None or name == AUTO:
+        name = detect.detect_format(path, repo_root=repo_root)
+    yield from READERS[name](path, suite=suite, base_dir=base_dir, repo_root=repo_root)
+
+
+__all__ = ["AUTO", "FORMATS", "READERS", "Reader", "UnknownFormatError", "read_results"]
