@@ -26,6 +26,7 @@ LAYERS: dict[int, tuple[str, ...]] = {
         "qaagent.files",
         "qaagent.results",
         "qaagent.redact",
+        "qaagent.watchdog",
         "qaagent.github.commands",
         "qaagent.history",
         "qaagent.history.dsn",
