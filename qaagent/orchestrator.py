@@ -393,7 +393,11 @@ class RunOrchestrator:
     def _keep_artifacts(self, runner: Runner, folder: Path) -> list[Path]:
         kept: list[Path] = []
         target = folder / "artifacts"
-        for source in runner.artifacts(folder):
+        sources = runner.artifacts(folder)
+        for refusal in runner.refused:
+            self.console.line(f"[{runner.suite.name}] warning: {refusal}")
+        runner.refused.clear()
+        for source in sources:
             if source.is_relative_to(folder):
                 kept.append(source)  # the runner wrote it into the bundle itself (Playwright's --output)
                 continue

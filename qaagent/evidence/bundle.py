@@ -20,8 +20,11 @@ atomically. A run killed before `finish` leaves a manifest saying `running`;
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
+import socket
+import stat
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -34,9 +37,16 @@ from qaagent.errors import QAAgentError, UsageError
 from qaagent.evidence import manifest as mf
 from qaagent.evidence.diagnostics import CATEGORIES
 from qaagent.evidence.gitinfo import git_info
-from qaagent.evidence.read import MANIFEST, BundleError, load_document, parse_manifest, read_manifest
+from qaagent.evidence.read import (
+    MANIFEST,
+    RUN_ID_RE,
+    BundleError,
+    load_document,
+    parse_manifest,
+    read_manifest,
+)
 from qaagent.evidence.records import RecordWriter
-from qaagent.evidence.verify import file_entries
+from qaagent.evidence.verify import file_entries, walk
 from qaagent.files import atomic_open, atomic_write_text, sha256_file
 from qaagent.junit.write import DEFAULT_MAX_OUTPUT, write_merged_junit
 from qaagent.options import Shard
@@ -47,7 +57,6 @@ if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
 TOOL_NAME = "qaagent"
-RUN_ID_RE = re.compile(r"^\d{8}_\d{6}Z(?:_shard-\d+of\d+)?(?:-\d+)?$")
 _SUITE_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 
@@ -127,6 +136,7 @@ class Bundle:
             "git": git_info(repo_root),
             "ci": mf.ci_info(),
             "host": mf.host_info(),
+            "process": {"pid": os.getpid(), "host": socket.gethostname()},
             "environment": mf.environment(),
             "profile": {
                 "path": mf.rel_path(profile_path, bundle_dir, repo_root),
@@ -138,6 +148,7 @@ class Bundle:
             "totals": None,
             "diagnostics": None,
             "not_run": [],
+            "not_kept": [],
             "files": [],
         }
         bundle = cls(bundle_dir, bundle_dir.name, started_at, repo_root, redactor, manifest)
@@ -196,6 +207,7 @@ class Bundle:
 
         Call once, after execution, from one thread.
         """
+        self._manifest["not_kept"] = set_aside(self.dir)
         self._redact_logs(run)
         run_started = run.started_at if run.started_at > 0 else self.started_at
         with atomic_open(self.dir / "tests.jsonl") as records_file:
@@ -230,6 +242,30 @@ class Bundle:
             }
         )
         self._write_manifest()
+
+
+def set_aside(bundle_dir: Path) -> list[dict[str, str]]:
+    """Remove what is no regular file from the bundle (links, FIFOs, devices, sockets) and say so.
+
+    A suite may leave anything in its folders: a dangling link, a link to a folder,
+    to `/dev/zero` or to `~/.ssh/id_rsa`, a FIFO. None is followed, opened, hashed or
+    kept: each is unlinked (which never touches its target) and listed in the
+    manifest's `not_kept` as ``not kept (symlink to …)``.
+    """
+    not_kept: list[dict[str, str]] = []
+    for rel in walk(bundle_dir)[1]:
+        path = bundle_dir / rel
+        try:
+            mode = path.lstat().st_mode
+            if stat.S_ISLNK(mode):
+                why = f"symlink to {path.readlink()}"
+            else:
+                why = "FIFO" if stat.S_ISFIFO(mode) else "socket" if stat.S_ISSOCK(mode) else "device"
+            path.unlink()
+        except OSError:
+            continue
+        not_kept.append({"path": rel, "why": f"not kept ({why})"})
+    return not_kept
 
 
 def replace_file(bundle_dir: Path, rel: str, text: str) -> None:
@@ -287,11 +323,37 @@ def _started_key(bundle_dir: Path) -> tuple[str, str]:
     return (started or "", bundle_dir.name)
 
 
+def still_running(bundle_dir: Path) -> bool:
+    """Whether a run is still writing the bundle: `running`, and its process alive (or elsewhere).
+
+    The manifest names the writing process (pid and host). On this host a pid that
+    no longer exists means the run was killed: its bundle may go. A run on another
+    host (a shared folder) cannot be checked and is spared. A running bundle of a
+    qaagent that recorded no process (older versions) counts as gone.
+    """
+    try:
+        manifest = read_manifest(bundle_dir)
+    except BundleError:
+        return False
+    if manifest.status != "running" or manifest.process is None:
+        return False
+    if manifest.process.host != socket.gethostname():
+        return True
+    try:
+        os.kill(manifest.process.pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # it exists, owned by someone else
+    return True
+
+
 def prune(evidence_dir: Path, keep: int, *, current: Path | None = None) -> list[Path]:
     """Remove the oldest bundles beyond the newest `keep`; never `current`. Return what was removed.
 
     Only directories named like a run id are considered, so nothing else in
-    `evidence_dir` is ever deleted. Age is the manifest's start time, then
+    `evidence_dir` is ever deleted; nor is the bundle of a run still going
+    (`still_running`). Age is the manifest's start time, then
     the name (run ids sort by time).
     """
     if keep < 0:
@@ -305,7 +367,7 @@ def prune(evidence_dir: Path, keep: int, *, current: Path | None = None) -> list
     protected = current.resolve() if current is not None else None
     removed: list[Path] = []
     for old in bundles[keep:]:
-        if protected is not None and old.resolve() == protected:
+        if (protected is not None and old.resolve() == protected) or still_running(old):
             continue
         shutil.rmtree(old)
         removed.append(old)
