@@ -70,14 +70,29 @@ MAX_LINE = 64 * 1024
 
 #: variables that carry the GitHub token to qaagent; no child ever sees them
 TOKEN_VARIABLES = frozenset({"QAAGENT_GITHUB_TOKEN", "INPUT_GITHUB-TOKEN", "INPUT_GITHUB_TOKEN"})
+#: the runner's credentials that a Docker action receives and a plain `run:` step does not
+#: (artifact and cache service, OIDC token requests): test code in the Docker variant must
+#: have no more power than in `run: pytest`
+RUNNER_CREDENTIALS = frozenset(
+    {
+        "ACTIONS_RUNTIME_TOKEN",
+        "ACTIONS_RUNTIME_URL",
+        "ACTIONS_CACHE_URL",
+        "ACTIONS_RESULTS_URL",
+        "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
+        "ACTIONS_ID_TOKEN_REQUEST_URL",
+    }
+)
+_WITHHELD = TOKEN_VARIABLES | RUNNER_CREDENTIALS
 
 
 def child_environment(environ: Mapping[str, str]) -> dict[str, str]:
     """The environment every child starts from (suites, the app, setup, listing tools).
 
-    The one filter: `environ` without the token qaagent was given, in any of its variables.
+    The one filter: `environ` without the token qaagent was given, in any of its
+    variables, and without the runner's action-only credentials.
     """
-    return {key: value for key, value in environ.items() if key not in TOKEN_VARIABLES}
+    return {key: value for key, value in environ.items() if key not in _WITHHELD}
 
 
 @dataclass(frozen=True)
