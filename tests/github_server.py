@@ -20,7 +20,8 @@ ones the client creates are written by `login` (`github-actions[bot]`, the
 author of comments made with `GITHUB_TOKEN`). `GET /user` answers `login` for a
 user's token (`user_token=True`) and 403 "Resource not accessible by
 integration" for an installation token (the default, like `GITHUB_TOKEN`);
-GraphQL `query { viewer { login } }` answers `login` for both.
+GraphQL `query { viewer { login } }` answers `login` for both (a bot's without
+its `[bot]` suffix, as GitHub's GraphQL does).
 
 Also holds `FakeClock`, the clock the API client sleeps on in tests. It is the
 only fake GitHub API of the tests (the builders of results are in helpers.py).
@@ -340,7 +341,8 @@ def _route(  # noqa: PLR0911 - one answer per endpoint
         return 403, NOT_ACCESSIBLE, {}
     if method == "POST" and path in ("/graphql", "/api/graphql"):
         if isinstance(body, dict) and "viewer" in str(body.get("query")):
-            return 200, {"data": {"viewer": {"login": owner.login}}}, {}
+            # GraphQL names a bot without the `[bot]` its REST login carries
+            return 200, {"data": {"viewer": {"login": owner.login.removesuffix("[bot]")}}}, {}
         return 200, {"errors": [{"message": "unknown query"}]}, {}
     if method == "POST" and _CHECK_RUNS.match(path):
         return _create_check_run(owner, body)

@@ -4,6 +4,7 @@ import functools
 import io
 import json
 import logging
+import re
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
@@ -108,6 +109,67 @@ def test_comment_is_updated_in_place(server: GitHubServer, ctx: GitHubContext, c
     assert len(server.comments[7]) == 121
     patches = [r for r in server.requests if r.method == "PATCH" and "/issues/comments/" in r.path]
     assert len(patches) == 1
+
+
+def test_a_marker_planted_by_someone_else_is_never_updated(
+    server: GitHubServer, ctx: GitHubContext, clock: FakeClock
+) -> None:
+    planted = server.add_comment(7, marker("qaagent") + "\nmine now", user="mallory")
+    assert go(failing_run(), ctx, server, clock)[1] == []
+    theirs, mine = server.comments[7]
+    assert theirs == {"id": planted, "body": marker("qaagent") + "\nmine now", "user": {"login": "mallory"}}
+    assert mine["user"] == {"login": "github-actions[bot]"}  # GITHUB_TOKEN's identity, asked via GraphQL
+    go(run_of(suite("unit", [case("test_ok")])), ctx, server, clock)
+    assert [c["id"] for c in server.comments[7]] == [planted, mine["id"]]  # our own comment, updated
+    assert "success" in server.comments[7][1]["body"]
+    assert server.comments[7][0]["body"].endswith("mine now")
+
+
+def test_a_user_token_updates_only_its_own_comment(
+    server: GitHubServer, ctx: GitHubContext, clock: FakeClock
+) -> None:
+    server.user_token, server.login = True, "octocat"
+    other = server.add_comment(7, marker("qaagent") + "\nold", user="github-actions[bot]")
+    own = server.add_comment(7, marker("qaagent") + "\nold", user="octocat")
+    assert go(failing_run(), ctx, server, clock)[1] == []
+    assert [c["id"] for c in server.comments[7]] == [other, own]
+    assert server.comments[7][0]["body"].endswith("old")
+    assert "failure" in server.comments[7][1]["body"]
+
+
+def test_names_mention_no_one_and_link_no_issue(
+    server: GitHubServer, ctx: GitHubContext, clock: FakeClock
+) -> None:
+    run = run_of(
+        suite("unit", [case("test_ping @octocat and @org/team about #123", "failed", message="@admin")]),
+        project="shop @everyone #1",
+    )
+    check_id = start_check_run(
+        ctx=ctx, token=server.token, check_name="qaagent", stream=io.StringIO(), clock=clock
+    )
+    assert go(run, ctx, server, clock, check_run_id=check_id)[1] == []
+    bodies = [server.comments[7][0]["body"], server.check_runs[check_id]["output"]["summary"]]
+    for body in bodies:
+        assert "octocat" in body
+        prose = re.sub(r"```.*?```", "", body, flags=re.DOTALL)  # code: GitHub mentions no one there
+        prose = re.sub(r"\]\([^)]*\)", "]", prose)  # link targets (…#L3 anchors)
+        assert re.search(r"@[A-Za-z0-9]", prose) is None, prose
+        assert re.search(r"#[0-9]", prose) is None, prose
+
+
+def test_refused_annotations_still_complete_the_check_run(
+    server: GitHubServer, ctx: GitHubContext, clock: FakeClock
+) -> None:
+    server.reject_annotations = True
+    check_id = start_check_run(
+        ctx=ctx, token=server.token, check_name="qaagent", stream=io.StringIO(), clock=clock
+    )
+    _, warnings = go(failing_run(), ctx, server, clock, check_run_id=check_id)
+    check = server.check_runs[check_id]
+    assert check["status"] == "completed"
+    assert check["conclusion"] == "failure"
+    assert len(warnings) == 1
+    assert "without its annotations" in warnings[0]
 
 
 def test_marker_sanitises_name() -> None:

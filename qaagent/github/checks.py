@@ -137,18 +137,16 @@ def complete_check_run(
     }
     if details_url:
         body["details_url"] = details_url
-    if check_run_id is None:
-        answer = client.request(
-            "POST",
-            f"/repos/{repository}/check-runs",
-            json={**body, "head_sha": head_sha},
-            permission=PERMISSION,
-        )
-        check_run_id = _id(answer)
-    else:
-        client.request(
-            "PATCH", f"/repos/{repository}/check-runs/{check_run_id}", json=body, permission=PERMISSION
-        )
+    try:
+        check_run_id = _conclude(client, repository, check_run_id, body, head_sha)
+    except GitHubAPIError as exc:
+        if exc.status != _UNPROCESSABLE or not first:
+            raise
+        # GitHub refused the annotations (422): the check must still get its conclusion, so the
+        # request goes again without them, and the other batches are not sent.
+        body["output"] = {**output, "annotations": []}
+        check_run_id = _conclude(client, repository, check_run_id, body, head_sha)
+        raise AnnotationsRefusedError(check_run_id, str(exc)) from None
     for batch in batches:
         client.request(
             "PATCH",
@@ -156,6 +154,38 @@ def complete_check_run(
             json={"output": {**output, "annotations": [a.as_json() for a in batch]}},
             permission=PERMISSION,
         )
+    return check_run_id
+
+
+#: GitHub's answer to a request it understood but refuses (a bad annotation)
+_UNPROCESSABLE = 422
+
+
+class AnnotationsRefusedError(GitHubAPIError):
+    """The check run was completed, but without its annotations: GitHub refused them (422)."""
+
+    def __init__(self, check_run_id: int, why: str) -> None:
+        super().__init__(
+            f"the check run was completed without its annotations ({why})", status=_UNPROCESSABLE
+        )
+        self.check_run_id = check_run_id
+
+
+def _conclude(
+    client: GitHubClient, repository: str, check_run_id: int | None, body: dict[str, Any], head_sha: str
+) -> int:
+    """POST (no id yet) or PATCH the completing request; the check run's id."""
+    if check_run_id is None:
+        answer = client.request(
+            "POST",
+            f"/repos/{repository}/check-runs",
+            json={**body, "head_sha": head_sha},
+            permission=PERMISSION,
+        )
+        return _id(answer)
+    client.request(
+        "PATCH", f"/repos/{repository}/check-runs/{check_run_id}", json=body, permission=PERMISSION
+    )
     return check_run_id
 
 
