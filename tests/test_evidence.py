@@ -340,10 +340,18 @@ def test_manifest_replaced_atomically_while_read(tmp_path: Path, clean_env: pyte
     assert manifest_of(bundle.dir)["status"] == "failure"
 
 
+def _killed(bundle: Bundle) -> Bundle:
+    """A bundle left `running` by a process that is gone (a pid above Linux's PID_MAX_LIMIT)."""
+    manifest = json.loads(bundle.manifest_path.read_text(encoding="utf-8"))
+    manifest["process"]["pid"] = 2**22 + 1
+    bundle.manifest_path.write_text(json.dumps(manifest), encoding="utf-8")
+    return bundle
+
+
 def test_prune_keeps_newest_and_current(tmp_path: Path, clean_env: pytest.MonkeyPatch) -> None:
     evidence = tmp_path / "ev"
     ids = [f"2024050{d}_120000Z" for d in range(1, 6)]
-    bundles = [start(evidence, tmp_path, run_id) for run_id in ids]
+    bundles = [_killed(start(evidence, tmp_path, run_id)) for run_id in ids]
     (evidence / "notes").mkdir()
     (evidence / "readme.txt").write_text("keep me", encoding="utf-8")
     removed = prune(evidence, 2, current=bundles[0].dir)
@@ -357,8 +365,8 @@ def test_prune_keeps_newest_and_current(tmp_path: Path, clean_env: pytest.Monkey
 
 def test_prune_orders_by_manifest_start(tmp_path: Path, clean_env: pytest.MonkeyPatch) -> None:
     evidence = tmp_path / "ev"
-    older = start(evidence, tmp_path, "20240509_000000Z")
+    older = _killed(start(evidence, tmp_path, "20240509_000000Z"))
     time.sleep(0.01)
-    newer = start(evidence, tmp_path, "20240501_000000Z")
+    newer = _killed(start(evidence, tmp_path, "20240501_000000Z"))
     assert prune(evidence, 1) == [older.dir]
     assert newer.dir.exists()

@@ -90,9 +90,17 @@ def _jsonable(value: Any, redactor: Redactor) -> Any:
     return redactor.redact(str(value))
 
 
-#: suite files redacted in place before checksums (text a test may have printed a secret into);
-#: binary artifacts (screenshots, traces, videos) are kept byte for byte
-REDACTED_SUFFIXES = frozenset({".log", ".xml", ".txt", ".json", ".jsonl", ".md", ".html", ".out", ".err"})
+#: bytes looked at to tell a text file (redacted) from a binary one (kept byte for byte)
+_SNIFF_BYTES = 8192
+
+
+def _is_text(path: Path) -> bool:
+    """Whether a suite's file is text, whatever its name (`config.yaml`, `trace.har`): no NUL byte."""
+    try:
+        with path.open("rb") as handle:
+            return b"\0" not in handle.read(_SNIFF_BYTES)
+    except OSError:
+        return False
 
 
 @dataclass
@@ -183,7 +191,7 @@ class Bundle:
     def _redact_logs(self, run: RunResult) -> None:
         """Redact every text file the suites left in the bundle: logs, their own JUnit, rerun files."""
         suites = self.dir / "suites"
-        logs = {p for p in suites.rglob("*") if p.suffix.lower() in REDACTED_SUFFIXES and p.is_file()}
+        logs = {p for p in suites.rglob("*") if p.is_file() and not p.is_symlink() and _is_text(p)}
         for suite in run.suites:
             for attempt in suite.attempts:
                 log = attempt.log_path
