@@ -109,3 +109,47 @@ def test_poetry_keyring_enabled_false_leaves_every_false_alone(qa_project: Proje
     assert "***" not in junit
     assert "expected false" in (bundle / "summary.md").read_text(encoding="utf-8")
     assert "***" not in (bundle / "suites" / "unit" / "attempt-1" / "output.log").read_text()
+
+
+WRITE_FILES = """
+import base64, html, json, os, pathlib, sys, urllib.parse
+secret = os.environ["MY_API_TOKEN"]
+out = pathlib.Path("out")
+out.mkdir(exist_ok=True)
+(out / "config.yaml").write_text("api_key: " + secret + "\\n")
+(out / "trace.har").write_text(json.dumps({"log": {"entries": [{"url": "https://x/?k=" + urllib.parse.quote(secret, safe="")}]}}))
+(out / "data.json").write_text(json.dumps({"secret": secret}))
+(out / "page.xml").write_text("<a>" + html.escape(secret, quote=False) + "</a>")
+(out / "auth.txt").write_text("Basic " + base64.b64encode(("user:" + secret).encode()).decode() + "\\n")
+(out / "shot.bin").write_bytes(b"\\x89PNG\\0\\0binary")
+print("wrote them")
+"""
+
+
+@pytest.mark.slow
+def test_every_text_file_kept_is_redacted_whatever_its_name(qa_project: ProjectFactory) -> None:
+    argv = [PY, "write_files.py"]
+    root = qa_project(
+        {
+            "write_files.py": WRITE_FILES,
+            ".qaagent.yaml": (
+                f"tests:\n  files:\n    runner: command\n    command: {json.dumps(argv)}\n"
+                '    artifacts: ["out/*"]\n'
+            ),
+        }
+    )
+    result = run_qaagent("run-all", "--quiet", cwd=root, env={"MY_API_TOKEN": SECRET})
+    assert result.returncode == 0, result.stdout + result.stderr
+    kept = sorted((latest_bundle(root) / "suites" / "files").rglob("out/*"))
+    assert {p.name for p in kept} == {
+        "config.yaml",
+        "trace.har",
+        "data.json",
+        "page.xml",
+        "auth.txt",
+        "shot.bin",
+    }
+    for path in kept:
+        if path.suffix != ".bin":
+            assert_clean(path.read_text(encoding="utf-8"), path.name)
+    assert (latest_bundle(root) / "suites" / "files").rglob("out/shot.bin")
