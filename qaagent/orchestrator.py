@@ -368,8 +368,11 @@ class RunOrchestrator:
                 junit_files=tuple(junit_files),
                 selected=spec.selected,
                 cancelled=outcome.cancelled,
+                log_error=outcome.log_error,
             )
         )
+        if outcome.log_error is not None:
+            self.console.line(f"[{suite.name}] qaagent: its log could not be written: {outcome.log_error}")
         result.files.append(log_path)
         result.files.extend(junit_files)
         return store

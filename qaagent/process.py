@@ -369,7 +369,8 @@ class OutputReader(threading.Thread):
         if self.log_path is None:
             return None
         try:
-            return stack.enter_context(self.log_path.open("ab"))
+            # unbuffered: a write that fails (ENOSPC, EFBIG) fails there, not again when the log closes
+            return stack.enter_context(self.log_path.open("ab", buffering=0))
         except OSError as exc:
             self.log_error = f"cannot open the log: {exc.strerror or exc}"
             return None
@@ -420,8 +421,9 @@ class OutputReader(threading.Thread):
         if self.log_error is not None:
             return False
         try:
-            log.write(data)
-            log.flush()
+            view = memoryview(data)
+            while view:  # unbuffered: a short write at the limit, then the error on the rest
+                view = view[log.write(view) or 0 :]
         except OSError as exc:
             why = exc.strerror or str(exc)
             self.log_error = f"{why} after {self._written} bytes; the rest was read and discarded"

@@ -317,6 +317,8 @@ class Attempt:
     junit_files: tuple[Path, ...] = ()
     selected: tuple[str, ...] = ()  #: the test ids a retry was limited to
     cancelled: bool = False
+    #: why its log could not be written whole (a full disk, a file-size limit); None: it was
+    log_error: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -208,3 +208,39 @@ def test_artifact_globs_never_copy_what_points_outside_the_project(qa_project: P
     listed = {entry["path"] for entry in manifest_of(latest_bundle(root))["files"]}
     assert any(path.endswith("artifacts/shots/fine.txt") for path in listed), listed
     assert not any(path.endswith(("screen.png", "hostname", "os-release")) for path in listed), listed
+
+
+@pytest.mark.slow
+def test_a_log_that_cannot_be_written_ends_in_exit_3_not_a_hang(qa_project: ProjectFactory) -> None:
+    # 4 MiB of output against a 1 MiB file-size limit (ulimit -f, in KiB) on qaagent's own writes:
+    # the reader must keep draining, the suite ends on its own, the manifest says what was lost.
+    printer = "import sys\nfor _ in range(4096):\n    sys.stdout.write('x' * 1023 + '\\n')\n"
+    root = qa_project(
+        {
+            "printer.py": printer,
+            ".qaagent.yaml": (
+                f"tests:\n  loud: {{runner: command, command: {json.dumps([sys.executable, 'printer.py'])},"
+                " timeout: 120}\n"
+            ),
+        }
+    )
+    argv = [sys.executable, "-m", "qaagent", "run-all", "--quiet"]
+    script = "ulimit -f 1024 && exec " + " ".join(argv)
+    from conftest import qaagent_environment  # noqa: PLC0415 - the environment run_qaagent uses
+
+    result = subprocess.run(
+        ["bash", "-c", script],
+        cwd=root,
+        env=qaagent_environment(),
+        capture_output=True,
+        text=True,
+        timeout=90,
+        check=False,
+    )
+    assert result.returncode == 3, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    manifest = manifest_of(latest_bundle(root))
+    assert manifest["status"] != "running"
+    (attempt,) = manifest["suites"][0]["attempts"]
+    assert "File too large" in attempt["log_error"], attempt
+    assert attempt["duration"] < 60  # finished on its own: the pipe was drained

@@ -147,6 +147,7 @@ def test_names_mention_no_one_and_link_no_issue(
     check_id = start_check_run(
         ctx=ctx, token=server.token, check_name="qaagent", stream=io.StringIO(), clock=clock
     )
+    assert check_id is not None
     assert go(run, ctx, server, clock, check_run_id=check_id)[1] == []
     bodies = [server.comments[7][0]["body"], server.check_runs[check_id]["output"]["summary"]]
     for body in bodies:
@@ -164,6 +165,7 @@ def test_refused_annotations_still_complete_the_check_run(
     check_id = start_check_run(
         ctx=ctx, token=server.token, check_name="qaagent", stream=io.StringIO(), clock=clock
     )
+    assert check_id is not None
     _, warnings = go(failing_run(), ctx, server, clock, check_run_id=check_id)
     check = server.check_runs[check_id]
     assert check["status"] == "completed"

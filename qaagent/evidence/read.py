@@ -104,6 +104,7 @@ class AttemptEntry(_Model):
     log: str | None = None
     junit_files: tuple[str | None, ...] = ()
     selected: tuple[str, ...] = ()
+    log_error: str | None = None
 
 
 class Counts(_Model):
