@@ -168,7 +168,7 @@ def build_plan(
 
     timeout = ov.timeout if ov.timeout is not None else profile.run.timeout
     retries = ov.retries
-    inside = _ProjectPaths(root.resolve())
+    inside = _ProjectPaths(root.resolve(), _shown(loaded.path))
     suites = []
     for name in chosen:
         config = profile.tests[name]
@@ -226,9 +226,19 @@ class _ProjectPaths:
     """
 
     root: Path
+    profile: str  #: the profile as shown in messages
 
     def check(self, value: str, base: Path, field: str) -> Path:
-        return confine(value, base=base, root=self.root, what=f"profile value {field}", where="the project")
+        what = f"{self.profile}: profile value {field}"
+        return confine(value, base=base, root=self.root, what=what, where="the project")
+
+
+def _shown(path: Path) -> str:
+    """A path relative to the working directory when it is below it (as the user typed it)."""
+    try:
+        return path.relative_to(Path.cwd()).as_posix()
+    except ValueError:
+        return str(path)
 
 
 def describe(plan: Plan) -> list[str]:
