@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 import functools
 import io
 import json
@@ -372,3 +373,23 @@ def test_the_token_is_not_in_the_reprs_of_publishing_state() -> None:
         token=FAKE_TOKEN,
     )
     assert FAKE_TOKEN not in repr(job)
+
+
+def test_a_cancelled_run_sends_one_request_whatever_the_failures(
+    server: GitHubServer, ctx: GitHubContext, clock: FakeClock
+) -> None:
+    cases = [case(f"test_{i}", "failed", message=f"boom {i}", line=i + 1) for i in range(3000)]
+    run = dataclasses.replace(run_of(suite("unit", cases)), cancelled=True)
+    check_id = start_check_run(
+        ctx=ctx, token=server.token, check_name="qaagent", stream=io.StringIO(), clock=clock
+    )
+    assert check_id is not None
+    before, started = len(server.mutating()), clock.now
+    try:
+        _, warnings = go(run, ctx, server, clock, check_run_id=check_id)
+    finally:
+        close_run(run)
+    assert len(server.mutating()) - before == 1  # the conclusion; no annotation batch, no comment
+    assert server.check_runs[check_id]["status"] == "completed"
+    assert clock.now - started < 5
+    assert warnings == ["the run was cancelled: the pull-request comment was not updated"]

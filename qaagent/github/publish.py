@@ -56,6 +56,10 @@ class SummaryRenderer(Protocol):
         ...
 
 
+#: seconds the GitHub client may use after a cancel signal (GitHub kills the job 10 s after it)
+CANCEL_BUDGET = 3.0
+
+
 def start_check_run(
     *,
     ctx: GitHubContext,
@@ -220,14 +224,29 @@ def _publish_api(
     if not job.ctx.repository:
         job.warnings.append("GITHUB_REPOSITORY is not set: no check run or comment was published")
         return
+    cancelled = job.run.cancelled
+    if cancelled:
+        # After a signal GitHub kills the job 10 s later: one request within CANCEL_BUDGET seconds,
+        # the check run's conclusion without annotations (no paced batches, no comment).
+        budget = min(budget, CANCEL_BUDGET)
     with GitHubClient(job.token, api_url=job.ctx.api_url, clock=clock, budget=budget) as client:
         if check_name:
-            job.attempt("could not publish the check run", _publish_check, client, check_name, check_run_id)
-        if comment:
+            job.attempt(
+                "could not publish the check run", _publish_check, client, check_name, check_run_id, cancelled
+            )
+        if comment and not cancelled:
             job.attempt("could not update the pull-request comment", _publish_comment, client, check_name)
+        elif comment:
+            job.warnings.append("the run was cancelled: the pull-request comment was not updated")
 
 
-def _publish_check(job: _Job, client: GitHubClient, check_name: str, check_run_id: int | None) -> None:
+def _publish_check(
+    job: _Job,
+    client: GitHubClient,
+    check_name: str,
+    check_run_id: int | None,
+    cancelled: bool,  # noqa: FBT001 - passed on by `attempt`
+) -> None:
     c = job.run.counts
     complete_check_run(
         client,
@@ -239,7 +258,7 @@ def _publish_check(job: _Job, client: GitHubClient, check_name: str, check_run_i
         title=f"{c.passed} passed, {c.failed} failed, {c.errors} errors, {c.flaky} flaky, "
         f"{c.skipped} skipped",
         summary=job.markdown(CHECK_SUMMARY_BYTES),
-        annotations=check_annotations(job.run),
+        annotations=() if cancelled else check_annotations(job.run),
         details_url=job.ctx.run_url,
     )
 
