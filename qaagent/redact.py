@@ -219,16 +219,21 @@ class Redactor:
         starts in `before` was shown as ``***`` there: its rest in `text` is left
         out; one that continues into `after` is masked here up to `text`'s end.
         """
-        text, open_header = self._headers(text, before, after)
+        # Secrets first, on the text as written (a secret may run across a header's line end),
+        # then the rest of each Authorization header's line.
+        return self._headers(self._secrets(text, before, after), before, after)
+
+    def _secrets(self, text: str, before: str, after: str) -> str:
+        """`text` with every secret masked, seeing `before` and `after` it."""
         if self._pattern is None:
-            return text, open_header
+            return text
         whole = before + text + after
         breaks = "\n" in whole or "\r" in whole
         joined = whole.replace("\r", "").replace("\n", "") if breaks else whole
         if self._anchors is not None and not any(anchor in joined for anchor in self._anchors):
-            return text, open_header  # the common case
+            return text  # the common case
         if self._pattern.search(joined) is None:
-            return text, open_header
+            return text
         matches = list(self._pattern.finditer(joined))
         removed = [m.start() for m in _BREAKS.finditer(whole)] if breaks else []
         # where each removed line-break character sits in `joined`
@@ -247,7 +252,7 @@ class Redactor:
             lo, hi = original(low), original(high - 1) + 1
             if hi > start and lo < end:
                 spans.append((lo, hi))
-        return _masked(whole, start, end, spans), open_header
+        return _masked(whole, start, end, spans)
 
     def _headers(self, text: str, before: str, after: str) -> tuple[str, bool]:
         """Mask the rest of the line after an Authorization header name, which may start in `before`.

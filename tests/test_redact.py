@@ -191,3 +191,9 @@ def test_a_masked_base64_run_stops_at_its_line_end() -> None:
     redactor = Redactor(["s3cr3t-VALUE-0123"])
     encoded = base64.b64encode(b"user:s3cr3t-VALUE-0123").decode()
     assert redactor.redact(f"basic {encoded}\npadding next") == "basic ***\npadding next"
+
+
+def test_a_secret_split_after_an_authorization_header_is_masked_on_both_lines() -> None:
+    redactor = Redactor(["s3cr3t-VALUE-0123"])
+    text = " Authorization: Bearer zzxs3cr3t-\nVALUE-0123xxxxxx"
+    assert redactor.redact(text) == " Authorization: ***\n***xxxxxx"
