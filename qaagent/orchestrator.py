@@ -347,7 +347,8 @@ class RunOrchestrator:
             runner.after_attempt(attempt_dir)  # runner hook: e.g. remove a generated config
         junit_files = runner.junit_files(attempt_dir)
         store = CaseStore()
-        bad = self._read_cases(runner, junit_files, store, attempt_dir)
+        unread: list[Path] = []
+        bad = self._read_cases(runner, junit_files, store, attempt_dir, unread)
         for reason in attempt_problems(runner, outcome, store, junit_files, bad):
             # runner hook: may rewrite the reason (Playwright: "the browser is not installed: …")
             case = runner.finish_case(synthetic_case(suite.name, reason, outcome.tail), attempt_dir)
@@ -369,6 +370,7 @@ class RunOrchestrator:
                 selected=spec.selected,
                 cancelled=outcome.cancelled,
                 log_error=outcome.log_error,
+                junit_unread=tuple(unread),
             )
         )
         if outcome.log_error is not None:
@@ -378,7 +380,7 @@ class RunOrchestrator:
         return store
 
     def _read_cases(
-        self, runner: Runner, files: Sequence[Path], store: CaseStore, attempt_dir: Path
+        self, runner: Runner, files: Sequence[Path], store: CaseStore, attempt_dir: Path, unread: list[Path]
     ) -> list[str]:
         problems: list[str] = []
         cases = iter_junit_files(
@@ -388,6 +390,7 @@ class RunOrchestrator:
             repo_root=self.plan.repo_root,
             problems=problems,
             zero_based_lines=runner.zero_based_lines,  # runner hook: pytest counts lines from 0
+            unread=unread,
         )
         for case in cases:
             store.append(runner.finish_case(case, attempt_dir))  # runner hook: artifacts

@@ -39,6 +39,7 @@ LAYERS: dict[int, tuple[str, ...]] = {
         "qaagent.console",
         "qaagent.schedule",
         "qaagent.evidence.diagnostics",
+        "qaagent.stream",
         "qaagent.history.faults",
         "qaagent.history.settings",
         "qaagent.history.model",

@@ -62,11 +62,12 @@ def iter_junit_files(
     repo_root: Path,
     problems: list[str],
     zero_based_lines: bool | None = None,
+    unread: list[Path] | None = None,
 ) -> Iterator[TestCase]:
     """Stream the cases of several files in order; one reason per bad file goes to `problems`.
 
     Never raises for bad input: a broken file contributes the cases read before
-    the problem and a reason naming it.
+    the problem and a reason naming it (and, with `unread`, its path there).
     """
     for path in paths:
         try:
@@ -75,6 +76,8 @@ def iter_junit_files(
             )
         except JUnitError as error:
             problems.append(str(error))
+            if unread is not None:
+                unread.append(path)
 
 
 def read_junit_files(
