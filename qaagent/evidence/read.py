@@ -42,8 +42,6 @@ SCHEMA_VERSIONS = (1,)
 RUN_ID_RE = re.compile(r"^\d{8}_\d{6}Z(?:_shard-\d+of\d+)?(?:-\d+)?$")
 #: bytes of manifest.json read at most (a manifest of 100,000 files is about 20 MB)
 MAX_MANIFEST_BYTES = 64 * 1024 * 1024
-#: bytes of one tests.jsonl line read at most (a record keeps 64 KiB of its message)
-MAX_RECORD_BYTES = 1024 * 1024
 #: C0 and C1 controls: no path of a bundle holds one
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
