@@ -333,6 +333,8 @@ class Attempt:
     junit_files: tuple[Path, ...] = ()
     selected: tuple[str, ...] = ()  #: the test ids a retry was limited to
     cancelled: bool = False
+    #: why its log could not be written whole (a full disk, a file-size limit); None: it was
+    log_error: str | None = None
     #: of `junit_files`, those that could not be read completely (kept in the bundle as evidence)
     junit_unread: tuple[Path, ...] = ()
 

@@ -254,9 +254,12 @@ class SuiteRun:
                 junit_files=tuple(junit_files),
                 selected=spec.selected,
                 cancelled=outcome.cancelled,
+                log_error=outcome.log_error,
                 junit_unread=tuple(unread),
             )
         )
+        if outcome.log_error is not None:
+            self.console.line(f"[{prefix}] qaagent: its log could not be written: {outcome.log_error}")
         result.files.append(log_path)
         result.files.extend(junit_files)
         return store

@@ -87,7 +87,7 @@ class GitHubFeedback:
         """Publish everything; problems become warnings. `render` renders the check run and comment."""
         evidence = display_path(bundle_dir, self.root)
         junit_rel = display_path(junit, self.root)
-        self.write_outputs(run, fail_on=fail_on, evidence=evidence, junit=junit_rel)
+        problem = self.write_outputs(run, fail_on=fail_on, evidence=evidence, junit=junit_rel)
         published = Published()
         publish(
             run,
@@ -111,15 +111,23 @@ class GitHubFeedback:
             junit_path=junit_rel,
             notes=notes,
             stream=self.stream,
+            warnings=[problem] if problem else [],
             # Cancelled: GitHub kills the job 10 s after the first signal; the bundle is written.
             budget=CANCELLED_BUDGET if run.cancelled else finish_budget(),
         )
-        self._write({"check-url": published.check_url, "comment-url": published.comment_url})
+        late = self._write({"check-url": published.check_url, "comment-url": published.comment_url})
+        if late and not problem:  # the same cause was already in publish's one warning otherwise
+            write_command(self.stream, "warning", late, title="qaagent")
 
-    def write_outputs(self, run: RunResult, *, fail_on: Sequence[FailOn], evidence: str, junit: str) -> None:
-        """The step outputs (`GITHUB_OUTPUT`), paths relative to the workspace."""
+    def write_outputs(
+        self, run: RunResult, *, fail_on: Sequence[FailOn], evidence: str, junit: str
+    ) -> str | None:
+        """The step outputs (`GITHUB_OUTPUT`), paths relative to the workspace; a problem, or None.
+
+        The problem is left to `publish` to report: it goes into its one warning annotation.
+        """
         if not self.ctx.output:
-            return
+            return None
         counts = run.counts
         values = {
             "conclusion": conclusion(run, fail_on),
@@ -135,18 +143,14 @@ class GitHubFeedback:
             "run-id": run.run_id,
             "json": result_json(run, fail_on),
         }
-        self._write(values)
+        return self._write(values)
 
-    def _write(self, values: Mapping[str, str]) -> None:
-        """Append step outputs through the one GITHUB_OUTPUT writer; a problem is one warning."""
+    def _write(self, values: Mapping[str, str]) -> str | None:
+        """Append step outputs through the one GITHUB_OUTPUT writer; a problem, or None."""
         if not self.ctx.output:
-            return
+            return None
         try:
             write_outputs(Path(self.ctx.output), values)
         except OSError as exc:
-            write_command(
-                self.stream,
-                "warning",
-                f"cannot write the step outputs to GITHUB_OUTPUT ({self.ctx.output}): {exc.strerror or exc}",
-                title="qaagent",
-            )
+            return f"cannot write the outputs to GITHUB_OUTPUT ({self.ctx.output}): {exc.strerror or exc}"
+        return None

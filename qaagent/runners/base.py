@@ -26,6 +26,7 @@ import glob
 import importlib.util
 import os
 import shutil
+import stat
 import sys
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
@@ -33,6 +34,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Self
 
+from qaagent.errors import UsageError
+from qaagent.paths import confine
 from qaagent.plan import SuitePlan
 from qaagent.results import TestCase
 from qaagent.runners.listing import Selection, UnitListing, relative
@@ -82,6 +85,9 @@ class Runner(ABC):
         self.suite = suite
         self.repo_root = repo_root
         self.base_env = base_env
+        #: files a glob of the profile matched but that were refused (outside the project, not
+        #: regular files), each with why: the caller warns about them, nothing is copied
+        self.refused: list[str] = []
 
     @property
     def cwd(self) -> Path:
@@ -205,7 +211,7 @@ class Runner(ABC):
 
     def junit_files(self, attempt_dir: Path) -> list[Path]:
         """The JUnit files an attempt wrote (default: `attempt_dir/junit/*.xml`)."""
-        return sorted((attempt_dir / "junit").glob("*.xml"))
+        return own_files(attempt_dir / "junit")
 
     def no_report_problem(self, how_it_ended: str) -> str | None:
         """Why an attempt that wrote no JUnit report is an error; None: its exit code is the result."""
@@ -244,20 +250,48 @@ class Runner(ABC):
         """The files the profile's `artifacts` globs match (once per suite, also when it is split)."""
         found: list[Path] = []
         for pattern in self.suite.config.artifacts:
-            for match in sorted(glob.glob(pattern, root_dir=self.cwd, recursive=True)):
-                path = (self.cwd / match).resolve()
-                if path.is_file():
-                    found.append(path)
+            found.extend(glob_files(pattern, self.cwd, self.repo_root, self.refused, resolve=True))
         return found
 
 
-def glob_files(pattern: str, root: Path) -> list[Path]:
-    """Files matching a glob relative to `root` (absolute patterns allowed), sorted."""
-    if Path(pattern).is_absolute():
-        matches = glob.glob(pattern, recursive=True)
-    else:
-        matches = [str(root / m) for m in glob.glob(pattern, root_dir=root, recursive=True)]
-    return sorted(Path(m) for m in matches if Path(m).is_file())
+def own_files(folder: Path) -> list[Path]:
+    """The `*.xml` regular files in a folder of the bundle; links, FIFOs and devices are not read."""
+    return sorted(p for p in folder.glob("*.xml") if _regular(p, follow=False))
+
+
+def _regular(path: Path, *, follow: bool) -> bool:
+    try:
+        mode = path.stat().st_mode if follow else path.lstat().st_mode
+    except OSError:
+        return False
+    return stat.S_ISREG(mode)
+
+
+def glob_files(
+    pattern: str, root: Path, project: Path, refused: list[str], *, resolve: bool = False
+) -> list[Path]:
+    """Regular files matching a profile glob relative to `root`, sorted, each inside `project`.
+
+    A match that resolves (links followed) outside the project (`../../etc/os-release`,
+    `screen.png -> ~/.ssh/id_rsa`) or that is no regular file is refused: it is added to
+    `refused` with why, never returned. `resolve` returns the resolved paths.
+    """
+    inside = project.resolve()
+    found: list[Path] = []
+    for match in sorted(glob.glob(pattern, root_dir=root, recursive=True)):
+        try:
+            resolved = confine(
+                match, base=root, root=inside, what=f"`{pattern}` matched {match}", where="the project"
+            )
+        except UsageError as exc:
+            refused.append(f"{exc.message}: refused, not kept")
+            continue
+        if not _regular(resolved, follow=False):
+            if resolved.exists() and not resolved.is_dir():
+                refused.append(f"`{pattern}` matched {match}, which is no regular file: refused, not kept")
+            continue
+        found.append(resolved if resolve else root / match)
+    return found
 
 
 class PythonToolRunner(Runner):

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from qaagent.junit.read import MAX_FILE_BYTES
 from qaagent.results import TestCase
-from qaagent.runners.base import AttemptSpec, Runner, glob_files
+from qaagent.runners.base import AttemptSpec, Runner, glob_files, own_files
 
 
 class CommandRunner(Runner):
@@ -44,14 +44,16 @@ class CommandRunner(Runner):
 
     def junit_files(self, attempt_dir: Path) -> list[Path]:
         """Files matching `junit:` written during this attempt, plus anything in QAAGENT_JUNIT_DIR."""
-        own = sorted((attempt_dir / "junit").glob("*.xml"))
+        own = own_files(attempt_dir / "junit")
         pattern = self.suite.config.junit
         if not pattern:
             return own
         started = _attempt_start(attempt_dir)
         # Only files written by this attempt: an old report left in the tree must not pass for a new one.
         fresh = [
-            p for p in glob_files(pattern, self.cwd) if p.stat().st_mtime >= started - 1 and p not in own
+            p
+            for p in glob_files(pattern, self.cwd, self.repo_root, self.refused)
+            if p.stat().st_mtime >= started - 1 and p not in own
         ]
         # The evidence keeps its own copy (with a checksum): the working tree changes on the next run.
         kept = attempt_dir / "junit" / "matched"
