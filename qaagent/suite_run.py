@@ -285,6 +285,9 @@ class SuiteRun:
         """`sources` kept as evidence: files already in `folder` as they are, others copied into it."""
         kept: list[Path] = []
         target = folder / "artifacts"
+        for refusal in runner.refused:  # what the runner's globs matched outside the project
+            self.console.line(f"[{runner.suite.name}] warning: {refusal}")
+        runner.refused.clear()
         for source in sources:
             if source.is_relative_to(folder):
                 kept.append(source)  # the runner wrote it into the bundle itself (Playwright's --output)
