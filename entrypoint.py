@@ -54,8 +54,11 @@ try:
         child_environment,
         run_process,
     )
-except ImportError as exc:  # pragma: no cover - an image built without qaagent
-    sys.stderr.write(f"qaagent: error: cannot import qaagent ({exc}); is it installed?\n")
+except ImportError as exc:  # an image built without qaagent (or a broken one)
+    # qaagent's own defuser cannot be imported here: the same rule, inline, on one line
+    # (no `::` command at the line start, no `##[` anywhere).
+    _why = " ".join(str(exc).split()).replace("##[", "## [").replace("::", ": :")
+    sys.stderr.write(f"qaagent: error: cannot import qaagent ({_why}); is it installed?\n")
     sys.exit(3)
 
 

@@ -584,3 +584,29 @@ def test_the_shard_input_takes_auto(action: Action) -> None:
     assert options.shard == AUTO_SHARD
     action.inputs["shard"] = "automatic"
     assert_input_error(action.check(), "shard")
+
+
+def test_a_qaagent_that_cannot_be_imported_is_one_defused_error_line(tmp_path: Path) -> None:
+    """Even before qaagent's own defuser exists, the entrypoint's error line cannot forge a command."""
+    shutil.copy(ENTRYPOINT, tmp_path / "entrypoint.py")
+    fake = tmp_path / "qaagent"
+    fake.mkdir()
+    (fake / "__init__.py").write_text(
+        'raise ImportError("broken ##[error]forged\\n::error::also forged")\n', encoding="utf-8"
+    )
+    done = subprocess.run(
+        [sys.executable, "-S", str(tmp_path / "entrypoint.py")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+        check=False,
+    )
+    assert done.returncode == 3
+    lines = done.stderr.splitlines()
+    assert len(lines) == 1, done.stderr
+    assert lines[0].startswith(
+        "qaagent: error: cannot import qaagent (broken ## [error]forged : :error: :also"
+    )
+    assert "##[" not in done.stderr + done.stdout
+    assert not any(line.startswith("::") for line in (done.stderr + done.stdout).splitlines())
