@@ -113,6 +113,7 @@ LAYERS: dict[int, tuple[str, ...]] = {
         "qaagent.github.pulls",
         "qaagent.github.results_json",
         "qaagent.github.publish",
+        "qaagent.github.closer",
         "qaagent.github.feedback",
     ),
     5: (  # shard bundles → one run; what the test history knows

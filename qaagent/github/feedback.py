@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TextIO
 
 from qaagent.files import display_path
+from qaagent.github.closer import CHECK_RUN_STATE
 from qaagent.github.commands import write_command, write_outputs
 from qaagent.github.context import GitHubContext
 from qaagent.github.publish import Published, SummaryRenderer, publish, start_check_run
@@ -66,6 +67,7 @@ class GitHubFeedback:
             self.check_id = start_check_run(
                 ctx=self.ctx, token=token, check_name=name, stream=self.stream, budget=START_BUDGET
             )
+            self._save_check_id()
             done.set()
 
         threading.Thread(target=create, name="check-run-start", daemon=True).start()
@@ -144,6 +146,15 @@ class GitHubFeedback:
             "json": result_json(run, fail_on),
         }
         return self._write(values)
+
+    def _save_check_id(self) -> None:
+        """Tell the action's post step which check run is open (it closes it if this run is killed)."""
+        if self.check_id is None or not self.ctx.state:
+            return
+        try:
+            write_outputs(Path(self.ctx.state), {CHECK_RUN_STATE: str(self.check_id)})
+        except OSError as exc:
+            write_command(self.stream, "debug", f"qaagent: cannot write GITHUB_STATE: {exc.strerror or exc}")
 
     def _write(self, values: Mapping[str, str]) -> str | None:
         """Append step outputs through the one GITHUB_OUTPUT writer; a problem, or None."""
