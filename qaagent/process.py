@@ -360,6 +360,9 @@ class OutputReader(threading.Thread):
             while (chunk := self._next_chunk()) is not None:
                 if self._muted:
                     continue  # past the drain period: read and drop (keep_draining)
+                if not chunk:  # the child is quiet: what the redactor holds back is shown now
+                    pending = self._handle(log, pending, stream.flush())
+                    continue
                 self.total += len(chunk)
                 pending = self._handle(log, pending, stream.feed(decoder.decode(chunk)))
             if not self._muted:
@@ -388,18 +391,21 @@ class OutputReader(threading.Thread):
         return self._split(pending + data)
 
     def _next_chunk(self) -> bytes | None:
-        """The next bytes of output; None at end of file, on error, or past the drain deadline."""
-        while True:
-            if self._deadline is not None and time.monotonic() >= self._deadline:
-                if not self._keep_draining:
-                    return None
-                self._muted = True
-            try:
-                ready, _, _ = select.select([self.fd], [], [], POLL * 4)
-                if ready:
-                    return os.read(self.fd, CHUNK) or None
-            except (OSError, ValueError):
+        """The next bytes of output, or b"" when the child was quiet for a moment.
+
+        None at end of file, on error, or past the drain deadline.
+        """
+        if self._deadline is not None and time.monotonic() >= self._deadline:
+            if not self._keep_draining:
                 return None
+            self._muted = True
+        try:
+            ready, _, _ = select.select([self.fd], [], [], POLL * 4)
+            if ready:
+                return os.read(self.fd, CHUNK) or None
+        except (OSError, ValueError):
+            return None
+        return b""
 
     def _split(self, data: bytes) -> bytes:
         """Handle the whole lines in `data`; return the unfinished rest (never longer than MAX_LINE)."""

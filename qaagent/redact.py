@@ -350,6 +350,14 @@ class StreamRedactor:
         self._held = buffered[cut:]
         return self._emit(buffered[:cut], self._held)
 
+    def flush(self) -> str:
+        """What is held back, redacted, when the stream has gone quiet (a live echo must not lag a line).
+
+        A secret is written in one piece, and a tool that wraps it writes the lines together, so
+        a pause in the output ends what can belong to one secret; the stream goes on after it.
+        """
+        return self.close()
+
     def close(self) -> str:
         """The rest, redacted (at the end of the stream)."""
         rest, self._held = self._held, ""

@@ -114,7 +114,7 @@ def test_links_fifos_and_devices_in_a_junit_folder_do_not_fail_a_passing_run(
 ) -> None:
     script = (
         ' && cd "$QAAGENT_JUNIT_DIR" && ln -s /nonexistent dangling.xml && ln -s /tmp folder'
-        " && ln -s /dev/zero zero.log && mkfifo pipe.xml && ln -s /etc/hostname host.txt"
+        " && ln -s /dev/zero zero.log && mkfifo pipe.log && ln -s /etc/hostname host.txt"
     )
     root = _passing_project(qa_project, script)
     result = run_qaagent("run-all", "--quiet", cwd=root, timeout=60)
@@ -127,9 +127,9 @@ def test_links_fifos_and_devices_in_a_junit_folder_do_not_fail_a_passing_run(
     assert not_kept["folder"] == "not kept (symlink to /tmp)"
     assert not_kept["zero.log"] == "not kept (symlink to /dev/zero)"
     assert not_kept["host.txt"] == "not kept (symlink to /etc/hostname)"
-    assert not_kept["pipe.xml"] == "not kept (FIFO)"
+    assert not_kept["pipe.log"] == "not kept (FIFO)"  # (a FIFO named as a report is the suite's error)
     listed = {entry["path"] for entry in manifest["files"]}
-    assert not any(name.endswith(("dangling.xml", "zero.log", "pipe.xml", "host.txt")) for name in listed)
+    assert not any(name.endswith(("dangling.xml", "zero.log", "pipe.log", "host.txt")) for name in listed)
     assert run_qaagent("verify", str(bundle), cwd=root).returncode == 0
 
 

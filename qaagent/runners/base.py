@@ -255,8 +255,15 @@ class Runner(ABC):
 
 
 def own_files(folder: Path) -> list[Path]:
-    """The `*.xml` regular files in a folder of the bundle; links, FIFOs and devices are not read."""
-    return sorted(p for p in folder.glob("*.xml") if _regular(p, follow=False))
+    """The `*.xml` entries of a folder of the bundle that are reports to read or to refuse.
+
+    A link to nothing, a folder or a device is left out (never followed; the bundle records
+    it as not kept). Everything else is returned, and the one result-file door
+    (`formats/source.py`) reads it or makes it the suite's error: a link outside the project
+    ("refused: it points outside the project"), a FIFO or device ("is not a regular file"),
+    a folder ("is a directory") — a report that cannot be read is never silently dropped.
+    """
+    return sorted(p for p in folder.glob("*.xml") if not p.is_symlink() or _regular(p, follow=True))
 
 
 def _regular(path: Path, *, follow: bool) -> bool:
