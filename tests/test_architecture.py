@@ -106,6 +106,8 @@ LAYERS: dict[int, tuple[str, ...]] = {
         "qaagent.report.markdown",
         "qaagent.report.html",
         "qaagent.github.context",
+        "qaagent.github.deadline",
+        "qaagent.github.answers",
         "qaagent.github.api",
         "qaagent.github.annotations",
         "qaagent.github.checks",
