@@ -88,6 +88,7 @@ LAYERS: dict[int, tuple[str, ...]] = {
         "qaagent.evidence.read",
         "qaagent.evidence.verify",
         "qaagent.evidence.bundle",
+        "qaagent.evidence.prune",
         "qaagent.history.store",
         "qaagent.history.bundles",
         "qaagent.history.record",

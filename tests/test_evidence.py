@@ -17,9 +17,10 @@ from helpers import bundle_texts, manifest_of, records_text
 
 from qaagent import files as atomic
 from qaagent.errors import UsageError
-from qaagent.evidence.bundle import Bundle, make_run_id, prune
+from qaagent.evidence.bundle import Bundle, make_run_id
 from qaagent.evidence.gitinfo import git_info, strip_credentials
 from qaagent.evidence.manifest import ci_info, environment
+from qaagent.evidence.prune import prune
 from qaagent.evidence.verify import verify_bundle
 from qaagent.files import StreamedFile
 from qaagent.options import Shard
