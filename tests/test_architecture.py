@@ -24,6 +24,7 @@ LAYERS: dict[int, tuple[str, ...]] = {
         "qaagent.report",
         "qaagent.text",
         "qaagent.files",
+        "qaagent.fastinit",
         "qaagent.results",
         "qaagent.redact",
         "qaagent.watchdog",
