@@ -48,6 +48,7 @@ LAYERS: dict[int, tuple[str, ...]] = {
     ),
     2: (  # reading input and running processes
         "qaagent.profile",
+        "qaagent.output",
         "qaagent.process",
         "qaagent.orphans",
         "qaagent.formats.source",
