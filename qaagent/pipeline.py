@@ -282,7 +282,7 @@ def write_reports(run: Run) -> None:
     report.html and collects the summary (`Bundle.finish`); a report that cannot be
     written is a warning here and exit code 3 at the end (`exit_code_after_reports`).
     """
-    from qaagent.evidence.bundle import prune  # noqa: PLC0415
+    from qaagent.evidence.prune import prune  # noqa: PLC0415
     from qaagent.files import StreamedFile  # noqa: PLC0415
     from qaagent.report.console import summary_lines  # noqa: PLC0415
     from qaagent.report.html import REPORT_NAME, HtmlReport  # noqa: PLC0415

@@ -44,10 +44,6 @@ from qaagent.errors import QAAgentError, UsageError
 from qaagent.evidence import manifest as mf
 from qaagent.evidence.diagnostics import CATEGORIES, categorize
 from qaagent.evidence.gitinfo import git_info
-
-# `prune` moved to evidence/prune.py; qaagent/pipeline.py still imports it from here (another merge
-# is changing pipeline.py): point that import at evidence.prune, then drop this re-export
-from qaagent.evidence.prune import prune as prune  # noqa: PLC0414 - the explicit re-export mypy wants
 from qaagent.evidence.read import (
     MANIFEST,
     BundleError,
