@@ -77,6 +77,7 @@ LAYERS: dict[int, tuple[str, ...]] = {
     3: (  # the plan, the things it starts, the evidence bundle
         "qaagent.plan",
         "qaagent.app",
+        "qaagent.setup_command",
         "qaagent.runners",
         "qaagent.runners.base",
         "qaagent.runners.listing",
