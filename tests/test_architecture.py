@@ -107,6 +107,8 @@ LAYERS: dict[int, tuple[str, ...]] = {
         "qaagent.orchestrator",
         "qaagent.report.console",
         "qaagent.report.timeline",
+        "qaagent.report.budget",
+        "qaagent.report.markdown_text",
         "qaagent.report.markdown",
         "qaagent.report.html",
         "qaagent.github.context",
