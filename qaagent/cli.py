@@ -352,7 +352,7 @@ def cmd_verify(args: argparse.Namespace, out: TextIO) -> int:
 
 def cmd_report(args: argparse.Namespace, out: TextIO) -> int:
     """Rebuild report.html from the bundle's own files and update its checksum in the manifest."""
-    from qaagent.report.html import write_report  # noqa: PLC0415 - keeps `--help` fast
+    from qaagent.report.from_bundle import write_report  # noqa: PLC0415 - keeps `--help` fast
 
     out.write(f"{write_report(_bundle_folder(args))}\n")
     return ExitCode.OK

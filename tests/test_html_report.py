@@ -30,7 +30,9 @@ from helpers import records_of
 from qaagent.evidence.bundle import Bundle, replace_file
 from qaagent.evidence.verify import verify_bundle
 from qaagent.redact import Redactor
-from qaagent.report.html import REPORT_NAME, embed_json, write_report
+from qaagent.report.from_bundle import write_report
+from qaagent.report.html import REPORT_NAME
+from qaagent.report.page import embed_json
 from qaagent.results import Attempt, CaseStore, Rerun, RunResult, SuiteResult, TestCase
 
 NODE_SCRIPT = ROOT / "tests" / "browser" / "html_report.cjs"
