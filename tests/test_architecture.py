@@ -126,7 +126,9 @@ LAYERS: dict[int, tuple[str, ...]] = {
         "qaagent.github.closer",
         "qaagent.github.feedback",
     ),
-    5: (  # shard bundles → one run; what the test history knows
+    5: (  # shard bundles → one run; what the test history knows; a run's state and its last steps
+        "qaagent.run_state",
+        "qaagent.report_steps",
         "qaagent.rebuild",
         "qaagent.merge",
         "qaagent.history.queries",
