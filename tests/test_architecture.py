@@ -116,6 +116,8 @@ LAYERS: dict[int, tuple[str, ...]] = {
         "qaagent.github.context",
         "qaagent.github.deadline",
         "qaagent.github.answers",
+        "qaagent.github.clock",
+        "qaagent.github.errors",
         "qaagent.github.api",
         "qaagent.github.annotations",
         "qaagent.github.checks",

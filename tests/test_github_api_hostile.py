@@ -16,7 +16,8 @@ from typing import Any
 import pytest
 from github_server import FakeClock, Fault, GitHubServer
 
-from qaagent.github.api import GitHubAPIError, GitHubClient
+from qaagent.github.api import GitHubClient
+from qaagent.github.errors import GitHubAPIError
 
 CHECKS = "/repos/o/r/check-runs"
 #: the documented limits (README, qaagent/github/api.py)

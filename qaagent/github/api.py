@@ -35,7 +35,9 @@ practices for using the REST API" and "Rate limits for the REST API"):
 - Every request body passes the process's redactor, and the token is
   registered with it (`qaagent.redact`): no message, warning or body can show it.
   The token lives in a `Secret` whose repr hides it.
-- Clock and sleep are injectable (`Clock`) so tests run on a fake clock.
+- Clock and sleep are injectable (`qaagent.github.clock.Clock`) so tests run on a fake clock.
+
+Its errors are `qaagent.github.errors`'.
 """
 
 from __future__ import annotations
@@ -44,7 +46,7 @@ import json as jsonlib
 import time
 from collections.abc import Iterator, Mapping
 from http import HTTPStatus
-from typing import Any, Protocol, Self
+from typing import Any, Self
 from urllib.parse import urljoin, urlsplit
 
 import requests
@@ -60,8 +62,10 @@ from qaagent.github.answers import (
     rate_limit_wait,
     redacted,
 )
+from qaagent.github.clock import Clock, SystemClock
 from qaagent.github.context import DEFAULT_API_URL
 from qaagent.github.deadline import CURRENT, Deadline, DeadlineAdapter
+from qaagent.github.errors import GaveUpError, GitHubAPIError, PermissionDeniedError
 
 MUTATING = frozenset({"POST", "PATCH", "PUT", "DELETE"})
 #: seconds between two mutating requests
@@ -113,64 +117,6 @@ class Secret:
     def __reduce__(self) -> tuple[Any, ...]:
         msg = "a Secret cannot be pickled"
         raise TypeError(msg)
-
-
-class Clock(Protocol):
-    """Time as the client sees it (a fake in tests)."""
-
-    def monotonic(self) -> float:
-        """Seconds on a monotonic clock."""
-        ...
-
-    def time(self) -> float:
-        """Epoch seconds (rate-limit reset times are epoch seconds)."""
-        ...
-
-    def sleep(self, seconds: float) -> None:
-        """Wait `seconds`."""
-        ...
-
-
-class SystemClock:
-    """The real clock."""
-
-    def monotonic(self) -> float:
-        """Seconds on the process's monotonic clock."""
-        return time.monotonic()
-
-    def time(self) -> float:
-        """Epoch seconds."""
-        return time.time()
-
-    def sleep(self, seconds: float) -> None:
-        """Really wait."""
-        time.sleep(seconds)
-
-
-class GitHubAPIError(Exception):
-    """A request failed for good (after retries, or not retryable)."""
-
-    def __init__(self, message: str, *, status: int | None = None) -> None:
-        super().__init__(redact.redact(message))
-        self.status = status
-
-
-class GaveUpError(GitHubAPIError):
-    """The client stopped: its budget ran out or GitHub asked for a longer wait than it has left."""
-
-    def __init__(self, message: str, *, repeated: bool = False) -> None:
-        super().__init__(message)
-        #: True for the requests refused afterwards for the same reason (already reported once)
-        self.repeated = repeated
-
-
-class PermissionDeniedError(GitHubAPIError):
-    """The token may not do this (403 "Resource not accessible by integration")."""
-
-    def __init__(self, message: str, *, permission: str, status: int | None = 403) -> None:
-        super().__init__(message, status=status)
-        #: what the workflow must grant, e.g. "checks: write"
-        self.permission = permission
 
 
 # -- the client -------------------------------------------------------------------------------------
