@@ -20,8 +20,11 @@ flag, input and profile (`profile.py` takes its pydantic bounds from here):
 | commit | 40 hexadecimal digits |
 
 Whole numbers are ASCII digits only (`int()` also reads "٣", "²" and " 3 ",
-which nobody means), booleans are true/false/yes/no/1/0 in any case, lists
-are separated by commas, spaces or newlines. A bad value raises
+which nobody means); seconds and rates are plain decimal numbers, ASCII digits
+with at most one decimal point (`float()` also reads "1_0", " 1", "nan", "inf"
+and "1e309"), so every value is finite before its range is checked; booleans
+are true/false/yes/no/1/0 in any case, lists are separated by commas, spaces
+or newlines. A bad value raises
 `InvalidValue` with a message that starts with what was expected; the
 caller says which flag or input it was.
 """
@@ -29,7 +32,6 @@ caller says which flag or input it was.
 from __future__ import annotations
 
 import argparse
-import math
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -80,6 +82,8 @@ TRUE_WORDS: Final = frozenset({"true", "yes", "1"})
 FALSE_WORDS: Final = frozenset({"false", "no", "0"})
 
 _DIGITS = re.compile(r"[0-9]{1,9}")
+#: a plain decimal number: no sign, exponent, blank, underscore, nan or inf (and so always finite)
+_DECIMAL = re.compile(r"[0-9]{1,12}(?:\.[0-9]{0,9})?|\.[0-9]{1,9}")
 _SHARD = re.compile(r"^[ \t]*([0-9]{1,6})[ \t]*/[ \t]*([0-9]{1,6})[ \t]*$")
 _LIST = re.compile(r"[\s,]+")
 _COMMIT = re.compile(r"[0-9a-fA-F]{40}")
@@ -117,13 +121,15 @@ def shard_count(text: str) -> int:
     return whole_number(text, SHARDS)
 
 
+def decimal(text: str) -> float | None:
+    """`text` as a number when it is a plain decimal number (`_DECIMAL`), else None."""
+    return float(text) if _DECIMAL.fullmatch(text) else None
+
+
 def rate(text: str) -> float:
     """A rate from 0 to 1 (a flake-rate threshold)."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not 0 <= value <= 1:  # also refuses NaN
+    value = decimal(text)
+    if value is None or not 0 <= value <= 1:
         msg = f"expected a rate from 0 to 1, got {text!r}"
         raise InvalidValue(msg)
     return value
@@ -131,11 +137,8 @@ def rate(text: str) -> float:
 
 def seconds(text: str) -> float:
     """A duration in seconds, > 0 and at most `MAX_TIMEOUT`."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not 0 < value <= MAX_TIMEOUT:  # also refuses NaN
+    value = decimal(text)
+    if value is None or not 0 < value <= MAX_TIMEOUT:
         msg = f"expected seconds > 0 and at most {MAX_TIMEOUT:g}, got {text!r}"
         raise InvalidValue(msg)
     return value

@@ -18,6 +18,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     ValidationError,
@@ -37,6 +38,7 @@ from qaagent.options import (
     InvalidValue,
     Range,
     SplitSetting,
+    seconds,
     split_setting,
     whole_number,
 )
@@ -51,8 +53,14 @@ MAX_PROFILE_BYTES = 1024 * 1024
 #: aliases allowed in one profile (guards against alias-expansion bombs)
 MAX_ALIASES = 100
 
+
+def _seconds(value: Any) -> Any:
+    """A profile's seconds: YAML's number, or text the flags would take (the one validator)."""
+    return seconds(value) if isinstance(value, str) else value
+
+
 # One range per option, shared with the command-line flags and the action's inputs.
-PositiveSeconds = Annotated[float, Field(gt=0, le=MAX_TIMEOUT)]
+PositiveSeconds = Annotated[float, Field(gt=0, le=MAX_TIMEOUT), BeforeValidator(_seconds)]
 Retries = Annotated[int, Field(ge=RETRIES.low, le=RETRIES.high)]
 
 
