@@ -26,6 +26,8 @@ from qaagent.options import FeedbackOptions, MergeOptions, RunOptions
 from qaagent.paths import confine
 
 T = TypeVar("T")
+#: how an error about the `suites` input names it (as `_Inputs.value` names every input)
+SUITES_SOURCE = "input 'suites'"
 
 #: every input with the default `action.yml` declares; used when a variable is missing
 #: altogether. `github-token`'s declared default is the expression `${{ github.token }}`,
@@ -211,7 +213,10 @@ def action_run(env: Mapping[str, str]) -> ActionRun:
             parallel=inputs.value("parallel", options.boolean),
             max_workers=inputs.value("max-workers", options.workers),
             retries=inputs.value("retries", options.retries),
-            suites=options.suite_names([inputs.text("suites")]) if inputs.text("suites") else (),
+            suites=options.suite_names([inputs.text("suites")], source=SUITES_SOURCE)
+            if inputs.text("suites")
+            else (),
+            suites_source=SUITES_SOURCE,
             shard=inputs.value("shard", options.shard_or_auto),
             junit=inputs.optional_path("junit-path"),
             evidence_dir=inputs.optional_path("evidence-dir"),

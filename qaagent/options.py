@@ -322,13 +322,16 @@ def fail_on(text: str) -> tuple[FailOn, ...]:
     return tuple(dict.fromkeys(cast("FailOn", item) for item in found))
 
 
-def suite_names(values: Sequence[str]) -> tuple[str, ...]:
-    """Suite names from repeated flags or lists (an empty value is a mistake, not "all")."""
+def suite_names(values: Sequence[str], *, source: str = "--suite") -> tuple[str, ...]:
+    """Suite names from repeated flags or lists (an empty value is a mistake, not "all").
+
+    `source` is where they came from, as errors name it (`--suite`, ``input 'suites'``).
+    """
     names: list[str] = []
     for value in values:
         found = items(value)
         if not found:
-            msg = f"--suite needs a suite name (got {value!r})"
+            msg = f"{source} needs a suite name (got {value!r})"
             raise UsageError(msg)
         names.extend(found)
     return tuple(dict.fromkeys(names))
@@ -390,6 +393,8 @@ class RunOptions:
     max_workers: int | None = None
     retries: int | None = None
     suites: tuple[str, ...] = ()
+    #: where `suites` came from, as an error about them names it (not an option: not compared)
+    suites_source: str = field(default="--suite", compare=False)
     timeout: float | None = None
     junit: Path | None = None  #: absolute
     evidence_dir: Path | None = None  #: absolute

@@ -206,7 +206,8 @@ def build_plan(
         unknown = [name for name in ov.suites if name not in profile.tests]
         if unknown:
             raise UsageError(
-                f"--suite names unknown suite(s): {', '.join(unknown)} (known: {', '.join(ordered)})"
+                f"{ov.suites_source} names unknown suite(s): {', '.join(unknown)} "
+                f"(known: {', '.join(ordered)})"
             )
         chosen = [name for name in ordered if name in ov.suites]
         disabled: list[str] = []

@@ -1,12 +1,17 @@
-"""The one set of option validators (`qaagent.options`), in-process: seconds and rates are plain decimals."""
+"""The one set of option validators (`qaagent.options`), in-process: plain decimals, errors naming their source."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import pytest
 
 from qaagent import options
-from qaagent.options import InvalidValue
-from qaagent.profile import RunSettings
+from qaagent.action import action_run
+from qaagent.errors import UsageError
+from qaagent.options import InvalidValue, RunOptions
+from qaagent.plan import build_plan
+from qaagent.profile import LoadedProfile, RunSettings, load_profile
 
 #: what `float()` reads but no one writes as a number of seconds or a rate
 NOT_PLAIN_DECIMALS = [
@@ -83,3 +88,41 @@ def test_the_profile_reads_seconds_given_as_text_through_the_same_validator(text
 def test_the_profile_refuses_a_yaml_number_that_is_not_finite_or_in_range(value: float) -> None:
     with pytest.raises(ValueError, match="timeout"):
         RunSettings.model_validate({"timeout": value})
+
+
+# --- an error about the suites names where they came from ----------------------------------------
+
+
+def _profile(tmp_path: Path) -> LoadedProfile:
+    path = tmp_path / ".qaagent.yaml"
+    path.write_text("tests:\n  unit: {path: t}\n  smoke: {runner: command, command: ['true']}\n", "utf-8")
+    return load_profile(path)
+
+
+def test_an_unknown_suite_from_the_command_line_names_the_flag(tmp_path: Path) -> None:
+    with pytest.raises(UsageError) as raised:
+        build_plan(_profile(tmp_path), RunOptions(suites=("nope",)))
+    assert raised.value.message == "--suite names unknown suite(s): nope (known: unit, smoke)"
+
+
+def test_an_unknown_suite_from_the_action_names_its_input(tmp_path: Path) -> None:
+    chosen = RunOptions(suites=("nope",), suites_source="input 'suites'")
+    with pytest.raises(UsageError) as raised:
+        build_plan(_profile(tmp_path), chosen)
+    assert raised.value.message == "input 'suites' names unknown suite(s): nope (known: unit, smoke)"
+
+
+def test_the_action_reads_the_suites_input_as_coming_from_it(tmp_path: Path) -> None:
+    env = {"GITHUB_WORKSPACE": str(tmp_path), "INPUT_SUITES": "nope"}
+    chosen = action_run(env).options
+    assert isinstance(chosen, RunOptions)
+    assert chosen.suites_source == "input 'suites'"
+    with pytest.raises(UsageError) as raised:
+        action_run({**env, "INPUT_SUITES": " , "})
+    assert raised.value.message == "input 'suites' needs a suite name (got ',')"  # inputs are stripped
+
+
+def test_empty_suite_names_on_the_command_line_name_the_flag() -> None:
+    with pytest.raises(UsageError) as raised:
+        options.suite_names(["a", " , "])
+    assert raised.value.message == "--suite needs a suite name (got ' , ')"
