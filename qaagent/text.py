@@ -47,6 +47,11 @@ def shorten(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: max(0, limit - 1)] + "…"
 
 
+def one_line(text: str) -> str:
+    """Test text on one line of the console or a table: line breaks and tabs shown as escapes, not obeyed."""
+    return text.replace("\r", "\\r").replace("\n", "\\n").replace("\t", "\\t")
+
+
 def first_line(text: str, limit: int = 200) -> str:
     """The first non-empty line of a message, trimmed and shortened."""
     for line in text.splitlines():
