@@ -9,6 +9,7 @@ does, on tiny fixture projects.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 from pathlib import Path
@@ -422,6 +423,25 @@ def test_json_output_stays_within_its_cap() -> None:
     assert value["failed_omitted"] > 0
     assert len(value["failed"]) + value["failed_omitted"] == 3000
     assert value["failed"][0] == "unit::tests.test_x::test_0_" + "é" * 200
+    assert [s["name"] for s in value["suites"]] == ["unit", "other"]
+
+
+def test_json_output_cuts_the_names_of_suites_that_did_not_run_to_its_cap() -> None:
+    # a cancelled run of thousands of suites: the not-run names alone would be 5 x the cap
+    run = run_of(suite("unit", [case("test_bad", "failed")]), suite("other", [case("test_ok")]))
+    run = dataclasses.replace(run, not_run=tuple(f"suite-{i:05}-" + "x" * 60 for i in range(5000)))
+    try:
+        text = result_json(run, ["failed", "error"])
+    finally:
+        close_run(run)
+    assert len(text.encode()) <= JSON_BYTES
+    value = json.loads(text)
+    assert 0 < value["not_run_omitted"] < 5000
+    assert len(value["not_run"]) + value["not_run_omitted"] == 5000
+    assert value["not_run"][0] == "suite-00000-" + "x" * 60  # cut from the end
+    # what matters more is kept whole
+    assert value["failed"] == ["unit::tests.test_x::test_bad"]
+    assert (value["failed_omitted"], value["suites_omitted"]) == (0, 0)
     assert [s["name"] for s in value["suites"]] == ["unit", "other"]
 
 
