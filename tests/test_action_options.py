@@ -448,6 +448,23 @@ def test_json_output_cuts_the_names_of_suites_that_did_not_run_to_its_cap() -> N
 # --- the same options on the command line ----------------------------------------------------
 
 
+@pytest.mark.parametrize(
+    ("mode", "comment", "expected"),
+    [("", False, "off"), ("", True, "always"), ("changes", False, "changes"), ("off", True, "off")],
+)
+def test_the_command_line_and_the_inputs_agree_on_the_comment_mode(
+    action: Action, mode: str, comment: bool, expected: str
+) -> None:
+    from qaagent.action import action_run  # noqa: PLC0415
+    from qaagent.cli import build_parser, run_options  # noqa: PLC0415
+
+    action.inputs.update({"comment-mode": mode, "comment": str(comment).lower()})
+    from_inputs = action_run(action.environment()).options.feedback.comment_mode
+    argv = ["run-all", *(["--comment-mode", mode] if mode else []), *(["--comment"] if comment else [])]
+    from_flags = run_options(build_parser().parse_args(argv)).feedback.comment_mode
+    assert from_inputs == from_flags == expected
+
+
 def test_the_command_line_takes_the_same_options() -> None:
     from qaagent.cli import build_parser, run_options  # noqa: PLC0415
 
