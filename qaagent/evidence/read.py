@@ -158,6 +158,13 @@ class GitInfo(_Model):
     repository: str | None = None
 
 
+class ToolInfo(_Model):
+    """The program that wrote the bundle."""
+
+    name: str = ""
+    version: str | None = None
+
+
 class ProfileInfo(_Model):
     """The profile the run read."""
 
@@ -178,6 +185,7 @@ class Manifest(_Model):
     schema_version: int = 1
     run_id: RunId
     status: str
+    tool: ToolInfo = ToolInfo()
     started: str | None = None
     finished: str | None = None
     project: str = ""
