@@ -26,7 +26,7 @@ from qaagent.console import Console
 from qaagent.plan import Plan, SuitePlan, WorkItem
 from qaagent.results import Attempt, CaseStore, RunResult, SuiteResult
 from qaagent.retries import synthetic_case
-from qaagent.runners import make_runner
+from qaagent.runners.registry import make_runner
 from qaagent.split_suite import SplitSuite
 from qaagent.suite_run import SuiteBuilder, SuiteRun
 

@@ -17,8 +17,9 @@ from qaagent.errors import UsageError
 from qaagent.options import RunOptions, Shard, SplitSetting
 from qaagent.paths import confine
 from qaagent.process import child_environment
-from qaagent.profile import AppSettings, LoadedProfile, RunnerName, SuiteConfig
+from qaagent.profile import AppSettings, LoadedProfile, SuiteConfig
 from qaagent.results import FailOn
+from qaagent.runners.names import RunnerName
 
 
 @dataclass(frozen=True)

@@ -42,11 +42,8 @@ from qaagent.options import (
     split_setting,
     whole_number,
 )
+from qaagent.runners.names import DEFAULT_RUNNERS, RUNNERS, RunnerName
 
-RunnerName = Literal["pytest", "behave", "playwright", "command"]
-RUNNERS: tuple[str, ...] = ("pytest", "behave", "playwright", "command")
-#: suite names that imply their runner, as in the original qaagent
-DEFAULT_RUNNERS: dict[str, RunnerName] = {"unit": "pytest", "behave": "behave", "e2e": "playwright"}
 SUITE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 #: a profile larger than this is refused before YAML parsing
 MAX_PROFILE_BYTES = 1024 * 1024

@@ -23,7 +23,7 @@ from qaagent.evidence.read import AttemptEntry, Manifest, SuiteEntry, iter_recor
 from qaagent.junit.read import iter_junit_cases
 from qaagent.results import Attempt, CaseStore, SuiteResult, TestCase
 from qaagent.retries import SUITE_ERROR_TYPE
-from qaagent.runners import RUNNER_CLASSES
+from qaagent.runners.registry import runner_class
 from qaagent.text import epoch
 from qaagent.units import locate_unit, unit_index
 
@@ -106,7 +106,7 @@ def unsharded_command(
         for e in entries
         if isinstance(e, dict) and e.get("shard") == shard.index and e.get("path")
     ]
-    runner = RUNNER_CLASSES.get(str(info.get("runner")))
+    runner = runner_class(info.get("runner"))
     path = info.get("path")
     workdir = info.get("working_directory")
     if not mine or runner is None or not isinstance(workdir, str):

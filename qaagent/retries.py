@@ -20,7 +20,7 @@ from qaagent.results import CaseStore, Rerun, TestCase
 
 if TYPE_CHECKING:
     from qaagent.process import ProcessOutcome
-    from qaagent.runners import Runner
+    from qaagent.runners.base import Runner
 
 #: `type` of the synthetic test case standing for a suite that produced no (complete) results
 SUITE_ERROR_TYPE = "qaagent.SuiteError"

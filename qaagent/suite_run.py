@@ -30,7 +30,7 @@ from qaagent.retries import (
     fold_partial,
     synthetic_case,
 )
-from qaagent.runners import Runner
+from qaagent.runners.base import Runner
 
 #: the error cases standing for an attempt's problem: (reason, tail of the log, what it reported)
 ProblemCases = Callable[[str, str, CaseStore], list[TestCase]]

@@ -32,7 +32,8 @@ from qaagent.console import Console
 from qaagent.orchestrator import RunOrchestrator
 from qaagent.plan import build_plan
 from qaagent.profile import load_profile
-from qaagent.runners import Runner, make_runner
+from qaagent.runners.base import Runner
+from qaagent.runners.registry import make_runner
 
 PY = sys.executable
 
