@@ -155,13 +155,13 @@ def test_hostile_bundles_are_one_line_each_and_the_good_ones_still_import(
         expected[name] = reason
         return path
 
-    bad("not-json", "manifest.json: not valid JSON", "{nope")
-    bad("a-list", "manifest.json: not a JSON object", [1, 2])
+    bad("not-json", "invalid: manifest.json (JSONDecodeError", "{nope")  # the one door's words
+    bad("a-list", "manifest.json is not a qaagent evidence manifest (not a JSON object)", [1, 2])
     bad("running", "status 'running' is not a finished run", {**good, "status": "running"})
     bad("no-start", "no valid start time", {**good, "started": "yesterday"})
-    bad("no-run-id", "no run_id", {**good, "run_id": 7})
-    bad("nested", "manifest.json: not valid JSON (nested too deeply)", "[" * 100_000 + "]" * 100_000)
-    huge = bad("huge", f"is more than the {MAX_MANIFEST_BYTES} byte limit")
+    bad("no-run-id", "run_id: Input should be a valid string", {**good, "run_id": 7})
+    bad("nested", "manifest.json is nested too deeply", "[" * 100_000 + "]" * 100_000)
+    huge = bad("huge", f"more than the {MAX_MANIFEST_BYTES} byte limit")
     with (huge / "manifest.json").open("r+b") as handle:
         handle.truncate(MAX_MANIFEST_BYTES + 1)  # sparse: never read
     link = bad("symlink", "manifest.json is a symbolic link")

@@ -47,8 +47,7 @@ from qaagent.evidence.gitinfo import git_info
 from qaagent.evidence.read import (
     MANIFEST,
     BundleError,
-    load_document,
-    parse_manifest,
+    open_manifest,
     read_manifest,
 )
 from qaagent.evidence.records import RECORDS_NAME, RecordWriter
@@ -369,11 +368,10 @@ def record_file(bundle_dir: Path, rel: str, digest: Digest) -> None:
         raise QAAgentError(f"refusing to write {rel!r} into the evidence bundle")
     manifest_path = bundle_dir / MANIFEST
     try:
-        manifest = load_document(bundle_dir)
+        manifest = open_manifest(bundle_dir).document  # validated: the entries kept are a manifest's
     except BundleError as exc:
         raise BundleError(f"{bundle_dir}: not an evidence bundle ({exc.message})") from None
-    parse_manifest(manifest, bundle_dir)  # the entries kept as they are must be a manifest's
-    if not isinstance(manifest.get("files"), list):
+    if not isinstance(manifest.get("files"), list):  # the model's default: the document has none
         raise BundleError(f"{bundle_dir}: not an evidence bundle ({MANIFEST} has no 'files' list)")
     key = pure.as_posix()
     entry = {"path": key, "sha256": digest.sha256, "size": digest.size}

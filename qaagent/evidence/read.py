@@ -21,6 +21,7 @@ import json
 import re
 import zlib
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Annotated, Any
 
@@ -179,6 +180,13 @@ class RunningProcess(_Model):
     host: str
 
 
+class MissingEntry(_Model):
+    """A report the run could not write, and why (the manifest's `missing`)."""
+
+    path: str
+    reason: str = ""
+
+
 class Manifest(_Model):
     """manifest.json. `settings` stays a JSON object: its shape is the plan's (`Plan.settings`)."""
 
@@ -202,6 +210,8 @@ class Manifest(_Model):
     not_run: tuple[str, ...] = ()
     fail_on: tuple[str, ...] = ()
     files: tuple[FileEntry, ...] = ()
+    #: reports the run could not write
+    missing: tuple[MissingEntry, ...] = ()
 
     def suite(self, name: str) -> SuiteEntry | None:
         """The entry of suite `name`, if the run has one."""
@@ -232,48 +242,68 @@ class Record(_Model):
     artifacts: tuple[str, ...] = ()
 
 
-def load_document(bundle_dir: Path) -> Any:
-    """manifest.json as parsed JSON; a `BundleError` whose message is verify's ``missing:``/``invalid:``.
+@dataclass(frozen=True)
+class OpenedManifest:
+    """manifest.json as the one door read it: the document as written, and its validated model."""
+
+    #: the JSON object itself (a copy of its own: `record_file` rewrites it)
+    document: dict[str, Any]
+    manifest: Manifest
+
+
+def open_manifest(bundle_dir: Path) -> OpenedManifest:
+    """The one door to a bundle's manifest.json: opened, size-limited, parsed and validated.
 
     The manifest must be a regular file (not a link, FIFO or device) of at most
-    `MAX_MANIFEST_BYTES`: a planted FIFO cannot hang a reader, nor `/dev/zero` fill its memory.
+    `MAX_MANIFEST_BYTES`: a planted FIFO cannot hang a reader, nor `/dev/zero` fill its
+    memory. Then it must be a JSON object of a `schema_version` this reader knows that
+    validates as a `Manifest`. A `BundleError` otherwise, whose message is verify's
+    ``missing: manifest.json`` or ``invalid: manifest.json …``.
     """
     path = bundle_dir / MANIFEST
     try:
         if path.is_symlink():
             raise BundleError(f"invalid: {MANIFEST} is a symbolic link, not a file")
         raw = read_regular(path, MAX_MANIFEST_BYTES)
-        return json.loads(raw.decode("utf-8"))
+        document = json.loads(raw.decode("utf-8"))
     except FileNotFoundError:
         raise BundleError(f"missing: {MANIFEST}") from None
-    except (NotRegularFileError, FileTooLargeError) as exc:
+    except FileTooLargeError as exc:
+        raise BundleError(
+            f"invalid: {MANIFEST} {exc.strerror}, more than the {MAX_MANIFEST_BYTES} byte limit"
+        ) from None
+    except NotRegularFileError as exc:
         raise BundleError(f"invalid: {MANIFEST} {exc.strerror}") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise BundleError(f"invalid: {MANIFEST} ({exc.__class__.__name__}: {exc})") from None
     except RecursionError:  # json's answer to a hostile, deeply nested document
         raise BundleError(f"invalid: {MANIFEST} is nested too deeply to be a manifest") from None
+    return OpenedManifest(document, _validated(document, f"invalid: {MANIFEST}"))
 
 
 def parse_manifest(document: Any, where: Path) -> Manifest:
-    """Validate a parsed manifest; a `BundleError` naming the first bad field."""
+    """Validate a manifest held in memory (a run's own, before it is written); a `BundleError` if not."""
+    return _validated(document, f"{where}: {MANIFEST}")
+
+
+def _validated(document: Any, what: str) -> Manifest:
     if not isinstance(document, dict):
-        raise BundleError(f"{where}: {MANIFEST} is not a qaagent evidence manifest (not a JSON object)")
+        raise BundleError(f"{what} is not a qaagent evidence manifest (not a JSON object)")
     version = document.get("schema_version", 1)
     if version not in SCHEMA_VERSIONS:
-        raise BundleError(f"{where}: {MANIFEST} has schema_version {version!r}; this qaagent reads 1")
+        raise BundleError(f"{what} has schema_version {version!r}; this qaagent reads 1")
     try:
         return Manifest.model_validate(document)
     except ValidationError as exc:
-        raise BundleError(f"{where}: {MANIFEST} is not a qaagent evidence manifest ({_first(exc)})") from None
+        raise BundleError(f"{what} is not a qaagent evidence manifest ({_first(exc)})") from None
 
 
 def read_manifest(bundle_dir: Path) -> Manifest:
     """The bundle's manifest, validated; a `BundleError` when it is missing, unreadable or malformed."""
     try:
-        document = load_document(bundle_dir)
+        return open_manifest(bundle_dir).manifest
     except BundleError as exc:
         raise BundleError(f"{bundle_dir}: not a readable evidence bundle ({exc.message})") from None
-    return parse_manifest(document, bundle_dir)
 
 
 def records_path(bundle_dir: Path) -> Path | None:
@@ -334,7 +364,7 @@ def _first(exc: ValidationError) -> str:
     return f"{where}: {error['msg']}"
 
 
-# -- the guarded manifest of an untrusted bundle (``qaagent history import``, a run's own record) ---
+# -- for ``qaagent history import``: a records file's own checks, the manifest as its document ------
 
 
 def regular_file(path: Path, limit: int, what: str) -> int:
@@ -350,14 +380,11 @@ def regular_file(path: Path, limit: int, what: str) -> int:
 
 
 def guarded_document(bundle_dir: Path) -> dict[str, Any]:
-    """manifest.json as a JSON object, from a regular file of bounded size; a `BundleError` if not."""
-    path = bundle_dir / MANIFEST
-    regular_file(path, MAX_MANIFEST_BYTES, MANIFEST)
+    """manifest.json as a JSON object, through the one door (`open_manifest`); a `BundleError` if not.
+
+    For `qaagent history import`, which reads more of the document than the model holds.
+    """
     try:
-        document = json.loads(path.read_bytes().decode("utf-8"))
-    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-        why = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)[:200]
-        raise BundleError(f"{path}: not valid JSON ({why})") from None
-    if not isinstance(document, dict):
-        raise BundleError(f"{path}: not a JSON object")
-    return document
+        return open_manifest(bundle_dir).document
+    except BundleError as exc:
+        raise BundleError(f"{bundle_dir / MANIFEST}: {exc.message}") from None
