@@ -267,6 +267,7 @@ def test_an_app_port_already_answering_is_refused(qa_project: ProjectFactory) ->
     )
 
 
+@pytest.mark.slow
 def test_a_junit_glob_that_matches_nothing_is_an_error(qa_project: ProjectFactory) -> None:
     suite = "{runner: command, command: " + json.dumps([PY, "-c", "pass"]) + ", junit: 'reports/*.xml'}"
     root = qa_project({".qaagent.yaml": f"tests:\n  s: {suite}\n"})

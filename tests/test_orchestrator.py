@@ -186,6 +186,7 @@ def test_behave_retry_uses_its_rerun_file(qa_project: ProjectFactory) -> None:
     assert suite["counts"] == {"total": 2, "passed": 2, "failed": 0, "errors": 0, "skipped": 0, "flaky": 1}
 
 
+@pytest.mark.slow
 def test_command_retry_reruns_the_whole_command(qa_project: ProjectFactory) -> None:
     script = (
         "import os, sys\nattempt = int(os.environ['QAAGENT_ATTEMPT'])\n"

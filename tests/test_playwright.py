@@ -240,6 +240,7 @@ def test_missing_chromium_is_a_suite_error_saying_what_to_install(tmp_path: Path
     assert "[e2e] not retried: the browser is not installed" in done.stdout
 
 
+@pytest.mark.slow
 def test_path_without_playwright_config(qa_project: ProjectFactory) -> None:
     project = qa_project(
         {
@@ -259,6 +260,7 @@ def test_path_without_playwright_config(qa_project: ProjectFactory) -> None:
     assert "Traceback" not in done.stderr
 
 
+@pytest.mark.slow
 def test_project_without_lockfile(qa_project: ProjectFactory) -> None:
     project = qa_project(
         {
