@@ -32,6 +32,8 @@ T = TypeVar("T")
 #: which only the runner can expand.
 DEFAULTS: dict[str, str] = {
     "profile": ".qaagent.yaml",
+    "files": "",
+    "format": "",
     "parallel": "",
     "max-workers": "",
     "retries": "",
@@ -119,6 +121,19 @@ class _Inputs:
             summary=self.flag("summary"),
         )
 
+    def files(self) -> tuple[str, ...]:
+        """The `files:` globs, each checked like a path (a glob leaving the workspace is refused)."""
+        globs = self.value("files", options.globs) or ()
+        for glob_text in globs:
+            confine(glob_text.removeprefix("!"), base=self.workdir, root=self.workspace, what="input 'files'")
+        if globs and self.text("profile") not in ("", DEFAULTS["profile"]):
+            msg = (
+                "input 'files' publishes result files without a profile: leave 'profile' unset, "
+                "or add a suite with `runner: report` to the profile"
+            )
+            raise UsageError(msg)
+        return globs
+
     def bundles(self) -> tuple[Path, ...]:
         patterns = options.items(self.values["bundles"])
         if not patterns:
@@ -174,6 +189,8 @@ def action_run(env: Mapping[str, str]) -> ActionRun:
         inputs.path("profile", default=DEFAULTS["profile"])  # checked; kept as given (error messages)
         chosen = RunOptions(
             profile=Path(profile),
+            files=inputs.files(),
+            format=inputs.value("format", options.result_format),
             parallel=inputs.value("parallel", options.boolean),
             max_workers=inputs.value("max-workers", options.workers),
             retries=inputs.value("retries", options.retries),

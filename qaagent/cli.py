@@ -37,7 +37,17 @@ def build_parser() -> argparse.ArgumentParser:
     commands.required = True
 
     run = commands.add_parser("run-all", help="run the profile's suites and write the reports")
-    _profile_arg(run)
+    run.add_argument("--profile", type=Path, help="default: .qaagent.yaml")
+    run.add_argument(
+        "--files",
+        action="append",
+        default=[],
+        metavar="GLOB",
+        help="publish these result files instead (no profile: one report suite; repeatable, !GLOB excludes)",
+    )
+    run.add_argument(
+        "--format", type=cli_type(options.result_format), metavar="NAME", help="their format (default: told)"
+    )
     mode = run.add_mutually_exclusive_group()
     mode.add_argument("--parallel", dest="parallel", action="store_true", default=None, help="suites at once")
     mode.add_argument("--sequential", dest="parallel", action="store_false", help="one suite after another")
@@ -167,8 +177,17 @@ def _resolved(path: Path | None) -> Path | None:
 
 def run_options(args: argparse.Namespace) -> RunOptions:
     """The `run-all` flags as options (paths resolved against the current folder)."""
+    files = tuple(glob.strip() for glob in args.files)
+    if files and args.profile is not None:
+        msg = "give either --profile or --files (which publishes files with no profile), not both"
+        raise UsageError(msg)
+    if any(not glob or glob == "!" for glob in files) or (files and all(g.startswith("!") for g in files)):
+        msg = "--files needs globs of result files, at least one that is not an exclude (!GLOB)"
+        raise UsageError(msg)
     return RunOptions(
-        profile=args.profile,
+        profile=args.profile or Path(".qaagent.yaml"),
+        files=files,
+        format=args.format,
         parallel=args.parallel,
         max_workers=args.max_workers,
         retries=args.retries,

@@ -22,10 +22,10 @@ from pathlib import Path
 
 from qaagent.app import AppError, AppServer, app_env
 from qaagent.console import Console
-from qaagent.junit.read import iter_junit_files
+from qaagent.formats.read import iter_result_files
 from qaagent.plan import Plan, SuitePlan
 from qaagent.process import ProcessOutcome, run_process
-from qaagent.results import Attempt, CaseStore, RunResult, SuiteResult, TestCase
+from qaagent.results import Attempt, CaseStore, IgnoredFile, RunResult, SuiteResult, TestCase
 from qaagent.retries import (
     FAILING,
     attempt_problems,
@@ -34,8 +34,10 @@ from qaagent.retries import (
     fold_full,
     fold_partial,
     synthetic_case,
+    with_cause,
 )
 from qaagent.runners import Runner, make_runner
+from qaagent.runners.command import STALE
 
 
 @dataclass
@@ -68,6 +70,18 @@ class _SuiteBuilder:
             working_directory=self.working_directory,
             files=tuple(self.files),
         )
+
+
+#: files named one by one on the console per reason they were not read (the log lists all)
+_NAMED = 5
+
+
+def _shown(path: Path, root: Path) -> str:
+    """A path as the console and logs show it: relative to the repository when inside it."""
+    try:
+        return path.relative_to(root).as_posix()
+    except ValueError:
+        return str(path)
 
 
 class RunOrchestrator:
@@ -264,11 +278,12 @@ class RunOrchestrator:
         if not self._setup(runner, folder, result):
             return result.build()
 
-        self.console.line(f"[{suite.name}] started ({runner.kind})")
+        started = "reading result files" if not runner.runs_command else runner.kind
+        self.console.line(f"[{suite.name}] started ({started})")
         store = self._attempt(runner, 1, folder, [], result)
         for number in range(2, suite.retry_count + 2):
             failed = [c for c in store.problems if c.status in FAILING]
-            if not failed or self.cancel.is_set():
+            if not failed or self.cancel.is_set() or not runner.retryable:
                 break
             if runner.environment_problem:
                 self.console.line(f"[{suite.name}] not retried: {runner.environment_problem}")
@@ -341,16 +356,25 @@ class RunOrchestrator:
         (attempt_dir / ".started").touch()
         spec = runner.attempt(number, attempt_dir, failed)
         log_path = attempt_dir / "output.log"
-        try:
-            outcome = self._run(suite, spec.argv, spec.cwd, spec.env, log_path)
-        finally:
-            runner.after_attempt(attempt_dir)  # runner hook: e.g. remove a generated config
-        junit_files = runner.junit_files(attempt_dir)
+        began = time.time()
+        if runner.runs_command:
+            try:
+                outcome = self._run(suite, spec.argv, spec.cwd, spec.env, log_path)
+            finally:
+                runner.after_attempt(attempt_dir)  # runner hook: e.g. remove a generated config
+        collected = runner.result_files(attempt_dir)
+        junit_files = collected.files
         store = CaseStore()
         bad = self._read_cases(runner, junit_files, store, attempt_dir)
-        for reason in attempt_problems(runner, outcome, store, junit_files, bad):
+        if not runner.runs_command:  # a report suite: its attempt is the reading
+            outcome = ProcessOutcome(
+                0, timed_out=False, cancelled=False, started_at=began, duration=time.time() - began, tail=""
+            )
+        self._tell_files(runner, log_path, collected.sources, collected.ignored)
+        for reason in attempt_problems(runner, outcome, store, junit_files, bad, ignored=collected.ignored):
             # runner hook: may rewrite the reason (Playwright: "the browser is not installed: …")
-            case = runner.finish_case(synthetic_case(suite.name, reason, outcome.tail), attempt_dir)
+            message = with_cause(reason, outcome)  # the log's `NameError: …` when it crashed
+            case = runner.finish_case(synthetic_case(suite.name, message, outcome.tail), attempt_dir)
             store.append(case)
             if result.error is None:
                 result.error = case.message
@@ -368,18 +392,54 @@ class RunOrchestrator:
                 junit_files=tuple(junit_files),
                 selected=spec.selected,
                 cancelled=outcome.cancelled,
+                ignored=tuple(collected.ignored),
             )
         )
         result.files.append(log_path)
         result.files.extend(junit_files)
         return store
 
+    def _tell_files(
+        self, runner: Runner, log_path: Path, read: Sequence[Path], ignored: Sequence[IgnoredFile]
+    ) -> None:
+        """Say which matches of the result globs were read (a report suite) and which not, and why.
+
+        On the console (a count per reason, the first few files named) and in the
+        attempt's log (every file), so nothing is dropped without a word.
+        """
+        name = runner.suite.name
+        lines: list[str] = []
+        if not runner.runs_command:
+            lines.append(f"qaagent: {len(read)} result file(s) read:")
+            lines.extend(f"  {_shown(path, self.plan.repo_root)}" for path in read)
+        by_reason: dict[str, list[IgnoredFile]] = {}
+        for item in ignored:
+            by_reason.setdefault(item.reason.partition(":")[0], []).append(item)
+        matched = len(read) + len(ignored)
+        globs = runner.suite.config.result_key
+        for reason, items in by_reason.items():
+            hint = " (to publish results written earlier, use `runner: report`)" if reason == STALE else ""
+            summary = f"{len(items)} of {matched} file(s) matching `{globs}` not read: {reason}{hint}"
+            self.console.line(f"[{name}] warning: {summary}")
+            for item in items[:_NAMED]:
+                self.console.line(f"[{name}]   {_shown(item.path, self.plan.repo_root)} ({item.reason})")
+            if len(items) > _NAMED:
+                self.console.line(f"[{name}]   … and {len(items) - _NAMED} more (listed in the suite's log)")
+            lines.append(f"qaagent: {summary}:")
+            lines.extend(f"  {_shown(item.path, self.plan.repo_root)} ({item.reason})" for item in items)
+        if lines:
+            log_path.parent.mkdir(parents=True, exist_ok=True)
+            with log_path.open("a", encoding="utf-8", errors="replace") as log:
+                log.writelines(line + "\n" for line in lines)
+
     def _read_cases(
         self, runner: Runner, files: Sequence[Path], store: CaseStore, attempt_dir: Path
     ) -> list[str]:
         problems: list[str] = []
-        cases = iter_junit_files(
+        result_format = runner.result_format  # runner hook: a command or report suite's `format:`
+        cases = iter_result_files(
             files,
+            format=result_format,
             suite=runner.suite.name,
             base_dir=runner.report_base_dir(attempt_dir),  # runner hook: Playwright's testDir
             repo_root=self.plan.repo_root,
@@ -388,7 +448,8 @@ class RunOrchestrator:
         )
         for case in cases:
             store.append(runner.finish_case(case, attempt_dir))  # runner hook: artifacts
-        return [f"unreadable JUnit {problem}" for problem in problems]
+        kind = "JUnit" if result_format == "junit" else "result file"
+        return [f"unreadable {kind} {problem}" for problem in problems]
 
     def _keep_artifacts(self, runner: Runner, folder: Path) -> list[Path]:
         kept: list[Path] = []

@@ -1,5 +1,8 @@
 """The one check for paths that come from outside: they must stay inside a root folder.
 
+`confine` checks a path given as text (an input, a flag); `refusal` the same for a
+file a glob matched (the result files of a `report` or `command` suite).
+
 Action inputs (`working-directory`, `profile`, `junit-path`, `evidence-dir`,
 merge `bundles`) name paths inside the workspace; a value that leaves it —
 `..`, an absolute path elsewhere, a symlink pointing out — would let a
@@ -38,3 +41,19 @@ def confine(value: str, *, base: Path, root: Path, what: str, where: str = "the 
     if not resolved.is_relative_to(root):
         raise UsageError(f"{what} ({text}) resolves to {resolved}, outside {where} {root}")
     return resolved
+
+
+def refusal(path: Path, *, root: Path) -> str | None:
+    """Why a file found on disk (a glob's match) may not be read: None when it may.
+
+    The check `confine` makes, for paths that were matched rather than typed:
+    a control character in the name, or — symlinks followed — a place outside
+    `root` (resolved). A link that stays inside `root` is fine.
+    """
+    text = str(path)
+    if _CONTROL.search(text):
+        return f"its name contains a control character: {text!r}"
+    resolved = path.resolve()
+    if not resolved.is_relative_to(root):
+        return f"it resolves to {resolved}, outside {root}"
+    return None

@@ -16,7 +16,7 @@ from qaagent.action import DEFAULTS
 
 ROOT = Path(__file__).resolve().parent.parent
 EXPECTED_INPUTS = {
-    "profile", "parallel", "max-workers", "retries", "suites", "shard", "mode", "bundles",
+    "profile", "files", "format", "parallel", "max-workers", "retries", "suites", "shard", "mode", "bundles",
     "working-directory", "setup", "junit-path", "evidence-dir", "fail-on", "annotations",
     "summary", "github-token", "check-name", "comment",
 }  # fmt: skip

@@ -80,6 +80,7 @@ LAYERS: dict[int, tuple[str, ...]] = {
         "qaagent.runners.behave",
         "qaagent.runners.playwright",
         "qaagent.runners.command",
+        "qaagent.runners.report",
         "qaagent.evidence.manifest",
         "qaagent.evidence.records",
         "qaagent.evidence.read",

@@ -142,7 +142,9 @@ def test_finish_writes_everything_and_verifies(tmp_path: Path, clean_env: pytest
     assert data["finished"] == "2024-05-01T12:31:46.500Z"
     assert [s["name"] for s in data["suites"]] == ["unit", "e2e"]
     unit, e2e = data["suites"]
-    assert unit["counts"] == {"total": 3, "passed": 2, "failed": 1, "errors": 0, "skipped": 0, "flaky": 1}
+    assert unit["counts"] == {
+        "total": 3, "passed": 2, "failed": 1, "errors": 0, "skipped": 0, "flaky": 1, "xfailed": 0, "xpassed": 0,
+    }  # fmt: skip
     assert unit["files"] == ["suites/unit/attempt-1.log", "suites/unit/junit-1.xml"]
     assert unit["attempts"][0]["log"] == "suites/unit/attempt-1.log"
     assert unit["attempts"][1]["selected"] == ["t/a.py::test_flaky"]

@@ -22,8 +22,8 @@ from hypothesis import strategies as st
 from qaagent.errors import ProfileError
 from qaagent.evidence import redact
 from qaagent.evidence.redact import Redactor
+from qaagent.formats.read import read_junit_files
 from qaagent.github import commands
-from qaagent.junit.read import read_junit_files
 from qaagent.profile import Profile, parse_profile
 from qaagent.results import TestCase
 from qaagent.text import truncate_utf8

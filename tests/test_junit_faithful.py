@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from qaagent.evidence.redact import Redactor
-from qaagent.junit.read import read_junit_files
+from qaagent.formats.read import read_junit_files
 from qaagent.junit.write import write_merged_junit
 from qaagent.results import Attempt, CaseStore, Rerun, RunResult, SuiteResult, TestCase
 

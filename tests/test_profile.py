@@ -140,7 +140,10 @@ def test_alias_bomb_is_refused() -> None:
 def test_missing_profile(tmp_path: Path) -> None:
     result = run_qaagent("validate", "--profile", "nope.yaml", cwd=tmp_path)
     assert result.returncode == 2
-    assert result.stderr.strip() == "qaagent: error: nope.yaml: profile not found"
+    assert result.stderr.strip() == (
+        "qaagent: error: nope.yaml: profile not found: write one with `qaagent init` (it detects the "
+        "project's suites), or publish result files written earlier with `--files GLOB`"
+    )
 
 
 def test_non_utf8_profile(qa_project: ProjectFactory) -> None:

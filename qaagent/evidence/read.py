@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -47,6 +47,13 @@ class FileEntry(_Model):
     size: int
 
 
+class IgnoredEntry(_Model):
+    """A match of a suite's result globs that was not read, and why."""
+
+    path: str | None = None
+    reason: str = ""
+
+
 class AttemptEntry(_Model):
     """One attempt of a suite."""
 
@@ -60,6 +67,8 @@ class AttemptEntry(_Model):
     log: str | None = None
     junit_files: tuple[str | None, ...] = ()
     selected: tuple[str, ...] = ()
+    ignored_count: int = 0
+    ignored_files: tuple[IgnoredEntry, ...] = ()
 
 
 class Counts(_Model):
@@ -71,6 +80,8 @@ class Counts(_Model):
     errors: int = 0
     skipped: int = 0
     flaky: int = 0
+    xfailed: int = 0
+    xpassed: int = 0
 
 
 class SuiteEntry(_Model):
@@ -154,6 +165,7 @@ class Record(_Model):
     message: str = ""
     category: str | None = None
     artifacts: tuple[str, ...] = ()
+    outcome: Literal["xfail", "xpass"] | None = None
 
 
 def load_document(bundle_dir: Path) -> Any:

@@ -8,8 +8,12 @@
   `unit_arguments` (run only these files: shards, batches), and
   `whole_suite_command` (a recorded restricted command, as a run of the whole
   suite would have run it: `qaagent merge`);
-- its JUnit: `junit_files`, `report_base_dir`, `zero_based_lines`,
-  `judged_by_exit_code` / `no_report_problem`, `finish_case`.
+- its results: `result_files` (the files an attempt left, and those it did
+  not read and why), `result_format`, `report_base_dir`, `zero_based_lines`,
+  `judged_by_exit_code` / `no_report_problem`, `finish_case`;
+- what it can do: `runs_command` (a `report` suite only reads files),
+  `retryable`, `first_shard_only` (a suite without units that must be read once
+  in a sharded run).
 
 Shards, merge and the orchestrator ask the runner; they never switch on its
 name. A runner only builds command lines and reads what its tool wrote; it
@@ -27,12 +31,14 @@ import shutil
 import sys
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Self
 
+from qaagent.formats.source import MAX_FILE_BYTES
+from qaagent.paths import refusal
 from qaagent.plan import SuitePlan
-from qaagent.results import TestCase
+from qaagent.results import IgnoredFile, TestCase
 from qaagent.runners.listing import UnitListing, relative
 
 
@@ -45,6 +51,16 @@ class AttemptSpec:
     env: dict[str, str]
     #: test ids a retry is limited to; empty: the whole suite
     selected: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ResultFiles:
+    """The result files an attempt left (in reading order), and the matches it did not read."""
+
+    files: list[Path] = field(default_factory=list)
+    ignored: list[IgnoredFile] = field(default_factory=list)
+    #: where the files that matched the suite's globs and are read came from (before copying)
+    sources: list[Path] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -71,6 +87,12 @@ class Runner(ABC):
     judged_by_exit_code: bool = False
     #: JUnit `line` attributes are 0-based (pytest); None: decided from the report itself
     zero_based_lines: bool | None = None
+    #: False: the suite runs no command; its one attempt reads result files (`report`)
+    runs_command: bool = True
+    #: whether a retry can change anything (False: the same files would be read again)
+    retryable: bool = True
+    #: a suite without units read in shard 1 only, so a sharded run publishes it once
+    first_shard_only: bool = False
 
     def __init__(self, suite: SuitePlan, *, repo_root: Path, base_env: dict[str, str]) -> None:
         self.suite = suite
@@ -172,12 +194,20 @@ class Runner(ABC):
     def attempt(self, number: int, attempt_dir: Path, failed: Sequence[TestCase]) -> AttemptSpec:
         """The command of attempt `number` (1-based); `failed` is empty on the first attempt."""
 
-    def junit_files(self, attempt_dir: Path) -> list[Path]:
-        """The JUnit files an attempt wrote (default: `attempt_dir/junit/*.xml`)."""
-        return sorted((attempt_dir / "junit").glob("*.xml"))
+    def result_files(self, attempt_dir: Path) -> ResultFiles:
+        """The result files an attempt wrote (default: `attempt_dir/junit/*.xml`)."""
+        return ResultFiles(sorted((attempt_dir / "junit").glob("*.xml")))
 
-    def no_report_problem(self, how_it_ended: str) -> str | None:
-        """Why an attempt that wrote no JUnit report is an error; None: its exit code is the result."""
+    @property
+    def result_format(self) -> str | None:
+        """The format of `result_files` (a name of `qaagent.formats.NAMES`); None: told from content."""
+        return "junit"
+
+    def no_report_problem(self, how_it_ended: str, ignored: Sequence[IgnoredFile] = ()) -> str | None:  # noqa: ARG002 - the Runner interface
+        """Why an attempt that wrote no result file is an error; None: its exit code is the result.
+
+        `ignored` are the files that matched but were not read (see `result_files`).
+        """
         return f"{self.kind} {how_it_ended} and wrote no JUnit report"
 
     #: set by a runner when an attempt failed because of the machine, not the tests (the browser
@@ -219,6 +249,56 @@ def glob_files(pattern: str, root: Path) -> list[Path]:
     else:
         matches = [str(root / m) for m in glob.glob(pattern, root_dir=root, recursive=True)]
     return sorted(Path(m) for m in matches if Path(m).is_file())
+
+
+#: the reason a match outside the project is not read
+OUTSIDE = "outside the project"
+
+
+def match_result_files(patterns: Sequence[str], *, cwd: Path, repo_root: Path) -> ResultFiles:
+    """The files `patterns` match (relative to `cwd`; `!glob` excludes), sorted, checked by `paths`.
+
+    A match that resolves outside `repo_root` (a symlink out of it, an absolute
+    glob elsewhere) or whose name holds a control character is not read: it is
+    returned in `ignored` with the reason, so the caller can say so.
+    """
+    wanted: set[Path] = set()
+    excluded: set[Path] = set()
+    for pattern in patterns:
+        negated = pattern.startswith("!")
+        (excluded if negated else wanted).update(glob_files(pattern.removeprefix("!"), cwd))
+    root = repo_root.resolve()
+    found = ResultFiles()
+    for path in sorted(wanted - excluded):
+        why = refusal(path, root=root)
+        if why is None:
+            found.files.append(path)
+        else:
+            found.ignored.append(IgnoredFile(path, f"{OUTSIDE}: {why}"))
+    return found
+
+
+def keep_copies(sources: Sequence[Path], folder: Path) -> list[Path]:
+    """Copy result files into the bundle (`folder`), numbered in order; the copies are what is read.
+
+    The evidence keeps its own copy (with a checksum): the working tree changes on the
+    next run. A file over the reader's size limit or one that cannot be copied is
+    returned as it is, so the reader refuses it with the reason.
+    """
+    copies: list[Path] = []
+    for index, source in enumerate(sources, 1):
+        target = folder / f"{index:03d}-{source.name}"
+        try:
+            if source.stat().st_size > MAX_FILE_BYTES:
+                copies.append(source)  # the reader refuses it with the reason; no huge copy
+                continue
+            folder.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, target)
+        except OSError:
+            copies.append(source)  # unreadable: the reader reports why
+            continue
+        copies.append(target)
+    return copies
 
 
 class PythonToolRunner(Runner):
