@@ -69,6 +69,7 @@ def read_cases(shard: ShardBundle, prefix: str) -> Iterator[TestCase]:
                 file=record.file,
                 line=record.line,
                 artifacts=tuple(f"{prefix}{a}" for a in record.artifacts),
+                outcome=record.outcome or case.outcome,
             )
     except JUnitError as exc:
         raise UsageError(f"{shard.path}: cannot read its merged JUnit: {exc}") from None

@@ -47,6 +47,19 @@ def shorten(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: max(0, limit - 1)] + "…"
 
 
+#: how reports show a test whose tool gave it no name (behave's untitled `Scenario:`)
+UNNAMED = "(unnamed)"
+
+
+def display_name(name: str) -> str:
+    """A test's name as reports show it: the tool's, or `UNNAMED` for an empty one.
+
+    Only a label: the identity stays the tool's (`""`), in tests.jsonl, the merged
+    JUnit, retries and history.
+    """
+    return name if name.strip() else UNNAMED
+
+
 def first_line(text: str, limit: int = 200) -> str:
     """The first non-empty line of a message, trimmed and shortened."""
     for line in text.splitlines():

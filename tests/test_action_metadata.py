@@ -21,7 +21,7 @@ EXPECTED_INPUTS = {
     "summary", "github-token", "check-name", "comment",
 }  # fmt: skip
 EXPECTED_OUTPUTS = {
-    "conclusion", "total", "passed", "failed", "errors", "skipped", "flaky", "duration",
+    "conclusion", "total", "passed", "failed", "errors", "skipped", "flaky", "xfailed", "xpassed", "duration",
     "junit-path", "evidence-path", "run-id",
 }  # fmt: skip
 SHA_PIN = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40}$")

@@ -198,6 +198,7 @@ def test_finish_writes_everything_and_verifies(tmp_path: Path, clean_env: pytest
         "message": "assert 1 == 2",
         "category": "assertion",
         "artifacts": [],
+        "outcome": None,
     }
     assert records[2]["artifacts"] == ["suites/unit/shot.png"]
     assert (bundle.dir / "summary.md").read_text(encoding="utf-8") == "# shop\n1 failed"
