@@ -82,6 +82,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.set_defaults(func=cmd_run_all)
     _add_shard_commands(commands.add_parser)
 
+    init = commands.add_parser("init", help="detect the project's suites and write a commented profile")
+    init.add_argument("folder", type=Path, nargs="?", default=Path(), help="the project (default: here)")
+    init.add_argument("--profile", type=Path, metavar="PATH", help="default: FOLDER/.qaagent.yaml")
+    init.add_argument("--force", action="store_true", help="overwrite an existing profile")
+    init.set_defaults(func=cmd_init)
+
     validate = commands.add_parser("validate", help="check the profile and print the plan; runs nothing")
     _profile_arg(validate)
     validate.add_argument("--suite", action="append", default=[], metavar="NAME", help="select suites")
@@ -233,6 +239,17 @@ def cmd_merge(args: argparse.Namespace, out: TextIO) -> int:
     from qaagent.pipeline import merge  # noqa: PLC0415 - keeps `--help` fast
 
     return merge(merge_options(args), out=out)
+
+
+def cmd_init(args: argparse.Namespace, out: TextIO) -> int:
+    """Write a profile for the suites found in the folder; never over an existing one without --force."""
+    from qaagent.init_profile import write_profile  # noqa: PLC0415 - keeps `--help` fast
+
+    written = write_profile(args.folder.resolve(), target=args.profile, force=args.force)
+    out.write(f"qaagent: wrote {written.path} with {len(written.detected.suites)} suite(s):\n")
+    out.writelines(f"  {suite.name}: {suite.why}\n" for suite in written.detected.suites)
+    out.write("next: `qaagent validate` to see the plan, `qaagent run-all` to run it\n")
+    return ExitCode.OK
 
 
 def cmd_validate(args: argparse.Namespace, out: TextIO) -> int:

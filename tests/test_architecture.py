@@ -81,6 +81,7 @@ LAYERS: dict[int, tuple[str, ...]] = {
         "qaagent.runners.playwright",
         "qaagent.runners.command",
         "qaagent.runners.report",
+        "qaagent.init_profile",
         "qaagent.evidence.manifest",
         "qaagent.evidence.records",
         "qaagent.evidence.read",

@@ -21,6 +21,8 @@ from qaagent.runners.base import OUTSIDE, AttemptSpec, ResultFiles, Runner, keep
 
 #: the reason a match written before the attempt is not read
 STALE = "written before this attempt started"
+#: the folder (in QAAGENT_JUNIT_DIR) the bundle keeps its copies of the matches in
+MATCHED = "matched"
 #: seconds of clock skew forgiven between the marker file and what the command writes
 _SKEW = 1.0
 
@@ -78,7 +80,8 @@ class CommandRunner(Runner):
         own_dir = attempt_dir / "junit"
         # A JUnit suite reads the *.xml files there, as it always did; any other format every file.
         pattern = "*.xml" if self.result_format == "junit" else "*"
-        own = sorted(p for p in own_dir.glob(pattern) if p.is_file())
+        # Anything else there (a folder, a FIFO) is read too: the reader refuses it with the reason.
+        own = sorted(p for p in own_dir.glob(pattern) if p != own_dir / MATCHED)
         globs = self.suite.config.result_globs
         if not globs:
             return ResultFiles(own)
@@ -98,7 +101,7 @@ class CommandRunner(Runner):
                 fresh.append(path)
             else:
                 ignored.append(IgnoredFile(path, STALE))
-        return ResultFiles(own + keep_copies(fresh, own_dir / "matched"), ignored, fresh)
+        return ResultFiles(own + keep_copies(fresh, own_dir / MATCHED), ignored, fresh)
 
 
 def _attempt_start(attempt_dir: Path) -> float:
