@@ -16,6 +16,7 @@ from qaagent.evidence.redact import Redactor
 from qaagent.github.annotations import summary_line, write_annotations
 from qaagent.process import ProcessOutcome
 from qaagent.report.console import summary_lines
+from qaagent.report.html import write_report
 from qaagent.report.markdown import render_summary
 from qaagent.results import CaseStore, TestCase
 from qaagent.retries import exit_code_case, with_cause
@@ -66,6 +67,9 @@ def test_outcome_is_kept_in_tests_jsonl(tmp_path: Path) -> None:
     manifest = json.loads((bundle.dir / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["totals"]["xfailed"] == 1
     assert manifest["totals"]["xpassed"] == 1
+    page = write_report(bundle.dir).read_text(encoding="utf-8")
+    assert '<dt>Xfailed (in skipped)</dt><dd id="total-xfailed">1</dd>' in page
+    assert '<dt>Xpassed (in passed)</dt><dd id="total-xpassed">1</dd>' in page
 
 
 def test_the_console_names_the_class_where_names_repeat() -> None:
