@@ -11,10 +11,11 @@ from pathlib import Path
 from helpers import case, run_of, suite
 
 from qaagent.evidence.bundle import Bundle
-from qaagent.evidence.read import iter_records
+from qaagent.evidence.read import iter_records, read_manifest
 from qaagent.evidence.redact import Redactor
 from qaagent.github.annotations import summary_line, write_annotations
 from qaagent.process import ProcessOutcome
+from qaagent.rebuild import ShardBundle, read_cases
 from qaagent.report.console import summary_lines
 from qaagent.report.html import write_report
 from qaagent.report.markdown import render_summary
@@ -145,3 +146,15 @@ def test_a_crash_reason_carries_its_cause_only_when_the_tool_failed() -> None:
         "lint", _outcome(2, "src/x.py:3: error: Name 'y' is not defined\n"), CaseStore()
     )
     assert judged.message == "command exited with code 2: src/x.py:3: error: Name 'y' is not defined"
+
+
+def test_a_merge_keeps_the_outcome_junit_cannot_carry(tmp_path: Path) -> None:
+    """A passing TAP TODO is an xpass; the merged JUnit writes a plain pass, tests.jsonl says xpass."""
+    run = run_of(suite("unit", outcomes_run()))
+    bundle = Bundle.start(
+        tmp_path, "20240501_120000Z", project="p", settings={}, profile_path=None, profile_sha256=None,
+        repo_root=tmp_path, suites=["unit"], redactor=Redactor([]),
+    )  # fmt: skip
+    bundle.finish(run, summary_markdown="", fail_on=("failed", "error"))
+    shard = ShardBundle(bundle.dir, read_manifest(bundle.dir), 1, 1)
+    assert [c.outcome for c in read_cases(shard, "shards/x/")] == [None, "xfail", "xpass", None]
