@@ -10,7 +10,7 @@ E2E_STAMP := $(E2E)/node_modules/.package-lock.json
 NODE_RUNNERS := tests/fixtures/node-runners
 NODE_RUNNERS_STAMP := $(NODE_RUNNERS)/node_modules/.package-lock.json
 
-.PHONY: demo test quick lint unit venv clean bench reliability container-test package-test e2e-deps node-deps lock
+.PHONY: demo test quick lint unit venv clean bench bench-run-all bench-split reliability container-test package-test e2e-deps node-deps lock
 
 $(STAMP): pyproject.toml requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -54,12 +54,22 @@ test: lint unit
 quick: $(STAMP)
 	$(VENV)/bin/pytest -q -m "not slow"
 
-bench: $(STAMP) $(E2E_STAMP)  ## the figures of docs/benchmarks.md (several minutes)
+bench: $(STAMP) $(E2E_STAMP) bench-run-all bench-split  ## the figures of docs/benchmarks.md (about an hour)
 	$(PY) benchmarks/reporting.py
 	$(PY) benchmarks/makespan.py
 	$(PY) benchmarks/html_report.py
 	$(PY) benchmarks/history.py
 	$(PY) benchmarks/formats.py
+
+# Issue 13: the whole run-all process on 100k/400k cases (about 25 minutes). PEER=a checkout of
+# EnricoMi/publish-unit-test-result-action adds its pipeline; needs GNU time (apt-get install time).
+bench-run-all: $(STAMP)
+	$(PY) benchmarks/run_all.py --profile $(if $(PEER),--peer $(PEER))
+
+# Issue 15: one suite split over 2 workers (about 25 minutes). PROJECT=a checkout of a pytest
+# project adds the real-project check (PROJECT_DEPS: its tests' extra requirements).
+bench-split: $(STAMP)
+	$(PY) benchmarks/split.py $(if $(PROJECT),--project $(PROJECT) --project-deps "$(PROJECT_DEPS)")
 
 reliability: $(STAMP)  ## regenerate docs/reliability.md from real runs
 	$(PY) scripts/reliability.py

@@ -448,12 +448,13 @@ check_failing() {
     IN[setup]="pip install --quiet $(pin pytest)"
     run_action failing "$ws"
     show_run failing
-    # pytest's JUnit gives the test's `def` line (1-based after qaagent's conversion).
-    local def_line
-    def_line=$(grep -n 'def test_total_adds_up' "$FIXTURES/failing/$file" | cut -d: -f1)
+    # qaagent points the annotation at the failing line of the test file (read from
+    # the traceback), not at the `def` line pytest's JUnit gives; the fixture marks it.
+    local fail_line
+    fail_line=$(grep -n 'CONTAINER-TEST: FAILS HERE' "$FIXTURES/failing/$file" | cut -d: -f1)
     need "exit status 1 (got $(cat "$RUN_DIR/rc"))" rc_is 1
-    need "::error file=proj/$file,line=$def_line (path relative to the workspace)" \
-        stdout_has "^::error file=proj/tests/test_checkout\\.py,line=${def_line}[,:]"
+    need "::error file=proj/$file,line=$fail_line (path relative to the workspace)" \
+        stdout_has "^::error file=proj/tests/test_checkout\\.py,line=${fail_line}[,:]"
     need "summary ::error title=qaagent:: annotation" stdout_has '^::error title=qaagent::'
     need "output conclusion is failure" test "$(output_of conclusion)" = failure
     need "output failed is 1" test "$(output_of failed)" = 1
