@@ -19,6 +19,7 @@ from qaagent.profile import parse_profile
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 
 #: the inputs of each action.yml, at the versions the README's migration section names
+#: (dorny's `list-files` is on its main branch after v3.0.0; the README says so)
 PEER_INPUTS = {
     "EnricoMi/publish-unit-test-result-action v2.24.0": (
         "github_token github_token_actor github_retries ssl_verify commit check_name comment_title "

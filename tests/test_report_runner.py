@@ -181,6 +181,11 @@ def test_files_publishes_without_a_profile(qa_project: ProjectFactory) -> None:
     assert manifest["settings"]["suites"]["results"]["files"] == ["out/*.jsonl"]
     records = records_of(root)
     assert any(r["name"] == "TestAddFails" and r["status"] == "failed" for r in records)
+    # the bundle of a published run goes into the test history like any other
+    store = root / "history.sqlite"
+    imported = run_qaagent("history", "import", str(latest_bundle(root)), "--store", str(store), cwd=root)
+    assert imported.returncode == 0, imported.stdout + imported.stderr
+    assert f"({len(records)} result(s))" in imported.stdout
     # --format names it; a wrong one makes each file an error that names it
     wrong = run_qaagent("run-all", "--files", "out/*.jsonl", "--format", "trx", cwd=root)
     assert wrong.returncode == 1
