@@ -119,7 +119,7 @@ NameError: name 'undefined_thing' is not defined
 PLAYWRIGHT_CRASH = 'Error: Project(s) "chromium" not found. Available projects: ""\n'
 NPX = (
     'npm error npx canceled due to missing packages and no YES option: ["playwright@1.65.1"]\n'
-    "npm error A complete log of this run can be found in: /root/.npm/_logs/x-debug-0.log\n"
+    "npm error A complete log of this run can be found in: /home/ci/.npm/_logs/x-debug-0.log\n"
 )
 
 

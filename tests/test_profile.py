@@ -93,7 +93,7 @@ BAD_PROFILES = {
     "list": ("- unit\n- behave\n", "must be a mapping"),
     "no-runner": (
         "tests:\n  unit: {path: u}\n  smoke: {path: t}\n",
-        "needs `runner:` (one of pytest, behave, playwright, command) (line 3)",
+        "needs `runner:` (one of pytest, behave, playwright, command, report) (line 3)",
     ),
     "no-tests": ("run: {parallel: true}\n", "tests: required key is missing"),
     "duplicate-key": ("tests:\n  unit: {path: a}\n  unit: {path: b}\n", "duplicate key 'unit'"),
