@@ -59,7 +59,10 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"parallel workers ({workers.low}-{workers.high})",
     )
     run.add_argument(
-        "--retries", type=cli_type(options.retries), metavar="N", help="reruns of failed tests (0-20)"
+        "--retries",
+        type=cli_type(options.retries),
+        metavar="N",
+        help=f"reruns of failed tests ({options.RETRIES.low}-{options.RETRIES.high})",
     )
     run.add_argument(
         "--suite", action="append", default=[], metavar="NAME", help="run only these (repeatable)"
@@ -132,7 +135,13 @@ def _add_shard_commands(add_parser: Callable[..., argparse.ArgumentParser]) -> N
     )
     merge.add_argument("--junit", type=Path, metavar="PATH", help="default: qaagent-junit.xml")
     merge.add_argument("--evidence-dir", type=Path, metavar="DIR", help="default: .qaagent/evidence")
-    merge.add_argument("--keep", type=cli_type(options.keep), default=20, metavar="N", help="bundles kept")
+    merge.add_argument(
+        "--keep",
+        type=cli_type(options.keep),
+        default=options.MergeOptions.keep,
+        metavar="N",
+        help="bundles kept",
+    )
     merge.add_argument(
         "--fail-on", type=cli_type(options.fail_on), metavar="LIST", help="default: the shards' fail_on"
     )

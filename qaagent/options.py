@@ -99,6 +99,18 @@ def shard_count(text: str) -> int:
     return whole_number(text, SHARDS)
 
 
+def rate(text: str) -> float:
+    """A rate from 0 to 1 (a flake-rate threshold)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0 <= value <= 1:  # also refuses NaN
+        msg = f"expected a rate from 0 to 1, got {text!r}"
+        raise InvalidValue(msg)
+    return value
+
+
 def seconds(text: str) -> float:
     """A duration in seconds, > 0 and at most `MAX_TIMEOUT`."""
     try:
@@ -186,10 +198,11 @@ def suite_names(values: Sequence[str]) -> tuple[str, ...]:
     """Suite names from repeated flags or lists (an empty value is a mistake, not "all")."""
     names: list[str] = []
     for value in values:
-        if not value.strip():
-            msg = "--suite needs a suite name (got an empty one)"
+        found = items(value)
+        if not found:
+            msg = f"--suite needs a suite name (got {value!r})"
             raise UsageError(msg)
-        names.extend(items(value))
+        names.extend(found)
     return tuple(dict.fromkeys(names))
 
 

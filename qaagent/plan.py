@@ -15,6 +15,7 @@ from typing import Any
 
 from qaagent.errors import UsageError
 from qaagent.options import RunOptions, Shard
+from qaagent.process import child_environment
 from qaagent.profile import AppSettings, LoadedProfile, RunnerName, SuiteConfig
 from qaagent.results import FailOn
 
@@ -130,6 +131,7 @@ def find_repo_root(start: Path, environ: Mapping[str, str] | None = None) -> Pat
         out = subprocess.run(
             ["git", "rev-parse", "--show-toplevel"],
             cwd=start,
+            env=child_environment(os.environ),
             capture_output=True,
             text=True,
             timeout=10,

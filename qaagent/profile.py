@@ -16,11 +16,19 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from qaagent.errors import ProfileError
 from qaagent.formats import AUTO, NAMES
-from qaagent.options import KEEP, MAX_TIMEOUT, RETRIES, WORKERS
+from qaagent.options import KEEP, MAX_TIMEOUT, RETRIES, WORKERS, Range, whole_number
 
 RunnerName = Literal["pytest", "behave", "playwright", "command", "report"]
 RUNNERS: tuple[str, ...] = ("pytest", "behave", "playwright", "command", "report")
@@ -39,6 +47,16 @@ MAX_ALIASES = 100
 # One range per option, shared with the command-line flags and the action's inputs.
 PositiveSeconds = Annotated[float, Field(gt=0, le=MAX_TIMEOUT)]
 Retries = Annotated[int, Field(ge=RETRIES.low, le=RETRIES.high)]
+
+
+def _whole_number(value: Any, allowed: Range) -> Any:
+    """A profile's whole number: YAML's int, or text the flags would take (the one validator)."""
+    if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+        msg = "Input should be a whole number"
+        raise ValueError(msg)
+    if isinstance(value, str):
+        return whole_number(value, allowed)
+    return value
 
 
 def _split_argv(value: Any) -> Any:
@@ -78,11 +96,8 @@ class RunSettings(_Model):
 
     @field_validator("max_workers", "retry_count", mode="before")
     @classmethod
-    def _no_bool_or_float(cls, value: Any) -> Any:
-        if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
-            msg = "Input should be a whole number"
-            raise ValueError(msg)
-        return value
+    def _no_bool_or_float(cls, value: Any, info: ValidationInfo) -> Any:
+        return _whole_number(value, WORKERS if info.field_name == "max_workers" else RETRIES)
 
 
 class ReportSettings(_Model):
@@ -91,6 +106,12 @@ class ReportSettings(_Model):
     junit: str = "qaagent-junit.xml"
     evidence_dir: str = ".qaagent/evidence"
     keep: Annotated[int, Field(ge=KEEP.low, le=KEEP.high)] = 20
+
+    @field_validator("keep", mode="before")
+    @classmethod
+    def _keep_whole(cls, value: Any) -> Any:
+        return _whole_number(value, KEEP)
+
     #: bytes of system-out/system-err kept per test case in the merged report
     #: (the JUnit reader keeps at most 64 KiB of each field, so more cannot be shown)
     max_output: Annotated[int, Field(ge=0, le=64 * 1024)] = 64 * 1024

@@ -144,17 +144,32 @@ def sources() -> dict[str, Path]:
     return found
 
 
-def imports_of(path: Path, known: set[str]) -> set[str]:
-    """The qaagent modules `path` imports, anywhere in it."""
+def imports_of(path: Path, known: set[str], *, located: Path | None = None) -> set[str]:
+    """The qaagent modules `path` imports, anywhere in it (read as if it were at `located`)."""
     found: set[str] = set()
+    where = located or path
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
         if isinstance(node, ast.Import):
             found.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            found.add(node.module)
-            # `from qaagent import options` imports the module qaagent.options
-            found.update(f"{node.module}.{alias.name}" for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            module = absolute_module(where, node)
+            if module:
+                found.add(module)
+                # `from qaagent import options` imports the module qaagent.options
+                found.update(f"{module}.{alias.name}" for alias in node.names)
     return {name for name in found if name in known}
+
+
+def absolute_module(path: Path, node: ast.ImportFrom) -> str | None:
+    """The module `from ... import` names, with relative imports (`from .cli`) made absolute."""
+    if node.level == 0:
+        return node.module
+    package = module_name(path).split(".")
+    if path.name != "__init__.py":
+        package = package[:-1]
+    if node.level > 1:
+        package = package[: -(node.level - 1)]
+    return ".".join([*package, node.module] if node.module else package)
 
 
 @pytest.fixture(scope="module")
@@ -168,14 +183,17 @@ def test_every_module_has_a_layer(graph: dict[str, set[str]]) -> None:
     assert sorted(set(LAYER) - set(graph)) == [], "a module listed in LAYERS no longer exists"
 
 
-def test_no_module_imports_a_higher_layer(graph: dict[str, set[str]]) -> None:
-    upward = sorted(
+def upward_imports(graph: dict[str, set[str]]) -> list[str]:
+    return sorted(
         f"{module} (layer {LAYER[module]}) imports {target} (layer {LAYER[target]})"
         for module, targets in graph.items()
         for target in targets
         if LAYER[target] > LAYER[module]
     )
-    assert upward == []
+
+
+def test_no_module_imports_a_higher_layer(graph: dict[str, set[str]]) -> None:
+    assert upward_imports(graph) == []
 
 
 def test_forbidden_package_imports(graph: dict[str, set[str]]) -> None:
@@ -214,7 +232,23 @@ def test_no_import_cycle(graph: dict[str, set[str]]) -> None:
             pytest.fail("import cycle: " + " → ".join(cycle))
 
 
-def test_the_check_sees_a_violation() -> None:
-    fake = {"qaagent.text": {"qaagent.cli"}, "qaagent.cli": {"qaagent.text"}}
-    assert LAYER["qaagent.cli"] > LAYER["qaagent.text"]
-    assert any(LAYER[t] > LAYER[m] for m, ts in fake.items() for t in ts)
+@pytest.mark.parametrize(
+    ("where", "statement"),
+    [
+        ("qaagent/text.py", "from qaagent.cli import main"),
+        ("qaagent/text.py", "import qaagent.cli"),
+        ("qaagent/text.py", "from qaagent import cli"),
+        ("qaagent/text.py", "def _late():\n    from .cli import main"),
+        ("qaagent/evidence/read.py", "from ..cli import main"),
+        ("qaagent/evidence/read.py", "from .. import cli"),
+    ],
+)
+def test_the_check_sees_a_violation(tmp_path: Path, where: str, statement: str) -> None:
+    """A copy of the real module with one upward import added fails the layer check."""
+    source = ROOT / where
+    copy = tmp_path / "copy.py"
+    copy.write_text(source.read_text(encoding="utf-8") + "\n" + statement + "\n", "utf-8")
+    modules = sources()
+    name = module_name(source)
+    graph = {name: imports_of(copy, set(modules), located=source) - {name}}
+    assert any("qaagent.cli" in line for line in upward_imports(graph))

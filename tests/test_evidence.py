@@ -22,6 +22,7 @@ from qaagent.evidence.manifest import ci_info, environment
 from qaagent.evidence.redact import Redactor
 from qaagent.evidence.verify import verify_bundle
 from qaagent.options import Shard
+from qaagent.plan import find_repo_root
 from qaagent.results import Attempt, CaseStore, Rerun, RunResult, SuiteResult, TestCase
 
 T0 = datetime(2024, 5, 1, 12, 30, 45, tzinfo=UTC).timestamp()
@@ -384,3 +385,22 @@ def test_prune_orders_by_manifest_start(tmp_path: Path, clean_env: pytest.Monkey
     newer = start(evidence, tmp_path, "20240501_000000Z")
     assert prune(evidence, 1) == [older.dir]
     assert newer.dir.exists()
+
+
+def test_git_children_do_not_get_the_token(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The git processes qaagent starts itself get the one child environment (no token)."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    seen = tmp_path / "env.txt"
+    fake = bin_dir / "git"
+    fake.write_text(f"#!/bin/sh\nenv >> {seen}\nexit 1\n", encoding="utf-8")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:/usr/bin:/bin")
+    monkeypatch.setenv("QAAGENT_GITHUB_TOKEN", "ghs_secretsecretsecret")
+    monkeypatch.setenv("INPUT_GITHUB-TOKEN", "ghs_secretsecretsecret")
+    monkeypatch.delenv("GITHUB_WORKSPACE", raising=False)
+    git_info(tmp_path, {})
+    find_repo_root(tmp_path)
+    text = seen.read_text(encoding="utf-8")
+    assert text.count("PATH=") >= 2, "the fake git was not run"
+    assert "ghs_secretsecretsecret" not in text

@@ -99,6 +99,11 @@ BAD_PROFILES = {
     "duplicate-key": ("tests:\n  unit: {path: a}\n  unit: {path: b}\n", "duplicate key 'unit'"),
     "tab-indent": ("tests:\n\tunit: {path: a}\n", "line 2"),
     "bool-workers": ("run:\n  max_workers: true\ntests:\n  unit: {path: t}\n", "run.max_workers"),
+    # text the --max-workers flag refuses is refused here too (one validator)
+    "signed-text-workers": ('run:\n  max_workers: "+3"\ntests:\n  unit: {path: t}\n', "got '+3'"),
+    "underscore-text-workers": ('run:\n  max_workers: "1_0"\ntests:\n  unit: {path: t}\n', "got '1_0'"),
+    "padded-text-retries": ('run:\n  retry_count: " 3 "\ntests:\n  unit: {path: t}\n', "got ' 3 '"),
+    "text-keep": ('reports:\n  keep: "+5"\ntests:\n  unit: {path: t}\n', "reports.keep"),
     "bad-suite-name": ("tests:\n  'a/b': {runner: pytest, path: t}\n", "suite name"),
 }
 
@@ -166,7 +171,8 @@ def test_non_utf8_profile(qa_project: ProjectFactory) -> None:
         (["--retries", "-1"], "--retries"),
         (["--timeout", "0"], "--timeout"),
         (["--suite", "nope"], "--suite names unknown suite(s): nope"),
-        (["--suite", ""], "--suite needs a suite name (got an empty one)"),
+        (["--suite", ""], "--suite needs a suite name (got '')"),
+        (["--suite", " , "], "--suite needs a suite name (got ' , ')"),
         (["--fail-on", "sometimes"], "--fail-on"),
         (["--bogus"], "unrecognized arguments: --bogus"),
     ],

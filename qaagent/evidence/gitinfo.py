@@ -13,6 +13,8 @@ import subprocess
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
 
+from qaagent.process import child_environment
+
 if TYPE_CHECKING:
     from collections.abc import Mapping
     from pathlib import Path
@@ -24,6 +26,7 @@ def _git(repo_root: Path, *args: str) -> str | None:
     try:
         done = subprocess.run(
             ["git", "-C", str(repo_root), *args],
+            env=child_environment(os.environ),
             capture_output=True,
             text=True,
             timeout=GIT_TIMEOUT,

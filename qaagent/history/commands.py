@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -21,8 +20,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any, TextIO
 
+from qaagent import options
 from qaagent.console import Console
-from qaagent.errors import ExitCode, QAAgentError, UsageError
+from qaagent.errors import ExitCode, QAAgentError, UsageError, report_error
 from qaagent.history.faults import HistoryUnavailable
 from qaagent.history.model import STATUS_NAME
 from qaagent.history.settings import DEFAULT_STORE, HistorySettings
@@ -31,29 +31,13 @@ from qaagent.history.settings import DEFAULT_STORE, HistorySettings
 DEFAULT_WINDOW = 50
 
 
-def _count(text: str) -> int:
-    if not text.isascii() or not text.isdigit() or not 1 <= int(text) <= 1_000_000:  # noqa: PLR2004
-        msg = f"expected a whole number from 1 to 1000000, got {text!r}"
-        raise argparse.ArgumentTypeError(msg)
-    return int(text)
-
-
-def _days(text: str) -> int:
-    if not text.isascii() or not text.isdigit() or int(text) > 1_000_000:  # noqa: PLR2004
-        msg = f"expected a whole number of days >= 0, got {text!r}"
-        raise argparse.ArgumentTypeError(msg)
-    return int(text)
-
-
-def _rate(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not 0 <= value <= 1:
-        msg = f"expected a rate from 0 to 1, got {text!r}"
-        raise argparse.ArgumentTypeError(msg)
-    return value
+#: `--window`, `--limit`, `--runs`: how many
+COUNT = options.Range(1, 1_000_000)
+#: `prune --keep-days`
+DAYS = options.Range(0, 1_000_000)
+_count = options.cli_type(lambda text: options.whole_number(text, COUNT))
+_days = options.cli_type(lambda text: options.whole_number(text, DAYS))
+_rate = options.cli_type(options.rate)
 
 
 def add_parser(commands: Any) -> None:
@@ -326,7 +310,7 @@ def cmd_import(args: argparse.Namespace, out: TextIO) -> int:
         try:
             paths.extend(find_bundles([given]))
         except UsageError as exc:
-            console.line(f"qaagent: error: {exc.message}")
+            report_error(exc)
             failed += 1
     history = _open(args, create=True)
     try:
@@ -334,7 +318,7 @@ def cmd_import(args: argparse.Namespace, out: TextIO) -> int:
             try:
                 bundle = read_bundle(path)
             except UsageError as exc:
-                console.line(f"qaagent: error: {exc.message}")
+                report_error(exc)
                 failed += 1
                 continue
             done = _record(history, path, bundle)
