@@ -127,12 +127,14 @@ def peak_rss_mb() -> float:
 
 def measure_qaagent(paths: list[Path], out_dir: Path) -> dict[str, Any]:
     sys.path.insert(0, str(ROOT))
-    from qaagent.evidence.records import RecordWriter  # noqa: PLC0415 - measured subprocess only
+    from qaagent.evidence.diagnostics import categorize  # noqa: PLC0415 - measured subprocess only
+    from qaagent.evidence.records import RecordWriter  # noqa: PLC0415
     from qaagent.evidence.redact import Redactor  # noqa: PLC0415
-    from qaagent.files import atomic_open  # noqa: PLC0415
+    from qaagent.files import StreamedFile  # noqa: PLC0415
     from qaagent.junit.read import iter_junit_cases  # noqa: PLC0415
-    from qaagent.junit.write import write_merged_junit  # noqa: PLC0415
+    from qaagent.junit.write import DEFAULT_MAX_OUTPUT, MergedJUnit  # noqa: PLC0415
     from qaagent.results import Attempt, CaseStore, RunResult, SuiteResult  # noqa: PLC0415
+    from qaagent.stream import CaseText, stream_run  # noqa: PLC0415
 
     rss_before = peak_rss_mb()
     started = time.perf_counter()
@@ -148,9 +150,11 @@ def measure_qaagent(paths: list[Path], out_dir: Path) -> dict[str, Any]:
     parsed = time.perf_counter()
     run = RunResult("bench", "r", suites, time.time() - 1, time.time())
     redactor = Redactor.from_environ()
-    with atomic_open(out_dir / "tests.jsonl") as handle:
-        records = RecordWriter(handle, run.started_at, redactor)
-        write_merged_junit(run, out_dir / "junit.xml", redact=redactor.redact, on_case=records.write)
+    # the merged report and the records in one pass, as the bundle writes them
+    text = CaseText(redactor.redact, DEFAULT_MAX_OUTPUT, categorize)
+    junit = MergedJUnit(StreamedFile(out_dir / "junit.xml"), text)
+    records = RecordWriter(StreamedFile(out_dir / "tests.jsonl.gz", gzip=True), run.started_at)
+    stream_run(run, text, [junit, records], {})
     finished = time.perf_counter()
     for suite in suites:
         suite.cases.close()

@@ -7,8 +7,9 @@ What it measures, alternating, `--runs` times each (median and min–max):
 - **qaagent run-all**, as a user starts it, on a generated project with one `command`
   suite whose attempt hard-links the pre-built JUnit files into its `QAAGENT_JUNIT_DIR`
   (fresh files at no cost; the command's own cost is measured and printed), writing
-  everything it writes by default: the bundle (suite JUnit, merged junit.xml, tests.jsonl,
-  summary.md, report.html, manifest with checksums, redaction) and `qaagent-junit.xml`;
+  everything it writes by default: the bundle (merged junit.xml, tests.jsonl.gz, summary.md,
+  report.html, manifest with checksums, redaction; the suite's JUnit inputs, read completely,
+  are folded into junit.xml since issue 13) and `qaagent-junit.xml`;
 - **the peer pipeline** (with `--peer`, a checkout of EnricoMi/publish-unit-test-result-action;
   it is not on PyPI): `peer_pipeline.py` in a venv of the checkout's `python/requirements.txt`
   created under build/ (parse → results → annotations → the request bodies, no GitHub call);

@@ -16,7 +16,6 @@ from typing import NoReturn, TextIO
 
 from qaagent import __version__, options
 from qaagent.errors import ExitCode, UsageError, exit_status
-from qaagent.history import commands as history_commands
 from qaagent.options import FeedbackOptions, MergeOptions, RunOptions, cli_type
 from qaagent.plan import build_plan, describe
 from qaagent.profile import load_profile
@@ -29,8 +28,8 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{message} (see `{self.prog} --help`)")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of every command."""
+def build_parser(*, history: bool = True) -> argparse.ArgumentParser:
+    """The argument parser of every command (without `history` when `history` is False)."""
     parser = _Parser(prog="qaagent", description="Run every test suite of a project; one report.")
     parser.add_argument("--version", action="version", version=f"qaagent {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
@@ -103,8 +102,25 @@ def build_parser() -> argparse.ArgumentParser:
     report = commands.add_parser("report", help="(re)build an evidence bundle's report.html")
     report.add_argument("bundle", type=Path, help="the bundle folder (holding manifest.json)")
     report.set_defaults(func=cmd_report)
-    history_commands.add_parser(commands)
+    if history:
+        from qaagent.history import commands as history_commands  # noqa: PLC0415 - see `_needs_history`
+
+        history_commands.add_parser(commands)
     return parser
+
+
+#: the commands other than `history`: their command lines never need its parser
+_OTHER_COMMANDS = frozenset({"run-all", "validate", "verify", "report", "plan", "durations", "merge"})
+
+
+def _needs_history(argv: Sequence[str]) -> bool:
+    """Whether parsing `argv` needs the `history` commands (their models cost ~30 ms to import).
+
+    Only when its command is not another one: `qaagent run-all …` never does; `qaagent
+    --help` and `qaagent history …` do.
+    """
+    command = next((arg for arg in argv if not arg.startswith("-")), None)
+    return command not in _OTHER_COMMANDS
 
 
 def _add_shard_commands(add_parser: Callable[..., argparse.ArgumentParser]) -> None:
@@ -357,9 +373,10 @@ def cmd_durations(args: argparse.Namespace, out: TextIO) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; returns the process exit code (see `ExitCode`)."""
+    arguments = list(argv) if argv is not None else sys.argv[1:]
 
     def command() -> int:
-        args = build_parser().parse_args(list(argv) if argv is not None else None)
+        args = build_parser(history=_needs_history(arguments)).parse_args(arguments)
         func: Callable[[argparse.Namespace, TextIO], int] = args.func
         return func(args, sys.stdout)
 

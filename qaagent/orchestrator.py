@@ -365,7 +365,8 @@ class RunOrchestrator:
         collected = runner.result_files(attempt_dir)
         junit_files = collected.files
         store = CaseStore()
-        bad = self._read_cases(runner, junit_files, store, attempt_dir)
+        unread: list[Path] = []
+        bad = self._read_cases(runner, junit_files, store, attempt_dir, unread)
         if not runner.runs_command:  # a report suite: its attempt is the reading
             outcome = ProcessOutcome(
                 0, timed_out=False, cancelled=False, started_at=began, duration=time.time() - began, tail=""
@@ -393,6 +394,7 @@ class RunOrchestrator:
                 selected=spec.selected,
                 cancelled=outcome.cancelled,
                 ignored=tuple(collected.ignored),
+                junit_unread=tuple(unread),
             )
         )
         result.files.append(log_path)
@@ -433,7 +435,7 @@ class RunOrchestrator:
                 log.writelines(line + "\n" for line in lines)
 
     def _read_cases(
-        self, runner: Runner, files: Sequence[Path], store: CaseStore, attempt_dir: Path
+        self, runner: Runner, files: Sequence[Path], store: CaseStore, attempt_dir: Path, unread: list[Path]
     ) -> list[str]:
         problems: list[str] = []
         result_format = runner.result_format  # runner hook: a command or report suite's `format:`
@@ -445,6 +447,7 @@ class RunOrchestrator:
             repo_root=self.plan.repo_root,
             problems=problems,
             zero_based_lines=runner.zero_based_lines,  # runner hook: pytest counts lines from 0
+            unread=unread,
         )
         for case in cases:
             store.append(runner.finish_case(case, attempt_dir))  # runner hook: artifacts

@@ -50,8 +50,26 @@ def _proc_stat(pid: int | str) -> list[str]:
     return stat[stat.rfind(")") + 2 :].split()
 
 
+def has_children() -> bool:
+    """Whether this process has any child at all, without scanning /proc.
+
+    `waitid` with ``WNOWAIT`` looks without reaping (a `Popen` still collects its own
+    child's status); ECHILD means no child is left, so no orphan either: the
+    common case after a suite, which then costs no scan of every process.
+    """
+    try:
+        os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+    except ChildProcessError:
+        return False
+    except (OSError, AttributeError):  # no waitid on this platform: assume there may be
+        return True
+    return True
+
+
 def children_of(pid: int) -> dict[int, str]:
     """Live children of `pid` with their state letter, read from /proc (empty elsewhere)."""
+    if pid == os.getpid() and not has_children():
+        return {}
     found: dict[int, str] = {}
     try:
         entries = [p.name for p in Path("/proc").iterdir() if p.name.isdigit()]

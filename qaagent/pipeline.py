@@ -35,18 +35,20 @@ from typing import TYPE_CHECKING, TextIO
 from qaagent import __version__
 from qaagent.console import Console
 from qaagent.errors import ExitCode, QAAgentError, UsageError
-from qaagent.files import copy_to
-from qaagent.github.feedback import GitHubFeedback, display_path
+from qaagent.files import display_path
 from qaagent.plan import Plan, build_plan
 from qaagent.process import Cancel, cancel_on_signals, child_environment, signal_handler
 from qaagent.profile import files_profile, load_profile
 from qaagent.results import FailOn, RunResult, conclusion
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
     from types import FrameType
 
-    from qaagent.evidence.bundle import Bundle
+    from qaagent.evidence.bundle import Bundle, Finished
+    from qaagent.github.feedback import GitHubFeedback
     from qaagent.options import FeedbackOptions, MergeOptions, RunOptions
+    from qaagent.report.markdown import SummaryCollector
 
 
 @dataclass
@@ -68,7 +70,11 @@ class Run:
     result: RunResult | None = None
     notes: tuple[str, ...] = ()
     summary_markdown: str = ""
+    #: what the one pass collected for the summaries (the job summary, the check run, the comment)
+    summary: SummaryCollector | None = None
     junit: Path | None = None  #: where the merged JUnit was copied (the bundle's own on failure)
+    #: reports that could not be written (path, reason): the manifest lists them; exit 3
+    missing: tuple[tuple[str, str], ...] = ()
 
     def outcome(self) -> tuple[Bundle, RunResult]:
         """The bundle and the result the reporting steps work on (asked before `execute`: a bug)."""
@@ -95,8 +101,7 @@ def run_all(options: RunOptions, *, out: TextIO | None = None) -> ExitCode:
     with cancel_on_signals(run.cancel, on_signal=functools.partial(_announce, run.console)):
         for step in RUN_STEPS:
             step(run)
-    _, result = run.outcome()
-    return exit_code(result, run.fail_on)
+    return exit_code_after_reports(run)
 
 
 def load_plan(options: RunOptions, out: TextIO) -> Run:
@@ -187,6 +192,9 @@ def start_feedback(run: Run) -> None:
     """In GitHub Actions: the `in_progress` check run (when asked for; a cancel stops the wait)."""
     if run.github_options is None:
         return
+    # Imported only here: the GitHub client and `requests` cost a tenth of a second of start-up.
+    from qaagent.github.feedback import GitHubFeedback  # noqa: PLC0415
+
     run.feedback = GitHubFeedback(run.github_options, repo_root=run.repo_root, stream=run.console.stream)
     run.feedback.start(run.cancel)
 
@@ -219,46 +227,86 @@ def execute(run: Run) -> None:
 
 
 def write_reports(run: Run) -> None:
-    """After execution, from one thread: bundle, report.html, merged JUnit, pruning, console summary."""
+    """After execution, from one thread: the bundle's one pass, the merged JUnit's copy, pruning, console.
+
+    One pass over the cases writes junit.xml (and its copy at `--junit`), tests.jsonl.gz,
+    report.html and collects the summary (`Bundle.finish`); a report that cannot be
+    written is a warning here and exit code 3 at the end (`exit_code_after_reports`).
+    """
     from qaagent.evidence.bundle import prune  # noqa: PLC0415
+    from qaagent.files import StreamedFile  # noqa: PLC0415
     from qaagent.report.console import summary_lines  # noqa: PLC0415
-    from qaagent.report.markdown import render_summary  # noqa: PLC0415
+    from qaagent.report.html import REPORT_NAME, HtmlReport  # noqa: PLC0415
+    from qaagent.report.markdown import SummaryCollector  # noqa: PLC0415
 
     bundle, result = run.outcome()
     # In Actions, failures link to their file and line at the tested commit.
     ctx = run.feedback.ctx if run.feedback is not None else None
-    run.summary_markdown = render_summary(
-        result,
-        fail_on=run.fail_on,
-        evidence_path=display_path(bundle.dir, run.repo_root),
-        notes=run.notes,
+    run.summary = SummaryCollector(
         link_base=(ctx.repo_url or None) if ctx is not None else None,
         sha=(ctx.head_sha or None) if ctx is not None else None,
     )
-    bundle.finish(
-        result, summary_markdown=run.summary_markdown, fail_on=run.fail_on, max_output=run.max_output
+    evidence_path = display_path(bundle.dir, run.repo_root)
+    summary = run.summary
+
+    def summary_markdown() -> str:
+        run.summary_markdown = summary.render(
+            fail_on=run.fail_on, evidence_path=evidence_path, notes=run.notes
+        )
+        return run.summary_markdown
+
+    page = HtmlReport(StreamedFile(bundle.dir / REPORT_NAME), max_output=run.max_output)
+    finished = bundle.finish(
+        result,
+        summary_markdown=summary_markdown,
+        fail_on=run.fail_on,
+        max_output=run.max_output,
+        writers=[summary, page],
+        junit_copy=run.junit_target,
     )
-    _write_html_report(bundle.dir, run.console)
-    run.junit = _copy_junit(bundle.junit_path, run.junit_target, run.console)
+    run.missing = finished.missing
+    for name, reason in finished.missing:
+        run.console.line(
+            f"qaagent: warning: cannot write {name} ({reason}); the manifest lists it as missing"
+        )
+    run.junit = _junit_written(bundle.junit_path, run.junit_target, finished, run.console)
     pruned = prune(run.evidence_dir, run.keep, current=bundle.dir)
     if pruned:
         run.console.line(f"qaagent: pruned {len(pruned)} old bundle(s) (keep {run.keep})")
-    reports = [f"merged JUnit: {run.junit}", f"evidence: {bundle.dir}"]
+    merged = run.junit if run.junit is not None else "not written (the bundle's manifest lists it as missing)"
+    reports = [f"merged JUnit: {merged}", f"evidence: {bundle.dir}"]
     for line in summary_lines(result, fail_on=run.fail_on, reports=reports):
         run.console.line(line)
 
 
 def publish(run: Run) -> None:
     """GitHub feedback: outputs, annotations, job summary, check run, comment (never the verdict)."""
-    from qaagent.report.markdown import render_summary  # noqa: PLC0415
-
     if run.feedback is None:
         return
     bundle, result = run.outcome()
+    summary = run.summary
+    fail_on = run.fail_on
+
+    def render(
+        *,
+        max_bytes: int,
+        evidence_path: str | None,
+        notes: Sequence[str],
+        link_base: str | None,
+        sha: str | None,
+    ) -> str:
+        """The check run's and the comment's Markdown, from what the one pass collected."""
+        del link_base, sha  # the collector was made with the same context's link base and commit
+        if summary is None:  # no pass was made (cannot happen after write_reports): render from the run
+            from qaagent.report.markdown import render_summary  # noqa: PLC0415
+
+            return render_summary(result, fail_on=fail_on, max_bytes=max_bytes, evidence_path=evidence_path)
+        return summary.render(fail_on=fail_on, evidence_path=evidence_path, notes=notes, max_bytes=max_bytes)
+
     run.feedback.finish(
         result,
         fail_on=run.fail_on,
-        render=functools.partial(render_summary, result, fail_on=run.fail_on),
+        render=render,
         summary_md=run.summary_markdown,
         bundle_dir=bundle.dir,
         junit=run.junit or bundle.junit_path,
@@ -277,8 +325,7 @@ def merge(options: MergeOptions, *, out: TextIO | None = None) -> ExitCode:
     run = merge_shards(options, out or sys.stdout)
     for step in MERGE_STEPS:
         step(run)
-    _, result = run.outcome()
-    return exit_code(result, run.fail_on)
+    return exit_code_after_reports(run)
 
 
 def merge_shards(options: MergeOptions, out: TextIO) -> Run:
@@ -318,6 +365,20 @@ MERGE_STEPS: tuple[Step, ...] = (start_feedback, write_reports, publish)
 # -- helpers ---------------------------------------------------------------------------------------
 
 
+def exit_code_after_reports(run: Run) -> ExitCode:
+    """The run's exit code; a report that could not be written (a full disk) is exit 3, in one line."""
+    _, result = run.outcome()
+    if run.missing:
+        names = ", ".join(name for name, _ in run.missing)
+        reasons = sorted({reason for _, reason in run.missing})
+        msg = (
+            f"could not write {names} ({'; '.join(reasons)}); the evidence bundle's manifest lists them as "
+            f"missing (the tests' verdict: {conclusion(result, run.fail_on)})"
+        )
+        raise QAAgentError(msg)
+    return exit_code(result, run.fail_on)
+
+
 def exit_code(result: RunResult, fail_on: tuple[FailOn, ...]) -> ExitCode:
     """130 cancelled, 1 when a `fail_on` category occurred, else 0."""
     verdict = conclusion(result, fail_on)
@@ -337,27 +398,16 @@ def _announce(console: Console, name: str, first: bool) -> None:  # noqa: FBT001
         console.line(f"qaagent: {name} again: still writing the evidence bundle, please wait")
 
 
-def _write_html_report(bundle_dir: Path, console: Console) -> None:
-    """report.html from the finished bundle; a failure is a warning, never a lost bundle."""
-    from qaagent.report.html import write_report  # noqa: PLC0415
-
-    try:
-        write_report(bundle_dir)
-    except (QAAgentError, OSError, ValueError) as exc:
-        console.line(f"qaagent: warning: cannot write report.html: {exc}")
-
-
-def _copy_junit(source: Path, target: Path, console: Console) -> Path:
-    """The merged JUnit where it was asked for; on failure a warning and the bundle's own copy."""
-    if source.resolve() == target.resolve():
-        return target
-    try:
-        copy_to(source, target)
-    except OSError as exc:
+def _junit_written(bundle_junit: Path, target: Path, finished: Finished, console: Console) -> Path | None:
+    """Where the merged JUnit is: its copy at `target`; on a failed copy a warning and the bundle's own."""
+    if any(name == bundle_junit.name for name, _ in finished.missing):
+        return None
+    error = finished.junit_copy_error
+    if error is not None:
         console.line(
-            f"qaagent: warning: cannot write the merged JUnit to {target}: {exc}; it is in the bundle"
+            f"qaagent: warning: cannot write the merged JUnit to {target}: {error}; it is in the bundle"
         )
-        return source
+        return bundle_junit
     return target
 
 

@@ -6,10 +6,11 @@ GitHub) read a `RunResult` whose suites are in `suite_order`.
 
 Memory stays flat on huge reports: a suite's cases live in a `CaseStore`,
 which keeps the first few thousand in memory and spills the rest to a
-temporary file in pickled chunks. Failing and flaky cases are also kept apart
-(retries, annotations and summaries read them): the first
-`CaseStore.PROBLEMS_IN_MEMORY` in memory, the rest spilled the same way, so a
-report with tens of thousands of failures does not grow memory either.
+temporary file in pickled chunks. The first `CaseStore.PROBLEMS_IN_MEMORY`
+failing and flaky cases are also kept in memory (retries, annotations and
+summaries look at them); later ones are found again in the spilled chunks, so a
+report with tens of thousands of failures does not grow memory either, and no
+case is written to disk twice.
 """
 
 from __future__ import annotations
@@ -204,6 +205,11 @@ def _install_fast_init(cls: type) -> None:
 _install_fast_init(TestCase)
 
 
+#: positions of `status` and `flaky` in a spilled row (the order of TestCase's fields)
+_STATUS_FIELD = [f.name for f in fields(TestCase)].index("status")
+_FLAKY_FIELD = [f.name for f in fields(TestCase)].index("flaky")
+
+
 class _Spill:
     """A temporary file of pickled chunks of case rows (tuples of field values)."""
 
@@ -222,7 +228,8 @@ class _Spill:
         pickle.dump(rows, self._file, protocol=pickle.HIGHEST_PROTOCOL)
         self._chunks += 1
 
-    def __iter__(self) -> Iterator[TestCase]:
+    def rows(self) -> Iterator[list[tuple[Any, ...]]]:
+        """The spilled chunks of rows, in order."""
         spill = self._file
         if spill is None:
             return
@@ -231,11 +238,22 @@ class _Spill:
         spill.seek(0)
         try:
             for _ in range(self._chunks):
-                rows: list[tuple[Any, ...]] = pickle.load(spill)  # noqa: S301 - our own temp file
-                for row in rows:
-                    yield TestCase(*row)
+                yield pickle.load(spill)  # noqa: S301 - our own temp file
         finally:
             spill.seek(position)
+
+    def __iter__(self) -> Iterator[TestCase]:
+        for rows in self.rows():
+            for row in rows:
+                yield TestCase(*row)
+
+    def problems(self) -> Iterator[TestCase]:
+        """The failed, errored and flaky cases among the spilled ones (only those are built)."""
+        status, flaky = _STATUS_FIELD, _FLAKY_FIELD
+        for rows in self.rows():
+            for row in rows:
+                if row[status] in ("failed", "error") or row[flaky]:
+                    yield TestCase(*row)
 
     def close(self) -> None:
         if self._file is not None:
@@ -247,8 +265,8 @@ class _Spill:
 class ProblemCases:
     """The failed, errored and flaky cases of a store, in order; iterable any number of times.
 
-    Not a list: past `CaseStore.PROBLEMS_IN_MEMORY` they are read back from
-    disk while iterating. `len()` is cheap.
+    Not a list: past `CaseStore.PROBLEMS_IN_MEMORY` they are read back from the
+    store's spilled chunks while iterating. `len()` is cheap.
     """
 
     __slots__ = ("_store",)
@@ -258,9 +276,16 @@ class ProblemCases:
 
     def __iter__(self) -> Iterator[TestCase]:
         store = self._store
-        yield from list(store._problems)  # noqa: SLF001 - a view of its own store
-        yield from store._problem_spill  # noqa: SLF001
-        yield from list(store._problem_buffer)  # noqa: SLF001
+        kept = list(store._problems)  # noqa: SLF001 - a view of its own store
+        yield from kept
+        skip = len(kept)
+        if store._problem_count <= skip:  # noqa: SLF001
+            return
+        for case in store._all_problems():  # noqa: SLF001
+            if skip:
+                skip -= 1  # one of the first ones, already given
+                continue
+            yield case
 
     def __len__(self) -> int:
         return self._store._problem_count  # noqa: SLF001
@@ -278,18 +303,14 @@ class CaseStore:
 
     #: cases kept in memory before the store starts spilling chunks to disk
     SPILL_AT = 2000
-    #: failed/errored/flaky cases kept in memory; later ones are spilled
+    #: failed/errored/flaky cases kept in memory (the first ones; the rest are found in the spill)
     PROBLEMS_IN_MEMORY = 500
-    #: spilled problem cases are written in chunks of this many (they carry tracebacks)
-    PROBLEM_CHUNK = 200
 
     def __init__(self, cases: Iterable[TestCase] = ()) -> None:
         self._buffer: list[TestCase] = []
         self._spill = _Spill()
         self.counts = Counts()
         self._problems: list[TestCase] = []  #: the first PROBLEMS_IN_MEMORY
-        self._problem_buffer: list[TestCase] = []  #: later ones, waiting to be spilled
-        self._problem_spill = _Spill()
         self._problem_count = 0
         self.extend(cases)
 
@@ -297,21 +318,13 @@ class CaseStore:
         """Add one case at the end."""
         self.counts.add(case)
         if case.is_problem:
-            self._add_problem(case)
+            self._problem_count += 1
+            if len(self._problems) < self.PROBLEMS_IN_MEMORY:
+                self._problems.append(case)
         self._buffer.append(case)
         if len(self._buffer) >= self.SPILL_AT:
             self._spill.dump(self._buffer)
             self._buffer = []
-
-    def _add_problem(self, case: TestCase) -> None:
-        self._problem_count += 1
-        if len(self._problems) < self.PROBLEMS_IN_MEMORY:
-            self._problems.append(case)
-            return
-        self._problem_buffer.append(case)
-        if len(self._problem_buffer) >= self.PROBLEM_CHUNK:
-            self._problem_spill.dump(self._problem_buffer)
-            self._problem_buffer = []
 
     def extend(self, cases: Iterable[TestCase]) -> None:
         """Add cases at the end, in order."""
@@ -322,18 +335,21 @@ class CaseStore:
         yield from self._spill
         yield from list(self._buffer)
 
+    def _all_problems(self) -> Iterator[TestCase]:
+        yield from self._spill.problems()
+        yield from [case for case in self._buffer if case.is_problem]
+
     def __len__(self) -> int:
         return self.counts.total
 
     @property
     def problems(self) -> ProblemCases:
-        """Failed, errored and flaky cases, in order (the first few in memory, the rest on disk)."""
+        """Failed, errored and flaky cases, in order (the first few in memory, the rest from disk)."""
         return ProblemCases(self)
 
     def close(self) -> None:
-        """Release the spill files."""
+        """Release the spill file."""
         self._spill.close()
-        self._problem_spill.close()
 
 
 @dataclass(frozen=True, slots=True)
@@ -360,6 +376,8 @@ class Attempt:
     cancelled: bool = False
     #: files matching the suite's result globs that were not read (stale, outside the project)
     ignored: tuple[IgnoredFile, ...] = ()
+    #: of `junit_files`, those that could not be read completely (kept in the bundle as evidence)
+    junit_unread: tuple[Path, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,9 +6,13 @@ fixtures that start it are in conftest.py.
 
 from __future__ import annotations
 
+import base64
+import gzip
 import json
 import os
+import re
 import shutil
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -35,11 +39,38 @@ def manifest_of(path: Path) -> dict[str, Any]:
     return data
 
 
+def records_text(bundle: Path) -> str:
+    """The text of the bundle's records: tests.jsonl.gz decompressed (an older bundle's tests.jsonl)."""
+    packed = bundle / "tests.jsonl.gz"
+    if packed.is_file():
+        return gzip.decompress(packed.read_bytes()).decode("utf-8")
+    return (bundle / "tests.jsonl").read_text(encoding="utf-8")
+
+
+def bundle_texts(bundle: Path) -> dict[str, bytes]:
+    """Every file of the bundle as a reader sees it: .gz decompressed, report.html's data unpacked.
+
+    For checks on content (secrets): compressed bytes would hide what they hold.
+    """
+    texts: dict[str, bytes] = {}
+    for path in sorted(bundle.rglob("*")):
+        if not path.is_file():
+            continue
+        data = path.read_bytes()
+        if path.name.endswith(".gz"):
+            data = gzip.decompress(data)
+        elif path.name == "report.html":
+            packed = re.search(rb'id="qa-data"[^>]*>([A-Za-z0-9+/=]*)</script>', data)
+            assert packed is not None, "report.html has no data block"
+            data += b"\n" + zlib.decompress(base64.b64decode(packed.group(1)))
+        texts[path.relative_to(bundle).as_posix()] = data
+    return texts
+
+
 def records_of(path: Path) -> list[dict[str, Any]]:
-    """The tests.jsonl records of the bundle at `path`, or of the project's newest bundle."""
-    bundle = path if (path / "tests.jsonl").is_file() else latest_bundle(path)
-    text = (bundle / "tests.jsonl").read_text(encoding="utf-8")
-    return [json.loads(line) for line in text.splitlines() if line]
+    """The records of the bundle at `path`, or of the project's newest bundle."""
+    bundle = path if (path / "manifest.json").is_file() else latest_bundle(path)
+    return [json.loads(line) for line in records_text(bundle).splitlines() if line]
 
 
 def copy_demo(tmp_path: Path) -> Path:

@@ -38,6 +38,7 @@ LAYERS: dict[int, tuple[str, ...]] = {
         "qaagent.schedule",
         "qaagent.evidence.redact",
         "qaagent.evidence.diagnostics",
+        "qaagent.stream",
         "qaagent.history.faults",
         "qaagent.history.settings",
         "qaagent.history.model",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 from pathlib import Path
 from typing import Any
@@ -9,14 +10,14 @@ from typing import Any
 import pytest
 from conftest import run_qaagent
 
-from qaagent.evidence.read import BundleError, iter_records, read_manifest
+from qaagent.evidence.read import MAX_RECORD_LINE, BundleError, iter_records, read_manifest
 
 MINIMAL: dict[str, Any] = {"schema_version": 1, "run_id": "20240501_120000Z", "status": "running"}
 
 
 def bundle_with(tmp_path: Path, manifest: object, records: str | None = None) -> Path:
     bundle = tmp_path / "20240501_120000Z"
-    bundle.mkdir(exist_ok=True)
+    bundle.mkdir(parents=True, exist_ok=True)
     (bundle / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
     if records is not None:
         (bundle / "tests.jsonl").write_text(records, encoding="utf-8")
@@ -68,6 +69,32 @@ def test_a_bad_record_names_its_line(tmp_path: Path) -> None:
     assert next(records).name == "t"
     assert next(records).status == "passed"
     with pytest.raises(BundleError, match=r"tests\.jsonl line 4"):
+        next(records)
+
+
+def test_records_are_read_gzipped_and_an_older_bundles_plain_file_too(tmp_path: Path) -> None:
+    lines = "".join(json.dumps({"suite": "u", "name": f"t{i}", "status": "passed"}) + "\n" for i in range(3))
+    plain = bundle_with(tmp_path / "plain", MINIMAL, records=lines)
+    packed = bundle_with(tmp_path / "packed", MINIMAL)
+    (packed / "tests.jsonl.gz").write_bytes(gzip.compress(lines.encode()))
+    assert (
+        [r.name for r in iter_records(plain)] == [r.name for r in iter_records(packed)] == ["t0", "t1", "t2"]
+    )
+
+
+def test_a_broken_or_hostile_gzip_of_records_is_one_error(tmp_path: Path) -> None:
+    bundle = bundle_with(tmp_path, MINIMAL)
+    good = json.dumps({"suite": "u", "name": "t", "status": "passed"}).encode() + b"\n"
+    (bundle / "tests.jsonl.gz").write_bytes(gzip.compress(good * 3)[:-12])  # cut short
+    with pytest.raises(BundleError, match=r"tests\.jsonl\.gz cannot be read after line"):
+        list(iter_records(bundle))
+    # a line longer than the limit in a small file (it would take a lot of memory) is refused
+    bomb = gzip.compress(good) + gzip.compress(b'{"name": "' + b"x" * (MAX_RECORD_LINE + 10) + b'"}\n')
+    (bundle / "tests.jsonl.gz").write_bytes(bomb)
+    assert len(bomb) < 100_000
+    records = iter_records(bundle)
+    assert next(records).name == "t"
+    with pytest.raises(BundleError, match=rf"line 2: longer than {MAX_RECORD_LINE} bytes"):
         next(records)
 
 

@@ -44,7 +44,6 @@ def small_limits(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Tiny spill limits; every store made in the test is closed afterwards (its temp files)."""
     monkeypatch.setattr(CaseStore, "SPILL_AT", 10)
     monkeypatch.setattr(CaseStore, "PROBLEMS_IN_MEMORY", 4)
-    monkeypatch.setattr(CaseStore, "PROBLEM_CHUNK", 3)
     made: list[CaseStore] = []
     original = CaseStore.__init__
 
@@ -81,8 +80,27 @@ def test_only_the_first_problems_stay_in_memory() -> None:
     problems = list(store.problems)
     assert len(problems) == store.counts.failed + store.counts.errors + store.counts.flaky
     assert len(store._problems) == CaseStore.PROBLEMS_IN_MEMORY
-    assert len(store._problem_buffer) < CaseStore.PROBLEM_CHUNK
     assert len(store._buffer) < CaseStore.SPILL_AT
+
+
+@pytest.mark.usefixtures("small_limits")
+def test_later_problems_are_built_from_the_spill_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past the first ones in memory, problems come back from the one spill file; passed rows stay rows."""
+    store = CaseStore(make(i) for i in range(300))
+    expected = [c for c in map(make, range(300)) if c.is_problem]
+    built: list[tuple[str, bool]] = []
+    original = TestCase.__init__
+
+    def counting_init(self: TestCase, *args: object, **kwargs: object) -> None:
+        original(self, *args, **kwargs)  # type: ignore[arg-type]
+        built.append((self.status, self.flaky))
+
+    monkeypatch.setattr(TestCase, "__init__", counting_init)
+    assert list(store.problems) == expected
+    # only failing/flaky spilled rows became cases (the in-memory ones were built long ago)
+    assert built
+    assert all(status in ("failed", "error") or flaky for status, flaky in built)
+    assert len(built) <= len(expected)
 
 
 @pytest.mark.usefixtures("small_limits")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import os
 import subprocess
@@ -12,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import manifest_of
+from helpers import bundle_texts, manifest_of, records_text
 
 from qaagent import files as atomic
 from qaagent.errors import UsageError
@@ -21,8 +22,10 @@ from qaagent.evidence.gitinfo import git_info, strip_credentials
 from qaagent.evidence.manifest import ci_info, environment
 from qaagent.evidence.redact import Redactor
 from qaagent.evidence.verify import verify_bundle
+from qaagent.files import StreamedFile
 from qaagent.options import Shard
 from qaagent.plan import find_repo_root
+from qaagent.report.html import HtmlReport
 from qaagent.results import Attempt, CaseStore, Rerun, RunResult, SuiteResult, TestCase
 
 T0 = datetime(2024, 5, 1, 12, 30, 45, tzinfo=UTC).timestamp()
@@ -132,6 +135,8 @@ def test_start_writes_running_manifest(tmp_path: Path, clean_env: pytest.MonkeyP
 def test_finish_writes_everything_and_verifies(tmp_path: Path, clean_env: pytest.MonkeyPatch) -> None:
     bundle = start(tmp_path / "ev", tmp_path)
     run = make_run(bundle)
+    junit = bundle.dir / "suites" / "unit" / "junit-1.xml"
+    junit_digest, junit_size = hashlib.sha256(junit.read_bytes()).hexdigest(), junit.stat().st_size
     bundle.finish(
         run,
         summary_markdown="# shop\n1 failed",
@@ -146,7 +151,7 @@ def test_finish_writes_everything_and_verifies(tmp_path: Path, clean_env: pytest
     assert unit["counts"] == {
         "total": 3, "passed": 2, "failed": 1, "errors": 0, "skipped": 0, "flaky": 1, "xfailed": 0, "xpassed": 0,
     }  # fmt: skip
-    assert unit["files"] == ["suites/unit/attempt-1.log", "suites/unit/junit-1.xml"]
+    assert unit["files"] == ["suites/unit/attempt-1.log"]  # its JUnit was folded into junit.xml
     assert unit["attempts"][0]["log"] == "suites/unit/attempt-1.log"
     assert unit["attempts"][1]["selected"] == ["t/a.py::test_flaky"]
     assert unit["status"] == "failed"
@@ -164,20 +169,16 @@ def test_finish_writes_everything_and_verifies(tmp_path: Path, clean_env: pytest
     assert data["diagnostics"]["assertion"] == 1
     listed = [f["path"] for f in data["files"]]
     assert listed == sorted(listed)
-    assert listed == [
-        "junit.xml",
-        "suites/unit/attempt-1.log",
-        "suites/unit/junit-1.xml",
-        "summary.md",
-        "tests.jsonl",
-    ]
+    # the suite's own JUnit was read completely: its cases are in junit.xml, its digest in the attempt
+    assert listed == ["junit.xml", "suites/unit/attempt-1.log", "summary.md", "tests.jsonl.gz"]
+    (read,) = data["suites"][0]["attempts"][0]["junit_read"]
+    assert read == {"path": "suites/unit/junit-1.xml", "sha256": junit_digest, "size": junit_size}
+    assert data["missing"] == []
     assert all(len(f["sha256"]) == 64 and f["size"] > 0 for f in data["files"])
     assert verify_bundle(bundle.dir) == []
     assert not [p for p in bundle.dir.rglob("*") if p.name.endswith(".tmp")]
 
-    records = [
-        json.loads(line) for line in (bundle.dir / "tests.jsonl").read_text(encoding="utf-8").splitlines()
-    ]
+    records = [json.loads(line) for line in records_text(bundle.dir).splitlines()]
     assert [r["id"] for r in records] == [f"TST-20240501-000{i}" for i in range(1, 5)]
     assert [(r["suite"], r["name"], r["status"], r["category"]) for r in records] == [
         ("unit", "test_ok", "passed", None),
@@ -217,7 +218,7 @@ def test_cancelled_and_flaky_fail_on(tmp_path: Path, clean_env: pytest.MonkeyPat
 def test_message_truncated_in_records(tmp_path: Path, clean_env: pytest.MonkeyPatch) -> None:
     bundle = start(tmp_path / "ev", tmp_path)
     bundle.finish(make_run(bundle, message="m" * 5000), summary_markdown="", fail_on=["failed"])
-    record = json.loads((bundle.dir / "tests.jsonl").read_text(encoding="utf-8").splitlines()[1])
+    record = json.loads(records_text(bundle.dir).splitlines()[1])
     assert record["message"] == "m" * 1000
 
 
@@ -237,22 +238,24 @@ def test_secrets_never_enter_the_bundle(tmp_path: Path, clean_env: pytest.Monkey
     run = dataclasses.replace(
         run, suites=(dataclasses.replace(run.suites[0], attempts=attempts), *run.suites[1:])
     )
-    bundle.finish(run, summary_markdown=f"summary {secret}", fail_on=["failed"])
-    for path in bundle.dir.rglob("*"):
-        if path.is_file():
-            content = path.read_bytes()
-            assert secret.encode() not in content, path
-            assert b"ghs_abcdefghijkl" not in content, path
-            assert b"zzz-top" not in content, path
-            assert b"dXNlcjpwYXNz" not in content, path
+    page = HtmlReport(StreamedFile(bundle.dir / "report.html"), max_output=65536)
+    bundle.finish(run, summary_markdown=f"summary {secret}", fail_on=["failed"], writers=[page])
+    texts = bundle_texts(bundle.dir)
+    assert {"junit.xml", "tests.jsonl.gz", "summary.md", "report.html", "suites/unit/attempt-1.log"} <= set(
+        texts
+    )
+    assert b"test_***" in texts["report.html"]  # the page's data holds the (redacted) test names
+    for path, content in texts.items():
+        assert secret.encode() not in content, path
+        assert b"ghs_abcdefghijkl" not in content, path
+        assert b"zzz-top" not in content, path
+        assert b"dXNlcjpwYXNz" not in content, path
     data = manifest_of(bundle.dir)
     assert data["environment"]["CI"] == "true"
     assert "GITHUB_TOKEN" not in data["environment"]
     assert "FAKE_API_TOKEN" not in json.dumps(data)
     assert data["settings"] == {"env": {"API": "key=***"}}
-    assert "login with *** failed; Authorization: ***" in (bundle.dir / "tests.jsonl").read_text(
-        encoding="utf-8"
-    )
+    assert "login with *** failed; Authorization: ***" in records_text(bundle.dir)
     assert verify_bundle(bundle.dir) == []
 
 

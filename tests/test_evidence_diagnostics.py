@@ -5,7 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from helpers import ROOT
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from qaagent.evidence import diagnostics
 from qaagent.evidence.diagnostics import categorize
 from qaagent.results import Rerun, TestCase
 
@@ -62,3 +66,66 @@ def test_line_numbers_and_keyword_arguments_are_not_clues() -> None:
 def test_only_the_end_of_long_details_is_searched() -> None:
     details = "Connection refused\n" + "x" * 5000 + "\nAssertionError"
     assert categorize(case(status="error", details=details)) == "assertion"
+
+
+#: pieces of every alternative (and near misses) the texts below are made of
+_FRAGMENTS = [
+    *(hint for _, alternatives in diagnostics._ALTERNATIVES for hint, _ in alternatives),
+    *[
+        "timeout = ",
+        "timeout=",
+        " timed out",
+        "timed-out",
+        "line 401",
+        "line 403",
+        " 401 ",
+        "=403",
+        "(401)",
+        "401:",
+        "4031",
+        "[403",
+        ",401",
+        "'403",
+        '"401',
+        "reassert",
+        "assert ",
+        "assertx",
+        "expected",
+        "expectedly",
+        "expect(",
+        "tobe",
+        "fixture 'db' not found",
+        "fixture 'x",
+        "unauthorised",
+        "unauthorized",
+        "not authorised",
+        "socket.gaierror",
+        "socketxgaierror",
+        "connection reset",
+        "no such file",
+        "\n",
+        "  ",
+        "x",
+        "ion",
+        "error",
+        "",
+    ],
+]
+
+
+@settings(max_examples=600)
+@given(st.lists(st.sampled_from(_FRAGMENTS) | st.text(max_size=4), max_size=12))
+def test_hints_never_change_a_category(pieces: list[str]) -> None:
+    text = "".join(pieces).lower()
+    assert diagnostics._first_match(text) == diagnostics._first_match(text, hints=False)
+
+
+def test_hints_agree_on_realistic_tracebacks() -> None:
+    texts = [
+        f"{kind}: {detail}"
+        for kind in ("KeyError", "AssertionError", "TimeoutError")
+        for detail in ("x", "401")
+    ]
+    texts += [(ROOT / "tests" / "corpus" / "README.md").read_text(encoding="utf-8").lower()]
+    for text in texts:
+        assert diagnostics._first_match(text.lower()) == diagnostics._first_match(text.lower(), hints=False)

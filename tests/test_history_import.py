@@ -8,6 +8,7 @@ broken bundle is one line and exit 2 while the good ones are imported.
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import shutil
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from conftest import run_qaagent
+from helpers import records_text
 from test_shard_fixtures import build_project, git_commit, run_shard
 
 from qaagent.history.bundles import MAX_LINE_BYTES, MAX_MANIFEST_BYTES, read_bundle
@@ -56,7 +58,7 @@ def test_a_whole_run_is_recorded_as_the_bundle_says(runs: dict[str, Path], tmp_p
     code, out = history(runs["root"], store, "import", str(runs["full"]))
     assert code == 0, out
     manifest = json.loads((runs["full"] / "manifest.json").read_text())
-    records = (runs["full"] / "tests.jsonl").read_text().splitlines()
+    records = records_text(runs["full"]).splitlines()
     assert f"recorded run {manifest['run_id']} ({len(records)} result(s))" in out
     code, again = history(runs["root"], store, "import", str(runs["full"]))
     assert code == 0
@@ -134,7 +136,7 @@ def _broken(base: Path, name: str, manifest: object = None, records: bytes | Non
         text = manifest if isinstance(manifest, str) else json.dumps(manifest)
         (bundle / "manifest.json").write_text(text)
     if records is not None:
-        (bundle / "tests.jsonl").write_bytes(records)
+        (bundle / "tests.jsonl.gz").write_bytes(gzip.compress(records))
     return bundle
 
 
@@ -164,10 +166,13 @@ def test_hostile_bundles_are_one_line_each_and_the_good_ones_still_import(
     link = bad("symlink", "manifest.json is a symbolic link")
     (link / "manifest.json").unlink()
     (link / "manifest.json").symlink_to(base / "good" / "manifest.json")
-    records_link = bad("records-link", "tests.jsonl is a symbolic link")
-    (records_link / "tests.jsonl").unlink()
-    (records_link / "tests.jsonl").symlink_to(os.devnull)
-    lines = (base / "good" / "tests.jsonl").read_bytes().splitlines(keepends=True)
+    records_link = bad("records-link", "tests.jsonl.gz is a symbolic link")
+    (records_link / "tests.jsonl.gz").unlink()
+    (records_link / "tests.jsonl.gz").symlink_to(os.devnull)
+    # not refused: recorded without results, with a note saying why
+    not_gzip = _broken(base, "not-gzip", {**good, "run_id": "20240502_120000Z"}, records=b"")
+    (not_gzip / "tests.jsonl.gz").write_bytes(b'{"a": 1}\n')
+    lines = records_text(base / "good").encode().splitlines(keepends=True)
     odd = [
         b"not json\n",
         b"[1, 2]\n",
@@ -211,7 +216,8 @@ def test_hostile_bundles_are_one_line_each_and_the_good_ones_still_import(
         assert any(f"/{name}/" in line and reason in line for line in errors), (name, reason, out)
     assert f"recorded run {good['run_id']} ({len(lines)} result(s)) from {base / 'good'}" in out
     assert f"recorded run 20240501_120000Z ({len(lines)} result(s)) from {mixed}" in out
-    assert f"{mixed}: tests.jsonl: {len(odd)} line(s) are not valid test records and were skipped" in out
+    assert f"{mixed}: tests.jsonl.gz: {len(odd)} line(s) are not valid test records and were skipped" in out
+    assert f"{not_gzip}: tests.jsonl.gz: unreadable after 0 record(s)" in out
     assert f"qaagent: {len(expected)} bundle(s) could not be imported" in out
 
 
@@ -263,7 +269,7 @@ def test_export_slowest_prune_and_report(runs: dict[str, Path], tmp_path: Path) 
     kinds = sorted((r["kind"], r["superseded"]) for r in project["runs"])
     assert kinds == [("merge", False), ("run", False), ("shard", True), ("shard", True)]
     full = next(r for r in project["runs"] if r["kind"] == "run")
-    records = [json.loads(line) for line in (runs["full"] / "tests.jsonl").read_text().splitlines()]
+    records = [json.loads(line) for line in records_text(runs["full"]).splitlines()]
     assert sorted((r["suite"], r["classname"], r["name"], r["status"]) for r in full["results"]) == sorted(
         (r["suite"], r["classname"], r["name"], r["status"]) for r in records
     )

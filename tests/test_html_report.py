@@ -10,6 +10,7 @@ skip on a laptop without Chromium or node_modules, and fail when `CI=true`.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
@@ -17,17 +18,19 @@ import shutil
 import subprocess
 import sys
 import time
+import zlib
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
 import pytest
 from conftest import ROOT, ProjectFactory, browser_problems, run_qaagent, skip_unless_ready
+from helpers import records_of
 
 from qaagent.evidence.bundle import Bundle, replace_file
 from qaagent.evidence.redact import Redactor
 from qaagent.evidence.verify import verify_bundle
-from qaagent.report.html import REPORT_NAME, embed_json, render_report, write_report
+from qaagent.report.html import REPORT_NAME, embed_json, write_report
 from qaagent.results import Attempt, CaseStore, Rerun, RunResult, SuiteResult, TestCase
 
 NODE_SCRIPT = ROOT / "tests" / "browser" / "html_report.cjs"
@@ -175,6 +178,21 @@ def parse(page: str) -> _Scripts:
     return parser
 
 
+def page_data(page: str) -> dict[str, Any]:
+    """The page's data block: base64 of a zlib stream of one JSON document (see report.js)."""
+    (block,) = [text for attrs, text in parse(page).scripts if attrs.get("id") == "qa-data"]
+    data: dict[str, Any] = json.loads(zlib.decompress(base64.b64decode(block, validate=True)))
+    return data
+
+
+def problem(data: dict[str, Any], index: int) -> dict[str, Any]:
+    """The details of the failed, errored or flaky case at `index` (the row's last element)."""
+    row = data["rows"][index]
+    assert len(row) == 12, row
+    details: dict[str, Any] = row[11]
+    return details
+
+
 # -- the page from the bundle alone ------------------------------------------------------------
 
 
@@ -195,19 +213,24 @@ def test_escaping_corpus_renders_as_text_in_the_markup(tmp_path: Path) -> None:
 
     parsed = parse(page)
     # exactly the data block and our nonce'd script; nothing a test wrote became a tag
-    assert [attrs.get("type") for attrs, _ in parsed.scripts] == ["application/json", None]
+    assert [attrs.get("type") for attrs, _ in parsed.scripts] == ["application/octet-stream", None]
+    assert re.fullmatch(
+        r"[A-Za-z0-9+/]*={0,2}", parsed.scripts[0][1]
+    )  # base64 alone: it cannot end the block
     assert set(parsed.tags) <= {
         "html", "head", "meta", "link", "title", "style", "body", "a", "svg", "defs", "pattern",
         "rect", "path", "circle", "main", "header", "h1", "p", "strong", "dl", "div", "dt", "dd",
         "section", "h2", "span", "g", "text", "h3", "table", "caption", "thead", "tr", "th", "tbody",
         "td", "code", "noscript", "script",
     }  # fmt: skip
-    data = json.loads(parsed.scripts[0][1])
-    names = [row[2] for row in data["tests"]]
+    data = page_data(page)
+    names = [row[2] for row in data["rows"]]
     assert names[: len(HOSTILE)] == HOSTILE
     assert huge in names
-    problem = data["problems"]["0"]
-    assert (problem["message"], problem["details"], problem["stdout"]) == (HOSTILE[0],) * 3
+    first = problem(data, 0)
+    assert (first["message"], first["details"], first["stdout"]) == (HOSTILE[0],) * 3
+    for name in HOSTILE:
+        assert name not in page
     # CSP: scripts and styles only with this page's nonce, no network
     assert parsed.csp is not None
     nonce = re.search(r"script-src 'nonce-([A-Za-z0-9_-]+)'", parsed.csp)
@@ -241,8 +264,8 @@ def test_escaping_corpus_renders_as_text_in_chromium(tmp_path: Path) -> None:
 def test_artifact_links_stay_inside_the_bundle(tmp_path: Path) -> None:
     artifacts = ("suites/unit/shot 1.png", "../outside.png", "/etc/passwd", "javascript:alert(1)", "a\\b")
     bundle = api_bundle(tmp_path, {"unit": [case("t", "failed", artifacts=artifacts)]})
-    data = json.loads(parse((bundle / REPORT_NAME).read_text(encoding="utf-8")).scripts[0][1])
-    assert data["problems"]["0"]["artifacts"] == ["suites/unit/shot 1.png"]
+    data = page_data((bundle / REPORT_NAME).read_text(encoding="utf-8"))
+    assert problem(data, 0)["artifacts"] == ["suites/unit/shot 1.png"]
 
 
 def test_report_lists_every_attempt_and_rerun(tmp_path: Path) -> None:
@@ -256,8 +279,8 @@ def test_report_lists_every_attempt_and_rerun(tmp_path: Path) -> None:
         tmp_path, {"unit": [flaky, case("ok")], "api": [case("x", "skipped", suite="api")]}, attempts=2
     )
     page = (bundle / REPORT_NAME).read_text(encoding="utf-8")
-    data = json.loads(parse(page).scripts[0][1])
-    reruns = data["problems"]["0"]["reruns"]
+    data = page_data(page)
+    reruns = problem(data, 0)["reruns"]
     assert [(r["status"], r["message"]) for r in reruns] == [("failed", "first"), ("error", "second")]
     assert data["suites"] == ["unit", "api"]
     assert page.count('<g class="bar ') == 4  # 2 suites x 2 attempts
@@ -288,7 +311,7 @@ def test_replace_file_refuses_paths_outside_and_non_bundles(tmp_path: Path) -> N
         with pytest.raises(QAAgentError):
             replace_file(bundle, bad, "x")
     with pytest.raises(UsageError):
-        render_report(tmp_path / "nowhere")
+        write_report(tmp_path / "nowhere")
 
 
 def test_assets_are_package_data() -> None:
@@ -350,8 +373,8 @@ def test_run_all_writes_report_and_qaagent_report_rebuilds_it(qa_project: Projec
     assert "```mermaid" in (bundle / "summary.md").read_text(encoding="utf-8")
     assert run_qaagent("verify", str(bundle), cwd=project).returncode == 0
     first = report.read_text(encoding="utf-8")
-    assert "fails &lt;script&gt;" not in first  # test names live only in the escaped JSON block
-    assert "fails \\u003cscript\\u003ealert(1)\\u003c/script\\u003e" in first
+    assert "fails &lt;script&gt;" not in first  # test names live only in the packed data block
+    assert "fails <script>alert(1)</script>" in [row[2] for row in page_data(first)["rows"]]
 
     report.unlink()
     assert run_qaagent("verify", str(bundle), cwd=project).returncode == 1
@@ -405,7 +428,7 @@ def test_real_run_report_in_chromium(tmp_path: Path) -> None:
     bundle = only_bundle(project)
     assert run_qaagent("verify", str(bundle), cwd=project).returncode == 0
     manifest = json.loads((bundle / "manifest.json").read_text(encoding="utf-8"))
-    records = [json.loads(line) for line in (bundle / "tests.jsonl").read_text(encoding="utf-8").splitlines()]
+    records = records_of(bundle)
     assert {r["status"] for r in records} >= {"passed", "failed", "skipped"}
     assert any(r["flaky"] for r in records)
     shots = [a for r in records for a in r["artifacts"] if a.endswith(".png")]

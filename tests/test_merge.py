@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from conftest import run_qaagent
+from helpers import records_text
 from test_shard_fixtures import build_project, git_commit, normalized_junit, run_shard
 
 from qaagent.evidence.read import AttemptEntry, Manifest
@@ -44,7 +45,7 @@ def _merge(
 
 def _cases(bundle: Path) -> list[tuple[str, str, str, str, bool]]:
     rows = []
-    for line in (bundle / "tests.jsonl").read_text(encoding="utf-8").splitlines():
+    for line in records_text(bundle).splitlines():
         r = json.loads(line)
         rows.append((r["suite"], r["classname"], r["name"], r["status"], r["flaky"]))
     return rows

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import sys
@@ -11,6 +12,7 @@ from pathlib import Path
 import pytest
 import xmlschema
 from conftest import SCHEMAS, ProjectFactory, run_qaagent
+from helpers import bundle_texts
 
 PY = sys.executable
 
@@ -122,25 +124,38 @@ def test_secrets_printed_by_tests_are_nowhere_in_the_bundle(qa_project: ProjectF
     result = run_qaagent("run-all", cwd=root, env=env)
     assert result.returncode == 1
     secrets = (b"tok-supersecretvalue123", b"hunter2pass", b"zzz-header-secret-123")
-    files = [p for p in [*(root / ".qaagent").rglob("*"), root / "qaagent-junit.xml"] if p.is_file()]
-    leaks = [(p.name, secret) for p in files for secret in secrets if secret in p.read_bytes()]
-    assert leaks == []
     bundle = max((root / ".qaagent" / "evidence").iterdir())
+    texts = {**bundle_texts(bundle), "qaagent-junit.xml": (root / "qaagent-junit.xml").read_bytes()}
+    assert {"junit.xml", "tests.jsonl.gz", "report.html", "summary.md"} <= set(texts)
+    leaks = [(name, secret) for name, text in texts.items() for secret in secrets if secret in text]
+    assert leaks == []
     assert run_qaagent("verify", str(bundle), cwd=root).returncode == 0
 
 
-def test_junit_matched_by_a_glob_is_kept_in_the_bundle(qa_project: ProjectFactory) -> None:
+def test_junit_matched_by_a_glob_is_kept_once_in_the_bundle(qa_project: ProjectFactory) -> None:
+    """A report read completely lives on in junit.xml (and its digest); a broken one is kept as it was."""
+    good = '<testsuite name="s" tests="1"><testcase classname="c" name="t" time="0.1"/></testsuite>'
+    broken = '<testsuite name="s"><testcase classname="c" name="cut short" time="0.1"/><testcase'
     script = (
         "import pathlib\npathlib.Path('reports').mkdir(exist_ok=True)\n"
-        "pathlib.Path('reports/r.xml').write_text("
-        '\'<testsuite name="s" tests="1"><testcase classname="c" name="t" time="0.1"/></testsuite>\')\n'
+        f"pathlib.Path('reports/a.xml').write_text({good!r})\n"
+        f"pathlib.Path('reports/b.xml').write_text({broken!r})\n"
     )
     suite = "{runner: command, command: " + json.dumps([PY, "w.py"]) + ", junit: 'reports/*.xml'}"
     root = qa_project({"w.py": script, ".qaagent.yaml": f"tests:\n  s: {suite}\n"})
-    assert run_qaagent("run-all", cwd=root).returncode == 0
+    assert run_qaagent("run-all", cwd=root).returncode == 1  # the broken report is a suite error
     bundle = max((root / ".qaagent" / "evidence").iterdir())
     manifest = json.loads((bundle / "manifest.json").read_text())
     listed = {entry["path"] for entry in manifest["files"]}
-    assert "suites/s/attempt-1/junit/matched/001-r.xml" in listed
-    (root / "reports" / "r.xml").write_text("changed later")  # the working tree moves on
+    assert "suites/s/attempt-1/junit/matched/001-a.xml" not in listed
+    assert "suites/s/attempt-1/junit/matched/002-b.xml" in listed
+    (read,) = manifest["suites"][0]["attempts"][0]["junit_read"]
+    assert read == {
+        "path": "suites/s/attempt-1/junit/matched/001-a.xml",
+        "sha256": hashlib.sha256(good.encode()).hexdigest(),
+        "size": len(good),
+    }
+    names = [c.get("name") for c in ET.parse(bundle / "junit.xml").getroot().iter("testcase")]  # noqa: S314 - our own report
+    assert names[:2] == ["t", "cut short"]
+    (root / "reports" / "a.xml").write_text("changed later")  # the working tree moves on
     assert run_qaagent("verify", str(bundle), cwd=root).returncode == 0

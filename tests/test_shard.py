@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from conftest import ProjectFactory, run_qaagent
+from helpers import records_text
 from test_shard_fixtures import build_project, normalized_junit
 
 from qaagent.durations import Durations, SuiteDurations
@@ -112,7 +113,7 @@ def test_a_shard_with_nothing_to_do_writes_an_empty_valid_bundle(qa_project: Pro
     assert manifest["shard"] == "2/2"
     assert manifest["suites"] == []
     assert manifest["totals"]["total"] == 0
-    assert (bundle / "tests.jsonl").read_text(encoding="utf-8") == ""
+    assert records_text(bundle) == ""
 
 
 @pytest.mark.slow
@@ -189,7 +190,7 @@ def test_files_pytest_never_collects_do_not_run_in_a_shard(qa_project: ProjectFa
     merged = run_qaagent("merge", "ev/n2", "--evidence-dir", "ev/merged", "--junit", "merged.xml", cwd=root)
     assert merged.returncode == 0, merged.stdout + merged.stderr
     (bundle,) = (root / "ev" / "merged").iterdir()
-    names = [json.loads(line)["name"] for line in (bundle / "tests.jsonl").read_text().splitlines()]
+    names = [json.loads(line)["name"] for line in records_text(bundle).splitlines()]
     assert names == ["test_real"]
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from github_server import GitHubServer
-from helpers import TOKEN
+from helpers import TOKEN, records_text
 from test_entrypoint import Action
 from test_shard_fixtures import build_project, git_commit, run_shard
 
@@ -60,7 +60,7 @@ def test_merge_mode_publishes_once_for_all_shards(tmp_path: Path) -> None:
     assert (evidence / "manifest.json").is_file()
     assert evidence.parent == root / "qa-evidence"
     assert outputs["run-id"] == evidence.name
-    records = (evidence / "tests.jsonl").read_text(encoding="utf-8").splitlines()
+    records = records_text(evidence).splitlines()
     assert int(outputs["total"]) == len(records) == 23  # every test of both shards, once
     assert int(outputs["failed"]) >= 2  # test_broken and beta's odd number
     assert int(outputs["flaky"]) == 1

@@ -54,8 +54,8 @@ def test_same_size_different_content_in_nested_file(bundle_dir: Path) -> None:
 
 
 def test_deleted_file_is_missing(bundle_dir: Path) -> None:
-    (bundle_dir / "tests.jsonl").unlink()
-    assert verify_bundle(bundle_dir) == ["missing: tests.jsonl"]
+    (bundle_dir / "tests.jsonl.gz").unlink()
+    assert verify_bundle(bundle_dir) == ["missing: tests.jsonl.gz"]
 
 
 def test_added_file_is_unlisted(bundle_dir: Path) -> None:

@@ -5,16 +5,24 @@ Layout (docs/DESIGN.md)::
     <evidence-dir>/<run_id>/
       manifest.json   written at start (status "running") and LAST at the end
       junit.xml       the merged report
-      tests.jsonl     one record per test case with an evidence id
+      tests.jsonl.gz  one record per test case with an evidence id (gzip)
       summary.md      the job summary's Markdown
-      suites/<name>/  logs, the suite's own JUnit files, artifacts (runners write here)
+      report.html     the page for people (written by a writer the caller gives `finish`)
+      suites/<name>/  logs, artifacts, and the suites' own JUnit files that could not be
+                      read completely (runners write here)
 
 Order of writes is the contract that makes a bundle trustworthy: runners only
 write inside their own `suites/<name>/` while tests run; everything shared is
-written by `Bundle.finish` from one thread after execution, and the manifest —
-which lists every other file with its sha256 and size — is replaced last,
-atomically. A run killed before `finish` leaves a manifest saying `running`;
-`qaagent verify` reports it as incomplete.
+written by `Bundle.finish` from one thread after execution, in one pass over the
+cases (`qaagent.stream`), and the manifest — which lists every other file with
+its sha256 and size — is replaced last, atomically. A run killed before `finish`
+leaves a manifest saying `running`; `qaagent verify` reports it as incomplete. A
+report that cannot be written (a full disk) is named in the manifest's `missing`.
+
+Each result is kept once: a suite's own JUnit file that was read completely is in
+junit.xml case for case, so it is removed and only its sha256 and size stay, in its
+attempt's `junit_read` (docs/decisions.md); one that could not be read completely
+is kept as the evidence of what was wrong with it.
 """
 
 from __future__ import annotations
@@ -31,19 +39,20 @@ from typing import TYPE_CHECKING, Any, cast
 import qaagent
 from qaagent.errors import QAAgentError, UsageError
 from qaagent.evidence import manifest as mf
-from qaagent.evidence.diagnostics import CATEGORIES
+from qaagent.evidence.diagnostics import CATEGORIES, categorize
 from qaagent.evidence.gitinfo import git_info
 from qaagent.evidence.read import MANIFEST, BundleError, load_document, parse_manifest, read_manifest
-from qaagent.evidence.records import RecordWriter
+from qaagent.evidence.records import RECORDS_NAME, RecordWriter
 from qaagent.evidence.redact import Redactor
 from qaagent.evidence.verify import file_entries
-from qaagent.files import atomic_open, atomic_write_text, sha256_file
-from qaagent.junit.write import DEFAULT_MAX_OUTPUT, write_merged_junit
+from qaagent.files import Digest, StreamedFile, atomic_write_text, sha256_file
+from qaagent.junit.write import DEFAULT_MAX_OUTPUT, MergedJUnit
 from qaagent.options import Shard
 from qaagent.results import FailOn, RunResult, conclusion
+from qaagent.stream import CaseText, CaseWriter, stream_run
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Callable, Mapping, Sequence
 
 TOOL_NAME = "qaagent"
 RUN_ID_RE = re.compile(r"^\d{8}_\d{6}Z(?:_shard-\d+of\d+)?(?:-\d+)?$")
@@ -137,6 +146,7 @@ class Bundle:
             "totals": None,
             "diagnostics": None,
             "not_run": [],
+            "missing": [],
             "files": [],
         }
         bundle = cls(bundle_dir, bundle_dir.name, started_at, repo_root, redactor, manifest)
@@ -169,7 +179,7 @@ class Bundle:
         atomic_write_text(self.manifest_path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
 
     def _redact_logs(self, run: RunResult) -> None:
-        """Redact every text file the suites left in the bundle: logs, their own JUnit, rerun files."""
+        """Redact every text file the suites left in the bundle: logs, kept JUnit, rerun files."""
         suites = self.dir / "suites"
         logs = {p for p in suites.rglob("*") if p.suffix.lower() in REDACTED_SUFFIXES and p.is_file()}
         for suite in run.suites:
@@ -180,61 +190,133 @@ class Bundle:
         for log in sorted(logs):
             self.redactor.redact_file(log)
 
+    def _fold_read_junit(self, run: RunResult) -> dict[tuple[str, int], list[dict[str, Any]]]:
+        """Remove the suites' own JUnit files that were read completely; their digests per attempt.
+
+        Their cases are all in junit.xml; what stays is the proof of which file they came
+        from (`junit_read` in the attempt's manifest entry). Files outside the bundle and
+        files that could not be read completely are left as they are.
+        """
+        inside = self.dir.resolve()
+        read: dict[tuple[str, int], list[dict[str, Any]]] = {}
+        for suite in run.suites:
+            for attempt in suite.attempts:
+                unread = {p.resolve() for p in attempt.junit_unread}
+                entries = read.setdefault((suite.name, attempt.number), [])
+                for path in attempt.junit_files:
+                    real = path.resolve()
+                    if real in unread or not real.is_relative_to(inside) or not real.is_file():
+                        continue
+                    rel = real.relative_to(inside).as_posix()
+                    entries.append({"path": rel, "sha256": sha256_file(real), "size": real.stat().st_size})
+                    real.unlink()
+        return read
+
+    def manifest_view(self) -> dict[str, Any]:
+        """The manifest as it stands (redacted, files aside): what the reports of the pass show."""
+        view = _jsonable({k: v for k, v in self._manifest.items() if k != "files"}, self.redactor)
+        return cast("dict[str, Any]", view)
+
     def finish(
         self,
         run: RunResult,
         *,
-        summary_markdown: str,
+        summary_markdown: str | Callable[[], str],
         fail_on: Sequence[str],
         max_output: int = DEFAULT_MAX_OUTPUT,
-    ) -> None:
-        """Write junit.xml, tests.jsonl, summary.md, then the final manifest.
+        writers: Sequence[CaseWriter] = (),
+        junit_copy: Path | None = None,
+    ) -> Finished:
+        """Write junit.xml, tests.jsonl.gz, what `writers` write, summary.md, then the final manifest.
 
-        Call once, after execution, from one thread.
+        Call once, after execution, from one thread. One pass over the cases feeds the
+        merged JUnit, the records and every one of `writers` (report.html, the summary's
+        collector). `summary_markdown` is the summary, or what renders it after the pass.
+        `junit_copy` gets the same bytes as junit.xml (`--junit`). A report that cannot be
+        written is left out and named in the manifest's `missing` (and in the result).
         """
+        junit_read = self._fold_read_junit(run)  # first: what is removed needs no redaction
         self._redact_logs(run)
         run_started = run.started_at if run.started_at > 0 else self.started_at
-        with atomic_open(self.dir / "tests.jsonl") as records_file:
-            records = RecordWriter(records_file, run_started, self.redactor)
-            write_merged_junit(
-                run,
-                self.junit_path,
-                max_output=max_output,
-                redact=self.redactor.redact,
-                on_case=records.write,
-                bundle_dir=self.dir,
-            )
-        atomic_write_text(self.dir / "summary.md", self.redactor.redact(summary_markdown))
-
         counts = run.counts
         finished_at = run.finished_at if run.finished_at > 0 else time.time()
+        removed = {read["path"] for entries in junit_read.values() for read in entries}
+        suites = []
+        for suite in run.suites:
+            entry = mf.suite_entry(suite, self.dir, self.repo_root)
+            entry["files"] = [f for f in entry["files"] if f not in removed]
+            for attempt in entry["attempts"]:
+                attempt["junit_read"] = junit_read.get((suite.name, attempt["number"]), [])
+            suites.append(entry)
         self._manifest.update(
             {
                 "status": conclusion(run, cast("Sequence[FailOn]", fail_on)),
                 "started": mf.iso_utc(run_started),
                 "finished": mf.iso_utc(finished_at),
-                "suites": [mf.suite_entry(s, self.dir, self.repo_root) for s in run.suites],
+                "suites": suites,
                 "totals": {
                     **counts.as_dict(),
                     "duration": round(max(0.0, finished_at - run_started), 3),
                     "suite_time": round(run.suite_time, 3),
                 },
-                "diagnostics": {category: records.categories.get(category, 0) for category in CATEGORIES},
                 "not_run": list(run.not_run),
                 "fail_on": list(fail_on),
-                "files": file_entries(self.dir),
+            }
+        )
+        text = CaseText(self.redactor.redact, max_output, categorize)
+        junit = MergedJUnit(StreamedFile(self.junit_path, copy=junit_copy), text, bundle_dir=self.dir)
+        records = RecordWriter(StreamedFile(self.dir / RECORDS_NAME, gzip=True), run_started)
+        every: list[CaseWriter] = [junit, records, *writers]
+        failures = stream_run(run, text, every, self.manifest_view())
+        missing = [
+            {"path": name, "reason": failure.reason} for failure in failures for name in failure.writer.files
+        ]
+        try:
+            summary = summary_markdown if isinstance(summary_markdown, str) else summary_markdown()
+            atomic_write_text(self.dir / "summary.md", self.redactor.redact(summary))
+        except OSError as error:
+            (self.dir / "summary.md").unlink(missing_ok=True)
+            missing.append({"path": "summary.md", "reason": error.strerror or str(error)})
+        known = {
+            name: digest
+            for writer in every
+            for name, digest in _digests(writer)
+            if name not in {m["path"] for m in missing}
+        }
+        self._manifest.update(
+            {
+                "diagnostics": {category: records.categories.get(category, 0) for category in CATEGORIES},
+                "missing": missing,
+                "files": file_entries(self.dir, known),
             }
         )
         self._write_manifest()
+        return Finished(
+            missing=tuple((m["path"], m["reason"]) for m in missing),
+            junit_copy_error=junit.out.copy_error,
+        )
 
 
-def replace_file(bundle_dir: Path, rel: str, text: str) -> None:
-    """Write `rel` into a finished bundle and update its manifest entry (sha256, size).
+@dataclass(frozen=True)
+class Finished:
+    """What `Bundle.finish` could not do: reports left out (path, reason), a failed `junit_copy`."""
 
-    For files rendered from the bundle itself after `Bundle.finish` (report.html,
-    also by `qaagent report`): the file, then the manifest, are each replaced
-    atomically, so `qaagent verify` passes afterwards. Other entries are kept as
-    they are. A bundle whose manifest cannot be read is a `UsageError`.
+    missing: tuple[tuple[str, str], ...] = ()
+    junit_copy_error: OSError | None = None
+
+
+def _digests(writer: CaseWriter) -> list[tuple[str, Digest]]:
+    """The digests a writer computed while writing its files (`digest` after `end`)."""
+    digest = getattr(writer, "digest", None)
+    return [(name, digest) for name in writer.files] if isinstance(digest, Digest) else []
+
+
+def record_file(bundle_dir: Path, rel: str, digest: Digest) -> None:
+    """Update the manifest entry of `rel`, just written into a finished bundle (sha256, size).
+
+    Other entries are kept as they are; the manifest is replaced atomically, so
+    `qaagent verify` passes afterwards. A bundle whose manifest cannot be read is a
+    `UsageError`.
     """
     pure = PurePosixPath(rel)
     if pure.is_absolute() or ".." in pure.parts or not pure.parts or str(pure) == MANIFEST:
@@ -247,16 +329,32 @@ def replace_file(bundle_dir: Path, rel: str, text: str) -> None:
     parse_manifest(manifest, bundle_dir)  # the entries kept as they are must be a manifest's
     if not isinstance(manifest.get("files"), list):
         raise BundleError(f"{bundle_dir}: not an evidence bundle ({MANIFEST} has no 'files' list)")
-    target = bundle_dir.joinpath(*pure.parts)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(target, text)
     key = pure.as_posix()
-    entry = {"path": key, "sha256": sha256_file(target), "size": target.stat().st_size}
+    entry = {"path": key, "sha256": digest.sha256, "size": digest.size}
     files = [f for f in manifest["files"] if not (isinstance(f, dict) and f.get("path") == key)]
     files.append(entry)
     files.sort(key=lambda f: str(f.get("path")) if isinstance(f, dict) else "")
     manifest["files"] = files
+    missing = manifest.get("missing")
+    if isinstance(missing, list):
+        manifest["missing"] = [m for m in missing if not (isinstance(m, dict) and m.get("path") == key)]
     atomic_write_text(manifest_path, json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
+
+
+def replace_file(bundle_dir: Path, rel: str, text: str) -> None:
+    """Write `rel` into a finished bundle and update its manifest entry (sha256, size).
+
+    For files rendered from the bundle itself after `Bundle.finish`: the file, then
+    the manifest, are each replaced atomically, so `qaagent verify` passes afterwards.
+    """
+    pure = PurePosixPath(rel)
+    if pure.is_absolute() or ".." in pure.parts or not pure.parts or str(pure) == MANIFEST:
+        raise QAAgentError(f"refusing to write {rel!r} into the evidence bundle")
+    read_manifest(bundle_dir)  # a bundle (UsageError otherwise) before anything is written
+    target = bundle_dir.joinpath(*pure.parts)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(target, text)
+    record_file(bundle_dir, rel, Digest(sha256_file(target), target.stat().st_size))
 
 
 def _create_unique(evidence_dir: Path, run_id: str) -> Path:

@@ -26,47 +26,124 @@ CATEGORIES: tuple[Category, ...] = ("assertion", "timeout", "connection", "auth"
 DETAILS_TAIL = 1000
 
 # Patterns are lowercase and matched against lowercased text: a case-insensitive
-# regex cannot use the engine's first-character skip and is ~10x slower.
-_RULES: tuple[tuple[Category, re.Pattern[str]], ...] = (
+# regex cannot use the engine's first-character skip and is ~10x slower. Each
+# alternative comes with a plain substring that every text it matches contains:
+# a rule's regex runs only on a text holding one of them (a few `in` tests cost a
+# few microseconds; the regexes without a literal start scanned a 1,000-character
+# traceback in ~180 µs, docs/benchmarks.md). `tests/test_evidence_diagnostics.py`
+# checks that the hints never change a category.
+_ALTERNATIVES: tuple[tuple[Category, tuple[tuple[str, str], ...]], ...] = (
     (
         "timeout",
-        re.compile(r"timeout(?!\s*=)|timed[ -]?out|deadline exceeded|took longer than"),
+        (
+            ("timeout", r"timeout(?!\s*=)"),
+            ("timed", r"timed[ -]?out"),
+            ("deadline exceeded", r"deadline exceeded"),
+            ("took longer than", r"took longer than"),
+        ),
     ),
     (
         "connection",
-        re.compile(
-            r"connectionerror|connectionrefused|connectionreset|connectionaborted|econnrefused|econnreset"
-            r"|connection (?:refused|reset|aborted|closed)|max retries exceeded|newconnectionerror"
-            r"|name or service not known|nodename nor servname|getaddrinfo"
-            r"|temporary failure in name resolution"
-            r"|net::err_|brokenpipeerror|socket\.gaierror|remotedisconnected|network is unreachable"
+        (
+            ("connectionerror", r"connectionerror"),
+            ("connectionrefused", r"connectionrefused"),
+            ("connectionreset", r"connectionreset"),
+            ("connectionaborted", r"connectionaborted"),
+            ("econnrefused", r"econnrefused"),
+            ("econnreset", r"econnreset"),
+            ("connection ", r"connection (?:refused|reset|aborted|closed)"),
+            ("max retries exceeded", r"max retries exceeded"),
+            ("newconnectionerror", r"newconnectionerror"),
+            ("name or service not known", r"name or service not known"),
+            ("nodename nor servname", r"nodename nor servname"),
+            ("getaddrinfo", r"getaddrinfo"),
+            ("temporary failure in name resolution", r"temporary failure in name resolution"),
+            ("net::err_", r"net::err_"),
+            ("brokenpipeerror", r"brokenpipeerror"),
+            ("socket.gaierror", r"socket\.gaierror"),
+            ("remotedisconnected", r"remotedisconnected"),
+            ("network is unreachable", r"network is unreachable"),
         ),
     ),
     (
         "auth",
-        re.compile(
-            r"(?:^|[\s=(\[,'\"])(?<!line )40[13]\b(?!:)|unauthori[sz]ed|forbidden|authenticat"
-            r"|not authori[sz]ed"
-            r"|invalid credentials|access denied|permission denied|invalid token|expired token|token expired"
-            r"|login failed"
+        (
+            ("40", r"(?:^|[\s=(\[,'\"])(?<!line )40[13]\b(?!:)"),
+            ("unauthori", r"unauthori[sz]ed"),
+            ("forbidden", r"forbidden"),
+            ("authenticat", r"authenticat"),
+            ("not authori", r"not authori[sz]ed"),
+            ("invalid credentials", r"invalid credentials"),
+            ("access denied", r"access denied"),
+            ("permission denied", r"permission denied"),
+            ("invalid token", r"invalid token"),
+            ("expired token", r"expired token"),
+            ("token expired", r"token expired"),
+            ("login failed", r"login failed"),
         ),
     ),
     (
         "data",
-        re.compile(
-            r"keyerror|indexerror|jsondecodeerror|unicodedecodeerror|unicodeencodeerror|integrityerror"
-            r"|dataerror|validationerror|parseerror|doesnotexist|nosuchelement|filenotfounderror"
-            r"|fixture '[^']*' not found|no such table|no such file|duplicate key|schema mismatch"
+        (
+            ("keyerror", r"keyerror"),
+            ("indexerror", r"indexerror"),
+            ("jsondecodeerror", r"jsondecodeerror"),
+            ("unicodedecodeerror", r"unicodedecodeerror"),
+            ("unicodeencodeerror", r"unicodeencodeerror"),
+            ("integrityerror", r"integrityerror"),
+            ("dataerror", r"dataerror"),
+            ("validationerror", r"validationerror"),
+            ("parseerror", r"parseerror"),
+            ("doesnotexist", r"doesnotexist"),
+            ("nosuchelement", r"nosuchelement"),
+            ("filenotfounderror", r"filenotfounderror"),
+            ("fixture '", r"fixture '[^']*' not found"),
+            ("no such table", r"no such table"),
+            ("no such file", r"no such file"),
+            ("duplicate key", r"duplicate key"),
+            ("schema mismatch", r"schema mismatch"),
         ),
     ),
     (
         "assertion",
-        re.compile(
-            r"assert(?:ion)?error|assertionfailederror|comparisonfailure|\bassert\b|expect\(|expected\b"
-            r"|tobe|toequal|tohave|should (?:be|have|equal)"
+        (
+            ("assert", r"assert(?:ion)?error|assertionfailederror"),
+            ("comparisonfailure", r"comparisonfailure"),
+            ("assert", r"\bassert\b"),
+            ("expect(", r"expect\("),
+            ("expected", r"expected\b"),
+            ("tobe", r"tobe"),
+            ("toequal", r"toequal"),
+            ("tohave", r"tohave"),
+            ("should ", r"should (?:be|have|equal)"),
         ),
     ),
 )
+#: per rule, its whole pattern (the definition) and its alternatives, each with its hint
+_RULES: tuple[tuple[Category, re.Pattern[str], tuple[tuple[str, re.Pattern[str]], ...]], ...] = tuple(
+    (
+        category,
+        re.compile("|".join(regex for _, regex in alternatives)),
+        tuple((hint, re.compile(regex)) for hint, regex in alternatives),
+    )
+    for category, alternatives in _ALTERNATIVES
+)
+
+
+def _first_match(text: str, *, hints: bool = True) -> Category | None:
+    """The first rule whose pattern matches `text` (lowercase).
+
+    With `hints`, only the alternatives whose hint is in `text` are searched, each
+    on its own (an alternative with a literal start is found by a fast scan);
+    without, the rule's whole pattern: the definition the hints must agree with.
+    """
+    for category, pattern, alternatives in _RULES:
+        if hints:
+            if any(hint in text and regex.search(text) for hint, regex in alternatives):
+                return category
+        elif pattern.search(text):
+            return category
+    return None
 
 
 def categorize(case: TestCase) -> Category:
@@ -78,9 +155,9 @@ def categorize(case: TestCase) -> Category:
         return "flaky"
     for text in (f"{case.type}\n{case.message}".lower(), case.details[-DETAILS_TAIL:].lower()):
         if text.strip():
-            for category, pattern in _RULES:
-                if pattern.search(text):
-                    return category
+            found = _first_match(text)
+            if found is not None:
+                return found
     if case.status == "failed":
         # a failure (as opposed to an error) is an assertion by JUnit's definition
         return "assertion"

@@ -16,7 +16,9 @@ every field a current bundle has is understood, optional ones may be missing
 
 from __future__ import annotations
 
+import gzip
 import json
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,7 +28,12 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from qaagent.errors import UsageError
 
 MANIFEST = "manifest.json"
-RECORDS = "tests.jsonl"
+#: the records: gzip-compressed since this version; the plain name is what older bundles have
+RECORDS = "tests.jsonl.gz"
+RECORDS_PLAIN = "tests.jsonl"
+#: a records line longer than this (bytes, decompressed) is refused: a 1 MB test name still fits,
+#: and a small hostile .gz cannot make one line take gigabytes of memory
+MAX_RECORD_LINE = 4 * 1024 * 1024
 #: the manifest versions this reader understands
 SCHEMA_VERSIONS = (1,)
 
@@ -204,23 +211,56 @@ def read_manifest(bundle_dir: Path) -> Manifest:
     return parse_manifest(document, bundle_dir)
 
 
+def records_path(bundle_dir: Path) -> Path | None:
+    """The bundle's records file (tests.jsonl.gz, or an older bundle's tests.jsonl); None without one."""
+    for name in (RECORDS, RECORDS_PLAIN):
+        path = bundle_dir / name
+        if path.exists() or path.is_symlink():
+            return path
+    return None
+
+
+def record_lines(path: Path) -> Iterator[bytes | None]:
+    """The lines of a records file (gzip or plain), each at most `MAX_RECORD_LINE` bytes.
+
+    A longer line is yielded as None (the rest of it is skipped); a file that is not
+    the gzip it is named (or ends early) is an `OSError`.
+    """
+    opener = gzip.open if path.name.endswith(".gz") else open
+    with opener(path, "rb") as handle:
+        while line := handle.readline(MAX_RECORD_LINE + 1):
+            if len(line) > MAX_RECORD_LINE and not line.endswith(b"\n"):
+                while (rest := handle.readline(MAX_RECORD_LINE)) and not rest.endswith(b"\n"):
+                    pass
+                yield None
+                continue
+            yield line
+
+
 def iter_records(bundle_dir: Path) -> Iterator[Record]:
-    """The records of tests.jsonl in order (none when there is no such file).
+    """The records of tests.jsonl.gz (or tests.jsonl) in order (none when there is no such file).
 
     A line that is not a valid record is a `BundleError` naming its number: the
     records and the merged JUnit are read side by side, so one cannot be skipped.
     """
-    path = bundle_dir / RECORDS
-    if not path.is_file():
+    path = records_path(bundle_dir)
+    if path is None or not path.is_file():
         return
-    with path.open(encoding="utf-8", errors="replace") as handle:
-        for number, line in enumerate(handle, 1):
+    number = 0
+    try:
+        for number, line in enumerate(record_lines(path), 1):
+            if line is None:
+                raise BundleError(
+                    f"{bundle_dir}: {path.name} line {number}: longer than {MAX_RECORD_LINE} bytes"
+                )
             if not line.strip():
                 continue
             try:
                 yield Record.model_validate_json(line)
             except ValidationError as exc:
-                raise BundleError(f"{bundle_dir}: {RECORDS} line {number}: {_first(exc)}") from None
+                raise BundleError(f"{bundle_dir}: {path.name} line {number}: {_first(exc)}") from None
+    except (OSError, EOFError, zlib.error) as exc:
+        raise BundleError(f"{bundle_dir}: {path.name} cannot be read after line {number} ({exc})") from None
 
 
 def _first(exc: ValidationError) -> str:

@@ -11,12 +11,15 @@ absolute paths or paths leaving the bundle are reported, never opened.
 from __future__ import annotations
 
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
 from qaagent.evidence.read import MANIFEST, BundleError, FileEntry, load_document
-from qaagent.files import sha256_file
+from qaagent.files import Digest, sha256_file
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 
 def bundle_files(bundle_dir: Path) -> list[str]:
@@ -30,12 +33,19 @@ def bundle_files(bundle_dir: Path) -> list[str]:
     return sorted(found)
 
 
-def file_entries(bundle_dir: Path) -> list[dict[str, Any]]:
-    """List the manifest's `files`: `{path, sha256, size}` for every file but the manifest."""
+def file_entries(bundle_dir: Path, known: Mapping[str, Digest] | None = None) -> list[dict[str, Any]]:
+    """List the manifest's `files`: `{path, sha256, size}` for every file but the manifest.
+
+    `known` holds the digests of files computed while they were written (the large
+    reports): those files are not read again.
+    """
     entries = []
     for rel in bundle_files(bundle_dir):
-        path = bundle_dir / rel
-        entries.append({"path": rel, "sha256": sha256_file(path), "size": path.stat().st_size})
+        digest = (known or {}).get(rel)
+        if digest is None:
+            path = bundle_dir / rel
+            digest = Digest(sha256_file(path), path.stat().st_size)
+        entries.append({"path": rel, "sha256": digest.sha256, "size": digest.size})
     return entries
 
 
@@ -54,14 +64,21 @@ def _load_listing(bundle_dir: Path) -> tuple[list[Any] | None, list[str]]:
         return None, [f"invalid: {MANIFEST} has no 'files' list"]
     if manifest.get("status") == "running":
         return files, [f"incomplete: {MANIFEST} says the run is still running (it did not finish)"]
-    return files, []
+    missing = manifest.get("missing")
+    problems = [
+        f"not written: {m.get('path')} ({m.get('reason')})"
+        for m in (missing if isinstance(missing, list) else [])
+        if isinstance(m, dict)
+    ]
+    return files, problems
 
 
 def verify_bundle(bundle_dir: Path) -> list[str]:
     """Problems with the bundle at `bundle_dir`; an empty list means it is intact.
 
     Each problem is one line: ``missing: PATH``, ``changed: PATH``,
-    ``unlisted: PATH`` or ``invalid: ...``.
+    ``unlisted: PATH``, ``not written: PATH (why)`` (a report the run could not
+    write, named in the manifest's ``missing``) or ``invalid: ...``.
     """
     if not bundle_dir.is_dir():
         return [f"missing: {bundle_dir} is not a directory"]

@@ -108,12 +108,13 @@ def iter_result_files(
     repo_root: Path,
     problems: list[str],
     zero_based_lines: bool | None = None,
+    unread: list[Path] | None = None,
 ) -> Iterator[TestCase]:
     """Stream the cases of several result files in order; one reason per bad file goes to `problems`.
 
     Never raises for bad input: a broken file contributes the cases read before
-    the problem and a reason naming it (`format` is checked first: a wrong name
-    is a usage error).
+    the problem and a reason naming it (and, with `unread`, its path there;
+    `format` is checked first: a wrong name is a usage error).
     """
     check_format(format)
     for path in paths:
@@ -128,6 +129,8 @@ def iter_result_files(
             )
         except ResultFileError as error:
             problems.append(str(error))
+            if unread is not None:
+                unread.append(path)
 
 
 def read_junit_files(

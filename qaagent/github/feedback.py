@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TextIO
 
+from qaagent.files import display_path
 from qaagent.github.commands import write_command, write_outputs
 from qaagent.github.context import GitHubContext
 from qaagent.github.publish import SummaryRenderer, publish, start_check_run
@@ -33,14 +34,6 @@ def finish_budget(environ: Mapping[str, str] | None = None) -> float:
     except ValueError:
         return FINISH_BUDGET
     return min(max(value, 1.0), 600.0) if math.isfinite(value) else FINISH_BUDGET
-
-
-def display_path(path: Path, root: Path | str) -> str:
-    """`path` relative to `root` (the workspace) when inside it, else as given."""
-    try:
-        return path.resolve().relative_to(Path(root).resolve()).as_posix()
-    except ValueError:
-        return str(path)
 
 
 class GitHubFeedback:

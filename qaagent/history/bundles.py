@@ -16,23 +16,24 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Iterator, Mapping
+import zlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, cast
 
 from qaagent.errors import UsageError
+from qaagent.evidence.read import MAX_RECORD_LINE, RECORDS, record_lines, records_path
 from qaagent.history.model import ResultRecord, RunRecord, RunRef, Status
 
 MANIFEST = "manifest.json"
-RECORDS = "tests.jsonl"
 #: a manifest larger than this is refused (bytes)
 MAX_MANIFEST_BYTES = 64 * 1024 * 1024
-#: a tests.jsonl line longer than this is a bad line (bytes; a 1 MB test name still fits)
-MAX_LINE_BYTES = 4 * 1024 * 1024
 #: records read from one bundle at most
 MAX_RECORDS = 5_000_000
+#: a records line longer than this is a bad line (bytes; a 1 MB test name still fits)
+MAX_LINE_BYTES = MAX_RECORD_LINE
 #: longest text field taken from a manifest (run id, branch, commit…)
 MAX_FIELD = 1000
 _STATUSES = ("passed", "failed", "error", "skipped")
@@ -187,21 +188,6 @@ def result_record(data: object) -> ResultRecord | None:
     )
 
 
-def _lines(path: Path) -> Iterator[bytes | None]:
-    """The file's lines; None for a line over `MAX_LINE_BYTES` (its rest is skipped)."""
-    with path.open("rb") as handle:
-        while True:
-            line = handle.readline(MAX_LINE_BYTES + 1)
-            if not line:
-                return
-            if len(line) > MAX_LINE_BYTES and not line.endswith(b"\n"):
-                while (rest := handle.readline(MAX_LINE_BYTES)) and not rest.endswith(b"\n"):
-                    pass
-                yield None
-                continue
-            yield line
-
-
 def read_bundle(path: Path) -> BundleRun:
     """Read a bundle's run and results; a `UsageError` (one line) when it cannot be recorded."""
     manifest_path = path / MANIFEST
@@ -214,7 +200,7 @@ def read_bundle(path: Path) -> BundleRun:
     if not isinstance(manifest, dict):
         raise UsageError(f"{manifest_path}: not a JSON object")
     run = run_record(manifest, where=str(manifest_path))
-    results, bad, notes = _read_records(path / RECORDS)
+    results, bad, notes = _read_records(records_path(path) or path / RECORDS)
     total = _obj(manifest.get("totals")).get("total")
     if isinstance(total, int) and not isinstance(total, bool) and total != len(results) and not bad:
         notes.append(f"the manifest counts {total} test(s), {RECORDS} holds {len(results)}")
@@ -228,23 +214,28 @@ def _read_records(records_path: Path) -> tuple[list[ResultRecord], int, list[str
     notes: list[str] = []
     if not (records_path.exists() or records_path.is_symlink()):
         return results, bad, [f"no {RECORDS}: the run is recorded without test results"]
-    _regular_file(records_path, 2**62, RECORDS)
-    for raw in _lines(records_path):
-        if raw is not None and not raw.strip():
-            continue
-        record = None
-        if raw is not None:
-            try:
-                record = result_record(json.loads(raw.decode("utf-8")))
-            except (UnicodeDecodeError, ValueError, RecursionError):
-                record = None
-        if record is None:
-            bad += 1
-            continue
-        if len(results) >= MAX_RECORDS:
-            notes.append(f"{RECORDS}: more than {MAX_RECORDS} records; the rest were not read")
-            break
-        results.append(record)
+    name = records_path.name
+    _regular_file(records_path, 2**62, name)
+    try:
+        for raw in record_lines(records_path):
+            if raw is not None and not raw.strip():
+                continue
+            record = None
+            if raw is not None:
+                try:
+                    record = result_record(json.loads(raw.decode("utf-8")))
+                except (UnicodeDecodeError, ValueError, RecursionError):
+                    record = None
+            if record is None:
+                bad += 1
+                continue
+            if len(results) >= MAX_RECORDS:
+                notes.append(f"{name}: more than {MAX_RECORDS} records; the rest were not read")
+                break
+            results.append(record)
+    except (OSError, EOFError, zlib.error) as exc:  # a gzip that is not one, or ends early
+        bad += 1
+        notes.append(f"{name}: unreadable after {len(results)} record(s) ({exc}); the rest were not read")
     if bad:
-        notes.append(f"{RECORDS}: {bad} line(s) are not valid test records and were skipped")
+        notes.append(f"{name}: {bad} line(s) are not valid test records and were skipped")
     return results, bad, notes

@@ -3,8 +3,9 @@
 Why not build a tree: a large project produces hundreds of thousands of test
 cases; an ElementTree (or the `junit-xml` package, which also cannot express
 flaky tests and fails the schema — see docs/decisions.md) holds all of them in
-memory. Here each case is read from the suite's `CaseStore` and written at
-once, so memory stays flat. The markup is what the standard library's
+memory. Here `MergedJUnit` is one writer of the one pass over the run
+(`qaagent.stream`): each case arrives once, its text already redacted and
+cleaned, and is written at once, so memory stays flat. The markup is what the standard library's
 `XMLGenerator` writes, byte for byte (same escaping and quoting), built with a
 few string operations per case instead of a dozen method calls: that halved
 the write time of 100,000 cases (docs/benchmarks.md).
@@ -20,9 +21,10 @@ per earlier failed attempt; a test that never passed carries its final
 `failure`/`error` plus one `rerunFailure`/`rerunError` per other attempt.
 
 Every attribute and text is redacted (secrets) and cleaned (ANSI escapes,
-XML-illegal characters); captured output, messages and details are cut to
-`max_output` UTF-8 bytes with a marker that says how much was cut. Apart from
-`time` and `timestamp`, the same run content always gives the same bytes.
+XML-illegal characters) by `qaagent.stream.CaseText`; captured output, messages
+and details are cut to `max_output` UTF-8 bytes with a marker that says how much
+was cut. Apart from `time` and `timestamp`, the same run content always gives the
+same bytes.
 """
 
 from __future__ import annotations
@@ -31,20 +33,19 @@ import math
 import re
 import shlex
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from qaagent.files import atomic_open
+from qaagent.files import StreamedFile
 from qaagent.junit.dialects import WRITTEN_BY
-from qaagent.text import clean_text, format_time, truncate
+from qaagent.stream import CaseText, stream_run
+from qaagent.text import format_time, truncate
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
+    from collections.abc import Callable, Mapping, Sequence
     from pathlib import Path
 
-    from qaagent.results import Counts, Rerun, RunResult, SuiteResult, TestCase
-
-    #: the redactor's `redact`: text in, text with every secret masked out
-    Redact = Callable[[str], str]
+    from qaagent.results import Counts, RunResult, SuiteResult, TestCase
+    from qaagent.stream import Redact, ReportCase, ReportRerun
 
 DEFAULT_MAX_OUTPUT = 65536
 _CACHE_SIZE = 4096
@@ -53,8 +54,6 @@ _INDENT_PROPS = "\n    "
 _INDENT_CASE = "\n    "
 _INDENT_CHILD = "\n      "
 
-#: test cases joined into one write
-_BATCH = 256
 _RESULT_TAG = {"failed": "failure", "error": "error", "skipped": "skipped"}
 _RERUN_TAG = {
     (True, "failed"): "flakyFailure",
@@ -112,8 +111,8 @@ def _element(tag: str, attrs: dict[str, str], body: str = "") -> str:
     return _start(tag, attrs) + "/>"
 
 
-class _Writer:
-    """Holds the output and the text pipeline (redact → clean → truncate).
+class MergedJUnit:
+    """The merged report, a `qaagent.stream.CaseWriter`: one `<testsuite>` per suite, in order.
 
     The markup is built as strings (what `XMLGenerator` with
     ``short_empty_elements=True`` would write, byte for byte: same escaping,
@@ -122,37 +121,28 @@ class _Writer:
     """
 
     def __init__(
-        self,
-        write: Callable[[str], object],
-        redact: Redact,
-        max_output: int,
-        on_case: Callable[[TestCase], None] | None,
-        bundle_dir: Path | None = None,
+        self, out: StreamedFile, text: CaseText, *, bundle_dir: Path | None = None, name: str = "junit.xml"
     ) -> None:
-        self.write = write
-        self.redact = redact
-        self.max_output = max_output
-        self.on_case = on_case
+        self.out = out
+        self.files: tuple[str, ...] = (name,)
+        self.text = text.cut
+        self.max_output = text.max_output
         self.bundle_dir = str(bundle_dir) if bundle_dir is not None else None
-        #: cleaned classnames, files and other short values that repeat from case to case
+        #: quoted classnames and files, which repeat from case to case
         self._cache: dict[str, str] = {}
 
-    def text(self, value: str) -> str:
-        """Redacted, cleaned, truncated text."""
-        if not value:
-            return value
-        return truncate(clean_text(self.redact(value)), self.max_output)
-
     def repeated(self, value: str) -> str:
-        """Like `text`, memoised and already quoted: for values that repeat across cases (classname, file)."""
+        """`value` (already cleaned) cut and quoted, memoised: classnames and files repeat."""
         cached = self._cache.get(value)
         if cached is None:
             if len(self._cache) >= _CACHE_SIZE:
                 self._cache.clear()
-            cached = self._cache[value] = quote_attr(self.text(value))
+            cached = self._cache[value] = quote_attr(truncate(value, self.max_output))
         return cached
 
-    def totals(self, counts: Counts) -> dict[str, str]:
+    @staticmethod
+    def totals(counts: Counts) -> dict[str, str]:
+        """The count attributes of `<testsuites>` and `<testsuite>`."""
         return {
             "tests": str(counts.total),
             "failures": str(counts.failed),
@@ -160,27 +150,42 @@ class _Writer:
             "skipped": str(counts.skipped),
         }
 
-    def suite(self, suite: SuiteResult) -> None:
-        write = self.write
+    # -- CaseWriter ------------------------------------------------------------------------------
+
+    def begin(self, run: RunResult, manifest: Mapping[str, Any]) -> None:  # noqa: ARG002 - the CaseWriter protocol
+        """The XML declaration and `<testsuites>` with the run's totals."""
+        attrs = {"name": self.text(run.project), **self.totals(run.counts), "time": format_time(run.duration)}
+        self.out.write('<?xml version="1.0" encoding="utf-8"?>\n' + _start("testsuites", attrs) + ">")
+
+    def begin_suite(self, suite: SuiteResult) -> None:
+        """`<testsuite>` and its properties."""
         attrs = {"name": self.text(suite.name), **self.totals(suite.counts)}
         attrs["time"] = format_time(suite.duration)
         stamp = _timestamp(suite.started_at)
         if stamp is not None:
             attrs["timestamp"] = stamp
-        write(_INDENT_SUITE + _start("testsuite", attrs) + ">")
+        self.out.write(_INDENT_SUITE + _start("testsuite", attrs) + ">")
         self.properties(suite)
-        on_case = self.on_case
-        case_markup = self.case
-        batch: list[str] = []
-        for case in suite.cases:
-            batch.append(case_markup(case))
-            if on_case is not None:
-                on_case(case)
-            if len(batch) >= _BATCH:
-                write("".join(batch))
-                batch = []
-        write("".join(batch))
-        write(_INDENT_SUITE + "</testsuite>")
+
+    def cases(self, batch: Sequence[ReportCase]) -> None:
+        """The next test cases."""
+        case = self.case
+        self.out.write("".join([case(item) for item in batch]))
+
+    def end_suite(self, suite: SuiteResult) -> None:  # noqa: ARG002 - the CaseWriter protocol
+        """`</testsuite>`."""
+        self.out.write(_INDENT_SUITE + "</testsuite>")
+
+    def end(self) -> None:
+        """`</testsuites>`, and the file replaces its target."""
+        self.out.write("\n</testsuites>\n")
+        self.digest = self.out.close()
+
+    def abort(self) -> None:
+        """Remove the half-written file."""
+        self.out.abort()
+
+    # -- markup ----------------------------------------------------------------------------------
 
     def command(self, argv: Sequence[str]) -> str:
         """The command line, with this run's bundle folder as `$BUNDLE` so runs compare equal."""
@@ -188,6 +193,7 @@ class _Writer:
         return text.replace(self.bundle_dir, "$BUNDLE") if self.bundle_dir else text
 
     def properties(self, suite: SuiteResult) -> None:
+        """The suite's `<properties>`: runner, attempts, return code, command, timeout, problems."""
         props = [
             # says "written by qaagent": a reader takes lines (1-based) and identities as written
             WRITTEN_BY,
@@ -206,64 +212,97 @@ class _Writer:
             parts.append(_INDENT_CHILD)
             parts.append(_element("property", {"name": name, "value": self.text(value)}))
         parts.append(_INDENT_PROPS + "</properties>")
-        self.write("".join(parts))
+        self.out.write("".join(parts))
 
-    def case(self, case: TestCase) -> str:
+    def case(self, item: ReportCase) -> str:
         """The markup of one test case, starting with its indentation."""
-        text = self.text
+        case = item.case
+        limit = self.max_output
         start = (
-            f"{_INDENT_CASE}<testcase name={quote_attr(text(case.name))}"
-            f" classname={self.repeated(case.classname)}"
+            f"{_INDENT_CASE}<testcase name={quote_attr(truncate(item.name, limit))}"
+            f" classname={self.repeated(item.classname)}"
             f' time="{format_time(case.duration)}"'
         )
-        if case.file:
-            start += " file=" + self.repeated(case.file)
+        if item.file:
+            start += " file=" + self.repeated(item.file)
         if case.line is not None and case.line >= 1:
             start += f' line="{case.line}"'
-        if case.status == "passed" and not (case.reruns or case.stdout or case.stderr):
+        if case.status == "passed" and not (item.reruns or item.stdout or item.stderr):
             return start + "/>"
         parts = [start, ">"]
         tag = _RESULT_TAG.get(case.status)
         if tag is not None:
             parts.append(_INDENT_CHILD)
-            parts.append(_element(tag, self._result_attrs(case.message, case.type), text(case.details)))
+            message = truncate(item.message, limit)
+            parts.append(_element(tag, _result_attrs(message, item.type), item.details))
         flaky = case.status == "passed"
-        for rerun in case.reruns:
+        for rerun in item.reruns:
             parts.append(_INDENT_CHILD)
-            parts.append(self.rerun(_RERUN_TAG[flaky, rerun.status], rerun))
-        if case.stdout:
+            parts.append(_rerun(_RERUN_TAG[flaky, rerun.status], rerun))
+        if item.stdout:
             parts.append(_INDENT_CHILD)
-            parts.append(_element("system-out", {}, text(case.stdout)))
-        if case.stderr:
+            parts.append(_element("system-out", {}, item.stdout))
+        if item.stderr:
             parts.append(_INDENT_CHILD)
-            parts.append(_element("system-err", {}, text(case.stderr)))
+            parts.append(_element("system-err", {}, item.stderr))
         parts.append(_INDENT_CASE + "</testcase>")
         return "".join(parts)
 
-    def _result_attrs(self, message: str, type_: str) -> dict[str, str]:
-        attrs: dict[str, str] = {}
-        if message:
-            attrs["message"] = self.text(message)
-        if type_:
-            attrs["type"] = self.text(type_)
-        return attrs
 
-    def rerun(self, tag: str, rerun: Rerun) -> str:
-        attrs = self._result_attrs(rerun.message, rerun.type)
-        # `type` is required on Surefire's rerun elements
-        attrs.setdefault("type", "failure" if rerun.status == "failed" else "error")
-        children = [
-            _element(child, {}, self.text(body))
-            for child, body in (
-                ("stackTrace", rerun.details),
-                ("system-out", rerun.stdout),
-                ("system-err", rerun.stderr),
-            )
-            if body
-        ]
-        if not children:
-            return _start(tag, attrs) + "/>"
-        return f"{_start(tag, attrs)}>{''.join(children)}</{tag}>"
+def _result_attrs(message: str, type_: str) -> dict[str, str]:
+    attrs: dict[str, str] = {}
+    if message:
+        attrs["message"] = message
+    if type_:
+        attrs["type"] = type_
+    return attrs
+
+
+def _rerun(tag: str, rerun: ReportRerun) -> str:
+    attrs = _result_attrs(rerun.message, rerun.type)
+    # `type` is required on Surefire's rerun elements
+    attrs.setdefault("type", "failure" if rerun.status == "failed" else "error")
+    children = [
+        _element(child, {}, body)
+        for child, body in (
+            ("stackTrace", rerun.details),
+            ("system-out", rerun.stdout),
+            ("system-err", rerun.stderr),
+        )
+        if body
+    ]
+    if not children:
+        return _start(tag, attrs) + "/>"
+    return f"{_start(tag, attrs)}>{''.join(children)}</{tag}>"
+
+
+class _OnCase:
+    """A `CaseWriter` that only hands each case to a callback (`write_merged_junit`'s `on_case`)."""
+
+    files: tuple[str, ...] = ()
+
+    def __init__(self, on_case: Callable[[TestCase], None]) -> None:
+        self.on_case = on_case
+
+    def begin(self, run: RunResult, manifest: Mapping[str, Any]) -> None:
+        """Nothing before the cases."""
+
+    def begin_suite(self, suite: SuiteResult) -> None:
+        """Nothing per suite."""
+
+    def cases(self, batch: Sequence[ReportCase]) -> None:
+        """Each case to the callback."""
+        for item in batch:
+            self.on_case(item.case)
+
+    def end_suite(self, suite: SuiteResult) -> None:
+        """Nothing per suite."""
+
+    def end(self) -> None:
+        """Nothing after the cases."""
+
+    def abort(self) -> None:
+        """Nothing to remove."""
 
 
 def write_merged_junit(
@@ -275,21 +314,17 @@ def write_merged_junit(
     on_case: Callable[[TestCase], None] | None = None,
     bundle_dir: Path | None = None,
 ) -> None:
-    """Write the merged report of `run` to `out` atomically (temp file + rename).
+    """Write the merged report of `run` alone to `out` atomically (temp file + rename).
 
-    Every text passes `redact` (the bundle's redactor) before it is cleaned and
-    cut. `on_case`, if given, sees every case in report order while it is
-    written (the evidence bundle uses it to avoid a second pass over large stores).
+    A pass of its own over the run (the bundle writes it in the one pass with the
+    other reports). Every text passes `redact` before it is cleaned and cut;
+    `on_case`, if given, sees every case in report order while it is written.
     """
     out.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_open(out) as handle:
-        writer = _Writer(handle.write, redact, max_output, on_case, bundle_dir)
-        attrs = {
-            "name": writer.text(run.project),
-            **writer.totals(run.counts),
-            "time": format_time(run.duration),
-        }
-        handle.write('<?xml version="1.0" encoding="utf-8"?>\n' + _start("testsuites", attrs) + ">")
-        for suite in run.suites:
-            writer.suite(suite)
-        handle.write("\n</testsuites>\n")
+    text = CaseText(redact, max_output)
+    writers: list[Any] = [MergedJUnit(StreamedFile(out), text, bundle_dir=bundle_dir)]
+    if on_case is not None:
+        writers.append(_OnCase(on_case))
+    failures = stream_run(run, text, writers, {})
+    if failures:
+        raise OSError(failures[0].reason)

@@ -83,15 +83,8 @@ def _problem_lines(run: RunResult) -> list[str]:
     """Flaky tests, then failures, each with file:line; at most MAX_LISTED of each."""
     lines: list[str] = []
     # Only the first MAX_LISTED of each kind are kept: a run can have tens of thousands of failures.
-    failures: list[TestCase] = []
-    flaky: list[TestCase] = []
-    for case in run.problems():
-        if case.status in ("failed", "error"):
-            if len(failures) < MAX_LISTED:
-                failures.append(case)
-        elif case.flaky and len(flaky) < MAX_LISTED:
-            flaky.append(case)
     counts = run.counts
+    failures, flaky = _first_problems(run, counts.failed + counts.errors, counts.flaky)
     if flaky:
         lines.append("")
         lines.append(f"flaky ({counts.flaky}): passed on a retry")
@@ -111,3 +104,22 @@ def _problem_lines(run: RunResult) -> list[str]:
         if failing > len(failures):
             lines.append(f"  … and {failing - len(failures)} more (see the merged JUnit report)")
     return lines
+
+
+def _first_problems(run: RunResult, failing: int, flaky_count: int) -> tuple[list[TestCase], list[TestCase]]:
+    """The first MAX_LISTED failures and flaky tests; reading stops when both are complete.
+
+    A run can have tens of thousands of failures; the later ones are read back from disk.
+    """
+    failures: list[TestCase] = []
+    flaky: list[TestCase] = []
+    wanted_failures, wanted_flaky = min(MAX_LISTED, failing), min(MAX_LISTED, flaky_count)
+    for case in run.problems():
+        if case.status in ("failed", "error"):
+            if len(failures) < MAX_LISTED:
+                failures.append(case)
+        elif case.flaky and len(flaky) < MAX_LISTED:
+            flaky.append(case)
+        if len(failures) >= wanted_failures and len(flaky) >= wanted_flaky:
+            break
+    return failures, flaky

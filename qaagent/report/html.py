@@ -4,17 +4,20 @@ The bundle's JSON and XML are for machines; this page is for the reviewer who
 wants to see which suites ran in parallel and for how long, what failed and
 why, what was flaky, and the screenshot of the failing page.
 
-It is built from the bundle alone — manifest.json, tests.jsonl, and junit.xml
-for tracebacks, captured output and earlier attempts — so `qaagent report
-BUNDLE` can rebuild it at any time (after `qaagent merge` too). The page:
+`HtmlReport` is one writer of the one pass over a finished run
+(`qaagent.stream`): the page is streamed to its file as the cases arrive, never
+built in memory. `qaagent report BUNDLE` rebuilds it from the bundle alone —
+manifest.json, tests.jsonl.gz, and junit.xml for tracebacks, captured output and
+earlier attempts — through the same writer. The page:
 
 - makes no network request of any kind: CSS and JS are inline, there are no
   fonts or CDNs, and a strict Content-Security-Policy (scripts and styles only
   with this page's nonce, images only from the bundle's own folder) enforces it;
-- carries the test data as JSON in a `<script type="application/json">` block,
-  with `<`, `>`, `&` and U+2028/U+2029 escaped so no test name can end the block;
-  the inline script renders tables page by page (100 rows at a time), so a
-  100,000-test run does not freeze the browser;
+- carries the test data as the base64 of a zlib-compressed JSON document in a
+  `<script type="application/octet-stream">` block (base64 cannot end the block,
+  and the data is a tenth of its JSON size); the inline script unpacks it with the
+  browser's `DecompressionStream` and renders tables page by page (100 rows at a
+  time), so a 100,000-test run does not freeze the browser;
 - puts every test-supplied string into the page as text (`textContent` in the
   script, `html.escape` here), never as markup;
 - links artifacts by their bundle-relative path (percent-encoded per segment),
@@ -33,18 +36,27 @@ from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import quote
 
 from qaagent.errors import JUnitError
-from qaagent.evidence.bundle import replace_file
+from qaagent.evidence.bundle import record_file
 from qaagent.evidence.read import BundleError, iter_records, load_document, parse_manifest
+from qaagent.evidence.records import MESSAGE_LIMIT, id_prefix_of
+from qaagent.files import StreamedFile
 from qaagent.junit.read import iter_junit_cases
 from qaagent.report.timeline import number as _number
 from qaagent.report.timeline import svg_timeline
-from qaagent.text import fmt_seconds
+from qaagent.results import TestCase
+from qaagent.stream import BATCH, ReportCase, ReportRerun
+from qaagent.text import fmt_seconds, truncate
 
 if TYPE_CHECKING:
-    from qaagent.results import TestCase
+    from collections.abc import Iterator, Mapping, Sequence
+
+    from qaagent.evidence.read import Record
+    from qaagent.results import RunResult, SuiteResult
 
 #: the page's name at the bundle root
 REPORT_NAME = "report.html"
+#: the version of the embedded data's layout (report.js reads this one)
+DATA_VERSION = 2
 #: status letters in the embedded rows (keeps 100,000 rows small)
 _STATUS_CODE = {"passed": "p", "failed": "f", "error": "e", "skipped": "s"}
 _CONCLUSION_ICON = {"success": "✅", "failure": "❌", "cancelled": "⏹️", "running": "⏳"}
@@ -53,6 +65,9 @@ _JSON_UNSAFE = re.compile("[<>&\u2028\u2029]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _SAFE_URL = re.compile(r"^https://[A-Za-z0-9.-]+(?::\d+)?$")
 _SAFE_REPO = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
+#: the JSON string encoder (C, ``ensure_ascii=False``); the data block is base64, so no HTML escaping
+_json = json.encoder.encode_basestring
+_CACHE_SIZE = 4096
 
 
 # -- reading the bundle ---------------------------------------------------------------------------
@@ -71,56 +86,6 @@ def load_manifest(bundle_dir: Path) -> dict[str, Any]:
     return cast("dict[str, Any]", document)
 
 
-def _attempt_dict(case: TestCase) -> list[dict[str, Any]]:
-    return [
-        {
-            "status": r.status,
-            "message": r.message,
-            "type": r.type,
-            "details": r.details,
-            "stdout": r.stdout,
-            "stderr": r.stderr,
-            "duration": round(r.duration, 3),
-        }
-        for r in case.reruns
-    ]
-
-
-def junit_details(bundle_dir: Path, wanted: dict[int, str]) -> tuple[dict[int, dict[str, Any]], str | None]:
-    """Details of the cases at positions `wanted` (index → expected name) of the merged junit.xml.
-
-    tests.jsonl was written case by case while junit.xml was streamed, so the
-    n-th record is the n-th test case; a name that does not match leaves that
-    case without details rather than showing another test's traceback.
-    Returns the details and a note when junit.xml could not be (fully) read.
-    """
-    found: dict[int, dict[str, Any]] = {}
-    if not wanted:
-        return found, None
-    path = bundle_dir / "junit.xml"
-    if not path.is_file():
-        return found, "junit.xml is missing: tracebacks and captured output are not shown"
-    last = max(wanted)
-    try:
-        cases = iter_junit_cases(path, suite="", base_dir=bundle_dir, repo_root=bundle_dir)
-        for index, case in enumerate(cases):
-            name = wanted.get(index)
-            if name is not None and name == case.name:
-                found[index] = {
-                    "message": case.message,
-                    "type": case.type,
-                    "details": case.details,
-                    "stdout": case.stdout,
-                    "stderr": case.stderr,
-                    "reruns": _attempt_dict(case),
-                }
-            if index >= last:
-                break
-    except JUnitError as error:
-        return found, f"junit.xml could not be read completely: {error}"
-    return found, None
-
-
 def _safe_rel(path: object) -> str | None:
     """A bundle-relative POSIX path that cannot leave the bundle, else None."""
     if not isinstance(path, str) or not path or "\\" in path or ":" in path.split("/")[0]:
@@ -131,69 +96,224 @@ def _safe_rel(path: object) -> str | None:
     return pure.as_posix()
 
 
-# -- building the embedded data -------------------------------------------------------------------
+class BundleCases:
+    """A finished bundle's cases as `ReportCase`s: tests.jsonl.gz for each row, junit.xml for details.
+
+    tests.jsonl was written case by case while junit.xml was streamed, so the
+    n-th record is the n-th test case; a name that does not match leaves that
+    case without details rather than showing another test's traceback. `note`
+    says when junit.xml could not be (fully) read.
+    """
+
+    def __init__(self, bundle_dir: Path) -> None:
+        self.bundle_dir = bundle_dir
+        self.note: str | None = None
+
+    def __iter__(self) -> Iterator[ReportCase]:
+        details = self._junit()
+        for index, record in enumerate(iter_records(self.bundle_dir)):
+            found = next(details, None) if details is not None else None
+            if found is None and details is not None and self.note is None:
+                self.note = "junit.xml holds fewer cases than tests.jsonl.gz: some details are not shown"
+                details = None
+            yield _rebuilt(record, found if found is not None and found.name == record.name else None, index)
+
+    def _junit(self) -> Iterator[TestCase] | None:
+        path = self.bundle_dir / "junit.xml"
+        if not path.is_file():
+            self.note = "junit.xml is missing: tracebacks and captured output are not shown"
+            return None
+        return self._read(path)
+
+    def _read(self, path: Path) -> Iterator[TestCase]:
+        try:
+            yield from iter_junit_cases(path, suite="", base_dir=self.bundle_dir, repo_root=self.bundle_dir)
+        except JUnitError as error:
+            self.note = f"junit.xml could not be read completely: {error}"
 
 
-class _Strings:
-    """A table of repeated strings (classnames, files): rows hold indexes."""
+def _rebuilt(record: Record, junit: TestCase | None, index: int) -> ReportCase:
+    """A row of the page from its record, with the details of its junit.xml case when it has one."""
+    case = TestCase(
+        record.suite,
+        record.classname,
+        record.name,
+        record.status if record.status in _STATUS_CODE else "error",  # type: ignore[arg-type]
+        record.duration,
+        record.file,
+        record.line,
+        attempts=record.attempts,
+        flaky=record.flaky,
+        artifacts=record.artifacts,
+    )
+    if junit is None:
+        return ReportCase(
+            case, index, record.suite, record.classname, record.name, record.file, record.category,
+            record.message, artifacts=record.artifacts,
+        )  # fmt: skip
+    reruns = tuple(
+        ReportRerun(r.status, r.message, r.type, r.details, r.stdout, r.stderr, r.duration)
+        for r in junit.reruns
+    )
+    return ReportCase(
+        case, index, record.suite, record.classname, record.name, record.file, record.category,
+        junit.message or record.message, junit.type, junit.details, junit.stdout, junit.stderr, reruns,
+        record.artifacts,
+    )  # fmt: skip
 
-    def __init__(self) -> None:
-        self.items: list[str] = []
-        self._index: dict[str, int] = {}
 
-    def __call__(self, value: object) -> int:
-        if not isinstance(value, str) or not value:
+# -- the page, streamed ---------------------------------------------------------------------------
+
+
+class HtmlReport:
+    """report.html as a `qaagent.stream.CaseWriter`: the page head, the packed data, the script.
+
+    `max_output` cuts each failure's message as the merged JUnit cuts it (0: as it
+    comes, for cases read back from a bundle); `note` is shown above the tables.
+    """
+
+    files: tuple[str, ...] = (REPORT_NAME,)
+
+    def __init__(self, out: StreamedFile, *, max_output: int = 0, note: str | None = None) -> None:
+        self.out = out
+        self.max_output = max_output
+        self.note = note
+        self.strings: list[str] = []
+        self._string_index: dict[str, int] = {}
+        self._suite_index: dict[str, int] = {}
+        self._suite_names: list[str] = []
+        self._rows = 0
+        self._prefix = ""
+        self._nonce = secrets.token_urlsafe(18)
+
+    # -- CaseWriter ------------------------------------------------------------------------------
+
+    def begin(self, run: RunResult | None, manifest: Mapping[str, Any]) -> None:  # noqa: ARG002 - the CaseWriter protocol
+        """Everything up to the data: head, header, timeline, suite sections; the data's start."""
+        document = dict(manifest)
+        self._suite_names = [str(s.get("name", "")) for s in _suites(document)]
+        self._suite_index = {name: i for i, name in enumerate(self._suite_names)}
+        self._prefix = id_prefix_of(document.get("started"))
+        style = _asset("report.css")
+        if "</" in style:  # our own asset: a bug, not input
+            msg = "report assets must not contain '</'"
+            raise AssertionError(msg)
+        title = f"qaagent report — {document.get('project') or ''} {document.get('run_id') or ''}".strip()
+        self.out.write(
+            page_start(title, style, nonce=self._nonce, img_src="'self' data:")
+            + '<a class="skip" href="#problems">Skip to failed and flaky tests</a>'
+            f"{_asset('patterns.svg')}<main>{_header(document)}"
+            '<p class="warn" id="data-note" hidden></p>'
+            f"{svg_timeline(document)}"
+            '<section id="problems" aria-labelledby="problems-h" tabindex="-1">'
+            '<h2 id="problems-h">Failed and flaky tests</h2><div id="problem-list"></div></section>'
+            f"{_suite_sections(document, self._suite_names)}"
+            "<noscript><p>The test tables need JavaScript; "
+            "the data is also in tests.jsonl.gz and junit.xml.</p></noscript>"
+            "</main>"
+            '<script type="application/octet-stream" id="qa-data" data-encoding="deflate">'
+        )
+        self.out.begin_packed()
+        # the suites' names come at the end, with any a case names that the manifest does not list
+        self.out.write(f'{{"v":{DATA_VERSION},"idPrefix":{_json(self._prefix)},"rows":[')
+
+    def begin_suite(self, suite: SuiteResult) -> None:
+        """Nothing per suite: rows carry their suite."""
+
+    def end_suite(self, suite: SuiteResult) -> None:
+        """Nothing per suite."""
+
+    def cases(self, batch: Sequence[ReportCase]) -> None:
+        """The rows of the next cases."""
+        row = self._row
+        text = ",".join([row(item) for item in batch])
+        self.out.write("," + text if self._rows else text)
+        self._rows += len(batch)
+
+    def end(self, note: str | None = None) -> None:
+        """The data's end (the string table, the note), the script, and the file replaces its target."""
+        note = note or self.note
+        self.out.write(
+            f'],"strings":[{",".join(_json(s) for s in self.strings)}],'
+            f'"suites":[{",".join(_json(n) for n in self._suite_names)}],'
+            f'"note":{_json(note) if note else "null"}}}'
+        )
+        self.out.end_packed()
+        script = _asset("report.js")
+        if "</" in script:  # our own asset: a bug, not input
+            msg = "report assets must not contain '</'"
+            raise AssertionError(msg)
+        self.out.write(f'</script><script nonce="{self._nonce}">{script}</script></body></html>\n')
+        self.digest = self.out.close()
+
+    def abort(self) -> None:
+        """Remove the half-written page."""
+        self.out.abort()
+
+    # -- rows ------------------------------------------------------------------------------------
+
+    def _string(self, value: str | None) -> int:
+        if not value:
             return -1
-        number = self._index.get(value)
+        number = self._string_index.get(value)
         if number is None:
-            number = self._index[value] = len(self.items)
-            self.items.append(value)
+            number = self._string_index[value] = len(self.strings)
+            self.strings.append(value)
         return number
 
+    def _suite(self, name: str) -> int:
+        number = self._suite_index.get(name)
+        if number is None:  # a case of a suite the manifest does not list (a hand-made bundle)
+            number = self._suite_index[name] = len(self._suite_names)
+            self._suite_names.append(name)
+        return number
 
-def build_data(bundle_dir: Path, manifest: dict[str, Any]) -> dict[str, Any]:
-    """The JSON the page's script renders: suites, compact test rows, problem details."""
-    suite_names = [str(s.get("name", "")) for s in _suites(manifest)]
-    suite_index = {name: i for i, name in enumerate(suite_names)}
-    strings = _Strings()
-    rows: list[list[Any]] = []
-    problems: dict[int, dict[str, Any]] = {}
-    wanted: dict[int, str] = {}
-    for index, record in enumerate(iter_records(bundle_dir)):
-        suite = record.suite
-        if suite not in suite_index:
-            suite_index[suite] = len(suite_names)
-            suite_names.append(suite)
-        status = _STATUS_CODE.get(record.status, "e")
-        rows.append(
-            [
-                suite_index[suite],
-                strings(record.classname),
-                record.name,
-                status,
-                round(_number(record.duration), 3),
-                strings(record.file),
-                record.line if record.line is not None else 0,
-                1 if record.flaky else 0,
-                record.attempts,
-                record.id,
-                record.message if status != "p" else "",
-            ]
+    def _row(self, item: ReportCase) -> str:
+        case = item.case
+        status = _STATUS_CODE.get(case.status, "e")
+        duration = case.duration
+        duration = round(duration, 3) if 0 <= duration < float("inf") else 0.0
+        line = case.line if isinstance(case.line, int) and case.line > 0 else 0
+        message = _json(item.message[:MESSAGE_LIMIT]) if status != "p" and item.message else '""'
+        head = (
+            f"[{self._suite(item.suite)},{self._string(item.classname)},{_json(item.name)},"
+            f'"{status}",{duration!r},{self._string(item.file)},{line},{1 if case.flaky else 0},'
+            f"{case.attempts if isinstance(case.attempts, int) else 1},0,{message}"
         )
-        if status in ("f", "e") or record.flaky:
-            artifacts = [a for a in (_safe_rel(a) for a in record.artifacts) if a]
-            problems[index] = {"category": record.category, "artifacts": artifacts}
-            wanted[index] = record.name
-    details, note = junit_details(bundle_dir, wanted)
-    for index, extra in details.items():
-        problems[index].update(extra)
-    return {
-        "suites": suite_names,
-        "strings": strings.items,
-        "tests": rows,
-        "problems": {str(k): v for k, v in problems.items()},
-        "note": note,
-    }
+        if status in ("f", "e") or case.flaky:
+            return f"{head},{self._problem(item)}]"
+        return head + "]"
+
+    def _problem(self, item: ReportCase) -> str:
+        """A failed, errored or flaky case's details, as a JSON object (empty fields left out)."""
+        fields = [f'"category":{_json(item.category) if item.category else "null"}']
+        artifacts = [a for a in (_safe_rel(a) for a in item.artifacts) if a]
+        if artifacts:
+            fields.append(f'"artifacts":[{",".join(_json(a) for a in artifacts)}]')
+        message = truncate(item.message, self.max_output) if self.max_output else item.message
+        for key, value in (
+            ("message", message),
+            ("type", item.type),
+            ("details", item.details),
+            ("stdout", item.stdout),
+            ("stderr", item.stderr),
+        ):
+            if value:
+                fields.append(f'"{key}":{_json(value)}')
+        if item.reruns:
+            fields.append(f'"reruns":[{",".join(_rerun(r) for r in item.reruns)}]')
+        return "{" + ",".join(fields) + "}"
+
+
+def _rerun(rerun: ReportRerun) -> str:
+    duration = round(rerun.duration, 3) if 0 <= rerun.duration < float("inf") else 0.0
+    # the type the merged JUnit gives an attempt without one (Surefire requires it), as the bundle reads back
+    type_ = rerun.type or ("failure" if rerun.status == "failed" else "error")
+    return (
+        f'{{"status":{_json(rerun.status)},"message":{_json(rerun.message)},"type":{_json(type_)},'
+        f'"details":{_json(rerun.details)},"stdout":{_json(rerun.stdout)},"stderr":{_json(rerun.stderr)},'
+        f'"duration":{duration!r}}}'
+    )
 
 
 def embed_json(data: object) -> str:
@@ -203,7 +323,7 @@ def embed_json(data: object) -> str:
     return _SURROGATE.sub("\ufffd", text)
 
 
-# -- the page ---------------------------------------------------------------------------------
+# -- the page's parts -------------------------------------------------------------------------------
 
 
 def _obj(value: object) -> dict[str, Any]:
@@ -314,10 +434,10 @@ def _header(manifest: dict[str, Any]) -> str:
     )
 
 
-def _suite_sections(manifest: dict[str, Any], data: dict[str, Any]) -> str:
+def _suite_sections(manifest: dict[str, Any], names: list[str]) -> str:
     parts: list[str] = ['<section aria-labelledby="suites-h"><h2 id="suites-h">Suites</h2>']
     manifest_suites = {str(s.get("name")): s for s in _suites(manifest)}
-    for index, name in enumerate(data["suites"]):
+    for index, name in enumerate(names):
         suite = manifest_suites.get(name, {})
         counts = _obj(suite.get("counts"))
         count_text = " · ".join(
@@ -349,7 +469,7 @@ def _suite_sections(manifest: dict[str, Any], data: dict[str, Any]) -> str:
             )
             + f'<div class="tests" data-suite="{index}"></div></section>'
         )
-    parts.append("</section>")
+    parts.append('<div id="more-suites"></div></section>')
     return "".join(parts)
 
 
@@ -388,35 +508,25 @@ def page_start(title: str, style: str, *, nonce: str, img_src: str) -> str:
     )
 
 
-def render_report(bundle_dir: Path) -> str:
-    """The whole report.html of the bundle at `bundle_dir`, as text."""
-    manifest = load_manifest(bundle_dir)
-    data = build_data(bundle_dir, manifest)
-    nonce = secrets.token_urlsafe(18)
-    script = _asset("report.js")
-    style = _asset("report.css")
-    if "</" in script or "</" in style:  # our own assets: a bug, not input
-        msg = "report assets must not contain '</'"
-        raise AssertionError(msg)
-    title = f"qaagent report — {manifest.get('project') or ''} {manifest.get('run_id') or ''}".strip()
-    note = f'<p class="warn">{_e(data["note"])}</p>' if data.get("note") else ""
-    return (
-        page_start(title, style, nonce=nonce, img_src="'self' data:")
-        + '<a class="skip" href="#problems">Skip to failed and flaky tests</a>'
-        f"{_asset('patterns.svg')}<main>{_header(manifest)}{note}{svg_timeline(manifest)}"
-        '<section id="problems" aria-labelledby="problems-h" tabindex="-1">'
-        '<h2 id="problems-h">Failed and flaky tests</h2><div id="problem-list"></div></section>'
-        f"{_suite_sections(manifest, data)}"
-        "<noscript><p>The test tables need JavaScript; "
-        "the data is also in tests.jsonl and junit.xml.</p></noscript>"
-        "</main>"
-        f'<script type="application/json" id="qa-data">{embed_json(data)}</script>'
-        f'<script nonce="{nonce}">{script}</script></body></html>\n'
-    )
-
-
 def write_report(bundle_dir: Path) -> Path:
-    """Render report.html into the bundle and record its checksum in the manifest (both atomically)."""
-    text = render_report(bundle_dir)
-    replace_file(bundle_dir, REPORT_NAME, text)
+    """Rebuild report.html from the bundle alone and record its checksum in the manifest (atomically)."""
+    manifest = load_manifest(bundle_dir)
+    source = BundleCases(bundle_dir)
+    out = StreamedFile(bundle_dir / REPORT_NAME)
+    page = HtmlReport(out)
+    try:
+        page.begin(None, manifest)
+        batch: list[ReportCase] = []
+        for item in source:
+            batch.append(item)
+            if len(batch) >= BATCH:
+                page.cases(batch)
+                batch = []
+        if batch:
+            page.cases(batch)
+        page.end(source.note)
+    except BaseException:
+        page.abort()
+        raise
+    record_file(bundle_dir, REPORT_NAME, page.digest)
     return bundle_dir / REPORT_NAME

@@ -8,19 +8,28 @@ drops detail step by step — the timeline first, then captured output, then the
 then failure details beyond the first few, then the tail of the failure
 list — and says so at the top. It never cuts a UTF-8 character or a table
 row in half.
+
+The cases come from the one pass over the run (`qaagent.stream`):
+`SummaryCollector` is one of its writers. It keeps, already rendered, only what
+the largest summary can show — the first passed-test lines, flaky lines and
+failures (one-line and detailed) up to `max_bytes` in all — and counts the
+rest; `render` then lays out any level of detail for any smaller budget (the
+check run's and the comment's) without reading the cases again.
 """
 
 from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import quote
 
 from qaagent.evidence import diagnostics
 from qaagent.report.timeline import gantt
 from qaagent.results import FailOn, RunResult, SuiteResult, TestCase, conclusion
+from qaagent.stream import CaseText, ReportCase, stream_run
 from qaagent.text import display_name, fmt_seconds, truncate_utf8
 
 Categorize = Callable[[TestCase], str]
@@ -65,7 +74,7 @@ def _cut(text: str, limit: int) -> str:
 # -- formatting -------------------------------------------------------------
 
 
-def case_label(case: TestCase) -> str:
+def case_label(case: TestCase | ReportCase) -> str:
     """`suite › classname › name`, escaped and capped."""
     parts = [p for p in (case.suite, case.classname, display_name(case.name)) if p]
     raw = " › ".join(parts)
@@ -74,16 +83,16 @@ def case_label(case: TestCase) -> str:
     return escape_text(raw)
 
 
-def _location(case: TestCase, link_base: str | None, sha: str | None) -> str:
-    if not case.file:
+def _location(file: str | None, line: int | None, link_base: str | None, sha: str | None) -> str:
+    if not file:
         return ""
-    path = case.file.replace("\\", "/")
-    shown = escape_text(path[:NAME_CHARS]) + (f":{case.line}" if case.line else "")
+    path = file.replace("\\", "/")
+    shown = escape_text(path[:NAME_CHARS]) + (f":{line}" if line else "")
     if not link_base:
         return shown
     url = f"{link_base.rstrip('/')}/blob/{quote(sha or 'HEAD', safe='')}/{quote(path.lstrip('/'), safe='/')}"
-    if case.line:
-        url += f"#L{case.line}"
+    if line:
+        url += f"#L{line}"
     return f"[{shown}]({url})"
 
 
@@ -97,6 +106,218 @@ def _suite_status(suite: SuiteResult) -> str:
     elif suite.error and status != "error":
         text += " (incomplete)"
     return text
+
+
+def _size(text: str) -> int:
+    return len(text.encode("utf-8"))
+
+
+# -- collecting from the one pass ------------------------------------------------
+
+
+@dataclass
+class _Pieces:
+    """Rendered pieces in order, kept while their sizes add up to at most `budget` bytes."""
+
+    budget: int
+    texts: list[str] = field(default_factory=list)
+    #: `ends[i]`: the size of the first i pieces together (bytes)
+    ends: list[int] = field(default_factory=lambda: [0])
+    complete: bool = True  #: False once a piece did not fit (and none after it was kept)
+
+    def add(self, text: str) -> bool:
+        """Keep `text` if it fits; False (and nothing kept from now on) once the budget is passed."""
+        if not self.complete:
+            return False
+        end = self.ends[-1] + _size(text)
+        if end > self.budget:
+            self.complete = False
+            return False
+        self.texts.append(text)
+        self.ends.append(end)
+        return True
+
+    def span(self, start: int, stop: int) -> int:
+        """The size of pieces `start` to `stop` (kept ones) together."""
+        return self.ends[stop] - self.ends[start]
+
+
+class SummaryCollector:
+    """The summary's share of the one pass (a `qaagent.stream.CaseWriter` that writes no file).
+
+    `link_base` and `sha` make failure locations links (see `render_summary`);
+    `categorize`, when given, replaces the pass's diagnostic categories.
+    """
+
+    files: tuple[str, ...] = ()
+
+    def __init__(
+        self,
+        *,
+        max_bytes: int = 1_000_000,
+        link_base: str | None = None,
+        sha: str | None = None,
+        categorize: Categorize | None = None,
+    ) -> None:
+        self.max_bytes = max_bytes
+        self.link_base = link_base
+        self.sha = sha
+        self.categorize = categorize
+        self.run: RunResult | None = None
+        self.categories: Counter[str] = Counter()
+        self.failures = 0
+        self.flaky = 0
+        self.flaky_lines = _Pieces(max_bytes)
+        #: the passed-test lists: per suite with passed tests its header, its lines and its end, in order
+        self.passed = _Pieces(max_bytes)
+        self.one_line = _Pieces(max_bytes)
+        self.detailed = _Pieces(max_bytes)
+        self.detailed_output = _Pieces(max_bytes)
+        self._listing = False  #: the current suite's passed tests are being listed
+
+    # -- CaseWriter ------------------------------------------------------------------------------
+
+    def begin(self, run: RunResult, manifest: Mapping[str, Any]) -> None:  # noqa: ARG002 - the CaseWriter protocol
+        """The run whose counts and suites the summary shows."""
+        self.run = run
+
+    def begin_suite(self, suite: SuiteResult) -> None:
+        """Passed-test lines of this suite start (when it has passed tests)."""
+        self._listing = bool(suite.counts.passed) and self.passed.add(
+            f"<details><summary>Passed tests of {escape_text(suite.name[:NAME_CHARS])}</summary>\n\n"
+        )
+
+    def cases(self, batch: Sequence[ReportCase]) -> None:
+        """Count and render what the summary can show of the next cases."""
+        passed = self.passed
+        for item in batch:
+            status = item.case.status
+            if status == "passed":
+                if self._listing and passed.complete:
+                    passed.add(f"- {case_label(item)}\n")  # flaky ones too: they passed
+                if item.case.flaky:
+                    self._flaky(item)
+            elif status in ("failed", "error"):
+                self._category(item)
+                self._failure(item)
+
+    def end_suite(self, suite: SuiteResult) -> None:  # noqa: ARG002 - the CaseWriter protocol
+        """The end of the suite's passed-test list."""
+        if self._listing:
+            self.passed.add("\n</details>\n\n")
+        self._listing = False
+
+    def end(self) -> None:
+        """Nothing to write: `render` lays the summary out."""
+
+    def abort(self) -> None:
+        """Nothing to remove."""
+
+    # -- the pieces ------------------------------------------------------------------------------
+
+    def _category(self, item: ReportCase) -> None:
+        if self.categorize is not None:
+            try:
+                self.categories[str(self.categorize(item.case))] += 1
+            except Exception:
+                self.categories["unknown"] += 1
+        elif item.category is not None:
+            self.categories[item.category] += 1
+
+    def _flaky(self, item: ReportCase) -> None:
+        self._category(item)
+        self.flaky += 1
+        if not self.flaky_lines.complete:
+            return
+        where = _location(item.file, item.case.line, self.link_base, self.sha)
+        evidence = f" · evidence: {_artifact_list(item.artifacts)}" if item.artifacts else ""
+        self.flaky_lines.add(
+            f"- {case_label(item)} — passed on attempt {item.case.attempts}"
+            + (f" · {where}" if where else "")
+            + f"{evidence}\n"
+        )
+
+    def _failure(self, item: ReportCase) -> None:
+        self.failures += 1
+        if not (self.one_line.complete or self.detailed.complete or self.detailed_output.complete):
+            return
+        case = item.case
+        icon = _STATUS_ICON[case.status]
+        where = _location(item.file, case.line, self.link_base, self.sha)
+        attempts = f" · {case.attempts} attempts" if case.attempts > 1 else ""
+        if self.one_line.complete:
+            first = (item.message or item.details).strip().splitlines()
+            summary = escape_text(first[0][:200]) if first else ""
+            tail = f" — {summary}" if summary else ""
+            self.one_line.add(
+                f"- {icon} {case_label(item)}" + (f" · {where}" if where else "") + f"{attempts}{tail}\n"
+            )
+        if not (self.detailed.complete or self.detailed_output.complete):
+            return
+        parts = [f"#### {icon} {case_label(item)}\n\n"]
+        parts.append(f"{case.status}" + (f" at {where}" if where else "") + f"{attempts}\n\n")
+        if item.message:
+            parts.append(code_block(_cut(item.message, MESSAGE_CHARS)) + "\n\n")
+        if item.details and item.details.strip() != item.message.strip():
+            parts.append("<details><summary>Details</summary>\n\n")
+            parts.append(code_block(_cut(item.details, DETAILS_CHARS)) + "\n\n</details>\n\n")
+        if item.artifacts:
+            # Screenshots, traces, videos: paths inside the evidence bundle the workflow uploads.
+            parts.append(f"Evidence in the bundle: {_artifact_list(item.artifacts)}\n\n")
+        detailed = "".join(parts)
+        self.detailed.add(detailed)
+        if self.detailed_output.complete:
+            for label, text in (("stdout", item.stdout), ("stderr", item.stderr)):
+                if text.strip():
+                    parts.append(f"<details><summary>Captured {label}</summary>\n\n")
+                    parts.append(code_block(_cut(text, OUTPUT_CHARS)) + "\n\n</details>\n\n")
+            self.detailed_output.add("".join(parts))
+
+    # -- rendering -------------------------------------------------------------------------------
+
+    def render(
+        self,
+        *,
+        fail_on: Sequence[FailOn],
+        evidence_path: str | None = None,
+        notes: Sequence[str] = (),
+        max_bytes: int | None = None,
+    ) -> str:
+        """The summary within `max_bytes` (at most the collector's own; default: that)."""
+        assert self.run is not None  # noqa: S101 - begin() was called by the pass
+        budget = self.max_bytes if max_bytes is None else min(max_bytes, self.max_bytes)
+        ctx = _Render(self, self.run, fail_on=fail_on, evidence_path=evidence_path, notes=notes)
+        levels = (
+            [_Level(output=True, passed_lists=True, details_for=None, timeline=True)] if ctx.timeline else []
+        )
+        levels += [_Level(output=True, passed_lists=True, details_for=None)]
+        levels += [_Level(output=False, passed_lists=True, details_for=None)]
+        levels += [_Level(output=False, passed_lists=False, details_for=n) for n in _DETAIL_STEPS]
+        for level in levels:
+            text = ctx.render(level, budget)
+            if text is not None:
+                return text
+        # Even one-line failures do not all fit: list as many as fit.
+        low, high = 0, self.failures
+        best = ctx.render(_Level(output=False, passed_lists=False, details_for=0, listed=0), budget)
+        while low < high:
+            mid = (low + high + 1) // 2
+            attempt = ctx.render(_Level(output=False, passed_lists=False, details_for=0, listed=mid), budget)
+            if attempt is None:
+                high = mid - 1
+            else:
+                best, low = attempt, mid
+        if best is not None:
+            return best
+        # The fixed part alone is too big (a tiny budget or a huge number of suites).
+        full = ctx.render(_Level(output=False, passed_lists=False, details_for=0, listed=0), None) or ""
+        return truncate_utf8(full, budget, "_Summary cut to fit the size limit; see the evidence bundle._")
+
+
+def collect(run: RunResult, collector: SummaryCollector) -> SummaryCollector:
+    """`collector` fed with `run` by a pass of its own (the bundle's pass feeds it with the others)."""
+    stream_run(run, CaseText(str, 0, diagnostics.categorize), [collector], {})
+    return collector
 
 
 # -- rendering --------------------------------------------------------------
@@ -129,80 +350,31 @@ def render_summary(
     (`sha` defaults to HEAD). `categorize` names a failure's diagnostic
     category; by default `qaagent.evidence.diagnostics.categorize`, the one
     the bundle's records use. `notes` are trusted Markdown lines added before the failures.
+    A pass of its own over the run: the bundle's one pass feeds a `SummaryCollector` instead.
     """
-    categorize = categorize or diagnostics.categorize
-    problems = list(run.problems())
-    failures = [c for c in problems if c.status in ("failed", "error")]
-    flaky = [c for c in problems if c.flaky and c.status not in ("failed", "error")]
-    ctx = _Render(
-        run,
-        fail_on=fail_on,
-        evidence_path=evidence_path,
-        link_base=link_base,
-        sha=sha,
-        notes=notes,
-        categorize=categorize,
-        failures=failures,
-        flaky=flaky,
-    )
-    levels = [_Level(output=True, passed_lists=True, details_for=None, timeline=True)] if ctx.timeline else []
-    levels += [_Level(output=True, passed_lists=True, details_for=None)]
-    levels += [_Level(output=False, passed_lists=True, details_for=None)]
-    levels += [_Level(output=False, passed_lists=False, details_for=n) for n in _DETAIL_STEPS]
-    for level in levels:
-        text = ctx.render(level, max_bytes)
-        if text is not None:
-            return text
-    # Even one-line failures do not all fit: list as many as fit.
-    low, high = 0, len(failures)
-    best = ctx.render(_Level(output=False, passed_lists=False, details_for=0, listed=0), max_bytes)
-    while low < high:
-        mid = (low + high + 1) // 2
-        attempt = ctx.render(_Level(output=False, passed_lists=False, details_for=0, listed=mid), max_bytes)
-        if attempt is None:
-            high = mid - 1
-        else:
-            best, low = attempt, mid
-    if best is not None:
-        return best
-    # The fixed part alone is too big (a tiny budget or a huge number of suites).
-    full = ctx.render(_Level(output=False, passed_lists=False, details_for=0, listed=0), None) or ""
-    return truncate_utf8(full, max_bytes, "_Summary cut to fit the size limit; see the evidence bundle._")
+    collector = SummaryCollector(max_bytes=max_bytes, link_base=link_base, sha=sha, categorize=categorize)
+    return collect(run, collector).render(fail_on=fail_on, evidence_path=evidence_path, notes=notes)
 
 
 class _Render:
-    """One rendering of the summary at a given level of detail."""
+    """One rendering of the summary at a given level of detail, from the collected pieces."""
 
     def __init__(
         self,
+        collected: SummaryCollector,
         run: RunResult,
         *,
         fail_on: Sequence[FailOn],
         evidence_path: str | None,
-        link_base: str | None,
-        sha: str | None,
         notes: Sequence[str],
-        categorize: Categorize | None,
-        failures: list[TestCase],
-        flaky: list[TestCase],
     ) -> None:
+        self.collected = collected
         self.run = run
         self.fail_on = fail_on
         self.evidence_path = evidence_path
-        self.link_base = link_base
-        self.sha = sha
         self.notes = notes
-        self.failures = failures
-        self.flaky = flaky
         #: computed once: the levels of detail re-render everything else
         self.timeline = gantt(run)
-        self.categories: Counter[str] = Counter()
-        if categorize is not None:
-            for case in [*failures, *flaky]:
-                try:
-                    self.categories[str(categorize(case))] += 1
-                except Exception:
-                    self.categories["unknown"] += 1
 
     def render(self, level: _Level, max_bytes: int | None) -> str | None:
         """The summary, or None as soon as it exceeds `max_bytes`."""
@@ -211,7 +383,7 @@ class _Render:
         verdict = conclusion(run, self.fail_on)
         project = f" — {escape_text(run.project)}" if run.project else ""
         out.add(f"## {_CONCLUSION_ICON[verdict]} qaagent: {verdict}{project}\n\n")
-        shortened = _shortened_note(level, len(self.failures), timeline=bool(self.timeline))
+        shortened = _shortened_note(level, self.collected.failures, timeline=bool(self.timeline))
         if shortened:
             out.add(f"> [!NOTE]\n> {shortened}\n\n")
         c = run.counts
@@ -268,88 +440,60 @@ class _Render:
         return out.text() if out.ok else None
 
     def _diagnostics(self, out: _Budget) -> None:
-        if not self.categories:
+        categories = self.collected.categories
+        if not categories:
             return
         out.add("### Diagnostics\n\n| Category | Tests |\n|---|---:|\n")
-        for category, number in self.categories.most_common():
+        for category, number in categories.most_common():
             out.add(f"| {escape_text(category[:NAME_CHARS])} | {number} |\n")
         out.add("\n")
 
     def _flaky(self, out: _Budget) -> None:
-        if not self.flaky:
+        collected = self.collected
+        if not collected.flaky:
             return
-        out.add(f"### 🔁 Flaky tests ({len(self.flaky)})\n\n")
-        for case in self.flaky:
-            where = _location(case, self.link_base, self.sha)
-            evidence = f" · evidence: {_artifact_list(case)}" if case.artifacts else ""
-            out.add(
-                f"- {case_label(case)} — passed on attempt {case.attempts}"
-                + (f" · {where}" if where else "")
-                + f"{evidence}\n"
-            )
+        out.add(f"### 🔁 Flaky tests ({collected.flaky})\n\n")
+        lines = collected.flaky_lines
+        out.extend(lines.texts, lines.span(0, len(lines.texts)))
+        if not lines.complete:
+            out.overflow()  # the rest did not fit the largest budget either
         out.add("\n")
 
     def _passed(self, out: _Budget) -> None:
-        for suite in self.run.suites:
-            if not suite.counts.passed:
-                continue
-            out.add(f"<details><summary>Passed tests of {escape_text(suite.name[:NAME_CHARS])}</summary>\n\n")
-            for case in suite.cases:
-                if case.status == "passed":
-                    out.add(f"- {case_label(case)}\n")
-                    if not out.ok:
-                        return
-            out.add("\n</details>\n\n")
+        passed = self.collected.passed
+        out.extend(passed.texts, passed.span(0, len(passed.texts)))
+        if not passed.complete:
+            out.overflow()
 
     def _failures(self, out: _Budget, level: _Level) -> None:
-        if not self.failures:
+        collected = self.collected
+        if not collected.failures:
             return
-        out.add(f"### ❌ Failures ({len(self.failures)})\n\n")
-        listed = self.failures if level.listed is None else self.failures[: level.listed]
-        for index, case in enumerate(listed):
-            with_details = level.details_for is None or index < level.details_for
-            out.add(self._failure(case, detailed=with_details, output=level.output))
-            if not out.ok:
-                return
-        rest = len(self.failures) - len(listed)
+        out.add(f"### ❌ Failures ({collected.failures})\n\n")
+        listed = collected.failures if level.listed is None else min(level.listed, collected.failures)
+        detailed = collected.detailed_output if level.output else collected.detailed
+        with_details = listed if level.details_for is None else min(level.details_for, listed)
+        one_line = collected.one_line
+        if with_details > len(detailed.texts) or listed > len(one_line.texts):
+            out.overflow()  # not all kept: they did not fit the largest budget
+            return
+        out.extend(
+            [*detailed.texts[:with_details], *one_line.texts[with_details:listed]],
+            detailed.span(0, with_details) + one_line.span(with_details, listed),
+        )
+        rest = collected.failures - listed
         if rest:
             out.add(f"\n…and {rest:,} more failing tests not listed here: see the evidence bundle.\n")
-
-    def _failure(self, case: TestCase, *, detailed: bool, output: bool) -> str:
-        icon = _STATUS_ICON[case.status]
-        where = _location(case, self.link_base, self.sha)
-        attempts = f" · {case.attempts} attempts" if case.attempts > 1 else ""
-        if not detailed:
-            first = (case.message or case.details).strip().splitlines()
-            summary = escape_text(first[0][:200]) if first else ""
-            tail = f" — {summary}" if summary else ""
-            return f"- {icon} {case_label(case)}" + (f" · {where}" if where else "") + f"{attempts}{tail}\n"
-        parts = [f"#### {icon} {case_label(case)}\n\n"]
-        parts.append(f"{case.status}" + (f" at {where}" if where else "") + f"{attempts}\n\n")
-        if case.message:
-            parts.append(code_block(_cut(case.message, MESSAGE_CHARS)) + "\n\n")
-        if case.details and case.details.strip() != case.message.strip():
-            parts.append("<details><summary>Details</summary>\n\n")
-            parts.append(code_block(_cut(case.details, DETAILS_CHARS)) + "\n\n</details>\n\n")
-        if case.artifacts:
-            # Screenshots, traces, videos: paths inside the evidence bundle the workflow uploads.
-            parts.append(f"Evidence in the bundle: {_artifact_list(case)}\n\n")
-        if output:
-            for label, text in (("stdout", case.stdout), ("stderr", case.stderr)):
-                if text.strip():
-                    parts.append(f"<details><summary>Captured {label}</summary>\n\n")
-                    parts.append(code_block(_cut(text, OUTPUT_CHARS)) + "\n\n</details>\n\n")
-        return "".join(parts)
 
 
 #: artifacts named per failing test in the summary
 MAX_ARTIFACTS = 10
 
 
-def _artifact_list(case: TestCase) -> str:
-    """The case's artifacts (bundle-relative paths) as inline code, at most MAX_ARTIFACTS."""
-    shown = ", ".join(_code_span(path) for path in case.artifacts[:MAX_ARTIFACTS])
-    more = len(case.artifacts) - MAX_ARTIFACTS
+def _artifact_list(artifacts: Sequence[str]) -> str:
+    """Artifacts (bundle-relative paths) as inline code, at most MAX_ARTIFACTS."""
+    shown = ", ".join(_code_span(path) for path in artifacts[:MAX_ARTIFACTS])
+    more = len(artifacts) - MAX_ARTIFACTS
     return shown + (f" and {more} more" if more > 0 else "")
 
 
@@ -397,6 +541,21 @@ class _Budget:
             self.ok = False
             return
         self.parts.append(text)
+
+    def extend(self, texts: list[str], size: int) -> None:
+        """Add `texts`, whose sizes add up to `size` bytes, all or (over the budget) none."""
+        if not self.ok:
+            return
+        self.size += size
+        if self.max_bytes is not None and self.size > self.max_bytes:
+            self.ok = False
+            return
+        self.parts.extend(texts)
+
+    def overflow(self) -> None:
+        """What follows is known not to fit (it did not fit the largest budget)."""
+        if self.max_bytes is not None:
+            self.ok = False
 
     def text(self) -> str:
         return "".join(self.parts)

@@ -1,5 +1,5 @@
 // Opens a qaagent report.html in headless Chromium and prints what the page shows, as JSON.
-// Usage: node html_report.cjs REPORT_HTML SCREENSHOT_PNG
+// Usage: node html_report.cjs REPORT_HTML SCREENSHOT_PNG (or - for no screenshot)
 // Every request except the file:// page and files inside its folder is blocked and recorded;
 // console errors and page errors are collected. Run by tests/test_html_report.py.
 'use strict';
@@ -49,7 +49,7 @@ const { chromium } = require(path.join(modules, 'playwright'));
         problems: [...document.querySelectorAll('#problem-list article h3')].map((h) => h.textContent),
         images,
         scripts: document.scripts.length,
-        injected: document.querySelectorAll('b, img[src="x"], script:not([nonce]):not([type="application/json"])').length,
+        injected: document.querySelectorAll('b, img[src="x"], script:not([nonce]):not([type="application/json"]):not([type="application/octet-stream"])').length,
         rowsPerSuite: [...document.querySelectorAll('.tests-table')].map((t) => t.querySelectorAll('tbody tr.row').length),
       };
     });
@@ -59,7 +59,7 @@ const { chromium } = require(path.join(modules, 'playwright'));
     // Hover the first bar: its times appear.
     const bar = page.locator('.timeline .bar').first();
     if (await bar.count()) { await bar.focus(); result.focusInfo = await page.textContent('#tl-info'); }
-    await page.screenshot({ path: screenshot, fullPage: true });
+    if (screenshot !== '-') await page.screenshot({ path: screenshot, fullPage: true }); // '-': none (benchmarks)
     // Filter every suite to "failed" using the keyboard-reachable select.
     for (const select of await page.locator('select.status-filter').all()) await select.selectOption('failed');
     result.failedRows = await page.evaluate(() => [...document.querySelectorAll('.tests-table tbody tr.row')].map((tr) => ({
