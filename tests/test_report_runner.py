@@ -7,6 +7,7 @@ TAP, go test -json; files of any age; globs with `!` excludes; a symlink out of 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -120,13 +121,23 @@ def test_a_report_suite_reads_files_of_any_age_and_any_format(published: Path) -
     assert any(r["message"].startswith("not ok") or r["status"] == "failed" for r in records)
     assert sum(r["suite"] == "published" for r in records) == suite["counts"]["total"]
     assert suite["counts"]["failed"] >= 1
-    # The files are kept as evidence (copied into the bundle, listed with checksums); the log
-    # names the originals; the excluded log file was neither read nor copied.
+    # The files were copied into the bundle and, read completely, folded into junit.xml: the
+    # attempt's junit_read keeps each copy's checksum; the log names the originals; the
+    # excluded log file was neither read nor copied.
     bundle = latest_bundle(published)
-    kept = sorted(p.name for p in (bundle / "suites" / "published" / "attempt-1" / "results").iterdir())
-    assert kept == ["001-mstest.trx", "002-node.tap", "003-unit.xml"]
-    listed = {f["path"] for f in manifest["files"]}
-    assert "suites/published/attempt-1/results/003-unit.xml" in listed
+    results = bundle / "suites" / "published" / "attempt-1" / "results"
+    assert not any(results.iterdir())  # each result once in the bundle (issue 13)
+    (attempt,) = suite["attempts"]
+    folded = {r["path"]: r for r in attempt["junit_read"]}
+    assert sorted(folded) == [
+        f"suites/published/attempt-1/results/{name}"
+        for name in ("001-mstest.trx", "002-node.tap", "003-unit.xml")
+    ]
+    unit_xml = (published / "reports" / "unit.xml").read_bytes()
+    assert (
+        folded["suites/published/attempt-1/results/003-unit.xml"]["sha256"]
+        == hashlib.sha256(unit_xml).hexdigest()
+    )
     log = (bundle / "suites" / "published" / "attempt-1" / "output.log").read_text(encoding="utf-8")
     assert "qaagent: 3 result file(s) read:" in log
     assert "reports/dotnet/mstest.trx" in log
