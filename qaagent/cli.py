@@ -110,7 +110,7 @@ def build_parser(*, history: bool = True) -> argparse.ArgumentParser:
 
 
 #: the commands other than `history`: their command lines never need its parser
-_OTHER_COMMANDS = frozenset({"run-all", "validate", "verify", "report", "plan", "durations", "merge"})
+_OTHER_COMMANDS = frozenset({"run-all", "init", "validate", "verify", "report", "plan", "durations", "merge"})
 
 
 def _needs_history(argv: Sequence[str]) -> bool:
