@@ -70,6 +70,7 @@ bench-run-all: $(STAMP)
 # project adds the real-project check (PROJECT_DEPS: its tests' extra requirements).
 bench-split: $(STAMP)
 	$(PY) benchmarks/split.py $(if $(PROJECT),--project $(PROJECT) --project-deps "$(PROJECT_DEPS)")
+	$(PY) benchmarks/batch_rule.py
 
 reliability: $(STAMP)  ## regenerate docs/reliability.md from real runs
 	$(PY) scripts/reliability.py

@@ -7,9 +7,15 @@ Measures, on both backends in one run (alternating, best and median of --repeat)
    (100 runs x 10,000 tests): p50 durations for scheduling + the quarantine set +
    the comparison with the base branch (the run's results prepared once, timed apart);
 3. the SQLite file size per 100,000 recorded results;
-4. `qaagent history report` on that 1,000,000-result store, as a user runs it (a subprocess).
+4. `qaagent history report` on that 1,000,000-result store, as a user runs it (a subprocess);
+5. what history adds to a run: the pipeline's history work for a finished run of 100,000
+   test cases (`RunHistory.open` — git, the SQLite file — then `record` of its `TestCase`
+   values, as `record_history` does, then `close`), in process: wall and CPU per run, the run
+   without history doing none of it; and (`--run-all`, slow) the whole `qaagent run-all`
+   process of 100,000 JUnit cases with and without `--no-history`, alternating.
 
     .venv/bin/python benchmarks/history.py [--repeat 5] [--runs 100] [--tests 10000] [--no-postgres]
+    .venv/bin/python benchmarks/history.py --only-run-all [--repeat 5] [--run-all]
 
 Numbers go in docs/benchmarks.md (## Test history).
 """
@@ -204,15 +210,106 @@ def bench_report(stores: dict[str, str], base: Path, repeat: int) -> None:
         )
 
 
+def bench_run_step(base: Path, repeat: int) -> None:
+    """The history work of one finished 100,000-case run, as the pipeline does it (item 5)."""
+    import json  # noqa: PLC0415
+
+    from qaagent.history.live import RunHistory  # noqa: PLC0415
+    from qaagent.results import CaseStore, RunResult, SuiteResult, TestCase  # noqa: PLC0415
+
+    print("\n## the history step of a 100,000-case run (open, record the TestCase values, close)")
+    data = results(100_000, 1)
+    by_suite: dict[str, list[TestCase]] = {}
+    for r in data:
+        case = TestCase(r.suite, r.classname, r.name, r.status, r.duration, r.file, attempts=r.attempts)
+        by_suite.setdefault(r.suite, []).append(case)
+    suites = [SuiteResult(name, "pytest", CaseStore(cases)) for name, cases in by_suite.items()]
+    samples: list[tuple[float, float]] = []
+    settings = HistorySettings(store=str(base / "step.sqlite"))
+    for attempt in range(repeat):
+        bundle = base / f"bundle-{attempt}"
+        bundle.mkdir()
+        started = f"2024-05-01T12:{attempt:02d}:00Z"
+        manifest = {"run_id": f"20240501_12{attempt:02d}00Z", "started": started, "status": "failure"}
+        (bundle / "manifest.json").write_text(json.dumps({**manifest, "project": "bench"}), encoding="utf-8")
+        run = RunResult("bench", manifest["run_id"], suites, T0 + 60 * attempt, T0 + 60 * attempt + 30)
+        said: list[str] = []
+
+        def step(bundle: Path = bundle, run: RunResult = run, said: list[str] = said) -> None:
+            history = RunHistory.open(
+                settings, base_dir=base, project="bench", repo_root=ROOT, say=said.append
+            )
+            history.record(bundle, run)
+            history.close()
+
+        samples.append(timed(step))
+        if said != [f"qaagent: history: 100000 result(s) recorded in {settings.store}"]:
+            raise SystemExit(f"unexpected: {said}")
+    print(f"- {summary(samples)} (a store holding the earlier attempts' runs)")
+
+
+def bench_run_all(base: Path, repeat: int) -> None:
+    """A real run-all of 100,000 cases, with history and without, alternating (item 5)."""
+    import resource  # noqa: PLC0415
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import run_all  # noqa: PLC0415 - the run-all benchmark's generated inputs and profile
+
+    print("\n## a run of 100,000 results: recording in the history against --no-history")
+    inputs = run_all.ensure_inputs(base / "run-all", 100_000, progress=print)
+    project = base / "run-all" / "project"
+    project.mkdir(parents=True, exist_ok=True)
+    argv = run_all.feed_argv(inputs, link=run_all.can_hard_link(inputs.files[0], project / "probe"))
+    store = base / "run-all" / "history.sqlite"  # outside .qaagent/: reset() removes that
+    profile = run_all.profile_yaml([("feed", argv)], name="bench")
+    (project / ".qaagent.yaml").write_text(profile + f"history: {{store: {store}}}\n", encoding="utf-8")
+    samples: dict[str, list[tuple[float, float]]] = {"--no-history": [], "history": []}
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    for _ in range(repeat):
+        for mode, found in samples.items():  # alternating, in one run
+            run_all.reset(project)
+            argv_ = [sys.executable, "-m", "qaagent", "run-all", "--quiet"]
+            argv_ += ["--no-history"] if mode == "--no-history" else []
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            wall = time.perf_counter()
+            done = subprocess.run(argv_, cwd=project, env=env, capture_output=True, text=True, check=False)
+            wall = time.perf_counter() - wall
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+            recorded = "qaagent: history: 100000 result(s) recorded" in done.stdout
+            if done.returncode not in (0, 1) or recorded != (mode == "history"):
+                output = done.stdout[-2000:] + done.stderr
+                raise SystemExit(f"run-all ({mode}) exit {done.returncode}:\n{output}")
+            found.append((wall, cpu))
+    for mode, found in samples.items():
+        print(f"- {mode}: {summary(found)}")
+    extra = [h[0] - n[0] for h, n in zip(samples["history"], samples["--no-history"], strict=True)]
+    extra_cpu = [h[1] - n[1] for h, n in zip(samples["history"], samples["--no-history"], strict=True)]
+    print(
+        f"- extra of history, pair by pair: median {statistics.median(extra) * 1000:.0f} ms wall, "
+        f"{statistics.median(extra_cpu) * 1000:.0f} ms CPU (target <= 500 ms);"
+        f" store after {repeat} runs: {store.stat().st_size / 1e6:.1f} MB"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--runs", type=int, default=100)
     parser.add_argument("--tests", type=int, default=10_000)
     parser.add_argument("--no-postgres", action="store_true")
+    parser.add_argument("--only-run-all", action="store_true", help="only item 5 (the history step of a run)")
+    parser.add_argument("--run-all", action="store_true", help="with it, also whole run-all processes (slow)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="qaagent-bench-") as tmp:
         base = Path(tmp)
+        if args.only_run_all:
+            print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.2f}")
+            bench_run_step(base, args.repeat)
+            if args.run_all:
+                bench_run_all(base, args.repeat)
+            print(f"\nload after: {os.getloadavg()[0]:.2f}")
+            return
         cluster = None
         stores = {"SQLite": str(base / "record.sqlite")}
         if not args.no_postgres:
@@ -240,6 +337,9 @@ def main() -> None:
             bench_lookup(
                 {"SQLite": str(base / "spread.sqlite")}, base, args.runs, args.tests, args.repeat, spread=True
             )
+            bench_run_step(base, args.repeat)
+            if args.run_all:
+                bench_run_all(base, args.repeat)
         finally:
             if cluster is not None:
                 cluster.stop()

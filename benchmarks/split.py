@@ -18,7 +18,12 @@ through /usr/bin/time -v — see benchlib.py):
   `max_workers: W`; one suite, so one process);
 - `qaagent split: auto`: the same profile with `split: auto` — only when this qaagent
   accepts the field (`qaagent validate` on such a profile exits 0); otherwise the row says
-  "not supported by this qaagent";
+  "not supported by this qaagent". Every run starts with no recorded durations (the first
+  run of a CI job that keeps none); the start-up share (the batches' time outside their
+  tests) is read from its bundle;
+- `qaagent split: auto, durations`: the same with `--durations-from` the durations of one
+  earlier split run (warm-up, not timed) — what a CI that keeps them (the README's recipes)
+  has;
 - pytest projects: `pytest -n W --dist load` and `--dist loadfile` (pytest-xdist);
 - behave: BehaveX `--parallel-processes W --parallel-scheme feature`.
 
@@ -40,6 +45,7 @@ the checkout is never copied into this repository.
 from __future__ import annotations
 
 import argparse
+import gzip
 import hashlib
 import json
 import random
@@ -84,6 +90,10 @@ TOOLS = ("pytest==9.2.0", "pytest-xdist==3.8.0", "behave==1.3.3", "behavex==4.6.
 PROJECTS = ("sleep", "cpu", "behave")
 CPU_SCALE = 0.6
 UNSUPPORTED = "not supported by this qaagent"
+#: `split: auto` with the durations of an earlier split run (`--durations-from`), as a CI that keeps them
+WITH_DURATIONS = "qaagent split: auto, durations"
+#: the qaagent variants whose ratios against the other tools are reported
+OURS = ("qaagent unsplit", "qaagent split: auto", WITH_DURATIONS)
 
 
 # --- plans: which file holds which tests of which duration ---------------------------------
@@ -311,6 +321,7 @@ def measure(
 ) -> dict[str, Any]:
     """Alternating runs of `variants` on `project`; the outcomes of each variant's last run."""
     outcomes: dict[str, dict[tuple[str, str], str]] = {}
+    shares: dict[str, list[float]] = {}
 
     def runner(variant: str) -> Callable[[], Sample]:
         spec = variants[variant]
@@ -328,6 +339,9 @@ def measure(
                 )
             if spec.junit is not None:
                 outcomes[variant] = junit_outcomes(spec.junit)
+            share = startup_share(project)
+            if share is not None:
+                shares.setdefault(variant, []).append(share)
             return sample
 
         return run
@@ -342,6 +356,7 @@ def measure(
         "stats": {v: stats_json(s) for v, s in samples.items()},
         "outcomes": {v: dict(sorted(Counter(o.values()).items())) for v, o in outcomes.items()},
         "comparisons": _comparisons(outcomes),
+        "startup_share": {v: summarize(found).median for v, found in shares.items()},
         "samples": samples_json(samples),
         "_walls": {v: [s.wall for s in runs_] for v, runs_ in samples.items()},
     }
@@ -401,7 +416,81 @@ def qaagent_variants(setup: Setup, runner: str, path: str, python: Path, project
     if setup.split:
         profile = suite_profile(runner, path, command, setup.workers, split="auto")
         variants["qaagent split: auto"] = Variant(argv, (0, 1), junit, profile)
+        recorded = recorded_durations(setup, project, profile)
+        variants[WITH_DURATIONS] = Variant((*argv, "--durations-from", str(recorded)), (0, 1), junit, profile)
     return variants
+
+
+def recorded_durations(setup: Setup, project: Path, profile: str) -> Path:
+    """A `qaagent durations` file from one split run of `project` (what a CI that keeps it has)."""
+    work = setup.work / f"durations-{project.name}"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    _reset(project)
+    profile_path = project / ".qaagent.yaml"
+    profile_path.write_text(profile, encoding="utf-8")
+    try:
+        return _warm_up(setup, project, work)
+    finally:  # leave the project as it was: the real-project check refuses a checkout with a profile
+        profile_path.unlink(missing_ok=True)
+        _reset(project)
+
+
+def _warm_up(setup: Setup, project: Path, work: Path) -> Path:
+    """One split run of `project` (its profile written) and the durations file made from its bundle."""
+    evidence = work / "evidence"
+    run = [
+        str(setup.qaagent),
+        "run-all",
+        "--quiet",
+        "--evidence-dir",
+        str(evidence),
+        "--junit",
+        str(work / "j.xml"),
+    ]
+    done = subprocess.run(
+        run, cwd=project, env=dict(setup.env), capture_output=True, text=True, check=False, timeout=900
+    )
+    if done.returncode not in (0, 1):
+        raise SystemExit(
+            f"the warm-up split run of {project} exited {done.returncode}: {done.stdout[-2000:]}"
+        )
+    (bundle,) = evidence.iterdir()
+    target = work / "durations.json"
+    subprocess.run(
+        [str(setup.qaagent), "durations", str(bundle), "-o", str(target)],
+        cwd=project,
+        env=dict(setup.env),
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    return target
+
+
+def startup_share(project: Path) -> float | None:
+    """Of a split run's process time, the share outside its tests (start-ups, collection, reports).
+
+    From the bundle the run left in the project: the suite's `process_time` (its batches
+    together) against the sum of its tests' durations. None when the suite did not split.
+    """
+    bundles = sorted((project / ".qaagent" / "evidence").glob("2*"))
+    if not bundles:
+        return None
+    manifest = json.loads((bundles[-1] / "manifest.json").read_text(encoding="utf-8"))
+    suites = [s for s in manifest.get("suites", []) if s.get("batches")]
+    if not suites:
+        return None
+    process = sum(float(s["process_time"]) for s in suites)
+    packed = bundles[-1] / "tests.jsonl.gz"  # since issue 13; tests.jsonl before
+    text = (
+        gzip.decompress(packed.read_bytes()).decode("utf-8")
+        if packed.is_file()
+        else (bundles[-1] / "tests.jsonl").read_text(encoding="utf-8")
+    )
+    lines = text.splitlines()
+    tests = sum(float(json.loads(line)["duration"]) for line in lines if line)
+    return max(0.0, process - tests) / process if process > 0 else None
 
 
 def pytest_project(setup: Setup, kind: str, runs: int, progress: Callable[[str], None]) -> dict[str, Any]:
@@ -462,7 +551,7 @@ def _with_bound(
     result["over_bound"] = {v: summarize(w).median / limits["bound"] for v, w in walls.items()}
     result["ratios"] = {
         f"{ours} / {other}": ratio_json(walls[ours], walls[other])
-        for ours in ("qaagent unsplit", "qaagent split: auto")
+        for ours in OURS
         if ours in walls
         for other in others
     }
@@ -485,6 +574,11 @@ def real_project(
     python = ensure_venv(
         setup.work / f"real-venv-{key}", [str(checkout), TOOLS[0], TOOLS[1], *deps], progress=progress
     )
+    profile_path = checkout / ".qaagent.yaml"
+    if profile_path.exists():
+        raise SystemExit(
+            f"{profile_path} exists: this benchmark writes its own profile there; use a fresh checkout"
+        )
     variants = qaagent_variants(setup, "pytest", tests, python, checkout)
     pytest = (str(python), "-m", "pytest", tests, "-o", "junit_family=xunit1")
     # the tool alone in one process: tells a difference qaagent makes from one xdist makes
@@ -496,12 +590,6 @@ def real_project(
     variants["xdist -n W"] = Variant(
         (*pytest, "-n", str(setup.workers), f"--junitxml={junit}"), (0, 1), junit
     )
-    profile_path = checkout / ".qaagent.yaml"
-    existed = profile_path.exists()
-    if existed:
-        raise SystemExit(
-            f"{profile_path} exists: this benchmark writes its own profile there; use a fresh checkout"
-        )
     try:
         result = measure(
             "real", checkout, variants, runs=runs, env=setup.env, logs=setup.work / "logs", progress=progress
@@ -514,7 +602,7 @@ def real_project(
     result["checkout"] = str(checkout)
     result["ratios"] = {
         f"{ours} / {other}": ratio_json(walls[ours], walls[other])
-        for ours in ("qaagent unsplit", "qaagent split: auto")
+        for ours in OURS
         if ours in walls
         for other in ("pytest, one process", "xdist -n W")
     }
@@ -542,6 +630,10 @@ def render(result: Mapping[str, Any]) -> str:
             ]
         if project.get("comparisons"):
             out += ["", *(_verdict(other, c) for other, c in project["comparisons"].items())]
+        for variant, share in (project.get("startup_share") or {}).items():
+            out.append(
+                f"- {variant}: {share:.1%} of its processes' time outside the tests (median of the runs)"
+            )
     return "\n".join(out)
 
 

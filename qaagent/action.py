@@ -47,10 +47,18 @@ DEFAULTS: dict[str, str] = {
     "evidence-dir": "",
     "fail-on": "",
     "annotations": "true",
-    "summary": "true",
+    "annotate": "failures-and-flaky",
+    "annotations-limit": "10",
+    "summary": "full",
+    "summary-title": "",
     "github-token": "",
     "check-name": "",
     "comment": "false",
+    "history": "",
+    "base-branch": "",
+    "comment-mode": "",
+    "commit": "",
+    "pull-request": "",
 }
 
 
@@ -112,13 +120,27 @@ class _Inputs:
     def optional_path(self, name: str) -> Path | None:
         return self.path(name) if self.text(name) else None
 
+    def choice(self, name: str, validator: Callable[[str], T]) -> T:
+        """An input with a fixed set of values; empty means its declared default."""
+        value = self.value(name, validator)
+        return value if value is not None else validator(DEFAULTS[name])
+
     def feedback(self) -> FeedbackOptions:
+        # `comment-mode` decides when given; else `comment: true` means always.
+        mode = self.value("comment-mode", options.comment_mode)
+        if mode is None:
+            mode = "always" if self.flag("comment") else "off"
         return FeedbackOptions(
             github=True,
             check_name=self.text("check-name") or None,
-            comment=self.flag("comment"),
+            comment_mode=mode,
             annotations=self.flag("annotations"),
-            summary=self.flag("summary"),
+            annotate=self.choice("annotate", options.annotate),
+            annotations_limit=self.choice("annotations-limit", options.annotations_limit),
+            summary_mode=self.choice("summary", options.summary_mode),
+            summary_title=self.value("summary-title", options.title),
+            commit=self.value("commit", options.commit),
+            pull_request=self.value("pull-request", options.pull_request),
         )
 
     def files(self) -> tuple[str, ...]:
@@ -163,6 +185,15 @@ def _workspace(env: Mapping[str, str]) -> Path:
     return workspace
 
 
+def _merge_profile(inputs: _Inputs) -> Path | None:
+    """The profile whose `history:` a merge records by: as given, or the default one if it exists."""
+    given = inputs.text("profile")
+    if given and given != DEFAULTS["profile"]:
+        return inputs.path("profile")
+    default = inputs.path("profile", default=DEFAULTS["profile"])
+    return default if default.is_file() else None
+
+
 def action_run(env: Mapping[str, str]) -> ActionRun:
     """Check every input and build the command's options; a `UsageError` names the bad input.
 
@@ -183,6 +214,9 @@ def action_run(env: Mapping[str, str]) -> ActionRun:
             evidence_dir=inputs.optional_path("evidence-dir") or defaults.evidence_dir,
             fail_on=fail_on,
             feedback=inputs.feedback(),
+            profile=_merge_profile(inputs),
+            history=inputs.value("history", options.switch),
+            base_branch=inputs.value("base-branch", options.branch),
         )
     else:
         profile = inputs.text("profile") or DEFAULTS["profile"]
@@ -195,11 +229,13 @@ def action_run(env: Mapping[str, str]) -> ActionRun:
             max_workers=inputs.value("max-workers", options.workers),
             retries=inputs.value("retries", options.retries),
             suites=options.suite_names([inputs.text("suites")]) if inputs.text("suites") else (),
-            shard=inputs.value("shard", options.shard),
+            shard=inputs.value("shard", options.shard_or_auto),
             junit=inputs.optional_path("junit-path"),
             evidence_dir=inputs.optional_path("evidence-dir"),
             fail_on=fail_on,
             feedback=inputs.feedback(),
+            history=inputs.value("history", options.switch),
+            base_branch=inputs.value("base-branch", options.branch),
         )
     return ActionRun(
         workdir=inputs.workdir, options=chosen, setup=inputs.text("setup"), token=inputs.text("github-token")

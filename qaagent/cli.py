@@ -9,16 +9,22 @@ the validators of `qaagent.options`, the same the action's inputs go through.
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import NoReturn, TextIO
+from typing import TYPE_CHECKING, NoReturn, TextIO
 
 from qaagent import __version__, options
 from qaagent.errors import ExitCode, UsageError, exit_status
 from qaagent.options import FeedbackOptions, MergeOptions, RunOptions, cli_type
 from qaagent.plan import build_plan, describe
 from qaagent.profile import load_profile
+
+if TYPE_CHECKING:
+    from qaagent.durations import Durations
+    from qaagent.history.live import RunHistory
+    from qaagent.plan import Plan
 
 
 class _Parser(argparse.ArgumentParser):
@@ -50,13 +56,7 @@ def build_parser(*, history: bool = True) -> argparse.ArgumentParser:
     mode = run.add_mutually_exclusive_group()
     mode.add_argument("--parallel", dest="parallel", action="store_true", default=None, help="suites at once")
     mode.add_argument("--sequential", dest="parallel", action="store_false", help="one suite after another")
-    workers = options.WORKERS
-    run.add_argument(
-        "--max-workers",
-        type=cli_type(options.workers),
-        metavar="N",
-        help=f"parallel workers ({workers.low}-{workers.high})",
-    )
+    _workers_arg(run)
     run.add_argument(
         "--retries",
         type=cli_type(options.retries),
@@ -78,9 +78,13 @@ def build_parser(*, history: bool = True) -> argparse.ArgumentParser:
     _feedback_args(run)
     run.add_argument("--quiet", action="store_true", help="do not echo suite output")
     run.add_argument(
-        "--shard", type=cli_type(options.shard), metavar="I/N", help="run only shard I of N (matrix jobs)"
+        "--shard",
+        type=cli_type(options.shard_or_auto),
+        metavar="I/N",
+        help="run only shard I of N (matrix jobs); auto: from the CI's parallel-job variables",
     )
     _durations_arg(run)
+    _history_args(run)
     run.set_defaults(func=cmd_run_all)
     _add_shard_commands(commands.add_parser)
 
@@ -90,9 +94,14 @@ def build_parser(*, history: bool = True) -> argparse.ArgumentParser:
     init.add_argument("--force", action="store_true", help="overwrite an existing profile")
     init.set_defaults(func=cmd_init)
 
-    validate = commands.add_parser("validate", help="check the profile and print the plan; runs nothing")
+    validate = commands.add_parser(
+        "validate", help="check the profile and print the plan (and a split suite's batches); runs no test"
+    )
     _profile_arg(validate)
     validate.add_argument("--suite", action="append", default=[], metavar="NAME", help="select suites")
+    _workers_arg(validate)
+    validate.add_argument("--evidence-dir", type=Path, metavar="DIR", help="where earlier bundles are")
+    _durations_arg(validate)
     validate.set_defaults(func=cmd_validate)
 
     verify = commands.add_parser("verify", help="recompute an evidence bundle's checksums")
@@ -131,18 +140,28 @@ def _add_shard_commands(add_parser: Callable[..., argparse.ArgumentParser]) -> N
         "--shards", type=cli_type(options.shard_count), default=1, metavar="N", help="number of shards"
     )
     plan.add_argument("--suite", action="append", default=[], metavar="NAME", help="select suites")
+    _workers_arg(plan)
     plan.add_argument("--evidence-dir", type=Path, metavar="DIR", help="where earlier bundles are")
     plan.add_argument("--json", action="store_true", help="one line of JSON for `fromJSON` in a matrix")
     _durations_arg(plan)
+    plan.add_argument(
+        "--no-history", dest="history", action="store_false", default=None, help="do not read history"
+    )
     plan.set_defaults(func=cmd_plan)
 
     durations = add_parser("durations", help="write recorded durations as a small JSON file")
     durations.add_argument(
-        "source", type=Path, nargs="?", help="bundle, JUnit or durations file (default: newest bundle)"
+        "source",
+        type=Path,
+        nargs="?",
+        help="bundle, JUnit or durations file (default: history, else newest bundle)",
     )
     _profile_arg(durations)
     durations.add_argument("--evidence-dir", type=Path, metavar="DIR", help="where earlier bundles are")
     durations.add_argument("-o", "--output", type=Path, metavar="FILE", help="default: standard output")
+    durations.add_argument(
+        "--no-history", dest="history", action="store_false", default=None, help="only bundles"
+    )
     durations.set_defaults(func=cmd_durations)
 
     merge = add_parser("merge", help="join the evidence bundles of shard jobs into one run")
@@ -162,6 +181,10 @@ def _add_shard_commands(add_parser: Callable[..., argparse.ArgumentParser]) -> N
         "--fail-on", type=cli_type(options.fail_on), metavar="LIST", help="default: the shards' fail_on"
     )
     merge.add_argument("--allow-partial", action="store_true", help="merge even with shards missing")
+    merge.add_argument(
+        "--profile", type=Path, metavar="PATH", help="its `history:` records the run (default: .qaagent.yaml)"
+    )
+    _history_args(merge)
     _feedback_args(merge)
     merge.set_defaults(func=cmd_merge)
 
@@ -172,11 +195,65 @@ def _feedback_args(parser: argparse.ArgumentParser) -> None:
         "--github", choices=("auto", "on", "off"), default="auto", help="GitHub Actions feedback"
     )
     parser.add_argument("--no-annotations", dest="annotations", action="store_false", help="no annotations")
-    parser.add_argument("--no-summary", dest="summary", action="store_false", help="no job summary")
+    parser.add_argument("--no-summary", dest="show_summary", action="store_false", help="no job summary")
     parser.add_argument(
         "--check-name", metavar="NAME", help="create a check run with this name (needs a token)"
     )
     parser.add_argument("--comment", action="store_true", help="comment on the pull request (needs a token)")
+    parser.add_argument(
+        "--comment-mode",
+        type=cli_type(options.comment_mode),
+        metavar="MODE",
+        help="always, changes, failures or off (given: implies --comment unless off)",
+    )
+    parser.add_argument(
+        "--annotate", type=cli_type(options.annotate), metavar="WHAT", help="failures[-and-flaky] or all"
+    )
+    parser.add_argument(
+        "--annotations-limit",
+        type=cli_type(options.annotations_limit),
+        metavar="N",
+        help="test annotations per level, 0-10 (default 10)",
+    )
+    parser.add_argument(
+        "--summary", type=cli_type(options.summary_mode), metavar="MODE", help="full, failures, totals or off"
+    )
+    parser.add_argument("--summary-title", type=cli_type(options.title), metavar="TEXT", help="the heading")
+    parser.add_argument(
+        "--commit",
+        type=cli_type(options.commit),
+        metavar="SHA",
+        help="the check run's commit (default: the event's)",
+    )
+    parser.add_argument(
+        "--pull-request",
+        type=cli_type(options.pull_request),
+        metavar="N",
+        help="pull request to comment on (default: the event's)",
+    )
+
+
+def _workers_arg(parser: argparse.ArgumentParser) -> None:
+    workers = options.WORKERS
+    parser.add_argument(
+        "--max-workers",
+        type=cli_type(options.workers),
+        metavar="N",
+        help=f"processes at once across all suites ({workers.low}-{workers.high}; default: the CPU count)",
+    )
+
+
+def _history_args(parser: argparse.ArgumentParser) -> None:
+    """`--no-history` and `--base-branch` (`run-all` and `merge`)."""
+    parser.add_argument(
+        "--no-history", dest="history", action="store_false", default=None, help="no test history"
+    )
+    parser.add_argument(
+        "--base-branch",
+        type=cli_type(options.branch),
+        metavar="BRANCH",
+        help="compare failures with this branch's history (default: GITHUB_BASE_REF)",
+    )
 
 
 def _durations_arg(parser: argparse.ArgumentParser) -> None:
@@ -193,13 +270,25 @@ def _profile_arg(parser: argparse.ArgumentParser) -> None:
 
 
 def _feedback(args: argparse.Namespace) -> FeedbackOptions:
+    comment_mode: options.CommentMode = args.comment_mode or ("always" if args.comment else "off")
+    summary_mode: options.SummaryMode = args.summary or "full"
+    defaults = FeedbackOptions()
     return FeedbackOptions(
         github={"auto": None, "on": True, "off": False}[args.github],
         check_name=args.check_name or None,
-        comment=args.comment,
+        comment_mode=comment_mode,
         annotations=args.annotations,
-        summary=args.summary,
+        annotate=args.annotate or defaults.annotate,
+        annotations_limit=_given(args.annotations_limit, defaults.annotations_limit),
+        summary_mode=summary_mode if args.show_summary else "off",
+        summary_title=args.summary_title,
+        commit=args.commit,
+        pull_request=args.pull_request,
     )
+
+
+def _given(value: int | None, default: int) -> int:
+    return default if value is None else value
 
 
 def _resolved(path: Path | None) -> Path | None:
@@ -232,6 +321,8 @@ def run_options(args: argparse.Namespace) -> RunOptions:
         durations_from=args.durations_from,
         quiet=args.quiet,
         feedback=_feedback(args),
+        history=args.history,
+        base_branch=args.base_branch,
     )
 
 
@@ -246,6 +337,9 @@ def merge_options(args: argparse.Namespace) -> MergeOptions:
         fail_on=args.fail_on,
         allow_partial=args.allow_partial,
         feedback=_feedback(args),
+        profile=args.profile,
+        history=args.history,
+        base_branch=args.base_branch,
     )
 
 
@@ -278,9 +372,23 @@ def cmd_init(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_validate(args: argparse.Namespace, out: TextIO) -> int:
-    """Print the resolved plan."""
-    plan = build_plan(load_profile(args.profile), RunOptions(suites=options.suite_names(args.suite)))
+    """Print the resolved plan; when a suite asks to split, its batches and the predicted makespan.
+
+    Splitting asks the tools for their test files (pytest --collect-only, playwright --list).
+    """
+    chosen = RunOptions(
+        suites=options.suite_names(args.suite),
+        max_workers=args.max_workers,
+        evidence_dir=_resolved(args.evidence_dir),
+    )
+    plan = build_plan(load_profile(args.profile), chosen)
     out.writelines(line + "\n" for line in describe(plan))
+    if any(s.split != "off" for s in plan.suites):
+        from qaagent.batching import layout_lines, plan_work  # noqa: PLC0415 - lists test files
+        from qaagent.durations import resolve_durations  # noqa: PLC0415
+
+        scheduled = plan_work(plan, resolve_durations(args.durations_from, plan.evidence_dir))
+        out.writelines(line + "\n" for line in layout_lines(scheduled.split_layout))
     out.write("profile OK\n")
     return ExitCode.OK
 
@@ -315,49 +423,96 @@ def cmd_report(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_plan(args: argparse.Namespace, out: TextIO) -> int:
-    """Print the shard split (`--json`: one line for a workflow matrix)."""
+    """Print the shard split and each shard's queue (`--json`: one line for a workflow matrix)."""
     import json  # noqa: PLC0415
 
+    from qaagent.batching import layout_lines, plan_work  # noqa: PLC0415
     from qaagent.durations import resolve_durations  # noqa: PLC0415
-    from qaagent.shard import split, split_reason  # noqa: PLC0415
+    from qaagent.shard import apply_shard, split, split_reason  # noqa: PLC0415
+    from qaagent.units import discover_all  # noqa: PLC0415
 
-    chosen = RunOptions(suites=options.suite_names(args.suite), evidence_dir=_resolved(args.evidence_dir))
+    chosen = RunOptions(
+        suites=options.suite_names(args.suite),
+        max_workers=args.max_workers,
+        evidence_dir=_resolved(args.evidence_dir),
+    )
     plan = build_plan(load_profile(args.profile), chosen)
-    durations = resolve_durations(args.durations_from, plan.evidence_dir)
-    result = split(plan, args.shards, durations)
+    history = _plan_history(plan, args.history, sys.stderr)
+    try:
+        durations = resolve_durations(
+            args.durations_from, plan.evidence_dir, history=history.durations if history else None
+        )
+    finally:
+        if history is not None:
+            history.close()
+    discoveries = discover_all(plan, [s.name for s in plan.suites], plan.slots)
+    result = split(plan, args.shards, durations, discoveries)
     reason = split_reason(result)
+    described = result.describe(reason)
+    layouts = []
+    for entry in described["shards"]:
+        mine = plan_work(apply_shard(plan, entry["index"], result), durations, discoveries)
+        layout = dict(mine.split_layout or {})
+        entry["queue"] = layout.get("queue", [])
+        entry["makespan"] = layout.get("makespan")
+        layouts.append(layout)
     if args.json:
-        out.write(json.dumps(result.describe(reason), separators=(",", ":")) + "\n")
+        out.write(json.dumps(described, separators=(",", ":")) + "\n")
         return ExitCode.OK
     out.write(f"{args.shards} shard(s): {reason}\n")
     timed = result.known > 0  # without records the estimates are equal weights, not seconds
-    for entry in result.describe(reason)["shards"]:
+    for entry, layout in zip(described["shards"], layouts, strict=True):
         load = f"~{entry['estimate']:.1f} s, " if timed else ""
         out.write(f"shard {entry['shard']}: {load}{len(entry['units'])} unit(s)\n")
         for unit in entry["units"]:
             where = f" {unit['path']}" if unit["path"] else " (whole suite)"
             seconds = f" ~{unit['estimate']:.1f} s" if timed else ""
             out.write(f"  {unit['suite']}{where}{seconds}\n")
+        out.writelines(f"  {line}\n" for line in layout_lines(layout))
     return ExitCode.OK
+
+
+def _plan_history(plan: Plan, enabled: bool | None, err: TextIO) -> RunHistory | None:  # noqa: FBT001
+    """The history `plan` reads durations from (its warnings go to `err`: `--json` stays one line)."""
+    from qaagent.history.live import RunHistory  # noqa: PLC0415
+
+    settings = plan.loaded.profile.history
+    if not (settings.enabled if enabled is None else enabled):
+        return None
+    say = functools.partial(print, file=err)
+    return RunHistory.open(
+        settings, base_dir=plan.loaded.directory, project=plan.project, repo_root=plan.repo_root, say=say
+    )
+
+
+def _recorded_durations(args: argparse.Namespace) -> Durations:
+    """The profile's history (when it has any), else the newest finished bundle; a `UsageError` if neither."""
+    from qaagent.durations import auto_source, from_bundle  # noqa: PLC0415
+
+    evidence: Path | None = args.evidence_dir
+    if evidence is None or args.profile.is_file():  # `--evidence-dir` alone needs no profile
+        plan = build_plan(load_profile(args.profile))
+        evidence = evidence or plan.evidence_dir
+        history = _plan_history(plan, args.history, sys.stderr)
+        if history is not None:
+            recorded = history.durations()
+            history.close()
+            if recorded.suites:
+                return recorded
+    source = auto_source(evidence.resolve())
+    if source is None:
+        raise UsageError(f"no recorded history and no finished bundle in {evidence}: name a SOURCE")
+    return from_bundle(source)
 
 
 def cmd_durations(args: argparse.Namespace, out: TextIO) -> int:
     """Write the durations of a bundle, JUnit or durations file as a `qaagent durations` JSON file."""
     import json  # noqa: PLC0415
 
-    from qaagent.durations import auto_source, from_bundle, load_durations  # noqa: PLC0415
+    from qaagent.durations import load_durations  # noqa: PLC0415
 
     source: Path | None = args.source
-    if source is None:
-        evidence = args.evidence_dir
-        if evidence is None:
-            evidence = build_plan(load_profile(args.profile)).evidence_dir
-        source = auto_source(evidence.resolve())
-        if source is None:
-            raise UsageError(f"no finished evidence bundle in {evidence}: name a SOURCE")
-        durations = from_bundle(source)
-    else:
-        durations = load_durations(source)
+    durations = load_durations(source) if source is not None else _recorded_durations(args)
     text = json.dumps(durations.as_json(), indent=2, ensure_ascii=False) + "\n"
     if args.output is None:
         out.write(text)

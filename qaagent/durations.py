@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,17 +40,22 @@ MAX_BYTES = 256 * 1024 * 1024
 class SuiteDurations:
     """What one suite took: in total, per test file, and per classname of cases without a file."""
 
-    total: float | None = None  #: seconds, all attempts (None: not recorded)
+    total: float | None = None  #: seconds of its processes, all attempts (None: not recorded)
     files: Mapping[str, float] = field(default_factory=dict)  #: repo-relative path -> seconds
     classes: Mapping[str, float] = field(default_factory=dict)  #: classname -> seconds (no file)
+    #: processes its first attempt ran in (a split suite: one per batch); the start-up estimate's divisor
+    processes: int = 1
 
     def as_json(self) -> dict[str, Any]:
-        """The JSON shape of one suite."""
-        return {
+        """The JSON shape of one suite (``processes`` only when it was split)."""
+        shape: dict[str, Any] = {
             "duration": None if self.total is None else round(self.total, 3),
             "files": {k: round(v, 3) for k, v in sorted(self.files.items())},
             "classes": {k: round(v, 3) for k, v in sorted(self.classes.items())},
         }
+        if self.processes > 1:
+            shape["processes"] = self.processes
+        return shape
 
 
 @dataclass(frozen=True)
@@ -91,6 +96,7 @@ class _Collector:
         self.totals: dict[str, float] = {}
         self.files: dict[str, dict[str, float]] = {}
         self.classes: dict[str, dict[str, float]] = {}
+        self.processes: dict[str, int] = {}
 
     def case(self, suite: str, file: str | None, classname: str, seconds: float) -> None:
         self.files.setdefault(suite, {})
@@ -111,7 +117,10 @@ class _Collector:
             source,
             {
                 name: SuiteDurations(
-                    self.totals.get(name), self.files.get(name, {}), self.classes.get(name, {})
+                    self.totals.get(name),
+                    self.files.get(name, {}),
+                    self.classes.get(name, {}),
+                    self.processes.get(name, 1),
                 )
                 for name in names
             },
@@ -141,9 +150,12 @@ def from_bundle(bundle: Path) -> Durations:
     manifest = read_manifest(bundle)
     collector = _Collector()
     for entry in manifest.suites:
-        seconds = _seconds(entry.duration)
+        # A split suite's `duration` is its wall time; its processes' time is what the work took.
+        seconds = _seconds(entry.process_time if entry.process_time is not None else entry.duration)
         if seconds is not None and entry.status != "pending":
             collector.suite_total(entry.name, seconds)
+        if entry.batches:
+            collector.processes[entry.name] = len(entry.batches)
     for record in iter_records(bundle):
         collector.case(record.suite, record.file, record.classname, _seconds(record.duration) or 0.0)
     return collector.build(f"evidence bundle {bundle}")
@@ -234,7 +246,10 @@ def from_json(data: Mapping[str, Any], source: str) -> Durations:
                 raise UsageError(f"{source}: suites.{name}.{key} must be an object")
             values = {str(k): _seconds(v) for k, v in raw.items()}
             maps.append({k: v for k, v in values.items() if v is not None})
-        parsed[str(name)] = SuiteDurations(_seconds(entry.get("duration")), maps[0], maps[1])
+        processes = entry.get("processes", 1)
+        if isinstance(processes, bool) or not isinstance(processes, int) or not 1 <= processes <= 100_000:  # noqa: PLR2004
+            raise UsageError(f"{source}: suites.{name}.processes must be a whole number from 1")
+        parsed[str(name)] = SuiteDurations(_seconds(entry.get("duration")), maps[0], maps[1], processes)
     return Durations(str(data.get("source") or source), parsed)
 
 
@@ -290,17 +305,30 @@ def auto_source(evidence_dir: Path, *, exclude: Path | None = None) -> Path | No
     return None if best is None else best[2]
 
 
-def resolve_durations(durations_from: Path | None, evidence_dir: Path) -> Durations:
-    """`--durations-from`, else `<evidence-dir>/qaagent-durations.json`, else the newest bundle, else none.
+def resolve_durations(
+    durations_from: Path | None,
+    evidence_dir: Path,
+    *,
+    history: Callable[[], Durations] | None = None,
+) -> Durations:
+    """The durations a schedule is built from: the first of these that has any.
 
-    The file in the evidence dir is how matrix jobs share one durations file
-    (download it there) without a flag — the action has no input for it.
+    1. `--durations-from` (an override);
+    2. ``<evidence-dir>/qaagent-durations.json`` (how matrix jobs share one file
+       without a flag: download it there);
+    3. the test history (`history`: p50 over the window, see `qaagent.history.live`);
+    4. the newest finished whole-run bundle in the evidence dir;
+    5. none: the scheduler falls back to counts.
     """
     if durations_from is not None:
         return load_durations(durations_from)
     shared = evidence_dir / SHARED_FILE
     if shared.is_file():
         return load_durations(shared)
+    if history is not None:
+        recorded = history()
+        if recorded.suites:
+            return recorded
     source = auto_source(evidence_dir)
     if source is None:
         return NO_DURATIONS

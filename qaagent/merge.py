@@ -31,7 +31,7 @@ from qaagent.evidence.bundle import Bundle, make_run_id
 from qaagent.evidence.read import MANIFEST, SuiteEntry, read_manifest
 from qaagent.evidence.verify import verify_bundle
 from qaagent.files import sha256_file
-from qaagent.rebuild import ShardBundle, ordered_cases, suite_result
+from qaagent.rebuild import Duplicate, ShardBundle, ordered_cases, suite_result
 from qaagent.results import CaseStore, FailOn, RunResult, SuiteResult
 from qaagent.retries import synthetic_case
 from qaagent.text import epoch
@@ -199,7 +199,9 @@ def merge_bundles(
 
     order = _suite_order(shards)
     base_rel = "shards"
-    cases_by_suite = ordered_cases(shards, layout, order, base_rel)
+    cases_by_suite, duplicates = ordered_cases(shards, layout, order, base_rel)
+    if duplicates:
+        notes.append(_duplicates_note(duplicates, total, refuse=not allow_partial))
 
     first = shards[0]
     settings = {
@@ -270,6 +272,22 @@ def merge_bundles(
     )
     description = f"{len(shards)} bundle(s) of {total} shard(s): " + ", ".join(s.label for s in shards)
     return MergeOutcome(run, bundle, notes, fail_on, description)
+
+
+def _duplicates_note(duplicates: Sequence[Duplicate], total: int, *, refuse: bool) -> str:
+    """One line on tests two shards reported; a `UsageError` unless `--allow-partial` was given."""
+    first = duplicates[0]
+    shards = " and ".join(f"{i}/{total}" for i in first.shards)
+    text = (
+        f"{len(duplicates)} test(s) reported by more than one shard, e.g. suite {first.suite}: "
+        f"{first.test} (shards {shards}); each test file must run in one shard only"
+    )
+    if refuse:
+        raise UsageError(
+            f"refusing to merge: {text} (does the suite's `args` name test files? "
+            "--allow-partial keeps the first shard's result and says so)"
+        )
+    return f"{text}: kept the first shard's result of each"
 
 
 def _runner_of(layout: Mapping[str, Any] | None, name: str) -> str:

@@ -12,8 +12,12 @@ flag, input and profile (`profile.py` takes its pydantic bounds from here):
 | max-workers | 1–256 |
 | retries | 0–20 |
 | keep | 1–10,000 |
-| shards | 1–256 |
+| shards | 1–256 (`auto`: read from the CI, `qaagent.ci`) |
+| split | `auto`, `off` or 1–256 batches |
 | timeout | seconds, > 0 and at most a week |
+| annotations-limit | 0–10 (GitHub shows 10 of a level per step) |
+| pull-request | 1–999,999,999 |
+| commit | 40 hexadecimal digits |
 
 Whole numbers are ASCII digits only (`int()` also reads "٣", "²" and " 3 ",
 which nobody means), booleans are true/false/yes/no/1/0 in any case, lists
@@ -30,7 +34,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Final, TypeVar, cast
+from typing import Final, Literal, TypeVar, cast
 
 from qaagent.errors import UsageError
 from qaagent.formats import AUTO, NAMES
@@ -55,9 +59,24 @@ WORKERS: Final = Range(1, 256)
 RETRIES: Final = Range(0, 20)
 KEEP: Final = Range(1, 10_000)
 SHARDS: Final = Range(1, 256)
+#: batches one suite may be split into (`split: N`)
+SPLIT: Final = Range(1, 256)
 #: the longest a suite attempt may be given (seconds)
 MAX_TIMEOUT: Final = 7 * 24 * 3600.0
 FAIL_ON_CHOICES: Final[tuple[FailOn, ...]] = ("failed", "error", "flaky")
+#: test annotations of one level per step: GitHub shows at most 10 of each level (error,
+#: warning, notice) per step and 50 per job (docs.github.com, "Workflow commands for GitHub
+#: Actions", and actions/toolkit docs/problem-matchers.md)
+ANNOTATIONS_LIMIT: Final = Range(0, 10)
+PULL_REQUEST: Final = Range(1, 999_999_999)
+#: characters of a summary title
+TITLE_CHARS: Final = 200
+CommentMode = Literal["always", "changes", "failures", "off"]
+AnnotateMode = Literal["failures", "failures-and-flaky", "all"]
+SummaryMode = Literal["full", "failures", "totals", "off"]
+COMMENT_MODES: Final[tuple[CommentMode, ...]] = ("always", "changes", "failures", "off")
+ANNOTATE_MODES: Final[tuple[AnnotateMode, ...]] = ("failures", "failures-and-flaky", "all")
+SUMMARY_MODES: Final[tuple[SummaryMode, ...]] = ("full", "failures", "totals", "off")
 TRUE_WORDS: Final = frozenset({"true", "yes", "1"})
 FALSE_WORDS: Final = frozenset({"false", "no", "0"})
 
@@ -66,6 +85,8 @@ _SHARD = re.compile(r"^[ \t]*([0-9]{1,6})[ \t]*/[ \t]*([0-9]{1,6})[ \t]*$")
 _LIST = re.compile(r"[\s,]+")
 #: globs are separated by commas and line breaks only: a space may be part of a file name
 _GLOBS = re.compile(r"[,\r\n]+")
+_COMMIT = re.compile(r"[0-9a-fA-F]{40}")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
 # -- the validators -------------------------------------------------------------------------------
@@ -139,6 +160,17 @@ class Shard:
         return f"{self.index}of{self.total}"
 
 
+@dataclass(frozen=True)
+class AutoShard:
+    """`--shard auto`: the index and total come from the CI's parallel-job variables (`qaagent.ci`)."""
+
+    def __str__(self) -> str:
+        return "auto"
+
+
+AUTO_SHARD: Final = AutoShard()
+
+
 def shard(text: str) -> Shard:
     """``I/N`` with 1 <= I <= N <= 256 (blanks around the numbers allowed)."""
     match = _SHARD.match(text)
@@ -147,6 +179,96 @@ def shard(text: str) -> Shard:
         msg = f"invalid shard {text!r}: expected I/N with 1 <= I <= N <= {SHARDS.high}, e.g. 2/4"
         raise InvalidValue(msg)
     return Shard(index, total)
+
+
+def annotations_limit(text: str) -> int:
+    """`annotations-limit`: test annotations of each level printed by the step."""
+    return whole_number(text, ANNOTATIONS_LIMIT)
+
+
+def pull_request(text: str) -> int:
+    """`pull-request`: the number of the pull request to comment on."""
+    return whole_number(text, PULL_REQUEST)
+
+
+def commit(text: str) -> str:
+    """`commit`: a full commit SHA (40 hex digits), lower-cased."""
+    if not _COMMIT.fullmatch(text):
+        msg = f"expected a full commit SHA (40 hexadecimal digits), got {text[:80]!r}"
+        raise InvalidValue(msg)
+    return text.lower()
+
+
+def _choice(text: str, choices: Sequence[T]) -> T:
+    word = text.strip().lower()
+    for choice in choices:
+        if word == choice:
+            return choice
+    msg = f"expected one of {', '.join(map(str, choices))}, got {text.strip()[:80]!r}"
+    raise InvalidValue(msg)
+
+
+def comment_mode(text: str) -> CommentMode:
+    """`comment-mode`: always, changes, failures or off."""
+    return _choice(text, COMMENT_MODES)
+
+
+def annotate(text: str) -> AnnotateMode:
+    """`annotate`: failures, failures-and-flaky or all."""
+    return _choice(text, ANNOTATE_MODES)
+
+
+def summary_mode(text: str) -> SummaryMode:
+    """`summary`: full, failures, totals or off; true and false (the old boolean) mean full and off."""
+    word = text.strip().lower()
+    if word in TRUE_WORDS:
+        return "full"
+    if word in FALSE_WORDS:
+        return "off"
+    return _choice(text, SUMMARY_MODES)
+
+
+def title(text: str) -> str:
+    """`summary-title`: one line of at most `TITLE_CHARS` characters, no control characters."""
+    clean = text.strip()
+    if not clean or len(clean) > TITLE_CHARS or _CONTROL.search(clean):
+        msg = f"expected one line of 1 to {TITLE_CHARS} characters without control characters"
+        raise InvalidValue(msg)
+    return clean
+
+
+def shard_or_auto(text: str) -> Shard | AutoShard:
+    """`--shard` / the `shard` input: ``I/N`` as `shard` takes it, or ``auto`` (any case)."""
+    if text.strip().lower() == "auto":
+        return AUTO_SHARD
+    try:
+        return shard(text)
+    except InvalidValue as exc:
+        raise InvalidValue(f"{exc}, or auto (the CI's parallel job)") from None
+
+
+#: a suite's `split:` — `auto`, `off` or at most that many batches
+SplitSetting = Literal["auto", "off"] | int
+
+
+def split_setting(value: object) -> SplitSetting:
+    """`split:` of a suite: ``auto``, ``off`` (YAML's ``off``/``false`` arrive as False) or 1–256.
+
+    Strings and whole numbers only: ``true`` (YAML's ``on``/``yes``) is refused, it could mean either.
+    """
+    if value is False:
+        return "off"
+    if isinstance(value, str):
+        word = value.strip().lower()
+        if word in ("auto", "off"):
+            return cast("SplitSetting", word)
+        if _DIGITS.fullmatch(word) and SPLIT.low <= int(word) <= SPLIT.high:
+            return int(word)
+    elif isinstance(value, int) and not isinstance(value, bool) and SPLIT.low <= value <= SPLIT.high:
+        return value
+    shown = "true (YAML reads on/yes/true as a boolean)" if value is True else repr(value)
+    msg = f"expected auto, off or a number of batches from {SPLIT.low} to {SPLIT.high}, got {shown}"
+    raise InvalidValue(msg)
 
 
 def boolean(text: str) -> bool:
@@ -158,6 +280,30 @@ def boolean(text: str) -> bool:
         return False
     msg = f"expected true or false (or yes/no/1/0), got {text.strip()!r}"
     raise InvalidValue(msg)
+
+
+def switch(text: str) -> bool:
+    """on/off, or a boolean word (`boolean`): the `history` input."""
+    word = text.strip().lower()
+    if word in {"on", "off"}:
+        return word == "on"
+    try:
+        return boolean(word)
+    except InvalidValue:
+        msg = f"expected on or off (or true/false), got {text.strip()!r}"
+        raise InvalidValue(msg) from None
+
+
+_BRANCH = re.compile(r"^[^\x00-\x20\x7f~^:?*\[\\]{1,255}$")
+
+
+def branch(text: str) -> str:
+    """A git branch name (as `--base-branch` or an input): no blanks, control or glob characters."""
+    name = text.strip().removeprefix("refs/heads/")
+    if not _BRANCH.match(name) or name.startswith("-") or ".." in name:
+        msg = f"expected a branch name, got {text.strip()[:80]!r}"
+        raise InvalidValue(msg)
+    return name
 
 
 def items(text: str) -> tuple[str, ...]:
@@ -229,9 +375,28 @@ class FeedbackOptions:
     #: None: when GITHUB_ACTIONS=true (`--github auto`)
     github: bool | None = None
     check_name: str | None = None
-    comment: bool = False
+    #: when the pull-request comment is posted or updated; off: never
+    comment_mode: CommentMode = "off"
     annotations: bool = True
-    summary: bool = True
+    annotate: AnnotateMode = "failures-and-flaky"
+    annotations_limit: int = ANNOTATIONS_LIMIT.high
+    #: how much of the run the job summary shows; off: no job summary
+    summary_mode: SummaryMode = "full"
+    summary_title: str | None = None
+    #: the commit the check run belongs to (None: the event's head commit)
+    commit: str | None = None
+    #: the pull request to comment on (None: the event's)
+    pull_request: int | None = None
+
+    @property
+    def comment(self) -> bool:
+        """Whether a pull-request comment is wanted at all."""
+        return self.comment_mode != "off"
+
+    @property
+    def summary(self) -> bool:
+        """Whether the job summary is written at all."""
+        return self.summary_mode != "off"
 
 
 @dataclass(frozen=True)
@@ -248,7 +413,7 @@ class RunOptions:
     evidence_dir: Path | None = None  #: absolute
     keep: int | None = None
     fail_on: tuple[FailOn, ...] | None = None
-    shard: Shard | None = None
+    shard: Shard | AutoShard | None = None
     durations_from: Path | None = None
     quiet: bool = False
     feedback: FeedbackOptions = field(default_factory=FeedbackOptions)
@@ -256,6 +421,10 @@ class RunOptions:
     files: tuple[str, ...] = ()
     #: their format (`--format`); None: told from each file's content
     format: str | None = None
+    #: record and use the test history (None: the profile's `history.enabled`)
+    history: bool | None = None
+    #: the branch failures are compared with (None: GITHUB_BASE_REF, else none)
+    base_branch: str | None = None
 
 
 @dataclass(frozen=True)
@@ -270,3 +439,7 @@ class MergeOptions:
     fail_on: tuple[FailOn, ...] | None = None
     allow_partial: bool = False
     feedback: FeedbackOptions = field(default_factory=FeedbackOptions)
+    #: the profile whose `history:` the merged run is recorded by (None: .qaagent.yaml if present)
+    profile: Path | None = None
+    history: bool | None = None
+    base_branch: str | None = None

@@ -47,7 +47,9 @@ if TYPE_CHECKING:
 
     from qaagent.evidence.bundle import Bundle, Finished
     from qaagent.github.feedback import GitHubFeedback
-    from qaagent.options import FeedbackOptions, MergeOptions, RunOptions
+    from qaagent.history.live import RunHistory
+    from qaagent.history.settings import HistorySettings
+    from qaagent.options import FeedbackOptions, MergeOptions, RunOptions, SummaryMode
     from qaagent.report.markdown import SummaryCollector
 
 
@@ -75,6 +77,7 @@ class Run:
     junit: Path | None = None  #: where the merged JUnit was copied (the bundle's own on failure)
     #: reports that could not be written (path, reason): the manifest lists them; exit 3
     missing: tuple[tuple[str, str], ...] = ()
+    history: RunHistory | None = None  #: None: history off for this run
 
     def outcome(self) -> tuple[Bundle, RunResult]:
         """The bundle and the result the reporting steps work on (asked before `execute`: a bug)."""
@@ -93,15 +96,53 @@ def run_all(options: RunOptions, *, out: TextIO | None = None) -> ExitCode:
     """Run the profile's suites and report; the evidence bundle is written whatever happens."""
     run = load_plan(options, out or sys.stdout)
     try:
-        with _interrupt_on_signals():
-            schedule(run, options)
-    except _CancelledWhilePlanning as stop:
-        run.console.line(f"qaagent: {stop} received while planning: nothing runs")
-        run.cancel.cancel()
-    with cancel_on_signals(run.cancel, on_signal=functools.partial(_announce, run.console)):
-        for step in RUN_STEPS:
-            step(run)
+        try:
+            with _interrupt_on_signals():
+                plan = run.plan
+                assert plan is not None  # noqa: S101 - load_plan made it
+                run.history = open_history(
+                    run,
+                    plan.loaded.profile.history,
+                    enabled=options.history,
+                    base_dir=plan.loaded.directory,
+                    project=plan.project,
+                    base_branch=options.base_branch,
+                )
+                schedule(run, options)
+        except _CancelledWhilePlanning as stop:
+            run.console.line(f"qaagent: {stop} received while planning: nothing runs")
+            run.cancel.cancel()
+        with cancel_on_signals(run.cancel, on_signal=functools.partial(_announce, run.console)):
+            for step in RUN_STEPS:
+                step(run)
+    finally:
+        if run.history is not None:
+            run.history.close()
     return exit_code_after_reports(run)
+
+
+def open_history(
+    run: Run,
+    settings: HistorySettings,
+    *,
+    enabled: bool | None,
+    base_dir: Path,
+    project: str,
+    base_branch: str | None,
+) -> RunHistory | None:
+    """The run's test history, unless it is off (`--no-history`, the input, `history.enabled`)."""
+    if not (settings.enabled if enabled is None else enabled):
+        return None
+    from qaagent.history.live import RunHistory  # noqa: PLC0415 - only runs with history import it
+
+    return RunHistory.open(
+        settings,
+        base_dir=base_dir,
+        project=project,
+        repo_root=run.repo_root,
+        say=run.console.line,
+        base_branch=base_branch,
+    )
 
 
 def load_plan(options: RunOptions, out: TextIO) -> Run:
@@ -138,21 +179,39 @@ def load_plan(options: RunOptions, out: TextIO) -> Run:
 
 
 def schedule(run: Run, options: RunOptions) -> None:
-    """`--shard` and the longest-first start order; durations are read only when they matter.
+    """`--shard` (`auto`: from the CI's variables), then the one queue of work (`qaagent.batching`).
 
-    Planning may ask the tools for their test files (pytest --collect-only, playwright --list).
+    Planning may ask the tools for their test files (pytest --collect-only, playwright --list);
+    durations are read only when they matter.
     """
-    from qaagent.durations import NO_DURATIONS, resolve_durations  # noqa: PLC0415 - a cheap import path for --help
-    from qaagent.shard import apply_shard, schedule_start_order, split  # noqa: PLC0415
+    from qaagent.batching import plan_work  # noqa: PLC0415 - a cheap import path for --help
+    from qaagent.ci import shard_from_environment  # noqa: PLC0415
+    from qaagent.durations import NO_DURATIONS, resolve_durations  # noqa: PLC0415
+    from qaagent.options import AutoShard  # noqa: PLC0415
+    from qaagent.shard import apply_shard, split  # noqa: PLC0415
+    from qaagent.units import discover_all  # noqa: PLC0415
 
     plan = run.plan
     assert plan is not None  # noqa: S101 - load_plan made it
-    wanted = options.shard is not None or options.durations_from is not None
-    wanted = wanted or (plan.parallel and len(plan.suites) > 1)
-    durations = resolve_durations(options.durations_from, plan.evidence_dir) if wanted else NO_DURATIONS
-    if options.shard is not None:
-        plan = apply_shard(plan, options.shard.index, split(plan, options.shard.total, durations))
-    run.plan = schedule_start_order(plan, durations)
+    shard = options.shard
+    if isinstance(shard, AutoShard):
+        found = shard_from_environment(os.environ)
+        run.console.line(f"qaagent: --shard auto: {found.reason}")
+        shard = found.shard
+    splitting = plan.parallel and any(s.split != "off" for s in plan.suites)
+    wanted = shard is not None or options.durations_from is not None
+    wanted = wanted or (plan.parallel and (len(plan.suites) > 1 or splitting))
+    recorded = run.history.durations if run.history is not None else None
+    durations = (
+        resolve_durations(options.durations_from, plan.evidence_dir, history=recorded)
+        if wanted
+        else NO_DURATIONS
+    )
+    discoveries = {}
+    if shard is not None:
+        discoveries = discover_all(plan, [s.name for s in plan.suites], plan.slots)
+        plan = apply_shard(plan, shard.index, split(plan, shard.total, durations, discoveries))
+    run.plan = plan_work(plan, durations, discoveries)
 
 
 def start_bundle(run: Run) -> None:
@@ -186,6 +245,10 @@ def start_bundle(run: Run) -> None:
             console.line(f"qaagent: {note}")  # a suite kept whole, and why
     if plan.suites:
         console.line(f"qaagent: start order: {', '.join(plan.start_order)} — {plan.start_order_reason}")
+    from qaagent.batching import layout_lines  # noqa: PLC0415
+
+    for line in layout_lines(plan.split_layout, full=False):
+        console.line(f"qaagent: {line}")
 
 
 def start_feedback(run: Run) -> None:
@@ -279,6 +342,14 @@ def write_reports(run: Run) -> None:
         run.console.line(line)
 
 
+def record_history(run: Run) -> None:
+    """Record the finished run in the test history (a fault is one warning; nothing else changes)."""
+    if run.history is None:
+        return
+    bundle, result = run.outcome()
+    run.history.record(bundle.dir, result)
+
+
 def publish(run: Run) -> None:
     """GitHub feedback: outputs, annotations, job summary, check run, comment (never the verdict)."""
     if run.feedback is None:
@@ -294,14 +365,30 @@ def publish(run: Run) -> None:
         notes: Sequence[str],
         link_base: str | None,
         sha: str | None,
+        detail: SummaryMode = "full",
+        title: str | None = None,
     ) -> str:
         """The check run's and the comment's Markdown, from what the one pass collected."""
         del link_base, sha  # the collector was made with the same context's link base and commit
         if summary is None:  # no pass was made (cannot happen after write_reports): render from the run
             from qaagent.report.markdown import render_summary  # noqa: PLC0415
 
-            return render_summary(result, fail_on=fail_on, max_bytes=max_bytes, evidence_path=evidence_path)
-        return summary.render(fail_on=fail_on, evidence_path=evidence_path, notes=notes, max_bytes=max_bytes)
+            return render_summary(
+                result,
+                fail_on=fail_on,
+                max_bytes=max_bytes,
+                evidence_path=evidence_path,
+                detail=detail,
+                title=title,
+            )
+        return summary.render(
+            fail_on=fail_on,
+            evidence_path=evidence_path,
+            notes=notes,
+            max_bytes=max_bytes,
+            detail=detail,
+            title=title,
+        )
 
     run.feedback.finish(
         result,
@@ -314,7 +401,7 @@ def publish(run: Run) -> None:
     )
 
 
-RUN_STEPS: tuple[Step, ...] = (start_bundle, start_feedback, execute, write_reports, publish)
+RUN_STEPS: tuple[Step, ...] = (start_bundle, start_feedback, execute, write_reports, record_history, publish)
 
 
 # -- merge -----------------------------------------------------------------------------------------
@@ -322,10 +409,37 @@ RUN_STEPS: tuple[Step, ...] = (start_bundle, start_feedback, execute, write_repo
 
 def merge(options: MergeOptions, *, out: TextIO | None = None) -> ExitCode:
     """Join shard bundles into one run and report it as `run_all` would."""
+    settings, base_dir = merge_history_settings(options)  # a bad profile stops before any bundle
     run = merge_shards(options, out or sys.stdout)
-    for step in MERGE_STEPS:
-        step(run)
+    try:
+        _, merged = run.outcome()
+        run.history = open_history(
+            run,
+            settings,
+            enabled=options.history,
+            base_dir=base_dir,
+            project=merged.project,
+            base_branch=options.base_branch,
+        )
+        for step in MERGE_STEPS:
+            step(run)
+    finally:
+        if run.history is not None:
+            run.history.close()
     return exit_code_after_reports(run)
+
+
+def merge_history_settings(options: MergeOptions) -> tuple[HistorySettings, Path]:
+    """The `history:` a merged run is recorded by: `--profile`'s, else ./.qaagent.yaml's, else the default."""
+    from qaagent.history.settings import HistorySettings  # noqa: PLC0415
+
+    profile = options.profile
+    if profile is None and Path(".qaagent.yaml").is_file():
+        profile = Path(".qaagent.yaml")
+    if profile is None:
+        return HistorySettings(), Path.cwd()
+    loaded = load_profile(profile)
+    return loaded.profile.history, loaded.directory
 
 
 def merge_shards(options: MergeOptions, out: TextIO) -> Run:
@@ -359,7 +473,7 @@ def merge_shards(options: MergeOptions, out: TextIO) -> Run:
     )
 
 
-MERGE_STEPS: tuple[Step, ...] = (start_feedback, write_reports, publish)
+MERGE_STEPS: tuple[Step, ...] = (start_feedback, write_reports, record_history, publish)
 
 
 # -- helpers ---------------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from qaagent.errors import UsageError
-from qaagent.options import RunOptions, Shard
+from qaagent.options import RunOptions, Shard, SplitSetting
 from qaagent.process import child_environment
 from qaagent.profile import AppSettings, LoadedProfile, RunnerName, SuiteConfig
 from qaagent.results import FailOn
@@ -34,6 +34,35 @@ class SuitePlan:
     env: Mapping[str, str] = field(default_factory=dict)
     #: sharding: only these test files (absolute); None runs the whole `path`
     units: tuple[Path, ...] | None = None
+    #: `split:` as the profile asks (the schedule decides whether it splits, and says why not)
+    split: SplitSetting = "off"
+    #: a batch of a split suite: its number (1-based), for file and console names
+    batch: int | None = None
+
+
+@dataclass(frozen=True)
+class WorkItem:
+    """One process slot's work: a whole suite, or one batch of a split suite's test files."""
+
+    suite: str
+    batch: int | None = None  #: 1-based; None: the whole suite
+    units: tuple[Path, ...] = ()  #: a batch's test files (absolute), in report order
+    positions: tuple[int, ...] = ()  #: each file's position in the suite's listing (report order)
+    #: estimated seconds, one process start-up included (equal weights when nothing is known)
+    estimate: float = 0.0
+
+    @property
+    def label(self) -> str:
+        """``unit#2`` for a batch, ``unit`` for a whole suite (console prefixes, the plan)."""
+        return self.suite if self.batch is None else f"{self.suite}#{self.batch}"
+
+
+def cpu_count() -> int:
+    """CPUs this process may run on (the affinity mask where there is one), at least 1."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # not on Linux
+        return max(1, os.cpu_count() or 1)
 
 
 @dataclass(frozen=True)
@@ -45,7 +74,7 @@ class Plan:
     repo_root: Path
     suites: tuple[SuitePlan, ...]  #: in suite_order
     parallel: bool
-    #: as asked (flag, input or profile); None: one per suite. The pool size is `workers`.
+    #: as asked (flag, input or profile); None: the CPU count. The pool size is `workers`.
     max_workers: int | None
     fail_on: tuple[FailOn, ...]
     junit_path: Path
@@ -60,13 +89,31 @@ class Plan:
     #: `I/N` when this run is one shard of a matrix (see qaagent.shard), with the whole split
     shard: Shard | None = None
     shard_layout: Mapping[str, Any] | None = None
+    #: the one queue of work, longest first (`qaagent.batching`); empty: each suite whole, in start_order
+    work: tuple[WorkItem, ...] = ()
+    #: the batches and the predicted makespan, as the manifest records them (None: nothing was split)
+    split_layout: Mapping[str, Any] | None = None
+
+    @property
+    def slots(self) -> int:
+        """Processes at once as asked: `max_workers`, else the CPU count; 1 when sequential."""
+        if not self.parallel:
+            return 1
+        return self.max_workers or cpu_count()
 
     @property
     def workers(self) -> int:
-        """Suites running at once: as asked, at most one per suite; 1 when sequential (the one clamp)."""
-        if not self.parallel:
-            return 1
-        return max(1, min(self.max_workers or len(self.suites), len(self.suites)))
+        """The pool's size: `slots`, at most one per item of work (the one clamp)."""
+        items = len(self.work) if self.work else len(self.suites)
+        return max(1, min(self.slots, items))
+
+    @property
+    def queue(self) -> tuple[WorkItem, ...]:
+        """The work in the order it is handed out: `work`, or each suite whole in `start_order`."""
+        if self.work:
+            return self.work
+        by_name = {s.name: s for s in self.suites}
+        return tuple(WorkItem(name) for name in self.start_order if name in by_name)
 
     def settings(self) -> dict[str, Any]:
         """The effective settings, as recorded in the manifest."""
@@ -95,6 +142,7 @@ class Plan:
                     "files": list(s.config.files) if s.config.files is not None else None,
                     "format": s.config.format,
                     "artifacts": list(s.config.artifacts),
+                    "split": s.split,
                     # names only: values may be secrets, and the profile holds them anyway
                     "env": sorted(s.env),
                 }
@@ -109,6 +157,7 @@ class Plan:
                 "startup_timeout": self.app.startup_timeout,
             },
             "shard": None if self.shard_layout is None else dict(self.shard_layout),
+            "split": None if self.split_layout is None else dict(self.split_layout),
         }
 
 
@@ -188,6 +237,7 @@ def build_plan(
                 if retries is not None
                 else (config.retry_count if config.retry_count is not None else profile.run.retry_count),
                 env=dict(config.env),
+                split=config.split,
             )
         )
 
@@ -214,6 +264,8 @@ def build_plan(
 def describe(plan: Plan) -> list[str]:
     """Human-readable lines for `qaagent validate`."""
     mode = f"parallel, {plan.workers} worker(s)" if plan.parallel else "sequential"
+    if plan.parallel and plan.max_workers is None:
+        mode += " (max_workers: the CPU count)"
     lines = [
         f"profile: {plan.loaded.path} (sha256 {plan.loaded.sha256[:12]})",
         f"project: {plan.project}",
@@ -230,9 +282,10 @@ def describe(plan: Plan) -> list[str]:
         where = _rel(suite.path, plan.repo_root) if suite.path else " ".join(suite.config.command or ())
         if suite.runner == "report":
             where = f"reads {suite.config.result_key}"
+        split = "" if suite.split == "off" else f", split {suite.split}"
         lines.append(
             f"  {index}. {suite.name}: {suite.runner} {where} "
-            f"(timeout {suite.timeout:g} s, retries {suite.retry_count})"
+            f"(timeout {suite.timeout:g} s, retries {suite.retry_count}{split})"
         )
     lines.extend(f"  -  {name}: disabled" for name in plan.skipped_disabled)
     return lines

@@ -31,6 +31,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
+from qaagent.history.dsn import PASSWORD_VARIABLE
+
 if TYPE_CHECKING:
     from types import FrameType
 
@@ -60,14 +62,18 @@ CHUNK = 64 * 1024
 #: longest line kept whole in memory (tail, echo); longer output is split
 MAX_LINE = 64 * 1024
 
-#: variables that carry the GitHub token to qaagent; no child ever sees them
-TOKEN_VARIABLES = frozenset({"QAAGENT_GITHUB_TOKEN", "INPUT_GITHUB-TOKEN", "INPUT_GITHUB_TOKEN"})
+#: variables that carry the GitHub token (or the history store's password) to qaagent; no child
+#: ever sees them
+TOKEN_VARIABLES = frozenset(
+    {"QAAGENT_GITHUB_TOKEN", "INPUT_GITHUB-TOKEN", "INPUT_GITHUB_TOKEN", PASSWORD_VARIABLE}
+)
 
 
 def child_environment(environ: Mapping[str, str]) -> dict[str, str]:
     """The environment every child starts from (suites, the app, setup, listing tools).
 
-    The one filter: `environ` without the token qaagent was given, in any of its variables.
+    The one filter: `environ` without the token qaagent was given, in any of its variables,
+    and without the history store's password.
     """
     return {key: value for key, value in environ.items() if key not in TOKEN_VARIABLES}
 

@@ -28,7 +28,18 @@ from pydantic import (
 
 from qaagent.errors import ProfileError
 from qaagent.formats import AUTO, NAMES
-from qaagent.options import KEEP, MAX_TIMEOUT, RETRIES, WORKERS, Range, whole_number
+from qaagent.history.settings import HistorySettings
+from qaagent.options import (
+    KEEP,
+    MAX_TIMEOUT,
+    RETRIES,
+    WORKERS,
+    InvalidValue,
+    Range,
+    SplitSetting,
+    split_setting,
+    whole_number,
+)
 
 RunnerName = Literal["pytest", "behave", "playwright", "command", "report"]
 RUNNERS: tuple[str, ...] = ("pytest", "behave", "playwright", "command", "report")
@@ -88,6 +99,7 @@ class RunSettings(_Model):
     """`run:` — how suites run; command-line flags override these for one run."""
 
     parallel: bool = False
+    #: processes at once across all suites and batches (None: the CPU count; see `Plan.workers`)
     max_workers: Annotated[int, Field(ge=WORKERS.low, le=WORKERS.high)] | None = None
     retry_count: Retries = 0
     timeout: PositiveSeconds = 1800
@@ -139,6 +151,16 @@ class SuiteConfig(_Model):
     working_directory: str | None = None
     #: globs (relative to the working directory) of files to keep as evidence
     artifacts: tuple[str, ...] = ()
+    #: run as several processes over batches of its test files: auto, off or at most N batches
+    split: SplitSetting = "off"
+
+    @field_validator("split", mode="before")
+    @classmethod
+    def _split(cls, value: Any) -> Any:
+        try:
+            return split_setting(value)
+        except InvalidValue as exc:
+            raise ValueError(str(exc)) from None
 
     @field_validator("command", mode="before")
     @classmethod
@@ -263,6 +285,8 @@ class Profile(_Model):
     reports: ReportSettings = ReportSettings()
     tests: dict[str, SuiteConfig]
     app: AppSettings | None = None
+    #: the test history (on by default: a SQLite file next to the profile)
+    history: HistorySettings = HistorySettings()
 
     @model_validator(mode="after")
     def _check_suites(self) -> Profile:

@@ -22,9 +22,10 @@ from qaagent.errors import JUnitError, UsageError
 from qaagent.evidence.read import AttemptEntry, Manifest, SuiteEntry, iter_records
 from qaagent.junit.read import iter_junit_cases
 from qaagent.results import Attempt, CaseStore, SuiteResult, TestCase
+from qaagent.retries import SUITE_ERROR_TYPE
 from qaagent.runners import RUNNER_CLASSES
-from qaagent.shard import locate_unit, unit_index
 from qaagent.text import epoch
+from qaagent.units import locate_unit, unit_index
 
 
 @dataclass(frozen=True)
@@ -195,16 +196,29 @@ def _order_key_factory(layout: Mapping[str, Any] | None, suite: str, shard_index
     return key
 
 
+@dataclass(frozen=True)
+class Duplicate:
+    """A test reported by more than one shard (each unit belongs to exactly one shard)."""
+
+    suite: str
+    test: str  #: ``file › classname › name``
+    shards: tuple[int, ...]  #: the indices that reported it
+
+
 def ordered_cases(
     shards: Sequence[ShardBundle], layout: Mapping[str, Any] | None, order: list[str], base_rel: str
-) -> dict[str, list[TestCase]]:
-    """Each suite's cases of all shards, in the order an unsharded run reports them.
+) -> tuple[dict[str, list[TestCase]], list[Duplicate]]:
+    """Each suite's cases of all shards, in the order an unsharded run reports them, and the duplicates.
 
     Sorted by the position of the case's unit in the recorded split, then by
     the order the shards reported them; a suite seen only in the cases is
-    appended to `order`.
+    appended to `order`. A test (suite, file, classname, name) that two shards
+    report is a duplicate: the second shard's copy is left out, and the caller
+    refuses or flags it (a suite's own `args` naming files used to run them in
+    every shard). The synthetic case standing for a suite's problem is no test.
     """
     items: dict[str, list[tuple[int, int, TestCase]]] = {name: [] for name in order}
+    seen: dict[tuple[str, str | None, str, str], list[int]] = {}
     sequence = 0
     for shard in shards:
         keys: dict[str, Any] = {}
@@ -212,14 +226,25 @@ def ordered_cases(
             if case.suite not in items:
                 items[case.suite] = []
                 order.append(case.suite)
+            if case.type != SUITE_ERROR_TYPE:
+                owners = seen.setdefault((case.suite, case.file, case.classname, case.name), [])
+                owners.append(shard.index)
+                if len(owners) > 1 and owners[0] != shard.index:
+                    continue  # another shard's copy: reported once, and flagged
             key = keys.get(case.suite)
             if key is None:
                 key = keys[case.suite] = _order_key_factory(layout, case.suite, shard.index)
             items[case.suite].append((key(case), sequence, case))
             sequence += 1
-    return {
+    duplicates = [
+        Duplicate(suite, " › ".join(p for p in (file, classname, name) if p), tuple(dict.fromkeys(owners)))
+        for (suite, file, classname, name), owners in seen.items()
+        if len(set(owners)) > 1
+    ]
+    ordered = {
         name: [c for _, _, c in sorted(found, key=lambda t: (t[0], t[1]))] for name, found in items.items()
     }
+    return ordered, duplicates
 
 
 def suite_result(

@@ -381,6 +381,15 @@ class Attempt:
 
 
 @dataclass(frozen=True, slots=True)
+class Batch:
+    """One batch of a split suite: its number, its test files and its own attempts (with their logs)."""
+
+    number: int  #: 1-based
+    units: tuple[str, ...]  #: repository-relative test files, in report order
+    attempts: tuple[Attempt, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class SuiteResult:
     """Everything known about one suite after all its attempts (built once, then read).
 
@@ -399,11 +408,15 @@ class SuiteResult:
     #: evidence files the runner declares (logs, JUnit, artifacts), absolute
     files: Sequence[Path] = ()  #: kept as a tuple
     skipped_reason: str | None = None  #: the whole suite was skipped on purpose
+    #: a split suite's batches; its `attempts` are then their union per attempt number
+    #: (each one spanning its batches, with the command a whole run runs)
+    batches: Sequence[Batch] = ()  #: kept as a tuple
 
     def __post_init__(self) -> None:
         # Callers may pass lists; the value keeps tuples, so nothing can grow it later.
         object.__setattr__(self, "attempts", tuple(self.attempts))
         object.__setattr__(self, "files", tuple(self.files))
+        object.__setattr__(self, "batches", tuple(self.batches))
 
     @property
     def counts(self) -> Counts:
@@ -422,8 +435,15 @@ class SuiteResult:
 
     @property
     def duration(self) -> float:
-        """Seconds spent running this suite, all attempts together."""
+        """Seconds spent running this suite, all attempts together (a split suite: wall time)."""
         return sum(a.duration for a in self.attempts)
+
+    @property
+    def process_time(self) -> float:
+        """Seconds its processes ran, together: `duration`, or the sum over a split suite's batches."""
+        if not self.batches:
+            return self.duration
+        return sum(a.duration for b in self.batches for a in b.attempts)
 
     @property
     def returncode(self) -> int | None:

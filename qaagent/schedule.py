@@ -91,3 +91,66 @@ def list_schedule_makespan(weights: Sequence[float], workers: int) -> float:
     for weight in weights:
         heapq.heapreplace(heap, heap[0] + weight)
     return max(heap)
+
+
+@dataclass(frozen=True)
+class Packing:
+    """The result of `pack`: per bin, the items of each group that share it (one batch each)."""
+
+    bins: tuple[tuple[tuple[int, ...], ...], ...]  #: per bin: per group present, its item indices
+    loads: tuple[float, ...]  #: per bin, set-up costs included
+
+
+def pack(
+    weights: Sequence[float],
+    groups: Sequence[int],
+    *,
+    bins: int,
+    setup: Mapping[int, float],
+    caps: Mapping[int, int],
+) -> Packing:
+    """LPT with a set-up cost: heaviest item first, each to the bin where the load ends lowest.
+
+    Items of one group placed in one bin form one batch and pay the group's
+    `setup` (a process start-up) once there: an item goes to a bin that
+    already holds its group unless another bin is lighter by more than the
+    set-up. A group never spreads over more than ``caps[group]`` bins (when
+    it reaches its cap, its items go only to bins it is in). Ties: the earlier
+    item first, the lower bin index. Deterministic, like everything here.
+    """
+    if bins < 1:
+        msg = f"bins must be >= 1, got {bins}"
+        raise ValueError(msg)
+    ranked = sorted(range(len(weights)), key=lambda i: (-weights[i], i))
+    loads = [0.0] * bins
+    members: list[dict[int, list[int]]] = [{} for _ in range(bins)]
+    spread: dict[int, int] = {}
+    for item in ranked:
+        group = groups[item]
+        cost = setup.get(group, 0.0)
+        full = spread.get(group, 0) >= caps.get(group, bins)
+        best: tuple[float, int] | None = None
+        for index in range(bins):
+            present = group in members[index]
+            if full and not present:
+                continue
+            load = loads[index] + weights[item] + (0.0 if present else cost)
+            if best is None or load < best[0]:
+                best = (load, index)
+        assert best is not None  # noqa: S101 - a full group is present in at least one bin
+        load, chosen = best
+        if group not in members[chosen]:
+            members[chosen][group] = []
+            spread[group] = spread.get(group, 0) + 1
+        members[chosen][group].append(item)
+        loads[chosen] = load
+    packed = tuple(tuple(tuple(sorted(items)) for _, items in sorted(bin_.items())) for bin_ in members)
+    return Packing(packed, tuple(loads))
+
+
+def makespan(weights: Sequence[float], workers: int) -> tuple[float, float]:
+    """(list scheduling of `weights` in order on `workers`, the lower bound max(longest, total / workers))."""
+    if not weights:
+        return 0.0, 0.0
+    bound = max(*weights, sum(weights) / max(1, workers))
+    return list_schedule_makespan(weights, workers), bound

@@ -1,12 +1,8 @@
-"""Sharding across matrix jobs: test files as units of work, split by LPT, applied to a plan.
+"""Sharding across matrix jobs: test files (`qaagent.units`) split by LPT, applied to a plan.
 
-The unit of work is a test file — small enough to balance, big enough that a
-runner can be told to run exactly it. Which files, in which order, and which
-names their test cases carry is each runner's knowledge (`Runner.list_units`,
-`Runner.unit_keys`): the tools themselves list them, so a project's own
-collection settings hold. ``command`` suites, suites where no file is found
-and suites whose tool cannot list its files (the reason goes into the split's
-notes) are one indivisible unit: tests are never dropped.
+``command`` suites, suites where no file is found and suites whose tool
+cannot list its files (the reason goes into the split's notes) are one
+indivisible unit: tests are never dropped.
 
 Every shard job computes the same split from the same checkout, profile and
 durations (`split`), so no coordination is needed; `apply_shard` keeps this
@@ -20,81 +16,17 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from qaagent.durations import Durations, SuiteDurations
+from qaagent.durations import Durations
 from qaagent.errors import UsageError
 from qaagent.options import SHARDS, Shard
 from qaagent.plan import Plan, SuitePlan
-from qaagent.process import child_environment
-from qaagent.runners import RUNNER_CLASSES, make_runner
-from qaagent.schedule import fill_unknown, lpt_order, lpt_partition
-
-
-@dataclass(frozen=True)
-class Unit:
-    """One test file of a suite (or the whole suite when `path` is None)."""
-
-    suite: str
-    path: Path | None  #: absolute
-    rel: str | None  #: relative to the repository root, POSIX
-    #: names a case of this unit may carry: its file, behave's dotted feature, Playwright's spec path
-    keys: tuple[str, ...] = ()
-
-    @property
-    def label(self) -> str:
-        """``suite:path`` or ``suite``."""
-        return f"{self.suite}:{self.rel}" if self.rel else self.suite
-
-
-def discover(suite: SuitePlan, repo_root: Path) -> tuple[list[Unit], str | None]:
-    """A suite's units in the order an unsharded run reports them, and why it was kept whole (if so).
-
-    The runner lists them (`Runner.list_units`). A suite that is indivisible,
-    has no file or whose tool could not list its files is one whole-suite unit.
-    """
-    whole = [Unit(suite.name, None, None)]
-    if suite.path is None or not suite.path.exists():
-        return whole, None
-    listing = make_runner(suite, repo_root=repo_root, base_env=child_environment(os.environ)).list_units()
-    if listing is None:
-        return whole, None
-    if listing.problem:
-        return whole, f"suite {suite.name} kept whole: {listing.problem}"
-    units = [Unit(suite.name, u.path, u.keys[0], u.keys) for u in listing.units]
-    return units or whole, None
-
-
-# -- estimates -------------------------------------------------------------------------------------
-
-
-def unit_estimate(unit: Unit, recorded: SuiteDurations | None) -> float | None:
-    """Recorded seconds of one unit (its file's cases and cases whose classname names it), or None."""
-    if recorded is None:
-        return None
-    if unit.path is None:
-        return recorded.total if recorded.total is not None else None
-    found = False
-    seconds = 0.0
-    for key in unit.keys:
-        if key in recorded.files:
-            found = True
-            seconds += recorded.files[key]
-    for classname, value in recorded.classes.items():
-        if case_unit_key(classname, unit.keys):
-            found = True
-            seconds += value
-    return seconds if found else None
-
-
-def case_unit_key(classname: str, keys: Sequence[str]) -> bool:
-    """Whether a classname belongs to a unit with `keys` (behave ``dotted.Feature``, Playwright spec path)."""
-    return any(classname == key or classname.startswith(key + ".") for key in keys if key)
-
+from qaagent.runners import RUNNER_CLASSES
+from qaagent.schedule import fill_unknown, lpt_partition
+from qaagent.units import Discovery, Unit, discover, unit_estimate
 
 # -- the split -------------------------------------------------------------------------------------
 
@@ -167,18 +99,23 @@ class ShardSplit:
         }
 
 
-def split(plan: Plan, total: int, durations: Durations) -> ShardSplit:
-    """Assign every unit of `plan` to one of `total` shards by LPT over recorded durations."""
+def split(
+    plan: Plan, total: int, durations: Durations, discoveries: Mapping[str, Discovery] | None = None
+) -> ShardSplit:
+    """Assign every unit of `plan` to one of `total` shards by LPT over recorded durations.
+
+    `discoveries`: the suites' units when they were listed already (else they are listed here).
+    """
     if not SHARDS.low <= total <= SHARDS.high:
         raise UsageError(f"the number of shards must be between {SHARDS.low} and {SHARDS.high}, got {total}")
     units: list[Unit] = []
     notes: list[str] = []
     by_name = {suite.name: suite for suite in plan.suites}
     for suite in plan.suites:
-        found, note = discover(suite, plan.repo_root)
-        units.extend(found)
-        if note:
-            notes.append(note)
+        found = (discoveries or {}).get(suite.name) or discover(suite, plan.repo_root)
+        units.extend(found.units)
+        if found.failed:
+            notes.append(f"suite {suite.name} kept whole: {found.reason}")
     raw = [unit_estimate(u, durations.suites.get(u.suite)) for u in units]
     _spread_overhead(units, raw, durations)
     estimates, known = fill_unknown(raw)
@@ -261,56 +198,3 @@ def apply_shard(plan: Plan, index: int, split_: ShardSplit) -> Plan:
             "estimate": round(split_.loads()[index - 1], 3),
         },
     )
-
-
-def schedule_start_order(plan: Plan, durations: Durations) -> Plan:
-    """Longest first for a parallel run with recorded durations; otherwise suite_order (and why)."""
-    names = [s.name for s in plan.suites]
-    if not plan.parallel or len(names) < 2:  # noqa: PLR2004 - order matters only with two or more
-        why = "sequential run" if not plan.parallel else "one suite"
-        return dataclasses.replace(plan, start_order=tuple(names), start_order_reason=f"suite_order ({why})")
-    recorded = {name: durations.suite_total(name) for name in names}
-    known = sum(1 for v in recorded.values() if v is not None)
-    if not known:
-        return dataclasses.replace(
-            plan, start_order=tuple(names), start_order_reason="suite_order (no recorded durations)"
-        )
-    if plan.shard is not None:
-        # A shard runs part of each suite: scale the suite's time by the share of its units here.
-        recorded = {name: _shard_share(plan, name, v) for name, v in recorded.items()}
-    order = lpt_order(names, recorded)
-    reason = f"longest first by durations from {durations.source} ({known} of {len(names)} suites recorded"
-    reason += ", others get the mean)" if known < len(names) else ")"
-    return dataclasses.replace(plan, start_order=tuple(order), start_order_reason=reason)
-
-
-def _shard_share(plan: Plan, name: str, seconds: float | None) -> float | None:
-    layout = plan.shard_layout or {}
-    entries = layout.get("suites", {}).get(name) if isinstance(layout.get("suites"), Mapping) else None
-    if seconds is None or not entries:
-        return seconds
-    mine = sum(1 for e in entries if e.get("shard") == layout.get("index"))
-    return seconds * mine / len(entries)
-
-
-def unit_index(layout_units: Sequence[Mapping[str, Any]]) -> dict[str, int]:
-    """Key -> position of a suite's units as recorded in a layout (first unit wins a shared key)."""
-    index: dict[str, int] = {}
-    for position, entry in enumerate(layout_units):
-        for key in entry.get("keys") or ():
-            index.setdefault(str(key), position)
-    return index
-
-
-def locate_unit(file: str | None, classname: str, index: Mapping[str, int]) -> int | None:
-    """The unit position of a test case by its file, else by its classname (longest dotted prefix)."""
-    if file and file in index:
-        return index[file]
-    if classname in index:
-        return index[classname]
-    parts = classname.split(".")
-    for count in range(len(parts) - 1, 0, -1):
-        prefix = ".".join(parts[:count])
-        if prefix in index:
-            return index[prefix]
-    return None

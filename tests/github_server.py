@@ -97,6 +97,8 @@ class GitHubServer:
         self.requests: list[Recorded] = []
         self.check_runs: dict[int, dict[str, Any]] = {}
         self.comments: dict[int, list[dict[str, Any]]] = {}
+        #: open pull requests (`GET /repos/{o}/{r}/pulls?head=owner:branch`), see `add_pull`
+        self.pulls: list[dict[str, Any]] = []
         self._faults: list[tuple[str, re.Pattern[str], list[Fault]]] = []
         self._lock = threading.Lock()
         self._next_id = 1000
@@ -123,6 +125,11 @@ class GitHubServer:
         """Answer the next matching requests with `faults`, in order, then normally."""
         with self._lock:
             self._faults.append((method.upper(), re.compile(path_pattern), list(faults)))
+
+    def add_pull(self, number: int, *, label: str, sha: str) -> None:
+        """An open pull request whose head is `label` (`owner:branch`) at commit `sha`."""
+        with self._lock:
+            self.pulls.append({"number": number, "state": "open", "head": {"label": label, "sha": sha}})
 
     def add_comment(self, pr: int, body: str, user: str = "someone") -> int:
         """Put an existing comment on a pull request."""
@@ -257,6 +264,7 @@ _CHECK_RUNS = re.compile(r"^/repos/[^/]+/[^/]+/check-runs$")
 _CHECK_RUN = re.compile(r"^/repos/[^/]+/[^/]+/check-runs/(\d+)$")
 _ISSUE_COMMENTS = re.compile(r"^/repos/[^/]+/[^/]+/issues/(\d+)/comments$")
 _COMMENT = re.compile(r"^/repos/[^/]+/[^/]+/issues/comments/(\d+)$")
+_PULLS = re.compile(r"^/repos/([^/]+/[^/]+)/pulls$")
 
 Answer = tuple[int, Any, dict[str, str]]
 
@@ -264,6 +272,31 @@ Answer = tuple[int, Any, dict[str, str]]
 def _route(
     owner: GitHubServer, method: str, path: str, *, query: dict[str, list[str]], body: Any, server: _Server
 ) -> Answer:
+    code, answer, headers = _answer(owner, method, path, query=query, body=body, server=server)
+    # GitHub's answers carry the web address of a check run or comment (`html_url`).
+    repo = "/".join(path.split("/")[2:4])
+    if code < 300 and isinstance(answer, dict) and isinstance(answer.get("id"), int):
+        if "/check-runs" in path:
+            answer = {**answer, "html_url": f"https://github.com/{repo}/runs/{answer['id']}"}
+        elif "/comments" in path:
+            pr = next(
+                (n for n, items in owner.comments.items() if any(i["id"] == answer["id"] for i in items)), 0
+            )
+            answer = {
+                **answer,
+                "html_url": f"https://github.com/{repo}/pull/{pr}#issuecomment-{answer['id']}",
+            }
+    return code, answer, headers
+
+
+def _answer(  # noqa: PLR0911 - one answer per endpoint
+    owner: GitHubServer, method: str, path: str, *, query: dict[str, list[str]], body: Any, server: _Server
+) -> Answer:
+    if method == "GET" and _PULLS.match(path):
+        label = query.get("head", [""])[0]
+        with owner._lock:
+            found = [p for p in owner.pulls if not label or p["head"]["label"] == label]
+        return 200, found, {}
     if method == "POST" and _CHECK_RUNS.match(path):
         return _create_check_run(owner, body)
     if method == "PATCH" and (m := _CHECK_RUN.match(path)):
@@ -356,7 +389,8 @@ def _create_check_run(owner: GitHubServer, body: Any) -> Answer:
     run["annotations"] = list((body.get("output") or {}).get("annotations", []))
     with owner._lock:
         owner.check_runs[check_id] = run
-    return 201, {"id": check_id, "name": body["name"], "status": run.get("status", "queued")}, {}
+    answer = {"id": check_id, "name": body["name"], "status": run.get("status", "queued")}
+    return 201, answer, {}
 
 
 def _update_check_run(owner: GitHubServer, check_id: int, body: Any) -> Answer:
@@ -390,7 +424,11 @@ def _list_comments(
     page = int(query.get("page", ["1"])[0])
     with owner._lock:
         items = list(owner.comments.get(pr, []))
-    chunk = items[(page - 1) * per_page : page * per_page]
+    repo = "/".join(path.split("/")[2:4])
+    chunk = [
+        {**item, "html_url": f"https://github.com/{repo}/pull/{pr}#issuecomment-{item['id']}"}
+        for item in items[(page - 1) * per_page : page * per_page]
+    ]
     headers = {}
     if page * per_page < len(items):
         host, port = server.server_address[:2]

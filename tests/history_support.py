@@ -8,7 +8,11 @@ when `CI=true`). Test modules import the fixtures they use from here.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
+import subprocess
+import sys
+import textwrap
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -111,3 +115,34 @@ def result(
 def passing(count: int, **extra: Any) -> list[ResultRecord]:
     """`count` passing tests test_0000…"""
     return [result(f"test_{i:04d}", **extra) for i in range(count)]
+
+
+@contextlib.contextmanager
+def locked(path: Path, seconds: float = 90) -> Iterator[None]:
+    """A child process holds the SQLite file's write lock (BEGIN EXCLUSIVE) meanwhile."""
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent(
+                f"""
+                import sqlite3, time
+                conn = sqlite3.connect({str(path)!r}, isolation_level=None)
+                conn.execute("BEGIN EXCLUSIVE")
+                print("locked", flush=True)
+                time.sleep({seconds})
+                """
+            ),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None
+        assert holder.stdout.readline().strip() == "locked"
+        yield
+    finally:
+        holder.kill()
+        holder.wait()
+        if holder.stdout is not None:
+            holder.stdout.close()

@@ -18,11 +18,12 @@ ROOT = Path(__file__).resolve().parent.parent
 EXPECTED_INPUTS = {
     "profile", "files", "format", "parallel", "max-workers", "retries", "suites", "shard", "mode", "bundles",
     "working-directory", "setup", "junit-path", "evidence-dir", "fail-on", "annotations",
-    "summary", "github-token", "check-name", "comment",
+    "summary", "github-token", "check-name", "comment", "history", "base-branch",
+    "comment-mode", "annotate", "annotations-limit", "summary-title", "commit", "pull-request",
 }  # fmt: skip
 EXPECTED_OUTPUTS = {
     "conclusion", "total", "passed", "failed", "errors", "skipped", "flaky", "xfailed", "xpassed", "duration",
-    "junit-path", "evidence-path", "run-id",
+    "junit-path", "evidence-path", "run-id", "check-url", "comment-url", "json",
 }  # fmt: skip
 SHA_PIN = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40}$")
 
@@ -73,11 +74,16 @@ def test_documented_defaults(docker: dict[str, Any]) -> None:
     assert inputs["mode"]["default"] == "run"
     assert inputs["working-directory"]["default"] == "."
     assert inputs["annotations"]["default"] == "true"
-    assert inputs["summary"]["default"] == "true"
+    assert inputs["summary"]["default"] == "full"
+    assert inputs["annotate"]["default"] == "failures-and-flaky"
+    assert inputs["annotations-limit"]["default"] == "10"
     assert inputs["comment"]["default"] == "false"
     assert inputs["check-name"]["default"] == ""
     assert inputs["github-token"]["default"] == "${{ github.token }}"
-    for empty in ("parallel", "max-workers", "retries", "suites", "shard", "setup", "fail-on"):
+    for empty in (
+        "parallel", "max-workers", "retries", "suites", "shard", "setup", "fail-on", "comment-mode",
+        "commit", "pull-request", "summary-title", "history",
+    ):  # fmt: skip
         assert inputs[empty]["default"] == "", empty
 
 

@@ -34,6 +34,7 @@ LAYERS: dict[int, tuple[str, ...]] = {
         "qaagent.errors",
         "qaagent.paths",
         "qaagent.options",
+        "qaagent.ci",
         "qaagent.console",
         "qaagent.schedule",
         "qaagent.evidence.redact",
@@ -94,8 +95,12 @@ LAYERS: dict[int, tuple[str, ...]] = {
     ),
     4: (  # scheduling and execution; reports and GitHub feedback of a finished run
         "qaagent.durations",
+        "qaagent.units",
         "qaagent.shard",
+        "qaagent.batching",
         "qaagent.retries",
+        "qaagent.suite_run",
+        "qaagent.split_suite",
         "qaagent.orchestrator",
         "qaagent.report.console",
         "qaagent.report.timeline",
@@ -106,6 +111,8 @@ LAYERS: dict[int, tuple[str, ...]] = {
         "qaagent.github.annotations",
         "qaagent.github.checks",
         "qaagent.github.comment",
+        "qaagent.github.pulls",
+        "qaagent.github.results_json",
         "qaagent.github.publish",
         "qaagent.github.feedback",
     ),
@@ -117,6 +124,7 @@ LAYERS: dict[int, tuple[str, ...]] = {
         "qaagent.history.compare",
         "qaagent.history.api",
         "qaagent.history.report",
+        "qaagent.history.live",
     ),
     # the two pipelines; the action's inputs as options; the `qaagent history` commands
     6: ("qaagent.pipeline", "qaagent.action", "qaagent.history.commands"),
@@ -130,6 +138,8 @@ FORBIDDEN = (
     ("qaagent.github", "qaagent.report"),
     ("qaagent.junit.write", "qaagent.evidence"),
     ("qaagent.runners", "qaagent.shard"),
+    ("qaagent.runners", "qaagent.units"),
+    ("qaagent.runners", "qaagent.batching"),
 )
 
 

@@ -480,3 +480,32 @@ def test_tree_memory_counts_the_children(tmp_path: Path) -> None:
     assert tree.processes == 2
     assert tree.sampled_sum_mib > 75  # both alive at once: 50 + 30 MB and two interpreters
     assert tree.peaks_sum_mib >= tree.sampled_sum_mib
+
+
+def test_startup_share_is_the_split_suites_time_outside_its_tests(tmp_path: Path) -> None:
+    assert split.startup_share(tmp_path) is None  # no bundle
+    bundle = tmp_path / ".qaagent" / "evidence" / "20240101_000000Z"
+    bundle.mkdir(parents=True)
+    suites = [{"name": "u", "process_time": 10.0, "batches": [{"batch": 1}, {"batch": 2}]}]
+    (bundle / "manifest.json").write_text(json.dumps({"suites": suites}), encoding="utf-8")
+    records = [{"duration": 4.0}, {"duration": 4.5}]
+    (bundle / "tests.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    assert split.startup_share(tmp_path) == pytest.approx(0.15)
+    (bundle / "manifest.json").write_text(
+        json.dumps({"suites": [{"name": "u", "duration": 3}]}), encoding="utf-8"
+    )
+    assert split.startup_share(tmp_path) is None  # not split
+
+
+batch_rule = load_file_module(BENCH / "batch_rule.py", "batch_rule")
+
+
+def test_batch_rule_dispatch_hands_batches_to_the_first_free_slot() -> None:
+    assert batch_rule.dispatch([3.0, 1.0, 1.0, 1.0], 2) == 3.0
+    assert batch_rule.dispatch([1.0, 1.0, 3.0], 2) == 4.0  # the long one last: list order costs
+
+
+def test_batch_rule_with_recorded_durations_reaches_the_bound() -> None:
+    plan = split.pytest_plan()
+    found = batch_rule.ratio(plan, 2, bins_per_slot=1, factor=3, startup=0.35, recorded=True, nominal=0.05)
+    assert 1.0 <= found < 1.02

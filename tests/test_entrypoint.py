@@ -28,7 +28,7 @@ from helpers import COMMAND_PROFILE, ENTRYPOINT, HEAD_SHA, ROOT, TOKEN, ActionWo
 
 from qaagent.action import action_run
 from qaagent.errors import UsageError
-from qaagent.options import FeedbackOptions, MergeOptions, RunOptions, Shard
+from qaagent.options import AUTO_SHARD, FeedbackOptions, MergeOptions, RunOptions, Shard
 
 PROFILE = COMMAND_PROFILE
 
@@ -442,7 +442,7 @@ def test_every_input_maps_to_its_run_all_option(action: Action) -> None:
         evidence_dir=shop.resolve() / "evidence",
         fail_on=("failed", "error", "flaky"),
         feedback=FeedbackOptions(
-            github=True, check_name="qaagent", comment=True, annotations=False, summary=False
+            github=True, check_name="qaagent", comment_mode="always", annotations=False, summary_mode="off"
         ),
     )
     assert run.setup == "make deps"
@@ -471,6 +471,7 @@ def test_merge_mode_expands_bundle_patterns_in_order(action: Action) -> None:
         bundles=(Path("shards/shard-1"), Path("shards/shard-2"), Path("shards/shard-3")),
         junit=action.workspace.resolve() / "junit.xml",
         feedback=FeedbackOptions(github=True),
+        profile=action.workspace.resolve() / ".qaagent.yaml",  # its `history:` records the merge
     )
 
 
@@ -527,3 +528,12 @@ def test_setup_installs_a_playwright_project_before_its_suite(action: Action) ->
     outputs = action.outputs()
     assert outputs["conclusion"] == "success"
     assert int(outputs["passed"]) >= 1
+
+
+def test_the_shard_input_takes_auto(action: Action) -> None:
+    action.inputs["shard"] = "auto"
+    options = action_run(action.environment()).options
+    assert isinstance(options, RunOptions)
+    assert options.shard == AUTO_SHARD
+    action.inputs["shard"] = "automatic"
+    assert_input_error(action.check(), "shard")

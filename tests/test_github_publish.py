@@ -4,6 +4,7 @@ import functools
 import io
 import json
 import logging
+import re
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
@@ -89,7 +90,10 @@ def test_full_publish(server: GitHubServer, ctx: GitHubContext, clock: FakeClock
     ]
     assert len(server.check_runs) == 1
     (comment,) = server.comments[7]
-    assert comment["body"].startswith(marker("qaagent") + "\n## ❌ qaagent: failure")
+    head, result, rest = comment["body"].split("\n", 2)
+    assert head == marker("qaagent")
+    assert re.fullmatch(r"<!-- qaagent-result:[0-9a-f]{20} failed -->", result)
+    assert rest.startswith("## ❌ qaagent: failure")
 
 
 def test_comment_is_updated_in_place(server: GitHubServer, ctx: GitHubContext, clock: FakeClock) -> None:
@@ -112,8 +116,13 @@ def test_comment_is_updated_in_place(server: GitHubServer, ctx: GitHubContext, c
 
 def test_marker_sanitises_name() -> None:
     assert marker(None) == "<!-- qaagent:report -->"
-    assert marker("x --> <b>") == "<!-- qaagent:x -_ _b_ -->"
-    assert marker("a---b") == "<!-- qaagent:a-b -->"
+    # A name changed on its way into the marker also carries a digest of the whole name,
+    # so two names never share a marker (and a comment).
+    assert re.fullmatch(r"<!-- qaagent:x -_ _b_ #[0-9a-f]{12} -->", marker("x --> <b>"))
+    assert re.fullmatch(r"<!-- qaagent:a-b #[0-9a-f]{12} -->", marker("a---b"))
+    assert marker("a---b") != marker("a-b") == "<!-- qaagent:a-b -->"
+    assert marker("qaagent (3.12)") == "<!-- qaagent:qaagent (3.12) -->"
+    assert marker("tests é") != marker("tests ü")
 
 
 @pytest.mark.slow

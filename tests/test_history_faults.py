@@ -24,7 +24,7 @@ from urllib.parse import quote
 import pg_server
 import pytest
 from conftest import ROOT, free_port, skip_unless_ready
-from history_support import SCOPE, passing, result, run
+from history_support import SCOPE, locked, passing, result, run
 from test_corpus_github import silent_server as _silent_server  # noqa: F401 - the fixture (accepts, never answers)
 
 from qaagent.history import schema
@@ -54,26 +54,7 @@ def seeded(path: Path) -> None:
 def test_a_locked_sqlite_file_is_one_warning(tmp_path: Path) -> None:
     path = tmp_path / "history.sqlite"
     seeded(path)
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            textwrap.dedent(
-                f"""
-                import sqlite3, sys, time
-                conn = sqlite3.connect({str(path)!r}, isolation_level=None)
-                conn.execute("BEGIN EXCLUSIVE")
-                print("locked", flush=True)
-                time.sleep(30)
-                """
-            ),
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert holder.stdout is not None
-        assert holder.stdout.readline().strip() == "locked"
+    with locked(path, seconds=30):
         history = sqlite_history(path, busy_timeout=0.5)
         started = time.monotonic()
         outcome = history.record(run(2), passing(5))
@@ -84,11 +65,6 @@ def test_a_locked_sqlite_file_is_one_warning(tmp_path: Path) -> None:
         durations = history.durations(SCOPE, branch="main")
         assert not isinstance(durations, HistoryUnavailable)
         history.close()
-    finally:
-        holder.kill()
-        holder.wait()
-        if holder.stdout is not None:
-            holder.stdout.close()
     history = sqlite_history(path)
     assert isinstance(history.record(run(2), passing(5)), Recorded)  # nothing was left half-written
     history.close()

@@ -19,7 +19,8 @@ from conftest import run_qaagent
 from helpers import records_text
 from test_shard_fixtures import build_project, git_commit, run_shard
 
-from qaagent.history.bundles import MAX_LINE_BYTES, MAX_MANIFEST_BYTES, read_bundle
+from qaagent.evidence.read import MAX_MANIFEST_BYTES
+from qaagent.history.bundles import MAX_LINE_BYTES, read_bundle
 from qaagent.history.queries import window_runs
 from qaagent.history.store import Scope, open_store
 

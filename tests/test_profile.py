@@ -10,7 +10,7 @@ from conftest import ProjectFactory, run_qaagent
 from qaagent import __version__
 from qaagent.errors import ProfileError
 from qaagent.options import RunOptions
-from qaagent.plan import build_plan
+from qaagent.plan import build_plan, cpu_count
 from qaagent.profile import load_profile, parse_profile
 
 GOOD = """
@@ -73,7 +73,8 @@ def test_plan_keeps_suite_order_skips_disabled_and_defaults_workers(tmp_path: Pa
     assert [s.name for s in plan.suites] == ["behave", "unit", "jest"]
     assert plan.skipped_disabled == ("e2e",)
     assert plan.max_workers is None
-    assert plan.workers == 3  # default: number of enabled suites
+    # default: the CPU count, at most one worker per item of work (three whole suites here)
+    assert plan.workers == min(3, cpu_count())
     assert plan.suites[2].timeout == 30
     assert plan.suites[0].path == (tmp_path / "features").resolve()
 

@@ -24,9 +24,13 @@ from conftest import ROOT
 _BLOCK = re.compile(r"^```yaml\n(.*?)^```", re.MULTILINE | re.DOTALL)
 #: the README's placeholder for the action; every use carries this advice instead of a commit
 PLACEHOLDER = "org/qaagent-action@v1"
+#: the same for the host variant
+PLACEHOLDERS = (PLACEHOLDER, "org/qaagent-action/host@v1")
 PIN_ADVICE = "pin a release commit"
 #: a step condition that names a status function; without one GitHub adds `success() &&`
 _STATUS = re.compile(r"\b(?:cancelled|always|failure|success)\(\)")
+#: snippets of other CIs (CircleCI's has `jobs:` too): `test_ci_snippets.py` checks them
+OTHER_CIS = ("# .gitlab-ci.yml", "# .circleci/", "# .buildkite/")
 
 
 def _tool(name: str) -> str:
@@ -42,7 +46,11 @@ def _tool(name: str) -> str:
 def readme_workflows() -> list[str]:
     """The README's yaml blocks that are whole workflows."""
     text = (ROOT / "README.md").read_text(encoding="utf-8")
-    return [block for block in _BLOCK.findall(text) if re.search(r"^jobs:", block, re.MULTILINE)]
+    return [
+        block
+        for block in _BLOCK.findall(text)
+        if re.search(r"^jobs:", block, re.MULTILINE) and not block.startswith(OTHER_CIS)
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +84,7 @@ def _answered(finding: dict[str, Any], workflows: Path) -> bool:
     if ident == "unpinned-uses":
         # The placeholder stands for the user's own pin; each use says so next to it.
         return any(
-            c["feature"] == PLACEHOLDER and any(PIN_ADVICE in comment for comment in c["comments"])
+            c["feature"] in PLACEHOLDERS and any(PIN_ADVICE in comment for comment in c["comments"])
             for c in concrete
         )
     if ident == "dangerous-triggers":
@@ -121,6 +129,42 @@ def test_readme_steps_reading_outputs_say_when_they_run() -> None:
 
 def test_every_action_use_in_the_readme_says_to_pin_it() -> None:
     lines = (ROOT / "README.md").read_text(encoding="utf-8").splitlines()
-    uses = [line for line in lines if re.match(rf"^\s*(- )?uses: {re.escape(PLACEHOLDER)}", line)]
+    either = "|".join(map(re.escape, PLACEHOLDERS))
+    uses = [line for line in lines if re.match(rf"^\s*(- )?uses: (?:{either})", line)]
     assert uses
     assert all(PIN_ADVICE in line for line in uses), [u for u in uses if PIN_ADVICE not in u]
+
+
+def _action_steps() -> list[tuple[str, dict[str, Any]]]:
+    """Every step of the README's workflows that uses the action: (its `uses`, its `with`)."""
+    found = []
+    for block in readme_workflows():
+        for job in yaml.safe_load(block)["jobs"].values():
+            for step in job.get("steps", []):
+                uses = str(step.get("uses", ""))
+                if uses.startswith("org/qaagent-action"):
+                    found.append((uses, dict(step.get("with") or {})))
+    return found
+
+
+def test_docker_variant_steps_that_run_suites_install_their_tools() -> None:
+    # The image has qaagent and Python, not the project's test tools: without `setup`,
+    # a pytest suite fails with "No module named pytest".
+    steps = _action_steps()
+    running = [w for uses, w in steps if uses == PLACEHOLDER and w.get("mode", "run") == "run"]
+    assert running
+    assert all(str(w.get("setup", "")).strip() for w in running), running
+
+
+def test_shard_inputs_take_the_plans_matrix_value_as_it_is() -> None:
+    # `qaagent plan --json` gives include: [{"shard": "1/4"}, ...]: appending "/N" makes "1/4/4".
+    shards = [str(w["shard"]) for _, w in _action_steps() if "shard" in w]
+    assert shards
+    assert set(shards) <= {"${{ matrix.shard }}", "auto"}, shards
+
+
+def test_no_recipe_installs_into_the_system_python() -> None:
+    for block in readme_workflows():
+        for line in block.splitlines():
+            if "pip install" in line and "qaagent @" in line:
+                assert "$RUNNER_TEMP/qaagent/bin/pip" in line, line

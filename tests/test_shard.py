@@ -14,7 +14,8 @@ from test_shard_fixtures import build_project, normalized_junit
 from qaagent.durations import Durations, SuiteDurations
 from qaagent.plan import build_plan
 from qaagent.profile import load_profile
-from qaagent.shard import discover, split, split_reason
+from qaagent.shard import split, split_reason
+from qaagent.units import discover
 
 
 @pytest.mark.slow
@@ -52,7 +53,7 @@ def test_durations_from_a_file_of_another_kind_is_exit_2(qa_project: ProjectFact
 def test_units_follow_the_report_order_of_each_runner(tmp_path: Path) -> None:
     root = build_project(tmp_path / "p")
     plan = build_plan(load_profile(root / ".qaagent.yaml"), repo_root=root)
-    units = {s.name: [u.rel for u in discover(s, root)[0]] for s in plan.suites}
+    units = {s.name: [u.rel for u in discover(s, root).units] for s in plan.suites}
     # pytest collects a folder's entries by name, folders where they sort ("api" < "test_mod1.py")
     assert units["unit"] == [
         "tests/api/test_api.py",
@@ -143,12 +144,12 @@ def test_pytest_units_are_the_files_pytest_collects(tmp_path: Path) -> None:
     (tmp_path / "pytest.ini").write_text("[pytest]\npython_files = check_*.py test_*.py\n")
     (tmp_path / ".qaagent.yaml").write_text("tests:\n  unit: {path: tests}\n")
     plan = build_plan(load_profile(tmp_path / ".qaagent.yaml"), repo_root=tmp_path)
-    units = discover(plan.suites[0], tmp_path)[0]
+    units = discover(plan.suites[0], tmp_path).units
     assert [u.rel for u in units] == ["tests/check_a.py", "tests/test_b.py"]  # its own file patterns
     # `-q` in addopts makes the listing `-qq` (``path: count`` lines); `--ignore` is pytest's own
     (tmp_path / "pytest.ini").write_text("[pytest]\naddopts = -q --ignore=tests/test_c.py\n")
     (tmp_path / "tests" / "test_c.py").write_text("def test_c():\n    pass\n")
-    units = discover(plan.suites[0], tmp_path)[0]
+    units = discover(plan.suites[0], tmp_path).units
     assert [u.rel for u in units] == ["tests/test_b.py"]
 
 
@@ -200,7 +201,11 @@ def test_without_durations_the_console_says_equal_shares_not_seconds(qa_project:
     result = run_qaagent("plan", "--shards", "2", cwd=root)
     assert result.returncode == 0, result.stderr
     assert "equal shares (no recorded durations)" in result.stdout
-    assert not re.search(r"\d s\b", result.stdout), result.stdout  # equal weights are not seconds
+    shares = [line for line in result.stdout.splitlines() if re.match(r"\s*(\d+ )?shard", line)]
+    assert shares, result.stdout
+    assert not any(re.search(r"\d s\b", line) for line in shares), result.stdout
+    # each shard's queue may show seconds, but then says they are guessed from the listed tests
+    assert "each runner's guess per test (no recorded durations)" in result.stdout
     run = run_qaagent("run-all", "--shard", "2/2", "--suite", "lint", "--evidence-dir", "ev", cwd=root)
     assert run.returncode == 0, run.stderr + run.stdout
     assert "shard 2/2: " in run.stdout
@@ -212,7 +217,7 @@ def test_without_durations_the_console_says_equal_shares_not_seconds(qa_project:
 def test_split_reason_names_the_mean_only_when_some_unit_lacks_a_record(tmp_path: Path) -> None:
     root = build_project(tmp_path / "p")
     plan = build_plan(load_profile(root / ".qaagent.yaml"), repo_root=root)
-    units = [u for s in plan.suites for u in discover(s, root)[0]]
+    units = [u for s in plan.suites for u in discover(s, root).units]
     files: dict[str, dict[str, float]] = {}
     for unit in units:
         if unit.rel is not None:

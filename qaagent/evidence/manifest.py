@@ -134,7 +134,7 @@ def attempt_entry(attempt: Attempt, bundle_dir: Path, repo_root: Path | None) ->
 def suite_entry(suite: SuiteResult, bundle_dir: Path, repo_root: Path | None) -> dict[str, Any]:
     """One suite as recorded in the manifest."""
     status = "skipped" if suite.skipped_reason and not suite.counts.total else suite.status
-    return {
+    entry = {
         "name": suite.name,
         "runner": suite.runner,
         "command": list(suite.command),
@@ -149,3 +149,15 @@ def suite_entry(suite: SuiteResult, bundle_dir: Path, repo_root: Path | None) ->
         "skipped_reason": suite.skipped_reason,
         "files": sorted({p for p in (rel_path(f, bundle_dir, repo_root) for f in suite.files) if p}),
     }
+    if suite.batches:
+        # A split suite: each batch's own attempts and logs; `duration` above is its wall time.
+        entry["process_time"] = round(max(0.0, suite.process_time), 3)
+        entry["batches"] = [
+            {
+                "batch": batch.number,
+                "units": list(batch.units),
+                "attempts": [attempt_entry(a, bundle_dir, repo_root) for a in batch.attempts],
+            }
+            for batch in suite.batches
+        ]
+    return entry

@@ -1,7 +1,7 @@
 """The one reader of evidence bundles: manifest.json and tests.jsonl as typed, frozen values.
 
 Everything that reads a bundle back — `verify`, `merge`, `report`
-(report.html), `durations`, pruning — goes through here, so a bundle is
+(report.html), `durations`, pruning, `qaagent history import` — goes through here, so a bundle is
 validated once, the same way, before any of its values is used. A bundle
 from another machine (a shard job, a downloaded artifact) is untrusted input.
 
@@ -36,6 +36,8 @@ RECORDS_PLAIN = "tests.jsonl"
 MAX_RECORD_LINE = 4 * 1024 * 1024
 #: the manifest versions this reader understands
 SCHEMA_VERSIONS = (1,)
+#: a manifest larger than this is refused by `guarded_document` (bytes)
+MAX_MANIFEST_BYTES = 64 * 1024 * 1024
 
 
 class BundleError(UsageError):
@@ -91,6 +93,14 @@ class Counts(_Model):
     xpassed: int = 0
 
 
+class BatchEntry(_Model):
+    """One batch of a split suite: its number, its test files and its own attempts (with their logs)."""
+
+    batch: int
+    units: tuple[str, ...] = ()
+    attempts: tuple[AttemptEntry, ...] = ()
+
+
 class SuiteEntry(_Model):
     """One suite: only `name` and `status` while the run is still going."""
 
@@ -104,9 +114,12 @@ class SuiteEntry(_Model):
     timed_out: bool = False
     counts: Counts = Counts()
     duration: float | None = None
+    #: a split suite: its processes' time together (`duration` is its wall time)
+    process_time: float | None = None
     error: str | None = None
     skipped_reason: str | None = None
     files: tuple[str, ...] = ()
+    batches: tuple[BatchEntry, ...] = ()  #: a split suite's batches
 
 
 class GitInfo(_Model):
@@ -267,3 +280,32 @@ def _first(exc: ValidationError) -> str:
     error = exc.errors(include_url=False)[0]
     where = ".".join(str(part) for part in error["loc"]) or "the document"
     return f"{where}: {error['msg']}"
+
+
+# -- the guarded manifest of an untrusted bundle (``qaagent history import``, a run's own record) ---
+
+
+def regular_file(path: Path, limit: int, what: str) -> int:
+    """`path`'s size; a `BundleError` when it is a symbolic link, missing, or over `limit` bytes."""
+    if path.is_symlink():
+        raise BundleError(f"{path}: {what} is a symbolic link; refusing to read it")
+    if not path.is_file():
+        raise BundleError(f"{path.parent}: not an evidence bundle (no {what})")
+    size = path.stat().st_size
+    if size > limit:
+        raise BundleError(f"{path}: {size} bytes is more than the {limit} byte limit")
+    return size
+
+
+def guarded_document(bundle_dir: Path) -> dict[str, Any]:
+    """manifest.json as a JSON object, from a regular file of bounded size; a `BundleError` if not."""
+    path = bundle_dir / MANIFEST
+    regular_file(path, MAX_MANIFEST_BYTES, MANIFEST)
+    try:
+        document = json.loads(path.read_bytes().decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        why = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)[:200]
+        raise BundleError(f"{path}: not valid JSON ({why})") from None
+    if not isinstance(document, dict):
+        raise BundleError(f"{path}: not a JSON object")
+    return document

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Literal, TextIO
 
 from qaagent.github.commands import write_command
+from qaagent.options import AnnotateMode
 from qaagent.results import FailOn, RunResult, TestCase, conclusion
 from qaagent.text import display_name, first_lines, shorten
 
@@ -31,6 +32,7 @@ MESSAGE_CHARS = 2000
 TITLE_CHARS = 250
 
 _RANK = {"error": 0, "failed": 1}
+_FAILED = ("failed", "error")
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,10 +68,14 @@ def posix_path(path: str | None) -> str | None:
     return posixpath.normpath(path.replace("\\", "/")) if path else None
 
 
-def problems(run: RunResult) -> Iterator[Problem]:
-    """Every case worth annotating: errors, then failures, then flaky; suite order within."""
+def problems(run: RunResult, annotate: AnnotateMode = "failures-and-flaky") -> Iterator[Problem]:
+    """Every case worth annotating: errors, then failures, then flaky; suite order within.
+
+    `annotate` chooses: `failures` (failed and errored tests), `failures-and-flaky` (and the
+    flaky ones, as warnings), `all` (and the skipped ones, as notices, last).
+    """
     cases = sorted(
-        (c for c in run.problems() if c.status in ("failed", "error") or c.flaky),
+        (c for c in run.problems() if c.status in _FAILED or (c.flaky and annotate != "failures")),
         key=lambda c: _RANK.get(c.status, 2),
     )
     for case in cases:
@@ -81,6 +87,17 @@ def problems(run: RunResult) -> Iterator[Problem]:
             title=case_title(case),
             message=failure_message(case),
         )
+    if annotate == "all":
+        for suite in run.suites:
+            for case in suite.cases:
+                if case.status == "skipped":
+                    yield Problem(
+                        case=case,
+                        level="notice",
+                        path=posix_path(case.file),
+                        title=case_title(case),
+                        message=first_lines(case.message, MESSAGE_LINES, MESSAGE_CHARS) or "Skipped.",
+                    )
 
 
 def summary_line(run: RunResult, fail_on: Iterable[FailOn]) -> tuple[Level, str]:
@@ -104,6 +121,8 @@ class AnnotationCounts:
     warnings: int
     omitted_errors: int
     omitted_warnings: int
+    notices: int = 0
+    omitted_notices: int = 0
 
 
 def write_annotations(
@@ -112,15 +131,22 @@ def write_annotations(
     fail_on: Iterable[FailOn],
     stream: TextIO,
     per_level: int = PER_LEVEL_LIMIT,
+    annotate: AnnotateMode = "failures-and-flaky",
 ) -> AnnotationCounts:
-    """Print the summary annotation and the most useful test annotations to `stream`."""
+    """Print the summary annotation and the most useful test annotations to `stream`.
+
+    At most `per_level` test annotations of each level, and never more than GitHub shows
+    (`PER_LEVEL_LIMIT` of a level, the summary and the omission notice included).
+    """
     level, text = summary_line(run, fail_on)
     write_command(stream, level, text, title="qaagent")
-    budget: dict[Level, int] = {"error": per_level, "warning": per_level, "notice": per_level}
-    budget[level] -= 1
-    shown: dict[Level, int] = {"error": 0, "warning": 0}
-    omitted: dict[Level, int] = {"error": 0, "warning": 0}
-    for problem in problems(run):
+    room: dict[Level, int] = {"error": PER_LEVEL_LIMIT, "warning": PER_LEVEL_LIMIT, "notice": PER_LEVEL_LIMIT}
+    room[level] -= 1
+    room["notice"] -= 1  # the omission notice
+    budget = {lvl: max(0, min(per_level, left)) for lvl, left in room.items()}
+    shown: dict[Level, int] = {"error": 0, "warning": 0, "notice": 0}
+    omitted: dict[Level, int] = {"error": 0, "warning": 0, "notice": 0}
+    for problem in problems(run, annotate):
         if budget[problem.level] <= 0:
             omitted[problem.level] += 1
             continue
@@ -130,17 +156,30 @@ def write_annotations(
         write_command(
             stream, problem.level, problem.message, file=problem.path, line=line, title=problem.title
         )
-    if omitted["error"] or omitted["warning"]:
-        left = []
-        if omitted["error"]:
-            left.append(f"{omitted['error']} failing test(s)")
-        if omitted["warning"]:
-            left.append(f"{omitted['warning']} flaky test(s)")
+    if any(omitted.values()):
+        kinds: tuple[tuple[Level, str], ...] = (
+            ("error", "failing"),
+            ("warning", "flaky"),
+            ("notice", "skipped"),
+        )
+        left = [f"{omitted[lvl]} {what} test(s)" for lvl, what in kinds if omitted[lvl]]
+        why = (
+            f"GitHub shows only {PER_LEVEL_LIMIT} annotations of a kind per step"
+            if per_level >= PER_LEVEL_LIMIT
+            else f"annotations-limit is {per_level} per kind"
+        )
         write_command(
             stream,
             "notice",
-            f"{' and '.join(left)} not annotated here: GitHub shows only {per_level} annotations "
-            "of a kind per step. See the job summary, the check run or the evidence bundle.",
+            f"{' and '.join(left)} not annotated here: {why}. "
+            "See the job summary, the check run or the evidence bundle.",
             title="qaagent",
         )
-    return AnnotationCounts(shown["error"], shown["warning"], omitted["error"], omitted["warning"])
+    return AnnotationCounts(
+        shown["error"],
+        shown["warning"],
+        omitted["error"],
+        omitted["warning"],
+        shown["notice"],
+        omitted["notice"],
+    )

@@ -23,6 +23,7 @@ from qaagent.text import truncate_utf8
 
 if TYPE_CHECKING:
     from qaagent.github.api import GitHubClient
+    from qaagent.options import AnnotateMode
     from qaagent.results import Conclusion, RunResult
 
 #: annotations per create/update request (GitHub's limit)
@@ -64,13 +65,18 @@ class CheckAnnotation:
         return body
 
 
-def check_annotations(run: RunResult, *, fallback_path: str = ".") -> Iterator[CheckAnnotation]:
-    """One annotation per failing or errored test (failure) and per flaky test (warning).
+def check_annotations(
+    run: RunResult, *, fallback_path: str = ".", annotate: AnnotateMode = "failures-and-flaky"
+) -> Iterator[CheckAnnotation]:
+    """One annotation per failing or errored test (failure) and flaky test (warning), as chosen.
+
+    `annotate: all` adds one per skipped test (notice); `failures` leaves out the flaky ones.
 
     A test without a file is annotated on `fallback_path`, line 1: GitHub
     requires a path, and the annotation still lists the test in the check.
     """
-    for problem in problems(run):
+    levels: dict[str, CheckLevel] = {"error": "failure", "warning": "warning", "notice": "notice"}
+    for problem in problems(run, annotate):
         case = problem.case
         line = case.line if problem.path and case.line and case.line > 0 else 1
         details = case.details if case.details.strip() != case.message.strip() else ""
@@ -78,7 +84,7 @@ def check_annotations(run: RunResult, *, fallback_path: str = ".") -> Iterator[C
             path=problem.path or fallback_path,
             start_line=line,
             end_line=line,
-            annotation_level="failure" if problem.level == "error" else "warning",
+            annotation_level=levels[problem.level],
             message=truncate_utf8(problem.message or case.status, ANNOTATION_TEXT_BYTES, "…"),
             title=problem.title[:TITLE_CHARS],
             raw_details=truncate_utf8(details, ANNOTATION_TEXT_BYTES, "…"),
@@ -114,11 +120,12 @@ def complete_check_run(
     text: str | None = None,
     annotations: Iterable[CheckAnnotation] = (),
     details_url: str = "",
-) -> int:
+) -> tuple[int, str]:
     """Complete the check run (creating it if `check_run_id` is None) and add every annotation.
 
-    Returns the check run's id. The conclusion is set by the first request,
-    so it stands even if a later annotation batch fails.
+    Returns the check run's id and its web address (`html_url`, "" if GitHub gave none).
+    The conclusion is set by the first request, so it stands even if a later annotation
+    batch fails.
     """
     output: dict[str, Any] = {
         "title": title[:TITLE_CHARS] or name,
@@ -146,9 +153,10 @@ def complete_check_run(
         )
         check_run_id = _id(answer)
     else:
-        client.request(
+        answer = client.request(
             "PATCH", f"/repos/{repository}/check-runs/{check_run_id}", json=body, permission=PERMISSION
         )
+    url = answer.get("html_url") if isinstance(answer, dict) else None
     for batch in batches:
         client.request(
             "PATCH",
@@ -156,7 +164,7 @@ def complete_check_run(
             json={"output": {**output, "annotations": [a.as_json() for a in batch]}},
             permission=PERMISSION,
         )
-    return check_run_id
+    return check_run_id, url if isinstance(url, str) and url.startswith(("https://", "http://")) else ""
 
 
 def _batches(annotations: Iterable[CheckAnnotation]) -> Iterator[list[CheckAnnotation]]:

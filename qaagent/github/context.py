@@ -8,6 +8,7 @@ event payload knows.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from collections.abc import Mapping
@@ -41,6 +42,18 @@ class GitHubContext:
     step_summary: str = ""  #: GITHUB_STEP_SUMMARY file
     output: str = ""  #: GITHUB_OUTPUT file
     event_path: str = ""
+    #: on `workflow_run`: the tested branch as `owner:branch` (a fork's owner for fork PRs),
+    #: from GitHub's own event payload, to find the pull request GitHub leaves out for forks
+    head_label: str = ""
+
+    def targeting(self, *, commit: str | None, pull_request: int | None) -> GitHubContext:
+        """This context with the `commit` and `pull-request` inputs in place of the event's values."""
+        changes: dict[str, object] = {}
+        if commit is not None:
+            changes["head_sha"] = commit
+        if pull_request is not None:
+            changes["pr_number"] = pull_request
+        return dataclasses.replace(self, **changes) if changes else self  # type: ignore[arg-type]
 
     @property
     def in_actions(self) -> bool:
@@ -81,8 +94,10 @@ class GitHubContext:
             head = pull.get("head")
             if event_name in _PR_EVENTS and isinstance(head, dict) and isinstance(head.get("sha"), str):
                 head_sha = head["sha"]
+        head_label = ""
         run = payload.get("workflow_run")
         if event_name == "workflow_run" and isinstance(run, dict):
+            head_label = _head_label(run)
             # The trusted publishing workflow of fork PRs: feedback belongs to the tested commit
             # and its pull request, not to the default branch this workflow runs on.
             if isinstance(run.get("head_sha"), str):
@@ -109,7 +124,19 @@ class GitHubContext:
             step_summary=env.get("GITHUB_STEP_SUMMARY", ""),
             output=env.get("GITHUB_OUTPUT", ""),
             event_path=event_path,
+            head_label=head_label,
         )
+
+
+def _head_label(run: Mapping[str, Any]) -> str:
+    """`owner:branch` of a workflow run's head, or "" when the payload lacks either."""
+    repo = run.get("head_repository")
+    owner = repo.get("owner") if isinstance(repo, dict) else None
+    login = owner.get("login") if isinstance(owner, dict) else None
+    branch = run.get("head_branch")
+    if isinstance(login, str) and isinstance(branch, str) and login and branch:
+        return f"{login}:{branch}"
+    return ""
 
 
 def _load_event(path: str) -> dict[str, Any]:

@@ -15,7 +15,8 @@ from typing import TextIO
 from qaagent.files import display_path
 from qaagent.github.commands import write_command, write_outputs
 from qaagent.github.context import GitHubContext
-from qaagent.github.publish import SummaryRenderer, publish, start_check_run
+from qaagent.github.publish import Published, SummaryRenderer, publish, start_check_run
+from qaagent.github.results_json import result_json
 from qaagent.options import FeedbackOptions
 from qaagent.results import FailOn, RunResult, conclusion
 
@@ -42,7 +43,9 @@ class GitHubFeedback:
     def __init__(self, options: FeedbackOptions, *, repo_root: Path, stream: TextIO) -> None:
         self.options = options
         self.stream = stream
-        self.ctx = GitHubContext.from_env()
+        # The `commit` and `pull-request` inputs win over the event's values.
+        ctx = GitHubContext.from_env()
+        self.ctx = ctx.targeting(commit=options.commit, pull_request=options.pull_request)
         self.root: Path | str = self.ctx.workspace or repo_root
         self.token = os.environ.get("QAAGENT_GITHUB_TOKEN") or None
         self.check_id: int | None = None
@@ -85,6 +88,7 @@ class GitHubFeedback:
         evidence = display_path(bundle_dir, self.root)
         junit_rel = display_path(junit, self.root)
         self.write_outputs(run, fail_on=fail_on, evidence=evidence, junit=junit_rel)
+        published = Published()
         publish(
             run,
             ctx=self.ctx,
@@ -94,8 +98,14 @@ class GitHubFeedback:
             check_name=self.options.check_name,
             check_run_id=self.check_id,
             comment=self.options.comment,
+            comment_mode=self.options.comment_mode,
             annotations=self.options.annotations,
+            annotate=self.options.annotate,
+            annotations_limit=self.options.annotations_limit,
             summary=self.options.summary,
+            summary_mode=self.options.summary_mode,
+            summary_title=self.options.summary_title,
+            published=published,
             summary_markdown=summary_md,
             evidence_path=evidence,
             junit_path=junit_rel,
@@ -104,6 +114,7 @@ class GitHubFeedback:
             # Cancelled: GitHub kills the job 10 s after the first signal; the bundle is written.
             budget=CANCELLED_BUDGET if run.cancelled else finish_budget(),
         )
+        self._write({"check-url": published.check_url, "comment-url": published.comment_url})
 
     def write_outputs(self, run: RunResult, *, fail_on: Sequence[FailOn], evidence: str, junit: str) -> None:
         """The step outputs (`GITHUB_OUTPUT`), paths relative to the workspace."""
@@ -124,7 +135,14 @@ class GitHubFeedback:
             "junit-path": junit,
             "evidence-path": evidence,
             "run-id": run.run_id,
+            "json": result_json(run, fail_on),
         }
+        self._write(values)
+
+    def _write(self, values: Mapping[str, str]) -> None:
+        """Append step outputs through the one GITHUB_OUTPUT writer; a problem is one warning."""
+        if not self.ctx.output:
+            return
         try:
             write_outputs(Path(self.ctx.output), values)
         except OSError as exc:

@@ -13,11 +13,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
-from qaagent.github.annotations import write_annotations
+from qaagent.github.annotations import PER_LEVEL_LIMIT, write_annotations
 from qaagent.github.api import GitHubAPIError, GitHubClient, PermissionDeniedError
 from qaagent.github.checks import check_annotations, complete_check_run, create_check_run
 from qaagent.github.commands import add_mask, append_summary, write_command
 from qaagent.github.comment import upsert_comment
+from qaagent.github.pulls import find_pull_request
+from qaagent.github.results_json import fingerprint
 from qaagent.results import conclusion
 from qaagent.text import truncate_utf8
 
@@ -27,6 +29,7 @@ if TYPE_CHECKING:
 
     from qaagent.github.api import Clock
     from qaagent.github.context import GitHubContext
+    from qaagent.options import AnnotateMode, CommentMode, SummaryMode
     from qaagent.results import FailOn, RunResult
 
 #: GitHub's step-summary limit is 1 MiB; stay a little under it
@@ -51,9 +54,19 @@ class SummaryRenderer(Protocol):
         notes: Sequence[str],
         link_base: str | None,
         sha: str | None,
+        detail: SummaryMode = "full",
+        title: str | None = None,
     ) -> str:
         """Render."""
         ...
+
+
+@dataclass
+class Published:
+    """The web addresses of what `publish` made (for the `check-url` and `comment-url` outputs)."""
+
+    check_url: str = ""
+    comment_url: str = ""
 
 
 def start_check_run(
@@ -102,6 +115,12 @@ def publish(
     budget: float = 60.0,
     summary_markdown: str | None = None,
     junit_path: str | None = None,
+    comment_mode: CommentMode = "always",
+    annotate: AnnotateMode = "failures-and-flaky",
+    annotations_limit: int = PER_LEVEL_LIMIT,
+    summary_mode: SummaryMode = "full",
+    summary_title: str | None = None,
+    published: Published | None = None,
 ) -> list[str]:
     """Write annotations and the job summary, complete the check run, update the comment.
 
@@ -110,6 +129,10 @@ def publish(
     given (the bundle's summary.md), is the job summary as is (cut safely if
     over 1 MB); the check run and the comment are rendered by `render` to their
     own, smaller limits. `junit_path` is mentioned in the rendered summaries.
+    `summary_mode` shapes the job summary only (a mode other than full, or a
+    title, renders it anew); `summary_title` heads the job summary, the check
+    run's summary and the comment; `published`, when given, receives
+    the check run's and the comment's web addresses.
     """
     if junit_path:
         shown = junit_path.replace("`", "'")
@@ -118,32 +141,44 @@ def publish(
         add_mask(token, stream)
     warnings: list[str] = []
     if annotations:
-        write_annotations(run, fail_on=fail_on, stream=stream)
+        write_annotations(run, fail_on=fail_on, stream=stream, per_level=annotations_limit, annotate=annotate)
 
-    def markdown(max_bytes: int) -> str:
+    def markdown(max_bytes: int, detail: SummaryMode = "full", title: str | None = summary_title) -> str:
         return render(
             max_bytes=max_bytes,
             evidence_path=evidence_path,
             notes=notes,
             link_base=ctx.repo_url or None,
             sha=ctx.head_sha or None,
+            detail=detail,
+            title=title,
         )
 
-    if summary and ctx.step_summary:
+    if summary and summary_mode != "off" and ctx.step_summary:
         try:
             text = (
                 truncate_utf8(
                     summary_markdown, STEP_SUMMARY_BYTES, "_Summary cut to fit GitHub's 1 MiB limit._"
                 )
-                if summary_markdown is not None
-                else markdown(STEP_SUMMARY_BYTES)
+                if summary_markdown is not None and summary_mode == "full" and summary_title is None
+                else markdown(STEP_SUMMARY_BYTES, summary_mode, summary_title)
             )
             append_summary(ctx.step_summary, text)
         except OSError as exc:
             warnings.append(f"could not write the job summary: {exc.strerror or exc}")
 
-    job = _Job(run=run, ctx=ctx, fail_on=fail_on, markdown=markdown, token=token or "")
-    wants_comment = comment and ctx.pr_number is not None
+    job = _Job(
+        run=run,
+        ctx=ctx,
+        fail_on=fail_on,
+        markdown=markdown,
+        token=token or "",
+        comment_mode=comment_mode,
+        annotate=annotate,
+        published=published if published is not None else Published(),
+    )
+    # A fork's `workflow_run` has no PR number in its event: it is looked up by the tested branch.
+    wants_comment = comment and comment_mode != "off" and (ctx.pr_number is not None or bool(ctx.head_label))
     if check_name or wants_comment:
         _publish_api(job, check_name, check_run_id, comment=wants_comment, clock=clock, budget=budget)
     if job.missing:
@@ -168,6 +203,9 @@ class _Job:
     fail_on: Sequence[FailOn]
     markdown: Callable[[int], str]
     token: str = field(repr=False)  #: never in a repr (logs, tracebacks)
+    comment_mode: CommentMode = "always"
+    annotate: AnnotateMode = "failures-and-flaky"
+    published: Published = field(default_factory=Published)
     warnings: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)  #: permissions the token lacks
 
@@ -205,7 +243,7 @@ def _publish_api(
 
 def _publish_check(job: _Job, client: GitHubClient, check_name: str, check_run_id: int | None) -> None:
     c = job.run.counts
-    complete_check_run(
+    _, job.published.check_url = complete_check_run(
         client,
         job.ctx.repository,
         check_run_id,
@@ -215,14 +253,29 @@ def _publish_check(job: _Job, client: GitHubClient, check_name: str, check_run_i
         title=f"{c.passed} passed, {c.failed} failed, {c.errors} errors, {c.flaky} flaky, "
         f"{c.skipped} skipped",
         summary=job.markdown(CHECK_SUMMARY_BYTES),
-        annotations=check_annotations(job.run),
+        annotations=check_annotations(job.run, annotate=job.annotate),
         details_url=job.ctx.run_url,
     )
 
 
 def _publish_comment(job: _Job, client: GitHubClient, check_name: str | None) -> None:
-    if job.ctx.pr_number is not None:
-        upsert_comment(client, job.ctx.repository, job.ctx.pr_number, check_name, job.markdown(COMMENT_BYTES))
+    number = job.ctx.pr_number
+    if number is None:
+        number = find_pull_request(client, job.ctx.repository, job.ctx.head_label, job.ctx.head_sha)
+    if number is None:
+        return  # not a pull request's run (a push to a fork's branch): nothing to comment on
+    c = job.run.counts
+    outcome = upsert_comment(
+        client,
+        job.ctx.repository,
+        number,
+        check_name,
+        job.markdown(COMMENT_BYTES),
+        mode=job.comment_mode,
+        fingerprint=fingerprint(job.run, job.fail_on),
+        failed=conclusion(job.run, job.fail_on) == "failure" or c.failed + c.errors > 0,
+    )
+    job.published.comment_url = outcome.url
 
 
 def _describe(exc: Exception, token: str | None) -> str:

@@ -17,7 +17,7 @@ caller prints as a warning, and the run goes on.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TypeVar
 
@@ -94,11 +94,13 @@ class History:
             lambda: record(self.store, run, results),
         )
 
-    def durations(self, scope: Scope, *, branch: str | None) -> Durations | HistoryUnavailable:
+    def durations(
+        self, scope: Scope, *, branch: str | None, kinds: Sequence[str] = ("run", "shard", "merge")
+    ) -> Durations | HistoryUnavailable:
         """p50 durations per suite, file and classname over the window (see `queries.durations`)."""
         return self.attempt(
             "read durations",
-            lambda: durations(self.store, scope, branch=branch, window=self.settings.window),
+            lambda: durations(self.store, scope, branch=branch, window=self.settings.window, kinds=kinds),
         )
 
     def quarantine(self, scope: Scope, *, branch: str | None) -> Quarantine | HistoryUnavailable:

@@ -7,8 +7,9 @@ a run id, a start time and a final status, every record line a JSON object of
 bounded length whose fields have the expected types. A bad line is counted,
 reported and skipped; it never stops the import of the others.
 
-The typed bundle reader of issue 18 (``qaagent/evidence/read.py``) will take
-over from `read_bundle`; callers only use `read_bundle` and `run_record`.
+The files are read through the one bundle reader (``qaagent/evidence/read.py``:
+`guarded_document`, `regular_file`, `records_path`, `record_lines`); here only
+the values are checked. Callers use `read_bundle`, `run_record` and `run_identity`.
 """
 
 from __future__ import annotations
@@ -24,12 +25,17 @@ from pathlib import Path
 from typing import Any, cast
 
 from qaagent.errors import UsageError
-from qaagent.evidence.read import MAX_RECORD_LINE, RECORDS, record_lines, records_path
+from qaagent.evidence.read import (
+    MANIFEST,
+    MAX_RECORD_LINE,
+    RECORDS,
+    guarded_document,
+    record_lines,
+    records_path,
+    regular_file,
+)
 from qaagent.history.model import ResultRecord, RunRecord, RunRef, Status
 
-MANIFEST = "manifest.json"
-#: a manifest larger than this is refused (bytes)
-MAX_MANIFEST_BYTES = 64 * 1024 * 1024
 #: records read from one bundle at most
 MAX_RECORDS = 5_000_000
 #: a records line longer than this is a bad line (bytes; a 1 MB test name still fits)
@@ -49,17 +55,6 @@ class BundleRun:
     results: list[ResultRecord]
     bad_lines: int  #: tests.jsonl lines that were not valid records (skipped)
     notes: tuple[str, ...]  #: what was odd about the bundle, one line each
-
-
-def _regular_file(path: Path, limit: int, what: str) -> int:
-    if path.is_symlink():
-        raise UsageError(f"{path}: {what} is a symbolic link; refusing to read it")
-    if not path.is_file():
-        raise UsageError(f"{path.parent}: not an evidence bundle (no {what})")
-    size = path.stat().st_size
-    if size > limit:
-        raise UsageError(f"{path}: {size} bytes is more than the {limit} byte limit")
-    return size
 
 
 def _text(value: object, limit: int = MAX_FIELD) -> str:
@@ -87,6 +82,19 @@ def _branch(ref: str) -> str:
     return ref.removeprefix("refs/heads/") if ref.startswith("refs/heads/") else ""
 
 
+def run_identity(git: Mapping[str, Any], env: Mapping[str, Any]) -> tuple[str, str, str]:
+    """Repository, branch and base branch of a run, from the manifest's ``git`` and ``environment``.
+
+    Also asked before a run starts (its history lookups), with `git_info` and
+    the manifest's environment of this process, so both agree.
+    """
+    gh_ref = _text(env.get("GITHUB_REF"))
+    git_ref = _text(git.get("ref"))
+    repository = _text(git.get("repository")) or _text(env.get("GITHUB_REPOSITORY"))
+    branch = _text(env.get("GITHUB_HEAD_REF")) or _branch(git_ref) or _branch(gh_ref)
+    return repository, branch, _text(env.get("GITHUB_BASE_REF"))
+
+
 def run_record(manifest: Mapping[str, Any], *, where: str = "manifest.json") -> RunRecord:
     """The run a bundle's manifest describes; a `UsageError` when it cannot be one.
 
@@ -111,6 +119,7 @@ def run_record(manifest: Mapping[str, Any], *, where: str = "manifest.json") -> 
     gh_ref = _text(env.get("GITHUB_REF"))
     git_ref = _text(git.get("ref"))
     pr = _PR_REF.match(gh_ref) or _PR_REF.match(git_ref)
+    repository, branch, base_branch = run_identity(git, env)
     merge = _obj(_obj(manifest.get("settings")).get("merge"))
     shards = merge.get("shards") if isinstance(merge.get("shards"), list) else []
     parts = tuple(
@@ -138,10 +147,10 @@ def run_record(manifest: Mapping[str, Any], *, where: str = "manifest.json") -> 
         started=started,
         started_at=started_at,
         finished_at=_epoch(manifest.get("finished")),
-        repository=_text(git.get("repository")) or _text(env.get("GITHUB_REPOSITORY")),
+        repository=repository,
         commit=_text(git.get("sha")) or _text(env.get("GITHUB_SHA")),
-        branch=_text(env.get("GITHUB_HEAD_REF")) or _branch(git_ref) or _branch(gh_ref),
-        base_branch=_text(env.get("GITHUB_BASE_REF")),
+        branch=branch,
+        base_branch=base_branch,
         pr_number=int(pr.group(1)) if pr else None,
         ci_run_id=_text(ci.get("run_id")) or _text(env.get("GITHUB_RUN_ID")),
         ci_run_attempt=_text(ci.get("run_attempt")) or _text(env.get("GITHUB_RUN_ATTEMPT")),
@@ -191,14 +200,7 @@ def result_record(data: object) -> ResultRecord | None:
 def read_bundle(path: Path) -> BundleRun:
     """Read a bundle's run and results; a `UsageError` (one line) when it cannot be recorded."""
     manifest_path = path / MANIFEST
-    _regular_file(manifest_path, MAX_MANIFEST_BYTES, MANIFEST)
-    try:
-        manifest = json.loads(manifest_path.read_bytes().decode("utf-8"))
-    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-        why = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)[:200]
-        raise UsageError(f"{manifest_path}: not valid JSON ({why})") from None
-    if not isinstance(manifest, dict):
-        raise UsageError(f"{manifest_path}: not a JSON object")
+    manifest = guarded_document(path)  # a regular file of bounded size holding a JSON object
     run = run_record(manifest, where=str(manifest_path))
     results, bad, notes = _read_records(records_path(path) or path / RECORDS)
     total = _obj(manifest.get("totals")).get("total")
@@ -215,7 +217,7 @@ def _read_records(records_path: Path) -> tuple[list[ResultRecord], int, list[str
     if not (records_path.exists() or records_path.is_symlink()):
         return results, bad, [f"no {RECORDS}: the run is recorded without test results"]
     name = records_path.name
-    _regular_file(records_path, 2**62, name)
+    regular_file(records_path, 2**62, name)
     try:
         for raw in record_lines(records_path):
             if raw is not None and not raw.strip():

@@ -98,17 +98,25 @@ def p50(values: Sequence[float]) -> float:
     return float(statistics.median(values))
 
 
-def durations(store: Store, scope: Scope, *, branch: str | None, window: int) -> Durations:
+def durations(
+    store: Store,
+    scope: Scope,
+    *,
+    branch: str | None,
+    window: int,
+    kinds: Sequence[str] = ("run", "shard", "merge"),
+) -> Durations:
     """p50 seconds per suite, per test file and per file-less classname, over the window.
 
     Suite totals come from whole runs only (a shard ran part of a suite; a merge's
     suite time is a span across machines); file and classname times from every
-    run in the window. The result plugs into scheduling like a `--durations-from` file.
+    run in the window of `kinds`. The result plugs into scheduling like a
+    `--durations-from` file.
     """
     project = store.project_id(scope)
     if project is None:
         return Durations(source="")
-    runs = window_runs(store, project, branch=branch, window=window)
+    runs = window_runs(store, project, branch=branch, window=window, kinds=kinds)
     if not runs:
         return Durations(source="")
     whole = {r.row for r in runs if r.kind == "run"}

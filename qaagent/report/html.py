@@ -445,10 +445,14 @@ def _suite_sections(manifest: dict[str, Any], names: list[str]) -> str:
         )
         command = " ".join(str(c) for c in suite.get("command") or [])
         attempts_rows = "".join(
-            f"<tr><td>{_e(a.get('number'))}</td><td>{_e(a.get('started'))}</td>"
-            f"<td>{_e(fmt_seconds(_number(a.get('duration'))))}</td><td>{_e(a.get('returncode'))}</td>"
-            f"<td>{'yes' if a.get('timed_out') else 'no'}</td><td>{_log_link(a.get('log'))}</td></tr>"
-            for a in suite.get("attempts") or []
+            f"<tr>{_attempt_cells(a)}</tr>" for a in suite.get("attempts") or [] if isinstance(a, dict)
+        )
+        batch_rows = "".join(
+            f"<tr><td>{_e(b.get('batch'))}</td><td>{_e(len(b.get('units') or []))}</td>"
+            f"{_attempt_cells(a)}</tr>"
+            for b in suite.get("batches") or []
+            if isinstance(b, dict)
+            for a in b.get("attempts") or []
             if isinstance(a, dict)
         )
         problem = suite.get("error") or suite.get("skipped_reason")
@@ -467,10 +471,28 @@ def _suite_sections(manifest: dict[str, Any], names: list[str]) -> str:
                 if attempts_rows
                 else ""
             )
+            + (
+                '<table class="attempts"><caption>Batches (processes of a split suite)</caption><thead><tr>'
+                '<th scope="col">Batch</th><th scope="col">Files</th><th scope="col">#</th>'
+                '<th scope="col">Started</th><th scope="col">Duration</th><th scope="col">Return code</th>'
+                '<th scope="col">Timed out</th><th scope="col">Log</th></tr></thead>'
+                f"<tbody>{batch_rows}</tbody></table>"
+                if batch_rows
+                else ""
+            )
             + f'<div class="tests" data-suite="{index}"></div></section>'
         )
     parts.append('<div id="more-suites"></div></section>')
     return "".join(parts)
+
+
+def _attempt_cells(attempt: dict[str, Any]) -> str:
+    """An attempt's cells: number, start, duration, return code, timed out, log."""
+    return (
+        f"<td>{_e(attempt.get('number'))}</td><td>{_e(attempt.get('started'))}</td>"
+        f"<td>{_e(fmt_seconds(_number(attempt.get('duration'))))}</td><td>{_e(attempt.get('returncode'))}</td>"
+        f"<td>{'yes' if attempt.get('timed_out') else 'no'}</td><td>{_log_link(attempt.get('log'))}</td>"
+    )
 
 
 def _log_link(path: object) -> str:

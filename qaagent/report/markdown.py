@@ -282,11 +282,24 @@ class SummaryCollector:
         evidence_path: str | None = None,
         notes: Sequence[str] = (),
         max_bytes: int | None = None,
+        detail: str = "full",
+        title: str | None = None,
     ) -> str:
-        """The summary within `max_bytes` (at most the collector's own; default: that)."""
+        """The summary within `max_bytes` (at most the collector's own; default: that).
+
+        `detail` and `title`: as `render_summary` takes them.
+        """
         assert self.run is not None  # noqa: S101 - begin() was called by the pass
         budget = self.max_bytes if max_bytes is None else min(max_bytes, self.max_bytes)
-        ctx = _Render(self, self.run, fail_on=fail_on, evidence_path=evidence_path, notes=notes)
+        ctx = _Render(
+            self,
+            self.run,
+            fail_on=fail_on,
+            evidence_path=evidence_path,
+            notes=notes,
+            detail=detail,
+            title=title,
+        )
         levels = (
             [_Level(output=True, passed_lists=True, details_for=None, timeline=True)] if ctx.timeline else []
         )
@@ -342,6 +355,8 @@ def render_summary(
     notes: Sequence[str] = (),
     sha: str | None = None,
     categorize: Categorize | None = None,
+    detail: str = "full",
+    title: str | None = None,
 ) -> str:
     """The run as Markdown within `max_bytes` UTF-8 bytes.
 
@@ -350,10 +365,15 @@ def render_summary(
     (`sha` defaults to HEAD). `categorize` names a failure's diagnostic
     category; by default `qaagent.evidence.diagnostics.categorize`, the one
     the bundle's records use. `notes` are trusted Markdown lines added before the failures.
+    `detail` (the action's `summary` input): `full`; `failures` leaves out the suite table,
+    the timeline and the passed tests; `totals` is the heading, the totals and the timing
+    line only. `title` replaces "qaagent" in the heading (escaped).
     A pass of its own over the run: the bundle's one pass feeds a `SummaryCollector` instead.
     """
     collector = SummaryCollector(max_bytes=max_bytes, link_base=link_base, sha=sha, categorize=categorize)
-    return collect(run, collector).render(fail_on=fail_on, evidence_path=evidence_path, notes=notes)
+    return collect(run, collector).render(
+        fail_on=fail_on, evidence_path=evidence_path, notes=notes, detail=detail, title=title
+    )
 
 
 class _Render:
@@ -367,14 +387,18 @@ class _Render:
         fail_on: Sequence[FailOn],
         evidence_path: str | None,
         notes: Sequence[str],
+        detail: str = "full",
+        title: str | None = None,
     ) -> None:
         self.collected = collected
         self.run = run
+        self.detail = detail
+        self.heading = escape_text(title) if title else "qaagent"
         self.fail_on = fail_on
         self.evidence_path = evidence_path
         self.notes = notes
         #: computed once: the levels of detail re-render everything else
-        self.timeline = gantt(run)
+        self.timeline = gantt(run) if detail == "full" else ""
 
     def render(self, level: _Level, max_bytes: int | None) -> str | None:
         """The summary, or None as soon as it exceeds `max_bytes`."""
@@ -382,7 +406,7 @@ class _Render:
         run = self.run
         verdict = conclusion(run, self.fail_on)
         project = f" — {escape_text(run.project)}" if run.project else ""
-        out.add(f"## {_CONCLUSION_ICON[verdict]} qaagent: {verdict}{project}\n\n")
+        out.add(f"## {_CONCLUSION_ICON[verdict]} {self.heading}: {verdict}{project}\n\n")
         shortened = _shortened_note(level, self.collected.failures, timeline=bool(self.timeline))
         if shortened:
             out.add(f"> [!NOTE]\n> {shortened}\n\n")
@@ -407,6 +431,29 @@ class _Render:
         out.add(timing + f" · fail on: {', '.join(self.fail_on) or 'nothing'}\n\n")
         if run.cancelled:
             out.add("**The run was cancelled**; results below are what finished.\n\n")
+        if self.detail == "totals":
+            return out.text() if out.ok else None
+        if self.detail == "full":
+            self._suites(out)
+        if level.timeline:
+            out.add(self.timeline)
+        self._diagnostics(out)
+        self._flaky(out)
+        if self.evidence_path:
+            out.add(f"**Evidence:** `{_inline_code(self.evidence_path)}`\n\n")
+        for note in self.notes:
+            out.add(note.rstrip("\n") + "\n\n")
+        if level.passed_lists and self.detail == "full":
+            self._passed(out)
+        self._failures(out, level)
+        return out.text() if out.ok else None
+
+    def _suites(self, out: _Budget) -> None:
+        run = self.run
+        c = run.counts
+        # the same xfail/xpass columns as the totals table above
+        outcomes = c.xfailed > 0 or c.xpassed > 0
+        extra_rule = "---:|---:|" if outcomes else ""
         out.add("### Suites\n\n")
         out.add(
             "| Suite | Status | Passed | Failed | Errors | Skipped |"
@@ -426,18 +473,6 @@ class _Render:
         for name in run.not_run:
             out.add(f"| {escape_text(name[:NAME_CHARS])} | ⏹️ not run |{dashes} 0 |\n")
         out.add("\n")
-        if level.timeline:
-            out.add(self.timeline)
-        self._diagnostics(out)
-        self._flaky(out)
-        if self.evidence_path:
-            out.add(f"**Evidence:** `{_inline_code(self.evidence_path)}`\n\n")
-        for note in self.notes:
-            out.add(note.rstrip("\n") + "\n\n")
-        if level.passed_lists:
-            self._passed(out)
-        self._failures(out, level)
-        return out.text() if out.ok else None
 
     def _diagnostics(self, out: _Budget) -> None:
         categories = self.collected.categories

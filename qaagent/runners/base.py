@@ -3,9 +3,11 @@
 - preflight: can the suite run at all (path, tool, installability);
 - `attempt`: the command of an attempt, including the rerun selection of the
   failed tests on a retry;
-- units: `list_units` (the test files, as the tool itself lists them),
-  `unit_keys` (how a test case maps back to its file), `restricted` /
-  `unit_arguments` (run only these files: shards, batches), and
+- units: `list_units` (the test files, as the tool itself lists them, with
+  their test counts), `unit_keys` (how a test case maps back to its file),
+  `restricted` / `unit_arguments` (run only these files: shards, batches; the
+  files the suite's own `args` name give way to them: `selection`), the
+  first-run guesses `nominal_test_seconds` / `startup_seconds`, and
   `whole_suite_command` (a recorded restricted command, as a run of the whole
   suite would have run it: `qaagent merge`);
 - its results: `result_files` (the files an attempt left, and those it did
@@ -39,7 +41,7 @@ from qaagent.formats.source import MAX_FILE_BYTES
 from qaagent.paths import refusal
 from qaagent.plan import SuitePlan
 from qaagent.results import IgnoredFile, TestCase
-from qaagent.runners.listing import UnitListing, relative
+from qaagent.runners.listing import Selection, UnitListing, relative
 
 
 @dataclass(frozen=True)
@@ -93,6 +95,10 @@ class Runner(ABC):
     retryable: bool = True
     #: a suite without units read in shard 1 only, so a sharded run publishes it once
     first_shard_only: bool = False
+    #: first-run guesses (no recorded durations): seconds per listed test, and one process's
+    #: start-up (interpreter, imports, collection) — recorded durations replace both
+    nominal_test_seconds: float = 0.1
+    startup_seconds: float = 0.5
 
     def __init__(self, suite: SuitePlan, *, repo_root: Path, base_env: dict[str, str]) -> None:
         self.suite = suite
@@ -131,10 +137,35 @@ class Runner(ABC):
         """The names a test case of test file `path` may carry (default: its file)."""
         return (relative(path, self.repo_root),)
 
-    def restricted(self, units: Sequence[Path]) -> Self:
-        """This runner for the same suite, running only the test files `units` (absolute)."""
-        suite = dataclasses.replace(self.suite, units=tuple(units))
+    def restricted(self, units: Sequence[Path], *, batch: int | None = None) -> Self:
+        """This runner for the same suite, running only the test files `units` (absolute).
+
+        `batch`: the number of a split suite's batch (it names the runner's own temporary files).
+        """
+        suite = dataclasses.replace(self.suite, units=tuple(units), batch=batch)
         return type(self)(suite, repo_root=self.repo_root, base_env=self.base_env)
+
+    def selection(self) -> Selection:
+        """The suite's `args` taken apart into options and test selections (default: all options)."""
+        return Selection(tuple(self.suite.config.args))
+
+    def run_args(self) -> list[str]:
+        """The suite's `args` for a run: without its own file selections when restricted to units.
+
+        A shard or batch names its files itself; the files `args` name would run in
+        every one of them (a Playwright suite whose args name two specs ran both in each shard).
+        """
+        if self.suite.units is None:
+            return list(self.suite.config.args)
+        return list(self.selection().options)
+
+    def selection_problem(self) -> str | None:
+        """Why the suite cannot be restricted to files: its `args` select less than whole files."""
+        finer = self.selection().finer
+        if not finer:
+            return None
+        shown = ", ".join(finer[:3]) + (" …" if len(finer) > 3 else "")  # noqa: PLR2004 - a short quote
+        return f"its args select parts of test files ({shown}): it runs whole"
 
     def unit_arguments(self, units: Sequence[Path]) -> list[str]:
         """The arguments that restrict a run to `units` (default: their paths relative to `cwd`)."""
@@ -231,8 +262,16 @@ class Runner(ABC):
     def after_attempt(self, attempt_dir: Path) -> None:  # noqa: B027 - an optional hook, not abstract
         """Clean up after an attempt's process ended, whatever happened (always called)."""
 
-    def artifacts(self, attempt_dir: Path) -> list[Path]:  # noqa: ARG002 - the Runner interface
-        """Files worth keeping as evidence besides logs and JUnit (default: the profile's globs)."""
+    def artifacts(self, folder: Path) -> list[Path]:
+        """Files worth keeping as evidence besides logs and JUnit: the profile's globs, the runner's own."""
+        return [*self.profile_artifacts(), *self.own_artifacts(folder)]
+
+    def own_artifacts(self, folder: Path) -> list[Path]:  # noqa: ARG002 - the Runner interface
+        """What the runner's tool wrote into the suite's (or batch's) evidence `folder` (default: nothing)."""
+        return []
+
+    def profile_artifacts(self) -> list[Path]:
+        """The files the profile's `artifacts` globs match (once per suite, also when it is split)."""
         found: list[Path] = []
         for pattern in self.suite.config.artifacts:
             for match in sorted(glob.glob(pattern, root_dir=self.cwd, recursive=True)):

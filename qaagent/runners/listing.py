@@ -15,7 +15,7 @@ why and the caller keeps the suite whole — tests are never dropped.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,6 +36,8 @@ class ListedUnit:
     #: the file relative to the repository root, then runner-specific names (behave's dotted
     #: feature, the spec paths Playwright's classname may be)
     keys: tuple[str, ...]
+    #: how many tests the tool listed in the file (None: it does not say)
+    tests: int | None = None
 
 
 @dataclass(frozen=True)
@@ -89,3 +91,60 @@ def relative(path: Path, root: Path) -> str:
         return path.relative_to(root).as_posix()
     except ValueError:
         return path.as_posix()
+
+
+@dataclass(frozen=True)
+class Selection:
+    """A suite's `args` taken apart: the options, and the positional arguments that select tests."""
+
+    options: tuple[str, ...]  #: everything that is not a selection, in order
+    files: tuple[str, ...] = ()  #: selections of whole files or folders (a restricted run replaces them)
+    #: selections finer than a file (a pytest node id, ``file:line``): a restricted run cannot keep them
+    finer: tuple[str, ...] = ()
+
+
+def split_selection(
+    args: Sequence[str],
+    *,
+    value_options: Collection[str],
+    variadic_options: Collection[str] = (),
+    kind: Callable[[str], str | None],
+) -> Selection:
+    """Take the positional test selections out of `args` (they would run in every shard and batch).
+
+    An option in `value_options` written ``--opt VALUE`` takes the next argument
+    with it; one in `variadic_options` takes every following argument up to the
+    next option (Playwright's ``--project a b``). ``--opt=VALUE`` and ``-kVALUE``
+    are one argument. Every other positional argument goes to `kind`: ``"file"``
+    (a whole file or folder), ``"finer"`` (part of a file) or None (not a
+    selection: it stays an option, e.g. the value of an option this table does not know).
+    """
+    options: list[str] = []
+    files: list[str] = []
+    finer: list[str] = []
+    items = list(args)
+    position = 0
+    while position < len(items):
+        item = items[position]
+        position += 1
+        if item.startswith("-") and len(item) > 1 and item != "--":
+            options.append(item)
+            name = item.partition("=")[0]
+            if "=" in item:
+                continue
+            if name in variadic_options:
+                while position < len(items) and not items[position].startswith("-"):
+                    options.append(items[position])
+                    position += 1
+            elif name in value_options and position < len(items):
+                options.append(items[position])
+                position += 1
+            continue
+        found = kind(item) if item != "--" else None
+        if found == "file":
+            files.append(item)
+        elif found == "finer":
+            finer.append(item)
+        else:
+            options.append(item)
+    return Selection(tuple(options), tuple(files), tuple(finer))

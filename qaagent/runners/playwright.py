@@ -40,7 +40,16 @@ from pathlib import Path
 
 from qaagent.results import TestCase
 from qaagent.runners.base import AttemptSpec, Runner, SetupStep
-from qaagent.runners.listing import QUOTE, ListedUnit, UnitListing, ask_tool, json_document, relative
+from qaagent.runners.listing import (
+    QUOTE,
+    ListedUnit,
+    Selection,
+    UnitListing,
+    ask_tool,
+    json_document,
+    relative,
+    split_selection,
+)
 from qaagent.runners.npm import InstallPlan, plan_install
 from qaagent.text import last_line
 
@@ -65,6 +74,20 @@ INSTALL_HINT = (
     "default /usr/bin/chromium) or with `npx playwright install --with-deps chromium`"
 )
 
+#: `playwright test` options written ``--opt VALUE`` (1.65's list; ``[value]`` ones take the next
+#: argument too, as its command-line parser does), and the one that takes several
+VALUE_OPTIONS = frozenset(
+    {
+        *("--add-reporter", "--browser", "-c", "--config", "--global-timeout", "-g", "--grep", "-G"),
+        *("--grep-invert", "--last-failed-file", "--max-failures", "--output", "--repeat-each"),
+        *("--reporter", "--retries", "--run-agents", "--shard", "--test-list", "--test-list-invert"),
+        *("--timeout", "--trace", "--tsconfig", "--ui-host", "--ui-port", "--update-source-method"),
+        *("-j", "--workers", "--debug", "--only-changed", "--shuffle", "-u", "--update-snapshots"),
+    }
+)
+VARIADIC_OPTIONS = frozenset({"--project"})
+#: a file filter with a line (and column): ``tests/a.spec.ts:42``
+_AT_LINE = re.compile(r":\d+(:\d+)?$")
 _ATTACHMENT = re.compile(r"\[\[ATTACHMENT\|([^\]\r\n]+)\]\]")
 _MISSING_EXECUTABLE = re.compile(r"[Ee]xecutable doesn't exist at (\S+)")
 _LAUNCH_FAILED = re.compile(r"^.*browserType\.launch.*$", re.MULTILINE)
@@ -103,6 +126,8 @@ class PlaywrightRunner(Runner):
     """Runs in the suite's `path` (the folder with `playwright.config.*`)."""
 
     kind = "playwright"
+    nominal_test_seconds = 2.0
+    startup_seconds = 3.0
 
     @property
     def project_dir(self) -> Path:
@@ -174,6 +199,8 @@ class PlaywrightRunner(Runner):
         config = self.user_config()
         folder = config.parent if config is not None else self.project_dir
         number = attempt_dir.name.rpartition("-")[2]
+        if self.suite.batch is not None:  # batches of one suite run at once: one wrapper each
+            number = f"{number}b{self.suite.batch}"
         # The wrapper is written in ESM syntax without `import.meta`, so it loads both ways:
         # as .mjs for JavaScript configs (ESM imports CommonJS and ESM alike), and with the
         # config's own TypeScript extension so Playwright's TypeScript loader handles both files.
@@ -214,7 +241,7 @@ class PlaywrightRunner(Runner):
             "PW_TEST_HTML_REPORT_OPEN": "never",  # the same, for Playwright before 1.45
             "CI": self.base_env.get("CI", "1") or "1",
         }
-        _, args = _split_config_arg(self.suite.config.args)
+        _, args = _split_config_arg(self.run_args())
         argv = [*self.base_command(), "--config", str(wrapper), "--output", str(output)]
         selected: tuple[str, ...] = ()
         previous = self.output_dir(attempt_dir.parent / f"attempt-{number - 1}") / ".last-run.json"
@@ -222,11 +249,20 @@ class PlaywrightRunner(Runner):
             shutil.copyfile(previous, output / ".last-run.json")
             argv.append("--last-failed")
             selected = tuple(f"{c.classname} › {c.name}" for c in failed)
-        argv.extend(self.unit_args() or [])  # a shard's spec files, as Playwright's file filters
-        argv.extend(args)
+        argv.extend(self.unit_args() or [])  # a shard's or batch's spec files, as file filters
+        argv.extend(args)  # restricted: without the suite's own file filters (`run_args`)
         return AttemptSpec(tuple(argv), self.cwd, self.env(extra), selected)
 
     # -- units: spec files ------------------------------------------------------------------
+
+    def selection(self) -> Selection:
+        """Every positional argument is a file filter; one with ``:LINE`` selects part of a file."""
+        return split_selection(
+            self.suite.config.args,
+            value_options=VALUE_OPTIONS,
+            variadic_options=VARIADIC_OPTIONS,
+            kind=lambda argument: "finer" if _AT_LINE.search(argument) else "file",
+        )
 
     def list_units(self) -> UnitListing | None:
         """The spec files ``playwright test --list`` prints (testDir, testMatch, testIgnore applied).
@@ -236,6 +272,9 @@ class PlaywrightRunner(Runner):
         """
         if not self.project_dir.is_dir():
             return None
+        problem = self.selection_problem()
+        if problem:
+            return UnitListing(problem=problem)
         argv = [*self.base_command(), *self.suite.config.args, "--list", "--reporter=json"]
         out, why = ask_tool(
             argv,
@@ -257,12 +296,13 @@ class PlaywrightRunner(Runner):
             first = errors[0].get("message") if isinstance(errors[0], dict) else None
             why = f"playwright test --list reported errors: {last_line(str(first or errors[0]), QUOTE)}"
             return UnitListing(problem=why)
-        files: dict[Path, None] = {}
+        files: dict[Path, int] = {}
         for entry in suites:
             file = entry.get("file") if isinstance(entry, dict) else None
             if isinstance(file, str) and file:
-                files[Path(os.path.normpath(Path(root) / file))] = None
-        return UnitListing(tuple(ListedUnit(f, self.unit_keys(f)) for f in files))
+                path = Path(os.path.normpath(Path(root) / file))
+                files[path] = files.get(path, 0) + _count_tests(entry)
+        return UnitListing(tuple(ListedUnit(f, self.unit_keys(f), n) for f, n in files.items()))
 
     def unit_keys(self, path: Path) -> tuple[str, ...]:
         """The spec file, and every tail of its path in the project.
@@ -345,13 +385,25 @@ class PlaywrightRunner(Runner):
                 links.append(Path("suites", self.suite.name, rel).as_posix())
         return links
 
-    def artifacts(self, attempt_dir: Path) -> list[Path]:
-        """The profile's globs, plus everything Playwright wrote into the suite's `artifacts/` folder."""
-        found = super().artifacts(attempt_dir)
-        written = attempt_dir / "artifacts"
-        if written.is_dir():
-            found.extend(sorted(p for p in written.rglob("*") if p.is_file() and not p.is_symlink()))
-        return found
+    def own_artifacts(self, folder: Path) -> list[Path]:
+        """Everything Playwright wrote into the suite's (or batch's) `artifacts/` folder."""
+        written = folder / "artifacts"
+        if not written.is_dir():
+            return []
+        return sorted(p for p in written.rglob("*") if p.is_file() and not p.is_symlink())
+
+
+def _count_tests(suite: object, depth: int = 0) -> int:
+    """Tests of one suite of the `--list` JSON report (its specs' tests, nested suites included)."""
+    if not isinstance(suite, dict) or depth > 50:  # noqa: PLR2004 - describe() blocks nest a few deep
+        return 0
+    count = 0
+    for spec in suite.get("specs") or ():
+        tests = spec.get("tests") if isinstance(spec, dict) else None
+        count += len(tests) if isinstance(tests, list) else 1
+    for child in suite.get("suites") or ():
+        count += _count_tests(child, depth + 1)
+    return count
 
 
 def spec_filter(path: Path) -> str:

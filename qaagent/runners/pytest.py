@@ -1,26 +1,57 @@
 """pytest suites: xunit1 JUnit (file and 0-based line per test); retries rerun the failed node ids.
 
-Units (test files) come from ``<base> --collect-only -q <path> <suite args>``
-in the suite's working directory: the files of the node ids, in collection
-order (the order an unsharded run reports them), so the project's own
-collection settings hold.
+Units (test files) come from ``<base> --collect-only <path> <suite args>
+--verbosity=-1`` in the suite's working directory: the files of the node ids,
+in collection order (the order an unsharded run reports them), with the
+number of tests in each, so the project's own collection settings hold.
+``--verbosity=-1`` comes last: the project's ``addopts`` (``-v`` made the
+listing print a tree, and the whole suite landed in one shard) cannot change
+the format. Lines that are not node ids (a conftest's prints) are skipped; a
+node id whose file is not there makes the listing fail with the reason.
 """
 
 from __future__ import annotations
 
 import os
 import re
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from qaagent.results import TestCase
 from qaagent.runners.base import AttemptSpec, PythonToolRunner
-from qaagent.runners.listing import QUOTE, ListedUnit, UnitListing, ask_tool
+from qaagent.runners.listing import (
+    QUOTE,
+    ListedUnit,
+    Selection,
+    UnitListing,
+    ask_tool,
+    relative,
+    split_selection,
+)
 
 #: pytest's exit code when it collected nothing (a listing, not a failure)
 NO_TESTS_COLLECTED = 5
 #: `--collect-only -qq` prints ``path: count`` instead of node ids
-_COUNT_LINE = re.compile(r"^(.+?): \d+$")
+_COUNT_LINE = re.compile(r"^(.+?): (\d+)$")
+#: options of pytest and its common plugins written ``--opt VALUE`` (the value is not a selection)
+VALUE_OPTIONS = frozenset(
+    {
+        *("-k", "-m", "-p", "-c", "-o", "-W", "-r", "-n", "--maxfail", "--deselect", "--ignore"),
+        *("--ignore-glob", "--confcutdir", "--rootdir", "--basetemp", "--tb", "--show-capture"),
+        *("--durations", "--durations-min", "--junitxml", "--junit-xml", "--junit-prefix", "--capture"),
+        *("--log-level", "--log-format", "--log-date-format", "--log-cli-level", "--log-cli-format"),
+        *("--log-cli-date-format", "--log-file", "--log-file-mode", "--log-file-level", "--log-file-format"),
+        *("--log-file-date-format", "--log-auto-indent", "--log-disable", "--import-mode", "--doctest-glob"),
+        *("--doctest-report", "--pastebin", "--pdbcls", "--color", "--code-highlight", "--verbosity"),
+        *("--override-ini", "--config-file", "--assert", "--debug", "--lfnf", "--last-failed-no-failures"),
+        *("--numprocesses", "--dist", "--maxprocesses", "--max-worker-restart", "--tx", "--rsyncdir"),
+        *("--rsyncignore", "--cov", "--cov-report", "--cov-config", "--cov-fail-under", "--cov-context"),
+        *("--timeout", "--timeout-method", "--reruns", "--reruns-delay", "--only-rerun"),
+        *("--randomly-seed", "--html", "--css", "--json-report-file", "--hypothesis-seed"),
+        *("--hypothesis-profile", "--ds", "--dc", "--base-url", "--benchmark-json", "--benchmark-save"),
+    }
+)
 
 
 class PytestRunner(PythonToolRunner):
@@ -29,20 +60,46 @@ class PytestRunner(PythonToolRunner):
     kind = "pytest"
     module = "pytest"
     zero_based_lines = True
+    nominal_test_seconds = 0.05
+    startup_seconds = 0.5
+
+    def selection(self) -> Selection:
+        """Positional args that name existing files or folders, and node ids (``file::test``)."""
+        return split_selection(self.suite.config.args, value_options=VALUE_OPTIONS, kind=self._selection_kind)
+
+    def _selection_kind(self, argument: str) -> str | None:
+        if "::" in argument:
+            return "finer"
+        path = Path(argument) if Path(argument).is_absolute() else self.cwd / argument
+        return "file" if path.exists() else None
+
+    def unit_keys(self, path: Path) -> tuple[str, ...]:
+        """The test file, and every tail of its path: JUnit's ``file`` is relative to pytest's rootdir.
+
+        The rootdir is not always the repository (a project without a pytest section in an ini
+        file gets the common ancestor of the arguments, e.g. ``tests/``): a split suite's cases
+        are put back in listing order by these keys, so each form must find its file.
+        """
+        parts = Path(relative(path, self.repo_root)).parts
+        return tuple(dict.fromkeys("/".join(parts[i:]) for i in range(len(parts))))
 
     def list_units(self) -> UnitListing:
         """The test files pytest collects, in collection order (a file path is its own unit)."""
         path = self.suite.path
         assert path is not None  # noqa: S101 - the caller checks the suite has a path
+        problem = self.selection_problem()
+        if problem:
+            return UnitListing(problem=problem)
         if path.is_file():
             return UnitListing((ListedUnit(path, self.unit_keys(path)),))
         cwd = self.cwd
         argv = [
             *self.base_command(),
             "--collect-only",
-            "-q",
             os.path.relpath(path, cwd),
             *self.suite.config.args,
+            "--verbosity=-1",  # last: the project's addopts cannot make it print a tree
+            "--color=no",
         ]
         out, why = ask_tool(
             argv,
@@ -56,13 +113,13 @@ class PytestRunner(PythonToolRunner):
             return UnitListing(problem=why)
         start = path if path.is_dir() else path.parent
         bases = [cwd, start, *start.parents]  # where node ids may be relative to
-        files: list[Path] = []
-        for name in dict.fromkeys(_node_files(out)):
+        counts: Counter[Path] = Counter()
+        for name, tests in _node_files(out):
             found = next((b / name for b in bases if (b / name).is_file()), None)
             if found is None:
                 return UnitListing(problem=f"pytest collected {name[:QUOTE]}, which is not a file here")
-            files.append(Path(os.path.normpath(found)))
-        return UnitListing(tuple(ListedUnit(f, self.unit_keys(f)) for f in dict.fromkeys(files)))
+            counts[Path(os.path.normpath(found))] += tests
+        return UnitListing(tuple(ListedUnit(f, self.unit_keys(f), n) for f, n in counts.items()))
 
     def _path_arg(self) -> list[str]:
         units = self.unit_args()
@@ -77,13 +134,15 @@ class PytestRunner(PythonToolRunner):
         junit = attempt_dir / "junit" / "pytest.xml"
         selected = self.node_ids(failed) if failed else ()
         targets = list(selected) if selected else self._path_arg()
+        # A retry of node ids must not run the files the suite's args name again, whole.
+        args = list(self.selection().options) if selected else self.run_args()
         argv = [
             *self.base_command(),
             *targets,
             "-o",
             "junit_family=xunit1",
             f"--junitxml={junit}",
-            *self.suite.config.args,
+            *args,
         ]
         return AttemptSpec(tuple(argv), self.cwd, self.env(), selected)
 
@@ -123,15 +182,22 @@ def _ends_with_module(module: str, name: str) -> bool:
     return bool(name) and (module == name or module.endswith("." + name))
 
 
-def _node_files(stdout: str) -> Iterator[str]:
-    """The file of each node id `--collect-only -q` printed, in order."""
+def _node_files(stdout: str) -> Iterator[tuple[str, int]]:
+    """(file, tests) for each node id (or ``file: count`` line) the listing printed, in order.
+
+    The node ids end at the first blank line after them ("N tests collected"
+    follows); other lines before them (a conftest that prints) are skipped.
+    """
+    started = False
     for line in stdout.splitlines():
         text = line.strip()
         if not text:
-            return  # the node ids end at the first blank line ("N tests collected" follows)
+            if started:
+                return
+            continue
         if "::" in text:
-            yield text.split("::", 1)[0]
-        elif (count := _COUNT_LINE.match(text)) is not None:
-            yield count.group(1)
-        else:
-            return
+            started = True
+            yield text.split("::", 1)[0], 1
+        elif (count := _COUNT_LINE.match(text)) is not None and count.group(1).endswith(".py"):
+            started = True
+            yield count.group(1), int(count.group(2))

@@ -1,0 +1,181 @@
+"""The history as one run uses it: opened once, read before scheduling, written after the reports.
+
+    history = RunHistory.open(settings, base_dir=…, project=…, repo_root=…, say=console.line)
+    durations = history.durations()          # this branch, else the base branch, else all
+    history.record(bundle_dir, result)       # after the bundle is finished
+    history.close()
+
+Whatever goes wrong with the store — locked, corrupt, read-only, unreachable,
+wrong credentials, a newer schema — is said once, as one warning line
+(``qaagent: warning: history: cannot …``), and the history is not used for the
+rest of the run. The tests, the verdict and the bundle never depend on it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from qaagent.durations import NO_DURATIONS, Durations
+from qaagent.errors import UsageError
+from qaagent.evidence.gitinfo import git_info
+from qaagent.evidence.manifest import environment
+from qaagent.evidence.read import guarded_document
+from qaagent.history.api import History
+from qaagent.history.bundles import run_identity, run_record
+from qaagent.history.compare import Comparison
+from qaagent.history.faults import HistoryUnavailable
+from qaagent.history.record import RunResults, prepare
+from qaagent.history.settings import HistorySettings
+from qaagent.history.store import Scope
+from qaagent.text import shorten
+
+if TYPE_CHECKING:
+    from qaagent.results import RunResult, TestCase
+
+Say = Callable[[str], None]
+#: the runs whose durations schedule a new run (see `RunHistory.durations`)
+SCHEDULING_KINDS = ("run", "merge")
+
+
+@dataclass
+class RunHistory:
+    """The open store of one run and who the run is (project, repository, branch, base branch)."""
+
+    settings: HistorySettings
+    scope: Scope
+    branch: str
+    base_branch: str
+    say: Say
+    history: History | None = None
+    problem: HistoryUnavailable | None = None  #: the first fault (the only one said)
+
+    @classmethod
+    def open(
+        cls,
+        settings: HistorySettings,
+        *,
+        base_dir: Path,
+        project: str,
+        repo_root: Path,
+        say: Say,
+        base_branch: str | None = None,
+        environ: Mapping[str, str] | None = None,
+    ) -> RunHistory:
+        """Open the store of `settings` (a fault is said and leaves the history unused)."""
+        repository, branch, event_base = run_identity(git_info(repo_root, environ), environment(environ))
+        found = cls(settings, Scope(project, repository), branch, base_branch or event_base, say)
+        opened = History.open(settings, base_dir=base_dir, environ=environ)
+        if isinstance(opened, HistoryUnavailable):
+            found.fault(opened)
+        else:
+            found.history = opened
+        return found
+
+    @property
+    def usable(self) -> bool:
+        """Whether the store is open and has not failed."""
+        return self.history is not None
+
+    def fault(self, problem: HistoryUnavailable) -> None:
+        """Say the first fault as one warning and stop using the store."""
+        if self.problem is None:
+            self.problem = problem
+            self.say(f"qaagent: warning: {problem.message}; the run goes on without it")
+        self.close()
+
+    def durations(self) -> Durations:
+        """p50 durations of this branch's window, else the base branch's, else any branch's.
+
+        Whole runs and merges only: a shard run not merged yet is left out, so
+        the shards of one run that record into one store, one after another,
+        all compute the same split (the merge refuses different splits).
+        """
+        if self.history is None:
+            return NO_DURATIONS
+        for branch in dict.fromkeys([self.branch or None, self.base_branch or None, None]):
+            found = self.history.durations(self.scope, branch=branch, kinds=SCHEDULING_KINDS)
+            if isinstance(found, HistoryUnavailable):
+                self.fault(found)
+                return NO_DURATIONS
+            if found.suites:
+                return found
+        return NO_DURATIONS
+
+    def record(self, bundle_dir: Path, result: RunResult) -> None:
+        """Record the finished run of `bundle_dir` (its manifest says who it is) with its results."""
+        if self.history is None:
+            return
+        if result.cancelled:
+            self.say("qaagent: history: a cancelled run is not recorded")
+            return
+        try:
+            run = run_record(guarded_document(bundle_dir), where=str(bundle_dir / "manifest.json"))
+        except UsageError as exc:  # BundleError is one: our own manifest unreadable (a full disk…)
+            self.fault(HistoryUnavailable("record this run", exc.message))
+            return
+        prepared = prepare(_cases(result))  # once, for the comparison and the record
+        if self.base_branch and self.base_branch != self.branch:
+            self._compare(prepared)
+            if self.history is None:
+                return
+        outcome = self.history.record(run, prepared)
+        if isinstance(outcome, HistoryUnavailable):
+            self.fault(outcome)
+            return
+        self.say(f"qaagent: history: {outcome.results} result(s) recorded in {self.history.store.display}")
+
+    def _compare(self, prepared: RunResults) -> None:
+        """Say how this run's failures stand against the base branch's latest recorded run."""
+        assert self.history is not None  # noqa: S101 - the caller checked
+        held = self.history.quarantine(self.scope, branch=self.base_branch)
+        if isinstance(held, HistoryUnavailable):
+            self.fault(held)
+            return
+        found = self.history.compare(self.scope, prepared, base_branch=self.base_branch, quarantined=held)
+        if isinstance(found, HistoryUnavailable):
+            self.fault(found)
+            return
+        for line in comparison_lines(found):
+            self.say(line)
+
+    def close(self) -> None:
+        """Close the store (again is harmless)."""
+        if self.history is not None:
+            history, self.history = self.history, None
+            history.close()
+
+
+def _cases(result: RunResult) -> Iterator[TestCase]:
+    for suite in result.suites:
+        yield from suite.cases
+
+
+#: tests named per group in the console, at most
+SHOWN = 10
+
+
+def comparison_lines(found: Comparison) -> list[str]:
+    """The console's account of a comparison: one summary line, then the new and still failing tests."""
+    if found.base is None:
+        return [f"qaagent: history: no recorded run of {found.base_branch} to compare with"]
+    base = found.base
+    head = (
+        f"qaagent: history: against {found.base_branch} (run {base.run_id}"
+        + (f", commit {base.commit[:12]}" if base.commit else "")
+        + f"): {len(found.new)} new failure(s), {len(found.still_failing)} still failing, "
+        f"{len(found.flaky)} flaky, {len(found.quarantined)} quarantined, {len(found.fixed)} fixed"
+    )
+    lines = [head]
+    for label, entries in (("new", found.new), ("still failing", found.still_failing)):
+        lines += [f"qaagent: history:   {label}: {_one_line(entry.test.text)}" for entry in entries[:SHOWN]]
+        if len(entries) > SHOWN:
+            lines.append(f"qaagent: history:   … and {len(entries) - SHOWN} more {label}")
+    return lines
+
+
+def _one_line(text: str) -> str:
+    """A test id on one console line (its line breaks written as escapes), at most 300 characters."""
+    return shorten(text.replace("\r", "\\r").replace("\n", "\\n"), 300)

@@ -1,0 +1,158 @@
+"""Units of work: a suite's test files as its tool lists them, their estimates, and mapping cases back.
+
+The unit of work is a test file — small enough to balance, big enough that a
+runner can be told to run exactly it. Which files, in which order, how many
+tests each holds and which names their test cases carry is each runner's
+knowledge (`Runner.list_units`, `Runner.unit_keys`): the tools themselves list
+them, so a project's own collection settings hold. Shards (`qaagent.shard`)
+and the batches of a split suite (`qaagent.batching`) are both made of units.
+
+``command`` suites, suites where no file is found and suites whose tool
+cannot list its files are one indivisible unit: tests are never dropped, and
+the reason goes with the listing so the plan can say why.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from qaagent.durations import SuiteDurations
+from qaagent.plan import Plan, SuitePlan
+from qaagent.process import child_environment
+from qaagent.runners import make_runner
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One test file of a suite (or the whole suite when `path` is None)."""
+
+    suite: str
+    path: Path | None  #: absolute
+    rel: str | None  #: relative to the repository root, POSIX
+    #: names a case of this unit may carry: its file, behave's dotted feature, Playwright's spec path
+    keys: tuple[str, ...] = ()
+    #: how many tests the tool listed in it (None: not known)
+    tests: int | None = None
+
+    @property
+    def label(self) -> str:
+        """``suite:path`` or ``suite``."""
+        return f"{self.suite}:{self.rel}" if self.rel else self.suite
+
+
+@dataclass(frozen=True)
+class Discovery:
+    """A suite's units in the order an unsharded run reports them, and why it is one unit (if so)."""
+
+    units: tuple[Unit, ...]
+    #: why the suite is one indivisible unit ("" when it was listed)
+    reason: str = ""
+    #: the tool was asked and could not say (the reason is its answer): worth a note in every plan
+    failed: bool = False
+
+    @property
+    def whole(self) -> bool:
+        """Whether the suite is one indivisible unit."""
+        return len(self.units) == 1 and self.units[0].path is None
+
+    @property
+    def tests(self) -> int | None:
+        """The suite's listed tests (None when any unit's count is unknown)."""
+        counts = [u.tests for u in self.units]
+        return None if any(c is None for c in counts) else sum(c or 0 for c in counts)
+
+
+def discover(suite: SuitePlan, repo_root: Path) -> Discovery:
+    """The suite's units as its runner lists them (`Runner.list_units`).
+
+    A suite that is indivisible, has no file or whose tool could not list its
+    files is one whole-suite unit; `reason` says why for the last two.
+    """
+    whole = (Unit(suite.name, None, None),)
+    if suite.path is None:
+        return Discovery(whole, f"a {suite.runner} suite has no unit list: it runs whole")
+    if not suite.path.exists():
+        return Discovery(whole, "its path does not exist")
+    listing = make_runner(suite, repo_root=repo_root, base_env=child_environment(os.environ)).list_units()
+    if listing is None:
+        return Discovery(whole, f"a {suite.runner} suite has no unit list: it runs whole")
+    if listing.problem:
+        return Discovery(whole, listing.problem, failed=True)
+    units = tuple(Unit(suite.name, u.path, u.keys[0], u.keys, u.tests) for u in listing.units)
+    if not units:
+        return Discovery(whole, f"{suite.runner} listed no test file", failed=True)
+    return Discovery(units)
+
+
+def discover_all(plan: Plan, names: Sequence[str], workers: int) -> dict[str, Discovery]:
+    """`discover` for the suites `names`, the tools asked side by side (at most `workers` at once)."""
+    by_name = {s.name: s for s in plan.suites}
+    chosen = [by_name[n] for n in names if n in by_name]
+    if len(chosen) <= 1 or workers <= 1:
+        return {s.name: discover(s, plan.repo_root) for s in chosen}
+    with concurrent.futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="list") as pool:
+        futures = {s.name: pool.submit(discover, s, plan.repo_root) for s in chosen}
+        return {name: future.result() for name, future in futures.items()}
+
+
+# -- estimates -------------------------------------------------------------------------------------
+
+
+def unit_estimate(unit: Unit, recorded: SuiteDurations | None) -> float | None:
+    """Recorded seconds of one unit (its file's cases and cases whose classname names it), or None."""
+    if recorded is None:
+        return None
+    if unit.path is None:
+        return recorded.total if recorded.total is not None else None
+    found = False
+    seconds = 0.0
+    for key in unit.keys:
+        if key in recorded.files:
+            found = True
+            seconds += recorded.files[key]
+    for classname, value in recorded.classes.items():
+        if case_unit_key(classname, unit.keys):
+            found = True
+            seconds += value
+    return seconds if found else None
+
+
+def case_unit_key(classname: str, keys: Sequence[str]) -> bool:
+    """Whether a classname belongs to a unit with `keys` (behave ``dotted.Feature``, Playwright spec path)."""
+    return any(classname == key or classname.startswith(key + ".") for key in keys if key)
+
+
+# -- cases back to their units ---------------------------------------------------------------------
+
+
+def unit_index(layout_units: Sequence[Mapping[str, object]]) -> dict[str, int]:
+    """Key -> position of a suite's units as recorded in a layout (first unit wins a shared key)."""
+    index: dict[str, int] = {}
+    for position, entry in enumerate(layout_units):
+        keys = entry.get("keys") or ()
+        for key in keys if isinstance(keys, list | tuple) else ():
+            index.setdefault(str(key), position)
+    return index
+
+
+def key_index(units: Sequence[Unit]) -> dict[str, int]:
+    """Key -> position of `units` (first unit wins a shared key)."""
+    return unit_index([{"keys": list(u.keys)} for u in units])
+
+
+def locate_unit(file: str | None, classname: str, index: Mapping[str, int]) -> int | None:
+    """The unit position of a test case by its file, else by its classname (longest dotted prefix)."""
+    if file and file in index:
+        return index[file]
+    if classname in index:
+        return index[classname]
+    parts = classname.split(".")
+    for count in range(len(parts) - 1, 0, -1):
+        prefix = ".".join(parts[:count])
+        if prefix in index:
+            return index[prefix]
+    return None
