@@ -13,7 +13,10 @@ In order:
 2. every input is checked (a bad one: one line and an `::error::`, exit 2);
 3. the token leaves this process's environment, so that `setup` and the
    suites never inherit it (qaagent gets it back as `QAAGENT_GITHUB_TOKEN`,
-   which its child-environment filter removes again);
+   which its child-environment filter removes again, with the runner's
+   action-only credentials `ACTIONS_RUNTIME_TOKEN`…); and before all that the
+   program re-executes itself with the token handed over on a pipe
+   (`hand_over_token`), so that no child finds it in `/proc/<pid>/environ`;
 4. `setup` runs with `bash -eo pipefail -c` (or `sh -ec` without bash) in the
    working directory through qaagent's process runner: its own process group,
    its output in a `setup` log group with workflow commands disabled. A failing
@@ -26,6 +29,7 @@ In order:
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -42,6 +46,7 @@ try:
     from qaagent.github.commands import add_mask, grouped, stop_commands
     from qaagent.options import MergeOptions
     from qaagent.process import (
+        RUNNER_CREDENTIALS,
         SETUP,
         TOKEN_VARIABLES,
         Cancel,
@@ -49,8 +54,11 @@ try:
         child_environment,
         run_process,
     )
-except ImportError as exc:  # pragma: no cover - an image built without qaagent
-    sys.stderr.write(f"qaagent: error: cannot import qaagent ({exc}); is it installed?\n")
+except ImportError as exc:  # an image built without qaagent (or a broken one)
+    # qaagent's own defuser cannot be imported here: the same rule, inline, on one line
+    # (no `::` command at the line start, no `##[` anywhere).
+    _why = " ".join(str(exc).split()).replace("##[", "## [").replace("::", ": :")
+    sys.stderr.write(f"qaagent: error: cannot import qaagent ({_why}); is it installed?\n")
     sys.exit(3)
 
 
@@ -145,10 +153,60 @@ def main(
     return exit_status(act, actions=True, err=stderr, out=stdout)
 
 
+#: the variable naming the descriptor the token is handed over on (see `hand_over_token`)
+TOKEN_FD = "QAAGENT_TOKEN_FD"  # noqa: S105 - a variable's name, not a secret
+#: bytes of token variables handed over at most (a pipe holds 64 KiB without a reader)
+_MAX_HANDOVER = 60 * 1024
+
+
+def hand_over_token(argv: Sequence[str]) -> None:
+    """Start this program again without the token in its environment block; it reads it from a pipe.
+
+    Removing a variable from `os.environ` does not remove it from the block the
+    kernel shows in `/proc/<pid>/environ`, which every process of the same user
+    (a suite, `setup`) can read — and in the Docker action this process is PID 1.
+    So the token variables are written into a pipe, and the program is exec'd anew
+    (same PID, same signals) with an environment without them and the pipe's read
+    end; `take_token` reads it back into `os.environ` (heap memory, not the block)
+    and closes the pipe before any child starts.
+    """
+    found = {key: os.environ[key] for key in TOKEN_VARIABLES if key in os.environ}
+    payload = json.dumps(found).encode()
+    dropped = RUNNER_CREDENTIALS.intersection(os.environ)
+    if (not found and not dropped) or TOKEN_FD in os.environ or len(payload) > _MAX_HANDOVER:
+        return
+    read, write = os.pipe()
+    os.write(write, payload)
+    os.close(write)
+    os.set_inheritable(read, True)  # noqa: FBT003 - a positional-only builtin
+    # The runner's action-only credentials are of no use to qaagent: they are not handed over at all.
+    env = {key: value for key, value in os.environ.items() if key not in found and key not in dropped}
+    env[TOKEN_FD] = str(read)
+    os.execve(sys.executable, [sys.executable, *argv], env)  # noqa: S606 - this very program, again
+
+
+def take_token() -> None:
+    """Read the variables `hand_over_token` passed on into `os.environ`; close the pipe."""
+    fd_text = os.environ.pop(TOKEN_FD, None)
+    if fd_text is None or not fd_text.isdigit():
+        return
+    fd = int(fd_text)
+    try:
+        with os.fdopen(fd, "rb") as pipe:
+            data = pipe.read(_MAX_HANDOVER + 1)
+        values = json.loads(data.decode("utf-8"))
+    except (OSError, ValueError):
+        return
+    if isinstance(values, dict):
+        os.environ.update({k: v for k, v in values.items() if k in TOKEN_VARIABLES and isinstance(v, str)})
+
+
 def _entry(argv: Sequence[str]) -> int:
     if len(argv) > 1:
         sys.stderr.write("entrypoint.py takes no arguments: configure it with INPUT_* variables\n")
         return ExitCode.USAGE
+    hand_over_token(sys.orig_argv[1:])
+    take_token()
     return main()
 
 

@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 from qaagent.evidence.bundle import Bundle
-from qaagent.evidence.redact import Redactor
+from qaagent.redact import Redactor
 from qaagent.results import Attempt, CaseStore, Rerun, RunResult, SuiteResult, TestCase
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -18,7 +18,16 @@ from http import HTTPStatus
 from pathlib import Path
 
 from qaagent.console import Console
-from qaagent.process import CANCEL_DRAIN, CANCEL_GRACE, DRAIN, OutputReader, kill_group, spawn, stop_group
+from qaagent.process import (
+    CANCEL_DRAIN,
+    CANCEL_GRACE,
+    DRAIN,
+    OutputReader,
+    kill_group,
+    release,
+    spawn,
+    stop_group,
+)
 from qaagent.profile import AppSettings
 
 #: seconds between SIGTERM and SIGKILL when the app is stopped
@@ -110,6 +119,7 @@ class AppServer:
             if self.proc.poll() is None:
                 stop_group(self.proc, CANCEL_GRACE if hurry else APP_GRACE)
             kill_group(self.proc.pid, signal.SIGKILL)
+            release(self.proc)
             if self._reader is not None:
                 self._reader.finish(CANCEL_DRAIN if hurry else DRAIN)
 

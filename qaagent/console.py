@@ -1,5 +1,6 @@
 """Live console output shared by all suites: whole prefixed lines, never interleaved.
 
+Every line passes the process's redactor (`qaagent.redact`) as it is written.
 In GitHub Actions, suite output is untrusted: it is streamed between
 `::stop-commands::<token>` and `::<token>::` so that no line a test prints can
 issue a workflow command. Sequential runs also fold each suite into a
@@ -15,6 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TextIO
 
+from qaagent import redact
 from qaagent.github.commands import command, defuse, stop_commands_lines
 
 #: longest line echoed to the console; the log file keeps the whole line
@@ -55,6 +57,7 @@ class Console:
             self._write(f"[{suite}] {text}")
 
     def _write(self, text: str) -> None:
+        text = redact.current().redact(text)
         try:
             self.stream.write(text + "\n")
             self.stream.flush()

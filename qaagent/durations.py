@@ -25,8 +25,7 @@ from typing import Any
 from xml.parsers import expat
 
 from qaagent.errors import UsageError
-from qaagent.evidence.bundle import RUN_ID_RE
-from qaagent.evidence.read import BundleError, iter_records, read_manifest
+from qaagent.evidence.read import RUN_ID_RE, BundleError, iter_records, read_manifest
 
 DURATIONS_FORMAT = "qaagent-durations"
 DURATIONS_VERSION = 1

@@ -77,15 +77,16 @@ def report_error(
     """The one way an error reaches the user: one line on stderr; in Actions also an `::error`.
 
     The line may quote untrusted text (a path, a key, an input value), so it is
-    defused (no line of it can read as a workflow command) and the annotation is
-    written through the one workflow-command writer. `actions` defaults to
+    redacted and defused (no line of it can read as a workflow command) and the
+    annotation is written through the one workflow-command writer. `actions` defaults to
     whether this runs in GitHub Actions (`GITHUB_ACTIONS=true`).
     """
-    from qaagent.github.commands import defuse, write_command  # noqa: PLC0415 - errors.py stays import-light
+    from qaagent import redact  # noqa: PLC0415 - errors.py stays import-light
+    from qaagent.github.commands import defuse, write_command  # noqa: PLC0415
 
     stderr = err if err is not None else sys.stderr
     stdout = out if out is not None else sys.stdout
-    stderr.write(f"qaagent: error: {defuse(error.message)}\n")
+    stderr.write(f"qaagent: error: {defuse(redact.redact(error.message))}\n")
     stderr.flush()
     if actions is None:
         actions = os.environ.get("GITHUB_ACTIONS") == "true"

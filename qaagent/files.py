@@ -13,9 +13,11 @@ rename either way, and a CI machine that loses power loses the job anyway).
 from __future__ import annotations
 
 import base64
+import errno
 import hashlib
 import os
 import queue
+import stat
 import tempfile
 import threading
 import zlib
@@ -61,6 +63,41 @@ def sha256_file(path: Path) -> str:
         while chunk := handle.read(_CHUNK):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+class NotRegularFileError(OSError):
+    """A path that must be a regular file names a FIFO, a device, a socket or a folder."""
+
+
+class FileTooLargeError(OSError):
+    """A file larger than its reader reads."""
+
+
+def read_regular(path: Path, limit: int) -> bytes:
+    """The bytes of the regular file at `path`, at most `limit` of them.
+
+    Opened without blocking (a FIFO must not hang the reader), checked to be a
+    regular file on the open descriptor (nothing can be swapped in between), and
+    read no further than `limit` + 1 bytes (a file growing while it is read, or
+    `/dev/zero` behind a symlink, cannot fill the memory). FileNotFoundError,
+    `NotRegularFileError`, `FileTooLargeError` and other OSErrors are the caller's to report.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    with os.fdopen(fd, "rb") as handle:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            kind = (
+                "is a folder"
+                if stat.S_ISDIR(info.st_mode)
+                else "is no regular file (a FIFO, device or socket)"
+            )
+            raise NotRegularFileError(errno.EINVAL, kind, str(path))
+        if info.st_size > limit:
+            raise FileTooLargeError(errno.EFBIG, f"is {info.st_size} bytes", str(path))
+        data = handle.read(limit + 1)
+    if len(data) > limit:
+        raise FileTooLargeError(errno.EFBIG, f"is more than {limit} bytes", str(path))
+    return data
 
 
 def display_path(path: Path, root: Path | str) -> str:

@@ -28,7 +28,7 @@ from typing import Any, cast
 from qaagent import options
 from qaagent.errors import UsageError
 from qaagent.evidence.bundle import Bundle, make_run_id
-from qaagent.evidence.read import MANIFEST, SuiteEntry, read_manifest
+from qaagent.evidence.read import MANIFEST, RUN_ID_RE, SuiteEntry, read_manifest
 from qaagent.evidence.verify import verify_bundle
 from qaagent.files import sha256_file
 from qaagent.rebuild import Duplicate, ShardBundle, ordered_cases, suite_result
@@ -231,7 +231,7 @@ def merge_bundles(
     )
     base = bundle.dir / base_rel
     for shard in shards:
-        shutil.copytree(shard.path, base / shard.run_id)
+        _copy_shard(shard, base)
 
     suites: list[SuiteResult] = []
     not_run: list[str] = []
@@ -288,6 +288,28 @@ def _duplicates_note(duplicates: Sequence[Duplicate], total: int, *, refuse: boo
             "--allow-partial keeps the first shard's result and says so)"
         )
     return f"{text}: kept the first shard's result of each"
+
+
+def _copy_shard(shard: ShardBundle, base: Path) -> None:
+    """Copy the shard's manifest and the files it lists (verified) into ``base/<run_id>/``.
+
+    The folder's name is the run id the reader validated against its pattern (no
+    separator, no `..`), and only the listed files are copied, each a regular file
+    at a path inside the bundle (the reader's checks): nothing the shard names can
+    land outside the folder, and no link in it is followed.
+    """
+    target = base / shard.run_id
+    if not RUN_ID_RE.match(shard.run_id) or target.parent != base:  # the reader's check, asserted here
+        raise UsageError(f"{shard.path}: {MANIFEST}: run_id {shard.run_id!r} is not a qaagent run id")
+    target.mkdir(parents=True)
+    for entry in (*shard.manifest.files, None):
+        rel = MANIFEST if entry is None else entry.path
+        source = shard.path / rel
+        if source.is_symlink() or not source.is_file():
+            raise UsageError(f"{shard.path}: {rel} is not a regular file; refusing to merge it")
+        destination = target / rel
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, destination, follow_symlinks=False)
 
 
 def _runner_of(layout: Mapping[str, Any] | None, name: str) -> str:

@@ -19,6 +19,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from qaagent import watchdog
 from qaagent.process import POLL
 
 if TYPE_CHECKING:
@@ -129,7 +130,11 @@ class OrphanReaper:
         """Stop adopted orphans, sparing `keep` (the app) and what ran before the suites."""
         if not self.active:
             return
-        stopped = stop_orphans(keep=self._before | set(keep), grace=0.5 if hurry else 1.0)
+        spared = self._before | set(keep)
+        guard = watchdog.pid()
+        if guard is not None:
+            spared.add(guard)  # qaagent's own watchdog, started with the first child
+        stopped = stop_orphans(keep=spared, grace=0.5 if hurry else 1.0)
         if stopped:
             self.console.line(
                 f"qaagent: stopped {len(stopped)} process(es) that suites left running outside "

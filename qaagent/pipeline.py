@@ -494,10 +494,12 @@ def exit_code_after_reports(run: Run) -> ExitCode:
 
 
 def exit_code(result: RunResult, fail_on: tuple[FailOn, ...]) -> ExitCode:
-    """130 cancelled, 1 when a `fail_on` category occurred, else 0."""
+    """130 cancelled, 3 when a log could not be written (disk full), 1 on a `fail_on` category, else 0."""
     verdict = conclusion(result, fail_on)
     if verdict == "cancelled":
         return ExitCode.CANCELLED
+    if any(attempt.log_error for suite in result.suites for attempt in suite.attempts):
+        return ExitCode.INTERNAL  # the bundle is incomplete: its manifest says what could not be written
     return ExitCode.TESTS_FAILED if verdict == "failure" else ExitCode.OK
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from qaagent.errors import UsageError
 from qaagent.options import RunOptions, Shard, SplitSetting
+from qaagent.paths import confine
 from qaagent.process import child_environment
 from qaagent.profile import AppSettings, LoadedProfile, RunnerName, SuiteConfig
 from qaagent.results import FailOn
@@ -220,11 +221,18 @@ def build_plan(
 
     timeout = ov.timeout if ov.timeout is not None else profile.run.timeout
     retries = ov.retries
+    inside = _ProjectPaths(root.resolve(), _shown(loaded.path))
     suites = []
     for name in chosen:
         config = profile.tests[name]
-        workdir = (base / config.working_directory).resolve() if config.working_directory else base
+        workdir = (
+            inside.check(config.working_directory, base, f"tests.{name}.working_directory")
+            if config.working_directory
+            else base
+        )
         test_path = config.test_path
+        if test_path:
+            inside.check(test_path, workdir, f"tests.{name}.path")
         suites.append(
             SuitePlan(
                 name=name,
@@ -251,14 +259,40 @@ def build_plan(
         parallel=parallel,
         max_workers=ov.max_workers or profile.run.max_workers,
         fail_on=tuple(ov.fail_on if ov.fail_on is not None else profile.run.fail_on),
-        junit_path=ov.junit if ov.junit is not None else (base / reports.junit),
-        evidence_dir=ov.evidence_dir if ov.evidence_dir is not None else (base / reports.evidence_dir),
+        junit_path=ov.junit if ov.junit is not None else inside.check(reports.junit, base, "reports.junit"),
+        evidence_dir=ov.evidence_dir
+        if ov.evidence_dir is not None
+        else inside.check(reports.evidence_dir, base, "reports.evidence_dir"),
         keep=ov.keep if ov.keep is not None else reports.keep,
         max_output=reports.max_output,
         app=profile.app,
         start_order=tuple(chosen),
         skipped_disabled=tuple(disabled),
     )
+
+
+@dataclass(frozen=True)
+class _ProjectPaths:
+    """Paths from the profile (semi-trusted: a pull request may change it) stay in the project.
+
+    The one check (`qaagent.paths.confine`): resolved with links followed, inside the
+    project folder, no control character. Command-line flags are the user's and not checked.
+    """
+
+    root: Path
+    profile: str  #: the profile as shown in messages
+
+    def check(self, value: str, base: Path, field: str) -> Path:
+        what = f"{self.profile}: profile value {field}"
+        return confine(value, base=base, root=self.root, what=what, where="the project")
+
+
+def _shown(path: Path) -> str:
+    """A path relative to the working directory when it is below it (as the user typed it)."""
+    try:
+        return path.relative_to(Path.cwd()).as_posix()
+    except ValueError:
+        return str(path)
 
 
 def describe(plan: Plan) -> list[str]:

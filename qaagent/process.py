@@ -11,11 +11,16 @@ kills only the direct child, leaving grandchildren (browsers, dev servers)
 alive and holding the output pipe; so every child here starts in a new
 session, and stopping it means SIGTERM to the whole group, a grace period,
 then SIGKILL to the group. Output is drained by a reader thread (no pipe can
-fill up and block), written whole to a log file and echoed line by line.
+fill up and block), redacted as it arrives (`qaagent.redact.StreamRedactor`:
+a run killed at any moment leaves no raw secret in a log), written to a log
+file and echoed line by line. A log that cannot be written (a full disk, a
+file-size limit) stops being written, not read: the child never blocks on its
+pipe, and the outcome says what could not be written.
 """
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import functools
 import os
@@ -31,7 +36,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
+from qaagent import redact, watchdog
 from qaagent.history.dsn import PASSWORD_VARIABLE
+from qaagent.redact import Redactor, StreamRedactor
 
 if TYPE_CHECKING:
     from types import FrameType
@@ -67,15 +74,30 @@ MAX_LINE = 64 * 1024
 TOKEN_VARIABLES = frozenset(
     {"QAAGENT_GITHUB_TOKEN", "INPUT_GITHUB-TOKEN", "INPUT_GITHUB_TOKEN", PASSWORD_VARIABLE}
 )
+#: the runner's credentials that a Docker action receives and a plain `run:` step does not
+#: (artifact and cache service, OIDC token requests): test code in the Docker variant must
+#: have no more power than in `run: pytest`
+RUNNER_CREDENTIALS = frozenset(
+    {
+        "ACTIONS_RUNTIME_TOKEN",
+        "ACTIONS_RUNTIME_URL",
+        "ACTIONS_CACHE_URL",
+        "ACTIONS_RESULTS_URL",
+        "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
+        "ACTIONS_ID_TOKEN_REQUEST_URL",
+    }
+)
+_WITHHELD = TOKEN_VARIABLES | RUNNER_CREDENTIALS
 
 
 def child_environment(environ: Mapping[str, str]) -> dict[str, str]:
     """The environment every child starts from (suites, the app, setup, listing tools).
 
-    The one filter: `environ` without the token qaagent was given, in any of its variables,
-    and without the history store's password.
+    The one filter: `environ` without the token qaagent was given, in any of its
+    variables, without the history store's password, and without the runner's
+    action-only credentials.
     """
-    return {key: value for key, value in environ.items() if key not in TOKEN_VARIABLES}
+    return {key: value for key, value in environ.items() if key not in _WITHHELD}
 
 
 @dataclass(frozen=True)
@@ -179,17 +201,26 @@ def spawn(
     """Start a child in a session of its own with stdin closed and stdout piped (the one spawn site).
 
     `stderr` is merged into stdout unless `subprocess.PIPE` is asked for. OSErrors
-    (not found, not executable) are the caller's to report.
+    (not found, not executable) are the caller's to report. The environment passes
+    the one filter (`child_environment`) whatever the caller built, and the child's
+    process group is watched (`qaagent.watchdog`) until the caller `release`s it.
     """
-    return subprocess.Popen(
+    proc = subprocess.Popen(
         list(argv),
         cwd=cwd,
-        env=dict(env),
+        env=child_environment(env),
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=stderr,
         start_new_session=True,
     )
+    watchdog.watch(proc.pid)
+    return proc
+
+
+def release(proc: subprocess.Popen[bytes]) -> None:
+    """The child's process group is stopped, or left running on purpose: the watchdog forgets it."""
+    watchdog.release(proc.pid)
 
 
 def capture(
@@ -211,6 +242,8 @@ def capture(
     except BaseException:  # a cancel signal while we wait: the tool and its children go too
         stop_group(proc, 1.0)
         raise
+    finally:
+        release(proc)
     return proc.returncode, out.decode("utf-8", "replace"), err.decode("utf-8", "replace")
 
 
@@ -226,6 +259,8 @@ class ProcessOutcome:
     tail: str  #: the last lines of its output
     start_error: str | None = None  #: why it could not start
     output_bytes: int = 0
+    #: why its log could not be written (whole), e.g. "No space left on device after 5242880 bytes"
+    log_error: str | None = None
 
 
 def kill_group(pgid: int, sig: int) -> bool:
@@ -259,14 +294,17 @@ def stop_group(proc: subprocess.Popen[bytes], grace: float, sig: int = signal.SI
 
 
 class OutputReader(threading.Thread):
-    """Drains a pipe into a log file and echoes whole lines.
+    """Drains a pipe, redacts it, writes it into a log file and echoes whole lines.
 
     Reads raw chunks (never an unbounded line), so a suite printing gigabytes without a
-    newline costs at most MAX_LINE bytes of memory. After the process is gone, `finish()`
-    gives the pipe a short drain period: a descendant that escaped the process group and
-    still holds the pipe cannot keep the run waiting. With `keep_draining` the pipe is
-    still read after that, silently (nothing logged or echoed), so a process left running
-    on purpose never blocks on a full pipe or dies writing to a closed one.
+    newline costs at most MAX_LINE bytes of memory. Everything after the pipe — the log,
+    the echo, the tail — sees the output redacted once, as it arrives. After the process
+    is gone, `finish()` gives the pipe a short drain period: a descendant that escaped the
+    process group and still holds the pipe cannot keep the run waiting. With
+    `keep_draining` the pipe is still read after that, silently (nothing logged or
+    echoed), so a process left running on purpose never blocks on a full pipe or dies
+    writing to a closed one. A failing log write (ENOSPC, EFBIG) ends the logging, never
+    the reading: `log_error` says what happened.
     """
 
     def __init__(
@@ -277,6 +315,7 @@ class OutputReader(threading.Thread):
         *,
         name: str,
         max_echo_lines: int | None = MAX_ECHO_LINES,
+        redactor: Redactor | None = None,
     ) -> None:
         super().__init__(name=f"reader-{name}", daemon=True)
         self.fd = pipe.fileno() if pipe is not None else -1
@@ -287,11 +326,14 @@ class OutputReader(threading.Thread):
         self.tail: deque[str] = deque(maxlen=TAIL_LINES)
         self.total = 0
         self.echoed = 0
+        #: why the log could not be written (whole); None while it is fine
+        self.log_error: str | None = None
         self._written = 0
         self._truncated = False
         self._deadline: float | None = None
         self._keep_draining = False
         self._muted = False
+        self._redactor = redactor if redactor is not None else redact.current()
 
     def finish(self, drain: float = DRAIN, *, keep_draining: bool = False) -> None:
         """Stop reading at EOF or `drain` seconds from now, whichever comes first; then close.
@@ -311,33 +353,59 @@ class OutputReader(threading.Thread):
         if self.fd < 0:
             return
         pending = b""
+        decoder = codecs.getincrementaldecoder("utf-8")("surrogateescape")
+        stream = StreamRedactor(self._redactor)
         with contextlib.ExitStack() as stack:
-            log = stack.enter_context(self.log_path.open("ab")) if self.log_path is not None else None
+            log = self._open_log(stack)
             while (chunk := self._next_chunk()) is not None:
                 if self._muted:
                     continue  # past the drain period: read and drop (keep_draining)
+                if not chunk:  # the child is quiet: what the redactor holds back is shown now
+                    pending = self._handle(log, pending, stream.flush())
+                    continue
                 self.total += len(chunk)
-                if log is not None:
-                    self._log(log, chunk)
-                pending = self._split(pending + chunk)
-            if pending and not self._muted:
-                self._line(pending)
+                pending = self._handle(log, pending, stream.feed(decoder.decode(chunk)))
+            if not self._muted:
+                rest = stream.feed(decoder.decode(b"", final=True)) + stream.close()
+                pending = self._handle(log, pending, rest)
+                if pending:
+                    self._line(pending)
             if self._truncated and log is not None:
-                log.write(f"\n[qaagent: {self.total} bytes of output in all]\n".encode())
+                self._log_write(log, f"\n[qaagent: {self.total} bytes of output in all]\n".encode())
+
+    def _open_log(self, stack: contextlib.ExitStack) -> IO[bytes] | None:
+        if self.log_path is None:
+            return None
+        try:
+            # unbuffered: a write that fails (ENOSPC, EFBIG) fails there, not again when the log closes
+            return stack.enter_context(self.log_path.open("ab", buffering=0))
+        except OSError as exc:
+            self.log_error = f"cannot open the log: {exc.strerror or exc}"
+            return None
+
+    def _handle(self, log: IO[bytes] | None, pending: bytes, text: str) -> bytes:
+        """Log and split redacted output; the unfinished last line is returned."""
+        data = text.encode("utf-8", "surrogateescape")
+        if log is not None:
+            self._log(log, data)
+        return self._split(pending + data)
 
     def _next_chunk(self) -> bytes | None:
-        """The next bytes of output; None at end of file, on error, or past the drain deadline."""
-        while True:
-            if self._deadline is not None and time.monotonic() >= self._deadline:
-                if not self._keep_draining:
-                    return None
-                self._muted = True
-            try:
-                ready, _, _ = select.select([self.fd], [], [], POLL * 4)
-                if ready:
-                    return os.read(self.fd, CHUNK) or None
-            except (OSError, ValueError):
+        """The next bytes of output, or b"" when the child was quiet for a moment.
+
+        None at end of file, on error, or past the drain deadline.
+        """
+        if self._deadline is not None and time.monotonic() >= self._deadline:
+            if not self._keep_draining:
                 return None
+            self._muted = True
+        try:
+            ready, _, _ = select.select([self.fd], [], [], POLL * 4)
+            if ready:
+                return os.read(self.fd, CHUNK) or None
+        except (OSError, ValueError):
+            return None
+        return b""
 
     def _split(self, data: bytes) -> bytes:
         """Handle the whole lines in `data`; return the unfinished rest (never longer than MAX_LINE)."""
@@ -350,12 +418,28 @@ class OutputReader(threading.Thread):
         return rest
 
     def _log(self, log: IO[bytes], chunk: bytes) -> None:
+        if self.log_error is not None or not chunk:
+            return
         if self._written < MAX_LOG_BYTES:
-            log.write(chunk)
-            self._written += len(chunk)
+            if self._log_write(log, chunk):
+                self._written += len(chunk)
         elif not self._truncated:
             self._truncated = True
-            log.write(b"\n[qaagent: log truncated here; further output was read and discarded]\n")
+            self._log_write(log, b"\n[qaagent: log truncated here; further output was read and discarded]\n")
+
+    def _log_write(self, log: IO[bytes], data: bytes) -> bool:
+        """Write to the log; on failure stop logging (the pipe is still drained) and say why."""
+        if self.log_error is not None:
+            return False
+        try:
+            view = memoryview(data)
+            while view:  # unbuffered: a short write at the limit, then the error on the rest
+                view = view[log.write(view) or 0 :]
+        except OSError as exc:
+            why = exc.strerror or str(exc)
+            self.log_error = f"{why} after {self._written} bytes; the rest was read and discarded"
+            return False
+        return True
 
     def _line(self, raw: bytes) -> None:
         text = raw.decode("utf-8", errors="replace").rstrip("\r")
@@ -391,10 +475,10 @@ def run_process(
     Its output goes to `log_path` (if any) and, line by line, to `echo` (default: the
     console with a `[prefix]`). `timeout` None: no limit. `policy` says how it is stopped.
     """
+    header_error = None
     if log_path is not None:
-        log_path.parent.mkdir(parents=True, exist_ok=True)
-        with log_path.open("ab") as log:
-            log.write(f"$ {' '.join(argv)}\n# cwd: {cwd}\n".encode(errors="replace"))
+        header = redact.redact(f"$ {' '.join(argv)}\n# cwd: {cwd}\n")
+        header_error = _append(log_path, header.encode(errors="replace"), create=True)
     if echo is None and console is not None:
         echo = functools.partial(console.suite_line, prefix)
     started_at = time.time()
@@ -422,12 +506,12 @@ def run_process(
     if policy.kill_leftovers:
         # The child is gone; whatever it left in its group (daemons, browsers) goes too.
         kill_group(proc.pid, signal.SIGKILL)
+    release(proc)
     reader.finish(policy.cancel_drain if cancelled else policy.drain, keep_draining=not policy.kill_leftovers)
     duration = time.monotonic() - start
-    if (timed_out or cancelled) and log_path is not None:
-        with log_path.open("ab") as log:
-            why = f"timed out after {timeout:g} s" if timed_out else "cancelled"
-            log.write(f"\n[qaagent: {why}; process group stopped]\n".encode())
+    if (timed_out or cancelled) and log_path is not None and reader.log_error is None:
+        why = f"timed out after {timeout:g} s" if timed_out else "cancelled"
+        _append(log_path, f"\n[qaagent: {why}; process group stopped]\n".encode())
     return ProcessOutcome(
         returncode=proc.returncode,
         timed_out=timed_out,
@@ -436,7 +520,20 @@ def run_process(
         duration=duration,
         tail="\n".join(reader.tail),
         output_bytes=reader.total,
+        log_error=header_error or reader.log_error,
     )
+
+
+def _append(path: Path, data: bytes, *, create: bool = False) -> str | None:
+    """Append qaagent's own lines to a log; why it failed, or None (a full disk is no crash)."""
+    try:
+        if create:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("ab") as log:
+            log.write(data)
+    except OSError as exc:
+        return f"{exc.strerror or exc} (writing qaagent's own lines)"
+    return None
 
 
 def _exit_event(proc: subprocess.Popen[bytes]) -> threading.Event:
@@ -480,9 +577,7 @@ def _supervise(
 
 
 def _not_started(reason: str, started_at: float, log_path: Path | None) -> ProcessOutcome:
-    if log_path is not None:
-        with log_path.open("ab") as log:
-            log.write(f"[qaagent: {reason}]\n".encode())
+    error = _append(log_path, f"[qaagent: {reason}]\n".encode()) if log_path is not None else None
     return ProcessOutcome(
         returncode=None,
         timed_out=False,
@@ -491,4 +586,5 @@ def _not_started(reason: str, started_at: float, log_path: Path | None) -> Proce
         duration=0.0,
         tail=reason,
         start_error=reason,
+        log_error=error,
     )

@@ -27,6 +27,7 @@ from pydantic import (
 )
 
 from qaagent.errors import ProfileError
+from qaagent.files import FileTooLargeError, NotRegularFileError, read_regular
 from qaagent.formats import AUTO, NAMES
 from qaagent.history.settings import HistorySettings
 from qaagent.options import (
@@ -526,16 +527,18 @@ def load_profile(path: Path) -> LoadedProfile:
         if path.is_dir():
             msg = f"{where}: is a directory, not a profile file"
             raise ProfileError(msg)
-        size = path.stat().st_size
-        if size > MAX_PROFILE_BYTES:
-            msg = f"{where}: the profile is {size} bytes; at most {MAX_PROFILE_BYTES} are read"
-            raise ProfileError(msg)
-        raw = path.read_bytes()
+        raw = read_regular(path, MAX_PROFILE_BYTES)  # a FIFO or /dev/zero is refused, not read
     except FileNotFoundError:
         msg = (
             f"{where}: profile not found: write one with `qaagent init` (it detects the project's "
             "suites), or publish result files written earlier with `--files GLOB`"
         )
+        raise ProfileError(msg) from None
+    except FileTooLargeError as exc:
+        msg = f"{where}: the profile {exc.strerror}; at most {MAX_PROFILE_BYTES} are read"
+        raise ProfileError(msg) from None
+    except NotRegularFileError as exc:
+        msg = f"{where}: the profile {exc.strerror}"
         raise ProfileError(msg) from None
     except OSError as exc:
         msg = f"{where}: cannot read the profile: {exc.strerror or exc}"

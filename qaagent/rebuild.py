@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from qaagent.errors import JUnitError, UsageError
-from qaagent.evidence.read import AttemptEntry, Manifest, SuiteEntry, iter_records
+from qaagent.evidence.read import AttemptEntry, Manifest, SuiteEntry, iter_records, safe_relative
 from qaagent.junit.read import iter_junit_cases
 from qaagent.results import Attempt, CaseStore, SuiteResult, TestCase
 from qaagent.retries import SUITE_ERROR_TYPE
@@ -163,9 +163,9 @@ def merge_attempts(
                 timed_out=any(a.timed_out for _, a in group),
                 started_at=first_start,
                 duration=span if spans else sum(a.duration for _, a in group),
-                log_path=base / first_shard.run_id / first.log if first.log is not None else None,
+                log_path=base / first_shard.run_id / first.log if first.log and _inside(first.log) else None,
                 junit_files=tuple(
-                    base / s.run_id / f for s, a in group for f in a.junit_files if f is not None
+                    base / s.run_id / f for s, a in group for f in a.junit_files if f and _inside(f)
                 ),
                 selected=tuple(x for _, a in group for x in a.selected),
                 cancelled=any(a.cancelled for _, a in group),
@@ -262,7 +262,7 @@ def suite_result(
         base,
         lambda shard, argv: unsharded_command(shard, name, argv, bundle_dir),
     )
-    files = [base / s.run_id / f for s, e in entries for f in e.files if not f.startswith("/")]
+    files = [base / s.run_id / f for s, e in entries for f in e.files if _inside(f)]
     workdir = next((e.working_directory for _, e in entries if e.working_directory is not None), None)
     return SuiteResult(
         name=name,
@@ -274,3 +274,8 @@ def suite_result(
         files=[f for f in files if f.is_file()],
         skipped_reason=next((e.skipped_reason for _, e in entries if e.skipped_reason), None),
     )
+
+
+def _inside(rel: str | None) -> bool:
+    """Whether a path a shard's manifest names stays inside that shard's copy (else it is ignored)."""
+    return rel is not None and safe_relative(rel)

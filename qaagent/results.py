@@ -376,6 +376,8 @@ class Attempt:
     cancelled: bool = False
     #: files matching the suite's result globs that were not read (stale, outside the project)
     ignored: tuple[IgnoredFile, ...] = ()
+    #: why its log could not be written whole (a full disk, a file-size limit); None: it was
+    log_error: str | None = None
     #: of `junit_files`, those that could not be read completely (kept in the bundle as evidence)
     junit_unread: tuple[Path, ...] = ()
 

@@ -277,9 +277,12 @@ class SuiteRun:
                 selected=spec.selected,
                 cancelled=outcome.cancelled,
                 ignored=tuple(collected.ignored),
+                log_error=outcome.log_error,
                 junit_unread=tuple(unread),
             )
         )
+        if outcome.log_error is not None:
+            self.console.line(f"[{prefix}] qaagent: its log could not be written: {outcome.log_error}")
         result.files.append(log_path)
         result.files.extend(junit_files)
         return store
@@ -347,6 +350,9 @@ class SuiteRun:
         """`sources` kept as evidence: files already in `folder` as they are, others copied into it."""
         kept: list[Path] = []
         target = folder / "artifacts"
+        for refusal in runner.refused:  # what the artifacts globs matched that the door refused
+            self.console.line(f"[{runner.suite.name}] warning: {refusal}")
+        runner.refused.clear()
         for source in sources:
             if source.is_relative_to(folder):
                 kept.append(source)  # the runner wrote it into the bundle itself (Playwright's --output)

@@ -144,7 +144,10 @@ def released_action(text: str, image_ref: str) -> str:
     lines[found[0]] = f"  image: docker://{image_ref}"
     released = "\n".join(lines)
     before, after = yaml.safe_load(text), yaml.safe_load(released)
-    if after["runs"] != {"using": "docker", "image": f"docker://{image_ref}"}:
+    if (
+        after["runs"] != {**before["runs"], "image": f"docker://{image_ref}"}
+        or after["runs"]["using"] != "docker"
+    ):
         raise ReleaseError(f"action.yml: runs is not a Docker action after the rewrite: {after['runs']!r}")
     if _without_image(before) != _without_image(after):
         msg = "action.yml: the rewrite changed more than runs.image"

@@ -46,6 +46,13 @@ CORPORA = {
     "GitHub: escaping and API client (unit level)": ("tests/test_github_commands.py", None),
     "GitHub: API retries and limits (unit level)": ("tests/test_github_api.py", None),
     "Fuzzing (hypothesis properties)": ("tests/test_fuzz.py", None),
+    "Trust: hostile bundles, profile paths, links, FIFOs, disk full (`test_boundaries.py`)": (
+        "tests/test_boundaries.py",
+        None,
+    ),
+    "Trust: secrets through whole runs (`test_secrets_run.py`)": ("tests/test_secrets_run.py", None),
+    "Trust: hostile GitHub API (`test_github_api_hostile.py`)": ("tests/test_github_api_hostile.py", None),
+    "Trust: kill -9 of qaagent (`test_kill9.py`)": ("tests/test_kill9.py", None),
 }
 
 

@@ -7,9 +7,21 @@ check-run summary/text of at most 65,535 bytes, required fields (name,
 head_sha, output title/summary, annotation fields), annotation title ≤ 255
 characters and message/raw_details ≤ 64 KB, comment bodies ≤ 65,536
 characters. Faults can be scripted per request: any status with any headers
-(403 with or without `retry-after`, rate-limit headers, 429, 5xx), a reset
-connection, an invalid JSON body, or "Resource not accessible by
-integration"; with `silent=True` it reads every request and never answers.
+(403 with or without `retry-after`, rate-limit headers, 429, 5xx, a 3xx
+redirect with its `Location`), a reset connection, an invalid JSON body,
+"Resource not accessible by integration", an answer trickling one byte at a
+time (in its headers or its body), or an endless body; with `silent=True` it
+reads every request and never answers. `link_loop` / `endless_pages` make the
+comment list's `Link: rel="next"` point back at itself or on forever, and
+`reject_annotations` answers 422 to any check-run request carrying annotations.
+
+Identity, as GitHub answers it: comments have an author (`user.login`); the
+ones the client creates are written by `login` (`github-actions[bot]`, the
+author of comments made with `GITHUB_TOKEN`). `GET /user` answers `login` for a
+user's token (`user_token=True`) and 403 "Resource not accessible by
+integration" for an installation token (the default, like `GITHUB_TOKEN`);
+GraphQL `query { viewer { login } }` answers `login` for both (a bot's without
+its `[bot]` suffix, as GitHub's GraphQL does).
 
 Also holds `FakeClock`, the clock the API client sleeps on in tests. It is the
 only fake GitHub API of the tests (the builders of results are in helpers.py).
@@ -66,7 +78,11 @@ class Fault:
     status: int = 500
     body: Any = field(default_factory=lambda: {"message": "Server Error"})
     headers: dict[str, str] = field(default_factory=dict)
-    kind: Literal["status", "reset", "invalid_json"] = "status"
+    kind: Literal["status", "reset", "invalid_json", "trickle", "trickle_headers", "endless"] = "status"
+    #: seconds between two bytes of a trickling answer
+    interval: float = 0.5
+    #: an endless answer announces this Content-Length (None: none, read until the connection closes)
+    length: int | None = None
 
 
 @dataclass
@@ -86,12 +102,27 @@ class GitHubServer:
     """The fake API; use as a context manager."""
 
     def __init__(
-        self, token: str = FAKE_TOKEN, clock: FakeClock | None = None, *, silent: bool = False
+        self,
+        token: str = FAKE_TOKEN,
+        clock: FakeClock | None = None,
+        *,
+        silent: bool = False,
+        login: str = "github-actions[bot]",
+        user_token: bool = False,
     ) -> None:
         self.token = token
         self.clock = clock
         #: accept every request and never answer it (a hung API), until the server stops
         self.silent = silent
+        #: who the token is: the author of the comments the client creates
+        self.login = login
+        #: a user's token (GET /user answers) rather than an installation token (403)
+        self.user_token = user_token
+        self.link_loop = False  #: the comment list's next link is the page itself
+        self.endless_pages = False  #: the comment list has a next page, always
+        self.reject_annotations = False  #: 422 to a check-run request carrying annotations
+        #: bytes of endless answers written before the client hung up
+        self.endless_bytes = 0
         self.requested = threading.Event()  #: set when the first request arrives
         self._stopping = threading.Event()
         self.requests: list[Recorded] = []
@@ -237,6 +268,9 @@ class _Handler(BaseHTTPRequestHandler):
             self.connection.close()
             self.close_connection = True
             return
+        if fault.kind in ("trickle", "trickle_headers", "endless"):
+            self._slow(record, fault)
+            return
         if fault.kind == "invalid_json":
             record.status = fault.status if fault.status < 400 else 200
             data = b'{"id": 12, "truncated'
@@ -247,6 +281,43 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(data)
             return
         self._send(record, fault.status, fault.body, fault.headers)
+
+    def _slow(self, record: Recorded, fault: Fault) -> None:
+        """A trickling or endless answer, written until the client hangs up or the server stops."""
+        owner = self.server.owner
+        record.status = fault.status if fault.status < 400 else 200
+        data = json.dumps(fault.body).encode()
+        head = f"HTTP/1.0 {record.status} OK\r\nContent-Type: application/json\r\n"
+        if fault.kind == "endless":
+            if fault.length is not None:
+                head += f"Content-Length: {fault.length}\r\n"
+        else:
+            head += f"Content-Length: {len(data)}\r\n"
+        head_bytes = (head + "\r\n").encode()
+        try:
+            if fault.kind == "trickle_headers":
+                self._trickle(head_bytes + data, fault.interval)
+            elif fault.kind == "trickle":
+                self.wfile.write(head_bytes)
+                self.wfile.flush()
+                self._trickle(data, fault.interval)
+            else:
+                self.wfile.write(head_bytes + b"[")
+                block = b"0," * 32768
+                while not owner._stopping.is_set():
+                    self.wfile.write(block)
+                    owner.endless_bytes += len(block)
+        except OSError:
+            pass  # the client hung up: what these answers are for
+        self.close_connection = True
+
+    def _trickle(self, data: bytes, interval: float) -> None:
+        owner = self.server.owner
+        for byte in data:
+            if owner._stopping.wait(interval):
+                return
+            self.wfile.write(bytes([byte]))
+            self.wfile.flush()
 
     def _send(self, record: Recorded, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
         record.status = status
@@ -297,10 +368,23 @@ def _answer(  # noqa: PLR0911 - one answer per endpoint
         with owner._lock:
             found = [p for p in owner.pulls if not label or p["head"]["label"] == label]
         return 200, found, {}
+    if method == "GET" and path == "/user":
+        if owner.user_token:
+            return 200, {"login": owner.login, "type": "User"}, {}
+        return 403, NOT_ACCESSIBLE, {}
+    if method == "POST" and path in ("/graphql", "/api/graphql"):
+        if isinstance(body, dict) and "viewer" in str(body.get("query")):
+            # GraphQL names a bot without the `[bot]` its REST login carries
+            return 200, {"data": {"viewer": {"login": owner.login.removesuffix("[bot]")}}}, {}
+        return 200, {"errors": [{"message": "unknown query"}]}, {}
     if method == "POST" and _CHECK_RUNS.match(path):
         return _create_check_run(owner, body)
     if method == "PATCH" and (m := _CHECK_RUN.match(path)):
         return _update_check_run(owner, int(m.group(1)), body)
+    if method == "GET" and (m := _CHECK_RUN.match(path)):
+        with owner._lock:
+            run = owner.check_runs.get(int(m.group(1)))
+        return (200, {k: v for k, v in run.items() if k != "annotations"}, {}) if run else (404, {}, {})
     if method == "GET" and (m := _ISSUE_COMMENTS.match(path)):
         return _list_comments(owner, int(m.group(1)), path, query, server)
     if method == "POST" and (m := _ISSUE_COMMENTS.match(path)):
@@ -314,7 +398,7 @@ def _invalid(message: str) -> Answer:
     return 422, {"message": "Validation Failed", "errors": [message]}, {}
 
 
-def _check_output(output: Any) -> str | None:  # noqa: PLR0911 - one answer per documented rule
+def _check_output(output: Any, *, reject: bool = False) -> str | None:  # noqa: PLR0911 - one answer per rule
     if output is None:
         return None
     if not isinstance(output, dict):
@@ -329,6 +413,8 @@ def _check_output(output: Any) -> str | None:  # noqa: PLR0911 - one answer per 
     annotations = output.get("annotations", [])
     if not isinstance(annotations, list):
         return "output.annotations must be a list"
+    if annotations and reject:
+        return "output.annotations: invalid annotation (start_line must be within the file)"
     if len(annotations) > 50:
         return "output.annotations: at most 50 annotations per request"
     for index, item in enumerate(annotations):
@@ -375,7 +461,7 @@ def _create_check_run(owner: GitHubServer, body: Any) -> Answer:
     for key in ("name", "head_sha"):
         if not isinstance(body.get(key), str) or not body[key]:
             return _invalid(f"{key} is required")
-    problem = _check_status(body) or _check_output(body.get("output"))
+    problem = _check_status(body) or _check_output(body.get("output"), reject=owner.reject_annotations)
     if problem:
         return _invalid(problem)
     check_id = owner._new_id()
@@ -403,7 +489,7 @@ def _update_check_run(owner: GitHubServer, check_id: int, body: Any) -> Answer:
     merged = {"status": run.get("status", "queued"), **body}
     if merged["status"] == "completed" and "conclusion" not in merged:
         merged["conclusion"] = run.get("conclusion")
-    problem = _check_status(merged) or _check_output(body.get("output"))
+    problem = _check_status(merged) or _check_output(body.get("output"), reject=owner.reject_annotations)
     if problem:
         return _invalid(problem)
     with owner._lock:
@@ -430,8 +516,10 @@ def _list_comments(
         for item in items[(page - 1) * per_page : page * per_page]
     ]
     headers = {}
-    if page * per_page < len(items):
-        host, port = server.server_address[:2]
+    host, port = server.server_address[:2]
+    if owner.link_loop:
+        headers["Link"] = f'<http://{host!s}:{port}{path}?per_page={per_page}&page={page}>; rel="next"'
+    elif page * per_page < len(items) or owner.endless_pages:
         headers["Link"] = f'<http://{host!s}:{port}{path}?per_page={per_page}&page={page + 1}>; rel="next"'
     return 200, chunk, headers
 
@@ -441,7 +529,7 @@ def _create_comment(owner: GitHubServer, pr: int, body: Any) -> Answer:
         return _invalid("body is required")
     if len(body["body"]) > COMMENT_CHARS:
         return _invalid("body is too long (maximum is 65536 characters)")
-    comment_id = owner.add_comment(pr, body["body"], user="github-actions[bot]")
+    comment_id = owner.add_comment(pr, body["body"], user=owner.login)
     return 201, {"id": comment_id, "body": body["body"]}, {}
 
 

@@ -51,7 +51,12 @@ def host() -> dict[str, Any]:
 def test_docker_action_declares_every_input_and_output(docker: dict[str, Any]) -> None:
     assert set(docker["inputs"]) == EXPECTED_INPUTS
     assert set(docker["outputs"]) == EXPECTED_OUTPUTS
-    assert docker["runs"] == {"using": "docker", "image": "Dockerfile"}
+    assert docker["runs"] == {
+        "using": "docker",
+        "image": "Dockerfile",
+        "post-entrypoint": "/usr/local/bin/qaagent-post",  # the console script pyproject.toml declares
+    }
+    assert 'qaagent-post = "qaagent.github.closer:main"' in (ROOT / "pyproject.toml").read_text()
     assert docker["branding"]["icon"]
     assert docker["branding"]["color"]
 

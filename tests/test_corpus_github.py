@@ -88,7 +88,7 @@ def test_a_silent_server_cannot_outlast_the_budget(silent_server: str) -> None:
     clock = FakeClock()
     with GitHubClient("t0ken-value", api_url=silent_server, clock=clock, budget=3.0, timeout=30.0) as client:
         started = time.monotonic()
-        with pytest.raises(GitHubAPIError, match="retry budget"):
+        with pytest.raises(GitHubAPIError, match="API budget"):
             client.request("POST", "/repos/o/r/check-runs", json={"name": "qa", "head_sha": "abc"})
         real = time.monotonic() - started
         assert real + sum(clock.sleeps) <= 3.0 + 1.5, (real, clock.sleeps)

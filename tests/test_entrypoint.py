@@ -388,6 +388,53 @@ def test_setup_runs_first_and_suites_never_see_the_token(action: Action) -> None
     assert action.outputs()["conclusion"] == "success"
 
 
+#: what a suite (or setup) does to find the token: its own environment, and the environ of
+#: every ancestor process up to PID 1 (the entrypoint is PID 1 in the Docker action)
+READ_ANCESTORS = """
+import os, pathlib, sys
+secrets = [pathlib.Path(sys.argv[1]).read_bytes(), b"runner-runtime-credential"]
+pids, pid = [1], os.getppid()
+while pid > 1:
+    pids.append(pid)
+    pid = int(pathlib.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+found = [k for k, v in os.environ.items() if k.startswith("ACTIONS_") or any(s in v.encode() for s in secrets)]
+for pid in pids:
+    try:
+        data = pathlib.Path(f"/proc/{pid}/environ").read_bytes()
+    except OSError:
+        continue
+    found += [f"/proc/{pid}/environ" for s in secrets if s in data]
+print("FOUND", found, "IN", len(pids), "PROCESSES")
+sys.exit(1 if found else 0)
+"""
+
+
+@pytest.mark.slow
+def test_no_child_finds_the_token_or_the_runner_credentials_in_any_environ(action: Action) -> None:
+    (action.workspace / "read_environ.py").write_text(READ_ANCESTORS, encoding="utf-8")
+    secret = action.workspace.parent / "token.txt"  # the probe's copy of the token (not in any environ)
+    secret.write_text(TOKEN, encoding="utf-8")
+    action.inputs["setup"] = f"{sys.executable} read_environ.py {secret} > setup-result.txt"
+    command = json.dumps([sys.executable, "read_environ.py", str(secret)])
+    (action.workspace / ".qaagent.yaml").write_text(
+        f"tests:\n  probe: {{runner: command, command: {command}}}\n", encoding="utf-8"
+    )
+    for name in (
+        "ACTIONS_RUNTIME_TOKEN",
+        "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
+        "ACTIONS_RUNTIME_URL",
+        "ACTIONS_CACHE_URL",
+        "ACTIONS_RESULTS_URL",
+        "ACTIONS_ID_TOKEN_REQUEST_URL",
+    ):
+        action.env[name] = "runner-runtime-credential"
+    result = action.run()
+    setup = (action.workspace / "setup-result.txt").read_text(encoding="utf-8")
+    assert "FOUND [] IN" in setup, setup
+    assert result.returncode == 0, (result.stdout, result.stderr)
+    assert action.outputs()["conclusion"] == "success"
+
+
 @pytest.mark.slow
 def test_check_run_uses_the_token_and_the_pull_request_head_sha(action: Action, api: GitHubServer) -> None:
     action.inputs["check-name"] = "qaagent"
@@ -537,3 +584,29 @@ def test_the_shard_input_takes_auto(action: Action) -> None:
     assert options.shard == AUTO_SHARD
     action.inputs["shard"] = "automatic"
     assert_input_error(action.check(), "shard")
+
+
+def test_a_qaagent_that_cannot_be_imported_is_one_defused_error_line(tmp_path: Path) -> None:
+    """Even before qaagent's own defuser exists, the entrypoint's error line cannot forge a command."""
+    shutil.copy(ENTRYPOINT, tmp_path / "entrypoint.py")
+    fake = tmp_path / "qaagent"
+    fake.mkdir()
+    (fake / "__init__.py").write_text(
+        'raise ImportError("broken ##[error]forged\\n::error::also forged")\n', encoding="utf-8"
+    )
+    done = subprocess.run(
+        [sys.executable, "-S", str(tmp_path / "entrypoint.py")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+        check=False,
+    )
+    assert done.returncode == 3
+    lines = done.stderr.splitlines()
+    assert len(lines) == 1, done.stderr
+    assert lines[0].startswith(
+        "qaagent: error: cannot import qaagent (broken ## [error]forged : :error: :also"
+    )
+    assert "##[" not in done.stderr + done.stdout
+    assert not any(line.startswith("::") for line in (done.stderr + done.stdout).splitlines())

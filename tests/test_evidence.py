@@ -20,7 +20,6 @@ from qaagent.errors import UsageError
 from qaagent.evidence.bundle import Bundle, make_run_id, prune
 from qaagent.evidence.gitinfo import git_info, strip_credentials
 from qaagent.evidence.manifest import ci_info, environment
-from qaagent.evidence.redact import Redactor
 from qaagent.evidence.verify import verify_bundle
 from qaagent.files import StreamedFile
 from qaagent.options import Shard
@@ -259,24 +258,6 @@ def test_secrets_never_enter_the_bundle(tmp_path: Path, clean_env: pytest.Monkey
     assert verify_bundle(bundle.dir) == []
 
 
-def test_redactor_details(tmp_path: Path) -> None:
-    redactor = Redactor.from_environ(
-        {
-            "DEPLOY_KEY": "-----BEGIN KEY-----\nAAAAline2secret\n-----END KEY-----",
-            "PASSWORD": "abc",
-            "HOME": "/home/me",
-        }
-    )
-    assert redactor.redact("x AAAAline2secret y") == "x *** y"
-    assert redactor.redact("pw abc home /home/me") == "pw abc home /home/me"  # too short / not secret
-    assert redactor.redact('{"authorization": "Bearer x"}') == '{"authorization": ***'
-    log = tmp_path / "x.log"
-    log.write_bytes(b"bin \xff\xfe ok\nAAAAline2secret\n")
-    assert redactor.redact_file(log) is True
-    assert log.read_bytes() == b"bin \xff\xfe ok\n***\n"
-    assert redactor.redact_file(log) is False
-
-
 def test_environment_allowlist_and_ci(clean_env: pytest.MonkeyPatch) -> None:
     env = {
         "CI": "true",
@@ -366,10 +347,18 @@ def test_manifest_replaced_atomically_while_read(tmp_path: Path, clean_env: pyte
     assert manifest_of(bundle.dir)["status"] == "failure"
 
 
+def _killed(bundle: Bundle) -> Bundle:
+    """A bundle left `running` by a process that is gone (a pid above Linux's PID_MAX_LIMIT)."""
+    manifest = json.loads(bundle.manifest_path.read_text(encoding="utf-8"))
+    manifest["process"]["pid"] = 2**22 + 1
+    bundle.manifest_path.write_text(json.dumps(manifest), encoding="utf-8")
+    return bundle
+
+
 def test_prune_keeps_newest_and_current(tmp_path: Path, clean_env: pytest.MonkeyPatch) -> None:
     evidence = tmp_path / "ev"
     ids = [f"2024050{d}_120000Z" for d in range(1, 6)]
-    bundles = [start(evidence, tmp_path, run_id) for run_id in ids]
+    bundles = [_killed(start(evidence, tmp_path, run_id)) for run_id in ids]
     (evidence / "notes").mkdir()
     (evidence / "readme.txt").write_text("keep me", encoding="utf-8")
     removed = prune(evidence, 2, current=bundles[0].dir)
@@ -383,9 +372,9 @@ def test_prune_keeps_newest_and_current(tmp_path: Path, clean_env: pytest.Monkey
 
 def test_prune_orders_by_manifest_start(tmp_path: Path, clean_env: pytest.MonkeyPatch) -> None:
     evidence = tmp_path / "ev"
-    older = start(evidence, tmp_path, "20240509_000000Z")
+    older = _killed(start(evidence, tmp_path, "20240509_000000Z"))
     time.sleep(0.01)
-    newer = start(evidence, tmp_path, "20240501_000000Z")
+    newer = _killed(start(evidence, tmp_path, "20240501_000000Z"))
     assert prune(evidence, 1) == [older.dir]
     assert newer.dir.exists()
 

@@ -6,25 +6,23 @@
   command carrying exactly the text (Unicode line separators become an encoded newline);
 - summary truncation: never over the budget, a prefix cut at a line end (no split character,
   no half table row);
-- redaction of long lines in pieces equals redaction line by line.
+- redaction of a stream in pieces of any size equals redaction of the whole text, and no
+  secret survives it, even split by a line break.
 """
 
 from __future__ import annotations
 
-import io
 import re
 from pathlib import Path
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from qaagent.errors import ProfileError
-from qaagent.evidence import redact
-from qaagent.evidence.redact import Redactor
 from qaagent.formats.read import read_junit_files
 from qaagent.github import commands
 from qaagent.profile import Profile, parse_profile
+from qaagent.redact import Redactor, StreamRedactor
 from qaagent.results import TestCase
 from qaagent.text import truncate_utf8
 
@@ -191,18 +189,20 @@ def test_summary_truncation_at_the_one_mebibyte_budget() -> None:
 # -- redaction in pieces ------------------------------------------------------------
 
 SECRET = "s3cr3t-VALUE"  # noqa: S105 - a made-up value to mask
-PIECES = st.sampled_from(["x", "yy ", SECRET, "tok1", "\n", "\r\n", " Authorization: Bearer zz", "é", "abc"])
+OTHER = "tok1-other-value"
+PIECES = st.sampled_from(
+    ["x", "yy ", SECRET, OTHER, "\n", "\r\n", " Authorization: Bearer zz", "é", "abc", "s3cr3t-", "VALUE"]
+)
 
 
 @FUZZ
 @given(parts=st.lists(PIECES, max_size=40), size=st.integers(min_value=1, max_value=50))
-def test_redaction_of_long_lines_in_pieces_equals_line_by_line(
-    parts: list[str], size: int, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(redact, "PIECE_CHARS", size)
-    redactor = Redactor([SECRET, "tok1"])
+def test_redaction_of_a_stream_in_pieces_equals_redaction_of_the_whole(parts: list[str], size: int) -> None:
+    redactor = Redactor([SECRET, OTHER])
     text = "".join(parts)
-    pieces = list(redactor._pieces(io.StringIO(text, newline="")))
-    assert "".join(original for original, _ in pieces) == text
-    expected = "".join(redactor.redact(line) for line in io.StringIO(text, newline=""))
-    assert "".join(redacted for _, redacted in pieces) == expected
+    stream = StreamRedactor(redactor)
+    out = "".join(stream.feed(text[i : i + size]) for i in range(0, len(text), size)) + stream.close()
+    assert out == redactor.redact(text)
+    joined = out.replace("\r", "").replace("\n", "")
+    assert SECRET not in joined
+    assert OTHER not in joined

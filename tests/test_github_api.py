@@ -8,7 +8,7 @@ from itertools import pairwise
 import pytest
 from github_server import NOT_ACCESSIBLE, FakeClock, Fault, GitHubServer
 
-from qaagent.github.api import GitHubAPIError, GitHubClient, PermissionDeniedError, Secret
+from qaagent.github.api import GaveUpError, GitHubAPIError, GitHubClient, PermissionDeniedError, Secret
 
 CHECKS = "/repos/o/r/check-runs"
 BODY = {"name": "qa", "head_sha": "abc"}
@@ -49,12 +49,31 @@ def test_403_with_retry_after_waits_that_long(
     assert [r.status for r in server.requests] == [403, 201]
 
 
-def test_403_without_retry_after_backs_off(
-    server: GitHubServer, client: GitHubClient, clock: FakeClock
+def test_secondary_rate_limit_without_retry_after_waits_a_minute_then_longer(
+    server: GitHubServer, clock: FakeClock
+) -> None:
+    # the REST docs: wait "at least one minute", then "an exponentially increasing amount of time"
+    limited = Fault(403, {"message": "You have exceeded a secondary rate limit"})
+    server.script("POST", CHECKS, limited, Fault(429, {"message": "slow down"}))
+    with GitHubClient(server.token, api_url=server.url, clock=clock, budget=300) as c:
+        c.request("POST", CHECKS, json=BODY)
+    assert clock.sleeps == [60.0, 120.0]
+    assert [r.status for r in server.requests] == [403, 429, 201]
+
+
+def test_secondary_rate_limit_beyond_the_budget_gives_up_at_once_and_stays_given_up(
+    server: GitHubServer, clock: FakeClock
 ) -> None:
     server.script("POST", CHECKS, Fault(403, {"message": "You have exceeded a secondary rate limit"}))
-    client.request("POST", CHECKS, json=BODY)
-    assert clock.sleeps == [1.0]
+    with GitHubClient(server.token, api_url=server.url, clock=clock, budget=30) as c:
+        with pytest.raises(GaveUpError, match=r"secondary rate limit.*waiting 60 s more") as first:
+            c.request("POST", CHECKS, json=BODY)
+        assert not first.value.repeated
+        with pytest.raises(GaveUpError) as later:
+            c.request("GET", "/repos/o/r/issues/1/comments")
+        assert later.value.repeated  # the publisher shows one warning, not one per request
+    assert clock.sleeps == []
+    assert len(server.requests) == 1
 
 
 def test_ratelimit_remaining_zero_waits_until_reset(
@@ -68,14 +87,12 @@ def test_ratelimit_remaining_zero_waits_until_reset(
     assert clock.time() >= reset
 
 
-def test_429_and_5xx_back_off_exponentially(
-    server: GitHubServer, client: GitHubClient, clock: FakeClock
-) -> None:
-    server.script("POST", CHECKS, Fault(429, {"message": "slow down"}), Fault(500), Fault(502), Fault(503))
+def test_5xx_back_off_exponentially(server: GitHubServer, client: GitHubClient, clock: FakeClock) -> None:
+    server.script("POST", CHECKS, Fault(500), Fault(502), Fault(503))
     client.request("POST", CHECKS, json=BODY)
     # pacing sleeps are not recorded as retries: only backoff here (retries are >= 1 s apart anyway)
-    assert clock.sleeps == [1.0, 2.0, 4.0, 8.0]
-    assert [r.status for r in server.requests] == [429, 500, 502, 503, 201]
+    assert clock.sleeps == [1.0, 2.0, 4.0]
+    assert [r.status for r in server.requests] == [500, 502, 503, 201]
 
 
 def test_connection_reset_is_retried(server: GitHubServer, client: GitHubClient, clock: FakeClock) -> None:
@@ -120,7 +137,7 @@ def test_other_client_errors_are_not_retried(server: GitHubServer, client: GitHu
 def test_budget_gives_up(server: GitHubServer, clock: FakeClock) -> None:
     server.script("POST", CHECKS, *[Fault(503)] * 20)
     with GitHubClient(server.token, api_url=server.url, clock=clock, budget=60) as c:
-        with pytest.raises(GitHubAPIError, match=r"gave up after 6 attempt.*60 s retry budget"):
+        with pytest.raises(GitHubAPIError, match=r"gave up after 6 attempt.*60 s API budget"):
             c.request("POST", CHECKS, json=BODY)
         assert sum(clock.sleeps) <= 60
         assert c.waited == 31.0

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 import functools
 import io
 import json
@@ -114,6 +115,69 @@ def test_comment_is_updated_in_place(server: GitHubServer, ctx: GitHubContext, c
     assert len(patches) == 1
 
 
+def test_a_marker_planted_by_someone_else_is_never_updated(
+    server: GitHubServer, ctx: GitHubContext, clock: FakeClock
+) -> None:
+    planted = server.add_comment(7, marker("qaagent") + "\nmine now", user="mallory")
+    assert go(failing_run(), ctx, server, clock)[1] == []
+    theirs, mine = server.comments[7]
+    assert theirs == {"id": planted, "body": marker("qaagent") + "\nmine now", "user": {"login": "mallory"}}
+    assert mine["user"] == {"login": "github-actions[bot]"}  # GITHUB_TOKEN's identity, asked via GraphQL
+    go(run_of(suite("unit", [case("test_ok")])), ctx, server, clock)
+    assert [c["id"] for c in server.comments[7]] == [planted, mine["id"]]  # our own comment, updated
+    assert "success" in server.comments[7][1]["body"]
+    assert server.comments[7][0]["body"].endswith("mine now")
+
+
+def test_a_user_token_updates_only_its_own_comment(
+    server: GitHubServer, ctx: GitHubContext, clock: FakeClock
+) -> None:
+    server.user_token, server.login = True, "octocat"
+    other = server.add_comment(7, marker("qaagent") + "\nold", user="github-actions[bot]")
+    own = server.add_comment(7, marker("qaagent") + "\nold", user="octocat")
+    assert go(failing_run(), ctx, server, clock)[1] == []
+    assert [c["id"] for c in server.comments[7]] == [other, own]
+    assert server.comments[7][0]["body"].endswith("old")
+    assert "failure" in server.comments[7][1]["body"]
+
+
+def test_names_mention_no_one_and_link_no_issue(
+    server: GitHubServer, ctx: GitHubContext, clock: FakeClock
+) -> None:
+    run = run_of(
+        suite("unit", [case("test_ping @octocat and @org/team about #123", "failed", message="@admin")]),
+        project="shop @everyone #1",
+    )
+    check_id = start_check_run(
+        ctx=ctx, token=server.token, check_name="qaagent", stream=io.StringIO(), clock=clock
+    )
+    assert check_id is not None
+    assert go(run, ctx, server, clock, check_run_id=check_id)[1] == []
+    bodies = [server.comments[7][0]["body"], server.check_runs[check_id]["output"]["summary"]]
+    for body in bodies:
+        assert "octocat" in body
+        prose = re.sub(r"```.*?```", "", body, flags=re.DOTALL)  # code: GitHub mentions no one there
+        prose = re.sub(r"\]\([^)]*\)", "]", prose)  # link targets (…#L3 anchors)
+        assert re.search(r"@[A-Za-z0-9]", prose) is None, prose
+        assert re.search(r"#[0-9]", prose) is None, prose
+
+
+def test_refused_annotations_still_complete_the_check_run(
+    server: GitHubServer, ctx: GitHubContext, clock: FakeClock
+) -> None:
+    server.reject_annotations = True
+    check_id = start_check_run(
+        ctx=ctx, token=server.token, check_name="qaagent", stream=io.StringIO(), clock=clock
+    )
+    assert check_id is not None
+    _, warnings = go(failing_run(), ctx, server, clock, check_run_id=check_id)
+    check = server.check_runs[check_id]
+    assert check["status"] == "completed"
+    assert check["conclusion"] == "failure"
+    assert len(warnings) == 1
+    assert "without its annotations" in warnings[0]
+
+
 def test_marker_sanitises_name() -> None:
     assert marker(None) == "<!-- qaagent:report -->"
     # A name changed on its way into the marker also carries a digest of the whole name,
@@ -145,7 +209,7 @@ def test_five_thousand_failures_all_reach_the_server_paced(
     times = [r.at for r in mutating]
     assert all(b - a >= 1.0 for a, b in pairwise(times))
     assert len(mutating[0].body["output"]["summary"].encode()) <= 65_535
-    assert sum(1 for line in out.splitlines() if line.startswith("::error")) == 10
+    assert sum(1 for line in out.splitlines() if line.startswith("::error")) == 9  # + 1 kept free
 
 
 def test_permission_denied_gives_one_warning_and_falls_back(
@@ -317,3 +381,23 @@ def test_the_token_is_not_in_the_reprs_of_publishing_state() -> None:
         token=FAKE_TOKEN,
     )
     assert FAKE_TOKEN not in repr(job)
+
+
+def test_a_cancelled_run_sends_one_request_whatever_the_failures(
+    server: GitHubServer, ctx: GitHubContext, clock: FakeClock
+) -> None:
+    cases = [case(f"test_{i}", "failed", message=f"boom {i}", line=i + 1) for i in range(3000)]
+    run = dataclasses.replace(run_of(suite("unit", cases)), cancelled=True)
+    check_id = start_check_run(
+        ctx=ctx, token=server.token, check_name="qaagent", stream=io.StringIO(), clock=clock
+    )
+    assert check_id is not None
+    before, started = len(server.mutating()), clock.now
+    try:
+        _, warnings = go(run, ctx, server, clock, check_run_id=check_id)
+    finally:
+        close_run(run)
+    assert len(server.mutating()) - before == 1  # the conclusion; no annotation batch, no comment
+    assert server.check_runs[check_id]["status"] == "completed"
+    assert clock.now - started < 5
+    assert warnings == ["the run was cancelled: the pull-request comment was not updated"]

@@ -28,8 +28,8 @@ from conftest import ROOT, ProjectFactory, browser_problems, run_qaagent, skip_u
 from helpers import records_of
 
 from qaagent.evidence.bundle import Bundle, replace_file
-from qaagent.evidence.redact import Redactor
 from qaagent.evidence.verify import verify_bundle
+from qaagent.redact import Redactor
 from qaagent.report.html import REPORT_NAME, embed_json, write_report
 from qaagent.results import Attempt, CaseStore, Rerun, RunResult, SuiteResult, TestCase
 

@@ -14,9 +14,9 @@ import pytest
 import xmlschema
 from conftest import SCHEMAS
 
-from qaagent.evidence.redact import Redactor
 from qaagent.formats.read import read_junit_files
 from qaagent.junit.write import write_merged_junit
+from qaagent.redact import Redactor
 from qaagent.results import Attempt, CaseStore, Rerun, RunResult, SuiteResult, TestCase
 from qaagent.text import clean_text, format_time, truncate
 

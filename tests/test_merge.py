@@ -164,9 +164,17 @@ def test_unsharded_command_for_each_runner(tmp_path: Path) -> None:
             "e2e": {"runner": "playwright", "working_directory": ".", "path": "e2e"},
         },
     }
-    shard = ShardBundle(tmp_path, Manifest(run_id="R_shard-1of2", status="success", settings=settings), 1, 2)
+    shard = ShardBundle(
+        tmp_path, Manifest(run_id="20250101_000000Z_shard-1of2", status="success", settings=settings), 1, 2
+    )
     out = tmp_path / "merged"
-    pytest_argv = ["py", "-m", "pytest", "tests/a.py", "--junitxml=/ci/ev/R_shard-1of2/suites/u.xml"]
+    pytest_argv = [
+        "py",
+        "-m",
+        "pytest",
+        "tests/a.py",
+        "--junitxml=/ci/ev/20250101_000000Z_shard-1of2/suites/u.xml",
+    ]
     assert unsharded_command(shard, "unit", pytest_argv, out) == (
         "py",
         "-m",
@@ -203,7 +211,9 @@ def test_a_deeply_nested_manifest_is_refused_not_a_crash(tmp_path: Path) -> None
 
 def test_a_merged_attempt_spans_its_shards_instead_of_summing_them(tmp_path: Path) -> None:
     def shard(index: int) -> ShardBundle:
-        return ShardBundle(tmp_path / f"s{index}", Manifest(run_id=f"r{index}", status="success"), index, 2)
+        return ShardBundle(
+            tmp_path / f"s{index}", Manifest(run_id=f"20250101_00000{index}Z", status="success"), index, 2
+        )
 
     entries = [
         (shard(1), AttemptEntry(number=1, started="2026-11-25T10:00:00+00:00", duration=5.0, returncode=0)),

@@ -12,10 +12,10 @@ from helpers import case, run_of, suite
 
 from qaagent.evidence.bundle import Bundle
 from qaagent.evidence.read import iter_records, read_manifest
-from qaagent.evidence.redact import Redactor
 from qaagent.github.annotations import summary_line, write_annotations
 from qaagent.process import ProcessOutcome
 from qaagent.rebuild import ShardBundle, read_cases
+from qaagent.redact import Redactor
 from qaagent.report.console import summary_lines
 from qaagent.report.html import write_report
 from qaagent.report.markdown import render_summary

@@ -171,3 +171,17 @@ def test_no_recipe_installs_into_the_system_python() -> None:
         for line in block.splitlines():
             if "pip install" in line and "qaagent @" in line:
                 assert "$RUNNER_TEMP/qaagent/bin/pip" in line, line
+
+
+def test_every_artifact_upload_survives_a_rerun_of_failed_jobs() -> None:
+    """`overwrite: true` on each upload-artifact step: a re-run uploads the same name (else 409)."""
+    uploads = [
+        step
+        for block in readme_workflows()
+        for job in yaml.safe_load(block)["jobs"].values()
+        for step in job.get("steps", [])
+        if str(step.get("uses", "")).startswith("actions/upload-artifact@")
+    ]
+    assert uploads
+    missing = [step["with"]["name"] for step in uploads if step.get("with", {}).get("overwrite") is not True]
+    assert missing == []

@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 
 from qaagent.evidence.diagnostics import categorize
 from qaagent.evidence.records import _ENCODER, RecordWriter
-from qaagent.evidence.redact import Redactor
 from qaagent.junit.write import escape_text, quote_attr
+from qaagent.redact import Redactor
 from qaagent.results import STATUSES, Status, TestCase
 from qaagent.stream import CaseText
 

@@ -91,5 +91,5 @@ def test_parallel_run_starts_longest_first_and_reports_in_suite_order(qa_project
     assert manifest["settings"]["start_order"] == ["b", "c", "d", "a"]
     assert [s["name"] for s in manifest["suites"]] == ["a", "b", "c", "d"]
     # no history at all: suite_order, and the console says why
-    plain = run_qaagent("run-all", "--evidence-dir", "ev2", cwd=root)
+    plain = run_qaagent("run-all", "--evidence-dir", "ev2", "--no-history", cwd=root)
     assert "start order: a, b, c, d — suite_order (no recorded durations)" in plain.stdout

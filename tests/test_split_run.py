@@ -49,7 +49,9 @@ def test_a_split_run_reports_exactly_what_an_unsplit_run_reports(tmp_path: Path)
     root = build_project(
         tmp_path / "p"
     )  # failing, flaky (retried) and passing tests; behave; a command suite
-    unsplit = run_shard(root, "ev-whole")
+    unsplit = run_shard(
+        root, "ev-whole", None, "--no-history"
+    )  # no memory of the other run: its batches come from the listing
     _with_split(root, "3", "2")
     validate = run_qaagent("validate", "--evidence-dir", "ev-none", cwd=root)
     assert validate.returncode == 0, validate.stderr
@@ -57,7 +59,9 @@ def test_a_split_run_reports_exactly_what_an_unsplit_run_reports(tmp_path: Path)
     assert "suite behave split into 2 batches" in validate.stdout
     assert "predicted makespan: ~" in validate.stdout
     assert "suite lint" not in validate.stdout  # lint asked for nothing: no reason to give
-    split = run_shard(root, "ev-split")
+    split = run_shard(
+        root, "ev-split", None, "--no-history"
+    )  # no memory of the other run: its batches come from the listing
     manifest = json.loads((split / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["settings"]["split"]["batches"] == {"unit": 3, "behave": 2}
     assert normalized_junit(root / "ev-split.xml") == normalized_junit(root / "ev-whole.xml")
@@ -91,9 +95,13 @@ def test_cases_keep_listing_order_when_pytests_rootdir_is_the_test_folder(qa_pro
     }
     profile = "project: {{name: r}}\nrun: {{parallel: true, max_workers: 2}}\ntests:\n  unit: {{runner: pytest, path: tests{}}}\n"
     root = qa_project({".qaagent.yaml": profile.format(""), "tests/pytest.ini": "[pytest]\n", **files})
-    unsplit = run_shard(root, "ev-whole")
+    unsplit = run_shard(
+        root, "ev-whole", None, "--no-history"
+    )  # no memory of the other run: its batches come from the listing
     (root / ".qaagent.yaml").write_text(profile.format(", split: 3"), encoding="utf-8")
-    split = run_shard(root, "ev-split")
+    split = run_shard(
+        root, "ev-split", None, "--no-history"
+    )  # no memory of the other run: its batches come from the listing
     manifest = json.loads((split / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["settings"]["split"]["batches"] == {"unit": 3}
     assert [r["name"] for r in _records(split)] == [r["name"] for r in _records(unsplit)]

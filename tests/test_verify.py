@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING
 import pytest
 
 from qaagent.evidence.bundle import Bundle
-from qaagent.evidence.redact import Redactor
 from qaagent.evidence.verify import verify_bundle
+from qaagent.redact import Redactor
 from qaagent.results import CaseStore, RunResult, SuiteResult, TestCase
 
 if TYPE_CHECKING:

@@ -28,8 +28,11 @@ is kept as the evidence of what was wrong with it.
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
+import socket
+import stat
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -37,17 +40,25 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, cast
 
 import qaagent
+from qaagent import redact
 from qaagent.errors import QAAgentError, UsageError
 from qaagent.evidence import manifest as mf
 from qaagent.evidence.diagnostics import CATEGORIES, categorize
 from qaagent.evidence.gitinfo import git_info
-from qaagent.evidence.read import MANIFEST, BundleError, load_document, parse_manifest, read_manifest
+from qaagent.evidence.read import (
+    MANIFEST,
+    RUN_ID_RE,
+    BundleError,
+    load_document,
+    parse_manifest,
+    read_manifest,
+)
 from qaagent.evidence.records import RECORDS_NAME, RecordWriter
-from qaagent.evidence.redact import Redactor
-from qaagent.evidence.verify import file_entries
+from qaagent.evidence.verify import file_entries, walk
 from qaagent.files import Digest, StreamedFile, atomic_write_text, sha256_file
 from qaagent.junit.write import DEFAULT_MAX_OUTPUT, MergedJUnit
 from qaagent.options import Shard
+from qaagent.redact import Redactor, copy_redacted
 from qaagent.results import FailOn, RunResult, conclusion
 from qaagent.stream import CaseText, CaseWriter, stream_run
 
@@ -55,7 +66,6 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
 
 TOOL_NAME = "qaagent"
-RUN_ID_RE = re.compile(r"^\d{8}_\d{6}Z(?:_shard-\d+of\d+)?(?:-\d+)?$")
 _SUITE_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 
@@ -89,9 +99,17 @@ def _jsonable(value: Any, redactor: Redactor) -> Any:
     return redactor.redact(str(value))
 
 
-#: suite files redacted in place before checksums (text a test may have printed a secret into);
-#: binary artifacts (screenshots, traces, videos) are kept byte for byte
-REDACTED_SUFFIXES = frozenset({".log", ".xml", ".txt", ".json", ".jsonl", ".md", ".html", ".out", ".err"})
+#: bytes looked at to tell a text file (redacted) from a binary one (kept byte for byte)
+_SNIFF_BYTES = 8192
+
+
+def _is_text(path: Path) -> bool:
+    """Whether a suite's file is text, whatever its name (`config.yaml`, `trace.har`): no NUL byte."""
+    try:
+        with path.open("rb") as handle:
+            return b"\0" not in handle.read(_SNIFF_BYTES)
+    except OSError:
+        return False
 
 
 @dataclass
@@ -121,7 +139,7 @@ class Bundle:
         redactor: Redactor | None = None,
     ) -> Bundle:
         """Create ``<evidence_dir>/<run_id>/`` (``-2``… if taken) and mark it running."""
-        redactor = Redactor.from_environ() if redactor is None else redactor
+        redactor = redact.current() if redactor is None else redactor
         bundle_dir = _create_unique(evidence_dir, run_id)
         started_at = time.time()
         manifest: dict[str, Any] = {
@@ -135,6 +153,7 @@ class Bundle:
             "git": git_info(repo_root),
             "ci": mf.ci_info(),
             "host": mf.host_info(),
+            "process": {"pid": os.getpid(), "host": socket.gethostname()},
             "environment": mf.environment(),
             "profile": {
                 "path": mf.rel_path(profile_path, bundle_dir, repo_root),
@@ -146,6 +165,7 @@ class Bundle:
             "totals": None,
             "diagnostics": None,
             "not_run": [],
+            "not_kept": [],
             "missing": [],
             "files": [],
         }
@@ -181,14 +201,17 @@ class Bundle:
     def _redact_logs(self, run: RunResult) -> None:
         """Redact every text file the suites left in the bundle: logs, kept JUnit, rerun files."""
         suites = self.dir / "suites"
-        logs = {p for p in suites.rglob("*") if p.suffix.lower() in REDACTED_SUFFIXES and p.is_file()}
+        logs = {p for p in suites.rglob("*") if p.is_file() and not p.is_symlink() and _is_text(p)}
         for suite in run.suites:
             for attempt in suite.attempts:
                 log = attempt.log_path
                 if log is not None and log.is_file() and log.resolve().is_relative_to(self.dir.resolve()):
                     logs.add(log)
         for log in sorted(logs):
-            self.redactor.redact_file(log)
+            tmp = log.with_name(f".{log.name}.redacting")
+            with log.open("rb") as src, tmp.open("wb") as dst:
+                copy_redacted(src, dst, self.redactor)
+            tmp.replace(log)
 
     def _fold_read_junit(self, run: RunResult) -> dict[tuple[str, int], list[dict[str, Any]]]:
         """Remove the suites' own JUnit files that were read completely; their digests per attempt.
@@ -235,6 +258,7 @@ class Bundle:
         `junit_copy` gets the same bytes as junit.xml (`--junit`). A report that cannot be
         written is left out and named in the manifest's `missing` (and in the result).
         """
+        self._manifest["not_kept"] = set_aside(self.dir)
         junit_read = self._fold_read_junit(run)  # first: what is removed needs no redaction
         self._redact_logs(run)
         run_started = run.started_at if run.started_at > 0 else self.started_at
@@ -295,6 +319,30 @@ class Bundle:
             missing=tuple((m["path"], m["reason"]) for m in missing),
             junit_copy_error=junit.out.copy_error,
         )
+
+
+def set_aside(bundle_dir: Path) -> list[dict[str, str]]:
+    """Remove what is no regular file from the bundle (links, FIFOs, devices, sockets) and say so.
+
+    A suite may leave anything in its folders: a dangling link, a link to a folder,
+    to `/dev/zero` or to `~/.ssh/id_rsa`, a FIFO. None is followed, opened, hashed or
+    kept: each is unlinked (which never touches its target) and listed in the
+    manifest's `not_kept` as ``not kept (symlink to …)``.
+    """
+    not_kept: list[dict[str, str]] = []
+    for rel in walk(bundle_dir)[1]:
+        path = bundle_dir / rel
+        try:
+            mode = path.lstat().st_mode
+            if stat.S_ISLNK(mode):
+                why = f"symlink to {path.readlink()}"
+            else:
+                why = "FIFO" if stat.S_ISFIFO(mode) else "socket" if stat.S_ISSOCK(mode) else "device"
+            path.unlink()
+        except OSError:
+            continue
+        not_kept.append({"path": rel, "why": f"not kept ({why})"})
+    return not_kept
 
 
 @dataclass(frozen=True)
@@ -381,11 +429,37 @@ def _started_key(bundle_dir: Path) -> tuple[str, str]:
     return (started or "", bundle_dir.name)
 
 
+def still_running(bundle_dir: Path) -> bool:
+    """Whether a run is still writing the bundle: `running`, and its process alive (or elsewhere).
+
+    The manifest names the writing process (pid and host). On this host a pid that
+    no longer exists means the run was killed: its bundle may go. A run on another
+    host (a shared folder) cannot be checked and is spared. A running bundle of a
+    qaagent that recorded no process (older versions) counts as gone.
+    """
+    try:
+        manifest = read_manifest(bundle_dir)
+    except BundleError:
+        return False
+    if manifest.status != "running" or manifest.process is None:
+        return False
+    if manifest.process.host != socket.gethostname():
+        return True
+    try:
+        os.kill(manifest.process.pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # it exists, owned by someone else
+    return True
+
+
 def prune(evidence_dir: Path, keep: int, *, current: Path | None = None) -> list[Path]:
     """Remove the oldest bundles beyond the newest `keep`; never `current`. Return what was removed.
 
     Only directories named like a run id are considered, so nothing else in
-    `evidence_dir` is ever deleted. Age is the manifest's start time, then
+    `evidence_dir` is ever deleted; nor is the bundle of a run still going
+    (`still_running`). Age is the manifest's start time, then
     the name (run ids sort by time).
     """
     if keep < 0:
@@ -399,7 +473,7 @@ def prune(evidence_dir: Path, keep: int, *, current: Path | None = None) -> list
     protected = current.resolve() if current is not None else None
     removed: list[Path] = []
     for old in bundles[keep:]:
-        if protected is not None and old.resolve() == protected:
+        if (protected is not None and old.resolve() == protected) or still_running(old):
             continue
         shutil.rmtree(old)
         removed.append(old)

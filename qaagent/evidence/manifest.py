@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from qaagent.evidence.redact import is_secret_name
+from qaagent.redact import is_secret_name
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -110,8 +110,8 @@ def rel_path(path: Path | None, bundle_dir: Path, repo_root: Path | None = None)
 
 
 def attempt_entry(attempt: Attempt, bundle_dir: Path, repo_root: Path | None) -> dict[str, Any]:
-    """One attempt of a suite as recorded in the manifest."""
-    return {
+    """One attempt of a suite as recorded in the manifest (`log_error` only when its log was cut)."""
+    entry: dict[str, Any] = {
         "number": attempt.number,
         "command": list(attempt.command),
         "returncode": attempt.returncode,
@@ -129,6 +129,9 @@ def attempt_entry(attempt: Attempt, bundle_dir: Path, repo_root: Path | None) ->
             for item in attempt.ignored[:MAX_IGNORED_LISTED]
         ],
     }
+    if attempt.log_error is not None:
+        entry["log_error"] = attempt.log_error
+    return entry
 
 
 def suite_entry(suite: SuiteResult, bundle_dir: Path, repo_root: Path | None) -> dict[str, Any]:

@@ -18,14 +18,16 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 import zlib
 from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
+from pathlib import Path, PurePosixPath
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError
 
 from qaagent.errors import UsageError
+from qaagent.files import FileTooLargeError, NotRegularFileError, read_regular
 
 MANIFEST = "manifest.json"
 #: the records: gzip-compressed since this version; the plain name is what older bundles have
@@ -36,8 +38,44 @@ RECORDS_PLAIN = "tests.jsonl"
 MAX_RECORD_LINE = 4 * 1024 * 1024
 #: the manifest versions this reader understands
 SCHEMA_VERSIONS = (1,)
-#: a manifest larger than this is refused by `guarded_document` (bytes)
+#: what a run id looks like (`evidence.bundle.make_run_id`); a bundle's folder is named by it
+RUN_ID_RE = re.compile(r"^\d{8}_\d{6}Z(?:_shard-\d+of\d+)?(?:-\d+)?$")
+#: bytes of manifest.json read at most (a manifest of 100,000 files is about 20 MB)
 MAX_MANIFEST_BYTES = 64 * 1024 * 1024
+#: C0 and C1 controls: no path of a bundle holds one
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def safe_relative(rel: str) -> bool:
+    """Whether `rel` is a path inside a bundle: relative, no `..`, no backslash, no control character."""
+    pure = PurePosixPath(rel)
+    return (
+        bool(rel)
+        and not pure.is_absolute()
+        and ".." not in pure.parts
+        and "\\" not in rel
+        and not _CONTROL.search(rel)
+    )
+
+
+def _run_id(value: str) -> str:
+    if not RUN_ID_RE.match(value):
+        msg = f"{value!r} is not a qaagent run id (like 20250101_120000Z)"
+        raise ValueError(msg)
+    return value
+
+
+def _bundle_path(value: str) -> str:
+    if not safe_relative(value):
+        msg = f"{value!r} is not a path inside the bundle"
+        raise ValueError(msg)
+    return value
+
+
+#: a run id, checked against its pattern (it names a folder when bundles are merged)
+RunId = Annotated[str, AfterValidator(_run_id)]
+#: a path the bundle lists as one of its files
+BundlePath = Annotated[str, AfterValidator(_bundle_path)]
 
 
 class BundleError(UsageError):
@@ -51,7 +89,7 @@ class _Model(BaseModel):
 class FileEntry(_Model):
     """One file of the bundle with its checksum."""
 
-    path: str
+    path: BundlePath
     sha256: str
     size: int
 
@@ -78,6 +116,7 @@ class AttemptEntry(_Model):
     selected: tuple[str, ...] = ()
     ignored_count: int = 0
     ignored_files: tuple[IgnoredEntry, ...] = ()
+    log_error: str | None = None
 
 
 class Counts(_Model):
@@ -137,11 +176,18 @@ class ProfileInfo(_Model):
     sha256: str | None = None
 
 
+class RunningProcess(_Model):
+    """Which process on which machine writes a bundle."""
+
+    pid: int
+    host: str
+
+
 class Manifest(_Model):
     """manifest.json. `settings` stays a JSON object: its shape is the plan's (`Plan.settings`)."""
 
     schema_version: int = 1
-    run_id: str
+    run_id: RunId
     status: str
     started: str | None = None
     finished: str | None = None
@@ -149,6 +195,8 @@ class Manifest(_Model):
     git: GitInfo = GitInfo()
     ci: dict[str, str | None] | None = None
     host: dict[str, str] | None = None
+    #: the qaagent process writing the bundle while it runs (pruning spares it while it lives)
+    process: RunningProcess | None = None
     profile: ProfileInfo = ProfileInfo()
     settings: dict[str, Any] = {}
     shard: str | None = None
@@ -190,12 +238,21 @@ class Record(_Model):
 
 
 def load_document(bundle_dir: Path) -> Any:
-    """manifest.json as parsed JSON; a `BundleError` whose message is verify's ``missing:``/``invalid:``."""
+    """manifest.json as parsed JSON; a `BundleError` whose message is verify's ``missing:``/``invalid:``.
+
+    The manifest must be a regular file (not a link, FIFO or device) of at most
+    `MAX_MANIFEST_BYTES`: a planted FIFO cannot hang a reader, nor `/dev/zero` fill its memory.
+    """
     path = bundle_dir / MANIFEST
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        if path.is_symlink():
+            raise BundleError(f"invalid: {MANIFEST} is a symbolic link, not a file")
+        raw = read_regular(path, MAX_MANIFEST_BYTES)
+        return json.loads(raw.decode("utf-8"))
     except FileNotFoundError:
         raise BundleError(f"missing: {MANIFEST}") from None
+    except (NotRegularFileError, FileTooLargeError) as exc:
+        raise BundleError(f"invalid: {MANIFEST} {exc.strerror}") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise BundleError(f"invalid: {MANIFEST} ({exc.__class__.__name__}: {exc})") from None
     except RecursionError:  # json's answer to a hostile, deeply nested document
@@ -257,7 +314,7 @@ def iter_records(bundle_dir: Path) -> Iterator[Record]:
     records and the merged JUnit are read side by side, so one cannot be skipped.
     """
     path = records_path(bundle_dir)
-    if path is None or not path.is_file():
+    if path is None or path.is_symlink() or not path.is_file():  # never a link, FIFO or device
         return
     number = 0
     try:

@@ -10,27 +10,48 @@ absolute paths or paths leaving the bundle are reported, never opened.
 
 from __future__ import annotations
 
-from pathlib import Path, PurePosixPath
+import os
+import stat
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from qaagent.evidence.read import MANIFEST, BundleError, FileEntry, load_document
+from qaagent.evidence.read import MANIFEST, RUN_ID_RE, BundleError, FileEntry, load_document, safe_relative
 from qaagent.files import Digest, sha256_file
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
 
+def walk(bundle_dir: Path) -> tuple[list[str], list[str]]:
+    """The regular files under `bundle_dir` but the manifest, and every other entry.
+
+    Both as sorted POSIX relative paths; "other" are links, FIFOs, devices and
+    sockets, which are never followed or opened.
+    """
+    regular: list[str] = []
+    other: list[str] = []
+    for folder, dirs, names in os.walk(bundle_dir, followlinks=False):
+        here = Path(folder)
+        for name in [*names, *(d for d in dirs if (here / d).is_symlink())]:
+            path = here / name
+            rel = path.relative_to(bundle_dir).as_posix()
+            try:
+                mode = path.lstat().st_mode
+            except OSError:
+                continue
+            if stat.S_ISREG(mode):
+                if rel != MANIFEST:
+                    regular.append(rel)
+            elif not stat.S_ISDIR(mode):
+                other.append(rel)
+    return sorted(regular), sorted(other)
+
+
 def bundle_files(bundle_dir: Path) -> list[str]:
     """Every regular file under `bundle_dir` except the manifest, as sorted POSIX relative paths."""
-    found: list[str] = []
-    for path in bundle_dir.rglob("*"):
-        if path.is_file() or path.is_symlink():
-            rel = path.relative_to(bundle_dir).as_posix()
-            if rel != MANIFEST:
-                found.append(rel)
-    return sorted(found)
+    return walk(bundle_dir)[0]
 
 
 def file_entries(bundle_dir: Path, known: Mapping[str, Digest] | None = None) -> list[dict[str, Any]]:
@@ -49,11 +70,6 @@ def file_entries(bundle_dir: Path, known: Mapping[str, Digest] | None = None) ->
     return entries
 
 
-def _safe_relative(rel: str) -> bool:
-    pure = PurePosixPath(rel)
-    return bool(rel) and not pure.is_absolute() and ".." not in pure.parts and "\\" not in rel
-
-
 def _load_listing(bundle_dir: Path) -> tuple[list[Any] | None, list[str]]:
     try:
         manifest = load_document(bundle_dir)
@@ -62,6 +78,9 @@ def _load_listing(bundle_dir: Path) -> tuple[list[Any] | None, list[str]]:
     files = manifest.get("files") if isinstance(manifest, dict) else None
     if not isinstance(files, list):
         return None, [f"invalid: {MANIFEST} has no 'files' list"]
+    run_id = manifest.get("run_id")
+    if not isinstance(run_id, str) or not RUN_ID_RE.match(run_id):
+        return None, [f"invalid: {MANIFEST} run_id {run_id!r} is not a qaagent run id"]
     if manifest.get("status") == "running":
         return files, [f"incomplete: {MANIFEST} says the run is still running (it did not finish)"]
     missing = manifest.get("missing")
@@ -87,17 +106,21 @@ def verify_bundle(bundle_dir: Path) -> list[str]:
         return problems
     listed: set[str] = set()
     for raw in files:
+        named = raw.get("path") if isinstance(raw, dict) else None
+        if isinstance(named, str) and not safe_relative(named):
+            problems.append(f"invalid: {MANIFEST} lists a path outside the bundle: {named!r}")
+            continue
         try:
             entry = FileEntry.model_validate(raw)
         except ValidationError:
             problems.append(f"invalid: {MANIFEST} file entry {raw!r}")
             continue
-        rel = entry.path
-        if not _safe_relative(rel):
-            problems.append(f"invalid: {MANIFEST} lists a path outside the bundle: {rel!r}")
-            continue
+        rel = entry.path  # a path inside the bundle: the reader's `BundlePath` checked it
         listed.add(rel)
         path = bundle_dir / rel
+        if path.is_symlink() or (path.exists() and not path.is_file()):
+            problems.append(f"invalid: {rel} is not a regular file (a link, FIFO or device)")
+            continue
         if not path.is_file():
             problems.append(f"missing: {rel}")
             continue
@@ -109,5 +132,9 @@ def verify_bundle(bundle_dir: Path) -> list[str]:
             continue
         if changed:
             problems.append(f"changed: {rel}")
-    problems.extend(f"unlisted: {rel}" for rel in bundle_files(bundle_dir) if rel not in listed)
+    regular, other = walk(bundle_dir)
+    problems.extend(f"unlisted: {rel}" for rel in regular if rel not in listed)
+    problems.extend(
+        f"invalid: {rel} is not a regular file (a link, FIFO or device)" for rel in other if rel not in listed
+    )
     return problems

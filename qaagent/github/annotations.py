@@ -4,8 +4,11 @@ GitHub shows at most 10 annotations of each level (error, warning, notice)
 per step and 50 per job, in the order they were printed (actions/toolkit,
 docs/problem-matchers.md). So the step prints the most useful ones first:
 the summary, then errors, then failures, then flaky tests, each group in
-suite order, at most 10 of a level, and one notice saying how many were left
-out. The check run (checks.py) has no such limit and carries all of them.
+suite order, and one notice saying how many were left out. What the step
+printed before counts (`commands.annotations_left`), and `RESERVED` of each
+level stay free for qaagent's own messages after them: the one warning that
+sums up publishing problems (API, `GITHUB_OUTPUT`) and an error report. The
+check run (checks.py) has no such limit and carries all of them.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Literal, TextIO
 
-from qaagent.github.commands import write_command
+from qaagent.github.commands import ANNOTATIONS_PER_LEVEL, annotations_left, write_command
 from qaagent.options import AnnotateMode
 from qaagent.results import FailOn, RunResult, TestCase, conclusion
 from qaagent.text import display_name, first_lines, shorten
@@ -23,7 +26,9 @@ from qaagent.text import display_name, first_lines, shorten
 Level = Literal["error", "warning", "notice"]
 
 #: GitHub shows this many annotations of one level per step
-PER_LEVEL_LIMIT = 10
+PER_LEVEL_LIMIT = ANNOTATIONS_PER_LEVEL
+#: annotations of each level kept for qaagent's own warning or error after the test annotations
+RESERVED = 1
 #: lines of a failure message shown in an annotation
 MESSAGE_LINES = 12
 #: characters of a failure message shown in an annotation
@@ -140,10 +145,8 @@ def write_annotations(
     """
     level, text = summary_line(run, fail_on)
     write_command(stream, level, text, title="qaagent")
-    room: dict[Level, int] = {"error": PER_LEVEL_LIMIT, "warning": PER_LEVEL_LIMIT, "notice": PER_LEVEL_LIMIT}
-    room[level] -= 1
-    room["notice"] -= 1  # the omission notice
-    budget = {lvl: max(0, min(per_level, left)) for lvl, left in room.items()}
+    levels: tuple[Level, ...] = ("error", "warning", "notice")
+    budget = {lvl: max(0, min(per_level, annotations_left(stream, lvl) - RESERVED)) for lvl in levels}
     shown: dict[Level, int] = {"error": 0, "warning": 0, "notice": 0}
     omitted: dict[Level, int] = {"error": 0, "warning": 0, "notice": 0}
     for problem in problems(run, annotate):

@@ -1,27 +1,49 @@
-"""A small GitHub REST client that respects rate limits and never leaks its token.
+"""A small GitHub REST client with a hard time budget, bounded answers, and a token that stays home.
 
-Why not a bare `requests.post`: feedback must survive rate limits, flaky
-5xx answers and read-only tokens without ever changing the test conclusion,
-and GitHub asks integrations to (docs "Best practices for using the REST
-API"): honour `retry-after`; when `x-ratelimit-remaining` is 0 wait until
-`x-ratelimit-reset`; otherwise back off exponentially; make mutating
-requests serially, at most one per second.
+Why not a bare `requests.post`: feedback must survive rate limits, flaky 5xx
+answers, hostile or broken servers and read-only tokens without ever changing
+the test conclusion, and GitHub asks integrations to behave (REST docs, "Best
+practices for using the REST API" and "Rate limits for the REST API"):
 
-- Waiting for retries is limited by a total budget (default 60 s) for the
-  whole client; a wait that would exceed it gives up at once with
-  `GitHubAPIError`. Pacing between mutating requests is not counted; time spent in requests
-  that failed (a slow or silent server) is, and no request outlasts what is left of it.
+- **Budget.** The client as a whole spends at most `budget` seconds in requests
+  (answered or not) and retry waits; only the pacing of mutating requests (below)
+  is not counted. Every request gets a total deadline of what is left (at most
+  `timeout`): a watchdog shuts its socket down when the deadline passes, so a
+  server trickling one byte at a time, in the headers or the body, cannot hold
+  it longer (the timeout `requests` takes is per read, not per request). A
+  request or a wait that would not fit fails at once with `GitHubAPIError`.
+- **Bounded answers.** A body is read up to `MAX_BODY_BYTES` (10 MiB) and
+  refused beyond; pagination follows at most `MAX_PAGES` ``rel="next"`` links
+  and stops at a link it has followed before.
+- **Rate limits.** `retry-after` is honoured; with ``x-ratelimit-remaining: 0``
+  the client waits until ``x-ratelimit-reset``; a secondary rate limit without
+  either header waits at least a minute, then twice as long each time ("Otherwise,
+  wait for at least one minute before retrying. If your request continues to fail
+  due to a secondary rate limit, wait for an exponentially increasing amount of
+  time between retries", docs "Rate limits for the REST API"); 5xx and connection
+  problems back off exponentially from 1 s. Mutating requests are made serially,
+  at most one per second. A wait the budget cannot afford gives up at once, and
+  the client then refuses further requests with the same reason (one warning).
+- **Redirects.** 301, 302, 307 and 308 are followed as the REST docs describe them
+  ("Follow redirects": a renamed repository answers 301 with the new URL; 302 and
+  307 are to be "repeated verbatim"): the same method and body, at most
+  `MAX_REDIRECTS` times, and only to the configured API's own scheme and host, so
+  the token never leaves that host and never travels over plain http to it.
 - 403 "Resource not accessible by integration" (a read-only token, e.g. on a
   fork's pull request) raises `PermissionDeniedError` naming the permission
   the workflow must grant.
+- Every request body passes the process's redactor, and the token is
+  registered with it (`qaagent.redact`): no message, warning or body can show it.
+  The token lives in a `Secret` whose repr hides it.
 - Clock and sleep are injectable (`Clock`) so tests run on a fake clock.
-- The token lives in a `Secret` whose repr hides it; error messages never
-  contain it; requests only go to the configured API host (pagination links
-  elsewhere are refused).
 """
 
 from __future__ import annotations
 
+import contextlib
+import json as jsonlib
+import socket
+import threading
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -30,21 +52,35 @@ from typing import Any, Protocol, Self
 from urllib.parse import urljoin, urlsplit
 
 import requests
+from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
+from qaagent import redact
 from qaagent.github.context import DEFAULT_API_URL
 
 MUTATING = frozenset({"POST", "PATCH", "PUT", "DELETE"})
 #: seconds between two mutating requests
 MIN_MUTATION_INTERVAL = 1.0
-#: total seconds the client may spend waiting for retries
+#: total seconds the client may spend in requests and retry waits
 DEFAULT_BUDGET = 60.0
 #: longest single exponential-backoff wait
 MAX_BACKOFF = 30.0
+#: the first wait after a secondary rate limit without retry-after (GitHub: "at least one minute")
+SECONDARY_WAIT = 60.0
+#: bytes of an answer read at most; a longer one is refused
+MAX_BODY_BYTES = 10 * 1024 * 1024
+#: pages a list endpoint may have (100 items each)
+MAX_PAGES = 100
+#: redirects followed for one request
+MAX_REDIRECTS = 5
+_REDIRECTS = frozenset({301, 302, 307, 308})
 _NOT_ACCESSIBLE = "resource not accessible by integration"
 _NO_CONTENT = HTTPStatus.NO_CONTENT
 _TOO_MANY = HTTPStatus.TOO_MANY_REQUESTS
 _FORBIDDEN = HTTPStatus.FORBIDDEN
 _SERVER_ERROR = HTTPStatus.INTERNAL_SERVER_ERROR
+_CHUNK = 64 * 1024
 
 
 class Secret:
@@ -111,8 +147,17 @@ class GitHubAPIError(Exception):
     """A request failed for good (after retries, or not retryable)."""
 
     def __init__(self, message: str, *, status: int | None = None) -> None:
-        super().__init__(message)
+        super().__init__(redact.redact(message))
         self.status = status
+
+
+class GaveUpError(GitHubAPIError):
+    """The client stopped: its budget ran out or GitHub asked for a longer wait than it has left."""
+
+    def __init__(self, message: str, *, repeated: bool = False) -> None:
+        super().__init__(message)
+        #: True for the requests refused afterwards for the same reason (already reported once)
+        self.repeated = repeated
 
 
 class PermissionDeniedError(GitHubAPIError):
@@ -122,6 +167,82 @@ class PermissionDeniedError(GitHubAPIError):
         super().__init__(message, status=status)
         #: what the workflow must grant, e.g. "checks: write"
         self.permission = permission
+
+
+# -- the per-request deadline -----------------------------------------------------------------------
+
+_CURRENT = threading.local()
+
+
+class _Deadline:
+    """Shuts the request's socket down when its time is up (the watchdog of one request)."""
+
+    def __init__(self, seconds: float) -> None:
+        self.ends = time.monotonic() + seconds
+        self.fired = False
+        self._timer: threading.Timer | None = None
+        self._lock = threading.Lock()
+
+    def watch(self, sock: socket.socket) -> None:
+        """Cut `sock` at the deadline (called when the request's connection is known)."""
+        with self._lock:
+            if self._timer is not None:
+                self._timer.cancel()
+            self._timer = threading.Timer(max(0.0, self.ends - time.monotonic()), self._fire, (sock,))
+            self._timer.daemon = True
+            self._timer.start()
+
+    def _fire(self, sock: socket.socket) -> None:
+        self.fired = True
+        with contextlib.suppress(OSError):  # the plain socket's shutdown wakes a blocked reader, TLS or not
+            socket.socket.shutdown(sock, socket.SHUT_RDWR)
+
+    def cancel(self) -> None:
+        with self._lock:
+            if self._timer is not None:
+                self._timer.cancel()
+
+    def left(self) -> float:
+        return self.ends - time.monotonic()
+
+
+class _WatchedMixin:
+    """A connection that shows its socket to the deadline of the request using it."""
+
+    sock: socket.socket | None
+
+    def getresponse(self, *args: Any, **kwargs: Any) -> Any:
+        deadline: _Deadline | None = getattr(_CURRENT, "deadline", None)
+        if deadline is not None and self.sock is not None:
+            deadline.watch(self.sock)
+        return super().getresponse(*args, **kwargs)  # type: ignore[misc]
+
+
+class _HTTPConnection(_WatchedMixin, HTTPConnection):
+    pass
+
+
+class _HTTPSConnection(_WatchedMixin, HTTPSConnection):
+    pass
+
+
+class _HTTPPool(HTTPConnectionPool):
+    ConnectionCls = _HTTPConnection
+
+
+class _HTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = _HTTPSConnection
+
+
+class _Adapter(HTTPAdapter):
+    """requests' adapter with connections a deadline can cut (proxies and CA settings untouched)."""
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {"http": _HTTPPool, "https": _HTTPSPool}
+
+
+# -- the client -------------------------------------------------------------------------------------
 
 
 class GitHubClient:
@@ -139,17 +260,23 @@ class GitHubClient:
         user_agent: str = "qaagent",
     ) -> None:
         self._token = token if isinstance(token, Secret) else Secret(token)
+        if self._token:
+            redact.register(self._token.reveal())
         self.api_url = api_url.rstrip("/")
         self.clock: Clock = clock or SystemClock()
         self.budget = budget
         self.min_interval = min_interval
         self.timeout = timeout
-        self.waited = 0.0  #: seconds spent waiting for retries so far
-        #: real seconds spent in requests that failed (a slow or silent server); counted in the budget
-        self.failed_seconds = 0.0
-        self.requests = 0  #: HTTP requests sent, retries included
+        self.waited = 0.0  #: seconds spent waiting for retries (on `clock`)
+        #: real seconds spent in requests, answered or not
+        self.request_seconds = 0.0
+        self.requests = 0  #: HTTP requests sent, retries and redirects included
+        self._gave_up: str | None = None
         self._last_mutation: float | None = None
         self._session = requests.Session()
+        adapter = _Adapter()
+        self._session.mount("http://", adapter)
+        self._session.mount("https://", adapter)
         self._session.headers.update(
             {
                 "Accept": "application/vnd.github+json",
@@ -171,6 +298,16 @@ class GitHubClient:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    @property
+    def spent(self) -> float:
+        """Seconds of the budget used so far."""
+        return self.waited + self.request_seconds
+
+    @property
+    def left(self) -> float:
+        """Seconds of the budget left."""
+        return self.budget - self.spent
+
     # -- public calls -------------------------------------------------------
 
     def request(
@@ -181,23 +318,35 @@ class GitHubClient:
         json: Any = None,
         params: Mapping[str, str | int] | None = None,
         permission: str = "",
+        paced: bool | None = None,
     ) -> Any:
-        """Send one request (retrying as documented above); the decoded JSON body, or None."""
-        body, _ = self._request(method, self._url(path), json=json, params=params, permission=permission)
+        """Send one request (retrying as documented above); the decoded JSON body, or None.
+
+        `paced` (default: for mutating methods) spaces the request a second after the last paced one.
+        """
+        body, _ = self._request(
+            method, self._url(path), json=json, params=params, permission=permission, paced=paced
+        )
         return body
 
     def paginate(
         self, path: str, *, params: Mapping[str, str | int] | None = None, permission: str = ""
     ) -> Iterator[Any]:
-        """Items of a list endpoint, following `Link: rel="next"` (100 per page)."""
+        """Items of a list endpoint, following `Link: rel="next"` (100 per page, `MAX_PAGES` pages)."""
         query: dict[str, str | int] = {"per_page": 100, **(params or {})}
         url: str | None = self._url(path)
-        first = True
+        seen: set[str] = set()
         while url:
+            if url in seen:
+                msg = f"GET {urlsplit(url).path}: the pagination links loop back to a page already read"
+                raise GitHubAPIError(msg)
+            if len(seen) >= MAX_PAGES:
+                msg = f"GET {urlsplit(url).path}: more than {MAX_PAGES} pages; not reading further"
+                raise GitHubAPIError(msg)
+            seen.add(url)
             body, links = self._request(
-                "GET", url, json=None, params=query if first else None, permission=permission
+                "GET", url, json=None, params=query if len(seen) == 1 else None, permission=permission
             )
-            first = False
             if not isinstance(body, list):
                 raise GitHubAPIError(f"GET {urlsplit(url).path}: expected a JSON list")
             yield from body
@@ -220,16 +369,29 @@ class GitHubClient:
         mine, theirs = urlsplit(self.api_url), urlsplit(url)
         return (mine.scheme, mine.netloc) == (theirs.scheme, theirs.netloc)
 
+    def _give_up(self, message: str) -> GaveUpError:
+        self._gave_up = message
+        return GaveUpError(message)
+
+    def _wait(self, seconds: float, why: str, *, rate_limited: bool) -> None:
+        """Sleep `seconds` out of the budget; give up when they do not fit.
+
+        Given up on a rate limit, the client sends nothing more (GitHub asked it to wait);
+        given up on a backoff, a later request that needs no retry may still get through.
+        """
+        if seconds > self.left:
+            message = f"{why}; waiting {seconds:.0f} s more would exceed the {self.budget:.0f} s API budget"
+            raise self._give_up(message) if rate_limited else GaveUpError(message)
+        self.clock.sleep(seconds)
+        self.waited += seconds
+
     def _pace(self) -> None:
+        """At most one mutating request per `min_interval` (GitHub's guidance; not counted in the budget)."""
         if self._last_mutation is not None:
             wait = self._last_mutation + self.min_interval - self.clock.monotonic()
             if wait > 0:
                 self.clock.sleep(wait)
         self._last_mutation = self.clock.monotonic()
-
-    def _redact(self, text: str) -> str:
-        secret = self._token.reveal()
-        return text.replace(secret, "***") if secret else text
 
     def _request(
         self,
@@ -239,88 +401,149 @@ class GitHubClient:
         json: Any,
         params: Mapping[str, str | int] | None,
         permission: str,
+        paced: bool | None = None,
     ) -> tuple[Any, dict[str, str]]:
         method = method.upper()
         where = f"{method} {urlsplit(url).path}"
+        if self._gave_up is not None:
+            raise GaveUpError(f"{where}: not sent (the client stopped: {self._gave_up})", repeated=True)
+        body = _redacted(json)
         attempt = 0
+        redirects = 0
+        secondary = 0  # secondary rate limits met so far: each waits twice as long as the last
         while True:
-            if method in MUTATING:
+            if method in MUTATING if paced is None else paced:
                 self._pace()
-            self.requests += 1
-            sent = time.monotonic()
-            outcome = self._send(method, url, where, attempt, json=json, params=params, permission=permission)
+            if self.left <= 0:
+                raise self._give_up(f"{where}: not sent: the {self.budget:.0f} s API budget is used up")
+            outcome = self._send(method, url, where, body=body, params=params, permission=permission)
             if isinstance(outcome, _Done):
                 return outcome.body, outcome.links
-            self.failed_seconds += time.monotonic() - sent
+            if isinstance(outcome, _Redirect):
+                redirects += 1
+                if redirects > MAX_REDIRECTS:
+                    raise GitHubAPIError(f"{where}: more than {MAX_REDIRECTS} redirects")
+                url, params = outcome.url, None
+                continue
             attempt += 1
-            if self.waited + self.failed_seconds + outcome.wait > self.budget:
-                raise GitHubAPIError(
-                    f"{where}: gave up after {attempt} attempt(s) ({outcome.reason}); waiting "
-                    f"{outcome.wait:.0f} s more would exceed the {self.budget:.0f} s retry budget"
-                )
-            self.clock.sleep(outcome.wait)
-            self.waited += outcome.wait
+            if outcome.wait is None:
+                wait = min(MAX_BACKOFF, 2.0 ** (attempt - 1))
+            elif outcome.wait < 0:
+                wait, secondary = SECONDARY_WAIT * 2.0**secondary, secondary + 1
+            else:
+                wait = outcome.wait
+            why = f"{where}: gave up after {attempt} attempt(s) ({outcome.reason})"
+            self._wait(wait, why, rate_limited=outcome.rate_limited)
 
     def _send(
         self,
         method: str,
         url: str,
         where: str,
-        attempt: int,
         *,
-        json: Any,
+        body: Any,
         params: Mapping[str, str | int] | None,
         permission: str,
-    ) -> _Done | _Retry:
-        """One HTTP exchange: the result, a reason to retry, or an exception."""
-        backoff = min(MAX_BACKOFF, 2.0**attempt)
+    ) -> _Done | _Retry | _Redirect:
+        """One HTTP exchange within the deadline: the result, a reason to retry, a redirect, or an error."""
+        seconds = max(0.1, min(self.timeout, self.left))
+        deadline = _Deadline(seconds)
+        self.requests += 1
+        started = time.monotonic()
+        _CURRENT.deadline = deadline
         try:
-            response = self._session.request(
-                method,
-                url,
-                json=json,
-                params=params,
-                # a request may not outlast what is left of the budget (a silent server)
-                timeout=max(1.0, min(self.timeout, self.budget - self.waited - self.failed_seconds)),
-                headers={"Authorization": f"Bearer {self._token.reveal()}"},
-                allow_redirects=False,
+            answer = self._exchange(method, url, body, params, deadline)
+        except _TooLargeError:
+            raise GitHubAPIError(f"{where}: answer over {MAX_BODY_BYTES} bytes; not read") from None
+        except (requests.RequestException, OSError, ValueError) as exc:
+            if deadline.fired or deadline.left() <= 0:
+                return _Retry(None, f"no complete answer within {seconds:.1f} s")
+            return _Retry(None, f"connection problem: {type(exc).__name__}")
+        finally:
+            deadline.cancel()
+            _CURRENT.deadline = None
+            self.request_seconds += time.monotonic() - started
+        status = answer.status
+        if HTTPStatus.OK <= status < HTTPStatus.MULTIPLE_CHOICES:
+            return _success(answer, method, where)
+        if status in _REDIRECTS:
+            return self._redirect(answer, url, where)
+        return self._failure(answer, where, permission)
+
+    def _exchange(
+        self, method: str, url: str, body: Any, params: Mapping[str, str | int] | None, deadline: _Deadline
+    ) -> _Answer:
+        seconds = deadline.left()
+        response = self._session.request(
+            method,
+            url,
+            json=body,
+            params=params,
+            timeout=(max(0.1, min(10.0, seconds)), max(0.1, seconds)),
+            headers={"Authorization": f"Bearer {self._token.reveal()}"},
+            allow_redirects=False,
+            stream=True,
+        )
+        with response:
+            length = response.headers.get("content-length", "")
+            if length.isdigit() and int(length) > MAX_BODY_BYTES:
+                raise _TooLargeError
+            data = bytearray()
+            for chunk in response.iter_content(_CHUNK):
+                data += chunk
+                if len(data) > MAX_BODY_BYTES:
+                    raise _TooLargeError
+                if deadline.fired:
+                    raise TimeoutError
+            links = {k: v["url"] for k, v in response.links.items() if "url" in v}
+            return _Answer(response.status_code, dict(response.headers), bytes(data), links, response.reason)
+
+    def _redirect(self, answer: _Answer, url: str, where: str) -> _Redirect:
+        location = answer.header("location")
+        if not location:
+            raise GitHubAPIError(f"{where}: HTTP {answer.status} without a Location", status=answer.status)
+        target = urljoin(url, location)
+        if not self._same_origin(target):
+            theirs = urlsplit(target)
+            raise GitHubAPIError(
+                f"{where}: HTTP {answer.status}: refusing to follow a redirect to {theirs.scheme}://"
+                f"{theirs.netloc} (only {self.api_url} gets the token)",
+                status=answer.status,
             )
-        except requests.RequestException as exc:
-            return _Retry(backoff, f"connection problem: {type(exc).__name__}")
-        if HTTPStatus.OK <= response.status_code < HTTPStatus.MULTIPLE_CHOICES:
-            return self._success(response, method, where, backoff)
-        return self._failure(response, where, backoff, permission)
+        return _Redirect(target)
 
-    def _success(
-        self, response: requests.Response, method: str, where: str, backoff: float
-    ) -> _Done | _Retry:
-        links = {k: v["url"] for k, v in response.links.items() if "url" in v}
-        if response.status_code == _NO_CONTENT or not response.content:
-            return _Done(None, links)
-        try:
-            return _Done(response.json(), links)
-        except ValueError:
-            if method == "GET":
-                return _Retry(backoff, "invalid JSON in the answer")
-            # the change was probably made: repeating a POST could duplicate it
-            raise GitHubAPIError(f"{where}: HTTP {response.status_code} with invalid JSON") from None
-
-    def _failure(self, response: requests.Response, where: str, backoff: float, permission: str) -> _Retry:
-        status = response.status_code
-        message = self._redact(_error_message(response))
+    def _failure(self, answer: _Answer, where: str, permission: str) -> _Retry:
+        status = answer.status
+        message = _error_message(answer)
         if status in (_FORBIDDEN, _TOO_MANY):
-            wait = _rate_limit_wait(response, self.clock.time())
+            wait = _rate_limit_wait(answer, self.clock.time())
             if wait is not None:
-                return _Retry(wait, f"rate limited (HTTP {status})")
+                return _Retry(wait, f"rate limited (HTTP {status})", rate_limited=True)
             if status == _TOO_MANY or "rate limit" in message.lower():
-                return _Retry(backoff, f"rate limited (HTTP {status})")
+                return _Retry(-1.0, f"secondary rate limit (HTTP {status})", rate_limited=True)
             if _NOT_ACCESSIBLE in message.lower() or permission:
                 raise PermissionDeniedError(
                     f"{where}: HTTP 403: {message}", permission=permission or "write access", status=status
                 )
         if status >= _SERVER_ERROR:
-            return _Retry(backoff, f"HTTP {status}")
+            return _Retry(None, f"HTTP {status}")
         raise GitHubAPIError(f"{where}: HTTP {status}: {message}", status=status)
+
+
+class _TooLargeError(Exception):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class _Answer:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+    links: dict[str, str]
+    reason: str = ""
+
+    def header(self, name: str) -> str | None:
+        return next((v for k, v in self.headers.items() if k.lower() == name), None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -331,32 +554,62 @@ class _Done:
 
 @dataclass(frozen=True, slots=True)
 class _Retry:
-    wait: float
+    #: seconds to wait; None: exponential backoff; negative: a secondary rate limit (at least a minute)
+    wait: float | None
     reason: str
+    rate_limited: bool = False
 
 
-def _error_message(response: requests.Response) -> str:
+@dataclass(frozen=True, slots=True)
+class _Redirect:
+    url: str
+
+
+def _redacted(value: Any) -> Any:
+    """A JSON body with every string through the process's redactor."""
+    if isinstance(value, str):
+        return redact.redact(value)
+    if isinstance(value, dict):
+        return {k: _redacted(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_redacted(v) for v in value]
+    return value
+
+
+def _success(answer: _Answer, method: str, where: str) -> _Done | _Retry:
+    if answer.status == _NO_CONTENT or not answer.body:
+        return _Done(None, answer.links)
     try:
-        body = response.json()
-    except ValueError:
+        return _Done(jsonlib.loads(answer.body), answer.links)
+    except (ValueError, RecursionError):
+        if method == "GET":
+            return _Retry(None, "invalid JSON in the answer")
+        # the change was probably made: repeating a POST could duplicate it
+        raise GitHubAPIError(f"{where}: HTTP {answer.status} with invalid JSON") from None
+
+
+def _error_message(answer: _Answer) -> str:
+    try:
+        body = jsonlib.loads(answer.body)
+    except (ValueError, RecursionError):
         body = None
     text = body.get("message") if isinstance(body, dict) else None
     if not isinstance(text, str):
-        text = response.text[:200]
-    return " ".join(text.split())[:300] or response.reason or "no message"
+        text = answer.body[:200].decode("utf-8", "replace")
+    return " ".join(text.split())[:300] or answer.reason or "no message"
 
 
-def _rate_limit_wait(response: requests.Response, now: float) -> float | None:
+def _rate_limit_wait(answer: _Answer, now: float) -> float | None:
     """Seconds the answer asks us to wait, from `retry-after` or the rate-limit reset."""
-    retry_after = response.headers.get("retry-after")
+    retry_after = answer.header("retry-after")
     if retry_after is not None:
         try:
             return max(0.0, float(retry_after))
         except ValueError:
             return None
-    if response.headers.get("x-ratelimit-remaining") == "0":
+    if answer.header("x-ratelimit-remaining") == "0":
         try:
-            reset = float(response.headers.get("x-ratelimit-reset", ""))
+            reset = float(answer.header("x-ratelimit-reset") or "")
         except ValueError:
             return None
         return max(0.0, reset - now) + 1.0

@@ -144,6 +144,50 @@ def complete_check_run(
     }
     if details_url:
         body["details_url"] = details_url
+    try:
+        check_run_id, url = _conclude(client, repository, check_run_id, body, head_sha)
+    except GitHubAPIError as exc:
+        if exc.status != _UNPROCESSABLE or not first:
+            raise
+        # GitHub refused the annotations (422): the check must still get its conclusion, so the
+        # request goes again without them, and the other batches are not sent.
+        body["output"] = {**output, "annotations": []}
+        check_run_id, url = _conclude(client, repository, check_run_id, body, head_sha)
+        raise AnnotationsRefusedError(check_run_id, str(exc), _web_url(url)) from None
+    for batch in batches:
+        client.request(
+            "PATCH",
+            f"/repos/{repository}/check-runs/{check_run_id}",
+            json={"output": {**output, "annotations": [a.as_json() for a in batch]}},
+            permission=PERMISSION,
+        )
+    return check_run_id, _web_url(url)
+
+
+#: GitHub's answer to a request it understood but refuses (a bad annotation)
+_UNPROCESSABLE = 422
+
+
+class AnnotationsRefusedError(GitHubAPIError):
+    """The check run was completed, but without its annotations: GitHub refused them (422)."""
+
+    def __init__(self, check_run_id: int, why: str, url: str = "") -> None:
+        super().__init__(
+            f"the check run was completed without its annotations ({why})", status=_UNPROCESSABLE
+        )
+        self.check_run_id = check_run_id
+        self.url = url
+
+
+def _web_url(url: object) -> str:
+    """`html_url` of an API answer when it is a web address, else ""."""
+    return url if isinstance(url, str) and url.startswith(("https://", "http://")) else ""
+
+
+def _conclude(
+    client: GitHubClient, repository: str, check_run_id: int | None, body: dict[str, Any], head_sha: str
+) -> tuple[int, object]:
+    """POST (no id yet) or PATCH the completing request; the check run's id and its `html_url`."""
     if check_run_id is None:
         answer = client.request(
             "POST",
@@ -156,15 +200,7 @@ def complete_check_run(
         answer = client.request(
             "PATCH", f"/repos/{repository}/check-runs/{check_run_id}", json=body, permission=PERMISSION
         )
-    url = answer.get("html_url") if isinstance(answer, dict) else None
-    for batch in batches:
-        client.request(
-            "PATCH",
-            f"/repos/{repository}/check-runs/{check_run_id}",
-            json={"output": {**output, "annotations": [a.as_json() for a in batch]}},
-            permission=PERMISSION,
-        )
-    return check_run_id, url if isinstance(url, str) and url.startswith(("https://", "http://")) else ""
+    return check_run_id, answer.get("html_url") if isinstance(answer, dict) else None
 
 
 def _batches(annotations: Iterable[CheckAnnotation]) -> Iterator[list[CheckAnnotation]]:

@@ -9,6 +9,10 @@ in properties also `:` and `,`), Unicode line separators are neutralised,
 plain log lines that quote untrusted text are defused (`defuse`), and
 streamed output is wrapped in `::stop-commands::<random token>`.
 
+Every value also passes the process's redactor (`qaagent.redact`) on its way
+out — command messages and properties, step outputs, the job summary — except
+the value of `::add-mask::`, which exists to tell the runner a secret.
+
 Every writer takes a `TextIO` stream so tests assert the exact text.
 """
 
@@ -21,6 +25,8 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TextIO
+
+from qaagent import redact
 
 #: characters that some consumers (Python's str.splitlines, log viewers) treat
 #: as line breaks although the runner does not; they become an encoded newline
@@ -74,21 +80,37 @@ def command(name: str, message: str = "", **props: object) -> str:
     """
     if not name.replace("-", "").isalnum():
         raise ValueError(f"invalid workflow command name: {name!r}")
+    scrub = redact.current().redact
     parts = []
     for key, value in props.items():
         if value is None:
             continue
         if not key.isalnum():
             raise ValueError(f"invalid workflow command property: {key!r}")
-        parts.append(f"{key}={escape_property(str(value))}")
+        parts.append(f"{key}={escape_property(scrub(str(value)))}")
     head = f"::{name} {','.join(parts)}" if parts else f"::{name}"
-    return f"{head}::{escape_data(message)}"
+    return f"{head}::{escape_data(scrub(message))}"
+
+
+#: annotations GitHub shows per step, of each level (actions/toolkit, docs/problem-matchers.md)
+ANNOTATIONS_PER_LEVEL = 10
+ANNOTATION_LEVELS = ("error", "warning", "notice")
+#: annotations written on each stream so far, per level
+_ANNOTATED: weakref.WeakKeyDictionary[TextIO, dict[str, int]] = weakref.WeakKeyDictionary()
 
 
 def write_command(stream: TextIO, name: str, message: str = "", **props: object) -> None:
-    """Write one command line to `stream` and flush it."""
+    """Write one command line to `stream` and flush it (annotations are counted per stream)."""
     stream.write(command(name, message, **props) + "\n")
     stream.flush()
+    if name in ANNOTATION_LEVELS:
+        counts = _ANNOTATED.setdefault(stream, {})
+        counts[name] = counts.get(name, 0) + 1
+
+
+def annotations_left(stream: TextIO, level: str) -> int:
+    """How many more `level` annotations GitHub will show for the step writing to `stream`."""
+    return max(0, ANNOTATIONS_PER_LEVEL - _ANNOTATED.get(stream, {}).get(level, 0))
 
 
 #: values already registered with `::add-mask::` on each stream (masking lasts for the job: once is enough)
@@ -100,7 +122,9 @@ def add_mask(value: str, stream: TextIO) -> None:
     done = _MASKED.setdefault(stream, set())
     for line in value.splitlines():
         if line.strip() and line not in done:
-            write_command(stream, "add-mask", line)
+            # The one value written unredacted: the runner must learn the secret to hide it.
+            stream.write(f"::add-mask::{escape_data(line)}\n")
+            stream.flush()
             done.add(line)
 
 
@@ -165,9 +189,10 @@ def format_outputs(mapping: Mapping[str, object]) -> str:
     checked not to occur in the value, so no value can inject another output.
     """
     chunks = []
+    scrub = redact.current().redact
     for name, raw in mapping.items():
         _check_output_name(name)
-        value = "" if raw is None else str(raw)
+        value = "" if raw is None else scrub(str(raw))
         delimiter = f"ghadelimiter_{new_token()}"
         while delimiter in value:  # pragma: no cover - 128 random bits
             delimiter = f"ghadelimiter_{new_token()}"
@@ -183,6 +208,7 @@ def write_outputs(path: str | Path, mapping: Mapping[str, object]) -> None:
 
 
 def append_summary(path: str | Path, text: str) -> None:
-    """Append Markdown to the GITHUB_STEP_SUMMARY file at `path`."""
+    """Append Markdown to the GITHUB_STEP_SUMMARY file at `path` (redacted)."""
+    text = redact.current().redact(text)
     with Path(path).open("a", encoding="utf-8", newline="\n") as handle:
         handle.write(text if text.endswith("\n") else text + "\n")

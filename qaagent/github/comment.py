@@ -14,6 +14,16 @@ updates on every run; `changes` leaves the comment alone when the result
 (conclusion, totals, failed tests) is the one it already shows; `failures`
 posts only when tests failed, and updates a comment that exists (so an
 earlier failure comment shows the fix); `off` never comments.
+
+Anyone can write the marker into a comment of their own: only a comment whose
+author is the token's own identity is updated. The identity is asked of the API
+the way each kind of token allows: `GET /user` for a user's token; an
+installation token (`GITHUB_TOKEN`, a GitHub App's) gets 403 "Resource not
+accessible by integration" there, and GraphQL's `viewer { login }` answers
+instead (a bot's GraphQL login lacks the REST login's `[bot]` suffix, e.g.
+`github-actions` for `github-actions[bot]`, the author of `GITHUB_TOKEN`'s
+comments). When neither answers, a new comment is created: never someone else's
+is overwritten.
 """
 
 from __future__ import annotations
@@ -22,6 +32,9 @@ import hashlib
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
+from urllib.parse import urlsplit
+
+from qaagent.github.api import GitHubAPIError
 
 if TYPE_CHECKING:
     from qaagent.github.api import GitHubClient
@@ -88,7 +101,8 @@ def upsert_comment(
     if mode == "off":
         return CommentOutcome("skipped")
     tag = marker(name)
-    existing = find_comment(client, repository, pr_number, tag)
+    me = token_login(client)
+    existing = find_comment(client, repository, pr_number, tag, author=me) if me else None
     if existing is None and mode == "failures" and not failed:
         return CommentOutcome("skipped")
     if existing is not None and mode == "changes" and fingerprint:
@@ -119,13 +133,47 @@ class Found:
     url: str
 
 
-def find_comment(client: GitHubClient, repository: str, pr_number: int, tag: str) -> Found | None:
-    """The first comment starting with `tag`, looking through every page."""
+def token_login(client: GitHubClient) -> str | None:
+    """The login of the token's identity (REST form, `…[bot]` for a bot), None when the API will not say."""
+    try:
+        answer = client.request("GET", "/user")
+    except GitHubAPIError:
+        answer = None
+    login = answer.get("login") if isinstance(answer, dict) else None
+    if isinstance(login, str) and login:
+        return login
+    try:
+        answer = client.request(
+            "POST", _graphql_path(client.api_url), json={"query": "query { viewer { login } }"}
+        )
+    except GitHubAPIError:
+        return None
+    data = answer.get("data") if isinstance(answer, dict) else None
+    viewer = data.get("viewer") if isinstance(data, dict) else None
+    login = viewer.get("login") if isinstance(viewer, dict) else None
+    if not isinstance(login, str) or not login:
+        return None
+    # GET /user refused: an installation token, whose GraphQL login is the bot's without `[bot]`
+    return login if login.endswith("[bot]") else f"{login}[bot]"
+
+
+def _graphql_path(api_url: str) -> str:
+    """GraphQL beside the REST API: `/graphql` on api.github.com, `/api/graphql` on GitHub Enterprise."""
+    return "/api/graphql" if urlsplit(api_url).path.rstrip("/").endswith("/api/v3") else "/graphql"
+
+
+def find_comment(
+    client: GitHubClient, repository: str, pr_number: int, tag: str, *, author: str
+) -> Found | None:
+    """The first comment by `author` starting with `tag`, looking through every page."""
     for item in client.paginate(f"/repos/{repository}/issues/{pr_number}/comments", permission=PERMISSION):
-        if isinstance(item, dict) and str(item.get("body") or "").startswith(tag):
-            value = item.get("id")
-            if isinstance(value, int):
-                return Found(value, str(item.get("body") or ""), _url(item))
+        if not isinstance(item, dict) or not str(item.get("body") or "").startswith(tag):
+            continue
+        user = item.get("user")
+        login = user.get("login") if isinstance(user, dict) else None
+        value = item.get("id")
+        if login == author and isinstance(value, int):
+            return Found(value, str(item.get("body") or ""), _url(item))
     return None
 
 

@@ -41,6 +41,7 @@ class GitHubContext:
     workspace: str = ""
     step_summary: str = ""  #: GITHUB_STEP_SUMMARY file
     output: str = ""  #: GITHUB_OUTPUT file
+    state: str = ""  #: GITHUB_STATE file (values for the action's post step)
     event_path: str = ""
     #: on `workflow_run`: the tested branch as `owner:branch` (a fork's owner for fork PRs),
     #: from GitHub's own event payload, to find the pull request GitHub leaves out for forks
@@ -123,6 +124,7 @@ class GitHubContext:
             workspace=env.get("GITHUB_WORKSPACE", ""),
             step_summary=env.get("GITHUB_STEP_SUMMARY", ""),
             output=env.get("GITHUB_OUTPUT", ""),
+            state=env.get("GITHUB_STATE", ""),
             event_path=event_path,
             head_label=head_label,
         )

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TextIO
 
 from qaagent.files import display_path
+from qaagent.github.closer import CHECK_RUN_STATE
 from qaagent.github.commands import write_command, write_outputs
 from qaagent.github.context import GitHubContext
 from qaagent.github.publish import Published, SummaryRenderer, publish, start_check_run
@@ -66,6 +67,7 @@ class GitHubFeedback:
             self.check_id = start_check_run(
                 ctx=self.ctx, token=token, check_name=name, stream=self.stream, budget=START_BUDGET
             )
+            self._save_check_id()
             done.set()
 
         threading.Thread(target=create, name="check-run-start", daemon=True).start()
@@ -87,7 +89,7 @@ class GitHubFeedback:
         """Publish everything; problems become warnings. `render` renders the check run and comment."""
         evidence = display_path(bundle_dir, self.root)
         junit_rel = display_path(junit, self.root)
-        self.write_outputs(run, fail_on=fail_on, evidence=evidence, junit=junit_rel)
+        problem = self.write_outputs(run, fail_on=fail_on, evidence=evidence, junit=junit_rel)
         published = Published()
         publish(
             run,
@@ -111,15 +113,23 @@ class GitHubFeedback:
             junit_path=junit_rel,
             notes=notes,
             stream=self.stream,
+            warnings=[problem] if problem else [],
             # Cancelled: GitHub kills the job 10 s after the first signal; the bundle is written.
             budget=CANCELLED_BUDGET if run.cancelled else finish_budget(),
         )
-        self._write({"check-url": published.check_url, "comment-url": published.comment_url})
+        late = self._write({"check-url": published.check_url, "comment-url": published.comment_url})
+        if late and not problem:  # the same cause was already in publish's one warning otherwise
+            write_command(self.stream, "warning", late, title="qaagent")
 
-    def write_outputs(self, run: RunResult, *, fail_on: Sequence[FailOn], evidence: str, junit: str) -> None:
-        """The step outputs (`GITHUB_OUTPUT`), paths relative to the workspace."""
+    def write_outputs(
+        self, run: RunResult, *, fail_on: Sequence[FailOn], evidence: str, junit: str
+    ) -> str | None:
+        """The step outputs (`GITHUB_OUTPUT`), paths relative to the workspace; a problem, or None.
+
+        The problem is left to `publish` to report: it goes into its one warning annotation.
+        """
         if not self.ctx.output:
-            return
+            return None
         counts = run.counts
         values = {
             "conclusion": conclusion(run, fail_on),
@@ -137,18 +147,23 @@ class GitHubFeedback:
             "run-id": run.run_id,
             "json": result_json(run, fail_on),
         }
-        self._write(values)
+        return self._write(values)
 
-    def _write(self, values: Mapping[str, str]) -> None:
-        """Append step outputs through the one GITHUB_OUTPUT writer; a problem is one warning."""
-        if not self.ctx.output:
+    def _save_check_id(self) -> None:
+        """Tell the action's post step which check run is open (it closes it if this run is killed)."""
+        if self.check_id is None or not self.ctx.state:
             return
+        try:
+            write_outputs(Path(self.ctx.state), {CHECK_RUN_STATE: str(self.check_id)})
+        except OSError as exc:
+            write_command(self.stream, "debug", f"qaagent: cannot write GITHUB_STATE: {exc.strerror or exc}")
+
+    def _write(self, values: Mapping[str, str]) -> str | None:
+        """Append step outputs through the one GITHUB_OUTPUT writer; a problem, or None."""
+        if not self.ctx.output:
+            return None
         try:
             write_outputs(Path(self.ctx.output), values)
         except OSError as exc:
-            write_command(
-                self.stream,
-                "warning",
-                f"cannot write the step outputs to GITHUB_OUTPUT ({self.ctx.output}): {exc.strerror or exc}",
-                title="qaagent",
-            )
+            return f"cannot write the outputs to GITHUB_OUTPUT ({self.ctx.output}): {exc.strerror or exc}"
+        return None

@@ -14,8 +14,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 from qaagent.github.annotations import PER_LEVEL_LIMIT, write_annotations
-from qaagent.github.api import GitHubAPIError, GitHubClient, PermissionDeniedError
-from qaagent.github.checks import check_annotations, complete_check_run, create_check_run
+from qaagent.github.api import GaveUpError, GitHubAPIError, GitHubClient, PermissionDeniedError
+from qaagent.github.checks import (
+    AnnotationsRefusedError,
+    check_annotations,
+    complete_check_run,
+    create_check_run,
+)
 from qaagent.github.commands import add_mask, append_summary, write_command
 from qaagent.github.comment import upsert_comment
 from qaagent.github.pulls import find_pull_request
@@ -69,6 +74,10 @@ class Published:
     comment_url: str = ""
 
 
+#: seconds the GitHub client may use after a cancel signal (GitHub kills the job 10 s after it)
+CANCEL_BUDGET = 3.0
+
+
 def start_check_run(
     *,
     ctx: GitHubContext,
@@ -92,7 +101,7 @@ def start_check_run(
             return create_check_run(client, ctx.repository, check_name, ctx.head_sha, details_url=ctx.run_url)
     except Exception as exc:
         if stream is not None:
-            write_command(stream, "debug", f"qaagent: could not start the check run: {_describe(exc, token)}")
+            write_command(stream, "debug", f"qaagent: could not start the check run: {_describe(exc)}")
         return None
 
 
@@ -121,25 +130,29 @@ def publish(
     summary_mode: SummaryMode = "full",
     summary_title: str | None = None,
     published: Published | None = None,
+    warnings: Sequence[str] = (),
 ) -> list[str]:
     """Write annotations and the job summary, complete the check run, update the comment.
 
-    Returns the warnings that were printed (as `::warning` lines on `stream`).
-    Never raises for a GitHub or file-system problem. `summary_markdown`, when
-    given (the bundle's summary.md), is the job summary as is (cut safely if
-    over 1 MB); the check run and the comment are rendered by `render` to their
-    own, smaller limits. `junit_path` is mentioned in the rendered summaries.
-    `summary_mode` shapes the job summary only (a mode other than full, or a
-    title, renders it anew); `summary_title` heads the job summary, the check
-    run's summary and the comment; `published`, when given, receives
-    the check run's and the comment's web addresses.
+    Returns the warnings: `warnings` (problems met before, such as an unwritable
+    `GITHUB_OUTPUT`) and the ones met here, printed together as ONE `::warning`
+    annotation at the end (its slot is kept free by `write_annotations`), so none
+    falls past GitHub's 10 annotations of a level. Never raises for a GitHub or
+    file-system problem. `summary_markdown`, when given (the bundle's
+    summary.md), is the job summary as is (cut safely if over 1 MB); the check
+    run and the comment are rendered by `render` to their own, smaller limits.
+    `junit_path` is mentioned in the rendered summaries. `summary_mode` shapes
+    the job summary only (a mode other than full, or a title, renders it anew);
+    `summary_title` heads the job summary, the check run's summary and the
+    comment; `published`, when given, receives the check run's and the
+    comment's web addresses.
     """
     if junit_path:
         shown = junit_path.replace("`", "'")
         notes = [*notes, f"**Merged JUnit:** `{shown}`"]
     if token:
         add_mask(token, stream)
-    warnings: list[str] = []
+    problems: list[str] = list(warnings)
     if annotations:
         write_annotations(run, fail_on=fail_on, stream=stream, per_level=annotations_limit, annotate=annotate)
 
@@ -155,17 +168,12 @@ def publish(
         )
 
     if summary and summary_mode != "off" and ctx.step_summary:
-        try:
-            text = (
-                truncate_utf8(
-                    summary_markdown, STEP_SUMMARY_BYTES, "_Summary cut to fit GitHub's 1 MiB limit._"
-                )
-                if summary_markdown is not None and summary_mode == "full" and summary_title is None
-                else markdown(STEP_SUMMARY_BYTES, summary_mode, summary_title)
-            )
-            append_summary(ctx.step_summary, text)
-        except OSError as exc:
-            warnings.append(f"could not write the job summary: {exc.strerror or exc}")
+        as_written = summary_markdown if summary_mode == "full" and summary_title is None else None
+        problem = _job_summary(
+            ctx.step_summary, as_written, lambda size: markdown(size, summary_mode, summary_title)
+        )
+        if problem:
+            problems.append(problem)
 
     job = _Job(
         run=run,
@@ -183,15 +191,39 @@ def publish(
         _publish_api(job, check_name, check_run_id, comment=wants_comment, clock=clock, budget=budget)
     if job.missing:
         grants = " and ".join(f"`{p}`" for p in dict.fromkeys(job.missing))
-        warnings.append(
+        problems.append(
             f"The token may not publish the results (missing {grants}). Add `permissions:` with "
             f"{grants} to the job; on pull requests from forks the token is read-only, so results "
             "are shown only as annotations and in the job summary."
         )
-    warnings += job.warnings
-    for text in warnings:
-        write_command(stream, "warning", text, title="qaagent")
-    return warnings
+    problems += job.warnings
+    _warn(problems, stream)
+    return problems
+
+
+def _warn(problems: Sequence[str], stream: TextIO) -> None:
+    """All problems as one warning annotation (GitHub shows 10 of a level per step)."""
+    if not problems:
+        return
+    text = problems[0]
+    if len(problems) > 1:
+        listed = "\n".join(f"- {problem}" for problem in problems)
+        text = f"{len(problems)} problems while reporting the results:\n{listed}"
+    write_command(stream, "warning", text, title="qaagent")
+
+
+def _job_summary(path: str, summary_markdown: str | None, markdown: Callable[[int], str]) -> str | None:
+    """Append the job summary; a problem, or None."""
+    try:
+        text = (
+            truncate_utf8(summary_markdown, STEP_SUMMARY_BYTES, "_Summary cut to fit GitHub's 1 MiB limit._")
+            if summary_markdown is not None
+            else markdown(STEP_SUMMARY_BYTES)
+        )
+        append_summary(path, text)
+    except OSError as exc:
+        return f"could not write the job summary: {exc.strerror or exc}"
+    return None
 
 
 @dataclass
@@ -215,8 +247,12 @@ class _Job:
             step(self, *args)
         except PermissionDeniedError as exc:
             self.missing.append(exc.permission)
+        except GaveUpError as exc:
+            # the client stopped once; a step after it only says it was not done
+            said = "not sent (see above)" if exc.repeated else _describe(exc)
+            self.warnings.append(f"{what}: {said}")
         except Exception as exc:
-            self.warnings.append(f"{what}: {_describe(exc, self.token)}")
+            self.warnings.append(f"{what}: {_describe(exc)}")
 
 
 def _publish_api(
@@ -234,28 +270,47 @@ def _publish_api(
     if not job.ctx.repository:
         job.warnings.append("GITHUB_REPOSITORY is not set: no check run or comment was published")
         return
+    cancelled = job.run.cancelled
+    if cancelled:
+        # After a signal GitHub kills the job 10 s later: one request within CANCEL_BUDGET seconds,
+        # the check run's conclusion without annotations (no paced batches, no comment).
+        budget = min(budget, CANCEL_BUDGET)
     with GitHubClient(job.token, api_url=job.ctx.api_url, clock=clock, budget=budget) as client:
         if check_name:
-            job.attempt("could not publish the check run", _publish_check, client, check_name, check_run_id)
-        if comment:
+            job.attempt(
+                "could not publish the check run", _publish_check, client, check_name, check_run_id, cancelled
+            )
+        if comment and not cancelled:
             job.attempt("could not update the pull-request comment", _publish_comment, client, check_name)
+        elif comment:
+            job.warnings.append("the run was cancelled: the pull-request comment was not updated")
 
 
-def _publish_check(job: _Job, client: GitHubClient, check_name: str, check_run_id: int | None) -> None:
+def _publish_check(
+    job: _Job,
+    client: GitHubClient,
+    check_name: str,
+    check_run_id: int | None,
+    cancelled: bool,  # noqa: FBT001 - passed on by `attempt`
+) -> None:
     c = job.run.counts
-    _, job.published.check_url = complete_check_run(
-        client,
-        job.ctx.repository,
-        check_run_id,
-        name=check_name,
-        head_sha=job.ctx.head_sha or job.ctx.sha,
-        conclusion=conclusion(job.run, job.fail_on),
-        title=f"{c.passed} passed, {c.failed} failed, {c.errors} errors, {c.flaky} flaky, "
-        f"{c.skipped} skipped",
-        summary=job.markdown(CHECK_SUMMARY_BYTES),
-        annotations=check_annotations(job.run, annotate=job.annotate),
-        details_url=job.ctx.run_url,
-    )
+    try:
+        _, job.published.check_url = complete_check_run(
+            client,
+            job.ctx.repository,
+            check_run_id,
+            name=check_name,
+            head_sha=job.ctx.head_sha or job.ctx.sha,
+            conclusion=conclusion(job.run, job.fail_on),
+            title=f"{c.passed} passed, {c.failed} failed, {c.errors} errors, {c.flaky} flaky, "
+            f"{c.skipped} skipped",
+            summary=job.markdown(CHECK_SUMMARY_BYTES),
+            annotations=() if cancelled else check_annotations(job.run, annotate=job.annotate),
+            details_url=job.ctx.run_url,
+        )
+    except AnnotationsRefusedError as exc:
+        job.published.check_url = exc.url  # completed, without its annotations
+        raise
 
 
 def _publish_comment(job: _Job, client: GitHubClient, check_name: str | None) -> None:
@@ -278,7 +333,7 @@ def _publish_comment(job: _Job, client: GitHubClient, check_name: str | None) ->
     job.published.comment_url = outcome.url
 
 
-def _describe(exc: Exception, token: str | None) -> str:
+def _describe(exc: Exception) -> str:
+    """One line; the token is masked by the redactor every warning passes (the client registered it)."""
     text = str(exc) if isinstance(exc, GitHubAPIError) else f"{type(exc).__name__}: {exc}"
-    text = " ".join(text.split())
-    return text.replace(token, "***") if token else text
+    return " ".join(text.split())

@@ -47,16 +47,25 @@ _CONCLUSION_ICON = {"success": "✅", "failure": "❌", "cancelled": "⏹️"}
 _STATUS_ICON = {"passed": "✅", "failed": "❌", "error": "💥", "skipped": "⏭️"}
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>])")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+#: U+200D ZERO WIDTH JOINER: after `@` and `#` it keeps GitHub from mentioning or linking
+_JOINER = "\u200d"
 
 
 # -- escaping ---------------------------------------------------------------
 
 
 def escape_text(text: str) -> str:
-    """Untrusted text as inert inline Markdown: no HTML, no formatting, one line."""
+    """Untrusted text as inert inline Markdown: no HTML, no formatting, one line, no mention.
+
+    GitHub turns `@user`, `@org/team` and `#123` in a comment or check run into
+    notifications and links after the Markdown is parsed (a backslash does not stop
+    it), so a zero-width joiner follows every `@` and `#`: the text reads the same
+    and pings no one.
+    """
     text = _CONTROL.sub(" ", " ".join(text.split()))
     text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return _MD_SPECIAL.sub(r"\\\1", text)
+    text = _MD_SPECIAL.sub(r"\\\1", text)
+    return text.replace("@", "@" + _JOINER).replace("#", "#" + _JOINER)
 
 
 def code_block(text: str, info: str = "text") -> str:

@@ -30,6 +30,7 @@ import glob
 import importlib.util
 import os
 import shutil
+import stat
 import sys
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
@@ -38,7 +39,7 @@ from pathlib import Path
 from typing import Self
 
 from qaagent.formats.source import MAX_FILE_BYTES
-from qaagent.paths import refusal
+from qaagent.paths import OUTSIDE, UNSAFE_NAME, refusal
 from qaagent.plan import SuitePlan
 from qaagent.results import IgnoredFile, TestCase
 from qaagent.runners.listing import Selection, UnitListing, relative
@@ -104,6 +105,9 @@ class Runner(ABC):
         self.suite = suite
         self.repo_root = repo_root
         self.base_env = base_env
+        #: files a glob of the profile matched but that were refused (outside the project, not
+        #: regular files), each with why: the caller warns about them, nothing is copied
+        self.refused: list[str] = []
 
     @property
     def cwd(self) -> Path:
@@ -226,8 +230,8 @@ class Runner(ABC):
         """The command of attempt `number` (1-based); `failed` is empty on the first attempt."""
 
     def result_files(self, attempt_dir: Path) -> ResultFiles:
-        """The result files an attempt wrote (default: `attempt_dir/junit/*.xml`)."""
-        return ResultFiles(sorted((attempt_dir / "junit").glob("*.xml")))
+        """The result files an attempt wrote (default: `attempt_dir/junit/*.xml`, see `match_files`)."""
+        return match_files(["*.xml"], cwd=attempt_dir / "junit", repo_root=self.repo_root, own=True)
 
     @property
     def result_format(self) -> str | None:
@@ -272,49 +276,87 @@ class Runner(ABC):
 
     def profile_artifacts(self) -> list[Path]:
         """The files the profile's `artifacts` globs match (once per suite, also when it is split)."""
-        found: list[Path] = []
-        for pattern in self.suite.config.artifacts:
-            for match in sorted(glob.glob(pattern, root_dir=self.cwd, recursive=True)):
-                path = (self.cwd / match).resolve()
-                if path.is_file():
-                    found.append(path)
-        return found
+        matched = match_files(self.suite.config.artifacts, cwd=self.cwd, repo_root=self.repo_root)
+        for item in matched.ignored:
+            self.refused.append(
+                f"`artifacts` matched {self._show(item.path)} ({item.reason}): refused, not kept"
+            )
+        return [path.resolve() for path in matched.files]
 
 
-def glob_files(pattern: str, root: Path) -> list[Path]:
-    """Files matching a glob relative to `root` (absolute patterns allowed), sorted."""
-    if Path(pattern).is_absolute():
-        matches = glob.glob(pattern, recursive=True)
-    else:
-        matches = [str(root / m) for m in glob.glob(pattern, root_dir=root, recursive=True)]
-    return sorted(Path(m) for m in matches if Path(m).is_file())
+#: the start of the reason a match that is a FIFO, a device or a socket is not read
+NOT_REGULAR = "no regular file"
 
 
-#: the reason a match outside the project is not read
-OUTSIDE = "outside the project"
+def match_files(patterns: Sequence[str], *, cwd: Path, repo_root: Path, own: bool = False) -> ResultFiles:
+    """The one door for the files a suite left: glob `patterns`, check each match, classify it.
 
+    `patterns` are globs relative to `cwd` (absolute ones allowed, `**` recursive,
+    `!glob` excludes). Each match, in sorted order, is
+    - kept (`files`): a regular file (links followed) that `paths.refusal` lets in;
+    - refused (`ignored`, with the reason, which the caller shows and records): a
+      match the path check refuses — it resolves outside the project (a link out of
+      it, one to `/dev/zero`, an absolute glob elsewhere) or its name holds a control
+      character — or that is no regular file (a FIFO, a device, a socket): never
+      opened, never copied;
+    - left out: a folder or a link to nothing (a glob's `**` matches every folder).
 
-def match_result_files(patterns: Sequence[str], *, cwd: Path, repo_root: Path) -> ResultFiles:
-    """The files `patterns` match (relative to `cwd`; `!glob` excludes), sorted, checked by `paths`.
-
-    A match that resolves outside `repo_root` (a symlink out of it, an absolute
-    glob elsewhere) or whose name holds a control character is not read: it is
-    returned in `ignored` with the reason, so the caller can say so.
+    `own`: `cwd` is a folder of the bundle the suite's tool was told to write its
+    reports into (`QAAGENT_JUNIT_DIR`), so a report there that cannot be read is the
+    suite's error, never dropped: everything but a link that leads to no regular file
+    is kept, and the reader (`formats.source`) refuses with the reason what is a link
+    out of the project ("refused: it points outside the project"), a FIFO or device
+    ("is not a regular file"), a folder ("is a directory"), or too large. A link to
+    nothing, to a folder or to a device is never followed: the bundle sets it aside
+    and lists it as not kept.
     """
     wanted: set[Path] = set()
     excluded: set[Path] = set()
     for pattern in patterns:
         negated = pattern.startswith("!")
-        (excluded if negated else wanted).update(glob_files(pattern.removeprefix("!"), cwd))
+        matches = glob.glob(pattern.removeprefix("!"), root_dir=cwd, recursive=True)
+        (excluded if negated else wanted).update(cwd / match for match in matches)
     root = repo_root.resolve()
     found = ResultFiles()
     for path in sorted(wanted - excluded):
+        if own:
+            if not path.is_symlink() or _kind(path) == "file":
+                found.files.append(path)
+            continue
         why = refusal(path, root=root)
-        if why is None:
+        kind = _kind(path)
+        if why is not None:
+            found.ignored.append(IgnoredFile(path, why))
+        elif kind == "file":
             found.files.append(path)
-        else:
-            found.ignored.append(IgnoredFile(path, f"{OUTSIDE}: {why}"))
+        elif kind not in ("folder", "nothing"):
+            found.ignored.append(IgnoredFile(path, f"{NOT_REGULAR}: a {kind}"))
     return found
+
+
+def _kind(path: Path) -> str:
+    """What `path` is, links followed: file, folder, nothing (a link to nothing), FIFO, socket or device."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return "nothing"
+    if stat.S_ISREG(mode):
+        return "file"
+    if stat.S_ISDIR(mode):
+        return "folder"
+    return "FIFO" if stat.S_ISFIFO(mode) else "socket" if stat.S_ISSOCK(mode) else "device"
+
+
+def refused_note(ignored: Sequence[IgnoredFile]) -> str:
+    """`` (2 outside the project, 1 no regular file: not read)`` for the refused of `ignored`; '' if none."""
+    counts: dict[str, int] = {}
+    for item in ignored:
+        category = item.reason.partition(":")[0]
+        if category in (OUTSIDE, UNSAFE_NAME, NOT_REGULAR):
+            counts[category] = counts.get(category, 0) + 1
+    if not counts:
+        return ""
+    return " (" + ", ".join(f"{n} {category}" for category, n in counts.items()) + ": not read)"
 
 
 def keep_copies(sources: Sequence[Path], folder: Path) -> list[Path]:

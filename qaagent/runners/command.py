@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from qaagent.results import IgnoredFile, TestCase
-from qaagent.runners.base import OUTSIDE, AttemptSpec, ResultFiles, Runner, keep_copies, match_result_files
+from qaagent.runners.base import AttemptSpec, ResultFiles, Runner, keep_copies, match_files, refused_note
 
 #: the reason a match written before the attempt is not read
 STALE = "written before this attempt started"
@@ -69,8 +69,7 @@ class CommandRunner(Runner):
                 f"all {len(stale)} file(s) matching `{config.result_key}` were {STALE}: a command "
                 "suite reads only what its command writes (publish earlier results with `runner: report`)"
             )
-        outside = sum(1 for i in ignored if i.reason.startswith(OUTSIDE))
-        refused = f" ({outside} outside the project, not read)" if outside else ""
+        refused = refused_note(ignored)
         # A typo in the glob must not turn the suite into a green exit-code check.
         kind = "JUnit file" if config.files is None and config.format in (None, "junit") else "result file"
         return f"no {kind} written by this attempt matches `{config.result_key}`{refused}"
@@ -81,12 +80,12 @@ class CommandRunner(Runner):
         # A JUnit suite reads the *.xml files there, as it always did; any other format every file.
         pattern = "*.xml" if self.result_format == "junit" else "*"
         # Anything else there (a folder, a FIFO) is read too: the reader refuses it with the reason.
-        own = sorted(p for p in own_dir.glob(pattern) if p != own_dir / MATCHED)
+        own = match_files([pattern, f"!{MATCHED}"], cwd=own_dir, repo_root=self.repo_root, own=True).files
         globs = self.suite.config.result_globs
         if not globs:
             return ResultFiles(own)
         started = _attempt_start(attempt_dir)
-        matched = match_result_files(globs, cwd=self.cwd, repo_root=self.repo_root)
+        matched = match_files(globs, cwd=self.cwd, repo_root=self.repo_root)
         fresh: list[Path] = []
         ignored = list(matched.ignored)
         for path in matched.files:

@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from qaagent.results import IgnoredFile, TestCase
-from qaagent.runners.base import OUTSIDE, AttemptSpec, ResultFiles, Runner, keep_copies, match_result_files
+from qaagent.runners.base import AttemptSpec, ResultFiles, Runner, keep_copies, match_files, refused_note
 
 
 class ReportRunner(Runner):
@@ -46,13 +46,12 @@ class ReportRunner(Runner):
 
     def result_files(self, attempt_dir: Path) -> ResultFiles:
         """Every file the globs match, whatever its age, copied into the bundle (those outside refused)."""
-        matched = match_result_files(self.suite.config.result_globs, cwd=self.cwd, repo_root=self.repo_root)
+        matched = match_files(self.suite.config.result_globs, cwd=self.cwd, repo_root=self.repo_root)
         copies = keep_copies(matched.files, attempt_dir / "results")
         return ResultFiles(copies, matched.ignored, matched.files)
 
     def no_report_problem(self, how_it_ended: str, ignored: Sequence[IgnoredFile] = ()) -> str | None:  # noqa: ARG002 - the Runner interface
         """No file matched (or every match was refused): an error that says where it looked."""
         config = self.suite.config
-        outside = sum(1 for i in ignored if i.reason.startswith(OUTSIDE))
-        refused = f"; {outside} match(es) outside the project were refused" if outside else ""
+        refused = refused_note(ignored)
         return f"no result file matches `{config.result_key}` in {self._show(self.cwd)}{refused}"

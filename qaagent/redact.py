@@ -1,0 +1,432 @@
+r"""The one redaction step: every piece of text qaagent lets out of the process passes here first.
+
+What leaves the process — the console, workflow commands, `GITHUB_OUTPUT`,
+`GITHUB_STEP_SUMMARY`, check-run and comment bodies, every file of the
+evidence bundle — is written by a door that calls the process's `Redactor`
+(`current()`): the console, `qaagent.github.commands`, the GitHub API client,
+the bundle's writers, the output readers of child processes (`StreamRedactor`,
+as the output is written, so a killed run leaves no raw secret behind) and the
+copy of files into the bundle (`copy_redacted`).
+
+**Which values are secrets.** The value of every environment variable
+
+- whose name has a part (split at ``_``, ``-`` and ``.``) that ends with
+  ``TOKEN``, ``SECRET``, ``PASSWORD``, ``PASSWD``, ``PASSPHRASE``,
+  ``CREDENTIAL`` or ``KEY`` (a plural ``S`` allowed: ``API_KEYS``), or is
+  exactly ``PASS`` or ``PWD`` in a name of several parts (``DB_PASS``; ``PWD``
+  alone is the working directory) — so ``GITHUB_TOKEN``, ``PGPASSWORD``,
+  ``AWS_SECRET_ACCESS_KEY`` count and ``POETRY_KEYRING_ENABLED`` does not;
+- or that `QAAGENT_SECRETS` names (names separated by commas or blanks);
+
+and the values registered at run time (`register`: the GitHub token qaagent was
+handed). A value counts only when it is long and specific enough to be one:
+at least `MIN_SECRET_LENGTH` (8) characters once surrounding blanks are
+removed, not a number, and not a common setting word (`COMMON_VALUES`:
+``false``, ``disabled``…). A multi-line value (a private key) also counts line
+by line, each line by the same rule.
+
+**Encodings.** Tools write secrets in more ways than one, so each secret is
+looked for raw, XML/HTML-escaped (``&amp;``, ``&lt;``, ``&quot;``, ``&#39;``…),
+JSON-escaped (``\"``, ``\u00e9``, ``\/``, Go's ``\u003c``), URL-encoded (both
+hex cases, ``+`` for blanks), base64 and base64url (inside any encoded text,
+whatever comes before it: ``user:secret`` in a Basic header), and split by a
+line break where a tool wraps its output (``fold``, 76-column base64). The rest
+of a line after an ``Authorization:`` header name is masked too.
+
+It cannot know secrets that are nowhere in the environment; that is what the
+allowlist of recorded environment variables is for.
+"""
+
+from __future__ import annotations
+
+import base64
+import bisect
+import codecs
+import html
+import json
+import os
+import re
+import threading
+from collections.abc import Iterable, Mapping
+from typing import IO
+from urllib.parse import quote, quote_plus
+
+MASK = "***"
+#: name parts ending with one of these (plural S allowed) mark a secret variable
+SECRET_NAME_WORDS = ("TOKEN", "SECRET", "PASSWORD", "PASSWD", "PASSPHRASE", "CREDENTIAL", "KEY")
+#: name parts that mark a secret only as a whole part of a longer name
+SECRET_NAME_PARTS = frozenset({"PASS", "PWD"})
+#: the variable naming more variables whose values are secrets
+EXTRA_NAMES_VARIABLE = "QAAGENT_SECRETS"
+#: shorter values would mask ordinary words and numbers everywhere
+MIN_SECRET_LENGTH = 8
+#: values that are settings, never secrets, whatever the variable is called (compared in lower case)
+COMMON_VALUES = frozenset(
+    {"true", "false", "yes", "no", "on", "off", "none", "null", "nil", "undefined", "enabled", "disabled"}
+)
+#: characters read from a stream at a time by `copy_redacted`
+PIECE_CHARS = 1 << 20
+
+_NAME_SPLIT = re.compile(r"[^A-Z0-9]+")
+_NUMBER = re.compile(r"[+-]?\d+(?:[.,]\d+)?")
+_HEADER = re.compile(r"(?i)(\b(?:proxy-)?authorization[\"']?\s*[:=]\s*)[^\r\n]*")
+_BREAKS = re.compile(r"[\r\n]")
+_B64 = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/-_")
+_HEX = re.compile(r"%[0-9A-F]{2}")
+_ALNUM_RUN = re.compile(r"[A-Za-z0-9]+")
+#: extra characters kept in the windows around a stream's pieces (line breaks inside a match)
+_SLACK = 8
+
+
+def is_secret_name(name: str) -> bool:
+    """Whether an environment variable's name says its value is a secret (see the module doc)."""
+    parts = [p for p in _NAME_SPLIT.split(name.upper()) if p]
+    for part in parts:
+        stem = part[:-1] if part.endswith("S") and len(part) > 1 else part
+        if stem.endswith(SECRET_NAME_WORDS) or part.endswith(SECRET_NAME_WORDS):
+            return True
+        if part in SECRET_NAME_PARTS and len(parts) > 1:
+            return True
+    return False
+
+
+def is_secret_value(value: str) -> bool:
+    """Whether `value` is long and specific enough to be treated as a secret (see the module doc)."""
+    text = value.strip()
+    return (
+        len(text) >= MIN_SECRET_LENGTH
+        and text.lower() not in COMMON_VALUES
+        and _NUMBER.fullmatch(text) is None
+    )
+
+
+def secret_names(environ: Mapping[str, str]) -> list[str]:
+    """The names of `environ` whose values are secrets: by their name, or named by QAAGENT_SECRETS."""
+    extra = {n for n in re.split(r"[\s,]+", environ.get(EXTRA_NAMES_VARIABLE, "")) if n}
+    return [name for name in environ if name in extra or is_secret_name(name)]
+
+
+def secret_values(values: Iterable[str]) -> set[str]:
+    """The values that count, each multi-line value also line by line."""
+    found: set[str] = set()
+    for value in values:
+        for piece in (value, *value.splitlines()):
+            if is_secret_value(piece):
+                found.add(piece.strip())
+    return found
+
+
+# -- the encodings a secret is looked for in ------------------------------------------------------
+
+
+def _xml_forms(value: str) -> set[str]:
+    base = value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    forms = {base, html.escape(value)}
+    quotes = (("&quot;", "&apos;"), ("&quot;", "&#39;"), ("&#34;", "&#39;"), ("&#x22;", "&#x27;"))
+    for dquote, squote in quotes:
+        forms.add(base.replace('"', dquote).replace("'", squote))
+        forms.add(base.replace('"', dquote))
+    return forms
+
+
+def _json_forms(value: str) -> set[str]:
+    forms = {json.dumps(value)[1:-1], json.dumps(value, ensure_ascii=False)[1:-1]}
+    slashes = {form.replace("/", "\\/") for form in forms}
+    go_style = {f.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026") for f in forms}
+    return forms | slashes | go_style
+
+
+def _url_forms(value: str) -> set[str]:
+    forms = {quote(value, safe=""), quote(value, safe="/"), quote_plus(value, safe="")}
+    forms.add(quote(value, safe="!'()*"))  # JavaScript's encodeURIComponent
+    return forms | {_HEX.sub(lambda m: m[0].lower(), form) for form in forms}
+
+
+def _base64_cores(value: str) -> set[str]:
+    """The part of any base64 text holding `value` that depends on `value` alone, per alignment.
+
+    `value`'s bytes may start at any offset of an encoded text (``user:value``); for each
+    offset modulo 3 the groups of 3 bytes made only of `value`'s bytes encode the same way
+    whatever surrounds them.
+    """
+    data = value.encode("utf-8", "surrogatepass")
+    cores: set[str] = set()
+    for offset in range(3):
+        first = (offset + 2) // 3  # the first group holding only value bytes
+        last = (offset + len(data) - 3) // 3  # the last one
+        if last < first:
+            continue
+        encoded = base64.b64encode(b"\0" * offset + data).decode("ascii")[4 * first : 4 * (last + 1)]
+        if len(encoded) >= MIN_SECRET_LENGTH:
+            cores.add(encoded)
+            cores.add(encoded.replace("+", "-").replace("/", "_"))
+    return cores
+
+
+class Redactor:
+    """Masks known secret values, in the encodings tools write them in, and Authorization headers."""
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        values = secret_values(secrets)
+        self.secrets: frozenset[str] = frozenset(values)
+        plain: set[str] = set()
+        cores: set[str] = set()
+        for value in values:
+            plain |= {value} | _xml_forms(value) | _json_forms(value) | _url_forms(value)
+            cores |= _base64_cores(value)
+        cores -= plain
+        self._cores = frozenset(cores)
+        # longest first, so a secret containing another is masked whole
+        ordered = sorted(plain | cores, key=lambda v: (-len(v), v))
+        self._pattern = re.compile("|".join(re.escape(v) for v in ordered)) if ordered else None
+        # A substring of each form that any text holding it must hold: testing these with `in`
+        # is several times faster than a scan with the pattern (most text holds no secret).
+        anchors = {_anchor(v) for v in ordered}
+        self._anchors: tuple[str, ...] | None = None if "" in anchors else tuple(sorted(anchors))
+        #: characters a stream holds back: the longest form and the line breaks it may span
+        self.hold = max((len(v) for v in ordered), default=0) + _SLACK
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str] | None = None, extra: Iterable[str] = ()) -> Redactor:
+        """A redactor for the secrets of `environ` (default: os.environ) and the values `extra`."""
+        env = os.environ if environ is None else environ
+        return cls([*(env[name] for name in secret_names(env)), *extra])
+
+    def with_secrets(self, values: Iterable[str]) -> Redactor:
+        """This redactor with more secret values."""
+        return Redactor([*self.secrets, *values])
+
+    def redact(self, text: str) -> str:
+        """`text` with every secret and Authorization header value masked."""
+        if not text:
+            return text
+        # the common case, as cheap as it can be: no secret and no header in the text
+        joined = text.replace("\r", "").replace("\n", "") if ("\n" in text or "\r" in text) else text
+        if (
+            self._pattern is None or (self._anchors is not None and not self._holds_anchor(joined))
+        ) and "uthorization" not in text.lower():
+            return text
+        return self.redact_span(text)[0]
+
+    def _holds_anchor(self, text: str) -> bool:
+        return any(anchor in text for anchor in self._anchors or ())
+
+    def redact_span(self, text: str, before: str = "", after: str = "") -> tuple[str, bool]:
+        """`text` redacted, seeing `before` and `after` it (the text around it in a stream).
+
+        Returns the redacted `text` and whether it ends inside an Authorization
+        header's value (the rest of that line is to be masked). A secret that
+        starts in `before` was shown as ``***`` there: its rest in `text` is left
+        out; one that continues into `after` is masked here up to `text`'s end.
+        """
+        # Secrets first, on the text as written (a secret may run across a header's line end),
+        # then the rest of each Authorization header's line.
+        return self._headers(self._secrets(text, before, after), before, after)
+
+    def _secrets(self, text: str, before: str, after: str) -> str:
+        """`text` with every secret masked, seeing `before` and `after` it."""
+        if self._pattern is None:
+            return text
+        whole = before + text + after
+        breaks = "\n" in whole or "\r" in whole
+        joined = whole.replace("\r", "").replace("\n", "") if breaks else whole
+        if self._anchors is not None and not any(anchor in joined for anchor in self._anchors):
+            return text  # the common case
+        if self._pattern.search(joined) is None:
+            return text
+        matches = list(self._pattern.finditer(joined))
+        removed = [m.start() for m in _BREAKS.finditer(whole)] if breaks else []
+        # where each removed line-break character sits in `joined`
+        kept_before = [pos - index for index, pos in enumerate(removed)]
+
+        def original(position: int) -> int:
+            return position + bisect.bisect_right(kept_before, position)
+
+        start, end = len(before), len(before) + len(text)
+        breaks_at = frozenset(kept_before)
+        spans: list[tuple[int, int]] = []
+        for match in matches:
+            low, high = match.span()
+            if match[0] in self._cores:
+                low, high = _base64_run(joined, low, high, breaks_at)
+            lo, hi = original(low), original(high - 1) + 1
+            if hi > start and lo < end:
+                spans.append((lo, hi))
+        return _masked(whole, start, end, spans)
+
+    def _headers(self, text: str, before: str, after: str) -> tuple[str, bool]:
+        """Mask the rest of the line after an Authorization header name, which may start in `before`.
+
+        The second value says whether the masked value goes on past `text` (into `after`).
+        """
+        tail = before[max(before.rfind("\n"), before.rfind("\r")) + 1 :][-64:]
+        probe = tail + text + after
+        if "uthorization" not in probe.lower():
+            return text, False
+        out: list[str] = []
+        position = 0
+        open_header = False
+        for match in _HEADER.finditer(probe):
+            value_start, value_end = match.end(1) - len(tail), match.end() - len(tail)
+            if value_start < 0 or value_start >= len(text):
+                continue  # masked by the piece before, or by the next one
+            out.append(text[position:value_start])
+            out.append(MASK)
+            position = min(value_end, len(text))
+            open_header = value_end > len(text)
+        out.append(text[position:])
+        return "".join(out), open_header
+
+
+def _anchor(form: str) -> str:
+    """The longest run of letters and digits in `form` ("" when shorter than 4)."""
+    best = max(_ALNUM_RUN.findall(form), key=len, default="")
+    return best if len(best) >= 4 else ""  # noqa: PLR2004 - shorter runs are everywhere
+
+
+def _base64_run(text: str, low: int, high: int, breaks: frozenset[int]) -> tuple[int, int]:
+    """Widen a base64 core match to the run of base64 characters around it, on its own lines.
+
+    `breaks` are the positions of `text` where a line break was taken out: the widening
+    stops there (the next line's first word is not part of the encoded text).
+    """
+    while low > 0 and low not in breaks and text[low - 1] in _B64:
+        low -= 1
+    while high < len(text) and high not in breaks and text[high] in _B64:
+        high += 1
+    while high < len(text) and high not in breaks and text[high] == "=":
+        high += 1
+    return low, high
+
+
+def _masked(whole: str, start: int, end: int, spans: list[tuple[int, int]]) -> str:
+    """`whole[start:end]` with each span masked: one ``***`` per line it covers.
+
+    The part of a span that continues a line already shown masked before `start` is left out.
+    """
+    out: list[str] = []
+    position = start
+    for lo, hi in sorted(spans):
+        lo_in, hi_in = max(lo, start, position), min(hi, end)
+        if hi_in <= lo_in:
+            continue
+        out.append(whole[position:lo_in])
+        covered = whole[lo_in:hi_in]
+        # the span's piece on this line began in `before`: it was shown masked there
+        continued = lo < start and whole[start - 1] not in "\r\n"
+        pieces = _BREAKS.split(covered)
+        breaks = _BREAKS.findall(covered)
+        for index, piece in enumerate(pieces):
+            if piece and not (index == 0 and continued and lo_in == start):
+                out.append(MASK)
+            if index < len(breaks):
+                out.append(breaks[index])
+        position = hi_in
+    out.append(whole[position:end])
+    return "".join(out)
+
+
+class StreamRedactor:
+    """Redacts text that arrives in pieces (a child's output, a file), holding back only a little.
+
+    What `feed` returns can be written at once: the last `Redactor.hold`
+    characters wait for what follows (a secret may continue there), so a run
+    killed at any moment leaves at most that much unwritten, and nothing raw.
+    """
+
+    def __init__(self, redactor: Redactor) -> None:
+        self._redactor = redactor
+        self._held = ""
+        self._before = ""
+        self._masking = False  #: inside an Authorization header's value that started earlier
+
+    def feed(self, text: str) -> str:
+        """The redacted text that can be written now."""
+        buffered = self._held + text
+        cut = len(buffered) - self._redactor.hold
+        if cut <= 0:
+            self._held = buffered
+            return ""
+        self._held = buffered[cut:]
+        return self._emit(buffered[:cut], self._held)
+
+    def flush(self) -> str:
+        """What is held back, redacted, when the stream has gone quiet (a live echo must not lag a line).
+
+        A secret is written in one piece, and a tool that wraps it writes the lines together, so
+        a pause in the output ends what can belong to one secret; the stream goes on after it.
+        """
+        return self.close()
+
+    def close(self) -> str:
+        """The rest, redacted (at the end of the stream)."""
+        rest, self._held = self._held, ""
+        return self._emit(rest, "")
+
+    def _emit(self, text: str, after: str) -> str:
+        before = self._before
+        if self._masking:
+            line_end = _BREAKS.search(text)
+            if line_end is None:
+                self._before = (before + text)[-self._redactor.hold :]
+                return ""
+            self._masking = False
+            before = (before + text[: line_end.start()])[-self._redactor.hold :]
+            text = text[line_end.start() :]
+        redacted, self._masking = self._redactor.redact_span(text, before, after)
+        self._before = (before + text)[-max(self._redactor.hold, 64) :]
+        return redacted
+
+
+def copy_redacted(src: IO[bytes], dst: IO[bytes], redactor: Redactor, *, chunk: int = PIECE_CHARS) -> None:
+    """Copy a text stream, redacted on the way; bytes that are not UTF-8 pass through unchanged."""
+    decoder = codecs.getincrementaldecoder("utf-8")("surrogateescape")
+    stream = StreamRedactor(redactor)
+    while data := src.read(chunk):
+        dst.write(stream.feed(decoder.decode(data)).encode("utf-8", "surrogateescape"))
+    dst.write(stream.feed(decoder.decode(b"", final=True)).encode("utf-8", "surrogateescape"))
+    dst.write(stream.close().encode("utf-8", "surrogateescape"))
+
+
+# -- the process's redactor ---------------------------------------------------------------------
+
+_lock = threading.Lock()
+_installed: Redactor | None = None
+_registered: set[str] = set()
+_cache: dict[frozenset[str], Redactor] = {}
+
+
+def install(redactor: Redactor | None) -> None:
+    """Make `redactor` the process's (None: derive it from the environment again, on each use)."""
+    global _installed  # noqa: PLW0603 - the one redactor of the process, by design
+    with _lock:
+        _installed = redactor.with_secrets(_registered) if redactor is not None and _registered else redactor
+
+
+def register(value: str) -> None:
+    """Add a secret value known only at run time (the GitHub token handed to qaagent)."""
+    global _installed  # noqa: PLW0603
+    with _lock:
+        _registered.add(value)
+        if _installed is not None:
+            _installed = _installed.with_secrets([value])
+
+
+def current() -> Redactor:
+    """The process's redactor: the installed one, else one for the current environment."""
+    if _installed is not None:
+        return _installed
+    env = os.environ
+    values = frozenset([*(env[name] for name in secret_names(env)), *_registered])
+    with _lock:
+        found = _cache.get(values)
+        if found is None:
+            if len(_cache) > 32:  # noqa: PLR2004 - a handful of environments per process
+                _cache.clear()
+            found = _cache[values] = Redactor(values)
+        return found
+
+
+def redact(text: str) -> str:
+    """`text` through the process's redactor."""
+    return current().redact(text)

@@ -1,0 +1,246 @@
+"""Nothing gets in: hostile bundles, profile values and files at the doors (issue 12's reproductions).
+
+Each test runs real qaagent processes on real files (FIFOs, links, /dev/zero) and
+expects one line and exit 2 where the input is bad, and a normal run where only
+what a suite left behind is odd.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import ProjectFactory, run_qaagent
+from helpers import latest_bundle, manifest_of
+
+PASSING_JUNIT = '<testsuite name="x" tests="1"><testcase classname="a" name="b"/></testsuite>'
+
+
+def _passing_project(qa_project: ProjectFactory, script: str = "") -> Path:
+    command = [
+        "sh",
+        "-c",
+        f'mkdir -p "$QAAGENT_JUNIT_DIR" && echo \'{PASSING_JUNIT}\' > "$QAAGENT_JUNIT_DIR/ok.xml"{script}',
+    ]
+    return qa_project(
+        {".qaagent.yaml": f"tests:\n  s: {{runner: command, command: {json.dumps(command)}}}\n"}
+    )
+
+
+def _one_line_exit_2(result: subprocess.CompletedProcess[str]) -> str:
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, lines
+    return lines[0]
+
+
+def _sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("run_id", ["RELATIVE", "ABSOLUTE"])
+def test_merge_refuses_a_run_id_that_leaves_the_evidence_dir(
+    qa_project: ProjectFactory, tmp_path: Path, run_id: str
+) -> None:
+    root = _passing_project(qa_project)
+    assert run_qaagent("run-all", "--quiet", cwd=root).returncode == 0
+    bundle = latest_bundle(root)
+    target = tmp_path / "x" / ".config" / "git"
+    # relative: from <root>/ev/merged/<run>/shards/ five levels up is tmp_path
+    run_id = str(target) if run_id == "ABSOLUTE" else "../../../../../x/.config/git"
+    (bundle / "config").write_text("[core]\n\tfsmonitor = touch /tmp/pwned\n", encoding="utf-8")
+    manifest = manifest_of(bundle)
+    manifest["run_id"] = run_id
+    size = (bundle / "config").stat().st_size
+    manifest["files"].append({"path": "config", "sha256": _sha(bundle / "config"), "size": size})
+    (bundle / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+
+    verified = run_qaagent("verify", str(bundle), cwd=root)
+    assert verified.returncode != 0, verified.stdout
+    assert "run_id" in verified.stdout + verified.stderr
+
+    result = run_qaagent("merge", str(bundle), "--evidence-dir", "ev/merged", "--junit", "m.xml", cwd=root)
+    assert "run_id" in _one_line_exit_2(result)
+    assert not target.exists()
+    assert not (root / "ev").exists()
+
+
+@pytest.mark.parametrize(
+    ("value", "field"),
+    [
+        ('"ev\\n/home/runner/.docker/config.json\\n"', "evidence_dir"),
+        ("/tmp/outside-evidence", "evidence_dir"),
+        ("/tmp/outside.xml", "junit"),
+        ("../../outside.xml", "junit"),
+    ],
+)
+def test_profile_report_paths_stay_inside_the_project(
+    qa_project: ProjectFactory, value: str, field: str
+) -> None:
+    root = qa_project(
+        {
+            ".qaagent.yaml": f'reports:\n  {field}: {value}\ntests:\n  s: {{runner: command, command: ["true"]}}\n'
+        }
+    )
+    line = _one_line_exit_2(run_qaagent("run-all", "--quiet", cwd=root, timeout=60))
+    assert f"reports.{field}" in line
+    assert not Path("/tmp/outside.xml").exists() or field != "junit"
+    assert not (root / ".qaagent").exists()
+
+
+@pytest.mark.parametrize("field", ["working_directory", "path"])
+def test_suite_paths_from_the_profile_stay_inside_the_project(qa_project: ProjectFactory, field: str) -> None:
+    root = qa_project(
+        {
+            ".qaagent.yaml": f"tests:\n  s: {{runner: pytest, {field}: ../../..}}\n",
+            "test_a.py": "def test_a(): pass\n",
+        }
+    )
+    line = _one_line_exit_2(run_qaagent("run-all", "--quiet", cwd=root, timeout=60))
+    assert f"tests.s.{field}" in line
+
+
+@pytest.mark.slow
+def test_links_fifos_and_devices_in_a_junit_folder_do_not_fail_a_passing_run(
+    qa_project: ProjectFactory,
+) -> None:
+    script = (
+        ' && cd "$QAAGENT_JUNIT_DIR" && ln -s /nonexistent dangling.xml && ln -s /tmp folder'
+        " && ln -s /dev/zero zero.log && mkfifo pipe.log && ln -s /etc/hostname host.txt"
+    )
+    root = _passing_project(qa_project, script)
+    result = run_qaagent("run-all", "--quiet", cwd=root, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+    bundle = latest_bundle(root)
+    manifest = manifest_of(bundle)
+    assert manifest["status"] == "success"
+    not_kept = {entry["path"].rsplit("/", 1)[-1]: entry["why"] for entry in manifest["not_kept"]}
+    assert not_kept["dangling.xml"] == "not kept (symlink to /nonexistent)"
+    assert not_kept["folder"] == "not kept (symlink to /tmp)"
+    assert not_kept["zero.log"] == "not kept (symlink to /dev/zero)"
+    assert not_kept["host.txt"] == "not kept (symlink to /etc/hostname)"
+    assert not_kept["pipe.log"] == "not kept (FIFO)"  # (a FIFO named as a report is the suite's error)
+    listed = {entry["path"] for entry in manifest["files"]}
+    assert not any(name.endswith(("dangling.xml", "zero.log", "pipe.log", "host.txt")) for name in listed)
+    assert run_qaagent("verify", str(bundle), cwd=root).returncode == 0
+
+
+@pytest.mark.slow
+def test_keep_never_prunes_the_bundle_of_a_run_still_going(qa_project: ProjectFactory) -> None:
+    root = _passing_project(qa_project)
+    evidence = root / ".qaagent" / "evidence"
+    host = socket.gethostname()
+    alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        for run_id, pid in (("20200101_000000Z", alive.pid), ("20200101_000001Z", 2**22 + 1)):
+            (evidence / run_id).mkdir(parents=True)
+            manifest = {
+                "schema_version": 1,
+                "run_id": run_id,
+                "status": "running",
+                "started": "2020-01-01T00:00:00Z",
+                "host": {"hostname": host},
+                "process": {"pid": pid, "host": host},
+                "files": [],
+            }
+            (evidence / run_id / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+        result = run_qaagent("run-all", "--quiet", "--keep", "1", cwd=root, timeout=60)
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert (evidence / "20200101_000000Z").is_dir()  # its process is alive
+        assert not (evidence / "20200101_000001Z").exists()  # its process is gone
+        mine = manifest_of(latest_bundle(root))
+        assert mine["process"] == {"pid": mine["process"]["pid"], "host": host}
+    finally:
+        alive.kill()
+        alive.wait()
+
+
+@pytest.mark.parametrize("kind", ["fifo", "zero", "link-to-zero"])
+def test_a_profile_that_is_no_regular_file_is_refused(tmp_path: Path, kind: str) -> None:
+    profile = tmp_path / "profile.yaml"
+    if kind == "fifo":
+        os.mkfifo(profile)
+        name = str(profile)
+    elif kind == "zero":
+        name = "/dev/zero"
+    else:
+        profile.symlink_to("/dev/zero")
+        name = str(profile)
+    line = _one_line_exit_2(run_qaagent("validate", "--profile", name, cwd=tmp_path, timeout=30))
+    assert "no regular file" in line
+
+
+def test_verify_refuses_a_manifest_that_is_a_fifo(tmp_path: Path) -> None:
+    bundle = tmp_path / "20250101_000000Z"
+    bundle.mkdir()
+    os.mkfifo(bundle / "manifest.json")
+    result = run_qaagent("verify", str(bundle), cwd=tmp_path, timeout=30)
+    assert result.returncode == 1, result.stdout + result.stderr  # a problem named, as verify does
+    assert "no regular file" in result.stdout + result.stderr
+
+
+@pytest.mark.slow
+def test_artifact_globs_never_copy_what_points_outside_the_project(qa_project: ProjectFactory) -> None:
+    root = qa_project(
+        {
+            ".qaagent.yaml": (
+                'tests:\n  s:\n    runner: command\n    command: ["sh", "-c", "exit 1"]\n'
+                '    artifacts: ["shots/*", "/etc/hostname", "../../*/etc/os-release"]\n'
+            ),
+            "shots/fine.txt": "kept\n",
+        }
+    )
+    (root / "shots" / "screen.png").symlink_to("/etc/hostname")
+    result = run_qaagent("run-all", "--quiet", cwd=root, timeout=60)
+    assert result.returncode == 1, result.stdout + result.stderr
+    output = result.stdout + result.stderr
+    assert "shots/screen.png" in output
+    assert "/etc/hostname" in output
+    assert "refused, not kept" in output
+    listed = {entry["path"] for entry in manifest_of(latest_bundle(root))["files"]}
+    assert any(path.endswith("artifacts/shots/fine.txt") for path in listed), listed
+    assert not any(path.endswith(("screen.png", "hostname", "os-release")) for path in listed), listed
+
+
+@pytest.mark.slow
+def test_a_log_that_cannot_be_written_ends_in_exit_3_not_a_hang(qa_project: ProjectFactory) -> None:
+    # 4 MiB of output against a 1 MiB file-size limit (ulimit -f, in KiB) on qaagent's own writes:
+    # the reader must keep draining, the suite ends on its own, the manifest says what was lost.
+    printer = "import sys\nfor _ in range(4096):\n    sys.stdout.write('x' * 1023 + '\\n')\n"
+    root = qa_project(
+        {
+            "printer.py": printer,
+            ".qaagent.yaml": (
+                f"tests:\n  loud: {{runner: command, command: {json.dumps([sys.executable, 'printer.py'])},"
+                " timeout: 120}\n"
+            ),
+        }
+    )
+    argv = [sys.executable, "-m", "qaagent", "run-all", "--quiet"]
+    script = "ulimit -f 1024 && exec " + " ".join(argv)
+    from conftest import qaagent_environment  # noqa: PLC0415 - the environment run_qaagent uses
+
+    result = subprocess.run(
+        ["bash", "-c", script],
+        cwd=root,
+        env=qaagent_environment(),
+        capture_output=True,
+        text=True,
+        timeout=90,
+        check=False,
+    )
+    assert result.returncode == 3, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    manifest = manifest_of(latest_bundle(root))
+    assert manifest["status"] != "running"
+    (attempt,) = manifest["suites"][0]["attempts"]
+    assert "File too large" in attempt["log_error"], attempt
+    assert attempt["duration"] < 60  # finished on its own: the pipe was drained

@@ -1,0 +1,78 @@
+"""`kill -9` of qaagent (an OOM kill): what it leaves behind must be safe to publish, and nothing runs on.
+
+The README's workflows upload the evidence directory with `if: ${{ !cancelled() }}`, so a
+partial bundle is published too: its logs must hold no raw secret (they are redacted as they
+are written). And the suites qaagent started must not outlive it (its watchdog stops their
+process groups when qaagent's end closes the pipe it watches).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+from conftest import ProjectFactory, assert_no_process_left, processes_with, start_qaagent, unique_marker
+
+PY = sys.executable
+SECRET = "sk-live-Zq8w&7/XpL0+aa"  # noqa: S105 - a made-up secret with characters that get encoded
+
+SUITE = """
+import base64, os, subprocess, sys, time, urllib.parse
+secret = os.environ["MY_API_TOKEN"]
+marker = sys.argv[1]
+subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)", marker])
+print("connecting with key=" + secret, flush=True)
+print("url form " + urllib.parse.quote(secret, safe=""), flush=True)
+print("basic " + base64.b64encode(("user:" + secret).encode()).decode(), flush=True)
+for _ in range(2000):  # more than any write buffer holds
+    print("padding " + "." * 100, flush=True)
+open("started", "w").write(str(os.getpid()))
+time.sleep(300)
+"""
+
+
+def _wait_for(path: Path, seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while not (path.exists() and path.stat().st_size > 0):
+        assert time.monotonic() < deadline, f"{path} never appeared"
+        time.sleep(0.05)
+
+
+@pytest.mark.slow
+def test_a_kill_9_leaves_no_raw_secret_and_no_suite_running(qa_project: ProjectFactory) -> None:
+    marker = unique_marker()
+    root = qa_project(
+        {
+            "suite.py": SUITE,
+            ".qaagent.yaml": f"tests:\n  hang: {{runner: command, command: {json.dumps([PY, 'suite.py', marker])}}}\n",
+        }
+    )
+    proc = start_qaagent("run-all", "--quiet", cwd=root, env={"MY_API_TOKEN": SECRET})
+    try:
+        _wait_for(root / "started")
+        log = next((root / ".qaagent" / "evidence").glob("*/suites/hang/attempt-1/output.log"))
+        deadline = time.monotonic() + 10
+        while log.stat().st_size < 100_000:  # the secret's lines are on disk by now
+            assert time.monotonic() < deadline, log.read_text(errors="replace")[:2000]
+            time.sleep(0.05)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        if proc.stdout is not None:
+            proc.stdout.close()
+    text = log.read_text(errors="replace")
+    for form in (SECRET, quote(SECRET, safe=""), base64.b64encode(f"user:{SECRET}".encode()).decode()):
+        assert form not in text, text
+    assert "connecting with key=***" in text
+    # the suite and the grandchild in its process group are stopped by the watchdog
+    assert_no_process_left(marker, wait=10)
+    assert not processes_with(marker)

@@ -1,0 +1,199 @@
+"""The redactor: which values are secrets, the encodings they are found in, streams and files.
+
+Run-level reproductions (a secret through a whole run, into the API and the bundle) are in
+tests/test_secrets_run.py; this file pins the rule and the encodings themselves.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+from urllib.parse import quote, quote_plus
+
+import pytest
+
+from qaagent import redact
+from qaagent.redact import MASK, Redactor, StreamRedactor, copy_redacted, is_secret_name, is_secret_value
+
+SECRET = "hunter2&<pw>\"it's"  # noqa: S105 - a made-up value with every character that gets escaped
+
+
+@pytest.mark.parametrize(
+    ("name", "secret"),
+    [
+        ("GITHUB_TOKEN", True),
+        ("NPM_TOKENS", True),
+        ("MY_API_TOKEN", True),
+        ("PGPASSWORD", True),
+        ("DB_PASSWORD_FILE", True),
+        ("AWS_SECRET_ACCESS_KEY", True),
+        ("DEPLOY_KEY", True),
+        ("API_KEYS", True),
+        ("GPG_PASSPHRASE", True),
+        ("GOOGLE_CREDENTIALS", True),
+        ("DB_PASS", True),
+        ("SMTP_PWD", True),
+        ("ACTIONS_ID_TOKEN_REQUEST_URL", True),
+        ("POETRY_KEYRING_ENABLED", False),  # KEYRING is not KEY
+        ("TOKENIZER_PATH", False),
+        ("KEYBOARD_LAYOUT", False),
+        ("PWD", False),  # the working directory
+        ("OLDPWD", False),
+        ("PASSENGER_ID", False),
+        ("HOME", False),
+    ],
+)
+def test_which_names_are_secret(name: str, secret: bool) -> None:
+    assert is_secret_name(name) is secret
+
+
+@pytest.mark.parametrize(
+    ("value", "secret"),
+    [
+        ("false", False),
+        ("true", False),
+        ("1", False),
+        ("disabled", False),
+        ("Undefined", False),
+        ("hunter2", False),  # 7 characters
+        ("   short  ", False),
+        ("12345678", False),  # a number
+        ("3.1415926", False),
+        ("hunter22", True),
+        ("ghs_abcdefgh", True),
+        ("  padded-secret  ", True),
+    ],
+)
+def test_which_values_are_secret(value: str, secret: bool) -> None:
+    assert is_secret_value(value) is secret
+
+
+def test_poetry_keyring_enabled_false_masks_nothing() -> None:
+    redactor = Redactor.from_environ({"POETRY_KEYRING_ENABLED": "false", "PASSWORD": "abc"})
+    text = "assert flag == false\nexpected: false, got: true; abc"
+    assert redactor.redact(text) == text
+    assert not redactor.secrets
+
+
+def test_qaagent_secrets_names_more_variables() -> None:
+    env = {"DATABASE_URL": "postgres://u:pw-0123456@db/x", "SENTRY_DSN": "https://k3y-value@sentry",
+           "QAAGENT_SECRETS": "DATABASE_URL, SENTRY_DSN OTHER", "OTHER": "no"}  # fmt: skip
+    redactor = Redactor.from_environ(env)
+    assert (
+        redactor.redact("url postgres://u:pw-0123456@db/x dsn https://k3y-value@sentry") == "url *** dsn ***"
+    )
+    assert redactor.redact("no") == "no"  # named, but too short to be one
+
+
+def test_multi_line_values_count_line_by_line() -> None:
+    key = "-----BEGIN KEY-----\nAAAAline2secret\nBBBBline3secret\n-----END KEY-----"
+    redactor = Redactor.from_environ({"DEPLOY_KEY": key})
+    assert redactor.redact("x AAAAline2secret y") == "x *** y"
+    assert redactor.redact(key) == "\n".join([MASK] * 4)  # each line masked, the line breaks kept
+
+
+def _forms(value: str) -> dict[str, str]:
+    b64 = base64.b64encode
+    return {
+        "raw": value,
+        "xml text": value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;"),
+        "xml attribute": html.escape(value),
+        "xml quot/apos": value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+        .replace('"', "&quot;").replace("'", "&apos;"),
+        "json": json.dumps(value)[1:-1],
+        "json, non-ASCII kept": json.dumps(value + "é", ensure_ascii=False)[1:-1],
+        "json, Go style": json.dumps(value)[1:-1].replace("<", "\\u003c").replace(">", "\\u003e")
+        .replace("&", "\\u0026"),
+        "url": quote(value, safe=""),
+        "url, lower-case hex": quote(value, safe="").lower(),
+        "form": quote_plus(value + " x"),
+        "base64": b64(value.encode()).decode(),
+        "base64 of user:value": b64(f"user:{value}".encode()).decode(),
+        "base64 of xy:value": b64(f"xy:{value}".encode()).decode(),
+        "base64url": base64.urlsafe_b64encode(f"a:{value}".encode()).decode(),
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize("form", list(_forms(SECRET)))
+def test_every_encoding_of_a_secret_is_masked(form: str) -> None:
+    redactor = Redactor([SECRET, SECRET + "é"])
+    encoded = _forms(SECRET)[form]
+    out = redactor.redact(f"before {encoded} after")
+    assert out.startswith("before ")
+    assert out.endswith(" after")
+    assert MASK in out
+    assert "hunter" not in out
+    core = encoded[4:-4] if "base64" in form else encoded
+    assert core not in out
+
+
+def test_a_secret_wrapped_over_two_lines_is_masked_on_both() -> None:
+    redactor = Redactor(["s3cr3t-VALUE-0123"])
+    assert redactor.redact("token s3cr3t-VA\nLUE-0123 rest") == "token ***\n*** rest"
+    assert redactor.redact("token s3cr3t-VA\r\nLUE-0123\n") == "token ***\r\n***\n"
+    # base64 folded at a column, as `base64 -w 76` and PEM files do
+    blob = base64.b64encode(b"x" * 40 + b"user:s3cr3t-VALUE-0123" + b"y" * 40).decode()
+    folded = "\n".join(blob[i : i + 20] for i in range(0, len(blob), 20))
+    out = redactor.redact(folded)
+    assert base64.b64encode(b"s3cr3t-VALUE-0123")[4:12].decode() not in out.replace("\n", "")
+
+
+def test_authorization_headers_are_masked_to_the_line_end() -> None:
+    redactor = Redactor()
+    assert redactor.redact('{"authorization": "Bearer x"}') == '{"authorization": ***'
+    assert redactor.redact("Proxy-Authorization: Basic abc\nnext") == "Proxy-Authorization: ***\nnext"
+
+
+PIECES = ["x", "yy ", SECRET, "\n", "\r\n", " Authorization: Bearer zz", "é", "s3cr3t-VA\nLUE-0123", "&amp;"]
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 7, 64, 4096])
+def test_a_stream_in_pieces_is_redacted_like_the_whole(size: int) -> None:
+    redactor = Redactor([SECRET, "s3cr3t-VALUE-0123"])
+    text = "".join(PIECES[(i * 7) % len(PIECES)] for i in range(300))
+    stream = StreamRedactor(redactor)
+    out = "".join(stream.feed(text[i : i + size]) for i in range(0, len(text), size)) + stream.close()
+    assert out == redactor.redact(text)
+    assert "hunter" not in out
+    assert "s3cr3t" not in out.replace("\n", "")
+
+
+def test_a_stream_holds_back_only_a_little() -> None:
+    redactor = Redactor(["s3cr3t-VALUE-0123"])
+    stream = StreamRedactor(redactor)
+    written = stream.feed("x" * 10_000)
+    assert len(written) == 10_000 - redactor.hold
+    rest = stream.feed("s3cr3t-") + stream.feed("VALUE-0123 tail") + stream.close()
+    assert written + rest == "x" * 10_000 + "*** tail"
+
+
+def test_copy_redacted_keeps_bytes_that_are_not_utf8() -> None:
+    redactor = Redactor(["s3cr3t-VALUE-0123"])
+    dst = io.BytesIO()
+    copy_redacted(io.BytesIO(b"bin \xff\xfe ok\ns3cr3t-VALUE-0123\n\xe2\x82"), dst, redactor, chunk=3)
+    assert dst.getvalue() == b"bin \xff\xfe ok\n***\n\xe2\x82"
+
+
+def test_the_process_redactor_follows_the_environment_and_registered_values(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("QAAGENT_TEST_SECRET_TOKEN", "first-token-value")
+    assert redact.redact("a first-token-value b") == "a *** b"
+    monkeypatch.setenv("QAAGENT_TEST_SECRET_TOKEN", "second-token-value")
+    assert redact.redact("a first-token-value second-token-value") == "a first-token-value ***"
+    monkeypatch.setattr(redact, "_registered", {"handed-over-token"})
+    assert redact.redact("handed-over-token") == MASK
+
+
+def test_a_masked_base64_run_stops_at_its_line_end() -> None:
+    redactor = Redactor(["s3cr3t-VALUE-0123"])
+    encoded = base64.b64encode(b"user:s3cr3t-VALUE-0123").decode()
+    assert redactor.redact(f"basic {encoded}\npadding next") == "basic ***\npadding next"
+
+
+def test_a_secret_split_after_an_authorization_header_is_masked_on_both_lines() -> None:
+    redactor = Redactor(["s3cr3t-VALUE-0123"])
+    text = " Authorization: Bearer zzxs3cr3t-\nVALUE-0123xxxxxx"
+    assert redactor.redact(text) == " Authorization: ***\n***xxxxxx"

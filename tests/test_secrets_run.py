@@ -1,0 +1,155 @@
+"""Secrets through whole runs: nothing that leaves the process holds one, in any encoding.
+
+Reproductions of issue 12 (real `qaagent run-all` subprocesses, the fake GitHub API on
+127.0.0.1): a secret a failing suite prints must not reach the check run, the PR comment or
+the job summary; values too common to be secrets (`POETRY_KEYRING_ENABLED=false`) must not
+turn every `false` into `***`; every text file kept in the bundle is redacted, whatever
+encoding the tool wrote the secret in.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+from conftest import ProjectFactory, run_qaagent
+from github_server import FAKE_TOKEN, GitHubServer
+from helpers import latest_bundle, pull_request_event
+
+PY = sys.executable
+SECRET = "sk-live-Zq8w&<pw>/+x"  # noqa: S105 - made up, with characters every encoding changes
+
+
+def forms(value: str) -> dict[str, str]:
+    """The ways tools write a secret down."""
+    return {
+        "raw": value,
+        "xml": html.escape(value, quote=False),
+        "json": json.dumps(value)[1:-1],
+        "url": quote(value, safe=""),
+        "base64": base64.b64encode(value.encode()).decode(),
+        "basic": base64.b64encode(f"user:{value}".encode()).decode(),
+    }
+
+
+def assert_clean(text: str, where: str, value: str = SECRET) -> None:
+    for name, form in forms(value).items():
+        assert form not in text, f"{name} form of the secret in {where}"
+
+
+@pytest.fixture
+def api() -> Iterator[GitHubServer]:
+    with GitHubServer() as server:
+        yield server
+
+
+def actions_env(api: GitHubServer, tmp_path: Path) -> dict[str, str]:
+    event = tmp_path / "event.json"
+    event.write_text(json.dumps(pull_request_event()), encoding="utf-8")
+    return {
+        "GITHUB_ACTIONS": "true",
+        "GITHUB_API_URL": api.url,
+        "GITHUB_REPOSITORY": "o/r",
+        "GITHUB_SHA": "a" * 40,
+        "GITHUB_EVENT_NAME": "pull_request",
+        "GITHUB_EVENT_PATH": str(event),
+        "GITHUB_OUTPUT": str(tmp_path / "output"),
+        "GITHUB_STEP_SUMMARY": str(tmp_path / "summary.md"),
+        "QAAGENT_GITHUB_TOKEN": FAKE_TOKEN,
+        "QAAGENT_GITHUB_BUDGET": "20",
+    }
+
+
+@pytest.mark.slow
+def test_a_secret_a_failing_suite_prints_reaches_no_api_body_and_no_summary(
+    qa_project: ProjectFactory, api: GitHubServer, tmp_path: Path
+) -> None:
+    argv = ["sh", "-c", 'echo "connecting with key=$MY_API_TOKEN"; exit 1']
+    root = qa_project(
+        {".qaagent.yaml": f"tests:\n  smoke: {{runner: command, command: {json.dumps(argv)}}}\n"}
+    )
+    env = {**actions_env(api, tmp_path), "MY_API_TOKEN": SECRET}
+    result = run_qaagent("run-all", "--check-name", "qa", "--comment", cwd=root, env=env)
+    assert result.returncode == 1, result.stdout + result.stderr
+    bodies = [json.dumps(r.body) for r in api.requests]
+    assert any("check-runs" in r.path for r in api.requests)
+    assert any(r.method == "POST" and r.path.endswith("/comments") for r in api.requests)
+    for body in bodies:
+        assert_clean(body, "an API request")
+    assert any("key=***" in body for body in bodies)
+    summary = (tmp_path / "summary.md").read_text(encoding="utf-8")
+    assert "key=***" in summary
+    assert_clean(summary, "the job summary")
+    assert_clean(result.stdout + result.stderr, "the console")
+    for path in latest_bundle(root).rglob("*"):
+        if path.is_file():
+            assert_clean(path.read_text(errors="replace"), str(path))
+
+
+@pytest.mark.slow
+def test_poetry_keyring_enabled_false_leaves_every_false_alone(qa_project: ProjectFactory) -> None:
+    root = qa_project(
+        {
+            "tests/test_flag.py": "def test_flag():\n    print('flag is false')\n    assert False, 'expected false'\n",
+            ".qaagent.yaml": "tests:\n  unit: {path: tests}\n",
+        }
+    )
+    result = run_qaagent("run-all", cwd=root, env={"POETRY_KEYRING_ENABLED": "false", "SOME_KEY": "true"})
+    assert result.returncode == 1
+    bundle = latest_bundle(root)
+    junit = (bundle / "junit.xml").read_text(encoding="utf-8")
+    assert "expected false" in junit
+    assert "flag is false" in junit
+    assert "***" not in junit
+    assert "expected false" in (bundle / "summary.md").read_text(encoding="utf-8")
+    assert "***" not in (bundle / "suites" / "unit" / "attempt-1" / "output.log").read_text()
+
+
+WRITE_FILES = """
+import base64, html, json, os, pathlib, sys, urllib.parse
+secret = os.environ["MY_API_TOKEN"]
+out = pathlib.Path("out")
+out.mkdir(exist_ok=True)
+(out / "config.yaml").write_text("api_key: " + secret + "\\n")
+(out / "trace.har").write_text(json.dumps({"log": {"entries": [{"url": "https://x/?k=" + urllib.parse.quote(secret, safe="")}]}}))
+(out / "data.json").write_text(json.dumps({"secret": secret}))
+(out / "page.xml").write_text("<a>" + html.escape(secret, quote=False) + "</a>")
+(out / "auth.txt").write_text("Basic " + base64.b64encode(("user:" + secret).encode()).decode() + "\\n")
+(out / "shot.bin").write_bytes(b"\\x89PNG\\0\\0binary")
+print("wrote them")
+"""
+
+
+@pytest.mark.slow
+def test_every_text_file_kept_is_redacted_whatever_its_name(qa_project: ProjectFactory) -> None:
+    argv = [PY, "write_files.py"]
+    root = qa_project(
+        {
+            "write_files.py": WRITE_FILES,
+            ".qaagent.yaml": (
+                f"tests:\n  files:\n    runner: command\n    command: {json.dumps(argv)}\n"
+                '    artifacts: ["out/*"]\n'
+            ),
+        }
+    )
+    result = run_qaagent("run-all", "--quiet", cwd=root, env={"MY_API_TOKEN": SECRET})
+    assert result.returncode == 0, result.stdout + result.stderr
+    kept = sorted((latest_bundle(root) / "suites" / "files").rglob("out/*"))
+    assert {p.name for p in kept} == {
+        "config.yaml",
+        "trace.har",
+        "data.json",
+        "page.xml",
+        "auth.txt",
+        "shot.bin",
+    }
+    for path in kept:
+        if path.suffix != ".bin":
+            assert_clean(path.read_text(encoding="utf-8"), path.name)
+    assert (latest_bundle(root) / "suites" / "files").rglob("out/shot.bin")
