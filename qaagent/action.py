@@ -34,6 +34,8 @@ SUITES_SOURCE = "input 'suites'"
 #: which only the runner can expand.
 DEFAULTS: dict[str, str] = {
     "profile": ".qaagent.yaml",
+    "files": "",
+    "format": "",
     "parallel": "",
     "max-workers": "",
     "retries": "",
@@ -142,6 +144,19 @@ class _Inputs:
             pull_request=self.value("pull-request", options.pull_request),
         )
 
+    def files(self) -> tuple[str, ...]:
+        """The `files:` globs, each checked like a path (a glob leaving the workspace is refused)."""
+        globs = self.value("files", options.globs) or ()
+        for glob_text in globs:
+            confine(glob_text.removeprefix("!"), base=self.workdir, root=self.workspace, what="input 'files'")
+        if globs and self.text("profile") not in ("", DEFAULTS["profile"]):
+            msg = (
+                "input 'files' publishes result files without a profile: leave 'profile' unset, "
+                "or add a suite with `runner: report` to the profile"
+            )
+            raise UsageError(msg)
+        return globs
+
     def bundles(self) -> tuple[Path, ...]:
         patterns = options.items(self.values["bundles"])
         if not patterns:
@@ -209,6 +224,8 @@ def action_run(env: Mapping[str, str]) -> ActionRun:
         inputs.path("profile", default=DEFAULTS["profile"])  # checked; kept as given (error messages)
         chosen = RunOptions(
             profile=Path(profile),
+            files=inputs.files(),
+            format=inputs.value("format", options.result_format),
             parallel=inputs.value("parallel", options.boolean),
             max_workers=inputs.value("max-workers", options.workers),
             retries=inputs.value("retries", options.retries),

@@ -18,7 +18,7 @@ from typing import NoReturn, TextIO
 from qaagent import __version__, options
 from qaagent.errors import ExitCode, UsageError, exit_status
 from qaagent.options import FeedbackOptions, MergeOptions, RunOptions, cli_type
-from qaagent.plan_commands import cmd_durations, cmd_plan, cmd_validate
+from qaagent.plan_commands import cmd_durations, cmd_init, cmd_plan, cmd_validate
 
 
 class _Parser(argparse.ArgumentParser):
@@ -36,7 +36,17 @@ def build_parser(*, history: bool = True) -> argparse.ArgumentParser:
     commands.required = True
 
     run = commands.add_parser("run-all", help="run the profile's suites and write the reports")
-    _profile_arg(run)
+    run.add_argument("--profile", type=Path, help="default: .qaagent.yaml")
+    run.add_argument(
+        "--files",
+        action="append",
+        default=[],
+        metavar="GLOB",
+        help="publish these result files instead (no profile: one report suite; repeatable, !GLOB excludes)",
+    )
+    run.add_argument(
+        "--format", type=cli_type(options.result_format), metavar="NAME", help="their format (default: told)"
+    )
     mode = run.add_mutually_exclusive_group()
     mode.add_argument("--parallel", dest="parallel", action="store_true", default=None, help="suites at once")
     mode.add_argument("--sequential", dest="parallel", action="store_false", help="one suite after another")
@@ -72,6 +82,12 @@ def build_parser(*, history: bool = True) -> argparse.ArgumentParser:
     run.set_defaults(func=cmd_run_all)
     _add_shard_commands(commands.add_parser)
 
+    init = commands.add_parser("init", help="detect the project's suites and write a commented profile")
+    init.add_argument("folder", type=Path, nargs="?", default=Path(), help="the project (default: here)")
+    init.add_argument("--profile", type=Path, metavar="PATH", help="default: FOLDER/.qaagent.yaml")
+    init.add_argument("--force", action="store_true", help="overwrite an existing profile")
+    init.set_defaults(func=cmd_init)
+
     validate = commands.add_parser(
         "validate", help="check the profile and print the plan (and a split suite's batches); runs no test"
     )
@@ -97,7 +113,7 @@ def build_parser(*, history: bool = True) -> argparse.ArgumentParser:
 
 
 #: the commands other than `history`: their command lines never need its parser
-_OTHER_COMMANDS = frozenset({"run-all", "validate", "verify", "report", "plan", "durations", "merge"})
+_OTHER_COMMANDS = frozenset({"run-all", "init", "validate", "verify", "report", "plan", "durations", "merge"})
 
 
 def _needs_history(argv: Sequence[str]) -> bool:
@@ -275,8 +291,17 @@ def _resolved(path: Path | None) -> Path | None:
 
 def run_options(args: argparse.Namespace) -> RunOptions:
     """The `run-all` flags as options (paths resolved against the current folder)."""
+    files = tuple(glob.strip() for glob in args.files)
+    if files and args.profile is not None:
+        msg = "give either --profile or --files (which publishes files with no profile), not both"
+        raise UsageError(msg)
+    if any(not glob or glob == "!" for glob in files) or (files and all(g.startswith("!") for g in files)):
+        msg = "--files needs globs of result files, at least one that is not an exclude (!GLOB)"
+        raise UsageError(msg)
     return RunOptions(
-        profile=args.profile,
+        profile=args.profile or Path(".qaagent.yaml"),
+        files=files,
+        format=args.format,
         parallel=args.parallel,
         max_workers=args.max_workers,
         retries=args.retries,

@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Final, Literal, TypeVar, cast
 
 from qaagent.errors import UsageError
+from qaagent.formats import AUTO, NAMES
 from qaagent.results import FailOn
 
 T = TypeVar("T")
@@ -86,6 +87,8 @@ _DIGITS = re.compile(r"[0-9]{1,9}")
 _DECIMAL = re.compile(r"[0-9]{1,12}(?:\.[0-9]{0,9})?|\.[0-9]{1,9}")
 _SHARD = re.compile(r"^[ \t]*([0-9]{1,6})[ \t]*/[ \t]*([0-9]{1,6})[ \t]*$")
 _LIST = re.compile(r"[\s,]+")
+#: globs are separated by commas and line breaks only: a space may be part of a file name
+_GLOBS = re.compile(r"[,\r\n]+")
 _COMMIT = re.compile(r"[0-9a-fA-F]{40}")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
@@ -321,6 +324,24 @@ def items(text: str) -> tuple[str, ...]:
     return tuple(item for item in _LIST.split(text.strip()) if item)
 
 
+def globs(text: str) -> tuple[str, ...]:
+    """Result-file globs separated by commas or line breaks (`!glob` excludes); at least one includes."""
+    found = tuple(item.strip() for item in _GLOBS.split(text) if item.strip())
+    if not any(not item.startswith("!") for item in found) or "!" in found:
+        msg = f"expected globs of result files (comma or newline separated, `!glob` excludes), got {text!r}"
+        raise InvalidValue(msg)
+    return found
+
+
+def result_format(text: str) -> str:
+    """A result format name (docs/formats.md) or `auto`."""
+    value = text.strip().lower()
+    if value != AUTO and value not in NAMES:
+        msg = f"expected one of {', '.join(NAMES)} (or {AUTO}), got {text.strip()!r}"
+        raise InvalidValue(msg)
+    return value
+
+
 def fail_on(text: str) -> tuple[FailOn, ...]:
     """A non-empty list of failed, error, flaky (any case, duplicates dropped)."""
     found = [item.lower() for item in items(text)]
@@ -414,6 +435,10 @@ class RunOptions:
     durations_from: Path | None = None
     quiet: bool = False
     feedback: FeedbackOptions = field(default_factory=FeedbackOptions)
+    #: publish these result files (`--files`, the `files:` input): one `report` suite, no profile
+    files: tuple[str, ...] = ()
+    #: their format (`--format`); None: told from each file's content
+    format: str | None = None
     #: record and use the test history (None: the profile's `history.enabled`)
     history: bool | None = None
     #: the branch failures are compared with (None: GITHUB_BASE_REF, else none)

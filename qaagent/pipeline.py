@@ -32,10 +32,10 @@ from typing import TYPE_CHECKING, TextIO
 
 from qaagent import __version__
 from qaagent.console import Console
-from qaagent.errors import ExitCode
+from qaagent.errors import ExitCode, UsageError
 from qaagent.plan import build_plan
 from qaagent.process import cancel_on_signals, child_environment, signal_handler
-from qaagent.profile import load_profile
+from qaagent.profile import files_profile, load_profile
 from qaagent.report_steps import exit_code_after_reports, publish, record_history, write_reports
 from qaagent.run_state import Run, Step
 
@@ -104,11 +104,25 @@ def open_history(
 
 
 def load_plan(options: RunOptions, out: TextIO) -> Run:
-    """Profile → plan; a bad profile or selection is a `UsageError` (exit 2) before anything is written."""
-    plan = build_plan(load_profile(options.profile), options)
+    """Profile → plan; a bad profile or selection is a `UsageError` (exit 2) before anything is written.
+
+    With `options.files` (`--files`, the action's `files:` input) the profile is one `report`
+    suite built from them, and no profile file is read.
+    """
+    if options.files:
+        project = os.environ.get("GITHUB_REPOSITORY", "").rpartition("/")[2] or Path.cwd().name or "project"
+        loaded = files_profile(options.files, directory=Path.cwd(), format=options.format, project=project)
+    elif options.format is not None:
+        msg = "--format (input 'format') names the format of --files (input 'files'): give both"
+        raise UsageError(msg)
+    else:
+        loaded = load_profile(options.profile)
+    plan = build_plan(loaded, options)
     github = _github_enabled(options.feedback.github)
     # In Actions every line is parsed for workflow commands, whatever --github says.
     console = Console(out, github=github or os.environ.get("GITHUB_ACTIONS") == "true", quiet=options.quiet)
+    if options.files and options.profile.is_file():
+        console.line(f"qaagent: publishing --files: the profile {options.profile} is not read")
     return Run(
         console=console,
         plan=plan,
@@ -170,7 +184,7 @@ def start_bundle(run: Run) -> None:
         run_id,
         project=plan.project,
         settings=plan.settings(),
-        profile_path=plan.loaded.path,
+        profile_path=plan.loaded.source,
         profile_sha256=plan.loaded.sha256,
         repo_root=plan.repo_root,
         suites=[s.name for s in plan.suites],

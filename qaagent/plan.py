@@ -141,6 +141,8 @@ class Plan:
                     "command": list(s.config.command) if s.config.command else None,
                     "args": list(s.config.args),
                     "junit": s.config.junit,
+                    "files": list(s.config.files) if s.config.files is not None else None,
+                    "format": s.config.format,
                     "artifacts": list(s.config.artifacts),
                     "split": s.split,
                     # names only: values may be secrets, and the profile holds them anyway
@@ -314,6 +316,8 @@ def describe(plan: Plan) -> list[str]:
     lines.append("suites (suite_order):")
     for index, suite in enumerate(plan.suites, 1):
         where = _rel(suite.path, plan.repo_root) if suite.path else " ".join(suite.config.command or ())
+        if suite.runner == "report":
+            where = f"reads {suite.config.result_key}"
         split = "" if suite.split == "off" else f", split {suite.split}"
         lines.append(
             f"  {index}. {suite.name}: {suite.runner} {where} "

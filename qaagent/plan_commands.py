@@ -1,6 +1,7 @@
-"""`validate`, `plan` and `durations`: what a run would do and what it knows, printed; no test runs.
+"""`init`, `validate`, `plan` and `durations`: the commands that run no test.
 
-`validate` prints the resolved plan (and a split suite's batches), `plan` the split over
+`init` writes a profile for the suites it detects; `validate` prints the resolved plan
+(and a split suite's batches), `plan` the split over
 shards and each shard's queue, `durations` the recorded durations as a small JSON file.
 Their flags are parsed by `qaagent.cli`.
 """
@@ -34,6 +35,17 @@ def _chosen_plan(args: argparse.Namespace) -> Plan:
         evidence_dir=evidence_dir.resolve() if evidence_dir is not None else None,
     )
     return build_plan(load_profile(args.profile), chosen)
+
+
+def cmd_init(args: argparse.Namespace, out: TextIO) -> int:
+    """Write a profile for the suites found in the folder; never over an existing one without --force."""
+    from qaagent.init_profile import write_profile  # noqa: PLC0415 - keeps `--help` fast
+
+    written = write_profile(args.folder.resolve(), target=args.profile, force=args.force)
+    out.write(f"qaagent: wrote {written.path} with {len(written.detected.suites)} suite(s):\n")
+    out.writelines(f"  {suite.name}: {suite.why}\n" for suite in written.detected.suites)
+    out.write("next: `qaagent validate` to see the plan, `qaagent run-all` to run it\n")
+    return ExitCode.OK
 
 
 def cmd_validate(args: argparse.Namespace, out: TextIO) -> int:

@@ -89,7 +89,14 @@ class TestCase:
 
 @dataclass(slots=True)
 class Counts:
-    """Tallies of test statuses; `flaky` counts passed-on-retry tests."""
+    """Tallies of test statuses; `flaky` counts passed-on-retry tests.
+
+    `passed`, `failed`, `errors` and `skipped` count statuses, as JUnit does (the merged
+    report, the manifest, the step outputs). `xfailed` (skipped: failed as expected) and
+    `xpassed` (passed although expected to fail) are counted within `skipped` and `passed`;
+    the summaries show them apart, as pytest's own summary does (`shown_passed`,
+    `shown_skipped`). A strict xpass is a failure and counts as failed only.
+    """
 
     total: int = 0
     passed: int = 0
@@ -97,18 +104,25 @@ class Counts:
     errors: int = 0
     skipped: int = 0
     flaky: int = 0
+    xfailed: int = 0
+    xpassed: int = 0
 
     def add(self, case: TestCase) -> None:
         """Count one case."""
         self.total += 1
-        if case.status == "passed":
+        status = case.status
+        if status == "passed":
             self.passed += 1
-        elif case.status == "failed":
+            if case.outcome == "xpass":
+                self.xpassed += 1
+        elif status == "failed":
             self.failed += 1
-        elif case.status == "error":
+        elif status == "error":
             self.errors += 1
         else:
             self.skipped += 1
+            if case.outcome == "xfail":
+                self.xfailed += 1
         if case.flaky:
             self.flaky += 1
 
@@ -119,7 +133,19 @@ class Counts:
         self.errors += other.errors
         self.skipped += other.skipped
         self.flaky += other.flaky
+        self.xfailed += other.xfailed
+        self.xpassed += other.xpassed
         return self
+
+    @property
+    def shown_passed(self) -> int:
+        """Passed tests without the xpassed ones (what a summary calls passed)."""
+        return self.passed - self.xpassed
+
+    @property
+    def shown_skipped(self) -> int:
+        """Skipped tests without the xfailed ones (what a summary calls skipped)."""
+        return self.skipped - self.xfailed
 
     def as_dict(self) -> dict[str, int]:
         """The counts as a plain mapping (manifest, outputs)."""
@@ -130,7 +156,14 @@ class Counts:
             "errors": self.errors,
             "skipped": self.skipped,
             "flaky": self.flaky,
+            "xfailed": self.xfailed,
+            "xpassed": self.xpassed,
         }
+
+    def outcome_text(self) -> str:
+        """`, 17 xfailed, 2 xpassed` for a summary line ('' when there are none)."""
+        parts = [f"{n} {label}" for n, label in ((self.xfailed, "xfailed"), (self.xpassed, "xpassed")) if n]
+        return "".join(f", {part}" for part in parts)
 
 
 #: all fields of a TestCase, in declaration order (the order `TestCase(*values)` expects)
@@ -288,6 +321,14 @@ class CaseStore:
 
 
 @dataclass(frozen=True, slots=True)
+class IgnoredFile:
+    """A file that matched a suite's result globs and was not read, and why."""
+
+    path: Path
+    reason: str  #: e.g. "written before this attempt started", "outside the project"
+
+
+@dataclass(frozen=True, slots=True)
 class Attempt:
     """One execution of a suite's command (the first run or a retry)."""
 
@@ -301,6 +342,8 @@ class Attempt:
     junit_files: tuple[Path, ...] = ()
     selected: tuple[str, ...] = ()  #: the test ids a retry was limited to
     cancelled: bool = False
+    #: files matching the suite's result globs that were not read (stale, outside the project)
+    ignored: tuple[IgnoredFile, ...] = ()
     #: why its log could not be written whole (a full disk, a file-size limit); None: it was
     log_error: str | None = None
     #: of `junit_files`, those that could not be read completely (kept in the bundle as evidence)
@@ -390,7 +433,7 @@ class SuiteResult:
             return "error"
         if c.failed:
             return "failed"
-        if c.total and c.skipped == c.total:
+        if c.total and c.skipped == c.total:  # xfailed tests are skipped ones
             return "skipped"
         return "passed"
 

@@ -88,6 +88,8 @@ LAYERS: dict[int, tuple[str, ...]] = {
         "qaagent.runners.behave",
         "qaagent.runners.playwright",
         "qaagent.runners.command",
+        "qaagent.runners.report",
+        "qaagent.init_profile",
         "qaagent.evidence.manifest",
         "qaagent.evidence.records",
         "qaagent.evidence.read",

@@ -266,6 +266,24 @@ def test_escaping_corpus_renders_as_text_in_chromium(tmp_path: Path) -> None:
     assert result["state"]["title"] == "qaagent report — shop 20240501_120000Z"
 
 
+@pytest.mark.slow
+@pytest.mark.browser
+def test_a_test_without_a_name_is_shown_unnamed_in_chromium(tmp_path: Path) -> None:
+    # behave's untitled `Scenario:`: the identity stays "" in the data, the page labels it
+    require_chromium()
+    cases = [case("", "failed", message="undefined step: Given x"), case("named", "failed", message="m")]
+    bundle = api_bundle(tmp_path, {"unit": cases})
+    assert [row[2] for row in page_data((bundle / REPORT_NAME).read_text(encoding="utf-8"))["rows"]] == [
+        "",
+        "named",
+    ]
+    result = open_in_chromium(bundle / REPORT_NAME, Path("-"))
+    assert_offline_and_clean(result, bundle)
+    problems = [" ".join(h.split()) for h in result["state"]["problems"]]
+    assert problems == ["✗ failed t.mod › (unnamed)", "✗ failed t.mod › named"]
+    assert [row["name"] for row in result["failedRows"]] == ["t.mod › (unnamed)", "t.mod › named"]
+
+
 def test_artifact_links_stay_inside_the_bundle(tmp_path: Path) -> None:
     artifacts = ("suites/unit/shot 1.png", "../outside.png", "/etc/passwd", "javascript:alert(1)", "a\\b")
     bundle = api_bundle(tmp_path, {"unit": [case("t", "failed", artifacts=artifacts)]})

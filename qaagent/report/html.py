@@ -279,6 +279,9 @@ def _header(manifest: Manifest) -> str:
         ("skipped", "Skipped"),
         ("flaky", "Flaky"),
     ]
+    if _number(totals.get("xfailed")) or _number(totals.get("xpassed")):
+        # counted within passed and skipped (as JUnit does); shown apart, as pytest's summary does
+        cells[5:5] = [("xfailed", "Xfailed (in skipped)"), ("xpassed", "Xpassed (in passed)")]
     totals_html = "".join(
         f'<div class="tot tot-{key}"><dt>{label}</dt>'
         f'<dd id="total-{key}">{int(_number(totals.get(key)))}</dd></div>'

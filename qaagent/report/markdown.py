@@ -341,11 +341,18 @@ class _Render:
         if shortened:
             out.add(f"> [!NOTE]\n> {shortened}\n\n")
         c = run.counts
-        out.add("| Total | ✅ Passed | ❌ Failed | 💥 Errors | ⏭️ Skipped | 🔁 Flaky | Wall time |\n")
-        out.add("|---:|---:|---:|---:|---:|---:|---:|\n")
+        # xfail/xpass get columns of their own when there are any, as pytest's summary counts them
+        outcomes = c.xfailed > 0 or c.xpassed > 0
+        extra_head = " ✖️ Xfailed | ❗ Xpassed |" if outcomes else ""
+        extra_rule = "---:|---:|" if outcomes else ""
+        extra_row = f" {c.xfailed} | {c.xpassed} |" if outcomes else ""
         out.add(
-            f"| {c.total} | {c.passed} | {c.failed} | {c.errors} | {c.skipped} | {c.flaky} "
-            f"| {fmt_seconds(run.duration)} |\n\n"
+            f"| Total | ✅ Passed | ❌ Failed | 💥 Errors | ⏭️ Skipped |{extra_head} 🔁 Flaky | Wall time |\n"
+        )
+        out.add(f"|---:|---:|---:|---:|---:|{extra_rule}---:|---:|\n")
+        out.add(
+            f"| {c.total} | {c.shown_passed} | {c.failed} | {c.errors} | {c.shown_skipped} |{extra_row} "
+            f"{c.flaky} | {fmt_seconds(run.duration)} |\n\n"
         )
         saved = run.suite_time - run.duration
         timing = f"Wall time {fmt_seconds(run.duration)} · sum of suite times {fmt_seconds(run.suite_time)}"
@@ -373,18 +380,28 @@ class _Render:
 
     def _suites(self, out: Budget) -> None:
         run = self.run
+        c = run.counts
+        # the same xfail/xpass columns as the totals table above
+        outcomes = c.xfailed > 0 or c.xpassed > 0
+        extra_rule = "---:|---:|" if outcomes else ""
         out.add("### Suites\n\n")
-        out.add("| Suite | Status | Passed | Failed | Errors | Skipped | Flaky | Time | Attempts |\n")
-        out.add("|---|---|---:|---:|---:|---:|---:|---:|---:|\n")
+        out.add(
+            "| Suite | Status | Passed | Failed | Errors | Skipped |"
+            + (" Xfailed | Xpassed |" if outcomes else "")
+            + " Flaky | Time | Attempts |\n"
+        )
+        out.add("|---|---|---:|---:|---:|---:|" + extra_rule + "---:|---:|---:|\n")
         for suite in run.suites:
             s = suite.counts
+            apart = f" {s.xfailed} | {s.xpassed} |" if outcomes else ""
             out.add(
                 f"| {escape_text(suite.name[:NAME_CHARS])} | {_suite_status(suite)} "
-                f"| {s.passed} | {s.failed} | {s.errors} | {s.skipped} | {s.flaky} "
+                f"| {s.shown_passed} | {s.failed} | {s.errors} | {s.shown_skipped} |{apart} {s.flaky} "
                 f"| {fmt_seconds(suite.duration)} | {len(suite.attempts)} |\n"
             )
+        dashes = " – |" * (8 if outcomes else 6)
         for name in run.not_run:
-            out.add(f"| {escape_text(name[:NAME_CHARS])} | ⏹️ not run | – | – | – | – | – | – | 0 |\n")
+            out.add(f"| {escape_text(name[:NAME_CHARS])} | ⏹️ not run |{dashes} 0 |\n")
         out.add("\n")
 
     def _diagnostics(self, out: Budget) -> None:

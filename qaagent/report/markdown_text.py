@@ -12,6 +12,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
+from qaagent.text import display_name
+
 if TYPE_CHECKING:
     from qaagent.results import TestCase
     from qaagent.stream import ReportCase
@@ -54,7 +56,7 @@ def cut(text: str, limit: int) -> str:
 
 def case_label(case: TestCase | ReportCase) -> str:
     """`suite › classname › name`, escaped and capped."""
-    parts = [p for p in (case.suite, case.classname, case.name) if p]
+    parts = [p for p in (case.suite, case.classname, display_name(case.name)) if p]
     raw = " › ".join(parts)
     if len(raw) > NAME_CHARS:
         raw = raw[: NAME_CHARS - 1] + "…"

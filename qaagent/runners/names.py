@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Final, Literal, get_args
 
-RunnerName = Literal["pytest", "behave", "playwright", "command"]
+RunnerName = Literal["pytest", "behave", "playwright", "command", "report"]
 #: every runner's name, in the order error messages list them
 RUNNERS: Final[tuple[RunnerName, ...]] = get_args(RunnerName)
 #: suite names that imply their runner, as in the original qaagent

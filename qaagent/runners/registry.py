@@ -11,12 +11,14 @@ from qaagent.runners.command import CommandRunner
 from qaagent.runners.names import RunnerName
 from qaagent.runners.playwright import PlaywrightRunner
 from qaagent.runners.pytest import PytestRunner
+from qaagent.runners.report import ReportRunner
 
 RUNNER_CLASSES: dict[RunnerName, type[Runner]] = {
     "pytest": PytestRunner,
     "behave": BehaveRunner,
     "playwright": PlaywrightRunner,
     "command": CommandRunner,
+    "report": ReportRunner,
 }
 
 
