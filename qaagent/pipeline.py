@@ -35,7 +35,7 @@ from qaagent.console import Console
 from qaagent.errors import ExitCode, UsageError
 from qaagent.plan import build_plan
 from qaagent.process import cancel_on_signals, child_environment, signal_handler
-from qaagent.profile import files_profile, load_profile
+from qaagent.profile_load import files_profile, load_profile
 from qaagent.report_steps import exit_code_after_reports, publish, record_history, write_reports
 from qaagent.run_state import Run, Step
 

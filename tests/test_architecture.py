@@ -49,6 +49,7 @@ LAYERS: dict[int, tuple[str, ...]] = {
     ),
     2: (  # reading input and running processes
         "qaagent.profile",
+        "qaagent.profile_load",
         "qaagent.output",
         "qaagent.process",
         "qaagent.orphans",

@@ -20,7 +20,7 @@ import pytest
 from conftest import qaagent_environment
 
 from qaagent.errors import ProfileError
-from qaagent.profile import MAX_PROFILE_BYTES, parse_profile
+from qaagent.profile_load import MAX_PROFILE_BYTES, parse_profile
 
 CORPUS = Path(__file__).parent / "corpus" / "profiles"
 

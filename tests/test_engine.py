@@ -31,7 +31,7 @@ from helpers import copy_demo, manifest_of
 from qaagent.console import Console
 from qaagent.orchestrator import RunOrchestrator
 from qaagent.plan import build_plan
-from qaagent.profile import load_profile
+from qaagent.profile_load import load_profile
 from qaagent.runners.base import Runner
 from qaagent.runners.registry import make_runner
 

@@ -22,7 +22,8 @@ from hypothesis import strategies as st
 from qaagent.errors import ProfileError
 from qaagent.formats.read import read_junit_files
 from qaagent.github import commands
-from qaagent.profile import Profile, parse_profile
+from qaagent.profile import Profile
+from qaagent.profile_load import parse_profile
 from qaagent.redact import Redactor, StreamRedactor
 from qaagent.results import TestCase
 from qaagent.text import truncate_utf8

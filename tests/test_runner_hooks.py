@@ -13,7 +13,8 @@ import pytest
 from qaagent.errors import ProfileError
 from qaagent.junit.read import iter_junit_cases
 from qaagent.plan import SuitePlan
-from qaagent.profile import SuiteConfig, load_profile
+from qaagent.profile import SuiteConfig
+from qaagent.profile_load import load_profile
 from qaagent.runners.names import RUNNERS
 from qaagent.runners.playwright import spec_filter
 from qaagent.runners.registry import RUNNER_CLASSES, make_runner, runner_class

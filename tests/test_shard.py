@@ -13,7 +13,7 @@ from test_shard_fixtures import build_project, normalized_junit
 
 from qaagent.durations import Durations, SuiteDurations
 from qaagent.plan import build_plan
-from qaagent.profile import load_profile
+from qaagent.profile_load import load_profile
 from qaagent.shard import split, split_reason
 from qaagent.units import discover
 
