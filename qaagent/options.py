@@ -80,7 +80,7 @@ TRUE_WORDS: Final = frozenset({"true", "yes", "1"})
 FALSE_WORDS: Final = frozenset({"false", "no", "0"})
 
 _DIGITS = re.compile(r"[0-9]{1,9}")
-_SHARD = re.compile(r"^[ \t]*([0-9]{1,6})[ \t]*/[ \t]*([0-9]{1,6})[ \t]*$")
+_SHARD = re.compile(r"^[ \t]*([0-9]{1,6})[ \t]*/[ \t]*([0-9]{1,6})[ \t]*\Z")
 _LIST = re.compile(r"[\s,]+")
 _COMMIT = re.compile(r"[0-9a-fA-F]{40}")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
@@ -291,7 +291,7 @@ def switch(text: str) -> bool:
         raise InvalidValue(msg) from None
 
 
-_BRANCH = re.compile(r"^[^\x00-\x20\x7f~^:?*\[\\]{1,255}$")
+_BRANCH = re.compile(r"^[^\x00-\x20\x7f~^:?*\[\\]{1,255}\Z")
 
 
 def branch(text: str) -> str:

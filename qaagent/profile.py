@@ -45,7 +45,7 @@ RunnerName = Literal["pytest", "behave", "playwright", "command"]
 RUNNERS: tuple[str, ...] = ("pytest", "behave", "playwright", "command")
 #: suite names that imply their runner, as in the original qaagent
 DEFAULT_RUNNERS: dict[str, RunnerName] = {"unit": "pytest", "behave": "behave", "e2e": "playwright"}
-SUITE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+SUITE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\Z")
 #: a profile larger than this is refused before YAML parsing
 MAX_PROFILE_BYTES = 1024 * 1024
 #: aliases allowed in one profile (guards against alias-expansion bombs)

@@ -66,7 +66,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
 
 TOOL_NAME = "qaagent"
-_SUITE_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+_SUITE_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*\Z")
 
 
 def make_run_id(now: datetime, shard: Shard | None = None, *, evidence_dir: Path | None = None) -> str:
