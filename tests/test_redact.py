@@ -140,6 +140,53 @@ def test_a_secret_wrapped_over_two_lines_is_masked_on_both() -> None:
     assert base64.b64encode(b"s3cr3t-VALUE-0123")[4:12].decode() not in out.replace("\n", "")
 
 
+def _char_refs(value: str, chars: str, style: str) -> str:
+    ref = {"decimal": "&#{0};", "hex": "&#x{0:x};", "HEX": "&#x{0:X};"}[style]
+    return "".join(
+        ref.format(ord(c)) if c in chars or (not c.isascii() and "ä" in chars) else c for c in value
+    )
+
+
+NUMERIC = {
+    f"{what}, {style}": (value, _char_refs(value, chars, style))
+    for style in ("decimal", "hex", "HEX")
+    for what, value, chars in [
+        ("& < > quotes", SECRET, "&<>\"'"),
+        ("& < > only", SECRET, "&<>"),
+        ("non-ASCII", "pässwörd-0123", "ä"),
+        ("non-ASCII and & < > quotes", "pä&<sswörd>'0123", "ä&<>\"'"),
+    ]
+}
+NUMERIC["non-ASCII as references, & as &amp;"] = ("pä&sswörd-0123", "p&#228;&amp;ssw&#246;rd-0123")
+
+
+@pytest.mark.parametrize("form", list(NUMERIC))
+def test_xml_numeric_character_references_of_a_secret_are_masked(form: str) -> None:
+    value, encoded = NUMERIC[form]
+    assert "&#" in encoded
+    assert Redactor([value]).redact(f"<failure message='{encoded}'/>") == "<failure message='***'/>"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("token s3cr3t-VA\n    LUE-0123 rest", "token ***\n    *** rest"),
+        ("token s3cr3t-VA\r\n\tLUE-0123\n", "token ***\r\n\t***\n"),
+        ("E   s3cr3t\nE   -VALUE\n        -0123 x", "E   s3cr3t\nE   -VALUE\n        -0123 x"),
+        ("a s3cr3t-\n  VAL\n  UE-0123 b", "a ***\n  ***\n  *** b"),
+        # a blank after the break that belongs to the secret still counts (RFC 5322 folding)
+        ("pass correct horse\n battery staple!", "pass ***\n ***"),
+    ],
+)
+def test_a_secret_wrapped_onto_indented_continuation_lines_is_masked(text: str, expected: str) -> None:
+    redactor = Redactor(["s3cr3t-VALUE-0123", "correct horse battery staple!"])
+    assert redactor.redact(text) == expected
+    for size in (1, 2, 5):  # in pieces, as a stream: the same
+        stream = StreamRedactor(redactor)
+        out = "".join(stream.feed(text[i : i + size]) for i in range(0, len(text), size)) + stream.close()
+        assert out == expected, size
+
+
 def test_authorization_headers_are_masked_to_the_line_end() -> None:
     redactor = Redactor()
     assert redactor.redact('{"authorization": "Bearer x"}') == '{"authorization": ***'
