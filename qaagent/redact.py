@@ -45,6 +45,7 @@ from __future__ import annotations
 import base64
 import bisect
 import codecs
+import functools
 import html
 import json
 import os
@@ -206,6 +207,21 @@ class Redactor:
         self._anchors: tuple[str, ...] | None = None if "" in anchors else tuple(sorted(anchors))
         #: characters a stream holds back: the longest form and the line breaks it may span
         self.hold = max((len(v) for v in ordered), default=0) + _SLACK
+        self._forms = tuple(ordered)
+
+    @functools.cached_property
+    def byte_pattern(self) -> tuple[re.Pattern[bytes] | None, int]:
+        """The pattern for binary files, and the length in bytes of its longest form.
+
+        Each form's UTF-8 bytes, and each raw value in UTF-16 (both byte orders).
+        """
+        forms = {form.encode("utf-8", "surrogatepass") for form in self._forms}
+        for value in self.secrets:
+            forms.add(value.encode("utf-16-le", "surrogatepass"))
+            forms.add(value.encode("utf-16-be", "surrogatepass"))
+        ordered = sorted(forms, key=lambda v: (-len(v), v))
+        pattern = re.compile(b"|".join(re.escape(v) for v in ordered)) if ordered else None
+        return pattern, max(map(len, ordered), default=0)
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None, extra: Iterable[str] = ()) -> Redactor:
@@ -440,14 +456,61 @@ class StreamRedactor:
         return redacted
 
 
-def copy_redacted(src: IO[bytes], dst: IO[bytes], redactor: Redactor, *, chunk: int = PIECE_CHARS) -> None:
-    """Copy a text stream, redacted on the way; bytes that are not UTF-8 pass through unchanged."""
-    decoder = codecs.getincrementaldecoder("utf-8")("surrogateescape")
+def copy_redacted(
+    src: IO[bytes], dst: IO[bytes], redactor: Redactor, *, chunk: int = PIECE_CHARS, encoding: str = "utf-8"
+) -> None:
+    """Copy a text stream, redacted on the way; bytes that are not UTF-8 pass through unchanged.
+
+    `encoding` ``utf-16-le``/``utf-16-be`` (see `text_encoding`): a `UnicodeDecodeError` when
+    the stream is not that (an odd number of bytes), and the caller copies it as binary.
+    """
+    errors = "surrogateescape" if encoding == "utf-8" else "surrogatepass"
+    decoder = codecs.getincrementaldecoder(encoding)(errors)
     stream = StreamRedactor(redactor)
     while data := src.read(chunk):
-        dst.write(stream.feed(decoder.decode(data)).encode("utf-8", "surrogateescape"))
-    dst.write(stream.feed(decoder.decode(b"", final=True)).encode("utf-8", "surrogateescape"))
-    dst.write(stream.close().encode("utf-8", "surrogateescape"))
+        dst.write(stream.feed(decoder.decode(data)).encode(encoding, errors))
+    dst.write(stream.feed(decoder.decode(b"", final=True)).encode(encoding, errors))
+    dst.write(stream.close().encode(encoding, errors))
+
+
+def text_encoding(head: bytes) -> str | None:
+    """How a file whose first bytes are `head` is redacted: as UTF-8 or UTF-16 text, or None (binary).
+
+    UTF-16 when it starts with a byte order mark (a Windows tool's log), UTF-8 (bytes that are
+    not UTF-8 kept as they are) when `head` holds no NUL byte, else binary (`copy_redacted_bytes`).
+    """
+    if head.startswith(codecs.BOM_UTF16_LE):
+        return "utf-16-le"
+    if head.startswith(codecs.BOM_UTF16_BE):
+        return "utf-16-be"
+    return "utf-8" if b"\0" not in head else None
+
+
+def copy_redacted_bytes(
+    src: IO[bytes], dst: IO[bytes], redactor: Redactor, *, chunk: int = PIECE_CHARS
+) -> int:
+    """Copy a binary stream with the bytes of every form of every secret masked; how many were.
+
+    A match becomes as many ``*`` as it has bytes, so offsets inside the file (a zip's
+    directory) stay where they were. What cannot be found in the bytes (a secret compressed
+    or drawn into a screenshot) stays: that is what the README says of binary files.
+    """
+    pattern, longest = redactor.byte_pattern
+    carry = max(0, longest - 1)  #: bytes kept for the next piece: a form may continue there
+    found = 0
+    held = b""
+    while True:
+        data = src.read(chunk)
+        buffer = held + data
+        if pattern is not None:
+            buffer, count = pattern.subn(lambda m: b"*" * len(m[0]), buffer)
+            found += count
+        if not data:
+            dst.write(buffer)
+            return found
+        cut = max(0, len(buffer) - carry)
+        dst.write(buffer[:cut])
+        held = buffer[cut:]
 
 
 # -- the process's redactor ---------------------------------------------------------------------

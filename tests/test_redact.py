@@ -15,7 +15,16 @@ from urllib.parse import quote, quote_plus
 import pytest
 
 from qaagent import redact
-from qaagent.redact import MASK, Redactor, StreamRedactor, copy_redacted, is_secret_name, is_secret_value
+from qaagent.redact import (
+    MASK,
+    Redactor,
+    StreamRedactor,
+    copy_redacted,
+    copy_redacted_bytes,
+    is_secret_name,
+    is_secret_value,
+    text_encoding,
+)
 
 SECRET = "hunter2&<pw>\"it's"  # noqa: S105 - a made-up value with every character that gets escaped
 
@@ -221,6 +230,52 @@ def test_copy_redacted_keeps_bytes_that_are_not_utf8() -> None:
     dst = io.BytesIO()
     copy_redacted(io.BytesIO(b"bin \xff\xfe ok\ns3cr3t-VALUE-0123\n\xe2\x82"), dst, redactor, chunk=3)
     assert dst.getvalue() == b"bin \xff\xfe ok\n***\n\xe2\x82"
+
+
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be"])
+def test_utf16_text_with_a_byte_order_mark_is_redacted_as_text(encoding: str) -> None:
+    redactor = Redactor(["s3cr3t-VALUE-0123"])
+    data = ("\ufeffkey=s3cr3t-VALUE-0123\r\nnext é\n").encode(encoding)
+    assert text_encoding(data[:8192]) == encoding
+    dst = io.BytesIO()
+    copy_redacted(io.BytesIO(data), dst, redactor, chunk=3, encoding=encoding)
+    assert dst.getvalue() == ("\ufeffkey=***\r\nnext é\n").encode(encoding)
+
+
+def test_which_files_are_text() -> None:
+    assert text_encoding(b"plain \xff text") == "utf-8"
+    assert text_encoding(b"\xff\xfek\0") == "utf-16-le"
+    assert text_encoding(b"\xfe\xff\0k") == "utf-16-be"
+    assert text_encoding(b"\x89PNG\r\n\x1a\n\0\0") is None
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 5, 7, 1 << 20])
+def test_a_binary_has_every_byte_form_of_a_secret_masked_in_place(chunk: int) -> None:
+    redactor = Redactor([SECRET, "pässwörd-0123"])
+    forms = [
+        SECRET.encode(),
+        html.escape(SECRET).encode(),
+        json.dumps(SECRET)[1:-1].encode(),
+        quote(SECRET, safe="").encode(),
+        SECRET.encode("utf-16-le"),
+        SECRET.encode("utf-16-be"),
+        "pässwörd-0123".encode(),
+        "pässwörd-0123".encode("utf-16-le"),
+    ]
+    data = b"\x89PNG\0" + b"\0".join(forms) + b"\0" + base64.b64encode(f"user:{SECRET}".encode()) + b"\xff"
+    dst = io.BytesIO()
+    found = copy_redacted_bytes(io.BytesIO(data), dst, redactor, chunk=chunk)
+    out = dst.getvalue()
+    assert len(out) == len(data)  # masked in place: offsets inside the file stay
+    assert found == len(forms) + 1
+    assert out.startswith(b"\x89PNG\0*")
+    for form in forms:
+        assert form not in out
+    assert base64.b64encode(f"user:{SECRET}".encode())[8:-4] not in out
+    assert b"hunter" not in out
+    clean = io.BytesIO()
+    assert copy_redacted_bytes(io.BytesIO(b"\0nothing here"), clean, redactor, chunk=chunk) == 0
+    assert clean.getvalue() == b"\0nothing here"
 
 
 def test_the_process_redactor_follows_the_environment_and_registered_values(
