@@ -124,10 +124,9 @@ class _Inputs:
         return value if value is not None else validator(DEFAULTS[name])
 
     def feedback(self) -> FeedbackOptions:
-        # `comment-mode` decides when given; else `comment: true` means always.
-        mode = self.value("comment-mode", options.comment_mode)
-        if mode is None:
-            mode = "always" if self.flag("comment") else "off"
+        mode = options.effective_comment_mode(
+            self.value("comment-mode", options.comment_mode), comment=self.flag("comment")
+        )
         return FeedbackOptions(
             github=True,
             check_name=self.text("check-name") or None,

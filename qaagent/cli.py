@@ -254,7 +254,7 @@ def _profile_arg(parser: argparse.ArgumentParser) -> None:
 
 
 def _feedback(args: argparse.Namespace) -> FeedbackOptions:
-    comment_mode: options.CommentMode = args.comment_mode or ("always" if args.comment else "off")
+    comment_mode = options.effective_comment_mode(args.comment_mode, comment=args.comment)
     summary_mode: options.SummaryMode = args.summary or "full"
     defaults = FeedbackOptions()
     return FeedbackOptions(

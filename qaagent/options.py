@@ -210,6 +210,16 @@ def comment_mode(text: str) -> CommentMode:
     return _choice(text, COMMENT_MODES)
 
 
+def effective_comment_mode(mode: CommentMode | None, *, comment: bool) -> CommentMode:
+    """The comment mode of a run: `comment-mode` decides when given; else `comment` means always.
+
+    The one rule for `--comment-mode`/`--comment` and the inputs `comment-mode`/`comment`.
+    """
+    if mode is not None:
+        return mode
+    return "always" if comment else "off"
+
+
 def annotate(text: str) -> AnnotateMode:
     """`annotate`: failures, failures-and-flaky or all."""
     return _choice(text, ANNOTATE_MODES)
