@@ -35,6 +35,12 @@ practices for using the REST API" and "Rate limits for the REST API"):
 - Every request body passes the process's redactor, and the token is
   registered with it (`qaagent.redact`): no message, warning or body can show it.
   The token lives in a `Secret` whose repr hides it.
+- **Cancel.** Given the run's cancel flag, a client that sees it set (a signal
+  while publishing) gives the request in flight at most `CANCEL_IN_FLIGHT`
+  seconds more (its socket is cut then), retries nothing, waits out no pacing,
+  sends nothing new except the one request a caller lets through with
+  `final_request` (the check run's `cancelled` conclusion), and spends at most
+  `CANCEL_SECONDS` from the signal on.
 - Clock and sleep are injectable (`Clock`) so tests run on a fake clock.
 """
 
@@ -81,6 +87,12 @@ _TOO_MANY = HTTPStatus.TOO_MANY_REQUESTS
 _FORBIDDEN = HTTPStatus.FORBIDDEN
 _SERVER_ERROR = HTTPStatus.INTERNAL_SERVER_ERROR
 _CHUNK = 64 * 1024
+#: after a cancel: seconds the request in flight may still take, and the client in all
+#: (GitHub kills the job 10 s after the signal; the bundle is written already)
+CANCEL_IN_FLIGHT = 1.0
+CANCEL_SECONDS = 3.0
+#: how often the client looks at the cancel flag while a request is in flight
+_CANCEL_POLL = 0.05
 
 
 class Secret:
@@ -181,16 +193,28 @@ class _Deadline:
         self.ends = time.monotonic() + seconds
         self.fired = False
         self._timer: threading.Timer | None = None
+        self._sock: socket.socket | None = None
         self._lock = threading.Lock()
 
     def watch(self, sock: socket.socket) -> None:
         """Cut `sock` at the deadline (called when the request's connection is known)."""
         with self._lock:
-            if self._timer is not None:
-                self._timer.cancel()
-            self._timer = threading.Timer(max(0.0, self.ends - time.monotonic()), self._fire, (sock,))
-            self._timer.daemon = True
-            self._timer.start()
+            self._sock = sock
+            self._arm()
+
+    def shorten(self, seconds: float) -> None:
+        """End no later than `seconds` from now (a cancel: the request in flight is cut short)."""
+        with self._lock:
+            self.ends = min(self.ends, time.monotonic() + seconds)
+            if self._sock is not None:
+                self._arm()
+
+    def _arm(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer = threading.Timer(max(0.0, self.ends - time.monotonic()), self._fire, (self._sock,))
+        self._timer.daemon = True
+        self._timer.start()
 
     def _fire(self, sock: socket.socket) -> None:
         self.fired = True
@@ -258,6 +282,7 @@ class GitHubClient:
         min_interval: float = MIN_MUTATION_INTERVAL,
         timeout: float = 30.0,
         user_agent: str = "qaagent",
+        cancel: threading.Event | None = None,
     ) -> None:
         self._token = token if isinstance(token, Secret) else Secret(token)
         if self._token:
@@ -273,6 +298,13 @@ class GitHubClient:
         self.requests = 0  #: HTTP requests sent, retries and redirects included
         self._gave_up: str | None = None
         self._last_mutation: float | None = None
+        self._cancel = cancel
+        self._cancel_ends: float | None = None  #: wall-clock end of the client after a cancel
+        self._final = False  #: a `final_request` may go out after the cancel
+        self._in_flight: _Deadline | None = None
+        self._closed = threading.Event()
+        if cancel is not None:
+            threading.Thread(target=self._watch_cancel, name="github-cancel", daemon=True).start()
         self._session = requests.Session()
         adapter = _Adapter()
         self._session.mount("http://", adapter)
@@ -290,6 +322,7 @@ class GitHubClient:
 
     def close(self) -> None:
         """Close the connection pool."""
+        self._closed.set()
         self._session.close()
 
     def __enter__(self) -> Self:
@@ -305,8 +338,43 @@ class GitHubClient:
 
     @property
     def left(self) -> float:
-        """Seconds of the budget left."""
-        return self.budget - self.spent
+        """Seconds of the budget left (after a cancel, at most what is left of `CANCEL_SECONDS`)."""
+        left = self.budget - self.spent
+        if self._cancel_ends is not None:
+            left = min(left, self._cancel_ends - time.monotonic())
+        return left
+
+    @property
+    def cancelled(self) -> bool:
+        """Whether the run's cancel flag is set: nothing new is sent but a `final_request`."""
+        if self._cancel is None or not self._cancel.is_set():
+            return False
+        self._on_cancel()
+        return True
+
+    @contextlib.contextmanager
+    def final_request(self) -> Iterator[None]:
+        """Inside the block, after a cancel, one more request may go out (and no retry of it)."""
+        self._final = True
+        try:
+            yield
+        finally:
+            self._final = False
+
+    def _watch_cancel(self) -> None:
+        """Cut the request in flight short as soon as the cancel flag is set (a thread)."""
+        assert self._cancel is not None  # noqa: S101 - started only with one
+        while not self._closed.is_set():
+            if self._cancel.wait(_CANCEL_POLL):
+                self._on_cancel()
+                return
+
+    def _on_cancel(self) -> None:
+        if self._cancel_ends is None:
+            self._cancel_ends = time.monotonic() + CANCEL_SECONDS
+        in_flight = self._in_flight
+        if in_flight is not None:
+            in_flight.shorten(CANCEL_IN_FLIGHT)
 
     # -- public calls -------------------------------------------------------
 
@@ -405,14 +473,13 @@ class GitHubClient:
     ) -> tuple[Any, dict[str, str]]:
         method = method.upper()
         where = f"{method} {urlsplit(url).path}"
-        if self._gave_up is not None:
-            raise GaveUpError(f"{where}: not sent (the client stopped: {self._gave_up})", repeated=True)
+        self._may_send(where)
         body = _redacted(json)
         attempt = 0
         redirects = 0
         secondary = 0  # secondary rate limits met so far: each waits twice as long as the last
         while True:
-            if method in MUTATING if paced is None else paced:
+            if (method in MUTATING if paced is None else paced) and not self.cancelled:
                 self._pace()
             if self.left <= 0:
                 raise self._give_up(f"{where}: not sent: the {self.budget:.0f} s API budget is used up")
@@ -426,6 +493,8 @@ class GitHubClient:
                 url, params = outcome.url, None
                 continue
             attempt += 1
+            if self.cancelled:
+                raise GaveUpError(f"{where}: not retried: the run was cancelled ({outcome.reason})")
             if outcome.wait is None:
                 wait = min(MAX_BACKOFF, 2.0 ** (attempt - 1))
             elif outcome.wait < 0:
@@ -434,6 +503,15 @@ class GitHubClient:
                 wait = outcome.wait
             why = f"{where}: gave up after {attempt} attempt(s) ({outcome.reason})"
             self._wait(wait, why, rate_limited=outcome.rate_limited)
+
+    def _may_send(self, where: str) -> None:
+        """A `GaveUpError` when the client stopped, or the run was cancelled (but for a `final_request`)."""
+        if self._gave_up is not None:
+            raise GaveUpError(f"{where}: not sent (the client stopped: {self._gave_up})", repeated=True)
+        if self.cancelled:
+            if not self._final:
+                raise GaveUpError(f"{where}: not sent: the run was cancelled", repeated=True)
+            self._final = False  # this one, once
 
     def _send(
         self,
@@ -451,6 +529,9 @@ class GitHubClient:
         self.requests += 1
         started = time.monotonic()
         _CURRENT.deadline = deadline
+        self._in_flight = deadline
+        if self.cancelled:  # the flag was set before the deadline was known: cut it short too
+            deadline.shorten(CANCEL_IN_FLIGHT)
         try:
             answer = self._exchange(method, url, body, params, deadline)
         except _TooLargeError:
@@ -462,6 +543,7 @@ class GitHubClient:
         finally:
             deadline.cancel()
             _CURRENT.deadline = None
+            self._in_flight = None
             self.request_seconds += time.monotonic() - started
         status = answer.status
         if HTTPStatus.OK <= status < HTTPStatus.MULTIPLE_CHOICES:
