@@ -284,3 +284,33 @@ def test_a_signal_while_publishing_stops_it_with_one_more_request(
     # the bundle was complete before publishing: it keeps the tests' verdict and verifies
     assert json.loads((bundle / "manifest.json").read_text())["status"] == "failure"
     assert run_qaagent("verify", str(bundle), cwd=root).returncode == 0
+
+
+@pytest.mark.slow
+def test_a_cancel_with_3000_failures_collected_exits_within_5_s_after_one_request(
+    qa_project: ProjectFactory, tmp_path: Path
+) -> None:
+    # issue 12: 3,000 failures took 60.5 s to exit (the check run's annotation batches, paced)
+    script = MANY_FAILURES.replace("range(600)", "range(3000)") + (
+        "print('written', flush=True)\nimport time\ntime.sleep(120)\n"
+    )
+    root = qa_project(
+        {
+            "many.py": script,
+            ".qaagent.yaml": f"tests:\n  many: {{runner: command, command: {json.dumps([PY, 'many.py'])}}}\n",
+        }
+    )
+    event = tmp_path / "event.json"
+    event.write_text(json.dumps(pull_request_event()), encoding="utf-8")
+    with GitHubServer() as api:
+        env = {**api_environment(api), "GITHUB_EVENT_NAME": "pull_request", "GITHUB_EVENT_PATH": str(event)}
+        proc = start_qaagent("run-all", "--check-name", "qa", "--comment", cwd=root, env=env)
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            if "] written" in line:
+                break
+        before = len(api.requests)
+        cancel_and_check(proc, signal.SIGINT, root)
+        after = api.requests[before:]
+    assert [(r.method, r.body["conclusion"]) for r in after] == [("PATCH", "cancelled")]
+    assert after[0].body["output"]["annotations"] == []
