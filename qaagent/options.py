@@ -20,8 +20,11 @@ flag, input and profile (`profile.py` takes its pydantic bounds from here):
 | commit | 40 hexadecimal digits |
 
 Whole numbers are ASCII digits only (`int()` also reads "٣", "²" and " 3 ",
-which nobody means), booleans are true/false/yes/no/1/0 in any case, lists
-are separated by commas, spaces or newlines. A bad value raises
+which nobody means); seconds and rates are plain decimal numbers, ASCII digits
+with at most one decimal point (`float()` also reads "1_0", " 1", "nan", "inf"
+and "1e309"), so every value is finite before its range is checked; booleans
+are true/false/yes/no/1/0 in any case, lists are separated by commas, spaces
+or newlines. A bad value raises
 `InvalidValue` with a message that starts with what was expected; the
 caller says which flag or input it was.
 """
@@ -29,7 +32,6 @@ caller says which flag or input it was.
 from __future__ import annotations
 
 import argparse
-import math
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -37,6 +39,7 @@ from pathlib import Path
 from typing import Final, Literal, TypeVar, cast
 
 from qaagent.errors import UsageError
+from qaagent.formats import AUTO, NAMES
 from qaagent.results import FailOn
 
 T = TypeVar("T")
@@ -80,8 +83,12 @@ TRUE_WORDS: Final = frozenset({"true", "yes", "1"})
 FALSE_WORDS: Final = frozenset({"false", "no", "0"})
 
 _DIGITS = re.compile(r"[0-9]{1,9}")
+#: a plain decimal number: no sign, exponent, blank, underscore, nan or inf (and so always finite)
+_DECIMAL = re.compile(r"[0-9]{1,12}(?:\.[0-9]{0,9})?|\.[0-9]{1,9}")
 _SHARD = re.compile(r"^[ \t]*([0-9]{1,6})[ \t]*/[ \t]*([0-9]{1,6})[ \t]*\Z")
 _LIST = re.compile(r"[\s,]+")
+#: globs are separated by commas and line breaks only: a space may be part of a file name
+_GLOBS = re.compile(r"[,\r\n]+")
 _COMMIT = re.compile(r"[0-9a-fA-F]{40}")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
@@ -117,13 +124,15 @@ def shard_count(text: str) -> int:
     return whole_number(text, SHARDS)
 
 
+def decimal(text: str) -> float | None:
+    """`text` as a number when it is a plain decimal number (`_DECIMAL`), else None."""
+    return float(text) if _DECIMAL.fullmatch(text) else None
+
+
 def rate(text: str) -> float:
     """A rate from 0 to 1 (a flake-rate threshold)."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not 0 <= value <= 1:  # also refuses NaN
+    value = decimal(text)
+    if value is None or not 0 <= value <= 1:
         msg = f"expected a rate from 0 to 1, got {text!r}"
         raise InvalidValue(msg)
     return value
@@ -131,11 +140,8 @@ def rate(text: str) -> float:
 
 def seconds(text: str) -> float:
     """A duration in seconds, > 0 and at most `MAX_TIMEOUT`."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not 0 < value <= MAX_TIMEOUT:  # also refuses NaN
+    value = decimal(text)
+    if value is None or not 0 < value <= MAX_TIMEOUT:
         msg = f"expected seconds > 0 and at most {MAX_TIMEOUT:g}, got {text!r}"
         raise InvalidValue(msg)
     return value
@@ -318,6 +324,24 @@ def items(text: str) -> tuple[str, ...]:
     return tuple(item for item in _LIST.split(text.strip()) if item)
 
 
+def globs(text: str) -> tuple[str, ...]:
+    """Result-file globs separated by commas or line breaks (`!glob` excludes); at least one includes."""
+    found = tuple(item.strip() for item in _GLOBS.split(text) if item.strip())
+    if not any(not item.startswith("!") for item in found) or "!" in found:
+        msg = f"expected globs of result files (comma or newline separated, `!glob` excludes), got {text!r}"
+        raise InvalidValue(msg)
+    return found
+
+
+def result_format(text: str) -> str:
+    """A result format name (docs/formats.md) or `auto`."""
+    value = text.strip().lower()
+    if value != AUTO and value not in NAMES:
+        msg = f"expected one of {', '.join(NAMES)} (or {AUTO}), got {text.strip()!r}"
+        raise InvalidValue(msg)
+    return value
+
+
 def fail_on(text: str) -> tuple[FailOn, ...]:
     """A non-empty list of failed, error, flaky (any case, duplicates dropped)."""
     found = [item.lower() for item in items(text)]
@@ -329,13 +353,16 @@ def fail_on(text: str) -> tuple[FailOn, ...]:
     return tuple(dict.fromkeys(cast("FailOn", item) for item in found))
 
 
-def suite_names(values: Sequence[str]) -> tuple[str, ...]:
-    """Suite names from repeated flags or lists (an empty value is a mistake, not "all")."""
+def suite_names(values: Sequence[str], *, source: str = "--suite") -> tuple[str, ...]:
+    """Suite names from repeated flags or lists (an empty value is a mistake, not "all").
+
+    `source` is where they came from, as errors name it (`--suite`, ``input 'suites'``).
+    """
     names: list[str] = []
     for value in values:
         found = items(value)
         if not found:
-            msg = f"--suite needs a suite name (got {value!r})"
+            msg = f"{source} needs a suite name (got {value!r})"
             raise UsageError(msg)
         names.extend(found)
     return tuple(dict.fromkeys(names))
@@ -397,6 +424,8 @@ class RunOptions:
     max_workers: int | None = None
     retries: int | None = None
     suites: tuple[str, ...] = ()
+    #: where `suites` came from, as an error about them names it (not an option: not compared)
+    suites_source: str = field(default="--suite", compare=False)
     timeout: float | None = None
     junit: Path | None = None  #: absolute
     evidence_dir: Path | None = None  #: absolute
@@ -406,6 +435,10 @@ class RunOptions:
     durations_from: Path | None = None
     quiet: bool = False
     feedback: FeedbackOptions = field(default_factory=FeedbackOptions)
+    #: publish these result files (`--files`, the `files:` input): one `report` suite, no profile
+    files: tuple[str, ...] = ()
+    #: their format (`--format`); None: told from each file's content
+    format: str | None = None
     #: record and use the test history (None: the profile's `history.enabled`)
     history: bool | None = None
     #: the branch failures are compared with (None: GITHUB_BASE_REF, else none)
