@@ -160,7 +160,6 @@ class GitHubClient:
         self._gave_up: str | None = None
         self._last_mutation: float | None = None
         self._cancel = CancelWatch(cancel) if cancel is not None else None
-        self._final = False  #: a `final_request` may go out after the cancel
         self._session = requests.Session()
         adapter = DeadlineAdapter()
         self._session.mount("http://", adapter)
@@ -204,14 +203,9 @@ class GitHubClient:
         """Whether the run's cancel flag is set: nothing new is sent but a `final_request`."""
         return self._cancel is not None and self._cancel.is_set()
 
-    @contextlib.contextmanager
-    def final_request(self) -> Iterator[None]:
+    def final_request(self) -> contextlib.AbstractContextManager[None]:
         """Inside the block, after a cancel, one more request may go out (and no retry of it)."""
-        self._final = True
-        try:
-            yield
-        finally:
-            self._final = False
+        return self._cancel.final_request() if self._cancel is not None else contextlib.nullcontext()
 
     # -- public calls -------------------------------------------------------
 
@@ -345,10 +339,8 @@ class GitHubClient:
         """A `GaveUpError` when the client stopped, or the run was cancelled (but for a `final_request`)."""
         if self._gave_up is not None:
             raise GaveUpError(f"{where}: not sent (the client stopped: {self._gave_up})", repeated=True)
-        if self.cancelled:
-            if not self._final:
-                raise GaveUpError(f"{where}: not sent: the run was cancelled", repeated=True)
-            self._final = False  # this one, once
+        if self._cancel is not None and self._cancel.refuses():
+            raise GaveUpError(f"{where}: not sent: the run was cancelled", repeated=True)
 
     def _send(
         self,

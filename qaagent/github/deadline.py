@@ -18,6 +18,7 @@ import contextlib
 import socket
 import threading
 import time
+from collections.abc import Iterator
 from typing import Any
 
 from requests.adapters import HTTPAdapter
@@ -87,6 +88,7 @@ class CancelWatch:
         self._cancel = cancel
         self.ends: float | None = None  #: when the client's time is up, once the flag is set
         self.in_flight: Deadline | None = None
+        self._final = False  #: a `final_request` may go out after the cancel
         self._closed = threading.Event()
         threading.Thread(target=self._watch, name="github-cancel", daemon=True).start()
 
@@ -96,6 +98,22 @@ class CancelWatch:
             return False
         self._cancelled()
         return True
+
+    @contextlib.contextmanager
+    def final_request(self) -> Iterator[None]:
+        """Inside the block, after a cancel, one more request may go out."""
+        self._final = True
+        try:
+            yield
+        finally:
+            self._final = False
+
+    def refuses(self) -> bool:
+        """Whether a new request must not go out: the flag is set and no `final_request` is left."""
+        if not self.is_set():
+            return False
+        allowed, self._final = self._final, False  # a final request goes out once
+        return not allowed
 
     def left(self) -> float:
         """Seconds left after the cancel (infinite before it)."""
