@@ -82,10 +82,12 @@ def test_the_own_report_folder_hands_what_cannot_be_read_to_the_reader(tmp_path:
     project, outside = tmp_path / "project", tmp_path / "elsewhere"
     outside.mkdir()
     reports = hostile_folder(project, outside)
+    (reports / ".hidden.xml").write_text(JUNIT.format(name="hidden"), encoding="utf-8")
     found = match_files(["*.xml"], cwd=reports, repo_root=project, own=True)
     # the link out, the FIFO, the folder and the huge file become the suite's error (the reader
     # says why); the links to nothing and to a device are set aside by the bundle, not followed
     assert [p.name for p in found.files] == [
+        ".hidden.xml",
         "folder.xml",
         "good.xml",
         "huge.xml",

@@ -315,7 +315,8 @@ def match_files(patterns: Sequence[str], *, cwd: Path, repo_root: Path, own: boo
     excluded: set[Path] = set()
     for pattern in patterns:
         negated = pattern.startswith("!")
-        matches = glob.glob(pattern.removeprefix("!"), root_dir=cwd, recursive=True)
+        # the own folder lists hidden files too, as it always did: a `.r.xml` there is not skipped
+        matches = glob.glob(pattern.removeprefix("!"), root_dir=cwd, recursive=True, include_hidden=own)
         (excluded if negated else wanted).update(cwd / match for match in matches)
     root = repo_root.resolve()
     found = ResultFiles()
