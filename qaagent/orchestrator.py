@@ -126,9 +126,7 @@ class RunOrchestrator:
     def _start_app(self, env: dict[str, str]) -> tuple[AppServer, SuiteResult | None]:
         settings = self.plan.app
         assert settings is not None  # noqa: S101 - checked by the caller
-        cwd = self.plan.loaded.directory
-        if settings.working_directory:
-            cwd = (cwd / settings.working_directory).resolve()
+        cwd = self.plan.app_directory or self.plan.loaded.directory  # confined by `build_plan`
         log = self.app_log if self.app_log is not None else self.suite_dir("app") / "app.log"
         server = AppServer(settings, cwd=cwd, env=app_env(env, settings), log_path=log, console=self.console)
         self.console.line(f"qaagent: starting the app: {' '.join(settings.start_command or ())}")

@@ -52,7 +52,7 @@ RESULT_FILE_RUNNERS = ("command", "report")
 FILES_SUITE = "results"
 #: suite names that imply their runner, as in the original qaagent
 DEFAULT_RUNNERS: dict[str, RunnerName] = {"unit": "pytest", "behave": "behave", "e2e": "playwright"}
-SUITE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+SUITE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\Z")
 #: a profile larger than this is refused before YAML parsing
 MAX_PROFILE_BYTES = 1024 * 1024
 #: aliases allowed in one profile (guards against alias-expansion bombs)

@@ -43,6 +43,15 @@ class ShardBundle:
         return self.manifest.run_id or self.path.name
 
     @property
+    def folder(self) -> str:
+        """The shard's folder in the merged bundle, ``shard-2of3``.
+
+        Computed from the index and count the merge checked (one bundle per index), never
+        from a name the bundle gives.
+        """
+        return f"shard-{self.index}of{self.total}"
+
+    @property
     def label(self) -> str:
         """``2/3 (run 20240501_120000Z_shard-2of3)``."""
         return f"{self.index}/{self.total} (run {self.run_id})"
@@ -163,9 +172,9 @@ def merge_attempts(
                 timed_out=any(a.timed_out for _, a in group),
                 started_at=first_start,
                 duration=span if spans else sum(a.duration for _, a in group),
-                log_path=base / first_shard.run_id / first.log if first.log and _inside(first.log) else None,
+                log_path=base / first_shard.folder / first.log if first.log and _inside(first.log) else None,
                 junit_files=tuple(
-                    base / s.run_id / f for s, a in group for f in a.junit_files if f and _inside(f)
+                    base / s.folder / f for s, a in group for f in a.junit_files if f and _inside(f)
                 ),
                 selected=tuple(x for _, a in group for x in a.selected),
                 cancelled=any(a.cancelled for _, a in group),
@@ -222,7 +231,7 @@ def ordered_cases(
     sequence = 0
     for shard in shards:
         keys: dict[str, Any] = {}
-        for case in read_cases(shard, f"{base_rel}/{shard.run_id}/"):
+        for case in read_cases(shard, f"{base_rel}/{shard.folder}/"):
             if case.suite not in items:
                 items[case.suite] = []
                 order.append(case.suite)
@@ -262,7 +271,7 @@ def suite_result(
         base,
         lambda shard, argv: unsharded_command(shard, name, argv, bundle_dir),
     )
-    files = [base / s.run_id / f for s, e in entries for f in e.files if _inside(f)]
+    files = [base / s.folder / f for s, e in entries for f in e.files if _inside(f)]
     workdir = next((e.working_directory for _, e in entries if e.working_directory is not None), None)
     return SuiteResult(
         name=name,

@@ -46,7 +46,7 @@ EXPECTED: dict[str, str] = {
     "env-not-mapping.yaml": "tests.unit.env: Input should be a valid dictionary (line 2)",
     "fail-on-unknown.yaml": "run.fail_on.1: Input should be 'failed', 'error' or 'flaky' (line 2)",
     "float-retries.yaml": "run.retry_count: Input should be a whole number (line 2)",
-    "huge-timeout.yaml": "run.timeout: Input should be less than or equal to 604800 (line 2)",
+    "huge-timeout.yaml": "run.timeout: expected seconds > 0 and at most 604800, got '1e12' (line 2)",
     "list-not-mapping.yaml": "the profile must be a mapping (got list)",
     "multi-document.yaml": "YAML syntax error at line 3, column 1: but found another document",
     "negative-max-output.yaml": "reports.max_output: Input should be greater than or equal to 0 (line 2)",
@@ -85,6 +85,8 @@ EXPECTED: dict[str, str] = {
     "evidence-dir-line-break.yaml": "profile value reports.evidence_dir contains a control character",
     "junit-outside.yaml": "profile value reports.junit (/tmp/outside.xml) resolves to /tmp/outside.xml, outside",
     "working-directory-outside.yaml": "profile value tests.unit.working_directory (../../..) resolves to",
+    "app-working-directory-outside.yaml": "profile value app.working_directory (../..) resolves to",
+    "app-working-directory-absolute.yaml": "profile value app.working_directory (/etc) resolves to /etc, outside",
 }
 
 CASES = sorted(EXPECTED)

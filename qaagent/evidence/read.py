@@ -39,7 +39,7 @@ MAX_RECORD_LINE = 4 * 1024 * 1024
 #: the manifest versions this reader understands
 SCHEMA_VERSIONS = (1,)
 #: what a run id looks like (`evidence.bundle.make_run_id`); a bundle's folder is named by it
-RUN_ID_RE = re.compile(r"^\d{8}_\d{6}Z(?:_shard-\d+of\d+)?(?:-\d+)?$")
+RUN_ID_RE = re.compile(r"^\d{8}_\d{6}Z(?:_shard-\d+of\d+)?(?:-\d+)?\Z")
 #: bytes of manifest.json read at most (a manifest of 100,000 files is about 20 MB)
 MAX_MANIFEST_BYTES = 64 * 1024 * 1024
 #: C0 and C1 controls: no path of a bundle holds one

@@ -55,8 +55,8 @@ DATA_VERSION = 2
 #: status letters in the embedded rows (keeps 100,000 rows small)
 STATUS_CODE = {"passed": "p", "failed": "f", "error": "e", "skipped": "s"}
 _CONCLUSION_ICON = {"success": "✅", "failure": "❌", "cancelled": "⏹️", "running": "⏳"}
-_SAFE_URL = re.compile(r"^https://[A-Za-z0-9.-]+(?::\d+)?$")
-_SAFE_REPO = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
+_SAFE_URL = re.compile(r"^https://[A-Za-z0-9.-]+(?::\d+)?\Z")
+_SAFE_REPO = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+\Z")
 #: the JSON string encoder (C, ``ensure_ascii=False``); the data block is base64, so no HTML escaping
 _json = json.encoder.encode_basestring
 _CACHE_SIZE = 4096
