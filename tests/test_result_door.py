@@ -205,3 +205,24 @@ def test_artifact_globs_take_excludes_and_refuse_a_fifo(qa_project: ProjectFacto
     listed = {entry["path"] for entry in manifest_of(root)["files"]}
     assert any(path.endswith("artifacts/shots/kept.txt") for path in listed), listed
     assert not any(path.endswith(("scratch.tmp", "pipe")) for path in listed), listed
+
+
+def test_the_readers_last_look_refuses_what_leads_out_of_the_project(tmp_path: Path) -> None:
+    from qaagent.paths import link_out  # noqa: PLC0415
+
+    root, elsewhere = tmp_path / "project", tmp_path / "elsewhere"
+    root.mkdir()
+    elsewhere.mkdir()
+    (root / "r.xml").write_text("<testsuite/>", encoding="utf-8")
+    (elsewhere / "secret").write_text("x", encoding="utf-8")
+    (root / "out.xml").symlink_to(elsewhere / "secret")  # planted after the glob was judged
+    (root / "in.xml").symlink_to(root / "r.xml")
+    (elsewhere / "given.xml").write_text("<testsuite/>", encoding="utf-8")
+    (elsewhere / "link.xml").symlink_to(elsewhere / "secret")
+    assert link_out(root / "r.xml", root=root) is None
+    assert link_out(root / "in.xml", root=root) is None  # a link that stays inside
+    assert link_out(root / "out.xml", root=root) == (elsewhere / "secret").resolve()
+    assert link_out(root / "sub" / ".." / "out.xml", root=root) == (elsewhere / "secret").resolve()
+    # a file outside the project the user named (--junit /tmp/x.xml) is not judged; a link is
+    assert link_out(elsewhere / "given.xml", root=root) is None
+    assert link_out(elsewhere / "link.xml", root=root) == (elsewhere / "secret").resolve()
