@@ -25,6 +25,7 @@ LAYERS: dict[int, tuple[str, ...]] = {
         "qaagent.text",
         "qaagent.files",
         "qaagent.fastinit",
+        "qaagent.attempts",
         "qaagent.results",
         "qaagent.redact_encodings",
         "qaagent.redact",
