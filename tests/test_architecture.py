@@ -95,6 +95,7 @@ LAYERS: dict[int, tuple[str, ...]] = {
         "qaagent.runners.report",
         "qaagent.init_profile",
         "qaagent.evidence.manifest",
+        "qaagent.evidence.unredactable",
         "qaagent.evidence.records",
         "qaagent.evidence.read",
         "qaagent.evidence.verify",

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import sys
 from pathlib import Path
 
@@ -49,7 +50,10 @@ def test_a_glob_match_is_kept_refused_with_the_reason_or_left_out(tmp_path: Path
     project, outside = tmp_path / "project", tmp_path / "elsewhere"
     outside.mkdir()
     reports = hostile_folder(project, outside)
+    listening = socket.socket(socket.AF_UNIX)
+    listening.bind(str(reports / "s.xml"))  # a socket stands in for a device: neither is a file
     found = match_files(["reports/*.xml"], cwd=project, repo_root=project)
+    listening.close()
     assert [p.name for p in found.files] == [
         "good.xml",
         "huge.xml",
@@ -60,8 +64,9 @@ def test_a_glob_match_is_kept_refused_with_the_reason_or_left_out(tmp_path: Path
         "out.xml": f"{OUTSIDE}: it resolves to {outside.resolve() / 'secret.xml'}, outside {project.resolve()}",
         "zero.xml": f"{OUTSIDE}: it resolves to /dev/zero, outside {project.resolve()}",
         "pipe.xml": f"{NOT_REGULAR}: a FIFO",
+        "s.xml": f"{NOT_REGULAR}: a socket",
     }  # folder.xml and dangling.xml are no files: left out
-    assert refused_note(found.ignored) == f" (2 {OUTSIDE}, 1 {NOT_REGULAR}: not read)"
+    assert refused_note(found.ignored) == f" (2 {OUTSIDE}, 2 {NOT_REGULAR}: not read)"
     assert (reports / "pipe.xml").is_fifo()
 
 

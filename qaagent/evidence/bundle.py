@@ -42,6 +42,7 @@ import qaagent
 from qaagent import redact
 from qaagent.errors import QAAgentError, UsageError
 from qaagent.evidence import manifest as mf
+from qaagent.evidence import unredactable
 from qaagent.evidence.diagnostics import CATEGORIES, categorize
 from qaagent.evidence.gitinfo import git_info
 from qaagent.evidence.read import (
@@ -214,6 +215,28 @@ class Bundle:
         data["files"] = self._manifest["files"] = files
         atomic_write_text(self.manifest_path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
 
+    def _set_aside_unredactable(self, run: RunResult) -> list[dict[str, str]]:
+        """Remove the files the suites left that a byte scan cannot redact; their `not_kept` entries.
+
+        Recognised by their first bytes (`evidence.unredactable`); qaagent's own attempt
+        logs are text it wrote and redacted as it wrote them, never removed.
+        """
+        logs = {a.log_path.resolve() for s in run.suites for a in s.attempts if a.log_path is not None}
+        removed: list[dict[str, str]] = []
+        for path in sorted((self.dir / "suites").rglob("*")):
+            if path.is_symlink() or not path.is_file() or path.resolve() in logs:
+                continue
+            try:
+                with path.open("rb") as src:
+                    what = unredactable.kind(src.read(unredactable.HEAD_BYTES))
+                if what is None:
+                    continue
+                path.unlink()
+            except OSError:
+                continue
+            removed.append({"path": path.relative_to(self.dir).as_posix(), "why": unredactable.reason(what)})
+        return removed
+
     def _redact_logs(self, run: RunResult) -> None:
         """Redact every file the suites left in the bundle: logs, kept JUnit, rerun files, artifacts."""
         suites = self.dir / "suites"
@@ -262,6 +285,7 @@ class Bundle:
         max_output: int = DEFAULT_MAX_OUTPUT,
         writers: Sequence[CaseWriter] = (),
         junit_copy: Path | None = None,
+        keep_unredactable: bool = False,
     ) -> Finished:
         """Write junit.xml, tests.jsonl.gz, what `writers` write, summary.md, then the final manifest.
 
@@ -270,9 +294,13 @@ class Bundle:
         collector). `summary_markdown` is the summary, or what renders it after the pass.
         `junit_copy` gets the same bytes as junit.xml (`--junit`). A report that cannot be
         written is left out and named in the manifest's `missing` (and in the result).
+        A file the redaction cannot see into (`evidence.unredactable`) is removed and
+        listed in `not_kept` unless `keep_unredactable` (the profile's switch).
         """
         self._manifest["not_kept"] = set_aside(self.dir)
         junit_read = self._fold_read_junit(run)  # first: what is removed needs no redaction
+        dropped: list[dict[str, str]] = [] if keep_unredactable else self._set_aside_unredactable(run)
+        self._manifest["not_kept"].extend(dropped)
         self._redact_logs(run)
         run_started = run.started_at if run.started_at > 0 else self.started_at
         counts = run.counts
@@ -300,7 +328,7 @@ class Bundle:
                 "fail_on": list(fail_on),
             }
         )
-        text = CaseText(self.redactor.redact, max_output, categorize)
+        text = CaseText(self.redactor.redact, max_output, categorize, dropped={d["path"] for d in dropped})
         junit = MergedJUnit(StreamedFile(self.junit_path, copy=junit_copy), text, bundle_dir=self.dir)
         records = RecordWriter(StreamedFile(self.dir / RECORDS_NAME, gzip=True), run_started)
         every: list[CaseWriter] = [junit, records, *writers]
