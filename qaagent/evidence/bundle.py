@@ -56,7 +56,8 @@ from qaagent.evidence.verify import file_entries, walk
 from qaagent.files import Digest, StreamedFile, atomic_write_text, sha256_file
 from qaagent.junit.write import DEFAULT_MAX_OUTPUT, MergedJUnit
 from qaagent.options import Shard
-from qaagent.redact import Redactor, copy_redacted, copy_redacted_bytes, text_encoding
+from qaagent.redact import Redactor
+from qaagent.redact_stream import copy_redacted, copy_redacted_bytes, text_encoding
 from qaagent.results import FailOn, RunResult, conclusion
 from qaagent.stream import CaseText, CaseWriter, stream_run
 
@@ -97,7 +98,7 @@ def _jsonable(value: Any, redactor: Redactor) -> Any:
     return redactor.redact(str(value))
 
 
-#: bytes looked at to tell a text file (UTF-8 or UTF-16) from a binary one (`redact.text_encoding`)
+#: bytes looked at to tell a text file (UTF-8 or UTF-16) from a binary one (`redact_stream.text_encoding`)
 _SNIFF_BYTES = 8192
 
 
