@@ -95,7 +95,7 @@ LAYERS: dict[int, tuple[str, ...]] = {
         "qaagent.runners.report",
         "qaagent.init_profile",
         "qaagent.evidence.manifest",
-        "qaagent.evidence.unredactable",
+        "qaagent.evidence.not_kept",
         "qaagent.evidence.records",
         "qaagent.evidence.read",
         "qaagent.evidence.verify",

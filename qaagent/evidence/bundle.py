@@ -31,7 +31,6 @@ import json
 import os
 import re
 import socket
-import stat
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -42,7 +41,7 @@ import qaagent
 from qaagent import redact
 from qaagent.errors import QAAgentError, UsageError
 from qaagent.evidence import manifest as mf
-from qaagent.evidence import unredactable
+from qaagent.evidence import not_kept
 from qaagent.evidence.diagnostics import CATEGORIES, categorize
 from qaagent.evidence.gitinfo import git_info
 from qaagent.evidence.read import (
@@ -52,7 +51,7 @@ from qaagent.evidence.read import (
     read_manifest,
 )
 from qaagent.evidence.records import RECORDS_NAME, RecordWriter
-from qaagent.evidence.verify import file_entries, walk
+from qaagent.evidence.verify import file_entries
 from qaagent.files import Digest, StreamedFile, atomic_write_text, sha256_file
 from qaagent.junit.write import DEFAULT_MAX_OUTPUT, MergedJUnit
 from qaagent.options import Shard
@@ -215,28 +214,6 @@ class Bundle:
         data["files"] = self._manifest["files"] = files
         atomic_write_text(self.manifest_path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
 
-    def _set_aside_unredactable(self, run: RunResult) -> list[dict[str, str]]:
-        """Remove the files the suites left that a byte scan cannot redact; their `not_kept` entries.
-
-        Recognised by their first bytes (`evidence.unredactable`); qaagent's own attempt
-        logs are text it wrote and redacted as it wrote them, never removed.
-        """
-        logs = {a.log_path.resolve() for s in run.suites for a in s.attempts if a.log_path is not None}
-        removed: list[dict[str, str]] = []
-        for path in sorted((self.dir / "suites").rglob("*")):
-            if path.is_symlink() or not path.is_file() or path.resolve() in logs:
-                continue
-            try:
-                with path.open("rb") as src:
-                    what = unredactable.kind(src.read(unredactable.HEAD_BYTES))
-                if what is None:
-                    continue
-                path.unlink()
-            except OSError:
-                continue
-            removed.append({"path": path.relative_to(self.dir).as_posix(), "why": unredactable.reason(what)})
-        return removed
-
     def _redact_logs(self, run: RunResult) -> None:
         """Redact every file the suites left in the bundle: logs, kept JUnit, rerun files, artifacts."""
         suites = self.dir / "suites"
@@ -294,12 +271,13 @@ class Bundle:
         collector). `summary_markdown` is the summary, or what renders it after the pass.
         `junit_copy` gets the same bytes as junit.xml (`--junit`). A report that cannot be
         written is left out and named in the manifest's `missing` (and in the result).
-        A file the redaction cannot see into (`evidence.unredactable`) is removed and
+        A file the redaction cannot see into (`evidence.not_kept`) is removed and
         listed in `not_kept` unless `keep_unredactable` (the profile's switch).
         """
-        self._manifest["not_kept"] = set_aside(self.dir)
+        self._manifest["not_kept"] = not_kept.set_aside(self.dir)
         junit_read = self._fold_read_junit(run)  # first: what is removed needs no redaction
-        dropped: list[dict[str, str]] = [] if keep_unredactable else self._set_aside_unredactable(run)
+        logs = {a.log_path.resolve() for s in run.suites for a in s.attempts if a.log_path is not None}
+        dropped = [] if keep_unredactable else not_kept.set_aside_unredactable(self.dir, logs)
         self._manifest["not_kept"].extend(dropped)
         self._redact_logs(run)
         run_started = run.started_at if run.started_at > 0 else self.started_at
@@ -360,30 +338,6 @@ class Bundle:
             missing=tuple((m["path"], m["reason"]) for m in missing),
             junit_copy_error=junit.out.copy_error,
         )
-
-
-def set_aside(bundle_dir: Path) -> list[dict[str, str]]:
-    """Remove what is no regular file from the bundle (links, FIFOs, devices, sockets) and say so.
-
-    A suite may leave anything in its folders: a dangling link, a link to a folder,
-    to `/dev/zero` or to `~/.ssh/id_rsa`, a FIFO. None is followed, opened, hashed or
-    kept: each is unlinked (which never touches its target) and listed in the
-    manifest's `not_kept` as ``not kept (symlink to …)``.
-    """
-    not_kept: list[dict[str, str]] = []
-    for rel in walk(bundle_dir)[1]:
-        path = bundle_dir / rel
-        try:
-            mode = path.lstat().st_mode
-            if stat.S_ISLNK(mode):
-                why = f"symlink to {path.readlink()}"
-            else:
-                why = "FIFO" if stat.S_ISFIFO(mode) else "socket" if stat.S_ISSOCK(mode) else "device"
-            path.unlink()
-        except OSError:
-            continue
-        not_kept.append({"path": rel, "why": f"not kept ({why})"})
-    return not_kept
 
 
 @dataclass(frozen=True)
