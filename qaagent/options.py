@@ -91,6 +91,8 @@ _LIST = re.compile(r"[\s,]+")
 _GLOBS = re.compile(r"[,\r\n]+")
 _COMMIT = re.compile(r"[0-9a-fA-F]{40}")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+#: what a suite may be called: a profile's `tests:` key, a bundle's suite folder (the one rule)
+SUITE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\Z")
 
 
 # -- the validators -------------------------------------------------------------------------------

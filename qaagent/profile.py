@@ -30,6 +30,7 @@ from qaagent.options import (
     KEEP,
     MAX_TIMEOUT,
     RETRIES,
+    SUITE_NAME,
     WORKERS,
     InvalidValue,
     Range,
@@ -44,7 +45,6 @@ from qaagent.runners.names import DEFAULT_RUNNERS, RUNNERS, RunnerName
 RESULT_FILE_RUNNERS = ("command", "report")
 #: the name of the suite the `files:` input / `--files` builds when there is no profile
 FILES_SUITE = "results"
-SUITE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\Z")
 
 
 def _seconds(value: Any) -> Any:

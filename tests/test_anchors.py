@@ -17,17 +17,14 @@ import pytest
 
 from qaagent import options
 from qaagent.errors import ProfileError
-from qaagent.evidence import bundle as evidence_bundle
 from qaagent.evidence.read import RUN_ID_RE, BundleError, read_manifest
 from qaagent.history import bundles as history_bundles
-from qaagent.profile import SUITE_NAME
 from qaagent.profile_load import parse_profile
 from qaagent.report import html
 
 VALIDATORS: list[tuple[str, re.Pattern[str], str]] = [
     ("run id", RUN_ID_RE, "20250101_120000Z"),
-    ("profile suite name", SUITE_NAME, "unit"),
-    ("bundle suite folder", evidence_bundle._SUITE_NAME_RE, "unit"),
+    ("suite name (profile keys, bundle suite folders)", options.SUITE_NAME, "unit"),
     ("shard", options._SHARD, "1/2"),
     ("branch", options._BRANCH, "main"),
     ("report server link", html._SAFE_URL, "https://github.com"),

@@ -21,7 +21,7 @@ from conftest import (
     start_qaagent,
     unique_marker,
 )
-from github_server import GitHubServer
+from github_server import Fault, GitHubServer
 from helpers import pull_request_event
 
 PY = sys.executable
@@ -360,3 +360,37 @@ def test_a_signal_while_updating_the_comment_stops_it_and_concludes_the_check_ru
     assert (
         run_qaagent("verify", str(max((root / ".qaagent" / "evidence").iterdir())), cwd=root).returncode == 0
     )
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("status", "seconds"), [(403, "30"), (429, "20")])
+def test_a_signal_while_waiting_out_a_rate_limit_ends_the_wait_and_concludes_the_check_run(
+    qa_project: ProjectFactory, tmp_path: Path, status: int, seconds: str
+) -> None:
+    # The check run's completing PATCH is asked to wait (a rate limit, `retry-after`); a
+    # signal during the wait ends it: no 20-30 s sleep, and the check run still gets its
+    # `cancelled` (found by the issue 12 review: it stayed in_progress after a 29 s exit).
+    with GitHubServer() as api:
+        api.script(
+            "PATCH", r"/check-runs/\d+$",
+            Fault(status=status, body={"message": "API rate limit exceeded"}, headers={"retry-after": seconds}),
+        )  # fmt: skip
+        _root, proc = _publishing_run(qa_project, tmp_path, api, failures=1)
+        deadline = time.monotonic() + 60
+        while _check_run_patches(api) < 1 and time.monotonic() < deadline:  # the refused PATCH came
+            time.sleep(0.005)
+        assert _check_run_patches(api) == 1, [(r.method, r.path) for r in api.requests]
+        time.sleep(1.0)  # well inside the wait
+        before = len(api.requests)
+        sent = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        rest, _ = proc.communicate(timeout=60)
+        elapsed = time.monotonic() - sent
+        after = api.requests[before:]
+        (check,) = api.check_runs.values()
+    assert proc.returncode == 130, rest
+    assert elapsed < 5.0, f"took {elapsed:.1f} s from the signal to exit"
+    assert [(r.method, "/check-runs/" in r.path, r.body["conclusion"]) for r in after] == [
+        ("PATCH", True, "cancelled")
+    ]
+    assert (check["status"], check["conclusion"]) == ("completed", "cancelled")

@@ -131,7 +131,6 @@ print("wrote them")
 """
 
 
-@pytest.mark.slow
 def _clean_bytes(data: bytes, where: str) -> None:
     """No form of SECRET in `data`: UTF-8 bytes of each, UTF-16 of the raw value."""
     for name, form in forms(SECRET).items():
@@ -152,6 +151,7 @@ with zipfile.ZipFile(out / "trace.zip", "w", zipfile.ZIP_DEFLATED) as z:  # a Pl
 """
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("keep", [False, True])
 def test_what_the_redaction_cannot_see_into_is_kept_only_when_the_profile_says_so(
     qa_project: ProjectFactory, keep: bool
@@ -193,6 +193,7 @@ def test_what_the_redaction_cannot_see_into_is_kept_only_when_the_profile_says_s
     assert verify.returncode == 0, verify.stdout + verify.stderr
 
 
+@pytest.mark.slow
 def test_every_text_file_kept_is_redacted_whatever_its_name(qa_project: ProjectFactory) -> None:
     argv = [PY, "write_files.py"]
     root = qa_project(

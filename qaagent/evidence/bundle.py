@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import socket
 import time
 from dataclasses import dataclass, field
@@ -54,7 +53,7 @@ from qaagent.evidence.records import RECORDS_NAME, RecordWriter
 from qaagent.evidence.verify import file_entries
 from qaagent.files import Digest, StreamedFile, atomic_write_text, sha256_file
 from qaagent.junit.write import DEFAULT_MAX_OUTPUT, MergedJUnit
-from qaagent.options import Shard
+from qaagent.options import SUITE_NAME, Shard
 from qaagent.redact import Redactor
 from qaagent.redact_stream import copy_redacted, copy_redacted_bytes, text_encoding
 from qaagent.results import FailOn, RunResult, conclusion
@@ -64,7 +63,6 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
 
 TOOL_NAME = "qaagent"
-_SUITE_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*\Z")
 
 
 def make_run_id(now: datetime, shard: Shard | None = None, *, evidence_dir: Path | None = None) -> str:
@@ -201,7 +199,7 @@ class Bundle:
 
     def suite_dir(self, name: str) -> Path:
         """``<bundle>/suites/<name>/``, created; the only place a runner writes during execution."""
-        if not _SUITE_NAME_RE.match(name):
+        if not SUITE_NAME.match(name):
             raise UsageError(f"invalid suite name {name!r} for an evidence directory")
         path = self.dir / "suites" / name
         path.mkdir(parents=True, exist_ok=True)

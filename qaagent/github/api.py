@@ -281,7 +281,13 @@ class GitHubClient:
         if seconds > self.left:
             message = f"{why}; waiting {seconds:.0f} s more would exceed the {self.budget:.0f} s API budget"
             raise self._give_up(message) if rate_limited else GaveUpError(message)
-        self.clock.sleep(seconds)
+        if self._cancel is not None and isinstance(self.clock, SystemClock):
+            # a signal during the wait ends it at once; the client keeps the time left
+            # for the one `final_request` (the check run's `cancelled`)
+            if self._cancel.wait(seconds):
+                raise GaveUpError(f"{why}; not retried: the run was cancelled during the wait")
+        else:
+            self.clock.sleep(seconds)
         self.waited += seconds
 
     def _pace(self) -> None:

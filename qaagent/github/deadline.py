@@ -115,6 +115,13 @@ class CancelWatch:
         allowed, self._final = self._final, False  # a final request goes out once
         return not allowed
 
+    def wait(self, seconds: float) -> bool:
+        """Sleep `seconds`, or less when the flag is set meanwhile: whether it was."""
+        if self._cancel.wait(seconds):
+            self._cancelled()
+            return True
+        return False
+
     def left(self) -> float:
         """Seconds left after the cancel (infinite before it)."""
         return float("inf") if self.ends is None else self.ends - time.monotonic()
