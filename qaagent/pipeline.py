@@ -1,9 +1,10 @@
 """The two pipelines, `run_all` and `merge`, each a list of steps read top to bottom.
 
     run_all: plan → schedule → start the bundle → start the feedback → execute
-             → write the reports → publish → exit code
+             → judge against the history → write the reports → record the history
+             → publish → exit code
     merge:   merge the shards (their bundles verified, one run rebuilt, its bundle started)
-             → start the feedback → write the reports → publish → exit code
+             → start the feedback → judge → write the reports → record → publish → exit code
 
 The command line (`qaagent run-all`, `qaagent merge`) and the action's
 entrypoint both call these with their options; nothing else starts a run.
@@ -47,6 +48,7 @@ if TYPE_CHECKING:
 
     from qaagent.evidence.bundle import Bundle, Finished
     from qaagent.github.feedback import GitHubFeedback
+    from qaagent.history.compare import Comparison
     from qaagent.history.live import RunHistory
     from qaagent.history.settings import HistorySettings
     from qaagent.options import FeedbackOptions, MergeOptions, RunOptions, SummaryMode
@@ -78,6 +80,8 @@ class Run:
     #: reports that could not be written (path, reason): the manifest lists them; exit 3
     missing: tuple[tuple[str, str], ...] = ()
     history: RunHistory | None = None  #: None: history off for this run
+    #: the run against the base branch and the quarantine (`judge_history`); the writers render it
+    comparison: Comparison | None = None
 
     def outcome(self) -> tuple[Bundle, RunResult]:
         """The bundle and the result the reporting steps work on (asked before `execute`: a bug)."""
@@ -328,6 +332,21 @@ def write_reports(run: Run) -> None:
         run.console.line(line)
 
 
+def judge_history(run: Run) -> None:
+    """Before the reports: group the failures against the base branch; quarantined ones stop failing the run.
+
+    The comparison is computed once (`RunHistory.judge`); the verdict reads what it
+    excuses (`RunResult.excused`), and every writer renders `Run.comparison`.
+    """
+    if run.history is None:
+        return
+    _, result = run.outcome()
+    found = run.history.judge(result)
+    if found is not None:
+        run.comparison = found
+        run.result = dataclasses.replace(result, excused=found.excused())
+
+
 def record_history(run: Run) -> None:
     """Record the finished run in the test history (a fault is one warning; nothing else changes)."""
     if run.history is None:
@@ -387,7 +406,15 @@ def publish(run: Run) -> None:
     )
 
 
-RUN_STEPS: tuple[Step, ...] = (start_bundle, start_feedback, execute, write_reports, record_history, publish)
+RUN_STEPS: tuple[Step, ...] = (
+    start_bundle,
+    start_feedback,
+    execute,
+    judge_history,
+    write_reports,
+    record_history,
+    publish,
+)
 
 
 # -- merge -----------------------------------------------------------------------------------------
@@ -459,7 +486,7 @@ def merge_shards(options: MergeOptions, out: TextIO) -> Run:
     )
 
 
-MERGE_STEPS: tuple[Step, ...] = (start_feedback, write_reports, record_history, publish)
+MERGE_STEPS: tuple[Step, ...] = (start_feedback, judge_history, write_reports, record_history, publish)
 
 
 # -- helpers ---------------------------------------------------------------------------------------

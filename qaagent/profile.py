@@ -37,9 +37,11 @@ from qaagent.options import (
     InvalidValue,
     Range,
     SplitSetting,
+    fail_on_items,
+    profile_whole_number,
     split_setting,
-    whole_number,
 )
+from qaagent.results import FailOn
 
 RunnerName = Literal["pytest", "behave", "playwright", "command"]
 RUNNERS: tuple[str, ...] = ("pytest", "behave", "playwright", "command")
@@ -57,13 +59,11 @@ Retries = Annotated[int, Field(ge=RETRIES.low, le=RETRIES.high)]
 
 
 def _whole_number(value: Any, allowed: Range) -> Any:
-    """A profile's whole number: YAML's int, or text the flags would take (the one validator)."""
-    if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
-        msg = "Input should be a whole number"
-        raise ValueError(msg)
-    if isinstance(value, str):
-        return whole_number(value, allowed)
-    return value
+    """A profile's whole number, as the flags and inputs take it (the one validator)."""
+    try:
+        return profile_whole_number(value, allowed)
+    except InvalidValue as exc:
+        raise ValueError(str(exc)) from None
 
 
 def _split_argv(value: Any) -> Any:
@@ -100,12 +100,27 @@ class RunSettings(_Model):
     retry_count: Retries = 0
     timeout: PositiveSeconds = 1800
     suite_order: tuple[str, ...] | None = None
-    fail_on: tuple[Literal["failed", "error", "flaky"], ...] = ("failed", "error")
+    #: failed, error, flaky; or new-failures (failed or errored, not failing on the base branch)
+    fail_on: tuple[FailOn, ...] = ("failed", "error")
 
     @field_validator("max_workers", "retry_count", mode="before")
     @classmethod
     def _no_bool_or_float(cls, value: Any, info: ValidationInfo) -> Any:
+        if value is None and info.field_name == "max_workers":
+            return None
         return _whole_number(value, WORKERS if info.field_name == "max_workers" else RETRIES)
+
+    @field_validator("fail_on", mode="before")
+    @classmethod
+    def _fail_on(cls, value: Any) -> Any:
+        """The one `fail_on` validator (`options.fail_on_items`): a YAML list, or one text of them."""
+        items = value.split(",") if isinstance(value, str) else value
+        if not isinstance(items, list | tuple) or not all(isinstance(i, str) for i in items):
+            return value  # pydantic says what the type should be
+        try:
+            return fail_on_items(items, shown=str(value))
+        except InvalidValue as exc:
+            raise ValueError(str(exc)) from None
 
 
 class ReportSettings(_Model):
@@ -276,10 +291,28 @@ class _LoaderError(Exception):
     """A problem found while composing the YAML (duplicates, alias bombs)."""
 
 
+#: the integers the profile's YAML reads as numbers: plain decimal ones (YAML 1.1 also reads
+#: ``+3``, ``1_000``, ``0x10``, ``0o7`` and ``1:30`` as integers, which no flag or input takes;
+#: as text, the one validator of each option refuses them with its message)
+_PLAIN_INT = re.compile(r"^-?(?:0|[1-9][0-9]*)$")
+_INT_TAG = "tag:yaml.org,2002:int"
+
+
+def _strict_int_resolvers() -> dict[Any, list[tuple[str, re.Pattern[str]]]]:
+    table = {
+        first: [(tag, regexp) for tag, regexp in resolvers if tag != _INT_TAG]
+        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
+    for first in "-0123456789":
+        table.setdefault(first, []).insert(0, (_INT_TAG, _PLAIN_INT))
+    return table
+
+
 class _Loader(yaml.SafeLoader):
     """SafeLoader that refuses duplicate keys and alias bombs, and remembers lines."""
 
     aliases = 0
+    yaml_implicit_resolvers = _strict_int_resolvers()
 
     def compose_node(self, parent: Any, index: Any) -> Any:
         if self.check_event(yaml.AliasEvent):
