@@ -23,7 +23,7 @@ from qaagent.durations import NO_DURATIONS, Durations
 from qaagent.errors import UsageError
 from qaagent.evidence.gitinfo import git_info
 from qaagent.evidence.manifest import environment
-from qaagent.evidence.read import guarded_document
+from qaagent.evidence.read import read_manifest
 from qaagent.history.api import History
 from qaagent.history.bundles import run_identity, run_record
 from qaagent.history.compare import Comparison
@@ -115,7 +115,7 @@ class RunHistory:
             self.say("qaagent: history: a cancelled run is not recorded")
             return
         try:
-            run = run_record(guarded_document(bundle_dir), where=str(bundle_dir / "manifest.json"))
+            run = run_record(read_manifest(bundle_dir), where=str(bundle_dir / "manifest.json"))
         except UsageError as exc:  # BundleError is one: our own manifest unreadable (a full disk…)
             self.fault(HistoryUnavailable("record this run", exc.message))
             return
