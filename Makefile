@@ -6,8 +6,11 @@ STAMP := $(VENV)/.installed
 
 E2E := examples/demo/e2e
 E2E_STAMP := $(E2E)/node_modules/.package-lock.json
+# jest, jest-junit and vitest for the tests that run them (tests/test_init.py)
+NODE_RUNNERS := tests/fixtures/node-runners
+NODE_RUNNERS_STAMP := $(NODE_RUNNERS)/node_modules/.package-lock.json
 
-.PHONY: demo test quick lint unit venv clean bench bench-run-all bench-split reliability container-test package-test e2e-deps lock
+.PHONY: demo test quick lint unit venv clean bench bench-run-all bench-split reliability container-test package-test e2e-deps node-deps lock
 
 $(STAMP): pyproject.toml requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +26,11 @@ $(E2E_STAMP): $(E2E)/package.json $(E2E)/package-lock.json
 
 e2e-deps: $(E2E_STAMP)
 
+$(NODE_RUNNERS_STAMP): $(NODE_RUNNERS)/package.json $(NODE_RUNNERS)/package-lock.json
+	cd $(NODE_RUNNERS) && npm ci --no-audit --no-fund --loglevel=error
+
+node-deps: $(NODE_RUNNERS_STAMP)
+
 demo: $(STAMP)
 	@command -v npm >/dev/null && $(MAKE) --no-print-directory e2e-deps || echo "npm not found: the demo's e2e suite will report what is missing"
 	cd examples/demo && ../../$(VENV)/bin/qaagent run-all --profile .qaagent.yaml --parallel --max-workers 3
@@ -36,7 +44,7 @@ lint: $(STAMP)
 
 # The whole suite, in two test processes; a test file stays in one process (--dist loadfile),
 # so the tests that share a fixed port (the demo's app) never run at the same time.
-unit: $(STAMP) $(E2E_STAMP)
+unit: $(STAMP) $(E2E_STAMP) $(NODE_RUNNERS_STAMP)
 	$(VENV)/bin/pytest -q -n 2 --dist loadfile
 
 test: lint unit

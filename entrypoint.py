@@ -17,8 +17,8 @@ In order:
    action-only credentials `ACTIONS_RUNTIME_TOKEN`…); and before all that the
    program re-executes itself with the token handed over on a pipe
    (`hand_over_token`), so that no child finds it in `/proc/<pid>/environ`;
-4. `setup` runs with `bash -eo pipefail -c` (or `sh -ec` without bash) in the
-   working directory through qaagent's process runner: its own process group,
+4. `setup` runs (`qaagent.setup_command`) with `bash -eo pipefail -c` (or `sh -ec`
+   without bash) in the working directory through qaagent's process runner: its own process group,
    its output in a `setup` log group with workflow commands disabled. A failing
    setup ends the action with exit 2, like a bad input: nothing was tested, so
    1 ("tests failed") would be false, and qaagent itself did not fail, so 3
@@ -31,90 +31,24 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import signal
 import sys
-import threading
 from collections.abc import MutableMapping, Sequence
-from pathlib import Path
 from typing import TextIO
 
 try:
     from qaagent import pipeline
     from qaagent.action import DEFAULTS, action_run
     from qaagent.errors import Cancelled, ExitCode, UsageError, exit_status
-    from qaagent.github.commands import add_mask, grouped, stop_commands
+    from qaagent.github.commands import add_mask
     from qaagent.options import MergeOptions
-    from qaagent.process import (
-        RUNNER_CREDENTIALS,
-        SETUP,
-        TOKEN_VARIABLES,
-        Cancel,
-        cancel_on_signals,
-        child_environment,
-        run_process,
-    )
+    from qaagent.process import RUNNER_CREDENTIALS, TOKEN_VARIABLES
+    from qaagent.setup_command import run_setup
 except ImportError as exc:  # an image built without qaagent (or a broken one)
     # qaagent's own defuser cannot be imported here: the same rule, inline, on one line
     # (no `::` command at the line start, no `##[` anywhere).
     _why = " ".join(str(exc).split()).replace("##[", "## [").replace("::", ": :")
     sys.stderr.write(f"qaagent: error: cannot import qaagent ({_why}); is it installed?\n")
     sys.exit(3)
-
-
-def _shell_argv(script: str) -> list[str]:
-    bash = shutil.which("bash")
-    if bash is not None:
-        return [bash, "--noprofile", "--norc", "-eo", "pipefail", "-c", script]
-    return ["sh", "-ec", script]
-
-
-class _SetupEcho:
-    """Setup's output on its way to the log, line by line, until `close()`; then nothing more."""
-
-    def __init__(self, out: TextIO) -> None:
-        self.out = out
-        self.lock = threading.Lock()
-        self.open = True
-
-    def __call__(self, line: str) -> None:
-        with self.lock:
-            if self.open:
-                self.out.write(line + "\n")
-                self.out.flush()
-
-    def close(self) -> None:
-        with self.lock:
-            self.open = False
-
-
-def run_setup(script: str, *, workdir: Path, env: MutableMapping[str, str], out: TextIO) -> int:
-    """Run the `setup` command; its exit status, or 130 when the runner cancelled it."""
-    echo = _SetupEcho(out)
-    cancel = Cancel()
-    with grouped("setup", out), stop_commands(out):
-        try:
-            with cancel_on_signals(cancel, signals=(signal.SIGTERM, signal.SIGINT)):
-                outcome = run_process(
-                    _shell_argv(script),
-                    cwd=workdir,
-                    env=child_environment(env),
-                    timeout=None,
-                    log_path=None,
-                    console=None,
-                    prefix="setup",
-                    cancel=cancel,
-                    echo=echo,
-                    policy=SETUP,
-                )
-        finally:
-            # Commands work again after this block: nothing setup prints later may reach the log.
-            echo.close()
-    if outcome.cancelled:
-        return ExitCode.CANCELLED
-    if outcome.start_error is not None:
-        raise UsageError(f"the 'setup' command could not start: {outcome.start_error}")
-    return outcome.returncode if outcome.returncode is not None else ExitCode.INTERNAL
 
 
 def main(

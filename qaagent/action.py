@@ -26,12 +26,16 @@ from qaagent.options import FeedbackOptions, MergeOptions, RunOptions
 from qaagent.paths import confine
 
 T = TypeVar("T")
+#: how an error about the `suites` input names it (as `_Inputs.value` names every input)
+SUITES_SOURCE = "input 'suites'"
 
 #: every input with the default `action.yml` declares; used when a variable is missing
 #: altogether. `github-token`'s declared default is the expression `${{ github.token }}`,
 #: which only the runner can expand.
 DEFAULTS: dict[str, str] = {
     "profile": ".qaagent.yaml",
+    "files": "",
+    "format": "",
     "parallel": "",
     "max-workers": "",
     "retries": "",
@@ -124,10 +128,9 @@ class _Inputs:
         return value if value is not None else validator(DEFAULTS[name])
 
     def feedback(self) -> FeedbackOptions:
-        # `comment-mode` decides when given; else `comment: true` means always.
-        mode = self.value("comment-mode", options.comment_mode)
-        if mode is None:
-            mode = "always" if self.flag("comment") else "off"
+        mode = options.effective_comment_mode(
+            self.value("comment-mode", options.comment_mode), comment=self.flag("comment")
+        )
         return FeedbackOptions(
             github=True,
             check_name=self.text("check-name") or None,
@@ -140,6 +143,19 @@ class _Inputs:
             commit=self.value("commit", options.commit),
             pull_request=self.value("pull-request", options.pull_request),
         )
+
+    def files(self) -> tuple[str, ...]:
+        """The `files:` globs, each checked like a path (a glob leaving the workspace is refused)."""
+        globs = self.value("files", options.globs) or ()
+        for glob_text in globs:
+            confine(glob_text.removeprefix("!"), base=self.workdir, root=self.workspace, what="input 'files'")
+        if globs and self.text("profile") not in ("", DEFAULTS["profile"]):
+            msg = (
+                "input 'files' publishes result files without a profile: leave 'profile' unset, "
+                "or add a suite with `runner: report` to the profile"
+            )
+            raise UsageError(msg)
+        return globs
 
     def bundles(self) -> tuple[Path, ...]:
         patterns = options.items(self.values["bundles"])
@@ -208,10 +224,15 @@ def action_run(env: Mapping[str, str]) -> ActionRun:
         inputs.path("profile", default=DEFAULTS["profile"])  # checked; kept as given (error messages)
         chosen = RunOptions(
             profile=Path(profile),
+            files=inputs.files(),
+            format=inputs.value("format", options.result_format),
             parallel=inputs.value("parallel", options.boolean),
             max_workers=inputs.value("max-workers", options.workers),
             retries=inputs.value("retries", options.retries),
-            suites=options.suite_names([inputs.text("suites")]) if inputs.text("suites") else (),
+            suites=options.suite_names([inputs.text("suites")], source=SUITES_SOURCE)
+            if inputs.text("suites")
+            else (),
+            suites_source=SUITES_SOURCE,
             shard=inputs.value("shard", options.shard_or_auto),
             junit=inputs.optional_path("junit-path"),
             evidence_dir=inputs.optional_path("evidence-dir"),

@@ -18,16 +18,8 @@ from http import HTTPStatus
 from pathlib import Path
 
 from qaagent.console import Console
-from qaagent.process import (
-    CANCEL_DRAIN,
-    CANCEL_GRACE,
-    DRAIN,
-    OutputReader,
-    kill_group,
-    release,
-    spawn,
-    stop_group,
-)
+from qaagent.output import DRAIN, OutputReader
+from qaagent.process import CANCEL_DRAIN, CANCEL_GRACE, kill_group, release, spawn, stop_group
 from qaagent.profile import AppSettings
 
 #: seconds between SIGTERM and SIGKILL when the app is stopped

@@ -1,30 +1,24 @@
 """The command line: argparse → options, one thin function per command.
 
 `run-all` and `merge` hand their options to `qaagent.pipeline`, which the
-action's entrypoint calls too; the other commands (validate, verify, report,
-plan, durations) are small enough to be here. Every flag value is checked by
+action's entrypoint calls too; `validate`, `plan` and `durations` are in
+`qaagent.plan_commands`, `history` in `qaagent.history.commands`; `verify` and
+`report` are small enough to be here. Every flag value is checked by
 the validators of `qaagent.options`, the same the action's inputs go through.
 """
 
 from __future__ import annotations
 
 import argparse
-import functools
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn, TextIO
+from typing import NoReturn, TextIO
 
 from qaagent import __version__, options
 from qaagent.errors import ExitCode, UsageError, exit_status
 from qaagent.options import FeedbackOptions, MergeOptions, RunOptions, cli_type
-from qaagent.plan import build_plan, describe
-from qaagent.profile import load_profile
-
-if TYPE_CHECKING:
-    from qaagent.durations import Durations
-    from qaagent.history.live import RunHistory
-    from qaagent.plan import Plan
+from qaagent.plan_commands import cmd_durations, cmd_init, cmd_plan, cmd_validate
 
 
 class _Parser(argparse.ArgumentParser):
@@ -42,7 +36,17 @@ def build_parser(*, history: bool = True) -> argparse.ArgumentParser:
     commands.required = True
 
     run = commands.add_parser("run-all", help="run the profile's suites and write the reports")
-    _profile_arg(run)
+    run.add_argument("--profile", type=Path, help="default: .qaagent.yaml")
+    run.add_argument(
+        "--files",
+        action="append",
+        default=[],
+        metavar="GLOB",
+        help="publish these result files instead (no profile: one report suite; repeatable, !GLOB excludes)",
+    )
+    run.add_argument(
+        "--format", type=cli_type(options.result_format), metavar="NAME", help="their format (default: told)"
+    )
     mode = run.add_mutually_exclusive_group()
     mode.add_argument("--parallel", dest="parallel", action="store_true", default=None, help="suites at once")
     mode.add_argument("--sequential", dest="parallel", action="store_false", help="one suite after another")
@@ -78,6 +82,12 @@ def build_parser(*, history: bool = True) -> argparse.ArgumentParser:
     run.set_defaults(func=cmd_run_all)
     _add_shard_commands(commands.add_parser)
 
+    init = commands.add_parser("init", help="detect the project's suites and write a commented profile")
+    init.add_argument("folder", type=Path, nargs="?", default=Path(), help="the project (default: here)")
+    init.add_argument("--profile", type=Path, metavar="PATH", help="default: FOLDER/.qaagent.yaml")
+    init.add_argument("--force", action="store_true", help="overwrite an existing profile")
+    init.set_defaults(func=cmd_init)
+
     validate = commands.add_parser(
         "validate", help="check the profile and print the plan (and a split suite's batches); runs no test"
     )
@@ -103,7 +113,7 @@ def build_parser(*, history: bool = True) -> argparse.ArgumentParser:
 
 
 #: the commands other than `history`: their command lines never need its parser
-_OTHER_COMMANDS = frozenset({"run-all", "validate", "verify", "report", "plan", "durations", "merge"})
+_OTHER_COMMANDS = frozenset({"run-all", "init", "validate", "verify", "report", "plan", "durations", "merge"})
 
 
 def _needs_history(argv: Sequence[str]) -> bool:
@@ -254,7 +264,7 @@ def _profile_arg(parser: argparse.ArgumentParser) -> None:
 
 
 def _feedback(args: argparse.Namespace) -> FeedbackOptions:
-    comment_mode: options.CommentMode = args.comment_mode or ("always" if args.comment else "off")
+    comment_mode = options.effective_comment_mode(args.comment_mode, comment=args.comment)
     summary_mode: options.SummaryMode = args.summary or "full"
     defaults = FeedbackOptions()
     return FeedbackOptions(
@@ -281,8 +291,17 @@ def _resolved(path: Path | None) -> Path | None:
 
 def run_options(args: argparse.Namespace) -> RunOptions:
     """The `run-all` flags as options (paths resolved against the current folder)."""
+    files = tuple(glob.strip() for glob in args.files)
+    if files and args.profile is not None:
+        msg = "give either --profile or --files (which publishes files with no profile), not both"
+        raise UsageError(msg)
+    if any(not glob or glob == "!" for glob in files) or (files and all(g.startswith("!") for g in files)):
+        msg = "--files needs globs of result files, at least one that is not an exclude (!GLOB)"
+        raise UsageError(msg)
     return RunOptions(
-        profile=args.profile,
+        profile=args.profile or Path(".qaagent.yaml"),
+        files=files,
+        format=args.format,
         parallel=args.parallel,
         max_workers=args.max_workers,
         retries=args.retries,
@@ -335,28 +354,6 @@ def cmd_merge(args: argparse.Namespace, out: TextIO) -> int:
     return merge(merge_options(args), out=out)
 
 
-def cmd_validate(args: argparse.Namespace, out: TextIO) -> int:
-    """Print the resolved plan; when a suite asks to split, its batches and the predicted makespan.
-
-    Splitting asks the tools for their test files (pytest --collect-only, playwright --list).
-    """
-    chosen = RunOptions(
-        suites=options.suite_names(args.suite),
-        max_workers=args.max_workers,
-        evidence_dir=_resolved(args.evidence_dir),
-    )
-    plan = build_plan(load_profile(args.profile), chosen)
-    out.writelines(line + "\n" for line in describe(plan))
-    if any(s.split != "off" for s in plan.suites):
-        from qaagent.batching import layout_lines, plan_work  # noqa: PLC0415 - lists test files
-        from qaagent.durations import resolve_durations  # noqa: PLC0415
-
-        scheduled = plan_work(plan, resolve_durations(args.durations_from, plan.evidence_dir))
-        out.writelines(line + "\n" for line in layout_lines(scheduled.split_layout))
-    out.write("profile OK\n")
-    return ExitCode.OK
-
-
 def _bundle_folder(args: argparse.Namespace) -> Path:
     bundle: Path = args.bundle
     if not bundle.is_dir():
@@ -380,110 +377,9 @@ def cmd_verify(args: argparse.Namespace, out: TextIO) -> int:
 
 def cmd_report(args: argparse.Namespace, out: TextIO) -> int:
     """Rebuild report.html from the bundle's own files and update its checksum in the manifest."""
-    from qaagent.report.html import write_report  # noqa: PLC0415 - keeps `--help` fast
+    from qaagent.report.from_bundle import write_report  # noqa: PLC0415 - keeps `--help` fast
 
     out.write(f"{write_report(_bundle_folder(args))}\n")
-    return ExitCode.OK
-
-
-def cmd_plan(args: argparse.Namespace, out: TextIO) -> int:
-    """Print the shard split and each shard's queue (`--json`: one line for a workflow matrix)."""
-    import json  # noqa: PLC0415
-
-    from qaagent.batching import layout_lines, plan_work  # noqa: PLC0415
-    from qaagent.durations import resolve_durations  # noqa: PLC0415
-    from qaagent.shard import apply_shard, split, split_reason  # noqa: PLC0415
-    from qaagent.units import discover_all  # noqa: PLC0415
-
-    chosen = RunOptions(
-        suites=options.suite_names(args.suite),
-        max_workers=args.max_workers,
-        evidence_dir=_resolved(args.evidence_dir),
-    )
-    plan = build_plan(load_profile(args.profile), chosen)
-    history = _plan_history(plan, args.history, sys.stderr)
-    try:
-        durations = resolve_durations(
-            args.durations_from, plan.evidence_dir, history=history.durations if history else None
-        )
-    finally:
-        if history is not None:
-            history.close()
-    discoveries = discover_all(plan, [s.name for s in plan.suites], plan.slots)
-    result = split(plan, args.shards, durations, discoveries)
-    reason = split_reason(result)
-    described = result.describe(reason)
-    layouts = []
-    for entry in described["shards"]:
-        mine = plan_work(apply_shard(plan, entry["index"], result), durations, discoveries)
-        layout = dict(mine.split_layout or {})
-        entry["queue"] = layout.get("queue", [])
-        entry["makespan"] = layout.get("makespan")
-        layouts.append(layout)
-    if args.json:
-        out.write(json.dumps(described, separators=(",", ":")) + "\n")
-        return ExitCode.OK
-    out.write(f"{args.shards} shard(s): {reason}\n")
-    timed = result.known > 0  # without records the estimates are equal weights, not seconds
-    for entry, layout in zip(described["shards"], layouts, strict=True):
-        load = f"~{entry['estimate']:.1f} s, " if timed else ""
-        out.write(f"shard {entry['shard']}: {load}{len(entry['units'])} unit(s)\n")
-        for unit in entry["units"]:
-            where = f" {unit['path']}" if unit["path"] else " (whole suite)"
-            seconds = f" ~{unit['estimate']:.1f} s" if timed else ""
-            out.write(f"  {unit['suite']}{where}{seconds}\n")
-        out.writelines(f"  {line}\n" for line in layout_lines(layout))
-    return ExitCode.OK
-
-
-def _plan_history(plan: Plan, enabled: bool | None, err: TextIO) -> RunHistory | None:  # noqa: FBT001
-    """The history `plan` reads durations from (its warnings go to `err`: `--json` stays one line)."""
-    from qaagent.history.live import RunHistory  # noqa: PLC0415
-
-    settings = plan.loaded.profile.history
-    if not (settings.enabled if enabled is None else enabled):
-        return None
-    say = functools.partial(print, file=err)
-    return RunHistory.open(
-        settings, base_dir=plan.loaded.directory, project=plan.project, repo_root=plan.repo_root, say=say
-    )
-
-
-def _recorded_durations(args: argparse.Namespace) -> Durations:
-    """The profile's history (when it has any), else the newest finished bundle; a `UsageError` if neither."""
-    from qaagent.durations import auto_source, from_bundle  # noqa: PLC0415
-
-    evidence: Path | None = args.evidence_dir
-    if evidence is None or args.profile.is_file():  # `--evidence-dir` alone needs no profile
-        plan = build_plan(load_profile(args.profile))
-        evidence = evidence or plan.evidence_dir
-        history = _plan_history(plan, args.history, sys.stderr)
-        if history is not None:
-            recorded = history.durations()
-            history.close()
-            if recorded.suites:
-                return recorded
-    source = auto_source(evidence.resolve())
-    if source is None:
-        raise UsageError(f"no recorded history and no finished bundle in {evidence}: name a SOURCE")
-    return from_bundle(source)
-
-
-def cmd_durations(args: argparse.Namespace, out: TextIO) -> int:
-    """Write the durations of a bundle, JUnit or durations file as a `qaagent durations` JSON file."""
-    import json  # noqa: PLC0415
-
-    from qaagent.durations import load_durations  # noqa: PLC0415
-
-    source: Path | None = args.source
-    durations = load_durations(source) if source is not None else _recorded_durations(args)
-    text = json.dumps(durations.as_json(), indent=2, ensure_ascii=False) + "\n"
-    if args.output is None:
-        out.write(text)
-    else:
-        args.output.parent.mkdir(parents=True, exist_ok=True)
-        args.output.write_text(text, encoding="utf-8")
-        out.write(f"qaagent: durations of {len(durations.suites)} suite(s) written to {args.output}\n")
     return ExitCode.OK
 
 

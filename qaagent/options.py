@@ -23,8 +23,11 @@ flag, input and profile (`profile.py` takes its pydantic bounds from here):
 | commit | 40 hexadecimal digits |
 
 Whole numbers are ASCII digits only (`int()` also reads "٣", "²" and " 3 ",
-which nobody means), booleans are true/false/yes/no/1/0 in any case, lists
-are separated by commas, spaces or newlines. A bad value raises
+which nobody means); seconds and rates are plain decimal numbers, ASCII digits
+with at most one decimal point (`float()` also reads "1_0", " 1", "nan", "inf"
+and "1e309"), so every value is finite before its range is checked; booleans
+are true/false/yes/no/1/0 in any case, lists are separated by commas, spaces
+or newlines. A bad value raises
 `InvalidValue` with a message that starts with what was expected; the
 caller says which flag or input it was.
 """
@@ -32,7 +35,6 @@ caller says which flag or input it was.
 from __future__ import annotations
 
 import argparse
-import math
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -40,6 +42,7 @@ from pathlib import Path
 from typing import Final, Literal, TypeVar, cast
 
 from qaagent.errors import UsageError
+from qaagent.formats import AUTO, NAMES
 from qaagent.results import FailOn
 
 T = TypeVar("T")
@@ -87,8 +90,12 @@ TRUE_WORDS: Final = frozenset({"true", "yes", "1"})
 FALSE_WORDS: Final = frozenset({"false", "no", "0"})
 
 _DIGITS = re.compile(r"[0-9]{1,9}")
+#: a plain decimal number: no sign, exponent, blank, underscore, nan or inf (and so always finite)
+_DECIMAL = re.compile(r"[0-9]{1,12}(?:\.[0-9]{0,9})?|\.[0-9]{1,9}")
 _SHARD = re.compile(r"^[ \t]*([0-9]{1,6})[ \t]*/[ \t]*([0-9]{1,6})[ \t]*$")
 _LIST = re.compile(r"[\s,]+")
+#: globs are separated by commas and line breaks only: a space may be part of a file name
+_GLOBS = re.compile(r"[,\r\n]+")
 _COMMIT = re.compile(r"[0-9a-fA-F]{40}")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
@@ -149,13 +156,15 @@ def shard_count(text: str) -> int:
     return whole_number(text, SHARDS)
 
 
+def decimal(text: str) -> float | None:
+    """`text` as a number when it is a plain decimal number (`_DECIMAL`), else None."""
+    return float(text) if _DECIMAL.fullmatch(text) else None
+
+
 def rate(text: str) -> float:
     """A rate from 0 to 1 (a flake-rate threshold)."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not 0 <= value <= 1:  # also refuses NaN
+    value = decimal(text)
+    if value is None or not 0 <= value <= 1:
         msg = f"expected a rate from 0 to 1, got {text!r}"
         raise InvalidValue(msg)
     return value
@@ -163,11 +172,8 @@ def rate(text: str) -> float:
 
 def seconds(text: str) -> float:
     """A duration in seconds, > 0 and at most `MAX_TIMEOUT`."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not 0 < value <= MAX_TIMEOUT:  # also refuses NaN
+    value = decimal(text)
+    if value is None or not 0 < value <= MAX_TIMEOUT:
         msg = f"expected seconds > 0 and at most {MAX_TIMEOUT:g}, got {text!r}"
         raise InvalidValue(msg)
     return value
@@ -240,6 +246,16 @@ def _choice(text: str, choices: Sequence[T]) -> T:
 def comment_mode(text: str) -> CommentMode:
     """`comment-mode`: always, changes, failures or off."""
     return _choice(text, COMMENT_MODES)
+
+
+def effective_comment_mode(mode: CommentMode | None, *, comment: bool) -> CommentMode:
+    """The comment mode of a run: `comment-mode` decides when given; else `comment` means always.
+
+    The one rule for `--comment-mode`/`--comment` and the inputs `comment-mode`/`comment`.
+    """
+    if mode is not None:
+        return mode
+    return "always" if comment else "off"
 
 
 def annotate(text: str) -> AnnotateMode:
@@ -340,6 +356,24 @@ def items(text: str) -> tuple[str, ...]:
     return tuple(item for item in _LIST.split(text.strip()) if item)
 
 
+def globs(text: str) -> tuple[str, ...]:
+    """Result-file globs separated by commas or line breaks (`!glob` excludes); at least one includes."""
+    found = tuple(item.strip() for item in _GLOBS.split(text) if item.strip())
+    if not any(not item.startswith("!") for item in found) or "!" in found:
+        msg = f"expected globs of result files (comma or newline separated, `!glob` excludes), got {text!r}"
+        raise InvalidValue(msg)
+    return found
+
+
+def result_format(text: str) -> str:
+    """A result format name (docs/formats.md) or `auto`."""
+    value = text.strip().lower()
+    if value != AUTO and value not in NAMES:
+        msg = f"expected one of {', '.join(NAMES)} (or {AUTO}), got {text.strip()!r}"
+        raise InvalidValue(msg)
+    return value
+
+
 def fail_on(text: str) -> tuple[FailOn, ...]:
     """A non-empty list of failed, error, flaky, new-failures (any case, duplicates dropped)."""
     return fail_on_items(items(text), shown=text)
@@ -374,13 +408,16 @@ def release_after(text: str) -> int:
     return whole_number(text, RELEASE_AFTER)
 
 
-def suite_names(values: Sequence[str]) -> tuple[str, ...]:
-    """Suite names from repeated flags or lists (an empty value is a mistake, not "all")."""
+def suite_names(values: Sequence[str], *, source: str = "--suite") -> tuple[str, ...]:
+    """Suite names from repeated flags or lists (an empty value is a mistake, not "all").
+
+    `source` is where they came from, as errors name it (`--suite`, ``input 'suites'``).
+    """
     names: list[str] = []
     for value in values:
         found = items(value)
         if not found:
-            msg = f"--suite needs a suite name (got {value!r})"
+            msg = f"{source} needs a suite name (got {value!r})"
             raise UsageError(msg)
         names.extend(found)
     return tuple(dict.fromkeys(names))
@@ -442,6 +479,8 @@ class RunOptions:
     max_workers: int | None = None
     retries: int | None = None
     suites: tuple[str, ...] = ()
+    #: where `suites` came from, as an error about them names it (not an option: not compared)
+    suites_source: str = field(default="--suite", compare=False)
     timeout: float | None = None
     junit: Path | None = None  #: absolute
     evidence_dir: Path | None = None  #: absolute
@@ -451,6 +490,10 @@ class RunOptions:
     durations_from: Path | None = None
     quiet: bool = False
     feedback: FeedbackOptions = field(default_factory=FeedbackOptions)
+    #: publish these result files (`--files`, the `files:` input): one `report` suite, no profile
+    files: tuple[str, ...] = ()
+    #: their format (`--format`); None: told from each file's content
+    format: str | None = None
     #: record and use the test history (None: the profile's `history.enabled`)
     history: bool | None = None
     #: the branch failures are compared with (None: GITHUB_BASE_REF, else none)

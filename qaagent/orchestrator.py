@@ -259,7 +259,8 @@ class RunOrchestrator:
         result = SuiteBuilder(suite.name, suite.runner, runner.cwd)
         if not self._steps.prepare(runner, folder, result):
             return result.build()
-        self.console.line(f"[{suite.name}] started ({runner.kind})")
+        started = "reading result files" if not runner.runs_command else runner.kind
+        self.console.line(f"[{suite.name}] started ({started})")
         result.cases = self._steps.attempts(runner, folder, result, prefix=suite.name)
         if runner.environment_problem:
             result.error = runner.environment_problem

@@ -1,5 +1,9 @@
 """The one check for paths that come from outside: they must stay inside a root folder.
 
+`confine` checks a path given as text (an input, a flag); `refusal` the same for a
+file a glob matched (result files and artifacts: `runners.base.match_files`). Both
+phrase the verdict of one check, `_judge`.
+
 Action inputs (`working-directory`, `profile`, `junit-path`, `evidence-dir`,
 merge `bundles`) name paths inside the workspace; a value that leaves it —
 `..`, an absolute path elsewhere, a symlink pointing out — would let a
@@ -19,6 +23,23 @@ from qaagent.errors import UsageError
 
 #: C0 controls (NUL, line breaks, ESC …), DEL and C1 controls
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+#: how the reason `refusal` gives starts: the match resolves outside the root / its name is unsafe
+OUTSIDE = "outside the project"
+UNSAFE_NAME = "unsafe name"
+
+
+def _judge(text: str, *, base: Path, root: Path) -> tuple[Path | None, str | None]:
+    """The one check: `text` (relative to `base`, or absolute) resolved, or the kind of problem.
+
+    Kinds: ``nul``, ``control`` (no path is resolved) and ``outside`` (the resolved path
+    leaves `root`); None: the resolved path may be used. `root` must be resolved.
+    """
+    if "\0" in text:
+        return None, "nul"
+    if _CONTROL.search(text):
+        return None, "control"
+    resolved = (base / text).resolve()
+    return resolved, None if resolved.is_relative_to(root) else "outside"
 
 
 def confine(value: str, *, base: Path, root: Path, what: str, where: str = "the workspace") -> Path:
@@ -30,11 +51,29 @@ def confine(value: str, *, base: Path, root: Path, what: str, where: str = "the 
     text = value.strip()
     if not text:
         raise UsageError(f"{what} is empty")
-    if "\0" in text:
+    resolved, problem = _judge(text, base=base, root=root)
+    if problem == "nul":
         raise UsageError(f"{what} contains a NUL character")
-    if _CONTROL.search(text):
+    if problem == "control" or resolved is None:
         raise UsageError(f"{what} contains a control character (such as a line break): {text!r}")
-    resolved = (base / text).resolve()
-    if not resolved.is_relative_to(root):
+    if problem == "outside":
         raise UsageError(f"{what} ({text}) resolves to {resolved}, outside {where} {root}")
     return resolved
+
+
+def refusal(path: Path, *, root: Path) -> str | None:
+    """Why a file found on disk (a glob's match) may not be read: None when it may.
+
+    The reason starts with its kind (`OUTSIDE` or `UNSAFE_NAME`, then a colon).
+
+    The check `confine` makes, for paths that were matched rather than typed:
+    a control character in the name, or — symlinks followed — a place outside
+    `root` (resolved). A link that stays inside `root` is fine.
+    """
+    text = str(path)
+    resolved, problem = _judge(text, base=Path(), root=root)  # a relative path: from the current folder
+    if problem in ("nul", "control"):
+        return f"{UNSAFE_NAME}: it contains a control character: {text!r}"
+    if problem == "outside":
+        return f"{OUTSIDE}: it resolves to {resolved}, outside {root}"
+    return None

@@ -26,71 +26,32 @@ import functools
 import os
 import signal
 import sys
-from collections.abc import Callable
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from qaagent import __version__
 from qaagent.console import Console
-from qaagent.errors import ExitCode, QAAgentError
-from qaagent.files import display_path
-from qaagent.plan import Plan, build_plan
-from qaagent.process import Cancel, cancel_on_signals, child_environment, signal_handler
-from qaagent.profile import load_profile
-from qaagent.results import FailOn, RunResult, conclusion
+from qaagent.errors import ExitCode, UsageError
+from qaagent.plan import build_plan
+from qaagent.process import cancel_on_signals, child_environment, signal_handler
+from qaagent.profile import files_profile, load_profile
+from qaagent.report_steps import (
+    exit_code_after_reports,
+    judge_history,
+    publish,
+    record_history,
+    write_reports,
+)
+from qaagent.run_state import Run, Step
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
     from types import FrameType
 
-    from qaagent.evidence.bundle import Bundle, Finished
-    from qaagent.github.feedback import GitHubFeedback
-    from qaagent.history.compare import Comparison
     from qaagent.history.live import RunHistory
     from qaagent.history.settings import HistorySettings
-    from qaagent.options import FeedbackOptions, MergeOptions, RunOptions, SummaryMode
-    from qaagent.report.markdown import SummaryCollector
-
-
-@dataclass
-class Run:
-    """One run as the steps build it: each step reads what the earlier ones left."""
-
-    console: Console
-    fail_on: tuple[FailOn, ...] = ()
-    repo_root: Path = Path()
-    evidence_dir: Path = Path()
-    junit_target: Path = Path()
-    keep: int = 20
-    max_output: int = 65536
-    cancel: Cancel = field(default_factory=Cancel)
-    plan: Plan | None = None
-    bundle: Bundle | None = None
-    feedback: GitHubFeedback | None = None
-    github_options: FeedbackOptions | None = None
-    result: RunResult | None = None
-    notes: tuple[str, ...] = ()
-    summary_markdown: str = ""
-    #: what the one pass collected for the summaries (the job summary, the check run, the comment)
-    summary: SummaryCollector | None = None
-    junit: Path | None = None  #: where the merged JUnit was copied (the bundle's own on failure)
-    #: reports that could not be written (path, reason): the manifest lists them; exit 3
-    missing: tuple[tuple[str, str], ...] = ()
-    history: RunHistory | None = None  #: None: history off for this run
-    #: the run against the base branch and the quarantine (`judge_history`); the writers render it
-    comparison: Comparison | None = None
-
-    def outcome(self) -> tuple[Bundle, RunResult]:
-        """The bundle and the result the reporting steps work on (asked before `execute`: a bug)."""
-        assert self.bundle is not None  # noqa: S101 - the order of the steps guarantees it
-        assert self.result is not None  # noqa: S101
-        return self.bundle, self.result
-
-
-Step = Callable[[Run], None]
+    from qaagent.options import MergeOptions, RunOptions
 
 
 # -- run-all ---------------------------------------------------------------------------------------
@@ -150,11 +111,25 @@ def open_history(
 
 
 def load_plan(options: RunOptions, out: TextIO) -> Run:
-    """Profile → plan; a bad profile or selection is a `UsageError` (exit 2) before anything is written."""
-    plan = build_plan(load_profile(options.profile), options)
+    """Profile → plan; a bad profile or selection is a `UsageError` (exit 2) before anything is written.
+
+    With `options.files` (`--files`, the action's `files:` input) the profile is one `report`
+    suite built from them, and no profile file is read.
+    """
+    if options.files:
+        project = os.environ.get("GITHUB_REPOSITORY", "").rpartition("/")[2] or Path.cwd().name or "project"
+        loaded = files_profile(options.files, directory=Path.cwd(), format=options.format, project=project)
+    elif options.format is not None:
+        msg = "--format (input 'format') names the format of --files (input 'files'): give both"
+        raise UsageError(msg)
+    else:
+        loaded = load_profile(options.profile)
+    plan = build_plan(loaded, options)
     github = _github_enabled(options.feedback.github)
     # In Actions every line is parsed for workflow commands, whatever --github says.
     console = Console(out, github=github or os.environ.get("GITHUB_ACTIONS") == "true", quiet=options.quiet)
+    if options.files and options.profile.is_file():
+        console.line(f"qaagent: publishing --files: the profile {options.profile} is not read")
     return Run(
         console=console,
         plan=plan,
@@ -216,7 +191,7 @@ def start_bundle(run: Run) -> None:
         run_id,
         project=plan.project,
         settings=plan.settings(),
-        profile_path=plan.loaded.path,
+        profile_path=plan.loaded.source,
         profile_sha256=plan.loaded.sha256,
         repo_root=plan.repo_root,
         suites=[s.name for s in plan.suites],
@@ -274,136 +249,6 @@ def execute(run: Run) -> None:
     reaper.stop(hurry=run.cancel.is_set())
     # A signal that came after the last suite still makes this a cancelled run.
     run.result = dataclasses.replace(result, cancelled=result.cancelled or run.cancel.is_set())
-
-
-# -- the steps both pipelines end with -------------------------------------------------------------
-
-
-def write_reports(run: Run) -> None:
-    """After execution, from one thread: the bundle's one pass, the merged JUnit's copy, pruning, console.
-
-    One pass over the cases writes junit.xml (and its copy at `--junit`), tests.jsonl.gz,
-    report.html and collects the summary (`Bundle.finish`); a report that cannot be
-    written is a warning here and exit code 3 at the end (`exit_code_after_reports`).
-    """
-    from qaagent.evidence.bundle import prune  # noqa: PLC0415
-    from qaagent.files import StreamedFile  # noqa: PLC0415
-    from qaagent.report.console import summary_lines  # noqa: PLC0415
-    from qaagent.report.html import REPORT_NAME, HtmlReport  # noqa: PLC0415
-    from qaagent.report.markdown import SummaryCollector  # noqa: PLC0415
-
-    bundle, result = run.outcome()
-    # In Actions, failures link to their file and line at the tested commit.
-    ctx = run.feedback.ctx if run.feedback is not None else None
-    run.summary = SummaryCollector(
-        link_base=(ctx.repo_url or None) if ctx is not None else None,
-        sha=(ctx.head_sha or None) if ctx is not None else None,
-    )
-    evidence_path = display_path(bundle.dir, run.repo_root)
-    summary = run.summary
-
-    def summary_markdown() -> str:
-        run.summary_markdown = summary.render(
-            fail_on=run.fail_on, evidence_path=evidence_path, notes=run.notes
-        )
-        return run.summary_markdown
-
-    page = HtmlReport(StreamedFile(bundle.dir / REPORT_NAME), max_output=run.max_output)
-    finished = bundle.finish(
-        result,
-        summary_markdown=summary_markdown,
-        fail_on=run.fail_on,
-        max_output=run.max_output,
-        writers=[summary, page],
-        junit_copy=run.junit_target,
-    )
-    run.missing = finished.missing
-    for name, reason in finished.missing:
-        run.console.line(
-            f"qaagent: warning: cannot write {name} ({reason}); the manifest lists it as missing"
-        )
-    run.junit = _junit_written(bundle.junit_path, run.junit_target, finished, run.console)
-    pruned = prune(run.evidence_dir, run.keep, current=bundle.dir)
-    if pruned:
-        run.console.line(f"qaagent: pruned {len(pruned)} old bundle(s) (keep {run.keep})")
-    merged = run.junit if run.junit is not None else "not written (the bundle's manifest lists it as missing)"
-    reports = [f"merged JUnit: {merged}", f"evidence: {bundle.dir}"]
-    for line in summary_lines(result, fail_on=run.fail_on, reports=reports):
-        run.console.line(line)
-
-
-def judge_history(run: Run) -> None:
-    """Before the reports: group the failures against the base branch; quarantined ones stop failing the run.
-
-    The comparison is computed once (`RunHistory.judge`); the verdict reads what it
-    excuses (`RunResult.excused`), and every writer renders `Run.comparison`.
-    """
-    if run.history is None:
-        return
-    _, result = run.outcome()
-    found = run.history.judge(result)
-    if found is not None:
-        run.comparison = found
-        run.result = dataclasses.replace(result, excused=found.excused())
-
-
-def record_history(run: Run) -> None:
-    """Record the finished run in the test history (a fault is one warning; nothing else changes)."""
-    if run.history is None:
-        return
-    bundle, result = run.outcome()
-    run.history.record(bundle.dir, result)
-
-
-def publish(run: Run) -> None:
-    """GitHub feedback: outputs, annotations, job summary, check run, comment (never the verdict)."""
-    if run.feedback is None:
-        return
-    bundle, result = run.outcome()
-    summary = run.summary
-    fail_on = run.fail_on
-
-    def render(
-        *,
-        max_bytes: int,
-        evidence_path: str | None,
-        notes: Sequence[str],
-        link_base: str | None,
-        sha: str | None,
-        detail: SummaryMode = "full",
-        title: str | None = None,
-    ) -> str:
-        """The check run's and the comment's Markdown, from what the one pass collected."""
-        del link_base, sha  # the collector was made with the same context's link base and commit
-        if summary is None:  # no pass was made (cannot happen after write_reports): render from the run
-            from qaagent.report.markdown import render_summary  # noqa: PLC0415
-
-            return render_summary(
-                result,
-                fail_on=fail_on,
-                max_bytes=max_bytes,
-                evidence_path=evidence_path,
-                detail=detail,
-                title=title,
-            )
-        return summary.render(
-            fail_on=fail_on,
-            evidence_path=evidence_path,
-            notes=notes,
-            max_bytes=max_bytes,
-            detail=detail,
-            title=title,
-        )
-
-    run.feedback.finish(
-        result,
-        fail_on=run.fail_on,
-        render=render,
-        summary_md=run.summary_markdown,
-        bundle_dir=bundle.dir,
-        junit=run.junit or bundle.junit_path,
-        notes=run.notes,
-    )
 
 
 RUN_STEPS: tuple[Step, ...] = (
@@ -492,30 +337,6 @@ MERGE_STEPS: tuple[Step, ...] = (start_feedback, judge_history, write_reports, r
 # -- helpers ---------------------------------------------------------------------------------------
 
 
-def exit_code_after_reports(run: Run) -> ExitCode:
-    """The run's exit code; a report that could not be written (a full disk) is exit 3, in one line."""
-    _, result = run.outcome()
-    if run.missing:
-        names = ", ".join(name for name, _ in run.missing)
-        reasons = sorted({reason for _, reason in run.missing})
-        msg = (
-            f"could not write {names} ({'; '.join(reasons)}); the evidence bundle's manifest lists them as "
-            f"missing (the tests' verdict: {conclusion(result, run.fail_on)})"
-        )
-        raise QAAgentError(msg)
-    return exit_code(result, run.fail_on)
-
-
-def exit_code(result: RunResult, fail_on: tuple[FailOn, ...]) -> ExitCode:
-    """130 cancelled, 3 when a log could not be written (disk full), 1 on a `fail_on` category, else 0."""
-    verdict = conclusion(result, fail_on)
-    if verdict == "cancelled":
-        return ExitCode.CANCELLED
-    if any(attempt.log_error for suite in result.suites for attempt in suite.attempts):
-        return ExitCode.INTERNAL  # the bundle is incomplete: its manifest says what could not be written
-    return ExitCode.TESTS_FAILED if verdict == "failure" else ExitCode.OK
-
-
 def _github_enabled(wanted: bool | None) -> bool:  # noqa: FBT001 - None means "auto"
     return os.environ.get("GITHUB_ACTIONS") == "true" if wanted is None else wanted
 
@@ -525,19 +346,6 @@ def _announce(console: Console, name: str, first: bool) -> None:  # noqa: FBT001
         console.line(f"qaagent: {name} received: stopping suites and writing the evidence bundle")
     else:
         console.line(f"qaagent: {name} again: still writing the evidence bundle, please wait")
-
-
-def _junit_written(bundle_junit: Path, target: Path, finished: Finished, console: Console) -> Path | None:
-    """Where the merged JUnit is: its copy at `target`; on a failed copy a warning and the bundle's own."""
-    if any(name == bundle_junit.name for name, _ in finished.missing):
-        return None
-    error = finished.junit_copy_error
-    if error is not None:
-        console.line(
-            f"qaagent: warning: cannot write the merged JUnit to {target}: {error}; it is in the bundle"
-        )
-        return bundle_junit
-    return target
 
 
 class _CancelledWhilePlanning(Exception):  # noqa: N818 - a signal, not an error

@@ -140,6 +140,8 @@ class Plan:
                     "command": list(s.config.command) if s.config.command else None,
                     "args": list(s.config.args),
                     "junit": s.config.junit,
+                    "files": list(s.config.files) if s.config.files is not None else None,
+                    "format": s.config.format,
                     "artifacts": list(s.config.artifacts),
                     "split": s.split,
                     # names only: values may be secrets, and the profile holds them anyway
@@ -206,7 +208,8 @@ def build_plan(
         unknown = [name for name in ov.suites if name not in profile.tests]
         if unknown:
             raise UsageError(
-                f"--suite names unknown suite(s): {', '.join(unknown)} (known: {', '.join(ordered)})"
+                f"{ov.suites_source} names unknown suite(s): {', '.join(unknown)} "
+                f"(known: {', '.join(ordered)})"
             )
         chosen = [name for name in ordered if name in ov.suites]
         disabled: list[str] = []
@@ -312,6 +315,8 @@ def describe(plan: Plan) -> list[str]:
     lines.append("suites (suite_order):")
     for index, suite in enumerate(plan.suites, 1):
         where = _rel(suite.path, plan.repo_root) if suite.path else " ".join(suite.config.command or ())
+        if suite.runner == "report":
+            where = f"reads {suite.config.result_key}"
         split = "" if suite.split == "off" else f", split {suite.split}"
         lines.append(
             f"  {index}. {suite.name}: {suite.runner} {where} "

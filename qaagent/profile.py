@@ -18,6 +18,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     ValidationError,
@@ -28,6 +29,7 @@ from pydantic import (
 
 from qaagent.errors import ProfileError
 from qaagent.files import FileTooLargeError, NotRegularFileError, read_regular
+from qaagent.formats import AUTO, NAMES
 from qaagent.history.settings import HistorySettings
 from qaagent.options import (
     KEEP,
@@ -39,12 +41,17 @@ from qaagent.options import (
     SplitSetting,
     fail_on_items,
     profile_whole_number,
+    seconds,
     split_setting,
 )
 from qaagent.results import FailOn
 
-RunnerName = Literal["pytest", "behave", "playwright", "command"]
-RUNNERS: tuple[str, ...] = ("pytest", "behave", "playwright", "command")
+RunnerName = Literal["pytest", "behave", "playwright", "command", "report"]
+RUNNERS: tuple[str, ...] = ("pytest", "behave", "playwright", "command", "report")
+#: the runners that read result files named by `files:` (the others write and find their own)
+RESULT_FILE_RUNNERS = ("command", "report")
+#: the name of the suite the `files:` input / `--files` builds when there is no profile
+FILES_SUITE = "results"
 #: suite names that imply their runner, as in the original qaagent
 DEFAULT_RUNNERS: dict[str, RunnerName] = {"unit": "pytest", "behave": "behave", "e2e": "playwright"}
 SUITE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -53,8 +60,14 @@ MAX_PROFILE_BYTES = 1024 * 1024
 #: aliases allowed in one profile (guards against alias-expansion bombs)
 MAX_ALIASES = 100
 
+
+def _seconds(value: Any) -> Any:
+    """A profile's seconds: YAML's number, or text the flags would take (the one validator)."""
+    return seconds(value) if isinstance(value, str) else value
+
+
 # One range per option, shared with the command-line flags and the action's inputs.
-PositiveSeconds = Annotated[float, Field(gt=0, le=MAX_TIMEOUT)]
+PositiveSeconds = Annotated[float, Field(gt=0, le=MAX_TIMEOUT), BeforeValidator(_seconds)]
 Retries = Annotated[int, Field(ge=RETRIES.low, le=RETRIES.high)]
 
 
@@ -148,7 +161,12 @@ class SuiteConfig(_Model):
     #: the original qaagent's name for `path`
     output_dir: str | None = None
     command: tuple[str, ...] | None = None
+    #: result files to read: globs relative to the working directory, `!` excludes (command, report)
+    files: tuple[str, ...] | None = None
+    #: the old name of `files` for a command suite (one glob of JUnit files)
     junit: str | None = None
+    #: the result format of `files` (docs/formats.md); unset: JUnit for `junit:`, else told from content
+    format: str | None = None
     enabled: bool = True
     timeout: PositiveSeconds | None = None
     retry_count: Retries | None = None
@@ -173,6 +191,32 @@ class SuiteConfig(_Model):
     def _split_command(cls, value: Any) -> Any:
         return _split_argv(value)
 
+    @field_validator("files", mode="before")
+    @classmethod
+    def _one_or_more_globs(cls, value: Any) -> Any:
+        return (value,) if isinstance(value, str) else value
+
+    @field_validator("files")
+    @classmethod
+    def _usable_globs(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        if value is None:
+            return None
+        if not value or not any(p.strip() and not p.strip().startswith("!") for p in value):
+            msg = "`files` needs at least one glob that is not an exclude (`!…`)"
+            raise ValueError(msg)
+        if any(not p.strip() or p.strip() == "!" for p in value):
+            msg = "`files` has an empty glob"
+            raise ValueError(msg)
+        return tuple(p.strip() for p in value)
+
+    @field_validator("format")
+    @classmethod
+    def _known_format(cls, value: str | None) -> str | None:
+        if value is not None and value != AUTO and value not in NAMES:
+            msg = f"unknown result format {value[:40]!r}: expected one of {', '.join(NAMES)} (or {AUTO})"
+            raise ValueError(msg)
+        return value
+
     @field_validator("env", mode="before")
     @classmethod
     def _env_strings(cls, value: Any) -> Any:
@@ -190,12 +234,47 @@ class SuiteConfig(_Model):
         if self.command is not None and not self.command:
             msg = "`command` must not be empty"
             raise ValueError(msg)
+        if self.files is not None and self.junit is not None and self.files != (self.junit,):
+            msg = "give either `files` or its old name `junit`, not both"
+            raise ValueError(msg)
         return self
 
     @property
     def test_path(self) -> str | None:
         """`path`, or the old `output_dir`."""
         return self.path if self.path is not None else self.output_dir
+
+    @property
+    def result_globs(self) -> tuple[str, ...]:
+        """`files`, or the old `junit` glob; empty when neither is given."""
+        if self.files is not None:
+            return self.files
+        return (self.junit,) if self.junit else ()
+
+    @property
+    def result_key(self) -> str:
+        """How the profile named the result globs (for messages): `files: a, !b` or `junit: x`."""
+        if self.files is None and self.junit:
+            return f"junit: {self.junit}"
+        return f"files: {', '.join(self.result_globs)}"
+
+
+def _check_result_files(name: str, runner: str, suite: SuiteConfig) -> None:
+    """`files`/`format` belong to the suites that read result files; a report suite needs them."""
+    if runner == "report":
+        if suite.files is None:
+            msg = f"suite {name!r} uses the report runner and needs `files:` (globs of result files)"
+            raise ValueError(msg)
+        for key, given in (("command", suite.command), ("args", suite.args), ("junit", suite.junit)):
+            if given:
+                msg = f"suite {name!r} uses the report runner, which runs nothing: `{key}` does not apply"
+                raise ValueError(msg)
+    elif runner not in RESULT_FILE_RUNNERS and (suite.files is not None or suite.format is not None):
+        msg = (
+            f"suite {name!r}: `files` and `format` are for command and report suites "
+            f"({runner} writes and finds its own JUnit)"
+        )
+        raise ValueError(msg)
 
 
 class AppSettings(_Model):
@@ -249,6 +328,7 @@ class Profile(_Model):
             if runner == "command" and not suite.command:
                 msg = f"suite {name!r} uses the command runner and needs `command:`"
                 raise ValueError(msg)
+            _check_result_files(name, runner, suite)
         if self.run.suite_order is not None:
             unknown = [n for n in self.run.suite_order if n not in self.tests]
             if unknown:
@@ -280,11 +360,46 @@ class LoadedProfile:
     profile: Profile
     path: Path
     sha256: str
+    #: the profile was built from `--files` / the `files:` input, not read from `path`
+    #: (`path` is then the folder's `.qaagent.yaml`, where such a profile would live)
+    generated: bool = False
 
     @property
     def directory(self) -> Path:
         """The folder the profile lives in; relative paths in it start here."""
         return self.path.parent
+
+    @property
+    def source(self) -> Path | None:
+        """The profile file that was read; None for a generated profile."""
+        return None if self.generated else self.path
+
+
+def files_profile(
+    files: tuple[str, ...],
+    *,
+    directory: Path,
+    format: str | None = None,  # noqa: A002 - the profile's key
+    project: str = "project",
+) -> LoadedProfile:
+    """The profile `--files`/the `files:` input stands for: one `report` suite, no file read.
+
+    Its YAML text is what the user would write; the checksum the manifest records is that
+    text's, so two runs publishing the same globs record the same profile.
+    """
+    import json  # noqa: PLC0415 - only this path needs it
+
+    suite: dict[str, Any] = {"runner": "report", "files": list(files)}
+    if format is not None:
+        suite["format"] = format
+    text = yaml.safe_dump(
+        {"project": {"name": project}, "tests": {FILES_SUITE: suite}}, sort_keys=False, allow_unicode=True
+    )
+    where = f"--files {json.dumps(list(files), ensure_ascii=False)}"
+    profile = parse_profile(text, where)
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    path = directory.resolve() / ".qaagent.yaml"
+    return LoadedProfile(profile=profile, path=path, sha256=digest, generated=True)
 
 
 class _LoaderError(Exception):
@@ -455,7 +570,10 @@ def load_profile(path: Path) -> LoadedProfile:
             raise ProfileError(msg)
         raw = read_regular(path, MAX_PROFILE_BYTES)  # a FIFO or /dev/zero is refused, not read
     except FileNotFoundError:
-        msg = f"{where}: profile not found"
+        msg = (
+            f"{where}: profile not found: write one with `qaagent init` (it detects the project's "
+            "suites), or publish result files written earlier with `--files GLOB`"
+        )
         raise ProfileError(msg) from None
     except FileTooLargeError as exc:
         msg = f"{where}: the profile {exc.strerror}; at most {MAX_PROFILE_BYTES} are read"

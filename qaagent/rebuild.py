@@ -16,7 +16,7 @@ import dataclasses
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from qaagent.errors import JUnitError, UsageError
 from qaagent.evidence.read import AttemptEntry, Manifest, SuiteEntry, iter_records, safe_relative
@@ -70,11 +70,21 @@ def read_cases(shard: ShardBundle, prefix: str) -> Iterator[TestCase]:
                 file=record.file,
                 line=record.line,
                 artifacts=tuple(f"{prefix}{a}" for a in record.artifacts),
+                outcome=_outcome(record.outcome) or case.outcome,
             )
     except JUnitError as exc:
         raise UsageError(f"{shard.path}: cannot read its merged JUnit: {exc}") from None
     except (ValueError, OSError) as exc:  # zip(strict=True), I/O
         raise UsageError(f"{shard.path}: junit.xml and tests.jsonl do not match ({exc})") from None
+
+
+def _outcome(value: str | None) -> Literal["xfail", "xpass"] | None:
+    """A record's outcome if this qaagent knows it (tests.jsonl's `outcome`)."""
+    if value == "xfail":
+        return "xfail"
+    if value == "xpass":
+        return "xpass"
+    return None
 
 
 def unsharded_command(

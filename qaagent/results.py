@@ -19,9 +19,11 @@ import operator
 import pickle
 import tempfile
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import MISSING, dataclass, fields
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import IO, Any, Literal, Self
+
+from qaagent.fastinit import install_fast_init
 
 Status = Literal["passed", "failed", "error", "skipped"]
 FailStatus = Literal["failed", "error"]
@@ -87,7 +89,14 @@ class TestCase:
 
 @dataclass(slots=True)
 class Counts:
-    """Tallies of test statuses; `flaky` counts passed-on-retry tests."""
+    """Tallies of test statuses; `flaky` counts passed-on-retry tests.
+
+    `passed`, `failed`, `errors` and `skipped` count statuses, as JUnit does (the merged
+    report, the manifest, the step outputs). `xfailed` (skipped: failed as expected) and
+    `xpassed` (passed although expected to fail) are counted within `skipped` and `passed`;
+    the summaries show them apart, as pytest's own summary does (`shown_passed`,
+    `shown_skipped`). A strict xpass is a failure and counts as failed only.
+    """
 
     total: int = 0
     passed: int = 0
@@ -95,18 +104,25 @@ class Counts:
     errors: int = 0
     skipped: int = 0
     flaky: int = 0
+    xfailed: int = 0
+    xpassed: int = 0
 
     def add(self, case: TestCase) -> None:
         """Count one case."""
         self.total += 1
-        if case.status == "passed":
+        status = case.status
+        if status == "passed":
             self.passed += 1
-        elif case.status == "failed":
+            if case.outcome == "xpass":
+                self.xpassed += 1
+        elif status == "failed":
             self.failed += 1
-        elif case.status == "error":
+        elif status == "error":
             self.errors += 1
         else:
             self.skipped += 1
+            if case.outcome == "xfail":
+                self.xfailed += 1
         if case.flaky:
             self.flaky += 1
 
@@ -117,7 +133,19 @@ class Counts:
         self.errors += other.errors
         self.skipped += other.skipped
         self.flaky += other.flaky
+        self.xfailed += other.xfailed
+        self.xpassed += other.xpassed
         return self
+
+    @property
+    def shown_passed(self) -> int:
+        """Passed tests without the xpassed ones (what a summary calls passed)."""
+        return self.passed - self.xpassed
+
+    @property
+    def shown_skipped(self) -> int:
+        """Skipped tests without the xfailed ones (what a summary calls skipped)."""
+        return self.skipped - self.xfailed
 
     def as_dict(self) -> dict[str, int]:
         """The counts as a plain mapping (manifest, outputs)."""
@@ -128,48 +156,21 @@ class Counts:
             "errors": self.errors,
             "skipped": self.skipped,
             "flaky": self.flaky,
+            "xfailed": self.xfailed,
+            "xpassed": self.xpassed,
         }
+
+    def outcome_text(self) -> str:
+        """`, 17 xfailed, 2 xpassed` for a summary line ('' when there are none)."""
+        parts = [f"{n} {label}" for n, label in ((self.xfailed, "xfailed"), (self.xpassed, "xpassed")) if n]
+        return "".join(f", {part}" for part in parts)
 
 
 #: all fields of a TestCase, in declaration order (the order `TestCase(*values)` expects)
 _case_fields = operator.attrgetter(*(f.name for f in fields(TestCase)))
 
 
-def _install_fast_init(cls: type) -> None:
-    """Give a frozen slotted dataclass an `__init__` that sets its slots directly.
-
-    The generated init of a frozen dataclass calls ``object.__setattr__`` once
-    per field through a global lookup; a report of 100,000 cases builds each case
-    twice (parse, then reload from the spill file), and that init was a fifth of
-    the reporting path. This one has the same signature and defaults and stores
-    through the slot descriptors (which, like ``object.__setattr__``, bypass the
-    frozen ``__setattr__``): about twice as fast. Equality, hashing, repr and
-    immutability are the dataclass's own.
-    """
-    names = [f.name for f in fields(cls)]
-    namespace: dict[str, Any] = {"_new": object.__new__, "_cls": cls}
-    params = []
-    for f in fields(cls):
-        if f.default_factory is not MISSING or f.kw_only:
-            raise TypeError(f"{cls.__name__}.{f.name}: only plain defaults are supported")
-        namespace[f"_set_{f.name}"] = cls.__dict__[f.name].__set__
-        if f.default is MISSING:
-            params.append(f.name)
-        else:
-            namespace[f"_default_{f.name}"] = f.default
-            params.append(f"{f.name}=_default_{f.name}")
-    body = "".join(f"    _set_{name}(self, {name})\n" for name in names)
-    source = f"def __init__(self, {', '.join(params)}):\n{body}"
-    exec(source, namespace)  # noqa: S102 - code built from the class's own field names, as dataclasses does
-    init = namespace["__init__"]
-    init.__qualname__ = f"{cls.__qualname__}.__init__"
-    generated = cls.__dict__["__init__"]
-    init.__doc__ = generated.__doc__
-    init.__annotations__ = generated.__annotations__
-    cls.__init__ = init  # type: ignore[misc]
-
-
-_install_fast_init(TestCase)
+install_fast_init(TestCase)
 
 
 #: positions of `status` and `flaky` in a spilled row (the order of TestCase's fields)
@@ -320,6 +321,14 @@ class CaseStore:
 
 
 @dataclass(frozen=True, slots=True)
+class IgnoredFile:
+    """A file that matched a suite's result globs and was not read, and why."""
+
+    path: Path
+    reason: str  #: e.g. "written before this attempt started", "outside the project"
+
+
+@dataclass(frozen=True, slots=True)
 class Attempt:
     """One execution of a suite's command (the first run or a retry)."""
 
@@ -333,6 +342,8 @@ class Attempt:
     junit_files: tuple[Path, ...] = ()
     selected: tuple[str, ...] = ()  #: the test ids a retry was limited to
     cancelled: bool = False
+    #: files matching the suite's result globs that were not read (stale, outside the project)
+    ignored: tuple[IgnoredFile, ...] = ()
     #: why its log could not be written whole (a full disk, a file-size limit); None: it was
     log_error: str | None = None
     #: of `junit_files`, those that could not be read completely (kept in the bundle as evidence)
@@ -422,7 +433,7 @@ class SuiteResult:
             return "error"
         if c.failed:
             return "failed"
-        if c.total and c.skipped == c.total:
+        if c.total and c.skipped == c.total:  # xfailed tests are skipped ones
             return "skipped"
         return "passed"
 

@@ -16,7 +16,8 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from qaagent.results import CaseStore, Rerun, TestCase
+from qaagent.results import CaseStore, IgnoredFile, Rerun, TestCase
+from qaagent.text import cause_line
 
 if TYPE_CHECKING:
     from qaagent.process import ProcessOutcome
@@ -60,9 +61,29 @@ def fold_retry(old: TestCase, new: TestCase) -> TestCase:
     attempts = old.attempts + 1
     # Evidence of the earlier failure (e.g. its screenshot) stays linked after a retry.
     artifacts = tuple(dict.fromkeys((*old.artifacts, *new.artifacts)))
-    if new.status == "passed":
-        return dataclasses.replace(new, flaky=True, attempts=attempts, reruns=history, artifacts=artifacts)
-    return dataclasses.replace(new, attempts=attempts, reruns=history, flaky=False, artifacts=artifacts)
+    # A test keeps its location: a passing retry's report often has none (behave finds the
+    # scenario's file in the failure text; Playwright's line comes from the failure's stack).
+    file, line = new.file, new.line
+    if file is None:
+        file, line = old.file, old.line
+    elif line is None and file == old.file:
+        line = old.line
+    flaky = new.status == "passed"
+    return dataclasses.replace(
+        new, flaky=flaky, attempts=attempts, reruns=history, artifacts=artifacts, file=file, line=line
+    )
+
+
+def with_cause(reason: str, outcome: ProcessOutcome) -> str:
+    """`reason` and the log's cause line, for an attempt that exited non-zero (`NameError: …`).
+
+    A suite that crashed before it wrote a report says why in one line, on the
+    console, in the annotation and in the summary; the log's tail stays in the details.
+    """
+    if outcome.returncode in (0, None) or outcome.timed_out or outcome.cancelled:
+        return reason
+    cause = cause_line(outcome.tail)
+    return f"{reason}: {cause}" if cause else reason
 
 
 def describe_returncode(code: int | None) -> str:
@@ -81,9 +102,19 @@ def describe_returncode(code: int | None) -> str:
 
 
 def attempt_problems(
-    runner: Runner, outcome: ProcessOutcome, store: CaseStore, junit_files: list[Path], bad: list[str]
+    runner: Runner,
+    outcome: ProcessOutcome,
+    store: CaseStore,
+    junit_files: list[Path],
+    bad: list[str],
+    *,
+    ignored: Sequence[IgnoredFile] = (),
 ) -> Iterator[str]:
-    """Why an attempt's JUnit cannot be the whole truth (each becomes a synthetic error)."""
+    """Why an attempt's results cannot be the whole truth (each becomes a synthetic error).
+
+    `ignored` are the matches of the suite's result globs that were not read (the
+    runner's `no_report_problem` says why none was).
+    """
     suite = runner.suite
     if outcome.start_error:
         yield outcome.start_error
@@ -96,7 +127,7 @@ def attempt_problems(
         return
     yield from bad
     if not junit_files:
-        problem = runner.no_report_problem(describe_returncode(outcome.returncode))  # runner hook
+        problem = runner.no_report_problem(describe_returncode(outcome.returncode), ignored)  # runner hook
         if problem is not None:
             yield problem
         return
@@ -119,7 +150,7 @@ def exit_code_case(suite: str, outcome: ProcessOutcome, store: CaseStore) -> Cas
         name=suite,
         status="passed" if passed else "failed",
         duration=outcome.duration,
-        message="" if passed else f"command {describe_returncode(outcome.returncode)}",
+        message="" if passed else with_cause(f"command {describe_returncode(outcome.returncode)}", outcome),
         type="" if passed else "ExitCode",
         details="" if passed else outcome.tail,
     )

@@ -24,6 +24,7 @@ from qaagent.durations import Durations
 from qaagent.errors import UsageError
 from qaagent.options import SHARDS, Shard
 from qaagent.plan import Plan, SuitePlan
+from qaagent.runners import RUNNER_CLASSES
 from qaagent.schedule import fill_unknown, lpt_partition
 from qaagent.units import Discovery, Unit, discover, unit_estimate
 
@@ -109,6 +110,7 @@ def split(
         raise UsageError(f"the number of shards must be between {SHARDS.low} and {SHARDS.high}, got {total}")
     units: list[Unit] = []
     notes: list[str] = []
+    by_name = {suite.name: suite for suite in plan.suites}
     for suite in plan.suites:
         found = (discoveries or {}).get(suite.name) or discover(suite, plan.repo_root)
         units.extend(found.units)
@@ -117,11 +119,14 @@ def split(
     raw = [unit_estimate(u, durations.suites.get(u.suite)) for u in units]
     _spread_overhead(units, raw, durations)
     estimates, known = fill_unknown(raw)
-    partition = lpt_partition(estimates, total)
+    # Runner hook: a suite that only reads files others wrote (`report`) has no units and is
+    # read by shard 1 alone, so the merged run has it exactly once wherever LPT would put it.
+    pinned = [RUNNER_CLASSES[by_name[u.suite].runner].first_shard_only for u in units]
+    partition = lpt_partition([0.0 if pin else e for pin, e in zip(pinned, estimates, strict=True)], total)
     shards = [0] * len(units)
     for shard, members in enumerate(partition.bins):
         for item in members:
-            shards[item] = shard
+            shards[item] = 0 if pinned[item] else shard
     return ShardSplit(
         total, tuple(units), tuple(shards), tuple(estimates), known, durations.source, tuple(notes)
     )

@@ -12,15 +12,16 @@ from __future__ import annotations
 
 import shutil
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
 from qaagent.console import Console
-from qaagent.junit.read import iter_junit_files
+from qaagent.formats.read import iter_result_files
 from qaagent.process import ProcessOutcome, run_process
-from qaagent.results import Attempt, Batch, CaseStore, SuiteResult, TestCase
+from qaagent.results import Attempt, Batch, CaseStore, IgnoredFile, SuiteResult, TestCase
 from qaagent.retries import (
     FAILING,
     attempt_problems,
@@ -29,11 +30,23 @@ from qaagent.retries import (
     fold_full,
     fold_partial,
     synthetic_case,
+    with_cause,
 )
 from qaagent.runners import Runner
+from qaagent.runners.command import STALE
 
 #: the error cases standing for an attempt's problem: (reason, tail of the log, what it reported)
 ProblemCases = Callable[[str, str, CaseStore], list[TestCase]]
+#: files named one by one on the console per reason they were not read (the log lists all)
+_NAMED = 5
+
+
+def _shown(path: Path, root: Path) -> str:
+    """A path as the console and logs show it: relative to the repository when inside it."""
+    try:
+        return path.relative_to(root).as_posix()
+    except ValueError:
+        return str(path)
 
 
 class Limits(Protocol):
@@ -114,7 +127,7 @@ class SuiteRun:
         store = CaseStore()
         for number in range(1, suite.retry_count + 2):
             failed = [c for c in store.problems if c.status in FAILING]
-            if number > 1 and (not failed or self.cancel.is_set()):
+            if number > 1 and (not failed or self.cancel.is_set() or not runner.retryable):
                 break
             if number > 1 and runner.environment_problem:
                 self.console.line(f"[{prefix}] not retried: {runner.environment_problem}")
@@ -217,22 +230,31 @@ class SuiteRun:
         (attempt_dir / ".started").touch()
         spec = runner.attempt(number, attempt_dir, failed)
         log_path = attempt_dir / "output.log"
-        try:
-            outcome = self._run(prefix, spec.argv, spec.cwd, spec.env, log_path=log_path, timeout=timeout)
-        finally:
-            runner.after_attempt(attempt_dir)  # runner hook: e.g. remove a generated config
-        junit_files = runner.junit_files(attempt_dir)
+        began = time.time()
+        if runner.runs_command:
+            try:
+                outcome = self._run(prefix, spec.argv, spec.cwd, spec.env, log_path=log_path, timeout=timeout)
+            finally:
+                runner.after_attempt(attempt_dir)  # runner hook: e.g. remove a generated config
+        collected = runner.result_files(attempt_dir)
+        junit_files = collected.files
         store = CaseStore()
         unread: list[Path] = []
         bad = self._read_cases(runner, junit_files, store, attempt_dir, unread)
-        reasons = list(attempt_problems(runner, outcome, store, junit_files, bad))
+        if not runner.runs_command:  # a report suite: its attempt is the reading
+            outcome = ProcessOutcome(
+                0, timed_out=False, cancelled=False, started_at=began, duration=time.time() - began, tail=""
+            )
+        self._tell_files(runner, prefix, log_path, collected.sources, collected.ignored)
+        reasons = list(attempt_problems(runner, outcome, store, junit_files, bad, ignored=collected.ignored))
         if outcome.timed_out and timeout_reason:
             reasons = [timeout_reason]
         for reason in reasons:
+            message = with_cause(reason, outcome)  # the log's `NameError: …` when it crashed
             made = (
-                problem_cases(reason, outcome.tail, store)
+                problem_cases(message, outcome.tail, store)
                 if problem_cases is not None
-                else [synthetic_case(suite.name, reason, outcome.tail)]
+                else [synthetic_case(suite.name, message, outcome.tail)]
             )
             for made_case in made:
                 # runner hook: may rewrite the reason (Playwright: "the browser is not installed: …")
@@ -254,6 +276,7 @@ class SuiteRun:
                 junit_files=tuple(junit_files),
                 selected=spec.selected,
                 cancelled=outcome.cancelled,
+                ignored=tuple(collected.ignored),
                 log_error=outcome.log_error,
                 junit_unread=tuple(unread),
             )
@@ -264,12 +287,53 @@ class SuiteRun:
         result.files.extend(junit_files)
         return store
 
+    def _tell_files(
+        self,
+        runner: Runner,
+        prefix: str,
+        log_path: Path,
+        read: Sequence[Path],
+        ignored: Sequence[IgnoredFile],
+    ) -> None:
+        """Say which matches of the result globs were read (a report suite) and which not, and why.
+
+        On the console (a count per reason, the first few files named) and in the
+        attempt's log (every file), so nothing is dropped without a word.
+        """
+        lines: list[str] = []
+        if not runner.runs_command:
+            lines.append(f"qaagent: {len(read)} result file(s) read:")
+            lines.extend(f"  {_shown(path, self.repo_root)}" for path in read)
+        by_reason: dict[str, list[IgnoredFile]] = {}
+        for item in ignored:
+            by_reason.setdefault(item.reason.partition(":")[0], []).append(item)
+        matched = len(read) + len(ignored)
+        globs = runner.suite.config.result_key
+        for reason, items in by_reason.items():
+            hint = " (to publish results written earlier, use `runner: report`)" if reason == STALE else ""
+            summary = f"{len(items)} of {matched} file(s) matching `{globs}` not read: {reason}{hint}"
+            self.console.line(f"[{prefix}] warning: {summary}")
+            for item in items[:_NAMED]:
+                self.console.line(f"[{prefix}]   {_shown(item.path, self.repo_root)} ({item.reason})")
+            if len(items) > _NAMED:
+                self.console.line(
+                    f"[{prefix}]   … and {len(items) - _NAMED} more (listed in the suite's log)"
+                )
+            lines.append(f"qaagent: {summary}:")
+            lines.extend(f"  {_shown(item.path, self.repo_root)} ({item.reason})" for item in items)
+        if lines:
+            log_path.parent.mkdir(parents=True, exist_ok=True)
+            with log_path.open("a", encoding="utf-8", errors="replace") as log:
+                log.writelines(line + "\n" for line in lines)
+
     def _read_cases(
         self, runner: Runner, files: Sequence[Path], store: CaseStore, attempt_dir: Path, unread: list[Path]
     ) -> list[str]:
         problems: list[str] = []
-        cases = iter_junit_files(
+        result_format = runner.result_format  # runner hook: a command or report suite's `format:`
+        cases = iter_result_files(
             files,
+            format=result_format,
             suite=runner.suite.name,
             base_dir=runner.report_base_dir(attempt_dir),  # runner hook: Playwright's testDir
             repo_root=self.repo_root,
@@ -279,13 +343,14 @@ class SuiteRun:
         )
         for case in cases:
             store.append(runner.finish_case(case, attempt_dir))  # runner hook: artifacts
-        return [f"unreadable JUnit {problem}" for problem in problems]
+        kind = "JUnit" if result_format == "junit" else "result file"
+        return [f"unreadable {kind} {problem}" for problem in problems]
 
     def keep_artifacts(self, runner: Runner, folder: Path, sources: Sequence[Path]) -> list[Path]:
         """`sources` kept as evidence: files already in `folder` as they are, others copied into it."""
         kept: list[Path] = []
         target = folder / "artifacts"
-        for refusal in runner.refused:  # what the runner's globs matched outside the project
+        for refusal in runner.refused:  # what the artifacts globs matched that the door refused
             self.console.line(f"[{runner.suite.name}] warning: {refusal}")
         runner.refused.clear()
         for source in sources:

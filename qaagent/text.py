@@ -47,6 +47,24 @@ def shorten(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: max(0, limit - 1)] + "…"
 
 
+def one_line(text: str) -> str:
+    """Test text on one line of the console or a table: line breaks and tabs shown as escapes, not obeyed."""
+    return text.replace("\r", "\\r").replace("\n", "\\n").replace("\t", "\\t")
+
+
+#: how reports show a test whose tool gave it no name (behave's untitled `Scenario:`)
+UNNAMED = "(unnamed)"
+
+
+def display_name(name: str) -> str:
+    """A test's name as reports show it: the tool's, or `UNNAMED` for an empty one.
+
+    Only a label: the identity stays the tool's (`""`), in tests.jsonl, the merged
+    JUnit, retries and history.
+    """
+    return name if name.strip() else UNNAMED
+
+
 def first_line(text: str, limit: int = 200) -> str:
     """The first non-empty line of a message, trimmed and shortened."""
     for line in text.splitlines():
@@ -60,6 +78,38 @@ def last_line(text: str, limit: int = 160) -> str:
     """The last non-empty line of some output, trimmed and cut to `limit` ("no output" if none)."""
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     return lines[-1][:limit] if lines else "no output"
+
+
+#: a line that says what went wrong: an exception (`NameError: …`), `Error: …`, `error: …`, a
+#: tool's "not found" or "canceled due to", a panic or fatal error
+_CAUSE = re.compile(
+    r"(?:\b[A-Z]\w*(?:Error|Exception)\b|\berror\b\s*:|^\s*Error\b|\bnot found\b|\bno such\b"
+    r"|\bcancel+ed due to\b|\bpanic:|\bfatal\b|\bE\s{2,}\S)",
+    re.IGNORECASE,
+)
+#: lines that look like errors but only point elsewhere (npm's "A complete log of this run…")
+_NOT_A_CAUSE = re.compile(
+    r"A complete log of this run can be found in|^\s*(?:npm (?:ERR!|error))?\s*$"
+    r"|^\s*(?:npm (?:ERR!|error)\s+)?/\S+\.log\s*$"
+    r"|^\s*=+.*\b(?:passed|failed|errors?)\b.*=+\s*$",
+    re.IGNORECASE,
+)
+
+
+def cause_line(output: str, limit: int = 300) -> str | None:
+    """The last line of `output` that looks like the cause of a failure, trimmed and shortened.
+
+    For a suite that crashed before it wrote a report (`NameError` in a steps
+    file, Playwright's `Error: Project(s) "x" not found`) and for a tool that
+    failed to list its files (npx's `npx canceled due to missing packages…`,
+    not npm's "A complete log of this run can be found in…"). None when no line
+    looks like one.
+    """
+    for line in reversed(output.splitlines()):
+        stripped = clean_text(line).strip()
+        if stripped and _CAUSE.search(stripped) and not _NOT_A_CAUSE.search(stripped):
+            return shorten(" ".join(stripped.split()), limit)
+    return None
 
 
 def first_lines(text: str, lines: int, chars: int) -> str:

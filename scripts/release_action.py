@@ -1,9 +1,11 @@
 """Release steps of .github/workflows/release.yml that must be right: kept here to be tested.
 
-    release_action.py check-tag TAG
+    release_action.py check-tag TAG [--remote REMOTE]
         TAG is `vX.Y.Z`, equal to `v` + qaagent.__version__, and CHANGELOG.md has a
         non-empty `## [X.Y.Z]` section. Prints `version=X.Y.Z` and `major=vX` (for
-        GITHUB_OUTPUT).
+        GITHUB_OUTPUT); with --remote also `major-moves=true|false`: whether vX.Y.Z is the
+        highest vX.y.z tag of REMOTE, so that the major tag (of git and of the image) moves
+        to it. A backport (v1.0.1 after v1.1.0) leaves both where they are.
     release_action.py notes VERSION
         The body of CHANGELOG.md's section for VERSION (the GitHub release's notes).
     release_action.py rewrite-action IMAGE_REF [--action PATH]
@@ -33,10 +35,11 @@ from pathlib import Path
 import yaml
 
 TAG = re.compile(r"v(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)")
+#: one path component of an image name, as the OCI distribution reference grammar has it:
+#: lower-case alphanumerics joined by `.`, `_`, `__` or any run of `-` (`my--repo` is valid)
+_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
 #: what a released action.yml may name: the GitHub container registry, by digest only
-IMAGE_REF = re.compile(
-    r"ghcr\.io/[a-z0-9]+(?:[._-][a-z0-9]+)*/[a-z0-9]+(?:[._-][a-z0-9]+)*@sha256:[0-9a-f]{64}"
-)
+IMAGE_REF = re.compile(rf"ghcr\.io/{_COMPONENT}/{_COMPONENT}@sha256:[0-9a-f]{{64}}")
 DEV_IMAGE_LINE = "  image: Dockerfile"
 
 
@@ -174,6 +177,15 @@ def remote_versions(root: Path, remote: str) -> list[Version]:
     return versions
 
 
+def moves_major(version: Version, others: list[Version]) -> bool:
+    """Whether the major tag vX moves to VERSION: it is the highest vX.y.z of OTHERS and itself.
+
+    The one rule for both tags that follow a major line: the git tag `vX` (`uses: org/repo@vX`)
+    and the image tag `:vX`. A backport to an older minor line moves neither.
+    """
+    return all(other <= version for other in others if other.major == version.major)
+
+
 @dataclass(frozen=True)
 class Release:
     """What `release` did."""
@@ -199,7 +211,7 @@ def release(root: Path, tag: str, image_ref: str, push: str | None, remote: str)
     commit = _git(root, "rev-parse", "HEAD").strip()
     _git(root, "tag", "--force", "--annotate", version.tag, "-m", f"qaagent {version}", commit)
     others = remote_versions(root, remote)
-    major_moved = all(other <= version for other in others if other.major == version.major)
+    major_moved = moves_major(version, others)
     latest = all(other <= version for other in others)
     refs = [f"refs/tags/{version.tag}"]
     if major_moved:
@@ -215,7 +227,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="release_action.py", description=__doc__.split("\n\n")[0])
     parser.add_argument("--root", type=Path, default=Path.cwd(), help="repository root (default: .)")
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("check-tag").add_argument("tag")
+    check = commands.add_parser("check-tag")
+    check.add_argument("tag")
+    check.add_argument("--remote", default=None, help="also print major-moves= for REMOTE's tags")
     commands.add_parser("notes").add_argument("version")
     rewrite = commands.add_parser("rewrite-action")
     rewrite.add_argument("image_ref")
@@ -231,6 +245,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "check-tag":
             version = check_tag(root, args.tag)
             print(f"version={version}\nmajor={version.major_tag}")
+            if args.remote is not None:
+                moves = moves_major(version, remote_versions(root, args.remote))
+                print(f"major-moves={str(moves).lower()}")
         elif args.command == "notes":
             print(changelog_notes((root / "CHANGELOG.md").read_text(encoding="utf-8"), args.version), end="")
         elif args.command == "rewrite-action":

@@ -16,13 +16,13 @@ from qaagent.action import DEFAULTS
 
 ROOT = Path(__file__).resolve().parent.parent
 EXPECTED_INPUTS = {
-    "profile", "parallel", "max-workers", "retries", "suites", "shard", "mode", "bundles",
+    "profile", "files", "format", "parallel", "max-workers", "retries", "suites", "shard", "mode", "bundles",
     "working-directory", "setup", "junit-path", "evidence-dir", "fail-on", "annotations",
     "summary", "github-token", "check-name", "comment", "history", "base-branch",
     "comment-mode", "annotate", "annotations-limit", "summary-title", "commit", "pull-request",
 }  # fmt: skip
 EXPECTED_OUTPUTS = {
-    "conclusion", "total", "passed", "failed", "errors", "skipped", "flaky", "duration",
+    "conclusion", "total", "passed", "failed", "errors", "skipped", "flaky", "xfailed", "xpassed", "duration",
     "junit-path", "evidence-path", "run-id", "check-url", "comment-url", "json",
 }  # fmt: skip
 SHA_PIN = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40}$")

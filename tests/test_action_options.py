@@ -9,6 +9,7 @@ does, on tiny fixture projects.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 from pathlib import Path
@@ -400,7 +401,9 @@ def test_json_output_holds_totals_suites_and_failed_ids(action: Action, api: Git
     outputs = action.outputs()
     value = json.loads(outputs["json"])
     assert value["conclusion"] == "failure" == outputs["conclusion"]
-    assert value["totals"] == {"total": 1, "passed": 0, "failed": 1, "errors": 0, "skipped": 0, "flaky": 0}
+    assert value["totals"] == {
+        "total": 1, "passed": 0, "failed": 1, "errors": 0, "skipped": 0, "flaky": 0, "xfailed": 0, "xpassed": 0,
+    }  # fmt: skip
     assert [s["name"] for s in value["suites"]] == ["smoke"]
     assert len(value["failed"]) == 1
     assert value["failed"][0].startswith("smoke::")
@@ -428,7 +431,43 @@ def test_json_output_stays_within_its_cap() -> None:
     assert [s["name"] for s in value["suites"]] == ["unit", "other"]
 
 
+def test_json_output_cuts_the_names_of_suites_that_did_not_run_to_its_cap() -> None:
+    # a cancelled run of thousands of suites: the not-run names alone would be 5 x the cap
+    run = run_of(suite("unit", [case("test_bad", "failed")]), suite("other", [case("test_ok")]))
+    run = dataclasses.replace(run, not_run=tuple(f"suite-{i:05}-" + "x" * 60 for i in range(5000)))
+    try:
+        text = result_json(run, ["failed", "error"])
+    finally:
+        close_run(run)
+    assert len(text.encode()) <= JSON_BYTES
+    value = json.loads(text)
+    assert 0 < value["not_run_omitted"] < 5000
+    assert len(value["not_run"]) + value["not_run_omitted"] == 5000
+    assert value["not_run"][0] == "suite-00000-" + "x" * 60  # cut from the end
+    # what matters more is kept whole
+    assert value["failed"] == ["unit::tests.test_x::test_bad"]
+    assert (value["failed_omitted"], value["suites_omitted"]) == (0, 0)
+    assert [s["name"] for s in value["suites"]] == ["unit", "other"]
+
+
 # --- the same options on the command line ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("mode", "comment", "expected"),
+    [("", False, "off"), ("", True, "always"), ("changes", False, "changes"), ("off", True, "off")],
+)
+def test_the_command_line_and_the_inputs_agree_on_the_comment_mode(
+    action: Action, mode: str, comment: bool, expected: str
+) -> None:
+    from qaagent.action import action_run  # noqa: PLC0415
+    from qaagent.cli import build_parser, run_options  # noqa: PLC0415
+
+    action.inputs.update({"comment-mode": mode, "comment": str(comment).lower()})
+    from_inputs = action_run(action.environment()).options.feedback.comment_mode
+    argv = ["run-all", *(["--comment-mode", mode] if mode else []), *(["--comment"] if comment else [])]
+    from_flags = run_options(build_parser().parse_args(argv)).feedback.comment_mode
+    assert from_inputs == from_flags == expected
 
 
 def test_the_command_line_takes_the_same_options() -> None:

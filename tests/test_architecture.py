@@ -24,6 +24,7 @@ LAYERS: dict[int, tuple[str, ...]] = {
         "qaagent.report",
         "qaagent.text",
         "qaagent.files",
+        "qaagent.fastinit",
         "qaagent.results",
         "qaagent.redact",
         "qaagent.watchdog",
@@ -47,6 +48,7 @@ LAYERS: dict[int, tuple[str, ...]] = {
     ),
     2: (  # reading input and running processes
         "qaagent.profile",
+        "qaagent.output",
         "qaagent.process",
         "qaagent.orphans",
         "qaagent.formats.source",
@@ -75,6 +77,7 @@ LAYERS: dict[int, tuple[str, ...]] = {
     3: (  # the plan, the things it starts, the evidence bundle
         "qaagent.plan",
         "qaagent.app",
+        "qaagent.setup_command",
         "qaagent.runners",
         "qaagent.runners.base",
         "qaagent.runners.listing",
@@ -83,11 +86,14 @@ LAYERS: dict[int, tuple[str, ...]] = {
         "qaagent.runners.behave",
         "qaagent.runners.playwright",
         "qaagent.runners.command",
+        "qaagent.runners.report",
+        "qaagent.init_profile",
         "qaagent.evidence.manifest",
         "qaagent.evidence.records",
         "qaagent.evidence.read",
         "qaagent.evidence.verify",
         "qaagent.evidence.bundle",
+        "qaagent.evidence.prune",
         "qaagent.history.store",
         "qaagent.history.bundles",
         "qaagent.history.record",
@@ -103,9 +109,17 @@ LAYERS: dict[int, tuple[str, ...]] = {
         "qaagent.orchestrator",
         "qaagent.report.console",
         "qaagent.report.timeline",
+        "qaagent.report.budget",
+        "qaagent.report.markdown_text",
         "qaagent.report.markdown",
+        "qaagent.report.page",
         "qaagent.report.html",
+        "qaagent.report.from_bundle",
         "qaagent.github.context",
+        "qaagent.github.deadline",
+        "qaagent.github.answers",
+        "qaagent.github.clock",
+        "qaagent.github.errors",
         "qaagent.github.api",
         "qaagent.github.annotations",
         "qaagent.github.checks",
@@ -116,7 +130,9 @@ LAYERS: dict[int, tuple[str, ...]] = {
         "qaagent.github.closer",
         "qaagent.github.feedback",
     ),
-    5: (  # shard bundles → one run; what the test history knows
+    5: (  # shard bundles → one run; what the test history knows; a run's state and its last steps
+        "qaagent.run_state",
+        "qaagent.report_steps",
         "qaagent.rebuild",
         "qaagent.merge",
         "qaagent.history.queries",
@@ -127,7 +143,7 @@ LAYERS: dict[int, tuple[str, ...]] = {
         "qaagent.history.live",
     ),
     # the two pipelines; the action's inputs as options; the `qaagent history` commands
-    6: ("qaagent.pipeline", "qaagent.action", "qaagent.history.commands"),
+    6: ("qaagent.pipeline", "qaagent.action", "qaagent.history.commands", "qaagent.plan_commands"),
     7: ("qaagent.cli", "qaagent.__main__"),  # the command line
     8: ("entrypoint",),  # the action's adapter
 }

@@ -83,3 +83,32 @@ def test_the_snippets_run_parallel_jobs(name: str, parallel: tuple[str, ...]) ->
         assert isinstance(node, dict)
         node = node[key]
     assert node == 4
+
+
+#: how every README recipe installs qaagent: the tag's hashed lock, then qaagent --no-deps
+_LOCK = re.compile(
+    r"pip\"? install (?:--quiet )?--require-hashes "
+    r"-r https://raw\.githubusercontent\.com/org/qaagent-action/(v\d+\.\d+\.\d+)/requirements\.txt$"
+)
+_PACKAGE = re.compile(
+    r"pip\"? install (?:--quiet )?--no-deps --no-build-isolation "
+    r"\"qaagent @ git\+https://github\.com/org/qaagent-action@(v\d+\.\d+\.\d+)\"$"
+)
+
+
+def test_every_readme_install_of_qaagent_is_pinned() -> None:
+    # No recipe installs a moving tag or unhashed dependencies: each `pip install` that names
+    # qaagent is the release tag's package, right after the same tag's hashed lock.
+    lines = [line.strip().removeprefix("- ").removeprefix("run: ") for line in
+             (ROOT / "README.md").read_text(encoding="utf-8").splitlines()]  # fmt: skip
+    installs = [
+        i for i, line in enumerate(lines) if "pip" in line and "qaagent" in line and "install" in line
+    ]
+    packages = [i for i in installs if "qaagent @" in lines[i] or "qaagent-action@" in lines[i]]
+    assert len(packages) >= 8  # the GitHub plan job, GitLab, CircleCI, Buildkite ...
+    for i in packages:
+        package = _PACKAGE.search(lines[i])
+        lock = _LOCK.search(lines[i - 1])
+        assert package, lines[i]
+        assert lock, lines[i - 1]
+        assert package.group(1) == lock.group(1)

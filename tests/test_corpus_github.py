@@ -19,7 +19,8 @@ from github_server import FakeClock, GitHubServer
 from helpers import case, close_run, run_of, suite
 from test_github_commands import INJECTIONS
 
-from qaagent.github.api import GitHubAPIError, GitHubClient
+from qaagent.github.api import GitHubClient
+from qaagent.github.errors import GitHubAPIError
 from qaagent.github.publish import publish, start_check_run
 from qaagent.report.markdown import render_summary
 

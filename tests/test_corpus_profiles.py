@@ -71,7 +71,7 @@ EXPECTED: dict[str, str] = {
     "too-many-retries.yaml": "tests.unit.retry_count: Input should be less than or equal to 20 (line 2)",
     "undefined-alias.yaml": "YAML syntax error at line 2, column 9: found undefined alias 'nope'",
     "unknown-key-typo.yaml": "run.paralel: unknown key (not allowed here) (line 2)",
-    "unknown-runner.yaml": "tests.unit.runner: Input should be 'pytest', 'behave', 'playwright' or 'command'",
+    "unknown-runner.yaml": "tests.unit.runner: Input should be 'pytest', 'behave', 'playwright', 'command' or 'report'",
     "unknown-top-level-key.yaml": "report: unknown key (not allowed here) (line 3)",
     "unsplittable-command.yaml": "tests.lint.command: cannot split the command: No closing quotation (line 2)",
     "utf16-bom.yaml": "the profile is not UTF-8 (bad byte at line 1)",

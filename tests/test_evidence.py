@@ -17,9 +17,10 @@ from helpers import bundle_texts, manifest_of, records_text
 
 from qaagent import files as atomic
 from qaagent.errors import UsageError
-from qaagent.evidence.bundle import Bundle, make_run_id, prune
+from qaagent.evidence.bundle import Bundle, make_run_id
 from qaagent.evidence.gitinfo import git_info, strip_credentials
 from qaagent.evidence.manifest import ci_info, environment
+from qaagent.evidence.prune import prune
 from qaagent.evidence.verify import verify_bundle
 from qaagent.files import StreamedFile
 from qaagent.options import Shard
@@ -147,7 +148,9 @@ def test_finish_writes_everything_and_verifies(tmp_path: Path, clean_env: pytest
     assert data["finished"] == "2024-05-01T12:31:46.500Z"
     assert [s["name"] for s in data["suites"]] == ["unit", "e2e"]
     unit, e2e = data["suites"]
-    assert unit["counts"] == {"total": 3, "passed": 2, "failed": 1, "errors": 0, "skipped": 0, "flaky": 1}
+    assert unit["counts"] == {
+        "total": 3, "passed": 2, "failed": 1, "errors": 0, "skipped": 0, "flaky": 1, "xfailed": 0, "xpassed": 0,
+    }  # fmt: skip
     assert unit["files"] == ["suites/unit/attempt-1.log"]  # its JUnit was folded into junit.xml
     assert unit["attempts"][0]["log"] == "suites/unit/attempt-1.log"
     assert unit["attempts"][1]["selected"] == ["t/a.py::test_flaky"]
@@ -197,6 +200,7 @@ def test_finish_writes_everything_and_verifies(tmp_path: Path, clean_env: pytest
         "message": "assert 1 == 2",
         "category": "assertion",
         "artifacts": [],
+        "outcome": None,
     }
     assert records[2]["artifacts"] == ["suites/unit/shot.png"]
     assert (bundle.dir / "summary.md").read_text(encoding="utf-8") == "# shop\n1 failed"

@@ -19,8 +19,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from qaagent.errors import ProfileError
+from qaagent.formats.read import read_junit_files
 from qaagent.github import commands
-from qaagent.junit.read import read_junit_files
 from qaagent.profile import Profile, parse_profile
 from qaagent.redact import Redactor, StreamRedactor
 from qaagent.results import TestCase

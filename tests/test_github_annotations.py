@@ -5,6 +5,7 @@ import io
 from helpers import case, run_of, suite
 
 from qaagent.github.annotations import write_annotations
+from qaagent.results import TestCase
 
 
 def test_exact_lines_for_a_small_run() -> None:
@@ -88,3 +89,24 @@ def test_long_messages_are_cut() -> None:
     message = out.getvalue().splitlines()[1].rsplit("::", 1)[1]
     assert message.count("%0A") == 12
     assert message.endswith("line 11%0A…")
+
+
+def test_the_readme_counts_of_a_step_hold() -> None:
+    # README "Annotations": a failed run shows at most 8 failing, 9 flaky, 9 skipped tests;
+    # a passed run 9 flaky and 8 skipped (its summary is a notice).
+    def shown(run_cases: list[TestCase]) -> dict[str, int]:
+        out = io.StringIO()
+        write_annotations(
+            run_of(suite("unit", run_cases)), fail_on=["failed", "error"], stream=out, annotate="all"
+        )
+        lines = out.getvalue().splitlines()
+        tests = [line for line in lines if "title=qaagent::" not in line]
+        return {
+            lvl: sum(line.startswith(f"::{lvl} ") for line in tests) for lvl in ("error", "warning", "notice")
+        }
+
+    flaky = [case(f"k{i}", flaky=True) for i in range(20)]
+    skipped = [case(f"s{i}", "skipped") for i in range(20)]
+    failed = [case(f"f{i}", "failed") for i in range(20)]
+    assert shown([*failed, *flaky, *skipped]) == {"error": 8, "warning": 9, "notice": 9}
+    assert shown([*flaky, *skipped]) == {"error": 0, "warning": 9, "notice": 8}

@@ -8,7 +8,8 @@ from itertools import pairwise
 import pytest
 from github_server import NOT_ACCESSIBLE, FakeClock, Fault, GitHubServer
 
-from qaagent.github.api import GaveUpError, GitHubAPIError, GitHubClient, PermissionDeniedError, Secret
+from qaagent.github.api import GitHubClient, Secret
+from qaagent.github.errors import GaveUpError, GitHubAPIError, PermissionDeniedError
 
 CHECKS = "/repos/o/r/check-runs"
 BODY = {"name": "qa", "head_sha": "abc"}

@@ -16,7 +16,8 @@ from typing import Any
 import pytest
 from github_server import FakeClock, Fault, GitHubServer
 
-from qaagent.github.api import GitHubAPIError, GitHubClient
+from qaagent.github.api import GitHubClient
+from qaagent.github.errors import GitHubAPIError
 
 CHECKS = "/repos/o/r/check-runs"
 #: the documented limits (README, qaagent/github/api.py)
@@ -133,10 +134,10 @@ def test_a_redirect_loop_ends(server: GitHubServer, client: GitHubClient) -> Non
 
 
 def test_a_redirect_from_https_to_plain_http_is_refused() -> None:
-    from qaagent.github.api import _Answer  # noqa: PLC0415 - the one private piece, no https server here
+    from qaagent.github.answers import Answer  # noqa: PLC0415 - no https server here
 
     with GitHubClient("ghs_not-used-0123", api_url="https://api.github.com") as c:
-        downgrade = _Answer(301, {"Location": "http://api.github.com/repos/o/r"}, b"", {})
+        downgrade = Answer(301, {"Location": "http://api.github.com/repos/o/r"}, b"", {})
         with pytest.raises(GitHubAPIError, match=r"refusing to follow a redirect to http://api\.github\.com"):
             c._redirect(downgrade, "https://api.github.com/repos/old/r", "GET /repos/old/r")
 

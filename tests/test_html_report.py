@@ -30,7 +30,9 @@ from helpers import records_of
 from qaagent.evidence.bundle import Bundle, replace_file
 from qaagent.evidence.verify import verify_bundle
 from qaagent.redact import Redactor
-from qaagent.report.html import REPORT_NAME, embed_json, write_report
+from qaagent.report.from_bundle import write_report
+from qaagent.report.html import REPORT_NAME
+from qaagent.report.page import embed_json
 from qaagent.results import Attempt, CaseStore, Rerun, RunResult, SuiteResult, TestCase
 
 NODE_SCRIPT = ROOT / "tests" / "browser" / "html_report.cjs"
@@ -259,6 +261,24 @@ def test_escaping_corpus_renders_as_text_in_chromium(tmp_path: Path) -> None:
             assert any(expected in " ".join(h.split()) for h in shown), name
     assert any("1,000,000 characters" in h for h in shown)
     assert result["state"]["title"] == "qaagent report — shop 20240501_120000Z"
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_a_test_without_a_name_is_shown_unnamed_in_chromium(tmp_path: Path) -> None:
+    # behave's untitled `Scenario:`: the identity stays "" in the data, the page labels it
+    require_chromium()
+    cases = [case("", "failed", message="undefined step: Given x"), case("named", "failed", message="m")]
+    bundle = api_bundle(tmp_path, {"unit": cases})
+    assert [row[2] for row in page_data((bundle / REPORT_NAME).read_text(encoding="utf-8"))["rows"]] == [
+        "",
+        "named",
+    ]
+    result = open_in_chromium(bundle / REPORT_NAME, Path("-"))
+    assert_offline_and_clean(result, bundle)
+    problems = [" ".join(h.split()) for h in result["state"]["problems"]]
+    assert problems == ["✗ failed t.mod › (unnamed)", "✗ failed t.mod › named"]
+    assert [row["name"] for row in result["failedRows"]] == ["t.mod › (unnamed)", "t.mod › named"]
 
 
 def test_artifact_links_stay_inside_the_bundle(tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from qaagent.junit.read import read_junit_files
+from qaagent.formats.read import read_junit_files
 from qaagent.junit.write import write_merged_junit
 from qaagent.redact import Redactor
 from qaagent.results import Attempt, CaseStore, Rerun, RunResult, SuiteResult, TestCase

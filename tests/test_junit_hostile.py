@@ -13,8 +13,9 @@ from hypothesis import strategies as st
 
 from qaagent.errors import JUnitError
 from qaagent.formats import source
+from qaagent.formats.read import read_junit_files
 from qaagent.junit import parse
-from qaagent.junit.read import iter_junit_cases, read_junit_files
+from qaagent.junit.read import iter_junit_cases
 from qaagent.results import TestCase
 
 CORPUS = Path(__file__).parent / "corpus" / "junit"

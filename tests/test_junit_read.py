@@ -8,7 +8,8 @@ import pytest
 
 from qaagent.errors import JUnitError
 from qaagent.formats import source
-from qaagent.junit.read import iter_junit_cases, read_junit_files
+from qaagent.formats.read import read_junit_files
+from qaagent.junit.read import iter_junit_cases
 from qaagent.results import TestCase
 
 FIXTURES = Path(__file__).parent / "fixtures" / "junit"

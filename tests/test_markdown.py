@@ -9,7 +9,8 @@ import pytest
 from helpers import case, close_run, run_of, suite
 
 from qaagent.evidence.diagnostics import categorize
-from qaagent.report.markdown import code_block, escape_text, render_summary
+from qaagent.report.markdown import render_summary
+from qaagent.report.markdown_text import code_block, escape_text
 from qaagent.results import FailOn, RunResult, TestCase
 from qaagent.text import fmt_seconds, truncate_utf8
 

@@ -121,6 +121,8 @@ def test_real_project_counts_flaky_location_artifacts(tmp_path: Path) -> None:
     flaky = by_name["passes on the retry"]
     assert flaky["flaky"] is True
     assert flaky["attempts"] == 2
+    # a flaky test keeps the line of its failure (the passing retry has no stack to take it from)
+    assert (flaky["file"], flaky["line"]) == ("e2e/tests/flaky.spec.js", 9)
     failed = by_name["fails on purpose"]
     assert (failed["file"], failed["line"]) == ("e2e/tests/basic.spec.js", 13)
     assert failed["attempts"] == 2
@@ -238,6 +240,42 @@ def test_missing_chromium_is_a_suite_error_saying_what_to_install(tmp_path: Path
     assert entry["error"] == record["message"]
     assert len(entry["attempts"]) == 1
     assert "[e2e] not retried: the browser is not installed" in done.stdout
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_a_crash_before_the_report_says_its_cause(tmp_path: Path) -> None:
+    """Playwright's `Project(s) "…" not found` in the console line, the summary and the annotation."""
+    env = require_browser(chromium=False)
+    project = make_project(tmp_path / "project", suite=", args: [--project=nope]")
+    done = run_qaagent("run-all", "--profile", ".qaagent.yaml", cwd=project, env=env, timeout=120)
+    assert done.returncode == 1, done.stdout + done.stderr
+    cause = 'Error: Project(s) "nope" not found.'
+    (record,) = records(bundle_of(project)).values()
+    assert record["status"] == "error"
+    assert record["message"].startswith("playwright exited with code 1 and wrote no JUnit report: " + cause)
+    failures = done.stdout.split("failures (1):", 1)[1]
+    assert cause in failures.splitlines()[2]  # the console line under the suite error
+    summary = (bundle_of(project) / "summary.md").read_text(encoding="utf-8")
+    assert 'Project(s) "nope" not found' in summary
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_plan_without_playwright_shows_npx_line(qa_project: ProjectFactory) -> None:
+    """Listing spec files when Playwright is missing: npx's own line, not npm's log pointer."""
+    require_browser(chromium=False)
+    project = qa_project(
+        {
+            ".qaagent.yaml": "tests:\n  e2e: {runner: playwright, path: e2e}\n",
+            "e2e/playwright.config.js": "module.exports = {};\n",
+            "e2e/package.json": '{"name": "x", "version": "1.0.0"}\n',
+        }
+    )
+    done = run_qaagent("plan", "--shards", "2", cwd=project, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "npx canceled due to missing packages" in done.stdout
+    assert "A complete log of this run" not in done.stdout
 
 
 def test_path_without_playwright_config(qa_project: ProjectFactory) -> None:

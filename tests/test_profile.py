@@ -94,7 +94,7 @@ BAD_PROFILES = {
     "list": ("- unit\n- behave\n", "must be a mapping"),
     "no-runner": (
         "tests:\n  unit: {path: u}\n  smoke: {path: t}\n",
-        "needs `runner:` (one of pytest, behave, playwright, command) (line 3)",
+        "needs `runner:` (one of pytest, behave, playwright, command, report) (line 3)",
     ),
     "no-tests": ("run: {parallel: true}\n", "tests: required key is missing"),
     "duplicate-key": ("tests:\n  unit: {path: a}\n  unit: {path: b}\n", "duplicate key 'unit'"),
@@ -146,7 +146,10 @@ def test_alias_bomb_is_refused() -> None:
 def test_missing_profile(tmp_path: Path) -> None:
     result = run_qaagent("validate", "--profile", "nope.yaml", cwd=tmp_path)
     assert result.returncode == 2
-    assert result.stderr.strip() == "qaagent: error: nope.yaml: profile not found"
+    assert result.stderr.strip() == (
+        "qaagent: error: nope.yaml: profile not found: write one with `qaagent init` (it detects the "
+        "project's suites), or publish result files written earlier with `--files GLOB`"
+    )
 
 
 def test_non_utf8_profile(qa_project: ProjectFactory) -> None:

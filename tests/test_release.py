@@ -189,6 +189,10 @@ def test_the_development_action_keeps_building_its_dockerfile() -> None:
         "ghcr.io/org@" + DIGEST,
         "ghcr.io/org/qaagent-action@" + DIGEST + "\n  using: node20",  # no YAML through the reference
         "ghcr.io/org/../x@" + DIGEST,
+        "ghcr.io/org/a..b@" + DIGEST,  # the reference grammar joins by one `.` only
+        "ghcr.io/org/a___b@" + DIGEST,  # ... and by `_` or `__`
+        "ghcr.io/org/-ab@" + DIGEST,  # a component starts and ends alphanumeric
+        "ghcr.io/org/ab-@" + DIGEST,
     ],
 )
 def test_rewrite_refuses_a_malformed_image_reference(tmp_path: Path, ref: str) -> None:
@@ -247,7 +251,10 @@ def test_release_jobs_have_the_least_permissions_in_order(workflow: dict[Any, An
     assert set(jobs["publish"]["needs"]) == {"check", "image"}
     for name, job in jobs.items():
         checkout = _step(job, r"^actions/checkout@")
-        assert checkout["with"] == {"ref": "${{ github.sha }}", "persist-credentials": False}, name
+        expected = {"ref": "${{ github.sha }}", "persist-credentials": False}
+        if name == "check":  # reads every tag (does the major tag move?), keeps no credential
+            expected["fetch-depth"] = 0
+        assert checkout["with"] == expected, name
 
 
 def test_check_job_runs_the_tag_check(workflow: dict[Any, Any]) -> None:
@@ -271,28 +278,48 @@ def test_image_job_builds_both_platforms_and_outputs_the_digest(workflow: dict[A
     assert build["with"]["tags"] == f"${{{{ steps.{name['id']}.outputs.tags }}}}"
 
 
-def test_the_image_name_the_workflow_computes_is_one_the_script_accepts(
-    workflow: dict[Any, Any], tmp_path: Path
-) -> None:
-    # Run the workflow's own naming step with a repository name in mixed case.
+def _image_step(workflow: dict[Any, Any], tmp_path: Path, repository: str, moves: str) -> dict[str, str]:
+    """Run the workflow's own naming step; its GITHUB_OUTPUT lines."""
     step = _step(workflow["jobs"]["image"], r"ghcr\.io/")
+    assert step["env"]["MAJOR_MOVES"] == "${{ needs.check.outputs.major-moves }}"
     output = tmp_path / "output"
-    output.touch()
+    output.write_text("", encoding="utf-8")
     env = {
         "PATH": os.environ["PATH"], "GITHUB_OUTPUT": str(output),
-        "REPOSITORY": "My-Org/QAAgent-Action", "TAG": "v1.4.2", "MAJOR": "v1",
+        "REPOSITORY": repository, "TAG": "v1.4.2", "MAJOR": "v1", "MAJOR_MOVES": moves,
     }  # fmt: skip
     result = subprocess.run(
         ["bash", "-e", "-c", step["run"]], env=env, capture_output=True, text=True, check=False
     )
     assert result.returncode == 0, result.stderr
-    values = dict(line.split("=", 1) for line in output.read_text(encoding="utf-8").splitlines())
-    assert values["image"] == "ghcr.io/my-org/qaagent-action"
-    assert values["tags"] == "ghcr.io/my-org/qaagent-action:v1.4.2,ghcr.io/my-org/qaagent-action:v1"
+    return dict(line.split("=", 1) for line in output.read_text(encoding="utf-8").splitlines())
+
+
+def test_the_image_name_the_workflow_computes_is_one_the_script_accepts(
+    workflow: dict[Any, Any], tmp_path: Path
+) -> None:
+    # a repository name in mixed case, with the `--` and `__` GitHub allows
+    values = _image_step(workflow, tmp_path, "My-Org/QA--Agent__Action", "true")
+    assert values["image"] == "ghcr.io/my-org/qa--agent__action"
+    assert values["tags"] == "ghcr.io/my-org/qa--agent__action:v1.4.2,ghcr.io/my-org/qa--agent__action:v1"
     text = release_action.released_action(
         (ROOT / "action.yml").read_text(encoding="utf-8"), f"{values['image']}@{DIGEST}"
     )
     assert RELEASED_IMAGE.fullmatch(yaml.safe_load(text)["runs"]["image"])
+
+
+def test_a_backport_image_does_not_move_the_major_image_tag(workflow: dict[Any, Any], tmp_path: Path) -> None:
+    values = _image_step(workflow, tmp_path, "org/qaagent-action", "false")
+    assert values["tags"] == "ghcr.io/org/qaagent-action:v1.4.2"
+
+
+def test_check_job_reads_every_tag_to_decide_whether_the_major_moves(workflow: dict[Any, Any]) -> None:
+    job = workflow["jobs"]["check"]
+    checkout = _step(job, r"^actions/checkout@")
+    assert checkout["with"]["fetch-depth"] == 0
+    step = _step(job, r"release_action\.py check-tag")
+    assert "--remote ." in step["run"]
+    assert job["outputs"]["major-moves"] == f"${{{{ steps.{step['id']}.outputs.major-moves }}}}"
 
 
 def test_publish_job_passes_the_pushed_digest_to_the_release_commit(workflow: dict[Any, Any]) -> None:
@@ -381,6 +408,8 @@ def test_release_commits_the_released_action_on_the_source_and_moves_both_tags(
     clone, origin = repository
     old_v1 = _remote_tag(origin, "v1")
     source = _source_commit(clone, "1.1.0")
+    check = run_script("check-tag", "v1.1.0", "--remote", "origin", cwd=clone)
+    assert check.stdout.splitlines() == ["version=1.1.0", "major=v1", "major-moves=true"], check.stderr
     outputs = _release(clone, "v1.1.0")
     commit = outputs["commit"]
     assert outputs == {"commit": commit, "major-moved": "true", "latest": "true"}
@@ -407,6 +436,10 @@ def test_a_patch_of_an_older_line_leaves_the_major_tag_on_the_newest(repository:
     _git(clone, "commit", "--quiet", "-am", "Version 1.0.1")
     _git(clone, "tag", "v1.0.1")
     _git(clone, "push", "--quiet", "origin", "v1.0.1")
+    # the check job's answer (which decides the image's :v1 tag) agrees with the release's
+    check = run_script("check-tag", "v1.0.1", "--remote", "origin", cwd=clone)
+    assert check.returncode == 0, check.stderr
+    assert check.stdout.splitlines() == ["version=1.0.1", "major=v1", "major-moves=false"]
     outputs = _release(clone, "v1.0.1")
     assert outputs["major-moved"] == "false"
     assert outputs["latest"] == "false"

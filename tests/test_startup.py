@@ -104,6 +104,62 @@ def test_no_children_means_no_proc_scan(monkeypatch: pytest.MonkeyPatch) -> None
     assert orphans.stop_orphans() == []
 
 
+_ADOPTED = """
+import json, os, subprocess, sys, time
+from pathlib import Path
+from qaagent import orphans
+assert orphans.become_subreaper()
+direct = subprocess.Popen(["sleep", "30"])
+# a daemon in a session of its own, whose parent exits: re-parented to us, the subreaper
+subprocess.run(["sh", "-c", "setsid sleep 30 & echo $! > daemon.pid"], check=True)
+daemon = int(Path("daemon.pid").read_text())
+deadline = time.monotonic() + 10
+while orphans._proc_stat(daemon)[1:2] != [str(os.getpid())] and time.monotonic() < deadline:
+    time.sleep(0.01)
+fast = orphans.children_of(os.getpid())
+listed = orphans._listed_children(os.getpid())
+orphans._listed_children = lambda pid: None  # what the scan of every process finds
+scanned = orphans.children_of(os.getpid())
+stopped = orphans.stop_orphans(grace=0.5)
+print(json.dumps({"fast": sorted(fast), "listed": listed is not None, "scanned": sorted(scanned),
+                  "direct": direct.pid, "daemon": daemon, "stopped": sorted(stopped)}))
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the subreaper and /proc are Linux's")
+def test_the_kernels_child_list_finds_what_the_proc_scan_finds(tmp_path: Path) -> None:
+    import json  # noqa: PLC0415
+
+    done = subprocess.run(
+        [sys.executable, "-c", _ADOPTED],
+        cwd=tmp_path, capture_output=True, text=True, env=qaagent_environment(), timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    seen = json.loads(done.stdout)
+    assert seen["listed"]  # this kernel has /proc/PID/task/TID/children (Debian's does)
+    assert seen["fast"] == seen["scanned"]
+    assert {seen["direct"], seen["daemon"]} <= set(seen["fast"])
+    assert {seen["direct"], seen["daemon"]} <= set(seen["stopped"])
+
+
+def test_a_live_child_costs_no_scan_of_every_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    # qaagent's watchdog is always a child: between suites the kernel's list is read instead
+    child = subprocess.Popen(["sleep", "5"])
+    try:
+        if orphans._listed_children(os.getpid()) is None:
+            pytest.skip("this kernel has no /proc/PID/task/TID/children")
+
+        def scan(_self: Path) -> object:
+            msg = "scanned /proc"
+            raise AssertionError(msg)
+
+        monkeypatch.setattr(Path, "iterdir", scan)
+        assert child.pid in orphans.children_of(os.getpid())
+    finally:
+        child.kill()
+        child.wait()
+
+
 def test_has_children_sees_a_live_child_and_none_in_a_fresh_process() -> None:
     child = subprocess.Popen(["sleep", "5"])
     try:

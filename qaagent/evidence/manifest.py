@@ -24,6 +24,8 @@ if TYPE_CHECKING:
     from qaagent.results import Attempt, SuiteResult
 
 SCHEMA_VERSION = 1
+#: ignored result files named per attempt (the count is always there; the log lists every one)
+MAX_IGNORED_LISTED = 100
 
 #: environment variables recorded in the manifest (names; values only if set)
 ENV_ALLOWLIST = (
@@ -120,6 +122,12 @@ def attempt_entry(attempt: Attempt, bundle_dir: Path, repo_root: Path | None) ->
         "log": rel_path(attempt.log_path, bundle_dir, repo_root),
         "junit_files": [rel_path(p, bundle_dir, repo_root) for p in attempt.junit_files],
         "selected": list(attempt.selected),
+        # matches of the suite's result globs that were not read, and why (stale, outside)
+        "ignored_count": len(attempt.ignored),
+        "ignored_files": [
+            {"path": rel_path(item.path, bundle_dir, repo_root), "reason": item.reason}
+            for item in attempt.ignored[:MAX_IGNORED_LISTED]
+        ],
     }
     if attempt.log_error is not None:
         entry["log_error"] = attempt.log_error

@@ -94,6 +94,13 @@ class FileEntry(_Model):
     size: int
 
 
+class IgnoredEntry(_Model):
+    """A match of a suite's result globs that was not read, and why."""
+
+    path: str | None = None
+    reason: str = ""
+
+
 class AttemptEntry(_Model):
     """One attempt of a suite."""
 
@@ -107,6 +114,8 @@ class AttemptEntry(_Model):
     log: str | None = None
     junit_files: tuple[str | None, ...] = ()
     selected: tuple[str, ...] = ()
+    ignored_count: int = 0
+    ignored_files: tuple[IgnoredEntry, ...] = ()
     log_error: str | None = None
 
 
@@ -119,6 +128,8 @@ class Counts(_Model):
     errors: int = 0
     skipped: int = 0
     flaky: int = 0
+    xfailed: int = 0
+    xpassed: int = 0
 
 
 class BatchEntry(_Model):
@@ -226,6 +237,8 @@ class Record(_Model):
     message: str = ""
     category: str | None = None
     artifacts: tuple[str, ...] = ()
+    #: "xfail", "xpass" or None; another value (a newer qaagent's) is kept as text, not refused
+    outcome: str | None = None
 
 
 def load_document(bundle_dir: Path) -> Any:

@@ -13,5 +13,13 @@ file and line in `qaagent.junit.locate`.
 
 This package imports nothing at import time on purpose: `qaagent.junit.read`
 uses `source`, `xmlsafe` and `golang`, and `read` (the dispatcher) imports the
-JUnit reader.
+JUnit reader. `NAMES` is here so that the profile can check a `format:` value
+without importing a reader.
 """
+
+from typing import Final
+
+#: the format names `qaagent.formats.read.read_results` and a profile's `format:` accept
+NAMES: Final = ("junit", "trx", "nunit3", "xunit2", "go-test-json", "tap", "cucumber-json", "mocha-json")
+#: the `format:` value meaning "tell it from the content" (as does leaving it out)
+AUTO: Final = "auto"

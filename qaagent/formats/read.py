@@ -13,12 +13,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Final, Protocol
 
-from qaagent.errors import UsageError
-from qaagent.formats import cucumber, detect, gotest, mocha, nunit3, tap, trx, xunit2
+from qaagent.errors import ResultFileError, UsageError
+from qaagent.formats import AUTO as _AUTO
+from qaagent.formats import NAMES, cucumber, detect, gotest, mocha, nunit3, tap, trx, xunit2
 from qaagent.junit.read import iter_junit_cases
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Iterator, Sequence
     from pathlib import Path
 
     from qaagent.results import TestCase
@@ -42,9 +43,10 @@ READERS: Final[dict[str, Reader]] = {
     "cucumber-json": cucumber.iter_cases,
     "mocha-json": mocha.iter_cases,
 }
-FORMATS: Final = tuple(READERS)
+FORMATS: Final = NAMES
 #: `format=` value meaning "tell it from the content" (as does None)
-AUTO: Final = "auto"
+AUTO: Final = _AUTO
+assert tuple(READERS) == NAMES  # noqa: S101 - one list of names, checked at import
 
 
 class UnknownFormatError(UsageError):
@@ -58,26 +60,100 @@ def read_results(
     suite: str,
     base_dir: Path,
     repo_root: Path,
+    zero_based_lines: bool | None = None,
 ) -> Iterator[TestCase]:
     """Stream the test cases of one result file, in the file's order.
 
     `format` is one of `FORMATS`, or None/``"auto"`` to tell it from the content.
     `base_dir` is the directory the tool ran in (paths in the file are relative
-    to it); `file` on the cases is made relative to `repo_root`. An unknown
-    format name raises `UnknownFormatError` at once; a file that cannot be read
-    (or whose format cannot be told) raises `ResultFileError` while iterating,
-    after the cases read before the problem.
+    to it); `file` on the cases is made relative to `repo_root`.
+    `zero_based_lines` is the JUnit reader's (pytest counts lines from 0; None:
+    decided from the report). An unknown format name raises
+    `UnknownFormatError` at once; a file that cannot be read (or whose format
+    cannot be told) raises `ResultFileError` while iterating, after the cases
+    read before the problem.
     """
+    check_format(format)
+    return _read(
+        path, name=format, suite=suite, base_dir=base_dir, repo_root=repo_root, zero_based=zero_based_lines
+    )
+
+
+def check_format(format: str | None) -> None:  # noqa: A002 - the profile's key
+    """`UnknownFormatError` unless `format` is None, ``auto`` or one of `FORMATS`."""
     if format is not None and format != AUTO and format not in READERS:
         known = ", ".join(FORMATS)
         raise UnknownFormatError(f"unknown result format {format[:40]!r}: expected one of {known} (or auto)")
-    return _read(path, name=format, suite=suite, base_dir=base_dir, repo_root=repo_root)
 
 
-def _read(path: Path, *, name: str | None, suite: str, base_dir: Path, repo_root: Path) -> Iterator[TestCase]:
+def _read(
+    path: Path, *, name: str | None, suite: str, base_dir: Path, repo_root: Path, zero_based: bool | None
+) -> Iterator[TestCase]:
     if name is None or name == AUTO:
         name = detect.detect_format(path, repo_root=repo_root)
+    if name == "junit":
+        yield from iter_junit_cases(
+            path, suite=suite, base_dir=base_dir, repo_root=repo_root, zero_based_lines=zero_based
+        )
+        return
     yield from READERS[name](path, suite=suite, base_dir=base_dir, repo_root=repo_root)
 
 
-__all__ = ["AUTO", "FORMATS", "READERS", "Reader", "UnknownFormatError", "read_results"]
+def iter_result_files(
+    paths: Sequence[Path],
+    *,
+    format: str | None,  # noqa: A002 - the profile's key
+    suite: str,
+    base_dir: Path,
+    repo_root: Path,
+    problems: list[str],
+    zero_based_lines: bool | None = None,
+    unread: list[Path] | None = None,
+) -> Iterator[TestCase]:
+    """Stream the cases of several result files in order; one reason per bad file goes to `problems`.
+
+    Never raises for bad input: a broken file contributes the cases read before
+    the problem and a reason naming it (and, with `unread`, its path there;
+    `format` is checked first: a wrong name is a usage error).
+    """
+    check_format(format)
+    for path in paths:
+        try:
+            yield from _read(
+                path,
+                name=format,
+                suite=suite,
+                base_dir=base_dir,
+                repo_root=repo_root,
+                zero_based=zero_based_lines,
+            )
+        except ResultFileError as error:
+            problems.append(str(error))
+            if unread is not None:
+                unread.append(path)
+
+
+def read_junit_files(
+    paths: Sequence[Path], *, suite: str, base_dir: Path, repo_root: Path
+) -> tuple[list[TestCase], list[str]]:
+    """All cases of several JUnit files in order, and one error reason per bad file (naming it)."""
+    problems: list[str] = []
+    cases = list(
+        iter_result_files(
+            paths, format="junit", suite=suite, base_dir=base_dir, repo_root=repo_root, problems=problems
+        )
+    )
+    return cases, problems
+
+
+__all__ = [
+    "AUTO",
+    "FORMATS",
+    "READERS",
+    "Reader",
+    "UnknownFormatError",
+    "check_format",
+    "iter_result_files",
+    "read_junit_files",
+    "read_results",
+]

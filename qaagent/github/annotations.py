@@ -21,7 +21,7 @@ from typing import Literal, TextIO
 from qaagent.github.commands import ANNOTATIONS_PER_LEVEL, annotations_left, write_command
 from qaagent.options import AnnotateMode
 from qaagent.results import FailOn, RunResult, TestCase, conclusion
-from qaagent.text import first_lines, shorten
+from qaagent.text import display_name, first_lines, shorten
 
 Level = Literal["error", "warning", "notice"]
 
@@ -53,7 +53,7 @@ class Problem:
 
 def case_title(case: TestCase, limit: int = TITLE_CHARS) -> str:
     """`suite › classname › name`, one line, at most `limit` characters."""
-    parts = [case.suite, case.classname, case.name]
+    parts = [case.suite, case.classname, display_name(case.name)]
     title = " › ".join(p for p in parts if p)
     return shorten(" ".join(title.split()), limit)
 
@@ -110,8 +110,8 @@ def summary_line(run: RunResult, fail_on: Iterable[FailOn]) -> tuple[Level, str]
     c = run.counts
     verdict = conclusion(run, fail_on)
     text = (
-        f"{verdict}: {c.total} tests, {c.passed} passed, {c.failed} failed, {c.errors} errors, "
-        f"{c.skipped} skipped, {c.flaky} flaky in {run.duration:.1f} s"
+        f"{verdict}: {c.total} tests, {c.shown_passed} passed, {c.failed} failed, {c.errors} errors, "
+        f"{c.shown_skipped} skipped{c.outcome_text()}, {c.flaky} flaky in {run.duration:.1f} s"
     )
     if run.not_run:
         text += f"; not run: {', '.join(run.not_run)}"

@@ -35,29 +35,37 @@ practices for using the REST API" and "Rate limits for the REST API"):
 - Every request body passes the process's redactor, and the token is
   registered with it (`qaagent.redact`): no message, warning or body can show it.
   The token lives in a `Secret` whose repr hides it.
-- Clock and sleep are injectable (`Clock`) so tests run on a fake clock.
+- Clock and sleep are injectable (`qaagent.github.clock.Clock`) so tests run on a fake clock.
+
+Its errors are `qaagent.github.errors`'.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json as jsonlib
-import socket
-import threading
 import time
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from http import HTTPStatus
-from typing import Any, Protocol, Self
+from typing import Any, Self
 from urllib.parse import urljoin, urlsplit
 
 import requests
-from requests.adapters import HTTPAdapter
-from urllib3.connection import HTTPConnection, HTTPSConnection
-from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from qaagent import redact
+from qaagent.github.answers import (
+    Answer,
+    Done,
+    Redirect,
+    Retry,
+    TooLargeError,
+    error_message,
+    rate_limit_wait,
+    redacted,
+)
+from qaagent.github.clock import Clock, SystemClock
 from qaagent.github.context import DEFAULT_API_URL
+from qaagent.github.deadline import CURRENT, Deadline, DeadlineAdapter
+from qaagent.github.errors import GaveUpError, GitHubAPIError, PermissionDeniedError
 
 MUTATING = frozenset({"POST", "PATCH", "PUT", "DELETE"})
 #: seconds between two mutating requests
@@ -111,137 +119,6 @@ class Secret:
         raise TypeError(msg)
 
 
-class Clock(Protocol):
-    """Time as the client sees it (a fake in tests)."""
-
-    def monotonic(self) -> float:
-        """Seconds on a monotonic clock."""
-        ...
-
-    def time(self) -> float:
-        """Epoch seconds (rate-limit reset times are epoch seconds)."""
-        ...
-
-    def sleep(self, seconds: float) -> None:
-        """Wait `seconds`."""
-        ...
-
-
-class SystemClock:
-    """The real clock."""
-
-    def monotonic(self) -> float:
-        """Seconds on the process's monotonic clock."""
-        return time.monotonic()
-
-    def time(self) -> float:
-        """Epoch seconds."""
-        return time.time()
-
-    def sleep(self, seconds: float) -> None:
-        """Really wait."""
-        time.sleep(seconds)
-
-
-class GitHubAPIError(Exception):
-    """A request failed for good (after retries, or not retryable)."""
-
-    def __init__(self, message: str, *, status: int | None = None) -> None:
-        super().__init__(redact.redact(message))
-        self.status = status
-
-
-class GaveUpError(GitHubAPIError):
-    """The client stopped: its budget ran out or GitHub asked for a longer wait than it has left."""
-
-    def __init__(self, message: str, *, repeated: bool = False) -> None:
-        super().__init__(message)
-        #: True for the requests refused afterwards for the same reason (already reported once)
-        self.repeated = repeated
-
-
-class PermissionDeniedError(GitHubAPIError):
-    """The token may not do this (403 "Resource not accessible by integration")."""
-
-    def __init__(self, message: str, *, permission: str, status: int | None = 403) -> None:
-        super().__init__(message, status=status)
-        #: what the workflow must grant, e.g. "checks: write"
-        self.permission = permission
-
-
-# -- the per-request deadline -----------------------------------------------------------------------
-
-_CURRENT = threading.local()
-
-
-class _Deadline:
-    """Shuts the request's socket down when its time is up (the watchdog of one request)."""
-
-    def __init__(self, seconds: float) -> None:
-        self.ends = time.monotonic() + seconds
-        self.fired = False
-        self._timer: threading.Timer | None = None
-        self._lock = threading.Lock()
-
-    def watch(self, sock: socket.socket) -> None:
-        """Cut `sock` at the deadline (called when the request's connection is known)."""
-        with self._lock:
-            if self._timer is not None:
-                self._timer.cancel()
-            self._timer = threading.Timer(max(0.0, self.ends - time.monotonic()), self._fire, (sock,))
-            self._timer.daemon = True
-            self._timer.start()
-
-    def _fire(self, sock: socket.socket) -> None:
-        self.fired = True
-        with contextlib.suppress(OSError):  # the plain socket's shutdown wakes a blocked reader, TLS or not
-            socket.socket.shutdown(sock, socket.SHUT_RDWR)
-
-    def cancel(self) -> None:
-        with self._lock:
-            if self._timer is not None:
-                self._timer.cancel()
-
-    def left(self) -> float:
-        return self.ends - time.monotonic()
-
-
-class _WatchedMixin:
-    """A connection that shows its socket to the deadline of the request using it."""
-
-    sock: socket.socket | None
-
-    def getresponse(self, *args: Any, **kwargs: Any) -> Any:
-        deadline: _Deadline | None = getattr(_CURRENT, "deadline", None)
-        if deadline is not None and self.sock is not None:
-            deadline.watch(self.sock)
-        return super().getresponse(*args, **kwargs)  # type: ignore[misc]
-
-
-class _HTTPConnection(_WatchedMixin, HTTPConnection):
-    pass
-
-
-class _HTTPSConnection(_WatchedMixin, HTTPSConnection):
-    pass
-
-
-class _HTTPPool(HTTPConnectionPool):
-    ConnectionCls = _HTTPConnection
-
-
-class _HTTPSPool(HTTPSConnectionPool):
-    ConnectionCls = _HTTPSConnection
-
-
-class _Adapter(HTTPAdapter):
-    """requests' adapter with connections a deadline can cut (proxies and CA settings untouched)."""
-
-    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
-        super().init_poolmanager(*args, **kwargs)
-        self.poolmanager.pool_classes_by_scheme = {"http": _HTTPPool, "https": _HTTPSPool}
-
-
 # -- the client -------------------------------------------------------------------------------------
 
 
@@ -274,7 +151,7 @@ class GitHubClient:
         self._gave_up: str | None = None
         self._last_mutation: float | None = None
         self._session = requests.Session()
-        adapter = _Adapter()
+        adapter = DeadlineAdapter()
         self._session.mount("http://", adapter)
         self._session.mount("https://", adapter)
         self._session.headers.update(
@@ -407,7 +284,7 @@ class GitHubClient:
         where = f"{method} {urlsplit(url).path}"
         if self._gave_up is not None:
             raise GaveUpError(f"{where}: not sent (the client stopped: {self._gave_up})", repeated=True)
-        body = _redacted(json)
+        body = redacted(json)
         attempt = 0
         redirects = 0
         secondary = 0  # secondary rate limits met so far: each waits twice as long as the last
@@ -417,9 +294,9 @@ class GitHubClient:
             if self.left <= 0:
                 raise self._give_up(f"{where}: not sent: the {self.budget:.0f} s API budget is used up")
             outcome = self._send(method, url, where, body=body, params=params, permission=permission)
-            if isinstance(outcome, _Done):
+            if isinstance(outcome, Done):
                 return outcome.body, outcome.links
-            if isinstance(outcome, _Redirect):
+            if isinstance(outcome, Redirect):
                 redirects += 1
                 if redirects > MAX_REDIRECTS:
                     raise GitHubAPIError(f"{where}: more than {MAX_REDIRECTS} redirects")
@@ -444,24 +321,24 @@ class GitHubClient:
         body: Any,
         params: Mapping[str, str | int] | None,
         permission: str,
-    ) -> _Done | _Retry | _Redirect:
+    ) -> Done | Retry | Redirect:
         """One HTTP exchange within the deadline: the result, a reason to retry, a redirect, or an error."""
         seconds = max(0.1, min(self.timeout, self.left))
-        deadline = _Deadline(seconds)
+        deadline = Deadline(seconds)
         self.requests += 1
         started = time.monotonic()
-        _CURRENT.deadline = deadline
+        CURRENT.deadline = deadline
         try:
             answer = self._exchange(method, url, body, params, deadline)
-        except _TooLargeError:
+        except TooLargeError:
             raise GitHubAPIError(f"{where}: answer over {MAX_BODY_BYTES} bytes; not read") from None
         except (requests.RequestException, OSError, ValueError) as exc:
             if deadline.fired or deadline.left() <= 0:
-                return _Retry(None, f"no complete answer within {seconds:.1f} s")
-            return _Retry(None, f"connection problem: {type(exc).__name__}")
+                return Retry(None, f"no complete answer within {seconds:.1f} s")
+            return Retry(None, f"connection problem: {type(exc).__name__}")
         finally:
             deadline.cancel()
-            _CURRENT.deadline = None
+            CURRENT.deadline = None
             self.request_seconds += time.monotonic() - started
         status = answer.status
         if HTTPStatus.OK <= status < HTTPStatus.MULTIPLE_CHOICES:
@@ -471,8 +348,8 @@ class GitHubClient:
         return self._failure(answer, where, permission)
 
     def _exchange(
-        self, method: str, url: str, body: Any, params: Mapping[str, str | int] | None, deadline: _Deadline
-    ) -> _Answer:
+        self, method: str, url: str, body: Any, params: Mapping[str, str | int] | None, deadline: Deadline
+    ) -> Answer:
         seconds = deadline.left()
         response = self._session.request(
             method,
@@ -487,18 +364,18 @@ class GitHubClient:
         with response:
             length = response.headers.get("content-length", "")
             if length.isdigit() and int(length) > MAX_BODY_BYTES:
-                raise _TooLargeError
+                raise TooLargeError
             data = bytearray()
             for chunk in response.iter_content(_CHUNK):
                 data += chunk
                 if len(data) > MAX_BODY_BYTES:
-                    raise _TooLargeError
+                    raise TooLargeError
                 if deadline.fired:
                     raise TimeoutError
             links = {k: v["url"] for k, v in response.links.items() if "url" in v}
-            return _Answer(response.status_code, dict(response.headers), bytes(data), links, response.reason)
+            return Answer(response.status_code, dict(response.headers), bytes(data), links, response.reason)
 
-    def _redirect(self, answer: _Answer, url: str, where: str) -> _Redirect:
+    def _redirect(self, answer: Answer, url: str, where: str) -> Redirect:
         location = answer.header("location")
         if not location:
             raise GitHubAPIError(f"{where}: HTTP {answer.status} without a Location", status=answer.status)
@@ -510,107 +387,33 @@ class GitHubClient:
                 f"{theirs.netloc} (only {self.api_url} gets the token)",
                 status=answer.status,
             )
-        return _Redirect(target)
+        return Redirect(target)
 
-    def _failure(self, answer: _Answer, where: str, permission: str) -> _Retry:
+    def _failure(self, answer: Answer, where: str, permission: str) -> Retry:
         status = answer.status
-        message = _error_message(answer)
+        message = error_message(answer)
         if status in (_FORBIDDEN, _TOO_MANY):
-            wait = _rate_limit_wait(answer, self.clock.time())
+            wait = rate_limit_wait(answer, self.clock.time())
             if wait is not None:
-                return _Retry(wait, f"rate limited (HTTP {status})", rate_limited=True)
+                return Retry(wait, f"rate limited (HTTP {status})", rate_limited=True)
             if status == _TOO_MANY or "rate limit" in message.lower():
-                return _Retry(-1.0, f"secondary rate limit (HTTP {status})", rate_limited=True)
+                return Retry(-1.0, f"secondary rate limit (HTTP {status})", rate_limited=True)
             if _NOT_ACCESSIBLE in message.lower() or permission:
                 raise PermissionDeniedError(
                     f"{where}: HTTP 403: {message}", permission=permission or "write access", status=status
                 )
         if status >= _SERVER_ERROR:
-            return _Retry(None, f"HTTP {status}")
+            return Retry(None, f"HTTP {status}")
         raise GitHubAPIError(f"{where}: HTTP {status}: {message}", status=status)
 
 
-class _TooLargeError(Exception):
-    pass
-
-
-@dataclass(frozen=True, slots=True)
-class _Answer:
-    status: int
-    headers: dict[str, str]
-    body: bytes
-    links: dict[str, str]
-    reason: str = ""
-
-    def header(self, name: str) -> str | None:
-        return next((v for k, v in self.headers.items() if k.lower() == name), None)
-
-
-@dataclass(frozen=True, slots=True)
-class _Done:
-    body: Any
-    links: dict[str, str]
-
-
-@dataclass(frozen=True, slots=True)
-class _Retry:
-    #: seconds to wait; None: exponential backoff; negative: a secondary rate limit (at least a minute)
-    wait: float | None
-    reason: str
-    rate_limited: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class _Redirect:
-    url: str
-
-
-def _redacted(value: Any) -> Any:
-    """A JSON body with every string through the process's redactor."""
-    if isinstance(value, str):
-        return redact.redact(value)
-    if isinstance(value, dict):
-        return {k: _redacted(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_redacted(v) for v in value]
-    return value
-
-
-def _success(answer: _Answer, method: str, where: str) -> _Done | _Retry:
+def _success(answer: Answer, method: str, where: str) -> Done | Retry:
     if answer.status == _NO_CONTENT or not answer.body:
-        return _Done(None, answer.links)
+        return Done(None, answer.links)
     try:
-        return _Done(jsonlib.loads(answer.body), answer.links)
+        return Done(jsonlib.loads(answer.body), answer.links)
     except (ValueError, RecursionError):
         if method == "GET":
-            return _Retry(None, "invalid JSON in the answer")
+            return Retry(None, "invalid JSON in the answer")
         # the change was probably made: repeating a POST could duplicate it
         raise GitHubAPIError(f"{where}: HTTP {answer.status} with invalid JSON") from None
-
-
-def _error_message(answer: _Answer) -> str:
-    try:
-        body = jsonlib.loads(answer.body)
-    except (ValueError, RecursionError):
-        body = None
-    text = body.get("message") if isinstance(body, dict) else None
-    if not isinstance(text, str):
-        text = answer.body[:200].decode("utf-8", "replace")
-    return " ".join(text.split())[:300] or answer.reason or "no message"
-
-
-def _rate_limit_wait(answer: _Answer, now: float) -> float | None:
-    """Seconds the answer asks us to wait, from `retry-after` or the rate-limit reset."""
-    retry_after = answer.header("retry-after")
-    if retry_after is not None:
-        try:
-            return max(0.0, float(retry_after))
-        except ValueError:
-            return None
-    if answer.header("x-ratelimit-remaining") == "0":
-        try:
-            reset = float(answer.header("x-ratelimit-reset") or "")
-        except ValueError:
-            return None
-        return max(0.0, reset - now) + 1.0
-    return None

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
 from qaagent.github.annotations import problems
-from qaagent.github.api import GitHubAPIError
+from qaagent.github.errors import GitHubAPIError
 from qaagent.text import truncate_utf8
 
 if TYPE_CHECKING:

@@ -44,8 +44,9 @@ def close_abandoned_check(env: Mapping[str, str], out: TextIO) -> str:
     repository = env.get("GITHUB_REPOSITORY", "")
     if not token or not repository:
         return "no token or repository"
-    from qaagent.github.api import GitHubAPIError, GitHubClient  # noqa: PLC0415 - requests: only here
+    from qaagent.github.api import GitHubClient  # noqa: PLC0415 - requests: only here
     from qaagent.github.commands import add_mask  # noqa: PLC0415
+    from qaagent.github.errors import GitHubAPIError  # noqa: PLC0415
 
     add_mask(token, out)
     path = f"/repos/{repository}/check-runs/{int(raw)}"

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
-from qaagent.github.api import GitHubAPIError
+from qaagent.github.errors import GitHubAPIError
 
 if TYPE_CHECKING:
     from qaagent.github.api import GitHubClient

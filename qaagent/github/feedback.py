@@ -139,6 +139,8 @@ class GitHubFeedback:
             "errors": str(counts.errors),
             "skipped": str(counts.skipped),
             "flaky": str(counts.flaky),
+            "xfailed": str(counts.xfailed),
+            "xpassed": str(counts.xpassed),
             "duration": f"{run.duration:.3f}",
             "junit-path": junit,
             "evidence-path": evidence,

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 from qaagent.github.annotations import PER_LEVEL_LIMIT, write_annotations
-from qaagent.github.api import GaveUpError, GitHubAPIError, GitHubClient, PermissionDeniedError
+from qaagent.github.api import GitHubClient
 from qaagent.github.checks import (
     AnnotationsRefusedError,
     check_annotations,
@@ -23,6 +23,7 @@ from qaagent.github.checks import (
 )
 from qaagent.github.commands import add_mask, append_summary, write_command
 from qaagent.github.comment import upsert_comment
+from qaagent.github.errors import GaveUpError, GitHubAPIError, PermissionDeniedError
 from qaagent.github.pulls import find_pull_request
 from qaagent.github.results_json import fingerprint
 from qaagent.results import conclusion
@@ -32,7 +33,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
     from typing import TextIO
 
-    from qaagent.github.api import Clock
+    from qaagent.github.clock import Clock
     from qaagent.github.context import GitHubContext
     from qaagent.options import AnnotateMode, CommentMode, SummaryMode
     from qaagent.results import FailOn, RunResult

@@ -4,10 +4,11 @@ The `json` output is for later steps (`fromJSON(steps.qa.outputs.json)`): the
 conclusion, the totals, one entry per suite and the ids of the failed and
 errored tests, `suite::classname::name`. GitHub takes up to 1 MB per output,
 and every later step that uses it carries it in its environment or script,
-so the value is capped at `JSON_BYTES`: failed ids are dropped from the end
-(the count of dropped ones is `failed_omitted`), then, in a run of
-thousands of suites, suites (`suites_omitted`). It is ASCII (non-ASCII
-characters are escaped) and one line.
+so the value is capped at `JSON_BYTES`: the names of suites that did not
+start are dropped first (`not_run_omitted` counts them), then failed ids from
+the end (`failed_omitted`), then, in a run of thousands of suites, suites
+(`suites_omitted`). It is ASCII (non-ASCII characters are escaped) and one
+line.
 
 `fingerprint` is what `comment-mode: changes` compares: the conclusion, the
 totals and the failed ids — not durations, which differ on every run.
@@ -15,6 +16,7 @@ totals and the failed ids — not durations, which differ on every run.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Callable, Iterator, Sequence
@@ -38,35 +40,52 @@ def failed_ids(run: RunResult) -> Iterator[str]:
             yield case_id(case.suite, case.classname, case.name)
 
 
+#: the lists the cap cuts, in the order they are cut, each with the count of what it left out
+#: (the names of suites that never started matter least to a later step)
+_CUT_ORDER = (("not_run", "not_run_omitted"), ("failed", "failed_omitted"), ("suites", "suites_omitted"))
+
+
 def result_json(run: RunResult, fail_on: Sequence[FailOn], *, max_bytes: int = JSON_BYTES) -> str:
     """The run as one line of JSON of at most `max_bytes` bytes."""
-    suites = [{"name": suite.name, "status": suite.status, **suite.counts.as_dict()} for suite in run.suites]
-    failed = list(failed_ids(run))
+    lists: dict[str, list[Any]] = {
+        "failed": list(failed_ids(run)),
+        "suites": [
+            {"name": suite.name, "status": suite.status, **suite.counts.as_dict()} for suite in run.suites
+        ],
+        "not_run": list(run.not_run),
+    }
     value: dict[str, Any] = {
         "conclusion": conclusion(run, fail_on),
         "totals": run.counts.as_dict(),
         "duration": round(run.duration, 3),
         "run_id": run.run_id,
-        "suites": suites,
+        "suites": [],
         "suites_omitted": 0,
-        "not_run": list(run.not_run),
-        "failed": failed,
+        "not_run": [],
+        "not_run_omitted": 0,
+        "failed": [],
         "failed_omitted": 0,
     }
+    kept = {name: len(items) for name, items in lists.items()}
 
-    def size(kept_failed: int, kept_suites: int) -> int:
-        value["failed"] = failed[:kept_failed]
-        value["failed_omitted"] = len(failed) - kept_failed
-        value["suites"] = suites[:kept_suites]
-        value["suites_omitted"] = len(suites) - kept_suites
+    def size(name: str | None = None, count: int = 0) -> int:
+        for each, omitted in _CUT_ORDER:
+            keep = count if each == name else kept[each]
+            value[each] = lists[each][:keep]
+            value[omitted] = len(lists[each]) - keep
         return len(_dump(value))
 
-    if size(len(failed), len(suites)) > max_bytes:
-        keep_suites = len(suites)
-        if size(0, keep_suites) > max_bytes:
-            keep_suites = _most(lambda n: size(0, n), len(suites), max_bytes)
-        keep_failed = _most(lambda n: size(n, keep_suites), len(failed), max_bytes)
-        size(keep_failed, keep_suites)
+    # Empty the lists in their order until the rest fits, then fill the emptied ones back,
+    # the last emptied first, as far as each fits.
+    emptied: list[str] = []
+    for name, _ in _CUT_ORDER:
+        if size() <= max_bytes:
+            break
+        kept[name] = 0
+        emptied.append(name)
+    for name in reversed(emptied):
+        kept[name] = _most(functools.partial(size, name), len(lists[name]), max_bytes)
+    size()
     return _dump(value)
 
 

@@ -26,6 +26,7 @@ from qaagent.errors import ExitCode, QAAgentError, UsageError, report_error
 from qaagent.history.faults import HistoryUnavailable
 from qaagent.history.model import STATUS_NAME
 from qaagent.history.settings import DEFAULT_STORE, HistorySettings
+from qaagent.text import one_line
 
 #: the default flake-rate window of the commands (the profile's `history.window` in part 2)
 DEFAULT_WINDOW = 50
@@ -174,11 +175,6 @@ def _console(out: TextIO) -> Console:
     return Console(out, github=os.environ.get("GITHUB_ACTIONS") == "true")
 
 
-def _one_line(text: str) -> str:
-    """Test text on one line of a table: line breaks and tabs shown, not obeyed."""
-    return text.replace("\r", "\\r").replace("\n", "\\n").replace("\t", "\\t")
-
-
 def _when(epoch: float | None) -> str:
     return "–" if epoch is None else datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M")
 
@@ -203,15 +199,15 @@ def cmd_show(args: argparse.Namespace, out: TextIO) -> int:
 
     found, runs, rates = _query(args, "read the test's history", look)
     if not found:
-        raise UsageError(f"no recorded test matches {_one_line(args.test)!r}")
+        raise UsageError(f"no recorded test matches {one_line(args.test)!r}")
     if len(found) > 1:
-        console.line(f"{len(found)} tests match {_one_line(args.test)!r}; be more precise:")
+        console.line(f"{len(found)} tests match {one_line(args.test)!r}; be more precise:")
         for other, _ in found[:20]:
-            console.line(f"  {_one_line(other.text)}")
+            console.line(f"  {one_line(other.text)}")
         return ExitCode.USAGE
     test, file = found[0]
-    console.line(f"test: {_one_line(test.text)}")
-    console.line(f"file: {_one_line(file) or '–'}")
+    console.line(f"test: {one_line(test.text)}")
+    console.line(f"file: {one_line(file) or '–'}")
     rate = rates.get(test.key)
     if rate is not None and rate.results:
         console.line(
@@ -233,7 +229,7 @@ def cmd_show(args: argparse.Namespace, out: TextIO) -> int:
         mark = " flaky" if item.flaky else ""
         console.line(
             f"  {_when(item.run.started_at):16}  {item.status:7}  {item.duration:8.3f}  {item.attempts:5d}  "
-            f"{_one_line(item.run.commit[:12]) or '–':12}  {_one_line(item.run.branch) or '–'}{mark}"
+            f"{one_line(item.run.commit[:12]) or '–':12}  {one_line(item.run.branch) or '–'}{mark}"
         )
     return ExitCode.OK
 
@@ -271,7 +267,7 @@ def cmd_flaky(args: argparse.Namespace, out: TextIO) -> int:
         mark = "*" if rate.rate > args.threshold else " "
         console.line(
             f"{mark} {rate.rate:6.1%}  {rate.flaky:4d}/{rate.results:<4d}  {_when(rate.last_flaky_at):16}  "
-            f"{_one_line(rate.test.text)}"
+            f"{one_line(rate.test.text)}"
         )
     if len(ranked) > args.limit:
         console.line(f"… and {len(ranked) - args.limit} more (--limit)")
@@ -295,7 +291,7 @@ def cmd_slowest(args: argparse.Namespace, out: TextIO) -> int:
         return ExitCode.OK
     console.line(f"slowest {args.by}s by p50 over the last {args.window} run(s):")
     for row in rows:
-        console.line(f"  {row.p50:10.3f} s  {_one_line(row.label)}")
+        console.line(f"  {row.p50:10.3f} s  {one_line(row.label)}")
     return ExitCode.OK
 
 
@@ -327,7 +323,7 @@ def cmd_import(args: argparse.Namespace, out: TextIO) -> int:
             extra = "; superseded by its merged run" if done.superseded else ""
             extra += f"; supersedes {done.supersedes} shard run(s)" if done.supersedes else ""
             console.line(
-                f"{how} run {_one_line(bundle.run.run_id)} ({done.results} result(s)) from {path}{extra}"
+                f"{how} run {one_line(bundle.run.run_id)} ({done.results} result(s)) from {path}{extra}"
             )
             for note in bundle.notes:
                 console.line(f"qaagent: warning: {path}: {note}")

@@ -31,7 +31,7 @@ from qaagent.history.faults import HistoryUnavailable
 from qaagent.history.record import RunResults, prepare
 from qaagent.history.settings import HistorySettings
 from qaagent.history.store import Scope
-from qaagent.text import shorten
+from qaagent.text import one_line, shorten
 
 if TYPE_CHECKING:
     from qaagent.results import RunResult, TestCase
@@ -189,12 +189,10 @@ def comparison_lines(found: Comparison) -> list[str]:
         )
         groups.append(("quarantined", failing))
     for label, entries in groups:
-        lines += [f"qaagent: history:   {label}: {_one_line(entry.test.text)}" for entry in entries[:SHOWN]]
+        lines += [
+            f"qaagent: history:   {label}: {shorten(one_line(entry.test.text), 300)}"
+            for entry in entries[:SHOWN]
+        ]
         if len(entries) > SHOWN:
             lines.append(f"qaagent: history:   … and {len(entries) - SHOWN} more {label}")
     return lines
-
-
-def _one_line(text: str) -> str:
-    """A test id on one console line (its line breaks written as escapes), at most 300 characters."""
-    return shorten(text.replace("\r", "\\r").replace("\n", "\\n"), 300)

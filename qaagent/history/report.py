@@ -14,7 +14,6 @@ script fills in. The page follows report.html's rules (`qaagent.report.html`):
 
 from __future__ import annotations
 
-import html
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -24,7 +23,8 @@ from importlib import resources
 from qaagent.history.queries import Trends, slowest, trends
 from qaagent.history.rates import flake_rates
 from qaagent.history.store import Scope, Store
-from qaagent.report.html import embed_json, page_start
+from qaagent.report.page import embed_json, page_start
+from qaagent.report.page import escape as _e
 
 #: flaky tests in the leaderboard, slowest tests in their table
 LEADERBOARD = 50
@@ -32,10 +32,6 @@ SLOWEST = 20
 #: suites drawn on the duration chart (the longest by median; the rest are named below it)
 CHART_SUITES = 8
 _W, _H, _PAD_L, _PAD_B, _PAD_T = 900, 260, 56, 28, 12
-
-
-def _e(value: object) -> str:
-    return html.escape("" if value is None else str(value), quote=True)
 
 
 def _asset(name: str) -> str:

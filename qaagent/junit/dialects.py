@@ -16,6 +16,8 @@ taken as written:
 - pytest marks an expected failure ``<skipped type="pytest.xfail">`` and a strict
   unexpected pass ``<failure message="[XPASS(strict)] …">``; node's test runner
   marks a TODO test ``<skipped type="todo">`` (with a ``<failure>`` when it failed).
+- a failure or error without a message (jest-junit writes only the body) gets
+  the body's first line (``Error: expect(received).toBe(expected)``).
 - gotestsum writes ``message="Failed"`` and the test's whole output as the body
   (`qaagent.formats.golang` finds the ``file_test.go:12: message`` line in it).
 
@@ -102,6 +104,9 @@ def refine_message(status: Status, message: str, type_: str, details: str, name:
         return behave_step_message(details) or message
     if status in ("failed", "error") and message:
         return playwright_error_line(message, name, details) or message
+    if status in ("failed", "error") and details:
+        # jest-junit (and others) write `<failure>` with only a body: its first line is the error
+        return first_line(details)
     return message
 
 

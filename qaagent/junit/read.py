@@ -23,7 +23,7 @@ from qaagent.junit.locate import Locator
 from qaagent.junit.parse import MAX_ATTRIBUTES, MAX_DEPTH, MAX_FIELD_BYTES, MAX_TOKEN_BYTES, Builder
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Sequence
+    from collections.abc import Iterator
     from pathlib import Path
 
     from qaagent.results import TestCase
@@ -54,43 +54,6 @@ def iter_junit_cases(
     )
 
 
-def iter_junit_files(
-    paths: Sequence[Path],
-    *,
-    suite: str,
-    base_dir: Path,
-    repo_root: Path,
-    problems: list[str],
-    zero_based_lines: bool | None = None,
-    unread: list[Path] | None = None,
-) -> Iterator[TestCase]:
-    """Stream the cases of several files in order; one reason per bad file goes to `problems`.
-
-    Never raises for bad input: a broken file contributes the cases read before
-    the problem and a reason naming it (and, with `unread`, its path there).
-    """
-    for path in paths:
-        try:
-            yield from iter_junit_cases(
-                path, suite=suite, base_dir=base_dir, repo_root=repo_root, zero_based_lines=zero_based_lines
-            )
-        except JUnitError as error:
-            problems.append(str(error))
-            if unread is not None:
-                unread.append(path)
-
-
-def read_junit_files(
-    paths: Sequence[Path], *, suite: str, base_dir: Path, repo_root: Path
-) -> tuple[list[TestCase], list[str]]:
-    """All cases of several files in order, and one error reason per bad file (naming it)."""
-    problems: list[str] = []
-    cases = list(
-        iter_junit_files(paths, suite=suite, base_dir=base_dir, repo_root=repo_root, problems=problems)
-    )
-    return cases, problems
-
-
 __all__ = [
     "MAX_ATTRIBUTES",
     "MAX_DEPTH",
@@ -98,6 +61,4 @@ __all__ = [
     "MAX_FILE_BYTES",
     "MAX_TOKEN_BYTES",
     "iter_junit_cases",
-    "iter_junit_files",
-    "read_junit_files",
 ]

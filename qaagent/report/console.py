@@ -2,14 +2,39 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 
-from qaagent.results import FailOn, RunResult, SuiteResult, TestCase, conclusion
-from qaagent.text import first_line
+from qaagent.results import Counts, FailOn, RunResult, SuiteResult, TestCase, conclusion
+from qaagent.text import display_name, first_line
 
 MARKS = {"passed": "PASS", "failed": "FAIL", "error": "ERROR", "skipped": "SKIP"}
 #: failures listed one by one before the rest are only counted
 MAX_LISTED = 50
+
+
+def counts_text(c: Counts) -> str:
+    """`3 passed, 1 failed, 0 errors, 2 skipped, 1 xfailed, 0 flaky` (xfail/xpass apart, as pytest says)."""
+    return (
+        f"{c.shown_passed} passed, {c.failed} failed, {c.errors} errors, {c.shown_skipped} skipped"
+        f"{c.outcome_text()}, {c.flaky} flaky"
+    )
+
+
+def labels(cases: Sequence[TestCase]) -> list[str]:
+    """`suite › name` for each case, `suite › classname › name` where a name repeats in the list.
+
+    Two classes with a `test_x` each must not read as one test listed twice.
+    """
+    names = Counter((c.suite, c.name) for c in cases)
+    out = []
+    for case in cases:
+        parts = [case.suite]
+        if names[(case.suite, case.name)] > 1 and case.classname:
+            parts.append(case.classname)
+        parts.append(display_name(case.name))
+        out.append(" › ".join(parts))
+    return out
 
 
 def where(case: TestCase) -> str:
@@ -36,8 +61,7 @@ def summary_lines(run: RunResult, *, fail_on: Sequence[FailOn], reports: Sequenc
     for suite in run.suites:
         c = suite.counts
         lines.append(
-            f"  {MARKS[suite.status]:<5} {suite.name:<{width}}  {c.passed} passed, {c.failed} failed, "
-            f"{c.errors} errors, {c.skipped} skipped, {c.flaky} flaky  "
+            f"  {MARKS[suite.status]:<5} {suite.name:<{width}}  {counts_text(c)}  "
             f"({suite.duration:.1f} s, {len(suite.attempts)} attempt(s))"
         )
         reason = _skip_reason(suite)
@@ -48,8 +72,7 @@ def summary_lines(run: RunResult, *, fail_on: Sequence[FailOn], reports: Sequenc
     verdict = conclusion(run, fail_on).upper()
     lines.append("")
     lines.append(
-        f"{verdict}: {c.total} tests, {c.passed} passed, {c.failed} failed, {c.errors} errors, "
-        f"{c.skipped} skipped, {c.flaky} flaky in {run.duration:.1f} s wall "
+        f"{verdict}: {c.total} tests, {counts_text(c)} in {run.duration:.1f} s wall "
         f"({run.suite_time:.1f} s of suite time)"
     )
     lines.extend(reports)
@@ -65,14 +88,16 @@ def _problem_lines(run: RunResult) -> list[str]:
     if flaky:
         lines.append("")
         lines.append(f"flaky ({counts.flaky}): passed on a retry")
-        lines.extend(f"  FLAKY {case.suite} › {case.name}  {where(case)}" for case in flaky)
+        lines.extend(
+            f"  FLAKY {label}  {where(case)}" for case, label in zip(flaky, labels(flaky), strict=True)
+        )
     failing = counts.failed + counts.errors
     if failures:
         lines.append("")
         lines.append(f"failures ({failing}):")
-        for case in failures:
+        for case, label in zip(failures, labels(failures), strict=True):
             mark = MARKS[case.status]
-            lines.append(f"  {mark:<5} {case.suite} › {case.name}  {where(case)}")
+            lines.append(f"  {mark:<5} {label}  {where(case)}")
             message = first_line(case.message or case.details)
             if message:
                 lines.append(f"        {message}")

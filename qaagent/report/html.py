@@ -6,9 +6,9 @@ why, what was flaky, and the screenshot of the failing page.
 
 `HtmlReport` is one writer of the one pass over a finished run
 (`qaagent.stream`): the page is streamed to its file as the cases arrive, never
-built in memory. `qaagent report BUNDLE` rebuilds it from the bundle alone —
-manifest.json, tests.jsonl.gz, and junit.xml for tracebacks, captured output and
-earlier attempts — through the same writer. The page:
+built in memory. `qaagent report BUNDLE` rebuilds it from the bundle alone through the same
+writer (`qaagent.report.from_bundle`); the page's head and escaping are
+`qaagent.report.page`'s. The page:
 
 - makes no network request of any kind: CSS and JS are inline, there are no
   fonts or CDNs, and a strict Content-Security-Policy (scripts and styles only
@@ -26,31 +26,26 @@ earlier attempts — through the same writer. The page:
 
 from __future__ import annotations
 
-import html
 import json
 import re
 import secrets
 from importlib import resources
-from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Any, cast
+from pathlib import PurePosixPath
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from qaagent.errors import JUnitError
-from qaagent.evidence.bundle import record_file
-from qaagent.evidence.read import BundleError, iter_records, load_document, parse_manifest
 from qaagent.evidence.records import MESSAGE_LIMIT, id_prefix_of
 from qaagent.files import StreamedFile
-from qaagent.junit.read import iter_junit_cases
+from qaagent.report.page import escape as _e
+from qaagent.report.page import page_start
 from qaagent.report.timeline import number as _number
 from qaagent.report.timeline import svg_timeline
-from qaagent.results import TestCase
-from qaagent.stream import BATCH, ReportCase, ReportRerun
+from qaagent.stream import ReportCase, ReportRerun
 from qaagent.text import fmt_seconds, truncate
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Mapping, Sequence
+    from collections.abc import Mapping, Sequence
 
-    from qaagent.evidence.read import Record
     from qaagent.results import RunResult, SuiteResult
 
 #: the page's name at the bundle root
@@ -58,32 +53,13 @@ REPORT_NAME = "report.html"
 #: the version of the embedded data's layout (report.js reads this one)
 DATA_VERSION = 2
 #: status letters in the embedded rows (keeps 100,000 rows small)
-_STATUS_CODE = {"passed": "p", "failed": "f", "error": "e", "skipped": "s"}
+STATUS_CODE = {"passed": "p", "failed": "f", "error": "e", "skipped": "s"}
 _CONCLUSION_ICON = {"success": "✅", "failure": "❌", "cancelled": "⏹️", "running": "⏳"}
-_JSON_ESCAPES = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
-_JSON_UNSAFE = re.compile("[<>&\u2028\u2029]")
-_SURROGATE = re.compile("[\ud800-\udfff]")
 _SAFE_URL = re.compile(r"^https://[A-Za-z0-9.-]+(?::\d+)?$")
 _SAFE_REPO = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
 #: the JSON string encoder (C, ``ensure_ascii=False``); the data block is base64, so no HTML escaping
 _json = json.encoder.encode_basestring
 _CACHE_SIZE = 4096
-
-
-# -- reading the bundle ---------------------------------------------------------------------------
-
-
-def load_manifest(bundle_dir: Path) -> dict[str, Any]:
-    """The bundle's manifest, validated by the one bundle reader, as the JSON object the page shows.
-
-    A `UsageError` when it is not a readable bundle.
-    """
-    try:
-        document = load_document(bundle_dir)
-    except BundleError as exc:
-        raise BundleError(f"{bundle_dir}: not an evidence bundle ({exc.message})") from None
-    parse_manifest(document, bundle_dir)
-    return cast("dict[str, Any]", document)
 
 
 def _safe_rel(path: object) -> str | None:
@@ -94,72 +70,6 @@ def _safe_rel(path: object) -> str | None:
     if pure.is_absolute() or ".." in pure.parts:
         return None
     return pure.as_posix()
-
-
-class BundleCases:
-    """A finished bundle's cases as `ReportCase`s: tests.jsonl.gz for each row, junit.xml for details.
-
-    tests.jsonl was written case by case while junit.xml was streamed, so the
-    n-th record is the n-th test case; a name that does not match leaves that
-    case without details rather than showing another test's traceback. `note`
-    says when junit.xml could not be (fully) read.
-    """
-
-    def __init__(self, bundle_dir: Path) -> None:
-        self.bundle_dir = bundle_dir
-        self.note: str | None = None
-
-    def __iter__(self) -> Iterator[ReportCase]:
-        details = self._junit()
-        for index, record in enumerate(iter_records(self.bundle_dir)):
-            found = next(details, None) if details is not None else None
-            if found is None and details is not None and self.note is None:
-                self.note = "junit.xml holds fewer cases than tests.jsonl.gz: some details are not shown"
-                details = None
-            yield _rebuilt(record, found if found is not None and found.name == record.name else None, index)
-
-    def _junit(self) -> Iterator[TestCase] | None:
-        path = self.bundle_dir / "junit.xml"
-        if not path.is_file():
-            self.note = "junit.xml is missing: tracebacks and captured output are not shown"
-            return None
-        return self._read(path)
-
-    def _read(self, path: Path) -> Iterator[TestCase]:
-        try:
-            yield from iter_junit_cases(path, suite="", base_dir=self.bundle_dir, repo_root=self.bundle_dir)
-        except JUnitError as error:
-            self.note = f"junit.xml could not be read completely: {error}"
-
-
-def _rebuilt(record: Record, junit: TestCase | None, index: int) -> ReportCase:
-    """A row of the page from its record, with the details of its junit.xml case when it has one."""
-    case = TestCase(
-        record.suite,
-        record.classname,
-        record.name,
-        record.status if record.status in _STATUS_CODE else "error",  # type: ignore[arg-type]
-        record.duration,
-        record.file,
-        record.line,
-        attempts=record.attempts,
-        flaky=record.flaky,
-        artifacts=record.artifacts,
-    )
-    if junit is None:
-        return ReportCase(
-            case, index, record.suite, record.classname, record.name, record.file, record.category,
-            record.message, artifacts=record.artifacts,
-        )  # fmt: skip
-    reruns = tuple(
-        ReportRerun(r.status, r.message, r.type, r.details, r.stdout, r.stderr, r.duration)
-        for r in junit.reruns
-    )
-    return ReportCase(
-        case, index, record.suite, record.classname, record.name, record.file, record.category,
-        junit.message or record.message, junit.type, junit.details, junit.stdout, junit.stderr, reruns,
-        record.artifacts,
-    )  # fmt: skip
 
 
 # -- the page, streamed ---------------------------------------------------------------------------
@@ -270,7 +180,7 @@ class HtmlReport:
 
     def _row(self, item: ReportCase) -> str:
         case = item.case
-        status = _STATUS_CODE.get(case.status, "e")
+        status = STATUS_CODE.get(case.status, "e")
         duration = case.duration
         duration = round(duration, 3) if 0 <= duration < float("inf") else 0.0
         line = case.line if isinstance(case.line, int) and case.line > 0 else 0
@@ -316,22 +226,11 @@ def _rerun(rerun: ReportRerun) -> str:
     )
 
 
-def embed_json(data: object) -> str:
-    """JSON safe inside `<script type="application/json">`: nothing in it can close the element."""
-    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
-    text = _JSON_UNSAFE.sub(lambda m: _JSON_ESCAPES[m.group()], text)
-    return _SURROGATE.sub("\ufffd", text)
-
-
 # -- the page's parts -------------------------------------------------------------------------------
 
 
 def _obj(value: object) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
-
-
-def _e(value: object) -> str:
-    return html.escape("" if value is None else str(value), quote=True)
 
 
 def _suites(manifest: dict[str, Any]) -> list[dict[str, Any]]:
@@ -388,6 +287,9 @@ def _header(manifest: dict[str, Any]) -> str:
         ("skipped", "Skipped"),
         ("flaky", "Flaky"),
     ]
+    if _number(totals.get("xfailed")) or _number(totals.get("xpassed")):
+        # counted within passed and skipped (as JUnit does); shown apart, as pytest's summary does
+        cells[5:5] = [("xfailed", "Xfailed (in skipped)"), ("xpassed", "Xpassed (in passed)")]
     totals_html = "".join(
         f'<div class="tot tot-{key}"><dt>{label}</dt>'
         f'<dd id="total-{key}">{int(_number(totals.get(key)))}</dd></div>'
@@ -502,50 +404,3 @@ def _log_link(path: object) -> str:
 
 def _quote_segment(segment: str) -> str:
     return quote(segment, safe="")
-
-
-def page_start(title: str, style: str, *, nonce: str, img_src: str) -> str:
-    """A self-contained page up to ``<body>``: the strict CSP, no referrer, no favicon request.
-
-    The CSP allows only this nonce's script and style and images from `img_src`;
-    everything else (``default-src 'none'``) is refused.
-    """
-    csp = (
-        f"default-src 'none'; img-src {img_src}; "
-        f"style-src 'nonce-{nonce}'; script-src 'nonce-{nonce}'; "
-        "base-uri 'none'; form-action 'none'"
-    )
-    return (
-        "<!doctype html>\n"
-        '<html lang="en"><head><meta charset="utf-8">'
-        f'<meta http-equiv="Content-Security-Policy" content="{_e(csp)}">'
-        '<meta name="referrer" content="no-referrer">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        '<link rel="icon" href="data:,">'
-        f"<title>{_e(title)}</title>"
-        f'<style nonce="{nonce}">{style}</style></head><body>'
-    )
-
-
-def write_report(bundle_dir: Path) -> Path:
-    """Rebuild report.html from the bundle alone and record its checksum in the manifest (atomically)."""
-    manifest = load_manifest(bundle_dir)
-    source = BundleCases(bundle_dir)
-    out = StreamedFile(bundle_dir / REPORT_NAME)
-    page = HtmlReport(out)
-    try:
-        page.begin(None, manifest)
-        batch: list[ReportCase] = []
-        for item in source:
-            batch.append(item)
-            if len(batch) >= BATCH:
-                page.cases(batch)
-                batch = []
-        if batch:
-            page.cases(batch)
-        page.end(source.note)
-    except BaseException:
-        page.abort()
-        raise
-    record_file(bundle_dir, REPORT_NAME, page.digest)
-    return bundle_dir / REPORT_NAME

@@ -19,14 +19,23 @@ check run's and the comment's) without reading the cases again.
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote
 
 from qaagent.evidence import diagnostics
+from qaagent.report.budget import Budget, Pieces
+from qaagent.report.markdown_text import (
+    NAME_CHARS,
+    artifact_list,
+    case_label,
+    code_block,
+    cut,
+    escape_text,
+    inline_code,
+    location,
+)
 from qaagent.report.timeline import gantt
 from qaagent.results import FailOn, RunResult, SuiteResult, TestCase, conclusion
 from qaagent.stream import CaseText, ReportCase, stream_run
@@ -34,8 +43,6 @@ from qaagent.text import fmt_seconds, truncate_utf8
 
 Categorize = Callable[[TestCase], str]
 
-#: characters of a test name shown anywhere
-NAME_CHARS = 300
 #: characters of a failure message / traceback / captured output per failure
 MESSAGE_CHARS = 2_000
 DETAILS_CHARS = 8_000
@@ -45,64 +52,9 @@ _DETAIL_STEPS = (None, 50, 10, 3, 0)
 
 _CONCLUSION_ICON = {"success": "✅", "failure": "❌", "cancelled": "⏹️"}
 _STATUS_ICON = {"passed": "✅", "failed": "❌", "error": "💥", "skipped": "⏭️"}
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>])")
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
-#: U+200D ZERO WIDTH JOINER: after `@` and `#` it keeps GitHub from mentioning or linking
-_JOINER = "\u200d"
-
-
-# -- escaping ---------------------------------------------------------------
-
-
-def escape_text(text: str) -> str:
-    """Untrusted text as inert inline Markdown: no HTML, no formatting, one line, no mention.
-
-    GitHub turns `@user`, `@org/team` and `#123` in a comment or check run into
-    notifications and links after the Markdown is parsed (a backslash does not stop
-    it), so a zero-width joiner follows every `@` and `#`: the text reads the same
-    and pings no one.
-    """
-    text = _CONTROL.sub(" ", " ".join(text.split()))
-    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    text = _MD_SPECIAL.sub(r"\\\1", text)
-    return text.replace("@", "@" + _JOINER).replace("#", "#" + _JOINER)
-
-
-def code_block(text: str, info: str = "text") -> str:
-    """Untrusted text in a fenced code block whose fence the text cannot close."""
-    text = _CONTROL.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
-    longest = max((len(m) for m in re.findall(r"`+", text)), default=0)
-    fence = "`" * max(3, longest + 1)
-    return f"{fence}{info}\n{text.rstrip()}\n{fence}"
-
-
-def _cut(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[:limit] + f"\n… ({len(text) - limit:,} more characters)"
 
 
 # -- formatting -------------------------------------------------------------
-
-
-def case_label(case: TestCase | ReportCase) -> str:
-    """`suite › classname › name`, escaped and capped."""
-    parts = [p for p in (case.suite, case.classname, case.name) if p]
-    raw = " › ".join(parts)
-    if len(raw) > NAME_CHARS:
-        raw = raw[: NAME_CHARS - 1] + "…"
-    return escape_text(raw)
-
-
-def _location(file: str | None, line: int | None, link_base: str | None, sha: str | None) -> str:
-    if not file:
-        return ""
-    path = file.replace("\\", "/")
-    shown = escape_text(path[:NAME_CHARS]) + (f":{line}" if line else "")
-    if not link_base:
-        return shown
-    url = f"{link_base.rstrip('/')}/blob/{quote(sha or 'HEAD', safe='')}/{quote(path.lstrip('/'), safe='/')}"
-    if line:
-        url += f"#L{line}"
-    return f"[{shown}]({url})"
 
 
 def _suite_status(suite: SuiteResult) -> str:
@@ -117,38 +69,7 @@ def _suite_status(suite: SuiteResult) -> str:
     return text
 
 
-def _size(text: str) -> int:
-    return len(text.encode("utf-8"))
-
-
 # -- collecting from the one pass ------------------------------------------------
-
-
-@dataclass
-class _Pieces:
-    """Rendered pieces in order, kept while their sizes add up to at most `budget` bytes."""
-
-    budget: int
-    texts: list[str] = field(default_factory=list)
-    #: `ends[i]`: the size of the first i pieces together (bytes)
-    ends: list[int] = field(default_factory=lambda: [0])
-    complete: bool = True  #: False once a piece did not fit (and none after it was kept)
-
-    def add(self, text: str) -> bool:
-        """Keep `text` if it fits; False (and nothing kept from now on) once the budget is passed."""
-        if not self.complete:
-            return False
-        end = self.ends[-1] + _size(text)
-        if end > self.budget:
-            self.complete = False
-            return False
-        self.texts.append(text)
-        self.ends.append(end)
-        return True
-
-    def span(self, start: int, stop: int) -> int:
-        """The size of pieces `start` to `stop` (kept ones) together."""
-        return self.ends[stop] - self.ends[start]
 
 
 class SummaryCollector:
@@ -176,12 +97,12 @@ class SummaryCollector:
         self.categories: Counter[str] = Counter()
         self.failures = 0
         self.flaky = 0
-        self.flaky_lines = _Pieces(max_bytes)
+        self.flaky_lines = Pieces(max_bytes)
         #: the passed-test lists: per suite with passed tests its header, its lines and its end, in order
-        self.passed = _Pieces(max_bytes)
-        self.one_line = _Pieces(max_bytes)
-        self.detailed = _Pieces(max_bytes)
-        self.detailed_output = _Pieces(max_bytes)
+        self.passed = Pieces(max_bytes)
+        self.one_line = Pieces(max_bytes)
+        self.detailed = Pieces(max_bytes)
+        self.detailed_output = Pieces(max_bytes)
         self._listing = False  #: the current suite's passed tests are being listed
 
     # -- CaseWriter ------------------------------------------------------------------------------
@@ -238,8 +159,8 @@ class SummaryCollector:
         self.flaky += 1
         if not self.flaky_lines.complete:
             return
-        where = _location(item.file, item.case.line, self.link_base, self.sha)
-        evidence = f" · evidence: {_artifact_list(item.artifacts)}" if item.artifacts else ""
+        where = location(item.file, item.case.line, self.link_base, self.sha)
+        evidence = f" · evidence: {artifact_list(item.artifacts)}" if item.artifacts else ""
         self.flaky_lines.add(
             f"- {case_label(item)} — passed on attempt {item.case.attempts}"
             + (f" · {where}" if where else "")
@@ -252,7 +173,7 @@ class SummaryCollector:
             return
         case = item.case
         icon = _STATUS_ICON[case.status]
-        where = _location(item.file, case.line, self.link_base, self.sha)
+        where = location(item.file, case.line, self.link_base, self.sha)
         attempts = f" · {case.attempts} attempts" if case.attempts > 1 else ""
         if self.one_line.complete:
             first = (item.message or item.details).strip().splitlines()
@@ -266,20 +187,20 @@ class SummaryCollector:
         parts = [f"#### {icon} {case_label(item)}\n\n"]
         parts.append(f"{case.status}" + (f" at {where}" if where else "") + f"{attempts}\n\n")
         if item.message:
-            parts.append(code_block(_cut(item.message, MESSAGE_CHARS)) + "\n\n")
+            parts.append(code_block(cut(item.message, MESSAGE_CHARS)) + "\n\n")
         if item.details and item.details.strip() != item.message.strip():
             parts.append("<details><summary>Details</summary>\n\n")
-            parts.append(code_block(_cut(item.details, DETAILS_CHARS)) + "\n\n</details>\n\n")
+            parts.append(code_block(cut(item.details, DETAILS_CHARS)) + "\n\n</details>\n\n")
         if item.artifacts:
             # Screenshots, traces, videos: paths inside the evidence bundle the workflow uploads.
-            parts.append(f"Evidence in the bundle: {_artifact_list(item.artifacts)}\n\n")
+            parts.append(f"Evidence in the bundle: {artifact_list(item.artifacts)}\n\n")
         detailed = "".join(parts)
         self.detailed.add(detailed)
         if self.detailed_output.complete:
             for label, text in (("stdout", item.stdout), ("stderr", item.stderr)):
                 if text.strip():
                     parts.append(f"<details><summary>Captured {label}</summary>\n\n")
-                    parts.append(code_block(_cut(text, OUTPUT_CHARS)) + "\n\n</details>\n\n")
+                    parts.append(code_block(cut(text, OUTPUT_CHARS)) + "\n\n</details>\n\n")
             self.detailed_output.add("".join(parts))
 
     # -- rendering -------------------------------------------------------------------------------
@@ -411,7 +332,7 @@ class _Render:
 
     def render(self, level: _Level, max_bytes: int | None) -> str | None:
         """The summary, or None as soon as it exceeds `max_bytes`."""
-        out = _Budget(max_bytes)
+        out = Budget(max_bytes)
         run = self.run
         verdict = conclusion(run, self.fail_on)
         project = f" — {escape_text(run.project)}" if run.project else ""
@@ -420,11 +341,18 @@ class _Render:
         if shortened:
             out.add(f"> [!NOTE]\n> {shortened}\n\n")
         c = run.counts
-        out.add("| Total | ✅ Passed | ❌ Failed | 💥 Errors | ⏭️ Skipped | 🔁 Flaky | Wall time |\n")
-        out.add("|---:|---:|---:|---:|---:|---:|---:|\n")
+        # xfail/xpass get columns of their own when there are any, as pytest's summary counts them
+        outcomes = c.xfailed > 0 or c.xpassed > 0
+        extra_head = " ✖️ Xfailed | ❗ Xpassed |" if outcomes else ""
+        extra_rule = "---:|---:|" if outcomes else ""
+        extra_row = f" {c.xfailed} | {c.xpassed} |" if outcomes else ""
         out.add(
-            f"| {c.total} | {c.passed} | {c.failed} | {c.errors} | {c.skipped} | {c.flaky} "
-            f"| {fmt_seconds(run.duration)} |\n\n"
+            f"| Total | ✅ Passed | ❌ Failed | 💥 Errors | ⏭️ Skipped |{extra_head} 🔁 Flaky | Wall time |\n"
+        )
+        out.add(f"|---:|---:|---:|---:|---:|{extra_rule}---:|---:|\n")
+        out.add(
+            f"| {c.total} | {c.shown_passed} | {c.failed} | {c.errors} | {c.shown_skipped} |{extra_row} "
+            f"{c.flaky} | {fmt_seconds(run.duration)} |\n\n"
         )
         saved = run.suite_time - run.duration
         timing = f"Wall time {fmt_seconds(run.duration)} · sum of suite times {fmt_seconds(run.suite_time)}"
@@ -442,7 +370,7 @@ class _Render:
         self._diagnostics(out)
         self._flaky(out)
         if self.evidence_path:
-            out.add(f"**Evidence:** `{_inline_code(self.evidence_path)}`\n\n")
+            out.add(f"**Evidence:** `{inline_code(self.evidence_path)}`\n\n")
         for note in self.notes:
             out.add(note.rstrip("\n") + "\n\n")
         if level.passed_lists and self.detail == "full":
@@ -450,23 +378,33 @@ class _Render:
         self._failures(out, level)
         return out.text() if out.ok else None
 
-    def _suites(self, out: _Budget) -> None:
+    def _suites(self, out: Budget) -> None:
         run = self.run
+        c = run.counts
+        # the same xfail/xpass columns as the totals table above
+        outcomes = c.xfailed > 0 or c.xpassed > 0
+        extra_rule = "---:|---:|" if outcomes else ""
         out.add("### Suites\n\n")
-        out.add("| Suite | Status | Passed | Failed | Errors | Skipped | Flaky | Time | Attempts |\n")
-        out.add("|---|---|---:|---:|---:|---:|---:|---:|---:|\n")
+        out.add(
+            "| Suite | Status | Passed | Failed | Errors | Skipped |"
+            + (" Xfailed | Xpassed |" if outcomes else "")
+            + " Flaky | Time | Attempts |\n"
+        )
+        out.add("|---|---|---:|---:|---:|---:|" + extra_rule + "---:|---:|---:|\n")
         for suite in run.suites:
             s = suite.counts
+            apart = f" {s.xfailed} | {s.xpassed} |" if outcomes else ""
             out.add(
                 f"| {escape_text(suite.name[:NAME_CHARS])} | {_suite_status(suite)} "
-                f"| {s.passed} | {s.failed} | {s.errors} | {s.skipped} | {s.flaky} "
+                f"| {s.shown_passed} | {s.failed} | {s.errors} | {s.shown_skipped} |{apart} {s.flaky} "
                 f"| {fmt_seconds(suite.duration)} | {len(suite.attempts)} |\n"
             )
+        dashes = " – |" * (8 if outcomes else 6)
         for name in run.not_run:
-            out.add(f"| {escape_text(name[:NAME_CHARS])} | ⏹️ not run | – | – | – | – | – | – | 0 |\n")
+            out.add(f"| {escape_text(name[:NAME_CHARS])} | ⏹️ not run |{dashes} 0 |\n")
         out.add("\n")
 
-    def _diagnostics(self, out: _Budget) -> None:
+    def _diagnostics(self, out: Budget) -> None:
         categories = self.collected.categories
         if not categories:
             return
@@ -475,7 +413,7 @@ class _Render:
             out.add(f"| {escape_text(category[:NAME_CHARS])} | {number} |\n")
         out.add("\n")
 
-    def _flaky(self, out: _Budget) -> None:
+    def _flaky(self, out: Budget) -> None:
         collected = self.collected
         if not collected.flaky:
             return
@@ -486,13 +424,13 @@ class _Render:
             out.overflow()  # the rest did not fit the largest budget either
         out.add("\n")
 
-    def _passed(self, out: _Budget) -> None:
+    def _passed(self, out: Budget) -> None:
         passed = self.collected.passed
         out.extend(passed.texts, passed.span(0, len(passed.texts)))
         if not passed.complete:
             out.overflow()
 
-    def _failures(self, out: _Budget, level: _Level) -> None:
+    def _failures(self, out: Budget, level: _Level) -> None:
         collected = self.collected
         if not collected.failures:
             return
@@ -513,23 +451,6 @@ class _Render:
             out.add(f"\n…and {rest:,} more failing tests not listed here: see the evidence bundle.\n")
 
 
-#: artifacts named per failing test in the summary
-MAX_ARTIFACTS = 10
-
-
-def _artifact_list(artifacts: Sequence[str]) -> str:
-    """Artifacts (bundle-relative paths) as inline code, at most MAX_ARTIFACTS."""
-    shown = ", ".join(_code_span(path) for path in artifacts[:MAX_ARTIFACTS])
-    more = len(artifacts) - MAX_ARTIFACTS
-    return shown + (f" and {more} more" if more > 0 else "")
-
-
-def _code_span(text: str) -> str:
-    """Inline code that untrusted text cannot break out of (no backticks, no line breaks)."""
-    clean = " ".join(text.replace("`", "'").split())[:300]
-    return f"`{clean}`"
-
-
 def _shortened_note(level: _Level, failures: int, *, timeline: bool) -> str:
     dropped = []
     if timeline and not level.timeline:
@@ -545,44 +466,3 @@ def _shortened_note(level: _Level, failures: int, *, timeline: bool) -> str:
     if not dropped:
         return ""
     return "This summary was shortened to fit the size limit: " + "; ".join(dropped) + "."
-
-
-def _inline_code(text: str) -> str:
-    return _CONTROL.sub(" ", " ".join(text.split())).replace("`", "'")
-
-
-class _Budget:
-    """Collects parts and stops counting once over the byte budget."""
-
-    def __init__(self, max_bytes: int | None) -> None:
-        self.max_bytes = max_bytes
-        self.parts: list[str] = []
-        self.size = 0
-        self.ok = True
-
-    def add(self, text: str) -> None:
-        if not self.ok:
-            return
-        self.size += len(text.encode("utf-8"))
-        if self.max_bytes is not None and self.size > self.max_bytes:
-            self.ok = False
-            return
-        self.parts.append(text)
-
-    def extend(self, texts: list[str], size: int) -> None:
-        """Add `texts`, whose sizes add up to `size` bytes, all or (over the budget) none."""
-        if not self.ok:
-            return
-        self.size += size
-        if self.max_bytes is not None and self.size > self.max_bytes:
-            self.ok = False
-            return
-        self.parts.extend(texts)
-
-    def overflow(self) -> None:
-        """What follows is known not to fit (it did not fit the largest budget)."""
-        if self.max_bytes is not None:
-            self.ok = False
-
-    def text(self) -> str:
-        return "".join(self.parts)

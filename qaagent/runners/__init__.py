@@ -10,12 +10,14 @@ from qaagent.runners.behave import BehaveRunner
 from qaagent.runners.command import CommandRunner
 from qaagent.runners.playwright import PlaywrightRunner
 from qaagent.runners.pytest import PytestRunner
+from qaagent.runners.report import ReportRunner
 
 RUNNER_CLASSES: dict[str, type[Runner]] = {
     "pytest": PytestRunner,
     "behave": BehaveRunner,
     "playwright": PlaywrightRunner,
     "command": CommandRunner,
+    "report": ReportRunner,
 }
 
 

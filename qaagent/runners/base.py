@@ -10,8 +10,12 @@
   first-run guesses `nominal_test_seconds` / `startup_seconds`, and
   `whole_suite_command` (a recorded restricted command, as a run of the whole
   suite would have run it: `qaagent merge`);
-- its JUnit: `junit_files`, `report_base_dir`, `zero_based_lines`,
-  `judged_by_exit_code` / `no_report_problem`, `finish_case`.
+- its results: `result_files` (the files an attempt left, and those it did
+  not read and why), `result_format`, `report_base_dir`, `zero_based_lines`,
+  `judged_by_exit_code` / `no_report_problem`, `finish_case`;
+- what it can do: `runs_command` (a `report` suite only reads files),
+  `retryable`, `first_shard_only` (a suite without units that must be read once
+  in a sharded run).
 
 Shards, merge and the orchestrator ask the runner; they never switch on its
 name. A runner only builds command lines and reads what its tool wrote; it
@@ -30,14 +34,14 @@ import stat
 import sys
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Self
 
-from qaagent.errors import UsageError
-from qaagent.paths import confine
+from qaagent.formats.source import MAX_FILE_BYTES
+from qaagent.paths import OUTSIDE, UNSAFE_NAME, refusal
 from qaagent.plan import SuitePlan
-from qaagent.results import TestCase
+from qaagent.results import IgnoredFile, TestCase
 from qaagent.runners.listing import Selection, UnitListing, relative
 
 
@@ -50,6 +54,16 @@ class AttemptSpec:
     env: dict[str, str]
     #: test ids a retry is limited to; empty: the whole suite
     selected: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ResultFiles:
+    """The result files an attempt left (in reading order), and the matches it did not read."""
+
+    files: list[Path] = field(default_factory=list)
+    ignored: list[IgnoredFile] = field(default_factory=list)
+    #: where the files that matched the suite's globs and are read came from (before copying)
+    sources: list[Path] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -76,6 +90,12 @@ class Runner(ABC):
     judged_by_exit_code: bool = False
     #: JUnit `line` attributes are 0-based (pytest); None: decided from the report itself
     zero_based_lines: bool | None = None
+    #: False: the suite runs no command; its one attempt reads result files (`report`)
+    runs_command: bool = True
+    #: whether a retry can change anything (False: the same files would be read again)
+    retryable: bool = True
+    #: a suite without units read in shard 1 only, so a sharded run publishes it once
+    first_shard_only: bool = False
     #: first-run guesses (no recorded durations): seconds per listed test, and one process's
     #: start-up (interpreter, imports, collection) — recorded durations replace both
     nominal_test_seconds: float = 0.1
@@ -209,12 +229,20 @@ class Runner(ABC):
     def attempt(self, number: int, attempt_dir: Path, failed: Sequence[TestCase]) -> AttemptSpec:
         """The command of attempt `number` (1-based); `failed` is empty on the first attempt."""
 
-    def junit_files(self, attempt_dir: Path) -> list[Path]:
-        """The JUnit files an attempt wrote (default: `attempt_dir/junit/*.xml`)."""
-        return own_files(attempt_dir / "junit")
+    def result_files(self, attempt_dir: Path) -> ResultFiles:
+        """The result files an attempt wrote (default: `attempt_dir/junit/*.xml`, see `match_files`)."""
+        return match_files(["*.xml"], cwd=attempt_dir / "junit", repo_root=self.repo_root, own=True)
 
-    def no_report_problem(self, how_it_ended: str) -> str | None:
-        """Why an attempt that wrote no JUnit report is an error; None: its exit code is the result."""
+    @property
+    def result_format(self) -> str | None:
+        """The format of `result_files` (a name of `qaagent.formats.NAMES`); None: told from content."""
+        return "junit"
+
+    def no_report_problem(self, how_it_ended: str, ignored: Sequence[IgnoredFile] = ()) -> str | None:  # noqa: ARG002 - the Runner interface
+        """Why an attempt that wrote no result file is an error; None: its exit code is the result.
+
+        `ignored` are the files that matched but were not read (see `result_files`).
+        """
         return f"{self.kind} {how_it_ended} and wrote no JUnit report"
 
     #: set by a runner when an attempt failed because of the machine, not the tests (the browser
@@ -248,57 +276,110 @@ class Runner(ABC):
 
     def profile_artifacts(self) -> list[Path]:
         """The files the profile's `artifacts` globs match (once per suite, also when it is split)."""
-        found: list[Path] = []
-        for pattern in self.suite.config.artifacts:
-            found.extend(glob_files(pattern, self.cwd, self.repo_root, self.refused, resolve=True))
-        return found
-
-
-def own_files(folder: Path) -> list[Path]:
-    """The `*.xml` entries of a folder of the bundle that are reports to read or to refuse.
-
-    A link to nothing, a folder or a device is left out (never followed; the bundle records
-    it as not kept). Everything else is returned, and the one result-file door
-    (`formats/source.py`) reads it or makes it the suite's error: a link outside the project
-    ("refused: it points outside the project"), a FIFO or device ("is not a regular file"),
-    a folder ("is a directory") — a report that cannot be read is never silently dropped.
-    """
-    return sorted(p for p in folder.glob("*.xml") if not p.is_symlink() or _regular(p, follow=True))
-
-
-def _regular(path: Path, *, follow: bool) -> bool:
-    try:
-        mode = path.stat().st_mode if follow else path.lstat().st_mode
-    except OSError:
-        return False
-    return stat.S_ISREG(mode)
-
-
-def glob_files(
-    pattern: str, root: Path, project: Path, refused: list[str], *, resolve: bool = False
-) -> list[Path]:
-    """Regular files matching a profile glob relative to `root`, sorted, each inside `project`.
-
-    A match that resolves (links followed) outside the project (`../../etc/os-release`,
-    `screen.png -> ~/.ssh/id_rsa`) or that is no regular file is refused: it is added to
-    `refused` with why, never returned. `resolve` returns the resolved paths.
-    """
-    inside = project.resolve()
-    found: list[Path] = []
-    for match in sorted(glob.glob(pattern, root_dir=root, recursive=True)):
-        try:
-            resolved = confine(
-                match, base=root, root=inside, what=f"`{pattern}` matched {match}", where="the project"
+        matched = match_files(self.suite.config.artifacts, cwd=self.cwd, repo_root=self.repo_root)
+        for item in matched.ignored:
+            self.refused.append(
+                f"`artifacts` matched {self._show(item.path)} ({item.reason}): refused, not kept"
             )
-        except UsageError as exc:
-            refused.append(f"{exc.message}: refused, not kept")
+        return [path.resolve() for path in matched.files]
+
+
+#: the start of the reason a match that is a FIFO, a device or a socket is not read
+NOT_REGULAR = "no regular file"
+
+
+def match_files(patterns: Sequence[str], *, cwd: Path, repo_root: Path, own: bool = False) -> ResultFiles:
+    """The one door for the files a suite left: glob `patterns`, check each match, classify it.
+
+    `patterns` are globs relative to `cwd` (absolute ones allowed, `**` recursive,
+    `!glob` excludes). Each match, in sorted order, is
+    - kept (`files`): a regular file (links followed) that `paths.refusal` lets in;
+    - refused (`ignored`, with the reason, which the caller shows and records): a
+      match the path check refuses — it resolves outside the project (a link out of
+      it, one to `/dev/zero`, an absolute glob elsewhere) or its name holds a control
+      character — or that is no regular file (a FIFO, a device, a socket): never
+      opened, never copied;
+    - left out: a folder or a link to nothing (a glob's `**` matches every folder).
+
+    `own`: `cwd` is a folder of the bundle the suite's tool was told to write its
+    reports into (`QAAGENT_JUNIT_DIR`), so a report there that cannot be read is the
+    suite's error, never dropped: everything but a link that leads to no regular file
+    is kept, and the reader (`formats.source`) refuses with the reason what is a link
+    out of the project ("refused: it points outside the project"), a FIFO or device
+    ("is not a regular file"), a folder ("is a directory"), or too large. A link to
+    nothing, to a folder or to a device is never followed: the bundle sets it aside
+    and lists it as not kept.
+    """
+    wanted: set[Path] = set()
+    excluded: set[Path] = set()
+    for pattern in patterns:
+        negated = pattern.startswith("!")
+        matches = glob.glob(pattern.removeprefix("!"), root_dir=cwd, recursive=True)
+        (excluded if negated else wanted).update(cwd / match for match in matches)
+    root = repo_root.resolve()
+    found = ResultFiles()
+    for path in sorted(wanted - excluded):
+        if own:
+            if not path.is_symlink() or _kind(path) == "file":
+                found.files.append(path)
             continue
-        if not _regular(resolved, follow=False):
-            if resolved.exists() and not resolved.is_dir():
-                refused.append(f"`{pattern}` matched {match}, which is no regular file: refused, not kept")
-            continue
-        found.append(resolved if resolve else root / match)
+        why = refusal(path, root=root)
+        kind = _kind(path)
+        if why is not None:
+            found.ignored.append(IgnoredFile(path, why))
+        elif kind == "file":
+            found.files.append(path)
+        elif kind not in ("folder", "nothing"):
+            found.ignored.append(IgnoredFile(path, f"{NOT_REGULAR}: a {kind}"))
     return found
+
+
+def _kind(path: Path) -> str:
+    """What `path` is, links followed: file, folder, nothing (a link to nothing), FIFO, socket or device."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return "nothing"
+    if stat.S_ISREG(mode):
+        return "file"
+    if stat.S_ISDIR(mode):
+        return "folder"
+    return "FIFO" if stat.S_ISFIFO(mode) else "socket" if stat.S_ISSOCK(mode) else "device"
+
+
+def refused_note(ignored: Sequence[IgnoredFile]) -> str:
+    """`` (2 outside the project, 1 no regular file: not read)`` for the refused of `ignored`; '' if none."""
+    counts: dict[str, int] = {}
+    for item in ignored:
+        category = item.reason.partition(":")[0]
+        if category in (OUTSIDE, UNSAFE_NAME, NOT_REGULAR):
+            counts[category] = counts.get(category, 0) + 1
+    if not counts:
+        return ""
+    return " (" + ", ".join(f"{n} {category}" for category, n in counts.items()) + ": not read)"
+
+
+def keep_copies(sources: Sequence[Path], folder: Path) -> list[Path]:
+    """Copy result files into the bundle (`folder`), numbered in order; the copies are what is read.
+
+    The evidence keeps its own copy (with a checksum): the working tree changes on the
+    next run. A file over the reader's size limit or one that cannot be copied is
+    returned as it is, so the reader refuses it with the reason.
+    """
+    copies: list[Path] = []
+    for index, source in enumerate(sources, 1):
+        target = folder / f"{index:03d}-{source.name}"
+        try:
+            if source.stat().st_size > MAX_FILE_BYTES:
+                copies.append(source)  # the reader refuses it with the reason; no huge copy
+                continue
+            folder.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, target)
+        except OSError:
+            copies.append(source)  # unreadable: the reader reports why
+            continue
+        copies.append(target)
+    return copies
 
 
 class PythonToolRunner(Runner):

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from qaagent.process import capture
-from qaagent.text import last_line
+from qaagent.text import cause_line, last_line
 
 #: the longest a listing may take (seconds); the suite's own timeout when that is shorter
 LIST_TIMEOUT = 300.0
@@ -64,7 +64,10 @@ def ask_tool(
         return None, f"{what} could not run ({exc})"
     if code in ok:
         return out, ""
-    return None, f"{what} exited {code}: {last_line(err or out, QUOTE)}"
+    # The line that says what went wrong (npx's "npx canceled due to missing packages…"), not
+    # whatever came last (npm's "A complete log of this run can be found in…").
+    text = err or out
+    return None, f"{what} exited {code}: {cause_line(text, QUOTE) or last_line(text, QUOTE)}"
 
 
 def json_document(stdout: str) -> object:

@@ -162,6 +162,10 @@ class PytestRunner(PythonToolRunner):
         module = case.file[: -len(".py")].replace("/", ".")
         rel = os.path.relpath(self.repo_root / case.file, self.cwd).replace(os.sep, "/")
         classname = case.classname
+        if not classname and _ends_with_module(module, case.name):
+            # A collection error: pytest names the module (`tests.test_x`) and no class; the
+            # retry collects that file again, not the whole suite.
+            return rel
         # xunit1 classname: the module's dotted path (relative to rootdir), then the classes.
         suffix = module
         while suffix and not (classname == suffix or classname.startswith(suffix + ".")):
@@ -171,6 +175,11 @@ class PytestRunner(PythonToolRunner):
         classes = classname[len(suffix) :].lstrip(".")
         parts = [rel, *[c for c in classes.split(".") if c], case.name]
         return "::".join(parts)
+
+
+def _ends_with_module(module: str, name: str) -> bool:
+    """Whether `name` is the dotted path of `module` relative to some folder (pytest's rootdir)."""
+    return bool(name) and (module == name or module.endswith("." + name))
 
 
 def _node_files(stdout: str) -> Iterator[tuple[str, int]]:

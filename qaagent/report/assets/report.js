@@ -60,13 +60,15 @@
       const file = row[FILE] >= 0 ? strings[row[FILE]] : '';
       return file ? file + (row[LINE] ? ':' + row[LINE] : '') : '';
     }
+    /* a test its tool left without a name (behave's untitled Scenario:) gets a label, as in the summaries */
+    function testName(row) { return row[NAME].trim() ? row[NAME] : '(unnamed)'; }
     function label(row) {
       const cls = row[CLS] >= 0 ? strings[row[CLS]] : '';
-      return (cls ? cls + ' › ' : '') + row[NAME];
+      return (cls ? cls + ' › ' : '') + testName(row);
     }
     function shownLabel(row) {
       const cls = row[CLS] >= 0 ? strings[row[CLS]] : '';
-      return (cls ? shortName(cls) + ' › ' : '') + shortName(row[NAME]);
+      return (cls ? shortName(cls) + ' › ' : '') + shortName(testName(row));
     }
     function href(path) { return path.split('/').map(encodeURIComponent).join('/'); }
     function seconds(value) { return (Math.round(value * 1000) / 1000).toFixed(3) + ' s'; }
@@ -148,7 +150,7 @@
           const li = el('li');
           li.appendChild(el('a', { href: href(path) }, path));
           ul.appendChild(li);
-          if (IMAGE.test(path)) shots.appendChild(el('img', { src: href(path), alt: 'Screenshot ' + path.split('/').pop() + ' of ' + shortName(row[NAME]) }));
+          if (IMAGE.test(path)) shots.appendChild(el('img', { src: href(path), alt: 'Screenshot ' + path.split('/').pop() + ' of ' + shortName(testName(row)) }));
         }
         art.appendChild(ul);
         art.appendChild(shots);
