@@ -37,6 +37,7 @@ def write_reports(run: Run) -> None:
     """
     from qaagent.evidence.prune import prune  # noqa: PLC0415
     from qaagent.files import StreamedFile  # noqa: PLC0415
+    from qaagent.report.comparison import document  # noqa: PLC0415
     from qaagent.report.console import summary_lines  # noqa: PLC0415
     from qaagent.report.html import REPORT_NAME, HtmlReport  # noqa: PLC0415
     from qaagent.report.markdown import SummaryCollector  # noqa: PLC0415
@@ -47,6 +48,7 @@ def write_reports(run: Run) -> None:
     run.summary = SummaryCollector(
         link_base=(ctx.repo_url or None) if ctx is not None else None,
         sha=(ctx.head_sha or None) if ctx is not None else None,
+        comparison=run.comparison,
     )
     evidence_path = display_path(bundle.dir, run.repo_root)
     summary = run.summary
@@ -65,6 +67,7 @@ def write_reports(run: Run) -> None:
         max_output=run.max_output,
         writers=[summary, page],
         junit_copy=run.junit_target,
+        history=document(run.comparison),
     )
     run.missing = finished.missing
     for name, reason in finished.missing:

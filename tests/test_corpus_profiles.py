@@ -46,7 +46,7 @@ EXPECTED: dict[str, str] = {
     "env-not-mapping.yaml": "tests.unit.env: Input should be a valid dictionary (line 2)",
     "fail-on-unknown.yaml": "run.fail_on: expected a list of failed, error, flaky, new-failures, got 'sometimes' (line 2)",
     "float-retries.yaml": "run.retry_count: expected a whole number from 0 to 20, got '1.5' (line 2)",
-    "huge-timeout.yaml": "run.timeout: Input should be less than or equal to 604800 (line 2)",
+    "huge-timeout.yaml": "run.timeout: expected seconds > 0 and at most 604800, got '1e12' (line 2)",
     "list-not-mapping.yaml": "the profile must be a mapping (got list)",
     "multi-document.yaml": "YAML syntax error at line 3, column 1: but found another document",
     "negative-max-output.yaml": "reports.max_output: Input should be greater than or equal to 0 (line 2)",

@@ -247,13 +247,15 @@ class Bundle:
         max_output: int = DEFAULT_MAX_OUTPUT,
         writers: Sequence[CaseWriter] = (),
         junit_copy: Path | None = None,
+        history: Mapping[str, Any] | None = None,
     ) -> Finished:
         """Write junit.xml, tests.jsonl.gz, what `writers` write, summary.md, then the final manifest.
 
         Call once, after execution, from one thread. One pass over the cases feeds the
         merged JUnit, the records and every one of `writers` (report.html, the summary's
         collector). `summary_markdown` is the summary, or what renders it after the pass.
-        `junit_copy` gets the same bytes as junit.xml (`--junit`). A report that cannot be
+        `junit_copy` gets the same bytes as junit.xml (`--junit`); `history` is the run's
+        comparison with the base branch (the manifest's ``history``). A report that cannot be
         written is left out and named in the manifest's `missing` (and in the result).
         """
         self._manifest["not_kept"] = set_aside(self.dir)
@@ -285,6 +287,8 @@ class Bundle:
                 "fail_on": list(fail_on),
             }
         )
+        if history is not None:
+            self._manifest["history"] = dict(history)
         text = CaseText(self.redactor.redact, max_output, categorize)
         junit = MergedJUnit(StreamedFile(self.junit_path, copy=junit_copy), text, bundle_dir=self.dir)
         records = RecordWriter(StreamedFile(self.dir / RECORDS_NAME, gzip=True), run_started)

@@ -18,6 +18,7 @@ and failures are in `unknown`.
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -45,6 +46,18 @@ class Entry:
     rate: FlakeRate | None = None  #: flaky and quarantined: the window's rate
     flaky: bool = False  #: it passed here on a retry
 
+    @property
+    def note(self) -> str:
+        """What a writer shows beside the test id (plain text): its status here, since when, its rate."""
+        parts = [self.status + (" (flaky)" if self.flaky else "")]
+        if self.since_commit or self.since_at:
+            when = time.strftime("%Y-%m-%d", time.gmtime(self.since_at)) if self.since_at else ""
+            commit = self.since_commit[:12] if self.since_commit else ""
+            parts.append("failing on the base branch since " + " ".join(p for p in (commit, when) if p))
+        if self.rate is not None and self.rate.flaky:
+            parts.append(f"flake rate {self.rate.rate:.0%} ({self.rate.flaky} of {self.rate.results} runs)")
+        return " · ".join(parts)
+
 
 @dataclass(frozen=True)
 class Comparison:
@@ -63,6 +76,41 @@ class Comparison:
     def quarantined_failures(self) -> int:
         """Quarantined tests that failed or errored here (the summary counts them)."""
         return sum(1 for e in self.quarantined if e.status in ("failed", "error"))
+
+    def groups(self) -> list[tuple[str, str, list[Entry]]]:
+        """(key, heading, entries) of each group, in the order every writer shows them.
+
+        Without a base run only the quarantined tests (and, on a pull request whose base
+        branch has no recorded run, the failures nothing can be compared with) are grouped.
+        """
+        found = [
+            ("new", "New failures (not failing on the base branch)", self.new),
+            ("still_failing", "Still failing (failing on the base branch too)", self.still_failing),
+            ("flaky", "Flaky (passed on a retry)", self.flaky),
+            ("quarantined", "Quarantined (reported, not failing the run)", self.quarantined),
+            ("fixed", "Fixed (failing on the base branch, passing here)", self.fixed),
+        ]
+        if self.base is None:
+            found = [g for g in found if g[0] == "quarantined"]
+            if self.unknown and self.base_branch:  # a push has no base: its failures are just failures
+                heading = "Failures (no recorded base-branch run to compare with)"
+                found.insert(0, ("unknown", heading, self.unknown))
+        return found
+
+    @property
+    def shown(self) -> bool:
+        """Whether the writers show a section at all: a base branch, or a quarantined test."""
+        return bool(self.base_branch) or any(entries for _, _, entries in self.groups())
+
+    @property
+    def base_label(self) -> str:
+        """Which run this run was compared with, in words (plain text: a writer escapes it)."""
+        if not self.base_branch:
+            return "no base branch (quarantine only)"
+        if self.base is None:
+            return f"{self.base_branch}: no recorded run to compare with"
+        commit = f", commit {self.base.commit[:12]}" if self.base.commit else ""
+        return f"{self.base_branch} (run {self.base.run_id}{commit})"
 
     def excused(self) -> Excused:
         """What the verdict leaves out (`results.conclusion`): quarantined problems; known failures."""

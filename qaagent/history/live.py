@@ -28,13 +28,13 @@ from qaagent.history.api import History
 from qaagent.history.bundles import run_identity, run_record
 from qaagent.history.compare import Comparison
 from qaagent.history.faults import HistoryUnavailable
-from qaagent.history.record import RunResults, prepare
+from qaagent.history.record import FIELDS, Row, RunResults, prepare_rows
 from qaagent.history.settings import HistorySettings
 from qaagent.history.store import Scope
 from qaagent.text import one_line, shorten
 
 if TYPE_CHECKING:
-    from qaagent.results import RunResult, TestCase
+    from qaagent.results import RunResult
 
 Say = Callable[[str], None]
 #: the runs whose durations schedule a new run (see `RunHistory.durations`)
@@ -119,7 +119,7 @@ class RunHistory:
         except UsageError as exc:  # BundleError is one: our own manifest unreadable (a full disk…)
             self.fault(HistoryUnavailable("record this run", exc.message))
             return
-        prepared = self.prepared if self.prepared is not None else prepare(_cases(result))
+        prepared = self.prepared if self.prepared is not None else prepare_rows(_rows(result))
         outcome = self.history.record(run, prepared)
         if isinstance(outcome, HistoryUnavailable):
             self.fault(outcome)
@@ -136,7 +136,7 @@ class RunHistory:
         """
         if self.history is None or result.cancelled:
             return None
-        self.prepared = prepare(_cases(result))  # once, for the comparison and the record
+        self.prepared = prepare_rows(_rows(result))  # once, for the comparison and the record
         base = self.base_branch if self.base_branch != self.branch else ""
         held = self.history.quarantine(self.scope, branch=base or self.branch or None)
         if isinstance(held, HistoryUnavailable):
@@ -157,9 +157,10 @@ class RunHistory:
             history.close()
 
 
-def _cases(result: RunResult) -> Iterator[TestCase]:
+def _rows(result: RunResult) -> Iterator[Row]:
+    """Every case of the run as a row of `record.FIELDS` (no `TestCase` built for a spilled one)."""
     for suite in result.suites:
-        yield from suite.cases
+        yield from suite.cases.columns(FIELDS)
 
 
 #: tests named per group in the console, at most
