@@ -42,6 +42,7 @@ from __future__ import annotations
 import base64
 import bisect
 import codecs
+import functools
 import html
 import json
 import os
@@ -78,8 +79,13 @@ _ALNUM_RUN = re.compile(r"[A-Za-z0-9]+")
 _SLACK = 8
 
 
+@functools.lru_cache(maxsize=4096)
 def is_secret_name(name: str) -> bool:
-    """Whether an environment variable's name says its value is a secret (see the module doc)."""
+    """Whether an environment variable's name says its value is a secret (see the module doc).
+
+    Cached: `current()` asks again for every name of the environment each time a writer
+    redacts (hundreds of times in a run of many suites), and names do not change meaning.
+    """
     parts = [p for p in _NAME_SPLIT.split(name.upper()) if p]
     for part in parts:
         stem = part[:-1] if part.endswith("S") and len(part) > 1 else part

@@ -50,6 +50,8 @@ def test_each_snippet_is_valid_for_its_ci(name: str, tmp_path: Path) -> None:
     assert isinstance(data, dict)
     assert "--shard auto" in block  # the recipe is about the CI's own parallel jobs
     assert "qaagent merge" in block
+    # the CI's image has qaagent only after the recipe installs it: the suites' tools too
+    assert "pip install -r requirements-test.txt" in block
     target = tmp_path / Path(name.removeprefix("# ")).name
     target.write_text(block, encoding="utf-8")
     done = subprocess.run(
