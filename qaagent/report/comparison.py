@@ -11,14 +11,57 @@ with its count and its first tests. Test ids are untrusted: escaped for Markdown
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
 
 from qaagent.report.markdown_text import escape_text
 from qaagent.text import one_line, shorten
 
-if TYPE_CHECKING:
-    from qaagent.history.compare import Comparison
+
+# What the writers read of `qaagent.history.compare.Comparison` (a layer above the reports).
+class _Test(Protocol):
+    @property
+    def text(self) -> str: ...
+
+
+class _Entry(Protocol):
+    @property
+    def test(self) -> _Test: ...
+    @property
+    def note(self) -> str: ...
+
+
+class _Base(Protocol):
+    @property
+    def run_id(self) -> str: ...
+    @property
+    def commit(self) -> str: ...
+    @property
+    def started(self) -> str: ...
+
+
+class Comparison(Protocol):
+    """A run against its base branch, as `qaagent.history.compare.Comparison` holds it."""
+
+    @property
+    def base_branch(self) -> str:
+        """The branch compared with ('' for a push)."""
+
+    @property
+    def base(self) -> _Base | None:
+        """Its latest recorded run (None: none)."""
+
+    @property
+    def shown(self) -> bool:
+        """Whether a section is shown at all."""
+
+    @property
+    def base_label(self) -> str:
+        """The run compared with, in words."""
+
+    def groups(self) -> Sequence[tuple[str, str, Sequence[_Entry]]]:
+        """(key, heading, entries) per group, in order."""
+
 
 #: characters of a test id shown
 ID_CHARS = 300

@@ -43,7 +43,7 @@ from qaagent.stream import CaseText, ReportCase, stream_run
 from qaagent.text import fmt_seconds, truncate_utf8
 
 if TYPE_CHECKING:
-    from qaagent.history.compare import Comparison
+    from qaagent.report.comparison import Comparison
 
 Categorize = Callable[[TestCase], str]
 
