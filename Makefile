@@ -49,10 +49,11 @@ unit: $(STAMP) $(E2E_STAMP) $(NODE_RUNNERS_STAMP)
 
 test: lint unit
 
-# The fast tests for the edit-test loop (under a minute): no test marked slow (real runs of
-# qaagent, browsers, timeouts). `make test` stays the full gate.
+# The fast tests for the edit-test loop (under a minute on an idle machine): no test marked slow
+# (real runs of qaagent, browsers, PostgreSQL, timeouts, property tests of hundreds of examples),
+# in two test processes as `make unit` runs them. `make test` stays the full gate.
 quick: $(STAMP)
-	$(VENV)/bin/pytest -q -m "not slow"
+	$(VENV)/bin/pytest -q -m "not slow" -n 2 --dist loadfile
 
 bench: $(STAMP) $(E2E_STAMP) bench-run-all bench-split  ## the figures of docs/benchmarks.md (about an hour)
 	$(PY) benchmarks/reporting.py

@@ -46,7 +46,7 @@ from typing import Any
 
 from qaagent.durations import Durations
 from qaagent.plan import Plan, SuitePlan, WorkItem
-from qaagent.runners import RUNNER_CLASSES
+from qaagent.runners.registry import RUNNER_CLASSES
 from qaagent.schedule import fill_unknown, makespan, pack
 from qaagent.units import Discovery, Unit, discover_all, unit_estimate
 

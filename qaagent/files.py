@@ -82,22 +82,64 @@ def read_regular(path: Path, limit: int) -> bytes:
     `/dev/zero` behind a symlink, cannot fill the memory). FileNotFoundError,
     `NotRegularFileError`, `FileTooLargeError` and other OSErrors are the caller's to report.
     """
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-    with os.fdopen(fd, "rb") as handle:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            kind = (
-                "is a folder"
-                if stat.S_ISDIR(info.st_mode)
-                else "is no regular file (a FIFO, device or socket)"
-            )
-            raise NotRegularFileError(errno.EINVAL, kind, str(path))
-        if info.st_size > limit:
-            raise FileTooLargeError(errno.EFBIG, f"is {info.st_size} bytes", str(path))
+    with _open_regular(path, limit) as handle:
         data = handle.read(limit + 1)
     if len(data) > limit:
         raise FileTooLargeError(errno.EFBIG, f"is more than {limit} bytes", str(path))
     return data
+
+
+#: bytes copied at a time by `copy_regular`
+_COPY_CHUNK = 1024 * 1024
+
+
+def copy_regular(source: Path, target: Path, limit: int | None = None) -> None:
+    """Copy the regular file at `source` to `target`, at most `limit` bytes (None: any size).
+
+    Opened and checked as `read_regular` does, on the open descriptor: a file swapped,
+    after it was matched, for a FIFO (it would hang the copy) or a link to `/dev/zero`
+    (it would fill the disk) is refused, not copied; so is a file over `limit` or one
+    growing past it while it is copied. On any error no `target` is left. The errors
+    are `read_regular`'s.
+    """
+    with _open_regular(source, limit) as handle:
+        try:
+            with target.open("wb") as out:
+                _copy_bounded(handle, out, limit, source)
+        except BaseException:
+            target.unlink(missing_ok=True)
+            raise
+
+
+def _copy_bounded(handle: IO[bytes], out: IO[bytes], limit: int | None, source: Path) -> None:
+    copied = 0
+    while chunk := handle.read(_COPY_CHUNK):
+        copied += len(chunk)
+        if limit is not None and copied > limit:
+            raise FileTooLargeError(errno.EFBIG, f"is more than {limit} bytes", str(source))
+        out.write(chunk)
+
+
+def _open_regular(path: Path, limit: int | None) -> IO[bytes]:
+    """`path` opened for reading without blocking, refused unless a regular file of at most `limit` bytes."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    handle = os.fdopen(fd, "rb")
+    try:
+        _check_regular(os.fstat(fd), path, limit)
+    except BaseException:
+        handle.close()
+        raise
+    return handle
+
+
+def _check_regular(info: os.stat_result, path: Path, limit: int | None) -> None:
+    if not stat.S_ISREG(info.st_mode):
+        kind = (
+            "is a folder" if stat.S_ISDIR(info.st_mode) else "is no regular file (a FIFO, device or socket)"
+        )
+        raise NotRegularFileError(errno.EINVAL, kind, str(path))
+    if limit is not None and info.st_size > limit:
+        raise FileTooLargeError(errno.EFBIG, f"is {info.st_size} bytes", str(path))
 
 
 def display_path(path: Path, root: Path | str) -> str:

@@ -30,7 +30,7 @@ from pathlib import Path
 
 from qaagent import __version__
 from qaagent.errors import QAAgentError, UsageError
-from qaagent.profile import parse_profile
+from qaagent.profile_load import parse_profile
 from qaagent.runners.playwright import CONFIG_NAMES
 
 #: folders never searched (dependencies, virtual environments, caches)

@@ -10,7 +10,7 @@ unsharded bundle is a set of one (1/1), which is how the `workflow_run`
 recipe republishes a run.
 
 The results are rebuilt by `qaagent.rebuild`. Each shard bundle is copied
-whole under ``shards/<run_id>/`` so its logs and artifacts stay evidence, and
+whole under ``shards/shard-IofN/`` so its logs and artifacts stay evidence, and
 the merged manifest lists each shard's run id, host, timing and the digest of
 its bundle (``bundle_sha256``: the sha256 of its manifest, which lists every
 file of the bundle with its sha256, so it pins the whole bundle).
@@ -28,7 +28,7 @@ from typing import Any
 from qaagent import options
 from qaagent.errors import UsageError
 from qaagent.evidence.bundle import Bundle, make_run_id
-from qaagent.evidence.read import MANIFEST, RUN_ID_RE, SuiteEntry, read_manifest
+from qaagent.evidence.read import MANIFEST, SuiteEntry, read_manifest
 from qaagent.evidence.verify import verify_bundle
 from qaagent.files import sha256_file
 from qaagent.rebuild import Duplicate, ShardBundle, ordered_cases, suite_result
@@ -290,16 +290,15 @@ def _duplicates_note(duplicates: Sequence[Duplicate], total: int, *, refuse: boo
 
 
 def _copy_shard(shard: ShardBundle, base: Path) -> None:
-    """Copy the shard's manifest and the files it lists (verified) into ``base/<run_id>/``.
+    """Copy the shard's manifest and the files it lists (verified) into ``base/shard-IofN/``.
 
-    The folder's name is the run id the reader validated against its pattern (no
-    separator, no `..`), and only the listed files are copied, each a regular file
-    at a path inside the bundle (the reader's checks): nothing the shard names can
+    The folder's name is computed from the shard's index and count (`ShardBundle.folder`,
+    one bundle per index after `check_set`), never taken from the bundle: two shards
+    with one run id merge side by side. Only the listed files are copied, each a regular
+    file at a path inside the bundle (the reader's checks): nothing the shard names can
     land outside the folder, and no link in it is followed.
     """
-    target = base / shard.run_id
-    if not RUN_ID_RE.match(shard.run_id) or target.parent != base:  # the reader's check, asserted here
-        raise UsageError(f"{shard.path}: {MANIFEST}: run_id {shard.run_id!r} is not a qaagent run id")
+    target = base / shard.folder
     target.mkdir(parents=True)
     for entry in (*shard.manifest.files, None):
         rel = MANIFEST if entry is None else entry.path
@@ -322,7 +321,7 @@ def _shard_entry(shard: ShardBundle, base_rel: str) -> dict[str, Any]:
     return {
         "shard": f"{shard.index}/{shard.total}",
         "run_id": shard.run_id,
-        "path": f"{base_rel}/{shard.run_id}",
+        "path": f"{base_rel}/{shard.folder}",
         "host": (manifest.host or {}).get("hostname"),
         "ci_job": (manifest.ci or {}).get("job"),
         "started": manifest.started,

@@ -92,7 +92,7 @@ FALSE_WORDS: Final = frozenset({"false", "no", "0"})
 _DIGITS = re.compile(r"[0-9]{1,9}")
 #: a plain decimal number: no sign, exponent, blank, underscore, nan or inf (and so always finite)
 _DECIMAL = re.compile(r"[0-9]{1,12}(?:\.[0-9]{0,9})?|\.[0-9]{1,9}")
-_SHARD = re.compile(r"^[ \t]*([0-9]{1,6})[ \t]*/[ \t]*([0-9]{1,6})[ \t]*$")
+_SHARD = re.compile(r"^[ \t]*([0-9]{1,6})[ \t]*/[ \t]*([0-9]{1,6})[ \t]*\Z")
 _LIST = re.compile(r"[\s,]+")
 #: globs are separated by commas and line breaks only: a space may be part of a file name
 _GLOBS = re.compile(r"[,\r\n]+")
@@ -339,7 +339,7 @@ def switch(text: str) -> bool:
         raise InvalidValue(msg) from None
 
 
-_BRANCH = re.compile(r"^[^\x00-\x20\x7f~^:?*\[\\]{1,255}$")
+_BRANCH = re.compile(r"^[^\x00-\x20\x7f~^:?*\[\\]{1,255}\Z")
 
 
 def branch(text: str) -> str:

@@ -26,7 +26,7 @@ from qaagent.console import Console
 from qaagent.plan import Plan, SuitePlan, WorkItem
 from qaagent.results import Attempt, CaseStore, RunResult, SuiteResult
 from qaagent.retries import synthetic_case
-from qaagent.runners import make_runner
+from qaagent.runners.registry import make_runner
 from qaagent.split_suite import SplitSuite
 from qaagent.suite_run import SuiteBuilder, SuiteRun
 
@@ -126,9 +126,7 @@ class RunOrchestrator:
     def _start_app(self, env: dict[str, str]) -> tuple[AppServer, SuiteResult | None]:
         settings = self.plan.app
         assert settings is not None  # noqa: S101 - checked by the caller
-        cwd = self.plan.loaded.directory
-        if settings.working_directory:
-            cwd = (cwd / settings.working_directory).resolve()
+        cwd = self.plan.app_directory or self.plan.loaded.directory  # confined by `build_plan`
         log = self.app_log if self.app_log is not None else self.suite_dir("app") / "app.log"
         server = AppServer(settings, cwd=cwd, env=app_env(env, settings), log_path=log, console=self.console)
         self.console.line(f"qaagent: starting the app: {' '.join(settings.start_command or ())}")

@@ -15,8 +15,11 @@ reports) without rewriting the others.
 Signals: while planning, SIGINT/SIGTERM/SIGHUP stop the tools being asked for
 their test files and the run ends with a `cancelled` bundle; from the bundle
 start on they only set the run's cancel flag (the suites stop, and every
-report is still written). A signal during the reports changes nothing: the
-bundle, the JUnit and the exit code tell the same, complete result.
+report is still written). A signal during the reports changes nothing in
+them: the bundle and the JUnit tell the complete result. With GitHub feedback,
+a signal during the reports or while publishing stops the publishing (the
+request in flight ends within a second, one last request concludes the check
+run as `cancelled`, no comment) and the exit code is 130.
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ from qaagent.console import Console
 from qaagent.errors import ExitCode, UsageError
 from qaagent.plan import build_plan
 from qaagent.process import cancel_on_signals, child_environment, signal_handler
-from qaagent.profile import files_profile, load_profile
+from qaagent.profile_load import files_profile, load_profile
 from qaagent.report_steps import (
     exit_code_after_reports,
     judge_history,

@@ -17,8 +17,9 @@ from qaagent.errors import UsageError
 from qaagent.options import RunOptions, Shard, SplitSetting
 from qaagent.paths import confine
 from qaagent.process import child_environment
-from qaagent.profile import AppSettings, LoadedProfile, RunnerName, SuiteConfig
+from qaagent.profile import AppSettings, LoadedProfile, SuiteConfig
 from qaagent.results import FailOn
+from qaagent.runners.names import RunnerName
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,8 @@ class Plan:
     keep: int
     max_output: int
     app: AppSettings | None
+    #: where the app is started: `app.working_directory` confined to the project, else the profile's folder
+    app_directory: Path | None = None
     #: suite names in the order they are started (suite_order unless a scheduler says otherwise)
     start_order: tuple[str, ...] = ()
     start_order_reason: str = "suite_order"
@@ -250,6 +253,12 @@ def build_plan(
             )
         )
 
+    app = profile.app
+    app_directory = (
+        inside.check(app.working_directory, base, "app.working_directory")
+        if app is not None and app.working_directory
+        else base
+    )
     parallel = profile.run.parallel if ov.parallel is None else ov.parallel
     reports = profile.reports
     return Plan(
@@ -266,7 +275,8 @@ def build_plan(
         else inside.check(reports.evidence_dir, base, "reports.evidence_dir"),
         keep=ov.keep if ov.keep is not None else reports.keep,
         max_output=reports.max_output,
-        app=profile.app,
+        app=app,
+        app_directory=app_directory,
         start_order=tuple(chosen),
         skipped_disabled=tuple(disabled),
     )

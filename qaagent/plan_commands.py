@@ -18,7 +18,7 @@ from qaagent import options
 from qaagent.errors import ExitCode, UsageError
 from qaagent.options import RunOptions
 from qaagent.plan import build_plan, describe
-from qaagent.profile import load_profile
+from qaagent.profile_load import load_profile
 
 if TYPE_CHECKING:
     from qaagent.durations import Durations

@@ -23,7 +23,7 @@ from qaagent.evidence.read import AttemptEntry, Manifest, SuiteEntry, iter_recor
 from qaagent.junit.read import iter_junit_cases
 from qaagent.results import Attempt, CaseStore, SuiteResult, TestCase
 from qaagent.retries import SUITE_ERROR_TYPE
-from qaagent.runners import RUNNER_CLASSES
+from qaagent.runners.registry import runner_class
 from qaagent.text import epoch
 from qaagent.units import locate_unit, unit_index
 
@@ -41,6 +41,15 @@ class ShardBundle:
     def run_id(self) -> str:
         """The shard's run id (its folder name when the manifest's is empty)."""
         return self.manifest.run_id or self.path.name
+
+    @property
+    def folder(self) -> str:
+        """The shard's folder in the merged bundle, ``shard-2of3``.
+
+        Computed from the index and count the merge checked (one bundle per index), never
+        from a name the bundle gives.
+        """
+        return f"shard-{self.index}of{self.total}"
 
     @property
     def label(self) -> str:
@@ -116,7 +125,7 @@ def unsharded_command(
         for e in entries
         if isinstance(e, dict) and e.get("shard") == shard.index and e.get("path")
     ]
-    runner = RUNNER_CLASSES.get(str(info.get("runner")))
+    runner = runner_class(info.get("runner"))
     path = info.get("path")
     workdir = info.get("working_directory")
     if not mine or runner is None or not isinstance(workdir, str):
@@ -163,9 +172,9 @@ def merge_attempts(
                 timed_out=any(a.timed_out for _, a in group),
                 started_at=first_start,
                 duration=span if spans else sum(a.duration for _, a in group),
-                log_path=base / first_shard.run_id / first.log if first.log and _inside(first.log) else None,
+                log_path=base / first_shard.folder / first.log if first.log and _inside(first.log) else None,
                 junit_files=tuple(
-                    base / s.run_id / f for s, a in group for f in a.junit_files if f and _inside(f)
+                    base / s.folder / f for s, a in group for f in a.junit_files if f and _inside(f)
                 ),
                 selected=tuple(x for _, a in group for x in a.selected),
                 cancelled=any(a.cancelled for _, a in group),
@@ -222,7 +231,7 @@ def ordered_cases(
     sequence = 0
     for shard in shards:
         keys: dict[str, Any] = {}
-        for case in read_cases(shard, f"{base_rel}/{shard.run_id}/"):
+        for case in read_cases(shard, f"{base_rel}/{shard.folder}/"):
             if case.suite not in items:
                 items[case.suite] = []
                 order.append(case.suite)
@@ -262,7 +271,7 @@ def suite_result(
         base,
         lambda shard, argv: unsharded_command(shard, name, argv, bundle_dir),
     )
-    files = [base / s.run_id / f for s, e in entries for f in e.files if _inside(f)]
+    files = [base / s.folder / f for s, e in entries for f in e.files if _inside(f)]
     workdir = next((e.working_directory for _, e in entries if e.working_directory is not None), None)
     return SuiteResult(
         name=name,

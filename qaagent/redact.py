@@ -26,11 +26,14 @@ removed, not a number, and not a common setting word (`COMMON_VALUES`:
 by line, each line by the same rule.
 
 **Encodings.** Tools write secrets in more ways than one, so each secret is
-looked for raw, XML/HTML-escaped (``&amp;``, ``&lt;``, ``&quot;``, ``&#39;``…),
+looked for raw, XML/HTML-escaped (``&amp;``, ``&lt;``, ``&quot;``, ``&#39;``…, and
+numeric character references, decimal or hex in either case — ``&#38;``, ``&#x26;``,
+``&#228;`` for a non-ASCII character, as a writer with an ASCII output encoding makes them),
 JSON-escaped (``\"``, ``\u00e9``, ``\/``, Go's ``\u003c``), URL-encoded (both
 hex cases, ``+`` for blanks), base64 and base64url (inside any encoded text,
 whatever comes before it: ``user:secret`` in a Basic header), and split by a
-line break where a tool wraps its output (``fold``, 76-column base64). The rest
+line break where a tool wraps its output (``fold``, 76-column base64), also when the
+tool indents the continuation line (the blanks after the break are left out too). The rest
 of a line after an ``Authorization:`` header name is masked too.
 
 It cannot know secrets that are nowhere in the environment; that is what the
@@ -72,11 +75,18 @@ _NAME_SPLIT = re.compile(r"[^A-Z0-9]+")
 _NUMBER = re.compile(r"[+-]?\d+(?:[.,]\d+)?")
 _HEADER = re.compile(r"(?i)(\b(?:proxy-)?authorization[\"']?\s*[:=]\s*)[^\r\n]*")
 _BREAKS = re.compile(r"[\r\n]")
+#: a line break with the indentation of the line it continues (runs of them)
+_FOLD = re.compile(r"(?:[\r\n][ \t]*)+")
 _B64 = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/-_")
 _HEX = re.compile(r"%[0-9A-F]{2}")
 _ALNUM_RUN = re.compile(r"[A-Za-z0-9]+")
-#: extra characters kept in the windows around a stream's pieces (line breaks inside a match)
-_SLACK = 8
+#: extra characters kept in the windows around a stream's pieces (line breaks and the
+#: indentation after them inside a match)
+_SLACK = 40
+#: the characters an XML writer escapes (as an entity or a numeric character reference)
+_XML_SPECIAL = frozenset("&<>\"'")
+#: the ways of writing a numeric character reference: decimal, hex in either case
+_CHAR_REFS = ("&#{0};", "&#x{0:x};", "&#x{0:X};")
 
 
 @functools.lru_cache(maxsize=4096)
@@ -132,7 +142,18 @@ def _xml_forms(value: str) -> set[str]:
     for dquote, squote in quotes:
         forms.add(base.replace('"', dquote).replace("'", squote))
         forms.add(base.replace('"', dquote))
-    return forms
+    for ref in _CHAR_REFS:  # numeric references for the escaped characters (quotes too, or not)
+        forms.add("".join(ref.format(ord(c)) if c in _XML_SPECIAL else c for c in value))
+        forms.add("".join(ref.format(ord(c)) if c in "&<>" else c for c in value))
+    if value.isascii():
+        return forms
+    # a writer with an ASCII output encoding: each non-ASCII character as a reference
+    with_refs = {
+        "".join(c if c.isascii() else ref.format(ord(c)) for c in form)
+        for ref in _CHAR_REFS
+        for form in forms
+    }
+    return forms | with_refs
 
 
 def _json_forms(value: str) -> set[str]:
@@ -191,6 +212,21 @@ class Redactor:
         self._anchors: tuple[str, ...] | None = None if "" in anchors else tuple(sorted(anchors))
         #: characters a stream holds back: the longest form and the line breaks it may span
         self.hold = max((len(v) for v in ordered), default=0) + _SLACK
+        self._forms = tuple(ordered)
+
+    @functools.cached_property
+    def byte_pattern(self) -> tuple[re.Pattern[bytes] | None, int]:
+        """The pattern for binary files, and the length in bytes of its longest form.
+
+        Each form's UTF-8 bytes, and each raw value in UTF-16 (both byte orders).
+        """
+        forms = {form.encode("utf-8", "surrogatepass") for form in self._forms}
+        for value in self.secrets:
+            forms.add(value.encode("utf-16-le", "surrogatepass"))
+            forms.add(value.encode("utf-16-be", "surrogatepass"))
+        ordered = sorted(forms, key=lambda v: (-len(v), v))
+        pattern = re.compile(b"|".join(re.escape(v) for v in ordered)) if ordered else None
+        return pattern, max(map(len, ordered), default=0)
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None, extra: Iterable[str] = ()) -> Redactor:
@@ -207,7 +243,7 @@ class Redactor:
         if not text:
             return text
         # the common case, as cheap as it can be: no secret and no header in the text
-        joined = text.replace("\r", "").replace("\n", "") if ("\n" in text or "\r" in text) else text
+        joined = _unfolded(text) if ("\n" in text or "\r" in text) else text
         if (
             self._pattern is None or (self._anchors is not None and not self._holds_anchor(joined))
         ) and "uthorization" not in text.lower():
@@ -235,30 +271,45 @@ class Redactor:
             return text
         whole = before + text + after
         breaks = "\n" in whole or "\r" in whole
-        joined = whole.replace("\r", "").replace("\n", "") if breaks else whole
-        if self._anchors is not None and not any(anchor in joined for anchor in self._anchors):
+        # The text without its line breaks (a blank after a break may be the secret's own), and
+        # without the indentation of the lines they continue too: the widest view, checked first.
+        unfolded = _unfolded(whole) if breaks else whole
+        if self._anchors is not None and not any(anchor in unfolded for anchor in self._anchors):
             return text  # the common case
-        if self._pattern.search(joined) is None:
+        joined = whole.replace("\r", "").replace("\n", "") if breaks else whole
+        indented = len(unfolded) < len(joined)
+        if self._pattern.search(joined) is None and not (indented and self._pattern.search(unfolded)):
             return text
-        matches = list(self._pattern.finditer(joined))
-        removed = [m.start() for m in _BREAKS.finditer(whole)] if breaks else []
-        # where each removed line-break character sits in `joined`
+        start, end = len(before), len(before) + len(text)
+        plain = [m.start() for m in _BREAKS.finditer(whole)] if breaks else []
+        spans = self._spans(joined, plain, start, end)
+        if indented:
+            folds = [i for m in _FOLD.finditer(whole) for i in range(m.start(), m.end())]
+            spans += self._spans(unfolded, folds, start, end)
+        return _masked(whole, start, end, spans)
+
+    def _spans(self, joined: str, removed: list[int], start: int, end: int) -> list[tuple[int, int]]:
+        """The secrets in `joined` (the text without the characters at `removed`), as spans of the text.
+
+        Only the spans that reach into ``text[start:end]``.
+        """
+        assert self._pattern is not None  # noqa: S101 - checked by the caller
+        # how many kept characters come before each removed one
         kept_before = [pos - index for index, pos in enumerate(removed)]
 
         def original(position: int) -> int:
             return position + bisect.bisect_right(kept_before, position)
 
-        start, end = len(before), len(before) + len(text)
         breaks_at = frozenset(kept_before)
         spans: list[tuple[int, int]] = []
-        for match in matches:
+        for match in self._pattern.finditer(joined):
             low, high = match.span()
             if match[0] in self._cores:
                 low, high = _base64_run(joined, low, high, breaks_at)
             lo, hi = original(low), original(high - 1) + 1
             if hi > start and lo < end:
                 spans.append((lo, hi))
-        return _masked(whole, start, end, spans)
+        return spans
 
     def _headers(self, text: str, before: str, after: str) -> tuple[str, bool]:
         """Mask the rest of the line after an Authorization header name, which may start in `before`.
@@ -282,6 +333,14 @@ class Redactor:
             open_header = value_end > len(text)
         out.append(text[position:])
         return "".join(out), open_header
+
+
+def _unfolded(text: str) -> str:
+    """`text` without its line breaks and the blanks after each (`_FOLD`; as fast as it gets)."""
+    if "\n " in text or "\n\t" in text or ("\r" in text and ("\r " in text or "\r\t" in text)):
+        lines = text.replace("\r", "\n").split("\n")
+        return lines[0] + "".join(line.lstrip(" \t") for line in lines[1:])
+    return text.replace("\r", "").replace("\n", "")
 
 
 def _anchor(form: str) -> str:
@@ -308,28 +367,46 @@ def _base64_run(text: str, low: int, high: int, breaks: frozenset[int]) -> tuple
 def _masked(whole: str, start: int, end: int, spans: list[tuple[int, int]]) -> str:
     """`whole[start:end]` with each span masked: one ``***`` per line it covers.
 
-    The part of a span that continues a line already shown masked before `start` is left out.
+    A continuation line keeps its indentation, and its ``***`` stands at its first other
+    character. A ``***`` belongs to that character's position: the part of a span that
+    continues a line already shown masked before `start` is left out.
     """
     out: list[str] = []
     position = start
-    for lo, hi in sorted(spans):
+    for lo, hi in _merged(spans):
         lo_in, hi_in = max(lo, start, position), min(hi, end)
         if hi_in <= lo_in:
             continue
         out.append(whole[position:lo_in])
-        covered = whole[lo_in:hi_in]
-        # the span's piece on this line began in `before`: it was shown masked there
-        continued = lo < start and whole[start - 1] not in "\r\n"
-        pieces = _BREAKS.split(covered)
-        breaks = _BREAKS.findall(covered)
-        for index, piece in enumerate(pieces):
-            if piece and not (index == 0 and continued and lo_in == start):
+        line_start = lo
+        for line_break in [*_BREAKS.finditer(whole, lo, hi), None]:
+            line_end = hi if line_break is None else line_break.start()
+            mark = line_start
+            if line_start > lo:  # a continuation line: its indentation stays as written
+                while mark < line_end and whole[mark] in " \t":
+                    mark += 1
+            if max(line_start, lo_in) < min(mark, hi_in):
+                out.append(whole[max(line_start, lo_in) : min(mark, hi_in)])
+            if mark < line_end and lo_in <= mark < hi_in:
                 out.append(MASK)
-            if index < len(breaks):
-                out.append(breaks[index])
+            if line_break is not None:
+                if lo_in <= line_break.start() < hi_in:
+                    out.append(line_break[0])
+                line_start = line_break.end()
         position = hi_in
     out.append(whole[position:end])
     return "".join(out)
+
+
+def _merged(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """`spans` in order, the overlapping ones joined (two views of a text may find one secret twice)."""
+    merged: list[tuple[int, int]] = []
+    for lo, hi in sorted(spans):
+        if merged and lo < merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(hi, merged[-1][1]))
+        else:
+            merged.append((lo, hi))
+    return merged
 
 
 class StreamRedactor:
@@ -384,14 +461,61 @@ class StreamRedactor:
         return redacted
 
 
-def copy_redacted(src: IO[bytes], dst: IO[bytes], redactor: Redactor, *, chunk: int = PIECE_CHARS) -> None:
-    """Copy a text stream, redacted on the way; bytes that are not UTF-8 pass through unchanged."""
-    decoder = codecs.getincrementaldecoder("utf-8")("surrogateescape")
+def copy_redacted(
+    src: IO[bytes], dst: IO[bytes], redactor: Redactor, *, chunk: int = PIECE_CHARS, encoding: str = "utf-8"
+) -> None:
+    """Copy a text stream, redacted on the way; bytes that are not UTF-8 pass through unchanged.
+
+    `encoding` ``utf-16-le``/``utf-16-be`` (see `text_encoding`): a `UnicodeDecodeError` when
+    the stream is not that (an odd number of bytes), and the caller copies it as binary.
+    """
+    errors = "surrogateescape" if encoding == "utf-8" else "surrogatepass"
+    decoder = codecs.getincrementaldecoder(encoding)(errors)
     stream = StreamRedactor(redactor)
     while data := src.read(chunk):
-        dst.write(stream.feed(decoder.decode(data)).encode("utf-8", "surrogateescape"))
-    dst.write(stream.feed(decoder.decode(b"", final=True)).encode("utf-8", "surrogateescape"))
-    dst.write(stream.close().encode("utf-8", "surrogateescape"))
+        dst.write(stream.feed(decoder.decode(data)).encode(encoding, errors))
+    dst.write(stream.feed(decoder.decode(b"", final=True)).encode(encoding, errors))
+    dst.write(stream.close().encode(encoding, errors))
+
+
+def text_encoding(head: bytes) -> str | None:
+    """How a file whose first bytes are `head` is redacted: as UTF-8 or UTF-16 text, or None (binary).
+
+    UTF-16 when it starts with a byte order mark (a Windows tool's log), UTF-8 (bytes that are
+    not UTF-8 kept as they are) when `head` holds no NUL byte, else binary (`copy_redacted_bytes`).
+    """
+    if head.startswith(codecs.BOM_UTF16_LE):
+        return "utf-16-le"
+    if head.startswith(codecs.BOM_UTF16_BE):
+        return "utf-16-be"
+    return "utf-8" if b"\0" not in head else None
+
+
+def copy_redacted_bytes(
+    src: IO[bytes], dst: IO[bytes], redactor: Redactor, *, chunk: int = PIECE_CHARS
+) -> int:
+    """Copy a binary stream with the bytes of every form of every secret masked; how many were.
+
+    A match becomes as many ``*`` as it has bytes, so offsets inside the file (a zip's
+    directory) stay where they were. What cannot be found in the bytes (a secret compressed
+    or drawn into a screenshot) stays: that is what the README says of binary files.
+    """
+    pattern, longest = redactor.byte_pattern
+    carry = max(0, longest - 1)  #: bytes kept for the next piece: a form may continue there
+    found = 0
+    held = b""
+    while True:
+        data = src.read(chunk)
+        buffer = held + data
+        if pattern is not None:
+            buffer, count = pattern.subn(lambda m: b"*" * len(m[0]), buffer)
+            found += count
+        if not data:
+            dst.write(buffer)
+            return found
+        cut = max(0, len(buffer) - carry)
+        dst.write(buffer[:cut])
+        held = buffer[cut:]
 
 
 # -- the process's redactor ---------------------------------------------------------------------

@@ -155,7 +155,10 @@ def publish(run: Run) -> None:
         bundle_dir=bundle.dir,
         junit=run.junit or bundle.junit_path,
         notes=run.notes,
+        cancel=run.cancel,
     )
+    if run.cancel.is_set() and not result.cancelled:  # a signal while publishing: exit 130
+        run.result = dataclasses.replace(result, cancelled=True)
 
 
 def exit_code_after_reports(run: Run) -> ExitCode:

@@ -21,7 +21,7 @@ from qaagent.text import cause_line
 
 if TYPE_CHECKING:
     from qaagent.process import ProcessOutcome
-    from qaagent.runners import Runner
+    from qaagent.runners.base import Runner
 
 #: `type` of the synthetic test case standing for a suite that produced no (complete) results
 SUITE_ERROR_TYPE = "qaagent.SuiteError"

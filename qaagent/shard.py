@@ -24,7 +24,7 @@ from qaagent.durations import Durations
 from qaagent.errors import UsageError
 from qaagent.options import SHARDS, Shard
 from qaagent.plan import Plan, SuitePlan
-from qaagent.runners import RUNNER_CLASSES
+from qaagent.runners.registry import RUNNER_CLASSES
 from qaagent.schedule import fill_unknown, lpt_partition
 from qaagent.units import Discovery, Unit, discover, unit_estimate
 

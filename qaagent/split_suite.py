@@ -34,8 +34,9 @@ from pathlib import Path
 from qaagent.plan import SuitePlan, WorkItem
 from qaagent.results import Attempt, Batch, CaseStore, SuiteResult, TestCase
 from qaagent.retries import SUITE_ERROR_TYPE, synthetic_case
-from qaagent.runners import Runner, make_runner
+from qaagent.runners.base import Runner
 from qaagent.runners.listing import relative
+from qaagent.runners.registry import make_runner
 from qaagent.suite_run import SuiteBuilder, SuiteRun
 from qaagent.units import Unit, key_index, locate_unit
 

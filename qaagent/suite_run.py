@@ -10,6 +10,7 @@ add; only the thread running the suite (or the batch) touches it.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import threading
 import time
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Protocol
 
 from qaagent.console import Console
+from qaagent.files import copy_regular
 from qaagent.formats.read import iter_result_files
 from qaagent.process import ProcessOutcome, run_process
 from qaagent.results import Attempt, Batch, CaseStore, IgnoredFile, SuiteResult, TestCase
@@ -32,7 +34,7 @@ from qaagent.retries import (
     synthetic_case,
     with_cause,
 )
-from qaagent.runners import Runner
+from qaagent.runners.base import Runner
 from qaagent.runners.command import STALE
 
 #: the error cases standing for an attempt's problem: (reason, tail of the log, what it reported)
@@ -364,10 +366,12 @@ class SuiteRun:
             dest = target / rel
             dest.parent.mkdir(parents=True, exist_ok=True)
             try:
-                shutil.copy2(source, dest)
+                copy_regular(source, dest)  # never a FIFO or a device swapped in since it was matched
             except OSError as exc:
                 self.console.line(f"[{runner.suite.name}] could not keep artifact {rel}: {exc}")
                 continue
+            with contextlib.suppress(OSError):
+                shutil.copystat(source, dest)  # times and mode, as a copy kept them before
             kept.append(dest)
         return kept
 

@@ -23,7 +23,7 @@ from pathlib import Path
 from qaagent.durations import SuiteDurations
 from qaagent.plan import Plan, SuitePlan
 from qaagent.process import child_environment
-from qaagent.runners import make_runner
+from qaagent.runners.registry import make_runner
 
 
 @dataclass(frozen=True)

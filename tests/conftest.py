@@ -32,6 +32,19 @@ SCHEMAS = ROOT / "schemas"
 ProjectFactory = Callable[[Mapping[str, str]], Path]
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test on the real PostgreSQL server or in Chromium is `slow` (`make quick` leaves it out).
+
+    Starting the throw-away cluster or the browser takes seconds, so such a test takes a second
+    or more however little it checks; `make test` runs them all.
+    """
+    for item in items:
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        on_postgresql = "postgresql" in params.values() or "pg_cluster" in getattr(item, "fixturenames", ())
+        if on_postgresql or item.get_closest_marker("browser") is not None:
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture(autouse=True)
 def _no_env_leaks() -> Iterator[None]:
     """Fail any test that changes os.environ and does not restore it (tox's guard)."""

@@ -11,7 +11,8 @@ characters. Faults can be scripted per request: any status with any headers
 redirect with its `Location`), a reset connection, an invalid JSON body,
 "Resource not accessible by integration", an answer trickling one byte at a
 time (in its headers or its body), or an endless body; with `silent=True` it
-reads every request and never answers. `link_loop` / `endless_pages` make the
+reads every request and never answers; with `delay=S` it answers every request
+normally, S seconds after it arrived (a slow API). `link_loop` / `endless_pages` make the
 comment list's `Link: rel="next"` point back at itself or on forever, and
 `reject_annotations` answers 422 to any check-run request carrying annotations.
 
@@ -109,11 +110,14 @@ class GitHubServer:
         silent: bool = False,
         login: str = "github-actions[bot]",
         user_token: bool = False,
+        delay: float = 0.0,
     ) -> None:
         self.token = token
         self.clock = clock
         #: accept every request and never answer it (a hung API), until the server stops
         self.silent = silent
+        #: seconds every answer waits (a slow API; the server's stop ends the wait)
+        self.delay = delay
         #: who the token is: the author of the comments the client creates
         self.login = login
         #: a user's token (GET /user answers) rather than an installation token (403)
@@ -245,6 +249,8 @@ class _Handler(BaseHTTPRequestHandler):
         if owner.silent:
             owner._stopping.wait()  # no answer, ever: the client's own deadline must end the wait
             self.close_connection = True
+            return
+        if owner.delay and owner._stopping.wait(owner.delay):
             return
         if self.headers.get("Authorization") != f"Bearer {owner.token}":
             self._send(record, 401, {"message": "Bad credentials"})

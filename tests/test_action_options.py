@@ -135,6 +135,7 @@ def test_the_inputs_become_feedback_options(action: Action) -> None:
 # --- commit and pull-request ----------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_commit_and_pull_request_inputs_replace_the_events_values(action: Action, api: GitHubServer) -> None:
     action.inputs.update(
         {"check-name": "qaagent", "comment": "true", "commit": FORK_SHA, "pull-request": "12"}
@@ -226,6 +227,7 @@ def _recipe_inputs() -> dict[str, str]:
     return found
 
 
+@pytest.mark.slow
 def test_a_push_to_a_forks_branch_without_a_pull_request_gets_no_comment(
     action: Action, api: GitHubServer
 ) -> None:
@@ -272,6 +274,7 @@ def test_comment_mode_failures_comments_on_failure_and_then_shows_the_fix(
     assert "qaagent: success" in comment["body"]
 
 
+@pytest.mark.slow
 def test_comment_mode_off_never_comments(action: Action, api: GitHubServer) -> None:
     action.inputs.update({"comment": "true", "comment-mode": "off"})
     _run(action, fail=True)
@@ -330,6 +333,7 @@ def _annotations(result: Result) -> list[str]:
     return [line.split(" ", 1)[0] for line in result.stdout.splitlines() if line.startswith("::")]
 
 
+@pytest.mark.slow
 def test_annotations_limit_caps_each_level_and_says_what_was_left_out(
     action: Action, api: GitHubServer
 ) -> None:
@@ -378,6 +382,7 @@ def test_annotate_chooses_the_tests_in_the_step_and_the_check_run(
 # --- summary and summary-title ---------------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", ["full", "failures", "totals", "off"])
 def test_summary_modes(action: Action, mode: str) -> None:
     action.inputs.update({"summary": mode, "summary-title": "Backend <3.12>"})
@@ -395,6 +400,7 @@ def test_summary_modes(action: Action, mode: str) -> None:
 # --- outputs ------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_json_output_holds_totals_suites_and_failed_ids(action: Action, api: GitHubServer) -> None:
     action.inputs["check-name"] = "qaagent"
     _run(action, fail=True)
@@ -498,6 +504,7 @@ def test_bad_command_line_values_are_usage_errors(
     assert "Traceback" not in "\n".join(err)
 
 
+@pytest.mark.slow
 def test_a_hand_edited_comment_without_the_result_line_counts_as_changed(
     action: Action, api: GitHubServer
 ) -> None:

@@ -32,6 +32,7 @@ LAYERS: dict[int, tuple[str, ...]] = {
         "qaagent.history",
         "qaagent.history.dsn",
         "qaagent.history.packed",
+        "qaagent.runners.names",
     ),
     1: (  # errors and the guarded doors every layer above uses
         "qaagent.errors",
@@ -48,6 +49,7 @@ LAYERS: dict[int, tuple[str, ...]] = {
     ),
     2: (  # reading input and running processes
         "qaagent.profile",
+        "qaagent.profile_load",
         "qaagent.output",
         "qaagent.process",
         "qaagent.orphans",
@@ -79,6 +81,7 @@ LAYERS: dict[int, tuple[str, ...]] = {
         "qaagent.app",
         "qaagent.setup_command",
         "qaagent.runners",
+        "qaagent.runners.registry",
         "qaagent.runners.base",
         "qaagent.runners.listing",
         "qaagent.runners.npm",

@@ -19,6 +19,9 @@ import pytest
 from conftest import ProjectFactory, run_qaagent
 from helpers import latest_bundle, manifest_of
 
+from qaagent.plan import build_plan
+from qaagent.profile_load import load_profile
+
 PASSING_JUNIT = '<testsuite name="x" tests="1"><testcase classname="a" name="b"/></testsuite>'
 
 
@@ -106,6 +109,47 @@ def test_suite_paths_from_the_profile_stay_inside_the_project(qa_project: Projec
     )
     line = _one_line_exit_2(run_qaagent("run-all", "--quiet", cwd=root, timeout=60))
     assert f"tests.s.{field}" in line
+
+
+@pytest.mark.parametrize("where", ["../..", "ABSOLUTE", "LINK"])
+def test_the_apps_working_directory_stays_inside_the_project(
+    qa_project: ProjectFactory, tmp_path: Path, where: str
+) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    value = {"../..": "../..", "ABSOLUTE": str(outside), "LINK": "out"}[where]
+    # where the app would run: two levels above the project (tmp_path/project), or the linked folder
+    marker = (tmp_path.parent if where == "../.." else outside) / "started-here"
+    app = {
+        "base_url": "http://127.0.0.1:9",
+        "start_command": ["sh", "-c", "touch started-here; sleep 30"],
+        "startup_timeout": 5,
+        "working_directory": value,
+    }
+    root = qa_project(
+        {
+            ".qaagent.yaml": f'app: {json.dumps(app)}\ntests:\n  s: {{runner: command, command: ["true"]}}\n',
+        }
+    )
+    (root / "out").symlink_to(outside)
+    line = _one_line_exit_2(run_qaagent("run-all", "--quiet", cwd=root, timeout=60))
+    assert "app.working_directory" in line
+    assert "outside the project" in line
+    assert not marker.exists(), "the app was started outside the project"
+    assert not (root / ".qaagent").exists()
+
+
+def test_the_app_starts_in_its_working_directory_inside_the_project(qa_project: ProjectFactory) -> None:
+    # the confined folder is the one the app runs in (not the profile's folder)
+    root = qa_project(
+        {
+            ".qaagent.yaml": "app: {start_command: [python, -m, http.server], working_directory: srv}\n"
+            'tests:\n  s: {runner: command, command: ["true"]}\n',
+            "srv/index.html": "ok",
+        }
+    )
+    plan = build_plan(load_profile(root / ".qaagent.yaml"), repo_root=root)
+    assert plan.app_directory == (root / "srv").resolve()
 
 
 @pytest.mark.slow

@@ -22,6 +22,7 @@ from conftest import (
     unique_marker,
 )
 from github_server import GitHubServer
+from helpers import pull_request_event
 
 PY = sys.executable
 
@@ -219,3 +220,143 @@ def test_cancel_while_planning_shards_stops_the_tool_and_leaves_a_cancelled_bund
     while collecting_in(root) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not collecting_in(root), "pytest --collect-only outlived the cancelled run"
+
+
+MANY_FAILURES = """
+import os, pathlib
+folder = pathlib.Path(os.environ["QAAGENT_JUNIT_DIR"])
+folder.mkdir(parents=True, exist_ok=True)
+cases = "".join(
+    f'<testcase classname="c" name="t{i}" file="t.py" line="{i + 1}"><failure message="boom {i}"/></testcase>'
+    for i in range(600)
+)
+(folder / "report.xml").write_text(f'<testsuite name="s" tests="600" failures="600">{cases}</testsuite>')
+"""
+
+
+def _publishing_run(
+    qa_project: ProjectFactory, tmp_path: Path, api: GitHubServer, *, failures: int
+) -> tuple[Path, subprocess.Popen[str]]:
+    """qaagent run-all of a suite with `failures` failing tests, a check run and a PR comment on `api`."""
+    root = qa_project(
+        {
+            "many.py": MANY_FAILURES.replace("range(600)", f"range({failures})"),
+            ".qaagent.yaml": f"tests:\n  many: {{runner: command, command: {json.dumps([PY, 'many.py'])}}}\n",
+        }
+    )
+    event = tmp_path / "event.json"
+    event.write_text(json.dumps(pull_request_event()), encoding="utf-8")
+    env = {
+        **api_environment(api),
+        "GITHUB_EVENT_NAME": "pull_request",
+        "GITHUB_EVENT_PATH": str(event),
+        "QAAGENT_GITHUB_BUDGET": "120",
+    }
+    return root, start_qaagent("run-all", "--check-name", "qa", "--comment", cwd=root, env=env)
+
+
+def _check_run_patches(api: GitHubServer) -> int:
+    return sum(1 for r in list(api.requests) if r.method == "PATCH" and "/check-runs/" in r.path)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_while_publishing_stops_it_with_one_more_request(
+    qa_project: ProjectFactory, tmp_path: Path, sig: signal.Signals
+) -> None:
+    # 600 failures are 12 check-run requests of 50 annotations, paced a second apart, each
+    # answered 1 s late: about 25 s of publishing. A signal in the middle must not wait for them.
+    with GitHubServer(delay=1.0) as api:
+        root, proc = _publishing_run(qa_project, tmp_path, api, failures=600)
+        deadline = time.monotonic() + 60
+        while _check_run_patches(api) < 3 and time.monotonic() < deadline:  # the third batch is on its way
+            time.sleep(0.005)
+        assert _check_run_patches(api) >= 3, [(r.method, r.path) for r in api.requests]
+        before = len(api.requests)
+        sent = time.monotonic()
+        proc.send_signal(sig)
+        rest, _ = proc.communicate(timeout=60)
+        elapsed = time.monotonic() - sent
+        after = api.requests[before:]
+    print(f"{sig.name} while publishing: {elapsed:.2f} s to exit, {len(after)} request(s) after it")
+    assert proc.returncode == 130, rest
+    assert elapsed < 5.0, f"took {elapsed:.1f} s from the signal to exit"
+    # the request in flight ended (or was abandoned); one more concluded the check run
+    assert len(after) == 1, [(r.method, r.path) for r in after]
+    (last,) = after
+    assert last.method == "PATCH"
+    assert "/check-runs/" in last.path
+    assert last.body["conclusion"] == "cancelled"
+    assert last.body["output"]["annotations"] == []
+    assert not any(r.path.endswith("/comments") for r in api.requests)  # no comment after the signal
+    assert "the pull-request comment was not updated" in rest
+    bundle = max((root / ".qaagent" / "evidence").iterdir())
+    # the bundle was complete before publishing: it keeps the tests' verdict and verifies
+    assert json.loads((bundle / "manifest.json").read_text())["status"] == "failure"
+    assert run_qaagent("verify", str(bundle), cwd=root).returncode == 0
+
+
+@pytest.mark.slow
+def test_a_cancel_with_3000_failures_collected_exits_within_5_s_after_one_request(
+    qa_project: ProjectFactory, tmp_path: Path
+) -> None:
+    # issue 12: 3,000 failures took 60.5 s to exit (the check run's annotation batches, paced)
+    script = MANY_FAILURES.replace("range(600)", "range(3000)") + (
+        "print('written', flush=True)\nimport time\ntime.sleep(120)\n"
+    )
+    root = qa_project(
+        {
+            "many.py": script,
+            ".qaagent.yaml": f"tests:\n  many: {{runner: command, command: {json.dumps([PY, 'many.py'])}}}\n",
+        }
+    )
+    event = tmp_path / "event.json"
+    event.write_text(json.dumps(pull_request_event()), encoding="utf-8")
+    with GitHubServer() as api:
+        env = {**api_environment(api), "GITHUB_EVENT_NAME": "pull_request", "GITHUB_EVENT_PATH": str(event)}
+        proc = start_qaagent("run-all", "--check-name", "qa", "--comment", cwd=root, env=env)
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            if "] written" in line:
+                break
+        before = len(api.requests)
+        cancel_and_check(proc, signal.SIGINT, root)
+        after = api.requests[before:]
+    assert [(r.method, r.body["conclusion"]) for r in after] == [("PATCH", "cancelled")]
+    assert after[0].body["output"]["annotations"] == []
+
+
+@pytest.mark.slow
+def test_a_signal_while_updating_the_comment_stops_it_and_concludes_the_check_run_cancelled(
+    qa_project: ProjectFactory, tmp_path: Path
+) -> None:
+    # The check run is completed (its one batch), then the comment's requests go out, each
+    # answered 1 s late; a signal during them ends the publishing with one more request.
+    with GitHubServer(delay=1.0) as api:
+        root, proc = _publishing_run(qa_project, tmp_path, api, failures=1)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not (
+            _check_run_patches(api) and "check-runs" not in list(api.requests)[-1].path
+        ):
+            time.sleep(0.005)
+        comment_step = list(api.requests)[-1]
+        assert "check-runs" not in comment_step.path, [(r.method, r.path) for r in api.requests]
+        before = len(api.requests)
+        sent = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        rest, _ = proc.communicate(timeout=60)
+        elapsed = time.monotonic() - sent
+        after = api.requests[before:]
+    print(
+        f"SIGTERM during {comment_step.method} {comment_step.path}: {elapsed:.2f} s, {len(after)} request(s)"
+    )
+    assert proc.returncode == 130, rest
+    assert elapsed < 5.0, f"took {elapsed:.1f} s from the signal to exit"
+    assert [(r.method, "/check-runs/" in r.path, r.body["conclusion"]) for r in after] == [
+        ("PATCH", True, "cancelled")
+    ]
+    assert not any(r.method == "POST" and r.path.endswith("/comments") for r in api.requests)
+    assert "pull-request comment" in rest
+    assert (
+        run_qaagent("verify", str(max((root / ".qaagent" / "evidence").iterdir())), cwd=root).returncode == 0
+    )

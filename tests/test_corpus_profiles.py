@@ -20,7 +20,7 @@ import pytest
 from conftest import qaagent_environment
 
 from qaagent.errors import ProfileError
-from qaagent.profile import MAX_PROFILE_BYTES, parse_profile
+from qaagent.profile_load import MAX_PROFILE_BYTES, parse_profile
 
 CORPUS = Path(__file__).parent / "corpus" / "profiles"
 
@@ -85,6 +85,8 @@ EXPECTED: dict[str, str] = {
     "evidence-dir-line-break.yaml": "profile value reports.evidence_dir contains a control character",
     "junit-outside.yaml": "profile value reports.junit (/tmp/outside.xml) resolves to /tmp/outside.xml, outside",
     "working-directory-outside.yaml": "profile value tests.unit.working_directory (../../..) resolves to",
+    "app-working-directory-outside.yaml": "profile value app.working_directory (../..) resolves to",
+    "app-working-directory-absolute.yaml": "profile value app.working_directory (/etc) resolves to /etc, outside",
 }
 
 CASES = sorted(EXPECTED)

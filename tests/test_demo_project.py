@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from qaagent.profile import load_profile
+from qaagent.profile_load import load_profile
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

@@ -96,6 +96,7 @@ def test_bundle_of_a_real_run_and_auto_source(qa_project: ProjectFactory) -> Non
     assert auto_source(root / "ev") == bundle
 
 
+@pytest.mark.slow
 def test_deeply_nested_json_is_a_usage_error(qa_project: ProjectFactory) -> None:
     deep = '{"format": "qaagent-durations", "suites": ' + "[" * 100_000 + "]" * 100_000 + "}"
     root = qa_project({".qaagent.yaml": "tests:\n  unit: {path: tests}\n", "deep.json": deep})

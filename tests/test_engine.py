@@ -31,8 +31,9 @@ from helpers import copy_demo, manifest_of
 from qaagent.console import Console
 from qaagent.orchestrator import RunOrchestrator
 from qaagent.plan import build_plan
-from qaagent.profile import load_profile
-from qaagent.runners import Runner, make_runner
+from qaagent.profile_load import load_profile
+from qaagent.runners.base import Runner
+from qaagent.runners.registry import make_runner
 
 PY = sys.executable
 
@@ -266,6 +267,7 @@ def test_an_app_port_already_answering_is_refused(qa_project: ProjectFactory) ->
     )
 
 
+@pytest.mark.slow
 def test_a_junit_glob_that_matches_nothing_is_an_error(qa_project: ProjectFactory) -> None:
     suite = "{runner: command, command: " + json.dumps([PY, "-c", "pass"]) + ", junit: 'reports/*.xml'}"
     root = qa_project({".qaagent.yaml": f"tests:\n  s: {suite}\n"})

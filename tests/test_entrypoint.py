@@ -196,6 +196,7 @@ def test_missing_workspace_is_an_error_not_a_traceback(action: Action) -> None:
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 def test_token_is_masked_before_anything_else(action: Action) -> None:
     action.inputs["max-workers"] = "many"
     result = action.run()  # the real process, as the runner starts it
@@ -205,6 +206,7 @@ def test_token_is_masked_before_anything_else(action: Action) -> None:
 # --- setup ---------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_failing_setup_stops_with_exit_2_and_its_output_grouped(action: Action) -> None:
     (action.workspace / "sub").mkdir()
     action.inputs["working-directory"] = "sub"
@@ -235,6 +237,7 @@ def test_failing_setup_stops_with_exit_2_and_its_output_grouped(action: Action) 
     assert result.stdout.count(TOKEN) == 1
 
 
+@pytest.mark.slow
 def test_setup_uses_pipefail(action: Action) -> None:
     action.inputs["setup"] = "false | cat"
     result = action.run()

@@ -113,6 +113,7 @@ _FRAGMENTS = [
 ]
 
 
+@pytest.mark.slow
 @settings(max_examples=600)
 @given(st.lists(st.sampled_from(_FRAGMENTS) | st.text(max_size=4), max_size=12))
 def test_hints_never_change_a_category(pieces: list[str]) -> None:

@@ -38,6 +38,7 @@ def decode(data: bytes, size: int) -> Any:
     return value
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None)
 @given(value=JSON_VALUES, size=st.integers(1, 64), small=st.booleans())
 def test_values_are_decoded_as_json_loads_does(value: Any, size: int, small: bool) -> None:

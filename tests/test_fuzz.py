@@ -15,13 +15,15 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from qaagent.errors import ProfileError
 from qaagent.formats.read import read_junit_files
 from qaagent.github import commands
-from qaagent.profile import Profile, parse_profile
+from qaagent.profile import Profile
+from qaagent.profile_load import parse_profile
 from qaagent.redact import Redactor, StreamRedactor
 from qaagent.results import TestCase
 from qaagent.text import truncate_utf8
@@ -59,6 +61,7 @@ def test_profile_loader_any_text(text: str) -> None:
     _check_profile(text)
 
 
+@pytest.mark.slow
 @FUZZ
 @given(st.lists(TOKENS, max_size=60).map("".join))
 def test_profile_loader_yaml_like_text(text: str) -> None:
@@ -102,6 +105,7 @@ XML_TOKENS = st.sampled_from(
 )
 
 
+@pytest.mark.slow
 @FUZZ
 @given(st.lists(XML_TOKENS, max_size=40).map("".join))
 def test_junit_reader_structured_input(tmp_path: Path, text: str) -> None:
@@ -136,6 +140,7 @@ def _as_runner_sees(text: str) -> str:
     return re.sub("[\u2028\u2029\x85\x0b\x0c\x1c\x1d\x1e]", "\n", text)
 
 
+@pytest.mark.slow
 @settings(deadline=None, max_examples=300)
 @given(message=st.text(), title=st.text(), file=st.text())
 def test_command_parses_back_to_exactly_one_command_with_the_text(
@@ -159,6 +164,7 @@ ROWS = st.lists(
 )
 
 
+@pytest.mark.slow
 @settings(deadline=None, max_examples=300)
 @given(rows=ROWS, budget=st.integers(min_value=0, max_value=2000), prose=st.text(max_size=200))
 def test_summary_truncation_never_over_budget_nor_cuts_a_row(

@@ -401,3 +401,22 @@ def test_a_cancelled_run_sends_one_request_whatever_the_failures(
     assert server.check_runs[check_id]["status"] == "completed"
     assert clock.now - started < 5
     assert warnings == ["the run was cancelled: the pull-request comment was not updated"]
+
+
+def test_api_and_output_problems_are_visible_after_ten_flaky_tests(
+    server: GitHubServer, ctx: GitHubContext, clock: FakeClock
+) -> None:
+    # GitHub shows 10 annotations of a level per step: with 14 flaky tests, qaagent's own warning
+    # (an API outage and an unwritable GITHUB_OUTPUT, in one) must be one of the ten, not the 15th.
+    flaky = [case(f"test_flaky_{i}", flaky=True, line=i + 1) for i in range(14)]
+    run = run_of(suite("unit", [case("test_bad", "failed", message="boom"), *flaky]))
+    server.script("POST", "check-runs", *[Fault(503)] * 50)
+    out, warnings = go(
+        run, ctx, server, clock, budget=5, comment=False, warnings=["cannot write GITHUB_OUTPUT"]
+    )
+    lines = [line for line in out.splitlines() if line.startswith("::warning")]
+    assert len(lines) == 10
+    assert lines[-1].startswith("::warning title=qaagent::2 problems while reporting the results:")
+    assert "cannot write GITHUB_OUTPUT" in lines[-1]
+    assert "could not publish the check run" in lines[-1]
+    assert warnings[0] == "cannot write GITHUB_OUTPUT"

@@ -155,8 +155,7 @@ def test_hostile_bundles_are_one_line_each_and_the_good_ones_still_import(
         expected[name] = reason
         return path
 
-    # the manifest is read by the one bundle reader (evidence/read.py's typed Manifest)
-    bad("not-json", "invalid: manifest.json (JSONDecodeError", "{nope")
+    bad("not-json", "invalid: manifest.json (JSONDecodeError", "{nope")  # the one door's words
     bad("a-list", "manifest.json is not a qaagent evidence manifest (not a JSON object)", [1, 2])
     bad("running", "status 'running' is not a finished run", {**good, "status": "running"})
     bad("no-start", "no valid start time", {**good, "started": "yesterday"})
@@ -171,7 +170,7 @@ def test_hostile_bundles_are_one_line_each_and_the_good_ones_still_import(
     )
     bad("typed-suites", "suites: Input should be a valid", {**good, "suites": "unit"})
     bad("nested", "manifest.json is nested too deeply", "[" * 100_000 + "]" * 100_000)
-    huge = bad("huge", f"manifest.json is {MAX_MANIFEST_BYTES + 1} bytes")
+    huge = bad("huge", f"more than the {MAX_MANIFEST_BYTES} byte limit")
     with (huge / "manifest.json").open("r+b") as handle:
         handle.truncate(MAX_MANIFEST_BYTES + 1)  # sparse: never read
     link = bad("symlink", "manifest.json is a symbolic link")

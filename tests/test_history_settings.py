@@ -13,7 +13,7 @@ from qaagent.errors import ProfileError
 from qaagent.history.dsn import mask, password_for, scrub, split_password
 from qaagent.history.settings import HistorySettings
 from qaagent.options import RELEASE_AFTER, WINDOW
-from qaagent.profile import load_profile
+from qaagent.profile_load import load_profile
 
 SECRET = "s3cr3t-p@ss:w/rd"  # noqa: S105 - a test password
 DSN = "postgresql://qa:s3cr3t-p%40ss%3Aw%2Frd@db.example:5432/qa?sslmode=require"

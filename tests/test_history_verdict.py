@@ -20,7 +20,7 @@ from qaagent import options
 from qaagent.action import action_run
 from qaagent.errors import ProfileError
 from qaagent.options import InvalidValue, RunOptions
-from qaagent.profile import load_profile
+from qaagent.profile_load import load_profile
 
 MAIN = {"GITHUB_REF": "refs/heads/main", "GITHUB_SHA": "a" * 40}
 PR = {"GITHUB_REF": "refs/pull/7/merge", "GITHUB_HEAD_REF": "feature", "GITHUB_BASE_REF": "main"}

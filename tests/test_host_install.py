@@ -163,6 +163,7 @@ def test_install_builds_a_cached_environment_reuses_it_and_runs_the_action(
     assert _listing(checkout) == before
 
 
+@pytest.mark.slow
 def test_the_key_follows_what_is_installed(tmp_path: Path, steps: dict[str, dict[str, Any]]) -> None:
     checkout = _checkout(tmp_path / "action")
     runner = Runner(tmp_path, checkout)

@@ -27,11 +27,14 @@ import pytest
 from conftest import ROOT, ProjectFactory, browser_problems, run_qaagent, skip_unless_ready
 from helpers import records_of
 
+import qaagent
 from qaagent.evidence.bundle import Bundle, replace_file
+from qaagent.evidence.read import BundleError
 from qaagent.evidence.verify import verify_bundle
+from qaagent.files import StreamedFile
 from qaagent.redact import Redactor
 from qaagent.report.from_bundle import write_report
-from qaagent.report.html import REPORT_NAME
+from qaagent.report.html import REPORT_NAME, HtmlReport
 from qaagent.report.page import embed_json
 from qaagent.results import Attempt, CaseStore, Rerun, RunResult, SuiteResult, TestCase
 
@@ -321,6 +324,19 @@ def test_write_report_updates_the_manifest_checksum(tmp_path: Path) -> None:
     paths = [f["path"] for f in manifest["files"]]
     assert paths == sorted(paths)
     assert paths.count(REPORT_NAME) == 1
+
+
+def test_the_page_reads_the_manifest_through_the_typed_bundle_reader(tmp_path: Path) -> None:
+    bundle = api_bundle(tmp_path, {"unit": [case("ok")]})
+    page_text = (bundle / REPORT_NAME).read_text(encoding="utf-8")
+    assert f"<dt>qaagent</dt><dd>{qaagent.__version__}</dd>" in page_text  # the model's `tool`
+    manifest = json.loads((bundle / "manifest.json").read_text(encoding="utf-8"))
+    manifest["suites"][0]["attempts"] = "not a list"
+    page = HtmlReport(StreamedFile(tmp_path / "page.html"))
+    with pytest.raises(BundleError, match=r"suites\.0\.attempts"):  # the reader's message
+        page.begin(None, manifest)
+    page.abort()
+    assert not (tmp_path / "page.html").exists()
 
 
 def test_replace_file_refuses_paths_outside_and_non_bundles(tmp_path: Path) -> None:

@@ -17,7 +17,7 @@ from conftest import ROOT, ProjectFactory, browser_problems, run_qaagent, skip_u
 from helpers import manifest_of, records_of
 
 from qaagent.init_profile import detect, render
-from qaagent.profile import parse_profile
+from qaagent.profile_load import parse_profile
 
 NODE_MODULES = ROOT / "tests" / "fixtures" / "node-runners" / "node_modules"
 PLAYWRIGHT_FIXTURE = ROOT / "tests" / "fixtures" / "playwright-project"

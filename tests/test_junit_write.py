@@ -356,6 +356,7 @@ def test_atomic_write_leaves_no_temp_and_keeps_old_on_failure(tmp_path: Path) ->
     assert [p.name for p in tmp_path.iterdir()] == ["junit.xml"]
 
 
+@pytest.mark.slow
 def test_many_cases_stream_in_order(tmp_path: Path, qaagent_schema: xmlschema.XMLSchema) -> None:
     cases = (TestCase("big", "c", f"t{i:05d}", "passed", 0.001) for i in range(CaseStore.SPILL_AT * 2 + 7))
     store = CaseStore(cases)

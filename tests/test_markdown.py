@@ -192,14 +192,17 @@ def test_levels_drop_output_first(huge_run: HugeRun) -> None:
     assert "Details" in smaller
 
 
+@pytest.mark.slow
 def test_failures_beyond_budget_are_counted(huge_run: HugeRun) -> None:
+    # 1,000 one-line failures are already three times the budget: more would only cost time
     text = render_summary(
-        huge_run(failures=3000, passed=0), fail_on=FAIL_ON, max_bytes=20_000, categorize=cheap
+        huge_run(failures=1000, passed=0), fail_on=FAIL_ON, max_bytes=20_000, categorize=cheap
     )
-    match = re.search(r"only the first (\d+) of 3000 failures listed", text)
+    match = re.search(r"only the first (\d+) of 1000 failures listed", text)
     assert match
     listed = int(match.group(1))
-    assert f"…and {3000 - listed:,} more failing tests not listed here" in text
+    assert 0 < listed < 1000
+    assert f"…and {1000 - listed:,} more failing tests not listed here" in text
 
 
 def test_one_megabyte_test_name() -> None:

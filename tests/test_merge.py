@@ -107,6 +107,34 @@ def test_same_shard_twice_is_refused(two_shards: tuple[Path, Path, Path], tmp_pa
     assert "shard 1/2 appears 2 times" in _refused(root, str(one), str(again), str(two))
 
 
+def test_two_shards_with_one_run_id_merge_side_by_side(
+    two_shards: tuple[Path, Path, Path], tmp_path: Path
+) -> None:
+    # The folders in the merged bundle are named by the merge (shard-IofN), never by a run id
+    # the bundle gives: a second shard claiming the first one's run id used to stop the merge
+    # with exit 3 and leave a `running` bundle behind.
+    root, one, two = two_shards
+    forged = tmp_path / "forged"
+    shutil.copytree(two, forged)
+    manifest = json.loads((forged / "manifest.json").read_text(encoding="utf-8"))
+    first_id = json.loads((one / "manifest.json").read_text(encoding="utf-8"))["run_id"]
+    manifest["run_id"] = first_id
+    (forged / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    merged = _merge(root, one, forged, out="ev/same-id")
+    info = json.loads((merged / "manifest.json").read_text(encoding="utf-8"))
+    assert info["status"] != "running"
+    shards = info["settings"]["merge"]["shards"]
+    assert [(s["run_id"], s["path"]) for s in shards] == [
+        (first_id, "shards/shard-1of2"),
+        (first_id, "shards/shard-2of2"),
+    ]
+    assert sorted(p.name for p in (merged / "shards").iterdir()) == ["shard-1of2", "shard-2of2"]
+    assert (merged / "shards" / "shard-2of2" / "manifest.json").read_bytes() == (
+        forged / "manifest.json"
+    ).read_bytes()
+    assert run_qaagent("verify", str(merged), cwd=root).returncode == 0
+
+
 def test_corrupted_bundle_is_refused(two_shards: tuple[Path, Path, Path], tmp_path: Path) -> None:
     root, one, two = two_shards
     bad = tmp_path / "bad"

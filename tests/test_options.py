@@ -11,7 +11,8 @@ from qaagent.action import action_run
 from qaagent.errors import UsageError
 from qaagent.options import InvalidValue, RunOptions
 from qaagent.plan import build_plan
-from qaagent.profile import LoadedProfile, RunSettings, load_profile
+from qaagent.profile import LoadedProfile, RunSettings
+from qaagent.profile_load import load_profile
 
 #: what `float()` reads but no one writes as a number of seconds or a rate
 NOT_PLAIN_DECIMALS = [

@@ -188,6 +188,7 @@ def test_behave_retry_uses_its_rerun_file(qa_project: ProjectFactory) -> None:
     }  # fmt: skip
 
 
+@pytest.mark.slow
 def test_command_retry_reruns_the_whole_command(qa_project: ProjectFactory) -> None:
     script = (
         "import os, sys\nattempt = int(os.environ['QAAGENT_ATTEMPT'])\n"

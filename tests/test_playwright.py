@@ -278,6 +278,7 @@ def test_plan_without_playwright_shows_npx_line(qa_project: ProjectFactory) -> N
     assert "A complete log of this run" not in done.stdout
 
 
+@pytest.mark.slow
 def test_path_without_playwright_config(qa_project: ProjectFactory) -> None:
     project = qa_project(
         {
@@ -297,6 +298,7 @@ def test_path_without_playwright_config(qa_project: ProjectFactory) -> None:
     assert "Traceback" not in done.stderr
 
 
+@pytest.mark.slow
 def test_project_without_lockfile(qa_project: ProjectFactory) -> None:
     project = qa_project(
         {

@@ -11,7 +11,7 @@ from qaagent import __version__
 from qaagent.errors import ProfileError
 from qaagent.options import RunOptions
 from qaagent.plan import build_plan, cpu_count
-from qaagent.profile import load_profile, parse_profile
+from qaagent.profile_load import load_profile, parse_profile
 
 GOOD = """
 project: {name: shop}

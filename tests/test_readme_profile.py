@@ -14,7 +14,7 @@ import yaml
 from conftest import ROOT, ProjectFactory
 
 from qaagent.init_profile import detect, render
-from qaagent.profile import parse_profile
+from qaagent.profile_load import parse_profile
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 

@@ -15,7 +15,16 @@ from urllib.parse import quote, quote_plus
 import pytest
 
 from qaagent import redact
-from qaagent.redact import MASK, Redactor, StreamRedactor, copy_redacted, is_secret_name, is_secret_value
+from qaagent.redact import (
+    MASK,
+    Redactor,
+    StreamRedactor,
+    copy_redacted,
+    copy_redacted_bytes,
+    is_secret_name,
+    is_secret_value,
+    text_encoding,
+)
 
 SECRET = "hunter2&<pw>\"it's"  # noqa: S105 - a made-up value with every character that gets escaped
 
@@ -140,6 +149,53 @@ def test_a_secret_wrapped_over_two_lines_is_masked_on_both() -> None:
     assert base64.b64encode(b"s3cr3t-VALUE-0123")[4:12].decode() not in out.replace("\n", "")
 
 
+def _char_refs(value: str, chars: str, style: str) -> str:
+    ref = {"decimal": "&#{0};", "hex": "&#x{0:x};", "HEX": "&#x{0:X};"}[style]
+    return "".join(
+        ref.format(ord(c)) if c in chars or (not c.isascii() and "ä" in chars) else c for c in value
+    )
+
+
+NUMERIC = {
+    f"{what}, {style}": (value, _char_refs(value, chars, style))
+    for style in ("decimal", "hex", "HEX")
+    for what, value, chars in [
+        ("& < > quotes", SECRET, "&<>\"'"),
+        ("& < > only", SECRET, "&<>"),
+        ("non-ASCII", "pässwörd-0123", "ä"),
+        ("non-ASCII and & < > quotes", "pä&<sswörd>'0123", "ä&<>\"'"),
+    ]
+}
+NUMERIC["non-ASCII as references, & as &amp;"] = ("pä&sswörd-0123", "p&#228;&amp;ssw&#246;rd-0123")
+
+
+@pytest.mark.parametrize("form", list(NUMERIC))
+def test_xml_numeric_character_references_of_a_secret_are_masked(form: str) -> None:
+    value, encoded = NUMERIC[form]
+    assert "&#" in encoded
+    assert Redactor([value]).redact(f"<failure message='{encoded}'/>") == "<failure message='***'/>"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("token s3cr3t-VA\n    LUE-0123 rest", "token ***\n    *** rest"),
+        ("token s3cr3t-VA\r\n\tLUE-0123\n", "token ***\r\n\t***\n"),
+        ("E   s3cr3t\nE   -VALUE\n        -0123 x", "E   s3cr3t\nE   -VALUE\n        -0123 x"),
+        ("a s3cr3t-\n  VAL\n  UE-0123 b", "a ***\n  ***\n  *** b"),
+        # a blank after the break that belongs to the secret still counts (RFC 5322 folding)
+        ("pass correct horse\n battery staple!", "pass ***\n ***"),
+    ],
+)
+def test_a_secret_wrapped_onto_indented_continuation_lines_is_masked(text: str, expected: str) -> None:
+    redactor = Redactor(["s3cr3t-VALUE-0123", "correct horse battery staple!"])
+    assert redactor.redact(text) == expected
+    for size in (1, 2, 5):  # in pieces, as a stream: the same
+        stream = StreamRedactor(redactor)
+        out = "".join(stream.feed(text[i : i + size]) for i in range(0, len(text), size)) + stream.close()
+        assert out == expected, size
+
+
 def test_authorization_headers_are_masked_to_the_line_end() -> None:
     redactor = Redactor()
     assert redactor.redact('{"authorization": "Bearer x"}') == '{"authorization": ***'
@@ -174,6 +230,52 @@ def test_copy_redacted_keeps_bytes_that_are_not_utf8() -> None:
     dst = io.BytesIO()
     copy_redacted(io.BytesIO(b"bin \xff\xfe ok\ns3cr3t-VALUE-0123\n\xe2\x82"), dst, redactor, chunk=3)
     assert dst.getvalue() == b"bin \xff\xfe ok\n***\n\xe2\x82"
+
+
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be"])
+def test_utf16_text_with_a_byte_order_mark_is_redacted_as_text(encoding: str) -> None:
+    redactor = Redactor(["s3cr3t-VALUE-0123"])
+    data = ("\ufeffkey=s3cr3t-VALUE-0123\r\nnext é\n").encode(encoding)
+    assert text_encoding(data[:8192]) == encoding
+    dst = io.BytesIO()
+    copy_redacted(io.BytesIO(data), dst, redactor, chunk=3, encoding=encoding)
+    assert dst.getvalue() == ("\ufeffkey=***\r\nnext é\n").encode(encoding)
+
+
+def test_which_files_are_text() -> None:
+    assert text_encoding(b"plain \xff text") == "utf-8"
+    assert text_encoding(b"\xff\xfek\0") == "utf-16-le"
+    assert text_encoding(b"\xfe\xff\0k") == "utf-16-be"
+    assert text_encoding(b"\x89PNG\r\n\x1a\n\0\0") is None
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 5, 7, 1 << 20])
+def test_a_binary_has_every_byte_form_of_a_secret_masked_in_place(chunk: int) -> None:
+    redactor = Redactor([SECRET, "pässwörd-0123"])
+    forms = [
+        SECRET.encode(),
+        html.escape(SECRET).encode(),
+        json.dumps(SECRET)[1:-1].encode(),
+        quote(SECRET, safe="").encode(),
+        SECRET.encode("utf-16-le"),
+        SECRET.encode("utf-16-be"),
+        "pässwörd-0123".encode(),
+        "pässwörd-0123".encode("utf-16-le"),
+    ]
+    data = b"\x89PNG\0" + b"\0".join(forms) + b"\0" + base64.b64encode(f"user:{SECRET}".encode()) + b"\xff"
+    dst = io.BytesIO()
+    found = copy_redacted_bytes(io.BytesIO(data), dst, redactor, chunk=chunk)
+    out = dst.getvalue()
+    assert len(out) == len(data)  # masked in place: offsets inside the file stay
+    assert found == len(forms) + 1
+    assert out.startswith(b"\x89PNG\0*")
+    for form in forms:
+        assert form not in out
+    assert base64.b64encode(f"user:{SECRET}".encode())[8:-4] not in out
+    assert b"hunter" not in out
+    clean = io.BytesIO()
+    assert copy_redacted_bytes(io.BytesIO(b"\0nothing here"), clean, redactor, chunk=chunk) == 0
+    assert clean.getvalue() == b"\0nothing here"
 
 
 def test_the_process_redactor_follows_the_environment_and_registered_values(

@@ -153,6 +153,7 @@ def _load(path: Path) -> dict[Any, Any]:
     return data
 
 
+@pytest.mark.slow
 def test_released_action_is_schema_valid_and_names_the_image_by_digest(released: Path) -> None:
     result = _check_jsonschema("vendor.github-actions", released)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -233,6 +234,7 @@ def _step(job: dict[str, Any], pattern: str) -> dict[str, Any]:
     return step
 
 
+@pytest.mark.slow
 def test_release_workflow_is_schema_valid_and_runs_on_version_tags(workflow: dict[Any, Any]) -> None:
     result = _check_jsonschema("vendor.github-workflows", ROOT / ".github" / "workflows" / "release.yml")
     assert result.returncode == 0, result.stdout + result.stderr
@@ -402,6 +404,7 @@ def _remote_tag(origin: Path, tag: str) -> str:
     return _git(origin, "rev-parse", f"refs/tags/{tag}^{{commit}}")
 
 
+@pytest.mark.slow
 def test_release_commits_the_released_action_on_the_source_and_moves_both_tags(
     repository: tuple[Path, Path],
 ) -> None:
@@ -425,6 +428,7 @@ def test_release_commits_the_released_action_on_the_source_and_moves_both_tags(
     assert _git(origin, "cat-file", "-t", "refs/tags/v1.1.0") == "tag"  # annotated
 
 
+@pytest.mark.slow
 def test_a_patch_of_an_older_line_leaves_the_major_tag_on_the_newest(repository: tuple[Path, Path]) -> None:
     clone, origin = repository
     _source_commit(clone, "1.1.0")
@@ -468,6 +472,7 @@ def test_release_refuses_a_tag_that_is_not_the_package_version(repository: tuple
     assert _git(clone, "status", "--porcelain") == ""
 
 
+@pytest.mark.slow
 def test_release_refuses_a_release_commit_as_its_source(repository: tuple[Path, Path]) -> None:
     clone, origin = repository
     _source_commit(clone, "1.1.0")

@@ -20,7 +20,7 @@ from conftest import ProjectFactory, run_qaagent
 from helpers import latest_bundle, manifest_of, records_of
 
 from qaagent.errors import ProfileError
-from qaagent.profile import parse_profile
+from qaagent.profile_load import parse_profile
 
 FORMATS = Path(__file__).parent / "fixtures" / "formats"
 PY = sys.executable

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, cast
 from xml.sax.saxutils import escape, quoteattr
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -34,6 +35,7 @@ def test_escape_text_matches_saxutils(value: str) -> None:
     assert escape_text(value) == escape(value)
 
 
+@pytest.mark.slow
 @settings(max_examples=300)
 @given(
     text=_TRICKY,

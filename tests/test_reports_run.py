@@ -132,6 +132,7 @@ def test_secrets_printed_by_tests_are_nowhere_in_the_bundle(qa_project: ProjectF
     assert run_qaagent("verify", str(bundle), cwd=root).returncode == 0
 
 
+@pytest.mark.slow
 def test_junit_matched_by_a_glob_is_kept_once_in_the_bundle(qa_project: ProjectFactory) -> None:
     """A report read completely lives on in junit.xml (and its digest); a broken one is kept as it was."""
     good = '<testsuite name="s" tests="1"><testcase classname="c" name="t" time="0.1"/></testsuite>'

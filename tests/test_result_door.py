@@ -20,9 +20,10 @@ from conftest import ProjectFactory, run_qaagent
 from helpers import manifest_of, records_of
 
 from qaagent.errors import UsageError
+from qaagent.files import FileTooLargeError, NotRegularFileError, copy_regular
 from qaagent.formats.source import MAX_FILE_BYTES
 from qaagent.paths import OUTSIDE, UNSAFE_NAME, confine, refusal
-from qaagent.runners.base import NOT_REGULAR, match_files, refused_note
+from qaagent.runners.base import NOT_REGULAR, keep_copies, match_files, refused_note
 
 JUNIT = '<testsuite name="s" tests="1"><testcase classname="{name}" name="t"/></testsuite>\n'
 
@@ -81,10 +82,12 @@ def test_the_own_report_folder_hands_what_cannot_be_read_to_the_reader(tmp_path:
     project, outside = tmp_path / "project", tmp_path / "elsewhere"
     outside.mkdir()
     reports = hostile_folder(project, outside)
+    (reports / ".hidden.xml").write_text(JUNIT.format(name="hidden"), encoding="utf-8")
     found = match_files(["*.xml"], cwd=reports, repo_root=project, own=True)
     # the link out, the FIFO, the folder and the huge file become the suite's error (the reader
     # says why); the links to nothing and to a device are set aside by the bundle, not followed
     assert [p.name for p in found.files] == [
+        ".hidden.xml",
         "folder.xml",
         "good.xml",
         "huge.xml",
@@ -93,6 +96,29 @@ def test_the_own_report_folder_hands_what_cannot_be_read_to_the_reader(tmp_path:
         "pipe.xml",
     ]
     assert found.ignored == []
+
+
+def test_a_match_swapped_for_a_fifo_or_dev_zero_is_never_copied(tmp_path: Path) -> None:
+    # what the door kept may be swapped before it is copied into the bundle: the copy checks
+    # the open descriptor, so a FIFO cannot hang it and /dev/zero cannot fill the disk
+    (tmp_path / "good.xml").write_text(JUNIT.format(name="good"), encoding="utf-8")
+    os.mkfifo(tmp_path / "pipe.xml")
+    (tmp_path / "zero.xml").symlink_to("/dev/zero")
+    sources = [tmp_path / name for name in ("good.xml", "pipe.xml", "zero.xml")]
+    copies = keep_copies(sources, tmp_path / "bundle")
+    assert copies == [
+        tmp_path / "bundle" / "001-good.xml",
+        sources[1],
+        sources[2],
+    ]  # the reader refuses those
+    assert sorted(p.name for p in (tmp_path / "bundle").iterdir()) == ["001-good.xml"]
+    with pytest.raises(NotRegularFileError):
+        copy_regular(tmp_path / "zero.xml", tmp_path / "z")
+    (tmp_path / "ten.xml").write_bytes(b"0123456789")
+    with pytest.raises(FileTooLargeError):
+        copy_regular(tmp_path / "ten.xml", tmp_path / "t", 5)
+    assert not (tmp_path / "z").exists()
+    assert not (tmp_path / "t").exists()
 
 
 def test_one_check_for_typed_and_matched_paths(tmp_path: Path) -> None:

@@ -10,11 +10,14 @@ from pathlib import Path
 
 import pytest
 
+from qaagent.errors import ProfileError
 from qaagent.junit.read import iter_junit_cases
 from qaagent.plan import SuitePlan
 from qaagent.profile import SuiteConfig
-from qaagent.runners import RUNNER_CLASSES, make_runner
+from qaagent.profile_load import load_profile
+from qaagent.runners.names import RUNNERS
 from qaagent.runners.playwright import spec_filter
+from qaagent.runners.registry import RUNNER_CLASSES, make_runner, runner_class
 
 
 def suite_plan(tmp_path: Path, runner: str, path: str | None, **config: object) -> SuitePlan:
@@ -131,3 +134,20 @@ def test_pytest_says_its_lines_are_zero_based_whatever_the_report_looks_like(tmp
         )
     ]
     assert read == [4, 5]
+
+
+def test_the_registry_has_a_class_for_every_runner_name_and_no_other() -> None:
+    assert tuple(RUNNER_CLASSES) == RUNNERS
+    assert all(runner_class(name) is RUNNER_CLASSES[name] for name in RUNNERS)
+    assert runner_class("nose") is None
+    assert runner_class(None) is None
+
+
+def test_the_profile_takes_its_runner_names_from_the_one_list(tmp_path: Path) -> None:
+    (tmp_path / "p.yaml").write_text("tests:\n  lint: {path: t}\n", encoding="utf-8")
+    with pytest.raises(ProfileError, match=f"needs `runner:` \\(one of {', '.join(RUNNERS)}\\)"):
+        load_profile(tmp_path / "p.yaml")
+    (tmp_path / "p.yaml").write_text("tests:\n  lint: {path: t, runner: nose}\n", encoding="utf-8")
+    *rest, last = (f"'{name}'" for name in RUNNERS)
+    with pytest.raises(ProfileError, match=f"{', '.join(rest)} or {last}"):
+        load_profile(tmp_path / "p.yaml")

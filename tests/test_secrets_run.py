@@ -122,11 +122,24 @@ out.mkdir(exist_ok=True)
 (out / "page.xml").write_text("<a>" + html.escape(secret, quote=False) + "</a>")
 (out / "auth.txt").write_text("Basic " + base64.b64encode(("user:" + secret).encode()).decode() + "\\n")
 (out / "shot.bin").write_bytes(b"\\x89PNG\\0\\0binary")
+(out / "windows.log").write_text("connecting with " + secret + "\\n", encoding="utf-16")
+(out / "windows-be.log").write_bytes(b"\\xfe\\xff" + ("key=" + secret).encode("utf-16-be"))
+(out / "stray-nul.log").write_bytes(b"start\\0 key=" + secret.encode() + b" end\\n")
+basic = base64.b64encode(("user:" + secret).encode())
+(out / "core.dump").write_bytes(b"\\x7fELF\\0\\1" + secret.encode() + b"\\0" + basic + b"\\0" + secret.encode("utf-16-le") + b"\\xff")
 print("wrote them")
 """
 
 
 @pytest.mark.slow
+def _clean_bytes(data: bytes, where: str) -> None:
+    """No form of SECRET in `data`: UTF-8 bytes of each, UTF-16 of the raw value."""
+    for name, form in forms(SECRET).items():
+        assert form.encode() not in data, f"{name} form of the secret in {where}"
+    for encoding in ("utf-16-le", "utf-16-be"):
+        assert SECRET.encode(encoding) not in data, f"{encoding} secret in {where}"
+
+
 def test_every_text_file_kept_is_redacted_whatever_its_name(qa_project: ProjectFactory) -> None:
     argv = [PY, "write_files.py"]
     root = qa_project(
@@ -148,8 +161,22 @@ def test_every_text_file_kept_is_redacted_whatever_its_name(qa_project: ProjectF
         "page.xml",
         "auth.txt",
         "shot.bin",
+        "windows.log",
+        "windows-be.log",
+        "stray-nul.log",
+        "core.dump",
     }
     for path in kept:
-        if path.suffix != ".bin":
+        _clean_bytes(path.read_bytes(), path.name)
+    by_name = {p.name: p for p in kept}
+    # UTF-16 stays UTF-16 (BOM and byte order kept), redacted as text
+    assert by_name["windows.log"].read_text(encoding="utf-16") == "connecting with ***\n"
+    assert by_name["windows-be.log"].read_bytes() == b"\xfe\xff" + "key=***".encode("utf-16-be")
+    # a NUL: masked in the bytes, each byte of a form by one * (offsets in a binary stay)
+    assert by_name["stray-nul.log"].read_bytes() == b"start\0 key=" + b"*" * len(SECRET) + b" end\n"
+    dump = by_name["core.dump"].read_bytes()
+    assert dump.startswith(b"\x7fELF\0\1" + b"*" * len(SECRET.encode()) + b"\0"), dump
+    assert by_name["shot.bin"].read_bytes() == b"\x89PNG\0\0binary"  # nothing to mask: unchanged
+    for path in kept:
+        if path.suffix not in (".bin", ".dump") and "windows" not in path.name:
             assert_clean(path.read_text(encoding="utf-8"), path.name)
-    assert (latest_bundle(root) / "suites" / "files").rglob("out/shot.bin")

@@ -13,7 +13,7 @@ from test_shard_fixtures import build_project, normalized_junit
 
 from qaagent.durations import Durations, SuiteDurations
 from qaagent.plan import build_plan
-from qaagent.profile import load_profile
+from qaagent.profile_load import load_profile
 from qaagent.shard import split, split_reason
 from qaagent.units import discover
 
@@ -50,6 +50,7 @@ def test_durations_from_a_file_of_another_kind_is_exit_2(qa_project: ProjectFact
         assert name in result.stderr
 
 
+@pytest.mark.slow
 def test_units_follow_the_report_order_of_each_runner(tmp_path: Path) -> None:
     root = build_project(tmp_path / "p")
     plan = build_plan(load_profile(root / ".qaagent.yaml"), repo_root=root)
@@ -137,6 +138,7 @@ def test_shards_balance_from_a_real_run(qa_project: ProjectFactory) -> None:
     assert again.stdout == result.stdout
 
 
+@pytest.mark.slow
 def test_pytest_units_are_the_files_pytest_collects(tmp_path: Path) -> None:
     (tmp_path / "tests").mkdir()
     (tmp_path / "tests" / "check_a.py").write_text("def test_a():\n    pass\n")

@@ -17,7 +17,7 @@ from conftest import DEMO_MODULES, ROOT, browser_problems, run_qaagent, skip_unl
 
 from qaagent.plan import build_plan
 from qaagent.process import capture
-from qaagent.profile import load_profile
+from qaagent.profile_load import load_profile
 from qaagent.runners.playwright import PlaywrightRunner, spec_filter
 
 FIXTURE = ROOT / "tests" / "fixtures" / "playwright-project"

@@ -21,7 +21,7 @@ from qaagent.durations import NO_DURATIONS, Durations, SuiteDurations, from_json
 from qaagent.errors import ProfileError, UsageError
 from qaagent.options import InvalidValue, RunOptions, Shard, shard_or_auto, split_setting
 from qaagent.plan import Plan, WorkItem, build_plan
-from qaagent.profile import load_profile, parse_profile
+from qaagent.profile_load import load_profile, parse_profile
 from qaagent.results import Attempt, CaseStore
 from qaagent.runners.base import Runner
 from qaagent.runners.playwright import PlaywrightRunner, spec_filter

@@ -75,8 +75,10 @@ def test_missing_or_bad_manifest(bundle_dir: Path, tmp_path: Path) -> None:
     manifest.write_text("{not json", encoding="utf-8")
     [problem] = verify_bundle(bundle_dir)
     assert problem.startswith("invalid: manifest.json (JSONDecodeError")
-    manifest.write_text('{"files": 3}', encoding="utf-8")
-    assert verify_bundle(bundle_dir) == ["invalid: manifest.json has no 'files' list"]
+    manifest.write_text('{"files": 3}', encoding="utf-8")  # read through the one door: validated whole
+    assert verify_bundle(bundle_dir) == [
+        "invalid: manifest.json is not a qaagent evidence manifest (run_id: Field required)"
+    ]
     manifest.unlink()
     assert verify_bundle(bundle_dir) == ["missing: manifest.json"]
     assert verify_bundle(tmp_path / "nowhere") == [f"missing: {tmp_path / 'nowhere'} is not a directory"]
@@ -90,7 +92,10 @@ def test_paths_outside_the_bundle_are_not_opened(bundle_dir: Path, tmp_path: Pat
     data["files"].append({"path": "../../outside.txt", "sha256": "0", "size": 1})
     data["files"].append({"path": "/etc/passwd", "sha256": "0", "size": 1})
     manifest.write_text(json.dumps(data), encoding="utf-8")
-    assert verify_bundle(bundle_dir) == [
-        "invalid: manifest.json lists a path outside the bundle: '../../outside.txt'",
-        "invalid: manifest.json lists a path outside the bundle: '/etc/passwd'",
-    ]
+    [problem] = verify_bundle(bundle_dir)  # the one door refuses the manifest before any file is opened
+    assert problem.startswith("invalid: manifest.json is not a qaagent evidence manifest (files.")
+    assert "'../../outside.txt' is not a path inside the bundle" in problem
+    data["files"] = [f for f in data["files"] if f["path"] != "../../outside.txt"]
+    manifest.write_text(json.dumps(data), encoding="utf-8")
+    [problem] = verify_bundle(bundle_dir)
+    assert "'/etc/passwd' is not a path inside the bundle" in problem

@@ -47,8 +47,7 @@ from qaagent.evidence.gitinfo import git_info
 from qaagent.evidence.read import (
     MANIFEST,
     BundleError,
-    load_document,
-    parse_manifest,
+    open_manifest,
     read_manifest,
 )
 from qaagent.evidence.records import RECORDS_NAME, RecordWriter
@@ -56,7 +55,7 @@ from qaagent.evidence.verify import file_entries, walk
 from qaagent.files import Digest, StreamedFile, atomic_write_text, sha256_file
 from qaagent.junit.write import DEFAULT_MAX_OUTPUT, MergedJUnit
 from qaagent.options import Shard
-from qaagent.redact import Redactor, copy_redacted
+from qaagent.redact import Redactor, copy_redacted, copy_redacted_bytes, text_encoding
 from qaagent.results import FailOn, RunResult, conclusion
 from qaagent.stream import CaseText, CaseWriter, stream_run
 
@@ -64,7 +63,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
 
 TOOL_NAME = "qaagent"
-_SUITE_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+_SUITE_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*\Z")
 
 
 def make_run_id(now: datetime, shard: Shard | None = None, *, evidence_dir: Path | None = None) -> str:
@@ -97,17 +96,35 @@ def _jsonable(value: Any, redactor: Redactor) -> Any:
     return redactor.redact(str(value))
 
 
-#: bytes looked at to tell a text file (redacted) from a binary one (kept byte for byte)
+#: bytes looked at to tell a text file (UTF-8 or UTF-16) from a binary one (`redact.text_encoding`)
 _SNIFF_BYTES = 8192
 
 
-def _is_text(path: Path) -> bool:
-    """Whether a suite's file is text, whatever its name (`config.yaml`, `trace.har`): no NUL byte."""
+def _redact_file(path: Path, redactor: Redactor) -> None:
+    """Redact one file a suite left, whatever its name: as text (UTF-8, UTF-16) or as bytes.
+
+    A text file is rewritten redacted; a binary one (a NUL in its first 8 KiB, not UTF-16) has
+    the bytes of every form of every secret masked in place, and is rewritten only when one was.
+    """
+    with path.open("rb") as src:
+        encoding = text_encoding(src.read(_SNIFF_BYTES))
+    tmp = path.with_name(f".{path.name}.redacting")
     try:
-        with path.open("rb") as handle:
-            return b"\0" not in handle.read(_SNIFF_BYTES)
-    except OSError:
-        return False
+        if encoding is not None:
+            try:
+                with path.open("rb") as src, tmp.open("wb") as dst:
+                    copy_redacted(src, dst, redactor, encoding=encoding)
+            except UnicodeDecodeError:  # not UTF-16 after all (an odd number of bytes): as binary
+                pass
+            else:
+                tmp.replace(path)
+                return
+        with path.open("rb") as src, tmp.open("wb") as dst:
+            found = copy_redacted_bytes(src, dst, redactor)
+        if found:
+            tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 @dataclass
@@ -197,19 +214,16 @@ class Bundle:
         atomic_write_text(self.manifest_path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
 
     def _redact_logs(self, run: RunResult) -> None:
-        """Redact every text file the suites left in the bundle: logs, kept JUnit, rerun files."""
+        """Redact every file the suites left in the bundle: logs, kept JUnit, rerun files, artifacts."""
         suites = self.dir / "suites"
-        logs = {p for p in suites.rglob("*") if p.is_file() and not p.is_symlink() and _is_text(p)}
+        logs = {p for p in suites.rglob("*") if p.is_file() and not p.is_symlink()}
         for suite in run.suites:
             for attempt in suite.attempts:
                 log = attempt.log_path
                 if log is not None and log.is_file() and log.resolve().is_relative_to(self.dir.resolve()):
                     logs.add(log)
         for log in sorted(logs):
-            tmp = log.with_name(f".{log.name}.redacting")
-            with log.open("rb") as src, tmp.open("wb") as dst:
-                copy_redacted(src, dst, self.redactor)
-            tmp.replace(log)
+            _redact_file(log, self.redactor)
 
     def _fold_read_junit(self, run: RunResult) -> dict[tuple[str, int], list[dict[str, Any]]]:
         """Remove the suites' own JUnit files that were read completely; their digests per attempt.
@@ -373,11 +387,10 @@ def record_file(bundle_dir: Path, rel: str, digest: Digest) -> None:
         raise QAAgentError(f"refusing to write {rel!r} into the evidence bundle")
     manifest_path = bundle_dir / MANIFEST
     try:
-        manifest = load_document(bundle_dir)
+        manifest = open_manifest(bundle_dir).document  # validated: the entries kept are a manifest's
     except BundleError as exc:
         raise BundleError(f"{bundle_dir}: not an evidence bundle ({exc.message})") from None
-    parse_manifest(manifest, bundle_dir)  # the entries kept as they are must be a manifest's
-    if not isinstance(manifest.get("files"), list):
+    if not isinstance(manifest.get("files"), list):  # the model's default: the document has none
         raise BundleError(f"{bundle_dir}: not an evidence bundle ({MANIFEST} has no 'files' list)")
     key = pure.as_posix()
     entry = {"path": key, "sha256": digest.sha256, "size": digest.size}

@@ -21,6 +21,7 @@ import json
 import re
 import zlib
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Annotated, Any
 
@@ -39,7 +40,7 @@ MAX_RECORD_LINE = 4 * 1024 * 1024
 #: the manifest versions this reader understands
 SCHEMA_VERSIONS = (1,)
 #: what a run id looks like (`evidence.bundle.make_run_id`); a bundle's folder is named by it
-RUN_ID_RE = re.compile(r"^\d{8}_\d{6}Z(?:_shard-\d+of\d+)?(?:-\d+)?$")
+RUN_ID_RE = re.compile(r"^\d{8}_\d{6}Z(?:_shard-\d+of\d+)?(?:-\d+)?\Z")
 #: bytes of manifest.json read at most (a manifest of 100,000 files is about 20 MB)
 MAX_MANIFEST_BYTES = 64 * 1024 * 1024
 #: C0 and C1 controls: no path of a bundle holds one
@@ -169,6 +170,13 @@ class GitInfo(_Model):
     repository: str | None = None
 
 
+class ToolInfo(_Model):
+    """The program that wrote the bundle."""
+
+    name: str = ""
+    version: str | None = None
+
+
 class ProfileInfo(_Model):
     """The profile the run read."""
 
@@ -183,12 +191,20 @@ class RunningProcess(_Model):
     host: str
 
 
+class MissingEntry(_Model):
+    """A report the run could not write, and why (the manifest's `missing`)."""
+
+    path: str
+    reason: str = ""
+
+
 class Manifest(_Model):
     """manifest.json. `settings` stays a JSON object: its shape is the plan's (`Plan.settings`)."""
 
     schema_version: int = 1
     run_id: RunId
     status: str
+    tool: ToolInfo = ToolInfo()
     started: str | None = None
     finished: str | None = None
     project: str = ""
@@ -207,6 +223,8 @@ class Manifest(_Model):
     not_run: tuple[str, ...] = ()
     fail_on: tuple[str, ...] = ()
     files: tuple[FileEntry, ...] = ()
+    #: reports the run could not write
+    missing: tuple[MissingEntry, ...] = ()
 
     def suite(self, name: str) -> SuiteEntry | None:
         """The entry of suite `name`, if the run has one."""
@@ -241,48 +259,68 @@ class Record(_Model):
     outcome: str | None = None
 
 
-def load_document(bundle_dir: Path) -> Any:
-    """manifest.json as parsed JSON; a `BundleError` whose message is verify's ``missing:``/``invalid:``.
+@dataclass(frozen=True)
+class OpenedManifest:
+    """manifest.json as the one door read it: the document as written, and its validated model."""
+
+    #: the JSON object itself (a copy of its own: `record_file` rewrites it)
+    document: dict[str, Any]
+    manifest: Manifest
+
+
+def open_manifest(bundle_dir: Path) -> OpenedManifest:
+    """The one door to a bundle's manifest.json: opened, size-limited, parsed and validated.
 
     The manifest must be a regular file (not a link, FIFO or device) of at most
-    `MAX_MANIFEST_BYTES`: a planted FIFO cannot hang a reader, nor `/dev/zero` fill its memory.
+    `MAX_MANIFEST_BYTES`: a planted FIFO cannot hang a reader, nor `/dev/zero` fill its
+    memory. Then it must be a JSON object of a `schema_version` this reader knows that
+    validates as a `Manifest`. A `BundleError` otherwise, whose message is verify's
+    ``missing: manifest.json`` or ``invalid: manifest.json …``.
     """
     path = bundle_dir / MANIFEST
     try:
         if path.is_symlink():
             raise BundleError(f"invalid: {MANIFEST} is a symbolic link, not a file")
         raw = read_regular(path, MAX_MANIFEST_BYTES)
-        return json.loads(raw.decode("utf-8"))
+        document = json.loads(raw.decode("utf-8"))
     except FileNotFoundError:
         raise BundleError(f"missing: {MANIFEST}") from None
-    except (NotRegularFileError, FileTooLargeError) as exc:
+    except FileTooLargeError as exc:
+        raise BundleError(
+            f"invalid: {MANIFEST} {exc.strerror}, more than the {MAX_MANIFEST_BYTES} byte limit"
+        ) from None
+    except NotRegularFileError as exc:
         raise BundleError(f"invalid: {MANIFEST} {exc.strerror}") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise BundleError(f"invalid: {MANIFEST} ({exc.__class__.__name__}: {exc})") from None
     except RecursionError:  # json's answer to a hostile, deeply nested document
         raise BundleError(f"invalid: {MANIFEST} is nested too deeply to be a manifest") from None
+    return OpenedManifest(document, _validated(document, f"invalid: {MANIFEST}"))
 
 
 def parse_manifest(document: Any, where: Path) -> Manifest:
-    """Validate a parsed manifest; a `BundleError` naming the first bad field."""
+    """Validate a manifest held in memory (a run's own, before it is written); a `BundleError` if not."""
+    return _validated(document, f"{where}: {MANIFEST}")
+
+
+def _validated(document: Any, what: str) -> Manifest:
     if not isinstance(document, dict):
-        raise BundleError(f"{where}: {MANIFEST} is not a qaagent evidence manifest (not a JSON object)")
+        raise BundleError(f"{what} is not a qaagent evidence manifest (not a JSON object)")
     version = document.get("schema_version", 1)
     if version not in SCHEMA_VERSIONS:
-        raise BundleError(f"{where}: {MANIFEST} has schema_version {version!r}; this qaagent reads 1")
+        raise BundleError(f"{what} has schema_version {version!r}; this qaagent reads 1")
     try:
         return Manifest.model_validate(document)
     except ValidationError as exc:
-        raise BundleError(f"{where}: {MANIFEST} is not a qaagent evidence manifest ({_first(exc)})") from None
+        raise BundleError(f"{what} is not a qaagent evidence manifest ({_first(exc)})") from None
 
 
 def read_manifest(bundle_dir: Path) -> Manifest:
     """The bundle's manifest, validated; a `BundleError` when it is missing, unreadable or malformed."""
     try:
-        document = load_document(bundle_dir)
+        return open_manifest(bundle_dir).manifest
     except BundleError as exc:
         raise BundleError(f"{bundle_dir}: not a readable evidence bundle ({exc.message})") from None
-    return parse_manifest(document, bundle_dir)
 
 
 def records_path(bundle_dir: Path) -> Path | None:
@@ -343,7 +381,7 @@ def _first(exc: ValidationError) -> str:
     return f"{where}: {error['msg']}"
 
 
-# -- the guarded manifest of an untrusted bundle (``qaagent history import``, a run's own record) ---
+# -- for ``qaagent history import``: a records file's own checks, the manifest as its document ------
 
 
 def regular_file(path: Path, limit: int, what: str) -> int:

@@ -15,9 +15,7 @@ import stat
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pydantic import ValidationError
-
-from qaagent.evidence.read import MANIFEST, RUN_ID_RE, BundleError, FileEntry, load_document, safe_relative
+from qaagent.evidence.read import MANIFEST, BundleError, FileEntry, open_manifest
 from qaagent.files import Digest, sha256_file
 
 if TYPE_CHECKING:
@@ -70,26 +68,15 @@ def file_entries(bundle_dir: Path, known: Mapping[str, Digest] | None = None) ->
     return entries
 
 
-def _load_listing(bundle_dir: Path) -> tuple[list[Any] | None, list[str]]:
+def _load_listing(bundle_dir: Path) -> tuple[tuple[FileEntry, ...] | None, list[str]]:
+    """The files the manifest lists (read through the one door), and what it says is wrong."""
     try:
-        manifest = load_document(bundle_dir)
+        manifest = open_manifest(bundle_dir).manifest
     except BundleError as exc:
         return None, [exc.message]
-    files = manifest.get("files") if isinstance(manifest, dict) else None
-    if not isinstance(files, list):
-        return None, [f"invalid: {MANIFEST} has no 'files' list"]
-    run_id = manifest.get("run_id")
-    if not isinstance(run_id, str) or not RUN_ID_RE.match(run_id):
-        return None, [f"invalid: {MANIFEST} run_id {run_id!r} is not a qaagent run id"]
-    if manifest.get("status") == "running":
-        return files, [f"incomplete: {MANIFEST} says the run is still running (it did not finish)"]
-    missing = manifest.get("missing")
-    problems = [
-        f"not written: {m.get('path')} ({m.get('reason')})"
-        for m in (missing if isinstance(missing, list) else [])
-        if isinstance(m, dict)
-    ]
-    return files, problems
+    if manifest.status == "running":
+        return manifest.files, [f"incomplete: {MANIFEST} says the run is still running (it did not finish)"]
+    return manifest.files, [f"not written: {m.path} ({m.reason})" for m in manifest.missing]
 
 
 def verify_bundle(bundle_dir: Path) -> list[str]:
@@ -105,16 +92,7 @@ def verify_bundle(bundle_dir: Path) -> list[str]:
     if files is None:
         return problems
     listed: set[str] = set()
-    for raw in files:
-        named = raw.get("path") if isinstance(raw, dict) else None
-        if isinstance(named, str) and not safe_relative(named):
-            problems.append(f"invalid: {MANIFEST} lists a path outside the bundle: {named!r}")
-            continue
-        try:
-            entry = FileEntry.model_validate(raw)
-        except ValidationError:
-            problems.append(f"invalid: {MANIFEST} file entry {raw!r}")
-            continue
+    for entry in files:
         rel = entry.path  # a path inside the bundle: the reader's `BundlePath` checked it
         listed.add(rel)
         path = bundle_dir / rel

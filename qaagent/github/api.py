@@ -35,6 +35,12 @@ practices for using the REST API" and "Rate limits for the REST API"):
 - Every request body passes the process's redactor, and the token is
   registered with it (`qaagent.redact`): no message, warning or body can show it.
   The token lives in a `Secret` whose repr hides it.
+- **Cancel.** Given the run's cancel flag, a client that sees it set (a signal
+  while publishing) gives the request in flight at most `CANCEL_IN_FLIGHT`
+  seconds more (`qaagent.github.deadline.CancelWatch`), retries nothing, waits
+  out no pacing, sends nothing new except the one request a caller lets through
+  with `final_request` (the check run's `cancelled` conclusion), and spends at
+  most `CANCEL_SECONDS` from the signal on.
 - Clock and sleep are injectable (`qaagent.github.clock.Clock`) so tests run on a fake clock.
 
 Its errors are `qaagent.github.errors`'.
@@ -42,7 +48,9 @@ Its errors are `qaagent.github.errors`'.
 
 from __future__ import annotations
 
+import contextlib
 import json as jsonlib
+import threading
 import time
 from collections.abc import Iterator, Mapping
 from http import HTTPStatus
@@ -64,7 +72,7 @@ from qaagent.github.answers import (
 )
 from qaagent.github.clock import Clock, SystemClock
 from qaagent.github.context import DEFAULT_API_URL
-from qaagent.github.deadline import CURRENT, Deadline, DeadlineAdapter
+from qaagent.github.deadline import CANCEL_IN_FLIGHT, CURRENT, CancelWatch, Deadline, DeadlineAdapter
 from qaagent.github.errors import GaveUpError, GitHubAPIError, PermissionDeniedError
 
 MUTATING = frozenset({"POST", "PATCH", "PUT", "DELETE"})
@@ -135,6 +143,7 @@ class GitHubClient:
         min_interval: float = MIN_MUTATION_INTERVAL,
         timeout: float = 30.0,
         user_agent: str = "qaagent",
+        cancel: threading.Event | None = None,
     ) -> None:
         self._token = token if isinstance(token, Secret) else Secret(token)
         if self._token:
@@ -150,6 +159,7 @@ class GitHubClient:
         self.requests = 0  #: HTTP requests sent, retries and redirects included
         self._gave_up: str | None = None
         self._last_mutation: float | None = None
+        self._cancel = CancelWatch(cancel) if cancel is not None else None
         self._session = requests.Session()
         adapter = DeadlineAdapter()
         self._session.mount("http://", adapter)
@@ -167,6 +177,8 @@ class GitHubClient:
 
     def close(self) -> None:
         """Close the connection pool."""
+        if self._cancel is not None:
+            self._cancel.close()
         self._session.close()
 
     def __enter__(self) -> Self:
@@ -182,8 +194,18 @@ class GitHubClient:
 
     @property
     def left(self) -> float:
-        """Seconds of the budget left."""
-        return self.budget - self.spent
+        """Seconds of the budget left (after a cancel, at most what is left of `CANCEL_SECONDS`)."""
+        left = self.budget - self.spent
+        return left if self._cancel is None else min(left, self._cancel.left())
+
+    @property
+    def cancelled(self) -> bool:
+        """Whether the run's cancel flag is set: nothing new is sent but a `final_request`."""
+        return self._cancel is not None and self._cancel.is_set()
+
+    def final_request(self) -> contextlib.AbstractContextManager[None]:
+        """Inside the block, after a cancel, one more request may go out (and no retry of it)."""
+        return self._cancel.final_request() if self._cancel is not None else contextlib.nullcontext()
 
     # -- public calls -------------------------------------------------------
 
@@ -282,14 +304,13 @@ class GitHubClient:
     ) -> tuple[Any, dict[str, str]]:
         method = method.upper()
         where = f"{method} {urlsplit(url).path}"
-        if self._gave_up is not None:
-            raise GaveUpError(f"{where}: not sent (the client stopped: {self._gave_up})", repeated=True)
+        self._may_send(where)
         body = redacted(json)
         attempt = 0
         redirects = 0
         secondary = 0  # secondary rate limits met so far: each waits twice as long as the last
         while True:
-            if method in MUTATING if paced is None else paced:
+            if (method in MUTATING if paced is None else paced) and not self.cancelled:
                 self._pace()
             if self.left <= 0:
                 raise self._give_up(f"{where}: not sent: the {self.budget:.0f} s API budget is used up")
@@ -303,6 +324,8 @@ class GitHubClient:
                 url, params = outcome.url, None
                 continue
             attempt += 1
+            if self.cancelled:
+                raise GaveUpError(f"{where}: not retried: the run was cancelled ({outcome.reason})")
             if outcome.wait is None:
                 wait = min(MAX_BACKOFF, 2.0 ** (attempt - 1))
             elif outcome.wait < 0:
@@ -311,6 +334,13 @@ class GitHubClient:
                 wait = outcome.wait
             why = f"{where}: gave up after {attempt} attempt(s) ({outcome.reason})"
             self._wait(wait, why, rate_limited=outcome.rate_limited)
+
+    def _may_send(self, where: str) -> None:
+        """A `GaveUpError` when the client stopped, or the run was cancelled (but for a `final_request`)."""
+        if self._gave_up is not None:
+            raise GaveUpError(f"{where}: not sent (the client stopped: {self._gave_up})", repeated=True)
+        if self._cancel is not None and self._cancel.refuses():
+            raise GaveUpError(f"{where}: not sent: the run was cancelled", repeated=True)
 
     def _send(
         self,
@@ -328,6 +358,10 @@ class GitHubClient:
         self.requests += 1
         started = time.monotonic()
         CURRENT.deadline = deadline
+        if self._cancel is not None:
+            self._cancel.in_flight = deadline
+            if self._cancel.is_set():  # set before the deadline was known: cut it short too
+                deadline.shorten(CANCEL_IN_FLIGHT)
         try:
             answer = self._exchange(method, url, body, params, deadline)
         except TooLargeError:
@@ -339,6 +373,8 @@ class GitHubClient:
         finally:
             deadline.cancel()
             CURRENT.deadline = None
+            if self._cancel is not None:
+                self._cancel.in_flight = None
             self.request_seconds += time.monotonic() - started
         status = answer.status
         if HTTPStatus.OK <= status < HTTPStatus.MULTIPLE_CHOICES:

@@ -12,7 +12,7 @@ message and raw_details ≤ 64 KB.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
@@ -120,12 +120,13 @@ def complete_check_run(
     text: str | None = None,
     annotations: Iterable[CheckAnnotation] = (),
     details_url: str = "",
+    on_concluded: Callable[[int], None] | None = None,
 ) -> tuple[int, str]:
     """Complete the check run (creating it if `check_run_id` is None) and add every annotation.
 
     Returns the check run's id and its web address (`html_url`, "" if GitHub gave none).
     The conclusion is set by the first request, so it stands even if a later annotation
-    batch fails.
+    batch fails; `on_concluded` learns the id as soon as that request is answered.
     """
     output: dict[str, Any] = {
         "title": title[:TITLE_CHARS] or name,
@@ -154,6 +155,8 @@ def complete_check_run(
         body["output"] = {**output, "annotations": []}
         check_run_id, url = _conclude(client, repository, check_run_id, body, head_sha)
         raise AnnotationsRefusedError(check_run_id, str(exc), _web_url(url)) from None
+    if on_concluded is not None:
+        on_concluded(check_run_id)
     for batch in batches:
         client.request(
             "PATCH",

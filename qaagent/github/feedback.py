@@ -85,8 +85,12 @@ class GitHubFeedback:
         bundle_dir: Path,
         junit: Path,
         notes: Sequence[str] = (),
+        cancel: threading.Event | None = None,
     ) -> None:
-        """Publish everything; problems become warnings. `render` renders the check run and comment."""
+        """Publish everything; problems become warnings. `render` renders the check run and comment.
+
+        `cancel` set while publishing (a signal) stops it: see `publish`.
+        """
         evidence = display_path(bundle_dir, self.root)
         junit_rel = display_path(junit, self.root)
         problem = self.write_outputs(run, fail_on=fail_on, evidence=evidence, junit=junit_rel)
@@ -114,8 +118,11 @@ class GitHubFeedback:
             notes=notes,
             stream=self.stream,
             warnings=[problem] if problem else [],
+            cancel=cancel,
             # Cancelled: GitHub kills the job 10 s after the first signal; the bundle is written.
-            budget=CANCELLED_BUDGET if run.cancelled else finish_budget(),
+            budget=CANCELLED_BUDGET
+            if run.cancelled or (cancel is not None and cancel.is_set())
+            else finish_budget(),
         )
         late = self._write({"check-url": published.check_url, "comment-url": published.comment_url})
         if late and not problem:  # the same cause was already in publish's one warning otherwise

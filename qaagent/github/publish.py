@@ -10,6 +10,7 @@ permission (a fork's read-only token) becomes ONE warning saying which
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
@@ -36,7 +37,7 @@ if TYPE_CHECKING:
     from qaagent.github.clock import Clock
     from qaagent.github.context import GitHubContext
     from qaagent.options import AnnotateMode, CommentMode, SummaryMode
-    from qaagent.results import FailOn, RunResult
+    from qaagent.results import Conclusion, FailOn, RunResult
 
 #: GitHub's step-summary limit is 1 MiB; stay a little under it
 STEP_SUMMARY_BYTES = 1_000_000
@@ -132,6 +133,7 @@ def publish(
     summary_title: str | None = None,
     published: Published | None = None,
     warnings: Sequence[str] = (),
+    cancel: threading.Event | None = None,
 ) -> list[str]:
     """Write annotations and the job summary, complete the check run, update the comment.
 
@@ -146,7 +148,9 @@ def publish(
     the job summary only (a mode other than full, or a title, renders it anew);
     `summary_title` heads the job summary, the check run's summary and the
     comment; `published`, when given, receives the check run's and the
-    comment's web addresses.
+    comment's web addresses. `cancel` is the run's cancel flag: set while
+    publishing (a signal), the rest is not published and one last request
+    concludes the check run as `cancelled` (`_publish_api`).
     """
     if junit_path:
         shown = junit_path.replace("`", "'")
@@ -189,7 +193,9 @@ def publish(
     # A fork's `workflow_run` has no PR number in its event: it is looked up by the tested branch.
     wants_comment = comment and comment_mode != "off" and (ctx.pr_number is not None or bool(ctx.head_label))
     if check_name or wants_comment:
-        _publish_api(job, check_name, check_run_id, comment=wants_comment, clock=clock, budget=budget)
+        _publish_api(
+            job, check_name, check_run_id, comment=wants_comment, clock=clock, budget=budget, cancel=cancel
+        )
     if job.missing:
         grants = " and ".join(f"`{p}`" for p in dict.fromkeys(job.missing))
         problems.append(
@@ -239,6 +245,7 @@ class _Job:
     comment_mode: CommentMode = "always"
     annotate: AnnotateMode = "failures-and-flaky"
     published: Published = field(default_factory=Published)
+    check_run_id: int | None = None  #: the check run, once known (created at the start or here)
     warnings: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)  #: permissions the token lacks
 
@@ -264,54 +271,84 @@ def _publish_api(
     comment: bool,
     clock: Clock | None,
     budget: float,
+    cancel: threading.Event | None = None,
 ) -> None:
+    """The check run and the comment; after a cancel only one request, the check run's conclusion.
+
+    A run cancelled before it got here (or a signal during the reports) sends that one request
+    at once. A signal while publishing stops the rest: the request in flight ends within the
+    client's cancel budget, nothing else is sent, and one last request concludes the check
+    run as `cancelled`.
+    """
     if not job.token:
         job.warnings.append("no github-token: the check run and the pull-request comment were skipped")
         return
     if not job.ctx.repository:
         job.warnings.append("GITHUB_REPOSITORY is not set: no check run or comment was published")
         return
-    cancelled = job.run.cancelled
+    job.check_run_id = check_run_id
+    cancelled = job.run.cancelled or (cancel is not None and cancel.is_set())
     if cancelled:
         # After a signal GitHub kills the job 10 s later: one request within CANCEL_BUDGET seconds,
         # the check run's conclusion without annotations (no paced batches, no comment).
         budget = min(budget, CANCEL_BUDGET)
-    with GitHubClient(job.token, api_url=job.ctx.api_url, clock=clock, budget=budget) as client:
-        if check_name:
-            job.attempt(
-                "could not publish the check run", _publish_check, client, check_name, check_run_id, cancelled
-            )
-        if comment and not cancelled:
+    with GitHubClient(
+        job.token, api_url=job.ctx.api_url, clock=clock, budget=budget, cancel=cancel
+    ) as client:
+        if check_name and not cancelled:
+            job.attempt("could not publish the check run", _publish_check, client, check_name)
+        if comment and not (cancelled or client.cancelled):
             job.attempt("could not update the pull-request comment", _publish_comment, client, check_name)
         elif comment:
             job.warnings.append("the run was cancelled: the pull-request comment was not updated")
+        if check_name and (cancelled or client.cancelled):
+            job.attempt("could not publish the check run", _publish_cancelled_check, client, check_name)
 
 
-def _publish_check(
-    job: _Job,
-    client: GitHubClient,
-    check_name: str,
-    check_run_id: int | None,
-    cancelled: bool,  # noqa: FBT001 - passed on by `attempt`
-) -> None:
-    c = job.run.counts
+def _publish_check(job: _Job, client: GitHubClient, check_name: str) -> None:
     try:
-        _, job.published.check_url = complete_check_run(
-            client,
-            job.ctx.repository,
-            check_run_id,
-            name=check_name,
-            head_sha=job.ctx.head_sha or job.ctx.sha,
-            conclusion=conclusion(job.run, job.fail_on),
-            title=f"{c.passed} passed, {c.failed} failed, {c.errors} errors, {c.flaky} flaky, "
-            f"{c.skipped} skipped",
-            summary=job.markdown(CHECK_SUMMARY_BYTES),
-            annotations=() if cancelled else check_annotations(job.run, annotate=job.annotate),
-            details_url=job.ctx.run_url,
-        )
+        _complete(job, client, check_name, conclusion(job.run, job.fail_on), annotated=True)
     except AnnotationsRefusedError as exc:
         job.published.check_url = exc.url  # completed, without its annotations
         raise
+    except GitHubAPIError:
+        if not client.cancelled:
+            raise
+        # a signal stopped it: `_publish_cancelled_check` sends the one last request
+
+
+def _publish_cancelled_check(job: _Job, client: GitHubClient, check_name: str) -> None:
+    """The one request after a cancel: the check run completed as `cancelled`, no annotations."""
+    with client.final_request():
+        _complete(job, client, check_name, "cancelled", annotated=False)
+
+
+def _complete(
+    job: _Job,
+    client: GitHubClient,
+    check_name: str,
+    concluded: Conclusion,
+    *,
+    annotated: bool,
+) -> None:
+    def remember(check_run_id: int) -> None:  # a cancel may stop the annotation batches after it
+        job.check_run_id = check_run_id
+
+    c = job.run.counts
+    job.check_run_id, job.published.check_url = complete_check_run(
+        client,
+        job.ctx.repository,
+        job.check_run_id,
+        name=check_name,
+        head_sha=job.ctx.head_sha or job.ctx.sha,
+        conclusion=concluded,
+        title=f"{c.passed} passed, {c.failed} failed, {c.errors} errors, {c.flaky} flaky, "
+        f"{c.skipped} skipped",
+        summary=job.markdown(CHECK_SUMMARY_BYTES),
+        annotations=check_annotations(job.run, annotate=job.annotate) if annotated else (),
+        details_url=job.ctx.run_url,
+        on_concluded=remember,
+    )
 
 
 def _publish_comment(job: _Job, client: GitHubClient, check_name: str | None) -> None:

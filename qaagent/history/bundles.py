@@ -44,7 +44,7 @@ MAX_LINE_BYTES = MAX_RECORD_LINE
 #: longest text field taken from a manifest (run id, branch, commit…)
 MAX_FIELD = 1000
 _STATUSES = ("passed", "failed", "error", "skipped")
-_PR_REF = re.compile(r"^refs/pull/(\d{1,9})/(?:merge|head)$")
+_PR_REF = re.compile(r"^refs/pull/(\d{1,9})/(?:merge|head)\Z")
 
 
 @dataclass(frozen=True)

@@ -7,11 +7,11 @@ for tracebacks, captured output and earlier attempts, fed to the same writer a r
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from qaagent.errors import JUnitError
 from qaagent.evidence.bundle import record_file
-from qaagent.evidence.read import BundleError, iter_records, load_document, parse_manifest
+from qaagent.evidence.read import BundleError, iter_records, open_manifest
 from qaagent.files import StreamedFile
 from qaagent.junit.read import iter_junit_cases
 from qaagent.report.html import REPORT_NAME, STATUS_CODE, HtmlReport
@@ -26,16 +26,14 @@ if TYPE_CHECKING:
 
 
 def load_manifest(bundle_dir: Path) -> dict[str, Any]:
-    """The bundle's manifest, validated by the one bundle reader, as the JSON object the page shows.
+    """The bundle's manifest through the one door, as the JSON object the page's writer takes.
 
     A `UsageError` when it is not a readable bundle.
     """
     try:
-        document = load_document(bundle_dir)
+        return open_manifest(bundle_dir).document
     except BundleError as exc:
         raise BundleError(f"{bundle_dir}: not an evidence bundle ({exc.message})") from None
-    parse_manifest(document, bundle_dir)
-    return cast("dict[str, Any]", document)
 
 
 class BundleCases:

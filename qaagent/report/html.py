@@ -34,6 +34,7 @@ from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+from qaagent.evidence.read import AttemptEntry, Manifest, SuiteEntry, parse_manifest
 from qaagent.evidence.records import MESSAGE_LIMIT, id_prefix_of
 from qaagent.files import StreamedFile
 from qaagent.report.comparison import html_groups
@@ -56,8 +57,8 @@ DATA_VERSION = 2
 #: status letters in the embedded rows (keeps 100,000 rows small)
 STATUS_CODE = {"passed": "p", "failed": "f", "error": "e", "skipped": "s"}
 _CONCLUSION_ICON = {"success": "✅", "failure": "❌", "cancelled": "⏹️", "running": "⏳"}
-_SAFE_URL = re.compile(r"^https://[A-Za-z0-9.-]+(?::\d+)?$")
-_SAFE_REPO = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
+_SAFE_URL = re.compile(r"^https://[A-Za-z0-9.-]+(?::\d+)?\Z")
+_SAFE_REPO = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+\Z")
 #: the JSON string encoder (C, ``ensure_ascii=False``); the data block is base64, so no HTML escaping
 _json = json.encoder.encode_basestring
 _CACHE_SIZE = 4096
@@ -109,16 +110,16 @@ class HtmlReport:
 
     def begin(self, run: RunResult | None, manifest: Mapping[str, Any]) -> None:  # noqa: ARG002 - the CaseWriter protocol
         """Everything up to the data: head, header, timeline, suite sections; the data's start."""
-        document = dict(manifest)
-        self._suite_names = [str(s.get("name", "")) for s in _suites(document)]
+        document = parse_manifest(dict(manifest), self.out.path.parent)  # the one reader's typed view
+        self._suite_names = [s.name for s in document.suites]
         self._suite_index = {name: i for i, name in enumerate(self._suite_names)}
-        self._prefix = id_prefix_of(document.get("started"))
-        self._compared = html_groups(document)
+        self._prefix = id_prefix_of(document.started)
+        self._compared = html_groups(manifest)  # the raw manifest: the model does not keep `history`
         style = _asset("report.css")
         if "</" in style:  # our own asset: a bug, not input
             msg = "report assets must not contain '</'"
             raise AssertionError(msg)
-        title = f"qaagent report — {document.get('project') or ''} {document.get('run_id') or ''}".strip()
+        title = f"qaagent report — {document.project} {document.run_id}".strip()
         self.out.write(
             page_start(title, style, nonce=self._nonce, img_src="'self' data:")
             + '<a class="skip" href="#problems">Skip to failed and flaky tests</a>'
@@ -240,56 +241,47 @@ def _rerun(rerun: ReportRerun) -> str:
 # -- the page's parts -------------------------------------------------------------------------------
 
 
-def _obj(value: object) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _suites(manifest: dict[str, Any]) -> list[dict[str, Any]]:
-    suites = manifest.get("suites")
-    return [s for s in suites if isinstance(s, dict)] if isinstance(suites, list) else []
-
-
 def _asset(name: str) -> str:
     return resources.files("qaagent.report").joinpath("assets", name).read_text(encoding="utf-8")
 
 
-def _ci_link(manifest: dict[str, Any]) -> str:
-    ci = _obj(manifest.get("ci"))
-    repository = (
-        (manifest.get("git") or {}).get("repository") if isinstance(manifest.get("git"), dict) else None
-    )
-    if not ci or not ci.get("run_id"):
+def _ci_link(manifest: Manifest) -> str:
+    ci = manifest.ci or {}
+    repository = manifest.git.repository
+    run_id = ci.get("run_id")
+    if not run_id:
         return ""
-    run_id = str(ci.get("run_id"))
-    label = f"run {_e(run_id)}" + (f", attempt {_e(ci.get('run_attempt'))}" if ci.get("run_attempt") else "")
-    server = str(ci.get("server_url") or "")
-    if (
-        _SAFE_URL.match(server)
-        and isinstance(repository, str)
-        and _SAFE_REPO.match(repository)
-        and run_id.isdigit()
-    ):
+    attempt = ci.get("run_attempt")
+    label = f"run {_e(run_id)}" + (f", attempt {_e(attempt)}" if attempt else "")
+    server = ci.get("server_url") or ""
+    if _SAFE_URL.match(server) and repository and _SAFE_REPO.match(repository) and run_id.isdigit():
         url = f"{server}/{repository}/actions/runs/{run_id}"
         return f'<a href="{_e(url)}" rel="noreferrer">{label}</a>'
     return label
 
 
-def _header(manifest: dict[str, Any]) -> str:
-    totals = _obj(manifest.get("totals"))
-    status = str(manifest.get("status") or "unknown")
-    git = _obj(manifest.get("git"))
-    settings = _obj(manifest.get("settings"))
-    tool = _obj(manifest.get("tool"))
-    wall = _number(totals.get("duration"))
-    suite_time = _number(totals.get("suite_time"))
-    speedup = f" · speed-up ×{suite_time / wall:.2f}" if wall > 0 and suite_time > wall else ""
-    retries = sorted(
+def _retries(settings: dict[str, Any]) -> list[str]:
+    """The suites' retry counts in the plan's settings (a JSON object of the plan's shape)."""
+    suites = settings.get("suites")
+    if not isinstance(suites, dict):
+        return []
+    return sorted(
         {
             str(s.get("retry_count"))
-            for s in (settings.get("suites") or {}).values()
+            for s in suites.values()
             if isinstance(s, dict) and s.get("retry_count") is not None
         }
     )
+
+
+def _header(manifest: Manifest) -> str:
+    totals = manifest.totals or {}
+    status = manifest.status or "unknown"
+    git = manifest.git
+    settings = manifest.settings
+    wall = _number(totals.get("duration"))
+    suite_time = _number(totals.get("suite_time"))
+    speedup = f" · speed-up ×{suite_time / wall:.2f}" if wall > 0 and suite_time > wall else ""
     cells = [
         ("total", "Total"),
         ("passed", "Passed"),
@@ -307,24 +299,25 @@ def _header(manifest: dict[str, Any]) -> str:
         for key, label in cells
     )
     workers = settings.get("max_workers")
-    fail_on = ", ".join(str(x) for x in manifest.get("fail_on") or settings.get("fail_on") or [])
+    planned = settings.get("fail_on")
+    fail_on = ", ".join(manifest.fail_on or (map(str, planned) if isinstance(planned, list) else ()))
     settings_text = (
         f"parallel: {'yes' if settings.get('parallel') else 'no'}"
         f" · workers: {workers if workers is not None else '–'}"
-        f" · retries: {'/'.join(retries) or '0'}"
-        f" · shard: {manifest.get('shard') or '–'}"
+        f" · retries: {'/'.join(_retries(settings)) or '0'}"
+        f" · shard: {manifest.shard or '–'}"
         f" · fail on: {fail_on or '–'}"
     )
     facts = [
         ("Wall time", f"{fmt_seconds(wall)} (sum of suite times {fmt_seconds(suite_time)}{speedup})"),
-        ("Started", manifest.get("started")),
-        ("Finished", manifest.get("finished")),
-        ("Commit", git.get("sha")),
-        ("Ref", git.get("ref")),
-        ("Repository", git.get("repository")),
+        ("Started", manifest.started),
+        ("Finished", manifest.finished),
+        ("Commit", git.sha),
+        ("Ref", git.ref),
+        ("Repository", git.repository),
         ("Settings", settings_text),
-        ("Run id", manifest.get("run_id")),
-        ("qaagent", tool.get("version")),
+        ("Run id", manifest.run_id),
+        ("qaagent", manifest.tool.version),
     ]
     facts_html = "".join(
         f"<dt>{_e(k)}</dt><dd>{_e(v) if v not in (None, '') else '–'}</dd>" for k, v in facts
@@ -332,9 +325,9 @@ def _header(manifest: dict[str, Any]) -> str:
     ci = _ci_link(manifest)
     if ci:
         facts_html += f"<dt>CI run</dt><dd>{ci}</dd>"
-    not_run = manifest.get("not_run") or []
-    extra = f'<p class="warn">Not run: {_e(", ".join(map(str, not_run)))}</p>' if not_run else ""
-    project = manifest.get("project") or ""
+    not_run = manifest.not_run
+    extra = f'<p class="warn">Not run: {_e(", ".join(not_run))}</p>' if not_run else ""
+    project = manifest.project
     return (
         f"<header><h1>qaagent report{' — ' + _e(project) if project else ''}</h1>"
         f'<p class="conclusion c-{_e(status)}" id="conclusion">{_CONCLUSION_ICON.get(status, "")} '
@@ -354,33 +347,27 @@ def _base_branch_section(compared: dict[str, Any] | None) -> str:
     )
 
 
-def _suite_sections(manifest: dict[str, Any], names: list[str]) -> str:
+def _suite_sections(manifest: Manifest, names: list[str]) -> str:
     parts: list[str] = ['<section aria-labelledby="suites-h"><h2 id="suites-h">Suites</h2>']
-    manifest_suites = {str(s.get("name")): s for s in _suites(manifest)}
     for index, name in enumerate(names):
-        suite = manifest_suites.get(name, {})
-        counts = _obj(suite.get("counts"))
+        suite = manifest.suite(name) or SuiteEntry(name=name, status="")
+        counts = suite.counts
         count_text = " · ".join(
-            f"{int(_number(counts.get(k)))} {k}" for k in ("passed", "failed", "errors", "skipped", "flaky")
+            f"{getattr(counts, k)} {k}" for k in ("passed", "failed", "errors", "skipped", "flaky")
         )
-        command = " ".join(str(c) for c in suite.get("command") or [])
-        attempts_rows = "".join(
-            f"<tr>{_attempt_cells(a)}</tr>" for a in suite.get("attempts") or [] if isinstance(a, dict)
-        )
+        command = " ".join(suite.command)
+        attempts_rows = "".join(f"<tr>{_attempt_cells(a)}</tr>" for a in suite.attempts)
         batch_rows = "".join(
-            f"<tr><td>{_e(b.get('batch'))}</td><td>{_e(len(b.get('units') or []))}</td>"
-            f"{_attempt_cells(a)}</tr>"
-            for b in suite.get("batches") or []
-            if isinstance(b, dict)
-            for a in b.get("attempts") or []
-            if isinstance(a, dict)
+            f"<tr><td>{_e(b.batch)}</td><td>{_e(len(b.units))}</td>{_attempt_cells(a)}</tr>"
+            for b in suite.batches
+            for a in b.attempts
         )
-        problem = suite.get("error") or suite.get("skipped_reason")
+        problem = suite.error or suite.skipped_reason
         parts.append(
             f'<section class="suite" aria-labelledby="s{index}-h"><h3 id="s{index}-h">{_e(name)} '
-            f'<span class="badge st-{_e(suite.get("status"))}">{_e(suite.get("status") or "–")}</span></h3>'
-            f"<p>{_e(count_text)} · runner {_e(suite.get('runner') or '–')} · "
-            f"{_e(fmt_seconds(_number(suite.get('duration'))))}</p>"
+            f'<span class="badge st-{_e(suite.status)}">{_e(suite.status or "–")}</span></h3>'
+            f"<p>{_e(count_text)} · runner {_e(suite.runner or '–')} · "
+            f"{_e(fmt_seconds(_number(suite.duration)))}</p>"
             + (f"<p>Command: <code>{_e(command)}</code></p>" if command else "")
             + (f'<p class="warn">{_e(problem)}</p>' if problem else "")
             + (
@@ -406,12 +393,12 @@ def _suite_sections(manifest: dict[str, Any], names: list[str]) -> str:
     return "".join(parts)
 
 
-def _attempt_cells(attempt: dict[str, Any]) -> str:
+def _attempt_cells(attempt: AttemptEntry) -> str:
     """An attempt's cells: number, start, duration, return code, timed out, log."""
     return (
-        f"<td>{_e(attempt.get('number'))}</td><td>{_e(attempt.get('started'))}</td>"
-        f"<td>{_e(fmt_seconds(_number(attempt.get('duration'))))}</td><td>{_e(attempt.get('returncode'))}</td>"
-        f"<td>{'yes' if attempt.get('timed_out') else 'no'}</td><td>{_log_link(attempt.get('log'))}</td>"
+        f"<td>{_e(attempt.number)}</td><td>{_e(attempt.started)}</td>"
+        f"<td>{_e(fmt_seconds(_number(attempt.duration)))}</td><td>{_e(attempt.returncode)}</td>"
+        f"<td>{'yes' if attempt.timed_out else 'no'}</td><td>{_log_link(attempt.log)}</td>"
     )
 
 

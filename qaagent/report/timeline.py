@@ -6,14 +6,15 @@ so colour is never the only signal.
 
 from __future__ import annotations
 
-import html
 import math
 import re
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from qaagent.report.page import escape as _escape
 from qaagent.text import epoch, fmt_seconds
 
 if TYPE_CHECKING:
+    from qaagent.evidence.read import AttemptEntry, Manifest
     from qaagent.results import RunResult
 
 _OUTCOME_ICON = {"passed": "✓", "failed": "✗", "error": "!", "timed out": "⏱", "cancelled": "■"}
@@ -81,27 +82,16 @@ def number(value: object, default: float = 0.0) -> float:
     return float(value)
 
 
-def _escape(value: object) -> str:
-    return html.escape("" if value is None else str(value), quote=True)
-
-
-def _suites(manifest: dict[str, Any]) -> list[dict[str, Any]]:
-    suites = manifest.get("suites")
-    return [s for s in suites if isinstance(s, dict)] if isinstance(suites, list) else []
-
-
-def svg_timeline(manifest: dict[str, Any]) -> str:
+def svg_timeline(manifest: Manifest) -> str:
     """report.html's timeline section: one SVG bar per suite attempt on a shared axis."""
-    bars: list[tuple[int, dict[str, Any], float, float]] = []
-    suites = _suites(manifest)
+    bars: list[tuple[int, AttemptEntry, float, float]] = []
+    suites = manifest.suites
     for index, suite in enumerate(suites):
-        for attempt in suite.get("attempts") or []:
-            if not isinstance(attempt, dict):
-                continue
-            start = epoch(attempt.get("started"))
+        for attempt in suite.attempts:
+            start = epoch(attempt.started)
             if start is not None:
-                bars.append((index, attempt, start, max(0.0, number(attempt.get("duration")))))
-    run_start = epoch(manifest.get("started"))
+                bars.append((index, attempt, start, max(0.0, number(attempt.duration))))
+    run_start = epoch(manifest.started)
     if not bars:
         return (
             '<section aria-labelledby="tl-h"><h2 id="tl-h">Timeline</h2>'
@@ -109,7 +99,7 @@ def svg_timeline(manifest: dict[str, Any]) -> str:
         )
     origin = min([b[2] for b in bars] + ([run_start] if run_start is not None else []))
     end = max(b[2] + b[3] for b in bars)
-    run_end = epoch(manifest.get("finished"))
+    run_end = epoch(manifest.finished)
     if run_end is not None:
         end = max(end, run_end)
     span = max(end - origin, 0.001)
@@ -118,16 +108,14 @@ def svg_timeline(manifest: dict[str, Any]) -> str:
         items: list[str] = []
         for _, attempt, start, duration in (b for b in bars if b[0] == index):
             outcome = attempt_outcome(
-                attempt.get("returncode") if isinstance(attempt.get("returncode"), int) else None,
-                timed_out=attempt.get("timed_out") is True,
-                cancelled=attempt.get("cancelled") is True,
+                attempt.returncode, timed_out=attempt.timed_out, cancelled=attempt.cancelled
             )
             left = (start - origin) / span * 100
             width = max(duration / span * 100, 0.4)
             left = min(left, 100 - width)
-            label = attempt.get("number", "?")
+            label = attempt.number
             text = (
-                f"{suite.get('name')} attempt {label}: {outcome}, "
+                f"{suite.name} attempt {label}: {outcome}, "
                 f"from +{start - origin:.2f} s to +{start - origin + duration:.2f} s ({duration:.2f} s)"
             )
             cls = outcome.replace(" ", "-")
@@ -141,9 +129,9 @@ def svg_timeline(manifest: dict[str, Any]) -> str:
                 "</g>"
             )
         rows.append(
-            f'<div class="tl-row"><span class="tl-name">{_escape(suite.get("name"))}</span>'
+            f'<div class="tl-row"><span class="tl-name">{_escape(suite.name)}</span>'
             '<svg class="tl-track" width="100%" height="28" role="list" '
-            f'aria-label="attempts of {_escape(suite.get("name"))}">'
+            f'aria-label="attempts of {_escape(suite.name)}">'
             f"{''.join(items)}</svg></div>"
         )
     ticks = "".join(

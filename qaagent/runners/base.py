@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Self
 
+from qaagent.files import copy_regular
 from qaagent.formats.source import MAX_FILE_BYTES
 from qaagent.paths import OUTSIDE, UNSAFE_NAME, refusal
 from qaagent.plan import SuitePlan
@@ -314,7 +315,8 @@ def match_files(patterns: Sequence[str], *, cwd: Path, repo_root: Path, own: boo
     excluded: set[Path] = set()
     for pattern in patterns:
         negated = pattern.startswith("!")
-        matches = glob.glob(pattern.removeprefix("!"), root_dir=cwd, recursive=True)
+        # the own folder lists hidden files too, as it always did: a `.r.xml` there is not skipped
+        matches = glob.glob(pattern.removeprefix("!"), root_dir=cwd, recursive=True, include_hidden=own)
         (excluded if negated else wanted).update(cwd / match for match in matches)
     root = repo_root.resolve()
     found = ResultFiles()
@@ -363,20 +365,18 @@ def keep_copies(sources: Sequence[Path], folder: Path) -> list[Path]:
     """Copy result files into the bundle (`folder`), numbered in order; the copies are what is read.
 
     The evidence keeps its own copy (with a checksum): the working tree changes on the
-    next run. A file over the reader's size limit or one that cannot be copied is
-    returned as it is, so the reader refuses it with the reason.
+    next run. A file over the reader's size limit, one that is no regular file any more
+    (swapped for a FIFO or a link to `/dev/zero` since it was matched) or one that cannot
+    be copied is returned as it is, uncopied, so the reader refuses it with the reason.
     """
     copies: list[Path] = []
     for index, source in enumerate(sources, 1):
         target = folder / f"{index:03d}-{source.name}"
         try:
-            if source.stat().st_size > MAX_FILE_BYTES:
-                copies.append(source)  # the reader refuses it with the reason; no huge copy
-                continue
             folder.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(source, target)
+            copy_regular(source, target, MAX_FILE_BYTES)
         except OSError:
-            copies.append(source)  # unreadable: the reader reports why
+            copies.append(source)  # too large, no regular file, unreadable: the reader says which
             continue
         copies.append(target)
     return copies
