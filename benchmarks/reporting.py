@@ -127,13 +127,14 @@ def peak_rss_mb() -> float:
 
 def measure_qaagent(paths: list[Path], out_dir: Path) -> dict[str, Any]:
     sys.path.insert(0, str(ROOT))
+    from qaagent.attempts import Attempt  # noqa: PLC0415
     from qaagent.evidence.diagnostics import categorize  # noqa: PLC0415 - measured subprocess only
     from qaagent.evidence.records import RecordWriter  # noqa: PLC0415
     from qaagent.files import StreamedFile  # noqa: PLC0415
     from qaagent.junit.read import iter_junit_cases  # noqa: PLC0415
     from qaagent.junit.write import DEFAULT_MAX_OUTPUT, MergedJUnit  # noqa: PLC0415
     from qaagent.redact import Redactor  # noqa: PLC0415
-    from qaagent.results import Attempt, CaseStore, RunResult, SuiteResult  # noqa: PLC0415
+    from qaagent.results import CaseStore, RunResult, SuiteResult  # noqa: PLC0415
     from qaagent.stream import CaseText, stream_run  # noqa: PLC0415
 
     rss_before = peak_rss_mb()

@@ -22,9 +22,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 from qaagent.app import AppError, AppServer, app_env
+from qaagent.attempts import Attempt
 from qaagent.console import Console
 from qaagent.plan import Plan, SuitePlan, WorkItem
-from qaagent.results import Attempt, CaseStore, RunResult, SuiteResult
+from qaagent.results import CaseStore, RunResult, SuiteResult
 from qaagent.retries import synthetic_case
 from qaagent.runners.registry import make_runner
 from qaagent.split_suite import SplitSuite

@@ -2,7 +2,7 @@
 
 `OutputReader` is the reader thread behind every child `qaagent.process` starts with
 a log or an echo (suites, setup steps, the app): no pipe can fill up and block the
-child, a secret never reaches the log or the console (`qaagent.redact.StreamRedactor`
+child, a secret never reaches the log or the console (`qaagent.redact_stream.StreamRedactor`
 sees the output as it arrives), and a log that cannot be written stops being written,
 not read.
 """
@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import IO
 
 from qaagent import redact
-from qaagent.redact import Redactor, StreamRedactor
+from qaagent.redact import Redactor
+from qaagent.redact_stream import StreamRedactor
 
 #: one line of a child's output on its way to the console
 Echo = Callable[[str], None]

@@ -2,7 +2,8 @@
 
 `confine` checks a path given as text (an input, a flag); `refusal` the same for a
 file a glob matched (result files and artifacts: `runners.base.match_files`). Both
-phrase the verdict of one check, `_judge`.
+phrase the verdict of one check, `_judge`; `link_out` is the readers' last look, with
+the same rule of what lies inside (`_within`).
 
 Action inputs (`working-directory`, `profile`, `junit-path`, `evidence-dir`,
 merge `bundles`) name paths inside the workspace; a value that leaves it —
@@ -16,6 +17,7 @@ into several paths), and requires the result to lie inside `root`.
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -39,7 +41,12 @@ def _judge(text: str, *, base: Path, root: Path) -> tuple[Path | None, str | Non
     if _CONTROL.search(text):
         return None, "control"
     resolved = (base / text).resolve()
-    return resolved, None if resolved.is_relative_to(root) else "outside"
+    return resolved, None if _within(resolved, root) else "outside"
+
+
+def _within(resolved: Path, root: Path) -> bool:
+    """Whether a resolved path lies in the resolved `root`: the one rule of what "inside" is."""
+    return resolved.is_relative_to(root)
 
 
 def confine(value: str, *, base: Path, root: Path, what: str, where: str = "the workspace") -> Path:
@@ -77,3 +84,20 @@ def refusal(path: Path, *, root: Path) -> str | None:
     if problem == "outside":
         return f"{OUTSIDE}: it resolves to {resolved}, outside {root}"
     return None
+
+
+def link_out(path: Path, *, root: Path) -> Path | None:
+    """Where a file opened for reading really is, when it is in `root` (or a link) but resolves out.
+
+    The reader's last look before it opens a result file (`formats.source`): a file in
+    the project, or any symlink, whose resolved location leaves `root` (a link planted
+    after the glob was judged) is refused. A file outside `root` that is no link was
+    named by the user (`--junit /tmp/x.xml`) and is not this check's business. None:
+    the file may be read.
+    """
+    # lexically absolute first (os.path on purpose: where the name is, before links are followed)
+    absolute = Path(os.path.abspath(path))  # noqa: PTH100
+    if not (_within(absolute, Path(os.path.abspath(root))) or absolute.is_symlink()):  # noqa: PTH100
+        return None
+    resolved = absolute.resolve()
+    return None if _within(resolved, root.resolve()) else resolved

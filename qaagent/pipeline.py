@@ -142,6 +142,7 @@ def load_plan(options: RunOptions, out: TextIO) -> Run:
         junit_target=plan.junit_path,
         keep=plan.keep,
         max_output=plan.max_output,
+        keep_unredactable=plan.keep_unredactable,
         github_options=options.feedback if github else None,
     )
 
@@ -327,6 +328,7 @@ def merge_shards(options: MergeOptions, out: TextIO) -> Run:
         junit_target=options.junit.resolve(),
         keep=options.keep,
         max_output=DEFAULT_MAX_OUTPUT,
+        keep_unredactable=True,  # each shard's own profile decided what its bundle keeps
         bundle=merged.bundle,
         result=merged.run,
         notes=tuple(merged.notes),

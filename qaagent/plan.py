@@ -84,6 +84,8 @@ class Plan:
     keep: int
     max_output: int
     app: AppSettings | None
+    #: keep files the bundle's redaction cannot see into (reports.keep_unredactable)
+    keep_unredactable: bool = False
     #: where the app is started: `app.working_directory` confined to the project, else the profile's folder
     app_directory: Path | None = None
     #: suite names in the order they are started (suite_order unless a scheduler says otherwise)
@@ -133,6 +135,7 @@ class Plan:
             "evidence_dir": str(self.evidence_dir),
             "keep": self.keep,
             "max_output": self.max_output,
+            "keep_unredactable": self.keep_unredactable,
             "suites": {
                 s.name: {
                     "runner": s.runner,
@@ -275,6 +278,7 @@ def build_plan(
         else inside.check(reports.evidence_dir, base, "reports.evidence_dir"),
         keep=ov.keep if ov.keep is not None else reports.keep,
         max_output=reports.max_output,
+        keep_unredactable=reports.keep_unredactable,
         app=app,
         app_directory=app_directory,
         start_order=tuple(chosen),

@@ -11,7 +11,7 @@ kills only the direct child, leaving grandchildren (browsers, dev servers)
 alive and holding the output pipe; so every child here starts in a new
 session, and stopping it means SIGTERM to the whole group, a grace period,
 then SIGKILL to the group. Output is drained by a reader thread (`qaagent.output`: no pipe can
-fill up and block), redacted as it arrives (`qaagent.redact.StreamRedactor`:
+fill up and block), redacted as it arrives (`qaagent.redact_stream.StreamRedactor`:
 a run killed at any moment leaves no raw secret in a log), written to a log
 file and echoed line by line. A log that cannot be written (a full disk, a
 file-size limit) stops being written, not read: the child never blocks on its

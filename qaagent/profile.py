@@ -139,6 +139,8 @@ class ReportSettings(_Model):
     #: bytes of system-out/system-err kept per test case in the merged report
     #: (the JUnit reader keeps at most 64 KiB of each field, so more cannot be shown)
     max_output: Annotated[int, Field(ge=0, le=64 * 1024)] = 64 * 1024
+    #: keep files a byte scan cannot redact (zip, PNG, video, PDF: `evidence.not_kept`)
+    keep_unredactable: bool = False
 
 
 class SuiteConfig(_Model):

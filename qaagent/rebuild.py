@@ -18,10 +18,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from qaagent.attempts import Attempt
 from qaagent.errors import JUnitError, UsageError
 from qaagent.evidence.read import AttemptEntry, Manifest, SuiteEntry, iter_records, safe_relative
 from qaagent.junit.read import iter_junit_cases
-from qaagent.results import Attempt, CaseStore, SuiteResult, TestCase
+from qaagent.results import CaseStore, SuiteResult, TestCase
 from qaagent.retries import SUITE_ERROR_TYPE
 from qaagent.runners.registry import runner_class
 from qaagent.text import epoch

@@ -6,7 +6,7 @@ evidence bundle — is written by a door that calls the process's `Redactor`
 (`current()`): the console, `qaagent.github.commands`, the GitHub API client,
 the bundle's writers, the output readers of child processes (`StreamRedactor`,
 as the output is written, so a killed run leaves no raw secret behind) and the
-copy of files into the bundle (`copy_redacted`).
+copy of files into the bundle (`copy_redacted`) — those two in `qaagent.redact_stream`.
 
 **Which values are secrets.** The value of every environment variable
 
@@ -25,7 +25,7 @@ removed, not a number, and not a common setting word (`COMMON_VALUES`:
 ``false``, ``disabled``…). A multi-line value (a private key) also counts line
 by line, each line by the same rule.
 
-**Encodings.** Tools write secrets in more ways than one, so each secret is
+**Encodings** (`qaagent.redact_encodings`). Tools write secrets in more ways than one, so each secret is
 looked for raw, XML/HTML-escaped (``&amp;``, ``&lt;``, ``&quot;``, ``&#39;``…, and
 numeric character references, decimal or hex in either case — ``&#38;``, ``&#x26;``,
 ``&#228;`` for a non-ASCII character, as a writer with an ASCII output encoding makes them),
@@ -42,18 +42,14 @@ allowlist of recorded environment variables is for.
 
 from __future__ import annotations
 
-import base64
 import bisect
-import codecs
 import functools
-import html
-import json
 import os
 import re
 import threading
 from collections.abc import Iterable, Mapping
-from typing import IO
-from urllib.parse import quote, quote_plus
+
+from qaagent.redact_encodings import base64_cores, written_forms
 
 MASK = "***"
 #: name parts ending with one of these (plural S allowed) mark a secret variable
@@ -68,25 +64,19 @@ MIN_SECRET_LENGTH = 8
 COMMON_VALUES = frozenset(
     {"true", "false", "yes", "no", "on", "off", "none", "null", "nil", "undefined", "enabled", "disabled"}
 )
-#: characters read from a stream at a time by `copy_redacted`
-PIECE_CHARS = 1 << 20
 
 _NAME_SPLIT = re.compile(r"[^A-Z0-9]+")
 _NUMBER = re.compile(r"[+-]?\d+(?:[.,]\d+)?")
 _HEADER = re.compile(r"(?i)(\b(?:proxy-)?authorization[\"']?\s*[:=]\s*)[^\r\n]*")
-_BREAKS = re.compile(r"[\r\n]")
+#: a line break (a secret a tool wraps is looked for across them)
+LINE_BREAKS = re.compile(r"[\r\n]")
 #: a line break with the indentation of the line it continues (runs of them)
 _FOLD = re.compile(r"(?:[\r\n][ \t]*)+")
 _B64 = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/-_")
-_HEX = re.compile(r"%[0-9A-F]{2}")
 _ALNUM_RUN = re.compile(r"[A-Za-z0-9]+")
 #: extra characters kept in the windows around a stream's pieces (line breaks and the
 #: indentation after them inside a match)
 _SLACK = 40
-#: the characters an XML writer escapes (as an entity or a numeric character reference)
-_XML_SPECIAL = frozenset("&<>\"'")
-#: the ways of writing a numeric character reference: decimal, hex in either case
-_CHAR_REFS = ("&#{0};", "&#x{0:x};", "&#x{0:X};")
 
 
 @functools.lru_cache(maxsize=4096)
@@ -132,64 +122,6 @@ def secret_values(values: Iterable[str]) -> set[str]:
     return found
 
 
-# -- the encodings a secret is looked for in ------------------------------------------------------
-
-
-def _xml_forms(value: str) -> set[str]:
-    base = value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    forms = {base, html.escape(value)}
-    quotes = (("&quot;", "&apos;"), ("&quot;", "&#39;"), ("&#34;", "&#39;"), ("&#x22;", "&#x27;"))
-    for dquote, squote in quotes:
-        forms.add(base.replace('"', dquote).replace("'", squote))
-        forms.add(base.replace('"', dquote))
-    for ref in _CHAR_REFS:  # numeric references for the escaped characters (quotes too, or not)
-        forms.add("".join(ref.format(ord(c)) if c in _XML_SPECIAL else c for c in value))
-        forms.add("".join(ref.format(ord(c)) if c in "&<>" else c for c in value))
-    if value.isascii():
-        return forms
-    # a writer with an ASCII output encoding: each non-ASCII character as a reference
-    with_refs = {
-        "".join(c if c.isascii() else ref.format(ord(c)) for c in form)
-        for ref in _CHAR_REFS
-        for form in forms
-    }
-    return forms | with_refs
-
-
-def _json_forms(value: str) -> set[str]:
-    forms = {json.dumps(value)[1:-1], json.dumps(value, ensure_ascii=False)[1:-1]}
-    slashes = {form.replace("/", "\\/") for form in forms}
-    go_style = {f.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026") for f in forms}
-    return forms | slashes | go_style
-
-
-def _url_forms(value: str) -> set[str]:
-    forms = {quote(value, safe=""), quote(value, safe="/"), quote_plus(value, safe="")}
-    forms.add(quote(value, safe="!'()*"))  # JavaScript's encodeURIComponent
-    return forms | {_HEX.sub(lambda m: m[0].lower(), form) for form in forms}
-
-
-def _base64_cores(value: str) -> set[str]:
-    """The part of any base64 text holding `value` that depends on `value` alone, per alignment.
-
-    `value`'s bytes may start at any offset of an encoded text (``user:value``); for each
-    offset modulo 3 the groups of 3 bytes made only of `value`'s bytes encode the same way
-    whatever surrounds them.
-    """
-    data = value.encode("utf-8", "surrogatepass")
-    cores: set[str] = set()
-    for offset in range(3):
-        first = (offset + 2) // 3  # the first group holding only value bytes
-        last = (offset + len(data) - 3) // 3  # the last one
-        if last < first:
-            continue
-        encoded = base64.b64encode(b"\0" * offset + data).decode("ascii")[4 * first : 4 * (last + 1)]
-        if len(encoded) >= MIN_SECRET_LENGTH:
-            cores.add(encoded)
-            cores.add(encoded.replace("+", "-").replace("/", "_"))
-    return cores
-
-
 class Redactor:
     """Masks known secret values, in the encodings tools write them in, and Authorization headers."""
 
@@ -199,8 +131,8 @@ class Redactor:
         plain: set[str] = set()
         cores: set[str] = set()
         for value in values:
-            plain |= {value} | _xml_forms(value) | _json_forms(value) | _url_forms(value)
-            cores |= _base64_cores(value)
+            plain |= written_forms(value)
+            cores |= base64_cores(value, shortest=MIN_SECRET_LENGTH)
         cores -= plain
         self._cores = frozenset(cores)
         # longest first, so a secret containing another is masked whole
@@ -281,7 +213,7 @@ class Redactor:
         if self._pattern.search(joined) is None and not (indented and self._pattern.search(unfolded)):
             return text
         start, end = len(before), len(before) + len(text)
-        plain = [m.start() for m in _BREAKS.finditer(whole)] if breaks else []
+        plain = [m.start() for m in LINE_BREAKS.finditer(whole)] if breaks else []
         spans = self._spans(joined, plain, start, end)
         if indented:
             folds = [i for m in _FOLD.finditer(whole) for i in range(m.start(), m.end())]
@@ -379,7 +311,7 @@ def _masked(whole: str, start: int, end: int, spans: list[tuple[int, int]]) -> s
             continue
         out.append(whole[position:lo_in])
         line_start = lo
-        for line_break in [*_BREAKS.finditer(whole, lo, hi), None]:
+        for line_break in [*LINE_BREAKS.finditer(whole, lo, hi), None]:
             line_end = hi if line_break is None else line_break.start()
             mark = line_start
             if line_start > lo:  # a continuation line: its indentation stays as written
@@ -407,115 +339,6 @@ def _merged(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
         else:
             merged.append((lo, hi))
     return merged
-
-
-class StreamRedactor:
-    """Redacts text that arrives in pieces (a child's output, a file), holding back only a little.
-
-    What `feed` returns can be written at once: the last `Redactor.hold`
-    characters wait for what follows (a secret may continue there), so a run
-    killed at any moment leaves at most that much unwritten, and nothing raw.
-    """
-
-    def __init__(self, redactor: Redactor) -> None:
-        self._redactor = redactor
-        self._held = ""
-        self._before = ""
-        self._masking = False  #: inside an Authorization header's value that started earlier
-
-    def feed(self, text: str) -> str:
-        """The redacted text that can be written now."""
-        buffered = self._held + text
-        cut = len(buffered) - self._redactor.hold
-        if cut <= 0:
-            self._held = buffered
-            return ""
-        self._held = buffered[cut:]
-        return self._emit(buffered[:cut], self._held)
-
-    def flush(self) -> str:
-        """What is held back, redacted, when the stream has gone quiet (a live echo must not lag a line).
-
-        A secret is written in one piece, and a tool that wraps it writes the lines together, so
-        a pause in the output ends what can belong to one secret; the stream goes on after it.
-        """
-        return self.close()
-
-    def close(self) -> str:
-        """The rest, redacted (at the end of the stream)."""
-        rest, self._held = self._held, ""
-        return self._emit(rest, "")
-
-    def _emit(self, text: str, after: str) -> str:
-        before = self._before
-        if self._masking:
-            line_end = _BREAKS.search(text)
-            if line_end is None:
-                self._before = (before + text)[-self._redactor.hold :]
-                return ""
-            self._masking = False
-            before = (before + text[: line_end.start()])[-self._redactor.hold :]
-            text = text[line_end.start() :]
-        redacted, self._masking = self._redactor.redact_span(text, before, after)
-        self._before = (before + text)[-max(self._redactor.hold, 64) :]
-        return redacted
-
-
-def copy_redacted(
-    src: IO[bytes], dst: IO[bytes], redactor: Redactor, *, chunk: int = PIECE_CHARS, encoding: str = "utf-8"
-) -> None:
-    """Copy a text stream, redacted on the way; bytes that are not UTF-8 pass through unchanged.
-
-    `encoding` ``utf-16-le``/``utf-16-be`` (see `text_encoding`): a `UnicodeDecodeError` when
-    the stream is not that (an odd number of bytes), and the caller copies it as binary.
-    """
-    errors = "surrogateescape" if encoding == "utf-8" else "surrogatepass"
-    decoder = codecs.getincrementaldecoder(encoding)(errors)
-    stream = StreamRedactor(redactor)
-    while data := src.read(chunk):
-        dst.write(stream.feed(decoder.decode(data)).encode(encoding, errors))
-    dst.write(stream.feed(decoder.decode(b"", final=True)).encode(encoding, errors))
-    dst.write(stream.close().encode(encoding, errors))
-
-
-def text_encoding(head: bytes) -> str | None:
-    """How a file whose first bytes are `head` is redacted: as UTF-8 or UTF-16 text, or None (binary).
-
-    UTF-16 when it starts with a byte order mark (a Windows tool's log), UTF-8 (bytes that are
-    not UTF-8 kept as they are) when `head` holds no NUL byte, else binary (`copy_redacted_bytes`).
-    """
-    if head.startswith(codecs.BOM_UTF16_LE):
-        return "utf-16-le"
-    if head.startswith(codecs.BOM_UTF16_BE):
-        return "utf-16-be"
-    return "utf-8" if b"\0" not in head else None
-
-
-def copy_redacted_bytes(
-    src: IO[bytes], dst: IO[bytes], redactor: Redactor, *, chunk: int = PIECE_CHARS
-) -> int:
-    """Copy a binary stream with the bytes of every form of every secret masked; how many were.
-
-    A match becomes as many ``*`` as it has bytes, so offsets inside the file (a zip's
-    directory) stay where they were. What cannot be found in the bytes (a secret compressed
-    or drawn into a screenshot) stays: that is what the README says of binary files.
-    """
-    pattern, longest = redactor.byte_pattern
-    carry = max(0, longest - 1)  #: bytes kept for the next piece: a form may continue there
-    found = 0
-    held = b""
-    while True:
-        data = src.read(chunk)
-        buffer = held + data
-        if pattern is not None:
-            buffer, count = pattern.subn(lambda m: b"*" * len(m[0]), buffer)
-            found += count
-        if not data:
-            dst.write(buffer)
-            return found
-        cut = max(0, len(buffer) - carry)
-        dst.write(buffer[:cut])
-        held = buffer[cut:]
 
 
 # -- the process's redactor ---------------------------------------------------------------------

@@ -65,6 +65,7 @@ def write_reports(run: Run) -> None:
         summary_markdown=summary_markdown,
         fail_on=run.fail_on,
         max_output=run.max_output,
+        keep_unredactable=run.keep_unredactable,
         writers=[summary, page],
         junit_copy=run.junit_target,
         history=document(run.comparison),

@@ -16,7 +16,8 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from qaagent.results import CaseStore, IgnoredFile, Rerun, TestCase
+from qaagent.attempts import IgnoredFile, Rerun
+from qaagent.results import CaseStore, TestCase
 from qaagent.text import cause_line
 
 if TYPE_CHECKING:

@@ -36,6 +36,8 @@ class Run:
     junit_target: Path = Path()
     keep: int = 20
     max_output: int = 65536
+    #: keep files the bundle's redaction cannot see into (a merge keeps what its shards kept)
+    keep_unredactable: bool = False
     cancel: Cancel = field(default_factory=Cancel)
     plan: Plan | None = None
     bundle: Bundle | None = None

@@ -31,8 +31,9 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from qaagent.attempts import Attempt, Batch
 from qaagent.plan import SuitePlan, WorkItem
-from qaagent.results import Attempt, Batch, CaseStore, SuiteResult, TestCase
+from qaagent.results import CaseStore, SuiteResult, TestCase
 from qaagent.retries import SUITE_ERROR_TYPE, synthetic_case
 from qaagent.runners.base import Runner
 from qaagent.runners.listing import relative

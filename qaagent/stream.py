@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from qaagent.text import clean_text, truncate
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping, Sequence
+    from collections.abc import Callable, Collection, Mapping, Sequence
 
     from qaagent.results import RunResult, SuiteResult, TestCase
 
@@ -118,10 +118,19 @@ class CaseText:
     case (suite, classname, file) are remembered.
     """
 
-    def __init__(self, redact: Redact, max_output: int, categorize: Categorize | None = None) -> None:
+    def __init__(
+        self,
+        redact: Redact,
+        max_output: int,
+        categorize: Categorize | None = None,
+        *,
+        dropped: Collection[str] = (),
+    ) -> None:
         self.redact = redact
         self.max_output = max_output
         self.categorize = categorize
+        #: bundle paths of artifacts removed as unredactable: no case links to them
+        self.dropped = frozenset(dropped)
         self._cache: dict[str, str] = {}
 
     def clean(self, value: str) -> str:
@@ -182,7 +191,7 @@ class CaseText:
                 )
                 for r in case.reruns
             ),
-            tuple(self.clean(a) for a in case.artifacts),
+            tuple(self.clean(a) for a in case.artifacts if a not in self.dropped),
         )
 
 

@@ -19,11 +19,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from qaagent.attempts import Attempt, Batch, IgnoredFile
 from qaagent.console import Console
 from qaagent.files import copy_regular
 from qaagent.formats.read import iter_result_files
 from qaagent.process import ProcessOutcome, run_process
-from qaagent.results import Attempt, Batch, CaseStore, IgnoredFile, SuiteResult, TestCase
+from qaagent.results import CaseStore, SuiteResult, TestCase
 from qaagent.retries import (
     FAILING,
     attempt_problems,

@@ -18,7 +18,8 @@ from typing import Any
 
 import yaml
 
-from qaagent.results import Attempt, CaseStore, Rerun, RunResult, Status, SuiteResult, TestCase
+from qaagent.attempts import Attempt, Rerun
+from qaagent.results import CaseStore, RunResult, Status, SuiteResult, TestCase
 
 ROOT = Path(__file__).resolve().parent.parent
 ENTRYPOINT = ROOT / "entrypoint.py"

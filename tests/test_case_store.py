@@ -8,7 +8,8 @@ from collections.abc import Iterable, Iterator
 
 import pytest
 
-from qaagent.results import CaseStore, Rerun, RunResult, Status, SuiteResult, TestCase
+from qaagent.attempts import Rerun
+from qaagent.results import CaseStore, RunResult, Status, SuiteResult, TestCase
 
 
 def make(index: int) -> TestCase:

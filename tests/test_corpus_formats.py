@@ -18,12 +18,13 @@ from pathlib import Path
 
 import pytest
 
+from qaagent.attempts import Attempt
 from qaagent.errors import ResultFileError
 from qaagent.formats import jsonstream, source, tap
 from qaagent.formats.read import FORMATS, read_results
 from qaagent.junit.write import write_merged_junit
 from qaagent.redact import Redactor
-from qaagent.results import Attempt, CaseStore, RunResult, SuiteResult, TestCase
+from qaagent.results import CaseStore, RunResult, SuiteResult, TestCase
 
 CORPUS = Path(__file__).parent / "corpus"
 FOLDERS = {

@@ -16,6 +16,7 @@ import pytest
 from helpers import bundle_texts, manifest_of, records_text
 
 from qaagent import files as atomic
+from qaagent.attempts import Attempt, Rerun
 from qaagent.errors import UsageError
 from qaagent.evidence.bundle import Bundle, make_run_id
 from qaagent.evidence.gitinfo import git_info, strip_credentials
@@ -26,7 +27,7 @@ from qaagent.files import StreamedFile
 from qaagent.options import Shard
 from qaagent.plan import find_repo_root
 from qaagent.report.html import HtmlReport
-from qaagent.results import Attempt, CaseStore, Rerun, RunResult, SuiteResult, TestCase
+from qaagent.results import CaseStore, RunResult, SuiteResult, TestCase
 
 T0 = datetime(2024, 5, 1, 12, 30, 45, tzinfo=UTC).timestamp()
 GITHUB_VARS = ("GITHUB_ACTIONS", "GITHUB_RUN_ID", "GITHUB_SHA", "GITHUB_REF", "GITHUB_REPOSITORY")

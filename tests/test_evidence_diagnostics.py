@@ -9,9 +9,10 @@ from helpers import ROOT
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from qaagent.attempts import Rerun
 from qaagent.evidence import diagnostics
 from qaagent.evidence.diagnostics import categorize
-from qaagent.results import Rerun, TestCase
+from qaagent.results import TestCase
 
 
 def case(

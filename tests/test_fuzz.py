@@ -24,7 +24,8 @@ from qaagent.formats.read import read_junit_files
 from qaagent.github import commands
 from qaagent.profile import Profile
 from qaagent.profile_load import parse_profile
-from qaagent.redact import Redactor, StreamRedactor
+from qaagent.redact import Redactor
+from qaagent.redact_stream import StreamRedactor
 from qaagent.results import TestCase
 from qaagent.text import truncate_utf8
 

@@ -28,6 +28,7 @@ from conftest import ROOT, ProjectFactory, browser_problems, run_qaagent, skip_u
 from helpers import records_of
 
 import qaagent
+from qaagent.attempts import Attempt, Rerun
 from qaagent.evidence.bundle import Bundle, replace_file
 from qaagent.evidence.read import BundleError
 from qaagent.evidence.verify import verify_bundle
@@ -36,7 +37,7 @@ from qaagent.redact import Redactor
 from qaagent.report.from_bundle import write_report
 from qaagent.report.html import REPORT_NAME, HtmlReport
 from qaagent.report.page import embed_json
-from qaagent.results import Attempt, CaseStore, Rerun, RunResult, SuiteResult, TestCase
+from qaagent.results import CaseStore, RunResult, SuiteResult, TestCase
 
 NODE_SCRIPT = ROOT / "tests" / "browser" / "html_report.cjs"
 DEMO_MODULES = ROOT / "examples" / "demo" / "e2e" / "node_modules"

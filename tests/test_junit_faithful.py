@@ -10,10 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from qaagent.attempts import Attempt, Rerun
 from qaagent.formats.read import read_junit_files
 from qaagent.junit.write import write_merged_junit
 from qaagent.redact import Redactor
-from qaagent.results import Attempt, CaseStore, Rerun, RunResult, SuiteResult, TestCase
+from qaagent.results import CaseStore, RunResult, SuiteResult, TestCase
 
 FIXTURES = Path(__file__).parent / "fixtures" / "formats"
 PROJECT = FIXTURES / "project"

@@ -50,8 +50,11 @@ def require_browser(*, chromium: bool = True) -> dict[str, str]:
     return {"QAAGENT_CHROMIUM": os.environ["QAAGENT_CHROMIUM"]} if "QAAGENT_CHROMIUM" in os.environ else {}
 
 
-def make_project(root: Path, *, link_modules: bool = True, suite: str = "") -> Path:
-    """A project with the fixture under `e2e/` and a profile; returns the project root."""
+def make_project(root: Path, *, link_modules: bool = True, suite: str = "", keep_media: bool = False) -> Path:
+    """A project with the fixture under `e2e/` and a profile; returns the project root.
+
+    `keep_media`: the profile keeps what the redaction cannot see into (screenshots, traces).
+    """
     root.mkdir(parents=True, exist_ok=True)
     shutil.copytree(
         FIXTURE, root / "e2e", ignore=shutil.ignore_patterns("node_modules", "test-results", "reports")
@@ -61,7 +64,8 @@ def make_project(root: Path, *, link_modules: bool = True, suite: str = "") -> P
     (root / ".qaagent.yaml").write_text(
         "project: {name: pw}\n"
         "run: {retry_count: 1, timeout: 120}\n"
-        "tests:\n"
+        + ("reports: {keep_unredactable: true}\n" if keep_media else "")
+        + "tests:\n"
         f"  e2e: {{runner: playwright, path: e2e{suite}}}\n",
         encoding="utf-8",
     )
@@ -102,7 +106,8 @@ def processes_with_env(marker: str) -> dict[int, str]:
 @pytest.mark.slow
 def test_real_project_counts_flaky_location_artifacts(tmp_path: Path) -> None:
     env = require_browser()
-    project = make_project(tmp_path / "project", link_modules=False)  # qaagent runs `npm ci` itself
+    # qaagent runs `npm ci` itself; the profile keeps screenshots and traces (unredactable)
+    project = make_project(tmp_path / "project", link_modules=False, keep_media=True)
 
     done = run_qaagent("run-all", "--profile", ".qaagent.yaml", cwd=project, env=env, timeout=180)
 

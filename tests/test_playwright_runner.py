@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from qaagent.attempts import Rerun
 from qaagent.plan import SuitePlan
 from qaagent.profile import SuiteConfig
-from qaagent.results import Rerun, TestCase
+from qaagent.results import TestCase
 from qaagent.runners.npm import plan_install
 from qaagent.runners.playwright import BROWSER_ERROR_TYPE, PlaywrightRunner, browser_problem
 

@@ -15,16 +15,8 @@ from urllib.parse import quote, quote_plus
 import pytest
 
 from qaagent import redact
-from qaagent.redact import (
-    MASK,
-    Redactor,
-    StreamRedactor,
-    copy_redacted,
-    copy_redacted_bytes,
-    is_secret_name,
-    is_secret_value,
-    text_encoding,
-)
+from qaagent.redact import MASK, Redactor, is_secret_name, is_secret_value
+from qaagent.redact_stream import StreamRedactor, copy_redacted, copy_redacted_bytes, text_encoding
 
 SECRET = "hunter2&<pw>\"it's"  # noqa: S105 - a made-up value with every character that gets escaped
 

@@ -66,3 +66,14 @@ def test_record_line_matches_the_json_encoder(
     reference = RecordWriter(cast("StreamedFile", None), 1.7e9)
     assert fast.line(item) == _ENCODER.encode(reference.record(item)) + "\n"
     assert fast.categories == reference.categories
+
+
+def test_a_case_links_no_artifact_the_bundle_set_aside() -> None:
+    # an unredactable screenshot removed from the bundle (reports.keep_unredactable off)
+    case = TestCase(
+        "e2e", "", "t", "failed", 1.0, None, None,
+        artifacts=("suites/e2e/artifacts/shot.png", "suites/e2e/artifacts/error-context.md"),
+    )  # fmt: skip
+    text = CaseText(Redactor([]).redact, 65536, dropped={"suites/e2e/artifacts/shot.png"})
+    assert text.prepare(case, 0).artifacts == ("suites/e2e/artifacts/error-context.md",)
+    assert CaseText(Redactor([]).redact, 65536).prepare(case, 0).artifacts == case.artifacts

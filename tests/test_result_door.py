@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import sys
 from pathlib import Path
 
@@ -49,7 +50,10 @@ def test_a_glob_match_is_kept_refused_with_the_reason_or_left_out(tmp_path: Path
     project, outside = tmp_path / "project", tmp_path / "elsewhere"
     outside.mkdir()
     reports = hostile_folder(project, outside)
+    listening = socket.socket(socket.AF_UNIX)
+    listening.bind(str(reports / "s.xml"))  # a socket stands in for a device: neither is a file
     found = match_files(["reports/*.xml"], cwd=project, repo_root=project)
+    listening.close()
     assert [p.name for p in found.files] == [
         "good.xml",
         "huge.xml",
@@ -60,8 +64,9 @@ def test_a_glob_match_is_kept_refused_with_the_reason_or_left_out(tmp_path: Path
         "out.xml": f"{OUTSIDE}: it resolves to {outside.resolve() / 'secret.xml'}, outside {project.resolve()}",
         "zero.xml": f"{OUTSIDE}: it resolves to /dev/zero, outside {project.resolve()}",
         "pipe.xml": f"{NOT_REGULAR}: a FIFO",
+        "s.xml": f"{NOT_REGULAR}: a socket",
     }  # folder.xml and dangling.xml are no files: left out
-    assert refused_note(found.ignored) == f" (2 {OUTSIDE}, 1 {NOT_REGULAR}: not read)"
+    assert refused_note(found.ignored) == f" (2 {OUTSIDE}, 2 {NOT_REGULAR}: not read)"
     assert (reports / "pipe.xml").is_fifo()
 
 
@@ -200,3 +205,24 @@ def test_artifact_globs_take_excludes_and_refuse_a_fifo(qa_project: ProjectFacto
     listed = {entry["path"] for entry in manifest_of(root)["files"]}
     assert any(path.endswith("artifacts/shots/kept.txt") for path in listed), listed
     assert not any(path.endswith(("scratch.tmp", "pipe")) for path in listed), listed
+
+
+def test_the_readers_last_look_refuses_what_leads_out_of_the_project(tmp_path: Path) -> None:
+    from qaagent.paths import link_out  # noqa: PLC0415
+
+    root, elsewhere = tmp_path / "project", tmp_path / "elsewhere"
+    root.mkdir()
+    elsewhere.mkdir()
+    (root / "r.xml").write_text("<testsuite/>", encoding="utf-8")
+    (elsewhere / "secret").write_text("x", encoding="utf-8")
+    (root / "out.xml").symlink_to(elsewhere / "secret")  # planted after the glob was judged
+    (root / "in.xml").symlink_to(root / "r.xml")
+    (elsewhere / "given.xml").write_text("<testsuite/>", encoding="utf-8")
+    (elsewhere / "link.xml").symlink_to(elsewhere / "secret")
+    assert link_out(root / "r.xml", root=root) is None
+    assert link_out(root / "in.xml", root=root) is None  # a link that stays inside
+    assert link_out(root / "out.xml", root=root) == (elsewhere / "secret").resolve()
+    assert link_out(root / "sub" / ".." / "out.xml", root=root) == (elsewhere / "secret").resolve()
+    # a file outside the project the user named (--junit /tmp/x.xml) is not judged; a link is
+    assert link_out(elsewhere / "given.xml", root=root) is None
+    assert link_out(elsewhere / "link.xml", root=root) == (elsewhere / "secret").resolve()

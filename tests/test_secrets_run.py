@@ -140,6 +140,59 @@ def _clean_bytes(data: bytes, where: str) -> None:
         assert SECRET.encode(encoding) not in data, f"{encoding} secret in {where}"
 
 
+WRITE_MEDIA = """
+import gzip, os, pathlib, zipfile
+out = pathlib.Path("out"); out.mkdir()
+secret = os.environ["MY_API_TOKEN"]
+with zipfile.ZipFile(out / "trace.zip", "w", zipfile.ZIP_DEFLATED) as z:  # a Playwright trace
+    z.writestr("trace.network", "Authorization: Bearer " + secret)
+(out / "shot.png").write_bytes(b"\\x89PNG\\r\\n\\x1a\\n" + b"pixels")
+(out / "log.gz").write_bytes(gzip.compress(secret.encode()))
+(out / "notes.txt").write_text("key=" + secret + "\\n")
+"""
+
+
+@pytest.mark.parametrize("keep", [False, True])
+def test_what_the_redaction_cannot_see_into_is_kept_only_when_the_profile_says_so(
+    qa_project: ProjectFactory, keep: bool
+) -> None:
+    argv = [PY, "write_media.py"]
+    root = qa_project(
+        {
+            "write_media.py": WRITE_MEDIA,
+            ".qaagent.yaml": (
+                ("reports: {keep_unredactable: true}\n" if keep else "")
+                + f"tests:\n  media:\n    runner: command\n    command: {json.dumps(argv)}\n"
+                + '    artifacts: ["out/*"]\n'
+            ),
+        }
+    )
+    result = run_qaagent("run-all", "--quiet", cwd=root, env={"MY_API_TOKEN": SECRET})
+    assert result.returncode == 0, result.stdout + result.stderr
+    bundle = latest_bundle(root)
+    kept = {p.name for p in (bundle / "suites" / "media").rglob("out/*")}
+    manifest = json.loads((bundle / "manifest.json").read_text(encoding="utf-8"))
+    not_kept = {Path(item["path"]).name: item["why"] for item in manifest["not_kept"]}
+    listed = {Path(item["path"]).name for item in manifest["files"]}
+    media = {"trace.zip", "shot.png", "log.gz"}
+    if keep:
+        assert kept == {*media, "notes.txt"}
+        assert not media & set(not_kept)
+    else:
+        # removed, not listed as evidence, and the manifest says why and how to keep them
+        assert kept == {"notes.txt"}
+        assert not media & listed
+        assert {name: not_kept[name] for name in media} == {
+            "trace.zip": "not kept (zip archive: cannot be redacted; reports.keep_unredactable: true keeps it)",
+            "shot.png": "not kept (PNG image: cannot be redacted; reports.keep_unredactable: true keeps it)",
+            "log.gz": "not kept (gzip file: cannot be redacted; reports.keep_unredactable: true keeps it)",
+        }
+    notes = next((bundle / "suites" / "media").rglob("out/notes.txt"))
+    assert notes.read_text(encoding="utf-8") == "key=***\n"  # text is redacted either way
+    verify = run_qaagent("verify", str(bundle), cwd=root)
+    assert verify.returncode == 0, verify.stdout + verify.stderr
+
+
 def test_every_text_file_kept_is_redacted_whatever_its_name(qa_project: ProjectFactory) -> None:
     argv = [PY, "write_files.py"]
     root = qa_project(

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from helpers import case
 
+from qaagent.attempts import Attempt
 from qaagent.batching import MIN_BATCH_STARTUPS, UNKNOWN_BINS_PER_SLOT, layout_lines, plan_work
 from qaagent.ci import shard_from_environment
 from qaagent.console import Console
@@ -22,7 +23,7 @@ from qaagent.errors import ProfileError, UsageError
 from qaagent.options import InvalidValue, RunOptions, Shard, shard_or_auto, split_setting
 from qaagent.plan import Plan, WorkItem, build_plan
 from qaagent.profile_load import load_profile, parse_profile
-from qaagent.results import Attempt, CaseStore
+from qaagent.results import CaseStore
 from qaagent.runners.base import Runner
 from qaagent.runners.playwright import PlaywrightRunner, spec_filter
 from qaagent.runners.pytest import PytestRunner

@@ -31,7 +31,6 @@ import json
 import os
 import re
 import socket
-import stat
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -42,6 +41,7 @@ import qaagent
 from qaagent import redact
 from qaagent.errors import QAAgentError, UsageError
 from qaagent.evidence import manifest as mf
+from qaagent.evidence import not_kept
 from qaagent.evidence.diagnostics import CATEGORIES, categorize
 from qaagent.evidence.gitinfo import git_info
 from qaagent.evidence.read import (
@@ -51,11 +51,12 @@ from qaagent.evidence.read import (
     read_manifest,
 )
 from qaagent.evidence.records import RECORDS_NAME, RecordWriter
-from qaagent.evidence.verify import file_entries, walk
+from qaagent.evidence.verify import file_entries
 from qaagent.files import Digest, StreamedFile, atomic_write_text, sha256_file
 from qaagent.junit.write import DEFAULT_MAX_OUTPUT, MergedJUnit
 from qaagent.options import Shard
-from qaagent.redact import Redactor, copy_redacted, copy_redacted_bytes, text_encoding
+from qaagent.redact import Redactor
+from qaagent.redact_stream import copy_redacted, copy_redacted_bytes, text_encoding
 from qaagent.results import FailOn, RunResult, conclusion
 from qaagent.stream import CaseText, CaseWriter, stream_run
 
@@ -96,7 +97,7 @@ def _jsonable(value: Any, redactor: Redactor) -> Any:
     return redactor.redact(str(value))
 
 
-#: bytes looked at to tell a text file (UTF-8 or UTF-16) from a binary one (`redact.text_encoding`)
+#: bytes looked at to tell a text file (UTF-8 or UTF-16) from a binary one (`redact_stream.text_encoding`)
 _SNIFF_BYTES = 8192
 
 
@@ -262,6 +263,7 @@ class Bundle:
         writers: Sequence[CaseWriter] = (),
         junit_copy: Path | None = None,
         history: Mapping[str, Any] | None = None,
+        keep_unredactable: bool = False,
     ) -> Finished:
         """Write junit.xml, tests.jsonl.gz, what `writers` write, summary.md, then the final manifest.
 
@@ -271,9 +273,14 @@ class Bundle:
         `junit_copy` gets the same bytes as junit.xml (`--junit`); `history` is the run's
         comparison with the base branch (the manifest's ``history``). A report that cannot be
         written is left out and named in the manifest's `missing` (and in the result).
+        A file the redaction cannot see into (`evidence.not_kept`) is removed and
+        listed in `not_kept` unless `keep_unredactable` (the profile's switch).
         """
-        self._manifest["not_kept"] = set_aside(self.dir)
+        self._manifest["not_kept"] = not_kept.set_aside(self.dir)
         junit_read = self._fold_read_junit(run)  # first: what is removed needs no redaction
+        logs = {a.log_path.resolve() for s in run.suites for a in s.attempts if a.log_path is not None}
+        dropped = [] if keep_unredactable else not_kept.set_aside_unredactable(self.dir, logs)
+        self._manifest["not_kept"].extend(dropped)
         self._redact_logs(run)
         run_started = run.started_at if run.started_at > 0 else self.started_at
         counts = run.counts
@@ -303,7 +310,7 @@ class Bundle:
         )
         if history is not None:
             self._manifest["history"] = dict(history)
-        text = CaseText(self.redactor.redact, max_output, categorize)
+        text = CaseText(self.redactor.redact, max_output, categorize, dropped={d["path"] for d in dropped})
         junit = MergedJUnit(StreamedFile(self.junit_path, copy=junit_copy), text, bundle_dir=self.dir)
         records = RecordWriter(StreamedFile(self.dir / RECORDS_NAME, gzip=True), run_started)
         every: list[CaseWriter] = [junit, records, *writers]
@@ -335,30 +342,6 @@ class Bundle:
             missing=tuple((m["path"], m["reason"]) for m in missing),
             junit_copy_error=junit.out.copy_error,
         )
-
-
-def set_aside(bundle_dir: Path) -> list[dict[str, str]]:
-    """Remove what is no regular file from the bundle (links, FIFOs, devices, sockets) and say so.
-
-    A suite may leave anything in its folders: a dangling link, a link to a folder,
-    to `/dev/zero` or to `~/.ssh/id_rsa`, a FIFO. None is followed, opened, hashed or
-    kept: each is unlinked (which never touches its target) and listed in the
-    manifest's `not_kept` as ``not kept (symlink to …)``.
-    """
-    not_kept: list[dict[str, str]] = []
-    for rel in walk(bundle_dir)[1]:
-        path = bundle_dir / rel
-        try:
-            mode = path.lstat().st_mode
-            if stat.S_ISLNK(mode):
-                why = f"symlink to {path.readlink()}"
-            else:
-                why = "FIFO" if stat.S_ISFIFO(mode) else "socket" if stat.S_ISSOCK(mode) else "device"
-            path.unlink()
-        except OSError:
-            continue
-        not_kept.append({"path": rel, "why": f"not kept ({why})"})
-    return not_kept
 
 
 @dataclass(frozen=True)

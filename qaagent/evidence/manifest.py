@@ -21,7 +21,8 @@ from qaagent.redact import is_secret_name
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-    from qaagent.results import Attempt, SuiteResult
+    from qaagent.attempts import Attempt
+    from qaagent.results import SuiteResult
 
 SCHEMA_VERSION = 1
 #: ignored result files named per attempt (the count is always there; the log lists every one)

@@ -26,11 +26,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, BinaryIO, Final
 
+from qaagent.attempts import Rerun
 from qaagent.formats import source
 from qaagent.formats.jsonstream import JsonCursor, JsonError
 from qaagent.formats.source import cap, first_line, seconds
 from qaagent.junit.locate import Locator
-from qaagent.results import Rerun, Status, TestCase
+from qaagent.results import Status, TestCase
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

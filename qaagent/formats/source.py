@@ -15,7 +15,7 @@ starts with the file's label.
 """
 
 # os.path on purpose: paths are compared lexically; symlinks are resolved only where we ask.
-# ruff: noqa: PTH100, PTH114
+# ruff: noqa: PTH100
 
 from __future__ import annotations
 
@@ -27,6 +27,7 @@ import stat
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
+from qaagent import paths
 from qaagent.errors import ResultFileError
 
 if TYPE_CHECKING:
@@ -139,20 +140,12 @@ def label_of(path: Path, repo_root: Path) -> str:
         return str(path)
 
 
-def _inside(path: str, root: str) -> bool:
-    relative = os.path.relpath(path, root)
-    return relative != ".." and not relative.startswith("../")
-
-
 def _check_location(path: Path, repo_root: Path, label: str) -> str:
     """Return the absolute path; refuse a file in the project (or a link) that resolves outside it."""
-    absolute = os.path.abspath(path)
-    root = os.path.abspath(repo_root)
-    if _inside(absolute, root) or os.path.islink(absolute):
-        real = os.path.realpath(absolute)
-        if not _inside(real, os.path.realpath(root)):
-            raise ResultFileError(f"{label}: refused: it points outside the project (to {real})")
-    return absolute
+    real = paths.link_out(path, root=repo_root)
+    if real is not None:
+        raise ResultFileError(f"{label}: refused: it points outside the project (to {real})")
+    return os.path.abspath(path)
 
 
 def check_kind(info: os.stat_result, label: str, kind: str) -> None:

@@ -16,12 +16,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, ClassVar
 
+from qaagent.attempts import FailStatus, Rerun
 from qaagent.formats import golang, xmlsafe
 from qaagent.formats.source import MAX_FIELD_BYTES, CappedText, cap
 from qaagent.formats.source import seconds as _duration
 from qaagent.formats.xmlsafe import MAX_ATTRIBUTES, MAX_DEPTH, MAX_TOKEN_BYTES
 from qaagent.junit import dialects
-from qaagent.results import FailStatus, Rerun, Status, TestCase
+from qaagent.results import Status, TestCase
 
 if TYPE_CHECKING:
     from qaagent.formats.golang import GoModules

@@ -38,11 +38,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Self
 
+from qaagent.attempts import IgnoredFile
 from qaagent.files import copy_regular
 from qaagent.formats.source import MAX_FILE_BYTES
 from qaagent.paths import OUTSIDE, UNSAFE_NAME, refusal
 from qaagent.plan import SuitePlan
-from qaagent.results import IgnoredFile, TestCase
+from qaagent.results import TestCase
 from qaagent.runners.listing import Selection, UnitListing, relative
 
 

@@ -16,7 +16,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from qaagent.results import IgnoredFile, TestCase
+from qaagent.attempts import IgnoredFile
+from qaagent.results import TestCase
 from qaagent.runners.base import AttemptSpec, ResultFiles, Runner, keep_copies, match_files, refused_note
 
 #: the reason a match written before the attempt is not read

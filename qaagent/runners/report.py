@@ -23,7 +23,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from qaagent.results import IgnoredFile, TestCase
+from qaagent.attempts import IgnoredFile
+from qaagent.results import TestCase
 from qaagent.runners.base import AttemptSpec, ResultFiles, Runner, keep_copies, match_files, refused_note
 
 
