@@ -16,6 +16,10 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 # and only wheels are accepted: nothing is compiled or fetched unpinned.
 COPY requirements.txt /opt/qaagent/requirements.txt
 RUN pip install --no-cache-dir --require-hashes --only-binary=:all: -r /opt/qaagent/requirements.txt
+# The `postgres` extra (psycopg 3 with its bundled libpq), locked the same way, so a
+# `history.store: postgresql://…` works from the action; its own layer, after the core.
+COPY requirements-postgres.txt /opt/qaagent/requirements-postgres.txt
+RUN pip install --no-cache-dir --require-hashes --only-binary=:all: -r /opt/qaagent/requirements-postgres.txt
 
 COPY . /opt/qaagent/src
 RUN pip install --no-deps --no-build-isolation --no-cache-dir /opt/qaagent/src \

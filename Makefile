@@ -90,6 +90,10 @@ lock: $(STAMP)
 	CUSTOM_COMPILE_COMMAND="make lock   (what is locked and why: requirements.in)" \
 	  $(VENV)/bin/pip-compile --quiet --allow-unsafe --generate-hashes --strip-extras $(UPGRADE) \
 	  --output-file=requirements.txt requirements.in
+	CUSTOM_COMPILE_COMMAND="make lock   (what is locked and why: requirements-postgres.in)" \
+	  $(VENV)/bin/pip-compile --quiet --allow-unsafe --generate-hashes --strip-extras $(UPGRADE) \
+	  --no-emit-index-url --no-emit-find-links \
+	  --output-file=requirements-postgres.txt requirements-postgres.in
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

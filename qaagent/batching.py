@@ -23,7 +23,9 @@ else the runner's `startup_seconds`):
   start-ups' worth of tests, so a start-up is at most a quarter of a batch's
   time (9, the first choice, kept the benchmark's suites whole once their
   start-up was recorded under load; docs/decisions.md has the model's figures);
-- ``split: N`` caps the suite at N batches instead; a batch never holds zero files.
+- ``split: N`` gives the suite exactly N batches (fewer only when it has fewer files),
+  whatever the recorded durations and start-up say: the user's number wins; a batch
+  never holds zero files.
 
 A suite that asks to split but cannot — a sequential run, one slot, a
 `command` suite (no unit list), a tool that could not list its files, one
@@ -260,6 +262,17 @@ def _queue(
     for name, suite in splitting.items():
         group = group_of[name]
         setup[group] = startup(suite, durations)
+        if isinstance(suite.split, int):
+            _explicit_batches(
+                name,
+                suite.split,
+                units=units,
+                seconds=estimates.seconds,
+                groups=groups,
+                setup=setup,
+                caps=caps,
+            )
+            continue
         total = sum(e for u, e in zip(units, estimates.seconds, strict=True) if u.suite == name)
         caps[group] = _batch_cap(suite, total, setup[group], timed=estimates.basis != "equal")
     packing = pack(estimates.seconds, groups, bins=bins, setup=setup, caps=caps)
@@ -292,6 +305,37 @@ def _queue(
         start_order_reason=_reason(plan, units, estimates, durations),
         split_layout=layout.as_json(plan),
     )
+
+
+def _explicit_batches(
+    name: str,
+    wanted: int,
+    *,
+    units: Sequence[Unit],
+    seconds: Sequence[float],
+    groups: list[int],
+    setup: dict[int, float],
+    caps: dict[int, int],
+) -> None:
+    """`split: N`: the suite's files in exactly min(N, files) batches, balanced by their estimates.
+
+    The user's number wins over the start-up cost and the bins per worker that decide
+    `auto` (a recorded run used to pack tiny files back into one batch): the files are
+    dealt into N batches first (LPT), and each batch becomes a group of its own, which
+    the queue's packing keeps whole.
+    """
+    positions = [i for i, u in enumerate(units) if u.suite == name]
+    count = min(wanted, len(positions))
+    dealt = pack([seconds[i] for i in positions], [0] * len(positions), bins=count, setup={}, caps={})
+    cost = setup[groups[positions[0]]]
+    base = len(groups) + max(groups, default=0) + 1  # past every group id in use
+    for number, bin_ in enumerate(dealt.bins):
+        group = base + number
+        setup[group] = cost
+        caps[group] = 1
+        for members in bin_:
+            for member in members:
+                groups[positions[member]] = group
 
 
 def _batch_cap(suite: SuitePlan, total: float, setup: float, *, timed: bool) -> int:

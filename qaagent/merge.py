@@ -23,7 +23,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 from qaagent import options
 from qaagent.errors import UsageError
@@ -267,8 +267,7 @@ def merge_bundles(
         not_run=not_run,
     )
     fail_on = (
-        tuple(cast("FailOn", k) for k in first.manifest.fail_on if k in ("failed", "error", "flaky"))
-        or DEFAULT_FAIL_ON
+        tuple(c for k in first.manifest.fail_on for c in options.FAIL_ON_CHOICES if c == k) or DEFAULT_FAIL_ON
     )
     description = f"{len(shards)} bundle(s) of {total} shard(s): " + ", ".join(s.label for s in shards)
     return MergeOutcome(run, bundle, notes, fail_on, description)

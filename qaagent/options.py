@@ -17,6 +17,9 @@ flag, input and profile (`profile.py` takes its pydantic bounds from here):
 | timeout | seconds, > 0 and at most a week |
 | annotations-limit | 0–10 (GitHub shows 10 of a level per step) |
 | pull-request | 1–999,999,999 |
+| history window (`history.window`, `qaagent history --window`) | 1–10,000 runs |
+| history release-after (`history.release_after`) | 1–10,000 clean passes |
+| flaky threshold (`history.flaky_threshold`, `--threshold`) | a rate from 0 to 1 |
 | commit | 40 hexadecimal digits |
 
 Whole numbers are ASCII digits only (`int()` also reads "٣", "²" and " 3 ",
@@ -65,7 +68,11 @@ SHARDS: Final = Range(1, 256)
 SPLIT: Final = Range(1, 256)
 #: the longest a suite attempt may be given (seconds)
 MAX_TIMEOUT: Final = 7 * 24 * 3600.0
-FAIL_ON_CHOICES: Final[tuple[FailOn, ...]] = ("failed", "error", "flaky")
+FAIL_ON_CHOICES: Final[tuple[FailOn, ...]] = ("failed", "error", "flaky", "new-failures")
+#: runs of a branch that flake rates and durations are computed over (`history.window`, `--window`)
+WINDOW: Final = Range(1, 10_000)
+#: clean passes in a row after which a test leaves the automatic quarantine
+RELEASE_AFTER: Final = Range(1, 10_000)
 #: test annotations of one level per step: GitHub shows at most 10 of each level (error,
 #: warning, notice) per step and 50 per job (docs.github.com, "Workflow commands for GitHub
 #: Actions", and actions/toolkit docs/problem-matchers.md)
@@ -104,6 +111,31 @@ def whole_number(text: str, allowed: Range) -> int:
         msg = f"expected a whole number from {allowed.low} to {allowed.high}, got {text!r}"
         raise InvalidValue(msg)
     return int(text)
+
+
+def profile_whole_number(value: object, allowed: Range) -> int:
+    """A profile's whole number: a YAML integer in `allowed`, or text `whole_number` takes.
+
+    Never a boolean or a float (``3.0``): what a flag or an input refuses, the profile
+    refuses too. The profile's YAML reads only plain decimal integers as numbers
+    (``+3``, ``1_000``, ``0x10`` stay text, which `whole_number` refuses).
+    """
+    if isinstance(value, str):
+        return whole_number(value, allowed)
+    if isinstance(value, int) and not isinstance(value, bool) and allowed.low <= value <= allowed.high:
+        return value
+    msg = f"expected a whole number from {allowed.low} to {allowed.high}, got {str(value)[:80]!r}"
+    raise InvalidValue(msg)
+
+
+def profile_rate(value: object) -> float:
+    """A profile's rate from 0 to 1: a YAML number or text `rate` takes (never a boolean)."""
+    if isinstance(value, str):
+        return rate(value)
+    if isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value <= 1:
+        return float(value)
+    msg = f"expected a rate from 0 to 1, got {str(value)[:80]!r}"
+    raise InvalidValue(msg)
 
 
 def workers(text: str) -> int:
@@ -345,14 +377,37 @@ def result_format(text: str) -> str:
 
 
 def fail_on(text: str) -> tuple[FailOn, ...]:
-    """A non-empty list of failed, error, flaky (any case, duplicates dropped)."""
-    found = [item.lower() for item in items(text)]
-    wrong = [item for item in found if item not in FAIL_ON_CHOICES]
-    if wrong or not found:
-        got = ", ".join(map(repr, wrong)) if wrong else repr(text)
+    """A non-empty list of failed, error, flaky, new-failures (any case, duplicates dropped)."""
+    return fail_on_items(items(text), shown=text)
+
+
+def fail_on_items(found: Sequence[str], *, shown: str | None = None) -> tuple[FailOn, ...]:
+    """`fail_on` of already separated items (a profile's YAML list).
+
+    ``new-failures`` stands for the failed and errored tests that are not failing on
+    the base branch too (`qaagent.history.verdict`); it replaces ``failed`` and
+    ``error``, so listing it with either is refused (it would mean nothing).
+    """
+    words = [item.strip().lower() for item in found]
+    wrong = [item for item in words if item not in FAIL_ON_CHOICES]
+    if wrong or not words:
+        got = ", ".join(repr(w[:80]) for w in wrong) if wrong else repr(shown if shown is not None else "")
         msg = f"expected a list of {', '.join(FAIL_ON_CHOICES)}, got {got}"
         raise InvalidValue(msg)
-    return tuple(dict.fromkeys(cast("FailOn", item) for item in found))
+    if "new-failures" in words and ("failed" in words or "error" in words):
+        msg = "new-failures replaces failed and error (it fails on new failures only): list it without them"
+        raise InvalidValue(msg)
+    return tuple(dict.fromkeys(cast("FailOn", item) for item in words))
+
+
+def window(text: str) -> int:
+    """`history.window` / `--window`: runs of a branch considered."""
+    return whole_number(text, WINDOW)
+
+
+def release_after(text: str) -> int:
+    """`history.release_after`: clean passes in a row that end a quarantine."""
+    return whole_number(text, RELEASE_AFTER)
 
 
 def suite_names(values: Sequence[str], *, source: str = "--suite") -> tuple[str, ...]:

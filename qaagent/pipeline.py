@@ -1,9 +1,10 @@
 """The two pipelines, `run_all` and `merge`, each a list of steps read top to bottom.
 
     run_all: plan → schedule → start the bundle → start the feedback → execute
-             → write the reports → publish → exit code
+             → judge against the history → write the reports → record the history
+             → publish → exit code
     merge:   merge the shards (their bundles verified, one run rebuilt, its bundle started)
-             → start the feedback → write the reports → publish → exit code
+             → start the feedback → judge → write the reports → record → publish → exit code
 
 The command line (`qaagent run-all`, `qaagent merge`) and the action's
 entrypoint both call these with their options; nothing else starts a run.
@@ -39,7 +40,13 @@ from qaagent.errors import ExitCode, UsageError
 from qaagent.plan import build_plan
 from qaagent.process import cancel_on_signals, child_environment, signal_handler
 from qaagent.profile_load import files_profile, load_profile
-from qaagent.report_steps import exit_code_after_reports, publish, record_history, write_reports
+from qaagent.report_steps import (
+    exit_code_after_reports,
+    judge_history,
+    publish,
+    record_history,
+    write_reports,
+)
 from qaagent.run_state import Run, Step
 
 if TYPE_CHECKING:
@@ -248,7 +255,15 @@ def execute(run: Run) -> None:
     run.result = dataclasses.replace(result, cancelled=result.cancelled or run.cancel.is_set())
 
 
-RUN_STEPS: tuple[Step, ...] = (start_bundle, start_feedback, execute, write_reports, record_history, publish)
+RUN_STEPS: tuple[Step, ...] = (
+    start_bundle,
+    start_feedback,
+    execute,
+    judge_history,
+    write_reports,
+    record_history,
+    publish,
+)
 
 
 # -- merge -----------------------------------------------------------------------------------------
@@ -321,7 +336,7 @@ def merge_shards(options: MergeOptions, out: TextIO) -> Run:
     )
 
 
-MERGE_STEPS: tuple[Step, ...] = (start_feedback, write_reports, record_history, publish)
+MERGE_STEPS: tuple[Step, ...] = (start_feedback, judge_history, write_reports, record_history, publish)
 
 
 # -- helpers ---------------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ import re
 import shlex
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import (
     BaseModel,
@@ -35,10 +35,12 @@ from qaagent.options import (
     InvalidValue,
     Range,
     SplitSetting,
+    fail_on_items,
+    profile_whole_number,
     seconds,
     split_setting,
-    whole_number,
 )
+from qaagent.results import FailOn
 from qaagent.runners.names import DEFAULT_RUNNERS, RUNNERS, RunnerName
 
 #: the runners that read result files named by `files:` (the others write and find their own)
@@ -58,13 +60,11 @@ Retries = Annotated[int, Field(ge=RETRIES.low, le=RETRIES.high)]
 
 
 def _whole_number(value: Any, allowed: Range) -> Any:
-    """A profile's whole number: YAML's int, or text the flags would take (the one validator)."""
-    if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
-        msg = "Input should be a whole number"
-        raise ValueError(msg)
-    if isinstance(value, str):
-        return whole_number(value, allowed)
-    return value
+    """A profile's whole number, as the flags and inputs take it (the one validator)."""
+    try:
+        return profile_whole_number(value, allowed)
+    except InvalidValue as exc:
+        raise ValueError(str(exc)) from None
 
 
 def _split_argv(value: Any) -> Any:
@@ -101,12 +101,27 @@ class RunSettings(_Model):
     retry_count: Retries = 0
     timeout: PositiveSeconds = 1800
     suite_order: tuple[str, ...] | None = None
-    fail_on: tuple[Literal["failed", "error", "flaky"], ...] = ("failed", "error")
+    #: failed, error, flaky; or new-failures (failed or errored, not failing on the base branch)
+    fail_on: tuple[FailOn, ...] = ("failed", "error")
 
     @field_validator("max_workers", "retry_count", mode="before")
     @classmethod
     def _no_bool_or_float(cls, value: Any, info: ValidationInfo) -> Any:
+        if value is None and info.field_name == "max_workers":
+            return None
         return _whole_number(value, WORKERS if info.field_name == "max_workers" else RETRIES)
+
+    @field_validator("fail_on", mode="before")
+    @classmethod
+    def _fail_on(cls, value: Any) -> Any:
+        """The one `fail_on` validator (`options.fail_on_items`): a YAML list, or one text of them."""
+        items = value.split(",") if isinstance(value, str) else value
+        if not isinstance(items, list | tuple) or not all(isinstance(i, str) for i in items):
+            return value  # pydantic says what the type should be
+        try:
+            return fail_on_items(items, shown=str(value))
+        except InvalidValue as exc:
+            raise ValueError(str(exc)) from None
 
 
 class ReportSettings(_Model):

@@ -57,10 +57,28 @@ class _LoaderError(Exception):
     """A problem found while composing the YAML (duplicates, alias bombs)."""
 
 
+#: the integers the profile's YAML reads as numbers: plain decimal ones (YAML 1.1 also reads
+#: ``+3``, ``1_000``, ``0x10``, ``0o7`` and ``1:30`` as integers, which no flag or input takes;
+#: as text, the one validator of each option refuses them with its message)
+_PLAIN_INT = re.compile(r"^-?(?:0|[1-9][0-9]*)$")
+_INT_TAG = "tag:yaml.org,2002:int"
+
+
+def _strict_int_resolvers() -> dict[Any, list[tuple[str, re.Pattern[str]]]]:
+    table = {
+        first: [(tag, regexp) for tag, regexp in resolvers if tag != _INT_TAG]
+        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
+    for first in "-0123456789":
+        table.setdefault(first, []).insert(0, (_INT_TAG, _PLAIN_INT))
+    return table
+
+
 class _Loader(yaml.SafeLoader):
     """SafeLoader that refuses duplicate keys and alias bombs, and remembers lines."""
 
     aliases = 0
+    yaml_implicit_resolvers = _strict_int_resolvers()
 
     def compose_node(self, parent: Any, index: Any) -> Any:
         if self.check_event(yaml.AliasEvent):

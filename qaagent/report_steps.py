@@ -1,10 +1,12 @@
-"""The steps both pipelines end with: the reports, the history record, the GitHub feedback, the exit code.
+"""The steps both pipelines end with: judge, the reports, the history record, the feedback, the exit code.
 
-`write_reports` makes the bundle's one pass (junit.xml and its copy, tests.jsonl.gz,
-report.html, the summary's collector), prunes old bundles and prints the console
-summary; `record_history` records the run; `publish` gives the GitHub feedback from what
-the pass collected; `exit_code_after_reports` turns the result (and any report that
-could not be written) into the exit code. `qaagent.pipeline` lists them in its steps.
+`judge_history` groups the failures against the base branch (and takes quarantined ones
+out of the verdict) before anything is written; `write_reports` makes the bundle's one
+pass (junit.xml and its copy, tests.jsonl.gz, report.html, the summary's collector),
+prunes old bundles and prints the console summary; `record_history` records the run;
+`publish` gives the GitHub feedback from what the pass collected;
+`exit_code_after_reports` turns the result (and any report that could not be written)
+into the exit code. `qaagent.pipeline` lists them in its steps.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ def write_reports(run: Run) -> None:
     """
     from qaagent.evidence.prune import prune  # noqa: PLC0415
     from qaagent.files import StreamedFile  # noqa: PLC0415
+    from qaagent.report.comparison import document  # noqa: PLC0415
     from qaagent.report.console import summary_lines  # noqa: PLC0415
     from qaagent.report.html import REPORT_NAME, HtmlReport  # noqa: PLC0415
     from qaagent.report.markdown import SummaryCollector  # noqa: PLC0415
@@ -45,6 +48,7 @@ def write_reports(run: Run) -> None:
     run.summary = SummaryCollector(
         link_base=(ctx.repo_url or None) if ctx is not None else None,
         sha=(ctx.head_sha or None) if ctx is not None else None,
+        comparison=run.comparison,
     )
     evidence_path = display_path(bundle.dir, run.repo_root)
     summary = run.summary
@@ -64,6 +68,7 @@ def write_reports(run: Run) -> None:
         keep_unredactable=run.keep_unredactable,
         writers=[summary, page],
         junit_copy=run.junit_target,
+        history=document(run.comparison),
     )
     run.missing = finished.missing
     for name, reason in finished.missing:
@@ -78,6 +83,21 @@ def write_reports(run: Run) -> None:
     reports = [f"merged JUnit: {merged}", f"evidence: {bundle.dir}"]
     for line in summary_lines(result, fail_on=run.fail_on, reports=reports):
         run.console.line(line)
+
+
+def judge_history(run: Run) -> None:
+    """Before the reports: group the failures against the base branch; quarantined ones stop failing the run.
+
+    The comparison is computed once (`RunHistory.judge`); the verdict reads what it
+    excuses (`RunResult.excused`), and every writer renders `Run.comparison`.
+    """
+    if run.history is None:
+        return
+    _, result = run.outcome()
+    found = run.history.judge(result)
+    if found is not None:
+        run.comparison = found
+        run.result = dataclasses.replace(result, excused=found.excused())
 
 
 def record_history(run: Run) -> None:

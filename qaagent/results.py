@@ -156,9 +156,10 @@ _case_fields = operator.attrgetter(*(f.name for f in fields(TestCase)))
 install_fast_init(TestCase)
 
 
-#: positions of `status` and `flaky` in a spilled row (the order of TestCase's fields)
-_STATUS_FIELD = [f.name for f in fields(TestCase)].index("status")
-_FLAKY_FIELD = [f.name for f in fields(TestCase)].index("flaky")
+#: the fields of a spilled row, in order (TestCase's); `status` and `flaky`'s positions
+_FIELD_NAMES = [f.name for f in fields(TestCase)]
+_STATUS_FIELD = _FIELD_NAMES.index("status")
+_FLAKY_FIELD = _FIELD_NAMES.index("flaky")
 
 
 class _Spill:
@@ -293,6 +294,17 @@ class CaseStore:
     def __len__(self) -> int:
         return self.counts.total
 
+    def columns(self, names: Sequence[str]) -> Iterator[tuple[Any, ...]]:
+        """The fields `names` (two or more) of every case, in order, as tuples.
+
+        No `TestCase` is built for a spilled case (its row is read as it was pickled):
+        recording the history of 100,000 cases reads them this way.
+        """
+        pick = operator.itemgetter(*(_FIELD_NAMES.index(name) for name in names))
+        for rows in self._spill.rows():
+            yield from map(pick, rows)
+        yield from map(operator.attrgetter(*names), list(self._buffer))
+
     @property
     def problems(self) -> ProblemCases:
         """Failed, errored and flaky cases, in order (the first few in memory, the rest from disk)."""
@@ -383,6 +395,26 @@ class SuiteResult:
 
 
 @dataclass(frozen=True, slots=True)
+class Excused:
+    """Problems of a run that the test history takes out of the verdict (`qaagent.history.verdict`).
+
+    ``quarantined_*``: quarantined tests that failed, errored or were flaky — still
+    reported and counted, never failing the run. ``known_*``: the other failed and
+    errored tests that fail on the base branch's latest recorded run too — they fail the
+    run unless `fail_on` is ``new-failures``.
+    """
+
+    quarantined_failed: int = 0
+    quarantined_errors: int = 0
+    quarantined_flaky: int = 0
+    known_failed: int = 0
+    known_errors: int = 0
+
+
+NOT_EXCUSED = Excused()
+
+
+@dataclass(frozen=True, slots=True)
 class RunResult:
     """One run: suites in `suite_order`, wall time and how it ended (built once, then read)."""
 
@@ -394,6 +426,8 @@ class RunResult:
     cancelled: bool = False
     #: suites that were planned but never started (cancellation)
     not_run: Sequence[str] = ()  #: kept as a tuple
+    #: failures the history excuses (quarantined; known on the base branch): `conclusion` reads it
+    excused: Excused = NOT_EXCUSED
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "suites", tuple(self.suites))
@@ -423,14 +457,26 @@ class RunResult:
             yield from suite.cases.problems
 
 
-FailOn = Literal["failed", "error", "flaky"]
+FailOn = Literal["failed", "error", "flaky", "new-failures"]
 Conclusion = Literal["success", "failure", "cancelled"]
 
 
 def conclusion(run: RunResult, fail_on: Iterable[FailOn] = ("failed", "error")) -> Conclusion:
-    """The run's verdict: cancelled, failure (a `fail_on` category occurred) or success."""
+    """The run's verdict: cancelled, failure (a `fail_on` category occurred) or success.
+
+    Quarantined problems never count; with ``new-failures``, a failed or errored test
+    counts only when it is not failing on the base branch too (`RunResult.excused`).
+    """
     if run.cancelled:
         return "cancelled"
-    counts = run.counts
-    present = {"failed": counts.failed > 0, "error": counts.errors > 0, "flaky": counts.flaky > 0}
+    counts, excused = run.counts, run.excused
+    failed = counts.failed - excused.quarantined_failed
+    errors = counts.errors - excused.quarantined_errors
+    new = failed - excused.known_failed + errors - excused.known_errors
+    present = {
+        "failed": failed > 0,
+        "error": errors > 0,
+        "flaky": counts.flaky - excused.quarantined_flaky > 0,
+        "new-failures": new > 0,
+    }
     return "failure" if any(present[kind] for kind in fail_on) else "success"

@@ -17,6 +17,7 @@ from qaagent.process import Cancel
 if TYPE_CHECKING:
     from qaagent.evidence.bundle import Bundle
     from qaagent.github.feedback import GitHubFeedback
+    from qaagent.history.compare import Comparison
     from qaagent.history.live import RunHistory
     from qaagent.options import FeedbackOptions
     from qaagent.plan import Plan
@@ -51,6 +52,8 @@ class Run:
     #: reports that could not be written (path, reason): the manifest lists them; exit 3
     missing: tuple[tuple[str, str], ...] = ()
     history: RunHistory | None = None  #: None: history off for this run
+    #: the run against the base branch and the quarantine (`judge_history`); the writers render it
+    comparison: Comparison | None = None
 
     def outcome(self) -> tuple[Bundle, RunResult]:
         """The bundle and the result the reporting steps work on (asked before `execute`: a bug)."""

@@ -483,6 +483,19 @@ check_bad_profile() {
     verdict "bad profile: exit 2 and one one-line ::error annotation"
 }
 
+check_postgres_driver() {
+    # the `postgres` extra is in the image (a postgresql:// history store needs it): psycopg
+    # imports and its bundled libpq loads
+    local out
+    if out=$(podman run --rm --entrypoint python3 "$IMAGE" -c \
+        'import psycopg; print("psycopg", psycopg.__version__, "libpq", psycopg.pq.version())' 2>&1); then
+        log "image: $out"
+    else
+        PROBLEMS+=("psycopg cannot be imported in the image: $(printf '%s' "$out" | tail -n 1)")
+    fi
+    verdict "the image has the postgres extra (psycopg and libpq load)"
+}
+
 check_setup_input() {
     local ws
     ws=$(fresh_workspace setup-input setup-input)
@@ -626,6 +639,7 @@ main() {
     check_failing
     check_bad_profile
     check_setup_input
+    check_postgres_driver
     check_sigterm
     check_missing_output_dir
     check_missing_output_file

@@ -22,10 +22,13 @@ from test_entrypoint import Action, Result, assert_input_error
 
 from qaagent.github.results_json import JSON_BYTES, result_json
 
-#: a command suite that exits with the status written in `rc` (0 unless the file says otherwise)
+#: a command suite that exits with the status written in `rc` (0 unless the file says otherwise);
+#: no quarantine: a test that passes and fails on one commit is flaky, and would be quarantined
 SWITCH_PROFILE = """\
 project:
   name: fixture
+history:
+  quarantine: "off"
 tests:
   smoke:
     runner: command

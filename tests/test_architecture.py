@@ -118,6 +118,7 @@ LAYERS: dict[int, tuple[str, ...]] = {
         "qaagent.report.timeline",
         "qaagent.report.budget",
         "qaagent.report.markdown_text",
+        "qaagent.report.comparison",
         "qaagent.report.markdown",
         "qaagent.report.page",
         "qaagent.report.html",

@@ -539,7 +539,7 @@ def test_merge_bundle_pattern_matching_nothing_is_an_input_error(action: Action)
         (
             "fail-on",
             "failed,sometimes",
-            "input 'fail-on': expected a list of failed, error, flaky, got 'sometimes'",
+            "input 'fail-on': expected a list of failed, error, flaky, new-failures, got 'sometimes'",
         ),
         ("comment", "perhaps", "input 'comment': expected true or false (or yes/no/1/0), got 'perhaps'"),
         ("evidence-dir", "ev\n/etc", "input 'evidence-dir' contains a control character"),

@@ -160,6 +160,15 @@ def test_hostile_bundles_are_one_line_each_and_the_good_ones_still_import(
     bad("running", "status 'running' is not a finished run", {**good, "status": "running"})
     bad("no-start", "no valid start time", {**good, "started": "yesterday"})
     bad("no-run-id", "run_id: Input should be a valid string", {**good, "run_id": 7})
+    bad("path-run-id", "'../../etc' is not a qaagent run id", {**good, "run_id": "../../etc"})
+    bad("huge-run-id", "'" + "2" * 80 + "' is not a qaagent run id", {**good, "run_id": "2" * 1_000_000})
+    bad("typed-git", "git.sha: Input should be a valid string", {**good, "git": {"sha": 5}})
+    bad(
+        "typed-env",
+        "environment.GITHUB_REF: Input should be a valid string",
+        {**good, "environment": {"GITHUB_REF": []}},
+    )
+    bad("typed-suites", "suites: Input should be a valid", {**good, "suites": "unit"})
     bad("nested", "manifest.json is nested too deeply", "[" * 100_000 + "]" * 100_000)
     huge = bad("huge", f"more than the {MAX_MANIFEST_BYTES} byte limit")
     with (huge / "manifest.json").open("r+b") as handle:
@@ -213,8 +222,9 @@ def test_hostile_bundles_are_one_line_each_and_the_good_ones_still_import(
     assert code == 2
     errors = [line for line in out.splitlines() if line.startswith("qaagent: error:")]
     assert len(errors) == len(expected), out
+    assert all(len(line) < 2000 for line in errors)  # a huge field is never echoed whole
     for name, reason in expected.items():
-        assert any(f"/{name}/" in line and reason in line for line in errors), (name, reason, out)
+        assert any(f"/{name}" in line and reason in line for line in errors), (name, reason, out)
     assert f"recorded run {good['run_id']} ({len(lines)} result(s)) from {base / 'good'}" in out
     assert f"recorded run 20240501_120000Z ({len(lines)} result(s)) from {mixed}" in out
     assert f"{mixed}: tests.jsonl.gz: {len(odd)} line(s) are not valid test records and were skipped" in out
@@ -250,7 +260,7 @@ def test_commands_say_what_is_missing_in_one_line(runs: dict[str, Path], tmp_pat
     assert "tests match 'test_'; be more precise:" in out
     code, out = history(root, store, "flaky", "--window", "0")
     assert code == 2
-    assert "expected a whole number from 1 to 1000000" in out
+    assert "expected a whole number from 1 to 10000" in out  # --window: the profile's range
 
 
 def test_export_slowest_prune_and_report(runs: dict[str, Path], tmp_path: Path) -> None:
@@ -288,3 +298,36 @@ def test_export_slowest_prune_and_report(runs: dict[str, Path], tmp_path: Path) 
     code, out = history(root, store, "prune", "--keep-days", "0")
     assert code == 0
     assert out.startswith("qaagent: pruned 4 run(s) and ")
+
+
+def test_a_hostile_bundle_read_through_the_typed_reader(runs: dict[str, Path], tmp_path: Path) -> None:
+    """Huge text fields are cut, records of the wrong types are bad lines, a huge name stays whole."""
+    base = tmp_path / "typed"
+    base.mkdir()
+    shutil.copytree(runs["full"], base / "good")
+    good = json.loads((base / "good" / "manifest.json").read_text())
+    huge = "b" * 200_000
+    manifest = {
+        **good,
+        "environment": {**good.get("environment", {}), "GITHUB_HEAD_REF": huge, "GITHUB_BASE_REF": huge},
+        "git": {"sha": "c" * 100_000, "ref": None, "repository": None},
+        "project": "p" * 100_000,
+    }
+    record = {"suite": "unit", "classname": "c", "name": "n", "status": "passed", "duration": 1.0}
+    lines = [
+        {**record, "name": "x" * 1_000_000},  # a 1 MB name fits: it is kept whole
+        {**record, "attempts": "2"},  # strict types: a number as text is not a number
+        {**record, "flaky": 1},
+        {**record, "duration": "NaN"},
+        {**record, "suite": ["unit"]},
+        {**record, "status": "passed", "duration": -5.0},  # kept, its time 0
+        {**record, "status": "maybe"},
+        {**record, "name": ""},
+    ]
+    bundle = _broken(base, "hostile", manifest, b"".join(json.dumps(r).encode() + b"\n" for r in lines))
+    found = read_bundle(bundle)
+    assert len(found.run.branch) == len(found.run.base_branch) == len(found.run.commit) == 1000
+    assert len(found.run.project) == 1000
+    assert [len(r.name) for r in found.results] == [1_000_000, 1]
+    assert found.results[1].duration == 0.0
+    assert found.bad_lines == 6

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import run_qaagent
 from pydantic import ValidationError
 
+from qaagent.errors import ProfileError
 from qaagent.history.dsn import mask, password_for, scrub, split_password
 from qaagent.history.settings import HistorySettings
+from qaagent.options import RELEASE_AFTER, WINDOW
+from qaagent.profile_load import load_profile
 
 SECRET = "s3cr3t-p@ss:w/rd"  # noqa: S105 - a test password
 DSN = "postgresql://qa:s3cr3t-p%40ss%3Aw%2Frd@db.example:5432/qa?sslmode=require"
@@ -39,12 +44,13 @@ def test_the_model_is_frozen_and_forbids_unknown_keys() -> None:
 @pytest.mark.parametrize(
     ("data", "wanted"),
     [
-        ({"window": 0}, "greater than or equal to 1"),
+        ({"window": 0}, "expected a whole number from 1 to 10000, got '0'"),
         ({"window": True}, "whole number"),
         ({"window": 2.5}, "whole number"),
-        ({"release_after": 0}, "greater than or equal to 1"),
-        ({"flaky_threshold": 1.5}, "less than or equal to 1"),
-        ({"flaky_threshold": -0.1}, "greater than or equal to 0"),
+        ({"release_after": 0}, "expected a whole number from 1 to 10000"),
+        ({"flaky_threshold": 1.5}, "expected a rate from 0 to 1"),
+        ({"flaky_threshold": -0.1}, "expected a rate from 0 to 1"),
+        ({"flaky_threshold": True}, "expected a rate from 0 to 1"),
         ({"quarantine": "sometimes"}, "'auto', 'off' or 'list'"),
         ({"store": ""}, "must not be empty"),
         ({"store": "a\nb.sqlite"}, "control characters"),
@@ -97,3 +103,66 @@ def test_dsn_passwords_in_userinfo_and_query() -> None:
     assert (
         scrub(f"failed for {SECRET} and s3cr3t-p%40ss%3Aw%2Frd", [SECRET, None]) == "failed for *** and ***"
     )
+
+
+# -- one validator and one range per option, on every entry point (profile YAML, model, flag) ---------
+
+#: what no entry point takes as a window: signs, blanks, floats, underscores, 0, too large
+BAD_COUNTS = ["+3", " 3", "3.0", "1_000", "0", str(WINDOW.high + 1)]
+
+
+@pytest.mark.parametrize("text", BAD_COUNTS)
+@pytest.mark.parametrize("key", ["window", "release_after"])
+def test_the_profile_refuses_what_the_flags_refuse_written_bare_or_quoted(
+    tmp_path: Path, key: str, text: str
+) -> None:
+    for written in (text.strip() if text != " 3" else "' 3'", f"'{text}'"):
+        profile = tmp_path / ".qaagent.yaml"
+        profile.write_text(f"tests: {{unit: {{}}}}\nhistory:\n  {key}: {written}\n", encoding="utf-8")
+        with pytest.raises(ProfileError, match=rf"history\.{key}: .*expected a whole number from 1 to 10000"):
+            load_profile(profile)
+
+
+@pytest.mark.parametrize("text", BAD_COUNTS)
+def test_the_model_refuses_the_same_texts(text: str) -> None:
+    with pytest.raises(ValidationError, match="expected a whole number from 1 to 10000"):
+        HistorySettings.model_validate({"window": text})
+
+
+@pytest.mark.parametrize("text", BAD_COUNTS)
+def test_the_window_flag_refuses_the_same_texts(tmp_path: Path, text: str) -> None:
+    done = run_qaagent(
+        "history", "flaky", "--window", text, "--store", str(tmp_path / "h.sqlite"), cwd=tmp_path
+    )
+    assert done.returncode == 2
+    assert f"expected a whole number from 1 to {WINDOW.high}" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_the_ends_of_each_range_are_taken_everywhere(tmp_path: Path) -> None:
+    profile = tmp_path / ".qaagent.yaml"
+    profile.write_text(
+        f"tests: {{unit: {{}}}}\nhistory: {{window: {WINDOW.high}, release_after: '{RELEASE_AFTER.low}',"
+        " flaky_threshold: 1}\n",
+        encoding="utf-8",
+    )
+    history = load_profile(profile).profile.history
+    assert (history.window, history.release_after, history.flaky_threshold) == (WINDOW.high, 1, 1.0)
+    done = run_qaagent(
+        "history", "flaky", "--window", str(WINDOW.high), "--store", str(tmp_path / "h.sqlite"), cwd=tmp_path
+    )
+    assert "expected a whole number" not in done.stderr  # taken: what fails is the missing store
+    assert "no history store" in done.stderr
+
+
+@pytest.mark.parametrize("text", ["1.5", "-0.1", "nan", "x"])
+def test_the_threshold_is_one_rate_in_the_profile_and_on_the_flag(tmp_path: Path, text: str) -> None:
+    profile = tmp_path / ".qaagent.yaml"
+    profile.write_text(f"tests: {{unit: {{}}}}\nhistory: {{flaky_threshold: '{text}'}}\n", encoding="utf-8")
+    with pytest.raises(ProfileError, match="expected a rate from 0 to 1"):
+        load_profile(profile)
+    done = run_qaagent(
+        "history", "flaky", "--threshold", text, "--store", str(tmp_path / "h.sqlite"), cwd=tmp_path
+    )
+    assert done.returncode == 2
+    assert "expected a rate from 0 to 1" in done.stderr

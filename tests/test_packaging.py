@@ -108,6 +108,38 @@ def test_dockerfile_pins_the_base_by_tag_and_digest_and_installs_with_hashes() -
     assert "COPY requirements.txt /opt/qaagent/requirements.txt" in text
 
 
+def test_the_image_installs_the_locked_postgres_extra() -> None:
+    """The README's PostgreSQL history store works from the action: the image has psycopg, pinned."""
+    text = (ROOT / "Dockerfile").read_text(encoding="utf-8")
+    assert "COPY requirements-postgres.txt /opt/qaagent/requirements-postgres.txt" in text
+    installs = re.findall(r"^RUN pip install (.*)$", text, re.MULTILINE)
+    assert any(
+        "-r /opt/qaagent/requirements-postgres.txt" in line
+        and "--require-hashes" in line
+        and "--only-binary" in line
+        for line in installs
+    ), installs
+    # the lock has the extra's range (pyproject.toml's), hashes for every platform's wheel,
+    # and pins what it shares with requirements.txt the same
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    extra = pyproject["project"]["optional-dependencies"]["postgres"]
+    sources = [
+        line.strip()
+        for line in (ROOT / "requirements-postgres.in").read_text(encoding="utf-8").splitlines()
+        if line.strip() and not line.startswith(("#", "-c"))
+    ]
+    assert {_normalised(s) for s in sources} == {_normalised(e) for e in extra}
+    assert "-c requirements.txt" in (ROOT / "requirements-postgres.in").read_text(encoding="utf-8")
+    postgres = lock_entries((ROOT / "requirements-postgres.txt").read_text(encoding="utf-8"))
+    core = lock_entries((ROOT / "requirements.txt").read_text(encoding="utf-8"))
+    assert {"psycopg", "psycopg-binary"} <= set(postgres)
+    assert postgres["psycopg"][0] == postgres["psycopg-binary"][0]
+    assert len(postgres["psycopg-binary"][1]) >= 10  # a wheel per platform and Python
+    for name in set(postgres) & set(core):
+        assert postgres[name] == core[name], name
+    assert "--extra-index-url" not in (ROOT / "requirements-postgres.txt").read_text(encoding="utf-8")
+
+
 def test_license_and_metadata_in_pyproject() -> None:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
     assert project["license"] == "MIT"

@@ -196,6 +196,24 @@ def test_split_n_caps_the_batches(tmp_path: Path) -> None:
     assert len(batches) == 2
 
 
+def test_an_explicit_split_n_gets_its_batches_after_a_recorded_run(tmp_path: Path) -> None:
+    """The review's bug: with durations recorded (tiny tests, a large start-up), `split: 3`
+    planned one batch - the start-up cost and one bin per worker overrode the setting."""
+    plan = _plan(tmp_path, PROFILE.replace("split: auto", "split: 3"))  # 2 workers
+    discovery = _files(tmp_path, "unit", [2] * 6)
+    files = {u.rel or "": 0.01 for u in discovery.units}
+    durations = Durations("history", {"unit": SuiteDurations(0.06 + 0.4, files), "lint": SuiteDurations(1.0)})
+    planned = plan_work(plan, durations, {"unit": discovery})
+    batches = _batches(planned)
+    assert len(batches) == 3
+    assert sorted(p for b in batches for p in b.units) == sorted(u.path for u in discovery.units if u.path)
+    assert planned.split_layout is not None
+    assert planned.split_layout["batches"] == {"unit": 3}
+    # fewer files than N: one batch per file
+    few = plan_work(plan, durations, {"unit": _files(tmp_path, "unit", [2] * 2)})
+    assert len(_batches(few)) == 2
+
+
 @pytest.mark.parametrize(
     ("profile", "reason"),
     [

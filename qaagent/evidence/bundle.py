@@ -260,6 +260,7 @@ class Bundle:
         max_output: int = DEFAULT_MAX_OUTPUT,
         writers: Sequence[CaseWriter] = (),
         junit_copy: Path | None = None,
+        history: Mapping[str, Any] | None = None,
         keep_unredactable: bool = False,
     ) -> Finished:
         """Write junit.xml, tests.jsonl.gz, what `writers` write, summary.md, then the final manifest.
@@ -267,7 +268,8 @@ class Bundle:
         Call once, after execution, from one thread. One pass over the cases feeds the
         merged JUnit, the records and every one of `writers` (report.html, the summary's
         collector). `summary_markdown` is the summary, or what renders it after the pass.
-        `junit_copy` gets the same bytes as junit.xml (`--junit`). A report that cannot be
+        `junit_copy` gets the same bytes as junit.xml (`--junit`); `history` is the run's
+        comparison with the base branch (the manifest's ``history``). A report that cannot be
         written is left out and named in the manifest's `missing` (and in the result).
         A file the redaction cannot see into (`evidence.not_kept`) is removed and
         listed in `not_kept` unless `keep_unredactable` (the profile's switch).
@@ -304,6 +306,8 @@ class Bundle:
                 "fail_on": list(fail_on),
             }
         )
+        if history is not None:
+            self._manifest["history"] = dict(history)
         text = CaseText(self.redactor.redact, max_output, categorize, dropped={d["path"] for d in dropped})
         junit = MergedJUnit(StreamedFile(self.junit_path, copy=junit_copy), text, bundle_dir=self.dir)
         records = RecordWriter(StreamedFile(self.dir / RECORDS_NAME, gzip=True), run_started)

@@ -61,14 +61,14 @@ def safe_relative(rel: str) -> bool:
 
 def _run_id(value: str) -> str:
     if not RUN_ID_RE.match(value):
-        msg = f"{value!r} is not a qaagent run id (like 20250101_120000Z)"
+        msg = f"{value[:80]!r} is not a qaagent run id (like 20250101_120000Z)"
         raise ValueError(msg)
     return value
 
 
 def _bundle_path(value: str) -> str:
     if not safe_relative(value):
-        msg = f"{value!r} is not a path inside the bundle"
+        msg = f"{value[:200]!r} is not a path inside the bundle"
         raise ValueError(msg)
     return value
 
@@ -210,6 +210,8 @@ class Manifest(_Model):
     project: str = ""
     git: GitInfo = GitInfo()
     ci: dict[str, str | None] | None = None
+    #: the allowlisted environment variables of the run (`qaagent.evidence.manifest.environment`)
+    environment: dict[str, str] = {}
     host: dict[str, str] | None = None
     #: the qaagent process writing the bundle while it runs (pruning spares it while it lives)
     process: RunningProcess | None = None
@@ -236,7 +238,9 @@ class Manifest(_Model):
 
 
 class Record(_Model):
-    """One line of tests.jsonl."""
+    """One line of tests.jsonl (strict: a number written as text, or a boolean as a number, is refused)."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore", strict=True)
 
     id: str = ""
     suite: str = ""
@@ -390,14 +394,3 @@ def regular_file(path: Path, limit: int, what: str) -> int:
     if size > limit:
         raise BundleError(f"{path}: {size} bytes is more than the {limit} byte limit")
     return size
-
-
-def guarded_document(bundle_dir: Path) -> dict[str, Any]:
-    """manifest.json as a JSON object, through the one door (`open_manifest`); a `BundleError` if not.
-
-    For `qaagent history import`, which reads more of the document than the model holds.
-    """
-    try:
-        return open_manifest(bundle_dir).document
-    except BundleError as exc:
-        raise BundleError(f"{bundle_dir / MANIFEST}: {exc.message}") from None

@@ -1,20 +1,18 @@
-"""Reading an evidence bundle for the history: the ONE place `qaagent history import` reads bundles.
+"""Reading an evidence bundle for the history: what `qaagent history import` and a run's record read.
 
-Bundles are hostile input (downloaded artifacts, fork PRs). Everything read
-here is checked before use: ``manifest.json`` and ``tests.jsonl`` must be
-regular files (no symlinks) of bounded size, the manifest a JSON object with
-a run id, a start time and a final status, every record line a JSON object of
-bounded length whose fields have the expected types. A bad line is counted,
-reported and skipped; it never stops the import of the others.
-
-The files are read through the one bundle reader (``qaagent/evidence/read.py``:
-`guarded_document`, `regular_file`, `records_path`, `record_lines`); here only
-the values are checked. Callers use `read_bundle`, `run_record` and `run_identity`.
+Bundles are hostile input (downloaded artifacts, fork PRs). They are read
+through the one bundle reader, ``qaagent/evidence/read.py``: the manifest as its
+typed `Manifest` (`read_manifest`: a regular file of bounded size, a JSON
+object, a valid run id, every field of the expected type), each record line
+as its typed `Record` (strict types, bounded length). Here only what the
+history adds is checked: a finished status, a start time, a test with a
+suite and a name, a known status, a finite duration. A bad record line is
+counted, reported and skipped; it never stops the import of the others.
+Callers use `read_bundle`, `run_record` and `run_identity`.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import re
 import zlib
@@ -24,12 +22,15 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, cast
 
+from pydantic import ValidationError
+
 from qaagent.errors import UsageError
 from qaagent.evidence.read import (
-    MANIFEST,
     MAX_RECORD_LINE,
     RECORDS,
-    guarded_document,
+    Manifest,
+    Record,
+    read_manifest,
     record_lines,
     records_path,
     regular_file,
@@ -95,58 +96,49 @@ def run_identity(git: Mapping[str, Any], env: Mapping[str, Any]) -> tuple[str, s
     return repository, branch, _text(env.get("GITHUB_BASE_REF"))
 
 
-def run_record(manifest: Mapping[str, Any], *, where: str = "manifest.json") -> RunRecord:
-    """The run a bundle's manifest describes; a `UsageError` when it cannot be one.
+def run_record(manifest: Manifest, *, where: str = "manifest.json") -> RunRecord:
+    """The run a bundle's (typed, validated) manifest describes; a `UsageError` when it cannot be one.
 
     Branch: the PR's head branch (``GITHUB_HEAD_REF``), else the checked-out
     branch (``git.ref``), else ``GITHUB_REF``'s branch. Base branch:
     ``GITHUB_BASE_REF``. PR number: from ``refs/pull/N/merge``. A merged run's
-    shards come from ``settings.merge.shards``.
+    shards come from ``settings.merge.shards``. Text fields are cut at `MAX_FIELD`.
     """
-    run_id = _text(manifest.get("run_id"))
-    started = _text(manifest.get("started"), 64)
+    started = _text(manifest.started, 64)
     started_at = _epoch(started)
-    status = _text(manifest.get("status"), 32)
-    if not run_id:
-        raise UsageError(f"{where}: no run_id")
+    status = _text(manifest.status, 32)
     if started_at is None:
         raise UsageError(f"{where}: no valid start time ({started[:40]!r})")
     if status not in ("success", "failure", "cancelled"):
         raise UsageError(f"{where}: status {status[:20]!r} is not a finished run; not recorded")
-    git = _obj(manifest.get("git"))
-    ci = _obj(manifest.get("ci"))
-    env = _obj(manifest.get("environment"))
+    git = manifest.git.model_dump()
+    env = manifest.environment
+    ci = manifest.ci or {}
     gh_ref = _text(env.get("GITHUB_REF"))
     git_ref = _text(git.get("ref"))
     pr = _PR_REF.match(gh_ref) or _PR_REF.match(git_ref)
     repository, branch, base_branch = run_identity(git, env)
-    merge = _obj(_obj(manifest.get("settings")).get("merge"))
+    merge = _obj(manifest.settings.get("merge"))
     shards = merge.get("shards") if isinstance(merge.get("shards"), list) else []
     parts = tuple(
         RunRef(_text(s.get("run_id")), _text(s.get("started"), 64))
         for s in cast("list[Any]", shards)
         if isinstance(s, dict) and _text(s.get("run_id"))
     )
-    suites: dict[str, float] = {}
-    for entry in manifest.get("suites") or []:
-        if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
-            continue
-        seconds = entry.get("duration")
-        if (
-            isinstance(seconds, int | float)
-            and not isinstance(seconds, bool)
-            and math.isfinite(seconds)
-            and seconds >= 0
-            and entry.get("status") not in ("pending", None)
-        ):
-            suites[_text(entry["name"])] = float(seconds)
-    shard = manifest.get("shard")
+    suites = {
+        _text(entry.name): float(entry.duration)
+        for entry in manifest.suites
+        if entry.duration is not None
+        and math.isfinite(entry.duration)
+        and entry.duration >= 0
+        and entry.status != "pending"
+    }
     return RunRecord(
-        run_id=run_id,
-        project=_text(manifest.get("project")),
+        run_id=manifest.run_id,
+        project=_text(manifest.project),
         started=started,
         started_at=started_at,
-        finished_at=_epoch(manifest.get("finished")),
+        finished_at=_epoch(manifest.finished),
         repository=repository,
         commit=_text(git.get("sha")) or _text(env.get("GITHUB_SHA")),
         branch=branch,
@@ -154,57 +146,38 @@ def run_record(manifest: Mapping[str, Any], *, where: str = "manifest.json") -> 
         pr_number=int(pr.group(1)) if pr else None,
         ci_run_id=_text(ci.get("run_id")) or _text(env.get("GITHUB_RUN_ID")),
         ci_run_attempt=_text(ci.get("run_attempt")) or _text(env.get("GITHUB_RUN_ATTEMPT")),
-        shard=_text(shard, 32) if isinstance(shard, str) else "",
+        shard=_text(manifest.shard, 32),
         status=status,
         merged_from=parts,
         suite_durations=suites,
     )
 
 
-def _finite(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def result_record(data: object) -> ResultRecord | None:
-    """One tests.jsonl record as a result, or None when any field has the wrong type."""
-    if not isinstance(data, dict):
+def result_record(record: Record) -> ResultRecord | None:
+    """A typed tests.jsonl record as a result; None without a suite, a name, a known status, a finite time."""
+    if not (record.suite and record.name) or record.status not in _STATUSES or record.attempts < 1:
         return None
-    suite, classname, name = data.get("suite"), data.get("classname"), data.get("name")
-    status, duration = data.get("status"), data.get("duration")
-    file, attempts, flaky = data.get("file"), data.get("attempts", 1), data.get("flaky", False)
-    if not (
-        isinstance(suite, str) and suite and isinstance(classname, str) and isinstance(name, str) and name
-    ):
-        return None
-    wrong = (
-        status not in _STATUSES
-        or not isinstance(flaky, bool)
-        or not _finite(duration)
-        or (file is not None and not isinstance(file, str))
-        or not (isinstance(attempts, int) and not isinstance(attempts, bool) and attempts >= 1)
-    )
-    if wrong:
+    if not math.isfinite(record.duration):
         return None
     return ResultRecord(
-        suite=suite,
-        classname=classname,
-        name=name,
-        status=cast("Status", status),
-        duration=max(0.0, float(cast("float", duration))),
-        file=cast("str | None", file) or None,
-        attempts=cast("int", attempts),
-        flaky=bool(flaky),
+        suite=record.suite,
+        classname=record.classname,
+        name=record.name,
+        status=cast("Status", record.status),
+        duration=max(0.0, record.duration),
+        file=record.file or None,
+        attempts=record.attempts,
+        flaky=record.flaky,
     )
 
 
 def read_bundle(path: Path) -> BundleRun:
     """Read a bundle's run and results; a `UsageError` (one line) when it cannot be recorded."""
-    manifest_path = path / MANIFEST
-    manifest = guarded_document(path)  # a regular file of bounded size holding a JSON object
-    run = run_record(manifest, where=str(manifest_path))
+    manifest = read_manifest(path)  # the one bundle reader: a typed, validated manifest
+    run = run_record(manifest, where=str(path / "manifest.json"))
     results, bad, notes = _read_records(records_path(path) or path / RECORDS)
-    total = _obj(manifest.get("totals")).get("total")
-    if isinstance(total, int) and not isinstance(total, bool) and total != len(results) and not bad:
+    total = (manifest.totals or {}).get("total")
+    if total is not None and total != len(results) and not bad:
         notes.append(f"the manifest counts {total} test(s), {RECORDS} holds {len(results)}")
     return BundleRun(path, run, results, bad, tuple(notes))
 
@@ -225,8 +198,8 @@ def _read_records(records_path: Path) -> tuple[list[ResultRecord], int, list[str
             record = None
             if raw is not None:
                 try:
-                    record = result_record(json.loads(raw.decode("utf-8")))
-                except (UnicodeDecodeError, ValueError, RecursionError):
+                    record = result_record(Record.model_validate_json(raw))
+                except ValidationError:
                     record = None
             if record is None:
                 bad += 1

@@ -32,11 +32,12 @@ from qaagent.text import one_line
 DEFAULT_WINDOW = 50
 
 
-#: `--window`, `--limit`, `--runs`: how many
+#: `--limit`, `--runs`: how many (`--window` is `options.WINDOW`, as the profile's `history.window`)
 COUNT = options.Range(1, 1_000_000)
 #: `prune --keep-days`
 DAYS = options.Range(0, 1_000_000)
 _count = options.cli_type(lambda text: options.whole_number(text, COUNT))
+_window = options.cli_type(options.window)
 _days = options.cli_type(lambda text: options.whole_number(text, DAYS))
 _rate = options.cli_type(options.rate)
 
@@ -52,7 +53,7 @@ def add_parser(commands: Any) -> None:
     windowed = argparse.ArgumentParser(add_help=False, parents=[common])
     windowed.add_argument("--branch", help="only runs of this branch (default: every branch)")
     windowed.add_argument(
-        "--window", type=_count, default=DEFAULT_WINDOW, metavar="N", help="the last N runs"
+        "--window", type=_window, default=DEFAULT_WINDOW, metavar="N", help="the last N runs"
     )
 
     history = commands.add_parser("history", help="the test history: flaky and slow tests, trends, import")

@@ -17,6 +17,8 @@ and failures are in `unknown`.
 
 from __future__ import annotations
 
+import dataclasses
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -26,6 +28,7 @@ from qaagent.history.queries import RunInfo, latest_run, window_runs
 from qaagent.history.rates import NO_QUARANTINE, FlakeRate, Quarantine, flake_rates
 from qaagent.history.record import RunResults, prepare
 from qaagent.history.store import Scope, Store, chunks, marks
+from qaagent.results import Excused
 
 _FAILING = (1, 2)
 
@@ -41,6 +44,19 @@ class Entry:
     since_commit: str | None = None  #: still failing: the first failing base-branch run's commit
     since_at: float | None = None  #: … and its start (epoch)
     rate: FlakeRate | None = None  #: flaky and quarantined: the window's rate
+    flaky: bool = False  #: it passed here on a retry
+
+    @property
+    def note(self) -> str:
+        """What a writer shows beside the test id (plain text): its status here, since when, its rate."""
+        parts = [self.status + (" (flaky)" if self.flaky else "")]
+        if self.since_commit or self.since_at:
+            when = time.strftime("%Y-%m-%d", time.gmtime(self.since_at)) if self.since_at else ""
+            commit = self.since_commit[:12] if self.since_commit else ""
+            parts.append("failing on the base branch since " + " ".join(p for p in (commit, when) if p))
+        if self.rate is not None and self.rate.flaky:
+            parts.append(f"flake rate {self.rate.rate:.0%} ({self.rate.flaky} of {self.rate.results} runs)")
+        return " · ".join(parts)
 
 
 @dataclass(frozen=True)
@@ -61,6 +77,51 @@ class Comparison:
         """Quarantined tests that failed or errored here (the summary counts them)."""
         return sum(1 for e in self.quarantined if e.status in ("failed", "error"))
 
+    def groups(self) -> list[tuple[str, str, list[Entry]]]:
+        """(key, heading, entries) of each group, in the order every writer shows them.
+
+        Without a base run only the quarantined tests (and, on a pull request whose base
+        branch has no recorded run, the failures nothing can be compared with) are grouped.
+        """
+        found = [
+            ("new", "New failures (not failing on the base branch)", self.new),
+            ("still_failing", "Still failing (failing on the base branch too)", self.still_failing),
+            ("flaky", "Flaky (passed on a retry)", self.flaky),
+            ("quarantined", "Quarantined (reported, not failing the run)", self.quarantined),
+            ("fixed", "Fixed (failing on the base branch, passing here)", self.fixed),
+        ]
+        if self.base is None:
+            found = [g for g in found if g[0] == "quarantined"]
+            if self.unknown and self.base_branch:  # a push has no base: its failures are just failures
+                heading = "Failures (no recorded base-branch run to compare with)"
+                found.insert(0, ("unknown", heading, self.unknown))
+        return found
+
+    @property
+    def shown(self) -> bool:
+        """Whether the writers show a section at all: a base branch, or a quarantined test."""
+        return bool(self.base_branch) or any(entries for _, _, entries in self.groups())
+
+    @property
+    def base_label(self) -> str:
+        """Which run this run was compared with, in words (plain text: a writer escapes it)."""
+        if not self.base_branch:
+            return "no base branch (quarantine only)"
+        if self.base is None:
+            return f"{self.base_branch}: no recorded run to compare with"
+        commit = f", commit {self.base.commit[:12]}" if self.base.commit else ""
+        return f"{self.base_branch} (run {self.base.run_id}{commit})"
+
+    def excused(self) -> Excused:
+        """What the verdict leaves out (`results.conclusion`): quarantined problems; known failures."""
+        return Excused(
+            quarantined_failed=sum(1 for e in self.quarantined if e.status == "failed"),
+            quarantined_errors=sum(1 for e in self.quarantined if e.status == "error"),
+            quarantined_flaky=sum(1 for e in self.quarantined if e.flaky),
+            known_failed=sum(1 for e in self.still_failing if e.status == "failed"),
+            known_errors=sum(1 for e in self.still_failing if e.status == "error"),
+        )
+
 
 def compare(
     store: Store,
@@ -73,6 +134,9 @@ def compare(
 ) -> Comparison:
     """Group the new run's `results` against the latest recorded run of `base_branch`.
 
+    An empty `base_branch` (a push, no pull request) compares with nothing: the
+    quarantined tests are still grouped, every other failure is in `unknown`.
+
     Only problems are looked at — this run's (failed, errored, flaky), the base
     run's (from ``qa_problems``) and the quarantined tests — so the cost follows
     the failures, not the size of the run.
@@ -80,7 +144,7 @@ def compare(
     prepared = prepare(results)
     mine = prepared.packed
     project = store.project_id(scope)
-    base = latest_run(store, project, branch=base_branch) if project is not None else None
+    base = latest_run(store, project, branch=base_branch) if project is not None and base_branch else None
     base_packed = store.results([base.row])[base.row] if base is not None else None
     base_failing = _failing_in(store, base.row) if base is not None else set()
     problems = mine.problems()
@@ -88,7 +152,7 @@ def compare(
     wanted = [k for k, code in problems.items() if is_flaky(code)] + sorted(held)
     rates: Mapping[int, FlakeRate] = {}
     if project is not None and wanted:
-        rates = flake_rates(store, scope, branch=base_branch, window=window, only=wanted)
+        rates = flake_rates(store, scope, branch=base_branch or None, window=window, only=wanted)
     result = Comparison(base_branch, base)
     still: list[tuple[int, Entry]] = []
     looked_at = {*problems, *held, *(k for k in base_failing if mine.outcome(k) is not None)}
@@ -104,6 +168,7 @@ def compare(
             STATUS_NAME[status_of(code)],
             file or None,
             None if before is None else STATUS_NAME[status_of(before)],
+            flaky=is_flaky(code),
         )
         group = _group(code, before, held=key in held, has_base=base is not None)
         if group == "quarantined":
@@ -142,11 +207,11 @@ def _group(code: int, before: int | None, *, held: bool, has_base: bool) -> str 
 
 
 def _with_rate(entry: Entry, rate: FlakeRate | None) -> Entry:
-    return Entry(entry.test, entry.status, entry.file, entry.base_status, rate=rate)
+    return dataclasses.replace(entry, rate=rate)
 
 
 def _since(entry: Entry, commit: str | None, at: float | None) -> Entry:
-    return Entry(entry.test, entry.status, entry.file, entry.base_status, commit, at)
+    return dataclasses.replace(entry, since_commit=commit, since_at=at)
 
 
 #: base-branch runs searched back for the start of a failing streak

@@ -2,6 +2,7 @@
 
     history = RunHistory.open(settings, base_dir=…, project=…, repo_root=…, say=console.line)
     durations = history.durations()          # this branch, else the base branch, else all
+    comparison = history.judge(result)       # before the reports: groups, quarantine, the verdict
     history.record(bundle_dir, result)       # after the bundle is finished
     history.close()
 
@@ -22,18 +23,18 @@ from qaagent.durations import NO_DURATIONS, Durations
 from qaagent.errors import UsageError
 from qaagent.evidence.gitinfo import git_info
 from qaagent.evidence.manifest import environment
-from qaagent.evidence.read import open_manifest
+from qaagent.evidence.read import read_manifest
 from qaagent.history.api import History
 from qaagent.history.bundles import run_identity, run_record
 from qaagent.history.compare import Comparison
 from qaagent.history.faults import HistoryUnavailable
-from qaagent.history.record import RunResults, prepare
+from qaagent.history.record import FIELDS, Row, RunResults, prepare_rows
 from qaagent.history.settings import HistorySettings
 from qaagent.history.store import Scope
 from qaagent.text import one_line, shorten
 
 if TYPE_CHECKING:
-    from qaagent.results import RunResult, TestCase
+    from qaagent.results import RunResult
 
 Say = Callable[[str], None]
 #: the runs whose durations schedule a new run (see `RunHistory.durations`)
@@ -51,6 +52,8 @@ class RunHistory:
     say: Say
     history: History | None = None
     problem: HistoryUnavailable | None = None  #: the first fault (the only one said)
+    #: the results `judge` prepared (the record reuses them: one pass over the cases)
+    prepared: RunResults | None = None
 
     @classmethod
     def open(
@@ -112,34 +115,40 @@ class RunHistory:
             self.say("qaagent: history: a cancelled run is not recorded")
             return
         try:
-            run = run_record(open_manifest(bundle_dir).document, where=str(bundle_dir / "manifest.json"))
+            run = run_record(read_manifest(bundle_dir), where=str(bundle_dir / "manifest.json"))
         except UsageError as exc:  # BundleError is one: our own manifest unreadable (a full disk…)
             self.fault(HistoryUnavailable("record this run", exc.message))
             return
-        prepared = prepare(_cases(result))  # once, for the comparison and the record
-        if self.base_branch and self.base_branch != self.branch:
-            self._compare(prepared)
-            if self.history is None:
-                return
+        prepared = self.prepared if self.prepared is not None else prepare_rows(_rows(result))
         outcome = self.history.record(run, prepared)
         if isinstance(outcome, HistoryUnavailable):
             self.fault(outcome)
             return
         self.say(f"qaagent: history: {outcome.results} result(s) recorded in {self.history.store.display}")
 
-    def _compare(self, prepared: RunResults) -> None:
-        """Say how this run's failures stand against the base branch's latest recorded run."""
-        assert self.history is not None  # noqa: S101 - the caller checked
-        held = self.history.quarantine(self.scope, branch=self.base_branch)
+    def judge(self, result: RunResult) -> Comparison | None:
+        """This run's failures against the base branch, and the quarantined tests (None: no store).
+
+        The one place the comparison is computed: the console lines are said here, the
+        verdict (`Comparison.excused`) and every writer (job summary, check run, comment,
+        report.html) take what this returns. Without a base branch (a push) only the
+        quarantine is looked up (against this branch's own window).
+        """
+        if self.history is None or result.cancelled:
+            return None
+        self.prepared = prepare_rows(_rows(result))  # once, for the comparison and the record
+        base = self.base_branch if self.base_branch != self.branch else ""
+        held = self.history.quarantine(self.scope, branch=base or self.branch or None)
         if isinstance(held, HistoryUnavailable):
             self.fault(held)
-            return
-        found = self.history.compare(self.scope, prepared, base_branch=self.base_branch, quarantined=held)
+            return None
+        found = self.history.compare(self.scope, self.prepared, base_branch=base, quarantined=held)
         if isinstance(found, HistoryUnavailable):
             self.fault(found)
-            return
+            return None
         for line in comparison_lines(found):
             self.say(line)
+        return found
 
     def close(self) -> None:
         """Close the store (again is harmless)."""
@@ -148,9 +157,10 @@ class RunHistory:
             history.close()
 
 
-def _cases(result: RunResult) -> Iterator[TestCase]:
+def _rows(result: RunResult) -> Iterator[Row]:
+    """Every case of the run as a row of `record.FIELDS` (no `TestCase` built for a spilled one)."""
     for suite in result.suites:
-        yield from suite.cases
+        yield from suite.cases.columns(FIELDS)
 
 
 #: tests named per group in the console, at most
@@ -158,18 +168,28 @@ SHOWN = 10
 
 
 def comparison_lines(found: Comparison) -> list[str]:
-    """The console's account of a comparison: one summary line, then the new and still failing tests."""
-    if found.base is None:
-        return [f"qaagent: history: no recorded run of {found.base_branch} to compare with"]
-    base = found.base
-    head = (
-        f"qaagent: history: against {found.base_branch} (run {base.run_id}"
-        + (f", commit {base.commit[:12]}" if base.commit else "")
-        + f"): {len(found.new)} new failure(s), {len(found.still_failing)} still failing, "
-        f"{len(found.flaky)} flaky, {len(found.quarantined)} quarantined, {len(found.fixed)} fixed"
-    )
-    lines = [head]
-    for label, entries in (("new", found.new), ("still failing", found.still_failing)):
+    """The console's account of a comparison: a summary line, the new, still failing, quarantined tests."""
+    lines: list[str] = []
+    if not found.base_branch:
+        pass  # a push: nothing to compare with, only the quarantine below
+    elif found.base is None:
+        lines.append(f"qaagent: history: no recorded run of {found.base_branch} to compare with")
+    else:
+        base = found.base
+        lines.append(
+            f"qaagent: history: against {found.base_branch} (run {base.run_id}"
+            + (f", commit {base.commit[:12]}" if base.commit else "")
+            + f"): {len(found.new)} new failure(s), {len(found.still_failing)} still failing, "
+            f"{len(found.flaky)} flaky, {len(found.quarantined)} quarantined, {len(found.fixed)} fixed"
+        )
+    groups = [("new", found.new), ("still failing", found.still_failing)] if found.base is not None else []
+    failing = [e for e in found.quarantined if e.status in ("failed", "error")]
+    if failing:
+        lines.append(
+            f"qaagent: history: {len(failing)} quarantined test(s) failed: reported, not failing the run"
+        )
+        groups.append(("quarantined", failing))
+    for label, entries in groups:
         lines += [
             f"qaagent: history:   {label}: {shorten(one_line(entry.test.text), 300)}"
             for entry in entries[:SHOWN]

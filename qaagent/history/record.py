@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import gc
 import hashlib
+import operator
 import time
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
@@ -65,27 +66,37 @@ class RunResults:
         return found
 
 
+#: the fields `prepare` reads of each result, in the order of its rows
+FIELDS = ("suite", "classname", "name", "status", "duration", "file", "attempts", "flaky")
+Row = tuple[str, str, str, str, float, str | None, int, bool]
+
+
 def prepare(results: Iterable[ResultLike] | RunResults) -> RunResults:
     """Keys, packed outcomes and per-file sums of `results` (the hot path of recording, kept flat).
 
     `results` may be `ResultRecord` values or anything with the same attributes
-    (a finished run's `TestCase` values are recorded without a copy). The
-    garbage collector is paused meanwhile: the loop makes no cycles, and its
-    100,000 small tuples would otherwise trigger collections worth a quarter
-    of its time.
+    (a finished run's `TestCase` values; `prepare_rows` takes a `CaseStore`'s
+    rows without building them). The garbage collector is paused meanwhile: the
+    loop makes no cycles, and its 100,000 small tuples would otherwise trigger
+    collections worth a quarter of its time.
     """
     if isinstance(results, RunResults):
         return results
+    return prepare_rows(map(operator.attrgetter(*FIELDS), results))
+
+
+def prepare_rows(rows: Iterable[Row]) -> RunResults:
+    """`prepare` of rows of the `FIELDS` (``CaseStore.columns(FIELDS)``: no object per result)."""
     paused = gc.isenabled()
     gc.disable()
     try:
-        return _prepare(results)
+        return _prepare(rows)
     finally:
         if paused:
             gc.enable()
 
 
-def _prepare(results: Iterable[ResultLike]) -> RunResults:
+def _prepare(results: Iterable[Row]) -> RunResults:
     keys: list[int] = []
     codes: list[int] = []
     times: list[int] = []
@@ -101,32 +112,24 @@ def _prepare(results: Iterable[ResultLike]) -> RunResults:
     add_key, add_code, add_time, add_name = keys.append, codes.append, times.append, names.append
     blake2b = hashlib.blake2b
     from_bytes = int.from_bytes
-    for result in results:
-        suite, classname = result.suite, result.classname
+    for suite, classname, raw_name, status_name, raw_seconds, raw_file, attempts, is_flaky in results:
         prefix = prefixes.get((suite, classname)) or prefix_of(suite, classname)
-        name = result.name
-        if not (name.isascii() and name.isprintable()):
-            name = clean_text(name)
+        name = raw_name if raw_name.isascii() and raw_name.isprintable() else clean_text(raw_name)
         add_key(
             from_bytes(blake2b(prefix[0] + name.encode(), digest_size=8).digest(), "little") >> 1
         )  # name_key
-        status = status_codes.get(result.status, 2)
+        status = status_codes.get(status_name, 2)
         counts[status] += 1
         code = status | 8  # one attempt
-        if result.flaky:
+        if is_flaky:
             flaky += 1
             code |= 4
-        if result.attempts != 1:
-            attempts = result.attempts
-            code = outcome(
-                status, flaky=bool(result.flaky), attempts=attempts if type(attempts) is int else 1
-            )
+        if attempts != 1:
+            code = outcome(status, flaky=bool(is_flaky), attempts=attempts if type(attempts) is int else 1)
         add_code(code)
-        file = result.file or ""
-        if file:
-            file = files.get(file) or files.setdefault(file, canonical(file))
+        file = (files.get(raw_file) or files.setdefault(raw_file, canonical(raw_file))) if raw_file else ""
         add_name((prefix, name, file))
-        seconds = result.duration
+        seconds = raw_seconds
         if type(seconds) is not float or not 0 < seconds < MAX_SECONDS:
             seconds = duration_ms(seconds) / 1000
         unit = (prefix[1], "F", file) if file else (prefix[1], "C", prefix[2])

@@ -19,11 +19,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, field_serializer, field_validator
+from pydantic import BaseModel, ConfigDict, ValidationInfo, field_serializer, field_validator
 
+from qaagent import options
 from qaagent.history.dsn import SCHEMES, is_dsn, mask, split_password
 
 DEFAULT_STORE = ".qaagent/history.sqlite"
@@ -31,13 +32,6 @@ DEFAULT_QUARANTINE_FILE = ".qaagent/quarantine.txt"
 QuarantineMode = Literal["auto", "off", "list"]
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _URL_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
-
-
-def _whole_number(value: Any) -> Any:
-    if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
-        msg = "Input should be a whole number"
-        raise ValueError(msg)
-    return value
 
 
 class HistorySettings(BaseModel):
@@ -51,19 +45,32 @@ class HistorySettings(BaseModel):
     #: a SQLite file (relative to the profile's folder) or a ``postgresql://`` DSN
     store: str = DEFAULT_STORE
     #: the last N runs of a branch that rates and durations are computed over
-    window: Annotated[int, Field(ge=1, le=10_000)] = 50
+    window: int = 50
     quarantine: QuarantineMode = "auto"
     #: with ``quarantine: list``: the file of test ids (one ``suite::classname::name`` per line)
     quarantine_file: str = DEFAULT_QUARANTINE_FILE
     #: with ``quarantine: auto``: a flake rate above this quarantines the test
-    flaky_threshold: Annotated[float, Field(ge=0, le=1)] = 0.05
+    flaky_threshold: float = 0.05
     #: with ``quarantine: auto``: consecutive clean passes after which a test leaves quarantine
-    release_after: Annotated[int, Field(ge=1, le=10_000)] = 20
+    release_after: int = 20
 
+    # One validator and one range per option (`qaagent.options`), as `--window` and `--threshold`.
     @field_validator("window", "release_after", mode="before")
     @classmethod
-    def _whole(cls, value: Any) -> Any:
-        return _whole_number(value)
+    def _whole(cls, value: Any, info: ValidationInfo) -> Any:
+        allowed = options.WINDOW if info.field_name == "window" else options.RELEASE_AFTER
+        try:
+            return options.profile_whole_number(value, allowed)
+        except options.InvalidValue as exc:
+            raise ValueError(str(exc)) from None
+
+    @field_validator("flaky_threshold", mode="before")
+    @classmethod
+    def _rate(cls, value: Any) -> Any:
+        try:
+            return options.profile_rate(value)
+        except options.InvalidValue as exc:
+            raise ValueError(str(exc)) from None
 
     @field_validator("store", "quarantine_file")
     @classmethod

@@ -37,6 +37,7 @@ from urllib.parse import quote
 from qaagent.evidence.read import AttemptEntry, Manifest, SuiteEntry, parse_manifest
 from qaagent.evidence.records import MESSAGE_LIMIT, id_prefix_of
 from qaagent.files import StreamedFile
+from qaagent.report.comparison import html_groups
 from qaagent.report.page import escape as _e
 from qaagent.report.page import page_start
 from qaagent.report.timeline import number as _number
@@ -85,10 +86,18 @@ class HtmlReport:
 
     files: tuple[str, ...] = (REPORT_NAME,)
 
-    def __init__(self, out: StreamedFile, *, max_output: int = 0, note: str | None = None) -> None:
+    def __init__(
+        self,
+        out: StreamedFile,
+        *,
+        max_output: int = 0,
+        note: str | None = None,
+    ) -> None:
         self.out = out
         self.max_output = max_output
         self.note = note
+        #: the manifest's comparison with the base branch (`qaagent.report.comparison`), for the data
+        self._compared: dict[str, Any] | None = None
         self.strings: list[str] = []
         self._string_index: dict[str, int] = {}
         self._suite_index: dict[str, int] = {}
@@ -105,6 +114,7 @@ class HtmlReport:
         self._suite_names = [s.name for s in document.suites]
         self._suite_index = {name: i for i, name in enumerate(self._suite_names)}
         self._prefix = id_prefix_of(document.started)
+        self._compared = html_groups(manifest)  # the raw manifest: the model does not keep `history`
         style = _asset("report.css")
         if "</" in style:  # our own asset: a bug, not input
             msg = "report assets must not contain '</'"
@@ -115,7 +125,7 @@ class HtmlReport:
             + '<a class="skip" href="#problems">Skip to failed and flaky tests</a>'
             f"{_asset('patterns.svg')}<main>{_header(document)}"
             '<p class="warn" id="data-note" hidden></p>'
-            f"{svg_timeline(document)}"
+            f"{svg_timeline(document)}{_base_branch_section(self._compared)}"
             '<section id="problems" aria-labelledby="problems-h" tabindex="-1">'
             '<h2 id="problems-h">Failed and flaky tests</h2><div id="problem-list"></div></section>'
             f"{_suite_sections(document, self._suite_names)}"
@@ -147,6 +157,7 @@ class HtmlReport:
         self.out.write(
             f'],"strings":[{",".join(_json(s) for s in self.strings)}],'
             f'"suites":[{",".join(_json(n) for n in self._suite_names)}],'
+            f'"compared":{json.dumps(self._compared, ensure_ascii=False)},'
             f'"note":{_json(note) if note else "null"}}}'
         )
         self.out.end_packed()
@@ -323,6 +334,16 @@ def _header(manifest: Manifest) -> str:
         f"Conclusion: <strong>{_e(status)}</strong></p>"
         f'<dl class="totals" aria-label="Totals">{totals_html}</dl>'
         f'<dl class="facts">{facts_html}</dl>{extra}</header>'
+    )
+
+
+def _base_branch_section(compared: dict[str, Any] | None) -> str:
+    """The empty section the script fills with the base-branch groups (test ids live in the data)."""
+    if compared is None:
+        return ""
+    return (
+        '<section id="base-branch" aria-labelledby="base-branch-h">'
+        '<h2 id="base-branch-h">Against the base branch</h2><div id="base-branch-groups"></div></section>'
     )
 
 

@@ -22,10 +22,11 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from qaagent.evidence import diagnostics
 from qaagent.report.budget import Budget, Pieces
+from qaagent.report.comparison import markdown_section
 from qaagent.report.markdown_text import (
     NAME_CHARS,
     artifact_list,
@@ -41,12 +42,17 @@ from qaagent.results import FailOn, RunResult, SuiteResult, TestCase, conclusion
 from qaagent.stream import CaseText, ReportCase, stream_run
 from qaagent.text import fmt_seconds, truncate_utf8
 
+if TYPE_CHECKING:
+    from qaagent.report.comparison import Comparison
+
 Categorize = Callable[[TestCase], str]
 
 #: characters of a failure message / traceback / captured output per failure
 MESSAGE_CHARS = 2_000
 DETAILS_CHARS = 8_000
 OUTPUT_CHARS = 4_000
+#: tests listed per base-branch group at full detail (`qaagent.report.comparison`)
+COMPARED_SHOWN = 10
 #: failures that keep their details at each shortening step
 _DETAIL_STEPS = (None, 50, 10, 3, 0)
 
@@ -88,11 +94,14 @@ class SummaryCollector:
         link_base: str | None = None,
         sha: str | None = None,
         categorize: Categorize | None = None,
+        comparison: Comparison | None = None,
     ) -> None:
         self.max_bytes = max_bytes
         self.link_base = link_base
         self.sha = sha
         self.categorize = categorize
+        #: the run against the base branch (`RunHistory.judge`), rendered as its own section
+        self.comparison = comparison
         self.run: RunResult | None = None
         self.categories: Counter[str] = Counter()
         self.failures = 0
@@ -363,6 +372,9 @@ class _Render:
             out.add("**The run was cancelled**; results below are what finished.\n\n")
         if self.detail == "totals":
             return out.text() if out.ok else None
+        # the base-branch groups: ten tests per group, three when details are cut, then counts only
+        shown = COMPARED_SHOWN if level.details_for is None else 3 if level.listed is None else 0
+        out.add(markdown_section(self.collected.comparison, shown))
         if self.detail == "full":
             self._suites(out)
         if level.timeline:

@@ -1,7 +1,7 @@
 /* qaagent report.html: unpacks the embedded test data and renders it page by page. Every
    test-supplied string goes in with textContent, never as markup.
    The data block is the base64 of a zlib stream (DecompressionStream 'deflate') of one JSON
-   document: {v, idPrefix, rows, strings, suites, note}; a row is
+   document: {v, idPrefix, rows, strings, suites, compared, note}; a row is
    [suite, classname, name, status, duration, file, line, flaky, attempts, id, message, problem?]. */
 'use strict';
 (function () {
@@ -73,6 +73,28 @@
     function href(path) { return path.split('/').map(encodeURIComponent).join('/'); }
     function seconds(value) { return (Math.round(value * 1000) / 1000).toFixed(3) + ' s'; }
     function anchor(index) { return 'test-' + index; }
+
+    /* -- the base-branch groups (the manifest's history comparison), as text --------- */
+    const compared = document.getElementById('base-branch-groups');
+    if (compared && data.compared) {
+      const heading = document.getElementById('base-branch-h');
+      if (heading) heading.textContent = 'Against the base branch: ' + String(data.compared.label || '');
+      for (const group of data.compared.groups || []) {
+        const title = el('h3', {'class': 'group-' + String(group.key)}, String(group.heading) + ': ');
+        title.appendChild(el('span', {'class': 'count'}, group.count));
+        compared.appendChild(title);
+        const items = el('ul', {'class': 'group-' + String(group.key)});
+        for (const test of group.tests || []) {
+          const item = el('li');
+          item.appendChild(el('code', null, test.id));
+          item.appendChild(document.createTextNode(' — ' + String(test.note)));
+          items.appendChild(item);
+        }
+        const rest = group.count - (group.tests || []).length;
+        if (rest > 0) items.appendChild(el('li', null, '…and ' + rest.toLocaleString() + ' more'));
+        compared.appendChild(items);
+      }
+    }
 
     /* -- timeline: hover or focus a bar shows its times ------------------------------ */
     const info = document.getElementById('tl-info');
