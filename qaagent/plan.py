@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from qaagent.command_options import RunOptions
 from qaagent.errors import UsageError
-from qaagent.options import RunOptions, Shard, SplitSetting
+from qaagent.options import Shard, SplitSetting
 from qaagent.paths import confine
 from qaagent.process import child_environment
 from qaagent.profile import AppSettings, LoadedProfile, SuiteConfig

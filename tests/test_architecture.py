@@ -41,6 +41,7 @@ LAYERS: dict[int, tuple[str, ...]] = {
         "qaagent.errors",
         "qaagent.paths",
         "qaagent.options",
+        "qaagent.command_options",
         "qaagent.ci",
         "qaagent.console",
         "qaagent.schedule",
