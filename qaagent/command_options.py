@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from qaagent.options import ANNOTATIONS_LIMIT, AnnotateMode, AutoShard, CommentMode, Shard, SummaryMode
-from qaagent.results import FailOn
+from qaagent.run_result import FailOn
 
 
 @dataclass(frozen=True)

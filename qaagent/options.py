@@ -43,7 +43,7 @@ from typing import Final, Literal, TypeVar, cast
 
 from qaagent.errors import UsageError
 from qaagent.formats import AUTO, NAMES
-from qaagent.results import FailOn
+from qaagent.run_result import FailOn
 
 T = TypeVar("T")
 

@@ -19,7 +19,7 @@ from qaagent.options import Shard, SplitSetting
 from qaagent.paths import confine
 from qaagent.process import child_environment
 from qaagent.profile import AppSettings, LoadedProfile, SuiteConfig
-from qaagent.results import FailOn
+from qaagent.run_result import FailOn
 from qaagent.runners.names import RunnerName
 
 

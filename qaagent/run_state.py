@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from qaagent.history.live import RunHistory
     from qaagent.plan import Plan
     from qaagent.report.markdown import SummaryCollector
-    from qaagent.results import FailOn, RunResult
+    from qaagent.run_result import FailOn, RunResult
 
 
 @dataclass

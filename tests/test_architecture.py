@@ -27,6 +27,7 @@ LAYERS: dict[int, tuple[str, ...]] = {
         "qaagent.fastinit",
         "qaagent.attempts",
         "qaagent.results",
+        "qaagent.run_result",
         "qaagent.redact_encodings",
         "qaagent.redact",
         "qaagent.redact_stream",

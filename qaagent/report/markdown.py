@@ -38,7 +38,8 @@ from qaagent.report.markdown_text import (
     location,
 )
 from qaagent.report.timeline import gantt
-from qaagent.results import FailOn, RunResult, SuiteResult, TestCase, conclusion
+from qaagent.results import SuiteResult, TestCase
+from qaagent.run_result import FailOn, RunResult, conclusion
 from qaagent.stream import CaseText, ReportCase, stream_run
 from qaagent.text import fmt_seconds, truncate_utf8
 
