@@ -121,6 +121,7 @@ LAYERS: dict[int, tuple[str, ...]] = {
         "qaagent.report.budget",
         "qaagent.report.markdown_text",
         "qaagent.report.comparison",
+        "qaagent.report.markdown_layout",
         "qaagent.report.markdown",
         "qaagent.report.page",
         "qaagent.report.html",
