@@ -169,6 +169,32 @@ def test_xml_numeric_character_references_of_a_secret_are_masked(form: str) -> N
 
 
 @pytest.mark.parametrize(
+    "encoded",
+    [
+        "sk-live-Zq8w&amp;&#60;pw&gt;/+x",  # a named entity beside a numeric reference
+        "sk-live-Zq8w&#38;&lt;pw&gt;/+x",
+        "sk-live-Zq8w&#038;&#x03C;pw&#X3e;/+x",  # zero-padded, hex in both cases
+        "sk-live-Zq8w&#x26;&lt;pw&#0062;/+x",
+    ],
+)
+def test_xml_spellings_mixed_within_one_value_are_masked(encoded: str) -> None:
+    redactor = Redactor(["sk-live-Zq8w&<pw>/+x"])
+    assert redactor.redact(f"<failure message='{encoded}'/>") == "<failure message='***'/>"
+    pattern, longest = redactor.byte_pattern  # a binary file gets the same spellings
+    assert pattern is not None
+    assert pattern.sub(lambda m: b"*" * len(m[0]), encoded.encode()) == b"*" * len(encoded)
+    assert longest >= len(encoded)
+    stream = StreamRedactor(redactor)  # and a stream, in small pieces
+    out = "".join(stream.feed(encoded[i : i + 3]) for i in range(0, len(encoded), 3)) + stream.close()
+    assert out == "***"
+
+
+def test_non_ascii_references_mix_with_raw_characters() -> None:
+    redactor = Redactor(["p\u00e4ssw\u00f6rd-123"])
+    assert redactor.redact("a p&#228;ssw&#xF6;rd-123 b p\u00e4ssw&#246;rd-123 c") == "a *** b *** c"
+
+
+@pytest.mark.parametrize(
     ("text", "expected"),
     [
         ("token s3cr3t-VA\n    LUE-0123 rest", "token ***\n    *** rest"),
