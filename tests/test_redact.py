@@ -214,6 +214,19 @@ def test_a_secret_wrapped_onto_indented_continuation_lines_is_masked(text: str, 
         assert out == expected, size
 
 
+def test_a_stream_holds_back_a_secret_wrapped_with_deep_indentation() -> None:
+    # 20 characters wrapped every 4 with a 16-space indent span 88 characters of the text:
+    # more than the redactor's hold (its longest form); fed line by line, none may leak
+    secret = "Sup3rS3cretPassw0rd!"  # noqa: S105 - made up
+    redactor = Redactor([secret])
+    text = "pw = " + ("\n" + " " * 16).join(secret[i : i + 4] for i in range(0, 20, 4)) + "\nnext line\n"
+    expected = redactor.redact(text)
+    assert "Sup3" not in expected
+    for lines in (text.splitlines(keepends=True), list(text)):
+        stream = StreamRedactor(redactor)
+        assert "".join(stream.feed(piece) for piece in lines) + stream.close() == expected
+
+
 def test_authorization_headers_are_masked_to_the_line_end() -> None:
     redactor = Redactor()
     assert redactor.redact('{"authorization": "Bearer x"}') == '{"authorization": ***'
