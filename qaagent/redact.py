@@ -47,9 +47,9 @@ import functools
 import os
 import re
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 
-from qaagent.redact_encodings import base64_cores, written_forms
+from qaagent.redact_encodings import base64_cores, written_forms, xml_spellings
 
 MASK = "***"
 #: name parts ending with one of these (plural S allowed) mark a secret variable
@@ -137,13 +137,19 @@ class Redactor:
         self._cores = frozenset(cores)
         # longest first, so a secret containing another is masked whole
         ordered = sorted(plain | cores, key=lambda v: (-len(v), v))
-        self._pattern = re.compile("|".join(re.escape(v) for v in ordered)) if ordered else None
+        #: the XML spellings of each value with characters a writer escapes, any mix of them
+        self._spellings = tuple(s for v in sorted(values) if (s := xml_spellings(v)) is not None)
+        sources = [*(re.escape(v) for v in ordered), *map(_spelled, self._spellings)]
+        self._pattern = re.compile("|".join(sources)) if sources else None
         # A substring of each form that any text holding it must hold: testing these with `in`
         # is several times faster than a scan with the pattern (most text holds no secret).
+        # (Every spelled value is in `ordered` raw, and its anchor is letters and digits only.)
         anchors = {_anchor(v) for v in ordered}
         self._anchors: tuple[str, ...] | None = None if "" in anchors else tuple(sorted(anchors))
         #: characters a stream holds back: the longest form and the line breaks it may span
-        self.hold = max((len(v) for v in ordered), default=0) + _SLACK
+        longest = max((len(v) for v in ordered), default=0)
+        spelled = max((sum(max(map(len, alts)) for alts in s) for s in self._spellings), default=0)
+        self.hold = max(longest, spelled) + _SLACK
         self._forms = tuple(ordered)
 
     @functools.cached_property
@@ -157,8 +163,17 @@ class Redactor:
             forms.add(value.encode("utf-16-le", "surrogatepass"))
             forms.add(value.encode("utf-16-be", "surrogatepass"))
         ordered = sorted(forms, key=lambda v: (-len(v), v))
-        pattern = re.compile(b"|".join(re.escape(v) for v in ordered)) if ordered else None
-        return pattern, max(map(len, ordered), default=0)
+        spelled_sources = [_spelled(s).encode("utf-8", "surrogatepass") for s in self._spellings]
+        sources = [*(re.escape(v) for v in ordered), *spelled_sources]
+        pattern = re.compile(b"|".join(sources)) if sources else None
+        spelled = max(
+            (
+                sum(max(len(a.encode("utf-8", "surrogatepass")) for a in alts) for alts in s)
+                for s in self._spellings
+            ),
+            default=0,
+        )
+        return pattern, max(max(map(len, ordered), default=0), spelled)
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None, extra: Iterable[str] = ()) -> Redactor:
@@ -265,6 +280,22 @@ class Redactor:
             open_header = value_end > len(text)
         out.append(text[position:])
         return "".join(out), open_header
+
+
+def _spelled(spellings: Sequence[tuple[str, ...]]) -> str:
+    """A pattern matching a value spelled character by character, any of its spellings for each.
+
+    (A UTF-8 encoding of it is the same pattern for bytes: it repeats no single character.)
+    """
+    parts = []
+    for alts in spellings:
+        if len(alts) == 1:
+            parts.append(re.escape(alts[0]))
+        else:
+            parts.append(
+                "(?:" + "|".join(re.escape(a) for a in sorted(set(alts), key=len, reverse=True)) + ")"
+            )
+    return "".join(parts)
 
 
 def _unfolded(text: str) -> str:

@@ -1,53 +1,58 @@
 r"""The encodings a secret is looked for in: every way a tool may write one value.
 
 `qaagent.redact` (the one redactor) builds its pattern from these forms; this module only
-spells them out. Raw, XML/HTML-escaped (``&amp;``, ``&lt;``, ``&quot;``, ``&#39;``…, and numeric
-character references, decimal or hex in either case, also for each non-ASCII character as a
-writer with an ASCII output encoding makes them), JSON-escaped (``\"``, ``\u00e9``, ``\/``,
-Go's ``\u003c``), URL-encoded (both hex cases, ``+`` for blanks, JavaScript's
-``encodeURIComponent``) — `written_forms`; and the parts of base64 and base64url text that
-depend on the value alone, whatever comes before it — `base64_cores`.
+spells them out. Raw, JSON-escaped (``\"``, ``\u00e9``, ``\/``, Go's ``\u003c``), URL-encoded
+(both hex cases, ``+`` for blanks, JavaScript's ``encodeURIComponent``) — `written_forms`;
+XML/HTML-escaped, character by character (``&amp;``, ``&lt;``, ``&quot;``, ``&#39;``…, numeric
+character references, decimal or hex in either case, zero-padded, also for each non-ASCII
+character as a writer with an ASCII output encoding makes them, mixed freely) —
+`xml_spellings`; and the parts of base64 and base64url text that depend on the value alone,
+whatever comes before it — `base64_cores`.
 """
 
 from __future__ import annotations
 
 import base64
-import html
 import json
 import re
 from urllib.parse import quote, quote_plus
 
 _HEX = re.compile(r"%[0-9A-F]{2}")
-#: the characters an XML writer escapes (as an entity or a numeric character reference)
-_XML_SPECIAL = frozenset("&<>\"'")
-#: the ways of writing a numeric character reference: decimal, hex in either case
-_CHAR_REFS = ("&#{0};", "&#x{0:x};", "&#x{0:X};")
+#: how an XML or HTML writer may spell each character it escapes (a quote may also stay as
+#: it is); every escaped or non-ASCII character may also be a numeric reference (`_references`)
+_ENTITIES = {"&": ("&amp;",), "<": ("&lt;",), ">": ("&gt;",), '"': ('"', "&quot;"), "'": ("'", "&apos;")}
+#: leading zeros of a numeric reference looked for (`&#038;`, `&#x0026;`)
+_ZEROS = 3
 
 
 def written_forms(value: str) -> set[str]:
-    """`value` raw and in each of its XML, JSON and URL encodings."""
-    return {value} | _xml_forms(value) | _json_forms(value) | _url_forms(value)
+    """`value` raw and in each of its JSON and URL encodings (its XML spellings: `xml_spellings`)."""
+    return {value} | _json_forms(value) | _url_forms(value)
 
 
-def _xml_forms(value: str) -> set[str]:
-    base = value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    forms = {base, html.escape(value)}
-    quotes = (("&quot;", "&apos;"), ("&quot;", "&#39;"), ("&#34;", "&#39;"), ("&#x22;", "&#x27;"))
-    for dquote, squote in quotes:
-        forms.add(base.replace('"', dquote).replace("'", squote))
-        forms.add(base.replace('"', dquote))
-    for ref in _CHAR_REFS:  # numeric references for the escaped characters (quotes too, or not)
-        forms.add("".join(ref.format(ord(c)) if c in _XML_SPECIAL else c for c in value))
-        forms.add("".join(ref.format(ord(c)) if c in "&<>" else c for c in value))
-    if value.isascii():
-        return forms
-    # a writer with an ASCII output encoding: each non-ASCII character as a reference
-    with_refs = {
-        "".join(c if c.isascii() else ref.format(ord(c)) for c in form)
-        for ref in _CHAR_REFS
-        for form in forms
-    }
-    return forms | with_refs
+def _references(char: str) -> list[str]:
+    """`char` as numeric character references: decimal, hex (x or X, either digit case), zero-padded."""
+    n = ord(char)
+    refs: list[str] = []
+    for zeros in ("0" * z for z in range(_ZEROS + 1)):
+        refs += [f"&#{zeros}{n};", *(f"&#{x}{zeros}{n:{h}};" for x in "xX" for h in "xX")]
+    return refs
+
+
+def xml_spellings(value: str) -> list[tuple[str, ...]] | None:
+    """Each character of `value` with every way an XML or HTML writer may spell it, or None.
+
+    Writers mix them freely within one value (`&amp;` beside `&#60;`, `&#228;` for a
+    non-ASCII character from a writer with an ASCII output encoding), so the redactor
+    matches the value character by character, any spelling for each. None when no
+    character of `value` would be spelled differently (it is then matched raw).
+    """
+    if all(c not in _ENTITIES and c.isascii() for c in value):
+        return None
+    return [
+        (*_ENTITIES.get(c, (c,)), *_references(c)) if c in _ENTITIES or not c.isascii() else (c,)
+        for c in value
+    ]
 
 
 def _json_forms(value: str) -> set[str]:

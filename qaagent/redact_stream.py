@@ -35,7 +35,7 @@ class StreamRedactor:
     def feed(self, text: str) -> str:
         """The redacted text that can be written now."""
         buffered = self._held + text
-        cut = len(buffered) - self._redactor.hold
+        cut = _content_tail(buffered, self._redactor.hold)
         if cut <= 0:
             self._held = buffered
             return ""
@@ -66,8 +66,36 @@ class StreamRedactor:
             before = (before + text[: line_end.start()])[-self._redactor.hold :]
             text = text[line_end.start() :]
         redacted, self._masking = self._redactor.redact_span(text, before, after)
-        self._before = (before + text)[-max(self._redactor.hold, 64) :]
+        seen = before + text
+        self._before = seen[_content_tail(seen, max(self._redactor.hold, 64)) :]
         return redacted
+
+
+def _content_tail(text: str, count: int) -> int:
+    """Where the last `count` characters of `text` begin, not counting how a tool wraps a line.
+
+    Line breaks and the indentation of the line after one are left out of the count: a
+    secret the redactor finds across an indented wrap spans more of the text than its own
+    length, and the stream must hold all of it back (0: hold everything).
+    """
+    seen, i = 0, len(text)
+    while i > 0 and seen < count:
+        char = text[i - 1]
+        if char in "\r\n":
+            i -= 1
+            continue
+        if char in " \t":
+            start = i - 1
+            while start > 0 and text[start - 1] in " \t":
+                start -= 1
+            if start > 0 and text[start - 1] in "\r\n":
+                i = start  # a continuation line's indentation
+                continue
+            take = min(i - start, count - seen)
+            i, seen = i - take, seen + take
+            continue
+        i, seen = i - 1, seen + 1
+    return i
 
 
 def copy_redacted(

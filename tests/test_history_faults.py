@@ -353,8 +353,9 @@ def test_without_psycopg_a_postgresql_store_is_one_warning(tmp_path: Path) -> No
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )  # fmt: skip
     assert done.stdout.strip() == (
-        "history: cannot open the history store: a PostgreSQL history store needs psycopg: "
-        "pip install 'qaagent[postgres]' (postgresql://qa:***@127.0.0.1:1/qa)"
+        "history: cannot open the history store: a PostgreSQL history store needs psycopg, qaagent's "
+        "postgres extra: pip install --require-hashes -r requirements-postgres.txt of your qaagent release "
+        "(postgresql://qa:***@127.0.0.1:1/qa)"
     )
 
 

@@ -169,6 +169,32 @@ def test_xml_numeric_character_references_of_a_secret_are_masked(form: str) -> N
 
 
 @pytest.mark.parametrize(
+    "encoded",
+    [
+        "sk-live-Zq8w&amp;&#60;pw&gt;/+x",  # a named entity beside a numeric reference
+        "sk-live-Zq8w&#38;&lt;pw&gt;/+x",
+        "sk-live-Zq8w&#038;&#x03C;pw&#X3e;/+x",  # zero-padded, hex in both cases
+        "sk-live-Zq8w&#x26;&lt;pw&#0062;/+x",
+    ],
+)
+def test_xml_spellings_mixed_within_one_value_are_masked(encoded: str) -> None:
+    redactor = Redactor(["sk-live-Zq8w&<pw>/+x"])
+    assert redactor.redact(f"<failure message='{encoded}'/>") == "<failure message='***'/>"
+    pattern, longest = redactor.byte_pattern  # a binary file gets the same spellings
+    assert pattern is not None
+    assert pattern.sub(lambda m: b"*" * len(m[0]), encoded.encode()) == b"*" * len(encoded)
+    assert longest >= len(encoded)
+    stream = StreamRedactor(redactor)  # and a stream, in small pieces
+    out = "".join(stream.feed(encoded[i : i + 3]) for i in range(0, len(encoded), 3)) + stream.close()
+    assert out == "***"
+
+
+def test_non_ascii_references_mix_with_raw_characters() -> None:
+    redactor = Redactor(["p\u00e4ssw\u00f6rd-123"])
+    assert redactor.redact("a p&#228;ssw&#xF6;rd-123 b p\u00e4ssw&#246;rd-123 c") == "a *** b *** c"
+
+
+@pytest.mark.parametrize(
     ("text", "expected"),
     [
         ("token s3cr3t-VA\n    LUE-0123 rest", "token ***\n    *** rest"),
@@ -186,6 +212,19 @@ def test_a_secret_wrapped_onto_indented_continuation_lines_is_masked(text: str, 
         stream = StreamRedactor(redactor)
         out = "".join(stream.feed(text[i : i + size]) for i in range(0, len(text), size)) + stream.close()
         assert out == expected, size
+
+
+def test_a_stream_holds_back_a_secret_wrapped_with_deep_indentation() -> None:
+    # 20 characters wrapped every 4 with a 16-space indent span 88 characters of the text:
+    # more than the redactor's hold (its longest form); fed line by line, none may leak
+    secret = "Sup3rS3cretPassw0rd!"  # noqa: S105 - made up
+    redactor = Redactor([secret])
+    text = "pw = " + ("\n" + " " * 16).join(secret[i : i + 4] for i in range(0, 20, 4)) + "\nnext line\n"
+    expected = redactor.redact(text)
+    assert "Sup3" not in expected
+    for lines in (text.splitlines(keepends=True), list(text)):
+        stream = StreamRedactor(redactor)
+        assert "".join(stream.feed(piece) for piece in lines) + stream.close() == expected
 
 
 def test_authorization_headers_are_masked_to_the_line_end() -> None:

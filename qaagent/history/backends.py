@@ -178,7 +178,10 @@ class PostgresBackend(Backend):
         try:
             import psycopg  # noqa: PLC0415 - an optional extra, needed only for this backend
         except ImportError:
-            msg = "a PostgreSQL history store needs psycopg: pip install 'qaagent[postgres]'"
+            msg = (
+                "a PostgreSQL history store needs psycopg, qaagent's postgres extra: "
+                "pip install --require-hashes -r requirements-postgres.txt of your qaagent release"
+            )
             raise HistoryError(msg) from None
         options: dict[str, Any] = {"autocommit": True, "application_name": "qaagent"}
         if "connect_timeout" not in dict(parse_qsl(urlsplit(bare).query)):
