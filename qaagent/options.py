@@ -36,6 +36,7 @@ caller says which flag or input it was.
 from __future__ import annotations
 
 import argparse
+import math
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -44,6 +45,7 @@ from typing import Final, Literal, TypeVar, cast
 from qaagent.errors import UsageError
 from qaagent.formats import AUTO, NAMES
 from qaagent.run_result import FailOn
+from qaagent.text import CONTROL
 
 T = TypeVar("T")
 
@@ -68,6 +70,8 @@ SHARDS: Final = Range(1, 256)
 SPLIT: Final = Range(1, 256)
 #: the longest a suite attempt may be given (seconds)
 MAX_TIMEOUT: Final = 7 * 24 * 3600.0
+#: bytes of captured output kept per test case (`reports.max_output`; the reader keeps 64 KiB)
+MAX_OUTPUT: Final = Range(0, 64 * 1024)
 FAIL_ON_CHOICES: Final[tuple[FailOn, ...]] = ("failed", "error", "flaky", "new-failures")
 #: runs of a branch that flake rates and durations are computed over (`history.window`, `--window`)
 WINDOW: Final = Range(1, 10_000)
@@ -97,7 +101,6 @@ _LIST = re.compile(r"[\s,]+")
 #: globs are separated by commas and line breaks only: a space may be part of a file name
 _GLOBS = re.compile(r"[,\r\n]+")
 _COMMIT = re.compile(r"[0-9a-fA-F]{40}")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 #: what a suite may be called: a profile's `tests:` key, a bundle's suite folder (the one rule)
 SUITE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\Z")
 
@@ -125,6 +128,21 @@ def profile_whole_number(value: object, allowed: Range) -> int:
     if isinstance(value, int) and not isinstance(value, bool) and allowed.low <= value <= allowed.high:
         return value
     msg = f"expected a whole number from {allowed.low} to {allowed.high}, got {str(value)[:80]!r}"
+    raise InvalidValue(msg)
+
+
+def profile_seconds(value: object) -> float:
+    """A profile's seconds: a YAML number in range, or text `seconds` takes (never a boolean)."""
+    if isinstance(value, str):
+        return seconds(value)
+    if (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and 0 < value <= MAX_TIMEOUT
+    ):
+        return float(value)
+    msg = f"expected seconds > 0 and at most {MAX_TIMEOUT:g}, got {str(value)[:80]!r}"
     raise InvalidValue(msg)
 
 
@@ -268,7 +286,7 @@ def summary_mode(text: str) -> SummaryMode:
 def title(text: str) -> str:
     """`summary-title`: one line of at most `TITLE_CHARS` characters, no control characters."""
     clean = text.strip()
-    if not clean or len(clean) > TITLE_CHARS or _CONTROL.search(clean):
+    if not clean or len(clean) > TITLE_CHARS or CONTROL.search(clean):
         msg = f"expected one line of 1 to {TITLE_CHARS} characters without control characters"
         raise InvalidValue(msg)
     return clean

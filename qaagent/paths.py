@@ -18,13 +18,11 @@ into several paths), and requires the result to lie inside `root`.
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 
 from qaagent.errors import UsageError
+from qaagent.text import CONTROL
 
-#: C0 controls (NUL, line breaks, ESC …), DEL and C1 controls
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 #: how the reason `refusal` gives starts: the match resolves outside the root / its name is unsafe
 OUTSIDE = "outside the project"
 UNSAFE_NAME = "unsafe name"
@@ -38,7 +36,7 @@ def _judge(text: str, *, base: Path, root: Path) -> tuple[Path | None, str | Non
     """
     if "\0" in text:
         return None, "nul"
-    if _CONTROL.search(text):
+    if CONTROL.search(text):
         return None, "control"
     resolved = (base / text).resolve()
     return resolved, None if _within(resolved, root) else "outside"

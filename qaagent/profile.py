@@ -19,7 +19,6 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
-    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -28,7 +27,7 @@ from qaagent.formats import AUTO, NAMES
 from qaagent.history.settings import HistorySettings
 from qaagent.options import (
     KEEP,
-    MAX_TIMEOUT,
+    MAX_OUTPUT,
     RETRIES,
     SUITE_NAME,
     WORKERS,
@@ -36,8 +35,8 @@ from qaagent.options import (
     Range,
     SplitSetting,
     fail_on_items,
+    profile_seconds,
     profile_whole_number,
-    seconds,
     split_setting,
 )
 from qaagent.run_result import FailOn
@@ -49,22 +48,26 @@ RESULT_FILE_RUNNERS = ("command", "report")
 FILES_SUITE = "results"
 
 
-def _seconds(value: Any) -> Any:
-    """A profile's seconds: YAML's number, or text the flags would take (the one validator)."""
-    return seconds(value) if isinstance(value, str) else value
-
-
-# One range per option, shared with the command-line flags and the action's inputs.
-PositiveSeconds = Annotated[float, Field(gt=0, le=MAX_TIMEOUT), BeforeValidator(_seconds)]
-Retries = Annotated[int, Field(ge=RETRIES.low, le=RETRIES.high)]
-
-
 def _whole_number(value: Any, allowed: Range) -> Any:
     """A profile's whole number, as the flags and inputs take it (the one validator)."""
     try:
         return profile_whole_number(value, allowed)
     except InvalidValue as exc:
         raise ValueError(str(exc)) from None
+
+
+def _seconds(value: Any) -> Any:
+    """A profile's seconds, as the flags and inputs take them (the one validator; no boolean)."""
+    try:
+        return profile_seconds(value)
+    except InvalidValue as exc:
+        raise ValueError(str(exc)) from None
+
+
+# One validator and one range per option, shared with the command-line flags and the inputs.
+PositiveSeconds = Annotated[float, BeforeValidator(_seconds)]
+Retries = Annotated[int, BeforeValidator(lambda value: _whole_number(value, RETRIES))]
+OutputBytes = Annotated[int, BeforeValidator(lambda value: _whole_number(value, MAX_OUTPUT))]
 
 
 def _split_argv(value: Any) -> Any:
@@ -104,12 +107,10 @@ class RunSettings(_Model):
     #: failed, error, flaky; or new-failures (failed or errored, not failing on the base branch)
     fail_on: tuple[FailOn, ...] = ("failed", "error")
 
-    @field_validator("max_workers", "retry_count", mode="before")
+    @field_validator("max_workers", mode="before")
     @classmethod
-    def _no_bool_or_float(cls, value: Any, info: ValidationInfo) -> Any:
-        if value is None and info.field_name == "max_workers":
-            return None
-        return _whole_number(value, WORKERS if info.field_name == "max_workers" else RETRIES)
+    def _no_bool_or_float(cls, value: Any) -> Any:
+        return None if value is None else _whole_number(value, WORKERS)
 
     @field_validator("fail_on", mode="before")
     @classmethod
@@ -138,7 +139,7 @@ class ReportSettings(_Model):
 
     #: bytes of system-out/system-err kept per test case in the merged report
     #: (the JUnit reader keeps at most 64 KiB of each field, so more cannot be shown)
-    max_output: Annotated[int, Field(ge=0, le=64 * 1024)] = 64 * 1024
+    max_output: OutputBytes = MAX_OUTPUT.high
     #: keep files a byte scan cannot redact (zip, PNG, video, PDF: `evidence.not_kept`)
     keep_unredactable: bool = False
 

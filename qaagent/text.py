@@ -28,6 +28,11 @@ _NEEDS_WORK = re.compile(_ILLEGAL)
 _FENCE = re.compile(r"(?m)^```")
 
 
+#: what no path, title or name may hold: C0 controls (line breaks, NUL, ESC …), DEL, C1 controls,
+#: and the Unicode line and paragraph separators (a line break to some readers) — the one rule
+CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
 def _marker(match: re.Match[str]) -> str:
     if match.group(1) is not None:
         return ""
@@ -65,12 +70,12 @@ def display_name(name: str) -> str:
     return name if name.strip() else UNNAMED
 
 
-def first_line(text: str, limit: int = 200) -> str:
-    """The first non-empty line of a message, trimmed and shortened."""
+def first_line(text: str, limit: int | None = 200) -> str:
+    """The first non-empty line of a message, trimmed and shortened to `limit` (None: not cut)."""
     for line in text.splitlines():
         stripped = line.strip()
         if stripped:
-            return shorten(stripped, limit)
+            return stripped if limit is None else shorten(stripped, limit)
     return ""
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -202,3 +203,37 @@ def test_version(tmp_path: Path) -> None:
     result = run_qaagent("--version", cwd=tmp_path)
     assert result.returncode == 0
     assert result.stdout.strip() == f"qaagent {__version__}"
+
+
+@pytest.mark.parametrize(
+    ("yaml_text", "expected"),
+    [
+        # what `--retries`, `--timeout` and `run.*` refuse, every field of the same kind refuses
+        ("tests:\n  unit:\n    retry_count: 1_0\n", "tests.unit.retry_count: expected a whole number from 0 to 20"),
+        ("tests:\n  unit:\n    retry_count: true\n", "tests.unit.retry_count: expected a whole number from 0 to 20"),
+        ("tests:\n  unit:\n    retry_count: 2.0\n", "tests.unit.retry_count: expected a whole number from 0 to 20"),
+        ("tests:\n  unit:\n    retry_count: ' 2'\n", "tests.unit.retry_count: expected a whole number from 0 to 20"),
+        ("tests:\n  unit:\n    retry_count: 21\n", "tests.unit.retry_count: expected a whole number from 0 to 20"),
+        ("run:\n  timeout: true\ntests: {}\n", "run.timeout: expected seconds > 0"),
+        ("tests:\n  unit:\n    timeout: yes\n", "tests.unit.timeout: expected seconds > 0"),
+        ("tests:\n  unit:\n    timeout: .inf\n", "tests.unit.timeout: expected seconds > 0"),
+        ("tests:\n  unit:\n    timeout: 0\n", "tests.unit.timeout: expected seconds > 0"),
+        ("app:\n  start_command: x\n  base_url: http://127.0.0.1:1\n  startup_timeout: true\ntests: {}\n",
+         "app.startup_timeout: expected seconds > 0"),
+        ("reports:\n  max_output: true\ntests: {}\n", "reports.max_output: expected a whole number from 0 to 65536"),
+        ("reports:\n  max_output: '1_0'\ntests: {}\n", "reports.max_output: expected a whole number from 0 to 65536"),
+        ("reports:\n  max_output: 10.0\ntests: {}\n", "reports.max_output: expected a whole number from 0 to 65536"),
+        ("reports:\n  max_output: 70000\ntests: {}\n", "reports.max_output: expected a whole number from 0 to 65536"),
+    ],
+)  # fmt: skip
+def test_every_number_of_the_profile_takes_what_the_flags_take(yaml_text: str, expected: str) -> None:
+    with pytest.raises(ProfileError, match=re.escape(expected)):
+        parse_profile(yaml_text)
+
+
+def test_the_profiles_numbers_in_range_still_load() -> None:
+    profile = parse_profile(
+        "run:\n  timeout: 90\nreports:\n  max_output: 0\ntests:\n  unit:\n    retry_count: 3\n    timeout: 1.5\n"
+    )
+    assert (profile.run.timeout, profile.reports.max_output) == (90.0, 0)
+    assert (profile.tests["unit"].retry_count, profile.tests["unit"].timeout) == (3, 1.5)

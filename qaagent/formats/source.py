@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import codecs
 import contextlib
+import functools
 import os
 import re
 import stat
@@ -29,6 +30,7 @@ from typing import TYPE_CHECKING, BinaryIO
 
 from qaagent import paths
 from qaagent.errors import ResultFileError
+from qaagent.text import first_line as any_first_line
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -113,13 +115,8 @@ def seconds(value: object, *, scale: float = 1.0) -> float:
     return number if 0 <= number <= MAX_SECONDS else 0.0
 
 
-def first_line(text: str) -> str:
-    """The first non-blank line of `text`, stripped ('' when there is none)."""
-    for line in text.splitlines():
-        stripped = line.strip()
-        if stripped:
-            return stripped
-    return ""
+#: the first non-blank line of a text, stripped, not cut (a reader's message is capped by `cap`)
+first_line = functools.partial(any_first_line, limit=None)
 
 
 _ERROR_NAME = re.compile(r"^([A-Za-z_$][\w$.]*)(?: \[[A-Z_]+\])?:")

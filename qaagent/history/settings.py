@@ -26,11 +26,11 @@ from pydantic import BaseModel, ConfigDict, ValidationInfo, field_serializer, fi
 
 from qaagent import options
 from qaagent.history.dsn import SCHEMES, is_dsn, mask, split_password
+from qaagent.text import CONTROL
 
 DEFAULT_STORE = ".qaagent/history.sqlite"
 DEFAULT_QUARANTINE_FILE = ".qaagent/quarantine.txt"
 QuarantineMode = Literal["auto", "off", "list"]
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _URL_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 
 
@@ -78,7 +78,7 @@ class HistorySettings(BaseModel):
         if not value.strip():
             msg = "must not be empty"
             raise ValueError(msg)
-        if _CONTROL.search(value):
+        if CONTROL.search(value):
             msg = "must not contain control characters"
             raise ValueError(msg)
         return value
