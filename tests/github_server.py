@@ -118,6 +118,8 @@ class GitHubServer:
         self.silent = silent
         #: seconds every answer waits (a slow API; the server's stop ends the wait)
         self.delay = delay
+        #: seconds the answers to the first request creating a check run waits instead
+        self.create_delay: float | None = None
         #: who the token is: the author of the comments the client creates
         self.login = login
         #: a user's token (GET /user answers) rather than an installation token (403)
@@ -250,7 +252,10 @@ class _Handler(BaseHTTPRequestHandler):
             owner._stopping.wait()  # no answer, ever: the client's own deadline must end the wait
             self.close_connection = True
             return
-        if owner.delay and owner._stopping.wait(owner.delay):
+        wait = owner.delay
+        if owner.create_delay is not None and method == "POST" and split.path.endswith("/check-runs"):
+            wait, owner.create_delay = owner.create_delay, None
+        if wait and owner._stopping.wait(wait):
             return
         if self.headers.get("Authorization") != f"Bearer {owner.token}":
             self._send(record, 401, {"message": "Bad credentials"})

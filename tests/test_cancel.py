@@ -394,3 +394,28 @@ def test_a_signal_while_waiting_out_a_rate_limit_ends_the_wait_and_concludes_the
         ("PATCH", True, "cancelled")
     ]
     assert (check["status"], check["conclusion"]) == ("completed", "cancelled")
+
+
+@pytest.mark.slow
+def test_a_signal_while_the_check_run_is_created_concludes_that_one_check_run(
+    qa_project: ProjectFactory, tmp_path: Path
+) -> None:
+    # The API answers the check run's creation 1.2 s late; the signal comes while it is on
+    # its way. qaagent waits for its id, so the last request concludes that check run
+    # (before: a second, cancelled check run was created and the first stayed in_progress).
+    marker = unique_marker()
+    root = long_project(qa_project, marker)
+    with GitHubServer() as api:
+        api.create_delay = 1.2
+        proc = start_qaagent("run-all", "--check-name", "qa", cwd=root, env=api_environment(api))
+        assert api.requested.wait(30), "qaagent never asked for the check run"
+        time.sleep(0.3)  # the POST is on its way, unanswered
+        sent = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        rest, _ = proc.communicate(timeout=60)
+        elapsed = time.monotonic() - sent
+        runs = {i: (c["status"], c.get("conclusion")) for i, c in api.check_runs.items()}
+    assert proc.returncode == 130, rest
+    assert elapsed < 5.0, f"took {elapsed:.1f} s from the signal to exit"
+    assert list(runs.values()) == [("completed", "cancelled")], (runs, rest[-1500:])
+    assert_no_process_left(marker)

@@ -26,6 +26,9 @@ START_BUDGET = 5.0
 FINISH_BUDGET = 60.0
 #: the same for a cancelled run, which must exit within a few seconds of the signal
 CANCELLED_BUDGET = 1.0
+#: seconds a cancelled run waits for the answer to the check run's creation still on its way
+#: (the id it brings is what the one last request concludes; else a second check run is made)
+CANCELLED_START_WAIT = 1.5
 
 
 def finish_budget(environ: Mapping[str, str] | None = None) -> float:
@@ -50,6 +53,7 @@ class GitHubFeedback:
         self.root: Path | str = self.ctx.workspace or repo_root
         self.token = os.environ.get("QAAGENT_GITHUB_TOKEN") or None
         self.check_id: int | None = None
+        self._starting: threading.Thread | None = None  #: the request creating the check run
 
     def start(self, cancel: threading.Event | None = None) -> None:
         """Create the `in_progress` check run when a token and a check name are given.
@@ -70,7 +74,8 @@ class GitHubFeedback:
             self._save_check_id()
             done.set()
 
-        threading.Thread(target=create, name="check-run-start", daemon=True).start()
+        self._starting = threading.Thread(target=create, name="check-run-start", daemon=True)
+        self._starting.start()
         while not done.wait(0.1):
             if cancel is not None and cancel.is_set():
                 return
@@ -91,6 +96,11 @@ class GitHubFeedback:
 
         `cancel` set while publishing (a signal) stops it: see `publish`.
         """
+        cancelled = run.cancelled or (cancel is not None and cancel.is_set())
+        if self._starting is not None and self._starting.is_alive():
+            # A signal came while the check run was being created: its answer (the id) lets
+            # the last request conclude that check run instead of creating a second one.
+            self._starting.join(CANCELLED_START_WAIT if cancelled else START_BUDGET)
         evidence = display_path(bundle_dir, self.root)
         junit_rel = display_path(junit, self.root)
         problem = self.write_outputs(run, fail_on=fail_on, evidence=evidence, junit=junit_rel)
@@ -120,9 +130,7 @@ class GitHubFeedback:
             warnings=[problem] if problem else [],
             cancel=cancel,
             # Cancelled: GitHub kills the job 10 s after the first signal; the bundle is written.
-            budget=CANCELLED_BUDGET
-            if run.cancelled or (cancel is not None and cancel.is_set())
-            else finish_budget(),
+            budget=CANCELLED_BUDGET if cancelled else finish_budget(),
         )
         late = self._write({"check-url": published.check_url, "comment-url": published.comment_url})
         if late and not problem:  # the same cause was already in publish's one warning otherwise
