@@ -24,6 +24,7 @@ from qaagent.console import Console
 from qaagent.files import copy_regular
 from qaagent.formats.read import iter_result_files
 from qaagent.process import ProcessOutcome, run_process
+from qaagent.report.console import counts_text
 from qaagent.results import CaseStore, SuiteResult, TestCase
 from qaagent.retries import (
     FAILING,
@@ -377,9 +378,7 @@ class SuiteRun:
         return kept
 
     def summary_line(self, prefix: str, built: SuiteResult, extra: str = "") -> None:
-        """``[unit] failed: 3 passed, 1 failed, … in 2.1 s``."""
-        c = built.counts
+        """``[unit] failed: 3 passed, 1 failed, … in 2.1 s`` (xfail/xpass apart, as in the summary)."""
         self.console.line(
-            f"[{prefix}] {built.status}: {c.passed} passed, {c.failed} failed, {c.errors} errors, "
-            f"{c.skipped} skipped, {c.flaky} flaky in {built.duration:.1f} s{extra}"
+            f"[{prefix}] {built.status}: {counts_text(built.counts)} in {built.duration:.1f} s{extra}"
         )
