@@ -38,9 +38,9 @@ from typing import TextIO
 try:
     from qaagent import pipeline
     from qaagent.action import DEFAULTS, action_run
+    from qaagent.command_options import MergeOptions
     from qaagent.errors import Cancelled, ExitCode, UsageError, exit_status
     from qaagent.github.commands import add_mask
-    from qaagent.options import MergeOptions
     from qaagent.process import RUNNER_CREDENTIALS, TOKEN_VARIABLES
     from qaagent.setup_command import run_setup
 except ImportError as exc:  # an image built without qaagent (or a broken one)

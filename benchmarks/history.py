@@ -222,7 +222,8 @@ def bench_run_step(stores: dict[str, str], base: Path, repeat: int) -> None:
     import json  # noqa: PLC0415
 
     from qaagent.history.live import RunHistory  # noqa: PLC0415
-    from qaagent.results import CaseStore, RunResult, SuiteResult, TestCase  # noqa: PLC0415
+    from qaagent.results import CaseStore, SuiteResult, TestCase  # noqa: PLC0415
+    from qaagent.run_result import RunResult  # noqa: PLC0415
 
     print("\n## the history step of a 100,000-case run (open, judge, record the TestCase values, close)")
     data = results(100_000, 1)

@@ -25,7 +25,8 @@ from pathlib import Path
 from qaagent.attempts import Attempt, Rerun
 from qaagent.evidence.bundle import Bundle
 from qaagent.redact import Redactor
-from qaagent.results import CaseStore, RunResult, SuiteResult, TestCase
+from qaagent.results import CaseStore, SuiteResult, TestCase
+from qaagent.run_result import RunResult
 
 ROOT = Path(__file__).resolve().parent.parent
 TRACE = "Traceback (most recent call last):\n" + "  File 'tests/test_x.py', line 12, in test\n" * 12

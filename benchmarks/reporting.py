@@ -134,7 +134,8 @@ def measure_qaagent(paths: list[Path], out_dir: Path) -> dict[str, Any]:
     from qaagent.junit.read import iter_junit_cases  # noqa: PLC0415
     from qaagent.junit.write import DEFAULT_MAX_OUTPUT, MergedJUnit  # noqa: PLC0415
     from qaagent.redact import Redactor  # noqa: PLC0415
-    from qaagent.results import CaseStore, RunResult, SuiteResult  # noqa: PLC0415
+    from qaagent.results import CaseStore, SuiteResult  # noqa: PLC0415
+    from qaagent.run_result import RunResult  # noqa: PLC0415
     from qaagent.stream import CaseText, stream_run  # noqa: PLC0415
 
     rss_before = peak_rss_mb()

@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import TypeVar
 
 from qaagent import options
+from qaagent.command_options import FeedbackOptions, MergeOptions, RunOptions, effective_comment_mode
 from qaagent.errors import UsageError
-from qaagent.options import FeedbackOptions, MergeOptions, RunOptions
 from qaagent.paths import confine
 
 T = TypeVar("T")
@@ -128,7 +128,7 @@ class _Inputs:
         return value if value is not None else validator(DEFAULTS[name])
 
     def feedback(self) -> FeedbackOptions:
-        mode = options.effective_comment_mode(
+        mode = effective_comment_mode(
             self.value("comment-mode", options.comment_mode), comment=self.flag("comment")
         )
         return FeedbackOptions(

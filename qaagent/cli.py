@@ -16,8 +16,9 @@ from pathlib import Path
 from typing import NoReturn, TextIO
 
 from qaagent import __version__, options
+from qaagent.command_options import FeedbackOptions, MergeOptions, RunOptions, effective_comment_mode
 from qaagent.errors import ExitCode, UsageError, exit_status
-from qaagent.options import FeedbackOptions, MergeOptions, RunOptions, cli_type
+from qaagent.options import cli_type
 from qaagent.plan_commands import cmd_durations, cmd_init, cmd_plan, cmd_validate
 
 
@@ -167,7 +168,7 @@ def _add_shard_commands(add_parser: Callable[..., argparse.ArgumentParser]) -> N
     merge.add_argument(
         "--keep",
         type=cli_type(options.keep),
-        default=options.MergeOptions.keep,
+        default=MergeOptions.keep,
         metavar="N",
         help="bundles kept",
     )
@@ -264,7 +265,7 @@ def _profile_arg(parser: argparse.ArgumentParser) -> None:
 
 
 def _feedback(args: argparse.Namespace) -> FeedbackOptions:
-    comment_mode = options.effective_comment_mode(args.comment_mode, comment=args.comment)
+    comment_mode = effective_comment_mode(args.comment_mode, comment=args.comment)
     summary_mode: options.SummaryMode = args.summary or "full"
     defaults = FeedbackOptions()
     return FeedbackOptions(

@@ -32,8 +32,9 @@ from qaagent.evidence.read import MANIFEST, SuiteEntry, read_manifest
 from qaagent.evidence.verify import verify_bundle
 from qaagent.files import sha256_file
 from qaagent.rebuild import Duplicate, ShardBundle, ordered_cases, suite_result
-from qaagent.results import CaseStore, FailOn, RunResult, SuiteResult
+from qaagent.results import CaseStore, SuiteResult
 from qaagent.retries import synthetic_case
+from qaagent.run_result import FailOn, RunResult
 from qaagent.text import epoch
 
 DEFAULT_FAIL_ON: tuple[FailOn, ...] = ("failed", "error")

@@ -25,8 +25,9 @@ from qaagent.app import AppError, AppServer, app_env
 from qaagent.attempts import Attempt
 from qaagent.console import Console
 from qaagent.plan import Plan, SuitePlan, WorkItem
-from qaagent.results import CaseStore, RunResult, SuiteResult
+from qaagent.results import CaseStore, SuiteResult
 from qaagent.retries import synthetic_case
+from qaagent.run_result import RunResult
 from qaagent.runners.registry import make_runner
 from qaagent.split_suite import SplitSuite
 from qaagent.suite_run import SuiteBuilder, SuiteRun

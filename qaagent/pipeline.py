@@ -52,9 +52,9 @@ from qaagent.run_state import Run, Step
 if TYPE_CHECKING:
     from types import FrameType
 
+    from qaagent.command_options import MergeOptions, RunOptions
     from qaagent.history.live import RunHistory
     from qaagent.history.settings import HistorySettings
-    from qaagent.options import MergeOptions, RunOptions
 
 
 # -- run-all ---------------------------------------------------------------------------------------

@@ -13,12 +13,13 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from qaagent.command_options import RunOptions
 from qaagent.errors import UsageError
-from qaagent.options import RunOptions, Shard, SplitSetting
+from qaagent.options import Shard, SplitSetting
 from qaagent.paths import confine
 from qaagent.process import child_environment
 from qaagent.profile import AppSettings, LoadedProfile, SuiteConfig
-from qaagent.results import FailOn
+from qaagent.run_result import FailOn
 from qaagent.runners.names import RunnerName
 
 

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from qaagent import options
+from qaagent.command_options import RunOptions
 from qaagent.errors import ExitCode, UsageError
-from qaagent.options import RunOptions
 from qaagent.plan import build_plan, describe
 from qaagent.profile_load import load_profile
 

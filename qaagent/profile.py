@@ -40,7 +40,7 @@ from qaagent.options import (
     seconds,
     split_setting,
 )
-from qaagent.results import FailOn
+from qaagent.run_result import FailOn
 from qaagent.runners.names import DEFAULT_RUNNERS, RUNNERS, RunnerName
 
 #: the runners that read result files named by `files:` (the others write and find their own)

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from qaagent.console import Console
 from qaagent.errors import ExitCode, QAAgentError
 from qaagent.files import display_path
-from qaagent.results import FailOn, RunResult, conclusion
+from qaagent.run_result import FailOn, RunResult, conclusion
 from qaagent.run_state import Run
 
 if TYPE_CHECKING:

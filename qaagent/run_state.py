@@ -15,14 +15,14 @@ from qaagent.console import Console
 from qaagent.process import Cancel
 
 if TYPE_CHECKING:
+    from qaagent.command_options import FeedbackOptions
     from qaagent.evidence.bundle import Bundle
     from qaagent.github.feedback import GitHubFeedback
     from qaagent.history.compare import Comparison
     from qaagent.history.live import RunHistory
-    from qaagent.options import FeedbackOptions
     from qaagent.plan import Plan
     from qaagent.report.markdown import SummaryCollector
-    from qaagent.results import FailOn, RunResult
+    from qaagent.run_result import FailOn, RunResult
 
 
 @dataclass

@@ -22,7 +22,8 @@ from qaagent.text import clean_text, truncate
 if TYPE_CHECKING:
     from collections.abc import Callable, Collection, Mapping, Sequence
 
-    from qaagent.results import RunResult, SuiteResult, TestCase
+    from qaagent.results import SuiteResult, TestCase
+    from qaagent.run_result import RunResult
 
     #: the redactor's `redact`: text in, text with every secret masked out
     Redact = Callable[[str], str]

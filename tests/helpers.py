@@ -19,7 +19,8 @@ from typing import Any
 import yaml
 
 from qaagent.attempts import Attempt, Rerun
-from qaagent.results import CaseStore, RunResult, Status, SuiteResult, TestCase
+from qaagent.results import CaseStore, Status, SuiteResult, TestCase
+from qaagent.run_result import RunResult
 
 ROOT = Path(__file__).resolve().parent.parent
 ENTRYPOINT = ROOT / "entrypoint.py"

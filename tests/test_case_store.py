@@ -9,7 +9,8 @@ from collections.abc import Iterable, Iterator
 import pytest
 
 from qaagent.attempts import Rerun
-from qaagent.results import CaseStore, RunResult, Status, SuiteResult, TestCase
+from qaagent.results import CaseStore, Status, SuiteResult, TestCase
+from qaagent.run_result import RunResult
 
 
 def make(index: int) -> TestCase:

@@ -24,7 +24,8 @@ from qaagent.formats import jsonstream, source, tap
 from qaagent.formats.read import FORMATS, read_results
 from qaagent.junit.write import write_merged_junit
 from qaagent.redact import Redactor
-from qaagent.results import CaseStore, RunResult, SuiteResult, TestCase
+from qaagent.results import CaseStore, SuiteResult, TestCase
+from qaagent.run_result import RunResult
 
 CORPUS = Path(__file__).parent / "corpus"
 FOLDERS = {

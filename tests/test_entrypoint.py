@@ -27,8 +27,9 @@ from github_server import GitHubServer
 from helpers import COMMAND_PROFILE, ENTRYPOINT, HEAD_SHA, ROOT, TOKEN, ActionWorld
 
 from qaagent.action import action_run
+from qaagent.command_options import FeedbackOptions, MergeOptions, RunOptions
 from qaagent.errors import UsageError
-from qaagent.options import AUTO_SHARD, FeedbackOptions, MergeOptions, RunOptions, Shard
+from qaagent.options import AUTO_SHARD, Shard
 
 PROFILE = COMMAND_PROFILE
 

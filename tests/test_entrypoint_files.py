@@ -17,8 +17,8 @@ from helpers import HEAD_SHA, TOKEN
 from test_entrypoint import Action
 
 from qaagent.action import action_run
+from qaagent.command_options import FeedbackOptions, RunOptions
 from qaagent.errors import UsageError
-from qaagent.options import FeedbackOptions, RunOptions
 
 FORMATS = Path(__file__).parent / "fixtures" / "formats"
 REPORT = """<?xml version="1.0"?>

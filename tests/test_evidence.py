@@ -27,7 +27,8 @@ from qaagent.files import StreamedFile
 from qaagent.options import Shard
 from qaagent.plan import find_repo_root
 from qaagent.report.html import HtmlReport
-from qaagent.results import CaseStore, RunResult, SuiteResult, TestCase
+from qaagent.results import CaseStore, SuiteResult, TestCase
+from qaagent.run_result import RunResult
 
 T0 = datetime(2024, 5, 1, 12, 30, 45, tzinfo=UTC).timestamp()
 GITHUB_VARS = ("GITHUB_ACTIONS", "GITHUB_RUN_ID", "GITHUB_SHA", "GITHUB_REF", "GITHUB_REPOSITORY")

@@ -19,7 +19,7 @@ from qaagent.github.comment import marker
 from qaagent.github.context import GitHubContext
 from qaagent.github.publish import publish, start_check_run
 from qaagent.report.markdown import render_summary
-from qaagent.results import FailOn, RunResult
+from qaagent.run_result import FailOn, RunResult
 
 FAIL_ON: list[FailOn] = ["failed", "error"]
 

@@ -23,7 +23,8 @@ from qaagent.history.model import TestId
 from qaagent.history.queries import RunInfo
 from qaagent.report.comparison import document, html_groups, markdown_section
 from qaagent.report.markdown import SummaryCollector, collect
-from qaagent.results import CaseStore, RunResult, SuiteResult, TestCase
+from qaagent.results import CaseStore, SuiteResult, TestCase
+from qaagent.run_result import RunResult
 
 BASE_SHA = "9049f1265b7d61be4a8904a9a27120d2064dab3b"
 PROFILE = (

@@ -18,8 +18,9 @@ from test_entrypoint import Action, assert_input_error
 
 from qaagent import options
 from qaagent.action import action_run
+from qaagent.command_options import RunOptions
 from qaagent.errors import ProfileError
-from qaagent.options import InvalidValue, RunOptions
+from qaagent.options import InvalidValue
 from qaagent.profile_load import load_profile
 
 MAIN = {"GITHUB_REF": "refs/heads/main", "GITHUB_SHA": "a" * 40}

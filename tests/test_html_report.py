@@ -37,7 +37,8 @@ from qaagent.redact import Redactor
 from qaagent.report.from_bundle import write_report
 from qaagent.report.html import REPORT_NAME, HtmlReport
 from qaagent.report.page import embed_json
-from qaagent.results import CaseStore, RunResult, SuiteResult, TestCase
+from qaagent.results import CaseStore, SuiteResult, TestCase
+from qaagent.run_result import RunResult
 
 NODE_SCRIPT = ROOT / "tests" / "browser" / "html_report.cjs"
 DEMO_MODULES = ROOT / "examples" / "demo" / "e2e" / "node_modules"

@@ -14,7 +14,8 @@ from qaagent.attempts import Attempt, Rerun
 from qaagent.formats.read import read_junit_files
 from qaagent.junit.write import write_merged_junit
 from qaagent.redact import Redactor
-from qaagent.results import CaseStore, RunResult, SuiteResult, TestCase
+from qaagent.results import CaseStore, SuiteResult, TestCase
+from qaagent.run_result import RunResult
 
 FIXTURES = Path(__file__).parent / "fixtures" / "formats"
 PROJECT = FIXTURES / "project"

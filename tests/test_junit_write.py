@@ -18,7 +18,8 @@ from qaagent.attempts import Attempt, Rerun
 from qaagent.formats.read import read_junit_files
 from qaagent.junit.write import write_merged_junit
 from qaagent.redact import Redactor
-from qaagent.results import CaseStore, RunResult, SuiteResult, TestCase
+from qaagent.results import CaseStore, SuiteResult, TestCase
+from qaagent.run_result import RunResult
 from qaagent.text import clean_text, format_time, truncate
 
 HOSTILE = "ESC\x1b[31mred\x1b[0m NUL\x00 BEL\x07 lone\ud800surrogate ]]> <tag> & \"q\" 'a' emoji😀 \ufffe end"

@@ -8,8 +8,9 @@ import pytest
 
 from qaagent import options
 from qaagent.action import action_run
+from qaagent.command_options import RunOptions
 from qaagent.errors import UsageError
-from qaagent.options import InvalidValue, RunOptions
+from qaagent.options import InvalidValue
 from qaagent.plan import build_plan
 from qaagent.profile import LoadedProfile, RunSettings
 from qaagent.profile_load import load_profile

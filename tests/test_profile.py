@@ -8,8 +8,8 @@ import pytest
 from conftest import ProjectFactory, run_qaagent
 
 from qaagent import __version__
+from qaagent.command_options import RunOptions
 from qaagent.errors import ProfileError
-from qaagent.options import RunOptions
 from qaagent.plan import build_plan, cpu_count
 from qaagent.profile_load import load_profile, parse_profile
 

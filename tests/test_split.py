@@ -17,10 +17,11 @@ from helpers import case
 from qaagent.attempts import Attempt
 from qaagent.batching import MIN_BATCH_STARTUPS, UNKNOWN_BINS_PER_SLOT, layout_lines, plan_work
 from qaagent.ci import shard_from_environment
+from qaagent.command_options import RunOptions
 from qaagent.console import Console
 from qaagent.durations import NO_DURATIONS, Durations, SuiteDurations, from_json
 from qaagent.errors import ProfileError, UsageError
-from qaagent.options import InvalidValue, RunOptions, Shard, shard_or_auto, split_setting
+from qaagent.options import InvalidValue, Shard, shard_or_auto, split_setting
 from qaagent.plan import Plan, WorkItem, build_plan
 from qaagent.profile_load import load_profile, parse_profile
 from qaagent.results import CaseStore

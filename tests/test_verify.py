@@ -10,7 +10,8 @@ import pytest
 from qaagent.evidence.bundle import Bundle
 from qaagent.evidence.verify import verify_bundle
 from qaagent.redact import Redactor
-from qaagent.results import CaseStore, RunResult, SuiteResult, TestCase
+from qaagent.results import CaseStore, SuiteResult, TestCase
+from qaagent.run_result import RunResult
 
 if TYPE_CHECKING:
     from pathlib import Path

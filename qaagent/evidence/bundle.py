@@ -56,7 +56,7 @@ from qaagent.junit.write import DEFAULT_MAX_OUTPUT, MergedJUnit
 from qaagent.options import SUITE_NAME, Shard
 from qaagent.redact import Redactor
 from qaagent.redact_stream import copy_redacted, copy_redacted_bytes, text_encoding
-from qaagent.results import FailOn, RunResult, conclusion
+from qaagent.run_result import FailOn, RunResult, conclusion
 from qaagent.stream import CaseText, CaseWriter, stream_run
 
 if TYPE_CHECKING:

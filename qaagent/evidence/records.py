@@ -20,7 +20,8 @@ if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
     from qaagent.files import StreamedFile
-    from qaagent.results import RunResult, SuiteResult
+    from qaagent.results import SuiteResult
+    from qaagent.run_result import RunResult
     from qaagent.stream import ReportCase
 
 #: characters of a message kept in a record (the merged JUnit has the rest)

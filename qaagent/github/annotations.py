@@ -20,7 +20,8 @@ from typing import Literal, TextIO
 
 from qaagent.github.commands import ANNOTATIONS_PER_LEVEL, annotations_left, write_command
 from qaagent.options import AnnotateMode
-from qaagent.results import FailOn, RunResult, TestCase, conclusion
+from qaagent.results import TestCase
+from qaagent.run_result import FailOn, RunResult, conclusion
 from qaagent.text import display_name, first_lines, shorten
 
 Level = Literal["error", "warning", "notice"]

@@ -1,16 +1,26 @@
 """One answer of the GitHub API as read (bounded), and what it says: redirects, errors, rate limits.
 
-Pure values and functions the client (`qaagent.github.api.GitHubClient`) decides with;
-the body of a request passes `redacted` on its way out.
+Pure values and functions the client (`qaagent.github.api.GitHubClient`) decides with:
+`success` and `failure` turn an answer into its body, a `Retry` (rate limits, 5xx, a GET's
+invalid JSON) or the error it is; the body of a request passes `redacted` on its way out.
 """
 
 from __future__ import annotations
 
 import json as jsonlib
+from collections.abc import Callable
 from dataclasses import dataclass
+from http import HTTPStatus
 from typing import Any
 
 from qaagent import redact
+from qaagent.github.errors import GitHubAPIError, PermissionDeniedError
+
+_NOT_ACCESSIBLE = "resource not accessible by integration"
+_NO_CONTENT = HTTPStatus.NO_CONTENT
+_TOO_MANY = HTTPStatus.TOO_MANY_REQUESTS
+_FORBIDDEN = HTTPStatus.FORBIDDEN
+_SERVER_ERROR = HTTPStatus.INTERNAL_SERVER_ERROR
 
 
 class TooLargeError(Exception):
@@ -95,3 +105,38 @@ def rate_limit_wait(answer: Answer, now: float) -> float | None:
             return None
         return max(0.0, reset - now) + 1.0
     return None
+
+
+def success(answer: Answer, method: str, where: str) -> Done | Retry:
+    """A 2xx answer: its decoded body, or (for a GET) a reason to retry its invalid JSON."""
+    if answer.status == _NO_CONTENT or not answer.body:
+        return Done(None, answer.links)
+    try:
+        return Done(jsonlib.loads(answer.body), answer.links)
+    except (ValueError, RecursionError):
+        if method == "GET":
+            return Retry(None, "invalid JSON in the answer")
+        # the change was probably made: repeating a POST could duplicate it
+        raise GitHubAPIError(f"{where}: HTTP {answer.status} with invalid JSON") from None
+
+
+def failure(answer: Answer, where: str, permission: str, now: Callable[[], float]) -> Retry:
+    """An error answer as a reason to retry (rate limits, 5xx); else the error it is.
+
+    `now` is the client's clock (`time`), read only for a rate limit's reset.
+    """
+    status = answer.status
+    message = error_message(answer)
+    if status in (_FORBIDDEN, _TOO_MANY):
+        wait = rate_limit_wait(answer, now())
+        if wait is not None:
+            return Retry(wait, f"rate limited (HTTP {status})", rate_limited=True)
+        if status == _TOO_MANY or "rate limit" in message.lower():
+            return Retry(-1.0, f"secondary rate limit (HTTP {status})", rate_limited=True)
+        if _NOT_ACCESSIBLE in message.lower() or permission:
+            raise PermissionDeniedError(
+                f"{where}: HTTP 403: {message}", permission=permission or "write access", status=status
+            )
+    if status >= _SERVER_ERROR:
+        return Retry(None, f"HTTP {status}")
+    raise GitHubAPIError(f"{where}: HTTP {status}: {message}", status=status)

@@ -49,7 +49,6 @@ Its errors are `qaagent.github.errors`'.
 from __future__ import annotations
 
 import contextlib
-import json as jsonlib
 import threading
 import time
 from collections.abc import Iterator, Mapping
@@ -66,14 +65,14 @@ from qaagent.github.answers import (
     Redirect,
     Retry,
     TooLargeError,
-    error_message,
-    rate_limit_wait,
+    failure,
     redacted,
+    success,
 )
 from qaagent.github.clock import Clock, SystemClock
 from qaagent.github.context import DEFAULT_API_URL
 from qaagent.github.deadline import CANCEL_IN_FLIGHT, CURRENT, CancelWatch, Deadline, DeadlineAdapter
-from qaagent.github.errors import GaveUpError, GitHubAPIError, PermissionDeniedError
+from qaagent.github.errors import GaveUpError, GitHubAPIError
 
 MUTATING = frozenset({"POST", "PATCH", "PUT", "DELETE"})
 #: seconds between two mutating requests
@@ -91,11 +90,6 @@ MAX_PAGES = 100
 #: redirects followed for one request
 MAX_REDIRECTS = 5
 _REDIRECTS = frozenset({301, 302, 307, 308})
-_NOT_ACCESSIBLE = "resource not accessible by integration"
-_NO_CONTENT = HTTPStatus.NO_CONTENT
-_TOO_MANY = HTTPStatus.TOO_MANY_REQUESTS
-_FORBIDDEN = HTTPStatus.FORBIDDEN
-_SERVER_ERROR = HTTPStatus.INTERNAL_SERVER_ERROR
 _CHUNK = 64 * 1024
 
 
@@ -384,10 +378,10 @@ class GitHubClient:
             self.request_seconds += time.monotonic() - started
         status = answer.status
         if HTTPStatus.OK <= status < HTTPStatus.MULTIPLE_CHOICES:
-            return _success(answer, method, where)
+            return success(answer, method, where)
         if status in _REDIRECTS:
             return self._redirect(answer, url, where)
-        return self._failure(answer, where, permission)
+        return failure(answer, where, permission, self.clock.time)
 
     def _exchange(
         self, method: str, url: str, body: Any, params: Mapping[str, str | int] | None, deadline: Deadline
@@ -430,32 +424,3 @@ class GitHubClient:
                 status=answer.status,
             )
         return Redirect(target)
-
-    def _failure(self, answer: Answer, where: str, permission: str) -> Retry:
-        status = answer.status
-        message = error_message(answer)
-        if status in (_FORBIDDEN, _TOO_MANY):
-            wait = rate_limit_wait(answer, self.clock.time())
-            if wait is not None:
-                return Retry(wait, f"rate limited (HTTP {status})", rate_limited=True)
-            if status == _TOO_MANY or "rate limit" in message.lower():
-                return Retry(-1.0, f"secondary rate limit (HTTP {status})", rate_limited=True)
-            if _NOT_ACCESSIBLE in message.lower() or permission:
-                raise PermissionDeniedError(
-                    f"{where}: HTTP 403: {message}", permission=permission or "write access", status=status
-                )
-        if status >= _SERVER_ERROR:
-            return Retry(None, f"HTTP {status}")
-        raise GitHubAPIError(f"{where}: HTTP {status}: {message}", status=status)
-
-
-def _success(answer: Answer, method: str, where: str) -> Done | Retry:
-    if answer.status == _NO_CONTENT or not answer.body:
-        return Done(None, answer.links)
-    try:
-        return Done(jsonlib.loads(answer.body), answer.links)
-    except (ValueError, RecursionError):
-        if method == "GET":
-            return Retry(None, "invalid JSON in the answer")
-        # the change was probably made: repeating a POST could duplicate it
-        raise GitHubAPIError(f"{where}: HTTP {answer.status} with invalid JSON") from None

@@ -24,7 +24,7 @@ from qaagent.text import truncate_utf8
 if TYPE_CHECKING:
     from qaagent.github.api import GitHubClient
     from qaagent.options import AnnotateMode
-    from qaagent.results import Conclusion, RunResult
+    from qaagent.run_result import Conclusion, RunResult
 
 #: annotations per create/update request (GitHub's limit)
 BATCH = 50

@@ -12,14 +12,14 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TextIO
 
+from qaagent.command_options import FeedbackOptions
 from qaagent.files import display_path
 from qaagent.github.closer import CHECK_RUN_STATE
 from qaagent.github.commands import write_command, write_outputs
 from qaagent.github.context import GitHubContext
 from qaagent.github.publish import Published, SummaryRenderer, publish, start_check_run
 from qaagent.github.results_json import result_json
-from qaagent.options import FeedbackOptions
-from qaagent.results import FailOn, RunResult, conclusion
+from qaagent.run_result import FailOn, RunResult, conclusion
 
 #: seconds of GitHub API time (requests and retry waits) at the start and at the end of a run
 START_BUDGET = 5.0

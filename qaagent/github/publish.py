@@ -27,7 +27,7 @@ from qaagent.github.comment import upsert_comment
 from qaagent.github.errors import GaveUpError, GitHubAPIError, PermissionDeniedError
 from qaagent.github.pulls import find_pull_request
 from qaagent.github.results_json import fingerprint
-from qaagent.results import conclusion
+from qaagent.run_result import conclusion
 from qaagent.text import truncate_utf8
 
 if TYPE_CHECKING:
@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from qaagent.github.clock import Clock
     from qaagent.github.context import GitHubContext
     from qaagent.options import AnnotateMode, CommentMode, SummaryMode
-    from qaagent.results import Conclusion, FailOn, RunResult
+    from qaagent.run_result import Conclusion, FailOn, RunResult
 
 #: GitHub's step-summary limit is 1 MiB; stay a little under it
 STEP_SUMMARY_BYTES = 1_000_000

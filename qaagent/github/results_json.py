@@ -22,7 +22,7 @@ import json
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from qaagent.results import FailOn, RunResult, conclusion
+from qaagent.run_result import FailOn, RunResult, conclusion
 
 #: the most bytes of the `json` output
 JSON_BYTES = 65_536

@@ -28,7 +28,7 @@ from qaagent.history.queries import RunInfo, latest_run, window_runs
 from qaagent.history.rates import NO_QUARANTINE, FlakeRate, Quarantine, flake_rates
 from qaagent.history.record import RunResults, prepare
 from qaagent.history.store import Scope, Store, chunks, marks
-from qaagent.results import Excused
+from qaagent.run_result import Excused
 
 _FAILING = (1, 2)
 
@@ -113,7 +113,7 @@ class Comparison:
         return f"{self.base_branch} (run {self.base.run_id}{commit})"
 
     def excused(self) -> Excused:
-        """What the verdict leaves out (`results.conclusion`): quarantined problems; known failures."""
+        """What the verdict leaves out (`run_result.conclusion`): quarantined problems; known failures."""
         return Excused(
             quarantined_failed=sum(1 for e in self.quarantined if e.status == "failed"),
             quarantined_errors=sum(1 for e in self.quarantined if e.status == "error"),

@@ -34,7 +34,7 @@ from qaagent.history.store import Scope
 from qaagent.text import one_line, shorten
 
 if TYPE_CHECKING:
-    from qaagent.results import RunResult
+    from qaagent.run_result import RunResult
 
 Say = Callable[[str], None]
 #: the runs whose durations schedule a new run (see `RunHistory.durations`)

@@ -44,7 +44,8 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
     from pathlib import Path
 
-    from qaagent.results import Counts, RunResult, SuiteResult, TestCase
+    from qaagent.results import Counts, SuiteResult, TestCase
+    from qaagent.run_result import RunResult
     from qaagent.stream import Redact, ReportCase, ReportRerun
 
 DEFAULT_MAX_OUTPUT = 65536

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 
-from qaagent.results import Counts, FailOn, RunResult, SuiteResult, TestCase, conclusion
+from qaagent.results import Counts, SuiteResult, TestCase
+from qaagent.run_result import FailOn, RunResult, conclusion
 from qaagent.text import display_name, first_line
 
 MARKS = {"passed": "PASS", "failed": "FAIL", "error": "ERROR", "skipped": "SKIP"}

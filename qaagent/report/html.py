@@ -48,7 +48,8 @@ from qaagent.text import fmt_seconds, truncate
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
-    from qaagent.results import RunResult, SuiteResult
+    from qaagent.results import SuiteResult
+    from qaagent.run_result import RunResult
 
 #: the page's name at the bundle root
 REPORT_NAME = "report.html"

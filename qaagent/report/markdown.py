@@ -14,19 +14,19 @@ The cases come from the one pass over the run (`qaagent.stream`):
 the largest summary can show — the first passed-test lines, flaky lines and
 failures (one-line and detailed) up to `max_bytes` in all — and counts the
 rest; `render` then lays out any level of detail for any smaller budget (the
-check run's and the comment's) without reading the cases again.
+check run's and the comment's) without reading the cases again; one level's layout is
+`qaagent.report.markdown_layout`.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from qaagent.evidence import diagnostics
-from qaagent.report.budget import Budget, Pieces
-from qaagent.report.comparison import markdown_section
+from qaagent.report.budget import Pieces
+from qaagent.report.markdown_layout import STATUS_ICON, Layout, Level
 from qaagent.report.markdown_text import (
     NAME_CHARS,
     artifact_list,
@@ -34,13 +34,12 @@ from qaagent.report.markdown_text import (
     code_block,
     cut,
     escape_text,
-    inline_code,
     location,
 )
-from qaagent.report.timeline import gantt
-from qaagent.results import FailOn, RunResult, SuiteResult, TestCase, conclusion
+from qaagent.results import SuiteResult, TestCase
+from qaagent.run_result import FailOn, RunResult
 from qaagent.stream import CaseText, ReportCase, stream_run
-from qaagent.text import fmt_seconds, truncate_utf8
+from qaagent.text import truncate_utf8
 
 if TYPE_CHECKING:
     from qaagent.report.comparison import Comparison
@@ -51,28 +50,8 @@ Categorize = Callable[[TestCase], str]
 MESSAGE_CHARS = 2_000
 DETAILS_CHARS = 8_000
 OUTPUT_CHARS = 4_000
-#: tests listed per base-branch group at full detail (`qaagent.report.comparison`)
-COMPARED_SHOWN = 10
 #: failures that keep their details at each shortening step
 _DETAIL_STEPS = (None, 50, 10, 3, 0)
-
-_CONCLUSION_ICON = {"success": "✅", "failure": "❌", "cancelled": "⏹️"}
-_STATUS_ICON = {"passed": "✅", "failed": "❌", "error": "💥", "skipped": "⏭️"}
-
-
-# -- formatting -------------------------------------------------------------
-
-
-def _suite_status(suite: SuiteResult) -> str:
-    if suite.skipped_reason:
-        return "⏭️ skipped"
-    status = suite.status
-    text = f"{_STATUS_ICON[status]} {status}"
-    if suite.timed_out:
-        text += " (timed out)"
-    elif suite.error and status != "error":
-        text += " (incomplete)"
-    return text
 
 
 # -- collecting from the one pass ------------------------------------------------
@@ -181,7 +160,7 @@ class SummaryCollector:
         if not (self.one_line.complete or self.detailed.complete or self.detailed_output.complete):
             return
         case = item.case
-        icon = _STATUS_ICON[case.status]
+        icon = STATUS_ICON[case.status]
         where = location(item.file, case.line, self.link_base, self.sha)
         attempts = f" · {case.attempts} attempts" if case.attempts > 1 else ""
         if self.one_line.complete:
@@ -230,7 +209,7 @@ class SummaryCollector:
         """
         assert self.run is not None  # noqa: S101 - begin() was called by the pass
         budget = self.max_bytes if max_bytes is None else min(max_bytes, self.max_bytes)
-        ctx = _Render(
+        ctx = Layout(
             self,
             self.run,
             fail_on=fail_on,
@@ -240,21 +219,21 @@ class SummaryCollector:
             title=title,
         )
         levels = (
-            [_Level(output=True, passed_lists=True, details_for=None, timeline=True)] if ctx.timeline else []
+            [Level(output=True, passed_lists=True, details_for=None, timeline=True)] if ctx.timeline else []
         )
-        levels += [_Level(output=True, passed_lists=True, details_for=None)]
-        levels += [_Level(output=False, passed_lists=True, details_for=None)]
-        levels += [_Level(output=False, passed_lists=False, details_for=n) for n in _DETAIL_STEPS]
+        levels += [Level(output=True, passed_lists=True, details_for=None)]
+        levels += [Level(output=False, passed_lists=True, details_for=None)]
+        levels += [Level(output=False, passed_lists=False, details_for=n) for n in _DETAIL_STEPS]
         for level in levels:
             text = ctx.render(level, budget)
             if text is not None:
                 return text
         # Even one-line failures do not all fit: list as many as fit.
         low, high = 0, self.failures
-        best = ctx.render(_Level(output=False, passed_lists=False, details_for=0, listed=0), budget)
+        best = ctx.render(Level(output=False, passed_lists=False, details_for=0, listed=0), budget)
         while low < high:
             mid = (low + high + 1) // 2
-            attempt = ctx.render(_Level(output=False, passed_lists=False, details_for=0, listed=mid), budget)
+            attempt = ctx.render(Level(output=False, passed_lists=False, details_for=0, listed=mid), budget)
             if attempt is None:
                 high = mid - 1
             else:
@@ -262,7 +241,7 @@ class SummaryCollector:
         if best is not None:
             return best
         # The fixed part alone is too big (a tiny budget or a huge number of suites).
-        full = ctx.render(_Level(output=False, passed_lists=False, details_for=0, listed=0), None) or ""
+        full = ctx.render(Level(output=False, passed_lists=False, details_for=0, listed=0), None) or ""
         return truncate_utf8(full, budget, "_Summary cut to fit the size limit; see the evidence bundle._")
 
 
@@ -270,18 +249,6 @@ def collect(run: RunResult, collector: SummaryCollector) -> SummaryCollector:
     """`collector` fed with `run` by a pass of its own (the bundle's pass feeds it with the others)."""
     stream_run(run, CaseText(str, 0, diagnostics.categorize), [collector], {})
     return collector
-
-
-# -- rendering --------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class _Level:
-    output: bool  #: captured stdout/stderr of failures
-    passed_lists: bool
-    details_for: int | None  #: failures with full details (None: all)
-    listed: int | None = None  #: failures listed at all (None: all)
-    timeline: bool = False  #: the Mermaid gantt of suite attempts (dropped first)
 
 
 def render_summary(
@@ -313,168 +280,3 @@ def render_summary(
     return collect(run, collector).render(
         fail_on=fail_on, evidence_path=evidence_path, notes=notes, detail=detail, title=title
     )
-
-
-class _Render:
-    """One rendering of the summary at a given level of detail, from the collected pieces."""
-
-    def __init__(
-        self,
-        collected: SummaryCollector,
-        run: RunResult,
-        *,
-        fail_on: Sequence[FailOn],
-        evidence_path: str | None,
-        notes: Sequence[str],
-        detail: str = "full",
-        title: str | None = None,
-    ) -> None:
-        self.collected = collected
-        self.run = run
-        self.detail = detail
-        self.heading = escape_text(title) if title else "qaagent"
-        self.fail_on = fail_on
-        self.evidence_path = evidence_path
-        self.notes = notes
-        #: computed once: the levels of detail re-render everything else
-        self.timeline = gantt(run) if detail == "full" else ""
-
-    def render(self, level: _Level, max_bytes: int | None) -> str | None:
-        """The summary, or None as soon as it exceeds `max_bytes`."""
-        out = Budget(max_bytes)
-        run = self.run
-        verdict = conclusion(run, self.fail_on)
-        project = f" — {escape_text(run.project)}" if run.project else ""
-        out.add(f"## {_CONCLUSION_ICON[verdict]} {self.heading}: {verdict}{project}\n\n")
-        shortened = _shortened_note(level, self.collected.failures, timeline=bool(self.timeline))
-        if shortened:
-            out.add(f"> [!NOTE]\n> {shortened}\n\n")
-        c = run.counts
-        # xfail/xpass get columns of their own when there are any, as pytest's summary counts them
-        outcomes = c.xfailed > 0 or c.xpassed > 0
-        extra_head = " ✖️ Xfailed | ❗ Xpassed |" if outcomes else ""
-        extra_rule = "---:|---:|" if outcomes else ""
-        extra_row = f" {c.xfailed} | {c.xpassed} |" if outcomes else ""
-        out.add(
-            f"| Total | ✅ Passed | ❌ Failed | 💥 Errors | ⏭️ Skipped |{extra_head} 🔁 Flaky | Wall time |\n"
-        )
-        out.add(f"|---:|---:|---:|---:|---:|{extra_rule}---:|---:|\n")
-        out.add(
-            f"| {c.total} | {c.shown_passed} | {c.failed} | {c.errors} | {c.shown_skipped} |{extra_row} "
-            f"{c.flaky} | {fmt_seconds(run.duration)} |\n\n"
-        )
-        saved = run.suite_time - run.duration
-        timing = f"Wall time {fmt_seconds(run.duration)} · sum of suite times {fmt_seconds(run.suite_time)}"
-        if saved > 1:
-            timing += f" (parallel execution saved {fmt_seconds(saved)})"
-        out.add(timing + f" · fail on: {', '.join(self.fail_on) or 'nothing'}\n\n")
-        if run.cancelled:
-            out.add("**The run was cancelled**; results below are what finished.\n\n")
-        if self.detail == "totals":
-            return out.text() if out.ok else None
-        # the base-branch groups: ten tests per group, three when details are cut, then counts only
-        shown = COMPARED_SHOWN if level.details_for is None else 3 if level.listed is None else 0
-        out.add(markdown_section(self.collected.comparison, shown))
-        if self.detail == "full":
-            self._suites(out)
-        if level.timeline:
-            out.add(self.timeline)
-        self._diagnostics(out)
-        self._flaky(out)
-        if self.evidence_path:
-            out.add(f"**Evidence:** `{inline_code(self.evidence_path)}`\n\n")
-        for note in self.notes:
-            out.add(note.rstrip("\n") + "\n\n")
-        if level.passed_lists and self.detail == "full":
-            self._passed(out)
-        self._failures(out, level)
-        return out.text() if out.ok else None
-
-    def _suites(self, out: Budget) -> None:
-        run = self.run
-        c = run.counts
-        # the same xfail/xpass columns as the totals table above
-        outcomes = c.xfailed > 0 or c.xpassed > 0
-        extra_rule = "---:|---:|" if outcomes else ""
-        out.add("### Suites\n\n")
-        out.add(
-            "| Suite | Status | Passed | Failed | Errors | Skipped |"
-            + (" Xfailed | Xpassed |" if outcomes else "")
-            + " Flaky | Time | Attempts |\n"
-        )
-        out.add("|---|---|---:|---:|---:|---:|" + extra_rule + "---:|---:|---:|\n")
-        for suite in run.suites:
-            s = suite.counts
-            apart = f" {s.xfailed} | {s.xpassed} |" if outcomes else ""
-            out.add(
-                f"| {escape_text(suite.name[:NAME_CHARS])} | {_suite_status(suite)} "
-                f"| {s.shown_passed} | {s.failed} | {s.errors} | {s.shown_skipped} |{apart} {s.flaky} "
-                f"| {fmt_seconds(suite.duration)} | {len(suite.attempts)} |\n"
-            )
-        dashes = " – |" * (8 if outcomes else 6)
-        for name in run.not_run:
-            out.add(f"| {escape_text(name[:NAME_CHARS])} | ⏹️ not run |{dashes} 0 |\n")
-        out.add("\n")
-
-    def _diagnostics(self, out: Budget) -> None:
-        categories = self.collected.categories
-        if not categories:
-            return
-        out.add("### Diagnostics\n\n| Category | Tests |\n|---|---:|\n")
-        for category, number in categories.most_common():
-            out.add(f"| {escape_text(category[:NAME_CHARS])} | {number} |\n")
-        out.add("\n")
-
-    def _flaky(self, out: Budget) -> None:
-        collected = self.collected
-        if not collected.flaky:
-            return
-        out.add(f"### 🔁 Flaky tests ({collected.flaky})\n\n")
-        lines = collected.flaky_lines
-        out.extend(lines.texts, lines.span(0, len(lines.texts)))
-        if not lines.complete:
-            out.overflow()  # the rest did not fit the largest budget either
-        out.add("\n")
-
-    def _passed(self, out: Budget) -> None:
-        passed = self.collected.passed
-        out.extend(passed.texts, passed.span(0, len(passed.texts)))
-        if not passed.complete:
-            out.overflow()
-
-    def _failures(self, out: Budget, level: _Level) -> None:
-        collected = self.collected
-        if not collected.failures:
-            return
-        out.add(f"### ❌ Failures ({collected.failures})\n\n")
-        listed = collected.failures if level.listed is None else min(level.listed, collected.failures)
-        detailed = collected.detailed_output if level.output else collected.detailed
-        with_details = listed if level.details_for is None else min(level.details_for, listed)
-        one_line = collected.one_line
-        if with_details > len(detailed.texts) or listed > len(one_line.texts):
-            out.overflow()  # not all kept: they did not fit the largest budget
-            return
-        out.extend(
-            [*detailed.texts[:with_details], *one_line.texts[with_details:listed]],
-            detailed.span(0, with_details) + one_line.span(with_details, listed),
-        )
-        rest = collected.failures - listed
-        if rest:
-            out.add(f"\n…and {rest:,} more failing tests not listed here: see the evidence bundle.\n")
-
-
-def _shortened_note(level: _Level, failures: int, *, timeline: bool) -> str:
-    dropped = []
-    if timeline and not level.timeline:
-        dropped.append("timeline omitted")
-    if not level.output:
-        dropped.append("captured output of failing tests omitted")
-    if not level.passed_lists:
-        dropped.append("passed tests not listed")
-    if level.details_for is not None and failures > level.details_for:
-        dropped.append(f"details shown for the first {level.details_for} failures only")
-    if level.listed is not None and failures > level.listed:
-        dropped.append(f"only the first {level.listed} of {failures} failures listed")
-    if not dropped:
-        return ""
-    return "This summary was shortened to fit the size limit: " + "; ".join(dropped) + "."

@@ -15,7 +15,7 @@ from qaagent.text import epoch, fmt_seconds
 
 if TYPE_CHECKING:
     from qaagent.evidence.read import AttemptEntry, Manifest
-    from qaagent.results import RunResult
+    from qaagent.run_result import RunResult
 
 _OUTCOME_ICON = {"passed": "✓", "failed": "✗", "error": "!", "timed out": "⏱", "cancelled": "■"}
 
