@@ -161,7 +161,7 @@ class SuiteRun:
                 store = new
                 continue
             partial = bool(result.attempts[-1].selected)
-            store = fold_partial(store, failed, new) if partial else fold_full(new, failed)
+            store = fold_partial(store, failed, new) if partial else fold_full(new, failed, store)
         return store
 
     def _setup(self, runner: Runner, folder: Path, result: SuiteBuilder) -> bool:
