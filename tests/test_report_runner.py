@@ -61,6 +61,8 @@ def test_a_report_suite_takes_one_glob_or_a_list_and_a_format() -> None:
         ("{runner: report}", "uses the report runner and needs `files:`"),
         ("{runner: report, files: 'r/*', command: [x]}", "`command` does not apply"),
         ("{runner: report, files: 'r/*', args: [x]}", "`args` does not apply"),
+        ("{runner: report, files: 'r/*', retry_count: 1}", "`retry_count` does not apply"),
+        ("{runner: report, files: 'r/*', split: auto}", "`split` does not apply"),
         ("{runner: report, files: '!r/*'}", "at least one glob that is not an exclude"),
         ("{runner: report, files: 'r/*', format: junit5}", "unknown result format 'junit5'"),
         ("{runner: pytest, path: t, files: 'r/*'}", "`files` and `format` are for command and report suites"),
