@@ -266,7 +266,9 @@ class SuiteRun:
                 store.append(case)
                 if result.error is None:
                     result.error = case.message
-        if not junit_files and runner.judged_by_exit_code and not outcome.timed_out and not outcome.cancelled:
+        # the exit code is the result only when nothing else was expected (a report missing is the error)
+        exit_code_only = not junit_files and not reasons and runner.judged_by_exit_code
+        if exit_code_only and not outcome.timed_out and not outcome.cancelled:
             store = exit_code_case(suite.name, outcome, store)
         result.attempts.append(
             Attempt(

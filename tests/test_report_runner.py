@@ -319,7 +319,10 @@ def test_a_command_suite_whose_every_match_is_stale_is_an_error_pointing_to_repo
         "command suite reads only what its command writes (publish earlier results with `runner: report`)"
     )
     assert expected in result.stdout
-    assert manifest_of(root)["suites"][0]["error"] == expected
+    (entry,) = manifest_of(root)["suites"]
+    assert entry["error"] == expected
+    # the error alone: no passing exit-code case beside it (was "1 passed, 1 errors")
+    assert (entry["counts"]["total"], entry["counts"]["passed"], entry["counts"]["errors"]) == (1, 0, 1)
 
 
 @pytest.mark.slow
