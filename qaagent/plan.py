@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import subprocess
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +41,8 @@ class SuitePlan:
     split: SplitSetting = "off"
     #: a batch of a split suite: its number (1-based), for file and console names
     batch: int | None = None
+    #: qaagent's own outputs (the merged JUnit report, the evidence folder): never read as results
+    own_outputs: tuple[Path, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -265,18 +267,23 @@ def build_plan(
     )
     parallel = profile.run.parallel if ov.parallel is None else ov.parallel
     reports = profile.reports
+    junit_path = ov.junit if ov.junit is not None else inside.check(reports.junit, base, "reports.junit")
+    evidence_dir = (
+        ov.evidence_dir
+        if ov.evidence_dir is not None
+        else inside.check(reports.evidence_dir, base, "reports.evidence_dir")
+    )
+    own_outputs = (junit_path, evidence_dir)
     return Plan(
         project=profile.project.name,
         loaded=loaded,
         repo_root=root,
-        suites=tuple(suites),
+        suites=tuple(replace(suite, own_outputs=own_outputs) for suite in suites),
         parallel=parallel,
         max_workers=ov.max_workers or profile.run.max_workers,
         fail_on=tuple(ov.fail_on if ov.fail_on is not None else profile.run.fail_on),
-        junit_path=ov.junit if ov.junit is not None else inside.check(reports.junit, base, "reports.junit"),
-        evidence_dir=ov.evidence_dir
-        if ov.evidence_dir is not None
-        else inside.check(reports.evidence_dir, base, "reports.evidence_dir"),
+        junit_path=junit_path,
+        evidence_dir=evidence_dir,
         keep=ov.keep if ov.keep is not None else reports.keep,
         max_output=reports.max_output,
         keep_unredactable=reports.keep_unredactable,

@@ -256,7 +256,14 @@ def _check_result_files(name: str, runner: str, suite: SuiteConfig) -> None:
         if suite.files is None:
             msg = f"suite {name!r} uses the report runner and needs `files:` (globs of result files)"
             raise ValueError(msg)
-        for key, given in (("command", suite.command), ("args", suite.args), ("junit", suite.junit)):
+        given_keys = (
+            ("command", suite.command),
+            ("args", suite.args),
+            ("junit", suite.junit),
+            ("retry_count", suite.retry_count is not None),
+            ("split", suite.split != "off"),
+        )
+        for key, given in given_keys:
             if given:
                 msg = f"suite {name!r} uses the report runner, which runs nothing: `{key}` does not apply"
                 raise ValueError(msg)

@@ -12,7 +12,8 @@ the whole truth (a timeout, a crash, an exit code the report does not show).
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator, Sequence
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -160,34 +161,62 @@ def exit_code_case(suite: str, outcome: ProcessOutcome, store: CaseStore) -> Cas
     return new
 
 
+#: a test's identity in one attempt's report, to match it with its retry: (classname, name,
+#: place). `place` tells apart the tests a tool left without a name (behave's untitled
+#: ``Scenario:``, ``name=""`` in its JUnit, which carries no line for a passed one): their
+#: order among the untitled tests of their class, as the tool listed them (behave lists every
+#: scenario of a rerun feature, those not rerun as skipped). 0 for a named test. The
+#: identities stay as the tool gave them; only the matching uses the place.
+RetryKey = tuple[str, str, int]
+
+
+def _keyed(cases: Iterable[TestCase]) -> Iterator[tuple[RetryKey, TestCase]]:
+    """Each case with its `RetryKey`, in order."""
+    untitled: Counter[str] = Counter()
+    for case in cases:
+        place = 0
+        if not case.name:
+            place = untitled[case.classname]
+            untitled[case.classname] += 1
+        yield (case.classname, case.name, place), case
+
+
+def _wanted(old: Iterable[TestCase], failed: Sequence[TestCase]) -> dict[RetryKey, TestCase]:
+    """The failed tests by `RetryKey` (`old` is read through only when one of them has no name)."""
+    wanted = {(c.classname, c.name, 0): c for c in failed if c.name}
+    if any(not c.name for c in failed):
+        wanted.update((key, case) for key, case in _keyed(old) if not case.name and case.status in FAILING)
+    return wanted
+
+
 def fold_partial(old: CaseStore, failed: Sequence[TestCase], new: CaseStore) -> CaseStore:
     """Retry of selected tests: replace the retried ones in place, append new suite errors."""
-    wanted = {c.key: c for c in failed}
-    replacements: dict[tuple[str, str], TestCase] = {}
+    wanted = _wanted(old, failed)
+    replacements: dict[RetryKey, TestCase] = {}
     extras: list[TestCase] = []
-    for case in new:
-        if case.key in wanted and case.key not in replacements:
-            replacements[case.key] = fold_retry(wanted[case.key], case)
+    for key, case in _keyed(new):
+        if key in wanted and key not in replacements:
+            replacements[key] = fold_retry(wanted[key], case)
         elif case.status in FAILING:
             extras.append(case)
     folded = CaseStore()
-    for case in old:
-        folded.append(replacements.get(case.key, case))
+    for key, case in _keyed(old):
+        folded.append(replacements.get(key, case))
     folded.extend(extras)
     old.close()
     new.close()
     return folded
 
 
-def fold_full(new: CaseStore, failed: Sequence[TestCase]) -> CaseStore:
-    """Retry of the whole suite: its results stand, with history for tests that failed before."""
-    wanted = {c.key: c for c in failed}
-    seen: set[tuple[str, str]] = set()
+def fold_full(new: CaseStore, failed: Sequence[TestCase], earlier: Iterable[TestCase] = ()) -> CaseStore:
+    """Retry of the whole suite: its results stand, with history for the tests of `earlier` that failed."""
+    wanted = _wanted(earlier, failed)
+    seen: set[RetryKey] = set()
     folded = CaseStore()
-    for case in new:
-        if case.key in wanted and case.key not in seen:
-            seen.add(case.key)
-            folded.append(fold_retry(wanted[case.key], case))
+    for key, case in _keyed(new):
+        if key in wanted and key not in seen:
+            seen.add(key)
+            folded.append(fold_retry(wanted[key], case))
         else:
             folded.append(case)
     for key, old in wanted.items():

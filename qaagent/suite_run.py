@@ -24,6 +24,7 @@ from qaagent.console import Console
 from qaagent.files import copy_regular
 from qaagent.formats.read import iter_result_files
 from qaagent.process import ProcessOutcome, run_process
+from qaagent.report.console import counts_text
 from qaagent.results import CaseStore, SuiteResult, TestCase
 from qaagent.retries import (
     FAILING,
@@ -160,7 +161,7 @@ class SuiteRun:
                 store = new
                 continue
             partial = bool(result.attempts[-1].selected)
-            store = fold_partial(store, failed, new) if partial else fold_full(new, failed)
+            store = fold_partial(store, failed, new) if partial else fold_full(new, failed, store)
         return store
 
     def _setup(self, runner: Runner, folder: Path, result: SuiteBuilder) -> bool:
@@ -265,7 +266,9 @@ class SuiteRun:
                 store.append(case)
                 if result.error is None:
                     result.error = case.message
-        if not junit_files and runner.judged_by_exit_code and not outcome.timed_out and not outcome.cancelled:
+        # the exit code is the result only when nothing else was expected (a report missing is the error)
+        exit_code_only = not junit_files and not reasons and runner.judged_by_exit_code
+        if exit_code_only and not outcome.timed_out and not outcome.cancelled:
             store = exit_code_case(suite.name, outcome, store)
         result.attempts.append(
             Attempt(
@@ -377,9 +380,7 @@ class SuiteRun:
         return kept
 
     def summary_line(self, prefix: str, built: SuiteResult, extra: str = "") -> None:
-        """``[unit] failed: 3 passed, 1 failed, … in 2.1 s``."""
-        c = built.counts
+        """``[unit] failed: 3 passed, 1 failed, … in 2.1 s`` (xfail/xpass apart, as in the summary)."""
         self.console.line(
-            f"[{prefix}] {built.status}: {c.passed} passed, {c.failed} failed, {c.errors} errors, "
-            f"{c.skipped} skipped, {c.flaky} flaky in {built.duration:.1f} s{extra}"
+            f"[{prefix}] {built.status}: {counts_text(built.counts)} in {built.duration:.1f} s{extra}"
         )

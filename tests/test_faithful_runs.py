@@ -127,3 +127,60 @@ def test_a_behave_suite_that_crashed_before_its_report_says_why(qa_project: Proj
     assert any(cause in line for line in errors), errors  # the annotation
     summary = next((root / ".qaagent" / "evidence").iterdir()) / "summary.md"
     assert cause in summary.read_text(encoding="utf-8")  # in the failure's code block
+
+
+UNTITLED_FEATURE = """\
+Feature: things
+
+  Scenario:
+    Given it works
+
+  Scenario:
+    Given it fails
+
+  Scenario:
+    Given it fails once
+"""
+UNTITLED_STEPS = """\
+from pathlib import Path
+from behave import given
+
+@given("it works")
+def works(context):
+    pass
+
+@given("it fails")
+def fails(context):
+    raise AssertionError("boom")
+
+@given("it fails once")
+def fails_once(context):
+    marker = Path(__file__).parent / "tried"
+    if not marker.exists():
+        marker.write_text("once")
+        raise AssertionError("the first time")
+"""
+
+
+@pytest.mark.slow
+def test_untitled_behave_scenarios_keep_their_own_results_through_a_retry(qa_project: ProjectFactory) -> None:
+    root = qa_project(
+        {
+            "features/a.feature": UNTITLED_FEATURE,
+            "features/steps/steps.py": UNTITLED_STEPS,
+            ".qaagent.yaml": "run: {retry_count: 1}\ntests:\n  behave: {runner: behave, path: features}\n",
+        }
+    )
+    result = run_qaagent("run-all", "--no-history", cwd=root)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "FAILURE: 3 tests, 2 passed, 1 failed, 0 errors, 0 skipped, 1 flaky" in result.stdout, (
+        result.stdout
+    )
+    records = records_of(root)
+    # the identities stay behave's (no name); each keeps its own result and attempts
+    assert [(r["classname"], r["name"], r["status"], r["flaky"], r["attempts"]) for r in records] == [
+        ("a.things", "", "passed", False, 1),
+        ("a.things", "", "failed", False, 2),
+        ("a.things", "", "passed", True, 2),
+    ]
+    assert [r["message"] for r in records][1] == "boom"

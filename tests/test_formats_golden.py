@@ -38,27 +38,33 @@ def test_go_test_json() -> None:
         )
     )
     crash = str(GENERATED_IN / "go" / "crash" / "crash_test.go")  # the panic's frame: outside this repo root
-    assert rows(cases) == [
-        (
-            f"{PKG}/crash",
-            "TestPanics",
-            "failed",
-            crash,
-            7,
-            "panic: assignment to entry in nil map [recovered]",
-        ),
-        (f"{PKG}/calc", "TestAddPasses", "passed", None, None, ""),
-        (f"{PKG}/calc", "TestAddFails", "failed", "calc/calc_test.go", 18, "Add(1, 1) = 2, want 3"),
-        (f"{PKG}/calc", "TestSkipped", "skipped", "calc/calc_test.go", 23, "not on this platform"),
-        (f"{PKG}/calc", "TestTable/1+2", "passed", None, None, ""),
-        (f"{PKG}/calc", "TestTable/2+2", "failed", "calc/calc_test.go", 31, "got 4, want 5"),
-        (f"{PKG}/calc", "TestTable", "failed", None, None, "1 subtest(s) failed"),
-        (f"{PKG}/calc", "TestFlaky", "passed", None, None, ""),
-    ]
-    failed = cases[2]
+    # go test runs packages in parallel: their order in the file is not fixed, a package's own order is
+    assert sorted(rows(cases)) == sorted(
+        expected := [
+            (
+                f"{PKG}/crash",
+                "TestPanics",
+                "failed",
+                crash,
+                7,
+                "panic: assignment to entry in nil map [recovered]",
+            ),
+            (f"{PKG}/calc", "TestAddPasses", "passed", None, None, ""),
+            (f"{PKG}/calc", "TestAddFails", "failed", "calc/calc_test.go", 18, "Add(1, 1) = 2, want 3"),
+            (f"{PKG}/calc", "TestSkipped", "skipped", "calc/calc_test.go", 23, "not on this platform"),
+            (f"{PKG}/calc", "TestTable/1+2", "passed", None, None, ""),
+            (f"{PKG}/calc", "TestTable/2+2", "failed", "calc/calc_test.go", 31, "got 4, want 5"),
+            (f"{PKG}/calc", "TestTable", "failed", None, None, "1 subtest(s) failed"),
+            (f"{PKG}/calc", "TestFlaky", "passed", None, None, ""),
+        ]
+    )
+    calc = [row for row in rows(cases) if row[0] == f"{PKG}/calc"]
+    assert calc == [row for row in expected if row[0] == f"{PKG}/calc"]
+    by_name = {c.name: c for c in cases}
+    failed = by_name["TestAddFails"]
     assert "some output from the test" in failed.details
     assert "--- FAIL: TestAddFails" in failed.details
-    assert cases[1].stdout == ""  # a passing test's output without go test's own lines
+    assert by_name["TestAddPasses"].stdout == ""  # a passing test's output without go test's own lines
     with_root = list(
         gotest.iter_cases(
             FIXTURES / "go" / "go-test.jsonl",
@@ -67,7 +73,7 @@ def test_go_test_json() -> None:
             repo_root=GENERATED_IN,
         )
     )
-    assert with_root[0].file == "go/crash/crash_test.go"
+    assert {c.file for c in with_root if c.name == "TestPanics"} == {"go/crash/crash_test.go"}
 
 
 def test_gotestsum_jsonfile_lists_every_run() -> None:
@@ -115,6 +121,36 @@ def test_go_package_failures_timeouts_and_build_failures(tmp_path: Path) -> None
         ("m/c", "(package)", "error", "build failed: c/c_test.go:5:2: undefined: nope"),
     ]
     assert "panic: test timed out" in cases[1].details
+
+
+def test_go_plain_text_build_blocks_without_a_fail_line(tmp_path: Path) -> None:
+    # Go < 1.24 with 2>&1: a package without test files that does not compile prints only its
+    # ``# pkg`` block; a package that compiles with warnings prints one and passes
+    lines = [
+        "# m/lib",
+        'lib/lib.go:2:23: cannot use "s" (untyped string constant) as int value in return statement',
+        "# m/warn",
+        "warn/warn.go:3: a cgo warning",
+        '{"Action":"run","Package":"m/warn","Test":"TestW"}',
+        '{"Action":"pass","Package":"m/warn","Test":"TestW","Elapsed":0}',
+        '{"Action":"pass","Package":"m/warn","Elapsed":0}',
+    ]
+    path = tmp_path / "go.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    assert detect.sniff(path.read_bytes()) == "go-test-json"
+    cases = list(gotest.iter_cases(path, suite="go", base_dir=tmp_path, repo_root=tmp_path))
+    assert [(c.classname, c.name, c.status, c.message) for c in cases] == [
+        ("m/warn", "TestW", "passed", ""),
+        (
+            "m/lib",
+            "(package)",
+            "error",
+            'build failed: lib/lib.go:2:23: cannot use "s" (untyped string constant) as int value in return statement',
+        ),
+    ]
+    # only plain text go test writes for a failed build, and no event: still go test -json
+    assert detect.sniff(b"FAIL\tm/a [build failed]\n") == "go-test-json"
+    assert detect.sniff(b"# just a comment\nhello\n") is None
 
 
 def test_go_stream_cut_while_a_package_runs(tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import skip_unless_ready
+from conftest import run_qaagent, skip_unless_ready
 
 from qaagent.formats.detect import detect_format
 from qaagent.formats.read import read_results
@@ -158,3 +158,61 @@ def test_prove_now(tmp_path: Path) -> None:
     assert ("is broken", "failed", "t/basic.t", 6, "got: '2'") in rows
     assert ("other passes", "passed", "t/other.t", None, "") in rows
     assert len(rows) == 9
+
+
+def _broken_module(root: Path) -> Path:
+    """A module whose packages abad and zbad (sorting first and last) do not compile, and ok passes."""
+    module = root / "broken"
+    files = {
+        "go.mod": "module example.com/g\n\ngo 1.19\n",
+        "ok/ok_test.go": 'package ok\n\nimport "testing"\n\nfunc TestOk(t *testing.T) {}\n',
+    }
+    for name in ("abad", "zbad"):
+        files[f"{name}/{name}.go"] = f'package {name}\n\nfunc X() int {{ return "s" }}\n'
+        files[f"{name}/{name}_test.go"] = (
+            f'package {name}\n\nimport "testing"\n\nfunc TestX(t *testing.T) {{}}\n'
+        )
+    for name, text in files.items():
+        (module / name).parent.mkdir(parents=True, exist_ok=True)
+        (module / name).write_text(text)
+    return module
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("merged", [False, True], ids=["stdout", "2>&1"])
+def test_go_build_failures_before_go_1_24_are_errors(tmp_path: Path, merged: bool) -> None:
+    go = tool("go")
+    module = _broken_module(tmp_path)
+    run = subprocess.run(
+        [go, "test", "-json", "./..."],
+        cwd=module,
+        env=go_env(tmp_path),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT if merged else subprocess.PIPE,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert run.returncode == 2, run.stdout
+    report = module / "go.jsonl"
+    report.write_text(run.stdout)
+    assert not run.stdout.startswith("{")  # the first line is go test's plain text (Go < 1.24), or an event
+    assert detect_format(report, repo_root=module) == "go-test-json"
+    cases = list(read_results(report, suite="s", base_dir=module, repo_root=module))
+    failed = sorted((c.classname, c.name, c.status) for c in cases if c.status != "passed")
+    assert failed == [
+        ("example.com/g/abad", "(package)", "error"),
+        ("example.com/g/zbad", "(package)", "error"),
+    ]
+    assert [c.name for c in cases if c.status == "passed"] == ["TestOk"]
+    messages = {c.message for c in cases if c.status == "error"}
+    if merged:
+        assert all(m.startswith("build failed: ") and "cannot use" in m for m in messages), messages
+    else:
+        assert all(m.startswith("build failed") for m in messages), messages
+    # the whole run: an error, never a green one (with format: named and without)
+    for extra in ([], ["--format", "go-test-json"]):
+        result = run_qaagent("run-all", "--files", "go.jsonl", "--no-history", *extra, cwd=module)
+        assert result.returncode == 1, result.stdout + result.stderr
+        assert "SUCCESS" not in result.stdout
+        assert "2 errors" in result.stdout, result.stdout

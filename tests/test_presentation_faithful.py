@@ -8,6 +8,8 @@ import io
 import json
 from pathlib import Path
 
+import pytest
+from conftest import ProjectFactory, run_qaagent
 from helpers import case, run_of, suite
 
 from qaagent.evidence.bundle import Bundle
@@ -158,3 +160,24 @@ def test_a_merge_keeps_the_outcome_junit_cannot_carry(tmp_path: Path) -> None:
     bundle.finish(run, summary_markdown="", fail_on=("failed", "error"))
     shard = ShardBundle(bundle.dir, read_manifest(bundle.dir), 1, 1)
     assert [c.outcome for c in read_cases(shard, "shards/x/")] == [None, "xfail", "xpass", None]
+
+
+@pytest.mark.slow
+def test_the_suite_line_counts_xfail_apart_like_the_summary(qa_project: ProjectFactory) -> None:
+    tests = (
+        "import pytest\n\n"
+        "def test_ok():\n    pass\n\n"
+        "@pytest.mark.xfail(reason='bug 12')\ndef test_known_bug():\n    assert False\n\n"
+        "@pytest.mark.xfail(reason='fixed?')\ndef test_fixed_bug():\n    pass\n\n"
+        "@pytest.mark.skip(reason='no db')\ndef test_skip():\n    pass\n"
+    )
+    root = qa_project(
+        {".qaagent.yaml": "tests:\n  unit: {runner: pytest, path: tests}\n", "tests/test_x.py": tests}
+    )
+    result = run_qaagent("run-all", "--no-history", cwd=root)
+    assert result.returncode == 0, result.stdout + result.stderr
+    # pytest's JUnit writes a (non-strict) xpass as a plain pass: 2 passed
+    counts = "2 passed, 0 failed, 0 errors, 1 skipped, 1 xfailed, 0 flaky"
+    assert f"[unit] passed: {counts} in " in result.stdout, result.stdout
+    (summary,) = [line for line in result.stdout.splitlines() if line.startswith("  PASS  unit")]
+    assert counts in summary

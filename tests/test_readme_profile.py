@@ -3,7 +3,9 @@
 - The profile example loads, and its jest and vitest suites are the ones `qaagent init`
   writes (which tests/test_init.py runs with the real jest and vitest).
 - The migration section maps every input of the three reporter actions (their `action.yml`
-  at the versions the section names), each to a qaagent input or with a reason.
+  at the versions the section names), each to a qaagent input or with a reason; every
+  qaagent input a row names is one of action.yml's, and no row calls a setting "not
+  available" or "not yet" that action.yml has.
 """
 
 from __future__ import annotations
@@ -49,6 +51,41 @@ PEER_INPUTS = {
 }
 
 
+#: qaagent's action inputs (action.yml)
+ACTION_INPUTS = frozenset(yaml.safe_load((ROOT / "action.yml").read_text(encoding="utf-8"))["inputs"])
+
+#: peer inputs whose qaagent equivalent has another name: the row must name it
+EQUIVALENTS = {
+    "comment_mode": "comment-mode",
+    "comment_title": "summary-title",
+    "report-title": "summary-title",
+    "compare_to_earlier_commit": "base-branch",
+    "check_run_annotations": "annotate",
+    "include_skipped": "annotate",
+    "max-annotations": "annotations-limit",
+    "pr_id": "pull-request",
+    "only-summary": "summary",
+    "list-tests": "summary",
+    "skip_success_summary": "summary",
+    "simplified_summary": "summary",
+}
+
+
+_FORMAT_NAME = re.compile(r"-(?:json|junit|xunit|trx|nunit)$")
+
+
+def migration_rows(action: str) -> list[tuple[set[str], str]]:
+    """The rows of `action`'s table: the peer inputs the row maps, and its answer."""
+    text = section("## Migrating from a test-reporter action")
+    table = text[text.index(f"### From {action.split(maxsplit=1)[0]}") :]
+    table = table[: table.find("\n### ", 1)] if "\n### " in table[1:] else table
+    rows = [line for line in table.splitlines() if line.startswith("| `")]
+    return [
+        ({*re.findall(r"`([\w-]+)`", row.split(" | ")[0])}, row.split(" | ", 1)[1].removesuffix(" |"))
+        for row in rows
+    ]
+
+
 def section(title: str) -> str:
     start = README.index(title)
     end = README.find("\n## ", start + 1)
@@ -84,12 +121,35 @@ def test_the_migration_section_maps_every_input_of_the_three_actions() -> None:
     for action, names in PEER_INPUTS.items():
         assert action in text, action
         owner = action.split("/")[0]
-        table = text[text.index(f"### From {action.split()[0]}") :]
-        table = table[: table.find("\n### ", 1)] if "\n### " in table[1:] else table
-        rows = [line for line in table.splitlines() if line.startswith("| `")]
-        mapped = {name for row in rows for name in re.findall(r"`([\w-]+)`", row.split(" | ")[0])}
+        rows = migration_rows(action)
+        mapped = {name for peers, _ in rows for name in peers}
         missing = [n for n in names.split() if n not in mapped]
         assert not missing, (owner, missing)
-        for row in rows:
-            answer = row.split(" | ", 1)[1]
-            assert answer.startswith(("`", "not needed", "not available", "not yet", "leave")), row
+        for peers, answer in rows:
+            assert answer.startswith(("`", "not needed", "not available", "not yet", "leave")), (
+                peers,
+                answer,
+            )
+
+
+def test_the_migration_rows_name_qaagents_real_inputs() -> None:
+    for action in PEER_INPUTS:
+        for peers, answer in migration_rows(action):
+            # an answer that starts with an input names it: action.yml has it
+            if answer.startswith("`"):
+                named = re.match(r"`([\w-]+)", answer)
+                assert named is not None, answer
+                assert named[1] in ACTION_INPUTS, (action, peers, answer)
+            # a hyphenated name in backticks is one of qaagent's inputs (or the peer's own, a format)
+            for name in re.findall(r"`([a-z]+(?:-[a-z]+)+)(?::[^`]*)?`", answer):
+                known = ("continue-on-error", "download-artifact")
+                if name not in peers and name not in known and not _FORMAT_NAME.search(name):
+                    assert name in ACTION_INPUTS, (action, name, answer)
+            unavailable = answer.startswith(("not available", "not yet"))
+            for peer in peers:
+                same = peer.replace("_", "-").lower()
+                # the same setting under the same name, or a known other name: never "not available"
+                assert not (unavailable and same in ACTION_INPUTS), (action, peer, answer)
+                if peer in EQUIVALENTS:
+                    assert f"`{EQUIVALENTS[peer]}" in answer, (action, peer, answer)
+            assert "not yet" not in answer, (action, peers, answer)

@@ -61,6 +61,8 @@ def test_a_report_suite_takes_one_glob_or_a_list_and_a_format() -> None:
         ("{runner: report}", "uses the report runner and needs `files:`"),
         ("{runner: report, files: 'r/*', command: [x]}", "`command` does not apply"),
         ("{runner: report, files: 'r/*', args: [x]}", "`args` does not apply"),
+        ("{runner: report, files: 'r/*', retry_count: 1}", "`retry_count` does not apply"),
+        ("{runner: report, files: 'r/*', split: auto}", "`split` does not apply"),
         ("{runner: report, files: '!r/*'}", "at least one glob that is not an exclude"),
         ("{runner: report, files: 'r/*', format: junit5}", "unknown result format 'junit5'"),
         ("{runner: pytest, path: t, files: 'r/*'}", "`files` and `format` are for command and report suites"),
@@ -317,4 +319,36 @@ def test_a_command_suite_whose_every_match_is_stale_is_an_error_pointing_to_repo
         "command suite reads only what its command writes (publish earlier results with `runner: report`)"
     )
     assert expected in result.stdout
-    assert manifest_of(root)["suites"][0]["error"] == expected
+    (entry,) = manifest_of(root)["suites"]
+    assert entry["error"] == expected
+    # the error alone: no passing exit-code case beside it (was "1 passed, 1 errors")
+    assert (entry["counts"]["total"], entry["counts"]["passed"], entry["counts"]["errors"]) == (1, 0, 1)
+
+
+@pytest.mark.slow
+def test_a_glob_that_matches_qaagents_own_outputs_leaves_them_out(qa_project: ProjectFactory) -> None:
+    # the merged report (reports.junit, in the project) and the evidence folder (here a visible one)
+    root = qa_project({"build/a.xml": junit("a", 1)})
+    for _ in range(3):  # three runs in a row: the first run's merged report must not count again
+        result = run_qaagent(
+            "run-all", "--files", "**/*.xml", "--no-history", "--evidence-dir", "evidence", cwd=root
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert "SUCCESS: 1 tests" in result.stdout, result.stdout
+    assert (root / "qaagent-junit.xml").is_file()
+    assert list((root / "evidence").rglob("*.xml"))  # the bundle's copy of build/a.xml, matched too
+    newest = max((root / "evidence").rglob("manifest.json"), key=lambda p: p.stat().st_mtime_ns)
+    (attempt,) = manifest_of(newest.parent)["suites"][0]["attempts"]
+    reasons = {item["path"]: item["reason"] for item in attempt["ignored_files"]}
+    assert reasons["qaagent-junit.xml"].startswith("qaagent's own output: the merged report")
+    assert any(
+        path.startswith("evidence/") and reason.startswith("qaagent's own output: in the evidence folder")
+        for path, reason in reasons.items()
+    )
+    # a profile's report suite: the same
+    profile = "reports: {evidence_dir: evidence}\ntests:\n  publish: {runner: report, files: '**/*.xml'}\n"
+    (root / ".qaagent.yaml").write_text(profile, encoding="utf-8")
+    for _ in range(2):
+        again = run_qaagent("run-all", "--no-history", cwd=root)
+        assert again.returncode == 0, again.stdout + again.stderr
+        assert "SUCCESS: 1 tests" in again.stdout, again.stdout

@@ -6,7 +6,10 @@ door as the readers), and nothing is parsed beyond it:
 - XML: the root element's name after the prolog (declaration, comments,
   DOCTYPE) — ``testsuites``/``testsuite`` JUnit, ``TestRun`` TRX, ``test-run``
   NUnit 3, ``assemblies``/``assembly`` xUnit.net v2;
-- JSON lines whose first object has an ``"Action"``: ``go test -json``;
+- JSON lines whose first object has an ``"Action"``: ``go test -json``; also when
+  plain text of go test's comes first (before Go 1.24 a failed build is written
+  as ``FAIL <pkg> [build failed]`` (a tab after FAIL), and with ``2>&1`` the compiler's ``# <pkg>``
+  block): a ``FAIL`` line of that shape, or ``# <pkg>`` lines followed by an event;
 - a JSON object whose first key is ``"stats"``: Mocha (console output before it
   is allowed, as the reader skips it); a JSON array: Cucumber;
 - TAP: a first line ``TAP version N``, a plan ``1..N``, a test line ``ok``/``not
@@ -24,6 +27,7 @@ from typing import TYPE_CHECKING, Final
 
 from qaagent.errors import ResultFileError
 from qaagent.formats import source
+from qaagent.formats.gotest import GO_TEXT_FAIL, GO_TEXT_HEADER
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -57,7 +61,7 @@ def sniff(head: bytes) -> str | None:
     if text.startswith("<"):
         return _xml_format(text)
     first_line = text.split("\n", 1)[0]
-    if _GO_EVENT.match(first_line):
+    if _GO_EVENT.match(first_line) or _go_text_first(text):
         return "go-test-json"
     if text.startswith("{") or _MOCHA.search(text):
         return "mocha-json" if _MOCHA.search(text) else None
@@ -66,6 +70,21 @@ def sniff(head: bytes) -> str | None:
     if _TAP_FIRST.match(first_line):
         return "tap"
     return None
+
+
+def _go_text_first(text: str) -> bool:
+    """Whether `text` starts with go test's plain text of a failed build (see `gotest.GO_TEXT_FAIL`)."""
+    if GO_TEXT_FAIL.match(text.split("\n", 1)[0]):
+        return True
+    if not GO_TEXT_HEADER.match(text.split("\n", 1)[0]):
+        return False
+    # a ``# pkg`` block (compiler output) then the first event or a FAIL line
+    for line in text.split("\n")[1:]:
+        if _GO_EVENT.match(line) or GO_TEXT_FAIL.match(line):
+            return True
+        if line.startswith("{"):
+            return False
+    return False
 
 
 def _decode(head: bytes) -> str:

@@ -14,7 +14,11 @@ message, file and line come from the output (`qaagent.formats.golang`:
 file through the nearest ``go.mod``. A package that fails without a failing test
 (a build failure — ``FailedBuild`` and ``build-output`` events from Go 1.24 on —,
 ``TestMain`` exiting non-zero, a timeout) becomes an error case named
-``(package)``; a test still running when its package ends (a timeout or crash)
+``(package)``; before Go 1.24 a build failure is plain text among the events —
+``FAIL <pkg> [build failed]`` (a tab after FAIL) (or ``[setup failed]``) on stdout, the compiler's
+``# <pkg>`` block on stderr, both in the file with ``2>&1`` — and reads the same
+way (a ``# <pkg>`` block of a package that never reports passing is a failed build
+too); a test still running when its package ends (a timeout or crash)
 becomes an error case. A stream that ends while a package is still running is
 reported as truncated, after the cases read.
 
@@ -49,6 +53,10 @@ PACKAGE_CASE: Final = "(package)"
 #: the C scanner behind json.loads, called directly: one event a line, two Python frames fewer
 _SCAN = json.scanner.make_scanner(json.JSONDecoder())  # type: ignore[arg-type]
 _WHITESPACE = re.compile(r"[ \t\r]*")
+#: go test's plain-text line for a package that did not build (before Go 1.24)
+GO_TEXT_FAIL = re.compile(r"FAIL\t(?P<package>\S+) \[(?P<what>build|setup) failed\]\s*$")
+#: the compiler's header line for a package's errors: ``# example.com/m/p [example.com/m/p.test]``
+GO_TEXT_HEADER = re.compile(r"# (?P<package>[^\s\[\]]+)(?: \[[^\]]*\])?\s*$")
 _ENDS: Final[dict[str, Status]] = {"pass": "passed", "bench": "passed", "fail": "failed", "skip": "skipped"}
 
 
@@ -73,6 +81,11 @@ class _Reader:
         self.modules = golang.GoModules(base_dir, repo_root)
         self.packages: dict[str, _Package] = {}
         self.build_output: dict[str, CappedText] = {}
+        #: plain-text compiler output by package (``# pkg`` blocks), the block being read
+        self.text_build: dict[str, CappedText] = {}
+        self.text_block: CappedText | None = None
+        #: packages that ended (their ``# pkg`` blocks are not failed builds) or have their failure case
+        self.settled: set[str] = set()
         self.open_tests = 0
         self.events = 0
         self.ready: list[TestCase] = []
@@ -81,7 +94,9 @@ class _Reader:
         """Take one line of the stream; finished cases go to `ready`."""
         start = _WHITESPACE.match(line).end()  # type: ignore[union-attr]
         if not line.startswith("{", start):
-            return  # not an event: go test prints some lines (build errors merged in) as plain text
+            self._text_line(line)  # go test prints build failures (before 1.24) as plain text
+            return
+        self.text_block = None
         try:
             event, end = _SCAN(line, start)
         except (StopIteration, ValueError, RecursionError):
@@ -101,6 +116,39 @@ class _Reader:
                 found.output.add(output)
                 return
         self._general(number, event)
+
+    def _text_line(self, line: str) -> None:
+        """A plain-text line: a failed build's ``FAIL`` line, a ``# pkg`` header or the compiler's output."""
+        failed = GO_TEXT_FAIL.match(line)
+        if failed:
+            self.text_block = None
+            package_name = cap(failed["package"])
+            output = self.text_build.pop(package_name, None)
+            self._text_failure(package_name, f"{failed['what']} failed", output.value() if output else "")
+            return
+        header = GO_TEXT_HEADER.match(line)
+        if header:
+            self.text_block = self.text_build.setdefault(cap(header["package"]), CappedText())
+            self.text_block.add(line.rstrip("\r\n") + "\n")
+        elif self.text_block is not None:
+            self.text_block.add(line.rstrip("\r\n") + "\n")
+
+    def _text_failure(self, package_name: str, what: str, output: str) -> None:
+        self.events += 1
+        self.settled.add(package_name)
+        lines = [text for text in output.splitlines() if text and not GO_TEXT_HEADER.match(text)]
+        first = lines[0].strip() if lines else ""
+        message = f"{what}: {first}" if first else f"{what} (go test printed the compiler's errors on stderr)"
+        self.ready.append(
+            TestCase(self.suite, package_name, PACKAGE_CASE, "error", 0.0, None, None, message, "", output)
+        )
+
+    def finish(self) -> None:
+        """At the end of the stream: a ``# pkg`` block of a package that never passed is a failed build."""
+        for package_name, output in self.text_build.items():
+            if package_name not in self.settled and package_name not in self.packages:
+                self._text_failure(package_name, "build failed", output.value())
+        self.text_build.clear()
 
     def _general(self, number: int, event: dict[str, Any]) -> None:
         action = _text(event.get("Action"))
@@ -167,6 +215,7 @@ class _Reader:
         if action not in _ENDS:
             return
         del self.packages[package_name]
+        self.settled.add(package_name)
         for test, running in package.tests.items():
             self.open_tests -= 1
             output = running.output.value()
@@ -275,6 +324,8 @@ def iter_cases(path: Path, *, suite: str, base_dir: Path, repo_root: Path) -> It
             f"{label}: {len(long_lines)} line(s) longer than {source.MAX_LINE_BYTES} bytes were skipped "
             f"(first: line {long_lines[0]})"
         )
+    reader.finish()
+    yield from reader.ready
     reason = reader.unfinished()
     if reason:
         raise ResultFileError(f"{label}: {reason}")

@@ -288,9 +288,18 @@ class Runner(ABC):
 
 #: the start of the reason a match that is a FIFO, a device or a socket is not read
 NOT_REGULAR = "no regular file"
+#: the start of the reason a match that qaagent wrote itself (merged report, evidence) is not read
+OWN_OUTPUT = "qaagent's own output"
 
 
-def match_files(patterns: Sequence[str], *, cwd: Path, repo_root: Path, own: bool = False) -> ResultFiles:
+def match_files(
+    patterns: Sequence[str],
+    *,
+    cwd: Path,
+    repo_root: Path,
+    own: bool = False,
+    leave_out: Sequence[Path] = (),
+) -> ResultFiles:
     """The one door for the files a suite left: glob `patterns`, check each match, classify it.
 
     `patterns` are globs relative to `cwd` (absolute ones allowed, `**` recursive,
@@ -301,6 +310,9 @@ def match_files(patterns: Sequence[str], *, cwd: Path, repo_root: Path, own: boo
       it, one to `/dev/zero`, an absolute glob elsewhere) or its name holds a control
       character — or that is no regular file (a FIFO, a device, a socket): never
       opened, never copied;
+    - refused too: qaagent's own outputs, `leave_out` (the merged JUnit report, anything in
+      the evidence folder; `SuitePlan.own_outputs`) — read back, they would count the run's
+      tests again on every run;
     - left out: a folder or a link to nothing (a glob's `**` matches every folder).
 
     `own`: `cwd` is a folder of the bundle the suite's tool was told to write its
@@ -326,7 +338,7 @@ def match_files(patterns: Sequence[str], *, cwd: Path, repo_root: Path, own: boo
             if not path.is_symlink() or _kind(path) == "file":
                 found.files.append(path)
             continue
-        why = refusal(path, root=root)
+        why = refusal(path, root=root) or _own_output(path, leave_out)
         kind = _kind(path)
         if why is not None:
             found.ignored.append(IgnoredFile(path, why))
@@ -335,6 +347,20 @@ def match_files(patterns: Sequence[str], *, cwd: Path, repo_root: Path, own: boo
         elif kind not in ("folder", "nothing"):
             found.ignored.append(IgnoredFile(path, f"{NOT_REGULAR}: a {kind}"))
     return found
+
+
+def _own_output(path: Path, leave_out: Sequence[Path]) -> str | None:
+    """Why `path` is not read when it is (or lies in) one of qaagent's own outputs, else None."""
+    real = path.resolve()
+    for output in leave_out:
+        mine = output.resolve()
+        if real == mine:
+            return f"{OWN_OUTPUT}: the merged report qaagent writes (read back, it counts the tests again)"
+        if real.is_relative_to(mine) and mine.is_dir():
+            return (
+                f"{OWN_OUTPUT}: in the evidence folder qaagent writes (read back, it counts the tests again)"
+            )
+    return None
 
 
 def _kind(path: Path) -> str:
@@ -355,7 +381,7 @@ def refused_note(ignored: Sequence[IgnoredFile]) -> str:
     counts: dict[str, int] = {}
     for item in ignored:
         category = item.reason.partition(":")[0]
-        if category in (OUTSIDE, UNSAFE_NAME, NOT_REGULAR):
+        if category in (OUTSIDE, UNSAFE_NAME, NOT_REGULAR, OWN_OUTPUT):
             counts[category] = counts.get(category, 0) + 1
     if not counts:
         return ""

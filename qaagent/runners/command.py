@@ -86,7 +86,7 @@ class CommandRunner(Runner):
         if not globs:
             return ResultFiles(own)
         started = _attempt_start(attempt_dir)
-        matched = match_files(globs, cwd=self.cwd, repo_root=self.repo_root)
+        matched = match_files(globs, cwd=self.cwd, repo_root=self.repo_root, leave_out=self.suite.own_outputs)
         fresh: list[Path] = []
         ignored = list(matched.ignored)
         for path in matched.files:

@@ -47,7 +47,12 @@ class ReportRunner(Runner):
 
     def result_files(self, attempt_dir: Path) -> ResultFiles:
         """Every file the globs match, whatever its age, copied into the bundle (those outside refused)."""
-        matched = match_files(self.suite.config.result_globs, cwd=self.cwd, repo_root=self.repo_root)
+        matched = match_files(
+            self.suite.config.result_globs,
+            cwd=self.cwd,
+            repo_root=self.repo_root,
+            leave_out=self.suite.own_outputs,
+        )
         copies = keep_copies(matched.files, attempt_dir / "results")
         return ResultFiles(copies, matched.ignored, matched.files)
 
