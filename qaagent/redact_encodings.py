@@ -15,14 +15,19 @@ from __future__ import annotations
 import base64
 import json
 import re
+from html.entities import codepoint2name
 from urllib.parse import quote, quote_plus
 
 _HEX = re.compile(r"%[0-9A-F]{2}")
-#: how an XML or HTML writer may spell each character it escapes (a quote may also stay as
-#: it is); every escaped or non-ASCII character may also be a numeric reference (`_references`)
-_ENTITIES = {"&": ("&amp;",), "<": ("&lt;",), ">": ("&gt;",), '"': ('"', "&quot;"), "'": ("'", "&apos;")}
-#: leading zeros of a numeric reference looked for (`&#038;`, `&#x0026;`)
-_ZEROS = 3
+#: how an XML or HTML writer may spell each character it escapes; each may also stay as it
+#: is (an attribute escaper leaves `>` raw, a text escaper the quotes); every escaped, control
+#: or non-ASCII character may also be a numeric reference (`_references`), a non-ASCII one an
+#: HTML named entity (`&eacute;`)
+_ENTITIES = {
+    "&": ("&", "&amp;"), "<": ("<", "&lt;"), ">": (">", "&gt;"), '"': ('"', "&quot;"), "'": ("'", "&apos;"),
+}  # fmt: skip
+#: leading zeros of a numeric reference looked for (`&#038;`, `&#x0000026;`)
+_ZEROS = 7
 
 
 def written_forms(value: str) -> set[str]:
@@ -47,12 +52,20 @@ def xml_spellings(value: str) -> list[tuple[str, ...]] | None:
     matches the value character by character, any spelling for each. None when no
     character of `value` would be spelled differently (it is then matched raw).
     """
-    if all(c not in _ENTITIES and c.isascii() for c in value):
+    if all(not _respelled(c) for c in value):
         return None
-    return [
-        (*_ENTITIES.get(c, (c,)), *_references(c)) if c in _ENTITIES or not c.isascii() else (c,)
-        for c in value
-    ]
+    return [(*_ENTITIES.get(c, (c,)), *_named(c), *_references(c)) if _respelled(c) else (c,) for c in value]
+
+
+def _respelled(char: str) -> bool:
+    """Whether an XML or HTML writer may write `char` other than as itself."""
+    return char in _ENTITIES or not char.isascii() or not char.isprintable()
+
+
+def _named(char: str) -> tuple[str, ...]:
+    """`char`'s HTML named entity, if it has one and is no ASCII character (those are `_ENTITIES`)."""
+    name = codepoint2name.get(ord(char)) if not char.isascii() else None
+    return (f"&{name};",) if name else ()
 
 
 def _json_forms(value: str) -> set[str]:

@@ -189,6 +189,21 @@ def test_xml_spellings_mixed_within_one_value_are_masked(encoded: str) -> None:
     assert out == "***"
 
 
+@pytest.mark.parametrize(
+    ("secret", "written"),
+    [
+        ("p&ss>word-Zq8w99", "p&amp;ss>word-Zq8w99"),  # xmlbuilder's attEscape leaves > raw
+        ("hunter2&<pw>-x", "hunter2&amp;&lt;pw>-x"),
+        ("p&ss>word-Zq8w99", "p&#0000038;ss>word-Zq8w99"),  # seven leading zeros
+        ("tab\tsecret-99", "tab&#9;secret-99"),  # a control character as a reference
+        ("tab\tsecret-99", "tab&#x9;secret-99"),
+        ("s\u00e9cret-v\u00e4lue", "s&eacute;cret-v&auml;lue"),  # HTML named entities
+    ],
+)
+def test_more_xml_and_html_spellings_are_masked(secret: str, written: str) -> None:
+    assert Redactor([secret]).redact(f'<failure message="{written}"/>') == '<failure message="***"/>'
+
+
 def test_non_ascii_references_mix_with_raw_characters() -> None:
     redactor = Redactor(["p\u00e4ssw\u00f6rd-123"])
     assert redactor.redact("a p&#228;ssw&#xF6;rd-123 b p\u00e4ssw&#246;rd-123 c") == "a *** b *** c"
