@@ -18,7 +18,7 @@ import dataclasses
 import threading
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 
 from qaagent.app import AppError, AppServer, app_env
@@ -47,6 +47,7 @@ class RunOrchestrator:
         base_env: dict[str, str] | None = None,
         app_log: Path | None = None,
         orphans_between_suites: Callable[[set[int]], object] | None = None,
+        seal: Callable[[Path, Collection[Path]], None] | None = None,
     ) -> None:
         self.plan = plan
         self.run_id = run_id
@@ -59,7 +60,7 @@ class RunOrchestrator:
         #: its process group before the next suite starts (they would hold its ports and CPU)
         self.orphans_between_suites = orphans_between_suites
         self._app_pids: set[int] = set()
-        self._steps = SuiteRun(console=console, cancel=self.cancel, repo_root=plan.repo_root)
+        self._steps = SuiteRun(console=console, cancel=self.cancel, repo_root=plan.repo_root, sealer=seal)
         by_name = {s.name: s for s in plan.suites}
         batches: dict[str, list[WorkItem]] = {}
         for item in plan.queue:
@@ -265,6 +266,7 @@ class RunOrchestrator:
         if runner.environment_problem:
             result.error = runner.environment_problem
         result.files.extend(self._steps.keep_artifacts(runner, folder, runner.artifacts(folder)))
+        self._steps.seal(folder, result)
         built = result.build()
         self._steps.summary_line(suite.name, built)
         return built

@@ -201,6 +201,7 @@ def start_bundle(run: Run) -> None:
         suites=[s.name for s in plan.suites],
         shard=plan.shard,
     )
+    run.bundle.keep_unredactable = plan.keep_unredactable
     console = run.console
     mode = f"parallel ({plan.workers} workers)" if plan.parallel else "sequential"
     console.line(f"qaagent {__version__}: run {run.bundle.run_id}, {len(plan.suites)} suite(s), {mode}")
@@ -248,6 +249,7 @@ def execute(run: Run) -> None:
         cancel=run.cancel,
         base_env=child_environment(os.environ),
         orphans_between_suites=reaper.stop if reaper.active else None,
+        seal=bundle.seal,
     )
     result = orchestrator.run()
     reaper.stop(hurry=run.cancel.is_set())

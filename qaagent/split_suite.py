@@ -151,6 +151,7 @@ class SplitSuite:
                 record.store = CaseStore(self._unit_cases(item, units, why, "", status="error"))
                 result.error = why
             result.files.extend(self.run.keep_artifacts(batch, folder, batch.own_artifacts(folder)))
+            self.run.seal(folder, result)
             if batch.environment_problem:
                 result.error = batch.environment_problem
         finally:

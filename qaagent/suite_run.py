@@ -14,7 +14,7 @@ import contextlib
 import shutil
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -97,10 +97,19 @@ class SuiteBuilder:
 class SuiteRun:
     """The steps of running a suite's processes, for the orchestrator (whole suites) and split suites."""
 
-    def __init__(self, *, console: Console, cancel: threading.Event, repo_root: Path) -> None:
+    def __init__(
+        self,
+        *,
+        console: Console,
+        cancel: threading.Event,
+        repo_root: Path,
+        sealer: Callable[[Path, Collection[Path]], None] | None = None,
+    ) -> None:
         self.console = console
         self.cancel = cancel
         self.repo_root = repo_root
+        #: the bundle's `seal`: a folder whose suite (or batch) ended, and the files to spare
+        self.sealer = sealer
 
     def prepare(self, runner: Runner, folder: Path, result: SuiteBuilder) -> bool:
         """Preflight, then the runner's setup steps; False (the suite's error recorded) when one fails."""
@@ -351,6 +360,16 @@ class SuiteRun:
             store.append(runner.finish_case(case, attempt_dir))  # runner hook: artifacts
         kind = "JUnit" if result_format == "junit" else "result file"
         return [f"unreadable {kind} {problem}" for problem in problems]
+
+    def seal(self, folder: Path, result: SuiteBuilder) -> None:
+        """The ended suite's (or batch's) folder redacted now, not only at the run's end (`Bundle.seal`).
+
+        Its logs (redacted as they were written) and JUnit copies (digested at the end) are spared.
+        """
+        if self.sealer is None:
+            return
+        spare = [p for a in result.attempts for p in (a.log_path, *a.junit_files) if p is not None]
+        self.sealer(folder, spare)
 
     def keep_artifacts(self, runner: Runner, folder: Path, sources: Sequence[Path]) -> list[Path]:
         """`sources` kept as evidence: files already in `folder` as they are, others copied into it."""

@@ -455,6 +455,7 @@ def test_real_run_report_in_chromium(tmp_path: Path) -> None:
     (project / ".qaagent.yaml").write_text(
         "project: {name: html}\n"
         "run: {retry_count: 1, timeout: 120, parallel: true}\n"
+        "reports: {keep_unredactable: true}\n"  # the page links the screenshot, kept knowingly
         "tests:\n"
         "  e2e: {runner: playwright, path: e2e}\n"
         f"  api: {{runner: command, command: [{json.dumps(sys.executable)}, gen.py]}}\n",

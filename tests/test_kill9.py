@@ -76,3 +76,51 @@ def test_a_kill_9_leaves_no_raw_secret_and_no_suite_running(qa_project: ProjectF
     # the suite and the grandchild in its process group are stopped by the watchdog
     assert_no_process_left(marker, wait=10)
     assert not processes_with(marker)
+
+
+ENDED_SUITE = """
+import os, pathlib, zipfile
+secret = os.environ["MY_API_TOKEN"]
+out = pathlib.Path("out"); out.mkdir(exist_ok=True)
+(out / "config.yaml").write_text("api_key: " + secret + "\\n")
+with zipfile.ZipFile(out / "trace.zip", "w", zipfile.ZIP_STORED) as z:  # stored: the secret in the bytes
+    z.writestr("trace.network", "Authorization: Bearer " + secret)
+"""
+
+
+@pytest.mark.slow
+def test_a_kill_9_after_a_suite_ended_leaves_its_artifacts_redacted(qa_project: ProjectFactory) -> None:
+    # issue 12 review: files copied into the bundle were redacted only at the run's end, so a
+    # run killed while a later suite ran left them raw for the `!cancelled()` upload
+    marker = unique_marker()
+    root = qa_project(
+        {
+            "ended.py": ENDED_SUITE,
+            "hang.py": f"import time\nopen('hanging', 'w').write('yes')\ntime.sleep(300)  # {marker}\n",
+            ".qaagent.yaml": (
+                "run: {suite_order: [first, second]}\n"
+                f"tests:\n  first:\n    runner: command\n    command: {json.dumps([PY, 'ended.py'])}\n"
+                '    artifacts: ["out/*"]\n'
+                f"  second: {{runner: command, command: {json.dumps([PY, 'hang.py', marker])}}}\n"
+            ),
+        }
+    )
+    proc = start_qaagent("run-all", "--quiet", "--sequential", cwd=root, env={"MY_API_TOKEN": SECRET})
+    try:
+        _wait_for(root / "hanging")
+        time.sleep(0.5)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        if proc.stdout is not None:
+            proc.stdout.close()
+    bundle = next((root / ".qaagent" / "evidence").iterdir())
+    kept = {p.relative_to(bundle).as_posix() for p in bundle.rglob("*") if p.is_file()}
+    raw = [rel for rel in kept if SECRET.encode() in (bundle / rel).read_bytes()]
+    assert raw == [], raw
+    config = next(bundle.rglob("out/config.yaml"))
+    assert config.read_text(encoding="utf-8") == "api_key: ***\n"
+    assert not list(bundle.rglob("out/trace.zip"))  # no scan can redact it, and the profile does not keep it
+    assert_no_process_left(marker, wait=10)

@@ -27,9 +27,11 @@ is kept as the evidence of what was wrong with it.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
+import threading
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -60,7 +62,7 @@ from qaagent.run_result import FailOn, RunResult, conclusion
 from qaagent.stream import CaseText, CaseWriter, stream_run
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping, Sequence
+    from collections.abc import Callable, Collection, Mapping, Sequence
 
 TOOL_NAME = "qaagent"
 
@@ -136,6 +138,12 @@ class Bundle:
     repo_root: Path
     redactor: Redactor
     _manifest: dict[str, Any] = field(repr=False)
+    #: keep what no scan can redact (reports.keep_unredactable), as suites end (`seal`)
+    keep_unredactable: bool = False
+    #: `not_kept` entries of the folders sealed as their suites ended, and those unredactable
+    _sealed: list[dict[str, str]] = field(default_factory=list, repr=False)
+    _sealed_dropped: list[dict[str, str]] = field(default_factory=list, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
     def start(
@@ -212,6 +220,32 @@ class Bundle:
         data["files"] = self._manifest["files"] = files
         atomic_write_text(self.manifest_path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
 
+    def seal(self, folder: Path, spare: Collection[Path]) -> None:
+        """A suite's (or batch's) folder as its attempts ended: redacted, and only what may be kept.
+
+        What the run's end does for every suite (`finish`), done as each suite ends, so a
+        run killed later (`kill -9`) leaves no raw secret in the files an ended suite left
+        (artifacts copied in, files its tool wrote): links, FIFOs and devices are set aside,
+        files no scan can redact removed unless `keep_unredactable`, the rest redacted.
+        `spare`: files left as they are until the end (the logs, redacted as they were
+        written; the JUnit copies, whose digests the end records).
+        """
+        inside = self.dir.resolve()
+        folder = folder.resolve()
+        if not folder.is_relative_to(inside) or not folder.is_dir():
+            return
+        base = folder.relative_to(inside).as_posix()
+        spared = {p.resolve() for p in spare}
+        early = [{"path": f"{base}/{e['path']}", "why": e["why"]} for e in not_kept.set_aside(folder)]
+        dropped = [] if self.keep_unredactable else not_kept.set_aside_unredactable(self.dir, spared, folder)
+        for path in sorted(folder.rglob("*")):
+            if path.is_file() and not path.is_symlink() and path.resolve() not in spared:
+                with contextlib.suppress(OSError):
+                    _redact_file(path, self.redactor)
+        with self._lock:
+            self._sealed.extend([*early, *dropped])
+            self._sealed_dropped.extend(dropped)
+
     def _redact_logs(self, run: RunResult) -> None:
         """Redact every file the suites left in the bundle: logs, kept JUnit, rerun files, artifacts."""
         suites = self.dir / "suites"
@@ -274,11 +308,12 @@ class Bundle:
         A file the redaction cannot see into (`evidence.not_kept`) is removed and
         listed in `not_kept` unless `keep_unredactable` (the profile's switch).
         """
-        self._manifest["not_kept"] = not_kept.set_aside(self.dir)
+        self._manifest["not_kept"] = [*self._sealed, *not_kept.set_aside(self.dir)]
         junit_read = self._fold_read_junit(run)  # first: what is removed needs no redaction
         logs = {a.log_path.resolve() for s in run.suites for a in s.attempts if a.log_path is not None}
         dropped = [] if keep_unredactable else not_kept.set_aside_unredactable(self.dir, logs)
         self._manifest["not_kept"].extend(dropped)
+        dropped += self._sealed_dropped
         self._redact_logs(run)
         run_started = run.started_at if run.started_at > 0 else self.started_at
         counts = run.counts

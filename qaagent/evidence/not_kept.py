@@ -80,14 +80,17 @@ def set_aside(bundle_dir: Path) -> list[dict[str, str]]:
     return not_kept
 
 
-def set_aside_unredactable(bundle_dir: Path, logs: AbstractSet[Path]) -> list[dict[str, str]]:
+def set_aside_unredactable(
+    bundle_dir: Path, logs: AbstractSet[Path], folder: Path | None = None
+) -> list[dict[str, str]]:
     """Remove the files the suites left that a byte scan cannot redact; their `not_kept` entries.
 
     Recognised by their first bytes (`kind`); `logs`, qaagent's own attempt logs
     (resolved), are text it wrote and redacted as it wrote them: never removed.
+    `folder`: only the files under it (one suite's, as it ends); default every suite's.
     """
     removed: list[dict[str, str]] = []
-    for path in sorted((bundle_dir / "suites").rglob("*")):
+    for path in sorted((folder or bundle_dir / "suites").rglob("*")):
         if path.is_symlink() or not path.is_file() or path.resolve() in logs:
             continue
         try:

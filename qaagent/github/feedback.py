@@ -28,7 +28,7 @@ FINISH_BUDGET = 60.0
 CANCELLED_BUDGET = 1.0
 #: seconds a cancelled run waits for the answer to the check run's creation still on its way
 #: (the id it brings is what the one last request concludes; else a second check run is made)
-CANCELLED_START_WAIT = 1.5
+CANCELLED_START_WAIT = 1.0
 
 
 def finish_budget(environ: Mapping[str, str] | None = None) -> float:
