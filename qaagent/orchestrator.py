@@ -47,7 +47,7 @@ class RunOrchestrator:
         base_env: dict[str, str] | None = None,
         app_log: Path | None = None,
         orphans_between_suites: Callable[[set[int]], object] | None = None,
-        seal: Callable[[Path, Collection[Path]], None] | None = None,
+        seal: Callable[[Path, Collection[Path], Collection[Path]], None] | None = None,
     ) -> None:
         self.plan = plan
         self.run_id = run_id

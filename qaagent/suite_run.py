@@ -103,7 +103,7 @@ class SuiteRun:
         console: Console,
         cancel: threading.Event,
         repo_root: Path,
-        sealer: Callable[[Path, Collection[Path]], None] | None = None,
+        sealer: Callable[[Path, Collection[Path], Collection[Path]], None] | None = None,
     ) -> None:
         self.console = console
         self.cancel = cancel
@@ -364,12 +364,12 @@ class SuiteRun:
     def seal(self, folder: Path, result: SuiteBuilder) -> None:
         """The ended suite's (or batch's) folder redacted now, not only at the run's end (`Bundle.seal`).
 
-        Its logs (redacted as they were written) and JUnit copies (digested at the end) are spared.
+        Its logs (redacted as they were written) are spared; its JUnit copies are redacted, kept.
         """
         if self.sealer is None:
             return
-        spare = [p for a in result.attempts for p in (a.log_path, *a.junit_files) if p is not None]
-        self.sealer(folder, spare)
+        logs = [a.log_path for a in result.attempts if a.log_path is not None]
+        self.sealer(folder, logs, [p for a in result.attempts for p in a.junit_files])
 
     def keep_artifacts(self, runner: Runner, folder: Path, sources: Sequence[Path]) -> list[Path]:
         """`sources` kept as evidence: files already in `folder` as they are, others copied into it."""

@@ -9,6 +9,7 @@ process groups when qaagent's end closes the pipe it watches).
 from __future__ import annotations
 
 import base64
+import html
 import json
 import os
 import signal
@@ -79,8 +80,11 @@ def test_a_kill_9_leaves_no_raw_secret_and_no_suite_running(qa_project: ProjectF
 
 
 ENDED_SUITE = """
-import os, pathlib, zipfile
+import html, os, pathlib, zipfile
 secret = os.environ["MY_API_TOKEN"]
+report = pathlib.Path(os.environ["QAAGENT_JUNIT_DIR"]) / "r.xml"  # its own JUnit, in the bundle
+report.write_text('<testsuite name="s"><testcase name="login"><failure message="key='
+                  + html.escape(secret) + '"/></testcase></testsuite>')
 out = pathlib.Path("out"); out.mkdir(exist_ok=True)
 (out / "config.yaml").write_text("api_key: " + secret + "\\n")
 with zipfile.ZipFile(out / "trace.zip", "w", zipfile.ZIP_STORED) as z:  # stored: the secret in the bytes
@@ -118,8 +122,14 @@ def test_a_kill_9_after_a_suite_ended_leaves_its_artifacts_redacted(qa_project: 
             proc.stdout.close()
     bundle = next((root / ".qaagent" / "evidence").iterdir())
     kept = {p.relative_to(bundle).as_posix() for p in bundle.rglob("*") if p.is_file()}
-    raw = [rel for rel in kept if SECRET.encode() in (bundle / rel).read_bytes()]
+    escaped = html.escape(SECRET).encode()
+    raw = [
+        rel
+        for rel in kept
+        if SECRET.encode() in (bundle / rel).read_bytes() or escaped in (bundle / rel).read_bytes()
+    ]
     assert raw == [], raw
+    assert next(bundle.rglob("junit/r.xml")).read_text(encoding="utf-8").count("key=***") == 1
     config = next(bundle.rglob("out/config.yaml"))
     assert config.read_text(encoding="utf-8") == "api_key: ***\n"
     assert not list(bundle.rglob("out/trace.zip"))  # no scan can redact it, and the profile does not keep it

@@ -220,24 +220,28 @@ class Bundle:
         data["files"] = self._manifest["files"] = files
         atomic_write_text(self.manifest_path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
 
-    def seal(self, folder: Path, spare: Collection[Path]) -> None:
+    def seal(self, folder: Path, logs: Collection[Path], junit: Collection[Path]) -> None:
         """A suite's (or batch's) folder as its attempts ended: redacted, and only what may be kept.
 
         What the run's end does for every suite (`finish`), done as each suite ends, so a
         run killed later (`kill -9`) leaves no raw secret in the files an ended suite left
-        (artifacts copied in, files its tool wrote): links, FIFOs and devices are set aside,
-        files no scan can redact removed unless `keep_unredactable`, the rest redacted.
-        `spare`: files left as they are until the end (the logs, redacted as they were
-        written; the JUnit copies, whose digests the end records).
+        (artifacts copied in, files its tool wrote, its JUnit copies): links, FIFOs and
+        devices are set aside, files no scan can redact removed unless `keep_unredactable`,
+        the rest redacted. `logs` are left as they are (redacted as they were written);
+        `junit`, the copies the run read, are redacted but never removed (the end folds
+        them into junit.xml and records their digests).
         """
         inside = self.dir.resolve()
         folder = folder.resolve()
         if not folder.is_relative_to(inside) or not folder.is_dir():
             return
         base = folder.relative_to(inside).as_posix()
-        spared = {p.resolve() for p in spare}
+        spared = {p.resolve() for p in logs}
+        read = {p.resolve() for p in junit}
         early = [{"path": f"{base}/{e['path']}", "why": e["why"]} for e in not_kept.set_aside(folder)]
-        dropped = [] if self.keep_unredactable else not_kept.set_aside_unredactable(self.dir, spared, folder)
+        dropped = (
+            [] if self.keep_unredactable else not_kept.set_aside_unredactable(self.dir, spared | read, folder)
+        )
         for path in sorted(folder.rglob("*")):
             if path.is_file() and not path.is_symlink() and path.resolve() not in spared:
                 with contextlib.suppress(OSError):
