@@ -9,12 +9,15 @@ process groups when qaagent's end closes the pipe it watches).
 from __future__ import annotations
 
 import base64
+import contextlib
 import html
 import json
 import os
 import signal
+import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
 
@@ -46,6 +49,20 @@ def _wait_for(path: Path, seconds: float = 30) -> None:
         time.sleep(0.05)
 
 
+@contextlib.contextmanager
+def killed_with_9(proc: subprocess.Popen[str]) -> Iterator[None]:
+    """Inside: wait for the moment; at its end qaagent gets SIGKILL (and is cleaned up whatever happens)."""
+    try:
+        yield
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        if proc.stdout is not None:
+            proc.stdout.close()
+
+
 @pytest.mark.slow
 def test_a_kill_9_leaves_no_raw_secret_and_no_suite_running(qa_project: ProjectFactory) -> None:
     marker = unique_marker()
@@ -56,20 +73,13 @@ def test_a_kill_9_leaves_no_raw_secret_and_no_suite_running(qa_project: ProjectF
         }
     )
     proc = start_qaagent("run-all", "--quiet", cwd=root, env={"MY_API_TOKEN": SECRET})
-    try:
+    with killed_with_9(proc):
         _wait_for(root / "started")
         log = next((root / ".qaagent" / "evidence").glob("*/suites/hang/attempt-1/output.log"))
         deadline = time.monotonic() + 10
         while log.stat().st_size < 100_000:  # the secret's lines are on disk by now
             assert time.monotonic() < deadline, log.read_text(errors="replace")[:2000]
             time.sleep(0.05)
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=10)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        if proc.stdout is not None:
-            proc.stdout.close()
     text = log.read_text(errors="replace")
     for form in (SECRET, quote(SECRET, safe=""), base64.b64encode(f"user:{SECRET}".encode()).decode()):
         assert form not in text, text
@@ -110,16 +120,9 @@ def test_a_kill_9_after_a_suite_ended_leaves_its_artifacts_redacted(qa_project: 
         }
     )
     proc = start_qaagent("run-all", "--quiet", "--sequential", cwd=root, env={"MY_API_TOKEN": SECRET})
-    try:
+    with killed_with_9(proc):
         _wait_for(root / "hanging")
         time.sleep(0.5)
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=10)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        if proc.stdout is not None:
-            proc.stdout.close()
     bundle = next((root / ".qaagent" / "evidence").iterdir())
     kept = {p.relative_to(bundle).as_posix() for p in bundle.rglob("*") if p.is_file()}
     escaped = html.escape(SECRET).encode()
