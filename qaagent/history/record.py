@@ -18,11 +18,11 @@ from the shards until then.
 from __future__ import annotations
 
 import gc
-import hashlib
 import operator
 import time
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
+from itertools import compress, islice, repeat
 
 from qaagent.history.model import (
     MAX_SECONDS,
@@ -33,8 +33,9 @@ from qaagent.history.model import (
     RunRecord,
     canonical,
     duration_ms,
+    name_keys,
 )
-from qaagent.history.packed import Packed, is_clean, outcome
+from qaagent.history.packed import Packed, outcome
 from qaagent.history.store import Scope, Store, chunks, marks
 from qaagent.text import clean_text
 
@@ -60,8 +61,12 @@ class RunResults:
     def names(self, wanted: Collection[int]) -> dict[int, tuple[str, str, str, str]]:
         """Stored suite, classname, name and file of the `wanted` keys (built only when asked)."""
         found: dict[int, tuple[str, str, str, str]] = {}
-        for key, (prefix, name, file) in zip(self._keys, self._names, strict=True):
-            if key in wanted and key not in found:
+        keys = self._keys
+        among = wanted if isinstance(wanted, set | frozenset) else set(wanted)
+        for at in compress(range(len(keys)), map(among.__contains__, keys)):  # a C-level scan
+            key = keys[at]
+            if key not in found:
+                prefix, name, file = self._names[at]
                 found[key] = (prefix[1], prefix[2], name if len(name) <= MAX_TEXT else canonical(name), file)
         return found
 
@@ -96,7 +101,12 @@ def prepare_rows(rows: Iterable[Row]) -> RunResults:
             gc.enable()
 
 
+#: rows prepared column by column at a time (C-level maps over each column, bounded memory)
+_BATCH = 4096
+
+
 def _prepare(results: Iterable[Row]) -> RunResults:
+    """Column by column, a batch of rows at a time: the per-result work is C-level maps and counts."""
     keys: list[int] = []
     codes: list[int] = []
     times: list[int] = []
@@ -105,36 +115,51 @@ def _prepare(results: Iterable[Row]) -> RunResults:
     flaky = 0
     units: dict[tuple[str, str, str], float] = {}
     identities = Identities()
-    prefixes = identities.prefixes
-    prefix_of = identities.prefix
-    files: dict[str, str] = {}
+    prefixes: dict[tuple[str, str], tuple[bytes, str, str]] = {}
+    files: dict[str | None, str] = {None: "", "": ""}
     status_codes = STATUS_CODE
-    add_key, add_code, add_time, add_name = keys.append, codes.append, times.append, names.append
-    blake2b = hashlib.blake2b
-    from_bytes = int.from_bytes
-    for suite, classname, raw_name, status_name, raw_seconds, raw_file, attempts, is_flaky in results:
-        prefix = prefixes.get((suite, classname)) or prefix_of(suite, classname)
-        name = raw_name if raw_name.isascii() and raw_name.isprintable() else clean_text(raw_name)
-        add_key(
-            from_bytes(blake2b(prefix[0] + name.encode(), digest_size=8).digest(), "little") >> 1
-        )  # name_key
-        status = status_codes.get(status_name, 2)
-        counts[status] += 1
-        code = status | 8  # one attempt
-        if is_flaky:
+    rows = iter(results)
+    while batch := list(islice(rows, _BATCH)):
+        suites, classnames, raw_names, statuses, raw_seconds, raw_files, attempts, flakies = zip(
+            *batch, strict=True
+        )
+        pairs = list(zip(suites, classnames, strict=True))
+        for pair in set(pairs).difference(prefixes):
+            prefixes[pair] = identities.prefix(*pair)
+        prefix = list(map(prefixes.__getitem__, pairs))
+        joined = "".join(raw_names)
+        clean: Sequence[str] = raw_names
+        if not (joined.isascii() and joined.isprintable()):
+            clean = [n if n.isascii() and n.isprintable() else clean_text(n) for n in raw_names]
+        keys += name_keys(map(operator.itemgetter(0), prefix), clean)
+        status = list(map(status_codes.get, statuses, repeat(2)))
+        for code in range(4):
+            counts[code] += status.count(code)
+        batch_codes = [s | 8 for s in status]  # one attempt
+        for i in compress(range(len(batch)), flakies):
             flaky += 1
-            code |= 4
-        if attempts != 1:
-            code = outcome(status, flaky=bool(is_flaky), attempts=attempts if type(attempts) is int else 1)
-        add_code(code)
-        file = (files.get(raw_file) or files.setdefault(raw_file, canonical(raw_file))) if raw_file else ""
-        add_name((prefix, name, file))
-        seconds = raw_seconds
-        if type(seconds) is not float or not 0 < seconds < MAX_SECONDS:
-            seconds = duration_ms(seconds) / 1000
-        unit = (prefix[1], "F", file) if file else (prefix[1], "C", prefix[2])
-        units[unit] = units.get(unit, 0.0) + seconds
-        add_time(int(seconds * 1000 + 0.5))
+            batch_codes[i] |= 4
+        for i in compress(range(len(batch)), map(operator.ne, attempts, repeat(1))):
+            tries = attempts[i]
+            batch_codes[i] = outcome(
+                status[i], flaky=bool(flakies[i]), attempts=tries if type(tries) is int else 1
+            )
+        codes += batch_codes
+        for raw_file in set(raw_files).difference(files):
+            files[raw_file] = canonical(raw_file) if raw_file else ""
+        stored = list(map(files.__getitem__, raw_files))
+        names += zip(prefix, clean, stored, strict=True)
+        seconds = [
+            s if type(s) is float and 0 < s < MAX_SECONDS else duration_ms(s) / 1000 for s in raw_seconds
+        ]
+        get = units.get
+        for unit, spent in zip(
+            [(p[1], "F", f) if f else (p[1], "C", p[2]) for p, f in zip(prefix, stored, strict=True)],
+            seconds,
+            strict=True,
+        ):
+            units[unit] = get(unit, 0.0) + spent
+        times += [int(s * 1000 + 0.5) for s in seconds]
     packed = Packed.sorted(keys, codes, times)
     return RunResults(packed, (counts[0], counts[1], counts[2], counts[3]), flaky, units, keys, names)
 
@@ -172,7 +197,7 @@ def record(store: Store, run: RunRecord, results: Iterable[ResultLike] | RunResu
         backend.insert_many(
             "qa_problems",
             ("run", "test", "outcome"),
-            [(row, k, o) for k, o in zip(packed.keys, packed.outcomes, strict=True) if not is_clean(o)],
+            [(row, k, o) for k, o in packed.unclean()],
         )
         units = dict(prepared.units)
         for suite, seconds in run.suite_durations.items():
@@ -281,10 +306,11 @@ def _add_tests(store: Store, project: int, prepared: RunResults) -> None:
         " ORDER BY u.id DESC LIMIT 1",
         (project,),
     )
-    previous: set[int] = set()
-    if latest:
-        previous = set(store.results([int(latest[0][0])])[int(latest[0][0])].keys)
-    candidates = sorted(set(prepared.packed.keys) - previous)
+    mine = prepared.packed.keys
+    previous = store.results([int(latest[0][0])])[int(latest[0][0])].keys if latest else None
+    if previous == mine:  # the same tests as the newest run (both sorted): nothing new, no sets built
+        return
+    candidates = sorted(set(mine).difference(previous or ()))
     if not candidates:
         return
     known: set[int] = set()
