@@ -19,8 +19,9 @@ from history_support import SCOPE, run
 from qaagent.history.model import MAX_SECONDS, MAX_TEXT, STATUS_CODE, TestId, canonical, duration_ms
 from qaagent.history.packed import outcome
 from qaagent.history.rates import flake_rates
-from qaagent.history.record import Row, RunResults, prepare_rows, record
+from qaagent.history.record import FIELDS, Row, RunResults, prepare_columns, prepare_rows, record
 from qaagent.history.store import Store
+from qaagent.results import CaseStore, TestCase
 
 NAMES = [
     "plain",
@@ -142,3 +143,14 @@ def test_what_record_stores_and_the_flake_rates_are_pinned(store: Store) -> None
         hashlib.sha256(repr(rates).encode()).hexdigest()
         == "b6003a44f3c363f41689208c80bbe8e2e51f6e99e0097fbf793daab7efc4d14b"
     )
+
+
+def test_a_case_stores_column_chunks_prepare_alike() -> None:
+    """The live path (`CaseStore.column_chunks`, spilled and in memory) computes what rows do."""
+    given = list(rows(5000))
+    cases = CaseStore(TestCase(s, c, n, st, d, f, attempts=a, flaky=fl) for s, c, n, st, d, f, a, fl in given)  # type: ignore[arg-type]
+    try:
+        assert len(list(cases.column_chunks(FIELDS))) > 2  # spilled chunks, then the buffer
+        assert digest(prepare_columns(cases.column_chunks(FIELDS))) == digest(prepare_rows(iter(given)))
+    finally:
+        cases.close()

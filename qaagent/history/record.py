@@ -20,9 +20,10 @@ from __future__ import annotations
 import gc
 import operator
 import time
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import compress, islice, repeat
+from typing import Any
 
 from qaagent.history.model import (
     MAX_SECONDS,
@@ -74,15 +75,17 @@ class RunResults:
 #: the fields `prepare` reads of each result, in the order of its rows
 FIELDS = ("suite", "classname", "name", "status", "duration", "file", "attempts", "flaky")
 Row = tuple[str, str, str, str, float, str | None, int, bool]
+#: the same fields as columns: one tuple of values per field, for a chunk of results
+Columns = tuple[tuple[Any, ...], ...]
 
 
 def prepare(results: Iterable[ResultLike] | RunResults) -> RunResults:
     """Keys, packed outcomes and per-file sums of `results` (the hot path of recording, kept flat).
 
     `results` may be `ResultRecord` values or anything with the same attributes
-    (a finished run's `TestCase` values; `prepare_rows` takes a `CaseStore`'s
-    rows without building them). The garbage collector is paused meanwhile: the
-    loop makes no cycles, and its 100,000 small tuples would otherwise trigger
+    (a finished run's `TestCase` values; `prepare_columns` takes a `CaseStore`'s
+    columns without building them). The garbage collector is paused meanwhile: the
+    work makes no cycles, and its 100,000 small tuples would otherwise trigger
     collections worth a quarter of its time.
     """
     if isinstance(results, RunResults):
@@ -91,22 +94,34 @@ def prepare(results: Iterable[ResultLike] | RunResults) -> RunResults:
 
 
 def prepare_rows(rows: Iterable[Row]) -> RunResults:
-    """`prepare` of rows of the `FIELDS` (``CaseStore.columns(FIELDS)``: no object per result)."""
+    """`prepare` of rows of the `FIELDS` (tuples in that order)."""
+    return prepare_columns(_transposed(rows))
+
+
+def prepare_columns(chunks: Iterable[Columns]) -> RunResults:
+    """`prepare` of chunks of columns of the `FIELDS` (``CaseStore.column_chunks``: no tuple per result)."""
     paused = gc.isenabled()
     gc.disable()
     try:
-        return _prepare(rows)
+        return _prepare(chunks)
     finally:
         if paused:
             gc.enable()
 
 
-#: rows prepared column by column at a time (C-level maps over each column, bounded memory)
+def _transposed(rows: Iterable[Row]) -> Iterator[Columns]:
+    """Rows as chunks of columns, `_BATCH` rows at a time."""
+    given = iter(rows)
+    while batch := list(islice(given, _BATCH)):
+        yield tuple(zip(*batch, strict=True))
+
+
+#: rows prepared at a time, column by column (C-level maps over each column, bounded memory)
 _BATCH = 4096
 
 
-def _prepare(results: Iterable[Row]) -> RunResults:
-    """Column by column, a batch of rows at a time: the per-result work is C-level maps and counts."""
+def _prepare(chunks: Iterable[Columns]) -> RunResults:
+    """Column by column, a chunk of results at a time: the per-result work is C-level maps and counts."""
     keys: list[int] = []
     codes: list[int] = []
     times: list[int] = []
@@ -118,11 +133,8 @@ def _prepare(results: Iterable[Row]) -> RunResults:
     prefixes: dict[tuple[str, str], tuple[bytes, str, str]] = {}
     files: dict[str | None, str] = {None: "", "": ""}
     status_codes = STATUS_CODE
-    rows = iter(results)
-    while batch := list(islice(rows, _BATCH)):
-        suites, classnames, raw_names, statuses, raw_seconds, raw_files, attempts, flakies = zip(
-            *batch, strict=True
-        )
+    for suites, classnames, raw_names, statuses, raw_seconds, raw_files, attempts, flakies in chunks:
+        size = len(suites)
         pairs = list(zip(suites, classnames, strict=True))
         for pair in set(pairs).difference(prefixes):
             prefixes[pair] = identities.prefix(*pair)
@@ -136,10 +148,10 @@ def _prepare(results: Iterable[Row]) -> RunResults:
         for code in range(4):
             counts[code] += status.count(code)
         batch_codes = [s | 8 for s in status]  # one attempt
-        for i in compress(range(len(batch)), flakies):
+        for i in compress(range(size), flakies):
             flaky += 1
             batch_codes[i] |= 4
-        for i in compress(range(len(batch)), map(operator.ne, attempts, repeat(1))):
+        for i in compress(range(size), map(operator.ne, attempts, repeat(1))):
             tries = attempts[i]
             batch_codes[i] = outcome(
                 status[i], flaky=bool(flakies[i]), attempts=tries if type(tries) is int else 1
