@@ -27,6 +27,7 @@ from qaagent.github.comment import upsert_comment
 from qaagent.github.errors import GaveUpError, GitHubAPIError, PermissionDeniedError
 from qaagent.github.pulls import find_pull_request
 from qaagent.github.results_json import fingerprint
+from qaagent.report.console import counts_text
 from qaagent.run_result import conclusion
 from qaagent.text import truncate_utf8
 
@@ -342,8 +343,7 @@ def _complete(
         name=check_name,
         head_sha=job.ctx.head_sha or job.ctx.sha,
         conclusion=concluded,
-        title=f"{c.passed} passed, {c.failed} failed, {c.errors} errors, {c.flaky} flaky, "
-        f"{c.skipped} skipped",
+        title=counts_text(c),  # as the summary line counts: xfailed/xpassed apart when there are any
         summary=job.markdown(CHECK_SUMMARY_BYTES),
         annotations=check_annotations(job.run, annotate=job.annotate) if annotated else (),
         details_url=job.ctx.run_url,
