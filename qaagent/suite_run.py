@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from qaagent import paths
 from qaagent.attempts import Attempt, Batch, IgnoredFile
 from qaagent.console import Console
 from qaagent.files import copy_regular
@@ -36,8 +37,9 @@ from qaagent.retries import (
     synthetic_case,
     with_cause,
 )
-from qaagent.runners.base import Runner
+from qaagent.runners.base import ResultFiles, Runner
 from qaagent.runners.command import STALE
+from qaagent.text import controls_shown
 
 #: the error cases standing for an attempt's problem: (reason, tail of the log, what it reported)
 ProblemCases = Callable[[str, str, CaseStore], list[TestCase]]
@@ -46,11 +48,8 @@ _NAMED = 5
 
 
 def _shown(path: Path, root: Path) -> str:
-    """A path as the console and logs show it: relative to the repository when inside it."""
-    try:
-        return path.relative_to(root).as_posix()
-    except ValueError:
-        return str(path)
+    """A path as the console and logs show it: `paths.shown` (relative, control characters escaped)."""
+    return paths.shown(path, root)
 
 
 class Limits(Protocol):
@@ -253,7 +252,7 @@ class SuiteRun:
         junit_files = collected.files
         store = CaseStore()
         unread: list[Path] = []
-        bad = self._read_cases(runner, junit_files, store, attempt_dir, unread)
+        bad = self._read_cases(runner, collected, store, attempt_dir, unread)
         if not runner.runs_command:  # a report suite: its attempt is the reading
             outcome = ProcessOutcome(
                 0, timed_out=False, cancelled=False, started_at=began, duration=time.time() - began, tail=""
@@ -342,12 +341,12 @@ class SuiteRun:
                 log.writelines(line + "\n" for line in lines)
 
     def _read_cases(
-        self, runner: Runner, files: Sequence[Path], store: CaseStore, attempt_dir: Path, unread: list[Path]
+        self, runner: Runner, files: ResultFiles, store: CaseStore, attempt_dir: Path, unread: list[Path]
     ) -> list[str]:
         problems: list[str] = []
         result_format = runner.result_format  # runner hook: a command or report suite's `format:`
         cases = iter_result_files(
-            files,
+            files.files,
             format=result_format,
             suite=runner.suite.name,
             base_dir=runner.report_base_dir(attempt_dir),  # runner hook: Playwright's testDir
@@ -355,6 +354,7 @@ class SuiteRun:
             problems=problems,
             zero_based_lines=runner.zero_based_lines,  # runner hook: pytest counts lines from 0
             unread=unread,
+            origins=files.origins(),  # a reason names the user's file, not its copy in the bundle
         )
         for case in cases:
             store.append(runner.finish_case(case, attempt_dir))  # runner hook: artifacts
@@ -391,7 +391,8 @@ class SuiteRun:
             try:
                 copy_regular(source, dest)  # never a FIFO or a device swapped in since it was matched
             except OSError as exc:
-                self.console.line(f"[{runner.suite.name}] could not keep artifact {rel}: {exc}")
+                shown = controls_shown(rel.as_posix())
+                self.console.line(f"[{runner.suite.name}] could not keep artifact {shown}: {exc}")
                 continue
             with contextlib.suppress(OSError):
                 shutil.copystat(source, dest)  # times and mode, as a copy kept them before

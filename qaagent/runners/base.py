@@ -67,6 +67,11 @@ class ResultFiles:
     #: where the files that matched the suite's globs and are read came from (before copying)
     sources: list[Path] = field(default_factory=list)
 
+    def origins(self) -> dict[Path, Path]:
+        """Each copy read → the matched file it was copied from (the copies are the last of `files`)."""
+        copies = self.files[len(self.files) - len(self.sources) :]
+        return dict(zip(copies, self.sources, strict=True))
+
 
 @dataclass(frozen=True)
 class SetupStep:
