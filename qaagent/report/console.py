@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from qaagent.results import Counts, SuiteResult, TestCase
 from qaagent.run_result import FailOn, RunResult, conclusion
-from qaagent.text import display_name, first_line
+from qaagent.text import controls_shown, display_name, first_line
 
 MARKS = {"passed": "PASS", "failed": "FAIL", "error": "ERROR", "skipped": "SKIP"}
 #: failures listed one by one before the rest are only counted
@@ -34,15 +34,15 @@ def labels(cases: Sequence[TestCase]) -> list[str]:
         if names[(case.suite, case.name)] > 1 and case.classname:
             parts.append(case.classname)
         parts.append(display_name(case.name))
-        out.append(" › ".join(parts))
+        out.append(controls_shown(" › ".join(parts)))  # a line break in a name cannot forge a line
     return out
 
 
 def where(case: TestCase) -> str:
-    """`file:line` when known, else the class name."""
+    """`file:line` when known, else the class name (control characters escaped: one console line)."""
     if case.file:
-        return f"{case.file}:{case.line}" if case.line else case.file
-    return case.classname or case.suite
+        return controls_shown(f"{case.file}:{case.line}" if case.line else case.file)
+    return controls_shown(case.classname or case.suite)
 
 
 def _skip_reason(suite: SuiteResult) -> str:
