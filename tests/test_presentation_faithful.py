@@ -87,6 +87,26 @@ def test_the_console_names_the_class_where_names_repeat() -> None:
     assert "FAIL  unit › test_y  tests/test_x.py:30" in text  # a unique name stays short
 
 
+def test_the_class_is_shown_where_names_repeat_in_the_list_as_the_readme_says() -> None:
+    """The README's rule, word for word: within the listed failures, not against passing tests."""
+    readme = " ".join((Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8").split())
+    assert (
+        "The console's list of failures (and its list of flaky tests) names a test's class where two "
+        "tests in that list share a suite and a name (`unit › TestA › test_x`); a failure whose name "
+        "only a passing test shares is listed without its class, by its `file:line`."
+    ) in readme
+    tests = [
+        case("test_x", "failed", classname="tests.test_tz.TestA", line=10, message="a"),
+        case("test_x", classname="tests.test_tz.TestB", line=20),
+        case("test_f", flaky=True, classname="tests.test_tz.TestA", line=30),
+        case("test_f", flaky=True, classname="tests.test_tz.TestB", line=40),
+    ]
+    lines = summary_lines(run_of(suite("unit", tests)), fail_on=("failed",))
+    assert "  FAIL  unit › test_x  tests/test_x.py:10" in lines
+    assert "  FLAKY unit › tests.test_tz.TestA › test_f  tests/test_x.py:30" in lines
+    assert "  FLAKY unit › tests.test_tz.TestB › test_f  tests/test_x.py:40" in lines
+
+
 def test_a_file_or_name_with_a_line_break_stays_on_its_console_line() -> None:
     """What a report says is hostile: its `file` or name cannot split (or forge) a summary line."""
     forged = [
