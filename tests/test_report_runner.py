@@ -370,7 +370,7 @@ BROKEN = {
 @pytest.mark.slow
 def test_a_reader_error_names_the_users_file_not_its_copy_in_the_bundle(qa_project: ProjectFactory) -> None:
     """Every reader, a report suite and a command suite: the one line names `r/m.xml` as matched."""
-    suites = {
+    suites: dict[str, dict[str, object]] = {
         fmt: {"runner": "report", "files": f"r/{name}", "format": fmt} for fmt, (name, _) in BROKEN.items()
     }
     suites["auto"] = {"runner": "report", "files": "r/m.trx"}  # the format told from the content
