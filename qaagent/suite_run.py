@@ -25,7 +25,6 @@ from qaagent.console import Console
 from qaagent.files import copy_regular
 from qaagent.formats.read import iter_result_files
 from qaagent.process import ProcessOutcome, run_process
-from qaagent.report.console import counts_text
 from qaagent.results import CaseStore, SuiteResult, TestCase
 from qaagent.retries import (
     FAILING,
@@ -402,5 +401,5 @@ class SuiteRun:
     def summary_line(self, prefix: str, built: SuiteResult, extra: str = "") -> None:
         """``[unit] failed: 3 passed, 1 failed, … in 2.1 s`` (xfail/xpass apart, as in the summary)."""
         self.console.line(
-            f"[{prefix}] {built.status}: {counts_text(built.counts)} in {built.duration:.1f} s{extra}"
+            f"[{prefix}] {built.status}: {built.counts.summary_text()} in {built.duration:.1f} s{extra}"
         )

@@ -20,7 +20,6 @@ from typing import Literal, TextIO
 
 from qaagent.github.commands import ANNOTATIONS_PER_LEVEL, annotations_left, write_command
 from qaagent.options import AnnotateMode
-from qaagent.report.console import counts_text
 from qaagent.results import TestCase
 from qaagent.run_result import FailOn, RunResult, conclusion
 from qaagent.text import display_name, first_lines, shorten
@@ -111,7 +110,7 @@ def summary_line(run: RunResult, fail_on: Iterable[FailOn]) -> tuple[Level, str]
     """The level and text of the run's summary annotation."""
     c = run.counts
     verdict = conclusion(run, fail_on)
-    text = f"{verdict}: {c.total} tests, {counts_text(c)} in {run.duration:.1f} s"
+    text = f"{verdict}: {c.total} tests, {c.summary_text()} in {run.duration:.1f} s"
     if run.not_run:
         text += f"; not run: {', '.join(run.not_run)}"
     return ("error" if verdict == "failure" else "notice"), text

@@ -27,7 +27,6 @@ from qaagent.github.comment import upsert_comment
 from qaagent.github.errors import GaveUpError, GitHubAPIError, PermissionDeniedError
 from qaagent.github.pulls import find_pull_request
 from qaagent.github.results_json import fingerprint
-from qaagent.report.console import counts_text
 from qaagent.run_result import conclusion
 from qaagent.text import truncate_utf8
 
@@ -343,7 +342,7 @@ def _complete(
         name=check_name,
         head_sha=job.ctx.head_sha or job.ctx.sha,
         conclusion=concluded,
-        title=counts_text(c),  # as the summary line counts: xfailed/xpassed apart when there are any
+        title=c.summary_text(),  # as the summary line counts: xfailed/xpassed apart when there are any
         summary=job.markdown(CHECK_SUMMARY_BYTES),
         annotations=check_annotations(job.run, annotate=job.annotate) if annotated else (),
         details_url=job.ctx.run_url,
