@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
+import pytest
 from history_support import SCOPE, run
 
 from qaagent.history.model import MAX_SECONDS, MAX_TEXT, STATUS_CODE, TestId, canonical, duration_ms
@@ -77,8 +78,17 @@ def one_at_a_time(given: list[Row]) -> tuple[list[tuple[int, int, int]], dict[tu
     return entries, units
 
 
-def test_prepare_follows_the_rules_one_result_at_a_time() -> None:
-    given = list(rows())
+SUBSETS: dict[str, Callable[[Row], bool]] = {
+    "every kind": bool,
+    "one suite (as a CaseStore's chunks are)": lambda r: r[0] == "suite1",
+    "one suite, every result with a file": lambda r: r[0] == "suite1" and bool(r[5]),
+}
+
+
+@pytest.mark.parametrize("subset", list(SUBSETS))
+def test_prepare_follows_the_rules_one_result_at_a_time(subset: str) -> None:
+    given = [r for r in rows() if SUBSETS[subset](r)]
+    assert len(given) > 1000
     prepared = prepare_rows(iter(given))
     entries, units = one_at_a_time(given)
     packed = prepared.packed

@@ -77,6 +77,9 @@ FIELDS = ("suite", "classname", "name", "status", "duration", "file", "attempts"
 Row = tuple[str, str, str, str, float, str | None, int, bool]
 #: the same fields as columns: one tuple of values per field, for a chunk of results
 Columns = tuple[tuple[Any, ...], ...]
+#: a suite and classname hashed (`Identities.prefix`); a unit of time: (suite, F|C, file or classname)
+Prefix = tuple[bytes, str, str]
+Unit = tuple[str, str, str]
 
 
 def prepare(results: Iterable[ResultLike] | RunResults) -> RunResults:
@@ -130,15 +133,13 @@ def _prepare(chunks: Iterable[Columns]) -> RunResults:
     flaky = 0
     units: dict[tuple[str, str, str], float] = {}
     identities = Identities()
-    prefixes: dict[tuple[str, str], tuple[bytes, str, str]] = {}
+    prefixes: dict[str, dict[str, Prefix]] = {}  #: suite → classname → its prefix
+    file_units: dict[str, dict[str, Unit]] = {}  #: stored suite → stored file → its unit
     files: dict[str | None, str] = {None: "", "": ""}
     status_codes = STATUS_CODE
     for suites, classnames, raw_names, statuses, raw_seconds, raw_files, attempts, flakies in chunks:
         size = len(suites)
-        pairs = list(zip(suites, classnames, strict=True))
-        for pair in set(pairs).difference(prefixes):
-            prefixes[pair] = identities.prefix(*pair)
-        prefix = list(map(prefixes.__getitem__, pairs))
+        prefix = _prefixes(identities, prefixes, suites, classnames)
         joined = "".join(raw_names)
         clean: Sequence[str] = raw_names
         if not (joined.isascii() and joined.isprintable()):
@@ -165,15 +166,48 @@ def _prepare(chunks: Iterable[Columns]) -> RunResults:
             s if type(s) is float and 0 < s < MAX_SECONDS else duration_ms(s) / 1000 for s in raw_seconds
         ]
         get = units.get
-        for unit, spent in zip(
-            [(p[1], "F", f) if f else (p[1], "C", p[2]) for p, f in zip(prefix, stored, strict=True)],
-            seconds,
-            strict=True,
-        ):
-            units[unit] = get(unit, 0.0) + spent
+        for unit, spent in zip(_units(file_units, suites, prefix, stored), seconds, strict=True):
+            units[unit] = get(unit, 0.0) + spent  # in order: the same float sums as one by one
         times += [int(s * 1000 + 0.5) for s in seconds]
     packed = Packed.sorted(keys, codes, times)
     return RunResults(packed, (counts[0], counts[1], counts[2], counts[3]), flaky, units, keys, names)
+
+
+def _prefixes(
+    identities: Identities,
+    memo: dict[str, dict[str, Prefix]],
+    suites: Sequence[str],
+    classnames: Sequence[str],
+) -> list[Prefix]:
+    """Each result's hashed prefix; a chunk of one suite (a `CaseStore`'s) is looked up by classname alone."""
+    if suites.count(suites[0]) == len(suites):
+        suite = suites[0]
+        known = memo.setdefault(suite, {})
+        for classname in set(classnames).difference(known):
+            known[classname] = identities.prefix(suite, classname)
+        return list(map(known.__getitem__, classnames))
+    for suite, classname in set(zip(suites, classnames, strict=True)):
+        known = memo.setdefault(suite, {})
+        if classname not in known:
+            known[classname] = identities.prefix(suite, classname)
+    return [memo[suite][classname] for suite, classname in zip(suites, classnames, strict=True)]
+
+
+def _units(
+    memo: dict[str, dict[str, Unit]], suites: Sequence[str], prefix: list[Prefix], stored: list[str]
+) -> list[Unit]:
+    """Each result's unit: (suite, "F", its file), or (suite, "C", its classname) when it has no file.
+
+    A chunk of one suite whose results all name a file (the usual case) maps its files
+    through `memo`, without building a tuple per result.
+    """
+    if suites.count(suites[0]) == len(suites) and "" not in stored:
+        suite = prefix[0][1]
+        known = memo.setdefault(suite, {})
+        for file in set(stored).difference(known):
+            known[file] = (suite, "F", file)
+        return list(map(known.__getitem__, stored))
+    return [(p[1], "F", f) if f else (p[1], "C", p[2]) for p, f in zip(prefix, stored, strict=True)]
 
 
 @dataclass(frozen=True, slots=True)
