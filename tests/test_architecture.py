@@ -99,6 +99,7 @@ LAYERS: dict[int, tuple[str, ...]] = {
         "qaagent.evidence.manifest",
         "qaagent.evidence.not_kept",
         "qaagent.evidence.records",
+        "qaagent.evidence.sections",
         "qaagent.evidence.read",
         "qaagent.evidence.verify",
         "qaagent.evidence.bundle",
