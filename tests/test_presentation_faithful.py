@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import dataclasses
 import io
-import json
 from pathlib import Path
 
 import pytest
 from conftest import ProjectFactory, run_qaagent
-from helpers import case, run_of, suite
+from helpers import case, manifest_of, run_of, suite
 
 from qaagent.evidence.bundle import Bundle
 from qaagent.evidence.read import iter_records, read_manifest
@@ -67,7 +66,7 @@ def test_outcome_is_kept_in_tests_jsonl(tmp_path: Path) -> None:
     bundle.finish(run, summary_markdown="", fail_on=("failed", "error"))
     records = list(iter_records(bundle.dir))
     assert [r.outcome for r in records] == [None, "xfail", "xpass", None]
-    manifest = json.loads((bundle.dir / "manifest.json").read_text(encoding="utf-8"))
+    manifest = manifest_of(bundle.dir)
     assert manifest["totals"]["xfailed"] == 1
     assert manifest["totals"]["xpassed"] == 1
     page = write_report(bundle.dir).read_text(encoding="utf-8")
