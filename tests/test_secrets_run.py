@@ -234,3 +234,50 @@ def test_every_text_file_kept_is_redacted_whatever_its_name(qa_project: ProjectF
     for path in kept:
         if path.suffix not in (".bin", ".dump") and "windows" not in path.name:
             assert_clean(path.read_text(encoding="utf-8"), path.name)
+
+
+WRITE_BESIDE = """
+import os, pathlib, zipfile
+secret = os.environ["MY_API_TOKEN"]
+junit = pathlib.Path(os.environ["QAAGENT_JUNIT_DIR"]).resolve()
+bundle = next(p for p in junit.parents if (p / "manifest.json").is_file())  # the run's evidence folder
+(bundle / "extra.txt").write_text("key=" + secret + "\\n")
+(bundle / "other").mkdir()
+(bundle / "other" / "x.log").write_text("token " + secret + "\\n")
+with zipfile.ZipFile(bundle / "other" / "trace.zip", "w", zipfile.ZIP_STORED) as z:
+    z.writestr("trace.network", "Authorization: Bearer " + secret)
+os.symlink("/etc/hostname", bundle / "other" / "link")
+os.mkfifo(bundle / "fifo")
+"""
+
+
+@pytest.mark.slow
+def test_a_file_a_suite_writes_beside_its_folder_gets_the_same_treatment(qa_project: ProjectFactory) -> None:
+    # issue 12, fourth review: only `suites/<name>/` was redacted and cleaned at the end
+    argv = [PY, "write_beside.py"]
+    root = qa_project(
+        {
+            "write_beside.py": WRITE_BESIDE,
+            ".qaagent.yaml": f"tests:\n  beside: {{runner: command, command: {json.dumps(argv)}}}\n",
+        }
+    )
+    result = run_qaagent("run-all", "--quiet", cwd=root, env={"MY_API_TOKEN": SECRET})
+    assert result.returncode == 0, result.stdout + result.stderr
+    bundle = latest_bundle(root)
+    assert (bundle / "extra.txt").read_text(encoding="utf-8") == "key=***\n"
+    assert (bundle / "other" / "x.log").read_text(encoding="utf-8") == "token ***\n"
+    for path in bundle.rglob("*"):
+        if path.is_file() and not path.is_symlink():
+            _clean_bytes(path.read_bytes(), path.name)
+    assert not (bundle / "other" / "trace.zip").exists()
+    assert not (bundle / "other" / "link").is_symlink()
+    assert not (bundle / "fifo").exists()
+    manifest = json.loads((bundle / "manifest.json").read_text(encoding="utf-8"))
+    assert {item["path"]: item["why"] for item in manifest["not_kept"]} == {
+        "fifo": "not kept (FIFO)",
+        "other/link": "not kept (symlink to /etc/hostname)",
+        "other/trace.zip": "not kept (zip archive: cannot be redacted; reports.keep_unredactable: true keeps it)",
+    }
+    assert {"extra.txt", "other/x.log"} <= {item["path"] for item in manifest["files"]}
+    verify = run_qaagent("verify", str(bundle), cwd=root)
+    assert verify.returncode == 0, verify.stdout + verify.stderr
