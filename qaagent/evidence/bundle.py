@@ -255,22 +255,8 @@ class Bundle:
     def _clean(
         self, folder: Path, *, kept: AbstractSet[Path], unredacted: AbstractSet[Path], keep: bool
     ) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
-        """The one treatment of files qaagent did not write itself, under `folder` (resolved, in the bundle).
-
-        Links, FIFOs, devices and sockets set aside; files no scan can redact removed unless
-        `keep` (never those in `kept`); every other regular file redacted but those in
-        `unredacted` (resolved paths). Returns the `not_kept` entries: set aside, and removed.
-        """
-        inside = self.dir.resolve()
-        base = folder.relative_to(inside).as_posix()
-        prefix = "" if base == "." else f"{base}/"
-        early = [{"path": f"{prefix}{e['path']}", "why": e["why"]} for e in not_kept.set_aside(folder)]
-        dropped = [] if keep else not_kept.set_aside_unredactable(self.dir, kept, folder)
-        for path in sorted(folder.rglob("*")):
-            if path.is_file() and not path.is_symlink() and path.resolve() not in unredacted:
-                with contextlib.suppress(OSError):
-                    _redact_file(path, self.redactor)
-        return early, dropped
+        """`clean` under `folder` (resolved, in this bundle) with this bundle's redactor."""
+        return clean(self.dir, folder, self.redactor, kept=kept, unredacted=unredacted, keep=keep)
 
     def _fold_read_junit(self, run: RunResult) -> dict[tuple[str, int], list[dict[str, Any]]]:
         """Remove the suites' own JUnit files that were read completely; their digests per attempt.
@@ -401,6 +387,62 @@ class Finished:
 
     missing: tuple[tuple[str, str], ...] = ()
     junit_copy_error: OSError | None = None
+
+
+def clean(
+    bundle_dir: Path,
+    folder: Path,
+    redactor: Redactor,
+    *,
+    kept: AbstractSet[Path],
+    unredacted: AbstractSet[Path],
+    keep: bool,
+) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
+    """The one treatment of files qaagent did not write itself, under `folder` (resolved, in the bundle).
+
+    Links, FIFOs, devices and sockets set aside; files no scan can redact removed unless
+    `keep` (never those in `kept`); every other regular file redacted but those in
+    `unredacted` (resolved paths). Returns the `not_kept` entries: set aside, and removed.
+    Used as a suite ends (`Bundle.seal`), at the run's end (`Bundle.finish`) and by the
+    action's post step on a bundle a killed run left (`seal_abandoned`).
+    """
+    base = folder.relative_to(bundle_dir.resolve()).as_posix()
+    prefix = "" if base == "." else f"{base}/"
+    early = [{"path": f"{prefix}{e['path']}", "why": e["why"]} for e in not_kept.set_aside(folder)]
+    dropped = [] if keep else not_kept.set_aside_unredactable(bundle_dir, kept, folder)
+    for path in sorted(folder.rglob("*")):
+        if path.is_file() and not path.is_symlink() and path.resolve() not in unredacted:
+            with contextlib.suppress(OSError):
+                _redact_file(path, redactor)
+    return early, dropped
+
+
+def seal_abandoned(bundle_dir: Path, redactor: Redactor) -> int | None:
+    """Clean a bundle whose run was killed before `Bundle.finish` (its manifest says `running`).
+
+    Every file but the manifest gets `clean` (what a suite still running left raw: its JUnit
+    file, artifacts, files its tool wrote), with the run's own `keep_unredactable`; what was
+    set aside joins the manifest's `not_kept`, which keeps saying `running` (`verify`:
+    incomplete). Returns how many entries `not_kept` gained, or None when the bundle was
+    finished (or is no bundle): then nothing is touched.
+    """
+    try:
+        opened = open_manifest(bundle_dir)
+    except BundleError:
+        return None
+    if opened.manifest.status != "running":
+        return None
+    inside = bundle_dir.resolve()
+    manifest = inside / MANIFEST
+    keep = opened.manifest.settings.get("keep_unredactable") is True
+    early, dropped = clean(inside, inside, redactor, kept={manifest}, unredacted={manifest}, keep=keep)
+    document = dict(opened.document)
+    previous = document.get("not_kept")
+    document["not_kept"] = [*(previous if isinstance(previous, list) else []), *early, *dropped]
+    atomic_write_text(
+        manifest, json.dumps(_jsonable(document, redactor), indent=2, ensure_ascii=False) + "\n"
+    )
+    return len(early) + len(dropped)
 
 
 def _being_written(writers: Sequence[CaseWriter]) -> list[Path]:

@@ -1,4 +1,12 @@
-"""The Docker action's post step: close a check run that a killed run left `in_progress`.
+"""The Docker action's post step: seal a bundle and close a check run that a killed run left open.
+
+The run saves where its evidence bundle is in `GITHUB_STATE` (`evidence_bundle`) as it
+creates it. If the run was killed before it finished the bundle (`kill -9`, an OOM kill),
+the post step gives every file in it the treatment the run's end would have given it
+(`evidence.bundle.seal_abandoned`: redacted with the same environment's secrets, links and
+unredactable files set aside), so the workspace holds no raw secret of the killed run. GitHub
+runs post steps after the job's other steps: an upload step later in the same job has run
+by then (README, Security).
 
 The run saves the id of the check run it opened in `GITHUB_STATE` (`check_run_id`);
 GitHub runs `post-entrypoint` (a new container of the same image) after the step,
@@ -17,12 +25,15 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Mapping
+from pathlib import Path
 from typing import TextIO
 
-from qaagent.github.commands import write_command
+from qaagent.github.commands import write_command, write_outputs
 
 #: the GITHUB_STATE name (`STATE_check_run_id` in the post step)
 CHECK_RUN_STATE = "check_run_id"
+#: the GITHUB_STATE name of the run's evidence bundle (`STATE_evidence_bundle`)
+BUNDLE_STATE = "evidence_bundle"
 #: seconds the post step may spend on GitHub
 BUDGET = 20.0
 #: what the check run says when the post step closed it
@@ -73,12 +84,52 @@ def close_abandoned_check(env: Mapping[str, str], out: TextIO) -> str:
     return "closed"
 
 
+def save_state(state_file: str, name: str, value: str, out: TextIO) -> None:
+    """Hand `name` = `value` to the action's post step (`GITHUB_STATE`; nothing without one)."""
+    if not state_file:
+        return
+    try:
+        write_outputs(Path(state_file), {name: value})
+    except OSError as exc:
+        write_command(out, "debug", f"qaagent: cannot write GITHUB_STATE: {exc.strerror or exc}")
+
+
+def seal_abandoned_bundle(env: Mapping[str, str], out: TextIO) -> str:
+    """Seal the run's bundle if the run left it unfinished; what was done, in a few words."""
+    raw = env.get(f"STATE_{BUNDLE_STATE}", "")
+    if not raw.strip():
+        return "no bundle was started"
+    from qaagent import redact  # noqa: PLC0415 - only when there is a bundle
+    from qaagent.errors import UsageError  # noqa: PLC0415
+    from qaagent.evidence.bundle import seal_abandoned  # noqa: PLC0415
+    from qaagent.paths import confine  # noqa: PLC0415
+
+    workspace = Path(env.get("GITHUB_WORKSPACE") or Path.cwd()).resolve()
+    try:  # the state file is the run's, but only a folder in the workspace is ever touched
+        folder = confine(raw, base=workspace, root=workspace, what="the saved evidence bundle")
+    except UsageError as exc:
+        _warn(out, f"qaagent post step: {exc.message}")
+        return "bad state"
+    token = env.get("INPUT_GITHUB-TOKEN") or env.get("INPUT_GITHUB_TOKEN") or ""
+    redactor = redact.Redactor.from_environ(env, extra=[token] if token else [])
+    changed = seal_abandoned(folder, redactor)
+    if changed is None:
+        return "the bundle was finished by the run"
+    _warn(
+        out,
+        "qaagent was stopped before it finished its evidence bundle: the post step redacted the files "
+        f"it left and set {changed} aside (the bundle stays incomplete)",
+    )
+    return "sealed"
+
+
 def _warn(out: TextIO, text: str) -> None:
     write_command(out, "warning", text, title="qaagent")
 
 
 def main() -> int:
     """`qaagent-post`: the Docker action's `post-entrypoint`. Always exit 0."""
+    seal_abandoned_bundle(os.environ, sys.stdout)
     close_abandoned_check(os.environ, sys.stdout)
     return 0
 

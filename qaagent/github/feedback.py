@@ -14,7 +14,7 @@ from typing import TextIO
 
 from qaagent.command_options import FeedbackOptions
 from qaagent.files import display_path
-from qaagent.github.closer import CHECK_RUN_STATE
+from qaagent.github.closer import CHECK_RUN_STATE, save_state
 from qaagent.github.commands import write_command, write_outputs
 from qaagent.github.context import GitHubContext
 from qaagent.github.publish import Published, SummaryRenderer, publish, start_check_run
@@ -166,12 +166,8 @@ class GitHubFeedback:
 
     def _save_check_id(self) -> None:
         """Tell the action's post step which check run is open (it closes it if this run is killed)."""
-        if self.check_id is None or not self.ctx.state:
-            return
-        try:
-            write_outputs(Path(self.ctx.state), {CHECK_RUN_STATE: str(self.check_id)})
-        except OSError as exc:
-            write_command(self.stream, "debug", f"qaagent: cannot write GITHUB_STATE: {exc.strerror or exc}")
+        if self.check_id is not None:
+            save_state(self.ctx.state, CHECK_RUN_STATE, str(self.check_id), self.stream)
 
     def _write(self, values: Mapping[str, str]) -> str | None:
         """Append step outputs through the one GITHUB_OUTPUT writer; a problem, or None."""
