@@ -13,7 +13,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -49,14 +49,8 @@ def post_step(world: ActionWorld, state: dict[str, str]) -> subprocess.Completed
     )
 
 
-@pytest.mark.slow
-def test_a_killed_run_leaves_no_check_in_progress(tmp_path: Path, api: GitHubServer) -> None:
-    world = ActionWorld(tmp_path, api.url)
-    (world.workspace / ".qaagent.yaml").write_text(HANGING, encoding="utf-8")
-    world.inputs["check-name"] = "qaagent"
-    state = world.files / "state"
-    state.touch()
-    world.env["GITHUB_STATE"] = str(state)
+def run_until_killed(world: ActionWorld, ready: Callable[[], bool]) -> None:
+    """Run the action's entrypoint until `ready()`, then SIGKILL its whole process group (the job is killed)."""
     proc = subprocess.Popen(
         [sys.executable, str(ENTRYPOINT)],
         cwd=world.workspace,
@@ -68,13 +62,24 @@ def test_a_killed_run_leaves_no_check_in_progress(tmp_path: Path, api: GitHubSer
     )
     try:
         deadline = time.monotonic() + 60
-        while "check_run_id" not in state.read_text(encoding="utf-8"):
+        while not ready():
             assert proc.poll() is None, "the run ended before it was killed"
-            assert time.monotonic() < deadline, "the run never saved its check run"
+            assert time.monotonic() < deadline, "the run never got to the moment"
             time.sleep(0.1)
     finally:
-        os.killpg(proc.pid, signal.SIGKILL)  # the job is killed: nothing of qaagent runs on
+        os.killpg(proc.pid, signal.SIGKILL)  # nothing of qaagent runs on
         proc.wait(timeout=30)
+
+
+@pytest.mark.slow
+def test_a_killed_run_leaves_no_check_in_progress(tmp_path: Path, api: GitHubServer) -> None:
+    world = ActionWorld(tmp_path, api.url)
+    (world.workspace / ".qaagent.yaml").write_text(HANGING, encoding="utf-8")
+    world.inputs["check-name"] = "qaagent"
+    state = world.files / "state"
+    state.touch()
+    world.env["GITHUB_STATE"] = str(state)
+    run_until_killed(world, lambda: "check_run_id" in state.read_text(encoding="utf-8"))
     saved = parse_outputs(state.read_text(encoding="utf-8"))
     check = api.check_runs[int(saved["check_run_id"])]
     assert check["status"] == "in_progress"
@@ -154,24 +159,7 @@ def test_a_killed_run_leaves_no_raw_secret_in_its_bundle_after_the_post_step(
     state = world.files / "state"
     state.touch()
     world.env["GITHUB_STATE"] = str(state)
-    proc = subprocess.Popen(
-        [sys.executable, str(ENTRYPOINT)],
-        cwd=world.workspace,
-        env=world.environment(),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while not (world.workspace / "leaked").exists():
-            assert proc.poll() is None, "the run ended before it was killed"
-            assert time.monotonic() < deadline, "the suite never wrote its files"
-            time.sleep(0.1)
-    finally:
-        os.killpg(proc.pid, signal.SIGKILL)  # an OOM kill: qaagent and its suite, at once
-        proc.wait(timeout=30)
+    run_until_killed(world, (world.workspace / "leaked").exists)  # an OOM kill: qaagent and its suite
     saved = parse_outputs(state.read_text(encoding="utf-8"))
     bundle = Path(saved["evidence_bundle"])
     assert bundle.is_relative_to(world.workspace.resolve())
