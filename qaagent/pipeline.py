@@ -205,7 +205,7 @@ def start_bundle(run: Run) -> None:
     run.bundle.keep_unredactable = plan.keep_unredactable
     # where the action's post step finds the bundle if this run is killed before it ends
     save_state(
-        os.environ.get("GITHUB_STATE", ""), BUNDLE_STATE, str(run.bundle.dir.resolve()), run.console.stream
+        os.environ.get("GITHUB_STATE", ""), {BUNDLE_STATE: str(run.bundle.dir.resolve())}, run.console.stream
     )
     console = run.console
     mode = f"parallel ({plan.workers} workers)" if plan.parallel else "sequential"
