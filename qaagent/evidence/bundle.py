@@ -434,7 +434,7 @@ def seal_abandoned(bundle_dir: Path, redactor: Redactor) -> int | None:
         return None
     inside = bundle_dir.resolve()
     manifest = inside / MANIFEST
-    keep = opened.manifest.settings.get("keep_unredactable") is True
+    keep = opened.manifest.settings.keep_unredactable is True
     early, dropped = clean(inside, inside, redactor, kept={manifest}, unredacted={manifest}, keep=keep)
     document = dict(opened.document)
     previous = document.get("not_kept")
