@@ -7,7 +7,6 @@ state the runner would pass it, against the fake GitHub API.
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -18,7 +17,7 @@ from pathlib import Path
 
 import pytest
 from github_server import GitHubServer
-from helpers import ENTRYPOINT, TOKEN, ActionWorld, parse_outputs
+from helpers import ENTRYPOINT, TOKEN, ActionWorld, manifest_of, parse_outputs
 
 from qaagent.github.api import GitHubClient
 
@@ -174,7 +173,7 @@ def test_a_killed_run_leaves_no_raw_secret_in_its_bundle_after_the_post_step(
     assert next(bundle.rglob("debug.txt")).read_text(encoding="utf-8") == "connecting with ***\n"
     assert "key=***" in next(bundle.rglob("r.xml")).read_text(encoding="utf-8")
     assert not list(bundle.rglob("trace.zip"))
-    manifest = json.loads((bundle / "manifest.json").read_text(encoding="utf-8"))
+    manifest = manifest_of(bundle)
     assert manifest["status"] == "running"  # still incomplete: verify says so
     assert [Path(e["path"]).name for e in manifest["not_kept"]] == ["trace.zip"]
     assert "the post step redacted the files it left" in done.stdout

@@ -289,7 +289,7 @@ def test_a_file_a_suite_writes_beside_its_folder_gets_the_same_treatment(qa_proj
     assert not (bundle / "other" / "trace.zip").exists()
     assert not (bundle / "other" / "link").is_symlink()
     assert not (bundle / "fifo").exists()
-    manifest = json.loads((bundle / "manifest.json").read_text(encoding="utf-8"))
+    manifest = manifest_of(bundle)
     assert {item["path"]: item["why"] for item in manifest["not_kept"]} == {
         "fifo": "not kept (FIFO)",
         "other/link": "not kept (symlink to /etc/hostname)",
