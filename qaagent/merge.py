@@ -19,7 +19,7 @@ file of the bundle with its sha256, so it pins the whole bundle).
 from __future__ import annotations
 
 import shutil
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,6 +29,7 @@ from qaagent import options
 from qaagent.errors import UsageError
 from qaagent.evidence.bundle import Bundle, make_run_id
 from qaagent.evidence.read import MANIFEST, SuiteEntry, read_manifest
+from qaagent.evidence.sections import ShardLayout
 from qaagent.evidence.verify import verify_bundle
 from qaagent.files import sha256_file
 from qaagent.rebuild import Duplicate, ShardBundle, ordered_cases, suite_result
@@ -147,9 +148,7 @@ def check_set(shards: Sequence[ShardBundle], *, allow_partial: bool) -> tuple[li
 
 
 def _split_sha(shard: ShardBundle) -> str | None:
-    layout = shard.layout
-    value = layout.get("split_sha256") if layout else None
-    return value if isinstance(value, str) else None
+    return shard.layout.split_sha256 if shard.layout else None
 
 
 # -- the merged run ------------------------------------------------------------------------------
@@ -161,24 +160,18 @@ def _suite_entries(shard: ShardBundle) -> dict[str, SuiteEntry]:
 
 def _suite_order(shards: Sequence[ShardBundle]) -> list[str]:
     layout = shards[0].layout
-    order = layout.get("suite_order") if layout else None
-    names = [str(n) for n in order] if isinstance(order, list) else []
-    if not names:
-        names = [str(n) for n in shards[0].settings.get("suite_order") or []]
+    names = list(layout.suite_order if layout else ()) or list(shards[0].settings.suite_order)
     extra = [n for s in shards for n in _suite_entries(s) if n not in names]
     return [*dict.fromkeys(extra), *names]
 
 
-def _gaps(layout: Mapping[str, Any] | None, missing: set[int]) -> dict[str, int]:
+def _gaps(layout: ShardLayout | None, missing: set[int]) -> dict[str, int]:
     """Per suite: how many units belonged to missing shards."""
     gaps: dict[str, int] = {}
-    suites = layout.get("suites") if layout else None
-    if not isinstance(suites, dict):
-        return gaps
-    for name, entries in suites.items():
-        count = sum(1 for e in entries if isinstance(e, dict) and e.get("shard") in missing)
+    for name, entries in (layout.suites if layout else {}).items():
+        count = sum(1 for e in entries if e.shard in missing)
         if count:
-            gaps[str(name)] = count
+            gaps[name] = count
     return gaps
 
 
@@ -206,7 +199,9 @@ def merge_bundles(
 
     first = shards[0]
     settings = {
-        k: v for k, v in first.settings.items() if k not in ("shard", "start_order", "start_order_reason")
+        k: v
+        for k, v in first.settings.recorded().items()
+        if k not in ("shard", "start_order", "start_order_reason")
     }
     settings["suite_order"] = list(order)
     settings["merge"] = {
@@ -311,10 +306,9 @@ def _copy_shard(shard: ShardBundle, base: Path) -> None:
         shutil.copyfile(source, destination, follow_symlinks=False)
 
 
-def _runner_of(layout: Mapping[str, Any] | None, name: str) -> str:
-    runners = layout.get("runners") if layout else None
-    runner = runners.get(name) if isinstance(runners, dict) else None
-    return runner if isinstance(runner, str) else "unknown"
+def _runner_of(layout: ShardLayout | None, name: str) -> str:
+    runner = layout.runners.get(name) if layout else None
+    return "unknown" if runner is None else runner
 
 
 def _shard_entry(shard: ShardBundle, base_rel: str) -> dict[str, Any]:

@@ -21,7 +21,7 @@ import os
 from pathlib import Path
 
 from qaagent.errors import UsageError
-from qaagent.text import CONTROL
+from qaagent.text import CONTROL, controls_shown
 
 #: how the reason `refusal` gives starts: the match resolves outside the root / its name is unsafe
 OUTSIDE = "outside the project"
@@ -82,6 +82,21 @@ def refusal(path: Path, *, root: Path) -> str | None:
     if problem == "outside":
         return f"{OUTSIDE}: it resolves to {resolved}, outside {root}"
     return None
+
+
+def shown(path: Path, root: Path) -> str:
+    """How the console, logs and error messages name a file: relative to `root` when inside it.
+
+    Lexically (links not followed: the name as it was matched), and with each control
+    character as a visible escape (`text.controls_shown`): a file named with a line break
+    cannot split a console line or forge one.
+    """
+    absolute = Path(os.path.abspath(path))  # noqa: PTH100 - lexical, as link_out
+    try:
+        text = absolute.relative_to(os.path.abspath(root)).as_posix()  # noqa: PTH100
+    except ValueError:
+        text = str(path)
+    return controls_shown(text)
 
 
 def link_out(path: Path, *, root: Path) -> Path | None:

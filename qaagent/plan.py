@@ -20,7 +20,7 @@ from qaagent.paths import confine
 from qaagent.process import child_environment
 from qaagent.profile import AppSettings, LoadedProfile, SuiteConfig
 from qaagent.run_result import FailOn
-from qaagent.runners.names import RunnerName
+from qaagent.runners.names import PROFILE_RULES, RunnerName
 
 
 @dataclass(frozen=True)
@@ -337,7 +337,7 @@ def describe(plan: Plan) -> list[str]:
     lines.append("suites (suite_order):")
     for index, suite in enumerate(plan.suites, 1):
         where = _rel(suite.path, plan.repo_root) if suite.path else " ".join(suite.config.command or ())
-        if suite.runner == "report":
+        if not PROFILE_RULES[suite.runner].runs_command:
             where = f"reads {suite.config.result_key}"
         split = "" if suite.split == "off" else f", split {suite.split}"
         lines.append(

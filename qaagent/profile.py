@@ -40,10 +40,8 @@ from qaagent.options import (
     split_setting,
 )
 from qaagent.run_result import FailOn
-from qaagent.runners.names import DEFAULT_RUNNERS, RUNNERS, RunnerName
+from qaagent.runners.names import DEFAULT_RUNNERS, PROFILE_RULES, RUNNERS, RunnerName
 
-#: the runners that read result files named by `files:` (the others write and find their own)
-RESULT_FILE_RUNNERS = ("command", "report")
 #: the name of the suite the `files:` input / `--files` builds when there is no profile
 FILES_SUITE = "results"
 
@@ -250,11 +248,12 @@ class SuiteConfig(_Model):
         return f"files: {', '.join(self.result_globs)}"
 
 
-def _check_result_files(name: str, runner: str, suite: SuiteConfig) -> None:
-    """`files`/`format` belong to the suites that read result files; a report suite needs them."""
-    if runner == "report":
+def _check_result_files(name: str, runner: RunnerName, suite: SuiteConfig) -> None:
+    """`files`/`format` belong to the suites that read result files; a suite that runs nothing needs them."""
+    rules = PROFILE_RULES[runner]
+    if not rules.runs_command:
         if suite.files is None:
-            msg = f"suite {name!r} uses the report runner and needs `files:` (globs of result files)"
+            msg = f"suite {name!r} uses the {runner} runner and needs `files:` (globs of result files)"
             raise ValueError(msg)
         given_keys = (
             ("command", suite.command),
@@ -265,11 +264,12 @@ def _check_result_files(name: str, runner: str, suite: SuiteConfig) -> None:
         )
         for key, given in given_keys:
             if given:
-                msg = f"suite {name!r} uses the report runner, which runs nothing: `{key}` does not apply"
+                msg = f"suite {name!r} uses the {runner} runner, which runs nothing: `{key}` does not apply"
                 raise ValueError(msg)
-    elif runner not in RESULT_FILE_RUNNERS and (suite.files is not None or suite.format is not None):
+    elif not rules.reads_result_files and (suite.files is not None or suite.format is not None):
+        readers = " and ".join(n for n in RUNNERS if PROFILE_RULES[n].reads_result_files)
         msg = (
-            f"suite {name!r}: `files` and `format` are for command and report suites "
+            f"suite {name!r}: `files` and `format` are for {readers} suites "
             f"({runner} writes and finds its own JUnit)"
         )
         raise ValueError(msg)
@@ -323,8 +323,8 @@ class Profile(_Model):
             if runner is None:
                 msg = f"suite {name!r} needs `runner:` (one of {', '.join(RUNNERS)})"
                 raise ValueError(msg)
-            if runner == "command" and not suite.command:
-                msg = f"suite {name!r} uses the command runner and needs `command:`"
+            if PROFILE_RULES[runner].needs_command and not suite.command:
+                msg = f"suite {name!r} uses the {runner} runner and needs `command:`"
                 raise ValueError(msg)
             _check_result_files(name, runner, suite)
         if self.run.suite_order is not None:

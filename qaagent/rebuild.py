@@ -13,7 +13,7 @@ suite's command is the one an unsharded run runs (the runner rebuilds it:
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -21,6 +21,7 @@ from typing import Any, Literal
 from qaagent.attempts import Attempt
 from qaagent.errors import JUnitError, UsageError
 from qaagent.evidence.read import AttemptEntry, Manifest, SuiteEntry, iter_records, safe_relative
+from qaagent.evidence.sections import Settings, ShardLayout
 from qaagent.junit.read import iter_junit_cases
 from qaagent.results import CaseStore, SuiteResult, TestCase
 from qaagent.retries import SUITE_ERROR_TYPE
@@ -58,12 +59,12 @@ class ShardBundle:
         return f"{self.index}/{self.total} (run {self.run_id})"
 
     @property
-    def settings(self) -> dict[str, Any]:
+    def settings(self) -> Settings:
         """The shard's effective settings."""
         return self.manifest.settings
 
     @property
-    def layout(self) -> dict[str, Any] | None:
+    def layout(self) -> ShardLayout | None:
         """The recorded split (None for an unsharded bundle)."""
         return self.manifest.layout
 
@@ -109,32 +110,20 @@ def unsharded_command(
     files (a retry, an indivisible suite) only has its bundle folder replaced.
     """
     argv = [str(part) for part in command]
-    evidence = shard.settings.get("evidence_dir")
-    if isinstance(evidence, str) and evidence:
+    evidence = shard.settings.evidence_dir
+    if evidence:
         old = str(Path(evidence) / shard.run_id)
         argv = [part.replace(old, str(bundle_dir)) for part in argv]
     layout = shard.layout
-    entries = (
-        layout.get("suites", {}).get(suite) if layout and isinstance(layout.get("suites"), dict) else None
-    )
-    suites = shard.settings.get("suites")
-    info = suites.get(suite) if isinstance(suites, dict) else None
-    if not isinstance(entries, list) or not isinstance(info, dict):
+    info = shard.settings.suites.get(suite)
+    if layout is None or suite not in layout.suites or info is None:
         return tuple(argv)
-    mine = [
-        str(e["path"])
-        for e in entries
-        if isinstance(e, dict) and e.get("shard") == shard.index and e.get("path")
-    ]
-    runner = runner_class(info.get("runner"))
-    path = info.get("path")
-    workdir = info.get("working_directory")
-    if not mine or runner is None or not isinstance(workdir, str):
+    mine = [e.path for e in layout.units_of(suite) if e.shard == shard.index and e.path]
+    runner = runner_class(info.runner)
+    if not mine or runner is None or info.working_directory is None:
         return tuple(argv)
     # Only the runner knows what its filter for a test file looks like.
-    return runner.whole_suite_command(
-        argv, mine, path=path if isinstance(path, str) else None, working_directory=workdir
-    )
+    return runner.whole_suite_command(argv, mine, path=info.path, working_directory=info.working_directory)
 
 
 def merge_attempts(
@@ -188,13 +177,13 @@ def _as_is(_shard: ShardBundle, argv: Sequence[str]) -> tuple[str, ...]:
     return tuple(argv)
 
 
-def _order_key_factory(layout: Mapping[str, Any] | None, suite: str, shard_index: int) -> Any:
+def _order_key_factory(layout: ShardLayout | None, suite: str, shard_index: int) -> Any:
     """A function case -> sort key placing the case by its unit (carrying the last key over)."""
-    entries = (layout or {}).get("suites", {}).get(suite) if layout else None
-    if not isinstance(entries, list) or not entries:
+    entries = layout.units_of(suite) if layout else ()
+    if not entries:
         return lambda _case: 0
-    index = unit_index(entries)
-    own = [i for i, e in enumerate(entries) if e.get("shard") == shard_index]
+    index = unit_index([e.keys for e in entries])
+    own = [i for i, e in enumerate(entries) if e.shard == shard_index]
     last = [min(own, default=0)]
 
     def key(case: TestCase) -> int:
@@ -216,7 +205,7 @@ class Duplicate:
 
 
 def ordered_cases(
-    shards: Sequence[ShardBundle], layout: Mapping[str, Any] | None, order: list[str], base_rel: str
+    shards: Sequence[ShardBundle], layout: ShardLayout | None, order: list[str], base_rel: str
 ) -> tuple[dict[str, list[TestCase]], list[Duplicate]]:
     """Each suite's cases of all shards, in the order an unsharded run reports them, and the duplicates.
 

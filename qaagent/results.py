@@ -148,6 +148,17 @@ class Counts:
         parts = [f"{n} {label}" for n, label in ((self.xfailed, "xfailed"), (self.xpassed, "xpassed")) if n]
         return "".join(f", {part}" for part in parts)
 
+    def summary_text(self) -> str:
+        """`3 passed, 1 failed, 0 errors, 2 skipped, 1 xfailed, 0 flaky`: how every summary counts.
+
+        xfail/xpass apart, as pytest says; the console's lines, the summary annotation and
+        the check run's title all use this one text.
+        """
+        return (
+            f"{self.shown_passed} passed, {self.failed} failed, {self.errors} errors, "
+            f"{self.shown_skipped} skipped{self.outcome_text()}, {self.flaky} flaky"
+        )
+
 
 #: all fields of a TestCase, in declaration order (the order `TestCase(*values)` expects)
 _case_fields = operator.attrgetter(*(f.name for f in fields(TestCase)))

@@ -19,12 +19,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from qaagent import paths
 from qaagent.attempts import Attempt, Batch, IgnoredFile
 from qaagent.console import Console
 from qaagent.files import copy_regular
 from qaagent.formats.read import iter_result_files
 from qaagent.process import ProcessOutcome, run_process
-from qaagent.report.console import counts_text
 from qaagent.results import CaseStore, SuiteResult, TestCase
 from qaagent.retries import (
     FAILING,
@@ -36,8 +36,9 @@ from qaagent.retries import (
     synthetic_case,
     with_cause,
 )
-from qaagent.runners.base import Runner
+from qaagent.runners.base import ResultFiles, Runner
 from qaagent.runners.command import STALE
+from qaagent.text import controls_shown
 
 #: the error cases standing for an attempt's problem: (reason, tail of the log, what it reported)
 ProblemCases = Callable[[str, str, CaseStore], list[TestCase]]
@@ -46,11 +47,8 @@ _NAMED = 5
 
 
 def _shown(path: Path, root: Path) -> str:
-    """A path as the console and logs show it: relative to the repository when inside it."""
-    try:
-        return path.relative_to(root).as_posix()
-    except ValueError:
-        return str(path)
+    """A path as the console and logs show it: `paths.shown` (relative, control characters escaped)."""
+    return paths.shown(path, root)
 
 
 class Limits(Protocol):
@@ -253,7 +251,7 @@ class SuiteRun:
         junit_files = collected.files
         store = CaseStore()
         unread: list[Path] = []
-        bad = self._read_cases(runner, junit_files, store, attempt_dir, unread)
+        bad = self._read_cases(runner, collected, store, attempt_dir, unread)
         if not runner.runs_command:  # a report suite: its attempt is the reading
             outcome = ProcessOutcome(
                 0, timed_out=False, cancelled=False, started_at=began, duration=time.time() - began, tail=""
@@ -342,12 +340,12 @@ class SuiteRun:
                 log.writelines(line + "\n" for line in lines)
 
     def _read_cases(
-        self, runner: Runner, files: Sequence[Path], store: CaseStore, attempt_dir: Path, unread: list[Path]
+        self, runner: Runner, files: ResultFiles, store: CaseStore, attempt_dir: Path, unread: list[Path]
     ) -> list[str]:
         problems: list[str] = []
         result_format = runner.result_format  # runner hook: a command or report suite's `format:`
         cases = iter_result_files(
-            files,
+            files.files,
             format=result_format,
             suite=runner.suite.name,
             base_dir=runner.report_base_dir(attempt_dir),  # runner hook: Playwright's testDir
@@ -355,6 +353,7 @@ class SuiteRun:
             problems=problems,
             zero_based_lines=runner.zero_based_lines,  # runner hook: pytest counts lines from 0
             unread=unread,
+            origins=files.origins(),  # a reason names the user's file, not its copy in the bundle
         )
         for case in cases:
             store.append(runner.finish_case(case, attempt_dir))  # runner hook: artifacts
@@ -391,7 +390,8 @@ class SuiteRun:
             try:
                 copy_regular(source, dest)  # never a FIFO or a device swapped in since it was matched
             except OSError as exc:
-                self.console.line(f"[{runner.suite.name}] could not keep artifact {rel}: {exc}")
+                shown = controls_shown(rel.as_posix())
+                self.console.line(f"[{runner.suite.name}] could not keep artifact {shown}: {exc}")
                 continue
             with contextlib.suppress(OSError):
                 shutil.copystat(source, dest)  # times and mode, as a copy kept them before
@@ -401,5 +401,5 @@ class SuiteRun:
     def summary_line(self, prefix: str, built: SuiteResult, extra: str = "") -> None:
         """``[unit] failed: 3 passed, 1 failed, … in 2.1 s`` (xfail/xpass apart, as in the summary)."""
         self.console.line(
-            f"[{prefix}] {built.status}: {counts_text(built.counts)} in {built.duration:.1f} s{extra}"
+            f"[{prefix}] {built.status}: {built.counts.summary_text()} in {built.duration:.1f} s{extra}"
         )

@@ -33,11 +33,23 @@ _FENCE = re.compile(r"(?m)^```")
 CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
-def _marker(match: re.Match[str]) -> str:
-    if match.group(1) is not None:
-        return ""
+def _escaped(match: re.Match[str]) -> str:
+    r"""The matched character as visible text: ``\x0a``, ``\u2028``."""
     code = ord(match.group(0))
     return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"  # noqa: PLR2004 - byte-sized code points
+
+
+def _marker(match: re.Match[str]) -> str:
+    return "" if match.group(1) is not None else _escaped(match)
+
+
+def controls_shown(text: str) -> str:
+    r"""`text` (a file's name, a path) with each `CONTROL` character as a visible escape (``\x0a``).
+
+    Every console line, log line and error message that names a file passes its name
+    through here, so a line break in a matched file's name cannot split the line.
+    """
+    return CONTROL.sub(_escaped, text)
 
 
 def clean_text(text: str) -> str:

@@ -129,19 +129,18 @@ def case_unit_key(classname: str, keys: Sequence[str]) -> bool:
 # -- cases back to their units ---------------------------------------------------------------------
 
 
-def unit_index(layout_units: Sequence[Mapping[str, object]]) -> dict[str, int]:
-    """Key -> position of a suite's units as recorded in a layout (first unit wins a shared key)."""
+def unit_index(keys_of_units: Sequence[Sequence[str]]) -> dict[str, int]:
+    """Key -> position of a suite's units, given each unit's keys (first unit wins a shared key)."""
     index: dict[str, int] = {}
-    for position, entry in enumerate(layout_units):
-        keys = entry.get("keys") or ()
-        for key in keys if isinstance(keys, list | tuple) else ():
-            index.setdefault(str(key), position)
+    for position, keys in enumerate(keys_of_units):
+        for key in keys:
+            index.setdefault(key, position)
     return index
 
 
 def key_index(units: Sequence[Unit]) -> dict[str, int]:
     """Key -> position of `units` (first unit wins a shared key)."""
-    return unit_index([{"keys": list(u.keys)} for u in units])
+    return unit_index([u.keys for u in units])
 
 
 def locate_unit(file: str | None, classname: str, index: Mapping[str, int]) -> int | None:

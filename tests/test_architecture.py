@@ -8,10 +8,13 @@ module, inside a function, or under `if TYPE_CHECKING:`.
 from __future__ import annotations
 
 import ast
+import itertools
 from pathlib import Path
 
 import pytest
 from helpers import ROOT
+
+from qaagent.runners.names import RUNNERS
 
 #: bottom (0) to top; a module may import modules of its own layer or below, never above
 LAYERS: dict[int, tuple[str, ...]] = {
@@ -99,6 +102,7 @@ LAYERS: dict[int, tuple[str, ...]] = {
         "qaagent.evidence.manifest",
         "qaagent.evidence.not_kept",
         "qaagent.evidence.records",
+        "qaagent.evidence.sections",
         "qaagent.evidence.read",
         "qaagent.evidence.verify",
         "qaagent.evidence.bundle",
@@ -290,3 +294,81 @@ def test_the_check_sees_a_violation(tmp_path: Path, where: str, statement: str) 
     name = module_name(source)
     graph = {name: imports_of(copy, set(modules), located=source) - {name}}
     assert any("qaagent.cli" in line for line in upward_imports(graph))
+
+
+# -- runner knowledge lives in runners/ ------------------------------------------------------------
+
+
+def _strings(node: ast.expr) -> list[str]:
+    """The string literals `node` is, or holds (a tuple, list or set of them)."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return [node.value]
+    if isinstance(node, ast.Tuple | ast.List | ast.Set):
+        return [text for element in node.elts for text in _strings(element)]
+    return []
+
+
+def runner_name_comparisons(source: str) -> list[str]:
+    """Where `source` compares something with a runner's name, or lists runner names, as a literal.
+
+    ``x == "report"``, ``x != "command"``, ``x in ("command", "report")`` and a tuple, list or
+    set made only of runner names count; ``"pytest" in table`` (a key looked up in a mapping,
+    a tool's own config table or a JUnit producer's name) does not.
+    """
+    found: list[str] = []
+    names = set(RUNNERS)
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Compare):
+            sides = [node.left, *node.comparators]
+            for op, (left, right) in zip(node.ops, itertools.pairwise(sides), strict=True):
+                if isinstance(op, ast.Eq | ast.NotEq | ast.Is | ast.IsNot):
+                    literals = [
+                        text
+                        for side in (left, right)
+                        if isinstance(side, ast.Constant)
+                        for text in _strings(side)
+                    ]
+                elif isinstance(op, ast.In | ast.NotIn):
+                    literals = _strings(right) if isinstance(right, ast.Tuple | ast.List | ast.Set) else []
+                else:
+                    literals = []
+                if names & set(literals):
+                    found.append(f"line {node.lineno}: {ast.unparse(node)}")
+        elif isinstance(node, ast.Tuple | ast.List | ast.Set) and node.elts:
+            literals = _strings(node)
+            if len(literals) == len(node.elts) and set(literals) <= names:
+                found.append(f"line {node.lineno}: {ast.unparse(node)}")
+    return found
+
+
+def test_no_runner_name_is_compared_outside_runners() -> None:
+    """A module outside runners/ asks the runner (a hook, `PROFILE_RULES`), never compares its name."""
+    found = [
+        f"{path.relative_to(ROOT)} {line}"
+        for name, path in sorted(sources().items())
+        if not (name == "qaagent.runners" or name.startswith("qaagent.runners."))
+        for line in runner_name_comparisons(path.read_text(encoding="utf-8"))
+    ]
+    assert found == [], "ask the runner through runners/ (a hook or PROFILE_RULES) instead"
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        'if suite.runner == "report":\n    pass',
+        'skip = "command" != kind',
+        'reads = runner in ("command", "report")',
+        'READERS = ("command", "report")',
+        'ok = runner not in ["pytest"]',
+    ],
+)
+def test_the_runner_name_check_sees_a_comparison(statement: str) -> None:
+    """The check fails on each way a module could switch on a runner's name."""
+    source = (ROOT / "qaagent/plan.py").read_text(encoding="utf-8")
+    assert runner_name_comparisons(source) == []
+    assert runner_name_comparisons(source + "\n" + statement + "\n") != []
+
+
+def test_the_runner_name_check_lets_a_key_lookup_pass() -> None:
+    """A tool's config table (`"pytest" in tool`) or other words are not a runner comparison."""
+    assert runner_name_comparisons('found = "pytest" in tool\nkind = x == "reports"\n') == []

@@ -34,10 +34,51 @@ def test_a_bundle_written_at_the_start_of_a_run_reads(tmp_path: Path) -> None:
 
 
 def test_unknown_fields_of_a_newer_qaagent_are_ignored(tmp_path: Path) -> None:
+    settings = {"new": 1, "suites": {"u": {"runner": "pytest", "future": 2}}, "shard": {"later": [1]}}
     manifest = read_manifest(
-        bundle_with(tmp_path, {**MINIMAL, "history": {"x": 1}, "suites": [{"name": "u", "new": 2}]})
+        bundle_with(
+            tmp_path,
+            {**MINIMAL, "history": {"x": 1}, "settings": settings, "suites": [{"name": "u", "new": 2}]},
+        )
     )
     assert manifest.suite("u") is not None
+    assert manifest.history is not None
+    assert manifest.history.groups == ()
+    assert manifest.settings.suites["u"].runner == "pytest"
+    assert manifest.layout is not None
+    assert manifest.layout.suites == {}
+    # what a merged manifest copies: the keys this version knows, as the bundle had them
+    assert manifest.settings.recorded() == {"suites": {"u": {"runner": "pytest"}}, "shard": {}}
+
+
+def test_settings_and_history_may_be_missing_and_are_typed_when_there(tmp_path: Path) -> None:
+    bare = read_manifest(bundle_with(tmp_path / "bare", MINIMAL))
+    assert bare.history is None
+    assert bare.settings.suites == {}
+    assert bare.settings.recorded() == {}
+    settings = {
+        "parallel": True,
+        "max_workers": 2,
+        "suites": {"u": {"runner": "pytest", "timeout": 1800, "retry_count": 1, "path": None}},
+        "app": None,
+        "shard": {"total": 2, "suites": {"u": [{"path": "t/a.py", "shard": 2, "keys": ["t/a.py"]}]}},
+        "split": {"workers": 2, "makespan": 1.5, "queue": [{"suite": "u", "batch": None, "estimate": 1.5}]},
+        "merge": {"total": 2, "shards": [{"run_id": "20240501_120000Z_shard-1of2", "duration": 3}]},
+    }
+    history = {"base_branch": "main", "base": None, "label": "main", "groups": [{"key": "new", "count": 3}]}
+    full = read_manifest(
+        bundle_with(tmp_path / "full", {**MINIMAL, "settings": settings, "history": history})
+    )
+    assert full.settings.suites["u"].timeout == 1800
+    assert full.layout is not None
+    assert full.layout.units_of("u")[0].shard == 2
+    assert full.layout.units_of("other") == ()
+    assert full.settings.merge is not None
+    assert full.settings.merge.shards[0].run_id == "20240501_120000Z_shard-1of2"
+    assert full.history is not None
+    assert full.history.groups[0].count == 3
+    # an int stays an int and the key order is this version's: a merge copies them unchanged
+    assert json.dumps(full.settings.recorded()) == json.dumps(settings)
 
 
 @pytest.mark.parametrize(
@@ -51,6 +92,22 @@ def test_unknown_fields_of_a_newer_qaagent_are_ignored(tmp_path: Path) -> None:
             "suites.0.attempts.0.number",
         ),
         ({**MINIMAL, "files": [{"path": "a", "sha256": "x"}]}, "files.0.size: Field required"),
+        # the typed `settings` (the plan's shape) and `history` (the base-branch comparison)
+        ({**MINIMAL, "settings": "all"}, "settings: Input should be"),
+        ({**MINIMAL, "settings": {"suites": {"u": {"timeout": "long"}}}}, "settings.suites.u.timeout"),
+        (
+            {**MINIMAL, "settings": {"shard": {"suites": {"u": [{"shard": "one"}]}}}},
+            "settings.shard.suites.u.0.shard",
+        ),
+        (
+            {**MINIMAL, "settings": {"split": {"queue": [{"batch": 1}]}}},
+            "settings.split.queue.0.suite: Field required",
+        ),
+        ({**MINIMAL, "settings": {"merge": {"shards": [{"run_id": 5}]}}}, "settings.merge.shards.0.run_id"),
+        ({**MINIMAL, "history": "x"}, "history: Input should be"),
+        ({**MINIMAL, "history": {"groups": "x"}}, "history.groups"),
+        ({**MINIMAL, "history": {"groups": [{"count": "many"}]}}, "history.groups.0.count"),
+        ({**MINIMAL, "history": {"groups": [{"tests": [{"id": ["x"]}]}]}}, "history.groups.0.tests.0.id"),
     ],
 )
 def test_a_malformed_manifest_is_refused_naming_the_field(
@@ -101,9 +158,11 @@ def test_a_broken_or_hostile_gzip_of_records_is_one_error(tmp_path: Path) -> Non
 @pytest.mark.slow
 def test_commands_that_read_a_bundle_refuse_a_malformed_one_in_one_line(tmp_path: Path) -> None:
     bundle = bundle_with(tmp_path, {**MINIMAL, "status": "success", "suites": "many"})
-    for command in (["report", str(bundle)], ["durations", str(bundle)]):
+    hostile = bundle_with(tmp_path / "hostile", {**MINIMAL, "status": "success", "history": {"groups": 7}})
+    for command in (["report", str(bundle)], ["durations", str(bundle)], ["report", str(hostile)]):
         result = run_qaagent(*command, cwd=tmp_path)
         assert result.returncode == 2, (command, result.stderr)
         lines = result.stderr.strip().splitlines()
         assert len(lines) == 1, result.stderr
-        assert "is not a qaagent evidence manifest (suites: " in lines[0]
+        assert "is not a qaagent evidence manifest (" in lines[0]
+        assert ("(history.groups: " if "hostile" in command[1] else "(suites: ") in lines[0]

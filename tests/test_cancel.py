@@ -22,7 +22,7 @@ from conftest import (
     unique_marker,
 )
 from github_server import Fault, GitHubServer
-from helpers import pull_request_event
+from helpers import manifest_of, pull_request_event
 
 PY = sys.executable
 
@@ -50,7 +50,7 @@ def cancel_and_check(
     assert proc.returncode == 130, rest
     assert elapsed < 5.0, f"took {elapsed:.1f} s from the first signal to exit"
     bundle = max((root / ".qaagent" / "evidence").iterdir())
-    assert json.loads((bundle / "manifest.json").read_text())["status"] == "cancelled"
+    assert manifest_of(bundle)["status"] == "cancelled"
     assert run_qaagent("verify", str(bundle), cwd=root).returncode == 0
     return rest
 
@@ -88,7 +88,7 @@ def test_signal_leaves_a_cancelled_bundle_that_verifies(
     rest = cancel_and_check(proc, sig, root, again=True)
     assert "still writing the evidence bundle" in rest
     bundle = max((root / ".qaagent" / "evidence").iterdir())
-    manifest = json.loads((bundle / "manifest.json").read_text())
+    manifest = manifest_of(bundle)
     names = [s["name"] for s in manifest["suites"]]
     assert names == ["fast", "slow", "slower", "never"]
     by_name = {s["name"]: s for s in manifest["suites"]}
@@ -179,7 +179,7 @@ def test_cancel_with_a_silent_github_api_still_exits_fast(qa_project: ProjectFac
         rest = cancel_and_check(proc, signal.SIGTERM, root)
     if when == "while creating the check run":
         assert "] started" not in rest  # no suite had started, and none did after the signal
-        manifest = json.loads((max((root / ".qaagent" / "evidence").iterdir()) / "manifest.json").read_text())
+        manifest = manifest_of(max((root / ".qaagent" / "evidence").iterdir()))
         assert manifest["not_run"] == ["fast", "slow", "slower", "never"]
     assert_no_process_left(marker)
 
@@ -292,7 +292,7 @@ def test_a_signal_while_publishing_stops_it_with_one_more_request(
     assert "the pull-request comment was not updated" in rest
     bundle = max((root / ".qaagent" / "evidence").iterdir())
     # the bundle was complete before publishing: it keeps the tests' verdict and verifies
-    assert json.loads((bundle / "manifest.json").read_text())["status"] == "failure"
+    assert manifest_of(bundle)["status"] == "failure"
     assert run_qaagent("verify", str(bundle), cwd=root).returncode == 0
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 from conftest import qaagent_environment
-from helpers import latest_bundle
+from helpers import latest_bundle, manifest_of
 
 #: bytes any one file may have in the limited run
 LIMIT = 256 * 1024
@@ -70,7 +70,7 @@ def test_reports_too_large_to_write_are_named_in_the_manifest(tmp_path: Path) ->
     assert "the evidence bundle's manifest lists them as missing" in last
     assert "cannot write junit.xml" in done.stdout  # the warning while writing
     bundle = latest_bundle(project)
-    manifest = json.loads((bundle / "manifest.json").read_text(encoding="utf-8"))
+    manifest = manifest_of(bundle)
     assert manifest["status"] == "success"
     assert manifest["totals"]["total"] == CASES
     missing = {m["path"]: m["reason"] for m in manifest["missing"]}

@@ -7,13 +7,12 @@ check run and a comment, exactly as for a profile's suites.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from github_server import GitHubServer
-from helpers import HEAD_SHA, TOKEN
+from helpers import HEAD_SHA, TOKEN, manifest_of
 from test_entrypoint import Action
 
 from qaagent.action import action_run
@@ -93,7 +92,7 @@ def test_files_input_publishes_everything_a_profile_run_does(action: Action, api
     assert int(outputs["total"]) > 2
     assert int(outputs["failed"]) >= 2  # the JUnit's and go's failures
     bundle = action.workspace / outputs["evidence-path"]
-    manifest = json.loads((bundle / "manifest.json").read_text(encoding="utf-8"))
+    manifest = manifest_of(bundle)
     assert [s["name"] for s in manifest["suites"]] == ["results"]
     assert manifest["suites"][0]["runner"] == "report"
     # annotations at the failing line of the test's file, as for a suite qaagent ran

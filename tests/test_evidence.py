@@ -352,7 +352,7 @@ def test_manifest_replaced_atomically_while_read(tmp_path: Path, clean_env: pyte
 
 def _killed(bundle: Bundle) -> Bundle:
     """A bundle left `running` by a process that is gone (a pid above Linux's PID_MAX_LIMIT)."""
-    manifest = json.loads(bundle.manifest_path.read_text(encoding="utf-8"))
+    manifest = manifest_of(bundle.dir)
     manifest["process"]["pid"] = 2**22 + 1
     bundle.manifest_path.write_text(json.dumps(manifest), encoding="utf-8")
     return bundle

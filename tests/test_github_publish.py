@@ -84,7 +84,7 @@ def test_full_publish(server: GitHubServer, ctx: GitHubContext, clock: FakeClock
     check = server.check_runs[check_id]
     assert check["status"] == "completed"
     assert check["conclusion"] == "failure"
-    assert check["output"]["title"] == "2 passed, 1 failed, 0 errors, 1 flaky, 0 skipped"
+    assert check["output"]["title"] == "2 passed, 1 failed, 0 errors, 0 skipped, 1 flaky"
     assert [(a["annotation_level"], a["start_line"]) for a in check["annotations"]] == [
         ("failure", 12),
         ("warning", 30),
@@ -95,6 +95,20 @@ def test_full_publish(server: GitHubServer, ctx: GitHubContext, clock: FakeClock
     assert head == marker("qaagent")
     assert re.fullmatch(r"<!-- qaagent-result:[0-9a-f]{20} failed -->", result)
     assert rest.startswith("## ❌ qaagent: failure")
+
+
+def test_the_check_run_title_counts_xfail_apart_as_the_summary_line_does(
+    server: GitHubServer, ctx: GitHubContext, clock: FakeClock
+) -> None:
+    xfail = dataclasses.replace(case("test_known_bug", "skipped", message="bug 12"), outcome="xfail")
+    xpass = dataclasses.replace(case("test_fixed_bug"), outcome="xpass")
+    run = run_of(suite("unit", [case("test_ok"), xfail, xpass, case("test_skip", "skipped")]))
+    go(run, ctx, server, clock, comment=False)
+    (check,) = server.check_runs.values()
+    # pytest's count: the xfailed test is not one of the skipped ones, the xpassed not a passed one
+    assert (
+        check["output"]["title"] == "1 passed, 0 failed, 0 errors, 1 skipped, 1 xfailed, 1 xpassed, 0 flaky"
+    )
 
 
 def test_comment_is_updated_in_place(server: GitHubServer, ctx: GitHubContext, clock: FakeClock) -> None:

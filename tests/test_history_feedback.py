@@ -14,10 +14,11 @@ from typing import Any
 import pytest
 from conftest import run_qaagent
 from github_server import GitHubServer
-from helpers import TOKEN
+from helpers import TOKEN, manifest_of
 from test_entrypoint import Action
 from test_html_report import page_data
 
+from qaagent.evidence.sections import History
 from qaagent.history.compare import Comparison, Entry
 from qaagent.history.model import TestId
 from qaagent.history.queries import RunInfo
@@ -98,7 +99,7 @@ def test_every_writer_shows_the_groups_against_the_base_branch(tmp_path: Path, a
     assert groups["still_failing"]["tests"][0]["note"].startswith(
         f"failed · failing on the base branch since {BASE_SHA[:12]}"
     )
-    manifest = json.loads((bundle / "manifest.json").read_text(encoding="utf-8"))
+    manifest = manifest_of(bundle)
     assert manifest["history"]["groups"][0]["tests"][0]["id"] == "unit::tests.test_shop::test_one"
     # qaagent report rebuilds the same page from the bundle alone
     before = page_data(html)
@@ -146,11 +147,11 @@ def test_hostile_test_ids_are_inert_in_markdown_and_html() -> None:
     assert "<script>" not in markdown
     assert "\n| cell" not in markdown
     assert "@team" not in markdown  # no mention
-    kept = html_groups({"history": document(found)})  # what report.html's data carries: text
+    kept = html_groups(History.model_validate(document(found)))  # what report.html's data carries: text
     assert kept is not None
     assert kept["groups"][0]["tests"][0]["id"].startswith("unit::c::<script>")
-    assert html_groups({"history": {"groups": "x"}}) is None
-    assert html_groups({"history": {"groups": [{"tests": [{"id": "x" * 10_000}]}]}}) == {
+    assert html_groups(None) is None
+    assert html_groups(History.model_validate({"groups": [{"tests": [{"id": "x" * 10_000}]}]})) == {
         "label": "",
         "groups": [{"key": "", "heading": "", "count": 1, "tests": [{"id": "x" * 300, "note": ""}]}],
     }

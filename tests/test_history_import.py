@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 from conftest import run_qaagent
-from helpers import records_text
+from helpers import manifest_of, records_text
 from test_shard_fixtures import build_project, git_commit, run_shard
 
 from qaagent.evidence.read import MAX_MANIFEST_BYTES
@@ -58,7 +58,7 @@ def test_a_whole_run_is_recorded_as_the_bundle_says(runs: dict[str, Path], tmp_p
     store = tmp_path / "h.sqlite"
     code, out = history(runs["root"], store, "import", str(runs["full"]))
     assert code == 0, out
-    manifest = json.loads((runs["full"] / "manifest.json").read_text())
+    manifest = manifest_of(runs["full"])
     records = records_text(runs["full"]).splitlines()
     assert f"recorded run {manifest['run_id']} ({len(records)} result(s))" in out
     code, again = history(runs["root"], store, "import", str(runs["full"]))
@@ -103,7 +103,7 @@ def test_shards_and_their_merge_count_once_in_either_order(
     project = opened.project_id(SCOPE)
     assert project is not None
     (info,) = window_runs(opened, project, branch=None, window=10)
-    merged = json.loads((runs["merged"] / "manifest.json").read_text())
+    merged = manifest_of(runs["merged"])
     assert info.kind == "merge"
     assert info.tests == merged["totals"]["total"]
     opened.close()
@@ -112,7 +112,7 @@ def test_shards_and_their_merge_count_once_in_either_order(
 def test_github_coordinates_come_from_the_manifest(runs: dict[str, Path], tmp_path: Path) -> None:
     bundle = tmp_path / "pr"
     shutil.copytree(runs["full"], bundle)
-    manifest = json.loads((bundle / "manifest.json").read_text())
+    manifest = manifest_of(bundle)
     manifest["git"] = {"sha": "abc123", "ref": "refs/pull/7/merge", "repository": "o/r"}
     manifest["ci"] = {"provider": "github-actions", "run_id": "4242", "run_attempt": "2"}
     manifest["environment"] = {
@@ -147,7 +147,7 @@ def test_hostile_bundles_are_one_line_each_and_the_good_ones_still_import(
     base = tmp_path / "bundles"
     base.mkdir()
     shutil.copytree(runs["full"], base / "good")
-    good = json.loads((base / "good" / "manifest.json").read_text())
+    good = manifest_of(base / "good")
     expected: dict[str, str] = {}
 
     def bad(name: str, reason: str, manifest: object = None, records: bytes | None = None) -> Path:
@@ -248,7 +248,7 @@ def test_commands_say_what_is_missing_in_one_line(runs: dict[str, Path], tmp_pat
     assert history(root, store, "import", str(runs["full"]))[0] == 0
     other = tmp_path / "other"
     shutil.copytree(runs["full"], other)
-    manifest = json.loads((other / "manifest.json").read_text())
+    manifest = manifest_of(other)
     (other / "manifest.json").write_text(json.dumps({**manifest, "project": "second"}))
     assert history(root, store, "import", str(other))[0] == 0
     code, out = history(root, store, "flaky")
@@ -305,7 +305,7 @@ def test_a_hostile_bundle_read_through_the_typed_reader(runs: dict[str, Path], t
     base = tmp_path / "typed"
     base.mkdir()
     shutil.copytree(runs["full"], base / "good")
-    good = json.loads((base / "good" / "manifest.json").read_text())
+    good = manifest_of(base / "good")
     huge = "b" * 200_000
     manifest = {
         **good,

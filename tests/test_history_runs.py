@@ -22,6 +22,7 @@ from urllib.parse import quote
 import pg_server
 import pytest
 from conftest import ProjectFactory, free_port, run_qaagent
+from helpers import manifest_of
 from history_support import locked
 from test_history_faults import read_only
 
@@ -68,7 +69,7 @@ def assert_complete_run(root: Path, done: subprocess.CompletedProcess[str]) -> N
     assert done.returncode == 1, done.stdout + done.stderr
     assert "Traceback" not in done.stdout + done.stderr
     bundle = bundles(root)[-1]
-    manifest = json.loads((bundle / "manifest.json").read_text(encoding="utf-8"))
+    manifest = manifest_of(bundle)
     assert manifest["status"] == "failure"
     assert manifest["totals"]["total"] == 3
     assert len(list(iter_records(bundle))) == 3

@@ -6,14 +6,13 @@ fails there; a pull-request run (GITHUB_BASE_REF=main) is then judged against it
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 from conftest import ProjectFactory, run_qaagent
 from github_server import GitHubServer
-from helpers import TOKEN
+from helpers import TOKEN, manifest_of
 from test_entrypoint import Action, assert_input_error
 
 from qaagent import options
@@ -45,9 +44,7 @@ def rerun(root: Path, failing: tuple[str, ...], *args: str, env: dict[str, str])
 
 
 def manifest(root: Path) -> dict[str, Any]:
-    newest = max((root / ".qaagent" / "evidence").iterdir())
-    loaded: dict[str, Any] = json.loads((newest / "manifest.json").read_text(encoding="utf-8"))
-    return loaded
+    return manifest_of(root)  # the newest bundle
 
 
 # -- fail_on: [new-failures] -----------------------------------------------------------------------

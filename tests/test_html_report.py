@@ -25,7 +25,7 @@ from typing import Any
 
 import pytest
 from conftest import ROOT, ProjectFactory, browser_problems, run_qaagent, skip_unless_ready
-from helpers import records_of
+from helpers import manifest_of, records_of
 
 import qaagent
 from qaagent.attempts import Attempt, Rerun
@@ -322,7 +322,7 @@ def test_write_report_updates_the_manifest_checksum(tmp_path: Path) -> None:
     assert verify_bundle(bundle) == [f"changed: {REPORT_NAME}"]
     write_report(bundle)
     assert verify_bundle(bundle) == []
-    manifest = json.loads((bundle / "manifest.json").read_text(encoding="utf-8"))
+    manifest = manifest_of(bundle)
     paths = [f["path"] for f in manifest["files"]]
     assert paths == sorted(paths)
     assert paths.count(REPORT_NAME) == 1
@@ -332,7 +332,7 @@ def test_the_page_reads_the_manifest_through_the_typed_bundle_reader(tmp_path: P
     bundle = api_bundle(tmp_path, {"unit": [case("ok")]})
     page_text = (bundle / REPORT_NAME).read_text(encoding="utf-8")
     assert f"<dt>qaagent</dt><dd>{qaagent.__version__}</dd>" in page_text  # the model's `tool`
-    manifest = json.loads((bundle / "manifest.json").read_text(encoding="utf-8"))
+    manifest = manifest_of(bundle)
     manifest["suites"][0]["attempts"] = "not a list"
     page = HtmlReport(StreamedFile(tmp_path / "page.html"))
     with pytest.raises(BundleError, match=r"suites\.0\.attempts"):  # the reader's message
@@ -466,7 +466,7 @@ def test_real_run_report_in_chromium(tmp_path: Path) -> None:
     assert done.returncode == 1, done.stdout + done.stderr
     bundle = only_bundle(project)
     assert run_qaagent("verify", str(bundle), cwd=project).returncode == 0
-    manifest = json.loads((bundle / "manifest.json").read_text(encoding="utf-8"))
+    manifest = manifest_of(bundle)
     records = records_of(bundle)
     assert {r["status"] for r in records} >= {"passed", "failed", "skipped"}
     assert any(r["flaky"] for r in records)

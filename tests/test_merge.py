@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from conftest import run_qaagent
-from helpers import records_text
+from helpers import manifest_of, records_text
 from test_shard_fixtures import build_project, git_commit, normalized_junit, run_shard
 
 from qaagent.evidence.read import AttemptEntry, Manifest
@@ -85,7 +85,7 @@ def test_merged_shards_equal_one_machine(
     assert _cases(merged) == _cases(full)
     assert any(flaky for *_, flaky in _cases(merged))  # flakyFailure survived the round trip
     assert run_qaagent("verify", str(merged), cwd=root).returncode == 0
-    manifest = json.loads((merged / "manifest.json").read_text(encoding="utf-8"))
+    manifest = manifest_of(merged)
     info = manifest["settings"]["merge"]
     assert [s["shard"] for s in info["shards"]] == [f"{i}/{total}" for i in range(1, total + 1)]
     for entry in info["shards"]:
@@ -98,6 +98,12 @@ def test_merged_shards_equal_one_machine(
         assert copied.is_file()  # the shard's own bundle is kept as evidence
     assert info["partial"] is False
     assert [s["name"] for s in manifest["suites"]] == ["unit", "behave", "lint"]
+    # the first shard's settings, read through the typed reader, are copied as the shard wrote them
+    first = manifest_of(merged / info["shards"][0]["path"])["settings"]
+    kept = {k: v for k, v in first.items() if k not in ("shard", "start_order", "start_order_reason")}
+    assert json.dumps({**kept, "suite_order": manifest["settings"]["suite_order"]}) == json.dumps(
+        {k: v for k, v in manifest["settings"].items() if k != "merge"}
+    )
 
 
 @pytest.fixture(scope="module")
@@ -139,12 +145,12 @@ def test_two_shards_with_one_run_id_merge_side_by_side(
     root, one, two = two_shards
     forged = tmp_path / "forged"
     shutil.copytree(two, forged)
-    manifest = json.loads((forged / "manifest.json").read_text(encoding="utf-8"))
-    first_id = json.loads((one / "manifest.json").read_text(encoding="utf-8"))["run_id"]
+    manifest = manifest_of(forged)
+    first_id = manifest_of(one)["run_id"]
     manifest["run_id"] = first_id
     (forged / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
     merged = _merge(root, one, forged, out="ev/same-id")
-    info = json.loads((merged / "manifest.json").read_text(encoding="utf-8"))
+    info = manifest_of(merged)
     assert info["status"] != "running"
     shards = info["settings"]["merge"]["shards"]
     assert [(s["run_id"], s["path"]) for s in shards] == [
@@ -192,7 +198,7 @@ def test_allow_partial_states_the_gap(two_shards: tuple[Path, Path, Path]) -> No
     root, one, _ = two_shards
     # the exit code is the verdict on the tests that are there; the gap is stated
     merged = _merge(root, one, out="ev/partial", extra=("--allow-partial",), codes=(0, 1))
-    manifest = json.loads((merged / "manifest.json").read_text(encoding="utf-8"))
+    manifest = manifest_of(merged)
     assert manifest["settings"]["merge"]["partial"] is True
     assert manifest["settings"]["merge"]["missing"] == ["2/2"]
     summary = (merged / "summary.md").read_text(encoding="utf-8")
@@ -215,9 +221,10 @@ def test_unsharded_command_for_each_runner(tmp_path: Path) -> None:
             "e2e": {"runner": "playwright", "working_directory": ".", "path": "e2e"},
         },
     }
-    shard = ShardBundle(
-        tmp_path, Manifest(run_id="20250101_000000Z_shard-1of2", status="success", settings=settings), 1, 2
+    manifest = Manifest.model_validate(
+        {"run_id": "20250101_000000Z_shard-1of2", "status": "success", "settings": settings}
     )
+    shard = ShardBundle(tmp_path, manifest, 1, 2)
     out = tmp_path / "merged"
     pytest_argv = [
         "py",

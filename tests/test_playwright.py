@@ -35,7 +35,7 @@ from conftest import (
     skip_unless_ready,
     unique_marker,
 )
-from helpers import records_text
+from helpers import manifest_of, records_text
 
 FIXTURE = ROOT / "tests" / "fixtures" / "playwright-project"
 DEMO_MODULES = ROOT / "examples" / "demo" / "e2e" / "node_modules"
@@ -141,7 +141,7 @@ def test_real_project_counts_flaky_location_artifacts(tmp_path: Path) -> None:
         for rel in record["artifacts"]:
             assert rel.startswith("suites/e2e/artifacts/"), rel
             assert (bundle / rel).is_file(), rel
-    manifest = json.loads((bundle / "manifest.json").read_text(encoding="utf-8"))
+    manifest = manifest_of(bundle)
     listed = {f["path"]: f["sha256"] for f in manifest["files"]}
     for rel in failed["artifacts"]:
         assert listed[rel] == hashlib.sha256((bundle / rel).read_bytes()).hexdigest()
@@ -240,7 +240,7 @@ def test_missing_chromium_is_a_suite_error_saying_what_to_install(tmp_path: Path
     assert "\n" not in record["message"]
     assert "Traceback" not in done.stderr
     # The suite itself says why, and a missing browser is not retried: it would fail the same way.
-    manifest = json.loads((bundle_of(project) / "manifest.json").read_text())
+    manifest = manifest_of(bundle_of(project))
     (entry,) = manifest["suites"]
     assert entry["error"] == record["message"]
     assert len(entry["attempts"]) == 1

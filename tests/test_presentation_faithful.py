@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import dataclasses
 import io
-import json
 from pathlib import Path
 
 import pytest
 from conftest import ProjectFactory, run_qaagent
-from helpers import case, run_of, suite
+from helpers import case, manifest_of, run_of, suite
 
 from qaagent.evidence.bundle import Bundle
 from qaagent.evidence.read import iter_records, read_manifest
@@ -23,7 +22,7 @@ from qaagent.report.from_bundle import write_report
 from qaagent.report.markdown import render_summary
 from qaagent.results import CaseStore, TestCase
 from qaagent.retries import exit_code_case, with_cause
-from qaagent.text import UNNAMED, cause_line
+from qaagent.text import CONTROL, UNNAMED, cause_line
 
 
 def outcomes_run() -> list[TestCase]:
@@ -67,7 +66,7 @@ def test_outcome_is_kept_in_tests_jsonl(tmp_path: Path) -> None:
     bundle.finish(run, summary_markdown="", fail_on=("failed", "error"))
     records = list(iter_records(bundle.dir))
     assert [r.outcome for r in records] == [None, "xfail", "xpass", None]
-    manifest = json.loads((bundle.dir / "manifest.json").read_text(encoding="utf-8"))
+    manifest = manifest_of(bundle.dir)
     assert manifest["totals"]["xfailed"] == 1
     assert manifest["totals"]["xpassed"] == 1
     page = write_report(bundle.dir).read_text(encoding="utf-8")
@@ -85,6 +84,40 @@ def test_the_console_names_the_class_where_names_repeat() -> None:
     assert "FAIL  unit › tests.test_tz.TestA › test_x  tests/test_x.py:10" in text
     assert "FAIL  unit › tests.test_tz.TestB › test_x  tests/test_x.py:20" in text
     assert "FAIL  unit › test_y  tests/test_x.py:30" in text  # a unique name stays short
+
+
+def test_the_class_is_shown_where_names_repeat_in_the_list_as_the_readme_says() -> None:
+    """The README's rule, word for word: within the listed failures, not against passing tests."""
+    readme = " ".join((Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8").split())
+    assert (
+        "The console's list of failures (and its list of flaky tests) names a test's class where two "
+        "tests in that list share a suite and a name (`unit › TestA › test_x`); a failure whose name "
+        "only a passing test shares is listed without its class, by its `file:line`."
+    ) in readme
+    tests = [
+        case("test_x", "failed", classname="tests.test_tz.TestA", line=10, message="a"),
+        case("test_x", classname="tests.test_tz.TestB", line=20),
+        case("test_f", flaky=True, classname="tests.test_tz.TestA", line=30),
+        case("test_f", flaky=True, classname="tests.test_tz.TestB", line=40),
+    ]
+    lines = summary_lines(run_of(suite("unit", tests)), fail_on=("failed",))
+    assert "  FAIL  unit › test_x  tests/test_x.py:10" in lines
+    assert "  FLAKY unit › tests.test_tz.TestA › test_f  tests/test_x.py:30" in lines
+    assert "  FLAKY unit › tests.test_tz.TestB › test_f  tests/test_x.py:40" in lines
+
+
+def test_a_file_or_name_with_a_line_break_stays_on_its_console_line() -> None:
+    """What a report says is hostile: its `file` or name cannot split (or forge) a summary line."""
+    forged = [
+        case("test_a", "failed", file="t/a\nFAIL  unit › forged  t/x.py", line=3, message="boom"),
+        case("test_b\rFAIL  unit › forged", "failed", message="bang"),
+        case("test_c", flaky=True, file="t/c\u2028.py"),
+    ]
+    lines = summary_lines(run_of(suite("unit", forged)), fail_on=("failed",))
+    assert "  FAIL  unit › test_a  t/a\\x0aFAIL  unit › forged  t/x.py:3" in lines
+    assert "  FAIL  unit › test_b\\x0dFAIL  unit › forged  tests/test_x.py:3" in lines
+    assert "  FLAKY unit › test_c  t/c\\u2028.py:3" in lines
+    assert not any(CONTROL.search(line) for line in lines)
 
 
 def test_a_test_without_a_name_gets_a_label_and_keeps_its_identity(tmp_path: Path) -> None:

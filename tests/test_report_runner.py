@@ -202,8 +202,8 @@ def test_files_publishes_without_a_profile(qa_project: ProjectFactory) -> None:
     # --format names it; a wrong one makes each file an error that names it
     wrong = run_qaagent("run-all", "--files", "out/*.jsonl", "--format", "trx", cwd=root)
     assert wrong.returncode == 1
-    assert "unreadable result file out/go.jsonl" not in wrong.stdout  # the copy in the bundle is read
-    assert "unreadable result file" in wrong.stdout
+    # the copy in the bundle is read; the line names the user's file
+    assert "unreadable result file out/go.jsonl: " in wrong.stdout
 
 
 @pytest.mark.parametrize(
@@ -352,3 +352,65 @@ def test_a_glob_that_matches_qaagents_own_outputs_leaves_them_out(qa_project: Pr
         again = run_qaagent("run-all", "--no-history", cwd=root)
         assert again.returncode == 0, again.stdout + again.stderr
         assert "SUCCESS: 1 tests" in again.stdout, again.stdout
+
+
+#: a broken file of each format, and what the format's reader says of it
+BROKEN = {
+    "junit": ("m.xml", '<testsuite name="s"><testcase name="a"'),
+    "trx": ("m.trx", '<TestRun xmlns="http://microsoft.com/schemas/VisualStudio/TeamTest/2010"><Results>'),
+    "nunit3": ("m-nunit.xml", '<test-run id="0"><test-suite'),
+    "xunit2": ("m-xunit.xml", "<assemblies><assembly"),
+    "go-test-json": ("m.jsonl", "not a JSON event\n"),
+    "tap": ("m.tap", "TAP version 13\n1..3\nok 1 - a\n"),
+    "cucumber-json": ("m-cucumber.json", '[{"name": "f", "elements": ['),
+    "mocha-json": ("m-mocha.json", '{"stats": {"tests": 1}, "tests": ['),
+}
+
+
+@pytest.mark.slow
+def test_a_reader_error_names_the_users_file_not_its_copy_in_the_bundle(qa_project: ProjectFactory) -> None:
+    """Every reader, a report suite and a command suite: the one line names `r/m.xml` as matched."""
+    suites: dict[str, dict[str, object]] = {
+        fmt: {"runner": "report", "files": f"r/{name}", "format": fmt} for fmt, (name, _) in BROKEN.items()
+    }
+    suites["auto"] = {"runner": "report", "files": "r/m.trx"}  # the format told from the content
+    write = "import pathlib; pathlib.Path('out').mkdir(exist_ok=True); pathlib.Path('out/c.xml').write_text('<testsuite')"
+    suites["cmd"] = {"runner": "command", "command": [PY, "-c", write], "files": "out/c.xml"}
+    files = {f"r/{name}": text for name, text in BROKEN.values()}
+    root = qa_project(
+        {
+            ".qaagent.yaml": "tests:\n" + "".join(f"  {n}: {json.dumps(s)}\n" for n, s in suites.items()),
+            **files,
+        }
+    )
+    result = run_qaagent("run-all", cwd=root)
+    assert result.returncode == 1, result.stdout + result.stderr
+    shown = [line.strip() for line in result.stdout.splitlines() if "unreadable" in line]
+    for fmt, (name, _) in BROKEN.items():
+        kind = "JUnit" if fmt == "junit" else "result file"
+        assert any(line.startswith(f"unreadable {kind} r/{name}: ") for line in shown), (fmt, shown)
+    assert "unreadable result file r/m.trx: the XML ends early" in shown[-2]  # auto: told from the content
+    assert shown[-1].startswith("unreadable result file out/c.xml: ")  # a command suite's match, copied
+    assert not any("evidence" in line or "001-" in line for line in shown)
+    errors = {s["name"]: s["error"] for s in manifest_of(root)["suites"]}
+    assert errors["trx"].startswith("unreadable result file r/m.trx: ")
+    assert errors["cmd"].startswith("unreadable result file out/c.xml: ")
+
+
+@pytest.mark.slow
+def test_a_matched_name_with_control_characters_is_shown_escaped_on_one_line(
+    qa_project: ProjectFactory,
+) -> None:
+    """Outside Actions too: a line break in a matched file's name cannot split or forge a console line."""
+    root = qa_project({".qaagent.yaml": "tests:\n  r: {runner: report, files: 'r/*.xml'}\n"})
+    (root / "r").mkdir()
+    (root / "r" / "ok.xml").write_text(junit("t", 1), encoding="utf-8")
+    (root / "r" / "a\nFAIL forged\u2028b.xml").write_text(junit("t", 1), encoding="utf-8")
+    result = run_qaagent("run-all", cwd=root)
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    assert not any(line.startswith("FAIL forged") for line in lines)
+    assert any(line.startswith("[r]   r/a\\x0aFAIL forged\\u2028b.xml (unsafe name") for line in lines)
+    log = next((latest_bundle(root) / "suites").rglob("output.log")).read_text(encoding="utf-8")
+    assert "r/a\\x0aFAIL forged\\u2028b.xml (unsafe name" in log
+    assert "a\nFAIL" not in log

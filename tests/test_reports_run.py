@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import xmlschema
 from conftest import SCHEMAS, ProjectFactory, run_qaagent
-from helpers import bundle_texts
+from helpers import bundle_texts, manifest_of
 
 PY = sys.executable
 
@@ -146,7 +146,7 @@ def test_junit_matched_by_a_glob_is_kept_once_in_the_bundle(qa_project: ProjectF
     root = qa_project({"w.py": script, ".qaagent.yaml": f"tests:\n  s: {suite}\n"})
     assert run_qaagent("run-all", cwd=root).returncode == 1  # the broken report is a suite error
     bundle = max((root / ".qaagent" / "evidence").iterdir())
-    manifest = json.loads((bundle / "manifest.json").read_text())
+    manifest = manifest_of(bundle)
     listed = {entry["path"] for entry in manifest["files"]}
     assert "suites/s/attempt-1/junit/matched/001-a.xml" not in listed
     assert "suites/s/attempt-1/junit/matched/002-b.xml" in listed

@@ -15,7 +15,7 @@ from qaagent.junit.read import iter_junit_cases
 from qaagent.plan import SuitePlan
 from qaagent.profile import SuiteConfig
 from qaagent.profile_load import load_profile
-from qaagent.runners.names import RUNNERS
+from qaagent.runners.names import PROFILE_RULES, RUNNERS
 from qaagent.runners.playwright import spec_filter
 from qaagent.runners.registry import RUNNER_CLASSES, make_runner, runner_class
 
@@ -151,3 +151,32 @@ def test_the_profile_takes_its_runner_names_from_the_one_list(tmp_path: Path) ->
     *rest, last = (f"'{name}'" for name in RUNNERS)
     with pytest.raises(ProfileError, match=f"{', '.join(rest)} or {last}"):
         load_profile(tmp_path / "p.yaml")
+
+
+def test_what_the_profile_asks_of_a_runner_is_the_runners_own_answer(tmp_path: Path) -> None:
+    """`PROFILE_RULES` (below the runner classes) and each class agree; the profile checks by them."""
+    assert tuple(PROFILE_RULES) == RUNNERS
+    assert all(RUNNER_CLASSES[name].runs_command == PROFILE_RULES[name].runs_command for name in RUNNERS)
+    readers = [name for name in RUNNERS if PROFILE_RULES[name].reads_result_files]
+    for name in RUNNERS:
+        rules = PROFILE_RULES[name]
+        files = "files: [r.xml]" if rules.reads_result_files else "path: t"
+        command = ", command: [echo]" if rules.runs_command and rules.reads_result_files else ""
+        (tmp_path / "p.yaml").write_text(
+            f"tests:\n  s: {{runner: {name}, {files}{command}}}\n", encoding="utf-8"
+        )
+        load_profile(tmp_path / "p.yaml")  # each runner's own minimal suite loads
+        if not rules.reads_result_files:
+            bad = f"tests:\n  s: {{runner: {name}, path: t, files: [r.xml]}}\n"
+            (tmp_path / "p.yaml").write_text(bad, encoding="utf-8")
+            with pytest.raises(ProfileError, match=f"are for {' and '.join(readers)} suites"):
+                load_profile(tmp_path / "p.yaml")
+        if rules.needs_command:
+            (tmp_path / "p.yaml").write_text(f"tests:\n  s: {{runner: {name}}}\n", encoding="utf-8")
+            with pytest.raises(ProfileError, match=f"uses the {name} runner and needs `command:`"):
+                load_profile(tmp_path / "p.yaml")
+        if not rules.runs_command:
+            bad = f"tests:\n  s: {{runner: {name}, files: [r.xml], args: [-x]}}\n"
+            (tmp_path / "p.yaml").write_text(bad, encoding="utf-8")
+            with pytest.raises(ProfileError, match="which runs nothing: `args` does not apply"):
+                load_profile(tmp_path / "p.yaml")

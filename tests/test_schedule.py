@@ -7,6 +7,7 @@ import json
 
 import pytest
 from conftest import ProjectFactory, run_qaagent
+from helpers import manifest_of
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -87,7 +88,7 @@ def test_parallel_run_starts_longest_first_and_reports_in_suite_order(qa_project
     assert "start order: b, c, d, a — longest first by durations from" in result.stdout
     assert "3 of 4 suites recorded, others get the mean" in result.stdout
     (bundle,) = (root / "ev").iterdir()
-    manifest = json.loads((bundle / "manifest.json").read_text(encoding="utf-8"))
+    manifest = manifest_of(bundle)
     assert manifest["settings"]["start_order"] == ["b", "c", "d", "a"]
     assert [s["name"] for s in manifest["suites"]] == ["a", "b", "c", "d"]
     # no history at all: suite_order, and the console says why

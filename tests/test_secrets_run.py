@@ -20,7 +20,7 @@ from urllib.parse import quote
 import pytest
 from conftest import ProjectFactory, run_qaagent
 from github_server import FAKE_TOKEN, GitHubServer
-from helpers import latest_bundle, pull_request_event
+from helpers import latest_bundle, manifest_of, pull_request_event
 
 PY = sys.executable
 SECRET = "sk-live-Zq8w&<pw>/+x"  # noqa: S105 - made up, with characters every encoding changes
@@ -171,7 +171,7 @@ def test_what_the_redaction_cannot_see_into_is_kept_only_when_the_profile_says_s
     assert result.returncode == 0, result.stdout + result.stderr
     bundle = latest_bundle(root)
     kept = {p.name for p in (bundle / "suites" / "media").rglob("out/*")}
-    manifest = json.loads((bundle / "manifest.json").read_text(encoding="utf-8"))
+    manifest = manifest_of(bundle)
     not_kept = {Path(item["path"]).name: item["why"] for item in manifest["not_kept"]}
     listed = {Path(item["path"]).name for item in manifest["files"]}
     media = {"trace.zip", "shot.png", "log.gz"}

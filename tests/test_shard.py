@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from conftest import ProjectFactory, run_qaagent
-from helpers import records_text
+from helpers import manifest_of, records_text
 from test_shard_fixtures import build_project, normalized_junit
 
 from qaagent.durations import Durations, SuiteDurations
@@ -111,7 +111,7 @@ def test_a_shard_with_nothing_to_do_writes_an_empty_valid_bundle(qa_project: Pro
     (bundle,) = (root / "ev").iterdir()
     assert bundle.name.endswith("_shard-2of2")
     assert run_qaagent("verify", str(bundle), cwd=root).returncode == 0
-    manifest = json.loads((bundle / "manifest.json").read_text(encoding="utf-8"))
+    manifest = manifest_of(bundle)
     assert manifest["shard"] == "2/2"
     assert manifest["suites"] == []
     assert manifest["totals"]["total"] == 0

@@ -9,12 +9,11 @@ against the fake GitHub API of `github_server`.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 from github_server import GitHubServer
-from helpers import TOKEN, records_text
+from helpers import TOKEN, manifest_of, records_text
 from test_entrypoint import Action
 from test_shard_fixtures import build_project, git_commit, run_shard
 
@@ -65,5 +64,5 @@ def test_merge_mode_publishes_once_for_all_shards(tmp_path: Path) -> None:
     assert int(outputs["failed"]) >= 2  # test_broken and beta's odd number
     assert int(outputs["flaky"]) == 1
     assert (root / outputs["junit-path"]).is_file()
-    manifest = json.loads((evidence / "manifest.json").read_text(encoding="utf-8"))
+    manifest = manifest_of(evidence)
     assert [s["shard"] for s in manifest["settings"]["merge"]["shards"]] == ["1/2", "2/2"]

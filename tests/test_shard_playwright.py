@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from conftest import DEMO_MODULES, ROOT, browser_problems, run_qaagent, skip_unless_ready
+from helpers import manifest_of
 
 from qaagent.plan import build_plan
 from qaagent.process import capture
@@ -50,7 +51,7 @@ def test_specs_playwright_ignores_are_not_units(tmp_path: Path) -> None:
     run = run_qaagent("run-all", "--shard", "3/4", "--evidence-dir", "ev", cwd=root)
     assert run.returncode == 0, run.stdout + run.stderr
     (bundle,) = (root / "ev").iterdir()
-    assert json.loads((bundle / "manifest.json").read_text(encoding="utf-8"))["suites"] == []
+    assert manifest_of(bundle)["suites"] == []
 
 
 @pytest.mark.slow

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from conftest import ProjectFactory, free_port, health_app, run_qaagent, start_qaagent
-from helpers import case, records_text, run_of, suite
+from helpers import case, manifest_of, records_text, run_of, suite
 from test_shard_fixtures import build_project, normalized_junit, run_shard
 from test_shard_playwright import SPEC
 from test_shard_playwright import _project as _playwright_project
@@ -62,7 +62,7 @@ def test_a_split_run_reports_exactly_what_an_unsplit_run_reports(tmp_path: Path)
     split = run_shard(
         root, "ev-split", None, "--no-history"
     )  # no memory of the other run: its batches come from the listing
-    manifest = json.loads((split / "manifest.json").read_text(encoding="utf-8"))
+    manifest = manifest_of(split)
     assert manifest["settings"]["split"]["batches"] == {"unit": 3, "behave": 2}
     assert normalized_junit(root / "ev-split.xml") == normalized_junit(root / "ev-whole.xml")
     assert _records(split) == _records(unsplit)
@@ -102,7 +102,7 @@ def test_cases_keep_listing_order_when_pytests_rootdir_is_the_test_folder(qa_pro
     split = run_shard(
         root, "ev-split", None, "--no-history"
     )  # no memory of the other run: its batches come from the listing
-    manifest = json.loads((split / "manifest.json").read_text(encoding="utf-8"))
+    manifest = manifest_of(split)
     assert manifest["settings"]["split"]["batches"] == {"unit": 3}
     assert [r["name"] for r in _records(split)] == [r["name"] for r in _records(unsplit)]
     assert normalized_junit(root / "ev-split.xml") == normalized_junit(root / "ev-whole.xml")
@@ -168,7 +168,7 @@ def test_the_suites_timeout_bounds_its_batches_together(qa_project: ProjectFacto
     ran_out = "the suite's timeout of 18 s (its batches together) ran out"
     for late in ("tests/test_c.py", "tests/test_d.py"):  # batches 3 and 4 start second
         assert any(ran_out in str(r["message"]) for r in records[late]), records[late]
-    manifest = json.loads((max((root / ".qaagent" / "evidence").iterdir()) / "manifest.json").read_text())
+    manifest = manifest_of(max((root / ".qaagent" / "evidence").iterdir()))
     (unit,) = manifest["suites"]
     # busy for at most its timeout (plus the stop's grace and drain), not 2 x 12 s and start-ups
     assert unit["duration"] < 18 + 8, unit["duration"]
@@ -189,7 +189,7 @@ def test_cancelling_a_split_run_stops_its_batches_and_skips_the_rest(qa_project:
     rest, _ = proc.communicate(timeout=60)
     assert proc.returncode == 130, rest
     bundle = max((root / "ev").iterdir())
-    manifest = json.loads((bundle / "manifest.json").read_text(encoding="utf-8"))
+    manifest = manifest_of(bundle)
     assert manifest["status"] == "cancelled"
     statuses = sorted(str(r["status"]) for rs in _unit_records(root, "ev").values() for r in rs)
     assert statuses == ["error", "error", "skipped", "skipped"]  # 2 stopped, 2 never started
@@ -349,7 +349,7 @@ def test_playwright_args_naming_specs_run_once_across_shards_and_batches(tmp_pat
         result = run_qaagent("run-all", "--shard", shard, "--evidence-dir", "shards", cwd=root, timeout=300)
         assert result.returncode == 0, result.stdout + result.stderr
     bundles = sorted((root / "shards").iterdir())
-    counts = [json.loads((b / "manifest.json").read_text())["totals"]["total"] for b in bundles]
+    counts = [manifest_of(b)["totals"]["total"] for b in bundles]
     assert counts == [1, 1]  # each shard ran its one spec, not both
     merged = run_qaagent("merge", *map(str, bundles), "--evidence-dir", "merged", cwd=root, timeout=120)
     assert merged.returncode == 0, merged.stdout + merged.stderr

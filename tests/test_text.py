@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from qaagent.text import one_line, shorten
+from pathlib import Path
+
+from qaagent.paths import shown
+from qaagent.text import CONTROL, controls_shown, one_line, shorten
 
 
 def test_one_line_shows_line_breaks_and_tabs_instead_of_obeying_them() -> None:
@@ -16,3 +19,17 @@ def test_a_shortened_one_line_id_stays_one_line() -> None:
     assert len(shown) == 300
     assert shown.endswith("…")
     assert "\n" not in shown
+
+
+def test_every_control_character_of_a_name_is_shown_escaped() -> None:
+    every = "".join(chr(c) for c in range(0x20)) + "\x7f\x85\x9f\u2028\u2029"
+    text = controls_shown(f"a{every}b.xml")
+    assert CONTROL.search(text) is None
+    assert text.startswith("a\\x00\\x01")
+    assert text.endswith("\\u2028\\u2029b.xml")
+    assert controls_shown("ünïcode/ok.xml") == "ünïcode/ok.xml"
+
+
+def test_a_file_is_named_relative_to_the_project_with_its_controls_escaped(tmp_path: Path) -> None:
+    assert shown(tmp_path / "r" / "a\nb.xml", tmp_path) == "r/a\\x0ab.xml"
+    assert shown(Path("/elsewhere/x\r.xml"), tmp_path) == "/elsewhere/x\\x0d.xml"

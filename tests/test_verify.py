@@ -6,6 +6,7 @@ import json
 from typing import TYPE_CHECKING
 
 import pytest
+from helpers import manifest_of
 
 from qaagent.evidence.bundle import Bundle
 from qaagent.evidence.verify import verify_bundle
@@ -89,7 +90,7 @@ def test_paths_outside_the_bundle_are_not_opened(bundle_dir: Path, tmp_path: Pat
     secret = tmp_path / "outside.txt"
     secret.write_text("x", encoding="utf-8")
     manifest = bundle_dir / "manifest.json"
-    data = json.loads(manifest.read_text(encoding="utf-8"))
+    data = manifest_of(bundle_dir)
     data["files"].append({"path": "../../outside.txt", "sha256": "0", "size": 1})
     data["files"].append({"path": "/etc/passwd", "sha256": "0", "size": 1})
     manifest.write_text(json.dumps(data), encoding="utf-8")

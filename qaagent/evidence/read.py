@@ -28,6 +28,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError
 
 from qaagent.errors import UsageError
+from qaagent.evidence.sections import History, Settings, ShardLayout
 from qaagent.files import FileTooLargeError, NotRegularFileError, read_regular
 
 MANIFEST = "manifest.json"
@@ -199,7 +200,7 @@ class MissingEntry(_Model):
 
 
 class Manifest(_Model):
-    """manifest.json. `settings` stays a JSON object: its shape is the plan's (`Plan.settings`)."""
+    """manifest.json; its `settings` and `history` sections are typed too (`qaagent.evidence.sections`)."""
 
     schema_version: int = 1
     run_id: RunId
@@ -216,7 +217,7 @@ class Manifest(_Model):
     #: the qaagent process writing the bundle while it runs (pruning spares it while it lives)
     process: RunningProcess | None = None
     profile: ProfileInfo = ProfileInfo()
-    settings: dict[str, Any] = {}
+    settings: Settings = Settings()
     shard: str | None = None
     suites: tuple[SuiteEntry, ...] = ()
     totals: dict[str, float] | None = None
@@ -225,16 +226,17 @@ class Manifest(_Model):
     files: tuple[FileEntry, ...] = ()
     #: reports the run could not write
     missing: tuple[MissingEntry, ...] = ()
+    #: the comparison with the base branch, when the run had one to show
+    history: History | None = None
 
     def suite(self, name: str) -> SuiteEntry | None:
         """The entry of suite `name`, if the run has one."""
         return next((s for s in self.suites if s.name == name), None)
 
     @property
-    def layout(self) -> dict[str, Any] | None:
+    def layout(self) -> ShardLayout | None:
         """The recorded shard split (`settings.shard`), None for an unsharded run."""
-        value = self.settings.get("shard")
-        return value if isinstance(value, dict) else None
+        return self.settings.shard
 
 
 class Record(_Model):

@@ -15,11 +15,11 @@ from typing import TYPE_CHECKING, Final, Protocol
 
 from qaagent.errors import ResultFileError, UsageError
 from qaagent.formats import AUTO as _AUTO
-from qaagent.formats import NAMES, cucumber, detect, gotest, mocha, nunit3, tap, trx, xunit2
+from qaagent.formats import NAMES, cucumber, detect, gotest, mocha, nunit3, source, tap, trx, xunit2
 from qaagent.junit.read import iter_junit_cases
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Sequence
+    from collections.abc import Iterator, Mapping, Sequence
     from pathlib import Path
 
     from qaagent.results import TestCase
@@ -109,12 +109,15 @@ def iter_result_files(
     problems: list[str],
     zero_based_lines: bool | None = None,
     unread: list[Path] | None = None,
+    origins: Mapping[Path, Path] | None = None,
 ) -> Iterator[TestCase]:
     """Stream the cases of several result files in order; one reason per bad file goes to `problems`.
 
     Never raises for bad input: a broken file contributes the cases read before
     the problem and a reason naming it (and, with `unread`, its path there;
-    `format` is checked first: a wrong name is a usage error).
+    `format` is checked first: a wrong name is a usage error). `origins` maps a
+    path read (the bundle's copy) to the file it was copied from: the reason names
+    that one, as the user wrote or matched it.
     """
     check_format(format)
     for path in paths:
@@ -128,9 +131,23 @@ def iter_result_files(
                 zero_based=zero_based_lines,
             )
         except ResultFileError as error:
-            problems.append(str(error))
+            origin = origins.get(path) if origins is not None else None
+            problems.append(_named(str(error), path, origin, repo_root))
             if unread is not None:
                 unread.append(path)
+
+
+def _named(message: str, path: Path, origin: Path | None, repo_root: Path) -> str:
+    """A reader's one line (it starts with the name of the file read) naming `origin` instead.
+
+    Every reader names the file it was given (`source.label_of`) first, then a colon.
+    """
+    if origin is None or origin == path:
+        return message
+    read = f"{source.label_of(path, repo_root)}:"
+    if not message.startswith(read):
+        return message
+    return f"{source.label_of(origin, repo_root)}:{message[len(read) :]}"
 
 
 def read_junit_files(

@@ -129,12 +129,8 @@ def error_name(text: str) -> str:
 
 
 def label_of(path: Path, repo_root: Path) -> str:
-    """How error messages name the file: relative to the repository root when inside it."""
-    absolute = Path(os.path.abspath(path))
-    try:
-        return absolute.relative_to(os.path.abspath(repo_root)).as_posix()
-    except ValueError:
-        return str(path)
+    """How error messages name the file: `paths.shown` (relative to the repository, controls escaped)."""
+    return paths.shown(path, repo_root)
 
 
 def _check_location(path: Path, repo_root: Path, label: str) -> str:

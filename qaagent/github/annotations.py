@@ -110,10 +110,7 @@ def summary_line(run: RunResult, fail_on: Iterable[FailOn]) -> tuple[Level, str]
     """The level and text of the run's summary annotation."""
     c = run.counts
     verdict = conclusion(run, fail_on)
-    text = (
-        f"{verdict}: {c.total} tests, {c.shown_passed} passed, {c.failed} failed, {c.errors} errors, "
-        f"{c.shown_skipped} skipped{c.outcome_text()}, {c.flaky} flaky in {run.duration:.1f} s"
-    )
+    text = f"{verdict}: {c.total} tests, {c.summary_text()} in {run.duration:.1f} s"
     if run.not_run:
         text += f"; not run: {', '.join(run.not_run)}"
     return ("error" if verdict == "failure" else "notice"), text

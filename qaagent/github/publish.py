@@ -342,8 +342,7 @@ def _complete(
         name=check_name,
         head_sha=job.ctx.head_sha or job.ctx.sha,
         conclusion=concluded,
-        title=f"{c.passed} passed, {c.failed} failed, {c.errors} errors, {c.flaky} flaky, "
-        f"{c.skipped} skipped",
+        title=c.summary_text(),  # as the summary line counts: xfailed/xpassed apart when there are any
         summary=job.markdown(CHECK_SUMMARY_BYTES),
         annotations=check_annotations(job.run, annotate=job.annotate) if annotated else (),
         details_url=job.ctx.run_url,

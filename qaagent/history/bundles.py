@@ -62,10 +62,6 @@ def _text(value: object, limit: int = MAX_FIELD) -> str:
     return value[:limit] if isinstance(value, str) else ""
 
 
-def _obj(value: object) -> Mapping[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
 def _epoch(value: object) -> float | None:
     if not isinstance(value, str) or not value or len(value) > 64:  # noqa: PLR2004 - an ISO time is short
         return None
@@ -118,12 +114,11 @@ def run_record(manifest: Manifest, *, where: str = "manifest.json") -> RunRecord
     git_ref = _text(git.get("ref"))
     pr = _PR_REF.match(gh_ref) or _PR_REF.match(git_ref)
     repository, branch, base_branch = run_identity(git, env)
-    merge = _obj(manifest.settings.get("merge"))
-    shards = merge.get("shards") if isinstance(merge.get("shards"), list) else []
+    merge = manifest.settings.merge
     parts = tuple(
-        RunRef(_text(s.get("run_id")), _text(s.get("started"), 64))
-        for s in cast("list[Any]", shards)
-        if isinstance(s, dict) and _text(s.get("run_id"))
+        RunRef(_text(s.run_id), _text(s.started, 64))
+        for s in (merge.shards if merge else ())
+        if _text(s.run_id)
     )
     suites = {
         _text(entry.name): float(entry.duration)

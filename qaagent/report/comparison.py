@@ -11,11 +11,14 @@ with its count and its first tests. Test ids are untrusted: escaped for Markdown
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any, Protocol
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Protocol
 
 from qaagent.report.markdown_text import escape_text
 from qaagent.text import one_line, shorten
+
+if TYPE_CHECKING:
+    from qaagent.evidence.sections import History
 
 
 # What the writers read of `qaagent.history.compare.Comparison` (a layer above the reports).
@@ -128,27 +131,13 @@ def document(found: Comparison | None) -> dict[str, Any] | None:
     }
 
 
-def html_groups(manifest: Mapping[str, Any]) -> dict[str, Any] | None:
-    """The manifest's ``history`` comparison if it has the shape `document` writes (a bundle is hostile)."""
-    found = manifest.get("history")
-    if not isinstance(found, dict) or not isinstance(found.get("groups"), list):
+def html_groups(found: History | None) -> dict[str, Any] | None:
+    """The manifest's ``history`` (typed by the bundle reader) as report.html's data, cut to size."""
+    if found is None:
         return None
     groups = []
-    for group in found["groups"][:10]:
-        if not isinstance(group, dict) or not isinstance(group.get("tests"), list):
-            continue
-        tests = [
-            {"id": str(t.get("id", ""))[:ID_CHARS], "note": str(t.get("note", ""))[:ID_CHARS]}
-            for t in group["tests"][:HTML_SHOWN]
-            if isinstance(t, dict)
-        ]
-        count = group.get("count")
-        groups.append(
-            {
-                "key": str(group.get("key", ""))[:40],
-                "heading": str(group.get("heading", ""))[:200],
-                "count": count if isinstance(count, int) and not isinstance(count, bool) else len(tests),
-                "tests": tests,
-            }
-        )
-    return {"label": str(found.get("label", ""))[: ID_CHARS + 100], "groups": groups}
+    for group in found.groups[:10]:
+        tests = [{"id": t.id[:ID_CHARS], "note": t.note[:ID_CHARS]} for t in group.tests[:HTML_SHOWN]]
+        count = len(tests) if group.count is None else group.count
+        groups.append({"key": group.key[:40], "heading": group.heading[:200], "count": count, "tests": tests})
+    return {"label": found.label[: ID_CHARS + 100], "groups": groups}

@@ -5,21 +5,13 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 
-from qaagent.results import Counts, SuiteResult, TestCase
+from qaagent.results import SuiteResult, TestCase
 from qaagent.run_result import FailOn, RunResult, conclusion
-from qaagent.text import display_name, first_line
+from qaagent.text import controls_shown, display_name, first_line
 
 MARKS = {"passed": "PASS", "failed": "FAIL", "error": "ERROR", "skipped": "SKIP"}
 #: failures listed one by one before the rest are only counted
 MAX_LISTED = 50
-
-
-def counts_text(c: Counts) -> str:
-    """`3 passed, 1 failed, 0 errors, 2 skipped, 1 xfailed, 0 flaky` (xfail/xpass apart, as pytest says)."""
-    return (
-        f"{c.shown_passed} passed, {c.failed} failed, {c.errors} errors, {c.shown_skipped} skipped"
-        f"{c.outcome_text()}, {c.flaky} flaky"
-    )
 
 
 def labels(cases: Sequence[TestCase]) -> list[str]:
@@ -34,15 +26,15 @@ def labels(cases: Sequence[TestCase]) -> list[str]:
         if names[(case.suite, case.name)] > 1 and case.classname:
             parts.append(case.classname)
         parts.append(display_name(case.name))
-        out.append(" › ".join(parts))
+        out.append(controls_shown(" › ".join(parts)))  # a line break in a name cannot forge a line
     return out
 
 
 def where(case: TestCase) -> str:
-    """`file:line` when known, else the class name."""
+    """`file:line` when known, else the class name (control characters escaped: one console line)."""
     if case.file:
-        return f"{case.file}:{case.line}" if case.line else case.file
-    return case.classname or case.suite
+        return controls_shown(f"{case.file}:{case.line}" if case.line else case.file)
+    return controls_shown(case.classname or case.suite)
 
 
 def _skip_reason(suite: SuiteResult) -> str:
@@ -62,7 +54,7 @@ def summary_lines(run: RunResult, *, fail_on: Sequence[FailOn], reports: Sequenc
     for suite in run.suites:
         c = suite.counts
         lines.append(
-            f"  {MARKS[suite.status]:<5} {suite.name:<{width}}  {counts_text(c)}  "
+            f"  {MARKS[suite.status]:<5} {suite.name:<{width}}  {c.summary_text()}  "
             f"({suite.duration:.1f} s, {len(suite.attempts)} attempt(s))"
         )
         reason = _skip_reason(suite)
@@ -73,7 +65,7 @@ def summary_lines(run: RunResult, *, fail_on: Sequence[FailOn], reports: Sequenc
     verdict = conclusion(run, fail_on).upper()
     lines.append("")
     lines.append(
-        f"{verdict}: {c.total} tests, {counts_text(c)} in {run.duration:.1f} s wall "
+        f"{verdict}: {c.total} tests, {c.summary_text()} in {run.duration:.1f} s wall "
         f"({run.suite_time:.1f} s of suite time)"
     )
     lines.extend(reports)

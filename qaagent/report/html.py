@@ -48,6 +48,7 @@ from qaagent.text import fmt_seconds, truncate
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
+    from qaagent.evidence.sections import Settings
     from qaagent.results import SuiteResult
     from qaagent.run_result import RunResult
 
@@ -115,7 +116,7 @@ class HtmlReport:
         self._suite_names = [s.name for s in document.suites]
         self._suite_index = {name: i for i, name in enumerate(self._suite_names)}
         self._prefix = id_prefix_of(document.started)
-        self._compared = html_groups(manifest)  # the raw manifest: the model does not keep `history`
+        self._compared = html_groups(document.history)
         style = _asset("report.css")
         if "</" in style:  # our own asset: a bug, not input
             msg = "report assets must not contain '</'"
@@ -261,18 +262,9 @@ def _ci_link(manifest: Manifest) -> str:
     return label
 
 
-def _retries(settings: dict[str, Any]) -> list[str]:
-    """The suites' retry counts in the plan's settings (a JSON object of the plan's shape)."""
-    suites = settings.get("suites")
-    if not isinstance(suites, dict):
-        return []
-    return sorted(
-        {
-            str(s.get("retry_count"))
-            for s in suites.values()
-            if isinstance(s, dict) and s.get("retry_count") is not None
-        }
-    )
+def _retries(settings: Settings) -> list[str]:
+    """The suites' retry counts in the plan's settings."""
+    return sorted({str(s.retry_count) for s in settings.suites.values() if s.retry_count is not None})
 
 
 def _header(manifest: Manifest) -> str:
@@ -299,11 +291,10 @@ def _header(manifest: Manifest) -> str:
         f'<dd id="total-{key}">{int(_number(totals.get(key)))}</dd></div>'
         for key, label in cells
     )
-    workers = settings.get("max_workers")
-    planned = settings.get("fail_on")
-    fail_on = ", ".join(manifest.fail_on or (map(str, planned) if isinstance(planned, list) else ()))
+    workers = settings.max_workers
+    fail_on = ", ".join(manifest.fail_on or settings.fail_on)
     settings_text = (
-        f"parallel: {'yes' if settings.get('parallel') else 'no'}"
+        f"parallel: {'yes' if settings.parallel else 'no'}"
         f" · workers: {workers if workers is not None else '–'}"
         f" · retries: {'/'.join(_retries(settings)) or '0'}"
         f" · shard: {manifest.shard or '–'}"

@@ -41,7 +41,7 @@ from typing import Self
 from qaagent.attempts import IgnoredFile
 from qaagent.files import copy_regular
 from qaagent.formats.source import MAX_FILE_BYTES
-from qaagent.paths import OUTSIDE, UNSAFE_NAME, refusal
+from qaagent.paths import OUTSIDE, UNSAFE_NAME, refusal, shown
 from qaagent.plan import SuitePlan
 from qaagent.results import TestCase
 from qaagent.runners.listing import Selection, UnitListing, relative
@@ -66,6 +66,11 @@ class ResultFiles:
     ignored: list[IgnoredFile] = field(default_factory=list)
     #: where the files that matched the suite's globs and are read came from (before copying)
     sources: list[Path] = field(default_factory=list)
+
+    def origins(self) -> dict[Path, Path]:
+        """Each copy read → the matched file it was copied from (the copies are the last of `files`)."""
+        copies = self.files[len(self.files) - len(self.sources) :]
+        return dict(zip(copies, self.sources, strict=True))
 
 
 @dataclass(frozen=True)
@@ -214,10 +219,8 @@ class Runner(ABC):
         return [os.path.relpath(path, cwd)] if path is not None else []
 
     def _show(self, path: Path) -> str:
-        try:
-            return path.relative_to(self.repo_root).as_posix()
-        except ValueError:
-            return str(path)
+        """`path` as messages name it (`paths.shown`: relative to the project, control characters escaped)."""
+        return shown(path, self.repo_root)
 
     def tool_missing(self, argv0: str) -> str | None:
         """A message when `argv0` cannot be found (absolute paths must exist; names on PATH)."""

@@ -26,13 +26,14 @@ from pathlib import Path
 from qaagent.attempts import IgnoredFile
 from qaagent.results import TestCase
 from qaagent.runners.base import AttemptSpec, ResultFiles, Runner, keep_copies, match_files, refused_note
+from qaagent.runners.names import PROFILE_RULES
 
 
 class ReportRunner(Runner):
     """Reads `files:`; its attempt has no command (`argv` is empty)."""
 
     kind = "report"
-    runs_command = False
+    runs_command = PROFILE_RULES["report"].runs_command
     retryable = False
     first_shard_only = True
 
