@@ -207,6 +207,11 @@ class StreamedFile:
         self._thread = threading.Thread(target=self._work, name=f"write-{path.name}", daemon=True)
         self._thread.start()
 
+    @property
+    def temporary(self) -> Path | None:
+        """The temporary file being written (it becomes `path` on `close`), if one was made."""
+        return self._tmp
+
     # -- the caller's side -----------------------------------------------------------------------
 
     def write(self, text: str) -> None:

@@ -228,6 +228,7 @@ def merge_bundles(
     base = bundle.dir / base_rel
     for shard in shards:
         _copy_shard(shard, base)
+    bundle.own(p for p in base.rglob("*") if p.is_file() and not p.is_symlink())
 
     suites: list[SuiteResult] = []
     not_run: list[str] = []

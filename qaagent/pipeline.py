@@ -186,6 +186,7 @@ def schedule(run: Run, options: RunOptions) -> None:
 def start_bundle(run: Run) -> None:
     """Create the evidence bundle (status `running`) and say what will run."""
     from qaagent.evidence.bundle import Bundle, make_run_id  # noqa: PLC0415
+    from qaagent.github.closer import BUNDLE_STATE, save_state  # noqa: PLC0415
 
     plan = run.plan
     assert plan is not None  # noqa: S101 - load_plan made it
@@ -202,6 +203,10 @@ def start_bundle(run: Run) -> None:
         shard=plan.shard,
     )
     run.bundle.keep_unredactable = plan.keep_unredactable
+    # where the action's post step finds the bundle if this run is killed before it ends
+    save_state(
+        os.environ.get("GITHUB_STATE", ""), {BUNDLE_STATE: str(run.bundle.dir.resolve())}, run.console.stream
+    )
     console = run.console
     mode = f"parallel ({plan.workers} workers)" if plan.parallel else "sequential"
     console.line(f"qaagent {__version__}: run {run.bundle.run_id}, {len(plan.suites)} suite(s), {mode}")

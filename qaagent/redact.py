@@ -48,6 +48,7 @@ import os
 import re
 import threading
 from collections.abc import Iterable, Mapping, Sequence
+from typing import AnyStr
 
 from qaagent.redact_encodings import base64_cores, written_forms, xml_spellings
 
@@ -139,7 +140,7 @@ class Redactor:
         ordered = sorted(plain | cores, key=lambda v: (-len(v), v))
         #: the XML spellings of each value with characters a writer escapes, any mix of them
         self._spellings = tuple(s for v in sorted(values) if (s := xml_spellings(v)) is not None)
-        sources = [*(re.escape(v) for v in ordered), *map(_spelled, self._spellings)]
+        sources = [*(re.escape(v) for v in ordered), *(_spelled(s, _TEXT_GROUP) for s in self._spellings)]
         self._pattern = re.compile("|".join(sources)) if sources else None
         # A substring of each form that any text holding it must hold: testing these with `in`
         # is several times faster than a scan with the pattern (most text holds no secret).
@@ -153,24 +154,43 @@ class Redactor:
         self._forms = tuple(ordered)
 
     @functools.cached_property
-    def byte_pattern(self) -> tuple[re.Pattern[bytes] | None, int]:
-        """The pattern for binary files, and the length in bytes of its longest form.
+    def byte_patterns(self) -> tuple[tuple[tuple[re.Pattern[bytes], bytes, tuple[bytes, ...]], ...], int]:
+        """What a binary file is searched with, per encoding; the longest form in bytes of any.
 
-        Each form's UTF-8 bytes, and each raw value in UTF-16 (both byte orders).
+        Every form and XML spelling of every secret in UTF-8, UTF-16-LE and UTF-16-BE bytes
+        (BOM or not: a Windows tool's file). Per encoding: the pattern, the mask of one
+        character in it (``*`` in that encoding: a match becomes as many as it has
+        characters, so offsets stay) and the anchors any match holds: the pattern is tried
+        only on bytes holding one (empty: always), so data with no secret costs a few
+        substring searches. The longest form is what a stream of bytes holds back.
         """
-        forms = {form.encode("utf-8", "surrogatepass") for form in self._forms}
-        for value in self.secrets:
-            forms.add(value.encode("utf-16-le", "surrogatepass"))
-            forms.add(value.encode("utf-16-be", "surrogatepass"))
-        ordered = sorted(forms, key=lambda v: (-len(v), v))
-        spelled_sources = [_spelled(s).encode("utf-8", "surrogatepass") for s in self._spellings]
+        found = []
+        longest = 0
+        for encoding in ("utf-8", "utf-16-le", "utf-16-be"):
+            pattern, length = self._bytes_pattern(encoding)
+            if pattern is None:
+                continue
+            anchors = {_anchor(form).encode(encoding, "surrogatepass") for form in self._forms}
+            unit = "*".encode(encoding)
+            found.append((pattern, unit, () if b"" in anchors else tuple(sorted(anchors))))
+            longest = max(longest, length)
+        return tuple(found), longest
+
+    def _bytes_pattern(self, encoding: str) -> tuple[re.Pattern[bytes] | None, int]:
+        """Every form and XML spelling of every secret in `encoding`, as one pattern; the longest in bytes."""
+
+        def encoded(text: str) -> bytes:
+            return text.encode(encoding, "surrogatepass")
+
+        ordered = sorted({encoded(form) for form in self._forms}, key=lambda v: (-len(v), v))
+        spelled_sources = [
+            _spelled([tuple(map(encoded, alts)) for alts in spelling], _BYTES_GROUP)
+            for spelling in self._spellings
+        ]
         sources = [*(re.escape(v) for v in ordered), *spelled_sources]
         pattern = re.compile(b"|".join(sources)) if sources else None
         spelled = max(
-            (
-                sum(max(len(a.encode("utf-8", "surrogatepass")) for a in alts) for alts in s)
-                for s in self._spellings
-            ),
+            (sum(max(len(encoded(a)) for a in alts) for alts in s) for s in self._spellings),
             default=0,
         )
         return pattern, max(max(map(len, ordered), default=0), spelled)
@@ -282,20 +302,28 @@ class Redactor:
         return "".join(out), open_header
 
 
-def _spelled(spellings: Sequence[tuple[str, ...]]) -> str:
+def _spelled(spellings: Sequence[tuple[AnyStr, ...]], syntax: tuple[AnyStr, AnyStr, AnyStr]) -> AnyStr:
     """A pattern matching a value spelled character by character, any of its spellings for each.
 
-    (A UTF-8 encoding of it is the same pattern for bytes: it repeats no single character.)
+    `syntax` is the group's opening, the alternation and the closing in the pattern's type
+    (``("(?:", "|", ")")`` for text; the bytes of a value's spellings in one encoding take
+    ``(b"(?:", b"|", b")")``).
     """
+    opening, bar, closing = syntax
     parts = []
     for alts in spellings:
         if len(alts) == 1:
             parts.append(re.escape(alts[0]))
         else:
             parts.append(
-                "(?:" + "|".join(re.escape(a) for a in sorted(set(alts), key=len, reverse=True)) + ")"
+                opening + bar.join(re.escape(a) for a in sorted(set(alts), key=len, reverse=True)) + closing
             )
-    return "".join(parts)
+    return opening[:0].join(parts)
+
+
+#: `_spelled`'s syntax for text patterns and for bytes patterns
+_TEXT_GROUP = ("(?:", "|", ")")
+_BYTES_GROUP = (b"(?:", b"|", b")")
 
 
 def _unfolded(text: str) -> str:

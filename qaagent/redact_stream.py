@@ -10,6 +10,8 @@ continue in the next piece), so a run killed at any moment leaves nothing raw be
 from __future__ import annotations
 
 import codecs
+import functools
+import re
 from typing import IO
 
 from qaagent.redact import LINE_BREAKS, Redactor
@@ -128,25 +130,33 @@ def text_encoding(head: bytes) -> str | None:
     return "utf-8" if b"\0" not in head else None
 
 
+def _masked_in_place(unit: bytes, match: re.Match[bytes]) -> bytes:
+    """A match masked in place: one ``*`` in its encoding (`unit`) per character (UTF-8: per byte)."""
+    return unit * (len(match[0]) // len(unit))
+
+
 def copy_redacted_bytes(
     src: IO[bytes], dst: IO[bytes], redactor: Redactor, *, chunk: int = PIECE_CHARS
 ) -> int:
     """Copy a binary stream with the bytes of every form of every secret masked; how many were.
 
     A match becomes as many ``*`` as it has bytes, so offsets inside the file (a zip's
-    directory) stay where they were. What cannot be found in the bytes (a secret compressed
-    or drawn into a screenshot) stays: that is what the README says of binary files.
+    directory) stay where they were; a form in UTF-16 (either byte order, with or without a
+    byte order mark: `Redactor.byte_patterns`) as many ``*`` in UTF-16 as it has characters.
+    What cannot be found in the bytes (a secret compressed or drawn into a screenshot)
+    stays: that is what the README says of binary files.
     """
-    pattern, longest = redactor.byte_pattern
+    patterns, longest = redactor.byte_patterns
     carry = max(0, longest - 1)  #: bytes kept for the next piece: a form may continue there
     found = 0
     held = b""
     while True:
         data = src.read(chunk)
         buffer = held + data
-        if pattern is not None:
-            buffer, count = pattern.subn(lambda m: b"*" * len(m[0]), buffer)
-            found += count
+        for pattern, unit, anchors in patterns:
+            if not anchors or any(anchor in buffer for anchor in anchors):
+                buffer, count = pattern.subn(functools.partial(_masked_in_place, unit), buffer)
+                found += count
         if not data:
             dst.write(buffer)
             return found

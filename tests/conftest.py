@@ -25,6 +25,12 @@ from qaagent.github.context import GitHubContext
 #: the history tests' fixtures (a throw-away PostgreSQL cluster, a store of each backend)
 pytest_plugins = ["history_support"]
 
+#: pytest keeps each test module's assertion rewrite in __pycache__ only when bytecode may be
+#: written: where PYTHONDONTWRITEBYTECODE is set, every test process would rewrite all the test
+#: modules at each run (about 5 s of CPU per process, measured). This process only (the variable
+#: stays for the children); conftest.py is imported before the test modules.
+sys.dont_write_bytecode = False
+
 ROOT = Path(__file__).resolve().parent.parent
 #: the schemas the merged report is validated against (the repository's own copies)
 SCHEMAS = ROOT / "schemas"

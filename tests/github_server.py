@@ -344,6 +344,7 @@ class _Handler(BaseHTTPRequestHandler):
 
 _CHECK_RUNS = re.compile(r"^/repos/[^/]+/[^/]+/check-runs$")
 _CHECK_RUN = re.compile(r"^/repos/[^/]+/[^/]+/check-runs/(\d+)$")
+_COMMIT_CHECK_RUNS = re.compile(r"^/repos/[^/]+/[^/]+/commits/([0-9a-f]{40})/check-runs$")
 _ISSUE_COMMENTS = re.compile(r"^/repos/[^/]+/[^/]+/issues/(\d+)/comments$")
 _COMMENT = re.compile(r"^/repos/[^/]+/[^/]+/issues/comments/(\d+)$")
 _PULLS = re.compile(r"^/repos/([^/]+/[^/]+)/pulls$")
@@ -396,6 +397,16 @@ def _answer(  # noqa: PLR0911 - one answer per endpoint
         with owner._lock:
             run = owner.check_runs.get(int(m.group(1)))
         return (200, {k: v for k, v in run.items() if k != "annotations"}, {}) if run else (404, {}, {})
+    if method == "GET" and (m := _COMMIT_CHECK_RUNS.match(path)):
+        # GitHub's list of a commit's check runs, `check_name` and `filter=all` honoured
+        name = query.get("check_name", [None])[0]
+        with owner._lock:
+            found = [
+                {k: v for k, v in run.items() if k != "annotations"}
+                for run in owner.check_runs.values()
+                if run.get("head_sha") == m.group(1) and (name is None or run.get("name") == name)
+            ]
+        return 200, {"total_count": len(found), "check_runs": found}, {}
     if method == "GET" and (m := _ISSUE_COMMENTS.match(path)):
         return _list_comments(owner, int(m.group(1)), path, query, server)
     if method == "POST" and (m := _ISSUE_COMMENTS.match(path)):

@@ -22,7 +22,9 @@ from conftest import (
     unique_marker,
 )
 from github_server import Fault, GitHubServer
-from helpers import manifest_of, pull_request_event
+from helpers import manifest_of, parse_outputs, pull_request_event
+
+from qaagent.github.api import GitHubClient
 
 PY = sys.executable
 
@@ -396,6 +398,20 @@ def test_a_signal_while_waiting_out_a_rate_limit_ends_the_wait_and_concludes_the
     assert (check["status"], check["conclusion"]) == ("completed", "cancelled")
 
 
+def _signal_while_creating(api: GitHubServer, root: Path, env: dict[str, str]) -> str:
+    """Run-all with a check run; SIGINT while its creation is on its way; exit 130 within 5 s. Its output."""
+    proc = start_qaagent("run-all", "--check-name", "qa", cwd=root, env=env)
+    assert api.requested.wait(30), "qaagent never asked for the check run"
+    time.sleep(0.3)  # the POST is on its way, unanswered
+    sent = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    rest, _ = proc.communicate(timeout=60)
+    elapsed = time.monotonic() - sent
+    assert proc.returncode == 130, rest
+    assert elapsed < 5.0, f"took {elapsed:.1f} s from the signal to exit"
+    return rest
+
+
 @pytest.mark.slow
 def test_a_signal_while_the_check_run_is_created_concludes_that_one_check_run(
     qa_project: ProjectFactory, tmp_path: Path
@@ -407,15 +423,67 @@ def test_a_signal_while_the_check_run_is_created_concludes_that_one_check_run(
     root = long_project(qa_project, marker)
     with GitHubServer() as api:
         api.create_delay = 1.2
-        proc = start_qaagent("run-all", "--check-name", "qa", cwd=root, env=api_environment(api))
-        assert api.requested.wait(30), "qaagent never asked for the check run"
-        time.sleep(0.3)  # the POST is on its way, unanswered
-        sent = time.monotonic()
-        proc.send_signal(signal.SIGINT)
-        rest, _ = proc.communicate(timeout=60)
-        elapsed = time.monotonic() - sent
+        rest = _signal_while_creating(api, root, api_environment(api))
         runs = {i: (c["status"], c.get("conclusion")) for i, c in api.check_runs.items()}
-    assert proc.returncode == 130, rest
-    assert elapsed < 5.0, f"took {elapsed:.1f} s from the signal to exit"
     assert list(runs.values()) == [("completed", "cancelled")], (runs, rest[-1500:])
+    assert_no_process_left(marker)
+
+
+@pytest.mark.slow
+def test_a_check_run_created_after_the_cancel_is_closed_by_the_post_step(
+    qa_project: ProjectFactory, tmp_path: Path
+) -> None:
+    # issue 12, fourth review: the API answers the creation 3 s late, after the run's 1.0 s
+    # wait; the check run it then creates stayed in_progress beside the cancelled one. The post
+    # step finds it by name, commit and qaagent's mark, and leaves another app's run alone.
+    marker = unique_marker()
+    root = long_project(qa_project, marker)
+    state = tmp_path / "state"
+    state.touch()
+    with GitHubServer() as api:
+        with GitHubClient(api.token, api_url=api.url) as client:
+            foreign = client.request(
+                "POST",
+                "/repos/octo/shop/check-runs",
+                json={
+                    "name": "qa",
+                    "head_sha": "a" * 40,
+                    "status": "in_progress",
+                    "external_id": "other-app",
+                },
+            )["id"]
+        api.requests.clear()
+        api.requested.clear()
+        api.create_delay = 3.0
+        rest = _signal_while_creating(api, root, {**api_environment(api), "GITHUB_STATE": str(state)})
+        deadline = time.monotonic() + 15
+        while len(api.check_runs) < 3 and time.monotonic() < deadline:  # the late creation lands
+            time.sleep(0.05)
+        ours = {i: c for i, c in api.check_runs.items() if i != foreign}
+        assert sorted(c["status"] for c in ours.values()) == ["completed", "in_progress"], (
+            ours,
+            rest[-1500:],
+        )
+        saved = parse_outputs(state.read_text(encoding="utf-8"))
+        post = subprocess.run(
+            [sys.executable, "-m", "qaagent.github.closer"],
+            env={
+                "PATH": "/usr/bin:/bin",
+                "GITHUB_REPOSITORY": "octo/shop",
+                "GITHUB_API_URL": api.url,
+                "GITHUB_WORKSPACE": str(root),
+                "INPUT_GITHUB-TOKEN": api.token,
+                **{f"STATE_{name}": value for name, value in saved.items()},
+            },
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        runs = {i: (c["status"], c.get("conclusion")) for i, c in api.check_runs.items()}
+    assert post.returncode == 0, post.stderr
+    assert post.stdout.count("::warning") == 1, post.stdout  # the bundle was finished: left alone
+    assert "closed it as cancelled" in post.stdout, post.stdout
+    assert runs.pop(foreign) == ("in_progress", None)  # another app's: never touched
+    assert list(runs.values()) == [("completed", "cancelled")] * 2, runs
     assert_no_process_left(marker)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -51,13 +52,35 @@ def _cases(bundle: Path) -> list[tuple[str, str, str, str, bool]]:
     return rows
 
 
-@pytest.mark.parametrize("total", [1, 2, 3])
-def test_merged_shards_equal_one_machine(project: tuple[Path, Path], total: int) -> None:
+ShardRuns = Callable[[int], list[Path]]
+
+
+@pytest.fixture(scope="module")
+def shard_runs(project: tuple[Path, Path]) -> ShardRuns:
+    """`shard_runs(N)`: the bundles of shards 1/N..N/N in `ev/nN`, each shard run once per module
+    (every test here only reads them, or copies them before it changes one)."""
     root, full = project
-    evidence = f"ev/n{total}"
-    for index in range(1, total + 1):
-        run_shard(root, evidence, f"{index}/{total}", "--durations-from", str(full))
-    merged = _merge(root, root / evidence, out=f"ev/merged{total}")
+    runs: dict[int, list[Path]] = {}
+
+    def of(total: int) -> list[Path]:
+        if total not in runs:
+            evidence = f"ev/n{total}"
+            runs[total] = [
+                run_shard(root, evidence, f"{index}/{total}", "--durations-from", str(full))
+                for index in range(1, total + 1)
+            ]
+        return runs[total]
+
+    return of
+
+
+@pytest.mark.parametrize("total", [1, 2, 3])
+def test_merged_shards_equal_one_machine(
+    project: tuple[Path, Path], shard_runs: ShardRuns, total: int
+) -> None:
+    root, full = project
+    assert len(shard_runs(total)) == total
+    merged = _merge(root, root / f"ev/n{total}", out=f"ev/merged{total}")
     assert normalized_junit(merged / "junit.xml") == normalized_junit(full / "junit.xml")
     assert _cases(merged) == _cases(full)
     assert any(flaky for *_, flaky in _cases(merged))  # flakyFailure survived the round trip
@@ -84,10 +107,10 @@ def test_merged_shards_equal_one_machine(project: tuple[Path, Path], total: int)
 
 
 @pytest.fixture(scope="module")
-def two_shards(project: tuple[Path, Path]) -> tuple[Path, Path, Path]:
-    root, full = project
-    one = run_shard(root, "ev/pair", "1/2", "--durations-from", str(full))
-    two = run_shard(root, "ev/pair", "2/2", "--durations-from", str(full))
+def two_shards(project: tuple[Path, Path], shard_runs: ShardRuns) -> tuple[Path, Path, Path]:
+    """The two shards of the 2-shard split (the same runs test_merged_shards_equal_one_machine[2] merges)."""
+    root, _ = project
+    one, two = shard_runs(2)
     return root, one, two
 
 

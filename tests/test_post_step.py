@@ -12,12 +12,12 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from github_server import GitHubServer
-from helpers import ENTRYPOINT, TOKEN, ActionWorld, parse_outputs
+from helpers import ENTRYPOINT, TOKEN, ActionWorld, manifest_of, parse_outputs
 
 from qaagent.github.api import GitHubClient
 
@@ -48,14 +48,8 @@ def post_step(world: ActionWorld, state: dict[str, str]) -> subprocess.Completed
     )
 
 
-@pytest.mark.slow
-def test_a_killed_run_leaves_no_check_in_progress(tmp_path: Path, api: GitHubServer) -> None:
-    world = ActionWorld(tmp_path, api.url)
-    (world.workspace / ".qaagent.yaml").write_text(HANGING, encoding="utf-8")
-    world.inputs["check-name"] = "qaagent"
-    state = world.files / "state"
-    state.touch()
-    world.env["GITHUB_STATE"] = str(state)
+def run_until_killed(world: ActionWorld, ready: Callable[[], bool]) -> None:
+    """Run the action's entrypoint until `ready()`, then SIGKILL its whole process group (the job is killed)."""
     proc = subprocess.Popen(
         [sys.executable, str(ENTRYPOINT)],
         cwd=world.workspace,
@@ -67,13 +61,24 @@ def test_a_killed_run_leaves_no_check_in_progress(tmp_path: Path, api: GitHubSer
     )
     try:
         deadline = time.monotonic() + 60
-        while "check_run_id" not in state.read_text(encoding="utf-8"):
+        while not ready():
             assert proc.poll() is None, "the run ended before it was killed"
-            assert time.monotonic() < deadline, "the run never saved its check run"
+            assert time.monotonic() < deadline, "the run never got to the moment"
             time.sleep(0.1)
     finally:
-        os.killpg(proc.pid, signal.SIGKILL)  # the job is killed: nothing of qaagent runs on
+        os.killpg(proc.pid, signal.SIGKILL)  # nothing of qaagent runs on
         proc.wait(timeout=30)
+
+
+@pytest.mark.slow
+def test_a_killed_run_leaves_no_check_in_progress(tmp_path: Path, api: GitHubServer) -> None:
+    world = ActionWorld(tmp_path, api.url)
+    (world.workspace / ".qaagent.yaml").write_text(HANGING, encoding="utf-8")
+    world.inputs["check-name"] = "qaagent"
+    state = world.files / "state"
+    state.touch()
+    world.env["GITHUB_STATE"] = str(state)
+    run_until_killed(world, lambda: "check_run_id" in state.read_text(encoding="utf-8"))
     saved = parse_outputs(state.read_text(encoding="utf-8"))
     check = api.check_runs[int(saved["check_run_id"])]
     assert check["status"] == "in_progress"
@@ -118,3 +123,71 @@ def test_no_state_no_request(tmp_path: Path, api: GitHubServer) -> None:
     world = ActionWorld(tmp_path, api.url)
     done = post_step(world, {})
     assert (done.returncode, done.stdout, api.requests) == (0, "", [])
+
+
+SECRET = "sk-live-Zq8w&7/XpL0+aa"  # noqa: S105 - made up
+WRITES_AND_HANGS = """\
+tests:
+  leaky:
+    runner: command
+    command: [python3, leaky.py]
+"""
+LEAKY = """\
+import os, pathlib, time, zipfile
+secret = os.environ["MY_API_TOKEN"]
+junit = pathlib.Path(os.environ["QAAGENT_JUNIT_DIR"])
+junit.mkdir(parents=True, exist_ok=True)
+(junit / "r.xml").write_text('<testsuite><testcase name="t"><failure message="key=' + secret + '"/></testcase></testsuite>')
+(junit.parent / "debug.txt").write_text("connecting with " + secret + "\\n")
+with zipfile.ZipFile(junit.parent / "trace.zip", "w", zipfile.ZIP_STORED) as z:
+    z.writestr("trace.network", "Authorization: Bearer " + secret)
+pathlib.Path("leaked").write_text("yes")
+time.sleep(120)
+"""
+
+
+@pytest.mark.slow
+def test_a_killed_run_leaves_no_raw_secret_in_its_bundle_after_the_post_step(
+    tmp_path: Path, api: GitHubServer
+) -> None:
+    # issue 12, fourth review: a kill -9 during a suite left that suite's files raw
+    world = ActionWorld(tmp_path, api.url)
+    (world.workspace / ".qaagent.yaml").write_text(WRITES_AND_HANGS, encoding="utf-8")
+    (world.workspace / "leaky.py").write_text(LEAKY, encoding="utf-8")
+    world.env["MY_API_TOKEN"] = SECRET
+    state = world.files / "state"
+    state.touch()
+    world.env["GITHUB_STATE"] = str(state)
+    run_until_killed(world, (world.workspace / "leaked").exists)  # an OOM kill: qaagent and its suite
+    saved = parse_outputs(state.read_text(encoding="utf-8"))
+    bundle = Path(saved["evidence_bundle"])
+    assert bundle.is_relative_to(world.workspace.resolve())
+    raw = [p.name for p in bundle.rglob("*") if p.is_file() and SECRET.encode() in p.read_bytes()]
+    assert "debug.txt" in raw  # what the post step is for
+
+    done = post_step(world, saved)
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr
+    raw = [p.name for p in bundle.rglob("*") if p.is_file() and SECRET.encode() in p.read_bytes()]
+    assert raw == []
+    assert next(bundle.rglob("debug.txt")).read_text(encoding="utf-8") == "connecting with ***\n"
+    assert "key=***" in next(bundle.rglob("r.xml")).read_text(encoding="utf-8")
+    assert not list(bundle.rglob("trace.zip"))
+    manifest = manifest_of(bundle)
+    assert manifest["status"] == "running"  # still incomplete: verify says so
+    assert [Path(e["path"]).name for e in manifest["not_kept"]] == ["trace.zip"]
+    assert "the post step redacted the files it left" in done.stdout
+    again = post_step(world, saved)  # idempotent, and a finished bundle is never touched
+    assert again.returncode == 0, again.stderr
+
+
+def test_a_saved_bundle_outside_the_workspace_is_not_touched(tmp_path: Path, api: GitHubServer) -> None:
+    world = ActionWorld(tmp_path, api.url)
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    (outside / "manifest.json").write_text('{"status": "running"}', encoding="utf-8")
+    (outside / "notes.txt").write_text("PK\x03\x04 looks like a zip", encoding="utf-8")
+    done = post_step(world, {"evidence_bundle": str(outside)})
+    assert done.returncode == 0, done.stderr
+    assert (outside / "notes.txt").exists()
+    assert "outside the workspace" in done.stdout

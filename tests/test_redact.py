@@ -180,10 +180,9 @@ def test_xml_numeric_character_references_of_a_secret_are_masked(form: str) -> N
 def test_xml_spellings_mixed_within_one_value_are_masked(encoded: str) -> None:
     redactor = Redactor(["sk-live-Zq8w&<pw>/+x"])
     assert redactor.redact(f"<failure message='{encoded}'/>") == "<failure message='***'/>"
-    pattern, longest = redactor.byte_pattern  # a binary file gets the same spellings
-    assert pattern is not None
-    assert pattern.sub(lambda m: b"*" * len(m[0]), encoded.encode()) == b"*" * len(encoded)
-    assert longest >= len(encoded)
+    dst = io.BytesIO()  # a binary file gets the same spellings
+    assert copy_redacted_bytes(io.BytesIO(b"\0" + encoded.encode()), dst, redactor) == 1
+    assert dst.getvalue() == b"\0" + b"*" * len(encoded)
     stream = StreamRedactor(redactor)  # and a stream, in small pieces
     out = "".join(stream.feed(encoded[i : i + 3]) for i in range(0, len(encoded), 3)) + stream.close()
     assert out == "***"
@@ -345,3 +344,14 @@ def test_a_secret_split_after_an_authorization_header_is_masked_on_both_lines() 
     redactor = Redactor(["s3cr3t-VALUE-0123"])
     text = " Authorization: Bearer zzxs3cr3t-\nVALUE-0123xxxxxx"
     assert redactor.redact(text) == " Authorization: ***\n***xxxxxx"
+
+
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be"])
+def test_utf16_without_a_byte_order_mark_has_every_form_masked_in_utf16(encoding: str) -> None:
+    redactor = Redactor([SECRET])
+    escaped = json.dumps(SECRET)[1:-1]
+    data = f"\0key={escaped}; url={quote(SECRET, safe='')} end".encode(encoding)  # no BOM: a binary
+    dst = io.BytesIO()
+    assert copy_redacted_bytes(io.BytesIO(data), dst, redactor, chunk=5) == 2
+    stars = "*" * len(escaped), "*" * len(quote(SECRET, safe=""))
+    assert dst.getvalue() == f"\0key={stars[0]}; url={stars[1]} end".encode(encoding)  # the mask in UTF-16

@@ -125,6 +125,9 @@ out.mkdir(exist_ok=True)
 (out / "windows.log").write_text("connecting with " + secret + "\\n", encoding="utf-16")
 (out / "windows-be.log").write_bytes(b"\\xfe\\xff" + ("key=" + secret).encode("utf-16-be"))
 (out / "stray-nul.log").write_bytes(b"start\\0 key=" + secret.encode() + b" end\\n")
+forms = [json.dumps({"k": secret}), html.escape(secret), urllib.parse.quote(secret, safe=""), base64.b64encode(("user:" + secret).encode()).decode()]
+(out / "nobom.log").write_bytes(("wrote " + " | ".join(forms) + "\\n").encode("utf-16-le"))  # no BOM
+(out / "nobom-be.log").write_bytes(("wrote " + " | ".join(forms) + "\\n").encode("utf-16-be"))
 basic = base64.b64encode(("user:" + secret).encode())
 (out / "core.dump").write_bytes(b"\\x7fELF\\0\\1" + secret.encode() + b"\\0" + basic + b"\\0" + secret.encode("utf-16-le") + b"\\xff")
 print("wrote them")
@@ -132,11 +135,11 @@ print("wrote them")
 
 
 def _clean_bytes(data: bytes, where: str) -> None:
-    """No form of SECRET in `data`: UTF-8 bytes of each, UTF-16 of the raw value."""
+    """No form of SECRET in `data`: the UTF-8 and UTF-16 bytes of each (base64: of its part that is the secret's)."""
     for name, form in forms(SECRET).items():
-        assert form.encode() not in data, f"{name} form of the secret in {where}"
-    for encoding in ("utf-16-le", "utf-16-be"):
-        assert SECRET.encode(encoding) not in data, f"{encoding} secret in {where}"
+        core = form[8:-4] if name in ("base64", "basic") else form
+        for encoding in ("utf-8", "utf-16-le", "utf-16-be"):
+            assert core.encode(encoding) not in data, f"{name} form of the secret in {encoding} in {where}"
 
 
 WRITE_MEDIA = """
@@ -219,6 +222,8 @@ def test_every_text_file_kept_is_redacted_whatever_its_name(qa_project: ProjectF
         "windows-be.log",
         "stray-nul.log",
         "core.dump",
+        "nobom.log",
+        "nobom-be.log",
     }
     for path in kept:
         _clean_bytes(path.read_bytes(), path.name)
@@ -231,6 +236,65 @@ def test_every_text_file_kept_is_redacted_whatever_its_name(qa_project: ProjectF
     dump = by_name["core.dump"].read_bytes()
     assert dump.startswith(b"\x7fELF\0\1" + b"*" * len(SECRET.encode()) + b"\0"), dump
     assert by_name["shot.bin"].read_bytes() == b"\x89PNG\0\0binary"  # nothing to mask: unchanged
+    # UTF-16 without a byte order mark (a NUL: bytes): every form found, masked in UTF-16 in place
+    for name, encoding in (("nobom.log", "utf-16-le"), ("nobom-be.log", "utf-16-be")):
+        text = by_name[name].read_bytes().decode(encoding)
+        assert text.startswith('wrote {"k": "*'), text
+        written = [
+            json.dumps({"k": SECRET}),
+            html.escape(SECRET),
+            quote(SECRET, safe=""),
+            forms(SECRET)["basic"],
+        ]
+        assert len(text) == len("wrote " + " | ".join(written) + "\n"), text  # offsets stay
+        assert text.count("*") >= 4 * 8, text
     for path in kept:
         if path.suffix not in (".bin", ".dump") and "windows" not in path.name:
             assert_clean(path.read_text(encoding="utf-8"), path.name)
+
+
+WRITE_BESIDE = """
+import os, pathlib, zipfile
+secret = os.environ["MY_API_TOKEN"]
+junit = pathlib.Path(os.environ["QAAGENT_JUNIT_DIR"]).resolve()
+bundle = next(p for p in junit.parents if (p / "manifest.json").is_file())  # the run's evidence folder
+(bundle / "extra.txt").write_text("key=" + secret + "\\n")
+(bundle / "other").mkdir()
+(bundle / "other" / "x.log").write_text("token " + secret + "\\n")
+with zipfile.ZipFile(bundle / "other" / "trace.zip", "w", zipfile.ZIP_STORED) as z:
+    z.writestr("trace.network", "Authorization: Bearer " + secret)
+os.symlink("/etc/hostname", bundle / "other" / "link")
+os.mkfifo(bundle / "fifo")
+"""
+
+
+@pytest.mark.slow
+def test_a_file_a_suite_writes_beside_its_folder_gets_the_same_treatment(qa_project: ProjectFactory) -> None:
+    # issue 12, fourth review: only `suites/<name>/` was redacted and cleaned at the end
+    argv = [PY, "write_beside.py"]
+    root = qa_project(
+        {
+            "write_beside.py": WRITE_BESIDE,
+            ".qaagent.yaml": f"tests:\n  beside: {{runner: command, command: {json.dumps(argv)}}}\n",
+        }
+    )
+    result = run_qaagent("run-all", "--quiet", cwd=root, env={"MY_API_TOKEN": SECRET})
+    assert result.returncode == 0, result.stdout + result.stderr
+    bundle = latest_bundle(root)
+    assert (bundle / "extra.txt").read_text(encoding="utf-8") == "key=***\n"
+    assert (bundle / "other" / "x.log").read_text(encoding="utf-8") == "token ***\n"
+    for path in bundle.rglob("*"):
+        if path.is_file() and not path.is_symlink():
+            _clean_bytes(path.read_bytes(), path.name)
+    assert not (bundle / "other" / "trace.zip").exists()
+    assert not (bundle / "other" / "link").is_symlink()
+    assert not (bundle / "fifo").exists()
+    manifest = manifest_of(bundle)
+    assert {item["path"]: item["why"] for item in manifest["not_kept"]} == {
+        "fifo": "not kept (FIFO)",
+        "other/link": "not kept (symlink to /etc/hostname)",
+        "other/trace.zip": "not kept (zip archive: cannot be redacted; reports.keep_unredactable: true keeps it)",
+    }
+    assert {"extra.txt", "other/x.log"} <= {item["path"] for item in manifest["files"]}
+    verify = run_qaagent("verify", str(bundle), cwd=root)
+    assert verify.returncode == 0, verify.stdout + verify.stderr

@@ -62,7 +62,8 @@ from qaagent.run_result import FailOn, RunResult, conclusion
 from qaagent.stream import CaseText, CaseWriter, stream_run
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Collection, Mapping, Sequence
+    from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+    from collections.abc import Set as AbstractSet
 
 TOOL_NAME = "qaagent"
 
@@ -144,6 +145,8 @@ class Bundle:
     _sealed: list[dict[str, str]] = field(default_factory=list, repr=False)
     _sealed_dropped: list[dict[str, str]] = field(default_factory=list, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    #: files qaagent copied in itself before `finish` (a merge's verified shard copies; `own`)
+    _own: set[Path] = field(default_factory=set, repr=False)
 
     @classmethod
     def start(
@@ -223,9 +226,9 @@ class Bundle:
     def seal(self, folder: Path, logs: Collection[Path], junit: Collection[Path]) -> None:
         """A suite's (or batch's) folder as its attempts ended: redacted, and only what may be kept.
 
-        What the run's end does for every suite (`finish`), done as each suite ends, so a
-        run killed later (`kill -9`) leaves no raw secret in the files an ended suite left
-        (artifacts copied in, files its tool wrote, its JUnit copies): links, FIFOs and
+        What the run's end does for every file of the bundle (`finish`), done as each suite
+        ends, so a run killed later (`kill -9`) leaves no raw secret in the files an ended suite
+        left (artifacts copied in, files its tool wrote, its JUnit copies): links, FIFOs and
         devices are set aside, files no scan can redact removed unless `keep_unredactable`,
         the rest redacted. `logs` are left as they are (redacted as they were written);
         `junit`, the copies the run read, are redacted but never removed (the end folds
@@ -235,32 +238,25 @@ class Bundle:
         folder = folder.resolve()
         if not folder.is_relative_to(inside) or not folder.is_dir():
             return
-        base = folder.relative_to(inside).as_posix()
         spared = {p.resolve() for p in logs}
-        read = {p.resolve() for p in junit}
-        early = [{"path": f"{base}/{e['path']}", "why": e["why"]} for e in not_kept.set_aside(folder)]
-        dropped = (
-            [] if self.keep_unredactable else not_kept.set_aside_unredactable(self.dir, spared | read, folder)
-        )
-        for path in sorted(folder.rglob("*")):
-            if path.is_file() and not path.is_symlink() and path.resolve() not in spared:
-                with contextlib.suppress(OSError):
-                    _redact_file(path, self.redactor)
+        kept = {*spared, *(p.resolve() for p in junit)}
+        early, dropped = self._clean(folder, kept=kept, unredacted=spared, keep=self.keep_unredactable)
         with self._lock:
             self._sealed.extend([*early, *dropped])
             self._sealed_dropped.extend(dropped)
 
-    def _redact_logs(self, run: RunResult) -> None:
-        """Redact every file the suites left in the bundle: logs, kept JUnit, rerun files, artifacts."""
-        suites = self.dir / "suites"
-        logs = {p for p in suites.rglob("*") if p.is_file() and not p.is_symlink()}
-        for suite in run.suites:
-            for attempt in suite.attempts:
-                log = attempt.log_path
-                if log is not None and log.is_file() and log.resolve().is_relative_to(self.dir.resolve()):
-                    logs.add(log)
-        for log in sorted(logs):
-            _redact_file(log, self.redactor)
+    def own(self, paths: Iterable[Path]) -> None:
+        """Files qaagent copied into the bundle itself before `finish` (a merge's verified shard copies).
+
+        `finish` leaves them as they are: only the files qaagent did not write are its to clean.
+        """
+        self._own.update(p.resolve() for p in paths)
+
+    def _clean(
+        self, folder: Path, *, kept: AbstractSet[Path], unredacted: AbstractSet[Path], keep: bool
+    ) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
+        """`clean` under `folder` (resolved, in this bundle) with this bundle's redactor."""
+        return clean(self.dir, folder, self.redactor, kept=kept, unredacted=unredacted, keep=keep)
 
     def _fold_read_junit(self, run: RunResult) -> dict[tuple[str, int], list[dict[str, Any]]]:
         """Remove the suites' own JUnit files that were read completely; their digests per attempt.
@@ -312,13 +308,17 @@ class Bundle:
         A file the redaction cannot see into (`evidence.not_kept`) is removed and
         listed in `not_kept` unless `keep_unredactable` (the profile's switch).
         """
-        self._manifest["not_kept"] = [*self._sealed, *not_kept.set_aside(self.dir)]
         junit_read = self._fold_read_junit(run)  # first: what is removed needs no redaction
         logs = {a.log_path.resolve() for s in run.suites for a in s.attempts if a.log_path is not None}
-        dropped = [] if keep_unredactable else not_kept.set_aside_unredactable(self.dir, logs)
-        self._manifest["not_kept"].extend(dropped)
+        # Every file qaagent did not write itself gets the seal's treatment, wherever in the
+        # bundle a suite put it (`suites/<name>/`, or beside them: a suite knows its folder).
+        # Logs are redacted again (a secret registered after they were written).
+        own = {self.manifest_path.resolve(), *self._own, *_being_written(writers)}
+        early, dropped = self._clean(
+            self.dir.resolve(), kept={*logs, *own}, unredacted=own, keep=keep_unredactable
+        )
+        self._manifest["not_kept"] = [*self._sealed, *early, *dropped]
         dropped += self._sealed_dropped
-        self._redact_logs(run)
         run_started = run.started_at if run.started_at > 0 else self.started_at
         counts = run.counts
         finished_at = run.finished_at if run.finished_at > 0 else time.time()
@@ -387,6 +387,72 @@ class Finished:
 
     missing: tuple[tuple[str, str], ...] = ()
     junit_copy_error: OSError | None = None
+
+
+def clean(
+    bundle_dir: Path,
+    folder: Path,
+    redactor: Redactor,
+    *,
+    kept: AbstractSet[Path],
+    unredacted: AbstractSet[Path],
+    keep: bool,
+) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
+    """The one treatment of files qaagent did not write itself, under `folder` (resolved, in the bundle).
+
+    Links, FIFOs, devices and sockets set aside; files no scan can redact removed unless
+    `keep` (never those in `kept`); every other regular file redacted but those in
+    `unredacted` (resolved paths). Returns the `not_kept` entries: set aside, and removed.
+    Used as a suite ends (`Bundle.seal`), at the run's end (`Bundle.finish`) and by the
+    action's post step on a bundle a killed run left (`seal_abandoned`).
+    """
+    base = folder.relative_to(bundle_dir.resolve()).as_posix()
+    prefix = "" if base == "." else f"{base}/"
+    early = [{"path": f"{prefix}{e['path']}", "why": e["why"]} for e in not_kept.set_aside(folder)]
+    dropped = [] if keep else not_kept.set_aside_unredactable(bundle_dir, kept, folder)
+    for path in sorted(folder.rglob("*")):
+        if path.is_file() and not path.is_symlink() and path.resolve() not in unredacted:
+            with contextlib.suppress(OSError):
+                _redact_file(path, redactor)
+    return early, dropped
+
+
+def seal_abandoned(bundle_dir: Path, redactor: Redactor) -> int | None:
+    """Clean a bundle whose run was killed before `Bundle.finish` (its manifest says `running`).
+
+    Every file but the manifest gets `clean` (what a suite still running left raw: its JUnit
+    file, artifacts, files its tool wrote), with the run's own `keep_unredactable`; what was
+    set aside joins the manifest's `not_kept`, which keeps saying `running` (`verify`:
+    incomplete). Returns how many entries `not_kept` gained, or None when the bundle was
+    finished (or is no bundle): then nothing is touched.
+    """
+    try:
+        opened = open_manifest(bundle_dir)
+    except BundleError:
+        return None
+    if opened.manifest.status != "running":
+        return None
+    inside = bundle_dir.resolve()
+    manifest = inside / MANIFEST
+    keep = opened.manifest.settings.keep_unredactable is True
+    early, dropped = clean(inside, inside, redactor, kept={manifest}, unredacted={manifest}, keep=keep)
+    document = dict(opened.document)
+    previous = document.get("not_kept")
+    document["not_kept"] = [*(previous if isinstance(previous, list) else []), *early, *dropped]
+    atomic_write_text(
+        manifest, json.dumps(_jsonable(document, redactor), indent=2, ensure_ascii=False) + "\n"
+    )
+    return len(early) + len(dropped)
+
+
+def _being_written(writers: Sequence[CaseWriter]) -> list[Path]:
+    """The temporary files that `writers` (report.html's, given before `finish`) opened in the bundle."""
+    found = []
+    for writer in writers:
+        out = getattr(writer, "out", None)
+        if isinstance(out, StreamedFile) and out.temporary is not None:
+            found.append(out.temporary.resolve())
+    return found
 
 
 def _digests(writer: CaseWriter) -> list[tuple[str, Digest]]:

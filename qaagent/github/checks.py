@@ -92,9 +92,18 @@ def check_annotations(
 
 
 def create_check_run(
-    client: GitHubClient, repository: str, name: str, head_sha: str, *, details_url: str = ""
+    client: GitHubClient,
+    repository: str,
+    name: str,
+    head_sha: str,
+    *,
+    details_url: str = "",
+    external_id: str = "",
 ) -> int:
-    """Create an `in_progress` check run at the start of a run; its id."""
+    """Create an `in_progress` check run at the start of a run; its id.
+
+    `external_id` marks it as this run's (the post step finds it by that if its id never came).
+    """
     body: dict[str, Any] = {
         "name": name,
         "head_sha": head_sha,
@@ -103,6 +112,8 @@ def create_check_run(
     }
     if details_url:
         body["details_url"] = details_url
+    if external_id:
+        body["external_id"] = external_id
     answer = client.request("POST", f"/repos/{repository}/check-runs", json=body, permission=PERMISSION)
     return _id(answer)
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import os
+import secrets
 import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -14,7 +15,13 @@ from typing import TextIO
 
 from qaagent.command_options import FeedbackOptions
 from qaagent.files import display_path
-from qaagent.github.closer import CHECK_RUN_STATE
+from qaagent.github.closer import (
+    CHECK_MARK_STATE,
+    CHECK_NAME_STATE,
+    CHECK_RUN_STATE,
+    CHECK_SHA_STATE,
+    save_state,
+)
 from qaagent.github.commands import write_command, write_outputs
 from qaagent.github.context import GitHubContext
 from qaagent.github.publish import Published, SummaryRenderer, publish, start_check_run
@@ -64,12 +71,25 @@ class GitHubFeedback:
             return
         token, name = self.token, self.options.check_name
         done = threading.Event()
+        # Before the request: if its answer (the id) comes too late for this run (a signal, a
+        # kill), the post step finds the check run by its name, commit and this mark.
+        external_id = f"qaagent-{secrets.token_hex(8)}"
+        save_state(
+            self.ctx.state,
+            {CHECK_NAME_STATE: name, CHECK_SHA_STATE: self.ctx.head_sha, CHECK_MARK_STATE: external_id},
+            self.stream,
+        )
 
         def create() -> None:
             # A short budget: the suites wait for this, and the completing request creates the
             # check run anyway if this one did not get through.
             self.check_id = start_check_run(
-                ctx=self.ctx, token=token, check_name=name, stream=self.stream, budget=START_BUDGET
+                ctx=self.ctx,
+                token=token,
+                check_name=name,
+                stream=self.stream,
+                budget=START_BUDGET,
+                external_id=external_id,
             )
             self._save_check_id()
             done.set()
@@ -166,12 +186,8 @@ class GitHubFeedback:
 
     def _save_check_id(self) -> None:
         """Tell the action's post step which check run is open (it closes it if this run is killed)."""
-        if self.check_id is None or not self.ctx.state:
-            return
-        try:
-            write_outputs(Path(self.ctx.state), {CHECK_RUN_STATE: str(self.check_id)})
-        except OSError as exc:
-            write_command(self.stream, "debug", f"qaagent: cannot write GITHUB_STATE: {exc.strerror or exc}")
+        if self.check_id is not None:
+            save_state(self.ctx.state, {CHECK_RUN_STATE: str(self.check_id)}, self.stream)
 
     def _write(self, values: Mapping[str, str]) -> str | None:
         """Append step outputs through the one GITHUB_OUTPUT writer; a problem, or None."""

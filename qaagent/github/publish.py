@@ -88,6 +88,7 @@ def start_check_run(
     stream: TextIO | None = None,
     clock: Clock | None = None,
     budget: float = 20.0,
+    external_id: str = "",
 ) -> int | None:
     """Create the `in_progress` check run at the start of a run; its id, or None.
 
@@ -100,7 +101,14 @@ def start_check_run(
         add_mask(token, stream)
     try:
         with GitHubClient(token, api_url=ctx.api_url, clock=clock, budget=budget) as client:
-            return create_check_run(client, ctx.repository, check_name, ctx.head_sha, details_url=ctx.run_url)
+            return create_check_run(
+                client,
+                ctx.repository,
+                check_name,
+                ctx.head_sha,
+                details_url=ctx.run_url,
+                external_id=external_id,
+            )
     except Exception as exc:
         if stream is not None:
             write_command(stream, "debug", f"qaagent: could not start the check run: {_describe(exc)}")
