@@ -161,7 +161,7 @@ def seal_abandoned_bundle(env: Mapping[str, str], out: TextIO) -> str:
         return "no bundle was started"
     from qaagent import redact  # noqa: PLC0415 - only when there is a bundle
     from qaagent.errors import UsageError  # noqa: PLC0415
-    from qaagent.evidence.bundle import seal_abandoned  # noqa: PLC0415
+    from qaagent.evidence.bundle import UnredactedError, seal_abandoned  # noqa: PLC0415
     from qaagent.paths import confine  # noqa: PLC0415
 
     workspace = Path(env.get("GITHUB_WORKSPACE") or Path.cwd()).resolve()
@@ -172,7 +172,11 @@ def seal_abandoned_bundle(env: Mapping[str, str], out: TextIO) -> str:
         return "bad state"
     token = env.get("INPUT_GITHUB-TOKEN") or env.get("INPUT_GITHUB_TOKEN") or ""
     redactor = redact.Redactor.from_environ(env, extra=[token] if token else [])
-    changed = seal_abandoned(folder, redactor)
+    try:
+        changed = seal_abandoned(folder, redactor)
+    except UnredactedError as exc:
+        _warn(out, f"qaagent post step: {exc.message}")
+        return "a file could not be redacted"
     if changed is None:
         return "the bundle was finished by the run"
     _warn(
