@@ -22,7 +22,7 @@ completes it if it still is `in_progress` and carries the mark — never another
 never fails the job: a problem is one `::warning`.
 
 The host (composite) variant has no post step: there a killed run leaves the check
-`in_progress` until the next run of the same check name completes its own.
+`in_progress` (no later run touches it: each completes only check runs with its own mark).
 """
 
 from __future__ import annotations
