@@ -94,7 +94,10 @@ def close_abandoned_check(env: Mapping[str, str], out: TextIO) -> str:
                 )
                 if not (isinstance(answer, dict) and answer.get("status") == "completed"):
                     open_ids.append(int(raw))
-            open_ids += [i for i in _marked_open(client, repository, env, mark) if i not in open_ids]
+            name = env.get(f"STATE_{CHECK_NAME_STATE}", "")
+            sha = env.get(f"STATE_{CHECK_SHA_STATE}", "").strip()
+            found = marked_open(client, repository, name=name, sha=sha, mark=mark)
+            open_ids += [i for i in found if i not in open_ids]
             for check_id in open_ids:
                 client.request(
                     "PATCH",
@@ -116,14 +119,13 @@ def close_abandoned_check(env: Mapping[str, str], out: TextIO) -> str:
     return "closed"
 
 
-def _marked_open(client: GitHubClient, repository: str, env: Mapping[str, str], mark: str) -> list[int]:
-    """The ids of the check runs on the saved commit, under the saved name, still open and marked `mark`.
+def marked_open(client: GitHubClient, repository: str, *, name: str, sha: str, mark: str) -> list[int]:
+    """The ids of the check runs on commit `sha`, named `name`, still open and marked `mark`.
 
     GitHub's list of a commit's check runs, filtered by name (`check_name`), every run of it
-    (`filter=all`), one page of 100 (one run makes one or two).
+    (`filter=all`), one page of 100 (one run makes one or two). Used here and by the run's
+    own end (`publish`), which completes a check run whose creation was answered too late.
     """
-    name = env.get(f"STATE_{CHECK_NAME_STATE}", "")
-    sha = env.get(f"STATE_{CHECK_SHA_STATE}", "").strip()
     if not (mark and name and _SHA.fullmatch(sha)):
         return []
     answer = client.request(
