@@ -13,12 +13,14 @@ import os
 import re
 import shutil
 import zlib
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from qaagent.attempts import Attempt, Rerun
+from qaagent.formats.read import iter_result_files
 from qaagent.results import CaseStore, Status, SuiteResult, TestCase
 from qaagent.run_result import RunResult
 
@@ -272,3 +274,26 @@ def parse_outputs(text: str) -> dict[str, str]:
             name, value = line.split("=", 1)
             values[name] = value
     return values
+
+
+def unescape_data(value: str) -> str:
+    """Undo `commands.escape_data` the way the Actions runner does (the runner cannot run here)."""
+    return value.replace("%0D", "\r").replace("%0A", "\n").replace("%25", "%")
+
+
+def unescape_property(value: str) -> str:
+    """Undo `commands.escape_property` the way the Actions runner does."""
+    return unescape_data(value.replace("%3A", ":").replace("%2C", ","))
+
+
+def read_junit_files(
+    paths: Sequence[Path], *, suite: str, base_dir: Path, repo_root: Path
+) -> tuple[list[TestCase], list[str]]:
+    """All cases of several JUnit files in order and one reason per bad file, as `iter_result_files` gives them."""
+    problems: list[str] = []
+    cases = list(
+        iter_result_files(
+            paths, format="junit", suite=suite, base_dir=base_dir, repo_root=repo_root, problems=problems
+        )
+    )
+    return cases, problems

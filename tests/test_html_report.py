@@ -29,10 +29,10 @@ from helpers import manifest_of, records_of
 
 import qaagent
 from qaagent.attempts import Attempt, Rerun
-from qaagent.evidence.bundle import Bundle, replace_file
+from qaagent.evidence.bundle import Bundle, record_file
 from qaagent.evidence.read import BundleError
 from qaagent.evidence.verify import verify_bundle
-from qaagent.files import StreamedFile
+from qaagent.files import Digest, StreamedFile
 from qaagent.redact import Redactor
 from qaagent.report.from_bundle import write_report
 from qaagent.report.html import REPORT_NAME, HtmlReport
@@ -341,13 +341,15 @@ def test_the_page_reads_the_manifest_through_the_typed_bundle_reader(tmp_path: P
     assert not (tmp_path / "page.html").exists()
 
 
-def test_replace_file_refuses_paths_outside_and_non_bundles(tmp_path: Path) -> None:
+def test_record_file_refuses_paths_outside_and_non_bundles(tmp_path: Path) -> None:
     from qaagent.errors import QAAgentError, UsageError  # noqa: PLC0415
 
     bundle = api_bundle(tmp_path, {"unit": [case("ok")]})
+    before = (bundle / "manifest.json").read_bytes()
     for bad in ("../x.html", "/tmp/x.html", "manifest.json"):
         with pytest.raises(QAAgentError):
-            replace_file(bundle, bad, "x")
+            record_file(bundle, bad, Digest("0" * 64, 1))
+    assert (bundle / "manifest.json").read_bytes() == before
     with pytest.raises(UsageError):
         write_report(tmp_path / "nowhere")
 

@@ -77,11 +77,6 @@ class RunHistory:
             found.history = opened
         return found
 
-    @property
-    def usable(self) -> bool:
-        """Whether the store is open and has not failed."""
-        return self.history is not None
-
     def fault(self, problem: HistoryUnavailable) -> None:
         """Say the first fault as one warning and stop using the store."""
         if self.problem is None:

@@ -8,7 +8,7 @@ run), and looks a test up by binary search in the sorted keys.
 Layout (little-endian, one entry per result, sorted by key; a test that ran
 twice in one run has two entries):
 
-- ``keys``: signed 64-bit test keys (`model.test_key`);
+- ``keys``: signed 64-bit test keys (`model.Identities.key`);
 - ``outcomes``: unsigned 16-bit: bits 0-1 the status (`model.STATUS_CODE`),
   bit 2 flaky, bits 3-15 the attempts (at most 8191);
 - ``durations``: unsigned 32-bit milliseconds.
