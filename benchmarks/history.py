@@ -16,6 +16,7 @@ Measures, on both backends in one run (alternating, best and median of --repeat)
 
     .venv/bin/python benchmarks/history.py [--repeat 5] [--runs 100] [--tests 10000] [--no-postgres]
     .venv/bin/python benchmarks/history.py --only-run-all [--repeat 5] [--run-all]
+    .venv/bin/python benchmarks/history.py --only-run-all --against DIR [--repeat 5]   # before/after
 
 Numbers go in docs/benchmarks.md (## Test history).
 """
@@ -23,6 +24,7 @@ Numbers go in docs/benchmarks.md (## Test history).
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import subprocess
@@ -219,31 +221,15 @@ def bench_run_step(stores: dict[str, str], base: Path, repeat: int) -> None:
     close), on the run's own `TestCase` values in their `CaseStore`, which spills to disk
     above a few thousand cases. The stores alternate within each repeat.
     """
-    import json  # noqa: PLC0415
-
-    from qaagent.history.live import RunHistory  # noqa: PLC0415
-    from qaagent.results import CaseStore, SuiteResult, TestCase  # noqa: PLC0415
-    from qaagent.run_result import RunResult  # noqa: PLC0415
-
     print("\n## the history step of a 100,000-case run (open, judge, record the TestCase values, close)")
-    data = results(100_000, 1)
-    by_suite: dict[str, list[TestCase]] = {}
-    for r in data:
-        case = TestCase(r.suite, r.classname, r.name, r.status, r.duration, r.file, attempts=r.attempts)
-        by_suite.setdefault(r.suite, []).append(case)
-    suites = [SuiteResult(name, "pytest", CaseStore(cases)) for name, cases in by_suite.items()]
+    suites = _case_suites()
     samples: dict[str, list[tuple[float, float]]] = {name: [] for name in stores}
     parts: dict[str, list[tuple[float, float]]] = {name: [] for name in stores}
     for attempt in range(repeat + 1):  # the first: 100,000 new tests, reported apart
         for name, store in stores.items():
-            bundle = base / f"bundle-{name}-{attempt}"
-            bundle.mkdir()
-            started = f"2024-05-01T12:{attempt:02d}:00.000Z"
-            manifest = {"run_id": f"20240501_12{attempt:02d}00Z", "started": started, "status": "failure"}
-            text = json.dumps({**manifest, "project": "bench"})
-            (bundle / "manifest.json").write_text(text, encoding="utf-8")
-            run = RunResult("bench", manifest["run_id"], suites, T0 + 60 * attempt, T0 + 60 * attempt + 30)
-            wall, cpu, judged = _step(RunHistory, HistorySettings(store=store), base, bundle, run)
+            wall, cpu, judged = _step(
+                HistorySettings(store=store), base, *_finished(suites, base, name, attempt)
+            )
             if attempt == 0:
                 print(f"- {name}, the first run (100,000 new tests): wall {wall:.2f} s, CPU {cpu:.2f} s")
                 continue
@@ -258,13 +244,36 @@ def bench_run_step(stores: dict[str, str], base: Path, repeat: int) -> None:
         )
 
 
-def _step(
-    history_class: Any, settings: HistorySettings, base: Path, bundle: Path, run: Any
-) -> tuple[float, float, float]:
+def _case_suites() -> list[Any]:
+    """The 100,000 results of `results` as a finished run's suites of `TestCase`s in `CaseStore`s."""
+    from qaagent.results import CaseStore, SuiteResult, TestCase  # noqa: PLC0415
+
+    by_suite: dict[str, list[TestCase]] = {}
+    for r in results(100_000, 1):
+        case = TestCase(r.suite, r.classname, r.name, r.status, r.duration, r.file, attempts=r.attempts)
+        by_suite.setdefault(r.suite, []).append(case)
+    return [SuiteResult(name, "pytest", CaseStore(cases)) for name, cases in by_suite.items()]
+
+
+def _finished(suites: list[Any], base: Path, name: str, attempt: int) -> tuple[Path, Any]:
+    """The bundle folder (its manifest) and the `RunResult` of repeat `attempt` of a store `name`."""
+    from qaagent.run_result import RunResult  # noqa: PLC0415
+
+    bundle = base / f"bundle-{name}-{attempt}"
+    bundle.mkdir()
+    started = f"2024-05-01T12:{attempt:02d}:00.000Z"
+    manifest = {"run_id": f"20240501_12{attempt:02d}00Z", "started": started, "status": "failure"}
+    (bundle / "manifest.json").write_text(json.dumps({**manifest, "project": "bench"}), encoding="utf-8")
+    return bundle, RunResult("bench", manifest["run_id"], suites, T0 + 60 * attempt, T0 + 60 * attempt + 30)
+
+
+def _step(settings: HistorySettings, base: Path, bundle: Path, run: Any) -> tuple[float, float, float]:
     """One run's history work: (wall, CPU, CPU of open + judge); exits when it did not record."""
+    from qaagent.history.live import RunHistory  # noqa: PLC0415
+
     said: list[str] = []
     wall, cpu = time.perf_counter(), time.process_time()
-    history = history_class.open(
+    history = RunHistory.open(
         settings, base_dir=base, project="bench", repo_root=ROOT, say=said.append, base_branch="main"
     )
     history.judge(run)
@@ -321,6 +330,48 @@ def bench_run_all(base: Path, repeat: int) -> None:
     )
 
 
+def bench_against(other: Path, base: Path, repeat: int) -> None:
+    """Item 5 on SQLite, alternating this tree's code and `other`'s (the code before), a process each.
+
+    Each process builds the 100,000 cases, records them once into a fresh store (100,000
+    new tests, not counted), then times two more runs; the trees alternate `repeat` times.
+    """
+    print(f"\n## the history step of a 100,000-case run, SQLite: this tree against {other}, alternating")
+    trees = {"before": other.resolve(), "this": ROOT}
+    samples: dict[str, list[list[float]]] = {name: [] for name in trees}
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    for _ in range(repeat):
+        for name, tree in trees.items():
+            argv = [sys.executable, __file__, "--step-process", str(base / f"{name}-{len(samples[name])}")]
+            tree_env = {**env, "PYTHONPATH": str(tree)}
+            done = subprocess.run(argv, env=tree_env, capture_output=True, text=True, check=False)
+            if done.returncode != 0:
+                raise SystemExit(f"{name} ({tree}): {done.stderr[-2000:]}")
+            samples[name] += json.loads(done.stdout.splitlines()[-1])
+    for name, found in samples.items():
+        cpus = [c for _, c, _ in found]
+        print(
+            f"- {name}: {summary([(w, c) for w, c, _ in found])}; CPU median: open + judge"
+            f" {statistics.median(j for _, _, j in found) * 1000:.0f} ms,"
+            f" record + close {statistics.median(c - j for _, c, j in found) * 1000:.0f} ms; CPU median"
+            f" {statistics.median(cpus) * 1000:.0f} ms"
+        )
+    before, this = (statistics.median(c for _, c, _ in samples[n]) for n in trees)
+    print(f"- CPU median, this / before: {this / before:.2f}")
+
+
+def step_process(folder: Path) -> None:
+    """`--step-process`: one process of `bench_against` (prints its samples as JSON)."""
+    import qaagent  # noqa: PLC0415
+
+    folder.mkdir(parents=True)
+    suites = _case_suites()
+    settings = HistorySettings(store=str(folder / "history.sqlite"))
+    found = [_step(settings, folder, *_finished(suites, folder, "SQLite", attempt)) for attempt in range(3)]
+    print(f"qaagent from {Path(qaagent.__file__).parent}", file=sys.stderr)
+    print(json.dumps(found[1:]))
+
+
 def only_run_step(base: Path, args: argparse.Namespace) -> None:
     """`--only-run-all`: the history step of a run (SQLite, and PostgreSQL unless --no-postgres)."""
     cluster = None
@@ -339,7 +390,7 @@ def only_run_step(base: Path, args: argparse.Namespace) -> None:
     print(f"\nload after: {os.getloadavg()[0]:.2f}")
 
 
-def main() -> None:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--runs", type=int, default=100)
@@ -347,9 +398,28 @@ def main() -> None:
     parser.add_argument("--no-postgres", action="store_true")
     parser.add_argument("--only-run-all", action="store_true", help="only item 5 (the history step of a run)")
     parser.add_argument("--run-all", action="store_true", help="with it, also whole run-all processes (slow)")
-    args = parser.parse_args()
+    parser.add_argument(
+        "--against",
+        type=Path,
+        help="with --only-run-all: a source tree of the code before (git worktree add DIR main);"
+        " item 5 on SQLite alternates between it and this tree, one process each",
+    )
+    parser.add_argument("--step-process", type=Path, help=argparse.SUPPRESS)
+    return parser
+
+
+def main() -> None:
+    args = _parser().parse_args()
+    if args.step_process:
+        step_process(args.step_process)
+        return
     with tempfile.TemporaryDirectory(prefix="qaagent-bench-") as tmp:
         base = Path(tmp)
+        if args.only_run_all and args.against:
+            print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.2f}")
+            bench_against(args.against, base, args.repeat)
+            print(f"\nload after: {os.getloadavg()[0]:.2f}")
+            return
         if args.only_run_all:
             only_run_step(base, args)
             return

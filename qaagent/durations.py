@@ -25,12 +25,12 @@ from typing import Any
 from xml.parsers import expat
 
 from qaagent.errors import UsageError
-from qaagent.evidence.read import RUN_ID_RE, BundleError, iter_records, read_manifest
+from qaagent.evidence.read import RUN_ID_RE, SHARED_DURATIONS, BundleError, iter_records, read_manifest
 
 DURATIONS_FORMAT = "qaagent-durations"
 DURATIONS_VERSION = 1
 #: a `qaagent durations` file here is used without `--durations-from` (matrix jobs download it)
-SHARED_FILE = "qaagent-durations.json"
+SHARED_FILE = SHARED_DURATIONS
 #: JUnit or JSON files larger than this are refused (bytes)
 MAX_BYTES = 256 * 1024 * 1024
 

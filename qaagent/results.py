@@ -305,16 +305,21 @@ class CaseStore:
     def __len__(self) -> int:
         return self.counts.total
 
-    def columns(self, names: Sequence[str]) -> Iterator[tuple[Any, ...]]:
-        """The fields `names` (two or more) of every case, in order, as tuples.
+    def column_chunks(self, names: Sequence[str]) -> Iterator[tuple[tuple[Any, ...], ...]]:
+        """The fields `names` (two or more) of every case, in order, a chunk at a time, as columns.
 
-        No `TestCase` is built for a spilled case (its row is read as it was pickled):
-        recording the history of 100,000 cases reads them this way.
+        Each chunk is one tuple of values per name. A spilled chunk's columns are
+        transposed from its pickled rows as they are (no tuple per case): recording
+        the history of 100,000 cases reads them this way.
         """
-        pick = operator.itemgetter(*(_FIELD_NAMES.index(name) for name in names))
+        at = [_FIELD_NAMES.index(name) for name in names]
         for rows in self._spill.rows():
-            yield from map(pick, rows)
-        yield from map(operator.attrgetter(*names), list(self._buffer))
+            if rows:
+                columns = list(zip(*rows, strict=True))
+                yield tuple(columns[i] for i in at)
+        buffer = list(self._buffer)
+        if buffer:
+            yield tuple(zip(*map(operator.attrgetter(*names), buffer), strict=True))
 
     @property
     def problems(self) -> ProblemCases:

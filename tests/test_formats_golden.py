@@ -153,6 +153,26 @@ def test_go_plain_text_build_blocks_without_a_fail_line(tmp_path: Path) -> None:
     assert detect.sniff(b"# just a comment\nhello\n") is None
 
 
+def test_go_test_json_after_the_go_commands_own_lines_is_detected(tmp_path: Path) -> None:
+    # `go test -json ./... 2>&1` on a fresh module cache: the go command's lines come first
+    event = b'{"Action":"start","Package":"m/a"}\n{"Action":"pass","Package":"m/a","Elapsed":0}\n'
+    preamble = b"go: downloading github.com/google/go-cmp v0.6.0\ngo: downloading golang.org/x/text v0.14.0\n"
+    assert detect.sniff(preamble + event) == "go-test-json"
+    assert detect.sniff(b"go: finding module for package m/b\nFAIL\tm/a [setup failed]\n") == "go-test-json"
+    path = tmp_path / "go.jsonl"
+    path.write_bytes(preamble + b"# m/b\nb/b.go:1:1: syntax error\n" + event)
+    assert detect.detect_format(path, repo_root=tmp_path) == "go-test-json"
+    cases = list(gotest.iter_cases(path, suite="go", base_dir=tmp_path, repo_root=tmp_path))
+    assert [(c.classname, c.name, c.status, c.message) for c in cases] == [
+        ("m/b", "(package)", "error", "build failed: b/b.go:1:1: syntax error"),
+    ]
+    # bounded: a few lines of the go command, then an event; not a file of `go:` lines alone
+    many = b"go: downloading m/x v1.0.0\n" * (detect.GO_TOOL_LINES + 1)
+    assert detect.sniff(many + event) is None
+    assert detect.sniff(b"go: downloading m/x v1.0.0\n") is None
+    assert detect.sniff(b"go: downloading m/x v1.0.0\nok 1 - a\n") is None
+
+
 def test_go_stream_cut_while_a_package_runs(tmp_path: Path) -> None:
     path = tmp_path / "go.jsonl"
     path.write_text(

@@ -7,6 +7,7 @@ computed once (`RunHistory.judge`); each writer only renders it (`qaagent.report
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 from typing import Any
@@ -15,13 +16,25 @@ import pytest
 from conftest import run_qaagent
 from github_server import GitHubServer
 from helpers import TOKEN, manifest_of
+from history_support import SCOPE, result, run
 from test_entrypoint import Action
-from test_html_report import page_data
+from test_html_report import (
+    api_bundle,
+    artifacts_dir,
+    assert_offline_and_clean,
+    open_in_chromium,
+    page_data,
+    require_chromium,
+)
 
 from qaagent.evidence.sections import History
-from qaagent.history.compare import Comparison, Entry
+from qaagent.history.compare import Comparison, Entry, compare
 from qaagent.history.model import TestId
 from qaagent.history.queries import RunInfo
+from qaagent.history.rates import quarantine
+from qaagent.history.record import record
+from qaagent.history.settings import HistorySettings
+from qaagent.history.store import Store, open_store
 from qaagent.report.comparison import document, html_groups, markdown_section
 from qaagent.report.markdown import SummaryCollector, collect
 from qaagent.results import CaseStore, SuiteResult, TestCase
@@ -106,6 +119,65 @@ def test_every_writer_shows_the_groups_against_the_base_branch(tmp_path: Path, a
     (bundle / "report.html").unlink()
     assert run_qaagent("report", str(bundle), cwd=ws).returncode == 0
     assert page_data((bundle / "report.html").read_text(encoding="utf-8"))["compared"] == before["compared"]
+
+
+# -- report.html in a real Chromium ------------------------------------------------------------------
+
+
+def test_report_html_shows_each_group_with_its_tests_in_chromium(tmp_path: Path) -> None:
+    """A run with history of every kind: report.js renders each group, with the right tests, in Chromium."""
+    require_chromium()  # before the work: skipped on a laptop without it, failed when CI=true
+    with contextlib.closing(open_store(str(tmp_path / "history.sqlite"), base_dir=tmp_path)) as store:
+        found = _every_kind(store, tmp_path)
+    bundle = api_bundle(tmp_path, {"unit": found[1]}, history=document(found[0]))
+    shot = artifacts_dir(tmp_path) / "html-report-history-groups.png"
+    shown = open_in_chromium(bundle / "report.html", shot)
+    assert_offline_and_clean(shown, bundle)
+    compared = shown["state"]["compared"]
+    assert compared["heading"].startswith("Against the base branch: main (run ")
+    groups = {g["key"]: g for g in compared["groups"]}
+    test = "unit::tests.test_mod::"
+    assert list(groups) == [
+        "group-new", "group-still_failing", "group-flaky", "group-quarantined", "group-fixed",
+    ]  # fmt: skip
+    expected = {
+        "group-new": ("New failures", "breaks — failed"),
+        "group-still_failing": (
+            "Still failing",
+            "stuck — failed · failing on the base branch since c1 2024-05-01",
+        ),
+        "group-flaky": ("Flaky", "hazy — passed (flaky)"),
+        "group-quarantined": ("Quarantined", "wobbly — failed · flake rate 100% (2 of 2 runs)"),
+        "group-fixed": ("Fixed", "mended — passed"),
+    }
+    for key, (heading, item) in expected.items():
+        group = groups[key]
+        assert group["heading"].startswith(heading), group
+        assert group["heading"].endswith(": 1"), group
+        assert group["items"] == [test + item], key
+
+
+def _every_kind(store: Store, tmp_path: Path) -> tuple[Comparison, list[TestCase]]:
+    """Two runs of main, then a run with a new, a still failing, a flaky, a quarantined and a fixed test."""
+    # main's history: `wobbly` flaky in both runs (quarantined: rate 1.0 > 0.05), `stuck` failing
+    # since run 1, `mended` failing in the latest run, `breaks` and `hazy` passing
+    base = ["breaks", "stuck", "mended", "hazy", "wobbly", "steady"]
+    states = [{"stuck": "failed"}, {"stuck": "failed", "mended": "error"}]
+    for number, failing in enumerate(states, start=1):
+        record(
+            store,
+            run(number, commit=f"c{number}"),
+            [result(n, failing.get(n, "passed"), flaky=n == "wobbly") for n in base],
+        )
+    now = {"breaks": "failed", "stuck": "failed", "wobbly": "failed"}  # mended passes, hazy is flaky
+    cases = [
+        TestCase("unit", "tests.test_mod", n, now.get(n, "passed"), 0.1, "tests/test_mod.py",  # type: ignore[arg-type]
+                 message="boom" if n in now else "", attempts=2 if n == "hazy" else 1, flaky=n == "hazy")
+        for n in base
+    ]  # fmt: skip
+    held = quarantine(store, SCOPE, HistorySettings(), branch="main", base_dir=tmp_path)
+    assert [r.test.name for r in held.rates.values()] == ["wobbly"]
+    return compare(store, SCOPE, cases, base_branch="main", window=50, quarantined=held), cases
 
 
 # -- in process: the size cap, hostile ids ----------------------------------------------------------

@@ -107,8 +107,17 @@ def case(name: str, status: str = "passed", **extra: Any) -> TestCase:
     return TestCase(suite=extra.pop("suite", "unit"), classname="t.mod", name=name, status=status, **extra)  # type: ignore[arg-type]
 
 
-def api_bundle(tmp_path: Path, suites: dict[str, list[TestCase]], *, attempts: int = 1) -> Path:
-    """A finished bundle made through the Python API, with report.html written by write_report."""
+def api_bundle(
+    tmp_path: Path,
+    suites: dict[str, list[TestCase]],
+    *,
+    attempts: int = 1,
+    history: dict[str, Any] | None = None,
+) -> Path:
+    """A finished bundle made through the Python API, with report.html written by write_report.
+
+    `history`: the manifest's comparison with the base branch (`qaagent.report.comparison.document`).
+    """
     bundle = Bundle.start(
         tmp_path / "evidence",
         "20240501_120000Z",
@@ -141,7 +150,7 @@ def api_bundle(tmp_path: Path, suites: dict[str, list[TestCase]], *, attempts: i
             attempt.log_path.write_text("log\n", encoding="utf-8")
         results.append(SuiteResult(name=name, runner="pytest", cases=CaseStore(cases), attempts=tries))
     run = RunResult("shop", bundle.run_id, results, started, started + 2 * attempts + len(suites))
-    bundle.finish(run, summary_markdown="# summary\n", fail_on=["failed", "error"])
+    bundle.finish(run, summary_markdown="# summary\n", fail_on=["failed", "error"], history=history)
     write_report(bundle.dir)
     return bundle.dir
 

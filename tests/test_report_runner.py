@@ -342,9 +342,17 @@ def test_a_glob_that_matches_qaagents_own_outputs_leaves_them_out(qa_project: Pr
     reasons = {item["path"]: item["reason"] for item in attempt["ignored_files"]}
     assert reasons["qaagent-junit.xml"].startswith("qaagent's own output: the merged report")
     assert any(
-        path.startswith("evidence/") and reason.startswith("qaagent's own output: in the evidence folder")
+        path.startswith("evidence/") and reason.startswith("qaagent's own output: a run bundle")
         for path, reason in reasons.items()
     )
+    # the user's own report beside the bundles is theirs: read (was "1 qaagent's own output: not read")
+    shutil.copy(root / "build" / "a.xml", root / "evidence" / "mine.xml")
+    mine = run_qaagent(
+        "run-all", "--files", "evidence/*.xml", "--no-history", "--evidence-dir", "evidence", cwd=root
+    )
+    assert mine.returncode == 0, mine.stdout + mine.stderr
+    assert "SUCCESS: 1 tests" in mine.stdout, mine.stdout
+    (root / "evidence" / "mine.xml").unlink()
     # a profile's report suite: the same
     profile = "reports: {evidence_dir: evidence}\ntests:\n  publish: {runner: report, files: '**/*.xml'}\n"
     (root / ".qaagent.yaml").write_text(profile, encoding="utf-8")

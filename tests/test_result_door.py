@@ -103,6 +103,46 @@ def test_the_own_report_folder_hands_what_cannot_be_read_to_the_reader(tmp_path:
     assert found.ignored == []
 
 
+def test_only_what_qaagent_writes_in_the_evidence_folder_is_left_out(tmp_path: Path) -> None:
+    # `--evidence-dir reports --files 'reports/*.xml'`: the user's reports beside the run
+    # bundles are read; the bundles (a run folder, a folder holding a manifest) and the shared
+    # durations file are qaagent's own output
+    project = tmp_path / "project"
+    reports = project / "reports"
+    for name in ("20261201_170000Z", "20261201_170000Z_shard-1of2-2", "renamed", "user"):
+        (reports / name).mkdir(parents=True)
+    (reports / "renamed" / "manifest.json").write_text("{}", encoding="utf-8")
+    for rel in (
+        "a.xml",
+        "user/b.xml",
+        "20261201_170000Z/junit.xml",
+        "20261201_170000Z_shard-1of2-2/suites/s/r.xml",
+        "renamed/junit.xml",
+        "qaagent-durations.json",
+    ):
+        (reports / rel).parent.mkdir(parents=True, exist_ok=True)
+        (reports / rel).write_text(JUNIT.format(name="x"), encoding="utf-8")
+    merged = project / "qaagent-junit.xml"
+    merged.write_text(JUNIT.format(name="merged"), encoding="utf-8")
+    found = match_files(
+        ["reports/**/*.xml", "reports/*.json", "*.xml"],
+        cwd=project,
+        repo_root=project,
+        leave_out=(merged, reports),
+    )
+    assert [p.relative_to(project).as_posix() for p in found.files] == ["reports/a.xml", "reports/user/b.xml"]
+    reasons = {item.path.relative_to(project).as_posix(): item.reason for item in found.ignored}
+    assert sorted(reasons) == [
+        "qaagent-junit.xml",
+        "reports/20261201_170000Z/junit.xml",
+        "reports/20261201_170000Z_shard-1of2-2/suites/s/r.xml",
+        "reports/qaagent-durations.json",
+        "reports/renamed/junit.xml",
+    ]
+    assert all(reason.startswith("qaagent's own output") for reason in reasons.values())
+    assert "run bundle" in reasons["reports/renamed/junit.xml"]
+
+
 def test_a_match_swapped_for_a_fifo_or_dev_zero_is_never_copied(tmp_path: Path) -> None:
     # what the door kept may be swapped before it is copied into the bundle: the copy checks
     # the open descriptor, so a FIFO cannot hang it and /dev/zero cannot fill the disk

@@ -42,6 +42,9 @@ MAX_RECORD_LINE = 4 * 1024 * 1024
 SCHEMA_VERSIONS = (1,)
 #: what a run id looks like (`evidence.bundle.make_run_id`); a bundle's folder is named by it
 RUN_ID_RE = re.compile(r"^\d{8}_\d{6}Z(?:_shard-\d+of\d+)?(?:-\d+)?\Z")
+#: a `qaagent durations` file in the evidence folder is used without `--durations-from`
+#: (matrix jobs download it there; `qaagent.durations`)
+SHARED_DURATIONS = "qaagent-durations.json"
 #: bytes of manifest.json read at most (a manifest of 100,000 files is about 20 MB)
 MAX_MANIFEST_BYTES = 64 * 1024 * 1024
 #: C0 and C1 controls: no path of a bundle holds one

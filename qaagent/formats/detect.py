@@ -9,7 +9,9 @@ door as the readers), and nothing is parsed beyond it:
 - JSON lines whose first object has an ``"Action"``: ``go test -json``; also when
   plain text of go test's comes first (before Go 1.24 a failed build is written
   as ``FAIL <pkg> [build failed]`` (a tab after FAIL), and with ``2>&1`` the compiler's ``# <pkg>``
-  block): a ``FAIL`` line of that shape, or ``# <pkg>`` lines followed by an event;
+  block): a ``FAIL`` line of that shape, or ``# <pkg>`` lines followed by an event; the go
+  command's own lines before any of these (``go: downloading …`` on a fresh module cache,
+  at most `GO_TOOL_LINES`) are skipped;
 - a JSON object whose first key is ``"stats"``: Mocha (console output before it
   is allowed, as the reader skips it); a JSON array: Cucumber;
 - TAP: a first line ``TAP version N``, a plan ``1..N``, a test line ``ok``/``not
@@ -49,6 +51,10 @@ _NOT_SUPPORTED: Final = {
     "test-results": "NUnit 2 results (<test-results>) are not read: write NUnit 3 (nunit3-console --result)",
 }
 _GO_EVENT = re.compile(r'^\s*\{[^\n]*"Action"\s*:\s*"')
+#: the go command's own lines (``go: downloading example.com/m v1.2.3``) skipped before go test's
+_GO_TOOL = re.compile(r"go: \S")
+#: of those, skipped at most: one per module downloaded, so a few dozen on a fresh cache
+GO_TOOL_LINES: Final = 64
 _MOCHA = re.compile(r'^\{\s*"stats"\s*:', re.MULTILINE)
 _TAP_FIRST = re.compile(
     r"^(?:TAP version \d+|1\.\.\d+|(?:not )?ok\b|#\s*Subtest:|Bail out!|[^\s#]\S* \.{2,}(?: |$))"
@@ -61,7 +67,7 @@ def sniff(head: bytes) -> str | None:
     if text.startswith("<"):
         return _xml_format(text)
     first_line = text.split("\n", 1)[0]
-    if _GO_EVENT.match(first_line) or _go_text_first(text):
+    if _go_first(text):
         return "go-test-json"
     if text.startswith("{") or _MOCHA.search(text):
         return "mocha-json" if _MOCHA.search(text) else None
@@ -70,6 +76,18 @@ def sniff(head: bytes) -> str | None:
     if _TAP_FIRST.match(first_line):
         return "tap"
     return None
+
+
+def _go_first(text: str) -> bool:
+    """Whether `text` starts as ``go test -json`` output, after at most `GO_TOOL_LINES` go command lines."""
+    for _ in range(GO_TOOL_LINES + 1):
+        line, _, rest = text.partition("\n")
+        if _GO_EVENT.match(line) or _go_text_first(text):
+            return True
+        if not _GO_TOOL.match(line):
+            return False
+        text = rest
+    return False
 
 
 def _go_text_first(text: str) -> bool:

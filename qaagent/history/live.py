@@ -28,7 +28,7 @@ from qaagent.history.api import History
 from qaagent.history.bundles import run_identity, run_record
 from qaagent.history.compare import Comparison
 from qaagent.history.faults import HistoryUnavailable
-from qaagent.history.record import FIELDS, Row, RunResults, prepare_rows
+from qaagent.history.record import FIELDS, Columns, RunResults, prepare_columns
 from qaagent.history.settings import HistorySettings
 from qaagent.history.store import Scope
 from qaagent.text import one_line, shorten
@@ -114,7 +114,7 @@ class RunHistory:
         except UsageError as exc:  # BundleError is one: our own manifest unreadable (a full disk…)
             self.fault(HistoryUnavailable("record this run", exc.message))
             return
-        prepared = self.prepared if self.prepared is not None else prepare_rows(_rows(result))
+        prepared = self.prepared if self.prepared is not None else prepare_columns(_columns(result))
         outcome = self.history.record(run, prepared)
         if isinstance(outcome, HistoryUnavailable):
             self.fault(outcome)
@@ -131,7 +131,7 @@ class RunHistory:
         """
         if self.history is None or result.cancelled:
             return None
-        self.prepared = prepare_rows(_rows(result))  # once, for the comparison and the record
+        self.prepared = prepare_columns(_columns(result))  # once, for the comparison and the record
         base = self.base_branch if self.base_branch != self.branch else ""
         held = self.history.quarantine(self.scope, branch=base or self.branch or None)
         if isinstance(held, HistoryUnavailable):
@@ -152,10 +152,10 @@ class RunHistory:
             history.close()
 
 
-def _rows(result: RunResult) -> Iterator[Row]:
-    """Every case of the run as a row of `record.FIELDS` (no `TestCase` built for a spilled one)."""
+def _columns(result: RunResult) -> Iterator[Columns]:
+    """Every case of the run, a chunk at a time, as columns of `record.FIELDS` (no `TestCase` built)."""
     for suite in result.suites:
-        yield from suite.cases.columns(FIELDS)
+        yield from suite.cases.column_chunks(FIELDS)
 
 
 #: tests named per group in the console, at most

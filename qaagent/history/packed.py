@@ -21,6 +21,8 @@ from array import array
 from bisect import bisect_left
 from collections.abc import Iterator
 from dataclasses import dataclass
+from itertools import compress, repeat
+from operator import and_, itemgetter
 
 MAX_PACKED_ATTEMPTS = 8191
 _LITTLE = sys.byteorder == "little"
@@ -91,12 +93,10 @@ class Packed:
     @classmethod
     def sorted(cls, keys: list[int], outcomes: list[int], durations: list[int]) -> Packed:
         """From parallel lists in any order (sorted here by key)."""
-        order = sorted(range(len(keys)), key=keys.__getitem__)
-        return cls(
-            array("q", map(keys.__getitem__, order)),
-            array("H", map(outcomes.__getitem__, order)),
-            array("I", map(durations.__getitem__, order)),
-        )
+        if len(keys) < 2:  # noqa: PLR2004 - itemgetter of one index gives a value, not a tuple
+            return cls(array("q", keys), array("H", outcomes), array("I", durations))
+        gather = itemgetter(*sorted(range(len(keys)), key=keys.__getitem__))  # stable: reruns stay in order
+        return cls(array("q", gather(keys)), array("H", gather(outcomes)), array("I", gather(durations)))
 
     @classmethod
     def load(cls, keys: bytes, outcomes: bytes, durations: bytes) -> Packed:
@@ -130,10 +130,14 @@ class Packed:
                 found = code
         return found
 
+    def unclean(self) -> Iterator[tuple[int, int]]:
+        """(key, outcome) of each entry that is not a clean pass (`is_clean`), in key order (a C scan)."""
+        return compress(zip(self.keys, self.outcomes, strict=True), map(and_, self.outcomes, repeat(7)))
+
     def problems(self) -> dict[int, int]:
         """The failed, errored or flaky tests and their (worst) packed outcome."""
         found: dict[int, int] = {}
-        for key, code in zip(self.keys, self.outcomes, strict=True):
+        for key, code in self.unclean():
             if (code & 3) in (1, 2) or code & 4:
                 old = found.get(key)
                 if old is None or _RANK[code & 3] > _RANK[old & 3]:

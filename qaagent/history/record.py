@@ -18,11 +18,12 @@ from the shards until then.
 from __future__ import annotations
 
 import gc
-import hashlib
 import operator
 import time
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from itertools import compress, islice, repeat
+from typing import Any
 
 from qaagent.history.model import (
     MAX_SECONDS,
@@ -33,8 +34,9 @@ from qaagent.history.model import (
     RunRecord,
     canonical,
     duration_ms,
+    name_keys,
 )
-from qaagent.history.packed import Packed, is_clean, outcome
+from qaagent.history.packed import Packed, outcome
 from qaagent.history.store import Scope, Store, chunks, marks
 from qaagent.text import clean_text
 
@@ -60,8 +62,12 @@ class RunResults:
     def names(self, wanted: Collection[int]) -> dict[int, tuple[str, str, str, str]]:
         """Stored suite, classname, name and file of the `wanted` keys (built only when asked)."""
         found: dict[int, tuple[str, str, str, str]] = {}
-        for key, (prefix, name, file) in zip(self._keys, self._names, strict=True):
-            if key in wanted and key not in found:
+        keys = self._keys
+        among = wanted if isinstance(wanted, set | frozenset) else set(wanted)
+        for at in compress(range(len(keys)), map(among.__contains__, keys)):  # a C-level scan
+            key = keys[at]
+            if key not in found:
+                prefix, name, file = self._names[at]
                 found[key] = (prefix[1], prefix[2], name if len(name) <= MAX_TEXT else canonical(name), file)
         return found
 
@@ -69,15 +75,20 @@ class RunResults:
 #: the fields `prepare` reads of each result, in the order of its rows
 FIELDS = ("suite", "classname", "name", "status", "duration", "file", "attempts", "flaky")
 Row = tuple[str, str, str, str, float, str | None, int, bool]
+#: the same fields as columns: one tuple of values per field, for a chunk of results
+Columns = tuple[tuple[Any, ...], ...]
+#: a suite and classname hashed (`Identities.prefix`); a unit of time: (suite, F|C, file or classname)
+Prefix = tuple[bytes, str, str]
+Unit = tuple[str, str, str]
 
 
 def prepare(results: Iterable[ResultLike] | RunResults) -> RunResults:
     """Keys, packed outcomes and per-file sums of `results` (the hot path of recording, kept flat).
 
     `results` may be `ResultRecord` values or anything with the same attributes
-    (a finished run's `TestCase` values; `prepare_rows` takes a `CaseStore`'s
-    rows without building them). The garbage collector is paused meanwhile: the
-    loop makes no cycles, and its 100,000 small tuples would otherwise trigger
+    (a finished run's `TestCase` values; `prepare_columns` takes a `CaseStore`'s
+    columns without building them). The garbage collector is paused meanwhile: the
+    work makes no cycles, and its 100,000 small tuples would otherwise trigger
     collections worth a quarter of its time.
     """
     if isinstance(results, RunResults):
@@ -86,17 +97,34 @@ def prepare(results: Iterable[ResultLike] | RunResults) -> RunResults:
 
 
 def prepare_rows(rows: Iterable[Row]) -> RunResults:
-    """`prepare` of rows of the `FIELDS` (``CaseStore.columns(FIELDS)``: no object per result)."""
+    """`prepare` of rows of the `FIELDS` (tuples in that order)."""
+    return prepare_columns(_transposed(rows))
+
+
+def prepare_columns(chunks: Iterable[Columns]) -> RunResults:
+    """`prepare` of chunks of columns of the `FIELDS` (``CaseStore.column_chunks``: no tuple per result)."""
     paused = gc.isenabled()
     gc.disable()
     try:
-        return _prepare(rows)
+        return _prepare(chunks)
     finally:
         if paused:
             gc.enable()
 
 
-def _prepare(results: Iterable[Row]) -> RunResults:
+def _transposed(rows: Iterable[Row]) -> Iterator[Columns]:
+    """Rows as chunks of columns, `_BATCH` rows at a time."""
+    given = iter(rows)
+    while batch := list(islice(given, _BATCH)):
+        yield tuple(zip(*batch, strict=True))
+
+
+#: rows prepared at a time, column by column (C-level maps over each column, bounded memory)
+_BATCH = 4096
+
+
+def _prepare(chunks: Iterable[Columns]) -> RunResults:
+    """Column by column, a chunk of results at a time: the per-result work is C-level maps and counts."""
     keys: list[int] = []
     codes: list[int] = []
     times: list[int] = []
@@ -105,38 +133,81 @@ def _prepare(results: Iterable[Row]) -> RunResults:
     flaky = 0
     units: dict[tuple[str, str, str], float] = {}
     identities = Identities()
-    prefixes = identities.prefixes
-    prefix_of = identities.prefix
-    files: dict[str, str] = {}
+    prefixes: dict[str, dict[str, Prefix]] = {}  #: suite → classname → its prefix
+    file_units: dict[str, dict[str, Unit]] = {}  #: stored suite → stored file → its unit
+    files: dict[str | None, str] = {None: "", "": ""}
     status_codes = STATUS_CODE
-    add_key, add_code, add_time, add_name = keys.append, codes.append, times.append, names.append
-    blake2b = hashlib.blake2b
-    from_bytes = int.from_bytes
-    for suite, classname, raw_name, status_name, raw_seconds, raw_file, attempts, is_flaky in results:
-        prefix = prefixes.get((suite, classname)) or prefix_of(suite, classname)
-        name = raw_name if raw_name.isascii() and raw_name.isprintable() else clean_text(raw_name)
-        add_key(
-            from_bytes(blake2b(prefix[0] + name.encode(), digest_size=8).digest(), "little") >> 1
-        )  # name_key
-        status = status_codes.get(status_name, 2)
-        counts[status] += 1
-        code = status | 8  # one attempt
-        if is_flaky:
+    for suites, classnames, raw_names, statuses, raw_seconds, raw_files, attempts, flakies in chunks:
+        size = len(suites)
+        prefix = _prefixes(identities, prefixes, suites, classnames)
+        joined = "".join(raw_names)
+        clean: Sequence[str] = raw_names
+        if not (joined.isascii() and joined.isprintable()):
+            clean = [n if n.isascii() and n.isprintable() else clean_text(n) for n in raw_names]
+        keys += name_keys(map(operator.itemgetter(0), prefix), clean)
+        status = list(map(status_codes.get, statuses, repeat(2)))
+        for code in range(4):
+            counts[code] += status.count(code)
+        batch_codes = [s | 8 for s in status]  # one attempt
+        for i in compress(range(size), flakies):
             flaky += 1
-            code |= 4
-        if attempts != 1:
-            code = outcome(status, flaky=bool(is_flaky), attempts=attempts if type(attempts) is int else 1)
-        add_code(code)
-        file = (files.get(raw_file) or files.setdefault(raw_file, canonical(raw_file))) if raw_file else ""
-        add_name((prefix, name, file))
-        seconds = raw_seconds
-        if type(seconds) is not float or not 0 < seconds < MAX_SECONDS:
-            seconds = duration_ms(seconds) / 1000
-        unit = (prefix[1], "F", file) if file else (prefix[1], "C", prefix[2])
-        units[unit] = units.get(unit, 0.0) + seconds
-        add_time(int(seconds * 1000 + 0.5))
+            batch_codes[i] |= 4
+        for i in compress(range(size), map(operator.ne, attempts, repeat(1))):
+            tries = attempts[i]
+            batch_codes[i] = outcome(
+                status[i], flaky=bool(flakies[i]), attempts=tries if type(tries) is int else 1
+            )
+        codes += batch_codes
+        for raw_file in set(raw_files).difference(files):
+            files[raw_file] = canonical(raw_file) if raw_file else ""
+        stored = list(map(files.__getitem__, raw_files))
+        names += zip(prefix, clean, stored, strict=True)
+        seconds = [
+            s if type(s) is float and 0 < s < MAX_SECONDS else duration_ms(s) / 1000 for s in raw_seconds
+        ]
+        get = units.get
+        for unit, spent in zip(_units(file_units, suites, prefix, stored), seconds, strict=True):
+            units[unit] = get(unit, 0.0) + spent  # in order: the same float sums as one by one
+        times += [int(s * 1000 + 0.5) for s in seconds]
     packed = Packed.sorted(keys, codes, times)
     return RunResults(packed, (counts[0], counts[1], counts[2], counts[3]), flaky, units, keys, names)
+
+
+def _prefixes(
+    identities: Identities,
+    memo: dict[str, dict[str, Prefix]],
+    suites: Sequence[str],
+    classnames: Sequence[str],
+) -> list[Prefix]:
+    """Each result's hashed prefix; a chunk of one suite (a `CaseStore`'s) is looked up by classname alone."""
+    if suites.count(suites[0]) == len(suites):
+        suite = suites[0]
+        known = memo.setdefault(suite, {})
+        for classname in set(classnames).difference(known):
+            known[classname] = identities.prefix(suite, classname)
+        return list(map(known.__getitem__, classnames))
+    for suite, classname in set(zip(suites, classnames, strict=True)):
+        known = memo.setdefault(suite, {})
+        if classname not in known:
+            known[classname] = identities.prefix(suite, classname)
+    return [memo[suite][classname] for suite, classname in zip(suites, classnames, strict=True)]
+
+
+def _units(
+    memo: dict[str, dict[str, Unit]], suites: Sequence[str], prefix: list[Prefix], stored: list[str]
+) -> list[Unit]:
+    """Each result's unit: (suite, "F", its file), or (suite, "C", its classname) when it has no file.
+
+    A chunk of one suite whose results all name a file (the usual case) maps its files
+    through `memo`, without building a tuple per result.
+    """
+    if suites.count(suites[0]) == len(suites) and "" not in stored:
+        suite = prefix[0][1]
+        known = memo.setdefault(suite, {})
+        for file in set(stored).difference(known):
+            known[file] = (suite, "F", file)
+        return list(map(known.__getitem__, stored))
+    return [(p[1], "F", f) if f else (p[1], "C", p[2]) for p, f in zip(prefix, stored, strict=True)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,7 +243,7 @@ def record(store: Store, run: RunRecord, results: Iterable[ResultLike] | RunResu
         backend.insert_many(
             "qa_problems",
             ("run", "test", "outcome"),
-            [(row, k, o) for k, o in zip(packed.keys, packed.outcomes, strict=True) if not is_clean(o)],
+            [(row, k, o) for k, o in packed.unclean()],
         )
         units = dict(prepared.units)
         for suite, seconds in run.suite_durations.items():
@@ -281,10 +352,11 @@ def _add_tests(store: Store, project: int, prepared: RunResults) -> None:
         " ORDER BY u.id DESC LIMIT 1",
         (project,),
     )
-    previous: set[int] = set()
-    if latest:
-        previous = set(store.results([int(latest[0][0])])[int(latest[0][0])].keys)
-    candidates = sorted(set(prepared.packed.keys) - previous)
+    mine = prepared.packed.keys
+    previous = store.results([int(latest[0][0])])[int(latest[0][0])].keys if latest else None
+    if previous == mine:  # the same tests as the newest run (both sorted): nothing new, no sets built
+        return
+    candidates = sorted(set(mine).difference(previous or ()))
     if not candidates:
         return
     known: set[int] = set()

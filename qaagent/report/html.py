@@ -29,6 +29,7 @@ from __future__ import annotations
 import json
 import re
 import secrets
+from dataclasses import fields
 from importlib import resources
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any
@@ -42,6 +43,7 @@ from qaagent.report.page import escape as _e
 from qaagent.report.page import page_start
 from qaagent.report.timeline import number as _number
 from qaagent.report.timeline import svg_timeline
+from qaagent.results import Counts
 from qaagent.stream import ReportCase, ReportRerun
 from qaagent.text import fmt_seconds, truncate
 
@@ -267,6 +269,11 @@ def _retries(settings: Settings) -> list[str]:
     return sorted({str(s.retry_count) for s in settings.suites.values() if s.retry_count is not None})
 
 
+def _counts(totals: Mapping[str, float]) -> Counts:
+    """The run's counts in the manifest's `totals` (numbers, whatever their type there)."""
+    return Counts(**{f.name: int(_number(totals.get(f.name))) for f in fields(Counts)})
+
+
 def _header(manifest: Manifest) -> str:
     totals = manifest.totals or {}
     status = manifest.status or "unknown"
@@ -275,21 +282,21 @@ def _header(manifest: Manifest) -> str:
     wall = _number(totals.get("duration"))
     suite_time = _number(totals.get("suite_time"))
     speedup = f" · speed-up ×{suite_time / wall:.2f}" if wall > 0 and suite_time > wall else ""
+    # xfailed and xpassed apart from skipped and passed, as every summary counts (`Counts.summary_text`)
+    c = _counts(totals)
     cells = [
-        ("total", "Total"),
-        ("passed", "Passed"),
-        ("failed", "Failed"),
-        ("errors", "Errors"),
-        ("skipped", "Skipped"),
-        ("flaky", "Flaky"),
+        ("total", "Total", c.total),
+        ("passed", "Passed", c.shown_passed),
+        ("failed", "Failed", c.failed),
+        ("errors", "Errors", c.errors),
+        ("skipped", "Skipped", c.shown_skipped),
+        ("flaky", "Flaky", c.flaky),
     ]
-    if _number(totals.get("xfailed")) or _number(totals.get("xpassed")):
-        # counted within passed and skipped (as JUnit does); shown apart, as pytest's summary does
-        cells[5:5] = [("xfailed", "Xfailed (in skipped)"), ("xpassed", "Xpassed (in passed)")]
+    if c.xfailed or c.xpassed:
+        cells[5:5] = [("xfailed", "Xfailed", c.xfailed), ("xpassed", "Xpassed", c.xpassed)]
     totals_html = "".join(
-        f'<div class="tot tot-{key}"><dt>{label}</dt>'
-        f'<dd id="total-{key}">{int(_number(totals.get(key)))}</dd></div>'
-        for key, label in cells
+        f'<div class="tot tot-{key}"><dt>{label}</dt><dd id="total-{key}">{n}</dd></div>'
+        for key, label, n in cells
     )
     workers = settings.max_workers
     fail_on = ", ".join(manifest.fail_on or settings.fail_on)
@@ -344,9 +351,7 @@ def _suite_sections(manifest: Manifest, names: list[str]) -> str:
     for index, name in enumerate(names):
         suite = manifest.suite(name) or SuiteEntry(name=name, status="")
         counts = suite.counts
-        count_text = " · ".join(
-            f"{getattr(counts, k)} {k}" for k in ("passed", "failed", "errors", "skipped", "flaky")
-        )
+        count_text = Counts(**counts.model_dump()).summary_text()
         command = " ".join(suite.command)
         attempts_rows = "".join(f"<tr>{_attempt_cells(a)}</tr>" for a in suite.attempts)
         batch_rows = "".join(

@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Self
 
 from qaagent.attempts import IgnoredFile
+from qaagent.evidence.read import MANIFEST, RUN_ID_RE, SHARED_DURATIONS
 from qaagent.files import copy_regular
 from qaagent.formats.source import MAX_FILE_BYTES
 from qaagent.paths import OUTSIDE, UNSAFE_NAME, refusal, shown
@@ -313,9 +314,9 @@ def match_files(
       it, one to `/dev/zero`, an absolute glob elsewhere) or its name holds a control
       character — or that is no regular file (a FIFO, a device, a socket): never
       opened, never copied;
-    - refused too: qaagent's own outputs, `leave_out` (the merged JUnit report, anything in
-      the evidence folder; `SuitePlan.own_outputs`) — read back, they would count the run's
-      tests again on every run;
+    - refused too: qaagent's own outputs, `leave_out` (the merged JUnit report, the run
+      bundles in the evidence folder; `SuitePlan.own_outputs`) — read back, they would count
+      the run's tests again on every run; the user's files beside the bundles are read;
     - left out: a folder or a link to nothing (a glob's `**` matches every folder).
 
     `own`: `cwd` is a folder of the bundle the suite's tool was told to write its
@@ -359,11 +360,22 @@ def _own_output(path: Path, leave_out: Sequence[Path]) -> str | None:
         mine = output.resolve()
         if real == mine:
             return f"{OWN_OUTPUT}: the merged report qaagent writes (read back, it counts the tests again)"
-        if real.is_relative_to(mine) and mine.is_dir():
-            return (
-                f"{OWN_OUTPUT}: in the evidence folder qaagent writes (read back, it counts the tests again)"
-            )
+        if real != mine and real.is_relative_to(mine) and mine.is_dir() and _written_by_qaagent(real, mine):
+            return f"{OWN_OUTPUT}: a run bundle in the evidence folder (read back, it counts the tests again)"
     return None
+
+
+def _written_by_qaagent(path: Path, evidence_dir: Path) -> bool:
+    """`path` (in `evidence_dir`) is what qaagent writes there, not a user's file beside it.
+
+    qaagent writes a run bundle per run (a folder named by its run id, or any folder holding a
+    manifest: a renamed or downloaded bundle) and reads the shared durations file; the user's
+    own reports in the same folder (`--evidence-dir reports --files 'reports/*.xml'`) are read.
+    """
+    top = evidence_dir / path.relative_to(evidence_dir).parts[0]
+    if top == path:
+        return path.name == SHARED_DURATIONS
+    return bool(RUN_ID_RE.match(top.name)) or (top / MANIFEST).is_file()
 
 
 def _kind(path: Path) -> str:

@@ -51,6 +51,15 @@ const { chromium } = require(path.join(modules, 'playwright'));
         scripts: document.scripts.length,
         injected: document.querySelectorAll('b, img[src="x"], script:not([nonce]):not([type="application/json"]):not([type="application/octet-stream"])').length,
         rowsPerSuite: [...document.querySelectorAll('.tests-table')].map((t) => t.querySelectorAll('tbody tr.row').length),
+        // the base-branch groups as rendered: each heading (its class names the group), its visible items
+        compared: document.getElementById('base-branch-groups') && {
+          heading: text('#base-branch-h'),
+          groups: [...document.querySelectorAll('#base-branch-groups h3')].map((h) => ({
+            key: h.className,
+            heading: h.innerText,
+            items: h.nextElementSibling ? [...h.nextElementSibling.querySelectorAll('li')].map((li) => li.innerText) : [],
+          })),
+        },
       };
     });
     // Wait for every inline image to finish loading (or fail).

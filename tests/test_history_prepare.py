@@ -1,0 +1,166 @@
+"""What recording a run computes and stores, pinned (so making `record.prepare` faster cannot change it).
+
+`prepare` is the hot path of recording (100,000 results per run; see docs/benchmarks.md,
+"Test history"). Here its output for a small input of every awkward kind — hostile and
+long names, unknown statuses, bad durations, odd attempts, missing files, a test that ran
+twice — is checked twice: against a plain one-result-at-a-time account of the rules
+(`TestId.of`, `outcome`, `canonical`), and against digests of what it computed and of the
+rows `record` wrote, taken before the fast path was rewritten.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Callable, Iterator
+
+import pytest
+from history_support import SCOPE, run
+
+from qaagent.history.model import MAX_SECONDS, MAX_TEXT, STATUS_CODE, TestId, canonical, duration_ms
+from qaagent.history.packed import outcome
+from qaagent.history.rates import flake_rates
+from qaagent.history.record import FIELDS, Row, RunResults, prepare_columns, prepare_rows, record
+from qaagent.history.store import Store
+from qaagent.results import CaseStore, TestCase
+
+NAMES = [
+    "plain",
+    "with space[param-1]",
+    "\x1b[31mred\x1b[0m",
+    "nul\x00inside",
+    "tab\tand\r\nnewline",
+    "😀 emoji",
+    "lone \ud800 surrogate",
+    "<script>alert(1)</script>",
+    "::colons::",
+    "x" * (MAX_TEXT + 50),
+]
+STATUSES = ["passed", "failed", "error", "skipped", "weird"]
+SECONDS: list[float] = [0.25, 0.0, -1.0, math.nan, math.inf, 3, 0.0025, MAX_SECONDS * 2, 1e-9, 12.3456]
+ATTEMPTS: list[int] = [1, 2, 0, True, 9000, 1]
+FILES = [None, "", "tests/test_a.py", "tests/\x1b[1mb\x1b[0m.py", "tests/test_a.py"]
+
+
+def rows(count: int = 9000) -> Iterator[Row]:
+    """`count` rows of `FIELDS` cycling through every awkward value (more than one batch)."""
+    for i in range(count):
+        name = NAMES[i % len(NAMES)] + ("" if i % 11 == 0 else f"-{i % 4000}")  # repeats: tests ran twice
+        yield (
+            f"suite{i % 3}" if i % 17 else "su\x1bite",
+            f"tests.mod{i % 7}" if i % 13 else "Cls\x00",
+            name,
+            STATUSES[i % len(STATUSES)],
+            SECONDS[i % len(SECONDS)] + (i % 5) * 0.001,
+            FILES[i % len(FILES)],
+            ATTEMPTS[i % len(ATTEMPTS)],
+            i % 9 == 0,
+        )
+
+
+def one_at_a_time(given: list[Row]) -> tuple[list[tuple[int, int, int]], dict[tuple[str, str, str], float]]:
+    """The rules, one result at a time: (key, outcome, ms) sorted by key (stably), and per-unit seconds."""
+    entries: list[tuple[int, int, int]] = []
+    units: dict[tuple[str, str, str], float] = {}
+    for suite, classname, name, status, raw_seconds, file, attempts, flaky in given:
+        test = TestId.of(suite, classname, name)
+        code = outcome(
+            STATUS_CODE.get(status, 2), flaky=bool(flaky), attempts=attempts if type(attempts) is int else 1
+        )
+        seconds = raw_seconds
+        if type(seconds) is not float or not 0 < seconds < MAX_SECONDS:
+            seconds = duration_ms(seconds) / 1000
+        entries.append((test.key, code, int(seconds * 1000 + 0.5)))  # half up, as stored
+        stored = canonical(file) if file else ""
+        unit = (test.suite, "F", stored) if stored else (test.suite, "C", test.classname)
+        units[unit] = units.get(unit, 0.0) + seconds
+    entries.sort(key=lambda e: e[0])
+    return entries, units
+
+
+SUBSETS: dict[str, Callable[[Row], bool]] = {
+    "every kind": bool,
+    "one suite (as a CaseStore's chunks are)": lambda r: r[0] == "suite1",
+    "one suite, every result with a file": lambda r: r[0] == "suite1" and bool(r[5]),
+}
+
+
+@pytest.mark.parametrize("subset", list(SUBSETS))
+def test_prepare_follows_the_rules_one_result_at_a_time(subset: str) -> None:
+    given = [r for r in rows() if SUBSETS[subset](r)]
+    assert len(given) > 1000
+    prepared = prepare_rows(iter(given))
+    entries, units = one_at_a_time(given)
+    packed = prepared.packed
+    assert list(zip(packed.keys, packed.outcomes, packed.durations, strict=True)) == entries
+    assert len(set(packed.keys)) < len(packed)  # some tests ran twice
+    assert prepared.units == units
+    assert list(prepared.units) == list(units)  # the same order, so the same rows in the same order
+    statuses = [STATUS_CODE.get(r[3], 2) for r in given]
+    assert prepared.counts == tuple(statuses.count(s) for s in range(4))
+    assert prepared.flaky == sum(1 for r in given if r[7])
+    first: dict[int, tuple[str, str, str, str]] = {}
+    for suite, classname, name, _, _, file, _, _ in given:  # the first seen of a test wins
+        test = TestId.of(suite, classname, name)
+        first.setdefault(test.key, (test.suite, test.classname, test.name, canonical(file) if file else ""))
+    assert prepared.names(set(packed.keys)) == first
+
+
+def digest(prepared: RunResults) -> str:
+    """A digest of everything `prepare` computed."""
+    text = repr(
+        (
+            prepared.packed.blobs(),
+            prepared.counts,
+            prepared.flaky,
+            list(prepared.units.items()),
+            sorted(prepared.names(set(prepared.packed.keys)).items()),
+        )
+    )
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def test_what_prepare_computes_is_pinned() -> None:
+    assert digest(prepare_rows(rows())) == "dc55e851adcd9efdd74f59b3feb8a0e9b4207b777c95e613e5dc283e437631ad"
+
+
+def test_what_record_stores_and_the_flake_rates_are_pinned(store: Store) -> None:
+    given = list(rows(3000))
+    record(store, run(1, commit="aaa"), prepare_rows(iter(given)))
+    flipped = [(*r[:3], "failed" if r[3] == "passed" else r[3], *r[4:]) for r in given]
+    record(store, run(2, commit="aaa"), prepare_rows(iter(flipped)))
+    tables = {
+        table: sorted(tuple(row) for row in store.backend.query(f"SELECT {columns} FROM {table}"))  # noqa: S608
+        for table, columns in [
+            ("qa_results", "count, keys, outcomes, durations"),
+            ("qa_problems", "test, outcome"),
+            ("qa_run_units", "suite, kind, unit, duration_ms"),
+            ("qa_tests", "test, suite, classname, name, file"),
+        ]
+    }
+    stored = [(table, [tuple(bytes(v) if isinstance(v, memoryview) else v for v in r) for r in found])
+              for table, found in tables.items()]  # fmt: skip
+    assert (
+        hashlib.sha256(repr(stored).encode()).hexdigest()
+        == "7792ef26861119bbe2c97b9c8ec872a9e842105c27d3958899cb09544c5296c8"
+    )
+    rates = sorted(
+        (r.test.text, r.results, r.flaky, r.clean_streak, r.last_flaky_commit)
+        for r in flake_rates(store, SCOPE, branch="main", window=50).values()
+    )
+    assert len(rates) > 100
+    assert (
+        hashlib.sha256(repr(rates).encode()).hexdigest()
+        == "b6003a44f3c363f41689208c80bbe8e2e51f6e99e0097fbf793daab7efc4d14b"
+    )
+
+
+def test_a_case_stores_column_chunks_prepare_alike() -> None:
+    """The live path (`CaseStore.column_chunks`, spilled and in memory) computes what rows do."""
+    given = list(rows(5000))
+    cases = CaseStore(TestCase(s, c, n, st, d, f, attempts=a, flaky=fl) for s, c, n, st, d, f, a, fl in given)  # type: ignore[arg-type]
+    try:
+        assert len(list(cases.column_chunks(FIELDS))) > 2  # spilled chunks, then the buffer
+        assert digest(prepare_columns(cases.column_chunks(FIELDS))) == digest(prepare_rows(iter(given)))
+    finally:
+        cases.close()
