@@ -85,7 +85,13 @@ def test_ci_host_and_totals_are_typed_when_there(tmp_path: Path) -> None:
     bare = read_manifest(bundle_with(tmp_path / "bare", MINIMAL))
     assert (bare.ci, bare.host, bare.totals) == (None, None, None)
     sections = {
-        "ci": {"provider": "github-actions", "run_id": "4242", "run_attempt": None, "job": "test", "later": 1},
+        "ci": {
+            "provider": "github-actions",
+            "run_id": "4242",
+            "run_attempt": None,
+            "job": "test",
+            "later": 1,
+        },
         "host": {"hostname": "runner-1", "platform": "Linux", "python": "3.11.9"},
         "totals": {"total": 3, "passed": 2, "failed": 1, "duration": 1.5, "suite_time": 2.25},
     }
