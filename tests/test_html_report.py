@@ -25,7 +25,7 @@ from typing import Any
 
 import pytest
 from conftest import ROOT, ProjectFactory, browser_problems, run_qaagent, skip_unless_ready
-from helpers import manifest_of, records_of
+from helpers import case, manifest_of, records_of
 
 import qaagent
 from qaagent.attempts import Attempt, Rerun
@@ -101,10 +101,6 @@ def assert_offline_and_clean(result: dict[str, Any], bundle: Path) -> None:
     assert result["console"] == []
     assert result["pageErrors"] == []
     assert result["state"]["injected"] == 0
-
-
-def case(name: str, status: str = "passed", **extra: Any) -> TestCase:
-    return TestCase(suite=extra.pop("suite", "unit"), classname="t.mod", name=name, status=status, **extra)  # type: ignore[arg-type]
 
 
 def api_bundle(
@@ -291,8 +287,11 @@ def test_a_test_without_a_name_is_shown_unnamed_in_chromium(tmp_path: Path) -> N
     result = open_in_chromium(bundle / REPORT_NAME, Path("-"))
     assert_offline_and_clean(result, bundle)
     problems = [" ".join(h.split()) for h in result["state"]["problems"]]
-    assert problems == ["✗ failed t.mod › (unnamed)", "✗ failed t.mod › named"]
-    assert [row["name"] for row in result["failedRows"]] == ["t.mod › (unnamed)", "t.mod › named"]
+    assert problems == ["✗ failed tests.test_x › (unnamed)", "✗ failed tests.test_x › named"]
+    assert [row["name"] for row in result["failedRows"]] == [
+        "tests.test_x › (unnamed)",
+        "tests.test_x › named",
+    ]
 
 
 def test_artifact_links_stay_inside_the_bundle(tmp_path: Path) -> None:
