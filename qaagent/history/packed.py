@@ -57,11 +57,6 @@ def attempts_of(packed: int) -> int:
     return packed >> 3
 
 
-def is_clean(packed: int) -> bool:
-    """A clean pass: passed, and not flaky."""
-    return not packed & 7
-
-
 def is_problem(packed: int) -> bool:
     """Failed, errored or flaky."""
     return (packed & 3) in (1, 2) or bool(packed & 4)
@@ -131,7 +126,7 @@ class Packed:
         return found
 
     def unclean(self) -> Iterator[tuple[int, int]]:
-        """(key, outcome) of each entry that is not a clean pass (`is_clean`), in key order (a C scan)."""
+        """(key, outcome) of each entry not a clean pass (outcome bits 0-2 set), in key order (a C scan)."""
         return compress(zip(self.keys, self.outcomes, strict=True), map(and_, self.outcomes, repeat(7)))
 
     def problems(self) -> dict[int, int]:
