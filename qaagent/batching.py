@@ -45,6 +45,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from qaagent.durations import Durations
+from qaagent.paths import recorded
 from qaagent.plan import Plan, SuitePlan, WorkItem
 from qaagent.runners.registry import RUNNER_CLASSES
 from qaagent.schedule import fill_unknown, makespan, pack
@@ -126,7 +127,7 @@ class SplitLayout:
                 {
                     "suite": item.suite,
                     "batch": item.batch,
-                    "units": [_rel(u, plan) for u in item.units],
+                    "units": [recorded(u, plan.repo_root) for u in item.units],
                     "estimate": round(item.estimate, 3),
                 }
                 for item in self.queue
@@ -165,13 +166,6 @@ def layout_lines(layout: Mapping[str, Any] | None, *, full: bool = True) -> list
     whole = layout.get("whole") or {}
     out.extend(f"suite {name} runs whole: {why}" for name, why in whole.items())
     return out
-
-
-def _rel(path: Any, plan: Plan) -> str:
-    try:
-        return str(path.relative_to(plan.repo_root).as_posix())
-    except ValueError:
-        return str(path)
 
 
 def why_whole(suite: SuitePlan, plan: Plan) -> str | None:

@@ -318,11 +318,11 @@ def _shard_entry(shard: ShardBundle, base_rel: str) -> dict[str, Any]:
         "shard": f"{shard.index}/{shard.total}",
         "run_id": shard.run_id,
         "path": f"{base_rel}/{shard.folder}",
-        "host": (manifest.host or {}).get("hostname"),
-        "ci_job": (manifest.ci or {}).get("job"),
+        "host": manifest.host.hostname if manifest.host else None,
+        "ci_job": manifest.ci.job if manifest.ci else None,
         "started": manifest.started,
         "finished": manifest.finished,
-        "duration": (manifest.totals or {}).get("duration"),
+        "duration": manifest.totals.duration if manifest.totals else None,
         "status": manifest.status,
         # The bundle's digest: the sha256 of its manifest, which lists every file of the bundle
         # with its sha256 (and was verified before the merge), so it pins the whole bundle.

@@ -84,6 +84,17 @@ def refusal(path: Path, *, root: Path) -> str | None:
     return None
 
 
+def recorded(path: Path, root: Path) -> str:
+    """How the plan's JSON names a path (settings, `plan --json`, the split's queue).
+
+    POSIX text relative to `root` when inside it (``.`` for `root` itself), else the path as given.
+    """
+    try:
+        return path.relative_to(root).as_posix()
+    except ValueError:
+        return str(path)
+
+
 def shown(path: Path, root: Path) -> str:
     """How the console, logs and error messages name a file: relative to `root` when inside it.
 

@@ -16,7 +16,7 @@ from typing import Any
 from qaagent.command_options import RunOptions
 from qaagent.errors import UsageError
 from qaagent.options import Shard, SplitSetting
-from qaagent.paths import confine
+from qaagent.paths import confine, recorded
 from qaagent.process import child_environment
 from qaagent.profile import AppSettings, LoadedProfile, SuiteConfig
 from qaagent.run_result import FailOn
@@ -144,8 +144,8 @@ class Plan:
                     "runner": s.runner,
                     "timeout": s.timeout,
                     "retry_count": s.retry_count,
-                    "working_directory": _rel(s.working_directory, self.repo_root),
-                    "path": _rel(s.path, self.repo_root) if s.path else None,
+                    "working_directory": recorded(s.working_directory, self.repo_root),
+                    "path": recorded(s.path, self.repo_root) if s.path else None,
                     "command": list(s.config.command) if s.config.command else None,
                     "args": list(s.config.args),
                     "junit": s.config.junit,
@@ -169,13 +169,6 @@ class Plan:
             "shard": None if self.shard_layout is None else dict(self.shard_layout),
             "split": None if self.split_layout is None else dict(self.split_layout),
         }
-
-
-def _rel(path: Path, root: Path) -> str:
-    try:
-        return path.relative_to(root).as_posix() or "."
-    except ValueError:
-        return str(path)
 
 
 def find_repo_root(start: Path, environ: Mapping[str, str] | None = None) -> Path:
@@ -336,7 +329,7 @@ def describe(plan: Plan) -> list[str]:
         lines.append(f"app: {plan.app.base_url}{plan.app.health_endpoint} ← {start}")
     lines.append("suites (suite_order):")
     for index, suite in enumerate(plan.suites, 1):
-        where = _rel(suite.path, plan.repo_root) if suite.path else " ".join(suite.config.command or ())
+        where = recorded(suite.path, plan.repo_root) if suite.path else " ".join(suite.config.command or ())
         if not PROFILE_RULES[suite.runner].runs_command:
             where = f"reads {suite.config.result_key}"
         split = "" if suite.split == "off" else f", split {suite.split}"

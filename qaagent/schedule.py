@@ -36,13 +36,6 @@ def fill_unknown(weights: Sequence[float | None]) -> tuple[list[float], int]:
     return filled, len(known)
 
 
-def lpt_order(names: Sequence[str], durations: Mapping[str, float | None]) -> list[str]:
-    """`names` longest first by `durations` (unknown: the mean); ties keep the input order."""
-    weights, _ = fill_unknown([durations.get(name) for name in names])
-    ranked = sorted(range(len(names)), key=lambda i: (-weights[i], i))
-    return [names[i] for i in ranked]
-
-
 @dataclass(frozen=True)
 class Partition:
     """The result of `lpt_partition`: item indices per bin and each bin's load."""
@@ -54,14 +47,6 @@ class Partition:
     def makespan(self) -> float:
         """The largest load."""
         return max(self.loads, default=0.0)
-
-    @property
-    def balance(self) -> float:
-        """Largest load / mean load (1.0 is perfect; 1.0 when there is no work)."""
-        total = sum(self.loads)
-        if not self.loads or total <= 0:
-            return 1.0
-        return self.makespan / (total / len(self.loads))
 
 
 def lpt_partition(weights: Sequence[float], bins: int) -> Partition:

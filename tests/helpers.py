@@ -13,12 +13,14 @@ import os
 import re
 import shutil
 import zlib
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from qaagent.attempts import Attempt, Rerun
+from qaagent.formats.read import iter_result_files
 from qaagent.results import CaseStore, Status, SuiteResult, TestCase
 from qaagent.run_result import RunResult
 
@@ -99,16 +101,19 @@ def case(
     file: str | None = "tests/test_x.py",
     line: int | None = 3,
     message: str = "",
+    type: str = "",  # noqa: A002 - TestCase's field
     details: str = "",
     flaky: bool = False,
     attempts: int = 1,
+    reruns: tuple[Rerun, ...] | None = None,
     stdout: str = "",
     stderr: str = "",
+    artifacts: tuple[str, ...] = (),
 ) -> TestCase:
-    """A test case with sensible defaults."""
-    reruns: tuple[Rerun, ...] = ()
+    """A test case with sensible defaults (a flaky one failed once first unless `reruns` says how)."""
+    if reruns is None:
+        reruns = (Rerun(status="failed", message="first try failed"),) if flaky else ()
     if flaky:
-        reruns = (Rerun(status="failed", message="first try failed"),)
         attempts = max(attempts, 2)
     return TestCase(
         suite=suite,
@@ -118,28 +123,39 @@ def case(
         file=file,
         line=line,
         message=message,
+        type=type,
         details=details,
         flaky=flaky,
         attempts=attempts,
         reruns=reruns,
         stdout=stdout,
         stderr=stderr,
+        artifacts=artifacts,
         duration=0.01,
     )
 
 
-def suite(name: str, cases: list[TestCase], *, runner: str = "pytest", duration: float = 2.0) -> SuiteResult:
-    """A suite that ran once for `duration` seconds."""
+def suite(
+    name: str,
+    cases: list[TestCase],
+    *,
+    runner: str = "pytest",
+    duration: float = 2.0,
+    command: tuple[str, ...] = ("pytest",),
+    started_at: float = 1_700_000_000.0,
+    error: str | None = None,
+) -> SuiteResult:
+    """A suite that ran once for `duration` seconds (returning 1 when it has an `error`)."""
     attempt = Attempt(
         number=1,
-        command=("pytest",),
-        returncode=0,
+        command=command,
+        returncode=1 if error else 0,
         timed_out=False,
-        started_at=1_700_000_000.0,
+        started_at=started_at,
         duration=duration,
         log_path=Path("log.txt"),
     )
-    return SuiteResult(name=name, runner=runner, cases=CaseStore(cases), attempts=[attempt])
+    return SuiteResult(name=name, runner=runner, cases=CaseStore(cases), attempts=[attempt], error=error)
 
 
 def run_of(*suites: SuiteResult, duration: float = 3.0, project: str = "shop") -> RunResult:
@@ -272,3 +288,26 @@ def parse_outputs(text: str) -> dict[str, str]:
             name, value = line.split("=", 1)
             values[name] = value
     return values
+
+
+def unescape_data(value: str) -> str:
+    """Undo `commands.escape_data` the way the Actions runner does (the runner cannot run here)."""
+    return value.replace("%0D", "\r").replace("%0A", "\n").replace("%25", "%")
+
+
+def unescape_property(value: str) -> str:
+    """Undo `commands.escape_property` the way the Actions runner does."""
+    return unescape_data(value.replace("%3A", ":").replace("%2C", ","))
+
+
+def read_junit_files(
+    paths: Sequence[Path], *, suite: str, base_dir: Path, repo_root: Path
+) -> tuple[list[TestCase], list[str]]:
+    """All cases of several JUnit files in order and one reason per bad file, as `iter_result_files` gives them."""
+    problems: list[str] = []
+    cases = list(
+        iter_result_files(
+            paths, format="junit", suite=suite, base_dir=base_dir, repo_root=repo_root, problems=problems
+        )
+    )
+    return cases, problems

@@ -308,12 +308,31 @@ def _strings(node: ast.expr) -> list[str]:
     return []
 
 
+def _pattern_strings(pattern: ast.pattern) -> list[str]:
+    """The string literals a match-case pattern matches (``case "report":``, ``case "a" | "b":``)."""
+    if isinstance(pattern, ast.MatchValue):
+        return _strings(pattern.value)
+    if isinstance(pattern, ast.MatchOr):
+        return [text for inner in pattern.patterns for text in _pattern_strings(inner)]
+    if isinstance(pattern, ast.MatchAs) and pattern.pattern is not None:
+        return _pattern_strings(pattern.pattern)
+    return []
+
+
+def _is_runner(node: ast.expr) -> bool:
+    """`node` is ``runner`` or ``<something>.runner``."""
+    return (isinstance(node, ast.Name) and node.id == "runner") or (
+        isinstance(node, ast.Attribute) and node.attr == "runner"
+    )
+
+
 def runner_name_comparisons(source: str) -> list[str]:
     """Where `source` compares something with a runner's name, or lists runner names, as a literal.
 
-    ``x == "report"``, ``x != "command"``, ``x in ("command", "report")`` and a tuple, list or
-    set made only of runner names count; ``"pytest" in table`` (a key looked up in a mapping,
-    a tool's own config table or a JUnit producer's name) does not.
+    ``x == "report"``, ``x != "command"``, ``x in ("command", "report")``, a tuple, list or
+    set made only of runner names, ``match s.runner: case "report":`` and a dict literal keyed
+    only by runner names (``{"report": 1}.get(s.runner)``) count; ``"pytest" in table`` (a key
+    looked up in a mapping, a tool's own config table or a JUnit producer's name) does not.
     """
     found: list[str] = []
     names = set(RUNNERS)
@@ -338,6 +357,16 @@ def runner_name_comparisons(source: str) -> list[str]:
             literals = _strings(node)
             if len(literals) == len(node.elts) and set(literals) <= names:
                 found.append(f"line {node.lineno}: {ast.unparse(node)}")
+        elif isinstance(node, ast.Match) and _is_runner(node.subject):
+            found.extend(
+                f"line {case.pattern.lineno}: match {ast.unparse(node.subject)}: case ..."
+                for case in node.cases
+                if names & set(_pattern_strings(case.pattern))
+            )
+        elif isinstance(node, ast.Dict) and node.keys:
+            keys = [text for key in node.keys if key is not None for text in _strings(key)]
+            if len(keys) == len(node.keys) and set(keys) <= names:
+                found.append(f"line {node.lineno}: {ast.unparse(node)[:80]}")
     return found
 
 
@@ -360,6 +389,10 @@ def test_no_runner_name_is_compared_outside_runners() -> None:
         'reads = runner in ("command", "report")',
         'READERS = ("command", "report")',
         'ok = runner not in ["pytest"]',
+        'match s.runner:\n    case "report":\n        pass',
+        'match runner:\n    case "other" | "command":\n        pass',
+        'weight = {"report": 1}.get(s.runner)',
+        'TABLE = {"pytest": 2.0, "behave": 1.0}',
     ],
 )
 def test_the_runner_name_check_sees_a_comparison(statement: str) -> None:
@@ -372,3 +405,6 @@ def test_the_runner_name_check_sees_a_comparison(statement: str) -> None:
 def test_the_runner_name_check_lets_a_key_lookup_pass() -> None:
     """A tool's config table (`"pytest" in tool`) or other words are not a runner comparison."""
     assert runner_name_comparisons('found = "pytest" in tool\nkind = x == "reports"\n') == []
+    # a record with a "command" field among others, and a match on something that is not a runner
+    assert runner_name_comparisons('entry = {"command": [], "returncode": 0}\n') == []
+    assert runner_name_comparisons('match status:\n    case "command":\n        pass\n') == []

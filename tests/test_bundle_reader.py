@@ -81,6 +81,30 @@ def test_settings_and_history_may_be_missing_and_are_typed_when_there(tmp_path: 
     assert json.dumps(full.settings.recorded()) == json.dumps(settings)
 
 
+def test_ci_host_and_totals_are_typed_when_there(tmp_path: Path) -> None:
+    bare = read_manifest(bundle_with(tmp_path / "bare", MINIMAL))
+    assert (bare.ci, bare.host, bare.totals) == (None, None, None)
+    sections = {
+        "ci": {
+            "provider": "github-actions",
+            "run_id": "4242",
+            "run_attempt": None,
+            "job": "test",
+            "later": 1,
+        },
+        "host": {"hostname": "runner-1", "platform": "Linux", "python": "3.11.9"},
+        "totals": {"total": 3, "passed": 2, "failed": 1, "duration": 1.5, "suite_time": 2.25},
+    }
+    full = read_manifest(bundle_with(tmp_path / "full", {**MINIMAL, **sections}))
+    assert full.ci is not None
+    assert (full.ci.run_id, full.ci.run_attempt, full.ci.job) == ("4242", None, "test")
+    assert full.host is not None
+    assert full.host.hostname == "runner-1"
+    assert full.totals is not None
+    assert (full.totals.total, full.totals.failed, full.totals.flaky) == (3, 1, 0)
+    assert (full.totals.duration, full.totals.suite_time) == (1.5, 2.25)
+
+
 @pytest.mark.parametrize(
     ("manifest", "expected"),
     [
@@ -108,6 +132,12 @@ def test_settings_and_history_may_be_missing_and_are_typed_when_there(tmp_path: 
         ({**MINIMAL, "history": {"groups": "x"}}, "history.groups"),
         ({**MINIMAL, "history": {"groups": [{"count": "many"}]}}, "history.groups.0.count"),
         ({**MINIMAL, "history": {"groups": [{"tests": [{"id": ["x"]}]}]}}, "history.groups.0.tests.0.id"),
+        # the CI coordinates, the host and the totals are typed sections too
+        ({**MINIMAL, "ci": "actions"}, "ci: Input should be"),
+        ({**MINIMAL, "ci": {"run_id": 4242}}, "ci.run_id"),
+        ({**MINIMAL, "host": {"hostname": ["a"]}}, "host.hostname"),
+        ({**MINIMAL, "totals": {"total": "many"}}, "totals.total"),
+        ({**MINIMAL, "totals": {"duration": "long"}}, "totals.duration"),
     ],
 )
 def test_a_malformed_manifest_is_refused_naming_the_field(

@@ -5,68 +5,62 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from helpers import ROOT
+from helpers import ROOT, case
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from qaagent.attempts import Rerun
 from qaagent.evidence import diagnostics
 from qaagent.evidence.diagnostics import categorize
-from qaagent.results import TestCase
-
-
-def case(
-    status: str = "failed", message: str = "", type_: str = "", details: str = "", **kw: object
-) -> TestCase:
-    return TestCase("s", "c", "n", status, message=message, type=type_, details=details, **kw)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
     ("kwargs", "expected"),
     [
-        ({"message": "assert 1 == 2", "type_": "AssertionError"}, "assertion"),
+        ({"message": "assert 1 == 2", "type": "AssertionError"}, "assertion"),
         ({"message": "expect(received).toBe(expected)"}, "assertion"),
         ({"status": "failed", "message": "values differ"}, "assertion"),
-        ({"message": "Timeout 5000ms exceeded.", "type_": "Error"}, "timeout"),
+        ({"message": "Timeout 5000ms exceeded.", "type": "Error"}, "timeout"),
         ({"status": "error", "message": "suite timed out after 1800 s"}, "timeout"),
-        ({"status": "error", "type_": "requests.exceptions.ReadTimeout"}, "timeout"),
+        ({"status": "error", "type": "requests.exceptions.ReadTimeout"}, "timeout"),
         (
             {
                 "status": "error",
                 "message": "[Errno 111] Connection refused",
-                "type_": "ConnectionRefusedError",
+                "type": "ConnectionRefusedError",
             },
             "connection",
         ),
         ({"status": "error", "message": "page.goto: net::ERR_CONNECTION_REFUSED"}, "connection"),
         ({"message": "assert 401 == 200"}, "auth"),
         ({"status": "error", "message": "403 Client Error: Forbidden for url"}, "auth"),
-        ({"status": "error", "type_": "KeyError", "message": "'user_id'"}, "data"),
+        ({"status": "error", "type": "KeyError", "message": "'user_id'"}, "data"),
         ({"status": "error", "message": "fixture 'db' not found"}, "data"),
-        ({"status": "error", "type_": "json.decoder.JSONDecodeError"}, "data"),
-        ({"status": "error", "type_": "RuntimeError", "message": "boom"}, "unknown"),
+        ({"status": "error", "type": "json.decoder.JSONDecodeError"}, "data"),
+        ({"status": "error", "type": "RuntimeError", "message": "boom"}, "unknown"),
         ({"status": "error"}, "unknown"),
     ],
 )
 def test_categories(kwargs: dict[str, Any], expected: str) -> None:
-    assert categorize(case(**kwargs)) == expected
+    assert categorize(case("n", **{"status": "failed", **kwargs})) == expected
 
 
 def test_flaky_wins() -> None:
-    flaky = case("passed", flaky=True, attempts=2, reruns=(Rerun("failed", "Connection refused"),))
+    flaky = case("n", "passed", flaky=True, attempts=2, reruns=(Rerun("failed", "Connection refused"),))
     assert categorize(flaky) == "flaky"
 
 
 def test_line_numbers_and_keyword_arguments_are_not_clues() -> None:
     details = "tests/test_api.py:403: in test_x\n    r = get(url, timeout=5)\nE   assert 'a' == 'b'"
     assert (
-        categorize(case(message="assert 'a' == 'b'", details=details, type_="AssertionError")) == "assertion"
+        categorize(case("n", "failed", message="assert 'a' == 'b'", details=details, type="AssertionError"))
+        == "assertion"
     )
 
 
 def test_only_the_end_of_long_details_is_searched() -> None:
     details = "Connection refused\n" + "x" * 5000 + "\nAssertionError"
-    assert categorize(case(status="error", details=details)) == "assertion"
+    assert categorize(case("n", "error", details=details)) == "assertion"
 
 
 #: pieces of every alternative (and near misses) the texts below are made of

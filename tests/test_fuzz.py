@@ -16,11 +16,11 @@ import re
 from pathlib import Path
 
 import pytest
+from helpers import read_junit_files, unescape_data, unescape_property
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from qaagent.errors import ProfileError
-from qaagent.formats.read import read_junit_files
 from qaagent.github import commands
 from qaagent.profile import Profile
 from qaagent.profile_load import parse_profile
@@ -132,8 +132,8 @@ def runner_parse(line: str) -> tuple[str, dict[str, str], str]:
     for pair in (match["props"] or "").split(","):
         if pair:
             key, _, value = pair.partition("=")
-            props[key] = commands.unescape_property(value)
-    return match["name"], props, commands.unescape_data(match["data"])
+            props[key] = unescape_property(value)
+    return match["name"], props, unescape_data(match["data"])
 
 
 def _as_runner_sees(text: str) -> str:

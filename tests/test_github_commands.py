@@ -5,7 +5,7 @@ import re
 from pathlib import Path
 
 import pytest
-from helpers import case, run_of, suite
+from helpers import case, run_of, suite, unescape_data, unescape_property
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -51,8 +51,8 @@ def test_command_rejects_bad_names() -> None:
 @given(st.text())
 def test_escape_round_trips(text: str) -> None:
     plain = re.sub("[\u2028\u2029\x85\x0b\x0c\x1c\x1d\x1e]", "", text)
-    assert commands.unescape_data(commands.escape_data(plain)) == plain
-    assert commands.unescape_property(commands.escape_property(plain)) == plain
+    assert unescape_data(commands.escape_data(plain)) == plain
+    assert unescape_property(commands.escape_property(plain)) == plain
     escaped = commands.escape_property(text)
     assert "\n" not in escaped
     assert "\r" not in escaped

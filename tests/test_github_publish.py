@@ -344,7 +344,7 @@ def test_context_from_env_pull_request(tmp_path: Path) -> None:
     assert (broken.head_sha, broken.pr_number) == ("mergesha", None)
     empty = GitHubContext.from_env({})
     assert empty.api_url == "https://api.github.com"
-    assert not empty.in_actions
+    assert (empty.repository, empty.run_id, empty.repo_url, empty.run_url) == ("", "", "", "")
 
 
 def test_prerendered_summary_is_used_for_the_job_summary(

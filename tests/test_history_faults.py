@@ -28,9 +28,10 @@ from history_support import SCOPE, locked, passing, result, run
 from test_corpus_github import silent_server as _silent_server  # noqa: F401 - the fixture (accepts, never answers)
 
 from qaagent.history import schema
-from qaagent.history.api import History, quarantine_without_store
+from qaagent.history.api import History
 from qaagent.history.faults import HistoryUnavailable
 from qaagent.history.model import ResultRecord
+from qaagent.history.rates import Quarantine
 from qaagent.history.record import Recorded
 from qaagent.history.settings import HistorySettings
 from qaagent.history.store import Store, open_store
@@ -381,22 +382,33 @@ def test_a_failure_while_recording_changes_nothing(store_url: str, tmp_path: Pat
     history.close()
 
 
-def test_the_quarantine_list_works_without_a_store(tmp_path: Path) -> None:
+def quarantine_of(settings: HistorySettings, tmp_path: Path) -> Quarantine:
+    opened = History.open(
+        settings.model_copy(update={"store": str(tmp_path / "h.sqlite")}), base_dir=tmp_path
+    )
+    assert isinstance(opened, History), opened
+    found = opened.quarantine(SCOPE, branch="main")
+    opened.close()
+    assert not isinstance(found, HistoryUnavailable), found
+    return found
+
+
+def test_the_quarantine_list_and_off_modes(tmp_path: Path) -> None:
     listing = tmp_path / "quarantine.txt"
     listing.write_text(
         '# flaky on CI\nunit::tests.test_mod::test_a\n"unit::tests.test_mod::two\\nlines"\nnot an id\n\n'
     )
     settings = HistorySettings(quarantine="list", quarantine_file=str(listing))
-    found = quarantine_without_store(settings, base_dir=tmp_path)
+    found = quarantine_of(settings, tmp_path)
     from qaagent.history.model import TestId  # noqa: PLC0415
 
     assert TestId.of("unit", "tests.test_mod", "test_a") in found
     assert TestId.of("unit", "tests.test_mod", "two\nlines") in found
     assert len(found) == 2
     assert found.notes == (f"quarantine list {listing}: 1 line(s) are not suite::classname::name ids",)
-    missing = quarantine_without_store(HistorySettings(quarantine="list"), base_dir=tmp_path)
+    missing = quarantine_of(HistorySettings(quarantine="list"), tmp_path)
     assert len(missing) == 0
     assert missing.notes == (
         f"quarantine list {tmp_path / '.qaagent/quarantine.txt'} not found: nothing is quarantined",
     )
-    assert len(quarantine_without_store(HistorySettings(quarantine="off"), base_dir=tmp_path)) == 0
+    assert len(quarantine_of(HistorySettings(quarantine="off"), tmp_path)) == 0

@@ -25,14 +25,14 @@ from typing import Any
 
 import pytest
 from conftest import ROOT, ProjectFactory, browser_problems, run_qaagent, skip_unless_ready
-from helpers import manifest_of, records_of
+from helpers import case, manifest_of, records_of
 
 import qaagent
 from qaagent.attempts import Attempt, Rerun
-from qaagent.evidence.bundle import Bundle, replace_file
+from qaagent.evidence.bundle import Bundle, record_file
 from qaagent.evidence.read import BundleError
 from qaagent.evidence.verify import verify_bundle
-from qaagent.files import StreamedFile
+from qaagent.files import Digest, StreamedFile
 from qaagent.redact import Redactor
 from qaagent.report.from_bundle import write_report
 from qaagent.report.html import REPORT_NAME, HtmlReport
@@ -101,10 +101,6 @@ def assert_offline_and_clean(result: dict[str, Any], bundle: Path) -> None:
     assert result["console"] == []
     assert result["pageErrors"] == []
     assert result["state"]["injected"] == 0
-
-
-def case(name: str, status: str = "passed", **extra: Any) -> TestCase:
-    return TestCase(suite=extra.pop("suite", "unit"), classname="t.mod", name=name, status=status, **extra)  # type: ignore[arg-type]
 
 
 def api_bundle(
@@ -291,8 +287,11 @@ def test_a_test_without_a_name_is_shown_unnamed_in_chromium(tmp_path: Path) -> N
     result = open_in_chromium(bundle / REPORT_NAME, Path("-"))
     assert_offline_and_clean(result, bundle)
     problems = [" ".join(h.split()) for h in result["state"]["problems"]]
-    assert problems == ["✗ failed t.mod › (unnamed)", "✗ failed t.mod › named"]
-    assert [row["name"] for row in result["failedRows"]] == ["t.mod › (unnamed)", "t.mod › named"]
+    assert problems == ["✗ failed tests.test_x › (unnamed)", "✗ failed tests.test_x › named"]
+    assert [row["name"] for row in result["failedRows"]] == [
+        "tests.test_x › (unnamed)",
+        "tests.test_x › named",
+    ]
 
 
 def test_artifact_links_stay_inside_the_bundle(tmp_path: Path) -> None:
@@ -350,13 +349,15 @@ def test_the_page_reads_the_manifest_through_the_typed_bundle_reader(tmp_path: P
     assert not (tmp_path / "page.html").exists()
 
 
-def test_replace_file_refuses_paths_outside_and_non_bundles(tmp_path: Path) -> None:
+def test_record_file_refuses_paths_outside_and_non_bundles(tmp_path: Path) -> None:
     from qaagent.errors import QAAgentError, UsageError  # noqa: PLC0415
 
     bundle = api_bundle(tmp_path, {"unit": [case("ok")]})
+    before = (bundle / "manifest.json").read_bytes()
     for bad in ("../x.html", "/tmp/x.html", "manifest.json"):
         with pytest.raises(QAAgentError):
-            replace_file(bundle, bad, "x")
+            record_file(bundle, bad, Digest("0" * 64, 1))
+    assert (bundle / "manifest.json").read_bytes() == before
     with pytest.raises(UsageError):
         write_report(tmp_path / "nowhere")
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from helpers import read_junit_files
 
 from qaagent.attempts import Attempt, Rerun
-from qaagent.formats.read import read_junit_files
 from qaagent.junit.write import write_merged_junit
 from qaagent.redact import Redactor
 from qaagent.results import CaseStore, SuiteResult, TestCase

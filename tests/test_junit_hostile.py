@@ -8,12 +8,12 @@ import tracemalloc
 from pathlib import Path
 
 import pytest
+from helpers import read_junit_files
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from qaagent.errors import JUnitError
 from qaagent.formats import source
-from qaagent.formats.read import read_junit_files
 from qaagent.junit import parse
 from qaagent.junit.read import iter_junit_cases
 from qaagent.results import TestCase

@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from helpers import read_junit_files
 
 from qaagent.errors import JUnitError
 from qaagent.formats import source
-from qaagent.formats.read import read_junit_files
 from qaagent.junit.read import iter_junit_cases
 from qaagent.results import TestCase
 

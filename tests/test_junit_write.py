@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 import xmlschema
 from conftest import SCHEMAS
+from helpers import read_junit_files, suite
 
-from qaagent.attempts import Attempt, Rerun
-from qaagent.formats.read import read_junit_files
+from qaagent.attempts import Rerun
 from qaagent.junit.write import write_merged_junit
 from qaagent.redact import Redactor
 from qaagent.results import CaseStore, SuiteResult, TestCase
@@ -34,11 +34,6 @@ def qaagent_schema() -> xmlschema.XMLSchema:
 @pytest.fixture(scope="module")
 def junit10_schema() -> xmlschema.XMLSchema:
     return xmlschema.XMLSchema(SCHEMAS / "junit-10.xsd")
-
-
-def suite(name: str, cases: list[TestCase], *, error: str | None = None, start: float = T0) -> SuiteResult:
-    attempt = Attempt(1, ("pytest", "-q", name), 1 if error else 0, False, start, 1.5)
-    return SuiteResult(name, "pytest", CaseStore(cases), [attempt], error=error)
 
 
 def varied_run(start: float = T0, text: str = HOSTILE) -> RunResult:
@@ -98,9 +93,16 @@ def varied_run(start: float = T0, text: str = HOSTILE) -> RunResult:
         f"proj {text}",
         "20240101_000000Z",
         [
-            suite("unit", unit, start=start),
-            suite("e2e", crashed, error="timed out", start=start),
-            suite("empty", [], start=start),
+            suite("unit", unit, started_at=start, duration=1.5, command=("pytest", "-q", "unit")),
+            suite(
+                "e2e",
+                crashed,
+                error="timed out",
+                started_at=start,
+                duration=1.5,
+                command=("pytest", "-q", "e2e"),
+            ),
+            suite("empty", [], started_at=start, duration=1.5, command=("pytest", "-q", "empty")),
         ],
         start,
         start + 7.25,

@@ -11,24 +11,17 @@ from helpers import manifest_of
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from qaagent.schedule import fill_unknown, list_schedule_makespan, lpt_order, lpt_partition
-
-
-def test_longest_first_with_ties_in_input_order() -> None:
-    order = lpt_order(["a", "b", "c", "d"], {"a": 1.0, "b": 3.0, "c": 1.0, "d": 3.0})
-    assert order == ["b", "d", "a", "c"]
+from qaagent.schedule import fill_unknown, list_schedule_makespan, lpt_partition
 
 
 def test_unknown_durations_get_the_mean() -> None:
     weights, known = fill_unknown([2.0, None, 4.0, float("nan")])
     assert weights == [2.0, 3.0, 4.0, 3.0]
     assert known == 2
-    assert lpt_order(["x", "new", "y"], {"x": 1.0, "y": 5.0}) == ["y", "new", "x"]
 
 
-def test_no_history_means_equal_weights_and_input_order() -> None:
+def test_no_history_means_equal_weights() -> None:
     assert fill_unknown([None, None]) == ([1.0, 1.0], 0)
-    assert lpt_order(["c", "a", "b"], {}) == ["c", "a", "b"]
 
 
 def test_lpt_beats_list_order_on_the_textbook_case() -> None:

@@ -48,7 +48,6 @@ from qaagent.evidence.read import (
     MANIFEST,
     BundleError,
     open_manifest,
-    read_manifest,
 )
 from qaagent.evidence.records import RECORDS_NAME, RecordWriter
 from qaagent.evidence.verify import file_entries
@@ -523,22 +522,6 @@ def record_file(bundle_dir: Path, rel: str, digest: Digest) -> None:
     if isinstance(missing, list):
         manifest["missing"] = [m for m in missing if not (isinstance(m, dict) and m.get("path") == key)]
     atomic_write_text(manifest_path, json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
-
-
-def replace_file(bundle_dir: Path, rel: str, text: str) -> None:
-    """Write `rel` into a finished bundle and update its manifest entry (sha256, size).
-
-    For files rendered from the bundle itself after `Bundle.finish`: the file, then
-    the manifest, are each replaced atomically, so `qaagent verify` passes afterwards.
-    """
-    pure = PurePosixPath(rel)
-    if pure.is_absolute() or ".." in pure.parts or not pure.parts or str(pure) == MANIFEST:
-        raise QAAgentError(f"refusing to write {rel!r} into the evidence bundle")
-    read_manifest(bundle_dir)  # a bundle (UsageError otherwise) before anything is written
-    target = bundle_dir.joinpath(*pure.parts)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(target, text)
-    record_file(bundle_dir, rel, Digest(sha256_file(target), target.stat().st_size))
 
 
 def _create_unique(evidence_dir: Path, run_id: str) -> Path:

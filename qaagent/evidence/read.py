@@ -174,6 +174,33 @@ class GitInfo(_Model):
     repository: str | None = None
 
 
+class CiInfo(_Model):
+    """The CI run's coordinates (`qaagent.evidence.manifest.ci_info`); absent outside Actions."""
+
+    provider: str | None = None
+    run_id: str | None = None
+    run_attempt: str | None = None
+    job: str | None = None
+    workflow: str | None = None
+    actor: str | None = None
+    server_url: str | None = None
+
+
+class HostInfo(_Model):
+    """The machine that ran the tests (`qaagent.evidence.manifest.host_info`)."""
+
+    hostname: str | None = None
+    platform: str | None = None
+    python: str | None = None
+
+
+class Totals(Counts):
+    """The run's counts, wall time and the suites' time together (absent while the run goes on)."""
+
+    duration: float = 0.0  #: wall time of the run (seconds)
+    suite_time: float = 0.0  #: the suites' durations added up (seconds)
+
+
 class ToolInfo(_Model):
     """The program that wrote the bundle."""
 
@@ -213,17 +240,17 @@ class Manifest(_Model):
     finished: str | None = None
     project: str = ""
     git: GitInfo = GitInfo()
-    ci: dict[str, str | None] | None = None
+    ci: CiInfo | None = None
     #: the allowlisted environment variables of the run (`qaagent.evidence.manifest.environment`)
     environment: dict[str, str] = {}
-    host: dict[str, str] | None = None
+    host: HostInfo | None = None
     #: the qaagent process writing the bundle while it runs (pruning spares it while it lives)
     process: RunningProcess | None = None
     profile: ProfileInfo = ProfileInfo()
     settings: Settings = Settings()
     shard: str | None = None
     suites: tuple[SuiteEntry, ...] = ()
-    totals: dict[str, float] | None = None
+    totals: Totals | None = None
     not_run: tuple[str, ...] = ()
     fail_on: tuple[str, ...] = ()
     files: tuple[FileEntry, ...] = ()

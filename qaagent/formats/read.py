@@ -150,19 +150,6 @@ def _named(message: str, path: Path, origin: Path | None, repo_root: Path) -> st
     return f"{source.label_of(origin, repo_root)}:{message[len(read) :]}"
 
 
-def read_junit_files(
-    paths: Sequence[Path], *, suite: str, base_dir: Path, repo_root: Path
-) -> tuple[list[TestCase], list[str]]:
-    """All cases of several JUnit files in order, and one error reason per bad file (naming it)."""
-    problems: list[str] = []
-    cases = list(
-        iter_result_files(
-            paths, format="junit", suite=suite, base_dir=base_dir, repo_root=repo_root, problems=problems
-        )
-    )
-    return cases, problems
-
-
 __all__ = [
     "AUTO",
     "FORMATS",
@@ -171,6 +158,5 @@ __all__ = [
     "UnknownFormatError",
     "check_format",
     "iter_result_files",
-    "read_junit_files",
     "read_results",
 ]

@@ -61,16 +61,6 @@ def defuse(text: str) -> str:
     return _COMMAND_START.sub(lambda m: f"{m[1]}{m[2]}: :", text).replace("##[", "## [")
 
 
-def unescape_data(value: str) -> str:
-    """Undo `escape_data` the way the runner does (for tests and round-trip checks)."""
-    return value.replace("%0D", "\r").replace("%0A", "\n").replace("%25", "%")
-
-
-def unescape_property(value: str) -> str:
-    """Undo `escape_property` the way the runner does."""
-    return unescape_data(value.replace("%3A", ":").replace("%2C", ","))
-
-
 def command(name: str, message: str = "", **props: object) -> str:
     """One workflow command line, without the trailing newline.
 

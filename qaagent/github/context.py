@@ -57,11 +57,6 @@ class GitHubContext:
         return dataclasses.replace(self, **changes) if changes else self  # type: ignore[arg-type]
 
     @property
-    def in_actions(self) -> bool:
-        """Whether this looks like a GitHub Actions job."""
-        return bool(self.repository and self.run_id)
-
-    @property
     def repo_url(self) -> str:
         """The repository's web address, or "" outside Actions."""
         return f"{self.server_url.rstrip('/')}/{self.repository}" if self.repository else ""

@@ -138,8 +138,3 @@ class History:
     def close(self) -> None:
         """Close the store."""
         self.store.close()
-
-
-def quarantine_without_store(settings: HistorySettings, *, base_dir: Path) -> Quarantine:
-    """The quarantine set when the store could not be opened: `list` and `off` still work."""
-    return quarantine(None, Scope(""), settings, branch=None, base_dir=base_dir)

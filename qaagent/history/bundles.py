@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, cast
+from typing import cast
 
 from pydantic import ValidationError
 
@@ -28,6 +28,8 @@ from qaagent.errors import UsageError
 from qaagent.evidence.read import (
     MAX_RECORD_LINE,
     RECORDS,
+    CiInfo,
+    GitInfo,
     Manifest,
     Record,
     read_manifest,
@@ -58,8 +60,9 @@ class BundleRun:
     notes: tuple[str, ...]  #: what was odd about the bundle, one line each
 
 
-def _text(value: object, limit: int = MAX_FIELD) -> str:
-    return value[:limit] if isinstance(value, str) else ""
+def _text(value: str | None, limit: int = MAX_FIELD) -> str:
+    """A typed text field cut at `limit` ("" when absent)."""
+    return (value or "")[:limit]
 
 
 def _epoch(value: object) -> float | None:
@@ -79,15 +82,15 @@ def _branch(ref: str) -> str:
     return ref.removeprefix("refs/heads/") if ref.startswith("refs/heads/") else ""
 
 
-def run_identity(git: Mapping[str, Any], env: Mapping[str, Any]) -> tuple[str, str, str]:
+def run_identity(git: GitInfo, env: Mapping[str, str]) -> tuple[str, str, str]:
     """Repository, branch and base branch of a run, from the manifest's ``git`` and ``environment``.
 
     Also asked before a run starts (its history lookups), with `git_info` and
     the manifest's environment of this process, so both agree.
     """
     gh_ref = _text(env.get("GITHUB_REF"))
-    git_ref = _text(git.get("ref"))
-    repository = _text(git.get("repository")) or _text(env.get("GITHUB_REPOSITORY"))
+    git_ref = _text(git.ref)
+    repository = _text(git.repository) or _text(env.get("GITHUB_REPOSITORY"))
     branch = _text(env.get("GITHUB_HEAD_REF")) or _branch(git_ref) or _branch(gh_ref)
     return repository, branch, _text(env.get("GITHUB_BASE_REF"))
 
@@ -107,11 +110,11 @@ def run_record(manifest: Manifest, *, where: str = "manifest.json") -> RunRecord
         raise UsageError(f"{where}: no valid start time ({started[:40]!r})")
     if status not in ("success", "failure", "cancelled"):
         raise UsageError(f"{where}: status {status[:20]!r} is not a finished run; not recorded")
-    git = manifest.git.model_dump()
+    git = manifest.git
     env = manifest.environment
-    ci = manifest.ci or {}
+    ci = manifest.ci or CiInfo()
     gh_ref = _text(env.get("GITHUB_REF"))
-    git_ref = _text(git.get("ref"))
+    git_ref = _text(git.ref)
     pr = _PR_REF.match(gh_ref) or _PR_REF.match(git_ref)
     repository, branch, base_branch = run_identity(git, env)
     merge = manifest.settings.merge
@@ -135,12 +138,12 @@ def run_record(manifest: Manifest, *, where: str = "manifest.json") -> RunRecord
         started_at=started_at,
         finished_at=_epoch(manifest.finished),
         repository=repository,
-        commit=_text(git.get("sha")) or _text(env.get("GITHUB_SHA")),
+        commit=_text(git.sha) or _text(env.get("GITHUB_SHA")),
         branch=branch,
         base_branch=base_branch,
         pr_number=int(pr.group(1)) if pr else None,
-        ci_run_id=_text(ci.get("run_id")) or _text(env.get("GITHUB_RUN_ID")),
-        ci_run_attempt=_text(ci.get("run_attempt")) or _text(env.get("GITHUB_RUN_ATTEMPT")),
+        ci_run_id=_text(ci.run_id) or _text(env.get("GITHUB_RUN_ID")),
+        ci_run_attempt=_text(ci.run_attempt) or _text(env.get("GITHUB_RUN_ATTEMPT")),
         shard=_text(manifest.shard, 32),
         status=status,
         merged_from=parts,
@@ -171,7 +174,7 @@ def read_bundle(path: Path) -> BundleRun:
     manifest = read_manifest(path)  # the one bundle reader: a typed, validated manifest
     run = run_record(manifest, where=str(path / "manifest.json"))
     results, bad, notes = _read_records(records_path(path) or path / RECORDS)
-    total = (manifest.totals or {}).get("total")
+    total = manifest.totals.total if manifest.totals else None
     if total is not None and total != len(results) and not bad:
         notes.append(f"the manifest counts {total} test(s), {RECORDS} holds {len(results)}")
     return BundleRun(path, run, results, bad, tuple(notes))

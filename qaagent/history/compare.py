@@ -72,11 +72,6 @@ class Comparison:
     fixed: list[Entry] = field(default_factory=list)
     unknown: list[Entry] = field(default_factory=list)  #: failing, with no base run to compare
 
-    @property
-    def quarantined_failures(self) -> int:
-        """Quarantined tests that failed or errored here (the summary counts them)."""
-        return sum(1 for e in self.quarantined if e.status in ("failed", "error"))
-
     def groups(self) -> list[tuple[str, str, list[Entry]]]:
         """(key, heading, entries) of each group, in the order every writer shows them.
 

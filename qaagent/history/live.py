@@ -23,7 +23,7 @@ from qaagent.durations import NO_DURATIONS, Durations
 from qaagent.errors import UsageError
 from qaagent.evidence.gitinfo import git_info
 from qaagent.evidence.manifest import environment
-from qaagent.evidence.read import read_manifest
+from qaagent.evidence.read import GitInfo, read_manifest
 from qaagent.history.api import History
 from qaagent.history.bundles import run_identity, run_record
 from qaagent.history.compare import Comparison
@@ -68,7 +68,9 @@ class RunHistory:
         environ: Mapping[str, str] | None = None,
     ) -> RunHistory:
         """Open the store of `settings` (a fault is said and leaves the history unused)."""
-        repository, branch, event_base = run_identity(git_info(repo_root, environ), environment(environ))
+        repository, branch, event_base = run_identity(
+            GitInfo(**git_info(repo_root, environ)), environment(environ)
+        )
         found = cls(settings, Scope(project, repository), branch, base_branch or event_base, say)
         opened = History.open(settings, base_dir=base_dir, environ=environ)
         if isinstance(opened, HistoryUnavailable):
@@ -76,11 +78,6 @@ class RunHistory:
         else:
             found.history = opened
         return found
-
-    @property
-    def usable(self) -> bool:
-        """Whether the store is open and has not failed."""
-        return self.history is not None
 
     def fault(self, problem: HistoryUnavailable) -> None:
         """Say the first fault as one warning and stop using the store."""

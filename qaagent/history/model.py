@@ -52,11 +52,6 @@ def canonical(text: str, limit: int = MAX_TEXT) -> str:
     return cleaned if len(cleaned) <= limit else cleaned[: limit - 1] + "…"
 
 
-def test_key(suite: str, classname: str, name: str) -> int:
-    """The store's key of a test: 63 bits of the blake2b of its cleaned, uncut identity."""
-    return Identities().key(suite, classname, name)[0]
-
-
 class Identities:
     """Keys and stored texts of many tests, the repeated parts (suite, classname, file) cleaned once.
 
@@ -92,7 +87,7 @@ class Identities:
         return found
 
     def key(self, suite: str, classname: str, name: str) -> tuple[int, str, str, str]:
-        """The test's key and its stored suite, classname and name."""
+        """The test's key (63 bits of the blake2b of its cleaned, uncut identity) and its stored texts."""
         prefix, clean_suite, clean_class = self.prefix(suite, classname)
         clean_name = name if name.isascii() and name.isprintable() else clean_text(name)
         return (
@@ -139,7 +134,7 @@ class TestId:
     suite: str
     classname: str
     name: str
-    key: int  #: the store's key (see `test_key`), from the uncut text
+    key: int  #: the store's key (see `Identities.key`), from the uncut text
 
     @classmethod
     def of(cls, suite: str, classname: str, name: str, identities: Identities | None = None) -> TestId:

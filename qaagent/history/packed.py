@@ -8,7 +8,7 @@ run), and looks a test up by binary search in the sorted keys.
 Layout (little-endian, one entry per result, sorted by key; a test that ran
 twice in one run has two entries):
 
-- ``keys``: signed 64-bit test keys (`model.test_key`);
+- ``keys``: signed 64-bit test keys (`model.Identities.key`);
 - ``outcomes``: unsigned 16-bit: bits 0-1 the status (`model.STATUS_CODE`),
   bit 2 flaky, bits 3-15 the attempts (at most 8191);
 - ``durations``: unsigned 32-bit milliseconds.
@@ -55,11 +55,6 @@ def is_flaky(packed: int) -> bool:
 def attempts_of(packed: int) -> int:
     """The attempts of a packed outcome."""
     return packed >> 3
-
-
-def is_clean(packed: int) -> bool:
-    """A clean pass: passed, and not flaky."""
-    return not packed & 7
 
 
 def is_problem(packed: int) -> bool:
@@ -131,7 +126,7 @@ class Packed:
         return found
 
     def unclean(self) -> Iterator[tuple[int, int]]:
-        """(key, outcome) of each entry that is not a clean pass (`is_clean`), in key order (a C scan)."""
+        """(key, outcome) of each entry not a clean pass (outcome bits 0-2 set), in key order (a C scan)."""
         return compress(zip(self.keys, self.outcomes, strict=True), map(and_, self.outcomes, repeat(7)))
 
     def problems(self) -> dict[int, int]:

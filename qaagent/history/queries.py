@@ -213,15 +213,6 @@ def _test_samples(store: Store, runs: Sequence[int]) -> dict[int, list[int]]:
     return samples
 
 
-def durations_per_test(store: Store, scope: Scope, *, branch: str | None, window: int) -> dict[int, float]:
-    """p50 seconds of each test (by key) over the window."""
-    project = store.project_id(scope)
-    if project is None:
-        return {}
-    runs = [r.row for r in window_runs(store, project, branch=branch, window=window)]
-    return {key: p50(times) / 1000 for key, times in _test_samples(store, runs).items()}
-
-
 @dataclass(frozen=True, slots=True)
 class Trends:
     """Runs oldest first, with each suite's time per run (None where a suite did not run)."""

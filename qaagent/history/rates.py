@@ -257,7 +257,7 @@ def read_quarantine_list(path: Path) -> tuple[frozenset[int], tuple[str, ...]]:
 
 
 def quarantine(
-    store: Store | None, scope: Scope, settings: HistorySettings, *, branch: str | None, base_dir: Path
+    store: Store, scope: Scope, settings: HistorySettings, *, branch: str | None, base_dir: Path
 ) -> Quarantine:
     """The quarantine set `settings` describe (`store` is only read in ``auto`` mode)."""
     if settings.quarantine == "off":
@@ -266,8 +266,6 @@ def quarantine(
         path = Path(settings.quarantine_file).expanduser()
         listed, notes = read_quarantine_list(path if path.is_absolute() else base_dir / path)
         return Quarantine("list", keys=listed, notes=notes)
-    if store is None:
-        return Quarantine("auto", notes=("no history store: nothing is quarantined",))
     rates = flake_rates(store, scope, branch=branch, window=settings.window)
     chosen = {
         key: rate

@@ -35,7 +35,7 @@ from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from qaagent.evidence.read import AttemptEntry, Manifest, SuiteEntry, parse_manifest
+from qaagent.evidence.read import AttemptEntry, CiInfo, Manifest, SuiteEntry, Totals, parse_manifest
 from qaagent.evidence.records import MESSAGE_LIMIT, id_prefix_of
 from qaagent.files import StreamedFile
 from qaagent.report.comparison import html_groups
@@ -250,14 +250,14 @@ def _asset(name: str) -> str:
 
 
 def _ci_link(manifest: Manifest) -> str:
-    ci = manifest.ci or {}
+    ci = manifest.ci or CiInfo()
     repository = manifest.git.repository
-    run_id = ci.get("run_id")
+    run_id = ci.run_id
     if not run_id:
         return ""
-    attempt = ci.get("run_attempt")
+    attempt = ci.run_attempt
     label = f"run {_e(run_id)}" + (f", attempt {_e(attempt)}" if attempt else "")
-    server = ci.get("server_url") or ""
+    server = ci.server_url or ""
     if _SAFE_URL.match(server) and repository and _SAFE_REPO.match(repository) and run_id.isdigit():
         url = f"{server}/{repository}/actions/runs/{run_id}"
         return f'<a href="{_e(url)}" rel="noreferrer">{label}</a>'
@@ -269,18 +269,18 @@ def _retries(settings: Settings) -> list[str]:
     return sorted({str(s.retry_count) for s in settings.suites.values() if s.retry_count is not None})
 
 
-def _counts(totals: Mapping[str, float]) -> Counts:
-    """The run's counts in the manifest's `totals` (numbers, whatever their type there)."""
-    return Counts(**{f.name: int(_number(totals.get(f.name))) for f in fields(Counts)})
+def _counts(totals: Totals) -> Counts:
+    """The run's counts in the manifest's `totals`."""
+    return Counts(**{f.name: getattr(totals, f.name) for f in fields(Counts)})
 
 
 def _header(manifest: Manifest) -> str:
-    totals = manifest.totals or {}
+    totals = manifest.totals or Totals()
     status = manifest.status or "unknown"
     git = manifest.git
     settings = manifest.settings
-    wall = _number(totals.get("duration"))
-    suite_time = _number(totals.get("suite_time"))
+    wall = _number(totals.duration)
+    suite_time = _number(totals.suite_time)
     speedup = f" · speed-up ×{suite_time / wall:.2f}" if wall > 0 and suite_time > wall else ""
     # xfailed and xpassed apart from skipped and passed, as every summary counts (`Counts.summary_text`)
     c = _counts(totals)
