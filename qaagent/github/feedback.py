@@ -9,6 +9,7 @@ import math
 import os
 import secrets
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TextIO
@@ -28,8 +29,12 @@ from qaagent.github.publish import Published, SummaryRenderer, publish, start_ch
 from qaagent.github.results_json import result_json
 from qaagent.run_result import FailOn, RunResult, conclusion
 
-#: seconds of GitHub API time (requests and retry waits) at the start and at the end of a run
+#: seconds the suites wait for the check run's creation at the start of a run
 START_BUDGET = 5.0
+#: seconds of GitHub API time the creation itself may use: its answer, however late, is waited
+#: for at the run's end (so the run completes that check run by id), never longer than this
+START_REQUEST_BUDGET = 30.0
+#: seconds of GitHub API time at the end of a run
 FINISH_BUDGET = 60.0
 #: the same for a cancelled run, which must exit within a few seconds of the signal
 CANCELLED_BUDGET = 1.0
@@ -66,7 +71,9 @@ class GitHubFeedback:
     def start(self, cancel: threading.Event | None = None) -> None:
         """Create the `in_progress` check run when a token and a check name are given.
 
-        The request runs in a thread: a cancel (`cancel` set) stops the waiting at once.
+        The request runs in a thread: the suites wait for it at most START_BUDGET seconds, and a
+        cancel (`cancel` set) stops the waiting at once. The request itself goes on, within its
+        client's START_REQUEST_BUDGET, and `finish` waits for its answer.
         """
         if not (self.token and self.options.check_name):
             return
@@ -82,14 +89,15 @@ class GitHubFeedback:
         )
 
         def create() -> None:
-            # A short budget: the suites wait for this, and the completing request creates the
-            # check run anyway if this one did not get through.
+            # The suites wait START_BUDGET for this; the request may take longer (its answer is
+            # waited for at the end), and the completing request creates the check run anyway
+            # if this one did not get through.
             self.check_id = start_check_run(
                 ctx=self.ctx,
                 token=token,
                 check_name=name,
                 stream=self.stream,
-                budget=START_BUDGET,
+                budget=START_REQUEST_BUDGET,
                 external_id=external_id,
             )
             self._save_check_id()
@@ -97,7 +105,8 @@ class GitHubFeedback:
 
         self._starting = threading.Thread(target=create, name="check-run-start", daemon=True)
         self._starting.start()
-        while not done.wait(0.1):
+        until = time.monotonic() + START_BUDGET
+        while not done.wait(0.1) and time.monotonic() < until:
             if cancel is not None and cancel.is_set():
                 return
 
@@ -119,9 +128,11 @@ class GitHubFeedback:
         """
         cancelled = run.cancelled or (cancel is not None and cancel.is_set())
         if self._starting is not None and self._starting.is_alive():
-            # A signal came while the check run was being created: its answer (the id) lets
-            # the last request conclude that check run instead of creating a second one.
-            self._starting.join(CANCELLED_START_WAIT if cancelled else START_BUDGET)
+            # The check run's creation is still on its way (answered late, or the run was short):
+            # its answer (the id) lets the run complete that check run instead of a second one.
+            # Without a signal, wait for it: its client's own deadline (START_REQUEST_BUDGET)
+            # bounds the request; after a signal, CANCELLED_START_WAIT at most.
+            self._starting.join(CANCELLED_START_WAIT if cancelled else START_REQUEST_BUDGET + 1.0)
         evidence = display_path(bundle_dir, self.root)
         junit_rel = display_path(junit, self.root)
         problem = self.write_outputs(run, fail_on=fail_on, evidence=evidence, junit=junit_rel)
