@@ -109,19 +109,21 @@ def exit_status(
     """
     try:
         return int(call())
-    except QAAgentError as error:
-        report_error(error, actions=actions, err=err, out=out)
-        return int(error.exit_code)
     except KeyboardInterrupt:
         (err if err is not None else sys.stderr).write("qaagent: interrupted\n")
         return int(ExitCode.CANCELLED)
-    except OSError as error:
-        problem = QAAgentError(f"{error.strerror or error}: {error.filename or ''}".rstrip(": "))
-        report_error(problem, actions=actions, err=err, out=out)
-        return int(ExitCode.INTERNAL)
     except Exception as error:  # a bug of ours: one line, the traceback only on request
-        if os.environ.get("QAAGENT_DEBUG"):
+        if not isinstance(error, QAAgentError | OSError) and os.environ.get("QAAGENT_DEBUG"):
             raise
-        bug = QAAgentError(f"internal error: {type(error).__name__}: {error} (QAAGENT_DEBUG=1 shows more)")
-        report_error(bug, actions=actions, err=err, out=out)
-        return int(ExitCode.INTERNAL)
+        problem = as_qaagent_error(error)
+        report_error(problem, actions=actions, err=err, out=out)
+        return int(problem.exit_code)
+
+
+def as_qaagent_error(error: Exception) -> QAAgentError:
+    """What `error` says to the user: itself, an OSError's one line (exit 3), or a bug's (exit 3)."""
+    if isinstance(error, QAAgentError):
+        return error
+    if isinstance(error, OSError):
+        return QAAgentError(f"{error.strerror or error}: {error.filename or ''}".rstrip(": "))
+    return QAAgentError(f"internal error: {type(error).__name__}: {error} (QAAGENT_DEBUG=1 shows more)")

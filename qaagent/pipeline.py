@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from qaagent import __version__
 from qaagent.console import Console
-from qaagent.errors import ExitCode, UsageError
+from qaagent.errors import ExitCode, UsageError, as_qaagent_error
 from qaagent.plan import build_plan
 from qaagent.process import cancel_on_signals, child_environment, signal_handler
 from qaagent.profile_load import files_profile, load_profile
@@ -50,6 +50,7 @@ from qaagent.report_steps import (
 from qaagent.run_state import Run, Step
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
     from types import FrameType
 
     from qaagent.command_options import MergeOptions, RunOptions
@@ -81,8 +82,7 @@ def run_all(options: RunOptions, *, out: TextIO | None = None) -> ExitCode:
             run.console.line(f"qaagent: {stop} received while planning: nothing runs")
             run.cancel.cancel()
         with cancel_on_signals(run.cancel, on_signal=functools.partial(_announce, run.console)):
-            for step in RUN_STEPS:
-                step(run)
+            _steps(run, RUN_STEPS)
     finally:
         if run.history is not None:
             run.history.close()
@@ -273,6 +273,22 @@ RUN_STEPS: tuple[Step, ...] = (
 )
 
 
+def _steps(run: Run, steps: Sequence[Step]) -> None:
+    """Run the steps; a qaagent failure after the check run started still concludes it (`failure`).
+
+    The failure (exit 3, e.g. a file that could neither be redacted nor removed) goes on to
+    the caller as it was: its one line is the check run's summary (`GitHubFeedback.fail`).
+    """
+    try:
+        for step in steps:
+            step(run)
+    except Exception as error:
+        failure = as_qaagent_error(error)
+        if run.feedback is not None and failure.exit_code == ExitCode.INTERNAL:
+            run.feedback.fail(failure.message)
+        raise
+
+
 # -- merge -----------------------------------------------------------------------------------------
 
 
@@ -290,8 +306,7 @@ def merge(options: MergeOptions, *, out: TextIO | None = None) -> ExitCode:
             project=merged.project,
             base_branch=options.base_branch,
         )
-        for step in MERGE_STEPS:
-            step(run)
+        _steps(run, MERGE_STEPS)
     finally:
         if run.history is not None:
             run.history.close()

@@ -157,22 +157,44 @@ def publish(run: Run) -> None:
         junit=run.junit or bundle.junit_path,
         notes=run.notes,
         cancel=run.cancel,
+        error=qaagent_failure(run),
     )
     if run.cancel.is_set() and not result.cancelled:  # a signal while publishing: exit 130
         run.result = dataclasses.replace(result, cancelled=True)
 
 
-def exit_code_after_reports(run: Run) -> ExitCode:
-    """The run's exit code; a report that could not be written (a full disk) is exit 3, in one line."""
+def qaagent_failure(run: Run) -> str | None:
+    """Why qaagent itself failed although its reports were made (exit 3), in one line; or None.
+
+    A report it could not write (a full disk), or a suite's log it could not write. The
+    check run then concludes `failure` naming it (`publish`), and the exit code is 3.
+    """
     _, result = run.outcome()
     if run.missing:
         names = ", ".join(name for name, _ in run.missing)
         reasons = sorted({reason for _, reason in run.missing})
-        msg = (
+        return (
             f"could not write {names} ({'; '.join(reasons)}); the evidence bundle's manifest lists them as "
             f"missing (the tests' verdict: {conclusion(result, run.fail_on)})"
         )
-        raise QAAgentError(msg)
+    logs = [
+        f"{suite.name}: {attempt.log_error}"
+        for suite in result.suites
+        for attempt in suite.attempts
+        if attempt.log_error
+    ]
+    if logs:
+        return f"could not write the output log of {'; '.join(logs)} (the manifest says what is missing)"
+    return None
+
+
+def exit_code_after_reports(run: Run) -> ExitCode:
+    """The run's exit code; qaagent's own failure after the reports (a full disk) is exit 3, in one line."""
+    _, result = run.outcome()
+    if run.missing:
+        failure = qaagent_failure(run)
+        assert failure is not None  # noqa: S101 - run.missing makes one
+        raise QAAgentError(failure)
     return exit_code(result, run.fail_on)
 
 

@@ -15,7 +15,7 @@ import shutil
 import zlib
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
@@ -23,6 +23,9 @@ from qaagent.attempts import Attempt, Rerun
 from qaagent.formats.read import iter_result_files
 from qaagent.results import CaseStore, Status, SuiteResult, TestCase
 from qaagent.run_result import RunResult
+
+if TYPE_CHECKING:
+    from github_server import GitHubServer
 
 ROOT = Path(__file__).resolve().parent.parent
 ENTRYPOINT = ROOT / "entrypoint.py"
@@ -311,3 +314,14 @@ def read_junit_files(
         )
     )
     return cases, problems
+
+
+def api_environment(api: GitHubServer) -> dict[str, str]:
+    """What qaagent needs to talk to `api` in Actions, with a token."""
+    return {
+        "GITHUB_ACTIONS": "true",
+        "GITHUB_API_URL": api.url,
+        "GITHUB_REPOSITORY": "octo/shop",
+        "GITHUB_SHA": "a" * 40,
+        "QAAGENT_GITHUB_TOKEN": api.token,
+    }

@@ -24,7 +24,7 @@ from conftest import (
     unique_marker,
 )
 from github_server import Fault, GitHubServer
-from helpers import manifest_of, parse_outputs, pull_request_event
+from helpers import api_environment, manifest_of, parse_outputs, pull_request_event
 
 from qaagent.github.api import GitHubClient
 
@@ -151,17 +151,6 @@ def test_cancel_within_5_s_when_everything_ignores_sigterm(qa_project: ProjectFa
                 break
         cancel_and_check(proc, signal.SIGINT, root)
     assert_no_process_left(marker)
-
-
-def api_environment(api: GitHubServer) -> dict[str, str]:
-    """What qaagent needs to talk to `api` in Actions, with a token."""
-    return {
-        "GITHUB_ACTIONS": "true",
-        "GITHUB_API_URL": api.url,
-        "GITHUB_REPOSITORY": "octo/shop",
-        "GITHUB_SHA": "a" * 40,
-        "QAAGENT_GITHUB_TOKEN": api.token,
-    }
 
 
 @pytest.mark.slow

@@ -25,7 +25,7 @@ from qaagent.github.closer import (
 )
 from qaagent.github.commands import write_command, write_outputs
 from qaagent.github.context import GitHubContext
-from qaagent.github.publish import Published, SummaryRenderer, publish, start_check_run
+from qaagent.github.publish import Published, SummaryRenderer, fail_check_run, publish, start_check_run
 from qaagent.github.results_json import result_json
 from qaagent.run_result import FailOn, RunResult, conclusion
 
@@ -67,6 +67,7 @@ class GitHubFeedback:
         self.check_id: int | None = None
         self._starting: threading.Thread | None = None  #: the request creating the check run
         self.mark = ""  #: the check run's `external_id`: which check runs are this run's
+        self.finished = False  #: `finish` or `fail` concluded the run's feedback
 
     def start(self, cancel: threading.Event | None = None) -> None:
         """Create the `in_progress` check run when a token and a check name are given.
@@ -121,18 +122,16 @@ class GitHubFeedback:
         junit: Path,
         notes: Sequence[str] = (),
         cancel: threading.Event | None = None,
+        error: str | None = None,
     ) -> None:
         """Publish everything; problems become warnings. `render` renders the check run and comment.
 
-        `cancel` set while publishing (a signal) stops it: see `publish`.
+        `cancel` set while publishing (a signal) stops it: see `publish`. `error`: qaagent
+        failed after its reports (exit 3): the check run concludes `failure` naming it.
         """
         cancelled = run.cancelled or (cancel is not None and cancel.is_set())
-        if self._starting is not None and self._starting.is_alive():
-            # The check run's creation is still on its way (answered late, or the run was short):
-            # its answer (the id) lets the run complete that check run instead of a second one.
-            # Without a signal, wait for it: its client's own deadline (START_REQUEST_BUDGET)
-            # bounds the request; after a signal, CANCELLED_START_WAIT at most.
-            self._starting.join(CANCELLED_START_WAIT if cancelled else START_REQUEST_BUDGET + 1.0)
+        self._await_start(cancelled=cancelled)
+        self.finished = True
         evidence = display_path(bundle_dir, self.root)
         junit_rel = display_path(junit, self.root)
         problem = self.write_outputs(run, fail_on=fail_on, evidence=evidence, junit=junit_rel)
@@ -162,12 +161,42 @@ class GitHubFeedback:
             warnings=[problem] if problem else [],
             cancel=cancel,
             check_mark=self.mark,
+            error=error,
             # Cancelled: GitHub kills the job 10 s after the first signal; the bundle is written.
             budget=CANCELLED_BUDGET if cancelled else finish_budget(),
         )
         late = self._write({"check-url": published.check_url, "comment-url": published.comment_url})
         if late and not problem:  # the same cause was already in publish's one warning otherwise
             write_command(self.stream, "warning", late, title="qaagent")
+
+    def _await_start(self, *, cancelled: bool) -> None:
+        """Wait for the check run's creation still on its way (its id), bounded as below."""
+        if self._starting is not None and self._starting.is_alive():
+            # The check run's creation is still on its way (answered late, or the run was short):
+            # its answer (the id) lets the run complete that check run instead of a second one.
+            # Without a signal, wait for it: its client's own deadline (START_REQUEST_BUDGET)
+            # bounds the request; after a signal, CANCELLED_START_WAIT at most.
+            self._starting.join(CANCELLED_START_WAIT if cancelled else START_REQUEST_BUDGET + 1.0)
+
+    def fail(self, error: str) -> None:
+        """Conclude the check run `failure` naming `error`: qaagent failed before publishing (exit 3).
+
+        Nothing else is published (no report was made); the run's exit code stays 3.
+        """
+        if self.finished or not self.mark:
+            return
+        self._await_start(cancelled=False)
+        self.finished = True
+        fail_check_run(
+            ctx=self.ctx,
+            token=self.token,
+            check_name=self.options.check_name,
+            check_run_id=self.check_id,
+            error=error,
+            stream=self.stream,
+            check_mark=self.mark,
+            budget=finish_budget(),
+        )
 
     def write_outputs(
         self, run: RunResult, *, fail_on: Sequence[FailOn], evidence: str, junit: str

@@ -144,6 +144,7 @@ def publish(
     warnings: Sequence[str] = (),
     cancel: threading.Event | None = None,
     check_mark: str = "",
+    error: str | None = None,
 ) -> list[str]:
     """Write annotations and the job summary, complete the check run, update the comment.
 
@@ -162,8 +163,12 @@ def publish(
     publishing (a signal), the rest is not published and one last request
     concludes the check run as `cancelled` (`_publish_api`). `check_mark` is the
     `external_id` the start's creation carried: when that creation brought no id, the
-    run's check runs GitHub made all the same are completed as the published one.
+    run's check runs GitHub made all the same are completed as the published one. `error`:
+    qaagent itself failed after the reports (exit 3, e.g. a report it could not write): the
+    check run concludes `failure` whatever the tests did, its summary naming the error.
     """
+    if error:
+        notes = [failure_line(error), *notes]
     if junit_path:
         shown = junit_path.replace("`", "'")
         notes = [*notes, f"**Merged JUnit:** `{shown}`"]
@@ -202,6 +207,7 @@ def publish(
         annotate=annotate,
         published=published if published is not None else Published(),
         check_mark=check_mark,
+        failed=bool(error),
     )
     # A fork's `workflow_run` has no PR number in its event: it is looked up by the tested branch.
     wants_comment = comment and comment_mode != "off" and (ctx.pr_number is not None or bool(ctx.head_label))
@@ -262,6 +268,11 @@ class _Job:
     check_mark: str = ""  #: the `external_id` the start's creation carried (`GitHubFeedback.start`)
     warnings: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)  #: permissions the token lacks
+    failed: bool = False  #: qaagent itself failed (exit 3): the check run concludes `failure`
+
+    def verdict(self) -> Conclusion:
+        """The check run's conclusion: the tests' verdict, or `failure` when qaagent failed."""
+        return "failure" if self.failed else conclusion(self.run, self.fail_on)
 
     def attempt(self, what: str, step: Callable[..., object], *args: object) -> None:
         """Run one API step; a failure becomes a warning or a missing permission."""
@@ -330,7 +341,7 @@ def _publish_api(
 
 def _publish_check(job: _Job, client: GitHubClient, check_name: str) -> None:
     try:
-        _complete(job, client, check_name, conclusion(job.run, job.fail_on), annotated=True)
+        _complete(job, client, check_name, job.verdict(), annotated=True)
     except AnnotationsRefusedError as exc:
         job.published.check_url = exc.url  # completed, without its annotations
         raise
@@ -352,7 +363,7 @@ def _complete_marked(job: _Job, client: GitHubClient, check_name: str) -> None:
     found = marked_open(client, job.ctx.repository, name=check_name, sha=head_sha, mark=job.check_mark)
     for other in found:
         if other != job.check_run_id:
-            _complete(job, client, check_name, conclusion(job.run, job.fail_on), annotated=False, other=other)
+            _complete(job, client, check_name, job.verdict(), annotated=False, other=other)
 
 
 def _complete(
@@ -406,6 +417,56 @@ def _publish_comment(job: _Job, client: GitHubClient, check_name: str | None) ->
         failed=conclusion(job.run, job.fail_on) == "failure" or c.failed + c.errors > 0,
     )
     job.published.comment_url = outcome.url
+
+
+def failure_line(error: str) -> str:
+    """The one line a check run's summary names qaagent's own failure with (exit 3)."""
+    return f"**qaagent failed (exit 3):** {' '.join(error.split())}"
+
+
+def fail_check_run(
+    *,
+    ctx: GitHubContext,
+    token: str | None,
+    check_name: str | None,
+    check_run_id: int | None,
+    error: str,
+    stream: TextIO,
+    check_mark: str = "",
+    budget: float = 60.0,
+) -> None:
+    """Conclude the check run `failure`: qaagent failed before it could publish the run (exit 3).
+
+    The summary is `failure_line(error)` alone (no report was made); the body passes the
+    client's redactor. The run's marked check runs (a creation answered too late) are
+    concluded the same. A problem is one warning.
+    """
+    if not (token and check_name and ctx.repository):
+        return
+    add_mask(token, stream)
+    head_sha = ctx.head_sha or ctx.sha
+    try:
+        with GitHubClient(token, api_url=ctx.api_url, budget=budget) as client:
+            ids: list[int | None] = [check_run_id]
+            if check_run_id is None and check_mark:
+                ids += marked_open(client, ctx.repository, name=check_name, sha=head_sha, mark=check_mark)
+            for one in ids:
+                if one is None and len(ids) > 1:
+                    continue  # a marked one stands for the creation that brought no id
+                complete_check_run(
+                    client,
+                    ctx.repository,
+                    one,
+                    name=check_name,
+                    head_sha=head_sha,
+                    conclusion="failure",
+                    title="qaagent failed",
+                    summary=failure_line(error),
+                    details_url=ctx.run_url,
+                )
+    except Exception as exc:
+        said = f"could not complete the check run: {_describe(exc)}"
+        write_command(stream, "warning", said, title="qaagent")
 
 
 def _describe(exc: Exception) -> str:
