@@ -205,3 +205,32 @@ def test_a_file_that_can_be_neither_redacted_nor_removed_fails_the_run_naming_it
     assert summary.startswith("**qaagent failed (exit 3):** the evidence bundle "), summary
     assert "could neither redact nor remove" in summary
     assert "\n" not in summary
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", ["000", "333"])
+def test_files_in_a_folder_the_suite_made_unlistable_are_redacted(tmp_path: Path, mode: str) -> None:
+    # issue 12, fifth review: `rglob` silently skipped a folder it could not list, so the
+    # secret in the file inside stayed raw (exit 0, nothing in not_kept). qaagent owns the
+    # folder: it makes it listable (u+rwx) and redacts what is inside.
+    if UNPRIVILEGED and shutil.which("setpriv") is None:
+        pytest.fail("setpriv (util-linux) is needed to run this test as root")
+    project = _project_writing(
+        tmp_path,
+        f'mkdir "$QAAGENT_JUNIT_DIR"/sub && echo "key={SECRET}" > "$QAAGENT_JUNIT_DIR"/sub/x.txt'
+        f' && chmod {mode} "$QAAGENT_JUNIT_DIR"/sub',
+    )
+    try:
+        done = _run_with_secret(project, prefix=UNPRIVILEGED)
+    finally:
+        for sub in project.rglob("sub"):
+            sub.chmod(0o755)
+    assert done.returncode == 0, done.stdout + done.stderr
+    bundle = latest_bundle(project)
+    holding = [p for p in bundle.rglob("*") if p.is_file() and SECRET.encode() in p.read_bytes()]
+    assert holding == []
+    [kept] = bundle.rglob("x.txt")
+    assert kept.read_text(encoding="utf-8") == "key=***\n"
+    manifest = manifest_of(bundle)
+    assert manifest["status"] == "success"
+    assert any(f["path"].endswith("sub/x.txt") for f in manifest["files"]), manifest["files"]

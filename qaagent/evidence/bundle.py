@@ -414,11 +414,13 @@ def clean(
     """
     base = folder.relative_to(bundle_dir.resolve()).as_posix()
     prefix = "" if base == "." else f"{base}/"
-    early = [{"path": f"{prefix}{e['path']}", "why": e["why"]} for e in not_kept.set_aside(folder)]
-    dropped = [] if keep else not_kept.set_aside_unredactable(bundle_dir, kept, folder)
     stuck: list[str] = []
-    for path in sorted(folder.rglob("*")):
-        if path.is_file() and not path.is_symlink() and path.resolve() not in unredacted:
+    gone: list[dict[str, str]] = []
+    not_kept.files_under(folder, bundle_dir.resolve(), gone, stuck)  # first: every folder listable
+    early = [{"path": f"{prefix}{e['path']}", "why": e["why"]} for e in not_kept.set_aside(folder)]
+    dropped = [*gone, *([] if keep else not_kept.set_aside_unredactable(bundle_dir, kept, folder))]
+    for path in not_kept.files_under(folder, bundle_dir.resolve(), [], []):  # named above already
+        if path.resolve() not in unredacted:
             try:
                 _redact_file(path, redactor)
             except OSError as error:  # no room for the redacted copy (a full disk): the raw file goes

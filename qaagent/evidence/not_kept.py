@@ -13,6 +13,8 @@ listed in the manifest's `not_kept` with the reason.
 
 from __future__ import annotations
 
+import os
+import shutil
 import stat
 from collections.abc import Set as AbstractSet
 from pathlib import Path
@@ -90,8 +92,8 @@ def set_aside_unredactable(
     `folder`: only the files under it (one suite's, as it ends); default every suite's.
     """
     removed: list[dict[str, str]] = []
-    for path in sorted((folder or bundle_dir / "suites").rglob("*")):
-        if path.is_symlink() or not path.is_file() or path.resolve() in logs:
+    for path in files_under(folder or bundle_dir / "suites", bundle_dir, removed, []):
+        if path.resolve() in logs:
             continue
         try:
             with path.open("rb") as src:
@@ -103,3 +105,60 @@ def set_aside_unredactable(
             continue
         removed.append({"path": path.relative_to(bundle_dir).as_posix(), "why": reason(what)})
     return removed
+
+
+def files_under(folder: Path, base: Path, dropped: list[dict[str, str]], stuck: list[str]) -> list[Path]:
+    """Every regular file under `folder`, sorted, no link followed: the one walker of the bundle's cleaning.
+
+    `rglob` silently skips a folder it cannot list, and a suite may leave one (`chmod 000`,
+    `chmod 333`): its files would be neither redacted nor removed. Such a folder is made
+    listable when qaagent owns it (`u+rwx`) and walked; else it is removed, with an entry
+    in `dropped` (paths relative to `base`); if even that fails, it is named in `stuck`
+    (the caller fails the run: `evidence.bundle.UnredactedError`).
+    """
+    found: list[Path] = []
+    pending = [folder]
+    while pending:
+        here = pending.pop()
+        try:
+            entries = _listing(here)
+        except OSError as error:
+            entries = _made_listable(here, base, error, dropped, stuck)
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False):
+                pending.append(Path(entry.path))
+            elif entry.is_file(follow_symlinks=False):
+                found.append(Path(entry.path))
+    return sorted(found)
+
+
+def _listing(folder: Path) -> list[os.DirEntry[str]]:
+    with os.scandir(folder) as entries:
+        return list(entries)
+
+
+def _made_listable(
+    folder: Path, base: Path, error: OSError, dropped: list[dict[str, str]], stuck: list[str]
+) -> list[os.DirEntry[str]]:
+    """The entries of a folder that could not be listed, after `chmod u+rwx`; else it goes (no entries)."""
+    try:
+        folder.chmod(stat.S_IMODE(folder.lstat().st_mode) | stat.S_IRWXU)  # only its owner may
+        return _listing(folder)
+    except OSError:
+        pass
+    rel = _relative(folder, base)
+    why = f"a folder qaagent could not list: {error.strerror or error}"
+    try:
+        shutil.rmtree(folder)
+    except OSError as second:
+        stuck.append(f"{rel}/ ({why}; cannot remove it: {second.strerror or second})")
+    else:
+        dropped.append({"path": rel, "why": f"not kept ({why})"})
+    return []
+
+
+def _relative(path: Path, base: Path) -> str:
+    try:
+        return path.relative_to(base).as_posix()
+    except ValueError:
+        return path.resolve().relative_to(base.resolve()).as_posix()
