@@ -147,3 +147,37 @@ def test_auto_quarantine_after_a_flip_on_one_commit(qa_project: ProjectFactory) 
     quarantined = rerun(root, ("two",), env=MAIN)
     assert quarantined.returncode == 0, quarantined.stdout
     assert "quarantined: unit::tests.test_things::test_two" in quarantined.stdout
+
+
+# -- a test id that occurs twice in a run ----------------------------------------------------------
+
+TWICE = (
+    '<testsuite name="s" tests="2" failures="2">'
+    '<testcase classname="c" name="dup"><failure message="x"/></testcase>'
+    '<testcase classname="c" name="dup"><failure message="y"/></testcase>'
+    "</testsuite>"
+)
+
+
+@pytest.mark.slow
+def test_a_test_id_that_occurs_twice_is_excused_twice(qa_project: ProjectFactory) -> None:
+    """Both failing results of one id are quarantined (or known): the verdict counts results, not ids."""
+    quarantined = "history: {quarantine: list, quarantine_file: q.txt}\n"
+    root = qa_project(
+        {"r/a.xml": TWICE, ".qaagent.yaml": "tests:\n  pub: {runner: report, files: r/a.xml}\n"}
+    )
+    (root / "q.txt").write_text("pub::c::dup\n", encoding="utf-8")
+    # the base branch records the same two failures
+    assert run_qaagent("run-all", cwd=root, env=MAIN).returncode == 1
+    (root / ".qaagent.yaml").write_text(
+        "tests:\n  pub: {runner: report, files: r/a.xml}\n" + quarantined, encoding="utf-8"
+    )
+    held = run_qaagent("run-all", cwd=root, env=MAIN)
+    assert held.returncode == 0, held.stdout + held.stderr
+    assert "1 (2 results) quarantined test(s) failed: reported, not failing the run" in held.stdout
+    assert manifest(root)["status"] == "success"
+    (root / ".qaagent.yaml").write_text("tests:\n  pub: {runner: report, files: r/a.xml}\n", encoding="utf-8")
+    known = run_qaagent("run-all", "--base-branch", "main", "--fail-on", "new-failures", cwd=root, env=PR)
+    assert known.returncode == 0, known.stdout + known.stderr
+    assert "0 new failure(s), 1 (2 results) still failing" in known.stdout
+    assert manifest(root)["status"] == "success"
