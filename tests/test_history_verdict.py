@@ -181,3 +181,23 @@ def test_a_test_id_that_occurs_twice_is_excused_twice(qa_project: ProjectFactory
     assert known.returncode == 0, known.stdout + known.stderr
     assert "0 new failure(s), 1 (2 results) still failing" in known.stdout
     assert manifest(root)["status"] == "success"
+
+
+@pytest.mark.slow
+def test_a_missing_or_partly_bad_quarantine_list_is_said(qa_project: ProjectFactory) -> None:
+    profile = "tests:\n  unit: {path: tests}\nhistory: {quarantine: list, quarantine_file: q.txt}\n"
+    root = project(qa_project, profile, ("two",))
+    missing = run_qaagent("run-all", cwd=root, env=MAIN)
+    assert missing.returncode == 1
+    listing = root / "q.txt"
+    assert f"qaagent: warning: history: quarantine list {listing} not found: nothing is quarantined" in (
+        missing.stdout
+    )
+    # one bad byte drops its line only: the valid id on the next line still quarantines
+    listing.write_bytes(b"\xff\xfe garbage\nunit::tests.test_things::test_two\n")
+    partly = run_qaagent("run-all", cwd=root, env=MAIN)
+    assert partly.returncode == 0, partly.stdout + partly.stderr
+    assert f"qaagent: warning: history: quarantine list {listing}: line 1 is not UTF-8 (left out)" in (
+        partly.stdout
+    )
+    assert "1 quarantined test(s) failed: reported, not failing the run" in partly.stdout

@@ -139,6 +139,8 @@ class RunHistory:
         if isinstance(held, HistoryUnavailable):
             self.fault(held)
             return None
+        for note in held.notes:  # a missing, unreadable or partly malformed quarantine list
+            self.say(f"qaagent: warning: history: {shorten(one_line(note), 500)}")
         found = self.history.compare(self.scope, self.prepared, base_branch=base, quarantined=held)
         if isinstance(found, HistoryUnavailable):
             self.fault(found)
