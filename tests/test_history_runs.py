@@ -388,3 +388,5 @@ def test_a_pull_request_run_says_how_its_failures_stand_against_the_base_branch(
     # --base-branch names another branch; one with no recorded run says so.
     other = run_qaagent("run-all", "--base-branch", "release/2", cwd=root, env=pr_env)
     assert "qaagent: history: no recorded run of release/2 to compare with" in other.stdout
+    # … and is recorded as the run's base branch, as the comparison used it
+    assert exported(root, str(root / ".qaagent" / "history.sqlite"))[-1]["base_branch"] == "release/2"
