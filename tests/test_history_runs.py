@@ -15,6 +15,7 @@ import json
 import os
 import sqlite3
 import subprocess
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -96,10 +97,14 @@ def test_every_run_is_recorded_in_the_default_store(qa_project: ProjectFactory) 
     assert history_lines(first.stdout) == [
         f"qaagent: history: 3 result(s) recorded in {root / '.qaagent' / 'history.sqlite'}"
     ]
-    run_qaagent("run-all", cwd=root)
+    run_qaagent("run-all", cwd=root, env={"GITHUB_RUN_ID": "4242", "GITHUB_RUN_ATTEMPT": "2"})
     runs = exported(root, str(root / ".qaagent" / "history.sqlite"))
     assert [r["run_id"] for r in runs] == [b.name for b in bundles(root)]
     assert all(r["kind"] == "run" and r["status"] == "failure" for r in runs)
+    # every stored field of a run is exported, the CI run and the end too
+    assert (runs[1]["ci_run_id"], runs[1]["ci_run_attempt"]) == ("4242", "2")
+    finished = [json.loads((b / "manifest.json").read_text())["finished"] for b in bundles(root)]
+    assert [r["finished_at"] for r in runs] == [datetime.fromisoformat(f).timestamp() for f in finished]
     assert sorted((res["name"], res["status"]) for res in runs[0]["results"]) == [
         ("test_broken", "failed"),
         ("test_one", "passed"),

@@ -379,15 +379,22 @@ def _export(store: Any, out: IO[str]) -> None:
         runs = [RunInfo.of(r) for r in store.backend.query(
             f"SELECT {RUN_COLUMNS} FROM qa_runs WHERE project_id = ? ORDER BY started_at, id", (project_id,)  # noqa: S608
         )]  # fmt: skip
-        superseded = dict(
-            store.backend.query("SELECT id, superseded_by FROM qa_runs WHERE project_id = ?", (project_id,))
-        )
+        stored = {  # the stored fields `RunInfo` does not carry
+            int(row): (by, ci_run_id, ci_run_attempt, finished_at)
+            for row, by, ci_run_id, ci_run_attempt, finished_at in store.backend.query(
+                "SELECT id, superseded_by, ci_run_id, ci_run_attempt, finished_at FROM qa_runs"
+                " WHERE project_id = ?",
+                (project_id,),
+            )
+        }
         for r_index, run in enumerate(runs):
+            by, ci_run_id, ci_run_attempt, finished_at = stored[run.row]
             head = {
                 "run_id": run.run_id, "started": run.started, "kind": run.kind, "commit": run.commit,
                 "branch": run.branch, "base_branch": run.base_branch, "pr_number": run.pr_number,
                 "shard": run.shard, "status": run.status, "duration": run.duration,
-                "superseded": superseded.get(run.row) is not None,
+                "finished_at": finished_at, "ci_run_id": ci_run_id, "ci_run_attempt": ci_run_attempt,
+                "superseded": by is not None,
             }  # fmt: skip
             out.write(("," if r_index else "") + dump(head)[:-1] + ',"results":[')
             packed = store.results([run.row], durations=True).get(run.row)
