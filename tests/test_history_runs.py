@@ -395,3 +395,24 @@ def test_a_pull_request_run_says_how_its_failures_stand_against_the_base_branch(
     assert "qaagent: history: no recorded run of release/2 to compare with" in other.stdout
     # … and is recorded as the run's base branch, as the comparison used it
     assert exported(root, str(root / ".qaagent" / "history.sqlite"))[-1]["base_branch"] == "release/2"
+
+
+def test_a_history_output_that_cannot_be_written_is_exit_2(qa_project: ProjectFactory) -> None:
+    root = project(qa_project)
+    run_qaagent("run-all", cwd=root)
+    (root / "taken").write_text("a file where a folder should be", encoding="utf-8")
+    (root / "a-folder").mkdir()
+    for command in (("report",), ("export", "--json")):
+        blocked = run_qaagent("history", *command, "-o", "taken/h.out", cwd=root)
+        assert blocked.returncode == 2, blocked.stdout + blocked.stderr
+        assert blocked.stderr.strip().splitlines() == [
+            "qaagent: error: -o taken/h.out: cannot be written (taken is not a folder)"
+        ]
+        folder = run_qaagent("history", *command, "-o", "a-folder", cwd=root)
+        assert folder.returncode == 2, folder.stdout + folder.stderr
+        assert "-o a-folder: cannot be written (it is a folder)" in folder.stderr
+        assert "Traceback" not in blocked.stderr + folder.stderr
+    # missing folders are made, as --junit's are
+    made = run_qaagent("history", "report", "-o", "new/deeper/h.html", cwd=root)
+    assert made.returncode == 0, made.stdout + made.stderr
+    assert (root / "new" / "deeper" / "h.html").is_file()
