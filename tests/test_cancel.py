@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import copy
 import json
 import signal
 import subprocess
@@ -17,6 +18,7 @@ from conftest import (
     free_port,
     health_app,
     processes_with,
+    qaagent_environment,
     run_qaagent,
     start_qaagent,
     unique_marker,
@@ -465,21 +467,7 @@ def test_a_check_run_created_after_the_cancel_is_closed_by_the_post_step(
             rest[-1500:],
         )
         saved = parse_outputs(state.read_text(encoding="utf-8"))
-        post = subprocess.run(
-            [sys.executable, "-m", "qaagent.github.closer"],
-            env={
-                "PATH": "/usr/bin:/bin",
-                "GITHUB_REPOSITORY": "octo/shop",
-                "GITHUB_API_URL": api.url,
-                "GITHUB_WORKSPACE": str(root),
-                "INPUT_GITHUB-TOKEN": api.token,
-                **{f"STATE_{name}": value for name, value in saved.items()},
-            },
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+        post = _post_step(api, root, saved)
         runs = {i: (c["status"], c.get("conclusion")) for i, c in api.check_runs.items()}
     assert post.returncode == 0, post.stderr
     assert post.stdout.count("::warning") == 1, post.stdout  # the bundle was finished: left alone
@@ -487,3 +475,63 @@ def test_a_check_run_created_after_the_cancel_is_closed_by_the_post_step(
     assert runs.pop(foreign) == ("in_progress", None)  # another app's: never touched
     assert list(runs.values()) == [("completed", "cancelled")] * 2, runs
     assert_no_process_left(marker)
+
+
+def _post_step(api: GitHubServer, root: Path, saved: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """The Docker action's post step (`qaagent.github.closer`) with the run's saved state."""
+    return subprocess.run(
+        [PY, "-m", "qaagent.github.closer"],
+        env={
+            "PATH": "/usr/bin:/bin",
+            "GITHUB_REPOSITORY": "octo/shop",
+            "GITHUB_API_URL": api.url,
+            "GITHUB_WORKSPACE": str(root),
+            "INPUT_GITHUB-TOKEN": api.token,
+            **{f"STATE_{name}": value for name, value in saved.items()},
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+#: `qaagent` with the start's API budget lowered to 0.5 s (5 s in `qaagent.github.feedback`)
+_SHORT_START = (
+    "import sys; import qaagent.github.feedback as f; f.START_BUDGET = 0.5; "
+    "from qaagent.cli import main; sys.exit(main(sys.argv[1:]))"
+)
+
+
+@pytest.mark.slow
+def test_a_check_run_created_after_the_starts_budget_is_completed_by_the_run(
+    qa_project: ProjectFactory, tmp_path: Path
+) -> None:
+    # issue 12, fourth review: the creation is answered after START_BUDGET; the run completed a
+    # second check run of its own and left the first in_progress (and the post step then warned
+    # "stopped before it completed"). The run's end completes it with the run's own conclusion.
+    wait = json.dumps([PY, "-c", "import time; time.sleep(1.5)"])
+    root = qa_project({".qaagent.yaml": f"tests:\n  slow: {{runner: command, command: {wait}}}\n"})
+    state = tmp_path / "state"
+    state.touch()
+    with GitHubServer() as api:
+        api.create_delay = 1.0
+        done = subprocess.run(
+            [PY, "-c", _SHORT_START, "run-all", "--check-name", "qa"],
+            cwd=root,
+            env=qaagent_environment({**api_environment(api), "GITHUB_STATE": str(state)}),
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        runs = copy.deepcopy(api.check_runs)  # as the run left them, before the post step
+        saved = parse_outputs(state.read_text(encoding="utf-8"))
+        post = _post_step(api, root, saved)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert len(runs) == 2, runs  # the late creation, and the run's completing one
+    assert [(c["status"], c.get("conclusion")) for c in runs.values()] == [("completed", "success")] * 2, runs
+    late = next(c for c in runs.values() if c.get("external_id") == saved["check_external_id"])
+    assert late["output"]["title"] == "1 passed, 0 failed, 0 errors, 0 skipped, 0 flaky", late["output"]
+    assert post.returncode == 0, post.stderr
+    assert "::warning" not in post.stdout, post.stdout  # nothing left for the post step

@@ -10,9 +10,12 @@ writes nothing large either.
 from __future__ import annotations
 
 import json
+import os
 import resource
+import shutil
 import subprocess
 import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
@@ -94,3 +97,89 @@ def test_reports_too_large_to_write_are_named_in_the_manifest(tmp_path: Path) ->
     assert check.returncode != 0
     assert "not written: junit.xml" in check.stdout + check.stderr
     assert (bundle / "manifest.json").stat().st_size < LIMIT
+
+
+#: the secret the suite's file holds (a token-named variable is a secret: `redact.Redactor.from_environ`)
+SECRET = "sk-live-Zq8w7XpL0aa9dd2"  # noqa: S105 - a test value
+
+
+def _project_writing(tmp_path: Path, script: str) -> Path:
+    project = tmp_path / "project"
+    project.mkdir()
+    feed = ["sh", "-c", script]
+    (project / ".qaagent.yaml").write_text(
+        f"project: {{name: full}}\ntests:\n  feed: {{runner: command, command: {json.dumps(feed)}}}\n",
+        encoding="utf-8",
+    )
+    return project
+
+
+def _run_with_secret(
+    project: Path, *, prefix: Sequence[str] = (), preexec_fn: Callable[[], None] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`qaagent run-all` in `project`, with `SECRET` in a token variable."""
+    return subprocess.run(
+        [*prefix, sys.executable, "-m", "qaagent", "run-all"],
+        cwd=project,
+        env=qaagent_environment({"MY_API_TOKEN": SECRET}),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        preexec_fn=preexec_fn,
+    )
+
+
+@pytest.mark.slow
+def test_a_file_with_no_room_for_its_redacted_copy_is_removed_and_named(tmp_path: Path) -> None:
+    # the suite's file is larger than any file may grow: its redacted copy cannot be written
+    # (as on a nearly full disk); the raw original must not stay in the bundle
+    source = tmp_path / "trace.txt"
+    source.write_text(f"Authorization: {SECRET}\n" + ("z" * 80 + "\n") * 8000)
+    assert source.stat().st_size > 2 * LIMIT
+    project = _project_writing(tmp_path, f'exec ln -- {source} "$QAAGENT_JUNIT_DIR"/trace.txt')
+    done = _run_with_secret(project, preexec_fn=limit_file_size)
+    assert "Traceback" not in done.stdout + done.stderr
+    bundle = latest_bundle(project)
+    holding = [p for p in bundle.rglob("*") if p.is_file() and SECRET.encode() in p.read_bytes()]
+    assert holding == []
+    assert not list(bundle.rglob("trace.txt"))
+    manifest = manifest_of(bundle)
+    why = {e["path"]: e["why"] for e in manifest["not_kept"]}
+    [reason] = [w for p, w in why.items() if p.endswith("trace.txt")]
+    assert "could not be redacted: File too large" in reason, reason
+    assert manifest["status"] == "success", done.stdout + done.stderr
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+#: root may write into and unlink from any folder: when the tests run as root, the child runs
+#: without the capabilities that allow that (util-linux's `setpriv`)
+UNPRIVILEGED = (
+    ["setpriv", "--bounding-set", "-dac_override,-dac_read_search,-fowner"] if os.geteuid() == 0 else []
+)
+
+
+@pytest.mark.slow
+def test_a_file_that_can_be_neither_redacted_nor_removed_fails_the_run_naming_it(tmp_path: Path) -> None:
+    # the suite leaves its file in a folder it made read-only: no redacted copy can be written
+    # beside it, and it cannot be unlinked: the run must not end as if the bundle were clean
+    if UNPRIVILEGED and shutil.which("setpriv") is None:
+        pytest.fail("setpriv (util-linux) is needed to run this test as root")
+    project = _project_writing(
+        tmp_path,
+        f'mkdir "$QAAGENT_JUNIT_DIR"/sub && echo "key={SECRET}" > "$QAAGENT_JUNIT_DIR"/sub/x.txt'
+        ' && chmod 555 "$QAAGENT_JUNIT_DIR"/sub',
+    )
+    try:
+        done = _run_with_secret(project, prefix=UNPRIVILEGED)
+    finally:
+        for sub in project.rglob("sub"):
+            sub.chmod(0o755)
+    assert done.returncode == 3, done.stdout + done.stderr
+    assert "Traceback" not in done.stdout + done.stderr
+    last = done.stderr.strip().splitlines()[-1]
+    assert "could neither redact nor remove" in last
+    assert "sub/x.txt (could not be redacted: Permission denied" in last
+    assert SECRET not in done.stdout + done.stderr
+    manifest = manifest_of(latest_bundle(project))
+    assert manifest["status"] == "running"  # `verify`: incomplete

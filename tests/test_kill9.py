@@ -1,8 +1,8 @@
 """`kill -9` of qaagent (an OOM kill): what it leaves behind must be safe to publish, and nothing runs on.
 
-The README's workflows upload the evidence directory with `if: ${{ !cancelled() }}`, so a
-partial bundle is published too: its logs must hold no raw secret (they are redacted as they
-are written). And the suites qaagent started must not outlive it (its watchdog stops their
+The README's workflows upload only a bundle whose run ended (`evidence-path` set), but a
+partial bundle stays in the workspace and an older workflow may still upload it: its logs
+must hold no raw secret (they are redacted as they are written). And the suites qaagent started must not outlive it (its watchdog stops their
 process groups when qaagent's end closes the pipe it watches).
 """
 

@@ -107,19 +107,19 @@ def test_the_sharded_workflow_runs_as_written(tmp_path: Path, api: GitHubServer)
     assert [item["shard"] for item in include] == ["1/4", "2/4", "3/4", "4/4"]
     # the shard jobs, one after another, each in a fresh checkout of the same project
     artifacts = tmp_path / "artifacts"
-    for item in include:
-        evidence = action.workspace / "qa-evidence"
-        shutil.rmtree(evidence, ignore_errors=True)
+    for index, item in enumerate(include):
+        shutil.rmtree(action.workspace / "qa-evidence", ignore_errors=True)
         action.inputs.update(_action_inputs(shard_job, **{"matrix.shard": item["shard"]}))
         result = action.run(timeout=180)
         assert result.returncode in (0, 1), (result.stdout[-3000:], result.stderr)
         assert "::group::setup" in result.stdout
         assert "No module named" not in result.stdout
-        for bundle in evidence.iterdir():  # upload-artifact of qa-evidence/ (durations left out)
-            if bundle.is_dir():
-                shutil.copytree(bundle, artifacts / bundle.name)
+        # upload-artifact of the step's evidence-path: the bundle's contents are the artifact
+        bundle = action.workspace / action.outputs()["evidence-path"]
+        assert bundle.parent == action.workspace / "qa-evidence", bundle
+        shutil.copytree(bundle, artifacts / f"qaagent-shard-{index}")
     assert not api.requests  # the shards publish nothing
-    # merge: download-artifact with merge-multiple puts the bundles side by side in shards/
+    # merge: download-artifact by pattern puts each artifact in a folder of its own in shards/
     (tmp_path / "merge").mkdir()
     merger = Action(tmp_path / "merge", api.url)
     (merger.workspace / ".qaagent.yaml").unlink()

@@ -185,3 +185,38 @@ def test_every_artifact_upload_survives_a_rerun_of_failed_jobs() -> None:
     assert uploads
     missing = [step["with"]["name"] for step in uploads if step.get("with", {}).get("overwrite") is not True]
     assert missing == []
+
+
+#: an upload of the bundle a run wrote as it ended: (step id, path)
+_EVIDENCE_PATH = re.compile(r"^\$\{\{ steps\.([\w-]+)\.outputs\.evidence-path \}\}$")
+#: the one file of the evidence folder that is no bundle (`qaagent durations`' output)
+_DURATIONS = re.compile(r"^[\w./-]*qaagent-durations\.json$")
+
+
+def _uploads(workflow: str) -> list[dict[str, Any]]:
+    return [
+        step
+        for job in yaml.safe_load(workflow)["jobs"].values()
+        for step in job.get("steps", [])
+        if str(step.get("uses", "")).startswith("actions/upload-artifact@")
+    ]
+
+
+def test_evidence_uploads_take_only_the_bundle_of_a_run_that_ended() -> None:
+    """A killed run sets no `evidence-path`: a fallback folder or `!cancelled()` alone uploads its raw bundle."""
+    workflows = [*readme_workflows(), (ROOT / ".github" / "workflows" / "ci.yml").read_text(encoding="utf-8")]
+    checked, wrong = 0, []
+    for workflow in workflows:
+        for step in _uploads(workflow):
+            path = str(step.get("with", {}).get("path", "")).strip()
+            named = str(step.get("with", {}).get("name", ""))
+            if _DURATIONS.match(path) or ("evidence" not in path and not named.startswith("qaagent")):
+                continue
+            checked += 1
+            found = _EVIDENCE_PATH.match(path)
+            condition = str(step.get("if", ""))
+            needed = f"steps.{found.group(1)}.outputs.evidence-path != ''" if found else None
+            if needed is None or "!cancelled()" not in condition or needed not in condition:
+                wrong.append(f"{step['with'].get('name')}: if {condition!r}, path {path!r}")
+    assert checked >= 9  # the README's recipes (shard jobs too) and ci.yml's two
+    assert wrong == []

@@ -27,7 +27,6 @@ is kept as the evidence of what was wrong with it.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import socket
@@ -239,7 +238,10 @@ class Bundle:
             return
         spared = {p.resolve() for p in logs}
         kept = {*spared, *(p.resolve() for p in junit)}
-        early, dropped = self._clean(folder, kept=kept, unredacted=spared, keep=self.keep_unredactable)
+        try:
+            early, dropped = self._clean(folder, kept=kept, unredacted=spared, keep=self.keep_unredactable)
+        except UnredactedError as stuck:  # `finish` cleans the whole bundle again: it fails the run
+            early, dropped = stuck.early, stuck.dropped
         with self._lock:
             self._sealed.extend([*early, *dropped])
             self._sealed_dropped.extend(dropped)
@@ -313,9 +315,14 @@ class Bundle:
         # bundle a suite put it (`suites/<name>/`, or beside them: a suite knows its folder).
         # Logs are redacted again (a secret registered after they were written).
         own = {self.manifest_path.resolve(), *self._own, *_being_written(writers)}
-        early, dropped = self._clean(
-            self.dir.resolve(), kept={*logs, *own}, unredacted=own, keep=keep_unredactable
-        )
+        try:
+            early, dropped = self._clean(
+                self.dir.resolve(), kept={*logs, *own}, unredacted=own, keep=keep_unredactable
+            )
+        except UnredactedError as stuck:  # the manifest keeps saying `running`: `verify` fails it
+            self._manifest["not_kept"] = [*self._sealed, *stuck.early, *stuck.dropped]
+            self._write_manifest()
+            raise
         self._manifest["not_kept"] = [*self._sealed, *early, *dropped]
         dropped += self._sealed_dropped
         run_started = run.started_at if run.started_at > 0 else self.started_at
@@ -409,11 +416,39 @@ def clean(
     prefix = "" if base == "." else f"{base}/"
     early = [{"path": f"{prefix}{e['path']}", "why": e["why"]} for e in not_kept.set_aside(folder)]
     dropped = [] if keep else not_kept.set_aside_unredactable(bundle_dir, kept, folder)
+    stuck: list[str] = []
     for path in sorted(folder.rglob("*")):
         if path.is_file() and not path.is_symlink() and path.resolve() not in unredacted:
-            with contextlib.suppress(OSError):
+            try:
                 _redact_file(path, redactor)
+            except OSError as error:  # no room for the redacted copy (a full disk): the raw file goes
+                rel = f"{prefix}{path.relative_to(folder).as_posix()}"
+                why = f"could not be redacted: {error.strerror or error}"
+                try:
+                    path.unlink()  # needs no space
+                except OSError as second:
+                    stuck.append(f"{rel} ({why}; cannot remove it: {second.strerror or second})")
+                else:
+                    dropped.append({"path": rel, "why": f"not kept ({why})"})
+    if stuck:
+        message = (
+            f"the evidence bundle {bundle_dir} holds a file qaagent could neither redact nor remove: "
+            f"{', '.join(stuck)}; delete it before the bundle is shared"
+        )
+        raise UnredactedError(message, early, dropped)
     return early, dropped
+
+
+class UnredactedError(QAAgentError):
+    """A file of the bundle could neither be redacted nor removed: the run fails (exit 3), naming it.
+
+    `early` and `dropped` are what `clean` set aside and removed before it gave up.
+    """
+
+    def __init__(self, message: str, early: list[dict[str, str]], dropped: list[dict[str, str]]) -> None:
+        super().__init__(message)
+        self.early = early
+        self.dropped = dropped
 
 
 def seal_abandoned(bundle_dir: Path, redactor: Redactor) -> int | None:

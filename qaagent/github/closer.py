@@ -22,7 +22,7 @@ completes it if it still is `in_progress` and carries the mark — never another
 never fails the job: a problem is one `::warning`.
 
 The host (composite) variant has no post step: there a killed run leaves the check
-`in_progress` until the next run of the same check name completes its own.
+`in_progress` (no later run touches it: each completes only check runs with its own mark).
 """
 
 from __future__ import annotations
@@ -94,7 +94,10 @@ def close_abandoned_check(env: Mapping[str, str], out: TextIO) -> str:
                 )
                 if not (isinstance(answer, dict) and answer.get("status") == "completed"):
                     open_ids.append(int(raw))
-            open_ids += [i for i in _marked_open(client, repository, env, mark) if i not in open_ids]
+            name = env.get(f"STATE_{CHECK_NAME_STATE}", "")
+            sha = env.get(f"STATE_{CHECK_SHA_STATE}", "").strip()
+            found = marked_open(client, repository, name=name, sha=sha, mark=mark)
+            open_ids += [i for i in found if i not in open_ids]
             for check_id in open_ids:
                 client.request(
                     "PATCH",
@@ -116,14 +119,13 @@ def close_abandoned_check(env: Mapping[str, str], out: TextIO) -> str:
     return "closed"
 
 
-def _marked_open(client: GitHubClient, repository: str, env: Mapping[str, str], mark: str) -> list[int]:
-    """The ids of the check runs on the saved commit, under the saved name, still open and marked `mark`.
+def marked_open(client: GitHubClient, repository: str, *, name: str, sha: str, mark: str) -> list[int]:
+    """The ids of the check runs on commit `sha`, named `name`, still open and marked `mark`.
 
     GitHub's list of a commit's check runs, filtered by name (`check_name`), every run of it
-    (`filter=all`), one page of 100 (one run makes one or two).
+    (`filter=all`), one page of 100 (one run makes one or two). Used here and by the run's
+    own end (`publish`), which completes a check run whose creation was answered too late.
     """
-    name = env.get(f"STATE_{CHECK_NAME_STATE}", "")
-    sha = env.get(f"STATE_{CHECK_SHA_STATE}", "").strip()
     if not (mark and name and _SHA.fullmatch(sha)):
         return []
     answer = client.request(
@@ -161,7 +163,7 @@ def seal_abandoned_bundle(env: Mapping[str, str], out: TextIO) -> str:
         return "no bundle was started"
     from qaagent import redact  # noqa: PLC0415 - only when there is a bundle
     from qaagent.errors import UsageError  # noqa: PLC0415
-    from qaagent.evidence.bundle import seal_abandoned  # noqa: PLC0415
+    from qaagent.evidence.bundle import UnredactedError, seal_abandoned  # noqa: PLC0415
     from qaagent.paths import confine  # noqa: PLC0415
 
     workspace = Path(env.get("GITHUB_WORKSPACE") or Path.cwd()).resolve()
@@ -172,7 +174,11 @@ def seal_abandoned_bundle(env: Mapping[str, str], out: TextIO) -> str:
         return "bad state"
     token = env.get("INPUT_GITHUB-TOKEN") or env.get("INPUT_GITHUB_TOKEN") or ""
     redactor = redact.Redactor.from_environ(env, extra=[token] if token else [])
-    changed = seal_abandoned(folder, redactor)
+    try:
+        changed = seal_abandoned(folder, redactor)
+    except UnredactedError as exc:
+        _warn(out, f"qaagent post step: {exc.message}")
+        return "a file could not be redacted"
     if changed is None:
         return "the bundle was finished by the run"
     _warn(

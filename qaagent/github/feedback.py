@@ -61,6 +61,7 @@ class GitHubFeedback:
         self.token = os.environ.get("QAAGENT_GITHUB_TOKEN") or None
         self.check_id: int | None = None
         self._starting: threading.Thread | None = None  #: the request creating the check run
+        self.mark = ""  #: the check run's `external_id`: which check runs are this run's
 
     def start(self, cancel: threading.Event | None = None) -> None:
         """Create the `in_progress` check run when a token and a check name are given.
@@ -73,7 +74,7 @@ class GitHubFeedback:
         done = threading.Event()
         # Before the request: if its answer (the id) comes too late for this run (a signal, a
         # kill), the post step finds the check run by its name, commit and this mark.
-        external_id = f"qaagent-{secrets.token_hex(8)}"
+        external_id = self.mark = f"qaagent-{secrets.token_hex(8)}"
         save_state(
             self.ctx.state,
             {CHECK_NAME_STATE: name, CHECK_SHA_STATE: self.ctx.head_sha, CHECK_MARK_STATE: external_id},
@@ -149,6 +150,7 @@ class GitHubFeedback:
             stream=self.stream,
             warnings=[problem] if problem else [],
             cancel=cancel,
+            check_mark=self.mark,
             # Cancelled: GitHub kills the job 10 s after the first signal; the bundle is written.
             budget=CANCELLED_BUDGET if cancelled else finish_budget(),
         )

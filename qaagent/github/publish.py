@@ -22,6 +22,7 @@ from qaagent.github.checks import (
     complete_check_run,
     create_check_run,
 )
+from qaagent.github.closer import marked_open
 from qaagent.github.commands import add_mask, append_summary, write_command
 from qaagent.github.comment import upsert_comment
 from qaagent.github.errors import GaveUpError, GitHubAPIError, PermissionDeniedError
@@ -142,6 +143,7 @@ def publish(
     published: Published | None = None,
     warnings: Sequence[str] = (),
     cancel: threading.Event | None = None,
+    check_mark: str = "",
 ) -> list[str]:
     """Write annotations and the job summary, complete the check run, update the comment.
 
@@ -158,7 +160,9 @@ def publish(
     comment; `published`, when given, receives the check run's and the
     comment's web addresses. `cancel` is the run's cancel flag: set while
     publishing (a signal), the rest is not published and one last request
-    concludes the check run as `cancelled` (`_publish_api`).
+    concludes the check run as `cancelled` (`_publish_api`). `check_mark` is the
+    `external_id` the start's creation carried: when that creation brought no id, the
+    run's check runs GitHub made all the same are completed as the published one.
     """
     if junit_path:
         shown = junit_path.replace("`", "'")
@@ -197,6 +201,7 @@ def publish(
         comment_mode=comment_mode,
         annotate=annotate,
         published=published if published is not None else Published(),
+        check_mark=check_mark,
     )
     # A fork's `workflow_run` has no PR number in its event: it is looked up by the tested branch.
     wants_comment = comment and comment_mode != "off" and (ctx.pr_number is not None or bool(ctx.head_label))
@@ -254,6 +259,7 @@ class _Job:
     annotate: AnnotateMode = "failures-and-flaky"
     published: Published = field(default_factory=Published)
     check_run_id: int | None = None  #: the check run, once known (created at the start or here)
+    check_mark: str = ""  #: the `external_id` the start's creation carried (`GitHubFeedback.start`)
     warnings: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)  #: permissions the token lacks
 
@@ -305,6 +311,15 @@ def _publish_api(
     ) as client:
         if check_name and not cancelled:
             job.attempt("could not publish the check run", _publish_check, client, check_name)
+            if (
+                check_run_id is None
+                and job.check_run_id is not None
+                and job.check_mark
+                and not client.cancelled
+            ):
+                # the start's creation brought no id (answered after its budget): GitHub may
+                # have made it all the same; it is this run's and must not stay in_progress
+                job.attempt("could not complete the check run", _complete_marked, client, check_name)
         if comment and not (cancelled or client.cancelled):
             job.attempt("could not update the pull-request comment", _publish_comment, client, check_name)
         elif comment:
@@ -331,6 +346,15 @@ def _publish_cancelled_check(job: _Job, client: GitHubClient, check_name: str) -
         _complete(job, client, check_name, "cancelled", annotated=False)
 
 
+def _complete_marked(job: _Job, client: GitHubClient, check_name: str) -> None:
+    """This run's other check runs still `in_progress` (its mark), completed as the published one."""
+    head_sha = job.ctx.head_sha or job.ctx.sha
+    found = marked_open(client, job.ctx.repository, name=check_name, sha=head_sha, mark=job.check_mark)
+    for other in found:
+        if other != job.check_run_id:
+            _complete(job, client, check_name, conclusion(job.run, job.fail_on), annotated=False, other=other)
+
+
 def _complete(
     job: _Job,
     client: GitHubClient,
@@ -338,15 +362,19 @@ def _complete(
     concluded: Conclusion,
     *,
     annotated: bool,
+    other: int | None = None,
 ) -> None:
+    """Complete the run's check run (created if none yet); `other`: that check run instead, job untouched."""
+
     def remember(check_run_id: int) -> None:  # a cancel may stop the annotation batches after it
-        job.check_run_id = check_run_id
+        if other is None:
+            job.check_run_id = check_run_id
 
     c = job.run.counts
-    job.check_run_id, job.published.check_url = complete_check_run(
+    completed = complete_check_run(
         client,
         job.ctx.repository,
-        job.check_run_id,
+        job.check_run_id if other is None else other,
         name=check_name,
         head_sha=job.ctx.head_sha or job.ctx.sha,
         conclusion=concluded,
@@ -356,6 +384,8 @@ def _complete(
         details_url=job.ctx.run_url,
         on_concluded=remember,
     )
+    if other is None:
+        job.check_run_id, job.published.check_url = completed
 
 
 def _publish_comment(job: _Job, client: GitHubClient, check_name: str | None) -> None:
