@@ -405,10 +405,24 @@ def test_the_quarantine_list_and_off_modes(tmp_path: Path) -> None:
     assert TestId.of("unit", "tests.test_mod", "test_a") in found
     assert TestId.of("unit", "tests.test_mod", "two\nlines") in found
     assert len(found) == 2
-    assert found.notes == (f"quarantine list {listing}: 1 line(s) are not suite::classname::name ids",)
+    assert found.notes == (f"quarantine list {listing}: line 4 is not suite::classname::name ids",)
     missing = quarantine_of(HistorySettings(quarantine="list"), tmp_path)
     assert len(missing) == 0
     assert missing.notes == (
         f"quarantine list {tmp_path / '.qaagent/quarantine.txt'} not found: nothing is quarantined",
     )
     assert len(quarantine_of(HistorySettings(quarantine="off"), tmp_path)) == 0
+
+
+def test_a_bad_byte_in_the_quarantine_list_drops_only_its_line(tmp_path: Path) -> None:
+    from qaagent.history.model import TestId  # noqa: PLC0415
+
+    listing = tmp_path / "quarantine.txt"
+    listing.write_bytes(b"\xff\xfe garbage\nunit::tests.test_mod::test_a\nnot an id\nalso bad\n")
+    found = quarantine_of(HistorySettings(quarantine="list", quarantine_file=str(listing)), tmp_path)
+    assert TestId.of("unit", "tests.test_mod", "test_a") in found
+    assert len(found) == 1
+    assert found.notes == (
+        f"quarantine list {listing}: line 1 is not UTF-8 (left out)",
+        f"quarantine list {listing}: 2 lines (3, 4) are not suite::classname::name ids",
+    )

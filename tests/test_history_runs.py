@@ -15,6 +15,7 @@ import json
 import os
 import sqlite3
 import subprocess
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -96,10 +97,14 @@ def test_every_run_is_recorded_in_the_default_store(qa_project: ProjectFactory) 
     assert history_lines(first.stdout) == [
         f"qaagent: history: 3 result(s) recorded in {root / '.qaagent' / 'history.sqlite'}"
     ]
-    run_qaagent("run-all", cwd=root)
+    run_qaagent("run-all", cwd=root, env={"GITHUB_RUN_ID": "4242", "GITHUB_RUN_ATTEMPT": "2"})
     runs = exported(root, str(root / ".qaagent" / "history.sqlite"))
     assert [r["run_id"] for r in runs] == [b.name for b in bundles(root)]
     assert all(r["kind"] == "run" and r["status"] == "failure" for r in runs)
+    # every stored field of a run is exported, the CI run and the end too
+    assert (runs[1]["ci_run_id"], runs[1]["ci_run_attempt"]) == ("4242", "2")
+    finished = [json.loads((b / "manifest.json").read_text())["finished"] for b in bundles(root)]
+    assert [r["finished_at"] for r in runs] == [datetime.fromisoformat(f).timestamp() for f in finished]
     assert sorted((res["name"], res["status"]) for res in runs[0]["results"]) == [
         ("test_broken", "failed"),
         ("test_one", "passed"),
@@ -388,3 +393,26 @@ def test_a_pull_request_run_says_how_its_failures_stand_against_the_base_branch(
     # --base-branch names another branch; one with no recorded run says so.
     other = run_qaagent("run-all", "--base-branch", "release/2", cwd=root, env=pr_env)
     assert "qaagent: history: no recorded run of release/2 to compare with" in other.stdout
+    # … and is recorded as the run's base branch, as the comparison used it
+    assert exported(root, str(root / ".qaagent" / "history.sqlite"))[-1]["base_branch"] == "release/2"
+
+
+def test_a_history_output_that_cannot_be_written_is_exit_2(qa_project: ProjectFactory) -> None:
+    root = project(qa_project)
+    run_qaagent("run-all", cwd=root)
+    (root / "taken").write_text("a file where a folder should be", encoding="utf-8")
+    (root / "a-folder").mkdir()
+    for command in (("report",), ("export", "--json")):
+        blocked = run_qaagent("history", *command, "-o", "taken/h.out", cwd=root)
+        assert blocked.returncode == 2, blocked.stdout + blocked.stderr
+        assert blocked.stderr.strip().splitlines() == [
+            "qaagent: error: -o taken/h.out: cannot be written (taken is not a folder)"
+        ]
+        folder = run_qaagent("history", *command, "-o", "a-folder", cwd=root)
+        assert folder.returncode == 2, folder.stdout + folder.stderr
+        assert "-o a-folder: cannot be written (it is a folder)" in folder.stderr
+        assert "Traceback" not in blocked.stderr + folder.stderr
+    # missing folders are made, as --junit's are
+    made = run_qaagent("history", "report", "-o", "new/deeper/h.html", cwd=root)
+    assert made.returncode == 0, made.stdout + made.stderr
+    assert (root / "new" / "deeper" / "h.html").is_file()

@@ -147,3 +147,57 @@ def test_auto_quarantine_after_a_flip_on_one_commit(qa_project: ProjectFactory) 
     quarantined = rerun(root, ("two",), env=MAIN)
     assert quarantined.returncode == 0, quarantined.stdout
     assert "quarantined: unit::tests.test_things::test_two" in quarantined.stdout
+
+
+# -- a test id that occurs twice in a run ----------------------------------------------------------
+
+TWICE = (
+    '<testsuite name="s" tests="2" failures="2">'
+    '<testcase classname="c" name="dup"><failure message="x"/></testcase>'
+    '<testcase classname="c" name="dup"><failure message="y"/></testcase>'
+    "</testsuite>"
+)
+
+
+@pytest.mark.slow
+def test_a_test_id_that_occurs_twice_is_excused_twice(qa_project: ProjectFactory) -> None:
+    """Both failing results of one id are quarantined (or known): the verdict counts results, not ids."""
+    quarantined = "history: {quarantine: list, quarantine_file: q.txt}\n"
+    root = qa_project(
+        {"r/a.xml": TWICE, ".qaagent.yaml": "tests:\n  pub: {runner: report, files: r/a.xml}\n"}
+    )
+    (root / "q.txt").write_text("pub::c::dup\n", encoding="utf-8")
+    # the base branch records the same two failures
+    assert run_qaagent("run-all", cwd=root, env=MAIN).returncode == 1
+    (root / ".qaagent.yaml").write_text(
+        "tests:\n  pub: {runner: report, files: r/a.xml}\n" + quarantined, encoding="utf-8"
+    )
+    held = run_qaagent("run-all", cwd=root, env=MAIN)
+    assert held.returncode == 0, held.stdout + held.stderr
+    assert "1 (2 results) quarantined test(s) failed: reported, not failing the run" in held.stdout
+    assert manifest(root)["status"] == "success"
+    (root / ".qaagent.yaml").write_text("tests:\n  pub: {runner: report, files: r/a.xml}\n", encoding="utf-8")
+    known = run_qaagent("run-all", "--base-branch", "main", "--fail-on", "new-failures", cwd=root, env=PR)
+    assert known.returncode == 0, known.stdout + known.stderr
+    assert "0 new failure(s), 1 (2 results) still failing" in known.stdout
+    assert manifest(root)["status"] == "success"
+
+
+@pytest.mark.slow
+def test_a_missing_or_partly_bad_quarantine_list_is_said(qa_project: ProjectFactory) -> None:
+    profile = "tests:\n  unit: {path: tests}\nhistory: {quarantine: list, quarantine_file: q.txt}\n"
+    root = project(qa_project, profile, ("two",))
+    missing = run_qaagent("run-all", cwd=root, env=MAIN)
+    assert missing.returncode == 1
+    listing = root / "q.txt"
+    assert f"qaagent: warning: history: quarantine list {listing} not found: nothing is quarantined" in (
+        missing.stdout
+    )
+    # one bad byte drops its line only: the valid id on the next line still quarantines
+    listing.write_bytes(b"\xff\xfe garbage\nunit::tests.test_things::test_two\n")
+    partly = run_qaagent("run-all", cwd=root, env=MAIN)
+    assert partly.returncode == 0, partly.stdout + partly.stderr
+    assert f"qaagent: warning: history: quarantine list {listing}: line 1 is not UTF-8 (left out)" in (
+        partly.stdout
+    )
+    assert "1 quarantined test(s) failed: reported, not failing the run" in partly.stdout

@@ -99,9 +99,11 @@ def run_record(manifest: Manifest, *, where: str = "manifest.json") -> RunRecord
     """The run a bundle's (typed, validated) manifest describes; a `UsageError` when it cannot be one.
 
     Branch: the PR's head branch (``GITHUB_HEAD_REF``), else the checked-out
-    branch (``git.ref``), else ``GITHUB_REF``'s branch. Base branch:
-    ``GITHUB_BASE_REF``. PR number: from ``refs/pull/N/merge``. A merged run's
-    shards come from ``settings.merge.shards``. Text fields are cut at `MAX_FIELD`.
+    branch (``git.ref``), else ``GITHUB_REF``'s branch. Base branch: the one the run
+    was compared against (the manifest's ``history.base_branch``: ``--base-branch``,
+    the action's ``base-branch``), else ``GITHUB_BASE_REF``. PR number: from
+    ``refs/pull/N/merge``. A merged run's shards come from ``settings.merge.shards``.
+    Text fields are cut at `MAX_FIELD`.
     """
     started = _text(manifest.started, 64)
     started_at = _epoch(started)
@@ -117,6 +119,8 @@ def run_record(manifest: Manifest, *, where: str = "manifest.json") -> RunRecord
     git_ref = _text(git.ref)
     pr = _PR_REF.match(gh_ref) or _PR_REF.match(git_ref)
     repository, branch, base_branch = run_identity(git, env)
+    compared = manifest.history.base_branch if manifest.history is not None else None
+    base_branch = _text(compared) or base_branch  # the base it compared against (`--base-branch`)
     merge = manifest.settings.merge
     parts = tuple(
         RunRef(_text(s.run_id), _text(s.started, 64))

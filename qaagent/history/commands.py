@@ -16,6 +16,7 @@ import json
 import os
 import time
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any, TextIO
@@ -128,6 +129,30 @@ def _open(args: argparse.Namespace, *, create: bool = False) -> Any:
     if isinstance(opened, HistoryUnavailable):
         _raise(opened)
     return opened
+
+
+@contextmanager
+def _output(path: Path) -> Iterator[IO[str]]:
+    """An ``-o`` file, written atomically (its missing folders made, as ``--junit``'s are).
+
+    A path that cannot be written — a file where a folder should be, a folder named as
+    the file, no permission — is one line and exit 2 (`UsageError`), not a traceback's
+    "File exists" and exit 3.
+    """
+    from qaagent.files import atomic_open  # noqa: PLC0415
+
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_open(path) as handle:
+            yield handle
+    except OSError as exc:
+        blocked = next(
+            (p for p in (path.parent, *path.parent.parents) if p.exists() and not p.is_dir()), None
+        )
+        reason = f"{blocked} is not a folder" if blocked is not None else exc.strerror or str(exc)
+        if path.is_dir():
+            reason = "it is a folder"
+        raise UsageError(f"-o {one_line(str(path))}: cannot be written ({one_line(reason)})") from None
 
 
 def _run(history: Any, what: str, action: Callable[[], Any]) -> Any:
@@ -348,10 +373,7 @@ def cmd_export(args: argparse.Namespace, out: TextIO) -> int:
         if args.output is None:
             _run(history, "export", lambda: _export(history.store, out))
         else:
-            from qaagent.files import atomic_open  # noqa: PLC0415
-
-            args.output.parent.mkdir(parents=True, exist_ok=True)
-            with atomic_open(args.output) as handle:
+            with _output(args.output) as handle:
                 _run(history, "export", lambda: _export(history.store, handle))
             _console(out).line(f"qaagent: history exported to {args.output}")
     finally:
@@ -379,15 +401,22 @@ def _export(store: Any, out: IO[str]) -> None:
         runs = [RunInfo.of(r) for r in store.backend.query(
             f"SELECT {RUN_COLUMNS} FROM qa_runs WHERE project_id = ? ORDER BY started_at, id", (project_id,)  # noqa: S608
         )]  # fmt: skip
-        superseded = dict(
-            store.backend.query("SELECT id, superseded_by FROM qa_runs WHERE project_id = ?", (project_id,))
-        )
+        stored = {  # the stored fields `RunInfo` does not carry
+            int(row): (by, ci_run_id, ci_run_attempt, finished_at)
+            for row, by, ci_run_id, ci_run_attempt, finished_at in store.backend.query(
+                "SELECT id, superseded_by, ci_run_id, ci_run_attempt, finished_at FROM qa_runs"
+                " WHERE project_id = ?",
+                (project_id,),
+            )
+        }
         for r_index, run in enumerate(runs):
+            by, ci_run_id, ci_run_attempt, finished_at = stored[run.row]
             head = {
                 "run_id": run.run_id, "started": run.started, "kind": run.kind, "commit": run.commit,
                 "branch": run.branch, "base_branch": run.base_branch, "pr_number": run.pr_number,
                 "shard": run.shard, "status": run.status, "duration": run.duration,
-                "superseded": superseded.get(run.row) is not None,
+                "finished_at": finished_at, "ci_run_id": ci_run_id, "ci_run_attempt": ci_run_attempt,
+                "superseded": by is not None,
             }  # fmt: skip
             out.write(("," if r_index else "") + dump(head)[:-1] + ',"results":[')
             packed = store.results([run.row], durations=True).get(run.row)
@@ -426,7 +455,6 @@ def cmd_prune(args: argparse.Namespace, out: TextIO) -> int:
 
 def cmd_report(args: argparse.Namespace, out: TextIO) -> int:
     """Write the offline HTML page of trends, the flaky leaderboard and the slowest tests."""
-    from qaagent.files import atomic_write_text  # noqa: PLC0415
     from qaagent.history.report import render  # noqa: PLC0415
 
     page = _query(
@@ -434,7 +462,7 @@ def cmd_report(args: argparse.Namespace, out: TextIO) -> int:
         "build the report",
         lambda store, scope: render(store, scope, branch=args.branch, window=args.window, runs=args.runs),
     )
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(args.output, page)
+    with _output(args.output) as handle:
+        handle.write(page)
     _console(out).line(str(args.output))
     return ExitCode.OK

@@ -23,7 +23,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from qaagent.history.model import STATUS_NAME, ResultLike, TestId
-from qaagent.history.packed import is_flaky, status_of
+from qaagent.history.packed import Packed, is_flaky, status_of
 from qaagent.history.queries import RunInfo, latest_run, window_runs
 from qaagent.history.rates import NO_QUARANTINE, FlakeRate, Quarantine, flake_rates
 from qaagent.history.record import RunResults, prepare
@@ -45,6 +45,15 @@ class Entry:
     since_at: float | None = None  #: … and its start (epoch)
     rate: FlakeRate | None = None  #: flaky and quarantined: the window's rate
     flaky: bool = False  #: it passed here on a retry
+    #: its results here that failed, errored, passed on a retry (a test id that ran twice has two)
+    failed_results: int = 0
+    error_results: int = 0
+    flaky_results: int = 0
+
+    @property
+    def failing_results(self) -> int:
+        """Its failed and errored results here (every occurrence of its id)."""
+        return self.failed_results + self.error_results
 
     @property
     def note(self) -> str:
@@ -108,13 +117,17 @@ class Comparison:
         return f"{self.base_branch} (run {self.base.run_id}{commit})"
 
     def excused(self) -> Excused:
-        """What the verdict leaves out (`run_result.conclusion`): quarantined problems; known failures."""
+        """What the verdict leaves out (`run_result.conclusion`): quarantined problems; known failures.
+
+        Results, not tests, as `RunResult.counts` counts them: a test id that occurs
+        twice in the run is excused twice.
+        """
         return Excused(
-            quarantined_failed=sum(1 for e in self.quarantined if e.status == "failed"),
-            quarantined_errors=sum(1 for e in self.quarantined if e.status == "error"),
-            quarantined_flaky=sum(1 for e in self.quarantined if e.flaky),
-            known_failed=sum(1 for e in self.still_failing if e.status == "failed"),
-            known_errors=sum(1 for e in self.still_failing if e.status == "error"),
+            quarantined_failed=sum(e.failed_results for e in self.quarantined),
+            quarantined_errors=sum(e.error_results for e in self.quarantined),
+            quarantined_flaky=sum(e.flaky_results for e in self.quarantined),
+            known_failed=sum(e.failed_results for e in self.still_failing),
+            known_errors=sum(e.error_results for e in self.still_failing),
         )
 
 
@@ -165,6 +178,7 @@ def compare(
             None if before is None else STATUS_NAME[status_of(before)],
             flaky=is_flaky(code),
         )
+        entry = _counted(entry, mine, key)
         group = _group(code, before, held=key in held, has_base=base is not None)
         if group == "quarantined":
             result.quarantined.append(_with_rate(entry, rates.get(key) or quarantined.rates.get(key)))
@@ -180,6 +194,18 @@ def compare(
             commit, at = since.get(key, (None, None))
             result.still_failing.append(_since(entry, commit, at))
     return result
+
+
+def _counted(entry: Entry, packed: Packed, key: int) -> Entry:
+    """`entry` with how many of the test's results failed, errored, passed on a retry."""
+    codes = [packed.outcomes[at] for at in packed.find(key)]
+    statuses = [status_of(c) for c in codes]
+    return dataclasses.replace(
+        entry,
+        failed_results=statuses.count(1),
+        error_results=statuses.count(2),
+        flaky_results=sum(1 for c in codes if is_flaky(c)),
+    )
 
 
 def _failing_in(store: Store, run: int) -> set[int]:

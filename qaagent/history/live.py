@@ -26,7 +26,7 @@ from qaagent.evidence.manifest import environment
 from qaagent.evidence.read import GitInfo, read_manifest
 from qaagent.history.api import History
 from qaagent.history.bundles import run_identity, run_record
-from qaagent.history.compare import Comparison
+from qaagent.history.compare import Comparison, Entry
 from qaagent.history.faults import HistoryUnavailable
 from qaagent.history.record import FIELDS, Columns, RunResults, prepare_columns
 from qaagent.history.settings import HistorySettings
@@ -139,6 +139,8 @@ class RunHistory:
         if isinstance(held, HistoryUnavailable):
             self.fault(held)
             return None
+        for note in held.notes:  # a missing, unreadable or partly malformed quarantine list
+            self.say(f"qaagent: warning: history: {shorten(one_line(note), 500)}")
         found = self.history.compare(self.scope, self.prepared, base_branch=base, quarantined=held)
         if isinstance(found, HistoryUnavailable):
             self.fault(found)
@@ -164,6 +166,12 @@ def _columns(result: RunResult) -> Iterator[Columns]:
 SHOWN = 10
 
 
+def _tests(entries: list[Entry]) -> str:
+    """How many tests failed, and their failed results when more (a test id that ran twice)."""
+    results = sum(e.failing_results for e in entries)
+    return f"{len(entries)}" + (f" ({results} results)" if results > len(entries) else "")
+
+
 def comparison_lines(found: Comparison) -> list[str]:
     """The console's account of a comparison: a summary line, the new, still failing, quarantined tests."""
     lines: list[str] = []
@@ -176,14 +184,14 @@ def comparison_lines(found: Comparison) -> list[str]:
         lines.append(
             f"qaagent: history: against {found.base_branch} (run {base.run_id}"
             + (f", commit {base.commit[:12]}" if base.commit else "")
-            + f"): {len(found.new)} new failure(s), {len(found.still_failing)} still failing, "
+            + f"): {len(found.new)} new failure(s), {_tests(found.still_failing)} still failing, "
             f"{len(found.flaky)} flaky, {len(found.quarantined)} quarantined, {len(found.fixed)} fixed"
         )
     groups = [("new", found.new), ("still failing", found.still_failing)] if found.base is not None else []
     failing = [e for e in found.quarantined if e.status in ("failed", "error")]
     if failing:
         lines.append(
-            f"qaagent: history: {len(failing)} quarantined test(s) failed: reported, not failing the run"
+            f"qaagent: history: {_tests(failing)} quarantined test(s) failed: reported, not failing the run"
         )
         groups.append(("quarantined", failing))
     for label, entries in groups:

@@ -221,39 +221,66 @@ NO_QUARANTINE = Quarantine("off")
 def read_quarantine_list(path: Path) -> tuple[frozenset[int], tuple[str, ...]]:
     """The test keys of a quarantine list, and notes (a missing or unreadable file is a note).
 
-    Each id is split at its first two ``::`` (suite names cannot hold one).
+    Each id is split at its first two ``::`` (suite names cannot hold one). The file is
+    UTF-8 line by line: a line that is not (or not an id) is left out and named in a
+    note, the other lines still count.
     """
     try:
         size = path.stat().st_size
         if size > MAX_LIST_BYTES:
             return frozenset(), (f"quarantine list {path}: {size} bytes is over the {MAX_LIST_BYTES} limit",)
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
     except FileNotFoundError:
         return frozenset(), (f"quarantine list {path} not found: nothing is quarantined",)
-    except (OSError, UnicodeDecodeError) as exc:
+    except OSError as exc:
         return frozenset(), (f"quarantine list {path} cannot be read ({exc}): nothing is quarantined",)
     keys: set[int] = set()
-    bad = 0
-    for raw in text.splitlines():
-        line = raw.strip()
+    undecodable: list[int] = []
+    bad: list[int] = []
+    for number, raw_bytes in enumerate(data.splitlines(), 1):
+        try:
+            line = raw_bytes.decode("utf-8").strip()
+        except UnicodeDecodeError:
+            undecodable.append(number)
+            continue
         if not line or line.startswith("#"):
             continue
-        if line.startswith('"'):
-            try:
-                decoded = json.loads(line)
-            except ValueError:
-                decoded = None
-            if not isinstance(decoded, str):
-                bad += 1
-                continue
-            line = decoded
-        test = TestId.parse(line)
+        test = _listed(line)
         if test is None:
-            bad += 1
+            bad.append(number)
             continue
         keys.add(test.key)
-    notes = (f"quarantine list {path}: {bad} line(s) are not suite::classname::name ids",) if bad else ()
-    return frozenset(keys), notes
+    notes = []
+    if undecodable:
+        notes.append(f"quarantine list {path}: {_lines(undecodable)} not UTF-8 (left out)")
+    if bad:
+        notes.append(f"quarantine list {path}: {_lines(bad)} not suite::classname::name ids")
+    return frozenset(keys), tuple(notes)
+
+
+def _listed(line: str) -> TestId | None:
+    """The id on one line of a quarantine list (plain, or a JSON string for an id with odd characters)."""
+    if line.startswith('"'):
+        try:
+            decoded = json.loads(line)
+        except ValueError:
+            return None
+        if not isinstance(decoded, str):
+            return None
+        line = decoded
+    return TestId.parse(line)
+
+
+#: line numbers named in a quarantine list's note, at most
+_NAMED_LINES = 10
+
+
+def _lines(numbers: list[int]) -> str:
+    """``line 3 is`` / ``3 lines (1, 4, 9) are`` (the first few numbered)."""
+    if len(numbers) == 1:
+        return f"line {numbers[0]} is"
+    shown = ", ".join(map(str, numbers[:_NAMED_LINES])) + (", …" if len(numbers) > _NAMED_LINES else "")
+    return f"{len(numbers)} lines ({shown}) are"
 
 
 def quarantine(
