@@ -71,6 +71,14 @@ def write_reports(run: Run) -> None:
         history=document(run.comparison),
     )
     run.missing = finished.missing
+    if finished.unredacted_removed:
+        whys = sorted(
+            {why.removeprefix("not kept (").removesuffix(")") for _, why in finished.unredacted_removed}
+        )
+        run.console.line(
+            f"qaagent: warning: removed {len(finished.unredacted_removed)} file(s) the suites left from the "
+            f"bundle ({'; '.join(whys)}); the manifest lists them under not_kept"
+        )
     for name, reason in finished.missing:
         run.console.line(
             f"qaagent: warning: cannot write {name} ({reason}); the manifest lists it as missing"

@@ -161,7 +161,14 @@ def test_a_file_with_no_room_for_its_redacted_copy_is_removed_and_named(tmp_path
     [reason] = [w for p, w in why.items() if p.endswith("trace.txt")]
     assert "could not be redacted: File too large" in reason, reason
     assert manifest["status"] == "success", done.stdout + done.stderr
-    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.returncode == 0, done.stdout + done.stderr  # EFBIG: a file too large, not a full disk
+    # issue 12, fifth review: the removal was silent; one warning line says how many and why
+    warned = [line for line in done.stdout.splitlines() if "qaagent: warning: removed" in line]
+    expected = (
+        "qaagent: warning: removed 1 file(s) the suites left from the bundle "
+        "(could not be redacted: File too large); the manifest lists them under not_kept"
+    )
+    assert warned == [expected], done.stdout
 
 
 #: root may write into and unlink from any folder: when the tests run as root, the child runs

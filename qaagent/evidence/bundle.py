@@ -27,6 +27,7 @@ is kept as the evidence of what was wrong with it.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import socket
@@ -367,6 +368,16 @@ class Bundle:
         except OSError as error:
             (self.dir / "summary.md").unlink(missing_ok=True)
             missing.append({"path": "summary.md", "reason": error.strerror or str(error)})
+        # files removed because their redacted copy could not be written; on a full disk the run
+        # ends as one whose reports could not all be written (exit 3, named in `missing`)
+        unredacted = tuple(
+            (d["path"], d["why"]) for d in dropped if d["why"].startswith(f"not kept ({NOT_REDACTED}:")
+        )
+        missing += [
+            {"path": path, "reason": why.removeprefix("not kept (").removesuffix(")")}
+            for path, why in unredacted
+            if why.endswith(f"({DISK_FULL}))")
+        ]
         known = {
             name: digest
             for writer in every
@@ -384,6 +395,7 @@ class Bundle:
         return Finished(
             missing=tuple((m["path"], m["reason"]) for m in missing),
             junit_copy_error=junit.out.copy_error,
+            unredacted_removed=unredacted,
         )
 
 
@@ -393,6 +405,16 @@ class Finished:
 
     missing: tuple[tuple[str, str], ...] = ()
     junit_copy_error: OSError | None = None
+    #: files the suites left removed because their redacted copy could not be written (path, why)
+    unredacted_removed: tuple[tuple[str, str], ...] = ()
+
+
+#: how `clean` says why a file was removed: its redacted copy could not be written
+NOT_REDACTED = "could not be redacted"
+#: added when that was a full disk (or quota): the run then ends as one whose reports could not
+#: all be written (exit 3, the file named in the manifest's `missing`)
+DISK_FULL = "the disk is full"
+DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
 
 
 def clean(
@@ -425,7 +447,9 @@ def clean(
                 _redact_file(path, redactor)
             except OSError as error:  # no room for the redacted copy (a full disk): the raw file goes
                 rel = f"{prefix}{path.relative_to(folder).as_posix()}"
-                why = f"could not be redacted: {error.strerror or error}"
+                why = f"{NOT_REDACTED}: {error.strerror or error}"
+                if error.errno in DISK_FULL_ERRNOS:
+                    why += f" ({DISK_FULL})"
                 try:
                     path.unlink()  # needs no space
                 except OSError as second:
