@@ -71,9 +71,9 @@ def test_reports_too_large_to_write_are_named_in_the_manifest(tmp_path: Path) ->
     assert done.returncode == 3, done.stdout + done.stderr
     # issue 12, fifth review: the check run said `success` (the tests' verdict) beside this
     # exit 3; every qaagent failure concludes it `failure`, naming the error in one line
-    [check] = api.check_runs.values()
-    assert (check["status"], check.get("conclusion")) == ("completed", "failure"), api.check_runs
-    assert "**qaagent failed (exit 3):** could not write junit.xml" in check["output"]["summary"]
+    [check_run] = api.check_runs.values()
+    assert (check_run["status"], check_run.get("conclusion")) == ("completed", "failure"), api.check_runs
+    assert "**qaagent failed (exit 3):** could not write junit.xml" in check_run["output"]["summary"]
     assert "Traceback" not in done.stdout + done.stderr
     last = done.stderr.strip().splitlines()[-1]
     assert "could not write junit.xml" in last
