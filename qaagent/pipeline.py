@@ -285,7 +285,7 @@ def _steps(run: Run, steps: Sequence[Step]) -> None:
     except Exception as error:
         failure = as_qaagent_error(error)
         if run.feedback is not None and failure.exit_code == ExitCode.INTERNAL:
-            run.feedback.fail(failure.message)
+            run.feedback.fail(failure.message, cancel=run.cancel)
         raise
 
 

@@ -129,8 +129,9 @@ class GitHubFeedback:
         `cancel` set while publishing (a signal) stops it: see `publish`. `error`: qaagent
         failed after its reports (exit 3): the check run concludes `failure` naming it.
         """
+        self._await_start(cancelled=run.cancelled, cancel=cancel)
+        # after the wait: a signal during it gives the last request the cancelled budget
         cancelled = run.cancelled or (cancel is not None and cancel.is_set())
-        self._await_start(cancelled=cancelled)
         self.finished = True
         evidence = display_path(bundle_dir, self.root)
         junit_rel = display_path(junit, self.root)
@@ -169,23 +170,35 @@ class GitHubFeedback:
         if late and not problem:  # the same cause was already in publish's one warning otherwise
             write_command(self.stream, "warning", late, title="qaagent")
 
-    def _await_start(self, *, cancelled: bool) -> None:
+    def _await_start(self, *, cancelled: bool, cancel: threading.Event | None) -> None:
         """Wait for the check run's creation still on its way (its id), bounded as below."""
-        if self._starting is not None and self._starting.is_alive():
-            # The check run's creation is still on its way (answered late, or the run was short):
-            # its answer (the id) lets the run complete that check run instead of a second one.
-            # Without a signal, wait for it: its client's own deadline (START_REQUEST_BUDGET)
-            # bounds the request; after a signal, CANCELLED_START_WAIT at most.
-            self._starting.join(CANCELLED_START_WAIT if cancelled else START_REQUEST_BUDGET + 1.0)
+        starting = self._starting
+        if starting is None or not starting.is_alive():
+            return
+        # The check run's creation is still on its way (answered late, or the run was short):
+        # its answer (the id) lets the run complete that check run instead of a second one.
+        # Without a signal, wait for it: its client's own deadline (START_REQUEST_BUDGET)
+        # bounds the request; once a signal came (before or during this wait),
+        # CANCELLED_START_WAIT at most, so the run still exits within seconds of it.
+        if cancelled:
+            starting.join(CANCELLED_START_WAIT)
+            return
+        until = time.monotonic() + START_REQUEST_BUDGET + 1.0
+        while starting.is_alive() and time.monotonic() < until:
+            if cancel is not None and cancel.is_set():
+                starting.join(CANCELLED_START_WAIT)
+                return
+            starting.join(0.1)
 
-    def fail(self, error: str) -> None:
+    def fail(self, error: str, cancel: threading.Event | None = None) -> None:
         """Conclude the check run `failure` naming `error`: qaagent failed before publishing (exit 3).
 
-        Nothing else is published (no report was made); the run's exit code stays 3.
+        Nothing else is published (no report was made); the run's exit code stays 3. `cancel`
+        set (a signal) shortens the wait for a check run still being created, as in `finish`.
         """
         if self.finished or not self.mark:
             return
-        self._await_start(cancelled=False)
+        self._await_start(cancelled=cancel is not None and cancel.is_set(), cancel=cancel)
         self.finished = True
         fail_check_run(
             ctx=self.ctx,
@@ -195,7 +208,7 @@ class GitHubFeedback:
             error=error,
             stream=self.stream,
             check_mark=self.mark,
-            budget=finish_budget(),
+            budget=CANCELLED_BUDGET if cancel is not None and cancel.is_set() else finish_budget(),
         )
 
     def write_outputs(
