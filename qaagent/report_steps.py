@@ -71,12 +71,13 @@ def write_reports(run: Run) -> None:
         history=document(run.comparison),
     )
     run.missing = finished.missing
-    if finished.unredacted_removed:
-        whys = sorted(
-            {why.removeprefix("not kept (").removesuffix(")") for _, why in finished.unredacted_removed}
-        )
+    # a file removed for a full disk is also missing: its one warning is the one below
+    missing = {name for name, _ in finished.missing}
+    removed = [(name, why) for name, why in finished.unredacted_removed if name not in missing]
+    if removed:
+        whys = sorted({why.removeprefix("not kept (").removesuffix(")") for _, why in removed})
         run.console.line(
-            f"qaagent: warning: removed {len(finished.unredacted_removed)} file(s) the suites left from the "
+            f"qaagent: warning: removed {len(removed)} file(s) the suites left from the "
             f"bundle ({'; '.join(whys)}); the manifest lists them under not_kept"
         )
     for name, reason in finished.missing:

@@ -241,3 +241,58 @@ def test_files_in_a_folder_the_suite_made_unlistable_are_redacted(tmp_path: Path
     manifest = manifest_of(bundle)
     assert manifest["status"] == "success"
     assert any(f["path"].endswith("sub/x.txt") for f in manifest["files"]), manifest["files"]
+
+
+def _in_a_small_tmpfs(project: Path, copy_to: Path, size: str) -> list[str]:
+    """`sh -c` in a mount namespace of its own, `.qaagent` a tmpfs of `size`; the evidence copied out."""
+    script = (
+        f"mkdir -p .qaagent && mount -t tmpfs -o size={size} tmpfs .qaagent && "
+        f'{sys.executable} -m qaagent run-all; rc=$?; cp -a .qaagent/evidence "$0"; exit $rc'
+    )
+    return ["unshare", "--map-root-user", "--mount", "sh", "-c", script, str(copy_to)]
+
+
+def _can_mount_a_tmpfs(tmp_path: Path) -> bool:
+    probe = subprocess.run(
+        ["unshare", "--map-root-user", "--mount", "sh", "-c", f"mount -t tmpfs -o size=64k tmpfs {tmp_path}"],
+        capture_output=True,
+        check=False,
+    )
+    return probe.returncode == 0
+
+
+@pytest.mark.slow
+def test_a_full_disk_removes_the_file_names_it_missing_and_ends_with_exit_3(tmp_path: Path) -> None:
+    # issue 12, sixth review: the ENOSPC branch had no test, and it named the same file in two
+    # warnings. A real full disk: `.qaagent` is a tmpfs of 1.7 MB and the suite leaves a 1 MB
+    # file with the secret, so its redacted copy finds no room.
+    if shutil.which("unshare") is None or not _can_mount_a_tmpfs(tmp_path):
+        if os.environ.get("CI") == "true":
+            pytest.fail("test cannot run on CI: no mount namespace with a tmpfs (util-linux's unshare)")
+        pytest.skip("no mount namespace with a tmpfs here (util-linux's unshare)")
+    project = _project_writing(
+        tmp_path,
+        'printf "connecting with %s\\n" "$MY_API_TOKEN" > "$QAAGENT_JUNIT_DIR"/../notes.txt && '
+        'head -c 1000000 /dev/zero | tr "\\0" x >> "$QAAGENT_JUNIT_DIR"/../notes.txt',
+    )
+    out = tmp_path / "evidence-copy"
+    done = _run_with_secret(project, prefix=_in_a_small_tmpfs(project, out, "1700k"))
+    assert "Traceback" not in done.stdout + done.stderr
+    assert done.returncode == 3, done.stdout + done.stderr
+    [bundle] = [p for p in out.iterdir() if p.is_dir()]
+    holding = [p for p in bundle.rglob("*") if p.is_file() and SECRET.encode() in p.read_bytes()]
+    assert holding == []
+    manifest = manifest_of(bundle)
+    missing = {m["path"]: m["reason"] for m in manifest["missing"]}
+    assert missing == {
+        "suites/feed/attempt-1/notes.txt": "could not be redacted: No space left on device (the disk is full)"
+    }, manifest["missing"]
+    # one warning names the file (as missing), not a second one counting it as removed
+    named = [
+        line
+        for line in done.stdout.splitlines()
+        if line.startswith("qaagent: warning:") and "notes.txt" in line
+    ]
+    removed = [line for line in done.stdout.splitlines() if "qaagent: warning: removed" in line]
+    assert len(named) == 1, done.stdout
+    assert removed == [], done.stdout

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from typing import TYPE_CHECKING
 
 import pytest
+from conftest import qaagent_environment
 from helpers import manifest_of
 
 from qaagent.evidence.bundle import Bundle
@@ -101,3 +105,29 @@ def test_paths_outside_the_bundle_are_not_opened(bundle_dir: Path, tmp_path: Pat
     manifest.write_text(json.dumps(data), encoding="utf-8")
     [problem] = verify_bundle(bundle_dir)
     assert "'/etc/passwd' is not a path inside the bundle" in problem
+
+
+def test_a_folder_that_cannot_be_listed_is_named_not_skipped(bundle_dir: Path) -> None:
+    # issue 12, sixth review: os.walk skipped a folder it could not list in silence, so a file
+    # hidden in one (chmod 000) was not "unlisted" and verify said OK. Root lists any folder:
+    # then `qaagent verify` runs without the capabilities that allow that (util-linux's setpriv).
+    hidden = bundle_dir / "hide"
+    hidden.mkdir()
+    (hidden / "extra.txt").write_text("extra", encoding="utf-8")
+    hidden.chmod(0)
+    unprivileged = (
+        ["setpriv", "--bounding-set", "-dac_override,-dac_read_search,-fowner"] if os.geteuid() == 0 else []
+    )
+    try:
+        done = subprocess.run(
+            [*unprivileged, sys.executable, "-m", "qaagent", "verify", str(bundle_dir)],
+            env=qaagent_environment(),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    finally:
+        hidden.chmod(0o755)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "unreadable: hide (a folder that cannot be listed)" in done.stdout + done.stderr

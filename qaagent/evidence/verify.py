@@ -22,15 +22,22 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
 
-def walk(bundle_dir: Path) -> tuple[list[str], list[str]]:
-    """The regular files under `bundle_dir` but the manifest, and every other entry.
+def walk(bundle_dir: Path) -> tuple[list[str], list[str], list[str]]:
+    """The regular files under `bundle_dir` but the manifest, every other entry, unlistable folders.
 
-    Both as sorted POSIX relative paths; "other" are links, FIFOs, devices and
-    sockets, which are never followed or opened.
+    All as sorted POSIX relative paths; "other" are links, FIFOs, devices and
+    sockets, which are never followed or opened; a folder that cannot be listed
+    is named, never skipped in silence (what it holds cannot be checked).
     """
     regular: list[str] = []
     other: list[str] = []
-    for folder, dirs, names in os.walk(bundle_dir, followlinks=False):
+    unlistable: list[str] = []
+
+    def cannot_list(error: OSError) -> None:
+        if error.filename is not None:
+            unlistable.append(Path(error.filename).relative_to(bundle_dir).as_posix())
+
+    for folder, dirs, names in os.walk(bundle_dir, onerror=cannot_list, followlinks=False):
         here = Path(folder)
         for name in [*names, *(d for d in dirs if (here / d).is_symlink())]:
             path = here / name
@@ -44,7 +51,7 @@ def walk(bundle_dir: Path) -> tuple[list[str], list[str]]:
                     regular.append(rel)
             elif not stat.S_ISDIR(mode):
                 other.append(rel)
-    return sorted(regular), sorted(other)
+    return sorted(regular), sorted(other), sorted(unlistable)
 
 
 def bundle_files(bundle_dir: Path) -> list[str]:
@@ -110,8 +117,9 @@ def verify_bundle(bundle_dir: Path) -> list[str]:
             continue
         if changed:
             problems.append(f"changed: {rel}")
-    regular, other = walk(bundle_dir)
+    regular, other, unlistable = walk(bundle_dir)
     problems.extend(f"unlisted: {rel}" for rel in regular if rel not in listed)
+    problems.extend(f"unreadable: {rel} (a folder that cannot be listed)" for rel in unlistable)
     problems.extend(
         f"invalid: {rel} is not a regular file (a link, FIFO or device)" for rel in other if rel not in listed
     )
