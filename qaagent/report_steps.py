@@ -134,6 +134,7 @@ def publish(run: Run) -> None:
         sha: str | None,
         detail: SummaryMode = "full",
         title: str | None = None,
+        failure: str | None = None,
     ) -> str:
         """The check run's and the comment's Markdown, from what the one pass collected."""
         del link_base, sha  # the collector was made with the same context's link base and commit
@@ -147,6 +148,7 @@ def publish(run: Run) -> None:
                 evidence_path=evidence_path,
                 detail=detail,
                 title=title,
+                failure=failure,
             )
         return summary.render(
             fail_on=fail_on,
@@ -155,6 +157,7 @@ def publish(run: Run) -> None:
             max_bytes=max_bytes,
             detail=detail,
             title=title,
+            failure=failure,
         )
 
     run.feedback.finish(

@@ -57,11 +57,12 @@ def test_reports_too_large_to_write_are_named_in_the_manifest(tmp_path: Path) ->
         f"project: {{name: full}}\ntests:\n  feed: {{runner: command, command: {json.dumps(feed)}}}\n",
         encoding="utf-8",
     )
+    step_summary = tmp_path / "step-summary.md"
     with GitHubServer() as api:
         done = subprocess.run(
             [sys.executable, "-m", "qaagent", "run-all", "--check-name", "qa"],
             cwd=project,
-            env=qaagent_environment(api_environment(api)),
+            env=qaagent_environment({**api_environment(api), "GITHUB_STEP_SUMMARY": str(step_summary)}),
             capture_output=True,
             text=True,
             timeout=120,
@@ -73,7 +74,15 @@ def test_reports_too_large_to_write_are_named_in_the_manifest(tmp_path: Path) ->
     # exit 3; every qaagent failure concludes it `failure`, naming the error in one line
     [check_run] = api.check_runs.values()
     assert (check_run["status"], check_run.get("conclusion")) == ("completed", "failure"), api.check_runs
-    assert "**qaagent failed (exit 3):** could not write junit.xml" in check_run["output"]["summary"]
+    # session 23: ... and said so first: the title, the summary and the job summary were the
+    # tests' (`✅ qaagent: success`), the failure a line below the counts
+    assert check_run["output"]["title"].startswith("qaagent failed (exit 3) · tests: 1500 passed")
+    for text in (check_run["output"]["summary"], step_summary.read_text(encoding="utf-8")):
+        assert text.startswith("## ❌ qaagent failed (exit 3) — full\n\ncould not write junit\\.xml"), text[
+            :300
+        ]
+        assert "The tests' own verdict: ✅ success" in text
+        assert "qaagent: success" not in text
     assert "Traceback" not in done.stdout + done.stderr
     last = done.stderr.strip().splitlines()[-1]
     assert "could not write junit.xml" in last
@@ -127,13 +136,15 @@ def _run_with_secret(
     prefix: Sequence[str] = (),
     preexec_fn: Callable[[], None] | None = None,
     api: GitHubServer | None = None,
+    step_summary: Path | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """`qaagent run-all` in `project`, with `SECRET` in a token variable; with `api`, a check run `qa`."""
     feedback = ["--check-name", "qa"] if api is not None else []
+    summary = {"GITHUB_STEP_SUMMARY": str(step_summary)} if step_summary is not None else {}
     return subprocess.run(
         [*prefix, sys.executable, "-m", "qaagent", "run-all", *feedback],
         cwd=project,
-        env=qaagent_environment({"MY_API_TOKEN": SECRET, **(api_environment(api) if api else {})}),
+        env=qaagent_environment({"MY_API_TOKEN": SECRET, **(api_environment(api) if api else {}), **summary}),
         capture_output=True,
         text=True,
         timeout=120,
@@ -189,9 +200,10 @@ def test_a_file_that_can_be_neither_redacted_nor_removed_fails_the_run_naming_it
         f'mkdir "$QAAGENT_JUNIT_DIR"/sub && echo "key={SECRET}" > "$QAAGENT_JUNIT_DIR"/sub/x.txt'
         ' && chmod 555 "$QAAGENT_JUNIT_DIR"/sub',
     )
+    step_summary = tmp_path / "step-summary.md"
     try:
         with GitHubServer() as api:
-            done = _run_with_secret(project, prefix=UNPRIVILEGED, api=api)
+            done = _run_with_secret(project, prefix=UNPRIVILEGED, api=api, step_summary=step_summary)
             runs = api.check_runs
     finally:
         for sub in project.rglob("sub"):
@@ -212,6 +224,9 @@ def test_a_file_that_can_be_neither_redacted_nor_removed_fails_the_run_naming_it
     assert summary.startswith("**qaagent failed (exit 3):** the evidence bundle "), summary
     assert "could neither redact nor remove" in summary
     assert "\n" not in summary
+    assert check["output"]["title"] == "qaagent failed (exit 3)"
+    # session 23: the job summary was empty; it is the same one line
+    assert step_summary.read_text(encoding="utf-8") == summary + "\n"
 
 
 @pytest.mark.slow

@@ -361,6 +361,40 @@ def test_prerendered_summary_is_used_for_the_job_summary(
     assert "**Merged JUnit:** `reports/junit.xml`" in check["output"]["summary"]
 
 
+@pytest.mark.parametrize("title", [None, "Shop QA"])
+def test_when_qaagent_failed_every_text_says_so_first_then_the_tests_verdict(
+    server: GitHubServer, ctx: GitHubContext, clock: FakeClock, tmp_path: Path, title: str | None
+) -> None:
+    # issue 12, sixth review: an exit 3 after the reports concluded the check run `failure`
+    # but its title was the tests' counts and its summary, the job summary and the comment were
+    # headed "✅ qaagent: success", the failure a line further down
+    run = run_of(suite("unit", [case("test_ok")]), project="shop")
+    error = "could not write junit.xml (No space left on device) for @org/team #12"
+    heading = f"## ❌ {title + ': ' if title else ''}qaagent failed (exit 3) — shop\n\n"
+    as_written = render_summary(run, fail_on=FAIL_ON)  # the bundle's summary.md: written before
+    assert as_written.startswith("## ✅ qaagent: success")
+    _, warnings = go(run, ctx, server, clock, summary_markdown=as_written, summary_title=title, error=error)
+    assert warnings == []
+    (check,) = server.check_runs.values()
+    assert check["conclusion"] == "failure"
+    assert (
+        check["output"]["title"]
+        == "qaagent failed (exit 3) · tests: 1 passed, 0 failed, 0 errors, 0 skipped, 0 flaky"
+    )
+    job_summary = (tmp_path / "summary.md").read_text(encoding="utf-8")
+    (comment,) = server.comments[7]
+    comment_text = comment["body"].split("\n", 2)[2]
+    for text in (check["output"]["summary"], job_summary, comment_text):
+        assert text.startswith(heading), text[:300]
+        why, verdict = text.removeprefix(heading).split("\n\n")[:2]
+        # why, escaped as every untrusted text: no mention, no issue link
+        assert why.startswith("could not write junit\\.xml \\(No space left on device\\) for @\u200d"), why
+        assert re.search(r"@[A-Za-z0-9]|#[0-9]", why) is None, why
+        assert verdict == "The tests' own verdict: ✅ success"
+        assert "✅ qaagent: success" not in text
+        assert "| 1 | 1 | 0 | 0 | 0 |" in text  # the counts follow
+
+
 def test_start_check_run_without_stream(server: GitHubServer, ctx: GitHubContext, clock: FakeClock) -> None:
     assert start_check_run(ctx=ctx, token=server.token, check_name="qa", clock=clock) is not None
     server.script("POST", "check-runs", Fault(403, NOT_ACCESSIBLE))

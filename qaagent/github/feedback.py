@@ -25,7 +25,14 @@ from qaagent.github.closer import (
 )
 from qaagent.github.commands import write_command, write_outputs
 from qaagent.github.context import GitHubContext
-from qaagent.github.publish import Published, SummaryRenderer, fail_check_run, publish, start_check_run
+from qaagent.github.publish import (
+    Published,
+    SummaryRenderer,
+    fail_check_run,
+    fail_job_summary,
+    publish,
+    start_check_run,
+)
 from qaagent.github.results_json import result_json
 from qaagent.run_result import FailOn, RunResult, conclusion
 
@@ -193,10 +200,18 @@ class GitHubFeedback:
     def fail(self, error: str, cancel: threading.Event | None = None) -> None:
         """Conclude the check run `failure` naming `error`: qaagent failed before publishing (exit 3).
 
-        Nothing else is published (no report was made); the run's exit code stays 3. `cancel`
-        set (a signal) shortens the wait for a check run still being created, as in `finish`.
+        The job summary (unless `summary: off`) is that one line too; nothing else is published
+        (no report was made); the run's exit code stays 3. `cancel` set (a signal) shortens the
+        wait for a check run still being created, as in `finish`.
         """
-        if self.finished or not self.mark:
+        if self.finished:
+            return
+        if self.options.summary and self.ctx.step_summary:
+            problem = fail_job_summary(self.ctx.step_summary, error)
+            if problem:
+                write_command(self.stream, "warning", problem, title="qaagent")
+        if not self.mark:
+            self.finished = True
             return
         self._await_start(cancelled=cancel is not None and cancel.is_set(), cancel=cancel)
         self.finished = True

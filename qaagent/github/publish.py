@@ -64,8 +64,9 @@ class SummaryRenderer(Protocol):
         sha: str | None,
         detail: SummaryMode = "full",
         title: str | None = None,
+        failure: str | None = None,
     ) -> str:
-        """Render."""
+        """Render; `failure` (qaagent's own, exit 3) heads the text, before the tests' verdict."""
         ...
 
 
@@ -165,10 +166,10 @@ def publish(
     `external_id` the start's creation carried: when that creation brought no id, the
     run's check runs GitHub made all the same are completed as the published one. `error`:
     qaagent itself failed after the reports (exit 3, e.g. a report it could not write): the
-    check run concludes `failure` whatever the tests did, its summary naming the error.
+    check run concludes `failure` whatever the tests did; its title, its summary, the job
+    summary (rendered anew: the bundle's summary.md was written before) and the comment say
+    first that qaagent failed and why, the tests' verdict and counts after that.
     """
-    if error:
-        notes = [failure_line(error), *notes]
     if junit_path:
         shown = junit_path.replace("`", "'")
         notes = [*notes, f"**Merged JUnit:** `{shown}`"]
@@ -187,10 +188,14 @@ def publish(
             sha=ctx.head_sha or None,
             detail=detail,
             title=title,
+            failure=error,
         )
 
     if summary and summary_mode != "off" and ctx.step_summary:
-        as_written = summary_markdown if summary_mode == "full" and summary_title is None else None
+        # the bundle's summary.md does not know qaagent failed after it (exit 3): rendered anew
+        as_written = (
+            summary_markdown if summary_mode == "full" and summary_title is None and not error else None
+        )
         problem = _job_summary(
             ctx.step_summary, as_written, lambda size: markdown(size, summary_mode, summary_title)
         )
@@ -389,7 +394,9 @@ def _complete(
         name=check_name,
         head_sha=job.ctx.head_sha or job.ctx.sha,
         conclusion=concluded,
-        title=c.summary_text(),  # as the summary line counts: xfailed/xpassed apart when there are any
+        # as the summary line counts (xfailed/xpassed apart when there are any); qaagent's own
+        # failure first
+        title=f"{FAILED_TITLE} · tests: {c.summary_text()}" if job.failed else c.summary_text(),
         summary=job.markdown(CHECK_SUMMARY_BYTES),
         annotations=check_annotations(job.run, annotate=job.annotate) if annotated else (),
         details_url=job.ctx.run_url,
@@ -419,9 +426,18 @@ def _publish_comment(job: _Job, client: GitHubClient, check_name: str | None) ->
     job.published.comment_url = outcome.url
 
 
+#: the check run's title when qaagent itself failed (exit 3)
+FAILED_TITLE = "qaagent failed (exit 3)"
+
+
 def failure_line(error: str) -> str:
     """The one line a check run's summary names qaagent's own failure with (exit 3)."""
     return f"**qaagent failed (exit 3):** {' '.join(error.split())}"
+
+
+def fail_job_summary(path: str, error: str) -> str | None:
+    """The job summary of a run qaagent failed before publishing it (exit 3): `failure_line` alone."""
+    return _job_summary(path, None, lambda _size: failure_line(error))
 
 
 def fail_check_run(
@@ -460,7 +476,7 @@ def fail_check_run(
                     name=check_name,
                     head_sha=head_sha,
                     conclusion="failure",
-                    title="qaagent failed",
+                    title=FAILED_TITLE,
                     summary=failure_line(error),
                     details_url=ctx.run_url,
                 )

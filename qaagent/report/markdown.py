@@ -202,10 +202,11 @@ class SummaryCollector:
         max_bytes: int | None = None,
         detail: str = "full",
         title: str | None = None,
+        failure: str | None = None,
     ) -> str:
         """The summary within `max_bytes` (at most the collector's own; default: that).
 
-        `detail` and `title`: as `render_summary` takes them.
+        `detail`, `title` and `failure`: as `render_summary` takes them.
         """
         assert self.run is not None  # noqa: S101 - begin() was called by the pass
         budget = self.max_bytes if max_bytes is None else min(max_bytes, self.max_bytes)
@@ -217,6 +218,7 @@ class SummaryCollector:
             notes=notes,
             detail=detail,
             title=title,
+            failure=failure,
         )
         levels = (
             [Level(output=True, passed_lists=True, details_for=None, timeline=True)] if ctx.timeline else []
@@ -263,6 +265,7 @@ def render_summary(
     categorize: Categorize | None = None,
     detail: str = "full",
     title: str | None = None,
+    failure: str | None = None,
 ) -> str:
     """The run as Markdown within `max_bytes` UTF-8 bytes.
 
@@ -273,10 +276,12 @@ def render_summary(
     the bundle's records use. `notes` are trusted Markdown lines added before the failures.
     `detail` (the action's `summary` input): `full`; `failures` leaves out the suite table,
     the timeline and the passed tests; `totals` is the heading, the totals and the timing
-    line only. `title` replaces "qaagent" in the heading (escaped).
+    line only. `title` replaces "qaagent" in the heading (escaped). `failure`: why qaagent
+    itself failed (exit 3), one line of plain text: the heading says so and the line under it
+    why (escaped), before the tests' own verdict and counts.
     A pass of its own over the run: the bundle's one pass feeds a `SummaryCollector` instead.
     """
     collector = SummaryCollector(max_bytes=max_bytes, link_base=link_base, sha=sha, categorize=categorize)
     return collect(run, collector).render(
-        fail_on=fail_on, evidence_path=evidence_path, notes=notes, detail=detail, title=title
+        fail_on=fail_on, evidence_path=evidence_path, notes=notes, detail=detail, title=title, failure=failure
     )

@@ -69,6 +69,7 @@ class Layout:
         notes: Sequence[str],
         detail: str = "full",
         title: str | None = None,
+        failure: str | None = None,
     ) -> None:
         self.collected = collected
         self.run = run
@@ -77,6 +78,8 @@ class Layout:
         self.fail_on = fail_on
         self.evidence_path = evidence_path
         self.notes = notes
+        #: why qaagent itself failed (exit 3): said first, in the heading and the line below it
+        self.failure = failure
         #: computed once: the levels of detail re-render everything else
         self.timeline = gantt(run) if detail == "full" else ""
 
@@ -86,7 +89,7 @@ class Layout:
         run = self.run
         verdict = conclusion(run, self.fail_on)
         project = f" — {escape_text(run.project)}" if run.project else ""
-        out.add(f"## {_CONCLUSION_ICON[verdict]} {self.heading}: {verdict}{project}\n\n")
+        out.add(self._heading(verdict, project))
         shortened = _shortened_note(level, self.collected.failures, timeline=bool(self.timeline))
         if shortened:
             out.add(f"> [!NOTE]\n> {shortened}\n\n")
@@ -130,6 +133,16 @@ class Layout:
             self._passed(out)
         self._failures(out, level)
         return out.text() if out.ok else None
+
+    def _heading(self, verdict: str, project: str) -> str:
+        """The verdict as the heading; when qaagent failed (exit 3), that first, and why, then the verdict."""
+        if self.failure is None:
+            return f"## {_CONCLUSION_ICON[verdict]} {self.heading}: {verdict}{project}\n\n"
+        named = f"{self.heading}: " if self.heading != "qaagent" else ""
+        return (
+            f"## ❌ {named}qaagent failed (exit 3){project}\n\n{escape_text(self.failure)}\n\n"
+            f"The tests' own verdict: {_CONCLUSION_ICON[verdict]} {verdict}\n\n"
+        )
 
     def _suites(self, out: Budget) -> None:
         run = self.run
