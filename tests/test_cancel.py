@@ -529,6 +529,59 @@ def test_a_check_run_created_after_the_starts_budget_is_completed_by_the_run(
     assert "::warning" not in post.stdout, post.stdout  # nothing left for the post step
 
 
+#: seconds the API takes to answer the hung creation: long after the run's end (0.5 s for the
+#: suites, 5 s for the end: `feedback.END_START_WAIT`), before its 30 s deadline
+_HUNG_CREATION = 20.0
+
+
+@pytest.mark.slow
+def test_a_creation_still_unanswered_at_the_end_is_waited_for_5_s_then_left_to_the_post_step(
+    qa_project: ProjectFactory, tmp_path: Path
+) -> None:
+    # session 23 (issue 12, sixth review): the run's end waited for a hung creation up to its
+    # request's 30 s deadline however short the run. It waits 5 s, publishes to a check run of
+    # its own, says so in one warning line and exits; the post step closes the late one.
+    root = qa_project({".qaagent.yaml": "tests:\n  quick: {runner: command, command: ['true']}\n"})
+    state = tmp_path / "state"
+    state.touch()
+    with GitHubServer() as api:
+        api.create_delay = _HUNG_CREATION
+        started = time.monotonic()
+        done = subprocess.run(
+            [PY, "-c", _SHORT_START, "run-all", "--check-name", "qa"],
+            cwd=root,
+            env=qaagent_environment({**api_environment(api), "GITHUB_STATE": str(state)}),
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        took = time.monotonic() - started
+        at_exit = copy.deepcopy(api.check_runs)
+        deadline = started + _HUNG_CREATION + 15
+        while len(api.check_runs) < 2 and time.monotonic() < deadline:  # the hung creation lands
+            time.sleep(0.05)
+        landed = copy.deepcopy(api.check_runs)
+        saved = parse_outputs(state.read_text(encoding="utf-8"))
+        post = _post_step(api, root, saved)
+        runs = copy.deepcopy(api.check_runs)
+    assert done.returncode == 0, done.stdout + done.stderr
+    print(f"the run took {took:.1f} s")
+    assert 5.0 <= took < 15.0, f"the run took {took:.1f} s"  # it waited 5 s for the creation, not 20
+    warned = [line for line in done.stdout.splitlines() if line.startswith("::warning")]
+    assert len(warned) == 1, done.stdout
+    assert "GitHub had not answered the check run's creation after" in warned[0], warned
+    assert "the Docker action's post step closes it" in warned[0], warned
+    assert [(c["status"], c.get("conclusion")) for c in at_exit.values()] == [("completed", "success")]
+    [late] = [c for i, c in landed.items() if i not in at_exit]
+    assert (late["status"], late.get("external_id")) == ("in_progress", saved["check_external_id"])
+    assert post.returncode == 0, post.stderr
+    assert sorted((c["status"], c.get("conclusion")) for c in runs.values()) == [
+        ("completed", "cancelled"),
+        ("completed", "success"),
+    ], runs
+
+
 @pytest.mark.slow
 def test_a_signal_while_the_end_waits_for_a_late_check_run_still_exits_within_seconds(
     qa_project: ProjectFactory,

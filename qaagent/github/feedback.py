@@ -38,9 +38,12 @@ from qaagent.run_result import FailOn, RunResult, conclusion
 
 #: seconds the suites wait for the check run's creation at the start of a run
 START_BUDGET = 5.0
-#: seconds of GitHub API time the creation itself may use: its answer, however late, is waited
-#: for at the run's end (so the run completes that check run by id), never longer than this
+#: seconds of GitHub API time the creation itself may use (its client's deadline)
 START_REQUEST_BUDGET = 30.0
+#: seconds the run's end waits for the answer to a creation still on its way, so that it
+#: completes that check run by id; the creation has had START_BUDGET already (the suites
+#: waited for it). Unanswered by then, it is left to the marked listing and the post step.
+END_START_WAIT = 5.0
 #: seconds of GitHub API time at the end of a run
 FINISH_BUDGET = 60.0
 #: the same for a cancelled run, which must exit within a few seconds of the signal
@@ -73,6 +76,7 @@ class GitHubFeedback:
         self.token = os.environ.get("QAAGENT_GITHUB_TOKEN") or None
         self.check_id: int | None = None
         self._starting: threading.Thread | None = None  #: the request creating the check run
+        self._sent = 0.0  #: when that request was started (`time.monotonic`)
         self.mark = ""  #: the check run's `external_id`: which check runs are this run's
         self.finished = False  #: `finish` or `fail` concluded the run's feedback
 
@@ -81,7 +85,7 @@ class GitHubFeedback:
 
         The request runs in a thread: the suites wait for it at most START_BUDGET seconds, and a
         cancel (`cancel` set) stops the waiting at once. The request itself goes on, within its
-        client's START_REQUEST_BUDGET, and `finish` waits for its answer.
+        client's START_REQUEST_BUDGET, and `finish` waits END_START_WAIT more for its answer.
         """
         if not (self.token and self.options.check_name):
             return
@@ -112,6 +116,7 @@ class GitHubFeedback:
             done.set()
 
         self._starting = threading.Thread(target=create, name="check-run-start", daemon=True)
+        self._sent = time.monotonic()
         self._starting.start()
         until = time.monotonic() + START_BUDGET
         while not done.wait(0.1) and time.monotonic() < until:
@@ -136,13 +141,14 @@ class GitHubFeedback:
         `cancel` set while publishing (a signal) stops it: see `publish`. `error`: qaagent
         failed after its reports (exit 3): the check run concludes `failure` naming it.
         """
-        self._await_start(cancelled=run.cancelled, cancel=cancel)
+        unanswered = self._await_start(cancelled=run.cancelled, cancel=cancel)
         # after the wait: a signal during it gives the last request the cancelled budget
         cancelled = run.cancelled or (cancel is not None and cancel.is_set())
         self.finished = True
         evidence = display_path(bundle_dir, self.root)
         junit_rel = display_path(junit, self.root)
         problem = self.write_outputs(run, fail_on=fail_on, evidence=evidence, junit=junit_rel)
+        warnings = [said for said in (unanswered, problem) if said]
         published = Published()
         publish(
             run,
@@ -166,7 +172,7 @@ class GitHubFeedback:
             junit_path=junit_rel,
             notes=notes,
             stream=self.stream,
-            warnings=[problem] if problem else [],
+            warnings=warnings,
             cancel=cancel,
             check_mark=self.mark,
             error=error,
@@ -177,25 +183,36 @@ class GitHubFeedback:
         if late and not problem:  # the same cause was already in publish's one warning otherwise
             write_command(self.stream, "warning", late, title="qaagent")
 
-    def _await_start(self, *, cancelled: bool, cancel: threading.Event | None) -> None:
-        """Wait for the check run's creation still on its way (its id), bounded as below."""
+    def _await_start(self, *, cancelled: bool, cancel: threading.Event | None) -> str | None:
+        """Wait for the check run's creation still on its way (its id), bounded as below.
+
+        Returns the one warning line when, without a signal, the creation is still unanswered
+        after END_START_WAIT; else None.
+        """
         starting = self._starting
         if starting is None or not starting.is_alive():
-            return
+            return None
         # The check run's creation is still on its way (answered late, or the run was short):
         # its answer (the id) lets the run complete that check run instead of a second one.
-        # Without a signal, wait for it: its client's own deadline (START_REQUEST_BUDGET)
-        # bounds the request; once a signal came (before or during this wait),
+        # Without a signal, wait END_START_WAIT at most (the creation has had START_BUDGET while
+        # the suites waited); once a signal came (before or during this wait),
         # CANCELLED_START_WAIT at most, so the run still exits within seconds of it.
         if cancelled:
             starting.join(CANCELLED_START_WAIT)
-            return
-        until = time.monotonic() + START_REQUEST_BUDGET + 1.0
+            return None
+        until = time.monotonic() + END_START_WAIT
         while starting.is_alive() and time.monotonic() < until:
             if cancel is not None and cancel.is_set():
                 starting.join(CANCELLED_START_WAIT)
-                return
-            starting.join(0.1)
+                return None
+            starting.join(min(0.1, max(until - time.monotonic(), 0.0)))
+        if not starting.is_alive():
+            return None
+        return (
+            f"GitHub had not answered the check run's creation after {time.monotonic() - self._sent:.0f} s: "
+            "the results go to a check run of their own; if GitHub makes the first one later, "
+            "the Docker action's post step closes it"
+        )
 
     def fail(self, error: str, cancel: threading.Event | None = None) -> None:
         """Conclude the check run `failure` naming `error`: qaagent failed before publishing (exit 3).
@@ -213,7 +230,9 @@ class GitHubFeedback:
         if not self.mark:
             self.finished = True
             return
-        self._await_start(cancelled=cancel is not None and cancel.is_set(), cancel=cancel)
+        unanswered = self._await_start(cancelled=cancel is not None and cancel.is_set(), cancel=cancel)
+        if unanswered:
+            write_command(self.stream, "warning", unanswered, title="qaagent")
         self.finished = True
         fail_check_run(
             ctx=self.ctx,
