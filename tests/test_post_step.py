@@ -109,6 +109,56 @@ def test_a_completed_check_run_is_left_alone(tmp_path: Path, api: GitHubServer) 
     assert "::warning" not in done.stdout
 
 
+@pytest.mark.parametrize(
+    ("conclusion", "summary", "expected"),
+    [
+        ("failure", "## ❌ qaagent: failure", "failure"),
+        ("neutral", "## qaagent", "cancelled"),  # not a conclusion a run gives: not copied
+        ("success", "x" * 70_000, "cancelled"),  # over GitHub's limit (a hostile answer): not copied
+    ],
+)
+def test_a_late_marked_check_run_gets_the_conclusion_of_the_one_the_run_completed(
+    tmp_path: Path, api: GitHubServer, conclusion: str, summary: str, expected: str
+) -> None:
+    # session 23: the run ended and completed a check run of its own (its first creation went
+    # unanswered); the one GitHub made from that creation later was closed `cancelled` beside it
+    world = ActionWorld(tmp_path, api.url)
+    output = {"title": "1 passed", "summary": summary}
+    with GitHubClient(TOKEN, api_url=api.url) as client:
+        common = {"name": "qaagent", "head_sha": "a" * 40, "external_id": "qaagent-mark"}
+        published = client.request(
+            "POST",
+            "/repos/octo/shop/check-runs",
+            json={
+                **common,
+                "status": "completed",
+                "conclusion": conclusion,
+                "output": output | {"summary": "-"},
+            },
+        )["id"]
+        late = client.request(
+            "POST", "/repos/octo/shop/check-runs", json={**common, "status": "in_progress"}
+        )["id"]
+    api.check_runs[published]["output"] = output  # as the API answers it, whatever it is
+    state = {
+        "check_run_id": str(published),
+        "check_name": "qaagent",
+        "check_head_sha": "a" * 40,
+        "check_external_id": "qaagent-mark",
+    }
+    done = post_step(world, state)
+    assert done.returncode == 0, done.stderr
+    check = api.check_runs[late]
+    assert (check["status"], check["conclusion"]) == ("completed", expected)
+    if expected == "cancelled":
+        assert "qaagent was stopped" in check["output"]["summary"]
+        assert "closed it as cancelled" in done.stdout
+    else:
+        assert check["output"] == output
+        assert f"completed it as the run's own ({conclusion})" in done.stdout
+    assert api.check_runs[published]["conclusion"] == conclusion  # untouched
+
+
 @pytest.mark.parametrize("value", ["../1", "1e3", "-1", "12345678901234567890", "١٢", "1\n::error::x"])
 def test_a_forged_state_value_sends_nothing(tmp_path: Path, api: GitHubServer, value: str) -> None:
     world = ActionWorld(tmp_path, api.url)

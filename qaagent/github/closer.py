@@ -18,8 +18,11 @@ check stays "in progress" for ever. A check run the run completed is left alone
 of its own (`external_id`, sent with the creation): if a signal came while the creation was on
 its way and its answer came after the run's last wait (`CANCELLED_START_WAIT`), the id was
 never saved, and the post step finds that check run in the commit's list by name and
-completes it if it still is `in_progress` and carries the mark — never another's. The step
-never fails the job: a problem is one `::warning`.
+completes it if it still is `in_progress` and carries the mark — never another's. When the
+run ended without the id of its first creation (unanswered within its end's wait), it saved
+the id of the check run it completed instead: a marked one GitHub made later then gets that
+one's conclusion, title and summary, not `cancelled`. The step never fails the job: a problem
+is one `::warning`.
 
 The host (composite) variant has no post step: there a killed run leaves the check
 `in_progress` (no later run touches it: each completes only check runs with its own mark).
@@ -85,6 +88,8 @@ def close_abandoned_check(env: Mapping[str, str], out: TextIO) -> str:
     add_mask(token, out)
     api_url = (env.get("GITHUB_API_URL") or "https://api.github.com").rstrip("/")
     closed = 0
+    #: the run's own completion (conclusion and output), when the saved check run has one
+    finished: dict[str, object] | None = None
     try:
         with GitHubClient(token, api_url=api_url, budget=BUDGET) as client:
             open_ids: list[int] = []
@@ -92,7 +97,9 @@ def close_abandoned_check(env: Mapping[str, str], out: TextIO) -> str:
                 answer = client.request(
                     "GET", f"/repos/{repository}/check-runs/{int(raw)}", permission=PERMISSION
                 )
-                if not (isinstance(answer, dict) and answer.get("status") == "completed"):
+                if isinstance(answer, dict) and answer.get("status") == "completed":
+                    finished = _completion(answer)
+                else:
                     open_ids.append(int(raw))
             name = env.get(f"STATE_{CHECK_NAME_STATE}", "")
             sha = env.get(f"STATE_{CHECK_SHA_STATE}", "").strip()
@@ -102,11 +109,7 @@ def close_abandoned_check(env: Mapping[str, str], out: TextIO) -> str:
                 client.request(
                     "PATCH",
                     f"/repos/{repository}/check-runs/{check_id}",
-                    json={
-                        "status": "completed",
-                        "conclusion": "cancelled",
-                        "output": {"title": "qaagent did not finish", "summary": SUMMARY},
-                    },
+                    json={"status": "completed", **(finished or _CANCELLED)},
                     permission=PERMISSION,
                 )
                 closed += 1
@@ -115,8 +118,40 @@ def close_abandoned_check(env: Mapping[str, str], out: TextIO) -> str:
         return "API problem"
     if not closed:
         return "the check run was completed by the run"
-    _warn(out, "qaagent was stopped before it completed its check run: closed it as cancelled")
+    # finished: the run published its results to a check run of its own; GitHub made the one of
+    # its first, unanswered creation later: it gets the same conclusion, so no `cancelled` one stands
+    _warn(
+        out,
+        "qaagent was stopped before it completed its check run: closed it as cancelled"
+        if finished is None
+        else "GitHub made qaagent's check run after the run had stopped waiting for it: "
+        f"completed it as the run's own ({finished['conclusion']})",
+    )
     return "closed"
+
+
+_CANCELLED: dict[str, object] = {
+    "conclusion": "cancelled",
+    "output": {"title": "qaagent did not finish", "summary": SUMMARY},
+}
+#: the conclusions a run gives its check run (`run_result.Conclusion`)
+_CONCLUSIONS = ("success", "failure", "cancelled")
+#: GitHub's limits on a check run's output (characters of the title, of the summary)
+_TITLE_CHARS = 1_000
+_SUMMARY_CHARS = 65_535
+
+
+def _completion(answer: dict[str, object]) -> dict[str, object] | None:
+    """The conclusion and output (title, summary) of a completed check run's answer; None if odd."""
+    output = answer.get("output")
+    title = output.get("title") if isinstance(output, dict) else None
+    summary = output.get("summary") if isinstance(output, dict) else None
+    conclusion = answer.get("conclusion")
+    if conclusion not in _CONCLUSIONS or not isinstance(title, str) or not isinstance(summary, str):
+        return None
+    if len(title) > _TITLE_CHARS or len(summary) > _SUMMARY_CHARS:
+        return None
+    return {"conclusion": conclusion, "output": {"title": title, "summary": summary}}
 
 
 def marked_open(client: GitHubClient, repository: str, *, name: str, sha: str, mark: str) -> list[int]:

@@ -179,6 +179,10 @@ class GitHubFeedback:
             # Cancelled: GitHub kills the job 10 s after the first signal; the bundle is written.
             budget=CANCELLED_BUDGET if cancelled else finish_budget(),
         )
+        if self.check_id is None and published.check_id is not None:
+            # the start's creation brought no id: the post step copies this one's conclusion to
+            # a check run GitHub makes from that creation later (`closer.close_abandoned_check`)
+            save_state(self.ctx.state, {CHECK_RUN_STATE: str(published.check_id)}, self.stream)
         late = self._write({"check-url": published.check_url, "comment-url": published.comment_url})
         if late and not problem:  # the same cause was already in publish's one warning otherwise
             write_command(self.stream, "warning", late, title="qaagent")

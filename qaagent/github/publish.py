@@ -76,6 +76,7 @@ class Published:
 
     check_url: str = ""
     comment_url: str = ""
+    check_id: int | None = None  #: the check run completed with the run's results
 
 
 #: seconds the GitHub client may use after a cancel signal (GitHub kills the job 10 s after it)
@@ -348,7 +349,8 @@ def _publish_check(job: _Job, client: GitHubClient, check_name: str) -> None:
     try:
         _complete(job, client, check_name, job.verdict(), annotated=True)
     except AnnotationsRefusedError as exc:
-        job.published.check_url = exc.url  # completed, without its annotations
+        # completed, without its annotations
+        job.published.check_url, job.published.check_id = exc.url, exc.check_run_id
         raise
     except GitHubAPIError:
         if not client.cancelled:
@@ -404,6 +406,7 @@ def _complete(
     )
     if other is None:
         job.check_run_id, job.published.check_url = completed
+        job.published.check_id = job.check_run_id
 
 
 def _publish_comment(job: _Job, client: GitHubClient, check_name: str | None) -> None:
