@@ -107,12 +107,15 @@ def test_paths_outside_the_bundle_are_not_opened(bundle_dir: Path, tmp_path: Pat
     assert "'/etc/passwd' is not a path inside the bundle" in problem
 
 
-def test_a_folder_that_cannot_be_listed_is_named_not_skipped(bundle_dir: Path) -> None:
+@pytest.mark.parametrize("folder", ["hide", "suites/unit"], ids=["unlisted-files", "listed-files"])
+def test_a_folder_that_cannot_be_listed_is_named_not_skipped(bundle_dir: Path, folder: str) -> None:
     # issue 12, sixth review: os.walk skipped a folder it could not list in silence, so a file
     # hidden in one (chmod 000) was not "unlisted" and verify said OK. Root lists any folder:
     # then `qaagent verify` runs without the capabilities that allow that (util-linux's setpriv).
-    hidden = bundle_dir / "hide"
-    hidden.mkdir()
+    # Session 23: a folder holding files the manifest lists was exit 3 (a PermissionError out of
+    # the listed file's checks), naming a file, not the folder.
+    hidden = bundle_dir / folder
+    hidden.mkdir(exist_ok=True)
     (hidden / "extra.txt").write_text("extra", encoding="utf-8")
     hidden.chmod(0)
     unprivileged = (
@@ -130,4 +133,6 @@ def test_a_folder_that_cannot_be_listed_is_named_not_skipped(bundle_dir: Path) -
     finally:
         hidden.chmod(0o755)
     assert done.returncode == 1, done.stdout + done.stderr
-    assert "unreadable: hide (a folder that cannot be listed)" in done.stdout + done.stderr
+    assert f"unreadable: {folder} (a folder that cannot be listed)" in done.stdout + done.stderr
+    if folder == "suites/unit":  # its listed file cannot be checked: said so, not "missing"
+        assert "unreadable: suites/unit/log.txt (Permission denied)" in done.stdout + done.stderr

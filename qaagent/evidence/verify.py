@@ -103,11 +103,16 @@ def verify_bundle(bundle_dir: Path) -> list[str]:
         rel = entry.path  # a path inside the bundle: the reader's `BundlePath` checked it
         listed.add(rel)
         path = bundle_dir / rel
-        if path.is_symlink() or (path.exists() and not path.is_file()):
-            problems.append(f"invalid: {rel} is not a regular file (a link, FIFO or device)")
-            continue
-        if not path.is_file():
+        try:  # a folder on its way that cannot be searched (chmod 000) is its own problem below
+            mode = path.lstat().st_mode
+        except (FileNotFoundError, NotADirectoryError):
             problems.append(f"missing: {rel}")
+            continue
+        except OSError as exc:
+            problems.append(f"unreadable: {rel} ({exc.strerror})")
+            continue
+        if not stat.S_ISREG(mode):
+            problems.append(f"invalid: {rel} is not a regular file (a link, FIFO or device)")
             continue
         try:
             size = path.stat().st_size
