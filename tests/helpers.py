@@ -12,6 +12,8 @@ import json
 import os
 import re
 import shutil
+import subprocess
+import sys
 import zlib
 from collections.abc import Sequence
 from pathlib import Path
@@ -314,6 +316,25 @@ def read_junit_files(
         )
     )
     return cases, problems
+
+
+def post_step(api: GitHubServer, workspace: Path, saved: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """The Docker action's post step (`qaagent.github.closer`) with the run's saved state."""
+    return subprocess.run(
+        [sys.executable, "-m", "qaagent.github.closer"],
+        env={
+            "PATH": "/usr/bin:/bin",
+            "GITHUB_REPOSITORY": "octo/shop",
+            "GITHUB_API_URL": api.url,
+            "GITHUB_WORKSPACE": str(workspace),
+            "INPUT_GITHUB-TOKEN": api.token,
+            **{f"STATE_{name}": value for name, value in saved.items()},
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
 
 
 def api_environment(api: GitHubServer) -> dict[str, str]:

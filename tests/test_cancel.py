@@ -24,7 +24,7 @@ from conftest import (
     unique_marker,
 )
 from github_server import Fault, GitHubServer
-from helpers import api_environment, manifest_of, parse_outputs, pull_request_event
+from helpers import api_environment, manifest_of, parse_outputs, post_step, pull_request_event
 
 from qaagent.github.api import GitHubClient
 
@@ -456,7 +456,7 @@ def test_a_check_run_created_after_the_cancel_is_closed_by_the_post_step(
             rest[-1500:],
         )
         saved = parse_outputs(state.read_text(encoding="utf-8"))
-        post = _post_step(api, root, saved)
+        post = post_step(api, root, saved)
         runs = {i: (c["status"], c.get("conclusion")) for i, c in api.check_runs.items()}
     assert post.returncode == 0, post.stderr
     assert post.stdout.count("::warning") == 1, post.stdout  # the bundle was finished: left alone
@@ -465,25 +465,6 @@ def test_a_check_run_created_after_the_cancel_is_closed_by_the_post_step(
     assert runs.pop(foreign) == ("in_progress", None)  # another app's: never touched
     assert list(runs.values()) == [("completed", "cancelled")] * 2, runs
     assert_no_process_left(marker)
-
-
-def _post_step(api: GitHubServer, root: Path, saved: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    """The Docker action's post step (`qaagent.github.closer`) with the run's saved state."""
-    return subprocess.run(
-        [PY, "-m", "qaagent.github.closer"],
-        env={
-            "PATH": "/usr/bin:/bin",
-            "GITHUB_REPOSITORY": "octo/shop",
-            "GITHUB_API_URL": api.url,
-            "GITHUB_WORKSPACE": str(root),
-            "INPUT_GITHUB-TOKEN": api.token,
-            **{f"STATE_{name}": value for name, value in saved.items()},
-        },
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
 
 
 #: `qaagent` with the start's API budget lowered to 0.5 s (5 s in `qaagent.github.feedback`)
@@ -521,7 +502,7 @@ def test_a_check_run_created_after_the_starts_budget_is_completed_by_the_run(
         )
         runs = copy.deepcopy(api.check_runs)  # as the run left them, before the post step
         saved = parse_outputs(state.read_text(encoding="utf-8"))
-        post = _post_step(api, root, saved)
+        post = post_step(api, root, saved)
     assert done.returncode == 0, done.stdout + done.stderr
     assert [(c["status"], c.get("conclusion")) for c in runs.values()] == [("completed", "success")], runs
     late = next(c for c in runs.values() if c.get("external_id") == saved["check_external_id"])
@@ -565,7 +546,7 @@ def test_a_creation_still_unanswered_at_the_end_is_waited_for_5_s_then_left_to_t
             time.sleep(0.05)
         landed = copy.deepcopy(api.check_runs)
         saved = parse_outputs(state.read_text(encoding="utf-8"))
-        post = _post_step(api, root, saved)
+        post = post_step(api, root, saved)
         runs = copy.deepcopy(api.check_runs)
     assert done.returncode == 0, done.stdout + done.stderr
     print(f"the run took {took:.1f} s")

@@ -9,19 +9,21 @@ writes nothing large either.
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import resource
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
 from conftest import qaagent_environment
 from github_server import GitHubServer
-from helpers import api_environment, latest_bundle, manifest_of
+from helpers import api_environment, latest_bundle, manifest_of, parse_outputs, post_step
 
 #: bytes any one file may have in the limited run
 LIMIT = 256 * 1024
@@ -137,10 +139,13 @@ def _run_with_secret(
     preexec_fn: Callable[[], None] | None = None,
     api: GitHubServer | None = None,
     step_summary: Path | None = None,
+    state: Path | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """`qaagent run-all` in `project`, with `SECRET` in a token variable; with `api`, a check run `qa`."""
     feedback = ["--check-name", "qa"] if api is not None else []
     summary = {"GITHUB_STEP_SUMMARY": str(step_summary)} if step_summary is not None else {}
+    if state is not None:
+        summary["GITHUB_STATE"] = str(state)
     return subprocess.run(
         [*prefix, sys.executable, "-m", "qaagent", "run-all", *feedback],
         cwd=project,
@@ -189,17 +194,22 @@ UNPRIVILEGED = (
 )
 
 
+def _unremovable_file_project(tmp_path: Path, text: str) -> Path:
+    """A project whose suite leaves `sub/x.txt` holding `text` in a folder it made read-only (555)."""
+    if UNPRIVILEGED and shutil.which("setpriv") is None:
+        pytest.fail("setpriv (util-linux) is needed to run this test as root")
+    return _project_writing(
+        tmp_path,
+        f'mkdir "$QAAGENT_JUNIT_DIR"/sub && echo "{text}" > "$QAAGENT_JUNIT_DIR"/sub/x.txt'
+        ' && chmod 555 "$QAAGENT_JUNIT_DIR"/sub',
+    )
+
+
 @pytest.mark.slow
 def test_a_file_that_can_be_neither_redacted_nor_removed_fails_the_run_naming_it(tmp_path: Path) -> None:
     # the suite leaves its file in a folder it made read-only: no redacted copy can be written
     # beside it, and it cannot be unlinked: the run must not end as if the bundle were clean
-    if UNPRIVILEGED and shutil.which("setpriv") is None:
-        pytest.fail("setpriv (util-linux) is needed to run this test as root")
-    project = _project_writing(
-        tmp_path,
-        f'mkdir "$QAAGENT_JUNIT_DIR"/sub && echo "key={SECRET}" > "$QAAGENT_JUNIT_DIR"/sub/x.txt'
-        ' && chmod 555 "$QAAGENT_JUNIT_DIR"/sub',
-    )
+    project = _unremovable_file_project(tmp_path, f"key={SECRET}")
     step_summary = tmp_path / "step-summary.md"
     try:
         with GitHubServer() as api:
@@ -227,6 +237,44 @@ def test_a_file_that_can_be_neither_redacted_nor_removed_fails_the_run_naming_it
     assert check["output"]["title"] == "qaagent failed (exit 3)"
     # session 23: the job summary was empty; it is the same one line
     assert step_summary.read_text(encoding="utf-8") == summary + "\n"
+
+
+#: seconds the API takes to answer the run's first check-run creation: after the run's 5 s at
+#: the start and 5 s at the end (`feedback.END_START_WAIT`), before the request's 30 s deadline
+HUNG_CREATION = 20.0
+
+
+@pytest.mark.slow
+def test_an_exit_3_with_a_hung_creation_leaves_its_failure_to_the_late_check_run(tmp_path: Path) -> None:
+    # session 23: the failing run's end waits 5 s for the hung creation, concludes a check run
+    # of its own `failure` and saves its id; the post step gives the late one that conclusion
+    project = _unremovable_file_project(tmp_path, "x")
+    state = tmp_path / "state"
+    state.touch()
+    try:
+        with GitHubServer() as api:
+            api.create_delay = HUNG_CREATION
+            done = _run_with_secret(project, prefix=UNPRIVILEGED, api=api, state=state)
+            at_exit = copy.deepcopy(api.check_runs)
+            deadline = time.monotonic() + HUNG_CREATION + 15
+            while len(api.check_runs) < 2 and time.monotonic() < deadline:  # the hung creation lands
+                time.sleep(0.05)
+            saved = parse_outputs(state.read_text(encoding="utf-8"))
+            post = post_step(api, project, saved)
+            runs = copy.deepcopy(api.check_runs)
+    finally:
+        for sub in project.rglob("sub"):
+            sub.chmod(0o755)
+    assert done.returncode == 3, done.stdout + done.stderr
+    warned = [line for line in done.stdout.splitlines() if line.startswith("::warning")]
+    assert any("GitHub had not answered the check run's creation" in line for line in warned), done.stdout
+    [published] = at_exit.values()
+    assert (published["status"], published.get("conclusion")) == ("completed", "failure"), at_exit
+    assert saved["check_run_id"] == str(published["id"])
+    assert post.returncode == 0, post.stderr
+    assert "completed it as the run's own (failure)" in post.stdout, post.stdout
+    assert [(c["status"], c.get("conclusion")) for c in runs.values()] == [("completed", "failure")] * 2, runs
+    assert len({c["output"]["summary"] for c in runs.values()}) == 1
 
 
 @pytest.mark.slow

@@ -179,10 +179,7 @@ class GitHubFeedback:
             # Cancelled: GitHub kills the job 10 s after the first signal; the bundle is written.
             budget=CANCELLED_BUDGET if cancelled else finish_budget(),
         )
-        if self.check_id is None and published.check_id is not None:
-            # the start's creation brought no id: the post step copies this one's conclusion to
-            # a check run GitHub makes from that creation later (`closer.close_abandoned_check`)
-            save_state(self.ctx.state, {CHECK_RUN_STATE: str(published.check_id)}, self.stream)
+        self._save_published(published.check_id)
         late = self._write({"check-url": published.check_url, "comment-url": published.comment_url})
         if late and not problem:  # the same cause was already in publish's one warning otherwise
             write_command(self.stream, "warning", late, title="qaagent")
@@ -238,7 +235,7 @@ class GitHubFeedback:
         if unanswered:
             write_command(self.stream, "warning", unanswered, title="qaagent")
         self.finished = True
-        fail_check_run(
+        made = fail_check_run(
             ctx=self.ctx,
             token=self.token,
             check_name=self.options.check_name,
@@ -248,6 +245,7 @@ class GitHubFeedback:
             check_mark=self.mark,
             budget=CANCELLED_BUDGET if cancel is not None and cancel.is_set() else finish_budget(),
         )
+        self._save_published(made)
 
     def write_outputs(
         self, run: RunResult, *, fail_on: Sequence[FailOn], evidence: str, junit: str
@@ -276,6 +274,15 @@ class GitHubFeedback:
             "json": result_json(run, fail_on),
         }
         return self._write(values)
+
+    def _save_published(self, check_id: int | None) -> None:
+        """The check run the run's end completed, when the start's creation brought no id.
+
+        The post step copies its conclusion to a check run GitHub makes from that creation
+        later (`closer.close_abandoned_check`).
+        """
+        if self.check_id is None and check_id is not None:
+            save_state(self.ctx.state, {CHECK_RUN_STATE: str(check_id)}, self.stream)
 
     def _save_check_id(self) -> None:
         """Tell the action's post step which check run is open (it closes it if this run is killed)."""

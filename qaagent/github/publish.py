@@ -453,15 +453,16 @@ def fail_check_run(
     stream: TextIO,
     check_mark: str = "",
     budget: float = 60.0,
-) -> None:
+) -> int | None:
     """Conclude the check run `failure`: qaagent failed before it could publish the run (exit 3).
 
     The summary is `failure_line(error)` alone (no report was made); the body passes the
     client's redactor. The run's marked check runs (a creation answered too late) are
-    concluded the same. A problem is one warning.
+    concluded the same. A problem is one warning. Returns the id of the check run it made
+    (`check_run_id` None and no marked one found), else None.
     """
     if not (token and check_name and ctx.repository):
-        return
+        return None
     add_mask(token, stream)
     head_sha = ctx.head_sha or ctx.sha
     try:
@@ -472,7 +473,7 @@ def fail_check_run(
             for one in ids:
                 if one is None and len(ids) > 1:
                     continue  # a marked one stands for the creation that brought no id
-                complete_check_run(
+                made, _ = complete_check_run(
                     client,
                     ctx.repository,
                     one,
@@ -483,9 +484,12 @@ def fail_check_run(
                     summary=failure_line(error),
                     details_url=ctx.run_url,
                 )
+                if one is None:
+                    return made
     except Exception as exc:
         said = f"could not complete the check run: {_describe(exc)}"
         write_command(stream, "warning", said, title="qaagent")
+    return None
 
 
 def _describe(exc: Exception) -> str:
