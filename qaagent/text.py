@@ -33,6 +33,27 @@ _FENCE = re.compile(r"(?m)^```")
 CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
+#: characters Markdown gives a meaning to, and the controls inline Markdown never shows
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>])")
+MARKDOWN_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+#: U+200D ZERO WIDTH JOINER: after `@` and `#` it keeps GitHub from mentioning or linking
+_JOINER = "\u200d"
+
+
+def escape_text(text: str) -> str:
+    """Untrusted text as inert inline Markdown: no HTML, no formatting, one line, no mention.
+
+    GitHub turns `@user`, `@org/team` and `#123` in a comment or check run into
+    notifications and links after the Markdown is parsed (a backslash does not stop
+    it), so a zero-width joiner follows every `@` and `#`: the text reads the same
+    and pings no one. The one escaper of inline Markdown (the reports and the GitHub feedback).
+    """
+    text = MARKDOWN_CONTROL.sub(" ", " ".join(text.split()))
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    text = _MD_SPECIAL.sub(r"\\\1", text)
+    return text.replace("@", "@" + _JOINER).replace("#", "#" + _JOINER)
+
+
 def _escaped(match: re.Match[str]) -> str:
     r"""The matched character as visible text: ``\x0a``, ``\u2028``."""
     code = ord(match.group(0))

@@ -17,7 +17,7 @@ from helpers import case, close_run, run_of, suite
 
 from qaagent.github.comment import marker
 from qaagent.github.context import GitHubContext
-from qaagent.github.publish import publish, start_check_run
+from qaagent.github.publish import fail_check_run, publish, start_check_run
 from qaagent.report.markdown import render_summary
 from qaagent.run_result import FailOn, RunResult
 
@@ -393,6 +393,29 @@ def test_when_qaagent_failed_every_text_says_so_first_then_the_tests_verdict(
         assert verdict == "The tests' own verdict: ✅ success"
         assert "✅ qaagent: success" not in text
         assert "| 1 | 1 | 0 | 0 | 0 |" in text  # the counts follow
+
+
+def test_an_exit_3_before_the_reports_names_a_hostile_file_inertly(
+    server: GitHubServer, ctx: GitHubContext
+) -> None:
+    # session 23: the one line of an exit 3 before the reports (a file a suite made, which
+    # could be neither redacted nor removed) went into the check run raw: `@org/team` pinged
+    error = "could neither redact nor remove suites/x/@org/team [x](https://evil.example) #12.txt"
+    fail_check_run(
+        ctx=ctx,
+        token=server.token,
+        check_name="qaagent",
+        check_run_id=None,
+        error=error,
+        stream=io.StringIO(),
+    )
+    (check,) = server.check_runs.values()
+    assert (check["conclusion"], check["output"]["title"]) == ("failure", "qaagent failed (exit 3)")
+    summary = check["output"]["summary"]
+    assert summary.startswith("**qaagent failed (exit 3):** could neither redact nor remove suites/x/@"), (
+        summary
+    )
+    assert re.search(r"@[A-Za-z0-9]|#[0-9]|\]\(", summary) is None, summary
 
 
 def test_start_check_run_without_stream(server: GitHubServer, ctx: GitHubContext, clock: FakeClock) -> None:

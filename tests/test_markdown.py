@@ -10,10 +10,10 @@ from helpers import case, close_run, run_of, suite
 
 from qaagent.evidence.diagnostics import categorize
 from qaagent.report.markdown import render_summary
-from qaagent.report.markdown_text import code_block, escape_text
+from qaagent.report.markdown_text import code_block
 from qaagent.results import TestCase
 from qaagent.run_result import FailOn, RunResult
-from qaagent.text import fmt_seconds, truncate_utf8
+from qaagent.text import escape_text, fmt_seconds, truncate_utf8
 
 FAIL_ON: list[FailOn] = ["failed", "error"]
 

@@ -29,7 +29,7 @@ from qaagent.github.errors import GaveUpError, GitHubAPIError, PermissionDeniedE
 from qaagent.github.pulls import find_pull_request
 from qaagent.github.results_json import fingerprint
 from qaagent.run_result import conclusion
-from qaagent.text import truncate_utf8
+from qaagent.text import escape_text, truncate_utf8
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -434,8 +434,11 @@ FAILED_TITLE = "qaagent failed (exit 3)"
 
 
 def failure_line(error: str) -> str:
-    """The one line a check run's summary names qaagent's own failure with (exit 3)."""
-    return f"**qaagent failed (exit 3):** {' '.join(error.split())}"
+    """The one line a check run's summary names qaagent's own failure with (exit 3), escaped.
+
+    The error may name a file a suite made (`@org/team`, `[x](https://…)`): it mentions no one.
+    """
+    return f"**qaagent failed (exit 3):** {escape_text(error)}"
 
 
 def fail_job_summary(path: str, error: str) -> str | None:

@@ -14,8 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
-from qaagent.report.markdown_text import escape_text
-from qaagent.text import one_line, shorten
+from qaagent.text import escape_text, one_line, shorten
 
 if TYPE_CHECKING:
     from qaagent.evidence.sections import History

@@ -33,13 +33,12 @@ from qaagent.report.markdown_text import (
     case_label,
     code_block,
     cut,
-    escape_text,
     location,
 )
 from qaagent.results import SuiteResult, TestCase
 from qaagent.run_result import FailOn, RunResult
 from qaagent.stream import CaseText, ReportCase, stream_run
-from qaagent.text import truncate_utf8
+from qaagent.text import escape_text, truncate_utf8
 
 if TYPE_CHECKING:
     from qaagent.report.comparison import Comparison

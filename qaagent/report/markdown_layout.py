@@ -15,11 +15,11 @@ from typing import TYPE_CHECKING, Protocol
 
 from qaagent.report.budget import Budget, Pieces
 from qaagent.report.comparison import markdown_section
-from qaagent.report.markdown_text import NAME_CHARS, escape_text, inline_code
+from qaagent.report.markdown_text import NAME_CHARS, inline_code
 from qaagent.report.timeline import gantt
 from qaagent.results import SuiteResult
 from qaagent.run_result import FailOn, RunResult, conclusion
-from qaagent.text import fmt_seconds
+from qaagent.text import escape_text, fmt_seconds
 
 if TYPE_CHECKING:
     from qaagent.report.comparison import Comparison

@@ -1,8 +1,9 @@
 """Untrusted text as inert Markdown: escaped inline text, fenced code, labels, locations, artifact lists.
 
 Test names, messages and paths are untrusted: nothing here lets them open HTML, break a
-table or a code fence, or mention a user on GitHub. `qaagent.report.markdown` builds the
-summary from these pieces.
+table or a code fence, or mention a user on GitHub. `escape_text` lives in `qaagent.text`
+(the GitHub feedback, which never imports report/, escapes with it too) and is imported here.
+`qaagent.report.markdown` builds the summary from these pieces.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
-from qaagent.text import display_name
+from qaagent.text import MARKDOWN_CONTROL, display_name, escape_text
 
 if TYPE_CHECKING:
     from qaagent.results import TestCase
@@ -21,24 +22,7 @@ if TYPE_CHECKING:
 
 #: characters of a test name shown anywhere
 NAME_CHARS = 300
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>])")
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
-#: U+200D ZERO WIDTH JOINER: after `@` and `#` it keeps GitHub from mentioning or linking
-_JOINER = "\u200d"
-
-
-def escape_text(text: str) -> str:
-    """Untrusted text as inert inline Markdown: no HTML, no formatting, one line, no mention.
-
-    GitHub turns `@user`, `@org/team` and `#123` in a comment or check run into
-    notifications and links after the Markdown is parsed (a backslash does not stop
-    it), so a zero-width joiner follows every `@` and `#`: the text reads the same
-    and pings no one.
-    """
-    text = _CONTROL.sub(" ", " ".join(text.split()))
-    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    text = _MD_SPECIAL.sub(r"\\\1", text)
-    return text.replace("@", "@" + _JOINER).replace("#", "#" + _JOINER)
+_CONTROL = MARKDOWN_CONTROL
 
 
 def code_block(text: str, info: str = "text") -> str:
