@@ -276,12 +276,12 @@ class GitHubFeedback:
         return self._write(values)
 
     def _save_published(self, check_id: int | None) -> None:
-        """The check run the run's end completed, when the start's creation brought no id.
+        """The check run the run's end completed, when it is not the one the start's creation made.
 
-        The post step copies its conclusion to a check run GitHub makes from that creation
-        later (`closer.close_abandoned_check`).
+        (That creation brought no id in time, or its answer came while the end published.) The
+        post step copies its conclusion to a marked check run still open (`closer.close_abandoned_check`).
         """
-        if self.check_id is None and check_id is not None:
+        if check_id is not None and check_id != self.check_id:
             save_state(self.ctx.state, {CHECK_RUN_STATE: str(check_id)}, self.stream)
 
     def _save_check_id(self) -> None:
