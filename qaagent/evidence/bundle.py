@@ -368,15 +368,16 @@ class Bundle:
         except OSError as error:
             (self.dir / "summary.md").unlink(missing_ok=True)
             missing.append({"path": "summary.md", "reason": error.strerror or str(error)})
-        # files removed because their redacted copy could not be written; on a full disk the run
-        # ends as one whose reports could not all be written (exit 3, named in `missing`)
+        # files removed because their redacted copy could not be written; for want of room (a full
+        # disk, a file-size limit) the run ends as one whose reports could not all be written
+        # (exit 3, named in `missing`)
         unredacted = tuple(
             (d["path"], d["why"]) for d in dropped if d["why"].startswith(f"not kept ({NOT_REDACTED}:")
         )
         missing += [
             {"path": path, "reason": why.removeprefix("not kept (").removesuffix(")")}
             for path, why in unredacted
-            if why.endswith(f"({DISK_FULL}))")
+            if why.endswith(tuple(f"({room}))" for room in NO_ROOM.values()))
         ]
         known = {
             name: digest
@@ -411,10 +412,11 @@ class Finished:
 
 #: how `clean` says why a file was removed: its redacted copy could not be written
 NOT_REDACTED = "could not be redacted"
-#: added when that was a full disk (or quota): the run then ends as one whose reports could not
-#: all be written (exit 3, the file named in the manifest's `missing`)
+#: added when there was no room for it — a full disk, a quota, a file-size limit (`ulimit -f`),
+#: as the reports' writers treat them: the run then ends as one whose reports could not all be
+#: written (exit 3, the file named in the manifest's `missing`)
 DISK_FULL = "the disk is full"
-DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
+NO_ROOM = {errno.ENOSPC: DISK_FULL, errno.EDQUOT: DISK_FULL, errno.EFBIG: "over the file-size limit"}
 
 
 def clean(
@@ -448,8 +450,8 @@ def clean(
             except OSError as error:  # no room for the redacted copy (a full disk): the raw file goes
                 rel = f"{prefix}{path.relative_to(folder).as_posix()}"
                 why = f"{NOT_REDACTED}: {error.strerror or error}"
-                if error.errno in DISK_FULL_ERRNOS:
-                    why += f" ({DISK_FULL})"
+                if error.errno in NO_ROOM:
+                    why += f" ({NO_ROOM[error.errno]})"
                 try:
                     path.unlink()  # needs no space
                 except OSError as second:
