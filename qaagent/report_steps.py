@@ -195,7 +195,8 @@ def qaagent_failure(run: Run) -> str | None:
         for attempt in suite.attempts
         if attempt.log_error
     ]
-    if logs:
+    # a cancelled run exits 130 whatever its logs (`exit_code`): its feedback says cancelled
+    if logs and conclusion(result, run.fail_on) != "cancelled":
         return f"could not write the output log of {'; '.join(logs)} (the manifest says what is missing)"
     return None
 

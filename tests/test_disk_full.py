@@ -14,6 +14,7 @@ import json
 import os
 import resource
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -115,6 +116,59 @@ def test_reports_too_large_to_write_are_named_in_the_manifest(tmp_path: Path) ->
     assert check.returncode != 0
     assert "not written: junit.xml" in check.stdout + check.stderr
     assert (bundle / "manifest.json").stat().st_size < LIMIT
+
+
+@pytest.mark.slow
+def test_a_cancelled_run_whose_log_could_not_be_written_says_cancelled_not_exit_3(tmp_path: Path) -> None:
+    # session 23: the exit is 130 (a cancelled run), but the check run's summary was headed
+    # "qaagent failed (exit 3)" for the log it could not write
+    marker = tmp_path / "printed"
+    printer = (
+        "import pathlib, sys, time\n"
+        "for _ in range(1024):\n    sys.stdout.write('x' * 1023 + '\\n')\n"
+        f"sys.stdout.flush(); pathlib.Path({str(marker)!r}).touch(); time.sleep(60)\n"
+    )
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "printer.py").write_text(printer, encoding="utf-8")
+    command = json.dumps([sys.executable, "printer.py"])
+    (project / ".qaagent.yaml").write_text(f"tests:\n  loud: {{runner: command, command: {command}}}\n")
+    with GitHubServer() as api:
+        proc = subprocess.Popen(  # the limit in KiB (`ulimit -f`), on qaagent's own writes
+            [
+                "bash",
+                "-c",
+                f'ulimit -f {LIMIT // 1024} && exec "$0" -m qaagent run-all --quiet --check-name qa',
+                sys.executable,
+            ],
+            cwd=project,
+            env=qaagent_environment(api_environment(api)),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        try:
+            deadline = time.monotonic() + 60
+            while not marker.exists() and proc.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert marker.exists(), "the suite did not print its output"
+            print(f"printed after {60 - (deadline - time.monotonic()):.1f} s")
+            time.sleep(0.5)  # the reader has met the limit on the last of the output
+            proc.send_signal(signal.SIGTERM)
+            out, _ = proc.communicate(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        runs = copy.deepcopy(api.check_runs)
+    assert proc.returncode == 130, out
+    manifest = manifest_of(latest_bundle(project))
+    (attempt,) = manifest["suites"][0]["attempts"]
+    assert "File too large" in attempt["log_error"], attempt
+    [check] = runs.values()
+    assert (check["status"], check.get("conclusion")) == ("completed", "cancelled"), runs
+    assert "qaagent failed" not in check["output"]["summary"] + check["output"]["title"], check["output"]
+    assert check["output"]["summary"].startswith("## ⏹️ qaagent: cancelled"), check["output"]["summary"][:200]
 
 
 #: the secret the suite's file holds (a token-named variable is a secret: `redact.Redactor.from_environ`)
