@@ -89,6 +89,30 @@ def read_regular(path: Path, limit: int) -> bytes:
     return data
 
 
+def read_start(path: Path, limit: int) -> bytes:
+    """The first `limit` bytes of the regular file at `path` (all of a smaller one).
+
+    Checked as `read_regular` checks: a FIFO or a device is refused, never waited on or read
+    without end.
+    """
+    with _open_regular(path, None) as handle:
+        return handle.read(limit)
+
+
+def append_regular(path: Path, text: str) -> None:
+    """Append `text` (UTF-8) to the regular file at `path`, made if missing; never through a link.
+
+    A file a suite could have replaced: a link (even to a file) is refused (`O_NOFOLLOW`:
+    nothing is written outside), so is a FIFO or a device (opened without blocking, checked on
+    the open descriptor). The errors are the caller's to report.
+    """
+    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+    fd = os.open(path, flags, 0o644)
+    with os.fdopen(fd, "ab") as handle:
+        _check_regular(os.fstat(fd), path, None)
+        handle.write(text.encode("utf-8", "replace"))
+
+
 #: bytes copied at a time by `copy_regular`
 _COPY_CHUNK = 1024 * 1024
 

@@ -22,7 +22,7 @@ from typing import Protocol
 from qaagent import paths
 from qaagent.attempts import Attempt, Batch, IgnoredFile
 from qaagent.console import Console
-from qaagent.files import copy_regular
+from qaagent.files import append_regular, copy_regular
 from qaagent.formats.read import iter_result_files
 from qaagent.process import ProcessOutcome, run_process
 from qaagent.results import CaseStore, SuiteResult, TestCase
@@ -336,8 +336,13 @@ class SuiteRun:
             lines.extend(f"  {_shown(item.path, self.repo_root)} ({item.reason})" for item in items)
         if lines:
             log_path.parent.mkdir(parents=True, exist_ok=True)
-            with log_path.open("a", encoding="utf-8", errors="replace") as log:
-                log.writelines(line + "\n" for line in lines)
+            try:  # the suite may have replaced its log by a link (never followed) or a FIFO
+                append_regular(log_path, "".join(line + "\n" for line in lines))
+            except OSError as exc:
+                said = exc.strerror or str(exc)
+                self.console.line(
+                    f"[{prefix}] warning: cannot add the list of files to the suite's log: {said}"
+                )
 
     def _read_cases(
         self, runner: Runner, files: ResultFiles, store: CaseStore, attempt_dir: Path, unread: list[Path]

@@ -408,3 +408,49 @@ def test_the_runner_name_check_lets_a_key_lookup_pass() -> None:
     # a record with a "command" field among others, and a match on something that is not a runner
     assert runner_name_comparisons('entry = {"command": [], "returncode": 0}\n') == []
     assert runner_name_comparisons('match status:\n    case "command":\n        pass\n') == []
+
+
+#: calls that open a file by its path; in runners/ the files are the suite's (a FIFO, a link to
+#: /dev/zero): they go through `qaagent.files`' bounded regular-file readers instead
+_OPENS = ("read_text", "read_bytes", "open")
+
+
+def file_reads(source: str) -> list[str]:
+    """The calls in `source` that read a file by its path (`os.open` with flags is let pass)."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if not isinstance(node, ast.Call):
+            continue
+        func = node.func
+        called = (
+            func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
+        )
+        owner = ast.unparse(func.value) if isinstance(func, ast.Attribute) else ""
+        if (called in _OPENS and owner != "os") or (owner == "json" and called == "load"):
+            found.append(f"{node.lineno}: {ast.unparse(node)[:80]}")
+    return found
+
+
+def test_runners_read_a_suites_files_only_through_the_bounded_readers() -> None:
+    """No module in runners/ reads a file by itself (issue 12, seventh review: two such hung qaagent)."""
+    found = [
+        f"{path.relative_to(ROOT)}:{line}"
+        for name, path in sorted(sources().items())
+        if name.startswith("qaagent.runners.")
+        for line in file_reads(path.read_text(encoding="utf-8"))
+    ]
+    assert found == [], "read a suite's file with qaagent.files.read_regular / read_start"
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "text = path.read_text()",
+        "data = (d / 'x').read_bytes()",
+        "with open(p) as f:\n    pass",
+        "json.load(h)",
+    ],
+)
+def test_the_file_read_check_sees_a_read(statement: str) -> None:
+    assert file_reads("import os\nfd = os.open(p, os.O_RDONLY)\n") == []
+    assert file_reads(statement + "\n") != []

@@ -288,3 +288,79 @@ def test_a_log_that_cannot_be_written_ends_in_exit_3_not_a_hang(qa_project: Proj
     (attempt,) = manifest["suites"][0]["attempts"]
     assert "File too large" in attempt["log_error"], attempt
     assert attempt["duration"] < 60  # finished on its own: the pipe was drained
+
+
+#: a Playwright stand-in: a JUnit file where the wrapper config says, then its record of the
+#: resolved config (`playwright-config.json`, in the suite-writable attempt folder) replaced
+_FAKE_PLAYWRIGHT = """#!/bin/sh
+A=$(dirname "$(dirname "$PLAYWRIGHT_JUNIT_OUTPUT_FILE")")
+echo '<testsuite name="x" tests="1"><testcase classname="a.spec.ts" name="t"/></testsuite>' > "$PLAYWRIGHT_JUNIT_OUTPUT_FILE"
+rm -f "$A/playwright-config.json"
+if [ "$MODE" = fifo ]; then mkfifo "$A/playwright-config.json"; else ln -s /dev/zero "$A/playwright-config.json"; fi
+"""
+#: a behave stand-in: one failing scenario, its rerun file (`--outfile`) replaced
+_FAKE_BEHAVE = """#!/bin/sh
+for a in "$@"; do case "$a" in --junit-directory=*) J=${a#--junit-directory=};; --outfile=*) R=${a#--outfile=};; esac; done
+echo '<testsuite name="a.f" tests="1"><testcase classname="a.f" name="s"><failure message="x"/></testcase></testsuite>' > "$J/TESTS-a.xml"
+rm -f "$R"
+if [ "$MODE" = fifo ]; then mkfifo "$R"; else ln -s /dev/zero "$R"; fi
+exit 1
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", ["fifo", "zero"])
+@pytest.mark.parametrize("runner", ["playwright", "behave"])
+def test_a_runner_file_the_suite_replaced_by_a_fifo_or_dev_zero_is_refused(
+    qa_project: ProjectFactory, runner: str, mode: str
+) -> None:
+    # session 23 (issue 12, seventh review): the Playwright runner's `playwright-config.json`
+    # and behave's rerun file live in the suite-writable attempt folder and were read with a
+    # plain read_text: a FIFO hung qaagent for good (SIGTERM ignored), /dev/zero filled memory
+    fake = _FAKE_PLAYWRIGHT if runner == "playwright" else _FAKE_BEHAVE
+    suite = (
+        "e2e: {runner: playwright, path: ., command: [./fake.sh]}"
+        if runner == "playwright"
+        else "bdd: {runner: behave, path: features, command: [./fake.sh], retry_count: 1}"
+    )
+    root = qa_project(
+        {
+            "fake.sh": fake,
+            "playwright.config.js": "export default {};\n",
+            "features/a.feature": "Feature: f\n  Scenario: s\n    Given x\n",
+            ".qaagent.yaml": f"tests:\n  {suite}\n",
+        }
+    )
+    (root / "fake.sh").chmod(0o755)
+    done = run_qaagent("run-all", cwd=root, env={"MODE": mode}, timeout=60)
+    assert "Traceback" not in done.stdout + done.stderr
+    assert done.returncode == (0 if runner == "playwright" else 1), done.stdout + done.stderr
+    assert "MemoryError" not in done.stdout + done.stderr
+    assert manifest_of(latest_bundle(root))["status"] in ("success", "failure")
+
+
+@pytest.mark.slow
+def test_the_list_of_unread_files_is_never_appended_through_a_link_the_suite_left(
+    qa_project: ProjectFactory, tmp_path: Path
+) -> None:
+    # session 23 (issue 12, seventh review): qaagent appended its "not read" lines to the
+    # attempt's output.log by name, following a link the suite had put there: a write outside
+    victim = tmp_path / "victim.txt"
+    victim.write_text("untouched\n", encoding="utf-8")
+    script = (
+        "mkdir -p out && "
+        'echo \'<testsuite name="s" tests="1"><testcase classname="c" name="t"/></testsuite>\' > out/ok.xml && '
+        "ln -sf /etc/hostname out/bad.xml && "
+        f'A=$(dirname "$QAAGENT_JUNIT_DIR") && rm -f "$A/output.log" && ln -s {victim} "$A/output.log"'
+    )
+    command = json.dumps(["sh", "-c", script])
+    root = qa_project(
+        {".qaagent.yaml": f"tests:\n  s: {{runner: command, command: {command}, files: 'out/*.xml'}}\n"}
+    )
+    done = run_qaagent("run-all", cwd=root)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "Traceback" not in done.stdout + done.stderr
+    assert victim.read_text(encoding="utf-8") == "untouched\n"
+    assert "warning: cannot add the list of files to the suite's log" in done.stdout, done.stdout
+    not_kept = {e["path"]: e["why"] for e in manifest_of(latest_bundle(root))["not_kept"]}
+    assert any(path.endswith("output.log") for path in not_kept), not_kept  # the link: set aside

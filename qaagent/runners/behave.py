@@ -15,6 +15,7 @@ import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+from qaagent.files import read_regular, read_start
 from qaagent.results import TestCase
 from qaagent.runners.base import AttemptSpec, PythonToolRunner
 from qaagent.runners.listing import ListedUnit, Selection, UnitListing, relative, split_selection
@@ -35,6 +36,8 @@ _SCENARIO = re.compile(r"^\s*(Scenario|Scenario Outline|Scenario Template|Exampl
 _EXAMPLES = re.compile(r"^\s*(Examples|Scenarios)\s*:", re.IGNORECASE)
 #: bytes of a feature file read to count its scenarios
 _COUNT_BYTES = 1024 * 1024
+#: bytes of behave's rerun file read (a line per failing scenario)
+_RERUN_BYTES = 16 * 1024 * 1024
 
 
 class BehaveRunner(PythonToolRunner):
@@ -115,8 +118,9 @@ class BehaveRunner(PythonToolRunner):
 
 
 def _rerun_locations(path: Path) -> list[str]:
-    try:
-        text = path.read_text(encoding="utf-8", errors="replace")
+    """The failing scenarios behave's rerun file names; the suite wrote it: a bounded regular file only."""
+    try:  # a FIFO (it would hang the read) or a link to /dev/zero is refused, as too large a file
+        text = read_regular(path, _RERUN_BYTES).decode("utf-8", "replace")
     except OSError:
         return []
     return [line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")]
@@ -124,9 +128,8 @@ def _rerun_locations(path: Path) -> list[str]:
 
 def _scenarios(feature: Path) -> int | None:
     """Scenarios in a feature file: one per scenario, one per example row of an outline (None: unreadable)."""
-    try:
-        with feature.open("rb") as handle:
-            text = handle.read(_COUNT_BYTES).decode("utf-8", "replace")
+    try:  # a suite could have made a FIFO of one before a retry is planned
+        text = read_start(feature, _COUNT_BYTES).decode("utf-8", "replace")
     except OSError:
         return None
     count = 0

@@ -38,6 +38,7 @@ import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
+from qaagent.files import read_regular
 from qaagent.results import TestCase
 from qaagent.runners.base import AttemptSpec, Runner, SetupStep
 from qaagent.runners.listing import (
@@ -66,6 +67,8 @@ CONFIG_NAMES = (
 PACKAGE = "@playwright/test"
 #: where the wrapper config records what it resolved (read back for the reader's base folder)
 INFO_FILE = "playwright-config.json"
+#: bytes of it read at most (it holds a few paths)
+_INFO_BYTES = 1024 * 1024
 #: `type` of a test case rewritten because the browser is missing or did not start
 BROWSER_ERROR_TYPE = "qaagent.BrowserError"
 
@@ -349,8 +352,8 @@ class PlaywrightRunner(Runner):
 
     def report_base_dir(self, attempt_dir: Path) -> Path:
         """Playwright's JUnit classname is the spec path relative to `testDir`."""
-        try:
-            info = json.loads((attempt_dir / INFO_FILE).read_text(encoding="utf-8"))
+        try:  # the suite could replace it: a bounded regular file only (a FIFO would hang the read)
+            info = json.loads(read_regular(attempt_dir / INFO_FILE, _INFO_BYTES).decode("utf-8"))
         except (OSError, ValueError):
             return self.project_dir
         test_dir = info.get("testDir") if isinstance(info, dict) else None
