@@ -426,3 +426,19 @@ def test_a_bad_byte_in_the_quarantine_list_drops_only_its_line(tmp_path: Path) -
         f"quarantine list {listing}: line 1 is not UTF-8 (left out)",
         f"quarantine list {listing}: 2 lines (3, 4) are not suite::classname::name ids",
     )
+
+
+@pytest.mark.parametrize("kind", ["fifo", "zero"])
+def test_a_quarantine_list_that_is_a_fifo_or_dev_zero_is_refused_unread(tmp_path: Path, kind: str) -> None:
+    # session 23 (issue 12): a FIFO blocked the read for good; a link to /dev/zero (a repository
+    # can hold one) passed the size check (0 bytes) and was read until memory ran out
+    listing = tmp_path / "quarantine.txt"
+    if kind == "fifo":
+        os.mkfifo(listing)
+    else:
+        listing.symlink_to("/dev/zero")
+    found = quarantine_of(HistorySettings(quarantine="list", quarantine_file=str(listing)), tmp_path)
+    assert len(found) == 0
+    [note] = found.notes
+    assert note.startswith(f"quarantine list {listing} cannot be read"), note
+    assert "nothing is quarantined" in note

@@ -26,6 +26,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from qaagent.files import FileTooLargeError, read_regular
 from qaagent.history.model import TestId
 from qaagent.history.packed import is_flaky, is_problem, status_of
 from qaagent.history.queries import RunInfo, test_names, window_runs
@@ -225,11 +226,10 @@ def read_quarantine_list(path: Path) -> tuple[frozenset[int], tuple[str, ...]]:
     UTF-8 line by line: a line that is not (or not an id) is left out and named in a
     note, the other lines still count.
     """
-    try:
-        size = path.stat().st_size
-        if size > MAX_LIST_BYTES:
-            return frozenset(), (f"quarantine list {path}: {size} bytes is over the {MAX_LIST_BYTES} limit",)
-        data = path.read_bytes()
+    try:  # a FIFO or a link to /dev/zero (a repository can hold one) is refused, never read
+        data = read_regular(path, MAX_LIST_BYTES)
+    except FileTooLargeError as exc:
+        return frozenset(), (f"quarantine list {path} {exc.strerror}: over the {MAX_LIST_BYTES} byte limit",)
     except FileNotFoundError:
         return frozenset(), (f"quarantine list {path} not found: nothing is quarantined",)
     except OSError as exc:
