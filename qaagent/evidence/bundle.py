@@ -108,7 +108,10 @@ def _redact_file(path: Path, redactor: Redactor) -> None:
     the bytes of every form of every secret masked in place, and is rewritten only when one was.
     """
     with path.open("rb") as src:
-        encoding = text_encoding(src.read(_SNIFF_BYTES))
+        head = src.read(_SNIFF_BYTES)
+    if not head:  # an empty file holds no secret: not rewritten (every attempt's `.started` marker)
+        return
+    encoding = text_encoding(head)
     tmp = path.with_name(f".{path.name}.redacting")
     try:
         if encoding is not None:
