@@ -399,3 +399,24 @@ def test_git_children_do_not_get_the_token(tmp_path: Path, monkeypatch: pytest.M
     text = seen.read_text(encoding="utf-8")
     assert text.count("PATH=") >= 2, "the fake git was not run"
     assert "ghs_secretsecretsecret" not in text
+
+
+def test_the_cleaning_redacts_what_a_suite_left_and_leaves_an_empty_file_untouched(tmp_path: Path) -> None:
+    from qaagent.evidence.bundle import clean  # noqa: PLC0415
+    from qaagent.redact import Redactor  # noqa: PLC0415
+
+    folder = tmp_path / "suites" / "one" / "attempt-1"
+    folder.mkdir(parents=True)
+    empty, text = folder / ".started", folder / "left.txt"
+    empty.touch()
+    text.write_text("token s3cr3t-value here\n", encoding="utf-8")
+    before = empty.stat()
+    early, dropped = clean(
+        tmp_path, tmp_path.resolve(), Redactor(["s3cr3t-value"]), kept=set(), unredacted=set(), keep=False
+    )
+    assert (early, dropped) == ([], [])
+    assert "s3cr3t-value" not in text.read_text(encoding="utf-8")
+    after = empty.stat()
+    # not rewritten: the same inode (a redacted copy is renamed over the file), nothing in it
+    assert (after.st_ino, after.st_size, after.st_mtime_ns) == (before.st_ino, 0, before.st_mtime_ns)
+    assert sorted(p.name for p in folder.iterdir()) == [".started", "left.txt"]
