@@ -444,8 +444,9 @@ def clean(
     not_kept.files_under(folder, bundle_dir.resolve(), gone, stuck)  # first: every folder listable
     early = [{"path": f"{prefix}{e['path']}", "why": e["why"]} for e in not_kept.set_aside(folder)]
     dropped = [*gone, *([] if keep else not_kept.set_aside_unredactable(bundle_dir, kept, folder))]
+    canonical = not_kept.is_resolved(folder)
     for path in not_kept.files_under(folder, bundle_dir.resolve(), [], []):  # named above already
-        if path.resolve() not in unredacted:
+        if (path if canonical else path.resolve()) not in unredacted:
             try:
                 _redact_file(path, redactor)
             except OSError as error:  # no room for the redacted copy (a full disk): the raw file goes
