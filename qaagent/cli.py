@@ -123,7 +123,7 @@ def _needs_history(argv: Sequence[str]) -> bool:
     --help` and `qaagent history …` do; `qaagent --version …` does not (argparse prints the
     version and exits at that first flag).
     """
-    if argv[:1] == ["--version"] or argv[:1] == ("--version",):
+    if list(argv[:1]) == ["--version"]:
         return False
     command = next((arg for arg in argv if not arg.startswith("-")), None)
     return command not in _OTHER_COMMANDS

@@ -441,11 +441,17 @@ def clean(
     prefix = "" if base == "." else f"{base}/"
     stuck: list[str] = []
     gone: list[dict[str, str]] = []
-    not_kept.files_under(folder, bundle_dir.resolve(), gone, stuck)  # first: every folder listable
+    # first: every folder listable; the one walk of the regular files, shared by the steps below
+    found = not_kept.files_under(folder, bundle_dir.resolve(), gone, stuck)
+    # links, FIFOs, devices: none of them is in `found`
     early = [{"path": f"{prefix}{e['path']}", "why": e["why"]} for e in not_kept.set_aside(folder)]
-    dropped = [*gone, *([] if keep else not_kept.set_aside_unredactable(bundle_dir, kept, folder))]
+    unredactable = [] if keep else not_kept.set_aside_unredactable(bundle_dir, kept, folder, found=found)
+    dropped = [*gone, *unredactable]
+    removed = {entry["path"] for entry in unredactable}
     canonical = not_kept.is_resolved(folder)
-    for path in not_kept.files_under(folder, bundle_dir.resolve(), [], []):  # named above already
+    for path in found:
+        if removed and path.relative_to(bundle_dir).as_posix() in removed:
+            continue
         if (path if canonical else path.resolve()) not in unredacted:
             try:
                 _redact_file(path, redactor)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import shutil
 import stat
+from collections.abc import Sequence
 from collections.abc import Set as AbstractSet
 from pathlib import Path
 
@@ -83,18 +84,23 @@ def set_aside(bundle_dir: Path) -> list[dict[str, str]]:
 
 
 def set_aside_unredactable(
-    bundle_dir: Path, logs: AbstractSet[Path], folder: Path | None = None
+    bundle_dir: Path,
+    logs: AbstractSet[Path],
+    folder: Path | None = None,
+    *,
+    found: Sequence[Path] | None = None,
 ) -> list[dict[str, str]]:
     """Remove the files the suites left that a byte scan cannot redact; their `not_kept` entries.
 
     Recognised by their first bytes (`kind`); `logs`, qaagent's own attempt logs
     (resolved), are text it wrote and redacted as it wrote them: never removed.
     `folder`: only the files under it (one suite's, as it ends); default every suite's.
+    `found`: what `files_under(folder)` just returned (the caller's walk, not walked again).
     """
     removed: list[dict[str, str]] = []
     root = folder or bundle_dir / "suites"
     canonical = is_resolved(root)
-    for path in files_under(root, bundle_dir, removed, []):
+    for path in files_under(root, bundle_dir, removed, []) if found is None else found:
         if (path if canonical else path.resolve()) in logs:
             continue
         try:
