@@ -21,7 +21,18 @@ from qaagent import cli, orphans, process
 from qaagent.process import run_process
 
 #: modules a plain `qaagent run-all` (no GitHub feedback) must not import
-HEAVY = ("requests", "urllib3", "qaagent.github.api", "qaagent.github.publish", "qaagent.history.commands")
+HEAVY = (
+    "requests",
+    "urllib3",
+    "qaagent.github.api",
+    "qaagent.github.publish",
+    "qaagent.history.commands",
+    # the readers of formats no suite of the run uses, and the app's HTTP client
+    "qaagent.formats.trx",
+    "qaagent.formats.mocha",
+    "qaagent.formats.tap",
+    "urllib.request",
+)
 
 PROBE = textwrap.dedent(
     """
@@ -290,3 +301,22 @@ def test_before_exit_freezes_what_is_alive(monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setattr(cli, "main", lambda: 3)
     assert cli.run() == 3
     assert frozen == [True]
+
+
+def test_a_formats_reader_is_imported_when_asked_for() -> None:
+    probe = (
+        "import sys\n"
+        "from qaagent.formats import read\n"
+        "before = 'qaagent.formats.trx' in sys.modules\n"
+        "reader = read.reader('trx')\n"
+        "print(before, 'qaagent.formats.trx' in sys.modules, reader.__module__)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        env=qaagent_environment(),
+        timeout=60,
+        check=True,
+    )
+    assert done.stdout.split() == ["False", "True", "qaagent.formats.trx"]
