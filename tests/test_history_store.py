@@ -285,6 +285,32 @@ def test_flake_rates_count_retries_and_same_commit_flips(store: Store) -> None:
     assert [(r.results, r.flaky) for r in only.values()] == [(2, 0)]
 
 
+def test_rates_read_for_some_tests_or_only_those_that_can_be_flaky_are_the_full_rates(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    twice = [result("twice", flaky=True, attempts=2), result("twice", "failed")]  # one id, two results
+    record(store, run(1, commit="aaa"), [result("retried", flaky=True, attempts=2), result("flip"), *twice])
+    record(store, run(2, commit="aaa"), [result("flip", "failed"), result("broken", "failed")])
+    record(
+        store, run(3, commit="bbb"), [result("broken", "failed"), result("retried"), result("gone", "error")]
+    )
+    record(store, run(4, commit="ccc"), [result("retried"), result("flip"), result("broken", "failed")])
+    full = flake_rates(store, SCOPE, branch="main", window=50)
+    assert {r.test.name for r in full.values()} == {"retried", "flip", "twice", "broken", "gone"}
+    maybe = flake_rates(store, SCOPE, branch="main", window=50, flaky_only=True)
+    # "broken" failed on aaa, run twice: it may have been flaky there (it was not: rate 0); "gone" cannot be
+    assert {r.test.name for r in maybe.values()} == {"retried", "flip", "twice", "broken"}
+    assert all(maybe[k] == full[k] for k in maybe)
+    assert {k for k, r in full.items() if r.flaky} <= set(maybe)
+    for key in full:  # a few tests: their stored problems only, in IN lists
+        assert flake_rates(store, SCOPE, branch="main", window=50, only=[key]) == {key: full[key]}
+    monkeypatch.setattr("qaagent.history.rates._FEW_TESTS", 1)  # many: every problem read, filtered here
+    assert flake_rates(store, SCOPE, branch="main", window=50, only=list(full)) == full
+    assert flake_rates(store, SCOPE, branch="main", window=50, only=list(full), flaky_only=True) == maybe
+    record(store, run(5, commit="ddd"), [result("broken", "failed")])
+    assert flake_rates(store, SCOPE, branch="main", window=1, flaky_only=True) == {}  # only failures
+
+
 def test_comparison_with_the_base_branch(store: Store) -> None:
     record(
         store,

@@ -23,7 +23,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from qaagent.history.model import STATUS_NAME, ResultLike, TestId
-from qaagent.history.packed import Packed, is_flaky, status_of
+from qaagent.history.packed import is_flaky, status_of, worst
 from qaagent.history.queries import RunInfo, latest_run, window_runs
 from qaagent.history.rates import NO_QUARANTINE, FlakeRate, Quarantine, flake_rates
 from qaagent.history.record import RunResults, prepare
@@ -166,19 +166,23 @@ def compare(
     looked_at = {*problems, *held, *(k for k in base_failing if mine.outcome(k) is not None)}
     names = prepared.names(looked_at)
     for key in sorted(looked_at, key=names.__getitem__):
-        code = mine.outcome(key)
+        codes = mine.codes(key)
+        code = worst(codes)
         if code is None:
             continue
         before = base_packed.outcome(key) if base_packed is not None else None
         suite, classname, name, file = names[key]
+        failed, errors, flaky = _counts(codes)
         entry = Entry(
             TestId(suite, classname, name, key),
             STATUS_NAME[status_of(code)],
             file or None,
             None if before is None else STATUS_NAME[status_of(before)],
             flaky=is_flaky(code),
+            failed_results=failed,
+            error_results=errors,
+            flaky_results=flaky,
         )
-        entry = _counted(entry, mine, key)
         group = _group(code, before, held=key in held, has_base=base is not None)
         if group == "quarantined":
             result.quarantined.append(_with_rate(entry, rates.get(key) or quarantined.rates.get(key)))
@@ -196,16 +200,13 @@ def compare(
     return result
 
 
-def _counted(entry: Entry, packed: Packed, key: int) -> Entry:
-    """`entry` with how many of the test's results failed, errored, passed on a retry."""
-    codes = [packed.outcomes[at] for at in packed.find(key)]
-    statuses = [status_of(c) for c in codes]
-    return dataclasses.replace(
-        entry,
-        failed_results=statuses.count(1),
-        error_results=statuses.count(2),
-        flaky_results=sum(1 for c in codes if is_flaky(c)),
-    )
+def _counts(codes: list[int]) -> tuple[int, int, int]:
+    """How many of a test's results (its packed `codes`) failed, errored, passed on a retry."""
+    if len(codes) == 1:  # the usual case: the test ran once
+        status = status_of(codes[0])
+        return int(status == 1), int(status == 2), int(is_flaky(codes[0]))  # noqa: PLR2004 - status codes
+    statuses = list(map(status_of, codes))
+    return statuses.count(1), statuses.count(2), sum(map(is_flaky, codes))
 
 
 def _failing_in(store: Store, run: int) -> set[int]:
@@ -251,6 +252,7 @@ def _failing_since(
     failing: dict[int, set[int]] = {}
     open_keys = set(keys)
     since: dict[int, tuple[str | None, float | None]] = {}
+    previous: RunInfo | None = None  # the oldest run walked whose failures continued the streaks
     for start in range(0, len(runs), 50):
         batch = runs[start : start + 50]
         rows = [r.row for r in batch]
@@ -263,10 +265,12 @@ def _failing_since(
                 if status_of(int(code)) in _FAILING:
                     failing.setdefault(int(run), set()).add(int(key))
         for info in batch:
-            ended = {k for k in open_keys if k not in failing.get(info.row, ())}
-            open_keys -= ended
-            for key in open_keys:
-                since[key] = (info.commit or None, info.started_at)
+            kept = open_keys & failing.get(info.row, set())  # a run where it did not fail ends its streak
+            if previous is not None:
+                since.update(dict.fromkeys(open_keys - kept, (previous.commit or None, previous.started_at)))
+            open_keys, previous = kept, info
             if not open_keys:
                 return since
+    if previous is not None:
+        since.update(dict.fromkeys(open_keys, (previous.commit or None, previous.started_at)))
     return since

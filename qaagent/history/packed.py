@@ -116,14 +116,17 @@ class Packed:
             yield index
             index += 1
 
+    def codes(self, key: int) -> list[int]:
+        """The test's packed outcomes (none, one, or more for a test that ran twice), in run order."""
+        keys = self.keys
+        start = end = bisect_left(keys, key)
+        while end < len(keys) and keys[end] == key:
+            end += 1
+        return self.outcomes[start:end].tolist()
+
     def outcome(self, key: int) -> int | None:
         """The test's packed outcome (the worst if it ran twice: error > failed > passed > skipped)."""
-        found = None
-        for index in self.find(key):
-            code = self.outcomes[index]
-            if found is None or _RANK[code & 3] > _RANK[found & 3]:
-                found = code
-        return found
+        return worst(self.codes(key))
 
     def unclean(self) -> Iterator[tuple[int, int]]:
         """(key, outcome) of each entry not a clean pass (outcome bits 0-2 set), in key order (a C scan)."""
@@ -142,3 +145,12 @@ class Packed:
 
 #: how bad a status is, by code: error > failed > passed > skipped
 _RANK = (1, 2, 3, 0)
+
+
+def worst(codes: list[int]) -> int | None:
+    """The worst of a test's packed outcomes (error > failed > passed > skipped; the first of equals)."""
+    found = None
+    for code in codes:
+        if found is None or _RANK[code & 3] > _RANK[found & 3]:
+            found = code
+    return found

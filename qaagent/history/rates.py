@@ -22,7 +22,7 @@ import json
 from array import array
 from bisect import bisect_left
 from collections import Counter
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,6 +35,8 @@ from qaagent.history.store import Scope, Store, chunks, marks
 #: a quarantine list larger than this is refused (bytes)
 MAX_LIST_BYTES = 4 * 1024 * 1024
 _FAILING = (1, 2)
+#: up to this many tests, `flake_rates` reads only their stored problems (in ``IN`` lists), else all
+_FEW_TESTS = 2000
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,12 +64,16 @@ def flake_rates(
     branch: str | None,
     window: int,
     only: Collection[int] | None = None,
+    flaky_only: bool = False,
 ) -> dict[int, FlakeRate]:
     """Flake rates of the tests that had a flaky or failing result in the window (or of `only`).
 
     Built from the window's non-clean results (``qa_problems``: small) and which
     tests each run had (set intersections over the runs' key arrays, in C), so
-    the cost follows the problems, not runs x tests.
+    the cost follows the problems, not runs x tests. `flaky_only` leaves out the
+    tests that cannot have a flaky result — no flaky mark and no failure on a
+    commit the window ran more than once — whose rate is 0 (the quarantine needs
+    only rates above a threshold): a test that always fails costs nothing then.
     """
     project = store.project_id(scope)
     if project is None:
@@ -76,10 +82,13 @@ def flake_rates(
     if not runs:
         return {}
     index = {r.row: i for i, r in enumerate(runs)}
-    unclean = _unclean(store, list(index))
-    candidates = (
-        set(only) if only is not None else {k for (_, k), code in unclean.items() if is_problem(code)}
-    )
+    twins = _same_commit(runs)
+    candidates = _wanted(store, runs, twins, only=only, flaky_only=flaky_only)
+    if candidates is not None and not candidates:
+        return {}
+    unclean = _unclean(store, list(index), among=candidates)
+    if candidates is None:
+        candidates = {k for (_, k), code in unclean.items() if is_problem(code)}
     if not candidates:
         return {}
     keys = store.keys(list(index))
@@ -90,7 +99,6 @@ def flake_rates(
             entries.setdefault(key, []).append((index[run], code))
     limits = {k: _newest_problem(entries.get(k, []), len(runs)) for k in candidates}
     streak_base, seen = _runs_with_test_before(present, limits)
-    twins = _same_commit(runs)
     names = test_names(store, project, [k for k in candidates if seen[k]])
     rates: dict[int, FlakeRate] = {}
     for key in candidates:
@@ -122,19 +130,68 @@ def flake_rates(
     return rates
 
 
-def _unclean(store: Store, runs: list[int]) -> dict[tuple[int, int], int]:
-    """Every result of `runs` that is not a clean pass: (run, test) → its worst outcome."""
+def _wanted(
+    store: Store,
+    runs: list[RunInfo],
+    twins: dict[str, list[int]],
+    *,
+    only: Collection[int] | None,
+    flaky_only: bool,
+) -> set[int] | None:
+    """The tests `flake_rates` computes: `only`, and with `flaky_only` those that may be flaky (None: all)."""
+    wanted = set(only) if only is not None else None
+    if flaky_only:
+        twin_rows = {runs[i].row for at in twins.values() for i in at}
+        maybe = _maybe_flaky(store, [r.row for r in runs], twin_rows)
+        wanted = maybe if wanted is None else wanted & maybe
+    return wanted
+
+
+def _unclean(store: Store, runs: list[int], *, among: set[int] | None = None) -> dict[tuple[int, int], int]:
+    """Every result of `runs` that is not a clean pass: (run, test) → its worst outcome (`among`'s only)."""
     rank = (1, 3, 4, 0)  # by status: error > failed > passed (flaky) > skipped
     found: dict[tuple[int, int], int] = {}
-    for part in chunks(runs):
-        for run, key, code in store.backend.query(
-            f"SELECT run, test, outcome FROM qa_problems WHERE run IN ({marks(len(part))})",  # noqa: S608
-            part,
-        ):
-            spot, value = (int(run), int(key)), int(code)
+    for run, raw_key, code in _problem_rows(store, runs, among):
+        key = int(raw_key)
+        if among is None or key in among:
+            spot, value = (int(run), key), int(code)
             old = found.get(spot)
             if old is None or rank[value & 3] > rank[old & 3]:
                 found[spot] = value
+    return found
+
+
+def _problem_rows(store: Store, runs: list[int], among: set[int] | None) -> Iterator[tuple[int, int, int]]:
+    """The ``qa_problems`` rows of `runs`: of `among`'s tests when they are a few (others may come too)."""
+    few = sorted(among) if among is not None and len(among) <= _FEW_TESTS else None
+    for part in chunks(runs):
+        if few is None:
+            sql = f"SELECT run, test, outcome FROM qa_problems WHERE run IN ({marks(len(part))})"  # noqa: S608
+            yield from store.backend.query(sql, part)
+            continue
+        for tests in chunks(few):
+            sql = (
+                f"SELECT run, test, outcome FROM qa_problems WHERE run IN ({marks(len(part))})"  # noqa: S608
+                f" AND test IN ({marks(len(tests))})"
+            )
+            yield from store.backend.query(sql, (*part, *tests))
+
+
+def _maybe_flaky(store: Store, runs: list[int], twin_runs: set[int]) -> set[int]:
+    """The tests with a stored result `flake_rates` may count as flaky (a superset; the store filters).
+
+    A result marked flaky, or a failure or error in a run whose commit the window ran
+    more than once (it may have passed in the other run). Every other test's rate is 0.
+    """
+    found: set[int] = set()
+    for part in chunks(runs):
+        twins = [r for r in part if r in twin_runs]
+        failing = f" OR (run IN ({marks(len(twins))}) AND (outcome & 3) IN (1, 2))" if twins else ""
+        sql = (
+            f"SELECT DISTINCT test FROM qa_problems WHERE run IN ({marks(len(part))})"  # noqa: S608
+            f" AND ((outcome & 4) <> 0{failing})"
+        )
+        found.update(int(key) for (key,) in store.backend.query(sql, (*part, *twins)))
     return found
 
 
@@ -293,7 +350,8 @@ def quarantine(
         path = Path(settings.quarantine_file).expanduser()
         listed, notes = read_quarantine_list(path if path.is_absolute() else base_dir / path)
         return Quarantine("list", keys=listed, notes=notes)
-    rates = flake_rates(store, scope, branch=branch, window=settings.window)
+    # a rate of 0 is never above the threshold (0 to 1): only tests with a flaky result matter
+    rates = flake_rates(store, scope, branch=branch, window=settings.window, flaky_only=True)
     chosen = {
         key: rate
         for key, rate in rates.items()
