@@ -19,6 +19,7 @@ from types import ModuleType
 
 import pytest
 from github_server import FakeClock, GitHubServer
+from helpers import CHILD_PYTEST_ENV
 
 from qaagent.github.context import GitHubContext
 
@@ -49,6 +50,19 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         on_postgresql = "postgresql" in params.values() or "pg_cluster" in getattr(item, "fixturenames", ())
         if on_postgresql or item.get_closest_marker("browser") is not None:
             item.add_marker(pytest.mark.slow)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _children_load_no_plugins() -> Iterator[None]:
+    """`CHILD_PYTEST_ENV` for every child of every test, also those qaagent starts in this process.
+
+    Set when the first test starts: this process has loaded its own plugins by then (the
+    project's property tests keep hypothesis's); only the children read the variable.
+    """
+    with pytest.MonkeyPatch.context() as patch:
+        for key, value in CHILD_PYTEST_ENV.items():
+            patch.setenv(key, value)
+        yield
 
 
 @pytest.fixture(autouse=True)
@@ -108,9 +122,11 @@ def run_qaagent(
 
 
 def qaagent_environment(env: Mapping[str, str] | None = None) -> dict[str, str]:
-    """This environment without GitHub Actions' and qaagent's own variables, plus `env`."""
+    """This environment without GitHub Actions' and qaagent's own variables, with
+    `CHILD_PYTEST_ENV`, plus `env`."""
     full_env = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "INPUT_", "QAAGENT_"))}
     full_env["PYTHONPATH"] = str(ROOT)
+    full_env.update(CHILD_PYTEST_ENV)  # also where it is built before the first test (a module's constant)
     full_env.update(env or {})
     return full_env
 

@@ -77,9 +77,13 @@ def test_split_is_deterministic_and_complete(tmp_path: Path) -> None:
     root = build_project(tmp_path / "p")
     plan = build_plan(load_profile(root / ".qaagent.yaml"), repo_root=root)
     durations = Durations("test", {"unit": SuiteDurations(3.0, {"tests/test_mod2.py": 2.0})})
+    # listed once for the loop (a child pytest each time costs CPU, not proof); that the listing
+    # itself comes out the same each time: split's own listing against this one
+    listed = {s.name: discover(s, root) for s in plan.suites}
+    assert split(plan, 3, durations) == split(plan, 3, durations, listed)
     for total in (1, 2, 3, 5, 20):
-        first = split(plan, total, durations)
-        assert first == split(plan, total, durations)
+        first = split(plan, total, durations, listed)
+        assert first == split(plan, total, durations, listed)
         assert len(first.units) == len(first.shards) == 13
         assert all(0 <= s < total for s in first.shards)
 
@@ -219,7 +223,8 @@ def test_without_durations_the_console_says_equal_shares_not_seconds(qa_project:
 def test_split_reason_names_the_mean_only_when_some_unit_lacks_a_record(tmp_path: Path) -> None:
     root = build_project(tmp_path / "p")
     plan = build_plan(load_profile(root / ".qaagent.yaml"), repo_root=root)
-    units = [u for s in plan.suites for u in discover(s, root).units]
+    listed = {s.name: discover(s, root) for s in plan.suites}  # once: a child pytest lists `unit`
+    units = [u for found in listed.values() for u in found.units]
     files: dict[str, dict[str, float]] = {}
     for unit in units:
         if unit.rel is not None:
@@ -228,10 +233,11 @@ def test_split_reason_names_the_mean_only_when_some_unit_lacks_a_record(tmp_path
         "t",
         {name: SuiteDurations(len(f) * 1.0, f) for name, f in files.items()} | {"lint": SuiteDurations(1.0)},
     )
-    assert split(plan, 2, every).known == len(units)
-    assert split_reason(split(plan, 2, every)).endswith("(all recorded)")
+    all_recorded = split(plan, 2, every, listed)
+    assert all_recorded.known == len(units)
+    assert split_reason(all_recorded).endswith("(all recorded)")
     some = Durations("t", {"lint": SuiteDurations(1.0)})
-    assert "1 recorded, others get the mean" in split_reason(split(plan, 2, some))
+    assert "1 recorded, others get the mean" in split_reason(split(plan, 2, some, listed))
 
 
 def test_the_merge_comparison_ignores_durations_inside_text(tmp_path: Path) -> None:
