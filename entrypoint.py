@@ -39,7 +39,7 @@ try:
     from qaagent import pipeline
     from qaagent.action import DEFAULTS, action_run
     from qaagent.command_options import MergeOptions
-    from qaagent.errors import Cancelled, ExitCode, UsageError, exit_status
+    from qaagent.errors import Cancelled, ExitCode, UsageError, before_exit, exit_status
     from qaagent.github.commands import add_mask
     from qaagent.process import RUNNER_CREDENTIALS, TOKEN_VARIABLES
     from qaagent.setup_command import run_setup
@@ -141,7 +141,9 @@ def _entry(argv: Sequence[str]) -> int:
         return ExitCode.USAGE
     hand_over_token(sys.orig_argv[1:])
     take_token()
-    return main()
+    code = main()
+    before_exit()
+    return code
 
 
 if __name__ == "__main__":

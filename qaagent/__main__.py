@@ -2,7 +2,7 @@
 
 import sys
 
-from qaagent.cli import main
+from qaagent.cli import run
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run())

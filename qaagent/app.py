@@ -12,9 +12,6 @@ import signal
 import subprocess
 import threading
 import time
-import urllib.error
-import urllib.request
-from http import HTTPStatus
 from pathlib import Path
 
 from qaagent.console import Console
@@ -117,6 +114,11 @@ class AppServer:
 
 
 def _probe(url: str) -> tuple[bool, str]:
+    # urllib.request brings http.client, ssl and email (about 40 ms): only a run with an app pays it
+    import urllib.error  # noqa: PLC0415
+    import urllib.request  # noqa: PLC0415
+    from http import HTTPStatus  # noqa: PLC0415
+
     try:
         with urllib.request.urlopen(url, timeout=1) as response:  # noqa: S310 - http(s) checked by the profile
             status = int(response.status)

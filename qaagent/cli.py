@@ -17,9 +17,8 @@ from typing import NoReturn, TextIO
 
 from qaagent import __version__, options
 from qaagent.command_options import FeedbackOptions, MergeOptions, RunOptions, effective_comment_mode
-from qaagent.errors import ExitCode, UsageError, exit_status
+from qaagent.errors import ExitCode, UsageError, before_exit, exit_status
 from qaagent.options import cli_type
-from qaagent.plan_commands import cmd_durations, cmd_init, cmd_plan, cmd_validate
 
 
 class _Parser(argparse.ArgumentParser):
@@ -121,8 +120,11 @@ def _needs_history(argv: Sequence[str]) -> bool:
     """Whether parsing `argv` needs the `history` commands (their models cost ~30 ms to import).
 
     Only when its command is not another one: `qaagent run-all …` never does; `qaagent
-    --help` and `qaagent history …` do.
+    --help` and `qaagent history …` do; `qaagent --version …` does not (argparse prints the
+    version and exits at that first flag).
     """
+    if list(argv[:1]) == ["--version"]:
+        return False
     command = next((arg for arg in argv if not arg.startswith("-")), None)
     return command not in _OTHER_COMMANDS
 
@@ -341,6 +343,34 @@ def merge_options(args: argparse.Namespace) -> MergeOptions:
 # -- commands ------------------------------------------------------------------------------------
 
 
+def cmd_init(args: argparse.Namespace, out: TextIO) -> int:
+    """`qaagent init` (`qaagent.plan_commands`, imported only when it runs: it loads the profile models)."""
+    from qaagent import plan_commands  # noqa: PLC0415 - keeps `--help`, `verify` and `history` fast
+
+    return plan_commands.cmd_init(args, out)
+
+
+def cmd_validate(args: argparse.Namespace, out: TextIO) -> int:
+    """`qaagent validate` (`qaagent.plan_commands`)."""
+    from qaagent import plan_commands  # noqa: PLC0415 - keeps `--help`, `verify` and `history` fast
+
+    return plan_commands.cmd_validate(args, out)
+
+
+def cmd_plan(args: argparse.Namespace, out: TextIO) -> int:
+    """`qaagent plan` (`qaagent.plan_commands`)."""
+    from qaagent import plan_commands  # noqa: PLC0415 - keeps `--help`, `verify` and `history` fast
+
+    return plan_commands.cmd_plan(args, out)
+
+
+def cmd_durations(args: argparse.Namespace, out: TextIO) -> int:
+    """`qaagent durations` (`qaagent.plan_commands`)."""
+    from qaagent import plan_commands  # noqa: PLC0415 - keeps `--help`, `verify` and `history` fast
+
+    return plan_commands.cmd_durations(args, out)
+
+
 def cmd_run_all(args: argparse.Namespace, out: TextIO) -> int:
     """The whole pipeline; the evidence bundle is written whatever happens."""
     from qaagent.pipeline import run_all  # noqa: PLC0415 - keeps `--help` fast
@@ -364,9 +394,9 @@ def _bundle_folder(args: argparse.Namespace) -> Path:
 
 def cmd_verify(args: argparse.Namespace, out: TextIO) -> int:
     """Exit 0 when every checksum matches, 1 naming each problem, 2 when it is not a bundle."""
+    bundle = _bundle_folder(args)
     from qaagent.evidence.verify import verify_bundle  # noqa: PLC0415 - keeps `--help` fast
 
-    bundle = _bundle_folder(args)
     problems = verify_bundle(bundle)
     out.writelines(f"{bundle}: {problem}\n" for problem in problems)
     if problems:
@@ -397,3 +427,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return func(args, sys.stdout)
 
     return exit_status(command)
+
+
+def run() -> int:
+    """The `qaagent` program (console script, `python -m qaagent`): `main`, then `before_exit`."""
+    code = main()
+    before_exit()
+    return code

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from qaagent.options import ANNOTATIONS_LIMIT, AnnotateMode, AutoShard, CommentMode, Shard, SummaryMode
-from qaagent.run_result import FailOn
+
+if TYPE_CHECKING:  # the results model is not imported for a flag's check (`qaagent --help`)
+    from qaagent.run_result import FailOn
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ process ends.
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 from collections.abc import Callable
@@ -127,3 +128,18 @@ def as_qaagent_error(error: Exception) -> QAAgentError:
     if isinstance(error, OSError):
         return QAAgentError(f"{error.strerror or error}: {error.filename or ''}".rstrip(": "))
     return QAAgentError(f"internal error: {type(error).__name__}: {error} (QAAGENT_DEBUG=1 shows more)")
+
+
+def before_exit() -> None:
+    """Called by a program's entry point once its command returned, just before the process exits.
+
+    At exit the interpreter clears every module and runs full garbage collections over every
+    object still alive (the profile and manifest models, pydantic's schemas: ~26,000 objects
+    after a run): about 70 ms of a trivial run on an idle machine, 0.2-0.4 s under load.
+    `gc.freeze()` moves them all to the permanent generation, which no collection visits.
+    What reference counting frees is still freed, and nothing left at this point needs a
+    collection's finalizer: every file qaagent wrote is closed (`tests/test_startup.py` checks
+    it after a real run), and the standard streams are flushed by the interpreter itself.
+    Not for a process that goes on running (tests call `cli.main` in-process: they never call it).
+    """
+    gc.freeze()

@@ -40,12 +40,14 @@ import math
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Final, Literal, TypeVar, cast
+from typing import TYPE_CHECKING, Final, Literal, TypeVar, cast
 
 from qaagent.errors import UsageError
 from qaagent.formats import AUTO, NAMES
-from qaagent.run_result import FailOn
 from qaagent.text import CONTROL
+
+if TYPE_CHECKING:  # the results model is not imported for a flag's check (`qaagent --help`)
+    from qaagent.run_result import FailOn
 
 T = TypeVar("T")
 

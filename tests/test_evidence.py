@@ -399,3 +399,46 @@ def test_git_children_do_not_get_the_token(tmp_path: Path, monkeypatch: pytest.M
     text = seen.read_text(encoding="utf-8")
     assert text.count("PATH=") >= 2, "the fake git was not run"
     assert "ghs_secretsecretsecret" not in text
+
+
+def test_the_cleaning_redacts_what_a_suite_left_and_leaves_an_empty_file_untouched(tmp_path: Path) -> None:
+    from qaagent.evidence.bundle import clean  # noqa: PLC0415
+    from qaagent.redact import Redactor  # noqa: PLC0415
+
+    folder = tmp_path / "suites" / "one" / "attempt-1"
+    folder.mkdir(parents=True)
+    empty, text = folder / ".started", folder / "left.txt"
+    empty.touch()
+    text.write_text("token s3cr3t-value here\n", encoding="utf-8")
+    before = empty.stat()
+    early, dropped = clean(
+        tmp_path, tmp_path.resolve(), Redactor(["s3cr3t-value"]), kept=set(), unredacted=set(), keep=False
+    )
+    assert (early, dropped) == ([], [])
+    assert "s3cr3t-value" not in text.read_text(encoding="utf-8")
+    after = empty.stat()
+    # not rewritten: the same inode (a redacted copy is renamed over the file), nothing in it
+    assert (after.st_ino, after.st_size, after.st_mtime_ns) == (before.st_ino, 0, before.st_mtime_ns)
+    assert sorted(p.name for p in folder.iterdir()) == [".started", "left.txt"]
+
+
+@pytest.mark.parametrize("through_link", [False, True])
+def test_unredactable_files_go_but_logs_stay_whether_or_not_the_folder_is_resolved(
+    tmp_path: Path, through_link: bool
+) -> None:
+    from qaagent.evidence import not_kept  # noqa: PLC0415
+
+    real = tmp_path / "real"
+    (real / "suites" / "one").mkdir(parents=True)
+    png = b"\x89PNG\r\n\x1a\n" + b"\0" * 32
+    (real / "suites" / "one" / "shot.png").write_bytes(png)
+    (real / "suites" / "one" / "output.log").write_bytes(png)  # a log is spared whatever it holds
+    bundle = real
+    if through_link:
+        (tmp_path / "link").symlink_to(real)
+        bundle = tmp_path / "link"
+    assert not_kept.is_resolved(bundle) is not through_link
+    logs = {(real / "suites" / "one" / "output.log").resolve()}
+    removed = not_kept.set_aside_unredactable(bundle, logs)
+    assert [r["path"] for r in removed] == ["suites/one/shot.png"]
+    assert sorted(p.name for p in (real / "suites" / "one").iterdir()) == ["output.log"]

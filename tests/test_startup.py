@@ -21,7 +21,18 @@ from qaagent import cli, orphans, process
 from qaagent.process import run_process
 
 #: modules a plain `qaagent run-all` (no GitHub feedback) must not import
-HEAVY = ("requests", "urllib3", "qaagent.github.api", "qaagent.github.publish", "qaagent.history.commands")
+HEAVY = (
+    "requests",
+    "urllib3",
+    "qaagent.github.api",
+    "qaagent.github.publish",
+    "qaagent.history.commands",
+    # the readers of formats no suite of the run uses, and the app's HTTP client
+    "qaagent.formats.trx",
+    "qaagent.formats.mocha",
+    "qaagent.formats.tap",
+    "urllib.request",
+)
 
 PROBE = textwrap.dedent(
     """
@@ -69,7 +80,57 @@ def test_other_commands_are_every_command_but_history() -> None:
     assert set(commands.choices) - {"history"} == cli._OTHER_COMMANDS  # type: ignore[arg-type]
     assert cli._needs_history(["history", "flaky"])
     assert cli._needs_history(["--help"])
+    assert cli._needs_history(["--help", "--version"])
+    assert not cli._needs_history(["--version"])
     assert not cli._needs_history(["run-all", "--profile", "history"])
+
+
+#: what the profile, the results or a store need: none of it for `--version`, `--help`, a usage error
+PROFILE_MODULES = ("pydantic", "yaml", "sqlite3", "qaagent.profile", "qaagent.results", "qaagent.console")
+
+_IMPORTED = """
+import json, sys
+from qaagent.cli import main
+try:
+    code = main(sys.argv[1:])
+except SystemExit as exc:
+    code = exc.code
+print(json.dumps({"code": code, "imported": [m for m in %r if m in sys.modules]}))
+"""
+
+
+@pytest.mark.parametrize(
+    ("argv", "code"),
+    [
+        (["--version"], 0),
+        (["--help"], 0),
+        (["history", "--help"], 0),
+        (["history", "flaky", "--bogus"], 2),
+        (["nosuchcommand"], 2),
+        (["run-all", "--bogus"], 2),
+        (["verify", "no-such-folder"], 2),
+    ],
+)
+def test_commands_that_need_no_profile_import_no_model(tmp_path: Path, argv: list[str], code: int) -> None:
+    import json  # noqa: PLC0415
+
+    done = subprocess.run(
+        [sys.executable, "-c", _IMPORTED % (PROFILE_MODULES,), *argv],
+        cwd=tmp_path, capture_output=True, text=True, env=qaagent_environment(), timeout=60, check=False,
+    )  # fmt: skip
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == {"code": code, "imported": []}, done.stderr
+
+
+def test_the_import_probe_sees_the_models(tmp_path: Path) -> None:
+    import json  # noqa: PLC0415
+
+    done = subprocess.run(
+        [sys.executable, "-c", _IMPORTED % (PROFILE_MODULES,), "validate"],
+        cwd=tmp_path, capture_output=True, text=True, env=qaagent_environment(), timeout=60, check=False,
+    )  # fmt: skip
+    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    assert seen["code"] == 2  # no profile here
+    assert {"pydantic", "qaagent.profile"} <= set(seen["imported"])
 
 
 def test_a_child_is_waited_for_by_its_exit_not_by_a_poll(
@@ -176,3 +237,86 @@ def test_has_children_sees_a_live_child_and_none_in_a_fresh_process() -> None:
         check=True,
     )
     assert fresh.stdout.strip() == "False"
+
+
+_OPEN_FILES = """
+import gc, io, json, sys
+from qaagent.cli import main
+code = main(sys.argv[1:])
+standard = {id(s) for s in (sys.stdin, sys.stdout, sys.stderr, sys.__stdin__, sys.__stdout__, sys.__stderr__)}
+standard |= {id(getattr(s, "buffer", None)) for s in (sys.stdin, sys.stdout, sys.stderr)}
+standard |= {id(getattr(getattr(s, "buffer", None), "raw", None)) for s in (sys.stdin, sys.stdout, sys.stderr)}
+gc.collect()
+left = [repr(o) for o in gc.get_objects() if isinstance(o, io.IOBase) and not o.closed and id(o) not in standard]
+print(json.dumps({"code": code, "open": left}))
+"""
+
+
+@pytest.mark.parametrize("history", [True, False])
+def test_every_file_is_closed_when_the_command_returns(qa_project: ProjectFactory, history: bool) -> None:
+    """What `errors.before_exit` relies on: no file of the run waits for a collection's finalizer."""
+    import json  # noqa: PLC0415
+
+    script = "import pathlib; pathlib.Path('out.xml').write_text('<testsuite tests=\"1\"><testcase name=\"t\"/></testsuite>')"
+    profile = (
+        "project: {name: p}\ntests:\n"
+        f"  one: {{runner: command, command: [{json.dumps(sys.executable)}, -c, {json.dumps(script)}], junit: out.xml}}\n"
+        '  two: {runner: command, command: ["true"]}\n'
+    )
+    project = qa_project({".qaagent.yaml": profile})
+    argv = ["run-all", "--quiet", *([] if history else ["--no-history"])]
+    done = subprocess.run(
+        [sys.executable, "-X", "dev", "-c", _OPEN_FILES, *argv],
+        cwd=project, capture_output=True, text=True, env=qaagent_environment(), timeout=120, check=False,
+    )  # fmt: skip
+    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    assert seen == {"code": 0, "open": []}, done.stderr
+    assert "ResourceWarning" not in done.stderr
+
+
+def test_the_program_ends_with_frozen_collections_and_a_whole_bundle(qa_project: ProjectFactory) -> None:
+    """`python -m qaagent` (the console script's `cli.run`): the bundle it leaves verifies."""
+    profile = 'project: {name: p}\ntests:\n  one: {runner: command, command: ["true"]}\n'
+    project = qa_project({".qaagent.yaml": profile})
+    env = qaagent_environment()
+    ran = subprocess.run(
+        [sys.executable, "-m", "qaagent", "run-all", "--quiet"],
+        cwd=project, capture_output=True, text=True, env=env, timeout=120, check=False,
+    )  # fmt: skip
+    assert ran.returncode == 0, ran.stderr
+    (bundle,) = (project / ".qaagent" / "evidence").iterdir()
+    verified = subprocess.run(
+        [sys.executable, "-m", "qaagent", "verify", str(bundle)],
+        cwd=project, capture_output=True, text=True, env=env, timeout=120, check=False,
+    )  # fmt: skip
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    assert (project / "qaagent-junit.xml").read_bytes() == (bundle / "junit.xml").read_bytes()
+
+
+def test_before_exit_freezes_what_is_alive(monkeypatch: pytest.MonkeyPatch) -> None:
+    import gc  # noqa: PLC0415
+
+    frozen: list[bool] = []
+    monkeypatch.setattr(gc, "freeze", lambda: frozen.append(True))
+    monkeypatch.setattr(cli, "main", lambda: 3)
+    assert cli.run() == 3
+    assert frozen == [True]
+
+
+def test_a_formats_reader_is_imported_when_asked_for() -> None:
+    probe = (
+        "import sys\n"
+        "from qaagent.formats import read\n"
+        "before = 'qaagent.formats.trx' in sys.modules\n"
+        "reader = read.reader('trx')\n"
+        "print(before, 'qaagent.formats.trx' in sys.modules, reader.__module__)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        env=qaagent_environment(),
+        timeout=60,
+        check=True,
+    )
+    assert done.stdout.split() == ["False", "True", "qaagent.formats.trx"]

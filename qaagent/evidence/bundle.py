@@ -108,7 +108,10 @@ def _redact_file(path: Path, redactor: Redactor) -> None:
     the bytes of every form of every secret masked in place, and is rewritten only when one was.
     """
     with path.open("rb") as src:
-        encoding = text_encoding(src.read(_SNIFF_BYTES))
+        head = src.read(_SNIFF_BYTES)
+    if not head:  # an empty file holds no secret: not rewritten (every attempt's `.started` marker)
+        return
+    encoding = text_encoding(head)
     tmp = path.with_name(f".{path.name}.redacting")
     try:
         if encoding is not None:
@@ -440,11 +443,18 @@ def clean(
     prefix = "" if base == "." else f"{base}/"
     stuck: list[str] = []
     gone: list[dict[str, str]] = []
-    not_kept.files_under(folder, bundle_dir.resolve(), gone, stuck)  # first: every folder listable
+    # first: every folder listable; the one walk of the regular files, shared by the steps below
+    found = not_kept.files_under(folder, bundle_dir.resolve(), gone, stuck)
+    # links, FIFOs, devices: none of them is in `found`
     early = [{"path": f"{prefix}{e['path']}", "why": e["why"]} for e in not_kept.set_aside(folder)]
-    dropped = [*gone, *([] if keep else not_kept.set_aside_unredactable(bundle_dir, kept, folder))]
-    for path in not_kept.files_under(folder, bundle_dir.resolve(), [], []):  # named above already
-        if path.resolve() not in unredacted:
+    unredactable = [] if keep else not_kept.set_aside_unredactable(bundle_dir, kept, folder, found=found)
+    dropped = [*gone, *unredactable]
+    removed = {entry["path"] for entry in unredactable}
+    canonical = not_kept.is_resolved(folder)
+    for path in found:
+        if removed and path.relative_to(bundle_dir).as_posix() in removed:
+            continue
+        if (path if canonical else path.resolve()) not in unredacted:
             try:
                 _redact_file(path, redactor)
             except OSError as error:  # no room for the redacted copy (a full disk): the raw file goes

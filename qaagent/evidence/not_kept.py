@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import shutil
 import stat
+from collections.abc import Sequence
 from collections.abc import Set as AbstractSet
 from pathlib import Path
 
@@ -83,17 +84,24 @@ def set_aside(bundle_dir: Path) -> list[dict[str, str]]:
 
 
 def set_aside_unredactable(
-    bundle_dir: Path, logs: AbstractSet[Path], folder: Path | None = None
+    bundle_dir: Path,
+    logs: AbstractSet[Path],
+    folder: Path | None = None,
+    *,
+    found: Sequence[Path] | None = None,
 ) -> list[dict[str, str]]:
     """Remove the files the suites left that a byte scan cannot redact; their `not_kept` entries.
 
     Recognised by their first bytes (`kind`); `logs`, qaagent's own attempt logs
     (resolved), are text it wrote and redacted as it wrote them: never removed.
     `folder`: only the files under it (one suite's, as it ends); default every suite's.
+    `found`: what `files_under(folder)` just returned (the caller's walk, not walked again).
     """
     removed: list[dict[str, str]] = []
-    for path in files_under(folder or bundle_dir / "suites", bundle_dir, removed, []):
-        if path.resolve() in logs:
+    root = folder or bundle_dir / "suites"
+    canonical = is_resolved(root)
+    for path in files_under(root, bundle_dir, removed, []) if found is None else found:
+        if (path if canonical else path.resolve()) in logs:
             continue
         try:
             with path.open("rb") as src:
@@ -105,6 +113,16 @@ def set_aside_unredactable(
             continue
         removed.append({"path": path.relative_to(bundle_dir).as_posix(), "why": reason(what)})
     return removed
+
+
+def is_resolved(folder: Path) -> bool:
+    """Whether `folder` is its own resolved path: then so is every path `files_under` finds in it.
+
+    The walk follows no link and builds each path from the real entries it lists, so a
+    resolved folder gives resolved paths; not calling `resolve()` on each (an `lstat` per
+    component of a deep bundle path) was most of the cleaning's system calls per suite.
+    """
+    return folder == folder.resolve()
 
 
 def files_under(folder: Path, base: Path, dropped: list[dict[str, str]], stuck: list[str]) -> list[Path]:

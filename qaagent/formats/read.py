@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Final, Protocol
 
 from qaagent.errors import ResultFileError, UsageError
 from qaagent.formats import AUTO as _AUTO
-from qaagent.formats import NAMES, cucumber, detect, gotest, mocha, nunit3, source, tap, trx, xunit2
+from qaagent.formats import NAMES, detect, source
 from qaagent.junit.read import iter_junit_cases
 
 if TYPE_CHECKING:
@@ -32,21 +32,35 @@ class Reader(Protocol):
         """Stream the cases of one file; `ResultFileError` on a broken one."""
 
 
-#: the format names `read_results` (and a profile's `format:`) accepts, and their readers
-READERS: Final[dict[str, Reader]] = {
-    "junit": iter_junit_cases,
-    "trx": trx.iter_cases,
-    "nunit3": nunit3.iter_cases,
-    "xunit2": xunit2.iter_cases,
-    "go-test-json": gotest.iter_cases,
-    "tap": tap.iter_cases,
-    "cucumber-json": cucumber.iter_cases,
-    "mocha-json": mocha.iter_cases,
-}
 FORMATS: Final = NAMES
 #: `format=` value meaning "tell it from the content" (as does None)
 AUTO: Final = _AUTO
-assert tuple(READERS) == NAMES  # noqa: S101 - one list of names, checked at import
+
+
+def reader(name: str) -> Reader:
+    """The reader of format `name` (one of `FORMATS`); the non-JUnit ones are imported when first asked for.
+
+    A run whose suites write JUnit (most) never imports the other formats' readers (9 of the
+    111 qaagent modules a trivial run imported; `-X importtime` gave them 80-100 ms at a load of 5).
+    """
+    if name == "junit":
+        return iter_junit_cases
+    from qaagent.formats import cucumber, gotest, mocha, nunit3, tap, trx, xunit2  # noqa: PLC0415
+
+    readers: dict[str, Reader] = {
+        "trx": trx.iter_cases,
+        "nunit3": nunit3.iter_cases,
+        "xunit2": xunit2.iter_cases,
+        "go-test-json": gotest.iter_cases,
+        "tap": tap.iter_cases,
+        "cucumber-json": cucumber.iter_cases,
+        "mocha-json": mocha.iter_cases,
+    }
+    assert ("junit", *readers) == NAMES  # noqa: S101 - one list of names
+    found = readers.get(name)
+    if found is None:
+        raise UnknownFormatError(f"unknown result format {name[:40]!r}")
+    return found
 
 
 class UnknownFormatError(UsageError):
@@ -81,7 +95,7 @@ def read_results(
 
 def check_format(format: str | None) -> None:  # noqa: A002 - the profile's key
     """`UnknownFormatError` unless `format` is None, ``auto`` or one of `FORMATS`."""
-    if format is not None and format != AUTO and format not in READERS:
+    if format is not None and format != AUTO and format not in FORMATS:
         known = ", ".join(FORMATS)
         raise UnknownFormatError(f"unknown result format {format[:40]!r}: expected one of {known} (or auto)")
 
@@ -96,7 +110,7 @@ def _read(
             path, suite=suite, base_dir=base_dir, repo_root=repo_root, zero_based_lines=zero_based
         )
         return
-    yield from READERS[name](path, suite=suite, base_dir=base_dir, repo_root=repo_root)
+    yield from reader(name)(path, suite=suite, base_dir=base_dir, repo_root=repo_root)
 
 
 def iter_result_files(
@@ -153,10 +167,10 @@ def _named(message: str, path: Path, origin: Path | None, repo_root: Path) -> st
 __all__ = [
     "AUTO",
     "FORMATS",
-    "READERS",
     "Reader",
     "UnknownFormatError",
     "check_format",
     "iter_result_files",
     "read_results",
+    "reader",
 ]

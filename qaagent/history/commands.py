@@ -19,15 +19,17 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any, TextIO
+from typing import IO, TYPE_CHECKING, Any, TextIO
 
 from qaagent import options
-from qaagent.console import Console
 from qaagent.errors import ExitCode, QAAgentError, UsageError, report_error
-from qaagent.history.faults import HistoryUnavailable
-from qaagent.history.model import STATUS_NAME
-from qaagent.history.settings import DEFAULT_STORE, HistorySettings
+from qaagent.history.dsn import DEFAULT_STORE
 from qaagent.text import one_line
+
+if TYPE_CHECKING:  # what only running a command needs is imported there (`--help` stays light)
+    from qaagent.console import Console
+    from qaagent.history.faults import HistoryUnavailable
+    from qaagent.history.settings import HistorySettings
 
 #: the default flake-rate window of the commands (the profile's `history.window` in part 2)
 DEFAULT_WINDOW = 50
@@ -109,6 +111,8 @@ def add_parser(commands: Any) -> None:
 
 def _settings(args: argparse.Namespace) -> HistorySettings:
     try:
+        from qaagent.history.settings import HistorySettings  # noqa: PLC0415 - pydantic: not for `--help`
+
         return HistorySettings(store=args.store)
     except ValueError as exc:
         first = str(exc).splitlines()
@@ -124,6 +128,7 @@ def _raise(unavailable: HistoryUnavailable) -> None:
 
 def _open(args: argparse.Namespace, *, create: bool = False) -> Any:
     from qaagent.history.api import History  # noqa: PLC0415 - keeps `--help` fast
+    from qaagent.history.faults import HistoryUnavailable  # noqa: PLC0415
 
     opened = History.open(_settings(args), base_dir=Path.cwd(), create=create)
     if isinstance(opened, HistoryUnavailable):
@@ -156,6 +161,8 @@ def _output(path: Path) -> Iterator[IO[str]]:
 
 
 def _run(history: Any, what: str, action: Callable[[], Any]) -> Any:
+    from qaagent.history.faults import HistoryUnavailable  # noqa: PLC0415 - keeps `--help` fast
+
     result = history.attempt(what, action)
     if isinstance(result, HistoryUnavailable):
         _raise(result)
@@ -197,6 +204,8 @@ def _scope(history: Any, args: argparse.Namespace) -> Any:
 
 
 def _console(out: TextIO) -> Console:
+    from qaagent.console import Console  # noqa: PLC0415 - keeps `--help` fast
+
     return Console(out, github=os.environ.get("GITHUB_ACTIONS") == "true")
 
 
@@ -382,6 +391,7 @@ def cmd_export(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _export(store: Any, out: IO[str]) -> None:
+    from qaagent.history.model import STATUS_NAME  # noqa: PLC0415
     from qaagent.history.queries import RUN_COLUMNS, RunInfo  # noqa: PLC0415
 
     dump = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode

@@ -17,6 +17,8 @@ from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsp
 #: the environment variable that supplies the PostgreSQL password (it wins over the DSN's)
 PASSWORD_VARIABLE = "QAAGENT_HISTORY_PASSWORD"  # noqa: S105 - a variable name, not a password
 SCHEMES = ("postgresql", "postgres")
+#: the profile's `history.store` and `qaagent history --store` when not given
+DEFAULT_STORE = ".qaagent/history.sqlite"
 MASK = "***"
 
 

@@ -25,10 +25,9 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, ValidationInfo, field_serializer, field_validator
 
 from qaagent import options
-from qaagent.history.dsn import SCHEMES, is_dsn, mask, split_password
+from qaagent.history.dsn import DEFAULT_STORE, SCHEMES, is_dsn, mask, split_password
 from qaagent.text import CONTROL
 
-DEFAULT_STORE = ".qaagent/history.sqlite"
 DEFAULT_QUARANTINE_FILE = ".qaagent/quarantine.txt"
 QuarantineMode = Literal["auto", "off", "list"]
 _URL_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
