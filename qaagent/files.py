@@ -106,11 +106,27 @@ def append_regular(path: Path, text: str) -> None:
     nothing is written outside), so is a FIFO or a device (opened without blocking, checked on
     the open descriptor). The errors are the caller's to report.
     """
+    with open_append(path) as handle:
+        handle.write(text.encode("utf-8", "replace"))
+
+
+def open_append(path: Path) -> IO[bytes]:
+    """The regular file at `path` (made if missing) opened to append, unbuffered; never a link.
+
+    The one way qaagent opens a file a suite can replace (its log, `output.log`) for writing:
+    a link is refused (`O_NOFOLLOW`), a FIFO or a device too (opened without blocking, so a
+    FIFO without a reader is an error at once, not a hang; checked on the open descriptor).
+    Unbuffered: a write that fails (ENOSPC, EFBIG) fails there. The errors are the caller's.
+    """
     flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
     fd = os.open(path, flags, 0o644)
-    with os.fdopen(fd, "ab") as handle:
+    try:
         _check_regular(os.fstat(fd), path, None)
-        handle.write(text.encode("utf-8", "replace"))
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "ab", buffering=0)
+    except BaseException:
+        os.close(fd)
+        raise
 
 
 #: bytes copied at a time by `copy_regular`

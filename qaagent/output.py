@@ -20,7 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
-from qaagent import redact
+from qaagent import files, redact
 from qaagent.redact import Redactor
 from qaagent.redact_stream import StreamRedactor
 
@@ -65,8 +65,11 @@ class OutputReader(threading.Thread):
         name: str,
         max_echo_lines: int | None = MAX_ECHO_LINES,
         redactor: Redactor | None = None,
+        log_file: IO[bytes] | None = None,
     ) -> None:
         super().__init__(name=f"reader-{name}", daemon=True)
+        #: the log already opened by the caller (who closes it), written instead of `log_path`
+        self.log_file = log_file
         self.fd = pipe.fileno() if pipe is not None else -1
         self.pipe = pipe
         self.log_path = log_path
@@ -119,15 +122,17 @@ class OutputReader(threading.Thread):
                 pending = self._handle(log, pending, rest)
                 if pending:
                     self._line(pending)
-            if self._truncated and log is not None:
+            if self._truncated and log is not None and not log.closed:
                 self._log_write(log, f"\n[qaagent: {self.total} bytes of output in all]\n".encode())
 
     def _open_log(self, stack: contextlib.ExitStack) -> IO[bytes] | None:
+        if self.log_file is not None:
+            return self.log_file
         if self.log_path is None:
             return None
         try:
-            # unbuffered: a write that fails (ENOSPC, EFBIG) fails there, not again when the log closes
-            return stack.enter_context(self.log_path.open("ab", buffering=0))
+            # never through a link, a FIFO or a device the suite left in its place (files.open_append)
+            return stack.enter_context(files.open_append(self.log_path))
         except OSError as exc:
             self.log_error = f"cannot open the log: {exc.strerror or exc}"
             return None
@@ -184,6 +189,8 @@ class OutputReader(threading.Thread):
             view = memoryview(data)
             while view:  # unbuffered: a short write at the limit, then the error on the rest
                 view = view[log.write(view) or 0 :]
+        except ValueError:  # the caller's log, closed once its process was done with
+            return False
         except OSError as exc:
             why = exc.strerror or str(exc)
             self.log_error = f"{why} after {self._written} bytes; the rest was read and discarded"

@@ -31,9 +31,9 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import IO, TYPE_CHECKING
 
-from qaagent import redact, watchdog
+from qaagent import files, redact, watchdog
 from qaagent.history.dsn import PASSWORD_VARIABLE
 from qaagent.output import DRAIN, MAX_ECHO_LINES, Echo, OutputReader
 
@@ -294,10 +294,45 @@ def run_process(
     Its output goes to `log_path` (if any) and, line by line, to `echo` (default: the
     console with a `[prefix]`). `timeout` None: no limit. `policy` says how it is stopped.
     """
-    header_error = None
-    if log_path is not None:
-        header = redact.redact(f"$ {' '.join(argv)}\n# cwd: {cwd}\n")
-        header_error = _append(log_path, header.encode(errors="replace"), create=True)
+    with contextlib.ExitStack() as stack:
+        log_file, header_error = None, None
+        if log_path is not None:
+            # Opened once, before the child exists: the suite cannot swap a link or a FIFO in
+            # before qaagent opens it, and qaagent's own lines after a timeout go to the same file.
+            log_file, header_error = _open_log(log_path)
+            if log_file is not None:
+                stack.enter_context(log_file)
+                header = redact.redact(f"$ {' '.join(argv)}\n# cwd: {cwd}\n")
+                header_error = _append(log_file, header.encode(errors="replace"))
+        return _run_logged(
+            argv,
+            cwd=cwd,
+            env=env,
+            timeout=timeout,
+            log_file=log_file,
+            header_error=header_error,
+            console=console,
+            prefix=prefix,
+            cancel=cancel,
+            echo=echo,
+            policy=policy,
+        )
+
+
+def _run_logged(
+    argv: Sequence[str],
+    *,
+    cwd: Path,
+    env: Mapping[str, str],
+    timeout: float | None,
+    log_file: IO[bytes] | None,
+    header_error: str | None,
+    console: Console | None,
+    prefix: str,
+    cancel: threading.Event,
+    echo: Echo | None,
+    policy: Policy,
+) -> ProcessOutcome:
     if echo is None and console is not None:
         echo = functools.partial(console.suite_line, prefix)
     started_at = time.time()
@@ -306,15 +341,17 @@ def run_process(
         proc = spawn(argv, cwd=cwd, env=env)
     except FileNotFoundError:
         reason = f"command not found: {argv[0]} (is it installed and on PATH?)"
-        return _not_started(reason, started_at, log_path)
+        return _not_started(reason, started_at, log_file, header_error)
     except PermissionError:
         reason = f"command is not executable: {argv[0]}"
-        return _not_started(reason, started_at, log_path)
+        return _not_started(reason, started_at, log_file, header_error)
     except OSError as exc:
         reason = f"cannot start {argv[0]}: {exc.strerror or exc}"
-        return _not_started(reason, started_at, log_path)
+        return _not_started(reason, started_at, log_file, header_error)
 
-    reader = OutputReader(proc.stdout, log_path, echo, name=prefix, max_echo_lines=policy.max_echo_lines)
+    reader = OutputReader(
+        proc.stdout, None, echo, name=prefix, max_echo_lines=policy.max_echo_lines, log_file=log_file
+    )
     reader.start()
     deadline = start + timeout if timeout is not None else None
     timed_out, cancelled = _supervise(proc, _exit_event(proc), cancel, deadline, policy)
@@ -328,9 +365,9 @@ def run_process(
     release(proc)
     reader.finish(policy.cancel_drain if cancelled else policy.drain, keep_draining=not policy.kill_leftovers)
     duration = time.monotonic() - start
-    if (timed_out or cancelled) and log_path is not None and reader.log_error is None:
+    if (timed_out or cancelled) and log_file is not None and reader.log_error is None:
         why = f"timed out after {timeout:g} s" if timed_out else "cancelled"
-        _append(log_path, f"\n[qaagent: {why}; process group stopped]\n".encode())
+        _append(log_file, f"\n[qaagent: {why}; process group stopped]\n".encode())
     return ProcessOutcome(
         returncode=proc.returncode,
         timed_out=timed_out,
@@ -343,13 +380,19 @@ def run_process(
     )
 
 
-def _append(path: Path, data: bytes, *, create: bool = False) -> str | None:
+def _open_log(path: Path) -> tuple[IO[bytes] | None, str | None]:
+    """The suite's log opened to append (files.open_append: never a link, FIFO or device)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return files.open_append(path), None
+    except OSError as exc:
+        return None, f"cannot open the log: {exc.strerror or exc}"
+
+
+def _append(log: IO[bytes], data: bytes) -> str | None:
     """Append qaagent's own lines to a log; why it failed, or None (a full disk is no crash)."""
     try:
-        if create:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("ab") as log:
-            log.write(data)
+        log.write(data)
     except OSError as exc:
         return f"{exc.strerror or exc} (writing qaagent's own lines)"
     return None
@@ -395,8 +438,11 @@ def _supervise(
             return True, False
 
 
-def _not_started(reason: str, started_at: float, log_path: Path | None) -> ProcessOutcome:
-    error = _append(log_path, f"[qaagent: {reason}]\n".encode()) if log_path is not None else None
+def _not_started(
+    reason: str, started_at: float, log: IO[bytes] | None, header_error: str | None
+) -> ProcessOutcome:
+    error = _append(log, f"[qaagent: {reason}]\n".encode()) if log is not None else None
+    error = header_error or error
     return ProcessOutcome(
         returncode=None,
         timed_out=False,

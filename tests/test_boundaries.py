@@ -364,3 +364,29 @@ def test_the_list_of_unread_files_is_never_appended_through_a_link_the_suite_lef
     assert "warning: cannot add the list of files to the suite's log" in done.stdout, done.stdout
     not_kept = {e["path"]: e["why"] for e in manifest_of(latest_bundle(root))["not_kept"]}
     assert any(path.endswith("output.log") for path in not_kept), not_kept  # the link: set aside
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["fifo", "link"])
+def test_a_log_the_suite_replaced_gets_no_timeout_line_through_it(
+    qa_project: ProjectFactory, tmp_path: Path, kind: str
+) -> None:
+    # session 23 (issue 12, eighth review): the "[qaagent: timed out …]" line was appended to
+    # output.log by name: a FIFO the suite put there hung qaagent for ever (SIGTERM ignored),
+    # a link wrote outside the bundle. Every append goes through files.open_append now.
+    victim = tmp_path / "victim.txt"
+    victim.write_text("untouched\n", encoding="utf-8")
+    replace = f'ln -s {victim} "$A/output.log"' if kind == "link" else 'mkfifo "$A/output.log"'
+    script = f'A=$(dirname "$QAAGENT_JUNIT_DIR") && rm -f "$A/output.log" && {replace} && exec sleep 30'
+    command = json.dumps(["sh", "-c", script])
+    root = qa_project(
+        {".qaagent.yaml": f"tests:\n  s: {{runner: command, command: {command}, timeout: 1}}\n"}
+    )
+    done = run_qaagent("run-all", cwd=root, timeout=60)
+    output = done.stdout + done.stderr
+    assert done.returncode == 1, output
+    assert "Traceback" not in output
+    assert "timed out after 1 s" in output, output
+    assert victim.read_text(encoding="utf-8") == "untouched\n"
+    manifest = manifest_of(latest_bundle(root))
+    assert manifest["suites"][0]["name"] == "s"
