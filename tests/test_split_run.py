@@ -134,6 +134,34 @@ def test_a_split_from_recorded_durations_runs_a_file_added_since_once_and_a_dele
 
 
 @pytest.mark.slow
+def test_when_the_listing_alongside_fails_the_recorded_order_stands_and_the_run_says_why(
+    tmp_path: Path,
+) -> None:
+    root = tmp_path / "p"
+    (root / "tests" / "sub").mkdir(parents=True)
+    for rel in ("tests/test_b.py", "tests/sub/test_a.py", "tests/test_c.py", "tests/zz/test_d.py"):
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text("def test_one():\n    pass\n\ndef test_two():\n    pass\n", encoding="utf-8")
+    (root / ".qaagent.yaml").write_text(
+        "project: {name: p}\nrun: {parallel: true, max_workers: 2}\n"
+        "tests:\n  unit: {runner: pytest, path: tests, split: 2}\n",
+        encoding="utf-8",
+    )
+    first = run_qaagent("run-all", "--quiet", "--junit", "first.xml", cwd=root)  # history records the files
+    assert first.returncode == 0, first.stdout + first.stderr
+    # from now on a listing fails (batches, which do not pass --collect-only, still run)
+    (root / "tests" / "conftest.py").write_text(
+        "import sys\n\nif '--collect-only' in sys.argv:\n    raise SystemExit('no listing here')\n",
+        encoding="utf-8",
+    )
+    second = run_qaagent("run-all", "--junit", "second.xml", cwd=root)
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert "not listed before the run" in second.stdout
+    assert "[unit] cases in the recorded order of their files (pytest --collect-only exited" in second.stdout
+    assert normalized_junit(root / "second.xml") == normalized_junit(root / "first.xml")
+
+
+@pytest.mark.slow
 def test_cases_keep_listing_order_when_pytests_rootdir_is_the_test_folder(qa_project: ProjectFactory) -> None:
     """A `tests/pytest.ini` makes pytest's rootdir `tests/`, so JUnit's `file` lacks the `tests/` prefix.
 
