@@ -309,7 +309,22 @@ def test_rates_read_for_some_tests_or_only_those_that_can_be_flaky_are_the_full_
     assert flake_rates(store, SCOPE, branch="main", window=50, only=list(full)) == full
     assert flake_rates(store, SCOPE, branch="main", window=50, only=list(full), flaky_only=True) == maybe
     record(store, run(5, commit="ddd"), [result("broken", "failed")])
+    read: list[str] = []
+    query = store.backend.query
+
+    def reading(sql: str, params: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
+        read.append(sql)
+        return query(sql, params)
+
+    monkeypatch.setattr(store.backend, "query", reading)
     assert flake_rates(store, SCOPE, branch="main", window=1, flaky_only=True) == {}  # only failures
+    # that run counted no flaky result and ran no commit twice: none of its problem rows is read
+    assert not [sql for sql in read if "qa_problems" in sql]
+    again = flake_rates(store, SCOPE, branch="main", window=50, flaky_only=True)
+    assert [sql for sql in read if "qa_problems" in sql]  # runs with flaky results or twins are read
+    full = flake_rates(store, SCOPE, branch="main", window=50)
+    assert set(again) == set(maybe)
+    assert all(again[k] == full[k] for k in again)
 
 
 def test_comparison_with_the_base_branch(store: Store) -> None:
