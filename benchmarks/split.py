@@ -23,7 +23,7 @@ through /usr/bin/time -v — see benchlib.py):
   tests) is read from its bundle;
 - `qaagent split: auto, durations`: the same with `--durations-from` the durations of one
   earlier split run (warm-up, not timed) — what a CI that keeps them (the README's recipes)
-  has;
+  has; its pytest batches start without a listing first (the listing runs alongside them);
 - pytest projects: `pytest -n W --dist load` and `--dist loadfile` (pytest-xdist);
 - behave: BehaveX `--parallel-processes W --parallel-scheme feature`.
 

@@ -27,6 +27,13 @@ else the runner's `startup_seconds`):
   whatever the recorded durations and start-up say: the user's number wins; a batch
   never holds zero files.
 
+**Files from recorded durations.** A suite whose runner can run "the rest" (pytest:
+`--ignore`) and whose recorded durations name its files is not listed before the run
+(`units.recorded_discovery`): its batches start at once, and its last batch runs the
+suite's path without the other batches' files (`WorkItem.rest`), so a file added since
+the durations were recorded runs exactly once. The listing runs alongside the batches
+and only orders the report (`SplitSuite`).
+
 A suite that asks to split but cannot — a sequential run, one slot, a
 `command` suite (no unit list), a tool that could not list its files, one
 file — runs whole, and the plan says why (`SplitLayout.reasons`).
@@ -49,7 +56,7 @@ from qaagent.paths import recorded
 from qaagent.plan import Plan, SuitePlan, WorkItem
 from qaagent.runners.registry import RUNNER_CLASSES
 from qaagent.schedule import fill_unknown, makespan, pack
-from qaagent.units import Discovery, Unit, discover_all, unit_estimate
+from qaagent.units import Discovery, Unit, discover_all, recorded_discovery, unit_estimate
 
 #: bins per slot when some estimate is only a test count (see the module docstring)
 UNKNOWN_BINS_PER_SLOT = 3
@@ -110,6 +117,8 @@ class SplitLayout:
     bound: float  #: max(longest item, total ÷ workers)
     reasons: Mapping[str, str]  #: suite -> why it runs whole although it asked to split
     batches: Mapping[str, int]  #: split suite -> its number of batches
+    #: split suite -> its files taken from recorded durations (not listed before the run)
+    unlisted: Mapping[str, int] = dataclasses.field(default_factory=dict)
 
     def as_json(self, plan: Plan) -> dict[str, Any]:
         """The recorded form (paths relative to the repository)."""
@@ -122,6 +131,7 @@ class SplitLayout:
             "makespan": round(self.makespan, 3),
             "bound": round(self.bound, 3),
             "batches": dict(self.batches),
+            "unlisted": dict(self.unlisted),
             "whole": dict(self.reasons),
             "queue": [
                 {
@@ -129,6 +139,7 @@ class SplitLayout:
                     "batch": item.batch,
                     "units": [recorded(u, plan.repo_root) for u in item.units],
                     "estimate": round(item.estimate, 3),
+                    "rest": item.rest,
                 }
                 for item in self.queue
             ],
@@ -153,9 +164,15 @@ def layout_lines(layout: Mapping[str, Any] | None, *, full: bool = True) -> list
         out.append(f"queue: {len(queue)} item(s) over {workers} worker(s), longest first; estimates: {how}")
         batches = layout.get("batches") or {}
         out.extend(f"suite {name} split into {count} batches" for name, count in batches.items())
+        out.extend(
+            f"suite {name}: its {count} test files from the recorded durations, not listed before the run; "
+            "its last batch runs its path without the other batches' files (a file added since runs there)"
+            for name, count in (layout.get("unlisted") or {}).items()
+        )
         for entry in queue if full else ():
             label = entry["suite"] if entry.get("batch") is None else f"{entry['suite']}#{entry['batch']}"
             files = f", {len(entry.get('units') or ())} file(s)" if entry.get("batch") is not None else ""
+            files += " and any file not recorded" if entry.get("rest") else ""
             weight = f"~{entry['estimate']:.1f} s" if seconds else f"weight {entry['estimate']:g}"
             out.append(f"  {label}: {weight}{files}")
         if seconds:
@@ -192,6 +209,10 @@ def plan_work(plan: Plan, durations: Durations, discoveries: Mapping[str, Discov
     wanted = [s for s in plan.suites if s.split != "off" and s.name not in reasons]
     unrecorded = [s for s in plan.suites if durations.suite_total(s.name) is None]
     to_list = [s.name for s in wanted] + ([s.name for s in unrecorded] if len(plan.suites) > 1 else [])
+    for suite in wanted:  # files known from recorded durations: no listing before the first batch
+        known = recorded_discovery(suite, plan.repo_root, durations.suites.get(suite.name))
+        if known is not None:
+            found[suite.name] = known
     missing = [n for n in dict.fromkeys(to_list) if n not in found]
     found.update(discover_all(plan, missing, plan.slots))
     units: list[Unit] = []
@@ -205,7 +226,8 @@ def plan_work(plan: Plan, durations: Durations, discoveries: Mapping[str, Discov
         return dataclasses.replace(
             _suite_order(plan, "suite_order (one suite)"), split_layout=_layout_only(plan, reasons)
         )
-    return _queue(plan, units, splitting, durations, reasons)
+    unlisted = {n for n in splitting if (d := found.get(n)) is not None and d.recorded}
+    return _queue(plan, units, splitting, durations, reasons, unlisted=unlisted)
 
 
 def _units_of(
@@ -236,6 +258,8 @@ def _queue(
     splitting: Mapping[str, SuitePlan],
     durations: Durations,
     reasons: dict[str, str],
+    *,
+    unlisted: set[str],
 ) -> Plan:
     estimates = estimate(plan, units, durations)
     slots = plan.slots
@@ -279,6 +303,7 @@ def _queue(
             reasons.setdefault(name, "its tests fit one batch")
     single = {n for n, c in batches.items() if c == 1}
     work = tuple(WorkItem(i.suite, estimate=i.estimate) if i.suite in single else i for i in ordered)
+    work = _rest_batches(work, unlisted - single)
     layout = SplitLayout(
         workers=slots,
         queue=work,
@@ -290,6 +315,7 @@ def _queue(
         bound=bound,
         reasons=dict(reasons),
         batches={n: c for n, c in batches.items() if c > 1},
+        unlisted={n: sum(1 for u in units if u.suite == n) for n in sorted(unlisted - single)},
     )
     start = tuple(dict.fromkeys(i.suite for i in work))
     return dataclasses.replace(
@@ -298,6 +324,21 @@ def _queue(
         start_order=start,
         start_order_reason=_reason(plan, units, estimates, durations),
         split_layout=layout.as_json(plan),
+    )
+
+
+def _rest_batches(work: tuple[WorkItem, ...], suites: set[str]) -> tuple[WorkItem, ...]:
+    """The last batch of each suite whose files came from recorded durations runs the rest of its path.
+
+    The last, so that batch 1 (whose command the suite's united attempts record) names its files.
+    """
+    last: dict[str, int] = {}
+    for item in work:
+        if item.suite in suites and item.batch is not None:
+            last[item.suite] = max(last.get(item.suite, 0), item.batch)
+    return tuple(
+        dataclasses.replace(i, rest=True) if i.batch is not None and last.get(i.suite) == i.batch else i
+        for i in work
     )
 
 

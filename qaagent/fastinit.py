@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import MISSING, fields
 from typing import Any
 
@@ -38,3 +39,24 @@ def install_fast_init(cls: type) -> None:
     init.__doc__ = generated.__doc__
     init.__annotations__ = generated.__annotations__
     cls.__init__ = init  # type: ignore[misc]
+
+
+def builder(cls: type, order: Sequence[str]) -> Callable[..., Any]:
+    """A function building a frozen slotted dataclass from all its fields' values, given in `order`.
+
+    For values stored in another order than the class declares (`qaagent.results`'
+    spilled chunks): ``builder(cls, order)(*values)`` equals ``cls(**dict(zip(order,
+    values)))``, with no keyword dictionary and no reordering per value.
+    """
+    names = [f.name for f in fields(cls)]
+    if sorted(order) != sorted(names):
+        raise TypeError(f"{cls.__name__}: the order must name each field once")
+    namespace: dict[str, Any] = {"_new": object.__new__, "_cls": cls}
+    for name in names:
+        namespace[f"_set_{name}"] = cls.__dict__[name].__set__
+    body = "".join(f"    _set_{name}(self, {name})\n" for name in order)
+    source = f"def build({', '.join(order)}):\n    self = _new(_cls)\n{body}    return self\n"
+    exec(source, namespace)  # noqa: S102 - code built from the class's own field names, as dataclasses does
+    build: Callable[..., Any] = namespace["build"]
+    build.__qualname__ = f"{cls.__qualname__}.build"
+    return build

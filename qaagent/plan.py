@@ -37,6 +37,9 @@ class SuitePlan:
     env: Mapping[str, str] = field(default_factory=dict)
     #: sharding: only these test files (absolute); None runs the whole `path`
     units: tuple[Path, ...] | None = None
+    #: a split suite's batch that runs the rest: its `path` without these files (the other batches');
+    #: None: it runs `units` (`Runner.runs_the_rest`)
+    excluded: tuple[Path, ...] | None = None
     #: `split:` as the profile asks (the schedule decides whether it splits, and says why not)
     split: SplitSetting = "off"
     #: a batch of a split suite: its number (1-based), for file and console names
@@ -55,6 +58,9 @@ class WorkItem:
     positions: tuple[int, ...] = ()  #: each file's position in the suite's listing (report order)
     #: estimated seconds, one process start-up included (equal weights when nothing is known)
     estimate: float = 0.0
+    #: the batch that runs the suite's path without the other batches' files (their files came from
+    #: recorded durations: a file added since runs here, once)
+    rest: bool = False
 
     @property
     def label(self) -> str:

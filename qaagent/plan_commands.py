@@ -89,7 +89,9 @@ def cmd_plan(args: argparse.Namespace, out: TextIO) -> int:
     described = result.describe(reason)
     layouts = []
     for entry in described["shards"]:
-        mine = plan_work(apply_shard(plan, entry["index"], result), durations, discoveries)
+        # one shard is what `run-all` without --shard runs: the whole plan (its files may come from durations)
+        shard = plan if args.shards == 1 else apply_shard(plan, entry["index"], result)
+        mine = plan_work(shard, durations, discoveries)
         layout = dict(mine.split_layout or {})
         entry["queue"] = layout.get("queue", [])
         entry["makespan"] = layout.get("makespan")

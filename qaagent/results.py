@@ -16,16 +16,18 @@ case is written to disk twice.
 
 from __future__ import annotations
 
+import io
 import operator
 import pickle
 import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, fields
+from itertools import starmap
 from pathlib import Path
 from typing import IO, Any, Literal, Self
 
 from qaagent.attempts import Attempt, Batch, Rerun
-from qaagent.fastinit import install_fast_init
+from qaagent.fastinit import builder, install_fast_init
 
 Status = Literal["passed", "failed", "error", "skipped"]
 
@@ -160,69 +162,74 @@ class Counts:
         )
 
 
-#: all fields of a TestCase, in declaration order (the order `TestCase(*values)` expects)
-_case_fields = operator.attrgetter(*(f.name for f in fields(TestCase)))
-
-
 install_fast_init(TestCase)
 
 
-#: the fields of a spilled row, in order (TestCase's); `status` and `flaky`'s positions
+#: the fields of a case, in order (TestCase's)
 _FIELD_NAMES = [f.name for f in fields(TestCase)]
-_STATUS_FIELD = _FIELD_NAMES.index("status")
-_FLAKY_FIELD = _FIELD_NAMES.index("flaky")
+#: the small fields that identify and classify a case: a spilled chunk pickles them apart, first,
+#: so a reader of these alone (the test history's preparation) never unpickles the texts
+HEAD_FIELDS = ("suite", "classname", "name", "status", "duration", "file", "attempts", "flaky")
+_TAIL_FIELDS = tuple(name for name in _FIELD_NAMES if name not in HEAD_FIELDS)
+_head_of = operator.attrgetter(*HEAD_FIELDS)
+_tail_of = operator.attrgetter(*_TAIL_FIELDS)
+#: a case from its head and tail values, in that order (no reordering per case)
+_from_parts = builder(TestCase, HEAD_FIELDS + _TAIL_FIELDS)
+_HEAD_STATUS = HEAD_FIELDS.index("status")
+_HEAD_FLAKY = HEAD_FIELDS.index("flaky")
 
 
 class _Spill:
-    """A temporary file of pickled chunks of case rows (tuples of field values)."""
+    """A temporary file of chunks of cases: per chunk, two pickles of rows (the head's fields, the rest's)."""
 
-    __slots__ = ("_chunks", "_file")
+    __slots__ = ("_file", "_starts")
 
     def __init__(self) -> None:
         self._file: IO[bytes] | None = None
-        self._chunks = 0
+        self._starts: list[int] = []  #: where each chunk's head pickle starts
 
     def dump(self, cases: list[TestCase]) -> None:
         if self._file is None:
             self._file = tempfile.TemporaryFile(prefix="qaagent-cases-")  # noqa: SIM115 - closed in close()
+        spill = self._file
+        spill.seek(0, io.SEEK_END)  # a reader may have moved the position
+        self._starts.append(spill.tell())
         # plain tuples of field values: ~5x faster to pickle and ~2x faster to load than
         # frozen slotted dataclasses, whose pickling goes through Python-level __getstate__
-        rows = [_case_fields(case) for case in cases]
-        pickle.dump(rows, self._file, protocol=pickle.HIGHEST_PROTOCOL)
-        self._chunks += 1
+        pickle.dump(list(map(_head_of, cases)), spill, protocol=pickle.HIGHEST_PROTOCOL)
+        pickle.dump(list(map(_tail_of, cases)), spill, protocol=pickle.HIGHEST_PROTOCOL)
 
-    def rows(self) -> Iterator[list[tuple[Any, ...]]]:
-        """The spilled chunks of rows, in order."""
+    def chunks(self, *, tails: bool = True) -> Iterator[tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]]:
+        """Each spilled chunk's rows of `HEAD_FIELDS` and of the rest, in order.
+
+        Without `tails` the rest is not read (an empty list): no text is unpickled.
+        """
         spill = self._file
         if spill is None:
             return
         spill.flush()
-        position = spill.tell()
-        spill.seek(0)
-        try:
-            for _ in range(self._chunks):
-                yield pickle.load(spill)  # noqa: S301 - our own temp file
-        finally:
-            spill.seek(position)
+        for start in list(self._starts):
+            spill.seek(start)
+            heads = pickle.load(spill)  # noqa: S301 - our own temp file
+            yield heads, pickle.load(spill) if tails else []  # noqa: S301
 
     def __iter__(self) -> Iterator[TestCase]:
-        for rows in self.rows():
-            for row in rows:
-                yield TestCase(*row)
+        for heads, tails in self.chunks():
+            yield from starmap(_from_parts, map(operator.add, heads, tails))
 
     def problems(self) -> Iterator[TestCase]:
         """The failed, errored and flaky cases among the spilled ones (only those are built)."""
-        status, flaky = _STATUS_FIELD, _FLAKY_FIELD
-        for rows in self.rows():
-            for row in rows:
-                if row[status] in ("failed", "error") or row[flaky]:
-                    yield TestCase(*row)
+        status, flaky = _HEAD_STATUS, _HEAD_FLAKY
+        for heads, tails in self.chunks():
+            for head, tail in zip(heads, tails, strict=True):
+                if head[status] in ("failed", "error") or head[flaky]:
+                    yield _from_parts(*head, *tail)
 
     def close(self) -> None:
         if self._file is not None:
             self._file.close()
             self._file = None
-            self._chunks = 0
+            self._starts = []
 
 
 class ProblemCases:
@@ -308,15 +315,22 @@ class CaseStore:
     def column_chunks(self, names: Sequence[str]) -> Iterator[tuple[tuple[Any, ...], ...]]:
         """The fields `names` (two or more) of every case, in order, a chunk at a time, as columns.
 
-        Each chunk is one tuple of values per name. A spilled chunk's columns are
-        transposed from its pickled rows as they are (no tuple per case): recording
-        the history of 100,000 cases reads them this way.
+        Each chunk is one tuple of values per name (no tuple per case). Names among
+        `HEAD_FIELDS` read only each spilled chunk's head pickle, transposed as it is,
+        never its texts: recording the history of 100,000 cases reads them this way.
         """
-        at = [_FIELD_NAMES.index(name) for name in names]
-        for rows in self._spill.rows():
-            if rows:
-                columns = list(zip(*rows, strict=True))
-                yield tuple(columns[i] for i in at)
+        if all(name in HEAD_FIELDS for name in names):
+            at = [HEAD_FIELDS.index(name) for name in names]
+            for rows, _ in self._spill.chunks(tails=False):
+                if rows:
+                    columns = list(zip(*rows, strict=True))
+                    yield tuple(columns[i] for i in at)
+        else:
+            of = operator.attrgetter(*names)
+            for heads, tails in self._spill.chunks():
+                if heads:
+                    cases = starmap(_from_parts, map(operator.add, heads, tails))
+                    yield tuple(zip(*map(of, cases), strict=True))
         buffer = list(self._buffer)
         if buffer:
             yield tuple(zip(*map(operator.attrgetter(*names), buffer), strict=True))

@@ -36,7 +36,7 @@ from qaagent.plan import SuitePlan, WorkItem
 from qaagent.results import CaseStore, SuiteResult, TestCase
 from qaagent.retries import SUITE_ERROR_TYPE, synthetic_case
 from qaagent.runners.base import Runner
-from qaagent.runners.listing import relative
+from qaagent.runners.listing import UnitListing, relative
 from qaagent.runners.registry import make_runner
 from qaagent.suite_run import SuiteBuilder, SuiteRun
 from qaagent.units import Unit, key_index, locate_unit
@@ -114,6 +114,9 @@ class SplitSuite:
         self._runner: Runner | None = None
         self._setup = SuiteBuilder(suite.name, suite.runner, suite.working_directory)
         self._done: dict[int, _BatchResult] = {}
+        #: files from recorded durations: the tool lists them alongside the batches, for the report's order
+        self._listing: threading.Thread | None = None
+        self._listed: UnitListing | None = None
 
     def run_batch(self, item: WorkItem, env: dict[str, str]) -> None:
         """Run one batch (prepares the suite first if no batch did); records its result."""
@@ -121,13 +124,15 @@ class SplitSuite:
         if runner is None or self.run.cancel.is_set():
             return
         assert item.batch is not None  # noqa: S101 - only batches come here
-        batch = runner.restricted(item.units, batch=item.batch)
+        others = [u for i in self.items if i.batch != item.batch for u in i.units] if item.rest else None
+        batch = runner.restricted(item.units, batch=item.batch, excluding=others)
         units = tuple(relative(u, runner.repo_root) for u in item.units)
         label = item.label
         folder = self.folder / f"batch-{item.batch}"
         result = SuiteBuilder(self.suite.name, self.suite.runner, runner.cwd)
         record = _BatchResult(item, units, result)
-        self.run.console.line(f"[{label}] started ({runner.kind}): {len(units)} test file(s)")
+        rest = " and every file the other batches do not run" if item.rest else ""
+        self.run.console.line(f"[{label}] started ({runner.kind}): {len(units)} test file(s){rest}")
 
         def problems(reason: str, tail: str, store: CaseStore) -> list[TestCase]:
             return self._problem_cases(batch, item, units, reason=reason, tail=tail, store=store)
@@ -171,7 +176,49 @@ class SplitSuite:
                 )
                 self._prepared = self.run.prepare(runner, self.folder, self._setup)
                 self._runner = runner
+                if self._prepared and any(i.rest for i in self.items):
+                    self._listing = threading.Thread(
+                        target=self._list, args=(runner,), name=f"list-{self.suite.name}", daemon=True
+                    )
+                    self._listing.start()
             return self._runner if self._prepared else None
+
+    def _list(self, runner: Runner) -> None:
+        try:
+            self._listed = runner.list_units()
+        except Exception as exc:  # our own bug: the recorded order stands, and says why
+            self._listed = UnitListing(problem=f"internal error in qaagent: {type(exc).__name__}: {exc}")
+
+    def _report_order(self, runner: Runner, done: Sequence[_BatchResult]) -> tuple[Path, ...]:
+        """The suite's files in the order an unsplit run reports them.
+
+        Files from recorded durations were not listed before the batches started: the
+        listing ran alongside them, and its order (files it lists that were not recorded ran
+        in the last batch) is the report's; without it, the recorded order (by path).
+        """
+        listing = self._listing
+        if listing is None:
+            return self.units
+        if not self.run.cancel.is_set():
+            listing.join()
+        listed = self._listed
+        name = self.suite.name
+        if listed is None or listed.problem:
+            why = "the run was cancelled" if listed is None else listed.problem
+            self.run.console.line(f"[{name}] cases in the recorded order of their files ({why})")
+            return self.units
+        order = [u.path for u in listed.units]
+        known = set(self.units)
+        added = [relative(p, runner.repo_root) for p in order if p not in known]
+        rest = next((b.item.batch for b in done if b.item.rest), None)
+        if added:
+            shown = ", ".join(added[:5]) + (" …" if len(added) > 5 else "")  # noqa: PLR2004 - a short quote
+            self.run.console.line(
+                f"[{name}] {len(added)} test file(s) not in the recorded durations"
+                f" ran in batch {rest}: {shown}"
+            )
+        listed_set = set(order)
+        return (*order, *(u for u in self.units if u not in listed_set))
 
     @property
     def started(self) -> bool:
@@ -240,7 +287,7 @@ class SplitSuite:
             )
         done.sort(key=lambda b: b.item.batch or 0)
         built = SuiteBuilder(self.suite.name, self.suite.runner, runner.cwd)
-        built.cases = CaseStore(_in_report_order(runner, self.units, done))
+        built.cases = CaseStore(_in_report_order(runner, self._report_order(runner, done), done))
         for record in done:
             record.store.close()
         built.files = [*self._setup.files]

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from qaagent.durations import SuiteDurations
+from qaagent.paths import refusal
 from qaagent.plan import Plan, SuitePlan
 from qaagent.process import child_environment
 from qaagent.runners.registry import make_runner
@@ -53,6 +54,8 @@ class Discovery:
     reason: str = ""
     #: the tool was asked and could not say (the reason is its answer): worth a note in every plan
     failed: bool = False
+    #: the files came from recorded durations, not from the tool (`recorded_discovery`)
+    recorded: bool = False
 
     @property
     def whole(self) -> bool:
@@ -86,6 +89,44 @@ def discover(suite: SuitePlan, repo_root: Path) -> Discovery:
     if not units:
         return Discovery(whole, f"{suite.runner} listed no test file", failed=True)
     return Discovery(units)
+
+
+def recorded_discovery(
+    suite: SuitePlan, repo_root: Path, recorded: SuiteDurations | None
+) -> Discovery | None:
+    """The suite's units from the test files its recorded durations name, without asking its tool.
+
+    Only for a runner that can run "the rest" (`Runner.runs_the_rest`): one of the
+    batches then runs the suite's path without the files the other batches run, so a
+    file added since the durations were recorded runs exactly once. A recorded file
+    that is gone, outside the suite's folder or refused by the path check is left out
+    (a deleted file is not an error). Ordered as pytest collects a folder (by path
+    parts); the report is put in the listing's order later (`SplitSuite`). None: the
+    files must be listed (nothing recorded, fewer than two files, a shard, args that
+    select parts of files).
+    """
+    if recorded is None or not recorded.files or suite.units is not None or suite.path is None:
+        return None
+    runner = make_runner(suite, repo_root=repo_root, base_env=child_environment(os.environ))
+    folder = suite.path
+    if not runner.runs_the_rest or not folder.is_dir() or runner.selection_problem():
+        return None
+    found: dict[Path, None] = {}
+    bases = dict.fromkeys([repo_root, runner.cwd, folder])  # JUnit's `file` is relative to pytest's rootdir
+    for key in recorded.files:
+        if not key or Path(key).is_absolute():
+            continue
+        for base in bases:
+            candidate = Path(os.path.normpath(base / key))
+            inside = folder in candidate.parents and refusal(candidate, root=repo_root) is None
+            if inside and candidate.is_file():
+                found[candidate] = None
+                break
+    if len(found) < 2:  # noqa: PLR2004 - one file is one batch: list to be sure
+        return None
+    files = sorted(found, key=lambda f: f.relative_to(folder).parts)
+    units = tuple(Unit(suite.name, f, runner.unit_keys(f)[0], runner.unit_keys(f)) for f in files)
+    return Discovery(units, recorded=True)
 
 
 def discover_all(plan: Plan, names: Sequence[str], workers: int) -> dict[str, Discovery]:

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import pickle
 from collections.abc import Iterable, Iterator
+from typing import IO
 
 import pytest
 
+from qaagent import fastinit, results
 from qaagent.attempts import Rerun
 from qaagent.results import CaseStore, Status, SuiteResult, TestCase
 from qaagent.run_result import RunResult
@@ -91,13 +94,14 @@ def test_later_problems_are_built_from_the_spill_alone(monkeypatch: pytest.Monke
     store = CaseStore(make(i) for i in range(300))
     expected = [c for c in map(make, range(300)) if c.is_problem]
     built: list[tuple[str, bool]] = []
-    original = TestCase.__init__
+    original = results._from_parts  # a spilled case is built by it, not by TestCase.__init__
 
-    def counting_init(self: TestCase, *args: object, **kwargs: object) -> None:
-        original(self, *args, **kwargs)  # type: ignore[arg-type]
-        built.append((self.status, self.flaky))
+    def counting_build(*values: object) -> TestCase:
+        case: TestCase = original(*values)
+        built.append((case.status, case.flaky))
+        return case
 
-    monkeypatch.setattr(TestCase, "__init__", counting_init)
+    monkeypatch.setattr(results, "_from_parts", counting_build)
     assert list(store.problems) == expected
     # only failing/flaky spilled rows became cases (the in-memory ones were built long ago)
     assert built
@@ -151,3 +155,56 @@ def test_fast_init_behaves_like_the_dataclass_init() -> None:
         case.name = "other"  # type: ignore[misc]
     with pytest.raises(TypeError):
         TestCase("s", "c")  # type: ignore[call-arg]
+
+
+@pytest.mark.usefixtures("small_limits")
+def test_head_columns_read_no_text_of_the_spill(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`column_chunks` of head fields loads one pickle per spilled chunk (never its texts), and equals the cases.
+
+    A spilled chunk is two pickles (its `HEAD_FIELDS`, then the rest); the test
+    history's preparation reads the head alone. Reading the whole cases (the
+    reports), the problems, then the head again, in any order, gives the same values.
+    """
+    given = [make(i) for i in range(95)]
+    store = CaseStore(given)
+    loads: list[object] = []
+    original = pickle.load
+
+    def counting_load(file: IO[bytes]) -> object:
+        loaded = original(file)
+        loads.append(loaded)
+        return loaded
+
+    monkeypatch.setattr(pickle, "load", counting_load)
+    head = list(results.HEAD_FIELDS)
+    chunks = list(store.column_chunks(head))
+    spilled = len(given) // CaseStore.SPILL_AT
+    assert len(loads) == spilled  # the head pickle of each spilled chunk, no tail
+    assert all(isinstance(rows, list) and len(rows[0]) == len(head) for rows in loads)
+    assert not any("Traceback" in repr(rows) for rows in loads)  # no text was unpickled
+    columns = [[value for chunk in chunks for value in chunk[i]] for i in range(len(head))]
+    assert columns == [[getattr(c, name) for c in given] for name in head]
+    # a field outside the head reads the whole cases
+    lines = [value for chunk in store.column_chunks(["name", "line"]) for value in chunk[1]]
+    assert lines == [c.line for c in given]
+    assert list(store) == given
+    assert list(store.problems) == [c for c in given if c.is_problem]
+    assert list(store.column_chunks(head)) == chunks  # reading again, after other readers
+    store.append(make(95))  # appending after reads: the spill's order holds
+    assert list(store)[-1] == make(95)
+    assert len(list(store)) == len(given) + 1
+
+
+def test_the_builder_in_spill_order_equals_the_constructor() -> None:
+    """`fastinit.builder` makes the same frozen case as `TestCase(...)` from values in another order."""
+    order = results.HEAD_FIELDS + results._TAIL_FIELDS
+    for case in map(make, range(40)):
+        values = [getattr(case, name) for name in order]
+        built = results._from_parts(*values)
+        assert type(built) is TestCase
+        assert built == case
+        assert hash(built) == hash(case)
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            built.name = "x"  # type: ignore[misc]
+    with pytest.raises(TypeError, match="each field once"):
+        fastinit.builder(TestCase, results.HEAD_FIELDS)

@@ -25,11 +25,12 @@ from qaagent.history.queries import (
     trends,
     window_runs,
 )
-from qaagent.history.rates import flake_rates, quarantine
+from qaagent.history.rates import Quarantine, flake_rates, quarantine
 from qaagent.history.record import prepare, record
 from qaagent.history.settings import HistorySettings
 from qaagent.history.store import Scope, Store
 from qaagent.junit.read import iter_junit_cases
+from qaagent.run_result import Excused
 from qaagent.text import clean_text
 
 ROOT = Path(__file__).resolve().parent
@@ -308,7 +309,22 @@ def test_rates_read_for_some_tests_or_only_those_that_can_be_flaky_are_the_full_
     assert flake_rates(store, SCOPE, branch="main", window=50, only=list(full)) == full
     assert flake_rates(store, SCOPE, branch="main", window=50, only=list(full), flaky_only=True) == maybe
     record(store, run(5, commit="ddd"), [result("broken", "failed")])
+    read: list[str] = []
+    query = store.backend.query
+
+    def reading(sql: str, params: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
+        read.append(sql)
+        return query(sql, params)
+
+    monkeypatch.setattr(store.backend, "query", reading)
     assert flake_rates(store, SCOPE, branch="main", window=1, flaky_only=True) == {}  # only failures
+    # that run counted no flaky result and ran no commit twice: none of its problem rows is read
+    assert not [sql for sql in read if "qa_problems" in sql]
+    again = flake_rates(store, SCOPE, branch="main", window=50, flaky_only=True)
+    assert [sql for sql in read if "qa_problems" in sql]  # runs with flaky results or twins are read
+    full = flake_rates(store, SCOPE, branch="main", window=50)
+    assert set(again) == set(maybe)
+    assert all(again[k] == full[k] for k in again)
 
 
 def test_comparison_with_the_base_branch(store: Store) -> None:
@@ -363,6 +379,37 @@ def test_comparison_with_the_base_branch(store: Store) -> None:
     nothing = compare(store, SCOPE, new_run, base_branch="release", window=50)
     assert nothing.base is None
     assert sorted(e.test.name for e in nothing.unknown) == ["brand_new", "broken_long_ago", "new_failure"]
+
+
+def test_a_push_groups_only_its_quarantined_tests(store: Store) -> None:
+    """Without a base branch (a push) no entry is built but the quarantined ones: the only group a push shows.
+
+    What every writer and the verdict read (`groups`, `shown`, `excused`) is what it
+    was when every failure was also put in `unknown` and every flaky test in `flaky`.
+    """
+    record(store, run(1, commit="c1"), [result("held", "failed"), result("broken", "failed")])
+    new_run = [
+        result("broken", "failed"),
+        result("held", "failed"),
+        result("wobbly", flaky=True, attempts=2),
+        result("gone_wrong", "error"),
+        result("fine"),
+    ]
+    held_key = TestId.of("unit", "tests.test_mod", "held").key
+    held = Quarantine("list", frozenset({held_key}))
+    found = compare(store, SCOPE, new_run, base_branch="", window=50, quarantined=held)
+    assert found.base is None
+    assert (found.new, found.still_failing, found.fixed, found.flaky, found.unknown) == ([], [], [], [], [])
+    (entry,) = found.quarantined
+    assert (entry.test.name, entry.status, entry.failed_results) == ("held", "failed", 1)
+    assert [(key, [e.test.name for e in entries]) for key, _, entries in found.groups()] == [
+        ("quarantined", ["held"])
+    ]
+    assert found.shown
+    assert found.excused() == Excused(quarantined_failed=1)
+    nothing = compare(store, SCOPE, new_run, base_branch="", window=50)
+    assert not nothing.shown
+    assert nothing.excused() == Excused()
 
 
 def test_failing_since_stops_at_the_last_pass(store: Store) -> None:

@@ -6,6 +6,7 @@ batches, cancellation) are in `test_split_run.py`.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import threading
 import time
@@ -213,6 +214,94 @@ def test_an_explicit_split_n_gets_its_batches_after_a_recorded_run(tmp_path: Pat
     # fewer files than N: one batch per file
     few = plan_work(plan, durations, {"unit": _files(tmp_path, "unit", [2] * 2)})
     assert len(_batches(few)) == 2
+
+
+def test_recorded_durations_give_the_files_without_listing_them_first(tmp_path: Path) -> None:
+    """A run whose previous run recorded the files' durations starts its batches without a listing.
+
+    The suite's command fails (`false`): had qaagent asked pytest for its files, the suite
+    would run whole, "listing failed". A recorded file deleted since is left out, not an error;
+    files outside the suite's folder and absolute or escaping keys are ignored; a key relative
+    to pytest's rootdir (the test folder) finds its file once. The last batch runs the rest.
+    """
+    plan = _plan(tmp_path, PROFILE.replace("split: auto", "split: 3, command: ['false']"))
+    for rel in (
+        "tests/test_a.py",
+        "tests/sub/test_b.py",
+        "tests/test_c.py",
+        "tests/test_d.py",
+        "other/test_x.py",
+    ):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text("def test_x():\n    pass\n", encoding="utf-8")
+    files = {
+        "tests/test_a.py": 5.0,
+        "tests/sub/test_b.py": 4.0,
+        "test_c.py": 3.0,  # as JUnit names it when pytest's rootdir is tests/
+        "tests/test_c.py": 3.0,
+        "tests/test_d.py": 2.0,
+        "tests/test_gone.py": 2.0,  # deleted since
+        "other/test_x.py": 1.0,  # not in the suite's folder
+        "../outside.py": 1.0,
+        "/etc/hostname": 1.0,
+    }
+    durations = Durations("history", {"unit": SuiteDurations(16.0, files), "lint": SuiteDurations(1.0)})
+    planned = plan_work(plan, durations)
+    batches = _batches(planned)
+    assert len(batches) == 3
+    ran = sorted(p.relative_to(tmp_path).as_posix() for b in batches for p in b.units)
+    assert ran == ["tests/sub/test_b.py", "tests/test_a.py", "tests/test_c.py", "tests/test_d.py"]
+    assert [b.rest for b in sorted(batches, key=lambda b: b.batch or 0)] == [False, False, True]
+    layout = planned.split_layout
+    assert layout is not None
+    assert layout["unlisted"] == {"unit": 4}
+    assert layout["whole"] == {}
+    lines = "\n".join(layout_lines(layout))
+    assert "suite unit: its 4 test files from the recorded durations, not listed before the run" in lines
+    assert "unit#3: ~" in lines
+    assert "and any file not recorded" in lines
+
+
+def test_without_recorded_files_or_in_a_shard_the_files_are_listed(tmp_path: Path) -> None:
+    plan = _plan(tmp_path, PROFILE.replace("split: auto", "split: 3, command: ['false']"))
+    for name in ("test_a.py", "test_b.py"):
+        (tmp_path / "tests" / name).write_text("def test_x():\n    pass\n", encoding="utf-8")
+    recorded = {"tests/test_a.py": 1.0, "tests/test_b.py": 1.0}
+    totals_only = Durations("history", {"unit": SuiteDurations(16.0), "lint": SuiteDurations(1.0)})
+    listed = plan_work(plan, totals_only)  # the listing (`false`) fails: whole, and why
+    assert listed.split_layout is not None
+    assert "unit" in listed.split_layout["whole"]
+    assert "unlisted" not in listed.split_layout or not listed.split_layout["unlisted"]
+    shard = dataclasses.replace(
+        plan,
+        suites=tuple(
+            dataclasses.replace(s, units=(tmp_path / "tests" / "test_a.py",)) if s.name == "unit" else s
+            for s in plan.suites
+        ),
+    )
+    durations = Durations("history", {"unit": SuiteDurations(2.5, recorded), "lint": SuiteDurations(1.0)})
+    sharded = plan_work(shard, durations)
+    assert sharded.split_layout is not None
+    assert not sharded.split_layout.get("unlisted")
+
+
+def test_the_rest_batch_runs_the_suites_path_without_the_other_batches_files(tmp_path: Path) -> None:
+    (tmp_path / "e2e" / "tests").mkdir(parents=True, exist_ok=True)
+    for name in ("test_a.py", "test_b.py", "test_c.py"):
+        (tmp_path / "e2e" / "tests" / name).write_text("def test_x():\n    pass\n", encoding="utf-8")
+    runner = _runner(tmp_path, PytestRunner, "pytest", ["-p", "no:cacheprovider", "e2e/tests/test_c.py"])
+    tests = tmp_path / "e2e" / "tests"
+    rest = runner.restricted(
+        [tests / "test_b.py"], batch=2, excluding=[tests / "test_a.py", tests / "test_c.py"]
+    )
+    argv = list(rest.attempt(1, tmp_path / "attempt-1", []).argv)
+    start = argv.index("e2e")
+    # the path, the args' files that no other batch runs (none here), an --ignore per other file
+    assert argv[start : start + 3] == ["e2e", "--ignore=e2e/tests/test_a.py", "--ignore=e2e/tests/test_c.py"]
+    assert "e2e/tests/test_b.py" not in argv  # known to be in the path: not named twice
+    assert argv[-2:] == ["-p", "no:cacheprovider"]
+    plain = runner.restricted([tests / "test_b.py"], batch=1)
+    assert "--ignore=e2e/tests/test_a.py" not in plain.attempt(1, tmp_path / "attempt-1", []).argv
 
 
 @pytest.mark.parametrize(

@@ -84,6 +84,84 @@ def test_a_split_run_reports_exactly_what_an_unsplit_run_reports(tmp_path: Path)
 
 
 @pytest.mark.slow
+def test_a_split_from_recorded_durations_runs_a_file_added_since_once_and_a_deleted_one_is_no_error(
+    tmp_path: Path,
+) -> None:
+    """Files from the durations of an earlier run, not listed first: the project changed since.
+
+    A file added since runs exactly once (the last batch runs the suite's path without the
+    other batches' files), a file deleted since is no error, and the merged JUnit and the
+    records equal an unsplit run's of the project as it is now (the listing that ran alongside
+    the batches puts the cases in its order).
+    """
+    root = build_project(tmp_path / "p")
+    profile = (root / ".qaagent.yaml").read_text(encoding="utf-8")
+    _with_split(root, "3", "off")
+    recorded = run_shard(root, "ev-first", None, "--no-history")  # records the files' durations
+    (root / "tests" / "test_mod2.py").unlink()
+    (root / "tests" / "api" / "test_new.py").write_text(
+        "def test_added():\n    pass\n\ndef test_added_fails():\n    assert 0\n", encoding="utf-8"
+    )
+    (root / ".qaagent.yaml").write_text(profile, encoding="utf-8")
+    unsplit = run_shard(root, "ev-whole", None, "--no-history")
+    _with_split(root, "3", "off")
+    plan = run_qaagent("plan", "--durations-from", str(recorded), "--evidence-dir", "ev-none", cwd=root)
+    assert plan.returncode == 0, plan.stderr
+    assert (
+        "suite unit: its 7 test files from the recorded durations, not listed before the run" in plan.stdout
+    )
+    result = run_qaagent(
+        "run-all", "--evidence-dir", "ev-split", "--junit", "ev-split.xml", "--no-history",
+        "--durations-from", str(recorded), cwd=root,
+    )  # fmt: skip
+    assert result.returncode == 1, result.stderr + result.stdout
+    assert "[unit] 1 test file(s) not in the recorded durations ran in batch 3: tests/api/test_new.py" in (
+        result.stdout
+    )
+    (split,) = (root / "ev-split").glob("*")
+    manifest = manifest_of(split)
+    assert manifest["settings"]["split"]["unlisted"] == {"unit": 7}
+    assert [q["rest"] for q in manifest["settings"]["split"]["queue"] if q["suite"] == "unit"].count(
+        True
+    ) == 1
+    assert normalized_junit(root / "ev-split.xml") == normalized_junit(root / "ev-whole.xml")
+    records = _records(split)
+    assert records == _records(unsplit)
+    names = [r["name"] for r in records if r["suite"] == "unit"]
+    assert names.count("test_added") == names.count("test_added_fails") == 1
+    assert not [r for r in records if "test_mod2" in str(r.get("file"))]
+    assert all(r["status"] != "error" for r in records)
+
+
+@pytest.mark.slow
+def test_when_the_listing_alongside_fails_the_recorded_order_stands_and_the_run_says_why(
+    tmp_path: Path,
+) -> None:
+    root = tmp_path / "p"
+    (root / "tests" / "sub").mkdir(parents=True)
+    for rel in ("tests/test_b.py", "tests/sub/test_a.py", "tests/test_c.py", "tests/zz/test_d.py"):
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text("def test_one():\n    pass\n\ndef test_two():\n    pass\n", encoding="utf-8")
+    (root / ".qaagent.yaml").write_text(
+        "project: {name: p}\nrun: {parallel: true, max_workers: 2}\n"
+        "tests:\n  unit: {runner: pytest, path: tests, split: 2}\n",
+        encoding="utf-8",
+    )
+    first = run_qaagent("run-all", "--quiet", "--junit", "first.xml", cwd=root)  # history records the files
+    assert first.returncode == 0, first.stdout + first.stderr
+    # from now on a listing fails (batches, which do not pass --collect-only, still run)
+    (root / "tests" / "conftest.py").write_text(
+        "import sys\n\nif '--collect-only' in sys.argv:\n    raise SystemExit('no listing here')\n",
+        encoding="utf-8",
+    )
+    second = run_qaagent("run-all", "--junit", "second.xml", cwd=root)
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert "not listed before the run" in second.stdout
+    assert "[unit] cases in the recorded order of their files (pytest --collect-only exited" in second.stdout
+    assert normalized_junit(root / "second.xml") == normalized_junit(root / "first.xml")
+
+
+@pytest.mark.slow
 def test_cases_keep_listing_order_when_pytests_rootdir_is_the_test_folder(qa_project: ProjectFactory) -> None:
     """A `tests/pytest.ini` makes pytest's rootdir `tests/`, so JUnit's `file` lacks the `tests/` prefix.
 

@@ -85,6 +85,7 @@ class QueueEntry(_Section):
     batch: int | None = None
     units: tuple[str, ...] = ()
     estimate: Number = 0
+    rest: bool = False  #: it ran the suite's path without the other batches' files
 
 
 class SplitLayout(_Section):
@@ -98,6 +99,7 @@ class SplitLayout(_Section):
     makespan: Number | None = None
     bound: Number | None = None
     batches: dict[str, int] = {}
+    unlisted: dict[str, int] = {}  #: suites whose files came from recorded durations
     whole: dict[str, str] = {}
     queue: tuple[QueueEntry, ...] = ()
 

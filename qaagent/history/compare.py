@@ -142,8 +142,10 @@ def compare(
 ) -> Comparison:
     """Group the new run's `results` against the latest recorded run of `base_branch`.
 
-    An empty `base_branch` (a push, no pull request) compares with nothing: the
-    quarantined tests are still grouped, every other failure is in `unknown`.
+    An empty `base_branch` (a push, no pull request) compares with nothing: only the
+    quarantined tests are grouped (the only group a push shows or excuses: `groups`,
+    `excused`), so no entry is built for its other failures and no flake rate is read
+    for its flaky tests.
 
     Only problems are looked at — this run's (failed, errored, flaky), the base
     run's (from ``qa_problems``) and the quarantined tests — so the cost follows
@@ -155,7 +157,7 @@ def compare(
     base = latest_run(store, project, branch=base_branch) if project is not None and base_branch else None
     base_packed = store.results([base.row])[base.row] if base is not None else None
     base_failing = _failing_in(store, base.row) if base is not None else set()
-    problems = mine.problems()
+    problems = mine.problems() if base_branch else {}  # a push groups the quarantined tests only
     held = {k for k in quarantined.keys if mine.outcome(k) is not None}
     wanted = [k for k, code in problems.items() if is_flaky(code)] + sorted(held)
     rates: Mapping[int, FlakeRate] = {}

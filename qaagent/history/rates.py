@@ -143,7 +143,10 @@ def _wanted(
     wanted = set(only) if only is not None else None
     if flaky_only:
         twin_rows = {runs[i].row for at in twins.values() for i in at}
-        maybe = _maybe_flaky(store, [r.row for r in runs], twin_rows)
+        # a run counted no flaky result (`qa_runs.flaky`, the results marked flaky that record
+        # stored) and ran no commit twice: none of its problem rows can make a test flaky
+        scan = [r.row for r in runs if r.flaky > 0 or r.row in twin_rows]
+        maybe = _maybe_flaky(store, scan, twin_rows) if scan else set()
         wanted = maybe if wanted is None else wanted & maybe
     return wanted
 

@@ -108,6 +108,9 @@ class Runner(ABC):
     #: start-up (interpreter, imports, collection) — recorded durations replace both
     nominal_test_seconds: float = 0.1
     startup_seconds: float = 0.5
+    #: whether a batch can run the suite's path without some files (`SuitePlan.excluded`), so a
+    #: split may take its files from recorded durations instead of listing them first
+    runs_the_rest: bool = False
 
     def __init__(self, suite: SuitePlan, *, repo_root: Path, base_env: dict[str, str]) -> None:
         self.suite = suite
@@ -149,12 +152,17 @@ class Runner(ABC):
         """The names a test case of test file `path` may carry (default: its file)."""
         return (relative(path, self.repo_root),)
 
-    def restricted(self, units: Sequence[Path], *, batch: int | None = None) -> Self:
+    def restricted(
+        self, units: Sequence[Path], *, batch: int | None = None, excluding: Sequence[Path] | None = None
+    ) -> Self:
         """This runner for the same suite, running only the test files `units` (absolute).
 
         `batch`: the number of a split suite's batch (it names the runner's own temporary files).
+        `excluding` (a runner that `runs_the_rest`): run the suite's path without these files
+        instead — `units` are the files of it that are known.
         """
-        suite = dataclasses.replace(self.suite, units=tuple(units), batch=batch)
+        rest = None if excluding is None else tuple(excluding)
+        suite = dataclasses.replace(self.suite, units=tuple(units), batch=batch, excluded=rest)
         return type(self)(suite, repo_root=self.repo_root, base_env=self.base_env)
 
     def selection(self) -> Selection:

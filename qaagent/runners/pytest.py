@@ -62,6 +62,7 @@ class PytestRunner(PythonToolRunner):
     zero_based_lines = True
     nominal_test_seconds = 0.05
     startup_seconds = 0.5
+    runs_the_rest = True
 
     def selection(self) -> Selection:
         """Positional args that name existing files or folders, and node ids (``file::test``)."""
@@ -122,12 +123,22 @@ class PytestRunner(PythonToolRunner):
         return UnitListing(tuple(ListedUnit(f, self.unit_keys(f), n) for f, n in counts.items()))
 
     def _path_arg(self) -> list[str]:
+        if self.suite.excluded is not None and self.suite.path is not None:
+            return self._rest_args(self.suite.path, self.suite.excluded)
         units = self.unit_args()
         if units is not None:
             return units
         if self.suite.path is None:
             return []
         return [os.path.relpath(self.suite.path, self.cwd)]
+
+    def _rest_args(self, path: Path, excluded: Sequence[Path]) -> list[str]:
+        """The suite's path and its args' files, without the files `excluded` (``--ignore``)."""
+        cwd = self.cwd
+        skipped = {os.path.normpath(e) for e in excluded}
+        named = [f for f in self.selection().files if os.path.normpath(cwd / f) not in skipped]
+        ignored = [f"--ignore={os.path.relpath(e, cwd)}" for e in excluded]
+        return [os.path.relpath(path, cwd), *named, *ignored]
 
     def attempt(self, number: int, attempt_dir: Path, failed: Sequence[TestCase]) -> AttemptSpec:  # noqa: ARG002 - the Runner interface
         """First attempt: the whole path; retries: the failed node ids (whole path if unknown)."""
