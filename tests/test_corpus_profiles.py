@@ -182,7 +182,11 @@ def outcomes(
         out, err = io.StringIO(), io.StringIO()
         argv = ["run-all", "--profile", keep.name]
         started = time.process_time()
-        with pytest.MonkeyPatch.context() as patch, contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        with (
+            pytest.MonkeyPatch.context() as patch,
+            contextlib.redirect_stdout(out),
+            contextlib.redirect_stderr(err),
+        ):
             patch.chdir(project)
             code = cli.main(argv)
         seconds = time.process_time() - started

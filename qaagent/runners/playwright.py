@@ -221,9 +221,9 @@ class PlaywrightRunner(Runner):
         """The base environment; started without npx, with the `node_modules/.bin` folders first on PATH."""
         env = super().env(extra)
         if not self.suite.config.command and self._local_cli() is not None:
-            folders = [str(d / "node_modules" / ".bin") for d in (self.project_dir, *self.project_dir.parents)]
-            bins = [folder for folder in folders if Path(folder).is_dir()]
-            env["PATH"] = os.pathsep.join([*bins, env["PATH"]]) if env.get("PATH") else os.pathsep.join(bins)
+            folders = (d / "node_modules" / ".bin" for d in (self.project_dir, *self.project_dir.parents))
+            bins = [str(folder) for folder in folders if folder.is_dir()]
+            env["PATH"] = os.pathsep.join([*bins, env["PATH"]] if env.get("PATH") else bins)
         return env
 
     # -- one attempt -------------------------------------------------------------------------
