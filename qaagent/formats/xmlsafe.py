@@ -27,6 +27,7 @@ from xml.parsers import expat
 
 from qaagent.errors import ResultFileError
 from qaagent.formats import source
+from qaagent.text import XML_ILLEGAL
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator
@@ -53,7 +54,6 @@ _REPAIRABLE = frozenset(
     }
 )
 _NO_ELEMENTS = expat.errors.codes[expat.errors.XML_ERROR_NO_ELEMENTS]
-_ILLEGAL_CHARS = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 #: character references to characters XML 1.0 forbids (&#27; &#x1b; ...)
 _ILLEGAL_CHAR_REFS = re.compile(r"&#(?:x0*(?:[0-8bBcCeEfF]|1[0-9a-fA-F])|0*(?:[0-8]|1[124-9]|2[0-9]|3[01]));")
 #: ANSI colour/cursor sequences, raw or as character references (behave writes them): the repair
@@ -253,7 +253,7 @@ def _repaired_chunks(handle: BinaryIO) -> Iterator[bytes]:
 
 def _clean(text: str) -> bytes:
     text = _ANSI_SEQUENCES.sub("", text)
-    text = _ILLEGAL_CHAR_REFS.sub("", _ILLEGAL_CHARS.sub("", text))
+    text = _ILLEGAL_CHAR_REFS.sub("", XML_ILLEGAL.sub("", text))
     return text.encode("utf-8", "surrogatepass")
 
 
