@@ -17,7 +17,9 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -118,7 +120,7 @@ def _run_with_cpu_time(
 ) -> tuple[subprocess.CompletedProcess[str], float]:
     """`qaagent ARGS` like `run_qaagent`, and the CPU seconds the process used.
 
-    CPU time, not wall time: the corpus runs eight processes at once on a shared machine, so
+    CPU time, not wall time: the corpus runs processes at once on a shared machine, so
     wall time says how busy the machine was; CPU time says whether the input made qaagent work.
     """
     with (
@@ -154,6 +156,28 @@ def _run_with_cpu_time(
     ), usage.ru_utime + usage.ru_stime
 
 
+@contextlib.contextmanager
+def _descriptors_captured() -> Iterator[list[str]]:
+    """Descriptors 1 and 2 sent to files for the block; the list gets what each received."""
+    got: list[str] = []
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        saved = [os.dup(1), os.dup(2)]
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.dup2(out.fileno(), 1)
+        os.dup2(err.fileno(), 2)
+        try:
+            yield got
+        finally:
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            for fd in saved:
+                os.close(fd)
+            for handle in (out, err):
+                handle.seek(0)
+                got.append(handle.read().decode(errors="replace"))
+
+
 @pytest.fixture(scope="module")
 def outcomes(
     tmp_path_factory: pytest.TempPathFactory,
@@ -184,13 +208,22 @@ def outcomes(
         started = time.process_time()
         with (
             pytest.MonkeyPatch.context() as patch,
+            _descriptors_captured() as descriptors,
             contextlib.redirect_stdout(out),
             contextlib.redirect_stderr(err),
         ):
             patch.chdir(project)
+            # the environment a real process gets (no GITHUB_ACTIONS: no workflow-command line)
+            wanted = qaagent_environment()
+            for key in set(os.environ) - set(wanted):
+                patch.delenv(key)
+            for key, value in wanted.items():
+                patch.setenv(key, value)
             code = cli.main(argv)
         seconds = time.process_time() - started
-        return subprocess.CompletedProcess(argv, code, out.getvalue(), err.getvalue()), seconds, project
+        # what reached the process's own descriptors 1 and 2 too (a child, `sys.__stderr__`)
+        stdout, stderr = out.getvalue() + descriptors[0], err.getvalue() + descriptors[1]
+        return subprocess.CompletedProcess(argv, code, stdout, stderr), seconds, project
 
     with ThreadPoolExecutor(max_workers=len(REAL_PROCESS)) as pool:
         real = {name: pool.submit(one, name) for name in sorted(REAL_PROCESS)}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -159,43 +158,3 @@ def test_finish_case_rewrites_browser_failures(tmp_path: Path) -> None:
     assert done.type == BROWSER_ERROR_TYPE
     assert done.details == "long stack"  # kept for whoever needs it
     assert "npx playwright install --with-deps chromium" in done.message
-
-
-def test_an_installed_playwright_starts_directly_with_the_bins_on_path_else_npx(tmp_path: Path) -> None:
-    """npx resolves `node_modules/.bin/playwright` and runs it; qaagent does that itself (no npm)."""
-    r = runner(tmp_path)
-    (tmp_path / "e2e" / "playwright.config.js").write_text("module.exports = {};\n")
-    attempt_dir = tmp_path / "bundle" / "suites" / "e2e" / "attempt-1"
-    attempt_dir.mkdir(parents=True)
-    # nothing installed: npx, told never to download, says what is missing
-    spec = r.attempt(1, attempt_dir, [])
-    assert list(spec.argv[:4]) == ["npx", "--no", "playwright", "test"]
-    assert spec.env["PATH"] == "/usr/bin:/bin"
-    r.after_attempt(attempt_dir)
-
-    # installed at the repository's root (a workspace): its bin, and every node_modules/.bin above
-    # the project first on PATH, nearest first, as npm puts them there
-    package = tmp_path / "node_modules" / "@playwright" / "test"
-    package.mkdir(parents=True)
-    (package / "package.json").write_text('{"name": "@playwright/test"}\n')
-    (package / "cli.js").write_text("#!/usr/bin/env node\n")
-    (tmp_path / "node_modules" / ".bin").mkdir()
-    (tmp_path / "node_modules" / ".bin" / "playwright").symlink_to("../@playwright/test/cli.js")
-    (tmp_path / "e2e" / "node_modules" / ".bin").mkdir(parents=True)  # the project's own tools
-    spec = r.attempt(1, attempt_dir, [])
-    assert list(spec.argv[:2]) == [str(tmp_path / "node_modules" / ".bin" / "playwright"), "test"]
-    assert spec.env["PATH"] == ":".join(
-        [
-            str(tmp_path / "e2e" / "node_modules" / ".bin"),
-            str(tmp_path / "node_modules" / ".bin"),
-            "/usr/bin:/bin",
-        ]
-    )
-    node_missing = "tool not found on PATH: node (Playwright Test needs Node.js with npm)"
-    assert r.preflight() == (None if shutil.which("node", path="/usr/bin:/bin") else node_missing)
-    r.after_attempt(attempt_dir)
-
-    # a `command:` of the suite's own is left exactly as given
-    custom = runner(tmp_path, command=["pnpm", "exec", "playwright", "test"])
-    assert custom.base_command() == ["pnpm", "exec", "playwright", "test"]
-    assert custom.env()["PATH"] == "/usr/bin:/bin"

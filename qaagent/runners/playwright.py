@@ -1,4 +1,4 @@
-"""Playwright Test suites: the project's `playwright test` with qaagent's JUnit reporter added to its own.
+"""Playwright Test suites: `npx playwright test` with qaagent's JUnit reporter added to the project's own.
 
 How one attempt runs, and why:
 
@@ -51,7 +51,7 @@ from qaagent.runners.listing import (
     relative,
     split_selection,
 )
-from qaagent.runners.npm import InstallPlan, installed, plan_install
+from qaagent.runners.npm import InstallPlan, plan_install
 from qaagent.text import last_line
 
 #: the names Playwright looks for, in its own order
@@ -172,9 +172,7 @@ class PlaywrightRunner(Runner):
             problem = self._install_plan().problem
             if problem:
                 return problem
-        # the project's own playwright is a Node script: Node must be on PATH to start it
-        started_directly = not self.suite.config.command and self._local_cli() is not None
-        missing = self.tool_missing("node" if started_directly else self.base_command()[0])
+        missing = self.tool_missing(self.base_command()[0])
         if missing:
             return f"{missing} (Playwright Test needs Node.js with npm)"
         return None
@@ -192,39 +190,10 @@ class PlaywrightRunner(Runner):
         return [SetupStep("npm-ci", plan.argv, plan.package_dir, self.env())]
 
     def base_command(self) -> list[str]:
-        """The configured invocation, else the project's own `playwright` as npx would run it.
-
-        `npx --no playwright test` resolves to the `node_modules/.bin/playwright` of the nearest
-        folder that has it and runs that; starting npm for it cost about a second of CPU per
-        attempt and per listing here (measured: `npx playwright --version` 1.9 s of CPU, the same
-        binary started directly 1.1 s). So an installed Playwright is started directly, with
-        the `node_modules/.bin` folders on PATH as npm puts them there (a config's `webServer`
-        command may name a local tool); without one, `npx --no` (never download) says what is
-        missing in its own words.
-        """
+        """The configured invocation or `npx --no playwright test` (`--no`: never download it)."""
         if self.suite.config.command:
             return list(self.suite.config.command)
-        local = self._local_cli()
-        if local is not None:
-            return [str(local), "test"]
         return ["npx", "--no", "playwright", "test"]
-
-    def _local_cli(self) -> Path | None:
-        """`node_modules/.bin/playwright` beside the installed `@playwright/test`, or None."""
-        package = installed(PACKAGE, self.project_dir)
-        if package is None:
-            return None
-        cli = package.parents[1] / ".bin" / "playwright"  # node_modules/@playwright/test → node_modules
-        return cli if cli.is_file() else None
-
-    def env(self, extra: dict[str, str] | None = None) -> dict[str, str]:
-        """The base environment; started without npx, with the `node_modules/.bin` folders first on PATH."""
-        env = super().env(extra)
-        if not self.suite.config.command and self._local_cli() is not None:
-            folders = (d / "node_modules" / ".bin" for d in (self.project_dir, *self.project_dir.parents))
-            bins = [str(folder) for folder in folders if folder.is_dir()]
-            env["PATH"] = os.pathsep.join([*bins, env["PATH"]] if env.get("PATH") else bins)
-        return env
 
     # -- one attempt -------------------------------------------------------------------------
 
