@@ -185,7 +185,8 @@ def outcomes(
     """Run `qaagent run-all --profile FILE` for every case at once, each in its own project folder."""
     base = tmp_path_factory.mktemp("profiles")
 
-    def one(name: str) -> tuple[subprocess.CompletedProcess[str], float, Path]:
+    def project_of(name: str) -> tuple[Path, Path]:
+        """The case's own project folder, holding the profile file `name`."""
         project = base / name.removesuffix(".yaml")
         project.mkdir()
         keep = project / name
@@ -193,16 +194,14 @@ def outcomes(
             generated_input(keep)
         else:
             shutil.copyfile(CORPUS / name, keep)
+        return project, keep
+
+    def one(name: str) -> tuple[subprocess.CompletedProcess[str], float, Path]:
+        project, keep = project_of(name)
         return (*_run_with_cpu_time("run-all", "--profile", keep.name, cwd=project, timeout=60), project)
 
     def in_process(name: str) -> tuple[subprocess.CompletedProcess[str], float, Path]:
-        project = base / name.removesuffix(".yaml")
-        project.mkdir()
-        keep = project / name
-        if name.startswith("generated-"):
-            generated_input(keep)
-        else:
-            shutil.copyfile(CORPUS / name, keep)
+        project, keep = project_of(name)
         out, err = io.StringIO(), io.StringIO()
         argv = ["run-all", "--profile", keep.name]
         started = time.process_time()
