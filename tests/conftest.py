@@ -126,6 +126,8 @@ def qaagent_environment(env: Mapping[str, str] | None = None) -> dict[str, str]:
     `CHILD_PYTEST_ENV`, plus `env`."""
     full_env = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "INPUT_", "QAAGENT_"))}
     full_env["PYTHONPATH"] = str(ROOT)
+    if TEST_CHROMIUM:
+        full_env["QAAGENT_CHROMIUM"] = TEST_CHROMIUM  # the browser every Playwright run of a test uses
     full_env.update(CHILD_PYTEST_ENV)  # also where it is built before the first test (a module's constant)
     full_env.update(env or {})
     return full_env
@@ -209,6 +211,30 @@ def assert_no_process_left(marker: str, wait: float = 3.0) -> None:
 
 DEMO_MODULES = ROOT / "examples" / "demo" / "e2e" / "node_modules"
 
+DEBIAN_CHROMIUM = "/usr/bin/chromium"
+#: Debian's build of the browser Playwright itself runs headless by default: the same Chromium
+#: without the full browser's UI layers (a run of the Playwright fixture: about 10 s of CPU
+#: against 14 s in the full browser, measured; docs/benchmarks.md).
+HEADLESS_SHELL = "/usr/bin/chromium-headless-shell"
+
+
+def chosen_chromium() -> str | None:
+    """The browser of the tests' Playwright runs: $QAAGENT_CHROMIUM, else the headless shell.
+
+    On a laptop without the shell, Debian's full chromium (or, without either, none: the
+    projects' configs fall back to Playwright's own). With `CI=true` always the shell, so a CI
+    machine without it fails its browser tests instead of quietly testing another browser.
+    """
+    if os.environ.get("QAAGENT_CHROMIUM"):
+        return os.environ["QAAGENT_CHROMIUM"]
+    if Path(HEADLESS_SHELL).is_file() or os.environ.get("CI") == "true":
+        return HEADLESS_SHELL
+    return DEBIAN_CHROMIUM if Path(DEBIAN_CHROMIUM).is_file() else None
+
+
+#: passed as QAAGENT_CHROMIUM to every child a test starts (qaagent_environment, the browser scripts)
+TEST_CHROMIUM = chosen_chromium()
+
 
 def browser_problems(*, tool: str = "npx", chromium: bool = True) -> list[str]:
     """What is missing for a real-browser test: Node tooling, the demo's Playwright, Chromium."""
@@ -217,9 +243,10 @@ def browser_problems(*, tool: str = "npx", chromium: bool = True) -> list[str]:
         problems.append(f"{tool} (Node.js) is not on PATH")
     if not (DEMO_MODULES / "@playwright" / "test" / "package.json").is_file():
         problems.append("Playwright is not installed: run `npm ci` in examples/demo/e2e")
-    browser = os.environ.get("QAAGENT_CHROMIUM") or "/usr/bin/chromium"
+    browser = TEST_CHROMIUM or DEBIAN_CHROMIUM
     if chromium and not Path(browser).is_file():
-        problems.append(f"no Chromium at {browser}: apt-get install chromium (or set QAAGENT_CHROMIUM)")
+        package = "chromium-headless-shell" if browser == HEADLESS_SHELL else "chromium"
+        problems.append(f"no Chromium at {browser}: apt-get install {package} (or set QAAGENT_CHROMIUM)")
     return problems
 
 

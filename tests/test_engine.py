@@ -296,6 +296,7 @@ def test_the_demo_reports_e2e_as_skipped_with_the_reason_when_no_chromium_exists
     demo = copy_demo(tmp_path)
     (tmp_path / "no-browsers").mkdir()
     env = {
+        "QAAGENT_CHROMIUM": "",  # not the tests' browser: none at all
         "QAAGENT_SYSTEM_CHROMIUM": str(tmp_path / "none"),
         "PLAYWRIGHT_BROWSERS_PATH": str(tmp_path / "no-browsers"),
     }

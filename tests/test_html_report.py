@@ -24,7 +24,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import ROOT, ProjectFactory, browser_problems, run_qaagent, skip_unless_ready
+from conftest import (
+    DEBIAN_CHROMIUM,
+    ROOT,
+    TEST_CHROMIUM,
+    ProjectFactory,
+    browser_problems,
+    run_qaagent,
+    skip_unless_ready,
+)
 from helpers import case, manifest_of, records_of
 
 import qaagent
@@ -71,8 +79,7 @@ def artifacts_dir(tmp_path: Path) -> Path:
 def require_chromium() -> dict[str, str]:
     """Skip (fail when CI=true) unless node, the demo's Playwright and Chromium are there."""
     skip_unless_ready(browser_problems(tool="node"))
-    browser = os.environ.get("QAAGENT_CHROMIUM") or "/usr/bin/chromium"
-    return {"QAAGENT_NODE_MODULES": str(DEMO_MODULES), "QAAGENT_CHROMIUM": browser}
+    return {"QAAGENT_NODE_MODULES": str(DEMO_MODULES), "QAAGENT_CHROMIUM": TEST_CHROMIUM or DEBIAN_CHROMIUM}
 
 
 def open_in_chromium(report: Path, screenshot: Path, *, search: str = "") -> dict[str, Any]:

@@ -17,8 +17,6 @@ import hashlib
 import json
 import os
 import shutil
-import subprocess
-import sys
 import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -33,6 +31,7 @@ from conftest import (
     browser_problems,
     run_qaagent,
     skip_unless_ready,
+    start_qaagent,
     unique_marker,
 )
 from helpers import manifest_of, records_text
@@ -41,13 +40,12 @@ FIXTURE = ROOT / "tests" / "fixtures" / "playwright-project"
 DEMO_MODULES = ROOT / "examples" / "demo" / "e2e" / "node_modules"
 
 
-def require_browser(*, chromium: bool = True) -> dict[str, str]:
+def require_browser(*, chromium: bool = True) -> None:
     """Skip (fail when CI=true) unless npx, the installed Playwright and (if asked) Chromium exist.
 
-    Returns the environment the browser tests pass to qaagent (QAAGENT_CHROMIUM when set).
+    The browser is the tests' own (conftest.TEST_CHROMIUM), passed to every qaagent they start.
     """
     skip_unless_ready(browser_problems(chromium=chromium))
-    return {"QAAGENT_CHROMIUM": os.environ["QAAGENT_CHROMIUM"]} if "QAAGENT_CHROMIUM" in os.environ else {}
 
 
 def make_project(root: Path, *, link_modules: bool = True, suite: str = "", keep_media: bool = False) -> Path:
@@ -105,11 +103,11 @@ def processes_with_env(marker: str) -> dict[int, str]:
 @pytest.mark.browser
 @pytest.mark.slow
 def test_real_project_counts_flaky_location_artifacts(tmp_path: Path) -> None:
-    env = require_browser()
+    require_browser()
     # qaagent runs `npm ci` itself; the profile keeps screenshots and traces (unredactable)
     project = make_project(tmp_path / "project", link_modules=False, keep_media=True)
 
-    done = run_qaagent("run-all", "--profile", ".qaagent.yaml", cwd=project, env=env, timeout=180)
+    done = run_qaagent("run-all", "--profile", ".qaagent.yaml", cwd=project, timeout=180)
 
     assert done.returncode == 1, done.stdout + done.stderr
     out = done.stdout
@@ -176,23 +174,14 @@ def test_real_project_counts_flaky_location_artifacts(tmp_path: Path) -> None:
 @pytest.mark.browser
 @pytest.mark.slow
 def test_timeout_mid_test_leaves_no_browser(tmp_path: Path) -> None:
-    env = require_browser()
+    require_browser()
     marker = unique_marker()
     project = make_project(
         tmp_path / "project",
         suite=f", timeout: 10, retry_count: 0, env: {{FIXTURE_SLOW: '1', QA_MARKER: {marker}}}, "
         "args: [tests/slow.spec.js]",
     )
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "INPUT_", "QAAGENT_"))}
-    full_env.update(env, PYTHONPATH=str(ROOT))
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "qaagent", "run-all", "--profile", ".qaagent.yaml"],
-        cwd=project,
-        env=full_env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    proc = start_qaagent("run-all", "--profile", ".qaagent.yaml", cwd=project)
     try:
         browser_seen = False
         deadline = time.monotonic() + 30
@@ -206,7 +195,7 @@ def test_timeout_mid_test_leaves_no_browser(tmp_path: Path) -> None:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    assert browser_seen, "the browser never started"
+    assert browser_seen, f"the browser never started:\n{out}"
     assert proc.returncode == 1, out
     assert "timed out after 10 s" in out
     left: dict[int, str] = {}
@@ -251,9 +240,9 @@ def test_missing_chromium_is_a_suite_error_saying_what_to_install(tmp_path: Path
 @pytest.mark.slow
 def test_a_crash_before_the_report_says_its_cause(tmp_path: Path) -> None:
     """Playwright's `Project(s) "…" not found` in the console line, the summary and the annotation."""
-    env = require_browser(chromium=False)
+    require_browser(chromium=False)
     project = make_project(tmp_path / "project", suite=", args: [--project=nope]")
-    done = run_qaagent("run-all", "--profile", ".qaagent.yaml", cwd=project, env=env, timeout=120)
+    done = run_qaagent("run-all", "--profile", ".qaagent.yaml", cwd=project, timeout=120)
     assert done.returncode == 1, done.stdout + done.stderr
     cause = 'Error: Project(s) "nope" not found.'
     (record,) = records(bundle_of(project)).values()
