@@ -137,7 +137,7 @@ _collection_paused = False
 def pause_collection() -> None:
     """Called first by a program's entry point: no garbage collection while qaagent starts.
 
-    A trivial `run-all` creates ~30,000 long-lived objects before its first suite starts
+    A trivial `run-all` creates ~37,000 long-lived objects before its first suite starts
     (modules, classes, the pydantic and dataclass machinery), and with them come ~90 young
     collections that find next to nothing to free: 20-75 ms of the start's CPU here. Start-up
     makes almost no reference cycles, and reference counting still frees everything else.
