@@ -291,7 +291,7 @@ def record(store: Store, run: RunRecord, results: Iterable[ResultLike] | RunResu
         backend.insert_many(
             "qa_problems",
             ("run", "test", "outcome"),
-            [(row, k, o) for k, o in packed.unclean()],
+            ((row, k, o) for k, o in packed.unclean()),  # streamed, not a list of every unclean result
         )
         units = dict(prepared.units)
         for suite, seconds in run.suite_durations.items():
