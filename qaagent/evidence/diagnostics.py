@@ -17,6 +17,8 @@ import functools
 import re
 from typing import TYPE_CHECKING, Literal
 
+from qaagent.memo import Memo
+
 if TYPE_CHECKING:
     from qaagent.results import TestCase
 
@@ -25,6 +27,10 @@ CATEGORIES: tuple[Category, ...] = ("assertion", "timeout", "connection", "auth"
 
 #: how much of the end of a traceback is searched (the raising frame is at the end)
 DETAILS_TAIL = 1000
+#: a type and message longer than this (characters) are categorized afresh each time
+_MEMO_CHARS = 4096
+#: (status, type, message, the details' tail) -> category: one failure repeats across a parametrized test
+_MEMO: Memo[tuple[str, str, str, str], Category] = Memo()
 
 # Patterns are lowercase and matched against lowercased text: a case-insensitive
 # regex cannot use the engine's first-character skip and is ~10x slower. Each
@@ -163,12 +169,21 @@ def categorize(case: TestCase) -> Category:
     """
     if case.flaky and case.status == "passed":
         return "flaky"
-    for text in (f"{case.type}\n{case.message}".lower(), case.details[-DETAILS_TAIL:].lower()):
+    tail = case.details[-DETAILS_TAIL:]
+    if len(case.type) + len(case.message) > _MEMO_CHARS:
+        return _categorize(case.status, case.type, case.message, tail)
+    key = (case.status, case.type, case.message, tail)
+    return _MEMO.get(key) or _MEMO.put(key, _categorize(*key))
+
+
+def _categorize(status: str, type_: str, message: str, tail: str) -> Category:
+    """`categorize` of a case that did not pass on a retry, from its fields."""
+    for text in (f"{type_}\n{message}".lower(), tail.lower()):
         if text.strip():
             found = _first_match(text)
             if found is not None:
                 return found
-    if case.status == "failed":
+    if status == "failed":
         # a failure (as opposed to an error) is an assertion by JUnit's definition
         return "assertion"
     return "unknown"
