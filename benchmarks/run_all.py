@@ -78,6 +78,8 @@ from benchlib import (
 from peer_pipeline import peer_problem
 
 HERE = Path(__file__).resolve().parent
+#: the variant `--no-history` adds
+NO_HISTORY = "qaagent run-all --no-history"
 WORK = ROOT / "build" / "bench"
 FILES = reporting.FILES
 #: what the `command` suite runs: hard links of the cached inputs into its JUnit folder
@@ -242,6 +244,8 @@ class Setup:
     env: dict[str, str]
     peer: Path | None
     peer_python: Path | None
+    #: also time `qaagent run-all --no-history` (a variant of its own, alternating with the others)
+    no_history: bool = False
 
 
 def checked(sample: Sample, log: Path, expected: int | tuple[int, ...]) -> Sample:
@@ -260,6 +264,8 @@ def size_variants(setup: Setup, inputs: Inputs, project: Path) -> dict[str, tupl
     variants: dict[str, tuple[list[str], Path, int]] = {
         "qaagent run-all": ([str(setup.qaagent), "run-all"], project, 1)
     }
+    if setup.no_history:
+        variants[NO_HISTORY] = ([str(setup.qaagent), "run-all", "--no-history"], project, 1)
     if setup.peer is not None and setup.peer_python is not None:
         driver = [str(setup.peer_python), str(HERE / "peer_pipeline.py"), "--peer", str(setup.peer)]
         variants["peer pipeline"] = ([*driver, *map(str, inputs.files)], setup.work, 0)
@@ -325,6 +331,10 @@ def measure_size(setup: Setup, inputs: Inputs, runs: int, progress: Callable[[st
         ratios["max_rss_ours_over_peer"] = ratio_json(
             [s.max_rss_mib for s in ours], [s.max_rss_mib for s in theirs]
         )
+        if NO_HISTORY in samples:
+            bare = samples[NO_HISTORY]
+            ratios["wall_no_history_over_peer"] = ratio_json([s.wall for s in bare], [s.wall for s in theirs])
+            ratios["cpu_no_history_over_peer"] = ratio_json([s.cpu for s in bare], [s.cpu for s in theirs])
     ours, floor = samples["qaagent run-all"], samples["junitparser merge"]
     ratios["wall_ours_over_junitparser"] = ratio_json([s.wall for s in ours], [s.wall for s in floor])
     ratios["cpu_ours_over_junitparser"] = ratio_json([s.cpu for s in ours], [s.cpu for s in floor])
@@ -655,6 +665,9 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         "--profile", action="store_true", help="also profile run-all on the smallest size (cProfile)"
     )
     parser.add_argument("--top", type=int, default=25, help="profile entries printed per table")
+    parser.add_argument(
+        "--no-history", action="store_true", help="also time `qaagent run-all --no-history`, alternating"
+    )
     args = parser.parse_args(list(argv))
     if args.render is not None:
         return args
@@ -698,7 +711,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     # variable says; an editable checkout (the default --qaagent) under it compiles all of
     # qaagent's ~110 modules at each start (about 0.5 s of CPU here): not what a user runs.
     env.pop("PYTHONDONTWRITEBYTECODE", None)
-    setup = Setup(args.work, args.qaagent, env, args.peer, peer_python)
+    setup = Setup(args.work, args.qaagent, env, args.peer, peer_python, no_history=args.no_history)
     result: dict[str, Any] = {
         "machine": machine(),
         "load_start": loadavg(),

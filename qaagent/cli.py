@@ -17,7 +17,7 @@ from typing import NoReturn, TextIO
 
 from qaagent import __version__, options
 from qaagent.command_options import FeedbackOptions, MergeOptions, RunOptions, effective_comment_mode
-from qaagent.errors import ExitCode, UsageError, before_exit, exit_status
+from qaagent.errors import ExitCode, UsageError, before_exit, exit_status, pause_collection, resume_collection
 from qaagent.options import cli_type
 
 
@@ -424,13 +424,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     def command() -> int:
         args = build_parser(history=_needs_history(arguments)).parse_args(arguments)
         func: Callable[[argparse.Namespace, TextIO], int] = args.func
+        if func is not cmd_run_all:
+            resume_collection()  # run-all resumes it when its first suite starts (pipeline.execute)
         return func(args, sys.stdout)
 
     return exit_status(command)
 
 
 def run() -> int:
-    """The `qaagent` program (console script, `python -m qaagent`): `main`, then `before_exit`."""
-    code = main()
+    """The `qaagent` program (console script, `python -m qaagent`): `main`, then `before_exit`.
+
+    No garbage collection while it starts (`errors.pause_collection`).
+    """
+    pause_collection()
+    try:
+        code = main()
+    finally:
+        resume_collection()  # a command that ended before its start did (a usage error)
     before_exit()
     return code

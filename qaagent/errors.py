@@ -130,6 +130,39 @@ def as_qaagent_error(error: Exception) -> QAAgentError:
     return QAAgentError(f"internal error: {type(error).__name__}: {error} (QAAGENT_DEBUG=1 shows more)")
 
 
+#: whether `pause_collection` turned the garbage collector off (and `resume_collection` owes it back)
+_collection_paused = False
+
+
+def pause_collection() -> None:
+    """Called first by a program's entry point: no garbage collection while qaagent starts.
+
+    A trivial `run-all` creates ~37,000 long-lived objects before its first suite starts
+    (modules, classes, the pydantic and dataclass machinery), and with them come ~90 young
+    collections that find next to nothing to free: 20-75 ms of the start's CPU here. Start-up
+    makes almost no reference cycles, and reference counting still frees everything else.
+    `resume_collection` turns collection back on (`run-all` when its first suite starts, every
+    other command before it begins). Not for in-process callers (`cli.main` never calls it).
+    """
+    global _collection_paused  # noqa: PLW0603 - the collector is process state itself
+    if gc.isenabled():
+        gc.disable()
+        _collection_paused = True
+
+
+def resume_collection() -> None:
+    """End of the start: what start-up built is frozen (no collection visits it again), collection is on.
+
+    Does nothing unless `pause_collection` turned the collector off (tests, the action's
+    in-process callers and a collector the user disabled are left as they are).
+    """
+    global _collection_paused  # noqa: PLW0603 - see pause_collection
+    if _collection_paused:
+        _collection_paused = False
+        gc.freeze()
+        gc.enable()
+
+
 def before_exit() -> None:
     """Called by a program's entry point once its command returned, just before the process exits.
 

@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from qaagent import __version__
 from qaagent.console import Console
-from qaagent.errors import ExitCode, UsageError, as_qaagent_error
+from qaagent.errors import ExitCode, UsageError, as_qaagent_error, resume_collection
 from qaagent.plan import build_plan
 from qaagent.process import cancel_on_signals, child_environment, signal_handler
 from qaagent.profile_load import files_profile, load_profile
@@ -154,16 +154,15 @@ def schedule(run: Run, options: RunOptions) -> None:
     durations are read only when they matter.
     """
     from qaagent.batching import plan_work  # noqa: PLC0415 - a cheap import path for --help
-    from qaagent.ci import shard_from_environment  # noqa: PLC0415
     from qaagent.durations import NO_DURATIONS, resolve_durations  # noqa: PLC0415
     from qaagent.options import AutoShard  # noqa: PLC0415
-    from qaagent.shard import apply_shard, split  # noqa: PLC0415
-    from qaagent.units import discover_all  # noqa: PLC0415
 
     plan = run.plan
     assert plan is not None  # noqa: S101 - load_plan made it
     shard = options.shard
     if isinstance(shard, AutoShard):
+        from qaagent.ci import shard_from_environment  # noqa: PLC0415 - only `--shard auto` reads the CI
+
         found = shard_from_environment(os.environ)
         run.console.line(f"qaagent: --shard auto: {found.reason}")
         shard = found.shard
@@ -178,6 +177,9 @@ def schedule(run: Run, options: RunOptions) -> None:
     )
     discoveries = {}
     if shard is not None:
+        from qaagent.shard import apply_shard, split  # noqa: PLC0415 - only a shard run splits here
+        from qaagent.units import discover_all  # noqa: PLC0415
+
         discoveries = discover_all(plan, [s.name for s in plan.suites], plan.slots)
         plan = apply_shard(plan, shard.index, split(plan, shard.total, durations, discoveries))
     run.plan = plan_work(plan, durations, discoveries)
@@ -245,6 +247,7 @@ def execute(run: Run) -> None:
     plan, bundle = run.plan, run.bundle
     assert plan is not None  # noqa: S101 - load_plan made it
     assert bundle is not None  # noqa: S101 - start_bundle made it
+    resume_collection()  # the start is over (`errors.pause_collection`): what it built is frozen
     reaper = OrphanReaper(run.console)
     orchestrator = RunOrchestrator(
         plan,

@@ -210,11 +210,13 @@ class Redactor:
         if not text:
             return text
         # the common case, as cheap as it can be: no secret and no header in the text
-        joined = _unfolded(text) if ("\n" in text or "\r" in text) else text
-        if (
-            self._pattern is None or (self._anchors is not None and not self._holds_anchor(joined))
-        ) and "uthorization" not in text.lower():
-            return text
+        if "uthorization" not in text.lower():
+            if self._pattern is None:
+                return text
+            if self._anchors is not None:
+                joined = _unfolded(text) if ("\n" in text or "\r" in text) else text
+                if not self._holds_anchor(joined):
+                    return text
         return self.redact_span(text)[0]
 
     def _holds_anchor(self, text: str) -> bool:

@@ -17,6 +17,7 @@ import contextlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
+from qaagent.memo import Memo
 from qaagent.text import clean_text, truncate
 
 if TYPE_CHECKING:
@@ -34,6 +35,8 @@ if TYPE_CHECKING:
 BATCH = 256
 #: distinct short values (classnames, files, suites) remembered cleaned
 _CACHE_SIZE = 4096
+#: long texts (tracebacks, output) up to this many characters are remembered cut: they repeat
+_CUT_MEMO_CHARS = 8192
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,14 +136,22 @@ class CaseText:
         #: bundle paths of artifacts removed as unredactable: no case links to them
         self.dropped = frozenset(dropped)
         self._cache: dict[str, str] = {}
+        self._cut_memo: Memo[str, str] = Memo()
 
     def clean(self, value: str) -> str:
         """Redacted and cleaned (not cut)."""
         return clean_text(self.redact(value)) if value else value
 
     def cut(self, value: str) -> str:
-        """Redacted, cleaned and cut to `max_output` bytes."""
-        return truncate(clean_text(self.redact(value)), self.max_output) if value else value
+        """Redacted, cleaned and cut to `max_output` bytes (remembered for texts that repeat)."""
+        if not value:
+            return value
+        if len(value) > _CUT_MEMO_CHARS:
+            return truncate(clean_text(self.redact(value)), self.max_output)
+        known = self._cut_memo.get(value)
+        if known is None:
+            known = self._cut_memo.put(value, truncate(clean_text(self.redact(value)), self.max_output))
+        return known
 
     def repeated(self, value: str) -> str:
         """`clean`, remembered: for values that repeat across cases."""

@@ -26,6 +26,7 @@ LAYERS: dict[int, tuple[str, ...]] = {
         "qaagent.formats",
         "qaagent.report",
         "qaagent.text",
+        "qaagent.memo",
         "qaagent.files",
         "qaagent.fastinit",
         "qaagent.attempts",

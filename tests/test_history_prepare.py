@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import hashlib
 import math
+import tracemalloc
 from collections.abc import Callable, Iterator
 
 import pytest
 from history_support import SCOPE, run
 
+from qaagent.history import record as recording
 from qaagent.history.model import MAX_SECONDS, MAX_TEXT, STATUS_CODE, TestId, canonical, duration_ms
 from qaagent.history.packed import outcome
 from qaagent.history.rates import flake_rates
@@ -161,6 +163,78 @@ def test_a_case_stores_column_chunks_prepare_alike() -> None:
     cases = CaseStore(TestCase(s, c, n, st, d, f, attempts=a, flaky=fl) for s, c, n, st, d, f, a, fl in given)  # type: ignore[arg-type]
     try:
         assert len(list(cases.column_chunks(FIELDS))) > 2  # spilled chunks, then the buffer
-        assert digest(prepare_columns(cases.column_chunks(FIELDS))) == digest(prepare_rows(iter(given)))
+        live = prepare_columns(lambda: cases.column_chunks(FIELDS))
+        assert digest(live) == digest(prepare_rows(iter(given)))
     finally:
         cases.close()
+
+
+def held_by(count: int) -> tuple[int, RunResults]:
+    """Bytes a prepared run of `count` results keeps allocated (its input made before, so not counted)."""
+    given = list(rows(count))
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        prepared = prepare_rows(given)
+        return tracemalloc.get_traced_memory()[0] - before, prepared
+    finally:
+        tracemalloc.stop()
+
+
+def test_a_prepared_run_holds_packed_arrays_not_an_object_per_result() -> None:
+    """Issue 13's flat memory: the history keeps 22 bytes per result (arrays), no name, tuple or int object.
+
+    Between the judge and the record the reports are written; what the history holds meanwhile
+    must not be Python objects per result (each 28 bytes or more, before its list slot).
+    """
+    small, _ = held_by(4000)
+    large, kept_large = held_by(36000)
+    assert len(kept_large) == 36000
+    per_result = (large - small) / 32000
+    assert per_result <= 22 * 1.15  # the three sorted arrays and the keys in order (arrays over-allocate)
+    assert not any(isinstance(v, list) for v in vars(kept_large).values())
+
+
+def test_names_are_read_again_and_only_the_wanted_ones() -> None:
+    """`named` reads the results once more and names only the wanted keys, the first seen of each."""
+    given = list(rows(5000))
+    reads = 0
+
+    def source() -> Iterator[tuple[tuple[object, ...], ...]]:
+        nonlocal reads
+        reads += 1
+        for at in range(0, len(given), 1000):
+            yield tuple(zip(*given[at : at + 1000], strict=True))
+
+    prepared = prepare_columns(source)
+    assert reads == 1
+    every = prepared.names(set(prepared.packed.keys))
+    assert reads == 2
+    some = sorted(prepared.packed.keys)[::50]
+    assert prepared.names(some) == {k: every[k] for k in some}
+    assert list(prepared.named(set())) == []
+    assert reads == 3  # an empty wish reads nothing
+
+
+def test_new_tests_are_compared_and_added_a_range_at_a_time(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`_add_tests` in ranges and batches smaller than the run stores what one batch would."""
+    monkeypatch.setattr(recording, "_RANGE", 500)
+    monkeypatch.setattr(recording, "_FEW", 40)  # both ways of checking the tests table
+    given = list(rows(3000))
+    query = "SELECT test, suite, classname, name, file FROM qa_tests"
+    for number, results in enumerate([given, given[:2000] + NEW, [*given, *NEW]], start=1):
+        prepared = prepare_rows(results)
+        before = {row[0]: tuple(row[1:]) for row in store.backend.query(query)}
+        record(store, run(number), prepared)
+        after = {row[0]: tuple(row[1:]) for row in store.backend.query(query)}
+        assert after == {
+            **prepared.names(set(prepared.packed.keys)),
+            **before,
+        }  # a test keeps its first names
+
+
+NEW: list[Row] = [
+    ("suite9", "tests.new", f"new {i}", "passed", 0.5, "tests/new.py", 1, False) for i in range(700)
+]

@@ -300,7 +300,85 @@ def test_before_exit_freezes_what_is_alive(monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setattr(gc, "freeze", lambda: frozen.append(True))
     monkeypatch.setattr(cli, "main", lambda: 3)
     assert cli.run() == 3
-    assert frozen == [True]
+    assert frozen == [True, True]  # the start's objects (`resume_collection`), then all that is alive
+    assert gc.isenabled()
+
+
+_COLLECTIONS = """
+import gc, json, sys
+from qaagent import cli, errors, pipeline
+seen = {"young": 0, "at_resume": None, "in_command": None}
+gc.callbacks.append(lambda phase, info: phase == "start" and seen.__setitem__("young", seen["young"] + 1))
+resume = errors.resume_collection
+def resumed():
+    if seen["at_resume"] is None:
+        seen["at_resume"] = {"enabled": gc.isenabled(), "collections": seen["young"], "frozen": gc.get_freeze_count()}
+    resume()
+pipeline.resume_collection = resumed
+cli.resume_collection = resumed
+verify = cli.cmd_verify
+def command(args, out):
+    seen["in_command"] = gc.isenabled()
+    return verify(args, out)
+cli.cmd_verify = command
+sys.argv = ["qaagent", *sys.argv[1:]]
+code = cli.run()
+seen.update(code=code, enabled=gc.isenabled(), frozen=gc.get_freeze_count() > seen["at_resume"]["frozen"])
+print(json.dumps(seen))
+"""
+
+
+def test_the_program_collects_no_garbage_until_its_first_suite_starts(qa_project: ProjectFactory) -> None:
+    """`errors.pause_collection`: off from `cli.run` until `pipeline.execute`, then frozen and back on."""
+    import json  # noqa: PLC0415
+
+    profile = 'project: {name: p}\ntests:\n  one: {runner: command, command: ["true"]}\n'
+    project = qa_project({".qaagent.yaml": profile})
+    done = subprocess.run(
+        [sys.executable, "-c", _COLLECTIONS, "run-all", "--quiet"],
+        cwd=project, capture_output=True, text=True, env=qaagent_environment(), timeout=120, check=False,
+    )  # fmt: skip
+    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    assert seen["code"] == 0, done.stderr
+    assert seen["at_resume"]["enabled"] is False
+    assert seen["at_resume"]["collections"] == 0  # none while the profile, plan and bundle were made
+    assert seen["enabled"] is True
+    assert seen["frozen"] is True  # what start-up built is in the permanent generation
+    assert seen["young"] > 0  # the probe sees collections (it is not vacuous)
+    assert seen["in_command"] is None  # run-all is not verify
+
+
+def test_every_other_command_collects_from_its_start(tmp_path: Path) -> None:
+    import json  # noqa: PLC0415
+
+    done = subprocess.run(
+        [sys.executable, "-c", _COLLECTIONS, "verify", str(tmp_path / "missing")],
+        cwd=tmp_path, capture_output=True, text=True, env=qaagent_environment(), timeout=120, check=False,
+    )  # fmt: skip
+    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    assert seen["code"] == 2, done.stderr
+    assert seen["in_command"] is True
+    assert seen["enabled"] is True
+
+
+def test_in_process_callers_keep_their_collector(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`cli.main` (what tests and embedders call) neither pauses nor freezes anything."""
+    import gc  # noqa: PLC0415
+
+    frozen = gc.get_freeze_count()
+    assert cli.main(["verify", str(tmp_path / "missing")]) == 2
+    capsys.readouterr()
+    assert gc.isenabled()
+    assert gc.get_freeze_count() == frozen
+    gc.disable()
+    try:
+        from qaagent import errors  # noqa: PLC0415
+
+        errors.pause_collection()
+        errors.resume_collection()
+        assert not gc.isenabled()  # a collector someone else turned off stays off
+    finally:
+        gc.enable()
 
 
 def test_a_formats_reader_is_imported_when_asked_for() -> None:

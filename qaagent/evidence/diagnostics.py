@@ -13,8 +13,11 @@ its source lines mention words like "timeout" that prove nothing).
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import TYPE_CHECKING, Literal
+
+from qaagent.memo import Memo
 
 if TYPE_CHECKING:
     from qaagent.results import TestCase
@@ -24,6 +27,10 @@ CATEGORIES: tuple[Category, ...] = ("assertion", "timeout", "connection", "auth"
 
 #: how much of the end of a traceback is searched (the raising frame is at the end)
 DETAILS_TAIL = 1000
+#: a type and message longer than this (characters) are categorized afresh each time
+_MEMO_CHARS = 4096
+#: (status, type, message, the details' tail) -> category: one failure repeats across a parametrized test
+_MEMO: Memo[tuple[str, str, str, str], Category] = Memo()
 
 # Patterns are lowercase and matched against lowercased text: a case-insensitive
 # regex cannot use the engine's first-character skip and is ~10x slower. Each
@@ -119,15 +126,24 @@ _ALTERNATIVES: tuple[tuple[Category, tuple[tuple[str, str], ...]], ...] = (
         ),
     ),
 )
-#: per rule, its whole pattern (the definition) and its alternatives, each with its hint
-_RULES: tuple[tuple[Category, re.Pattern[str], tuple[tuple[str, re.Pattern[str]], ...]], ...] = tuple(
-    (
-        category,
-        re.compile("|".join(regex for _, regex in alternatives)),
-        tuple((hint, re.compile(regex)) for hint, regex in alternatives),
+_Rules = tuple[tuple[Category, re.Pattern[str], tuple[tuple[str, re.Pattern[str]], ...]], ...]
+
+
+@functools.cache
+def _rules() -> _Rules:
+    """Per rule, its whole pattern (the definition) and its alternatives, each with its hint.
+
+    Compiled the first time a failure is categorized, not at import: a run without a
+    failed test never needs the ~65 patterns (7-25 ms of every run's start-up).
+    """
+    return tuple(
+        (
+            category,
+            re.compile("|".join(regex for _, regex in alternatives)),
+            tuple((hint, re.compile(regex)) for hint, regex in alternatives),
+        )
+        for category, alternatives in _ALTERNATIVES
     )
-    for category, alternatives in _ALTERNATIVES
-)
 
 
 def _first_match(text: str, *, hints: bool = True) -> Category | None:
@@ -137,7 +153,7 @@ def _first_match(text: str, *, hints: bool = True) -> Category | None:
     on its own (an alternative with a literal start is found by a fast scan);
     without, the rule's whole pattern: the definition the hints must agree with.
     """
-    for category, pattern, alternatives in _RULES:
+    for category, pattern, alternatives in _rules():
         if hints:
             if any(hint in text and regex.search(text) for hint, regex in alternatives):
                 return category
@@ -153,12 +169,21 @@ def categorize(case: TestCase) -> Category:
     """
     if case.flaky and case.status == "passed":
         return "flaky"
-    for text in (f"{case.type}\n{case.message}".lower(), case.details[-DETAILS_TAIL:].lower()):
+    tail = case.details[-DETAILS_TAIL:]
+    if len(case.type) + len(case.message) > _MEMO_CHARS:
+        return _categorize(case.status, case.type, case.message, tail)
+    key = (case.status, case.type, case.message, tail)
+    return _MEMO.get(key) or _MEMO.put(key, _categorize(*key))
+
+
+def _categorize(status: str, type_: str, message: str, tail: str) -> Category:
+    """`categorize` of a case that did not pass on a retry, from its fields."""
+    for text in (f"{type_}\n{message}".lower(), tail.lower()):
         if text.strip():
             found = _first_match(text)
             if found is not None:
                 return found
-    if case.status == "failed":
+    if status == "failed":
         # a failure (as opposed to an error) is an assertion by JUnit's definition
         return "assertion"
     return "unknown"

@@ -116,7 +116,7 @@ class RunHistory:
         except UsageError as exc:  # BundleError is one: our own manifest unreadable (a full disk…)
             self.fault(HistoryUnavailable("record this run", exc.message))
             return
-        prepared = self.prepared if self.prepared is not None else prepare_columns(_columns(result))
+        prepared = self.prepared if self.prepared is not None else prepare_columns(lambda: _columns(result))
         outcome = self.history.record(run, prepared)
         if isinstance(outcome, HistoryUnavailable):
             self.fault(outcome)
@@ -133,7 +133,7 @@ class RunHistory:
         """
         if self.history is None or result.cancelled:
             return None
-        self.prepared = prepare_columns(_columns(result))  # once, for the comparison and the record
+        self.prepared = prepare_columns(lambda: _columns(result))  # once, for the comparison and the record
         base = self.base_branch if self.base_branch != self.branch else ""
         held = self.history.quarantine(self.scope, branch=base or self.branch or None)
         if isinstance(held, HistoryUnavailable):

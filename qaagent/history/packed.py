@@ -19,10 +19,10 @@ from __future__ import annotations
 import sys
 from array import array
 from bisect import bisect_left
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from itertools import compress, repeat
-from operator import and_, itemgetter
+from operator import and_, lshift, or_, rshift
 
 MAX_PACKED_ATTEMPTS = 8191
 _LITTLE = sys.byteorder == "little"
@@ -86,12 +86,25 @@ class Packed:
     durations: array[int]
 
     @classmethod
-    def sorted(cls, keys: list[int], outcomes: list[int], durations: list[int]) -> Packed:
-        """From parallel lists in any order (sorted here by key)."""
-        if len(keys) < 2:  # noqa: PLR2004 - itemgetter of one index gives a value, not a tuple
+    def sorted(cls, keys: Sequence[int], outcomes: Sequence[int], durations: Sequence[int]) -> Packed:
+        """From parallel sequences in any order (sorted by key, stably: reruns of a test keep their order).
+
+        Each key and its index are one int (``key << width | index``): sorting those with
+        no key function is the stable sort by key, and holds one int per result while it
+        runs (a sort of indices by a key function holds three); the arrays are then
+        gathered through C-level maps, with no list of indices built.
+        """
+        count = len(keys)
+        if count < 2:  # noqa: PLR2004 - nothing to sort
             return cls(array("q", keys), array("H", outcomes), array("I", durations))
-        gather = itemgetter(*sorted(range(len(keys)), key=keys.__getitem__))  # stable: reruns stay in order
-        return cls(array("q", gather(keys)), array("H", gather(outcomes)), array("I", gather(durations)))
+        width = count.bit_length()
+        mask = (1 << width) - 1
+        order = sorted(map(or_, map(lshift, keys, repeat(width)), range(count)))
+        return cls(
+            array("q", map(rshift, order, repeat(width))),
+            array("H", map(outcomes.__getitem__, map(and_, order, repeat(mask)))),
+            array("I", map(durations.__getitem__, map(and_, order, repeat(mask)))),
+        )
 
     @classmethod
     def load(cls, keys: bytes, outcomes: bytes, durations: bytes) -> Packed:

@@ -20,7 +20,9 @@ from __future__ import annotations
 import gc
 import operator
 import time
-from collections.abc import Collection, Iterable, Iterator, Sequence
+from array import array
+from bisect import bisect_left, bisect_right
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import compress, islice, repeat
 from typing import Any
@@ -40,38 +42,73 @@ from qaagent.history.packed import Packed, outcome
 from qaagent.history.store import Scope, Store, chunks, marks
 from qaagent.text import clean_text
 
-#: known tests are looked up key by key below this many new ones, else all at once
+#: known tests are looked up key by key below this many new ones in a range of keys, else the range at once
 _FEW = 2000
 
 
 @dataclass(frozen=True)
 class RunResults:
-    """A run's results, prepared once for both comparing and recording."""
+    """A run's results, prepared once for both comparing and recording.
+
+    What it holds does not grow with the run but by 22 bytes per result: the packed
+    arrays the store keeps (14 bytes) and each result's key in the order given (8 bytes).
+    Names are not kept: `names` and `named` read the results again (`source`) and pick
+    the wanted keys' names, so only what a caller asks for is built — the failures a
+    comparison looks at, the tests a store has not seen.
+    """
 
     packed: Packed
     counts: tuple[int, int, int, int]  #: passed, failed, errors, skipped
     flaky: int
     units: dict[tuple[str, str, str], float]  #: (suite, F|C, file or classname) → seconds
-    #: in the order given: each result's key, and its (hashed prefix, cleaned name, stored file) as
-    #: three columns (no tuple per result: 100,000 fewer objects for the garbage collector to walk)
-    _keys: list[int] = field(repr=False)
-    _names: tuple[list[tuple[bytes, str, str]], list[str], list[str]] = field(repr=False)
+    #: each result's key, in the order given
+    _keys: array[int] = field(repr=False)
+    #: the results again, as the same chunks of columns (read once more by `named`)
+    _source: Callable[[], Iterable[Columns]] = field(repr=False)
 
     def __len__(self) -> int:
         return len(self.packed)
 
     def names(self, wanted: Collection[int]) -> dict[int, tuple[str, str, str, str]]:
         """Stored suite, classname, name and file of the `wanted` keys (built only when asked)."""
-        found: dict[int, tuple[str, str, str, str]] = {}
+        return {named[0]: named[1:] for named in self.named(set(wanted))}
+
+    def named(self, wanted: set[int]) -> Iterator[tuple[int, str, str, str, str]]:
+        """(key, stored suite, classname, name, file) of each `wanted` key, the first seen of each, in order.
+
+        `wanted` is emptied as its keys are named (it is the caller's: no copy of a big set).
+
+        One more pass over the results, a chunk at a time: a chunk's keys are scanned
+        at C level and only its wanted results are named; the pass ends once every
+        wanted key is named.
+        """
+        left = wanted
+        if not left:
+            return
         keys = self._keys
-        among = wanted if isinstance(wanted, set | frozenset) else set(wanted)
-        prefixes, names, files = self._names
-        for at in compress(range(len(keys)), map(among.__contains__, keys)):  # a C-level scan
-            key = keys[at]
-            if key not in found:
-                prefix, name, file = prefixes[at], names[at], files[at]
-                found[key] = (prefix[1], prefix[2], name if len(name) <= MAX_TEXT else canonical(name), file)
-        return found
+        identities = Identities()
+        files: dict[str, str] = {}
+        at = 0
+        for suites, classnames, raw_names, _, _, raw_files, _, _ in self._source():
+            size = len(suites)
+            mine = keys[at : at + size]
+            at += size
+            for i in compress(range(size), map(left.__contains__, mine)):
+                key = mine[i]
+                if key not in left:  # a test that ran twice in this chunk: the first is named
+                    continue
+                left.discard(key)
+                _, suite, classname = identities.prefix(suites[i], classnames[i])
+                name = raw_names[i]
+                if not (name.isascii() and name.isprintable()):
+                    name = clean_text(name)
+                raw_file = raw_files[i]
+                file = files.get(raw_file) if raw_file else ""
+                if file is None:
+                    file = files[raw_file] = canonical(raw_file)
+                yield key, suite, classname, name if len(name) <= MAX_TEXT else canonical(name), file
+            if not left:
+                return
 
 
 #: the fields `prepare` reads of each result, in the order of its rows
@@ -89,26 +126,33 @@ def prepare(results: Iterable[ResultLike] | RunResults) -> RunResults:
 
     `results` may be `ResultRecord` values or anything with the same attributes
     (a finished run's `TestCase` values; `prepare_columns` takes a `CaseStore`'s
-    columns without building them). The garbage collector is paused meanwhile: the
-    work makes no cycles, and its 100,000 small tuples would otherwise trigger
-    collections worth a quarter of its time.
+    columns without building them). Results given once (an iterator) are kept in a
+    list, so that `RunResults.names` can read them again. The garbage collector is
+    paused meanwhile: the work makes no cycles, and its 100,000 small tuples would
+    otherwise trigger collections worth a quarter of its time.
     """
     if isinstance(results, RunResults):
         return results
-    return prepare_rows(map(operator.attrgetter(*FIELDS), results))
+    given = results if isinstance(results, Sequence) else list(results)
+    return prepare_columns(lambda: _transposed(map(operator.attrgetter(*FIELDS), given)))
 
 
 def prepare_rows(rows: Iterable[Row]) -> RunResults:
     """`prepare` of rows of the `FIELDS` (tuples in that order)."""
-    return prepare_columns(_transposed(rows))
+    given = rows if isinstance(rows, Sequence) else list(rows)
+    return prepare_columns(lambda: _transposed(given))
 
 
-def prepare_columns(chunks: Iterable[Columns]) -> RunResults:
-    """`prepare` of chunks of columns of the `FIELDS` (``CaseStore.column_chunks``: no tuple per result)."""
+def prepare_columns(source: Callable[[], Iterable[Columns]]) -> RunResults:
+    """`prepare` of chunks of columns of the `FIELDS` (``CaseStore.column_chunks``: no tuple per result).
+
+    `source` gives the chunks, the same each time it is called: once here, and again
+    when names are asked for (`RunResults.named`).
+    """
     paused = gc.isenabled()
     gc.disable()
     try:
-        return _prepare(chunks)
+        return _prepare(source)
     finally:
         if paused:
             gc.enable()
@@ -125,14 +169,15 @@ def _transposed(rows: Iterable[Row]) -> Iterator[Columns]:
 _BATCH = 4096
 
 
-def _prepare(chunks: Iterable[Columns]) -> RunResults:
-    """Column by column, a chunk of results at a time: the per-result work is C-level maps and counts."""
-    keys: list[int] = []
-    codes: list[int] = []
-    times: list[int] = []
-    name_prefixes: list[Prefix] = []
-    names: list[str] = []
-    name_files: list[str] = []
+def _prepare(source: Callable[[], Iterable[Columns]]) -> RunResults:
+    """Column by column, a chunk of results at a time: the per-result work is C-level maps and counts.
+
+    What is kept of each chunk is packed at once (8 + 2 + 4 bytes per result); the
+    chunk's own values are dropped before the next one is read.
+    """
+    keys: array[int] = array("q")
+    codes: array[int] = array("H")
+    times: array[int] = array("I")
     counts = [0, 0, 0, 0]
     flaky = 0
     units: dict[tuple[str, str, str], float] = {}
@@ -141,14 +186,14 @@ def _prepare(chunks: Iterable[Columns]) -> RunResults:
     file_units: dict[str, dict[str, Unit]] = {}  #: stored suite → stored file → its unit
     files: dict[str | None, str] = {None: "", "": ""}
     status_codes = STATUS_CODE
-    for suites, classnames, raw_names, statuses, raw_seconds, raw_files, attempts, flakies in chunks:
+    for suites, classnames, raw_names, statuses, raw_seconds, raw_files, attempts, flakies in source():
         size = len(suites)
         prefix = _prefixes(identities, prefixes, suites, classnames)
         joined = "".join(raw_names)
         clean: Sequence[str] = raw_names
         if not (joined.isascii() and joined.isprintable()):
             clean = [n if n.isascii() and n.isprintable() else clean_text(n) for n in raw_names]
-        keys += name_keys(map(operator.itemgetter(0), prefix), clean)
+        keys.extend(name_keys(map(operator.itemgetter(0), prefix), clean))
         status = list(map(status_codes.get, statuses, repeat(2)))
         for code in range(4):
             counts[code] += status.count(code)
@@ -161,29 +206,19 @@ def _prepare(chunks: Iterable[Columns]) -> RunResults:
             batch_codes[i] = outcome(
                 status[i], flaky=bool(flakies[i]), attempts=tries if type(tries) is int else 1
             )
-        codes += batch_codes
+        codes.extend(batch_codes)
         for raw_file in set(raw_files).difference(files):
             files[raw_file] = canonical(raw_file) if raw_file else ""
         stored = list(map(files.__getitem__, raw_files))
-        name_prefixes += prefix
-        names += clean
-        name_files += stored
         seconds = [
             s if type(s) is float and 0 < s < MAX_SECONDS else duration_ms(s) / 1000 for s in raw_seconds
         ]
         get = units.get
         for unit, spent in zip(_units(file_units, suites, prefix, stored), seconds, strict=True):
             units[unit] = get(unit, 0.0) + spent  # in order: the same float sums as one by one
-        times += [int(s * 1000 + 0.5) for s in seconds]
+        times.extend([int(s * 1000 + 0.5) for s in seconds])
     packed = Packed.sorted(keys, codes, times)
-    return RunResults(
-        packed,
-        (counts[0], counts[1], counts[2], counts[3]),
-        flaky,
-        units,
-        keys,
-        (name_prefixes, names, name_files),
-    )
+    return RunResults(packed, (counts[0], counts[1], counts[2], counts[3]), flaky, units, keys, source)
 
 
 def _prefixes(
@@ -256,7 +291,7 @@ def record(store: Store, run: RunRecord, results: Iterable[ResultLike] | RunResu
         backend.insert_many(
             "qa_problems",
             ("run", "test", "outcome"),
-            [(row, k, o) for k, o in packed.unclean()],
+            ((row, k, o) for k, o in packed.unclean()),  # streamed, not a list of every unclean result
         )
         units = dict(prepared.units)
         for suite, seconds in run.suite_durations.items():
@@ -358,6 +393,11 @@ def _add_tests(store: Store, project: int, prepared: RunResults) -> None:
 
     New tests are the keys the project's newest recorded run did not have,
     then checked against the tests table — no lookup for the tests every run has.
+    The keys are compared a range of them at a time (sets of at most `_RANGE` keys);
+    the new tests are then named in one more pass over the results and inserted
+    `_RANGE` rows at a time, each batch in key order (a batch is all of them unless
+    more than `_RANGE` tests are new: a project's first run). What is held is a set of
+    the new keys and one batch of rows, not a name per result of the run.
     """
     backend = store.backend
     latest = backend.query(
@@ -366,27 +406,51 @@ def _add_tests(store: Store, project: int, prepared: RunResults) -> None:
         (project,),
     )
     mine = prepared.packed.keys
-    previous = store.results([int(latest[0][0])])[int(latest[0][0])].keys if latest else None
+    previous = store.keys([int(latest[0][0])])[int(latest[0][0])] if latest else None
     if previous == mine:  # the same tests as the newest run (both sorted): nothing new, no sets built
         return
-    candidates = sorted(set(mine).difference(previous or ()))
-    if not candidates:
+    new = _new_keys(store, project, mine, previous)
+    if not new:
         return
-    known: set[int] = set()
-    if len(candidates) > _FEW:
-        known = {
-            int(k) for (k,) in backend.query("SELECT test FROM qa_tests WHERE project_id = ?", (project,))
-        }
-    else:
-        for part in chunks(candidates):
-            known.update(
-                int(k)
-                for (k,) in backend.query(
-                    f"SELECT test FROM qa_tests WHERE project_id = ? AND test IN ({marks(len(part))})",  # noqa: S608
-                    (project, *part),
-                )
+    named = prepared.named(new)
+    while batch := sorted(islice(named, _RANGE)):  # keys differ: in key order
+        backend.insert_many(
+            "qa_tests",
+            ("project_id", "test", "suite", "classname", "name", "file"),
+            [(project, *row) for row in batch],
+        )
+
+
+#: keys compared, or new tests inserted, at a time by `_add_tests`
+_RANGE = 32768
+
+
+def _new_keys(store: Store, project: int, mine: array[int], previous: array[int] | None) -> set[int]:
+    """The keys of `mine` (sorted) in neither `previous` (sorted) nor the project's tests table."""
+    backend = store.backend
+    new: set[int] = set()
+    at = 0
+    while at < len(mine):
+        end = bisect_right(mine, mine[min(at + _RANGE, len(mine)) - 1])  # a key's reruns in one range
+        low, high = mine[at], mine[end - 1]
+        candidates = set(mine[at:end])
+        at = end
+        if previous is not None:
+            candidates.difference_update(previous[bisect_left(previous, low) : bisect_right(previous, high)])
+        if len(candidates) > _FEW:
+            known = backend.query(
+                "SELECT test FROM qa_tests WHERE project_id = ? AND test >= ? AND test <= ?",
+                (project, low, high),
             )
-    names = prepared.names({k for k in candidates if k not in known})
-    new = [(project, k, *names[k]) for k in candidates if k in names]
-    if new:
-        backend.insert_many("qa_tests", ("project_id", "test", "suite", "classname", "name", "file"), new)
+            candidates.difference_update(int(k) for (k,) in known)
+        else:
+            for part in chunks(sorted(candidates)):
+                candidates.difference_update(
+                    int(k)
+                    for (k,) in backend.query(
+                        f"SELECT test FROM qa_tests WHERE project_id = ? AND test IN ({marks(len(part))})",  # noqa: S608
+                        (project, *part),
+                    )
+                )
+        new |= candidates
+    return new

@@ -33,6 +33,8 @@ import re
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
+from qaagent.memo import Memo
+
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
@@ -40,6 +42,8 @@ if TYPE_CHECKING:
 MAX_LINE = 10_000_000
 #: distinct classnames/files remembered per report before the caches are reset
 _CACHE_LIMIT = 10_000
+#: tracebacks longer than this (characters) are searched afresh each time
+_FRAMES_MEMO_CHARS = 16_384
 
 #: the attributes pytest puts on a testcase; with these and nothing else `line` is 0-based
 _PYTEST_ATTRIBUTES = frozenset({"classname", "name", "file", "line", "time"})
@@ -103,6 +107,8 @@ class Locator:
         self._base = os.path.abspath(base_dir)
         self._relative_cache: dict[str, str] = {}
         self._module_cache: dict[str, str | None] = {}
+        #: a traceback's text -> its Python frames (`_python_frames`)
+        self._frames_memo: Memo[str, tuple[tuple[str, int | None], ...]] = Memo()
 
     def relative(self, file: str) -> str:
         """`file` (relative to base_dir, or absolute) relative to the repository root.
@@ -223,12 +229,28 @@ class Locator:
     def traceback_line(self, file: str, texts: Sequence[str]) -> int | None:
         """The line of the last Python traceback entry in `texts` that names `file` (repository-relative)."""
         found: int | None = None
+        relative = self.relative
         for text in texts:
-            for match in _PYTHON_FRAME.finditer(text):
-                path = match["file"] or match["native"]
-                if self.relative(path) == file:
-                    found = parse_line(match["line"] or match["nline"], zero_based=False) or found
+            for path, line in self._python_frames(text):
+                if relative(path) == file:
+                    found = line or found
         return found
+
+    def _python_frames(self, text: str) -> tuple[tuple[str, int | None], ...]:
+        """The (path as written, line) of each Python traceback entry in `text`.
+
+        Remembered for texts up to `_FRAMES_MEMO_CHARS`: one traceback repeats across the
+        cases of a parametrized test, or a fixture's error across a module's tests.
+        """
+        if len(text) <= _FRAMES_MEMO_CHARS:
+            known = self._frames_memo.get(text)
+            if known is not None:
+                return known
+        frames = tuple(
+            (match["file"] or match["native"], parse_line(match["line"] or match["nline"], zero_based=False))
+            for match in _PYTHON_FRAME.finditer(text)
+        )
+        return self._frames_memo.put(text, frames) if len(text) <= _FRAMES_MEMO_CHARS else frames
 
     def _script_location(self, classname: str, texts: Sequence[str]) -> tuple[str | None, int | None]:
         """Playwright: classname is the spec path relative to testDir; stack frames are better."""
