@@ -222,8 +222,10 @@ def chosen_chromium() -> str | None:
     """The browser of the tests' Playwright runs: $QAAGENT_CHROMIUM, else the headless shell.
 
     On a laptop without the shell, Debian's full chromium (or, without either, none: the
-    projects' configs fall back to Playwright's own). With `CI=true` always the shell, so a CI
-    machine without it fails its browser tests instead of quietly testing another browser.
+    projects' configs fall back to Playwright's own). With `CI=true` and no $QAAGENT_CHROMIUM
+    always the shell, so a CI machine without it fails its browser tests instead of quietly
+    testing another browser. (`test_engine`'s demo run is the exception: it runs as `make demo`
+    does, in the browser the demo finds itself.)
     """
     if os.environ.get("QAAGENT_CHROMIUM"):
         return os.environ["QAAGENT_CHROMIUM"]
@@ -236,14 +238,15 @@ def chosen_chromium() -> str | None:
 TEST_CHROMIUM = chosen_chromium()
 
 
-def browser_problems(*, tool: str = "npx", chromium: bool = True) -> list[str]:
-    """What is missing for a real-browser test: Node tooling, the demo's Playwright, Chromium."""
+def browser_problems(*, tool: str = "npx", chromium: bool = True, browser: str | None = None) -> list[str]:
+    """What is missing for a real-browser test: Node tooling, the demo's Playwright, Chromium
+    (`browser`, default the tests' own)."""
     problems: list[str] = []
     if shutil.which(tool) is None:
         problems.append(f"{tool} (Node.js) is not on PATH")
     if not (DEMO_MODULES / "@playwright" / "test" / "package.json").is_file():
         problems.append("Playwright is not installed: run `npm ci` in examples/demo/e2e")
-    browser = TEST_CHROMIUM or DEBIAN_CHROMIUM
+    browser = browser or TEST_CHROMIUM or DEBIAN_CHROMIUM
     if chromium and not Path(browser).is_file():
         package = "chromium-headless-shell" if browser == HEADLESS_SHELL else "chromium"
         problems.append(f"no Chromium at {browser}: apt-get install {package} (or set QAAGENT_CHROMIUM)")

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 from conftest import (
+    DEBIAN_CHROMIUM,
     ROOT,
     ProjectFactory,
     assert_no_process_left,
@@ -278,11 +279,24 @@ def test_a_junit_glob_that_matches_nothing_is_an_error(qa_project: ProjectFactor
 
 @pytest.mark.slow
 def test_the_bundled_demo_passes(tmp_path: Path) -> None:
-    """What `make demo` runs, on a copy of examples/demo (the e2e suite needs the browser)."""
-    skip_unless_ready(browser_problems())
+    """What `make demo` runs, on a copy of examples/demo (the e2e suite needs the browser).
+
+    In the browser a user's `make demo` gets: $QAAGENT_CHROMIUM when this environment names
+    one, else none, so the demo's browser.js falls back to Debian's /usr/bin/chromium (the
+    other browser tests run in the headless shell: conftest.TEST_CHROMIUM).
+    """
+    named = os.environ.get("QAAGENT_CHROMIUM", "")
+    skip_unless_ready(browser_problems(browser=named or DEBIAN_CHROMIUM))
     demo = copy_demo(tmp_path)
     result = run_qaagent(
-        "run-all", "--profile", ".qaagent.yaml", "--parallel", "--max-workers", "3", cwd=demo
+        "run-all",
+        "--profile",
+        ".qaagent.yaml",
+        "--parallel",
+        "--max-workers",
+        "3",
+        cwd=demo,
+        env={"QAAGENT_CHROMIUM": named},  # empty: browser.js treats it as unset
     )
     assert result.returncode == 0, result.stdout[-3000:]
     suites = {s["name"]: s["counts"] for s in manifest_of(demo)["suites"]}
