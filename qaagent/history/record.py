@@ -297,11 +297,16 @@ class Recorded:
 
 
 def record(store: Store, run: RunRecord, results: Iterable[ResultLike] | RunResults) -> Recorded:
-    """Record `run` and its results in one writer transaction (replacing an earlier recording)."""
+    """Record `run` and its results in one writer transaction (replacing an earlier recording).
+
+    The transaction's rows (a first run's every test, the packed blobs) are written with
+    the backend's bounded cache (`Backend.filling`): SQLite spills dirty pages to its WAL
+    instead of holding them all until the commit.
+    """
     prepared = prepare(results)
     scope = Scope(run.project, run.repository)
     backend = store.backend
-    with backend.writing(f"qaagent-history:{scope.project}\x00{scope.repository}"):
+    with backend.writing(f"qaagent-history:{scope.project}\x00{scope.repository}"), backend.filling():
         project = store.project_id(scope, create=True)
         assert project is not None  # noqa: S101 - created above
         replaced = _forget(store, project, run)
@@ -428,8 +433,8 @@ def _add_tests(store: Store, project: int, prepared: RunResults) -> None:
 
     A project's first run (no tests of it stored) compares nothing and builds no set:
     every test is new, so every result is named (the first seen of a key given twice).
-    Meanwhile the backend bounds what it holds of the rows (`Backend.filling`: SQLite's
-    page cache), still inside the run's one writer transaction.
+    `record` calls this inside `Backend.filling`: SQLite holds a bounded part of the
+    rows (its page cache), still inside the run's one writer transaction.
     """
     backend = store.backend
     latest = backend.query(
@@ -451,13 +456,12 @@ def _add_tests(store: Store, project: int, prepared: RunResults) -> None:
         if not new:
             return
         named = prepared.named(new)
-    with backend.filling():
-        while batch := sorted(islice(named, _ROWS)):  # keys differ: in key order
-            backend.insert_many(
-                "qa_tests",
-                ("project_id", "test", "suite", "classname", "name", "file"),
-                ((project, *row) for row in batch),  # one row at a time: no second list of the batch
-            )
+    while batch := sorted(islice(named, _ROWS)):  # keys differ: in key order
+        backend.insert_many(
+            "qa_tests",
+            ("project_id", "test", "suite", "classname", "name", "file"),
+            ((project, *row) for row in batch),  # one row at a time: no second list of the batch
+        )
 
 
 #: keys compared at a time by `_add_tests`
