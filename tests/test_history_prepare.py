@@ -13,7 +13,8 @@ from __future__ import annotations
 import hashlib
 import math
 import tracemalloc
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from pathlib import Path
 
 import pytest
 from history_support import SCOPE, run
@@ -23,7 +24,7 @@ from qaagent.history.model import MAX_SECONDS, MAX_TEXT, STATUS_CODE, TestId, ca
 from qaagent.history.packed import outcome
 from qaagent.history.rates import flake_rates
 from qaagent.history.record import FIELDS, Row, RunResults, prepare_columns, prepare_rows, record
-from qaagent.history.store import Store
+from qaagent.history.store import Store, open_store
 from qaagent.results import CaseStore, TestCase
 
 NAMES = [
@@ -221,6 +222,7 @@ def test_new_tests_are_compared_and_added_a_range_at_a_time(
 ) -> None:
     """`_add_tests` in ranges and batches smaller than the run stores what one batch would."""
     monkeypatch.setattr(recording, "_RANGE", 500)
+    monkeypatch.setattr(recording, "_ROWS", 500)
     monkeypatch.setattr(recording, "_FEW", 40)  # both ways of checking the tests table
     given = list(rows(3000))
     query = "SELECT test, suite, classname, name, file FROM qa_tests"
@@ -238,3 +240,102 @@ def test_new_tests_are_compared_and_added_a_range_at_a_time(
 NEW: list[Row] = [
     ("suite9", "tests.new", f"new {i}", "passed", 0.5, "tests/new.py", 1, False) for i in range(700)
 ]
+
+
+def unique_rows(count: int) -> list[Row]:
+    """`count` results of `count` different tests (and one test that ran twice)."""
+    given: list[Row] = [
+        (
+            f"suite{i % 3}",
+            f"tests.mod{i % 7}",
+            f"test_{i}",
+            "failed" if i % 50 == 0 else "passed",
+            0.25,
+            f"tests/m{i % 7}.py",
+            1,
+            False,
+        )
+        for i in range(count)
+    ]
+    return [*given, given[count // 2]]
+
+
+def first_run_peak(tmp_path: Path, count: int) -> int:
+    """Peak bytes (Python's) that recording a project's first run of `count` tests allocates."""
+    prepared = prepare_rows(unique_rows(count))
+    opened = open_store(str(tmp_path / f"first-{count}.sqlite"), base_dir=tmp_path)
+    try:
+        tracemalloc.start()
+        try:
+            record(opened, run(1), prepared)
+            return tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+    finally:
+        opened.close()
+
+
+def test_a_first_run_is_recorded_without_an_object_per_new_test(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 13, history10: a fresh store names the new tests a batch at a time, with no set of them.
+
+    Every test of a project's first run is new: what recording holds then must not grow by
+    a Python object per test (a set of the new keys is ~70 bytes a test) — only by the packed
+    blobs it writes (14 bytes a result, copied once).
+    """
+    monkeypatch.setattr(recording, "_ROWS", 1000)
+    small = first_run_peak(tmp_path, 10000)
+    large = first_run_peak(tmp_path, 40000)
+    assert (large - small) / 30000 <= 40
+
+
+def test_a_first_run_names_every_test_once_and_stores_what_the_set_would(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`named(None)` (no set of wanted keys) names the first seen of each key, as `named(every key)` does."""
+    given = list(rows(3000))
+    prepared = prepare_rows(given)
+    every = list(prepared.named(set(prepared.packed.keys)))
+    assert list(prepared.named(None)) == every
+    assert len(every) < len(given)  # some tests ran twice: named once
+    monkeypatch.setattr(recording, "_ROWS", 300)
+    inserted: list[list[object]] = []
+    insert_many = store.backend.insert_many
+
+    def watched(table: str, columns: Sequence[str], rows: Iterable[Sequence[object]]) -> None:
+        if table == "qa_tests":
+            listed = list(rows)
+            inserted.append([r[1] for r in listed])
+            rows = listed
+        insert_many(table, columns, rows)
+
+    monkeypatch.setattr(store.backend, "insert_many", watched)
+    monkeypatch.setattr(recording, "_new_keys", None)  # a first run compares no keys
+    record(store, run(1), prepared)
+    assert max(map(len, inserted)) == 300
+    assert all(batch == sorted(batch) for batch in inserted)  # type: ignore[type-var]
+    stored = store.backend.query("SELECT test, suite, classname, name, file FROM qa_tests")
+    assert sorted(tuple(r) for r in stored) == sorted(every)
+
+
+def test_sqlite_fills_a_table_with_a_small_page_cache_in_the_same_transaction(tmp_path: Path) -> None:
+    """`filling` bounds SQLite's page cache while the new tests go in, then gives the lookups theirs back."""
+    opened = open_store(str(tmp_path / "history.sqlite"), base_dir=tmp_path)
+    backend = opened.backend
+    try:
+        assert backend.query("PRAGMA cache_size") == [(-65536,)]
+
+        def fill_then_fail() -> None:
+            with backend.writing("lock"):
+                backend.query("INSERT INTO qa_projects (project, repository) VALUES ('p', 'r')")
+                with backend.filling():
+                    assert backend.query("PRAGMA cache_size") == [(-4096,)]
+                    raise RuntimeError
+
+        with pytest.raises(RuntimeError):
+            fill_then_fail()
+        assert backend.query("PRAGMA cache_size") == [(-65536,)]
+        assert backend.query("SELECT count(*) FROM qa_projects") == [(0,)]  # one transaction: rolled back
+    finally:
+        opened.close()

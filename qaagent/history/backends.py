@@ -75,6 +75,11 @@ class Backend(ABC):
     def compact(self) -> None:  # noqa: B027 - a no-op unless the backend needs it
         """Give the space of deleted rows back (outside a transaction)."""
 
+    @contextmanager
+    def filling(self) -> Iterator[None]:
+        """While many rows are inserted in the current transaction: hold a bounded part of them in memory."""
+        yield
+
     @abstractmethod
     def close(self) -> None:
         """Close the connection (never raises)."""
@@ -82,6 +87,12 @@ class Backend(ABC):
 
 def _lock_number(lock: str) -> int:
     return int.from_bytes(hashlib.blake2b(lock.encode(), digest_size=8).digest(), "big", signed=True)
+
+
+#: SQLite's page cache (KiB): 64 MiB, so that the results index stays in memory for the lookups
+_CACHE = "PRAGMA cache_size=-65536"
+#: SQLite's page cache while a table is filled (`SqliteBackend.filling`): 4 MiB
+_FILL_CACHE = "PRAGMA cache_size=-4096"
 
 
 class SqliteBackend(Backend):
@@ -107,7 +118,7 @@ class SqliteBackend(Backend):
             with contextlib.suppress(sqlite3.OperationalError):
                 self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA synchronous=NORMAL")
-            self._conn.execute("PRAGMA cache_size=-65536")  # 64 MiB: the results index stays in memory
+            self._conn.execute(_CACHE)  # 64 MiB: the results index stays in memory
             self._conn.execute("SELECT count(*) FROM sqlite_master").fetchone()  # a corrupt file fails here
         except BaseException:
             self._conn.close()
@@ -121,6 +132,15 @@ class SqliteBackend(Backend):
         """Insert many rows into `table`."""
         marks = ", ".join("?" for _ in columns)
         self._conn.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows)  # noqa: S608 - our own names
+
+    @contextmanager
+    def filling(self) -> Iterator[None]:
+        """A small page cache meanwhile: dirty pages beyond it spill to the WAL, not held until the commit."""
+        self._conn.execute(_FILL_CACHE)
+        try:
+            yield
+        finally:
+            self._conn.execute(_CACHE)
 
     def has_table(self, name: str) -> bool:
         """Whether the table exists."""

@@ -73,18 +73,22 @@ class RunResults:
         """Stored suite, classname, name and file of the `wanted` keys (built only when asked)."""
         return {named[0]: named[1:] for named in self.named(set(wanted))}
 
-    def named(self, wanted: set[int]) -> Iterator[tuple[int, str, str, str, str]]:
+    def named(self, wanted: set[int] | None) -> Iterator[tuple[int, str, str, str, str]]:
         """(key, stored suite, classname, name, file) of each `wanted` key, the first seen of each, in order.
 
         `wanted` is emptied as its keys are named (it is the caller's: no copy of a big set).
+        None wants every key (a store that has none of the run's tests): no set of every
+        key is built, only one of the keys given more than once (to name the first seen).
 
         One more pass over the results, a chunk at a time: a chunk's keys are scanned
         at C level and only its wanted results are named; the pass ends once every
         wanted key is named.
         """
         left = wanted
-        if not left:
+        if left is not None and not left:
             return
+        repeated = _repeated(self.packed.keys) if left is None else set()
+        done: set[int] = set()
         keys = self._keys
         identities = Identities()
         files: dict[str, str] = {}
@@ -93,11 +97,8 @@ class RunResults:
             size = len(suites)
             mine = keys[at : at + size]
             at += size
-            for i in compress(range(size), map(left.__contains__, mine)):
+            for i in _firsts(mine, left, repeated, done):
                 key = mine[i]
-                if key not in left:  # a test that ran twice in this chunk: the first is named
-                    continue
-                left.discard(key)
                 _, suite, classname = identities.prefix(suites[i], classnames[i])
                 name = raw_names[i]
                 if not (name.isascii() and name.isprintable()):
@@ -107,8 +108,34 @@ class RunResults:
                 if file is None:
                     file = files[raw_file] = canonical(raw_file)
                 yield key, suite, classname, name if len(name) <= MAX_TEXT else canonical(name), file
-            if not left:
+            if left is not None and not left:
                 return
+
+
+def _firsts(mine: array[int], left: set[int] | None, repeated: set[int], done: set[int]) -> Iterator[int]:
+    """Where in `mine` (a chunk's keys) the results to name are: the first seen of each wanted key.
+
+    Wanted are the keys `left` (emptied as they are found), or every key when it is None
+    (then only the `repeated` keys are remembered, in `done`).
+    """
+    if left is None:
+        for i, key in enumerate(mine):
+            if key in repeated:  # a test that ran more than once: the first is named
+                if key in done:
+                    continue
+                done.add(key)
+            yield i
+        return
+    for i in compress(range(len(mine)), map(left.__contains__, mine)):
+        key = mine[i]
+        if key in left:  # not a test that ran twice in this chunk (the first is named)
+            left.discard(key)
+            yield i
+
+
+def _repeated(keys: array[int]) -> set[int]:
+    """The keys that `keys` (sorted) holds more than once (neighbours compared at C level)."""
+    return set(compress(islice(keys, 1, None), map(operator.eq, islice(keys, 1, None), keys)))
 
 
 #: the fields `prepare` reads of each result, in the order of its rows
@@ -270,11 +297,16 @@ class Recorded:
 
 
 def record(store: Store, run: RunRecord, results: Iterable[ResultLike] | RunResults) -> Recorded:
-    """Record `run` and its results in one writer transaction (replacing an earlier recording)."""
+    """Record `run` and its results in one writer transaction (replacing an earlier recording).
+
+    The transaction's rows (a first run's every test, the packed blobs) are written with
+    the backend's bounded cache (`Backend.filling`): SQLite spills dirty pages to its WAL
+    instead of holding them all until the commit.
+    """
     prepared = prepare(results)
     scope = Scope(run.project, run.repository)
     backend = store.backend
-    with backend.writing(f"qaagent-history:{scope.project}\x00{scope.repository}"):
+    with backend.writing(f"qaagent-history:{scope.project}\x00{scope.repository}"), backend.filling():
         project = store.project_id(scope, create=True)
         assert project is not None  # noqa: S101 - created above
         replaced = _forget(store, project, run)
@@ -395,9 +427,14 @@ def _add_tests(store: Store, project: int, prepared: RunResults) -> None:
     then checked against the tests table — no lookup for the tests every run has.
     The keys are compared a range of them at a time (sets of at most `_RANGE` keys);
     the new tests are then named in one more pass over the results and inserted
-    `_RANGE` rows at a time, each batch in key order (a batch is all of them unless
-    more than `_RANGE` tests are new: a project's first run). What is held is a set of
-    the new keys and one batch of rows, not a name per result of the run.
+    `_ROWS` rows at a time, each batch in key order (a batch is all of them unless
+    more than `_ROWS` tests are new). What is held is a set of the new keys and one
+    batch of rows, not a name per result of the run.
+
+    A project's first run (no tests of it stored) compares nothing and builds no set:
+    every test is new, so every result is named (the first seen of a key given twice).
+    `record` calls this inside `Backend.filling`: SQLite holds a bounded part of the
+    rows (its page cache), still inside the run's one writer transaction.
     """
     backend = store.backend
     latest = backend.query(
@@ -409,20 +446,28 @@ def _add_tests(store: Store, project: int, prepared: RunResults) -> None:
     previous = store.keys([int(latest[0][0])])[int(latest[0][0])] if latest else None
     if previous == mine:  # the same tests as the newest run (both sorted): nothing new, no sets built
         return
-    new = _new_keys(store, project, mine, previous)
-    if not new:
-        return
-    named = prepared.named(new)
-    while batch := sorted(islice(named, _RANGE)):  # keys differ: in key order
+    first = previous is None and not backend.query(
+        "SELECT 1 FROM qa_tests WHERE project_id = ? LIMIT 1", (project,)
+    )
+    if first:
+        named = prepared.named(None)  # the project's first run: every test is new, no set of them
+    else:
+        new = _new_keys(store, project, mine, previous)
+        if not new:
+            return
+        named = prepared.named(new)
+    while batch := sorted(islice(named, _ROWS)):  # keys differ: in key order
         backend.insert_many(
             "qa_tests",
             ("project_id", "test", "suite", "classname", "name", "file"),
-            [(project, *row) for row in batch],
+            ((project, *row) for row in batch),  # one row at a time: no second list of the batch
         )
 
 
-#: keys compared, or new tests inserted, at a time by `_add_tests`
+#: keys compared at a time by `_add_tests`
 _RANGE = 32768
+#: new tests named and inserted at a time by `_add_tests` (each batch in key order)
+_ROWS = 8192
 
 
 def _new_keys(store: Store, project: int, mine: array[int], previous: array[int] | None) -> set[int]:
