@@ -20,6 +20,7 @@ import pytest
 from history_support import SCOPE, run
 
 from qaagent.history import record as recording
+from qaagent.history.faults import HistoryError
 from qaagent.history.model import MAX_SECONDS, MAX_TEXT, STATUS_CODE, TestId, canonical, duration_ms
 from qaagent.history.packed import outcome
 from qaagent.history.rates import flake_rates
@@ -215,6 +216,31 @@ def test_names_are_read_again_and_only_the_wanted_ones() -> None:
     assert prepared.names(some) == {k: every[k] for k in some}
     assert list(prepared.named(set())) == []
     assert reads == 3  # an empty wish reads nothing
+
+
+@pytest.mark.parametrize("known", [False, True], ids=["fresh-store", "known-store"])
+def test_results_read_again_short_are_an_error_and_nothing_is_recorded(store: Store, known: bool) -> None:
+    """A second read of the results that ends early (a spill gone or cut) loses no test silently."""
+    given = list(rows(3000))
+    if known:
+        record(store, run(1), prepare_rows(given[:1000]))  # the store knows a third of the tests
+    reads = 0
+
+    def source() -> Iterator[tuple[tuple[object, ...], ...]]:
+        nonlocal reads
+        reads += 1
+        end = len(given) if reads == 1 else 1000  # the second read comes back short
+        for at in range(0, end, 500):
+            yield tuple(zip(*given[at : at + 500], strict=True))
+
+    prepared = prepare_columns(source)
+    runs = store.backend.query("SELECT count(*) FROM qa_runs")
+    tests = store.backend.query("SELECT count(*) FROM qa_tests")
+    with pytest.raises(HistoryError, match=r"read again were 1000 of 3000"):
+        record(store, run(2), prepared)
+    assert reads == 2
+    assert store.backend.query("SELECT count(*) FROM qa_runs") == runs  # the one transaction rolled back
+    assert store.backend.query("SELECT count(*) FROM qa_tests") == tests
 
 
 def test_new_tests_are_compared_and_added_a_range_at_a_time(

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from itertools import compress, islice, repeat
 from typing import Any
 
+from qaagent.history.faults import HistoryError
 from qaagent.history.model import (
     MAX_SECONDS,
     MAX_TEXT,
@@ -110,6 +111,12 @@ class RunResults:
                 yield key, suite, classname, name if len(name) <= MAX_TEXT else canonical(name), file
             if left is not None and not left:
                 return
+        if at != len(keys) or left:
+            # the results read again are not the ones prepared (a spill gone or cut short):
+            # an error, so the run's transaction is rolled back, never a test silently left out
+            unnamed = f", {len(left)} wanted test(s) not found" if left else ""
+            msg = f"the run's results read again were {at} of {len(keys)}{unnamed}"
+            raise HistoryError(msg)
 
 
 def _firsts(mine: array[int], left: set[int] | None, repeated: set[int], done: set[int]) -> Iterator[int]:
