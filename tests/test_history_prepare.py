@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import sqlite3
 import tracemalloc
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
@@ -343,6 +344,44 @@ def test_a_first_run_names_every_test_once_and_stores_what_the_set_would(
     assert all(batch == sorted(batch) for batch in inserted)  # type: ignore[type-var]
     stored = store.backend.query("SELECT test, suite, classname, name, file FROM qa_tests")
     assert sorted(tuple(r) for r in stored) == sorted(every)
+
+
+def test_a_store_not_in_wal_mode_keeps_its_cache_while_filling(tmp_path: Path) -> None:
+    """Outside WAL mode a small cache would spill under the exclusive lock, again and again while a
+    reader holds the file (a record that waits out the busy timeout per spill): no small cache there."""
+    opened = open_store(str(tmp_path / "history.sqlite"), base_dir=tmp_path)
+    backend = opened.backend
+    try:
+        assert backend.query("PRAGMA journal_mode") == [("wal",)]
+        backend.query("PRAGMA journal_mode=delete")  # as a store the open could not switch to WAL
+        with backend.writing("lock"), backend.filling():
+            assert backend.query("PRAGMA cache_size") == [(-65536,)]
+        assert backend.query("PRAGMA cache_size") == [(-65536,)]
+    finally:
+        opened.close()
+
+
+def test_a_commit_the_lock_refuses_is_rolled_back(tmp_path: Path) -> None:
+    """A store outside WAL mode with a reader in a read transaction: the COMMIT fails after the busy
+    timeout, and the run's transaction is rolled back (not left open on the connection)."""
+    path = tmp_path / "history.sqlite"
+    opened = open_store(str(path), base_dir=tmp_path)
+    backend = opened.backend
+    reader = sqlite3.connect(str(path), isolation_level=None)
+    try:
+        backend.query("PRAGMA journal_mode=delete")
+        backend.query("PRAGMA busy_timeout=200")
+        reader.execute("BEGIN")
+        reader.execute("SELECT count(*) FROM qa_runs").fetchone()  # holds the file's shared lock
+        with pytest.raises(sqlite3.OperationalError, match="locked"):
+            record(opened, run(1), prepare_rows(list(rows(200))))
+        reader.execute("COMMIT")
+        assert backend.query("SELECT count(*) FROM qa_runs") == [(0,)]  # nothing left open
+        record(opened, run(1), prepare_rows(list(rows(200))))  # and the store still records
+        assert backend.query("SELECT count(*) FROM qa_runs") == [(1,)]
+    finally:
+        reader.close()
+        opened.close()
 
 
 def test_sqlite_fills_a_table_with_a_small_page_cache_in_the_same_transaction(tmp_path: Path) -> None:

@@ -135,7 +135,17 @@ class SqliteBackend(Backend):
 
     @contextmanager
     def filling(self) -> Iterator[None]:
-        """A small page cache meanwhile: dirty pages beyond it spill to the WAL, not held until the commit."""
+        """A small page cache meanwhile: dirty pages beyond it spill to the WAL, not held until the commit.
+
+        Only in WAL mode. A store the open could not switch to WAL (another connection held it
+        then) keeps its rollback journal, where each spill needs the file's exclusive lock: with
+        a reader holding a read transaction every spill would wait out the busy timeout again,
+        a record that hangs instead of failing once. There the cache stays as it is.
+        """
+        (mode,) = self._conn.execute("PRAGMA journal_mode").fetchone()
+        if str(mode).lower() != "wal":
+            yield
+            return
         self._conn.execute(_FILL_CACHE)
         try:
             yield
@@ -155,7 +165,12 @@ class SqliteBackend(Backend):
         except BaseException:
             self._conn.execute("ROLLBACK")
             raise
-        self._conn.execute("COMMIT")
+        try:
+            self._conn.execute("COMMIT")
+        except BaseException:  # a COMMIT that failed (the file locked) leaves the transaction open
+            with contextlib.suppress(sqlite3.Error):
+                self._conn.execute("ROLLBACK")
+            raise
 
     @contextmanager
     def reading(self) -> Iterator[None]:
