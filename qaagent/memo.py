@@ -3,10 +3,11 @@
 Large runs repeat themselves: a parametrized test fails 500 times with one traceback,
 a broken fixture errors every test of a module with one message. The per-case work on
 such text (redact, clean and cut; the traceback's line; the diagnostic category) is
-the same each time, so the reports' pass remembers the last results. Only short keys
-are remembered (`max_key`), and at most `entries` of them (all are dropped when full),
-so a hostile run of distinct megabyte tracebacks costs one failed look-up per case and
-no memory.
+the same each time, so the reports' pass remembers the last results. At most `entries`
+are kept (all are dropped when full); each caller remembers only keys it judged short (its
+own limit in characters: `stream._CUT_MEMO_CHARS`, `locate._FRAMES_MEMO_CHARS`,
+`diagnostics._MEMO_CHARS`), so a hostile run of distinct megabyte tracebacks costs one
+failed look-up per case and no memory.
 """
 
 from __future__ import annotations
