@@ -427,6 +427,8 @@ def test_unredactable_files_go_but_logs_stay_whether_or_not_the_folder_is_resolv
     tmp_path: Path, through_link: bool
 ) -> None:
     from qaagent.evidence import not_kept  # noqa: PLC0415
+    from qaagent.evidence.bundle import clean  # noqa: PLC0415
+    from qaagent.redact import Redactor  # noqa: PLC0415
 
     real = tmp_path / "real"
     (real / "suites" / "one").mkdir(parents=True)
@@ -439,6 +441,41 @@ def test_unredactable_files_go_but_logs_stay_whether_or_not_the_folder_is_resolv
         bundle = tmp_path / "link"
     assert not_kept.is_resolved(bundle) is not through_link
     logs = {(real / "suites" / "one" / "output.log").resolve()}
-    removed = not_kept.set_aside_unredactable(bundle, logs)
+    early, removed = clean(bundle, real.resolve(), Redactor(), kept=logs, unredacted=logs, keep=False)
+    assert early == []
     assert [r["path"] for r in removed] == ["suites/one/shot.png"]
     assert sorted(p.name for p in (real / "suites" / "one").iterdir()) == ["output.log"]
+
+
+def test_the_cleaning_rewrites_only_what_changes_or_has_other_names(tmp_path: Path) -> None:
+    # session 26: a file the redaction leaves as it is is not rewritten (a copy and a rename per
+    # file, at each suite's seal and again at the end) — unless it is a hard link to a file
+    # outside the bundle, which the bundle must not share: that one gets a copy of its own
+    from qaagent.evidence.bundle import clean  # noqa: PLC0415
+    from qaagent.redact import Redactor  # noqa: PLC0415
+
+    folder = tmp_path / "bundle" / "suites" / "one"
+    folder.mkdir(parents=True)
+    plain, secret, header = folder / "plain.txt", folder / "secret.txt", folder / "header.txt"
+    plain.write_text("nothing to hide\n", encoding="utf-8")
+    secret.write_text("token s3cr3t-value here\n", encoding="utf-8")
+    header.write_text("Authorization: Basic abc\n", encoding="utf-8")  # masked with no secret known
+    outside = tmp_path / "outside.txt"
+    outside.write_text("shared with the bundle\n", encoding="utf-8")
+    linked = folder / "linked.txt"
+    os.link(outside, linked)
+    before = {p.name: p.stat().st_ino for p in (plain, secret, header, linked)}
+    bundle = (tmp_path / "bundle").resolve()
+    early, dropped = clean(
+        bundle, bundle, Redactor(["s3cr3t-value"]), kept=set(), unredacted=set(), keep=False
+    )
+    assert (early, dropped) == ([], [])
+    after = {p.name: p.stat().st_ino for p in (plain, secret, header, linked)}
+    assert after["plain.txt"] == before["plain.txt"]  # unchanged: not rewritten
+    assert after["secret.txt"] != before["secret.txt"]
+    assert "s3cr3t-value" not in secret.read_text(encoding="utf-8")
+    assert header.read_text(encoding="utf-8") == "Authorization: ***\n"
+    assert after["linked.txt"] != before["linked.txt"]  # its own copy now
+    assert (linked.stat().st_nlink, outside.stat().st_nlink) == (1, 1)
+    assert linked.read_text(encoding="utf-8") == outside.read_text(encoding="utf-8")
+    assert sorted(p.name for p in folder.iterdir()) == ["header.txt", "linked.txt", "plain.txt", "secret.txt"]

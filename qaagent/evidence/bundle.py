@@ -28,6 +28,7 @@ is kept as the evidence of what was wrong with it.
 from __future__ import annotations
 
 import errno
+import io
 import json
 import os
 import socket
@@ -101,17 +102,47 @@ def _jsonable(value: Any, redactor: Redactor) -> Any:
 _SNIFF_BYTES = 8192
 
 
-def _redact_file(path: Path, redactor: Redactor) -> None:
-    """Redact one file a suite left, whatever its name: as text (UTF-8, UTF-16) or as bytes.
+def _treat_file(path: Path, redactor: Redactor, *, removable: bool, spared: bool) -> str | None:
+    """One file a suite left, opened once: removed when no scan can redact it, else redacted.
 
-    A text file is rewritten redacted; a binary one (a NUL in its first 8 KiB, not UTF-16) has
-    the bytes of every form of every secret masked in place, and is rewritten only when one was.
+    `removable`: a file of a kind no scan can redact (`not_kept.kind`) is removed, and its
+    kind returned. `spared`: not redacted (qaagent's own, redacted as it was written). A text
+    file (UTF-8, UTF-16) is redacted; a binary one (a NUL in its first 8 KiB, not UTF-16) has
+    the bytes of every form of every secret masked in place. Either is rewritten only when the
+    redaction changed it, or when it has other names (a hard link to a file outside the
+    bundle: the bundle keeps a copy of its own). An OSError is the caller's (no room for the
+    redacted copy: the raw file goes).
     """
     with path.open("rb") as src:
         head = src.read(_SNIFF_BYTES)
-    if not head:  # an empty file holds no secret: not rewritten (every attempt's `.started` marker)
-        return
+        if removable and (what := not_kept.kind(head[: not_kept.HEAD_BYTES])) is not None:
+            try:
+                path.unlink()
+            except OSError:
+                pass  # kept: redacted below as any other file
+            else:
+                return what
+        if spared or not head:  # an empty file holds no secret (every attempt's `.started` marker)
+            return None
+        linked = os.fstat(src.fileno()).st_nlink > 1
+        whole = len(head) < _SNIFF_BYTES  # the whole file is in `head`: redacted in memory
     encoding = text_encoding(head)
+    if not whole:
+        _redact_streamed(path, redactor, encoding, linked=linked)
+        return None
+    data = _redacted(head, redactor, encoding)
+    if data != head or linked:
+        tmp = path.with_name(f".{path.name}.redacting")
+        try:
+            tmp.write_bytes(data)
+            tmp.replace(path)
+        finally:
+            tmp.unlink(missing_ok=True)
+    return None
+
+
+def _redact_streamed(path: Path, redactor: Redactor, encoding: str | None, *, linked: bool) -> None:
+    """A larger file redacted through a copy: a text file always rewritten, a binary one when it must be."""
     tmp = path.with_name(f".{path.name}.redacting")
     try:
         if encoding is not None:
@@ -125,10 +156,24 @@ def _redact_file(path: Path, redactor: Redactor) -> None:
                 return
         with path.open("rb") as src, tmp.open("wb") as dst:
             found = copy_redacted_bytes(src, dst, redactor)
-        if found:
+        if found or linked:
             tmp.replace(path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _redacted(data: bytes, redactor: Redactor, encoding: str | None) -> bytes:
+    """A small file's bytes redacted in memory, as `_treat_file` would stream them."""
+    out = io.BytesIO()
+    if encoding is not None:
+        try:
+            copy_redacted(io.BytesIO(data), out, redactor, encoding=encoding)
+        except UnicodeDecodeError:  # not UTF-16 after all (an odd number of bytes): as binary
+            out = io.BytesIO()
+        else:
+            return out.getvalue()
+    copy_redacted_bytes(io.BytesIO(data), out, redactor)
+    return out.getvalue()
 
 
 @dataclass
@@ -439,35 +484,42 @@ def clean(
     Used as a suite ends (`Bundle.seal`), at the run's end (`Bundle.finish`) and by the
     action's post step on a bundle a killed run left (`seal_abandoned`).
     """
-    base = folder.relative_to(bundle_dir.resolve()).as_posix()
+    inside = bundle_dir.resolve()
+    base = folder.relative_to(inside).as_posix()
     prefix = "" if base == "." else f"{base}/"
     stuck: list[str] = []
     gone: list[dict[str, str]] = []
-    # first: every folder listable; the one walk of the regular files, shared by the steps below
-    found = not_kept.files_under(folder, bundle_dir.resolve(), gone, stuck)
+    others: list[Path] = []
+    # first: every folder listable; the one walk of the folder, shared by the steps below
+    found = not_kept.files_under(folder, inside, gone, stuck, others)
     # links, FIFOs, devices: none of them is in `found`
-    early = [{"path": f"{prefix}{e['path']}", "why": e["why"]} for e in not_kept.set_aside(folder)]
-    unredactable = [] if keep else not_kept.set_aside_unredactable(bundle_dir, kept, folder, found=found)
-    dropped = [*gone, *unredactable]
-    removed = {entry["path"] for entry in unredactable}
+    early = [{"path": f"{prefix}{e['path']}", "why": e["why"]} for e in not_kept.set_aside(folder, others)]
+    unredactable: list[dict[str, str]] = []
+    failed: list[dict[str, str]] = []
     canonical = not_kept.is_resolved(folder)
     for path in found:
-        if removed and path.relative_to(bundle_dir).as_posix() in removed:
-            continue
-        if (path if canonical else path.resolve()) not in unredacted:
+        real = path if canonical else path.resolve()
+        spared = real in unredacted
+        removable = not keep and real not in kept
+        if spared and not removable:
+            continue  # qaagent's own file, redacted as it was written: not even opened
+        try:
+            what = _treat_file(path, redactor, removable=removable, spared=spared)
+        except OSError as error:  # no room for the redacted copy (a full disk): the raw file goes
+            rel = f"{prefix}{path.relative_to(folder).as_posix()}"
+            why = f"{NOT_REDACTED}: {error.strerror or error}"
+            if error.errno in NO_ROOM:
+                why += f" ({NO_ROOM[error.errno]})"
             try:
-                _redact_file(path, redactor)
-            except OSError as error:  # no room for the redacted copy (a full disk): the raw file goes
-                rel = f"{prefix}{path.relative_to(folder).as_posix()}"
-                why = f"{NOT_REDACTED}: {error.strerror or error}"
-                if error.errno in NO_ROOM:
-                    why += f" ({NO_ROOM[error.errno]})"
-                try:
-                    path.unlink()  # needs no space
-                except OSError as second:
-                    stuck.append(f"{rel} ({why}; cannot remove it: {second.strerror or second})")
-                else:
-                    dropped.append({"path": rel, "why": f"not kept ({why})"})
+                path.unlink()  # needs no space
+            except OSError as second:
+                stuck.append(f"{rel} ({why}; cannot remove it: {second.strerror or second})")
+            else:
+                failed.append({"path": rel, "why": f"not kept ({why})"})
+            continue
+        if what is not None:
+            unredactable.append({"path": path.relative_to(inside).as_posix(), "why": not_kept.reason(what)})
+    dropped = [*gone, *unredactable, *failed]
     if stuck:
         message = (
             f"the evidence bundle {bundle_dir} holds a file qaagent could neither redact nor remove: "
