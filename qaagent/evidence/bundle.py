@@ -162,6 +162,16 @@ def _redact_streamed(path: Path, redactor: Redactor, encoding: str | None, *, li
         tmp.unlink(missing_ok=True)
 
 
+def _as_walked(path: Path, given: Path, real: Path) -> Path:
+    """`path` as the cleaning's walk of `real` (the resolved `given`) names it, without a `resolve`.
+
+    The walk follows no link: a path it lists is `real` and the names of real entries under it.
+    A path written under `given` is named the same way (the link a suite may have put in its
+    place is set aside, never walked into: then no listed path is equal to it either).
+    """
+    return real / path.relative_to(given) if path.is_relative_to(given) else path.resolve()
+
+
 def _redacted(data: bytes, redactor: Redactor, encoding: str | None) -> bytes:
     """A small file's bytes redacted in memory, as `_treat_file` would stream them."""
     out = io.BytesIO()
@@ -194,6 +204,11 @@ class Bundle:
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     #: files qaagent copied in itself before `finish` (a merge's verified shard copies; `own`)
     _own: set[Path] = field(default_factory=set, repr=False)
+    #: `dir` resolved, once (each `resolve` is an `lstat` per component of a deep path)
+    _inside: Path = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._inside = self.dir.resolve()
 
     @classmethod
     def start(
@@ -281,12 +296,11 @@ class Bundle:
         `junit`, the copies the run read, are redacted but never removed (the end folds
         them into junit.xml and records their digests).
         """
-        inside = self.dir.resolve()
-        folder = folder.resolve()
-        if not folder.is_relative_to(inside) or not folder.is_dir():
+        given, folder = folder, folder.resolve()
+        if not folder.is_relative_to(self._inside) or not folder.is_dir():
             return
-        spared = {p.resolve() for p in logs}
-        kept = {*spared, *(p.resolve() for p in junit)}
+        spared = {_as_walked(p, given, folder) for p in logs}
+        kept = {*spared, *(_as_walked(p, given, folder) for p in junit)}
         try:
             early, dropped = self._clean(folder, kept=kept, unredacted=spared, keep=self.keep_unredactable)
         except UnredactedError as stuck:  # `finish` cleans the whole bundle again: it fails the run
@@ -306,7 +320,7 @@ class Bundle:
         self, folder: Path, *, kept: AbstractSet[Path], unredacted: AbstractSet[Path], keep: bool
     ) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
         """`clean` under `folder` (resolved, in this bundle) with this bundle's redactor."""
-        return clean(self.dir, folder, self.redactor, kept=kept, unredacted=unredacted, keep=keep)
+        return clean(self._inside, folder, self.redactor, kept=kept, unredacted=unredacted, keep=keep)
 
     def _fold_read_junit(self, run: RunResult) -> dict[tuple[str, int], list[dict[str, Any]]]:
         """Remove the suites' own JUnit files that were read completely; their digests per attempt.
@@ -359,15 +373,19 @@ class Bundle:
         listed in `not_kept` unless `keep_unredactable` (the profile's switch).
         """
         junit_read = self._fold_read_junit(run)  # first: what is removed needs no redaction
-        logs = {a.log_path.resolve() for s in run.suites for a in s.attempts if a.log_path is not None}
+        inside = self._inside
+        logs = {
+            _as_walked(a.log_path, self.dir, inside)
+            for s in run.suites
+            for a in s.attempts
+            if a.log_path is not None
+        }
         # Every file qaagent did not write itself gets the seal's treatment, wherever in the
         # bundle a suite put it (`suites/<name>/`, or beside them: a suite knows its folder).
         # Logs are redacted again (a secret registered after they were written).
         own = {self.manifest_path.resolve(), *self._own, *_being_written(writers)}
         try:
-            early, dropped = self._clean(
-                self.dir.resolve(), kept={*logs, *own}, unredacted=own, keep=keep_unredactable
-            )
+            early, dropped = self._clean(inside, kept={*logs, *own}, unredacted=own, keep=keep_unredactable)
         except UnredactedError as stuck:  # the manifest keeps saying `running`: `verify` fails it
             self._manifest["not_kept"] = [*self._sealed, *stuck.early, *stuck.dropped]
             self._write_manifest()
@@ -484,7 +502,8 @@ def clean(
     Used as a suite ends (`Bundle.seal`), at the run's end (`Bundle.finish`) and by the
     action's post step on a bundle a killed run left (`seal_abandoned`).
     """
-    inside = bundle_dir.resolve()
+    # (a resolved folder under `bundle_dir` as given: then that is resolved too, no `lstat` asked)
+    inside = bundle_dir if folder.is_relative_to(bundle_dir) else bundle_dir.resolve()
     base = folder.relative_to(inside).as_posix()
     prefix = "" if base == "." else f"{base}/"
     stuck: list[str] = []
@@ -496,11 +515,9 @@ def clean(
     early = [{"path": f"{prefix}{e['path']}", "why": e["why"]} for e in not_kept.set_aside(folder, others)]
     unredactable: list[dict[str, str]] = []
     failed: list[dict[str, str]] = []
-    canonical = not_kept.is_resolved(folder)
-    for path in found:
-        real = path if canonical else path.resolve()
-        spared = real in unredacted
-        removable = not keep and real not in kept
+    for path in found:  # resolved paths: the walk follows no link in a resolved folder
+        spared = path in unredacted
+        removable = not keep and path not in kept
         if spared and not removable:
             continue  # qaagent's own file, redacted as it was written: not even opened
         try:

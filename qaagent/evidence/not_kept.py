@@ -83,16 +83,6 @@ def set_aside(folder: Path, others: Sequence[Path]) -> list[dict[str, str]]:
     return not_kept
 
 
-def is_resolved(folder: Path) -> bool:
-    """Whether `folder` is its own resolved path: then so is every path `files_under` finds in it.
-
-    The walk follows no link and builds each path from the real entries it lists, so a
-    resolved folder gives resolved paths; not calling `resolve()` on each (an `lstat` per
-    component of a deep bundle path) was most of the cleaning's system calls per suite.
-    """
-    return folder == folder.resolve()
-
-
 def files_under(
     folder: Path,
     base: Path,
