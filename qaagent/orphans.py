@@ -42,10 +42,22 @@ def become_subreaper() -> bool:
         return False
 
 
+def _read_proc(path: str) -> bytes:
+    """A small /proc file's bytes: open, read to the end, close (no buffered file object's probing)."""
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        chunks = []
+        while chunk := os.read(fd, 8192):
+            chunks.append(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
 def _proc_stat(pid: int | str) -> list[str]:
     """The fields of /proc/PID/stat after the command name (state first, then the parent)."""
     try:
-        stat = Path(f"/proc/{pid}/stat").read_bytes().decode(errors="replace")
+        stat = _read_proc(f"/proc/{pid}/stat").decode(errors="replace")
     except OSError:
         return []
     # comm may contain spaces and parentheses: the fields after the last ')' are fixed.
@@ -84,7 +96,7 @@ def _listed_children(pid: int) -> list[str] | None:
     listed: list[str] = []
     for task in tasks:
         try:
-            text = Path(f"/proc/{pid}/task/{task}/children").read_bytes()
+            text = _read_proc(f"/proc/{pid}/task/{task}/children")
         except FileNotFoundError:
             if not Path(f"/proc/{pid}/task/{task}").exists():
                 continue  # the thread ended between the listing and the read

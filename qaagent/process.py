@@ -389,8 +389,11 @@ def _run_logged(
 def _open_log(path: Path) -> tuple[IO[bytes] | None, str | None]:
     """The suite's log opened to append (files.open_append: never a link, FIFO or device)."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        return files.open_append(path), None
+        try:
+            return files.open_append(path), None
+        except FileNotFoundError:  # its folder first (the caller made it, as a rule)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            return files.open_append(path), None
     except OSError as exc:
         return None, f"cannot open the log: {exc.strerror or exc}"
 

@@ -477,3 +477,38 @@ def test_the_cleaning_rewrites_only_what_changes_or_has_other_names(tmp_path: Pa
     assert (linked.stat().st_nlink, outside.stat().st_nlink) == (1, 1)
     assert linked.read_text(encoding="utf-8") == outside.read_text(encoding="utf-8")
     assert sorted(p.name for p in folder.iterdir()) == ["header.txt", "linked.txt", "plain.txt", "secret.txt"]
+
+
+def test_the_seal_spares_its_logs_by_their_walked_names_and_never_follows_a_link_put_in_place(
+    tmp_path: Path, clean_env: pytest.MonkeyPatch
+) -> None:
+    # session 26: the seal no longer resolves every path (an lstat per component): the folder is
+    # checked from the bundle's resolved path down, the logs named as the walk names them. A
+    # log whose bytes look like an image stays (it is qaagent's own), the suite's image goes,
+    # and a link the suite put in its folder's place is not followed into the files it points to
+    from qaagent.redact import Redactor  # noqa: PLC0415
+
+    clean_env.setenv("SEAL_TEST_TOKEN", "s3cr3t-seal-value")
+    bundle = start(tmp_path / "evidence", tmp_path, redactor=Redactor(["s3cr3t-seal-value"]))
+    png = b"\x89PNG\r\n\x1a\n" + b"\0" * 32
+    folder = bundle.suite_dir("unit")
+    (folder / "attempt-1").mkdir()
+    log = folder / "attempt-1" / "output.log"
+    log.write_bytes(png)
+    (folder / "attempt-1" / "shot.png").write_bytes(png)
+    (folder / "attempt-1" / "left.txt").write_text("s3cr3t-seal-value\n", encoding="utf-8")
+    bundle.seal(folder, [log], [])
+    assert sorted(p.name for p in (folder / "attempt-1").iterdir()) == ["left.txt", "output.log"]
+    assert log.read_bytes() == png
+    assert "s3cr3t-seal-value" not in (folder / "attempt-1" / "left.txt").read_text(encoding="utf-8")
+
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "raw.txt").write_text("s3cr3t-seal-value\n", encoding="utf-8")
+    (outside / "pic.png").write_bytes(png)
+    other = bundle.suite_dir("e2e")
+    other.rmdir()
+    other.symlink_to(outside, target_is_directory=True)
+    bundle.seal(other, [], [])
+    assert sorted(p.name for p in outside.iterdir()) == ["pic.png", "raw.txt"]
+    assert (outside / "raw.txt").read_text(encoding="utf-8") == "s3cr3t-seal-value\n"

@@ -32,6 +32,7 @@ import io
 import json
 import os
 import socket
+import stat
 import threading
 import time
 from dataclasses import dataclass, field
@@ -296,9 +297,10 @@ class Bundle:
         `junit`, the copies the run read, are redacted but never removed (the end folds
         them into junit.xml and records their digests).
         """
-        given, folder = folder, folder.resolve()
-        if not folder.is_relative_to(self._inside) or not folder.is_dir():
+        given, real = folder, self._real_folder(folder)
+        if real is None:
             return
+        folder = real
         spared = {_as_walked(p, given, folder) for p in logs}
         kept = {*spared, *(_as_walked(p, given, folder) for p in junit)}
         try:
@@ -308,6 +310,30 @@ class Bundle:
         with self._lock:
             self._sealed.extend([*early, *dropped])
             self._sealed_dropped.extend(dropped)
+
+    def _real_folder(self, folder: Path) -> Path | None:
+        """`folder` resolved when it is a folder in this bundle, else None.
+
+        A folder written under the bundle's (`suite_dir`) is checked from the bundle's resolved
+        path down, one `lstat` per component under it (a suite may have put a link in its
+        place: then it is resolved as any other path), not one per component from the root.
+        """
+        if folder.is_relative_to(self.dir):
+            real = self._inside
+            for part in folder.relative_to(self.dir).parts:
+                real = real / part
+                try:
+                    mode = real.lstat().st_mode
+                except OSError:
+                    return None
+                if stat.S_ISLNK(mode):
+                    break
+                if not stat.S_ISDIR(mode):
+                    return None
+            else:
+                return real
+        resolved = folder.resolve()
+        return resolved if resolved.is_relative_to(self._inside) and resolved.is_dir() else None
 
     def own(self, paths: Iterable[Path]) -> None:
         """Files qaagent copied into the bundle itself before `finish` (a merge's verified shard copies).
