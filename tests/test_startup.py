@@ -154,6 +154,68 @@ def test_a_child_is_waited_for_by_its_exit_not_by_a_poll(
     assert time.monotonic() - started < 30
 
 
+@pytest.mark.parametrize("pidfd", [True, False])
+def test_the_exit_wakes_the_wait_with_a_pidfd_or_with_the_fallback_thread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pidfd: bool
+) -> None:
+    # session 26: a pidfd (no thread per child) where the kernel has one, else a thread in wait()
+    monkeypatch.setattr(process, "POLL", 60.0)
+    if not pidfd:
+
+        def refused(_pid: int, _flags: int = 0) -> int:
+            raise OSError(38, "Function not implemented")
+
+        monkeypatch.setattr(os, "pidfd_open", refused, raising=False)
+    elif not hasattr(os, "pidfd_open"):
+        pytest.skip("no os.pidfd_open on this platform")
+    threads = threading.active_count()
+    started = time.monotonic()
+    outcome = run_process(
+        ["sh", "-c", "exit 3"],
+        cwd=tmp_path,
+        env=dict(os.environ),
+        timeout=600,
+        log_path=None,
+        console=None,
+        prefix="t",
+        cancel=threading.Event(),
+    )
+    assert (outcome.returncode, outcome.timed_out, outcome.cancelled) == (3, False, False)
+    assert time.monotonic() - started < 30
+    assert threading.active_count() <= threads + (0 if pidfd else 1)  # the fallback's thread may linger
+
+
+WATCHED_AT_EXIT = """
+import subprocess, sys
+from qaagent import watchdog
+child = subprocess.Popen(["sleep", "30"], start_new_session=True)
+watchdog.watch(child.pid)
+if sys.argv[1] == "release":
+    child.kill(); child.wait(); watchdog.release(child.pid)
+print(child.pid, flush=True)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_a_normal_exit_waits_for_the_watchdog_only_while_a_group_is_listed(tmp_path: Path) -> None:
+    # session 26: with nothing listed the exit no longer waits for the watchdog's interpreter to
+    # end; with a group still listed it does, so the group is stopped when qaagent has exited
+    for mode in ("keep", "release"):
+        done = subprocess.run(
+            [sys.executable, "-c", WATCHED_AT_EXIT, mode],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=60,
+        )
+        pid = int(done.stdout.split()[0])
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text(encoding="ascii").rpartition(")")[2].split()[0]
+        except OSError:
+            state = "gone"
+        assert state in ("gone", "Z"), (mode, state)
+
+
 def test_no_children_means_no_proc_scan(monkeypatch: pytest.MonkeyPatch) -> None:
     def scan(_self: Path) -> object:
         msg = "scanned /proc"
