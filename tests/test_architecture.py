@@ -160,7 +160,7 @@ LAYERS: dict[int, tuple[str, ...]] = {
     ),
     # the two pipelines; the action's inputs as options; the `qaagent history` commands
     6: ("qaagent.pipeline", "qaagent.action", "qaagent.history.commands", "qaagent.plan_commands"),
-    7: ("qaagent.cli", "qaagent.__main__"),  # the command line
+    7: ("qaagent.cli_flags", "qaagent.cli", "qaagent.__main__"),  # the command line
     8: ("entrypoint",),  # the action's adapter
 }
 LAYER = {module: layer for layer, modules in LAYERS.items() for module in modules}
