@@ -144,6 +144,7 @@ LAYERS: dict[int, tuple[str, ...]] = {
         "qaagent.github.results_json",
         "qaagent.github.publish",
         "qaagent.github.closer",
+        "qaagent.github.lifecycle",
         "qaagent.github.feedback",
     ),
     5: (  # shard bundles → one run; what the test history knows; a run's state and its last steps
