@@ -160,7 +160,13 @@ LAYERS: dict[int, tuple[str, ...]] = {
         "qaagent.history.live",
     ),
     # the two pipelines; the action's inputs as options; the `qaagent history` commands
-    6: ("qaagent.pipeline", "qaagent.action", "qaagent.history.commands", "qaagent.plan_commands"),
+    6: (
+        "qaagent.pipeline",
+        "qaagent.action",
+        "qaagent.history.commands",
+        "qaagent.history.export",
+        "qaagent.plan_commands",
+    ),
     7: ("qaagent.cli_flags", "qaagent.cli", "qaagent.__main__"),  # the command line
     8: ("entrypoint",),  # the action's adapter
 }
