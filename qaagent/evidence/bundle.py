@@ -123,7 +123,7 @@ def _treat_file(path: Path, redactor: Redactor, *, removable: bool, spared: bool
                 pass  # kept: redacted below as any other file
             else:
                 return what
-        if spared or not head:  # an empty file holds no secret (every attempt's `.started` marker)
+        if spared or not head:  # an empty file holds no secret (a command suite's `.started` marker)
             return None
         linked = os.fstat(src.fileno()).st_nlink > 1
         whole = len(head) < _SNIFF_BYTES  # the whole file is in `head`: redacted in memory
