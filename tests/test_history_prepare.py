@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import random
 import sqlite3
 import tracemalloc
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -23,7 +24,7 @@ from history_support import SCOPE, run
 from qaagent.history import record as recording
 from qaagent.history.faults import HistoryError
 from qaagent.history.model import MAX_SECONDS, MAX_TEXT, STATUS_CODE, TestId, canonical, duration_ms
-from qaagent.history.packed import outcome
+from qaagent.history.packed import Packed, outcome
 from qaagent.history.rates import flake_rates
 from qaagent.history.record import FIELDS, Row, RunResults, prepare_columns, prepare_rows, record
 from qaagent.history.store import Store, open_store
@@ -87,6 +88,9 @@ SUBSETS: dict[str, Callable[[Row], bool]] = {
     "every kind": bool,
     "one suite (as a CaseStore's chunks are)": lambda r: r[0] == "suite1",
     "one suite, every result with a file": lambda r: r[0] == "suite1" and bool(r[5]),
+    "plain durations and names (every chunk on the fast paths)": lambda r: (
+        type(r[4]) is float and 0 < r[4] < MAX_SECONDS and r[2].isascii() and r[2].isprintable()
+    ),
 }
 
 
@@ -109,6 +113,24 @@ def test_prepare_follows_the_rules_one_result_at_a_time(subset: str) -> None:
         test = TestId.of(suite, classname, name)
         first.setdefault(test.key, (test.suite, test.classname, test.name, canonical(file) if file else ""))
     assert prepared.names(set(packed.keys)) == first
+
+
+def test_packed_sorts_keys_as_bytes_as_it_sorts_ints() -> None:
+    """`Packed.sorted`'s two ways (keys as 12-byte strings when none is negative, else as ints) agree."""
+    generator = random.Random(14)
+    keys = [generator.getrandbits(63) for _ in range(5000)]
+    keys += [*keys[:700], 0, (1 << 63) - 1, 0]  # reruns keep their order; the smallest and largest keys
+    codes = [generator.randrange(1 << 16) for _ in keys]
+    times = [generator.randrange(1 << 32) for _ in keys]
+    expected = sorted(zip(keys, codes, times, strict=True), key=lambda e: e[0])  # stable
+    as_bytes = Packed.sorted(keys, codes, times)
+    assert list(zip(as_bytes.keys, as_bytes.outcomes, as_bytes.durations, strict=True)) == expected
+    negative = [-1, *keys]
+    as_ints = Packed.sorted(negative, [7, *codes], [9, *times])
+    assert list(zip(as_ints.keys, as_ints.outcomes, as_ints.durations, strict=True)) == [
+        (-1, 7, 9),
+        *expected,
+    ]
 
 
 def digest(prepared: RunResults) -> str:
@@ -331,7 +353,7 @@ def test_a_first_run_names_every_test_once_and_stores_what_the_set_would(
     insert_many = store.backend.insert_many
 
     def watched(table: str, columns: Sequence[str], rows: Iterable[Sequence[object]]) -> None:
-        if table == "qa_tests":
+        if table in ("qa_tests", "temp.qa_filling"):
             listed = list(rows)
             inserted.append([r[1] for r in listed])
             rows = listed
@@ -340,8 +362,13 @@ def test_a_first_run_names_every_test_once_and_stores_what_the_set_would(
     monkeypatch.setattr(store.backend, "insert_many", watched)
     monkeypatch.setattr(recording, "_new_keys", None)  # a first run compares no keys
     record(store, run(1), prepared)
-    assert max(map(len, inserted)) == 300
-    assert all(batch == sorted(batch) for batch in inserted)  # type: ignore[type-var]
+    if store.backend.dialect == "sqlite":  # one stream into a temporary table, sorted by SQLite
+        assert [len(batch) for batch in inserted] == [len(every)]
+        assert store.backend.query("SELECT count(*) FROM sqlite_temp_master") == [(0,)]  # dropped
+    else:  # batches, each sorted
+        assert max(map(len, inserted)) == 300
+        assert all(batch == sorted(batch) for batch in inserted)  # type: ignore[type-var]
+    assert sorted(key for batch in inserted for key in batch) == sorted(row[0] for row in every)  # type: ignore[type-var]
     stored = store.backend.query("SELECT test, suite, classname, name, file FROM qa_tests")
     assert sorted(tuple(r) for r in stored) == sorted(every)
 
