@@ -16,7 +16,6 @@ twice in one run has two entries):
 
 from __future__ import annotations
 
-import re
 import sys
 from array import array
 from bisect import bisect_left
@@ -69,63 +68,7 @@ def _to_bytes(values: array[int]) -> bytes:
     return values.tobytes()
 
 
-#: `_sorted_order` packs an index in 4 bytes
-_MAX_INDEX = 1 << 32
-#: one key and its index, big-endian (`_sorted_order`)
-_ITEM = re.compile(b".{12}", re.DOTALL)
-
-
-def _big_endian(values: array[int]) -> bytes:
-    """The array's items as big-endian bytes."""
-    if _LITTLE:
-        values = _swapped(values)
-    return values.tobytes()
-
-
-def _from_big_endian(typecode: str, data: bytes | bytearray) -> array[int]:
-    values = array(typecode)
-    values.frombytes(data)
-    if _LITTLE:
-        values.byteswap()
-    return values
-
-
-def _sorted_order(keys: Sequence[int]) -> tuple[array[int], array[int]]:
-    """The keys (each ≥ 0) sorted stably, and the index each came from.
-
-    Each result is 12 bytes — its key, then its index, both big-endian — so that
-    comparing them as bytes (`memcmp`) is comparing (key, index): the stable order.
-    The bytes are interleaved and split again by strided slice copies, and cut into
-    12-byte objects by a regular expression: no Python code per result. Held while
-    sorting: one 12-byte object per result (48 bytes with its list entry), about what
-    the sort of ints holds.
-    """
-    count = len(keys)
-    items = bytearray(12 * count)
-    packed_keys = _big_endian(array("q", keys))
-    for at in range(8):
-        items[at::12] = packed_keys[at::8]
-    del packed_keys
-    indices = _big_endian(array("I", range(count)))
-    for at in range(4):
-        items[8 + at :: 12] = indices[at::4]
-    del indices
-    parts = _ITEM.findall(items)
-    del items
-    parts.sort()
-    joined = b"".join(parts)
-    del parts
-    split = bytearray(8 * count)
-    for at in range(8):
-        split[at::8] = joined[at::12]
-    ordered = _from_big_endian("q", split)
-    split = bytearray(4 * count)
-    for at in range(4):
-        split[at::4] = joined[8 + at :: 12]
-    return ordered, _from_big_endian("I", split)
-
-
-def _swapped(values: array[int]) -> array[int]:
+def _swapped(values: array[int]) -> array[int]:  # pragma: no cover - big-endian machines
     swapped = array(values.typecode, values)
     swapped.byteswap()
     return swapped
@@ -151,31 +94,21 @@ class Packed:
     def sorted(cls, keys: Sequence[int], outcomes: Sequence[int], durations: Sequence[int]) -> Packed:
         """From parallel sequences in any order (sorted by key, stably: reruns of a test keep their order).
 
-        Keys that are all ≥ 0 (every key `model.name_keys` makes) are sorted as 12-byte
-        strings, the key and its index big-endian (`_sorted_order`): `bytes` compare by
-        `memcmp`, about twice as fast as sorting the ints below. Otherwise each key and its
-        index are one int (``key << width | index``): sorting those with no key function is
-        the stable sort by key, and holds one int per result while it runs (a sort of
-        indices by a key function holds three); the arrays are then gathered through
-        C-level maps, with no list of indices built.
+        Each key and its index are one int (``key << width | index``): sorting those with
+        no key function is the stable sort by key, and holds one int per result while it
+        runs (a sort of indices by a key function holds three); the arrays are then
+        gathered through C-level maps, with no list of indices built.
         """
         count = len(keys)
         if count < 2:  # noqa: PLR2004 - nothing to sort
             return cls(array("q", keys), array("H", outcomes), array("I", durations))
-        if count < _MAX_INDEX and min(keys) >= 0:
-            ordered, order = _sorted_order(keys)
-            return cls(
-                ordered,
-                array("H", map(outcomes.__getitem__, order)),
-                array("I", map(durations.__getitem__, order)),
-            )
         width = count.bit_length()
         mask = (1 << width) - 1
-        by_key = sorted(map(or_, map(lshift, keys, repeat(width)), range(count)))
+        order = sorted(map(or_, map(lshift, keys, repeat(width)), range(count)))
         return cls(
-            array("q", map(rshift, by_key, repeat(width))),
-            array("H", map(outcomes.__getitem__, map(and_, by_key, repeat(mask)))),
-            array("I", map(durations.__getitem__, map(and_, by_key, repeat(mask)))),
+            array("q", map(rshift, order, repeat(width))),
+            array("H", map(outcomes.__getitem__, map(and_, order, repeat(mask)))),
+            array("I", map(durations.__getitem__, map(and_, order, repeat(mask)))),
         )
 
     @classmethod
