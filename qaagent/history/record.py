@@ -358,7 +358,8 @@ def record(store: Store, run: RunRecord, results: Iterable[ResultLike] | RunResu
 
     The transaction's rows (a first run's every test, the packed blobs) are written with
     the backend's bounded cache (`Backend.filling`): SQLite spills dirty pages to its WAL
-    instead of holding them all until the commit.
+    instead of holding them all until the commit. The blobs are the packed arrays' own
+    buffers (`Backend.insert_blobs`: SQLite writes them in pieces, no copy of them).
     """
     prepared = prepare(results)
     scope = Scope(run.project, run.repository)
@@ -485,10 +486,11 @@ def _add_tests(store: Store, project: int, prepared: RunResults) -> None:
     New tests are the keys the project's newest recorded run did not have,
     then checked against the tests table — no lookup for the tests every run has.
     The keys are compared a range of them at a time (sets of at most `_RANGE` keys);
-    the new tests are then named in one more pass over the results and inserted
-    `_ROWS` rows at a time, each batch in key order (a batch is all of them unless
-    more than `_ROWS` tests are new). What is held is a set of the new keys and one
-    batch of rows, not a name per result of the run.
+    the new tests are then named in one more pass over the results, a chunk at a
+    time, and streamed into `Backend.insert_in_order`, which fills the table in key
+    order (SQLite: a temporary table sorted by SQLite; PostgreSQL: batches of `_ROWS`,
+    each sorted). What is held is a set of the new keys and one chunk of rows (one
+    batch on PostgreSQL), not a name per result of the run.
 
     A project's first run (no tests of it stored) compares nothing and builds no set:
     every test is new, so every result is named (the first seen of a key given twice).
@@ -526,7 +528,7 @@ def _add_tests(store: Store, project: int, prepared: RunResults) -> None:
 
 #: keys compared at a time by `_add_tests`
 _RANGE = 32768
-#: new tests named and inserted at a time by `_add_tests` (each batch in key order)
+#: new tests inserted at a time on PostgreSQL (`Backend.insert_in_order`: each batch in key order)
 _ROWS = 8192
 
 
