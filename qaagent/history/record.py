@@ -92,23 +92,18 @@ class RunResults:
         done: set[int] = set()
         keys = self._keys
         identities = Identities()
-        files: dict[str, str] = {}
+        prefixes: dict[str, dict[str, Prefix]] = {}
+        files: dict[str | None, str] = {None: "", "": ""}
         at = 0
         for suites, classnames, raw_names, _, _, raw_files, _, _ in self._source():
             size = len(suites)
             mine = keys[at : at + size]
             at += size
-            for i in _firsts(mine, left, repeated, done):
-                key = mine[i]
-                _, suite, classname = identities.prefix(suites[i], classnames[i])
-                name = raw_names[i]
-                if not (name.isascii() and name.isprintable()):
-                    name = clean_text(name)
-                raw_file = raw_files[i]
-                file = files.get(raw_file) if raw_file else ""
-                if file is None:
-                    file = files[raw_file] = canonical(raw_file)
-                yield key, suite, classname, name if len(name) <= MAX_TEXT else canonical(name), file
+            picked = _firsts(mine, left, repeated, done)
+            if picked:
+                yield from _rows(
+                    identities, prefixes, files, [mine, suites, classnames, raw_names, raw_files], picked
+                )
             if left is not None and not left:
                 return
         if at != len(keys) or left:
@@ -119,25 +114,69 @@ class RunResults:
             raise HistoryError(msg)
 
 
-def _firsts(mine: array[int], left: set[int] | None, repeated: set[int], done: set[int]) -> Iterator[int]:
+def _rows(
+    identities: Identities,
+    prefixes: dict[str, dict[str, Prefix]],
+    files: dict[str | None, str],
+    columns: list[Sequence[Any]],
+    picked: list[int],
+) -> Iterator[tuple[int, str, str, str, str]]:
+    """(key, stored suite, classname, name, file) of the `picked` results of a chunk's `columns`.
+
+    Column by column, as `_prepare` computes them (C-level maps; a name cleaned or cut
+    only when it must be): no per-result Python code when names are plain text.
+    """
+    if len(picked) < len(columns[0]):
+        columns = [list(map(column.__getitem__, picked)) for column in columns]
+    mine, suites, classnames, raw_names, raw_files = columns
+    prefix = _prefixes(identities, prefixes, suites, classnames)
+    names: Sequence[str] = raw_names
+    joined = "".join(raw_names)
+    if not (joined.isascii() and joined.isprintable()) or max(map(len, raw_names)) > MAX_TEXT:
+        names = [_stored_name(n) for n in raw_names]
+    for raw_file in set(raw_files).difference(files):
+        files[raw_file] = canonical(raw_file) if raw_file else ""
+    return zip(
+        mine,
+        map(operator.itemgetter(1), prefix),
+        map(operator.itemgetter(2), prefix),
+        names,
+        map(files.__getitem__, raw_files),
+        strict=True,
+    )
+
+
+def _stored_name(name: str) -> str:
+    """A test's name as stored: cleaned, then cut to `MAX_TEXT` (`canonical`)."""
+    if not (name.isascii() and name.isprintable()):
+        name = clean_text(name)
+    return name if len(name) <= MAX_TEXT else canonical(name)
+
+
+def _firsts(mine: array[int], left: set[int] | None, repeated: set[int], done: set[int]) -> list[int]:
     """Where in `mine` (a chunk's keys) the results to name are: the first seen of each wanted key.
 
     Wanted are the keys `left` (emptied as they are found), or every key when it is None
     (then only the `repeated` keys are remembered, in `done`).
     """
     if left is None:
+        if repeated.isdisjoint(mine):  # the usual chunk: every result, no test in it ran twice
+            return list(range(len(mine)))
+        picked = []
         for i, key in enumerate(mine):
             if key in repeated:  # a test that ran more than once: the first is named
                 if key in done:
                     continue
                 done.add(key)
-            yield i
-        return
+            picked.append(i)
+        return picked
+    picked = []
     for i in compress(range(len(mine)), map(left.__contains__, mine)):
         key = mine[i]
         if key in left:  # not a test that ran twice in this chunk (the first is named)
             left.discard(key)
-            yield i
+            picked.append(i)
+    return picked
 
 
 def _repeated(keys: array[int]) -> set[int]:
@@ -231,7 +270,7 @@ def _prepare(source: Callable[[], Iterable[Columns]]) -> RunResults:
         status = list(map(status_codes.get, statuses, repeat(2)))
         for code in range(4):
             counts[code] += status.count(code)
-        batch_codes = [s | 8 for s in status]  # one attempt
+        batch_codes = list(map(operator.or_, status, repeat(8)))  # one attempt
         for i in compress(range(size), flakies):
             flaky += 1
             batch_codes[i] |= 4
@@ -244,15 +283,26 @@ def _prepare(source: Callable[[], Iterable[Columns]]) -> RunResults:
         for raw_file in set(raw_files).difference(files):
             files[raw_file] = canonical(raw_file) if raw_file else ""
         stored = list(map(files.__getitem__, raw_files))
-        seconds = [
-            s if type(s) is float and 0 < s < MAX_SECONDS else duration_ms(s) / 1000 for s in raw_seconds
-        ]
+        seconds = _seconds(raw_seconds)
         get = units.get
         for unit, spent in zip(_units(file_units, suites, prefix, stored), seconds, strict=True):
             units[unit] = get(unit, 0.0) + spent  # in order: the same float sums as one by one
-        times.extend([int(s * 1000 + 0.5) for s in seconds])
+        times.extend(map(int, map(operator.add, map(operator.mul, seconds, repeat(1000)), repeat(0.5))))
     packed = Packed.sorted(keys, codes, times)
     return RunResults(packed, (counts[0], counts[1], counts[2], counts[3]), flaky, units, keys, source)
+
+
+def _seconds(raw: Sequence[Any]) -> Sequence[float]:
+    """Each duration in seconds as stored: a float in (0, `MAX_SECONDS`), else `duration_ms`'s value.
+
+    A chunk of such floats alone (the usual one, told by C-level min, max and sum: a NaN
+    makes the sum NaN) is used as it is, with no per-result Python code.
+    """
+    if raw and set(map(type, raw)) == {float}:
+        total = sum(raw)
+        if total == total and min(raw) > 0 and max(raw) < MAX_SECONDS:  # noqa: PLR0124 - NaN test
+            return raw
+    return [s if type(s) is float and 0 < s < MAX_SECONDS else duration_ms(s) / 1000 for s in raw]
 
 
 def _prefixes(
@@ -308,7 +358,8 @@ def record(store: Store, run: RunRecord, results: Iterable[ResultLike] | RunResu
 
     The transaction's rows (a first run's every test, the packed blobs) are written with
     the backend's bounded cache (`Backend.filling`): SQLite spills dirty pages to its WAL
-    instead of holding them all until the commit.
+    instead of holding them all until the commit. The blobs are the packed arrays' own
+    buffers (`Backend.insert_blobs`: SQLite writes them in pieces, no copy of them).
     """
     prepared = prepare(results)
     scope = Scope(run.project, run.repository)
@@ -322,10 +373,12 @@ def record(store: Store, run: RunRecord, results: Iterable[ResultLike] | RunResu
         superseded = _superseded_on_arrival(store, project, row, run)
         _add_tests(store, project, prepared)
         packed = prepared.packed
-        backend.insert_many(
+        keys, outcomes, durations = packed.buffers()
+        backend.insert_blobs(
             "qa_results",
-            ("run", "count", "keys", "outcomes", "durations"),
-            [(row, len(packed), *packed.blobs())],
+            ("run", "count"),
+            (row, len(packed)),
+            {"keys": keys, "outcomes": outcomes, "durations": durations},
         )
         backend.insert_many(
             "qa_problems",
@@ -433,10 +486,11 @@ def _add_tests(store: Store, project: int, prepared: RunResults) -> None:
     New tests are the keys the project's newest recorded run did not have,
     then checked against the tests table — no lookup for the tests every run has.
     The keys are compared a range of them at a time (sets of at most `_RANGE` keys);
-    the new tests are then named in one more pass over the results and inserted
-    `_ROWS` rows at a time, each batch in key order (a batch is all of them unless
-    more than `_ROWS` tests are new). What is held is a set of the new keys and one
-    batch of rows, not a name per result of the run.
+    the new tests are then named in one more pass over the results, a chunk at a
+    time, and streamed into `Backend.insert_in_order`, which fills the table in key
+    order (SQLite: a temporary table sorted by SQLite; PostgreSQL: batches of `_ROWS`,
+    each sorted). What is held is a set of the new keys and one chunk of rows (one
+    batch on PostgreSQL), not a name per result of the run.
 
     A project's first run (no tests of it stored) compares nothing and builds no set:
     every test is new, so every result is named (the first seen of a key given twice).
@@ -463,17 +517,18 @@ def _add_tests(store: Store, project: int, prepared: RunResults) -> None:
         if not new:
             return
         named = prepared.named(new)
-    while batch := sorted(islice(named, _ROWS)):  # keys differ: in key order
-        backend.insert_many(
-            "qa_tests",
-            ("project_id", "test", "suite", "classname", "name", "file"),
-            ((project, *row) for row in batch),  # one row at a time: no second list of the batch
-        )
+    backend.insert_in_order(
+        "qa_tests",
+        ("project_id", "test", "suite", "classname", "name", "file"),
+        ((project, *row) for row in named),  # one row at a time: no list of them
+        key="test",
+        batch=_ROWS,
+    )
 
 
 #: keys compared at a time by `_add_tests`
 _RANGE = 32768
-#: new tests named and inserted at a time by `_add_tests` (each batch in key order)
+#: new tests inserted at a time on PostgreSQL (`Backend.insert_in_order`: each batch in key order)
 _ROWS = 8192
 
 
