@@ -28,9 +28,11 @@ is kept as the evidence of what was wrong with it.
 from __future__ import annotations
 
 import errno
+import io
 import json
 import os
 import socket
+import stat
 import threading
 import time
 from dataclasses import dataclass, field
@@ -101,17 +103,47 @@ def _jsonable(value: Any, redactor: Redactor) -> Any:
 _SNIFF_BYTES = 8192
 
 
-def _redact_file(path: Path, redactor: Redactor) -> None:
-    """Redact one file a suite left, whatever its name: as text (UTF-8, UTF-16) or as bytes.
+def _treat_file(path: Path, redactor: Redactor, *, removable: bool, spared: bool) -> str | None:
+    """One file a suite left, opened once: removed when no scan can redact it, else redacted.
 
-    A text file is rewritten redacted; a binary one (a NUL in its first 8 KiB, not UTF-16) has
-    the bytes of every form of every secret masked in place, and is rewritten only when one was.
+    `removable`: a file of a kind no scan can redact (`not_kept.kind`) is removed, and its
+    kind returned. `spared`: not redacted (qaagent's own, redacted as it was written). A text
+    file (UTF-8, UTF-16) is redacted; a binary one (a NUL in its first 8 KiB, not UTF-16) has
+    the bytes of every form of every secret masked in place. Either is rewritten only when the
+    redaction changed it, or when it has other names (a hard link to a file outside the
+    bundle: the bundle keeps a copy of its own). An OSError is the caller's (no room for the
+    redacted copy: the raw file goes).
     """
     with path.open("rb") as src:
         head = src.read(_SNIFF_BYTES)
-    if not head:  # an empty file holds no secret: not rewritten (every attempt's `.started` marker)
-        return
+        if removable and (what := not_kept.kind(head[: not_kept.HEAD_BYTES])) is not None:
+            try:
+                path.unlink()
+            except OSError:
+                pass  # kept: redacted below as any other file
+            else:
+                return what
+        if spared or not head:  # an empty file holds no secret (a command suite's `.started` marker)
+            return None
+        linked = os.fstat(src.fileno()).st_nlink > 1
+        whole = len(head) < _SNIFF_BYTES  # the whole file is in `head`: redacted in memory
     encoding = text_encoding(head)
+    if not whole:
+        _redact_streamed(path, redactor, encoding, linked=linked)
+        return None
+    data = _redacted(head, redactor, encoding)
+    if data != head or linked:
+        tmp = path.with_name(f".{path.name}.redacting")
+        try:
+            tmp.write_bytes(data)
+            tmp.replace(path)
+        finally:
+            tmp.unlink(missing_ok=True)
+    return None
+
+
+def _redact_streamed(path: Path, redactor: Redactor, encoding: str | None, *, linked: bool) -> None:
+    """A larger file redacted through a copy: a text file always rewritten, a binary one when it must be."""
     tmp = path.with_name(f".{path.name}.redacting")
     try:
         if encoding is not None:
@@ -125,10 +157,34 @@ def _redact_file(path: Path, redactor: Redactor) -> None:
                 return
         with path.open("rb") as src, tmp.open("wb") as dst:
             found = copy_redacted_bytes(src, dst, redactor)
-        if found:
+        if found or linked:
             tmp.replace(path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _as_walked(path: Path, given: Path, real: Path) -> Path:
+    """`path` as the cleaning's walk of `real` (the resolved `given`) names it, without a `resolve`.
+
+    The walk follows no link: a path it lists is `real` and the names of real entries under it.
+    A path written under `given` is named the same way (the link a suite may have put in its
+    place is set aside, never walked into: then no listed path is equal to it either).
+    """
+    return real / path.relative_to(given) if path.is_relative_to(given) else path.resolve()
+
+
+def _redacted(data: bytes, redactor: Redactor, encoding: str | None) -> bytes:
+    """A small file's bytes redacted in memory, as `_treat_file` would stream them."""
+    out = io.BytesIO()
+    if encoding is not None:
+        try:
+            copy_redacted(io.BytesIO(data), out, redactor, encoding=encoding)
+        except UnicodeDecodeError:  # not UTF-16 after all (an odd number of bytes): as binary
+            out = io.BytesIO()
+        else:
+            return out.getvalue()
+    copy_redacted_bytes(io.BytesIO(data), out, redactor)
+    return out.getvalue()
 
 
 @dataclass
@@ -149,6 +205,11 @@ class Bundle:
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     #: files qaagent copied in itself before `finish` (a merge's verified shard copies; `own`)
     _own: set[Path] = field(default_factory=set, repr=False)
+    #: `dir` resolved, once (each `resolve` is an `lstat` per component of a deep path)
+    _inside: Path = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._inside = self.dir.resolve()
 
     @classmethod
     def start(
@@ -240,12 +301,12 @@ class Bundle:
         `junit`, the copies the run read, are redacted but never removed (the end folds
         them into junit.xml and records their digests).
         """
-        inside = self.dir.resolve()
-        folder = folder.resolve()
-        if not folder.is_relative_to(inside) or not folder.is_dir():
+        given, real = folder, self._real_folder(folder)
+        if real is None:
             return
-        spared = {p.resolve() for p in logs}
-        kept = {*spared, *(p.resolve() for p in junit)}
+        folder = real
+        spared = {_as_walked(p, given, folder) for p in logs}
+        kept = {*spared, *(_as_walked(p, given, folder) for p in junit)}
         try:
             early, dropped = self._clean(folder, kept=kept, unredacted=spared, keep=self.keep_unredactable)
         except UnredactedError as stuck:  # `finish` cleans the whole bundle again: it fails the run
@@ -253,6 +314,30 @@ class Bundle:
         with self._lock:
             self._sealed.extend([*early, *dropped])
             self._sealed_dropped.extend(dropped)
+
+    def _real_folder(self, folder: Path) -> Path | None:
+        """`folder` resolved when it is a folder in this bundle, else None.
+
+        A folder written under the bundle's (`suite_dir`) is checked from the bundle's resolved
+        path down, one `lstat` per component under it (a suite may have put a link in its
+        place: then it is resolved as any other path), not one per component from the root.
+        """
+        if folder.is_relative_to(self.dir):
+            real = self._inside
+            for part in folder.relative_to(self.dir).parts:
+                real = real / part
+                try:
+                    mode = real.lstat().st_mode
+                except OSError:
+                    return None
+                if stat.S_ISLNK(mode):
+                    break
+                if not stat.S_ISDIR(mode):
+                    return None
+            else:
+                return real
+        resolved = folder.resolve()
+        return resolved if resolved.is_relative_to(self._inside) and resolved.is_dir() else None
 
     def own(self, paths: Iterable[Path]) -> None:
         """Files qaagent copied into the bundle itself before `finish` (a merge's verified shard copies).
@@ -265,7 +350,7 @@ class Bundle:
         self, folder: Path, *, kept: AbstractSet[Path], unredacted: AbstractSet[Path], keep: bool
     ) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
         """`clean` under `folder` (resolved, in this bundle) with this bundle's redactor."""
-        return clean(self.dir, folder, self.redactor, kept=kept, unredacted=unredacted, keep=keep)
+        return clean(self._inside, folder, self.redactor, kept=kept, unredacted=unredacted, keep=keep)
 
     def _fold_read_junit(self, run: RunResult) -> dict[tuple[str, int], list[dict[str, Any]]]:
         """Remove the suites' own JUnit files that were read completely; their digests per attempt.
@@ -318,15 +403,19 @@ class Bundle:
         listed in `not_kept` unless `keep_unredactable` (the profile's switch).
         """
         junit_read = self._fold_read_junit(run)  # first: what is removed needs no redaction
-        logs = {a.log_path.resolve() for s in run.suites for a in s.attempts if a.log_path is not None}
+        inside = self._inside
+        logs = {
+            _as_walked(a.log_path, self.dir, inside)
+            for s in run.suites
+            for a in s.attempts
+            if a.log_path is not None
+        }
         # Every file qaagent did not write itself gets the seal's treatment, wherever in the
         # bundle a suite put it (`suites/<name>/`, or beside them: a suite knows its folder).
         # Logs are redacted again (a secret registered after they were written).
         own = {self.manifest_path.resolve(), *self._own, *_being_written(writers)}
         try:
-            early, dropped = self._clean(
-                self.dir.resolve(), kept={*logs, *own}, unredacted=own, keep=keep_unredactable
-            )
+            early, dropped = self._clean(inside, kept={*logs, *own}, unredacted=own, keep=keep_unredactable)
         except UnredactedError as stuck:  # the manifest keeps saying `running`: `verify` fails it
             self._manifest["not_kept"] = [*self._sealed, *stuck.early, *stuck.dropped]
             self._write_manifest()
@@ -443,35 +532,41 @@ def clean(
     Used as a suite ends (`Bundle.seal`), at the run's end (`Bundle.finish`) and by the
     action's post step on a bundle a killed run left (`seal_abandoned`).
     """
-    base = folder.relative_to(bundle_dir.resolve()).as_posix()
+    # (a resolved folder under `bundle_dir` as given: then that is resolved too, no `lstat` asked)
+    inside = bundle_dir if folder.is_relative_to(bundle_dir) else bundle_dir.resolve()
+    base = folder.relative_to(inside).as_posix()
     prefix = "" if base == "." else f"{base}/"
     stuck: list[str] = []
     gone: list[dict[str, str]] = []
-    # first: every folder listable; the one walk of the regular files, shared by the steps below
-    found = not_kept.files_under(folder, bundle_dir.resolve(), gone, stuck)
+    others: list[Path] = []
+    # first: every folder listable; the one walk of the folder, shared by the steps below
+    found = not_kept.files_under(folder, inside, gone, stuck, others)
     # links, FIFOs, devices: none of them is in `found`
-    early = [{"path": f"{prefix}{e['path']}", "why": e["why"]} for e in not_kept.set_aside(folder)]
-    unredactable = [] if keep else not_kept.set_aside_unredactable(bundle_dir, kept, folder, found=found)
-    dropped = [*gone, *unredactable]
-    removed = {entry["path"] for entry in unredactable}
-    canonical = not_kept.is_resolved(folder)
-    for path in found:
-        if removed and path.relative_to(bundle_dir).as_posix() in removed:
-            continue
-        if (path if canonical else path.resolve()) not in unredacted:
+    early = [{"path": f"{prefix}{e['path']}", "why": e["why"]} for e in not_kept.set_aside(folder, others)]
+    unredactable: list[dict[str, str]] = []
+    failed: list[dict[str, str]] = []
+    for path in found:  # resolved paths: the walk follows no link in a resolved folder
+        spared = path in unredacted
+        removable = not keep and path not in kept
+        if spared and not removable:
+            continue  # qaagent's own file, redacted as it was written: not even opened
+        try:
+            what = _treat_file(path, redactor, removable=removable, spared=spared)
+        except OSError as error:  # no room for the redacted copy (a full disk): the raw file goes
+            rel = f"{prefix}{path.relative_to(folder).as_posix()}"
+            why = f"{NOT_REDACTED}: {error.strerror or error}"
+            if error.errno in NO_ROOM:
+                why += f" ({NO_ROOM[error.errno]})"
             try:
-                _redact_file(path, redactor)
-            except OSError as error:  # no room for the redacted copy (a full disk): the raw file goes
-                rel = f"{prefix}{path.relative_to(folder).as_posix()}"
-                why = f"{NOT_REDACTED}: {error.strerror or error}"
-                if error.errno in NO_ROOM:
-                    why += f" ({NO_ROOM[error.errno]})"
-                try:
-                    path.unlink()  # needs no space
-                except OSError as second:
-                    stuck.append(f"{rel} ({why}; cannot remove it: {second.strerror or second})")
-                else:
-                    dropped.append({"path": rel, "why": f"not kept ({why})"})
+                path.unlink()  # needs no space
+            except OSError as second:
+                stuck.append(f"{rel} ({why}; cannot remove it: {second.strerror or second})")
+            else:
+                failed.append({"path": rel, "why": f"not kept ({why})"})
+            continue
+        if what is not None:
+            unredactable.append({"path": path.relative_to(inside).as_posix(), "why": not_kept.reason(what)})
+    dropped = [*gone, *unredactable, *failed]
     if stuck:
         message = (
             f"the evidence bundle {bundle_dir} holds a file qaagent could neither redact nor remove: "

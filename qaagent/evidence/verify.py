@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from qaagent.evidence.read import MANIFEST, BundleError, FileEntry, open_manifest
-from qaagent.files import Digest, sha256_file
+from qaagent.files import Digest, digest_file, sha256_file
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -32,25 +32,27 @@ def walk(bundle_dir: Path) -> tuple[list[str], list[str], list[str]]:
     regular: list[str] = []
     other: list[str] = []
     unlistable: list[str] = []
-
-    def cannot_list(error: OSError) -> None:
-        if error.filename is not None:
-            unlistable.append(Path(error.filename).relative_to(bundle_dir).as_posix())
-
-    for folder, dirs, names in os.walk(bundle_dir, onerror=cannot_list, followlinks=False):
-        here = Path(folder)
-        for name in [*names, *(d for d in dirs if (here / d).is_symlink())]:
-            path = here / name
-            rel = path.relative_to(bundle_dir).as_posix()
+    pending = [(bundle_dir, "")]
+    while pending:  # each folder listed once; an entry's type from the listing (no `lstat` of each)
+        folder, prefix = pending.pop()
+        try:
+            with os.scandir(folder) as listing:
+                entries = list(listing)
+        except OSError:
+            unlistable.append(prefix.removesuffix("/") or ".")
+            continue
+        for entry in entries:
+            rel = f"{prefix}{entry.name}"
             try:
-                mode = path.lstat().st_mode
-            except OSError:
+                if entry.is_dir(follow_symlinks=False):
+                    pending.append((Path(entry.path), f"{rel}/"))
+                elif entry.is_file(follow_symlinks=False):
+                    if rel != MANIFEST:
+                        regular.append(rel)
+                else:
+                    other.append(rel)
+            except OSError:  # gone since it was listed
                 continue
-            if stat.S_ISREG(mode):
-                if rel != MANIFEST:
-                    regular.append(rel)
-            elif not stat.S_ISDIR(mode):
-                other.append(rel)
     return sorted(regular), sorted(other), sorted(unlistable)
 
 
@@ -69,8 +71,7 @@ def file_entries(bundle_dir: Path, known: Mapping[str, Digest] | None = None) ->
     for rel in bundle_files(bundle_dir):
         digest = (known or {}).get(rel)
         if digest is None:
-            path = bundle_dir / rel
-            digest = Digest(sha256_file(path), path.stat().st_size)
+            digest = digest_file(bundle_dir / rel)
         entries.append({"path": rel, "sha256": digest.sha256, "size": digest.size})
     return entries
 
