@@ -106,6 +106,7 @@ LAYERS: dict[int, tuple[str, ...]] = {
         "qaagent.evidence.sections",
         "qaagent.evidence.read",
         "qaagent.evidence.verify",
+        "qaagent.evidence.cleaning",
         "qaagent.evidence.bundle",
         "qaagent.evidence.prune",
         "qaagent.history.store",

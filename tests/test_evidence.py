@@ -402,7 +402,7 @@ def test_git_children_do_not_get_the_token(tmp_path: Path, monkeypatch: pytest.M
 
 
 def test_the_cleaning_redacts_what_a_suite_left_and_leaves_an_empty_file_untouched(tmp_path: Path) -> None:
-    from qaagent.evidence.bundle import clean  # noqa: PLC0415
+    from qaagent.evidence.cleaning import clean  # noqa: PLC0415
     from qaagent.redact import Redactor  # noqa: PLC0415
 
     folder = tmp_path / "suites" / "one" / "attempt-1"
@@ -426,7 +426,7 @@ def test_the_cleaning_redacts_what_a_suite_left_and_leaves_an_empty_file_untouch
 def test_unredactable_files_go_but_logs_stay_whether_or_not_the_folder_is_resolved(
     tmp_path: Path, through_link: bool
 ) -> None:
-    from qaagent.evidence.bundle import clean  # noqa: PLC0415
+    from qaagent.evidence.cleaning import clean  # noqa: PLC0415
     from qaagent.redact import Redactor  # noqa: PLC0415
 
     real = tmp_path / "real"
@@ -449,7 +449,7 @@ def test_the_cleaning_rewrites_only_what_changes_or_has_other_names(tmp_path: Pa
     # session 26: a file the redaction leaves as it is is not rewritten (a copy and a rename per
     # file, at each suite's seal and again at the end) — unless it is a hard link to a file
     # outside the bundle, which the bundle must not share: that one gets a copy of its own
-    from qaagent.evidence.bundle import clean  # noqa: PLC0415
+    from qaagent.evidence.cleaning import clean  # noqa: PLC0415
     from qaagent.redact import Redactor  # noqa: PLC0415
 
     folder = tmp_path / "bundle" / "suites" / "one"

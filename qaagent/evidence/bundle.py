@@ -27,8 +27,6 @@ is kept as the evidence of what was wrong with it.
 
 from __future__ import annotations
 
-import errno
-import io
 import json
 import os
 import socket
@@ -37,20 +35,18 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 import qaagent
 from qaagent import redact
 from qaagent.errors import QAAgentError, UsageError
 from qaagent.evidence import manifest as mf
-from qaagent.evidence import not_kept
+from qaagent.evidence.cleaning import NO_ROOM, NOT_REDACTED, UnredactedError, clean
 from qaagent.evidence.diagnostics import CATEGORIES, categorize
 from qaagent.evidence.gitinfo import git_info
 from qaagent.evidence.read import (
     MANIFEST,
-    BundleError,
-    open_manifest,
 )
 from qaagent.evidence.records import RECORDS_NAME, RecordWriter
 from qaagent.evidence.verify import file_entries
@@ -58,7 +54,6 @@ from qaagent.files import Digest, StreamedFile, atomic_write_text, sha256_file
 from qaagent.junit.write import DEFAULT_MAX_OUTPUT, MergedJUnit
 from qaagent.options import SUITE_NAME, Shard
 from qaagent.redact import Redactor
-from qaagent.redact_stream import copy_redacted, copy_redacted_bytes, text_encoding
 from qaagent.run_result import FailOn, RunResult, conclusion
 from qaagent.stream import CaseText, CaseWriter, stream_run
 
@@ -85,84 +80,6 @@ def make_run_id(now: datetime, shard: Shard | None = None, *, evidence_dir: Path
     return candidate
 
 
-def _jsonable(value: Any, redactor: Redactor) -> Any:
-    """`value` as JSON-compatible data with every string redacted."""
-    if value is None or isinstance(value, bool | int | float):
-        return value
-    if isinstance(value, str):
-        return redactor.redact(value)
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v, redactor) for k, v in value.items()}
-    if isinstance(value, list | tuple | set | frozenset):
-        items = sorted(value, key=str) if isinstance(value, set | frozenset) else value
-        return [_jsonable(v, redactor) for v in items]
-    return redactor.redact(str(value))
-
-
-#: bytes looked at to tell a text file (UTF-8 or UTF-16) from a binary one (`redact_stream.text_encoding`)
-_SNIFF_BYTES = 8192
-
-
-def _treat_file(path: Path, redactor: Redactor, *, removable: bool, spared: bool) -> str | None:
-    """One file a suite left, opened once: removed when no scan can redact it, else redacted.
-
-    `removable`: a file of a kind no scan can redact (`not_kept.kind`) is removed, and its
-    kind returned. `spared`: not redacted (qaagent's own, redacted as it was written). A text
-    file (UTF-8, UTF-16) is redacted; a binary one (a NUL in its first 8 KiB, not UTF-16) has
-    the bytes of every form of every secret masked in place. Either is rewritten only when the
-    redaction changed it, or when it has other names (a hard link to a file outside the
-    bundle: the bundle keeps a copy of its own). An OSError is the caller's (no room for the
-    redacted copy: the raw file goes).
-    """
-    with path.open("rb") as src:
-        head = src.read(_SNIFF_BYTES)
-        if removable and (what := not_kept.kind(head[: not_kept.HEAD_BYTES])) is not None:
-            try:
-                path.unlink()
-            except OSError:
-                pass  # kept: redacted below as any other file
-            else:
-                return what
-        if spared or not head:  # an empty file holds no secret (a command suite's `.started` marker)
-            return None
-        linked = os.fstat(src.fileno()).st_nlink > 1
-        whole = len(head) < _SNIFF_BYTES  # the whole file is in `head`: redacted in memory
-    encoding = text_encoding(head)
-    if not whole:
-        _redact_streamed(path, redactor, encoding, linked=linked)
-        return None
-    data = _redacted(head, redactor, encoding)
-    if data != head or linked:
-        tmp = path.with_name(f".{path.name}.redacting")
-        try:
-            tmp.write_bytes(data)
-            tmp.replace(path)
-        finally:
-            tmp.unlink(missing_ok=True)
-    return None
-
-
-def _redact_streamed(path: Path, redactor: Redactor, encoding: str | None, *, linked: bool) -> None:
-    """A larger file redacted through a copy: a text file always rewritten, a binary one when it must be."""
-    tmp = path.with_name(f".{path.name}.redacting")
-    try:
-        if encoding is not None:
-            try:
-                with path.open("rb") as src, tmp.open("wb") as dst:
-                    copy_redacted(src, dst, redactor, encoding=encoding)
-            except UnicodeDecodeError:  # not UTF-16 after all (an odd number of bytes): as binary
-                pass
-            else:
-                tmp.replace(path)
-                return
-        with path.open("rb") as src, tmp.open("wb") as dst:
-            found = copy_redacted_bytes(src, dst, redactor)
-        if found or linked:
-            tmp.replace(path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
 def _as_walked(path: Path, given: Path, real: Path) -> Path:
     """`path` as the cleaning's walk of `real` (the resolved `given`) names it, without a `resolve`.
 
@@ -171,20 +88,6 @@ def _as_walked(path: Path, given: Path, real: Path) -> Path:
     place is set aside, never walked into: then no listed path is equal to it either).
     """
     return real / path.relative_to(given) if path.is_relative_to(given) else path.resolve()
-
-
-def _redacted(data: bytes, redactor: Redactor, encoding: str | None) -> bytes:
-    """A small file's bytes redacted in memory, as `_treat_file` would stream them."""
-    out = io.BytesIO()
-    if encoding is not None:
-        try:
-            copy_redacted(io.BytesIO(data), out, redactor, encoding=encoding)
-        except UnicodeDecodeError:  # not UTF-16 after all (an odd number of bytes): as binary
-            out = io.BytesIO()
-        else:
-            return out.getvalue()
-    copy_redacted_bytes(io.BytesIO(data), out, redactor)
-    return out.getvalue()
 
 
 @dataclass
@@ -285,7 +188,7 @@ class Bundle:
 
     def _write_manifest(self) -> None:
         files = self._manifest.pop("files", [])
-        data = _jsonable(self._manifest, self.redactor)
+        data = mf.redacted(self._manifest, self.redactor)
         # checksums and paths are ours, not user text: never redacted
         data["files"] = self._manifest["files"] = files
         atomic_write_text(self.manifest_path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
@@ -376,7 +279,7 @@ class Bundle:
 
     def manifest_view(self) -> dict[str, Any]:
         """The manifest as it stands (redacted, files aside): what the reports of the pass show."""
-        view = _jsonable({k: v for k, v in self._manifest.items() if k != "files"}, self.redactor)
+        view = mf.redacted({k: v for k, v in self._manifest.items() if k != "files"}, self.redactor)
         return cast("dict[str, Any]", view)
 
     def finish(
@@ -506,116 +409,6 @@ class Finished:
     unredacted_removed: tuple[tuple[str, str], ...] = ()
 
 
-#: how `clean` says why a file was removed: its redacted copy could not be written
-NOT_REDACTED = "could not be redacted"
-#: added when there was no room for it — a full disk, a quota, a file-size limit (`ulimit -f`),
-#: as the reports' writers treat them: the run then ends as one whose reports could not all be
-#: written (exit 3, the file named in the manifest's `missing`)
-DISK_FULL = "the disk is full"
-NO_ROOM = {errno.ENOSPC: DISK_FULL, errno.EDQUOT: DISK_FULL, errno.EFBIG: "over the file-size limit"}
-
-
-def clean(
-    bundle_dir: Path,
-    folder: Path,
-    redactor: Redactor,
-    *,
-    kept: AbstractSet[Path],
-    unredacted: AbstractSet[Path],
-    keep: bool,
-) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
-    """The one treatment of files qaagent did not write itself, under `folder` (resolved, in the bundle).
-
-    Links, FIFOs, devices and sockets set aside; files no scan can redact removed unless
-    `keep` (never those in `kept`); every other regular file redacted but those in
-    `unredacted` (resolved paths). Returns the `not_kept` entries: set aside, and removed.
-    Used as a suite ends (`Bundle.seal`), at the run's end (`Bundle.finish`) and by the
-    action's post step on a bundle a killed run left (`seal_abandoned`).
-    """
-    # (a resolved folder under `bundle_dir` as given: then that is resolved too, no `lstat` asked)
-    inside = bundle_dir if folder.is_relative_to(bundle_dir) else bundle_dir.resolve()
-    base = folder.relative_to(inside).as_posix()
-    prefix = "" if base == "." else f"{base}/"
-    stuck: list[str] = []
-    gone: list[dict[str, str]] = []
-    others: list[Path] = []
-    # first: every folder listable; the one walk of the folder, shared by the steps below
-    found = not_kept.files_under(folder, inside, gone, stuck, others)
-    # links, FIFOs, devices: none of them is in `found`
-    early = [{"path": f"{prefix}{e['path']}", "why": e["why"]} for e in not_kept.set_aside(folder, others)]
-    unredactable: list[dict[str, str]] = []
-    failed: list[dict[str, str]] = []
-    for path in found:  # resolved paths: the walk follows no link in a resolved folder
-        spared = path in unredacted
-        removable = not keep and path not in kept
-        if spared and not removable:
-            continue  # qaagent's own file, redacted as it was written: not even opened
-        try:
-            what = _treat_file(path, redactor, removable=removable, spared=spared)
-        except OSError as error:  # no room for the redacted copy (a full disk): the raw file goes
-            rel = f"{prefix}{path.relative_to(folder).as_posix()}"
-            why = f"{NOT_REDACTED}: {error.strerror or error}"
-            if error.errno in NO_ROOM:
-                why += f" ({NO_ROOM[error.errno]})"
-            try:
-                path.unlink()  # needs no space
-            except OSError as second:
-                stuck.append(f"{rel} ({why}; cannot remove it: {second.strerror or second})")
-            else:
-                failed.append({"path": rel, "why": f"not kept ({why})"})
-            continue
-        if what is not None:
-            unredactable.append({"path": path.relative_to(inside).as_posix(), "why": not_kept.reason(what)})
-    dropped = [*gone, *unredactable, *failed]
-    if stuck:
-        message = (
-            f"the evidence bundle {bundle_dir} holds a file qaagent could neither redact nor remove: "
-            f"{', '.join(stuck)}; delete it before the bundle is shared"
-        )
-        raise UnredactedError(message, early, dropped)
-    return early, dropped
-
-
-class UnredactedError(QAAgentError):
-    """A file of the bundle could neither be redacted nor removed: the run fails (exit 3), naming it.
-
-    `early` and `dropped` are what `clean` set aside and removed before it gave up.
-    """
-
-    def __init__(self, message: str, early: list[dict[str, str]], dropped: list[dict[str, str]]) -> None:
-        super().__init__(message)
-        self.early = early
-        self.dropped = dropped
-
-
-def seal_abandoned(bundle_dir: Path, redactor: Redactor) -> int | None:
-    """Clean a bundle whose run was killed before `Bundle.finish` (its manifest says `running`).
-
-    Every file but the manifest gets `clean` (what a suite still running left raw: its JUnit
-    file, artifacts, files its tool wrote), with the run's own `keep_unredactable`; what was
-    set aside joins the manifest's `not_kept`, which keeps saying `running` (`verify`:
-    incomplete). Returns how many entries `not_kept` gained, or None when the bundle was
-    finished (or is no bundle): then nothing is touched.
-    """
-    try:
-        opened = open_manifest(bundle_dir)
-    except BundleError:
-        return None
-    if opened.manifest.status != "running":
-        return None
-    inside = bundle_dir.resolve()
-    manifest = inside / MANIFEST
-    keep = opened.manifest.settings.keep_unredactable is True
-    early, dropped = clean(inside, inside, redactor, kept={manifest}, unredacted={manifest}, keep=keep)
-    document = dict(opened.document)
-    previous = document.get("not_kept")
-    document["not_kept"] = [*(previous if isinstance(previous, list) else []), *early, *dropped]
-    atomic_write_text(
-        manifest, json.dumps(_jsonable(document, redactor), indent=2, ensure_ascii=False) + "\n"
-    )
-    return len(early) + len(dropped)
-
-
 def _being_written(writers: Sequence[CaseWriter]) -> list[Path]:
     """The temporary files that `writers` (report.html's, given before `finish`) opened in the bundle."""
     found = []
@@ -630,35 +423,6 @@ def _digests(writer: CaseWriter) -> list[tuple[str, Digest]]:
     """The digests a writer computed while writing its files (`digest` after `end`)."""
     digest = getattr(writer, "digest", None)
     return [(name, digest) for name in writer.files] if isinstance(digest, Digest) else []
-
-
-def record_file(bundle_dir: Path, rel: str, digest: Digest) -> None:
-    """Update the manifest entry of `rel`, just written into a finished bundle (sha256, size).
-
-    Other entries are kept as they are; the manifest is replaced atomically, so
-    `qaagent verify` passes afterwards. A bundle whose manifest cannot be read is a
-    `UsageError`.
-    """
-    pure = PurePosixPath(rel)
-    if pure.is_absolute() or ".." in pure.parts or not pure.parts or str(pure) == MANIFEST:
-        raise QAAgentError(f"refusing to write {rel!r} into the evidence bundle")
-    manifest_path = bundle_dir / MANIFEST
-    try:
-        manifest = open_manifest(bundle_dir).document  # validated: the entries kept are a manifest's
-    except BundleError as exc:
-        raise BundleError(f"{bundle_dir}: not an evidence bundle ({exc.message})") from None
-    if not isinstance(manifest.get("files"), list):  # the model's default: the document has none
-        raise BundleError(f"{bundle_dir}: not an evidence bundle ({MANIFEST} has no 'files' list)")
-    key = pure.as_posix()
-    entry = {"path": key, "sha256": digest.sha256, "size": digest.size}
-    files = [f for f in manifest["files"] if not (isinstance(f, dict) and f.get("path") == key)]
-    files.append(entry)
-    files.sort(key=lambda f: str(f.get("path")) if isinstance(f, dict) else "")
-    manifest["files"] = files
-    missing = manifest.get("missing")
-    if isinstance(missing, list):
-        manifest["missing"] = [m for m in missing if not (isinstance(m, dict) and m.get("path") == key)]
-    atomic_write_text(manifest_path, json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
 
 
 def _create_unique(evidence_dir: Path, run_id: str) -> Path:

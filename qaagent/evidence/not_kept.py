@@ -2,7 +2,7 @@
 
 `set_aside` removes links, FIFOs, devices and sockets a suite left (none is ever
 followed or opened). Compressed archives, images, videos and PDFs (`kind`) are
-removed by the bundle's cleaning (`evidence.bundle.clean`), whose redaction rewrites text
+removed by the bundle's cleaning (`evidence.cleaning.clean`), whose redaction rewrites text
 files and masks the byte forms of each secret in any other file. That cannot see into a compressed stream:
 a Playwright `trace.zip` holds the requests a test made (headers included) deflated,
 a screenshot shows a page as pixels. Such a file is recognised by its first bytes
@@ -96,7 +96,7 @@ def files_under(
     `chmod 333`): its files would be neither redacted nor removed. Such a folder is made
     listable when qaagent owns it (`u+rwx`) and walked; else it is removed, with an entry
     in `dropped` (paths relative to `base`); if even that fails, it is named in `stuck`
-    (the caller fails the run: `evidence.bundle.UnredactedError`). `others` gets every
+    (the caller fails the run: `evidence.cleaning.UnredactedError`). `others` gets every
     entry that is neither a folder nor a regular file (links, FIFOs, devices, sockets:
     `set_aside`), from the same listing (the entry's type, no `lstat`).
     """

@@ -6,17 +6,21 @@ listed (added after the fact). The manifest itself is not listed — it is the
 list. It is read with the one bundle reader (`qaagent.evidence.read`), entry by
 entry so that each bad entry is named. Paths in a manifest are untrusted:
 absolute paths or paths leaving the bundle are reported, never opened.
+`record_file` is the one change made to a finished bundle's list: a file written into it
+afterwards (`qaagent report` rebuilding report.html), so that `verify` passes again.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import stat
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
+from qaagent.errors import QAAgentError
 from qaagent.evidence.read import MANIFEST, BundleError, FileEntry, open_manifest
-from qaagent.files import Digest, digest_file, sha256_file
+from qaagent.files import Digest, atomic_write_text, digest_file, sha256_file
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -130,3 +134,32 @@ def verify_bundle(bundle_dir: Path) -> list[str]:
         f"invalid: {rel} is not a regular file (a link, FIFO or device)" for rel in other if rel not in listed
     )
     return problems
+
+
+def record_file(bundle_dir: Path, rel: str, digest: Digest) -> None:
+    """Update the manifest entry of `rel`, just written into a finished bundle (sha256, size).
+
+    Other entries are kept as they are; the manifest is replaced atomically, so
+    `qaagent verify` passes afterwards. A bundle whose manifest cannot be read is a
+    `UsageError`.
+    """
+    pure = PurePosixPath(rel)
+    if pure.is_absolute() or ".." in pure.parts or not pure.parts or str(pure) == MANIFEST:
+        raise QAAgentError(f"refusing to write {rel!r} into the evidence bundle")
+    manifest_path = bundle_dir / MANIFEST
+    try:
+        manifest = open_manifest(bundle_dir).document  # validated: the entries kept are a manifest's
+    except BundleError as exc:
+        raise BundleError(f"{bundle_dir}: not an evidence bundle ({exc.message})") from None
+    if not isinstance(manifest.get("files"), list):  # the model's default: the document has none
+        raise BundleError(f"{bundle_dir}: not an evidence bundle ({MANIFEST} has no 'files' list)")
+    key = pure.as_posix()
+    entry = {"path": key, "sha256": digest.sha256, "size": digest.size}
+    files = [f for f in manifest["files"] if not (isinstance(f, dict) and f.get("path") == key)]
+    files.append(entry)
+    files.sort(key=lambda f: str(f.get("path")) if isinstance(f, dict) else "")
+    manifest["files"] = files
+    missing = manifest.get("missing")
+    if isinstance(missing, list):
+        manifest["missing"] = [m for m in missing if not (isinstance(m, dict) and m.get("path") == key)]
+    atomic_write_text(manifest_path, json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
