@@ -111,6 +111,7 @@ LAYERS: dict[int, tuple[str, ...]] = {
         "qaagent.evidence.prune",
         "qaagent.history.store",
         "qaagent.history.bundles",
+        "qaagent.history.prepared",
         "qaagent.history.record",
     ),
     4: (  # scheduling and execution; reports and GitHub feedback of a finished run

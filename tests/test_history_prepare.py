@@ -1,4 +1,4 @@
-"""What recording a run computes and stores, pinned (so making `record.prepare` faster cannot change it).
+"""What recording a run computes and stores, pinned (so making `prepared.prepare` faster cannot change it).
 
 `prepare` is the hot path of recording (100,000 results per run; see docs/benchmarks.md,
 "Test history"). Here its output for a small input of every awkward kind — hostile and
@@ -26,8 +26,9 @@ from qaagent.history import record as recording
 from qaagent.history.faults import HistoryError
 from qaagent.history.model import MAX_SECONDS, MAX_TEXT, STATUS_CODE, TestId, canonical, duration_ms
 from qaagent.history.packed import Packed, outcome
+from qaagent.history.prepared import FIELDS, Row, RunResults, prepare_columns, prepare_rows
 from qaagent.history.rates import flake_rates
-from qaagent.history.record import FIELDS, Row, RunResults, prepare_columns, prepare_rows, record
+from qaagent.history.record import record
 from qaagent.history.store import Store, open_store
 from qaagent.results import CaseStore, TestCase
 
