@@ -35,11 +35,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from qaagent import __version__, redact
+from qaagent.cancel import cancel_on_signals, signal_handler
 from qaagent.console import Console
 from qaagent.errors import ExitCode, UsageError, as_qaagent_error, resume_collection
 from qaagent.evidence.gitinfo import git_info
 from qaagent.plan import build_plan
-from qaagent.process import cancel_on_signals, child_environment, signal_handler
+from qaagent.process import child_environment
 from qaagent.profile_load import files_profile, load_profile
 from qaagent.report_steps import (
     exit_code_after_reports,

@@ -29,19 +29,17 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
 from qaagent import files, redact, watchdog
+from qaagent.cancel import Cancel
 from qaagent.history.dsn import PASSWORD_VARIABLE
 from qaagent.output import DRAIN, MAX_ECHO_LINES, Echo, OutputReader
 
 if TYPE_CHECKING:
-    from types import FrameType
-
     from qaagent.console import Console
 
 #: seconds between SIGTERM and SIGKILL when a suite times out
@@ -116,68 +114,6 @@ SETUP = Policy(
     max_echo_lines=None,
     forward_signal=True,
 )
-
-
-class Cancel(threading.Event):
-    """A cancel flag that remembers which signal set it (SIGTERM when set by hand)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.signum: int = signal.SIGTERM
-
-    def cancel(self, signum: int = signal.SIGTERM) -> bool:
-        """Set the flag (once); False when it was set already."""
-        if self.is_set():
-            return False
-        self.signum = signum
-        self.set()
-        return True
-
-
-#: the signals a CI runner cancels a job with
-CANCEL_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-
-
-@contextmanager
-def signal_handler(
-    handler: Callable[[int, FrameType | None], None], signals: Sequence[signal.Signals] = CANCEL_SIGNALS
-) -> Iterator[None]:
-    """`handler` for `signals` inside the block, the previous handlers after it.
-
-    Outside the main thread, where Python cannot install handlers, this does nothing.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = {sig: signal.signal(sig, handler) for sig in signals}
-    try:
-        yield
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old if old is not None else signal.SIG_DFL)
-
-
-def cancel_on_signals(
-    cancel: threading.Event,
-    *,
-    signals: Sequence[signal.Signals] = CANCEL_SIGNALS,
-    on_signal: Callable[[str, bool], None] | None = None,
-) -> contextlib.AbstractContextManager[None]:
-    """Inside the block, `signals` set `cancel` instead of stopping the process.
-
-    `on_signal(name, first)` is told of each one (`first`: it set the flag).
-    """
-
-    def handler(signum: int, _frame: FrameType | None) -> None:
-        if isinstance(cancel, Cancel):
-            first = cancel.cancel(signum)
-        else:
-            first = not cancel.is_set()
-            cancel.set()
-        if on_signal is not None:
-            on_signal(signal.Signals(signum).name, first)
-
-    return signal_handler(handler, signals)
 
 
 def spawn(

@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from qaagent.cancel import Cancel
 from qaagent.console import Console
-from qaagent.process import Cancel
 
 if TYPE_CHECKING:
     from qaagent.command_options import FeedbackOptions

@@ -15,9 +15,10 @@ from collections.abc import MutableMapping
 from pathlib import Path
 from typing import TextIO
 
+from qaagent.cancel import Cancel, cancel_on_signals
 from qaagent.errors import ExitCode, UsageError
 from qaagent.github.commands import grouped, stop_commands
-from qaagent.process import SETUP, Cancel, cancel_on_signals, child_environment, run_process
+from qaagent.process import SETUP, child_environment, run_process
 
 
 def _shell_argv(script: str) -> list[str]:

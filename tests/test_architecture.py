@@ -60,6 +60,7 @@ LAYERS: dict[int, tuple[str, ...]] = {
         "qaagent.profile",
         "qaagent.profile_load",
         "qaagent.output",
+        "qaagent.cancel",
         "qaagent.process",
         "qaagent.orphans",
         "qaagent.formats.source",
