@@ -83,7 +83,7 @@ class Action(ActionWorld):
 
     def run(self, timeout: float = 60) -> Result:
         warm = zygote.run(
-            "script",
+            (str(ENTRYPOINT),),
             (),
             cwd=self.workspace,
             env=self.environment(),

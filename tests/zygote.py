@@ -425,7 +425,7 @@ Process = subprocess.Popen[str] | WarmProcess
 
 
 def launch(
-    program: Sequence[str],
+    program: tuple[str] | tuple[str, str],
     args: Sequence[str],
     *,
     cwd: Path | str,
@@ -489,7 +489,7 @@ def launch(
 
 
 def run(
-    program: Sequence[str],
+    program: tuple[str] | tuple[str, str],
     args: Sequence[str],
     *,
     cwd: Path | str,
