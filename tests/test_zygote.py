@@ -55,6 +55,12 @@ def state(done: subprocess.CompletedProcess[str]) -> dict[str, object]:
     return found
 
 
+@pytest.fixture(autouse=True)
+def _the_launcher_itself(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests are of the launcher: they fork also when `QAAGENT_TEST_COLD=1` is set."""
+    monkeypatch.setattr(zygote, "ALL_COLD", False)
+
+
 @pytest.fixture
 def env() -> dict[str, str]:
     """The qaagent helpers' environment, with a variable of this test and a time zone of its own."""
@@ -185,3 +191,31 @@ def test_a_cold_start_test_starts_cold(env: dict[str, str]) -> None:
     assert zygote.cold_test == [True]
     assert zygote.launch(PROBE, [], cwd=TESTS, env=env) is None
     assert zygote.cold_reason(TESTS) == "a cold_start test"
+
+
+def test_a_zygote_ends_with_its_test_process_even_when_that_is_killed(env: dict[str, str]) -> None:
+    """A test process killed mid-session (its pipe closes with it) leaves no zygote behind."""
+    start = zygote._start_environment(env)
+    script = (
+        "import json, os, sys, zygote\n"
+        "own = zygote.Zygote(json.loads(sys.argv[1]))\n"
+        "print(own.path, flush=True)\n"
+        "os.kill(os.getpid(), 9)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, json.dumps(start)],
+        cwd=TESTS,
+        env={**env, "PYTHONPATH": f"{TESTS}{os.pathsep}{env['PYTHONPATH']}"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == -signal.SIGKILL, done.stderr
+    marker = done.stdout.strip()
+    assert marker
+    deadline = time.monotonic() + 5
+    while processes_with(marker) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not processes_with(marker)
+    assert not Path(marker).exists()
