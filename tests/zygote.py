@@ -96,6 +96,7 @@ def _serve(path: str, death: int) -> dict[str, Any] | None:
         _report_ended(owners)
         if listener.fileno() in ready:
             conn, _ = listener.accept()
+            conn.settimeout(10)  # a client that connected and sent nothing must not stop the zygote
             try:
                 data, fds, _, _ = socket.recv_fds(conn, _MAX_REQUEST, 3)
             except OSError:
@@ -107,7 +108,8 @@ def _serve(path: str, death: int) -> dict[str, Any] | None:
                 conn.close()
                 continue
             if threading.active_count() != 1:  # never fork a process with threads
-                conn.send(b"refused threads")
+                with contextlib.suppress(OSError):
+                    conn.send(b"refused threads")
                 conn.close()
                 continue
             sys.stdout.flush()
@@ -119,7 +121,8 @@ def _serve(path: str, death: int) -> dict[str, Any] | None:
                 return request
             for fd in fds:
                 os.close(fd)
-            conn.send(f"pid {pid}".encode())
+            with contextlib.suppress(OSError):  # a client gone: its child still runs and is reaped
+                conn.send(f"pid {pid}".encode())
             owners[pid] = conn
 
 
