@@ -15,8 +15,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NoReturn, TextIO
 
-from qaagent import __version__, options
-from qaagent.command_options import FeedbackOptions, MergeOptions, RunOptions, effective_comment_mode
+from qaagent import __version__, cli_flags, options
+from qaagent.command_options import MergeOptions, RunOptions
 from qaagent.errors import ExitCode, UsageError, before_exit, exit_status, pause_collection, resume_collection
 from qaagent.options import cli_type
 
@@ -50,7 +50,7 @@ def build_parser(*, history: bool = True) -> argparse.ArgumentParser:
     mode = run.add_mutually_exclusive_group()
     mode.add_argument("--parallel", dest="parallel", action="store_true", default=None, help="suites at once")
     mode.add_argument("--sequential", dest="parallel", action="store_false", help="one suite after another")
-    _workers_arg(run)
+    cli_flags.workers_arg(run)
     run.add_argument(
         "--retries",
         type=cli_type(options.retries),
@@ -69,7 +69,7 @@ def build_parser(*, history: bool = True) -> argparse.ArgumentParser:
         "--keep", type=cli_type(options.keep), metavar="N", help="bundles kept in the evidence dir"
     )
     run.add_argument("--fail-on", type=cli_type(options.fail_on), metavar="LIST", help="failed,error[,flaky]")
-    _feedback_args(run)
+    cli_flags.feedback_args(run)
     run.add_argument("--quiet", action="store_true", help="do not echo suite output")
     run.add_argument(
         "--shard",
@@ -77,8 +77,8 @@ def build_parser(*, history: bool = True) -> argparse.ArgumentParser:
         metavar="I/N",
         help="run only shard I of N (matrix jobs); auto: from the CI's parallel-job variables",
     )
-    _durations_arg(run)
-    _history_args(run)
+    cli_flags.durations_arg(run)
+    cli_flags.history_args(run)
     run.set_defaults(func=cmd_run_all)
     _add_shard_commands(commands.add_parser)
 
@@ -91,11 +91,11 @@ def build_parser(*, history: bool = True) -> argparse.ArgumentParser:
     validate = commands.add_parser(
         "validate", help="check the profile and print the plan (and a split suite's batches); runs no test"
     )
-    _profile_arg(validate)
+    cli_flags.profile_arg(validate)
     validate.add_argument("--suite", action="append", default=[], metavar="NAME", help="select suites")
-    _workers_arg(validate)
+    cli_flags.workers_arg(validate)
     validate.add_argument("--evidence-dir", type=Path, metavar="DIR", help="where earlier bundles are")
-    _durations_arg(validate)
+    cli_flags.durations_arg(validate)
     validate.set_defaults(func=cmd_validate)
 
     verify = commands.add_parser("verify", help="recompute an evidence bundle's checksums")
@@ -132,15 +132,15 @@ def _needs_history(argv: Sequence[str]) -> bool:
 def _add_shard_commands(add_parser: Callable[..., argparse.ArgumentParser]) -> None:
     """`plan`, `durations` and `merge`: sharding across matrix jobs."""
     plan = add_parser("plan", help="print how the suites split into shards; runs nothing")
-    _profile_arg(plan)
+    cli_flags.profile_arg(plan)
     plan.add_argument(
         "--shards", type=cli_type(options.shard_count), default=1, metavar="N", help="number of shards"
     )
     plan.add_argument("--suite", action="append", default=[], metavar="NAME", help="select suites")
-    _workers_arg(plan)
+    cli_flags.workers_arg(plan)
     plan.add_argument("--evidence-dir", type=Path, metavar="DIR", help="where earlier bundles are")
     plan.add_argument("--json", action="store_true", help="one line of JSON for `fromJSON` in a matrix")
-    _durations_arg(plan)
+    cli_flags.durations_arg(plan)
     plan.add_argument(
         "--no-history", dest="history", action="store_false", default=None, help="do not read history"
     )
@@ -153,7 +153,7 @@ def _add_shard_commands(add_parser: Callable[..., argparse.ArgumentParser]) -> N
         nargs="?",
         help="bundle, JUnit or durations file (default: history, else newest bundle)",
     )
-    _profile_arg(durations)
+    cli_flags.profile_arg(durations)
     durations.add_argument("--evidence-dir", type=Path, metavar="DIR", help="where earlier bundles are")
     durations.add_argument("-o", "--output", type=Path, metavar="FILE", help="default: standard output")
     durations.add_argument(
@@ -181,111 +181,9 @@ def _add_shard_commands(add_parser: Callable[..., argparse.ArgumentParser]) -> N
     merge.add_argument(
         "--profile", type=Path, metavar="PATH", help="its `history:` records the run (default: .qaagent.yaml)"
     )
-    _history_args(merge)
-    _feedback_args(merge)
+    cli_flags.history_args(merge)
+    cli_flags.feedback_args(merge)
     merge.set_defaults(func=cmd_merge)
-
-
-def _feedback_args(parser: argparse.ArgumentParser) -> None:
-    """The GitHub feedback flags `run-all` and `merge` share (see `_feedback`)."""
-    parser.add_argument(
-        "--github", choices=("auto", "on", "off"), default="auto", help="GitHub Actions feedback"
-    )
-    parser.add_argument("--no-annotations", dest="annotations", action="store_false", help="no annotations")
-    parser.add_argument("--no-summary", dest="show_summary", action="store_false", help="no job summary")
-    parser.add_argument(
-        "--check-name", metavar="NAME", help="create a check run with this name (needs a token)"
-    )
-    parser.add_argument("--comment", action="store_true", help="comment on the pull request (needs a token)")
-    parser.add_argument(
-        "--comment-mode",
-        type=cli_type(options.comment_mode),
-        metavar="MODE",
-        help="always, changes, failures or off (given: implies --comment unless off)",
-    )
-    parser.add_argument(
-        "--annotate", type=cli_type(options.annotate), metavar="WHAT", help="failures[-and-flaky] or all"
-    )
-    parser.add_argument(
-        "--annotations-limit",
-        type=cli_type(options.annotations_limit),
-        metavar="N",
-        help="test annotations per level, 0-10 (default 10)",
-    )
-    parser.add_argument(
-        "--summary", type=cli_type(options.summary_mode), metavar="MODE", help="full, failures, totals or off"
-    )
-    parser.add_argument("--summary-title", type=cli_type(options.title), metavar="TEXT", help="the heading")
-    parser.add_argument(
-        "--commit",
-        type=cli_type(options.commit),
-        metavar="SHA",
-        help="the check run's commit (default: the event's)",
-    )
-    parser.add_argument(
-        "--pull-request",
-        type=cli_type(options.pull_request),
-        metavar="N",
-        help="pull request to comment on (default: the event's)",
-    )
-
-
-def _workers_arg(parser: argparse.ArgumentParser) -> None:
-    workers = options.WORKERS
-    parser.add_argument(
-        "--max-workers",
-        type=cli_type(options.workers),
-        metavar="N",
-        help=f"processes at once across all suites ({workers.low}-{workers.high}; default: the CPU count)",
-    )
-
-
-def _history_args(parser: argparse.ArgumentParser) -> None:
-    """`--no-history` and `--base-branch` (`run-all` and `merge`)."""
-    parser.add_argument(
-        "--no-history", dest="history", action="store_false", default=None, help="no test history"
-    )
-    parser.add_argument(
-        "--base-branch",
-        type=cli_type(options.branch),
-        metavar="BRANCH",
-        help="compare failures with this branch's history (default: GITHUB_BASE_REF)",
-    )
-
-
-def _durations_arg(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--durations-from",
-        type=Path,
-        metavar="PATH",
-        help="evidence bundle, JUnit file or `qaagent durations` JSON (default: newest bundle)",
-    )
-
-
-def _profile_arg(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--profile", type=Path, default=Path(".qaagent.yaml"), help="default: .qaagent.yaml")
-
-
-def _feedback(args: argparse.Namespace) -> FeedbackOptions:
-    comment_mode = effective_comment_mode(args.comment_mode, comment=args.comment)
-    summary_mode: options.SummaryMode = args.summary or "full"
-    defaults = FeedbackOptions()
-    return FeedbackOptions(
-        github={"auto": None, "on": True, "off": False}[args.github],
-        check_name=args.check_name or None,
-        comment_mode=comment_mode,
-        annotations=args.annotations,
-        annotate=args.annotate or defaults.annotate,
-        annotations_limit=_given(args.annotations_limit, defaults.annotations_limit),
-        summary_mode=summary_mode if args.show_summary else "off",
-        summary_title=args.summary_title,
-        commit=args.commit,
-        pull_request=args.pull_request,
-    )
-
-
-def _given(value: int | None, default: int) -> int:
-    return default if value is None else value
 
 
 def _resolved(path: Path | None) -> Path | None:
@@ -317,7 +215,7 @@ def run_options(args: argparse.Namespace) -> RunOptions:
         shard=args.shard,
         durations_from=args.durations_from,
         quiet=args.quiet,
-        feedback=_feedback(args),
+        feedback=cli_flags.feedback_options(args),
         history=args.history,
         base_branch=args.base_branch,
     )
@@ -333,7 +231,7 @@ def merge_options(args: argparse.Namespace) -> MergeOptions:
         keep=args.keep,
         fail_on=args.fail_on,
         allow_partial=args.allow_partial,
-        feedback=_feedback(args),
+        feedback=cli_flags.feedback_options(args),
         profile=args.profile,
         history=args.history,
         base_branch=args.base_branch,

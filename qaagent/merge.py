@@ -19,7 +19,7 @@ file of the bundle with its sha256, so it pins the whole bundle).
 from __future__ import annotations
 
 import shutil
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -176,9 +176,17 @@ def _gaps(layout: ShardLayout | None, missing: set[int]) -> dict[str, int]:
 
 
 def merge_bundles(
-    paths: Sequence[Path], *, evidence_dir: Path, repo_root: Path, allow_partial: bool = False
+    paths: Sequence[Path],
+    *,
+    evidence_dir: Path,
+    repo_root: Path,
+    allow_partial: bool = False,
+    git: Mapping[str, str | None] | None = None,
 ) -> MergeOutcome:
-    """Check the shard bundles, rebuild one run from them and start its bundle (with the shards copied in)."""
+    """Check the shard bundles, rebuild one run from them and start its bundle (with the shards copied in).
+
+    `git`: the checkout's facts for the merged manifest when the caller asked git already.
+    """
     loaded = [load_shard(p) for p in find_bundles(paths)]
     shards, notes = check_set(loaded, allow_partial=allow_partial)
     total = shards[0].total
@@ -224,6 +232,7 @@ def merge_bundles(
         profile_sha256=first.manifest.profile.sha256,
         repo_root=repo_root,
         suites=order,
+        git=git,
     )
     base = bundle.dir / base_rel
     for shard in shards:

@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, TextIO
 from qaagent import __version__
 from qaagent.console import Console
 from qaagent.errors import ExitCode, UsageError, as_qaagent_error, resume_collection
+from qaagent.evidence.gitinfo import git_info
 from qaagent.plan import build_plan
 from qaagent.process import cancel_on_signals, child_environment, signal_handler
 from qaagent.profile_load import files_profile, load_profile
@@ -69,6 +70,7 @@ def run_all(options: RunOptions, *, out: TextIO | None = None) -> ExitCode:
             with _interrupt_on_signals():
                 plan = run.plan
                 assert plan is not None  # noqa: S101 - load_plan made it
+                run.git = git_info(run.repo_root)  # once: the history's identity and the manifest
                 run.history = open_history(
                     run,
                     plan.loaded.profile.history,
@@ -110,6 +112,7 @@ def open_history(
         repo_root=run.repo_root,
         say=run.console.line,
         base_branch=base_branch,
+        git=run.git,
     )
 
 
@@ -203,6 +206,7 @@ def start_bundle(run: Run) -> None:
         repo_root=plan.repo_root,
         suites=[s.name for s in plan.suites],
         shard=plan.shard,
+        git=run.git,
     )
     run.bundle.keep_unredactable = plan.keep_unredactable
     # where the action's post step finds the bundle if this run is killed before it ends
@@ -339,8 +343,13 @@ def merge_shards(options: MergeOptions, out: TextIO) -> Run:
     evidence_dir = options.evidence_dir.resolve()
     github = _github_enabled(options.feedback.github)
     console = Console(out, github=github, quiet=True)
+    git = git_info(repo_root)  # once: the merged bundle's manifest and the history's identity
     merged = merge_bundles(
-        options.bundles, evidence_dir=evidence_dir, repo_root=repo_root, allow_partial=options.allow_partial
+        options.bundles,
+        evidence_dir=evidence_dir,
+        repo_root=repo_root,
+        allow_partial=options.allow_partial,
+        git=git,
     )
     console.line(f"qaagent {__version__}: merge {merged.bundle.run_id} of {merged.description}")
     for note in merged.notes:
@@ -358,6 +367,7 @@ def merge_shards(options: MergeOptions, out: TextIO) -> Run:
         result=merged.run,
         notes=tuple(merged.notes),
         github_options=options.feedback if github else None,
+        git=git,
     )
 
 

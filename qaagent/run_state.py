@@ -52,6 +52,9 @@ class Run:
     #: reports that could not be written (path, reason): the manifest lists them; exit 3
     missing: tuple[tuple[str, str], ...] = ()
     history: RunHistory | None = None  #: None: history off for this run
+    #: the checkout's commit, ref and repository (`evidence.gitinfo.git_info`), asked once for
+    #: the history's run identity and the manifest (None: not asked yet)
+    git: dict[str, str | None] | None = None
     #: the run against the base branch and the quarantine (`judge_history`); the writers render it
     comparison: Comparison | None = None
 

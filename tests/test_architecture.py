@@ -144,6 +144,7 @@ LAYERS: dict[int, tuple[str, ...]] = {
         "qaagent.github.results_json",
         "qaagent.github.publish",
         "qaagent.github.closer",
+        "qaagent.github.lifecycle",
         "qaagent.github.feedback",
     ),
     5: (  # shard bundles → one run; what the test history knows; a run's state and its last steps
@@ -159,8 +160,14 @@ LAYERS: dict[int, tuple[str, ...]] = {
         "qaagent.history.live",
     ),
     # the two pipelines; the action's inputs as options; the `qaagent history` commands
-    6: ("qaagent.pipeline", "qaagent.action", "qaagent.history.commands", "qaagent.plan_commands"),
-    7: ("qaagent.cli", "qaagent.__main__"),  # the command line
+    6: (
+        "qaagent.pipeline",
+        "qaagent.action",
+        "qaagent.history.commands",
+        "qaagent.history.export",
+        "qaagent.plan_commands",
+    ),
+    7: ("qaagent.cli_flags", "qaagent.cli", "qaagent.__main__"),  # the command line
     8: ("entrypoint",),  # the action's adapter
 }
 LAYER = {module: layer for layer, modules in LAYERS.items() for module in modules}

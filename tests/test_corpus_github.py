@@ -21,7 +21,8 @@ from test_github_commands import INJECTIONS
 
 from qaagent.github.api import GitHubClient
 from qaagent.github.errors import GitHubAPIError
-from qaagent.github.publish import publish, start_check_run
+from qaagent.github.lifecycle import start_check_run
+from qaagent.github.publish import publish
 from qaagent.report.markdown import render_summary
 
 MEGABYTE_NAME = "test_" + "n" * (1024 * 1024) + "\n::error::injected"

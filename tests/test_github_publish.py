@@ -17,7 +17,8 @@ from helpers import case, close_run, run_of, suite
 
 from qaagent.github.comment import marker
 from qaagent.github.context import GitHubContext
-from qaagent.github.publish import fail_check_run, publish, start_check_run
+from qaagent.github.lifecycle import fail_check_run, start_check_run
+from qaagent.github.publish import publish
 from qaagent.report.markdown import render_summary
 from qaagent.run_result import FailOn, RunResult
 

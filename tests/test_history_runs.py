@@ -416,3 +416,44 @@ def test_a_history_output_that_cannot_be_written_is_exit_2(qa_project: ProjectFa
     made = run_qaagent("history", "report", "-o", "new/deeper/h.html", cwd=root)
     assert made.returncode == 0, made.stdout + made.stderr
     assert (root / "new" / "deeper" / "h.html").is_file()
+
+
+def test_a_run_asks_git_once_for_the_history_and_the_manifest(
+    qa_project: ProjectFactory, tmp_path: Path
+) -> None:
+    """In a checkout, a run asks git for its commit, ref and remote once (the history's run
+    identity and the manifest used to ask three questions each): 4 git processes, not 7."""
+    root = project(qa_project)
+    git = ["git", "-C", str(root), "-c", "user.name=t", "-c", "user.email=t@example.com"]
+    subprocess.run([*git, "init", "-q", "-b", "main"], check=True)
+    subprocess.run([*git, "remote", "add", "origin", "https://me:tok@example.com/o/r.git"], check=True)
+    subprocess.run([*git, "add", "-A"], check=True)
+    subprocess.run([*git, "commit", "-q", "-m", "x"], check=True)
+    sha = subprocess.run(
+        [*git, "rev-parse", "HEAD"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    wrapper = tmp_path / "bin"
+    wrapper.mkdir()
+    calls = tmp_path / "git-calls.txt"
+    real = subprocess.run(
+        ["sh", "-c", "command -v git"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    (wrapper / "git").write_text(f'#!/bin/sh\necho "$*" >> "{calls}"\nexec "{real}" "$@"\n', encoding="utf-8")
+    (wrapper / "git").chmod(0o755)
+    done = run_qaagent("run-all", cwd=root, env={"PATH": f"{wrapper}:{os.environ['PATH']}"})
+    assert done.returncode == 1, done.stdout + done.stderr  # test_broken fails
+    asked = calls.read_text(encoding="utf-8").splitlines()
+    assert [a.rpartition(str(root))[2].strip() for a in asked] == [
+        "rev-parse --show-toplevel",
+        "rev-parse HEAD",
+        "symbolic-ref -q HEAD",
+        "config --get remote.origin.url",
+    ], asked
+    (bundle,) = bundles(root)
+    assert manifest_of(bundle)["git"] == {
+        "sha": sha,
+        "ref": "refs/heads/main",
+        "repository": "https://example.com/o/r.git",
+    }
+    (recorded,) = exported(root)
+    assert (recorded["commit"], recorded["branch"]) == (sha, "main")

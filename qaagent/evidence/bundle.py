@@ -164,8 +164,12 @@ class Bundle:
         suites: Sequence[str],
         shard: Shard | None = None,
         redactor: Redactor | None = None,
+        git: Mapping[str, str | None] | None = None,
     ) -> Bundle:
-        """Create ``<evidence_dir>/<run_id>/`` (``-2``… if taken) and mark it running."""
+        """Create ``<evidence_dir>/<run_id>/`` (``-2``… if taken) and mark it running.
+
+        `git`: the checkout's facts when the caller asked git already (`git_info`); else asked here.
+        """
         redactor = redact.current() if redactor is None else redactor
         bundle_dir = _create_unique(evidence_dir, run_id)
         started_at = time.time()
@@ -177,7 +181,7 @@ class Bundle:
             "started": mf.iso_utc(started_at),
             "finished": None,
             "project": project,
-            "git": git_info(repo_root),
+            "git": dict(git) if git is not None else git_info(repo_root),
             "ci": mf.ci_info(),
             "host": mf.host_info(),
             "process": {"pid": os.getpid(), "host": socket.gethostname()},

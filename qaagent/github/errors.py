@@ -32,3 +32,12 @@ class PermissionDeniedError(GitHubAPIError):
         super().__init__(message, status=status)
         #: what the workflow must grant, e.g. "checks: write"
         self.permission = permission
+
+
+def describe(exc: Exception) -> str:
+    """An exception as one line (a `GitHubAPIError`'s own message).
+
+    The token is masked by the redactor every warning passes (the client registered it).
+    """
+    text = str(exc) if isinstance(exc, GitHubAPIError) else f"{type(exc).__name__}: {exc}"
+    return " ".join(text.split())

@@ -25,14 +25,8 @@ from qaagent.github.closer import (
 )
 from qaagent.github.commands import write_command, write_outputs
 from qaagent.github.context import GitHubContext
-from qaagent.github.publish import (
-    Published,
-    SummaryRenderer,
-    fail_check_run,
-    fail_job_summary,
-    publish,
-    start_check_run,
-)
+from qaagent.github.lifecycle import fail_check_run, fail_job_summary, start_check_run
+from qaagent.github.publish import Published, SummaryRenderer, publish
 from qaagent.github.results_json import result_json
 from qaagent.run_result import FailOn, RunResult, conclusion
 

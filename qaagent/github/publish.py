@@ -20,16 +20,15 @@ from qaagent.github.checks import (
     AnnotationsRefusedError,
     check_annotations,
     complete_check_run,
-    create_check_run,
 )
 from qaagent.github.closer import marked_open
 from qaagent.github.commands import add_mask, append_summary, write_command
 from qaagent.github.comment import upsert_comment
-from qaagent.github.errors import GaveUpError, GitHubAPIError, PermissionDeniedError
+from qaagent.github.errors import GaveUpError, GitHubAPIError, PermissionDeniedError, describe
 from qaagent.github.pulls import find_pull_request
 from qaagent.github.results_json import fingerprint
 from qaagent.run_result import conclusion
-from qaagent.text import escape_text, truncate_utf8
+from qaagent.text import truncate_utf8
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -45,6 +44,8 @@ STEP_SUMMARY_BYTES = 1_000_000
 #: the comment limit is 65,536 characters; bytes >= characters
 COMMENT_BYTES = 60_000
 CHECK_SUMMARY_BYTES = 60_000
+#: the check run's title when qaagent itself failed (exit 3)
+FAILED_TITLE = "qaagent failed (exit 3)"
 
 
 class SummaryRenderer(Protocol):
@@ -81,41 +82,6 @@ class Published:
 
 #: seconds the GitHub client may use after a cancel signal (GitHub kills the job 10 s after it)
 CANCEL_BUDGET = 3.0
-
-
-def start_check_run(
-    *,
-    ctx: GitHubContext,
-    token: str | None,
-    check_name: str | None,
-    stream: TextIO | None = None,
-    clock: Clock | None = None,
-    budget: float = 20.0,
-    external_id: str = "",
-) -> int | None:
-    """Create the `in_progress` check run at the start of a run; its id, or None.
-
-    Failures are only logged as `::debug::`: `publish` tries again at the end
-    and reports a problem once, there.
-    """
-    if not (token and check_name and ctx.repository and ctx.head_sha):
-        return None
-    if stream is not None:
-        add_mask(token, stream)
-    try:
-        with GitHubClient(token, api_url=ctx.api_url, clock=clock, budget=budget) as client:
-            return create_check_run(
-                client,
-                ctx.repository,
-                check_name,
-                ctx.head_sha,
-                details_url=ctx.run_url,
-                external_id=external_id,
-            )
-    except Exception as exc:
-        if stream is not None:
-            write_command(stream, "debug", f"qaagent: could not start the check run: {_describe(exc)}")
-        return None
 
 
 def publish(
@@ -197,7 +163,7 @@ def publish(
         as_written = (
             summary_markdown if summary_mode == "full" and summary_title is None and not error else None
         )
-        problem = _job_summary(
+        problem = job_summary(
             ctx.step_summary, as_written, lambda size: markdown(size, summary_mode, summary_title)
         )
         if problem:
@@ -244,7 +210,7 @@ def _warn(problems: Sequence[str], stream: TextIO) -> None:
     write_command(stream, "warning", text, title="qaagent")
 
 
-def _job_summary(path: str, summary_markdown: str | None, markdown: Callable[[int], str]) -> str | None:
+def job_summary(path: str, summary_markdown: str | None, markdown: Callable[[int], str]) -> str | None:
     """Append the job summary; a problem, or None."""
     try:
         text = (
@@ -288,10 +254,10 @@ class _Job:
             self.missing.append(exc.permission)
         except GaveUpError as exc:
             # the client stopped once; a step after it only says it was not done
-            said = "not sent (see above)" if exc.repeated else _describe(exc)
+            said = "not sent (see above)" if exc.repeated else describe(exc)
             self.warnings.append(f"{what}: {said}")
         except Exception as exc:
-            self.warnings.append(f"{what}: {_describe(exc)}")
+            self.warnings.append(f"{what}: {describe(exc)}")
 
 
 def _publish_api(
@@ -427,75 +393,3 @@ def _publish_comment(job: _Job, client: GitHubClient, check_name: str | None) ->
         failed=conclusion(job.run, job.fail_on) == "failure" or c.failed + c.errors > 0,
     )
     job.published.comment_url = outcome.url
-
-
-#: the check run's title when qaagent itself failed (exit 3)
-FAILED_TITLE = "qaagent failed (exit 3)"
-
-
-def failure_line(error: str) -> str:
-    """The one line a check run's summary names qaagent's own failure with (exit 3), escaped.
-
-    The error may name a file a suite made (`@org/team`, `[x](https://…)`): it mentions no one.
-    """
-    return f"**qaagent failed (exit 3):** {escape_text(error)}"
-
-
-def fail_job_summary(path: str, error: str) -> str | None:
-    """The job summary of a run qaagent failed before publishing it (exit 3): `failure_line` alone."""
-    return _job_summary(path, None, lambda _size: failure_line(error))
-
-
-def fail_check_run(
-    *,
-    ctx: GitHubContext,
-    token: str | None,
-    check_name: str | None,
-    check_run_id: int | None,
-    error: str,
-    stream: TextIO,
-    check_mark: str = "",
-    budget: float = 60.0,
-) -> int | None:
-    """Conclude the check run `failure`: qaagent failed before it could publish the run (exit 3).
-
-    The summary is `failure_line(error)` alone (no report was made); the body passes the
-    client's redactor. The run's marked check runs (a creation answered too late) are
-    concluded the same. A problem is one warning. Returns the id of the check run it made
-    (`check_run_id` None and no marked one found), else None.
-    """
-    if not (token and check_name and ctx.repository):
-        return None
-    add_mask(token, stream)
-    head_sha = ctx.head_sha or ctx.sha
-    try:
-        with GitHubClient(token, api_url=ctx.api_url, budget=budget) as client:
-            ids: list[int | None] = [check_run_id]
-            if check_run_id is None and check_mark:
-                ids += marked_open(client, ctx.repository, name=check_name, sha=head_sha, mark=check_mark)
-            for one in ids:
-                if one is None and len(ids) > 1:
-                    continue  # a marked one stands for the creation that brought no id
-                made, _ = complete_check_run(
-                    client,
-                    ctx.repository,
-                    one,
-                    name=check_name,
-                    head_sha=head_sha,
-                    conclusion="failure",
-                    title=FAILED_TITLE,
-                    summary=failure_line(error),
-                    details_url=ctx.run_url,
-                )
-                if one is None:
-                    return made
-    except Exception as exc:
-        said = f"could not complete the check run: {_describe(exc)}"
-        write_command(stream, "warning", said, title="qaagent")
-    return None
-
-
-def _describe(exc: Exception) -> str:
-    """One line; the token is masked by the redactor every warning passes (the client registered it)."""
-    text = str(exc) if isinstance(exc, GitHubAPIError) else f"{type(exc).__name__}: {exc}"
-    return " ".join(text.split())

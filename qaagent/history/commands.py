@@ -12,7 +12,6 @@ the store cannot be used (locked, corrupt, unreachable, refused credentials).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -377,76 +376,19 @@ def _record(history: Any, path: Path, bundle: Any) -> Any:
 
 def cmd_export(args: argparse.Namespace, out: TextIO) -> int:
     """Every run and result as one JSON document (streamed)."""
+    from qaagent.history.export import write_export  # noqa: PLC0415 - only `export` needs it
+
     history = _open(args)
     try:
         if args.output is None:
-            _run(history, "export", lambda: _export(history.store, out))
+            _run(history, "export", lambda: write_export(history.store, out))
         else:
             with _output(args.output) as handle:
-                _run(history, "export", lambda: _export(history.store, handle))
+                _run(history, "export", lambda: write_export(history.store, handle))
             _console(out).line(f"qaagent: history exported to {args.output}")
     finally:
         history.close()
     return ExitCode.OK
-
-
-def _export(store: Any, out: IO[str]) -> None:
-    from qaagent.history.model import STATUS_NAME  # noqa: PLC0415
-    from qaagent.history.queries import RUN_COLUMNS, RunInfo  # noqa: PLC0415
-
-    dump = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-    out.write(f'{{"format":"qaagent-history","version":1,"store":{dump(store.display)},"projects":[')
-    for p_index, (project_id, project, repository) in enumerate(
-        store.backend.query("SELECT id, project, repository FROM qa_projects ORDER BY id")
-    ):
-        names = {
-            int(k): (str(s), str(c), str(n), str(f))
-            for k, s, c, n, f in store.backend.query(
-                "SELECT test, suite, classname, name, file FROM qa_tests WHERE project_id = ?", (project_id,)
-            )
-        }
-        out.write(
-            ("," if p_index else "") + f'{{"project":{dump(project)},"repository":{dump(repository)},"runs":['
-        )
-        runs = [RunInfo.of(r) for r in store.backend.query(
-            f"SELECT {RUN_COLUMNS} FROM qa_runs WHERE project_id = ? ORDER BY started_at, id", (project_id,)  # noqa: S608
-        )]  # fmt: skip
-        stored = {  # the stored fields `RunInfo` does not carry
-            int(row): (by, ci_run_id, ci_run_attempt, finished_at)
-            for row, by, ci_run_id, ci_run_attempt, finished_at in store.backend.query(
-                "SELECT id, superseded_by, ci_run_id, ci_run_attempt, finished_at FROM qa_runs"
-                " WHERE project_id = ?",
-                (project_id,),
-            )
-        }
-        for r_index, run in enumerate(runs):
-            by, ci_run_id, ci_run_attempt, finished_at = stored[run.row]
-            head = {
-                "run_id": run.run_id, "started": run.started, "kind": run.kind, "commit": run.commit,
-                "branch": run.branch, "base_branch": run.base_branch, "pr_number": run.pr_number,
-                "shard": run.shard, "status": run.status, "duration": run.duration,
-                "finished_at": finished_at, "ci_run_id": ci_run_id, "ci_run_attempt": ci_run_attempt,
-                "superseded": by is not None,
-            }  # fmt: skip
-            out.write(("," if r_index else "") + dump(head)[:-1] + ',"results":[')
-            packed = store.results([run.row], durations=True).get(run.row)
-            for i, (key, code, ms) in enumerate(_entries(packed)):
-                suite, classname, name, file = names.get(key, ("", "", str(key), ""))
-                item = {
-                    "suite": suite, "classname": classname, "name": name, "file": file or None,
-                    "status": STATUS_NAME[code & 3], "duration": ms / 1000, "attempts": code >> 3,
-                    "flaky": bool(code & 4),
-                }  # fmt: skip
-                out.write(("," if i else "") + dump(item))
-            out.write("]}")
-        out.write("]}")
-    out.write("]}\n")
-
-
-def _entries(packed: Any) -> Iterator[tuple[int, int, int]]:
-    if packed is None:
-        return iter(())
-    return zip(packed.keys, packed.outcomes, packed.durations, strict=True)
 
 
 def cmd_prune(args: argparse.Namespace, out: TextIO) -> int:

@@ -66,11 +66,15 @@ class RunHistory:
         say: Say,
         base_branch: str | None = None,
         environ: Mapping[str, str] | None = None,
+        git: Mapping[str, str | None] | None = None,
     ) -> RunHistory:
-        """Open the store of `settings` (a fault is said and leaves the history unused)."""
-        repository, branch, event_base = run_identity(
-            GitInfo(**git_info(repo_root, environ)), environment(environ)
-        )
+        """Open the store of `settings` (a fault is said and leaves the history unused).
+
+        `git`: the checkout's facts (`evidence.gitinfo.git_info`) when the caller asked git
+        already (the pipeline asks once for the history and the manifest); else asked here.
+        """
+        facts = git if git is not None else git_info(repo_root, environ)
+        repository, branch, event_base = run_identity(GitInfo(**facts), environment(environ))
         found = cls(settings, Scope(project, repository), branch, base_branch or event_base, say)
         opened = History.open(settings, base_dir=base_dir, environ=environ)
         if isinstance(opened, HistoryUnavailable):
