@@ -42,8 +42,8 @@ import pg_server  # noqa: E402 - the tests' throw-away cluster
 
 from qaagent.history.api import History  # noqa: E402
 from qaagent.history.model import ResultRecord, RunRecord  # noqa: E402
+from qaagent.history.prepared import RunResults, prepare  # noqa: E402
 from qaagent.history.rates import Quarantine  # noqa: E402
-from qaagent.history.record import RunResults, prepare  # noqa: E402
 from qaagent.history.settings import HistorySettings  # noqa: E402
 from qaagent.history.store import Scope  # noqa: E402
 

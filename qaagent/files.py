@@ -65,6 +65,17 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+def digest_file(path: Path) -> Digest:
+    """The sha256 and size of a file's bytes, in one read (no `stat` besides)."""
+    digest = hashlib.sha256()
+    size = 0
+    with path.open("rb") as handle:
+        while chunk := handle.read(_CHUNK):
+            digest.update(chunk)
+            size += len(chunk)
+    return Digest(digest.hexdigest(), size)
+
+
 class NotRegularFileError(OSError):
     """A path that must be a regular file names a FIFO, a device, a socket or a folder."""
 

@@ -16,6 +16,7 @@ import signal
 import sys
 import time
 from collections.abc import Iterable
+from collections.abc import Set as AbstractSet
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -41,10 +42,22 @@ def become_subreaper() -> bool:
         return False
 
 
+def _read_proc(path: str) -> bytes:
+    """A small /proc file's bytes: open, read to the end, close (no buffered file object's probing)."""
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        chunks = []
+        while chunk := os.read(fd, 8192):
+            chunks.append(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
 def _proc_stat(pid: int | str) -> list[str]:
     """The fields of /proc/PID/stat after the command name (state first, then the parent)."""
     try:
-        stat = Path(f"/proc/{pid}/stat").read_bytes().decode(errors="replace")
+        stat = _read_proc(f"/proc/{pid}/stat").decode(errors="replace")
     except OSError:
         return []
     # comm may contain spaces and parentheses: the fields after the last ')' are fixed.
@@ -83,7 +96,7 @@ def _listed_children(pid: int) -> list[str] | None:
     listed: list[str] = []
     for task in tasks:
         try:
-            text = Path(f"/proc/{pid}/task/{task}/children").read_bytes()
+            text = _read_proc(f"/proc/{pid}/task/{task}/children")
         except FileNotFoundError:
             if not Path(f"/proc/{pid}/task/{task}").exists():
                 continue  # the thread ended between the listing and the read
@@ -94,8 +107,11 @@ def _listed_children(pid: int) -> list[str] | None:
     return listed
 
 
-def children_of(pid: int) -> dict[int, str]:
-    """Live children of `pid` with their state letter, read from /proc (empty elsewhere)."""
+def children_of(pid: int, ignore: AbstractSet[int] = frozenset()) -> dict[int, str]:
+    """Live children of `pid` with their state letter, read from /proc (empty elsewhere).
+
+    `ignore`: pids whose stat file is not read (the spared watchdog and app: no read per suite).
+    """
     if pid == os.getpid() and not has_children():
         return {}
     found: dict[int, str] = {}
@@ -106,6 +122,8 @@ def children_of(pid: int) -> dict[int, str]:
         except OSError:
             return found
     for entry in entries:
+        if ignore and int(entry) in ignore:
+            continue
         fields = _proc_stat(entry)
         if fields[1:2] == [str(pid)]:  # (a listed child is checked too: it may have gone)
             found[int(entry)] = fields[0]
@@ -118,7 +136,11 @@ def stop_orphans(keep: Iterable[int] = (), grace: float = 1.0) -> list[int]:
     spared = set(keep)
     stopped: list[int] = []
     for _ in range(5):  # killing an orphan re-parents its own children to us: look again
-        orphans = [pid for pid, state in children_of(me).items() if pid not in spared and state != "Z"]
+        children = children_of(me, spared)
+        orphans = [pid for pid, state in children.items() if state != "Z"]
+        if not orphans:  # the common case: nothing to stop, the zombies of this listing reaped
+            _reap(children)
+            break
         for pid in orphans:
             with contextlib.suppress(OSError):
                 os.kill(pid, signal.SIGTERM)
@@ -129,10 +151,8 @@ def stop_orphans(keep: Iterable[int] = (), grace: float = 1.0) -> list[int]:
         for pid in orphans:
             with contextlib.suppress(OSError):
                 os.kill(pid, signal.SIGKILL)
-        _reap([pid for pid in children_of(me) if pid not in spared])
+        _reap(children_of(me, spared))
         stopped.extend(orphans)
-        if not orphans:
-            break
     return stopped
 
 

@@ -34,7 +34,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from qaagent import __version__
+from qaagent import __version__, redact
 from qaagent.console import Console
 from qaagent.errors import ExitCode, UsageError, as_qaagent_error, resume_collection
 from qaagent.evidence.gitinfo import git_info
@@ -263,7 +263,8 @@ def execute(run: Run) -> None:
         orphans_between_suites=reaper.stop if reaper.active else None,
         seal=bundle.seal,
     )
-    result = orchestrator.run()
+    with redact.frozen():  # the environment is asked once, not per suite
+        result = orchestrator.run()
     reaper.stop(hurry=run.cancel.is_set())
     # A signal that came after the last suite still makes this a cancelled run.
     run.result = dataclasses.replace(result, cancelled=result.cancelled or run.cancel.is_set())

@@ -22,7 +22,9 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import math
 import os
+import select
 import signal
 import subprocess
 import threading
@@ -354,7 +356,11 @@ def _run_logged(
     )
     reader.start()
     deadline = start + timeout if timeout is not None else None
-    timed_out, cancelled = _supervise(proc, _exit_event(proc), cancel, deadline, policy)
+    exited = _ExitWaiter(proc)
+    try:
+        timed_out, cancelled = _supervise(proc, exited.wait, cancel, deadline, policy)
+    finally:
+        exited.close()
     if timed_out and console is not None:
         console.line(f"[{prefix}] timed out after {timeout:g} s: stopping its process group")
     if timed_out:
@@ -383,8 +389,11 @@ def _run_logged(
 def _open_log(path: Path) -> tuple[IO[bytes] | None, str | None]:
     """The suite's log opened to append (files.open_append: never a link, FIFO or device)."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        return files.open_append(path), None
+        try:
+            return files.open_append(path), None
+        except FileNotFoundError:  # its folder first (the caller made it, as a rule)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            return files.open_append(path), None
     except OSError as exc:
         return None, f"cannot open the log: {exc.strerror or exc}"
 
@@ -398,26 +407,56 @@ def _append(log: IO[bytes], data: bytes) -> str | None:
     return None
 
 
-def _exit_event(proc: subprocess.Popen[bytes]) -> threading.Event:
-    """An event set the moment the child exits: a thread blocks in `wait()` (reaping it) for it.
+class _ExitWaiter:
+    """`wait(seconds)`: True as soon as the child has exited (it is reaped then), else after `seconds`.
 
-    Waiting on the event instead of polling with a sleep ends a short-lived child's wait
-    as soon as it exits: the 50 ms sleep of a polling loop was most of what a trivial
-    suite cost (docs/benchmarks.md).
+    Waking the moment the child exits, instead of polling with a sleep, ends a short-lived
+    child's wait at once: the 50 ms sleep of a polling loop was most of what a trivial
+    suite cost (docs/benchmarks.md). On Linux a pidfd (`os.pidfd_open`) becomes readable
+    when the child exits: no thread. Elsewhere (or when the kernel refuses one) a thread
+    blocks in `wait()` for it and sets an event — a thread started per process, about a
+    third of a millisecond of every trivial suite.
     """
-    exited = threading.Event()
 
-    def reap() -> None:
-        proc.wait()
-        exited.set()
+    def __init__(self, proc: subprocess.Popen[bytes]) -> None:
+        self.proc = proc
+        self._event: threading.Event | None = None
+        self._poll: select.poll | None = None
+        self._fd = -1
+        try:
+            self._fd = os.pidfd_open(proc.pid)
+        except (AttributeError, OSError):  # not Linux, an old kernel, or it has been reaped already
+            self._event = threading.Event()
+            threading.Thread(target=self._reap, name=f"wait-{proc.pid}", daemon=True).start()
+        else:
+            self._poll = select.poll()
+            self._poll.register(self._fd, select.POLLIN)
 
-    threading.Thread(target=reap, name=f"wait-{proc.pid}", daemon=True).start()
-    return exited
+    def _reap(self) -> None:
+        self.proc.wait()
+        assert self._event is not None  # noqa: S101 - set before the thread starts
+        self._event.set()
+
+    def wait(self, seconds: float) -> bool:
+        """Whether the child exited within `seconds` (then its status is collected)."""
+        if self._poll is None:
+            assert self._event is not None  # noqa: S101 - the fallback's
+            return self._event.wait(seconds)
+        if not self._poll.poll(max(0, math.ceil(seconds * 1000))):
+            return False
+        self.proc.wait()  # it has exited: this only collects its status
+        return True
+
+    def close(self) -> None:
+        """Let go of the pidfd (the thread of the fallback ends with the child)."""
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
 
 
 def _supervise(
     proc: subprocess.Popen[bytes],
-    exited: threading.Event,
+    exited: Callable[[float], bool],
     cancel: threading.Event,
     deadline: float | None,
     policy: Policy,
@@ -428,7 +467,7 @@ def _supervise(
     """
     while True:
         wait = POLL if deadline is None else min(POLL, max(0.0, deadline - time.monotonic()))
-        if exited.wait(wait):
+        if exited(wait):
             return False, False
         if cancel.is_set():
             sig = cancel.signum if policy.forward_signal and isinstance(cancel, Cancel) else signal.SIGTERM

@@ -43,11 +43,12 @@ allowlist of recorded environment variables is for.
 from __future__ import annotations
 
 import bisect
+import contextlib
 import functools
 import os
 import re
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import AnyStr
 
 from qaagent.redact_encodings import base64_cores, written_forms, xml_spellings
@@ -424,6 +425,29 @@ def register(value: str) -> None:
         _registered.add(value)
         if _installed is not None:
             _installed = _installed.with_secrets([value])
+
+
+@contextlib.contextmanager
+def frozen() -> Iterator[Redactor]:
+    """Inside the block, `current()` is the redactor of the environment as it is now.
+
+    For a run's suites (`pipeline.execute`): the console, every log's header and reader ask
+    for the process's redactor several times per suite, and each time `current()` looks at
+    every variable of the environment again (~0.05 ms). qaagent itself never changes its
+    environment while the suites run; a value `register`ed inside the block is still added.
+    What was installed before is installed again after it.
+    """
+    global _installed  # noqa: PLW0603
+    redactor = current()
+    with _lock:
+        previous, _installed = _installed, redactor
+    try:
+        yield redactor
+    finally:
+        with _lock:
+            if previous is not None and _registered:
+                previous = previous.with_secrets(_registered)
+            _installed = previous
 
 
 def current() -> Redactor:

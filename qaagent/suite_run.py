@@ -238,7 +238,6 @@ class SuiteRun:
         timeout, timeout_reason = limit
         attempt_dir = folder / f"attempt-{number}"
         attempt_dir.mkdir(parents=True, exist_ok=True)
-        (attempt_dir / ".started").touch()
         spec = runner.attempt(number, attempt_dir, failed)
         log_path = attempt_dir / "output.log"
         began = time.time()

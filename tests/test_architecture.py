@@ -106,10 +106,12 @@ LAYERS: dict[int, tuple[str, ...]] = {
         "qaagent.evidence.sections",
         "qaagent.evidence.read",
         "qaagent.evidence.verify",
+        "qaagent.evidence.cleaning",
         "qaagent.evidence.bundle",
         "qaagent.evidence.prune",
         "qaagent.history.store",
         "qaagent.history.bundles",
+        "qaagent.history.prepared",
         "qaagent.history.record",
     ),
     4: (  # scheduling and execution; reports and GitHub feedback of a finished run

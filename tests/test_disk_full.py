@@ -305,7 +305,8 @@ HUNG_CREATION = 20.0
 def test_an_exit_3_with_a_hung_creation_leaves_its_failure_to_the_late_check_run(tmp_path: Path) -> None:
     # session 23: the failing run's end waits 5 s for the hung creation, concludes a check run
     # of its own `failure` and saves its id; the post step gives the late one that conclusion
-    project = _unremovable_file_project(tmp_path, "x")
+    # (a file holding a secret: one without is not rewritten, so a read-only folder fails nothing)
+    project = _unremovable_file_project(tmp_path, f"key={SECRET}")
     state = tmp_path / "state"
     state.touch()
     try:

@@ -402,7 +402,7 @@ def test_git_children_do_not_get_the_token(tmp_path: Path, monkeypatch: pytest.M
 
 
 def test_the_cleaning_redacts_what_a_suite_left_and_leaves_an_empty_file_untouched(tmp_path: Path) -> None:
-    from qaagent.evidence.bundle import clean  # noqa: PLC0415
+    from qaagent.evidence.cleaning import clean  # noqa: PLC0415
     from qaagent.redact import Redactor  # noqa: PLC0415
 
     folder = tmp_path / "suites" / "one" / "attempt-1"
@@ -426,7 +426,8 @@ def test_the_cleaning_redacts_what_a_suite_left_and_leaves_an_empty_file_untouch
 def test_unredactable_files_go_but_logs_stay_whether_or_not_the_folder_is_resolved(
     tmp_path: Path, through_link: bool
 ) -> None:
-    from qaagent.evidence import not_kept  # noqa: PLC0415
+    from qaagent.evidence.cleaning import clean  # noqa: PLC0415
+    from qaagent.redact import Redactor  # noqa: PLC0415
 
     real = tmp_path / "real"
     (real / "suites" / "one").mkdir(parents=True)
@@ -437,8 +438,77 @@ def test_unredactable_files_go_but_logs_stay_whether_or_not_the_folder_is_resolv
     if through_link:
         (tmp_path / "link").symlink_to(real)
         bundle = tmp_path / "link"
-    assert not_kept.is_resolved(bundle) is not through_link
     logs = {(real / "suites" / "one" / "output.log").resolve()}
-    removed = not_kept.set_aside_unredactable(bundle, logs)
+    early, removed = clean(bundle, real.resolve(), Redactor(), kept=logs, unredacted=logs, keep=False)
+    assert early == []
     assert [r["path"] for r in removed] == ["suites/one/shot.png"]
     assert sorted(p.name for p in (real / "suites" / "one").iterdir()) == ["output.log"]
+
+
+def test_the_cleaning_rewrites_only_what_changes_or_has_other_names(tmp_path: Path) -> None:
+    # session 26: a file the redaction leaves as it is is not rewritten (a copy and a rename per
+    # file, at each suite's seal and again at the end) — unless it is a hard link to a file
+    # outside the bundle, which the bundle must not share: that one gets a copy of its own
+    from qaagent.evidence.cleaning import clean  # noqa: PLC0415
+    from qaagent.redact import Redactor  # noqa: PLC0415
+
+    folder = tmp_path / "bundle" / "suites" / "one"
+    folder.mkdir(parents=True)
+    plain, secret, header = folder / "plain.txt", folder / "secret.txt", folder / "header.txt"
+    plain.write_text("nothing to hide\n", encoding="utf-8")
+    secret.write_text("token s3cr3t-value here\n", encoding="utf-8")
+    header.write_text("Authorization: Basic abc\n", encoding="utf-8")  # masked with no secret known
+    outside = tmp_path / "outside.txt"
+    outside.write_text("shared with the bundle\n", encoding="utf-8")
+    linked = folder / "linked.txt"
+    os.link(outside, linked)
+    before = {p.name: p.stat().st_ino for p in (plain, secret, header, linked)}
+    bundle = (tmp_path / "bundle").resolve()
+    early, dropped = clean(
+        bundle, bundle, Redactor(["s3cr3t-value"]), kept=set(), unredacted=set(), keep=False
+    )
+    assert (early, dropped) == ([], [])
+    after = {p.name: p.stat().st_ino for p in (plain, secret, header, linked)}
+    assert after["plain.txt"] == before["plain.txt"]  # unchanged: not rewritten
+    assert after["secret.txt"] != before["secret.txt"]
+    assert "s3cr3t-value" not in secret.read_text(encoding="utf-8")
+    assert header.read_text(encoding="utf-8") == "Authorization: ***\n"
+    assert after["linked.txt"] != before["linked.txt"]  # its own copy now
+    assert (linked.stat().st_nlink, outside.stat().st_nlink) == (1, 1)
+    assert linked.read_text(encoding="utf-8") == outside.read_text(encoding="utf-8")
+    assert sorted(p.name for p in folder.iterdir()) == ["header.txt", "linked.txt", "plain.txt", "secret.txt"]
+
+
+def test_the_seal_spares_its_logs_by_their_walked_names_and_never_follows_a_link_put_in_place(
+    tmp_path: Path, clean_env: pytest.MonkeyPatch
+) -> None:
+    # session 26: the seal no longer resolves every path (an lstat per component): the folder is
+    # checked from the bundle's resolved path down, the logs named as the walk names them. A
+    # log whose bytes look like an image stays (it is qaagent's own), the suite's image goes,
+    # and a link the suite put in its folder's place is not followed into the files it points to
+    from qaagent.redact import Redactor  # noqa: PLC0415
+
+    clean_env.setenv("SEAL_TEST_TOKEN", "s3cr3t-seal-value")
+    bundle = start(tmp_path / "evidence", tmp_path, redactor=Redactor(["s3cr3t-seal-value"]))
+    png = b"\x89PNG\r\n\x1a\n" + b"\0" * 32
+    folder = bundle.suite_dir("unit")
+    (folder / "attempt-1").mkdir()
+    log = folder / "attempt-1" / "output.log"
+    log.write_bytes(png)
+    (folder / "attempt-1" / "shot.png").write_bytes(png)
+    (folder / "attempt-1" / "left.txt").write_text("s3cr3t-seal-value\n", encoding="utf-8")
+    bundle.seal(folder, [log], [])
+    assert sorted(p.name for p in (folder / "attempt-1").iterdir()) == ["left.txt", "output.log"]
+    assert log.read_bytes() == png
+    assert "s3cr3t-seal-value" not in (folder / "attempt-1" / "left.txt").read_text(encoding="utf-8")
+
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "raw.txt").write_text("s3cr3t-seal-value\n", encoding="utf-8")
+    (outside / "pic.png").write_bytes(png)
+    other = bundle.suite_dir("e2e")
+    other.rmdir()
+    other.symlink_to(outside, target_is_directory=True)
+    bundle.seal(other, [], [])
+    assert sorted(p.name for p in outside.iterdir()) == ["pic.png", "raw.txt"]
+    assert (outside / "raw.txt").read_text(encoding="utf-8") == "s3cr3t-seal-value\n"

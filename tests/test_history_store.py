@@ -17,6 +17,7 @@ from test_junit_write import HOSTILE as JUNIT_HOSTILE
 
 from qaagent.history.compare import compare
 from qaagent.history.model import MAX_TEXT, TestId, canonical
+from qaagent.history.prepared import prepare
 from qaagent.history.queries import (
     durations,
     find_tests,
@@ -26,7 +27,7 @@ from qaagent.history.queries import (
     window_runs,
 )
 from qaagent.history.rates import Quarantine, flake_rates, quarantine
-from qaagent.history.record import prepare, record
+from qaagent.history.record import record
 from qaagent.history.settings import HistorySettings
 from qaagent.history.store import Scope, Store
 from qaagent.junit.read import iter_junit_cases

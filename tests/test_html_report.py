@@ -37,9 +37,9 @@ from helpers import case, manifest_of, records_of
 
 import qaagent
 from qaagent.attempts import Attempt, Rerun
-from qaagent.evidence.bundle import Bundle, record_file
+from qaagent.evidence.bundle import Bundle
 from qaagent.evidence.read import BundleError
-from qaagent.evidence.verify import verify_bundle
+from qaagent.evidence.verify import record_file, verify_bundle
 from qaagent.files import Digest, StreamedFile
 from qaagent.redact import Redactor
 from qaagent.report.from_bundle import write_report

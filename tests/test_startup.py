@@ -18,7 +18,7 @@ import pytest
 from conftest import ProjectFactory, qaagent_environment
 
 from qaagent import cli, orphans, process
-from qaagent.process import run_process
+from qaagent.process import ProcessOutcome, run_process
 
 #: the start itself is the subject here (what a cold process imports, collects, leaves open): its
 #: qaagent processes are never forked from the zygote (tests/zygote.py), whichever helper starts them
@@ -137,6 +137,20 @@ def test_the_import_probe_sees_the_models(tmp_path: Path) -> None:
     assert {"pydantic", "qaagent.profile"} <= set(seen["imported"])
 
 
+def _run_unlogged(argv: list[str], cwd: Path) -> ProcessOutcome:
+    """One child through `run_process`, with no log and no console, under a ten-minute timeout."""
+    return run_process(
+        argv,
+        cwd=cwd,
+        env=dict(os.environ),
+        timeout=600,
+        log_path=None,
+        console=None,
+        prefix="t",
+        cancel=threading.Event(),
+    )
+
+
 def test_a_child_is_waited_for_by_its_exit_not_by_a_poll(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -144,18 +158,63 @@ def test_a_child_is_waited_for_by_its_exit_not_by_a_poll(
     monkeypatch.setattr(process, "POLL", 60.0)
     started = time.monotonic()
     for _ in range(3):
-        outcome = run_process(
-            ["true"],
-            cwd=tmp_path,
-            env=dict(os.environ),
-            timeout=600,
-            log_path=None,
-            console=None,
-            prefix="t",
-            cancel=threading.Event(),
-        )
+        outcome = _run_unlogged(["true"], tmp_path)
         assert (outcome.returncode, outcome.timed_out, outcome.cancelled) == (0, False, False)
     assert time.monotonic() - started < 30
+
+
+@pytest.mark.parametrize("pidfd", [True, False])
+def test_the_exit_wakes_the_wait_with_a_pidfd_or_with_the_fallback_thread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pidfd: bool
+) -> None:
+    # session 26: a pidfd (no thread per child) where the kernel has one, else a thread in wait()
+    monkeypatch.setattr(process, "POLL", 60.0)
+    if not pidfd:
+
+        def refused(_pid: int, _flags: int = 0) -> int:
+            raise OSError(38, "Function not implemented")
+
+        monkeypatch.setattr(os, "pidfd_open", refused, raising=False)
+    elif not hasattr(os, "pidfd_open"):
+        pytest.skip("no os.pidfd_open on this platform")
+    threads = threading.active_count()
+    started = time.monotonic()
+    outcome = _run_unlogged(["sh", "-c", "exit 3"], tmp_path)
+    assert (outcome.returncode, outcome.timed_out, outcome.cancelled) == (3, False, False)
+    assert time.monotonic() - started < 30
+    assert threading.active_count() <= threads + (0 if pidfd else 1)  # the fallback's thread may linger
+
+
+WATCHED_AT_EXIT = """
+import subprocess, sys
+from qaagent import watchdog
+child = subprocess.Popen(["sleep", "30"], start_new_session=True)
+watchdog.watch(child.pid)
+if sys.argv[1] == "release":
+    child.kill(); child.wait(); watchdog.release(child.pid)
+print(child.pid, flush=True)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_a_normal_exit_leaves_no_listed_group_running() -> None:
+    # session 26: the watchdog ends with `os._exit` (its own interpreter's shutdown was most of
+    # qaagent's wait at exit); qaagent still waits for it, so a group listed at the exit is
+    # stopped by the time qaagent has exited, and one released before is left to its owner
+    for mode in ("keep", "release"):
+        done = subprocess.run(
+            [sys.executable, "-c", WATCHED_AT_EXIT, mode],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=60,
+        )
+        pid = int(done.stdout.split()[0])
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text(encoding="ascii").rpartition(")")[2].split()[0]
+        except OSError:
+            state = "gone"
+        assert state in ("gone", "Z"), (mode, state)
 
 
 def test_no_children_means_no_proc_scan(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -27,28 +27,26 @@ is kept as the evidence of what was wrong with it.
 
 from __future__ import annotations
 
-import errno
 import json
 import os
 import socket
+import stat
 import threading
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 import qaagent
 from qaagent import redact
 from qaagent.errors import QAAgentError, UsageError
 from qaagent.evidence import manifest as mf
-from qaagent.evidence import not_kept
+from qaagent.evidence.cleaning import NO_ROOM, NOT_REDACTED, UnredactedError, clean
 from qaagent.evidence.diagnostics import CATEGORIES, categorize
 from qaagent.evidence.gitinfo import git_info
 from qaagent.evidence.read import (
     MANIFEST,
-    BundleError,
-    open_manifest,
 )
 from qaagent.evidence.records import RECORDS_NAME, RecordWriter
 from qaagent.evidence.verify import file_entries
@@ -56,7 +54,6 @@ from qaagent.files import Digest, StreamedFile, atomic_write_text, sha256_file
 from qaagent.junit.write import DEFAULT_MAX_OUTPUT, MergedJUnit
 from qaagent.options import SUITE_NAME, Shard
 from qaagent.redact import Redactor
-from qaagent.redact_stream import copy_redacted, copy_redacted_bytes, text_encoding
 from qaagent.run_result import FailOn, RunResult, conclusion
 from qaagent.stream import CaseText, CaseWriter, stream_run
 
@@ -83,52 +80,14 @@ def make_run_id(now: datetime, shard: Shard | None = None, *, evidence_dir: Path
     return candidate
 
 
-def _jsonable(value: Any, redactor: Redactor) -> Any:
-    """`value` as JSON-compatible data with every string redacted."""
-    if value is None or isinstance(value, bool | int | float):
-        return value
-    if isinstance(value, str):
-        return redactor.redact(value)
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v, redactor) for k, v in value.items()}
-    if isinstance(value, list | tuple | set | frozenset):
-        items = sorted(value, key=str) if isinstance(value, set | frozenset) else value
-        return [_jsonable(v, redactor) for v in items]
-    return redactor.redact(str(value))
+def _as_walked(path: Path, given: Path, real: Path) -> Path:
+    """`path` as the cleaning's walk of `real` (the resolved `given`) names it, without a `resolve`.
 
-
-#: bytes looked at to tell a text file (UTF-8 or UTF-16) from a binary one (`redact_stream.text_encoding`)
-_SNIFF_BYTES = 8192
-
-
-def _redact_file(path: Path, redactor: Redactor) -> None:
-    """Redact one file a suite left, whatever its name: as text (UTF-8, UTF-16) or as bytes.
-
-    A text file is rewritten redacted; a binary one (a NUL in its first 8 KiB, not UTF-16) has
-    the bytes of every form of every secret masked in place, and is rewritten only when one was.
+    The walk follows no link: a path it lists is `real` and the names of real entries under it.
+    A path written under `given` is named the same way (the link a suite may have put in its
+    place is set aside, never walked into: then no listed path is equal to it either).
     """
-    with path.open("rb") as src:
-        head = src.read(_SNIFF_BYTES)
-    if not head:  # an empty file holds no secret: not rewritten (every attempt's `.started` marker)
-        return
-    encoding = text_encoding(head)
-    tmp = path.with_name(f".{path.name}.redacting")
-    try:
-        if encoding is not None:
-            try:
-                with path.open("rb") as src, tmp.open("wb") as dst:
-                    copy_redacted(src, dst, redactor, encoding=encoding)
-            except UnicodeDecodeError:  # not UTF-16 after all (an odd number of bytes): as binary
-                pass
-            else:
-                tmp.replace(path)
-                return
-        with path.open("rb") as src, tmp.open("wb") as dst:
-            found = copy_redacted_bytes(src, dst, redactor)
-        if found:
-            tmp.replace(path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    return real / path.relative_to(given) if path.is_relative_to(given) else path.resolve()
 
 
 @dataclass
@@ -149,6 +108,11 @@ class Bundle:
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     #: files qaagent copied in itself before `finish` (a merge's verified shard copies; `own`)
     _own: set[Path] = field(default_factory=set, repr=False)
+    #: `dir` resolved, once (each `resolve` is an `lstat` per component of a deep path)
+    _inside: Path = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._inside = self.dir.resolve()
 
     @classmethod
     def start(
@@ -224,7 +188,7 @@ class Bundle:
 
     def _write_manifest(self) -> None:
         files = self._manifest.pop("files", [])
-        data = _jsonable(self._manifest, self.redactor)
+        data = mf.redacted(self._manifest, self.redactor)
         # checksums and paths are ours, not user text: never redacted
         data["files"] = self._manifest["files"] = files
         atomic_write_text(self.manifest_path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
@@ -240,12 +204,12 @@ class Bundle:
         `junit`, the copies the run read, are redacted but never removed (the end folds
         them into junit.xml and records their digests).
         """
-        inside = self.dir.resolve()
-        folder = folder.resolve()
-        if not folder.is_relative_to(inside) or not folder.is_dir():
+        given, real = folder, self._real_folder(folder)
+        if real is None:
             return
-        spared = {p.resolve() for p in logs}
-        kept = {*spared, *(p.resolve() for p in junit)}
+        folder = real
+        spared = {_as_walked(p, given, folder) for p in logs}
+        kept = {*spared, *(_as_walked(p, given, folder) for p in junit)}
         try:
             early, dropped = self._clean(folder, kept=kept, unredacted=spared, keep=self.keep_unredactable)
         except UnredactedError as stuck:  # `finish` cleans the whole bundle again: it fails the run
@@ -253,6 +217,30 @@ class Bundle:
         with self._lock:
             self._sealed.extend([*early, *dropped])
             self._sealed_dropped.extend(dropped)
+
+    def _real_folder(self, folder: Path) -> Path | None:
+        """`folder` resolved when it is a folder in this bundle, else None.
+
+        A folder written under the bundle's (`suite_dir`) is checked from the bundle's resolved
+        path down, one `lstat` per component under it (a suite may have put a link in its
+        place: then it is resolved as any other path), not one per component from the root.
+        """
+        if folder.is_relative_to(self.dir):
+            real = self._inside
+            for part in folder.relative_to(self.dir).parts:
+                real = real / part
+                try:
+                    mode = real.lstat().st_mode
+                except OSError:
+                    return None
+                if stat.S_ISLNK(mode):
+                    break
+                if not stat.S_ISDIR(mode):
+                    return None
+            else:
+                return real
+        resolved = folder.resolve()
+        return resolved if resolved.is_relative_to(self._inside) and resolved.is_dir() else None
 
     def own(self, paths: Iterable[Path]) -> None:
         """Files qaagent copied into the bundle itself before `finish` (a merge's verified shard copies).
@@ -265,7 +253,7 @@ class Bundle:
         self, folder: Path, *, kept: AbstractSet[Path], unredacted: AbstractSet[Path], keep: bool
     ) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
         """`clean` under `folder` (resolved, in this bundle) with this bundle's redactor."""
-        return clean(self.dir, folder, self.redactor, kept=kept, unredacted=unredacted, keep=keep)
+        return clean(self._inside, folder, self.redactor, kept=kept, unredacted=unredacted, keep=keep)
 
     def _fold_read_junit(self, run: RunResult) -> dict[tuple[str, int], list[dict[str, Any]]]:
         """Remove the suites' own JUnit files that were read completely; their digests per attempt.
@@ -291,7 +279,7 @@ class Bundle:
 
     def manifest_view(self) -> dict[str, Any]:
         """The manifest as it stands (redacted, files aside): what the reports of the pass show."""
-        view = _jsonable({k: v for k, v in self._manifest.items() if k != "files"}, self.redactor)
+        view = mf.redacted({k: v for k, v in self._manifest.items() if k != "files"}, self.redactor)
         return cast("dict[str, Any]", view)
 
     def finish(
@@ -318,15 +306,19 @@ class Bundle:
         listed in `not_kept` unless `keep_unredactable` (the profile's switch).
         """
         junit_read = self._fold_read_junit(run)  # first: what is removed needs no redaction
-        logs = {a.log_path.resolve() for s in run.suites for a in s.attempts if a.log_path is not None}
+        inside = self._inside
+        logs = {
+            _as_walked(a.log_path, self.dir, inside)
+            for s in run.suites
+            for a in s.attempts
+            if a.log_path is not None
+        }
         # Every file qaagent did not write itself gets the seal's treatment, wherever in the
         # bundle a suite put it (`suites/<name>/`, or beside them: a suite knows its folder).
         # Logs are redacted again (a secret registered after they were written).
         own = {self.manifest_path.resolve(), *self._own, *_being_written(writers)}
         try:
-            early, dropped = self._clean(
-                self.dir.resolve(), kept={*logs, *own}, unredacted=own, keep=keep_unredactable
-            )
+            early, dropped = self._clean(inside, kept={*logs, *own}, unredacted=own, keep=keep_unredactable)
         except UnredactedError as stuck:  # the manifest keeps saying `running`: `verify` fails it
             self._manifest["not_kept"] = [*self._sealed, *stuck.early, *stuck.dropped]
             self._write_manifest()
@@ -417,110 +409,6 @@ class Finished:
     unredacted_removed: tuple[tuple[str, str], ...] = ()
 
 
-#: how `clean` says why a file was removed: its redacted copy could not be written
-NOT_REDACTED = "could not be redacted"
-#: added when there was no room for it — a full disk, a quota, a file-size limit (`ulimit -f`),
-#: as the reports' writers treat them: the run then ends as one whose reports could not all be
-#: written (exit 3, the file named in the manifest's `missing`)
-DISK_FULL = "the disk is full"
-NO_ROOM = {errno.ENOSPC: DISK_FULL, errno.EDQUOT: DISK_FULL, errno.EFBIG: "over the file-size limit"}
-
-
-def clean(
-    bundle_dir: Path,
-    folder: Path,
-    redactor: Redactor,
-    *,
-    kept: AbstractSet[Path],
-    unredacted: AbstractSet[Path],
-    keep: bool,
-) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
-    """The one treatment of files qaagent did not write itself, under `folder` (resolved, in the bundle).
-
-    Links, FIFOs, devices and sockets set aside; files no scan can redact removed unless
-    `keep` (never those in `kept`); every other regular file redacted but those in
-    `unredacted` (resolved paths). Returns the `not_kept` entries: set aside, and removed.
-    Used as a suite ends (`Bundle.seal`), at the run's end (`Bundle.finish`) and by the
-    action's post step on a bundle a killed run left (`seal_abandoned`).
-    """
-    base = folder.relative_to(bundle_dir.resolve()).as_posix()
-    prefix = "" if base == "." else f"{base}/"
-    stuck: list[str] = []
-    gone: list[dict[str, str]] = []
-    # first: every folder listable; the one walk of the regular files, shared by the steps below
-    found = not_kept.files_under(folder, bundle_dir.resolve(), gone, stuck)
-    # links, FIFOs, devices: none of them is in `found`
-    early = [{"path": f"{prefix}{e['path']}", "why": e["why"]} for e in not_kept.set_aside(folder)]
-    unredactable = [] if keep else not_kept.set_aside_unredactable(bundle_dir, kept, folder, found=found)
-    dropped = [*gone, *unredactable]
-    removed = {entry["path"] for entry in unredactable}
-    canonical = not_kept.is_resolved(folder)
-    for path in found:
-        if removed and path.relative_to(bundle_dir).as_posix() in removed:
-            continue
-        if (path if canonical else path.resolve()) not in unredacted:
-            try:
-                _redact_file(path, redactor)
-            except OSError as error:  # no room for the redacted copy (a full disk): the raw file goes
-                rel = f"{prefix}{path.relative_to(folder).as_posix()}"
-                why = f"{NOT_REDACTED}: {error.strerror or error}"
-                if error.errno in NO_ROOM:
-                    why += f" ({NO_ROOM[error.errno]})"
-                try:
-                    path.unlink()  # needs no space
-                except OSError as second:
-                    stuck.append(f"{rel} ({why}; cannot remove it: {second.strerror or second})")
-                else:
-                    dropped.append({"path": rel, "why": f"not kept ({why})"})
-    if stuck:
-        message = (
-            f"the evidence bundle {bundle_dir} holds a file qaagent could neither redact nor remove: "
-            f"{', '.join(stuck)}; delete it before the bundle is shared"
-        )
-        raise UnredactedError(message, early, dropped)
-    return early, dropped
-
-
-class UnredactedError(QAAgentError):
-    """A file of the bundle could neither be redacted nor removed: the run fails (exit 3), naming it.
-
-    `early` and `dropped` are what `clean` set aside and removed before it gave up.
-    """
-
-    def __init__(self, message: str, early: list[dict[str, str]], dropped: list[dict[str, str]]) -> None:
-        super().__init__(message)
-        self.early = early
-        self.dropped = dropped
-
-
-def seal_abandoned(bundle_dir: Path, redactor: Redactor) -> int | None:
-    """Clean a bundle whose run was killed before `Bundle.finish` (its manifest says `running`).
-
-    Every file but the manifest gets `clean` (what a suite still running left raw: its JUnit
-    file, artifacts, files its tool wrote), with the run's own `keep_unredactable`; what was
-    set aside joins the manifest's `not_kept`, which keeps saying `running` (`verify`:
-    incomplete). Returns how many entries `not_kept` gained, or None when the bundle was
-    finished (or is no bundle): then nothing is touched.
-    """
-    try:
-        opened = open_manifest(bundle_dir)
-    except BundleError:
-        return None
-    if opened.manifest.status != "running":
-        return None
-    inside = bundle_dir.resolve()
-    manifest = inside / MANIFEST
-    keep = opened.manifest.settings.keep_unredactable is True
-    early, dropped = clean(inside, inside, redactor, kept={manifest}, unredacted={manifest}, keep=keep)
-    document = dict(opened.document)
-    previous = document.get("not_kept")
-    document["not_kept"] = [*(previous if isinstance(previous, list) else []), *early, *dropped]
-    atomic_write_text(
-        manifest, json.dumps(_jsonable(document, redactor), indent=2, ensure_ascii=False) + "\n"
-    )
-    return len(early) + len(dropped)
-
-
 def _being_written(writers: Sequence[CaseWriter]) -> list[Path]:
     """The temporary files that `writers` (report.html's, given before `finish`) opened in the bundle."""
     found = []
@@ -535,35 +423,6 @@ def _digests(writer: CaseWriter) -> list[tuple[str, Digest]]:
     """The digests a writer computed while writing its files (`digest` after `end`)."""
     digest = getattr(writer, "digest", None)
     return [(name, digest) for name in writer.files] if isinstance(digest, Digest) else []
-
-
-def record_file(bundle_dir: Path, rel: str, digest: Digest) -> None:
-    """Update the manifest entry of `rel`, just written into a finished bundle (sha256, size).
-
-    Other entries are kept as they are; the manifest is replaced atomically, so
-    `qaagent verify` passes afterwards. A bundle whose manifest cannot be read is a
-    `UsageError`.
-    """
-    pure = PurePosixPath(rel)
-    if pure.is_absolute() or ".." in pure.parts or not pure.parts or str(pure) == MANIFEST:
-        raise QAAgentError(f"refusing to write {rel!r} into the evidence bundle")
-    manifest_path = bundle_dir / MANIFEST
-    try:
-        manifest = open_manifest(bundle_dir).document  # validated: the entries kept are a manifest's
-    except BundleError as exc:
-        raise BundleError(f"{bundle_dir}: not an evidence bundle ({exc.message})") from None
-    if not isinstance(manifest.get("files"), list):  # the model's default: the document has none
-        raise BundleError(f"{bundle_dir}: not an evidence bundle ({MANIFEST} has no 'files' list)")
-    key = pure.as_posix()
-    entry = {"path": key, "sha256": digest.sha256, "size": digest.size}
-    files = [f for f in manifest["files"] if not (isinstance(f, dict) and f.get("path") == key)]
-    files.append(entry)
-    files.sort(key=lambda f: str(f.get("path")) if isinstance(f, dict) else "")
-    manifest["files"] = files
-    missing = manifest.get("missing")
-    if isinstance(missing, list):
-        manifest["missing"] = [m for m in missing if not (isinstance(m, dict) and m.get("path") == key)]
-    atomic_write_text(manifest_path, json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
 
 
 def _create_unique(evidence_dir: Path, run_id: str) -> Path:

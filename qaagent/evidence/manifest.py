@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from qaagent.attempts import Attempt
+    from qaagent.redact import Redactor
     from qaagent.results import SuiteResult
 
 SCHEMA_VERSION = 1
@@ -165,3 +166,17 @@ def suite_entry(suite: SuiteResult, bundle_dir: Path, repo_root: Path | None) ->
             for batch in suite.batches
         ]
     return entry
+
+
+def redacted(value: Any, redactor: Redactor) -> Any:
+    """`value` as JSON-compatible data with every string redacted (what a manifest holds)."""
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    if isinstance(value, str):
+        return redactor.redact(value)
+    if isinstance(value, dict):
+        return {str(k): redacted(v, redactor) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        items = sorted(value, key=str) if isinstance(value, set | frozenset) else value
+        return [redacted(v, redactor) for v in items]
+    return redactor.redact(str(value))

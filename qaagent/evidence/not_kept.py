@@ -1,9 +1,9 @@
 """What the bundle does not keep: what is no regular file, and what no byte scan can redact.
 
 `set_aside` removes links, FIFOs, devices and sockets a suite left (none is ever
-followed or opened). `set_aside_unredactable` removes compressed archives, images,
-videos and PDFs. The bundle's redaction (`evidence.bundle`) rewrites text files and masks the byte
-forms of each secret in any other file. That cannot see into a compressed stream:
+followed or opened). Compressed archives, images, videos and PDFs (`kind`) are
+removed by the bundle's cleaning (`evidence.cleaning.clean`), whose redaction rewrites text
+files and masks the byte forms of each secret in any other file. That cannot see into a compressed stream:
 a Playwright `trace.zip` holds the requests a test made (headers included) deflated,
 a screenshot shows a page as pixels. Such a file is recognised by its first bytes
 (never by its name, which the suite chooses) and kept only when the profile says
@@ -17,10 +17,7 @@ import os
 import shutil
 import stat
 from collections.abc import Sequence
-from collections.abc import Set as AbstractSet
 from pathlib import Path
-
-from qaagent.evidence.verify import walk
 
 #: how a kind of file starts (magic numbers), in the order they are tried
 _MAGIC: tuple[tuple[bytes, str], ...] = (
@@ -59,21 +56,24 @@ def reason(what: str) -> str:
     return f"not kept ({what}: cannot be redacted; reports.keep_unredactable: true keeps it)"
 
 
-def set_aside(bundle_dir: Path) -> list[dict[str, str]]:
+def set_aside(folder: Path, others: Sequence[Path]) -> list[dict[str, str]]:
     """Remove what is no regular file from the bundle (links, FIFOs, devices, sockets) and say so.
 
-    A suite may leave anything in its folders: a dangling link, a link to a folder,
-    to `/dev/zero` or to `~/.ssh/id_rsa`, a FIFO. None is followed, opened, hashed or
-    kept: each is unlinked (which never touches its target) and listed in the
-    manifest's `not_kept` as ``not kept (symlink to …)``.
+    `others` are those entries under `folder`, as `files_under` listed them (in the same walk
+    as the regular files: no second listing, no `lstat` of every entry). A suite may leave
+    anything in its folders: a dangling link, a link to a folder, to `/dev/zero` or to
+    `~/.ssh/id_rsa`, a FIFO. None is followed, opened, hashed or kept: each is unlinked (which
+    never touches its target) and listed in the manifest's `not_kept` as ``not kept (symlink to …)``
+    (paths relative to `folder`).
     """
     not_kept: list[dict[str, str]] = []
-    for rel in walk(bundle_dir)[1]:
-        path = bundle_dir / rel
+    for rel, path in sorted((path.relative_to(folder).as_posix(), path) for path in others):
         try:
             mode = path.lstat().st_mode
             if stat.S_ISLNK(mode):
                 why = f"symlink to {path.readlink()}"
+            elif stat.S_ISDIR(mode) or stat.S_ISREG(mode):
+                continue  # not what was listed any more: the walk of the regular files decides
             else:
                 why = "FIFO" if stat.S_ISFIFO(mode) else "socket" if stat.S_ISSOCK(mode) else "device"
             path.unlink()
@@ -83,56 +83,22 @@ def set_aside(bundle_dir: Path) -> list[dict[str, str]]:
     return not_kept
 
 
-def set_aside_unredactable(
-    bundle_dir: Path,
-    logs: AbstractSet[Path],
-    folder: Path | None = None,
-    *,
-    found: Sequence[Path] | None = None,
-) -> list[dict[str, str]]:
-    """Remove the files the suites left that a byte scan cannot redact; their `not_kept` entries.
-
-    Recognised by their first bytes (`kind`); `logs`, qaagent's own attempt logs
-    (resolved), are text it wrote and redacted as it wrote them: never removed.
-    `folder`: only the files under it (one suite's, as it ends); default every suite's.
-    `found`: what `files_under(folder)` just returned (the caller's walk, not walked again).
-    """
-    removed: list[dict[str, str]] = []
-    root = folder or bundle_dir / "suites"
-    canonical = is_resolved(root)
-    for path in files_under(root, bundle_dir, removed, []) if found is None else found:
-        if (path if canonical else path.resolve()) in logs:
-            continue
-        try:
-            with path.open("rb") as src:
-                what = kind(src.read(HEAD_BYTES))
-            if what is None:
-                continue
-            path.unlink()
-        except OSError:
-            continue
-        removed.append({"path": path.relative_to(bundle_dir).as_posix(), "why": reason(what)})
-    return removed
-
-
-def is_resolved(folder: Path) -> bool:
-    """Whether `folder` is its own resolved path: then so is every path `files_under` finds in it.
-
-    The walk follows no link and builds each path from the real entries it lists, so a
-    resolved folder gives resolved paths; not calling `resolve()` on each (an `lstat` per
-    component of a deep bundle path) was most of the cleaning's system calls per suite.
-    """
-    return folder == folder.resolve()
-
-
-def files_under(folder: Path, base: Path, dropped: list[dict[str, str]], stuck: list[str]) -> list[Path]:
+def files_under(
+    folder: Path,
+    base: Path,
+    dropped: list[dict[str, str]],
+    stuck: list[str],
+    others: list[Path] | None = None,
+) -> list[Path]:
     """Every regular file under `folder`, sorted, no link followed: the one walker of the bundle's cleaning.
 
     `rglob` silently skips a folder it cannot list, and a suite may leave one (`chmod 000`,
     `chmod 333`): its files would be neither redacted nor removed. Such a folder is made
     listable when qaagent owns it (`u+rwx`) and walked; else it is removed, with an entry
     in `dropped` (paths relative to `base`); if even that fails, it is named in `stuck`
-    (the caller fails the run: `evidence.bundle.UnredactedError`).
+    (the caller fails the run: `evidence.cleaning.UnredactedError`). `others` gets every
+    entry that is neither a folder nor a regular file (links, FIFOs, devices, sockets:
+    `set_aside`), from the same listing (the entry's type, no `lstat`).
     """
     found: list[Path] = []
     pending = [folder]
@@ -147,6 +113,8 @@ def files_under(folder: Path, base: Path, dropped: list[dict[str, str]], stuck: 
                 pending.append(Path(entry.path))
             elif entry.is_file(follow_symlinks=False):
                 found.append(Path(entry.path))
+            elif others is not None:
+                others.append(Path(entry.path))
     return sorted(found)
 
 

@@ -6,17 +6,21 @@ listed (added after the fact). The manifest itself is not listed — it is the
 list. It is read with the one bundle reader (`qaagent.evidence.read`), entry by
 entry so that each bad entry is named. Paths in a manifest are untrusted:
 absolute paths or paths leaving the bundle are reported, never opened.
+`record_file` is the one change made to a finished bundle's list: a file written into it
+afterwards (`qaagent report` rebuilding report.html), so that `verify` passes again.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import stat
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
+from qaagent.errors import QAAgentError
 from qaagent.evidence.read import MANIFEST, BundleError, FileEntry, open_manifest
-from qaagent.files import Digest, sha256_file
+from qaagent.files import Digest, atomic_write_text, digest_file, sha256_file
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -32,25 +36,27 @@ def walk(bundle_dir: Path) -> tuple[list[str], list[str], list[str]]:
     regular: list[str] = []
     other: list[str] = []
     unlistable: list[str] = []
-
-    def cannot_list(error: OSError) -> None:
-        if error.filename is not None:
-            unlistable.append(Path(error.filename).relative_to(bundle_dir).as_posix())
-
-    for folder, dirs, names in os.walk(bundle_dir, onerror=cannot_list, followlinks=False):
-        here = Path(folder)
-        for name in [*names, *(d for d in dirs if (here / d).is_symlink())]:
-            path = here / name
-            rel = path.relative_to(bundle_dir).as_posix()
+    pending = [(bundle_dir, "")]
+    while pending:  # each folder listed once; an entry's type from the listing (no `lstat` of each)
+        folder, prefix = pending.pop()
+        try:
+            with os.scandir(folder) as listing:
+                entries = list(listing)
+        except OSError:
+            unlistable.append(prefix.removesuffix("/") or ".")
+            continue
+        for entry in entries:
+            rel = f"{prefix}{entry.name}"
             try:
-                mode = path.lstat().st_mode
-            except OSError:
+                if entry.is_dir(follow_symlinks=False):
+                    pending.append((Path(entry.path), f"{rel}/"))
+                elif entry.is_file(follow_symlinks=False):
+                    if rel != MANIFEST:
+                        regular.append(rel)
+                else:
+                    other.append(rel)
+            except OSError:  # gone since it was listed
                 continue
-            if stat.S_ISREG(mode):
-                if rel != MANIFEST:
-                    regular.append(rel)
-            elif not stat.S_ISDIR(mode):
-                other.append(rel)
     return sorted(regular), sorted(other), sorted(unlistable)
 
 
@@ -69,8 +75,7 @@ def file_entries(bundle_dir: Path, known: Mapping[str, Digest] | None = None) ->
     for rel in bundle_files(bundle_dir):
         digest = (known or {}).get(rel)
         if digest is None:
-            path = bundle_dir / rel
-            digest = Digest(sha256_file(path), path.stat().st_size)
+            digest = digest_file(bundle_dir / rel)
         entries.append({"path": rel, "sha256": digest.sha256, "size": digest.size})
     return entries
 
@@ -129,3 +134,32 @@ def verify_bundle(bundle_dir: Path) -> list[str]:
         f"invalid: {rel} is not a regular file (a link, FIFO or device)" for rel in other if rel not in listed
     )
     return problems
+
+
+def record_file(bundle_dir: Path, rel: str, digest: Digest) -> None:
+    """Update the manifest entry of `rel`, just written into a finished bundle (sha256, size).
+
+    Other entries are kept as they are; the manifest is replaced atomically, so
+    `qaagent verify` passes afterwards. A bundle whose manifest cannot be read is a
+    `UsageError`.
+    """
+    pure = PurePosixPath(rel)
+    if pure.is_absolute() or ".." in pure.parts or not pure.parts or str(pure) == MANIFEST:
+        raise QAAgentError(f"refusing to write {rel!r} into the evidence bundle")
+    manifest_path = bundle_dir / MANIFEST
+    try:
+        manifest = open_manifest(bundle_dir).document  # validated: the entries kept are a manifest's
+    except BundleError as exc:
+        raise BundleError(f"{bundle_dir}: not an evidence bundle ({exc.message})") from None
+    if not isinstance(manifest.get("files"), list):  # the model's default: the document has none
+        raise BundleError(f"{bundle_dir}: not an evidence bundle ({MANIFEST} has no 'files' list)")
+    key = pure.as_posix()
+    entry = {"path": key, "sha256": digest.sha256, "size": digest.size}
+    files = [f for f in manifest["files"] if not (isinstance(f, dict) and f.get("path") == key)]
+    files.append(entry)
+    files.sort(key=lambda f: str(f.get("path")) if isinstance(f, dict) else "")
+    manifest["files"] = files
+    missing = manifest.get("missing")
+    if isinstance(missing, list):
+        manifest["missing"] = [m for m in missing if not (isinstance(m, dict) and m.get("path") == key)]
+    atomic_write_text(manifest_path, json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")

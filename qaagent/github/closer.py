@@ -3,7 +3,7 @@
 The run saves where its evidence bundle is in `GITHUB_STATE` (`evidence_bundle`) as it
 creates it. If the run was killed before it finished the bundle (`kill -9`, an OOM kill),
 the post step gives every file in it the treatment the run's end would have given it
-(`evidence.bundle.seal_abandoned`: redacted with the same environment's secrets, links and
+(`evidence.cleaning.seal_abandoned`: redacted with the same environment's secrets, links and
 unredactable files set aside), so the workspace holds no raw secret of the killed run. GitHub
 runs post steps after the job's other steps: an upload step later in the same job has run
 by then (README, Security).
@@ -198,7 +198,7 @@ def seal_abandoned_bundle(env: Mapping[str, str], out: TextIO) -> str:
         return "no bundle was started"
     from qaagent import redact  # noqa: PLC0415 - only when there is a bundle
     from qaagent.errors import UsageError  # noqa: PLC0415
-    from qaagent.evidence.bundle import UnredactedError, seal_abandoned  # noqa: PLC0415
+    from qaagent.evidence.cleaning import UnredactedError, seal_abandoned  # noqa: PLC0415
     from qaagent.paths import confine  # noqa: PLC0415
 
     workspace = Path(env.get("GITHUB_WORKSPACE") or Path.cwd()).resolve()

@@ -26,9 +26,10 @@ from qaagent.history.compare import Comparison, compare
 from qaagent.history.dsn import is_dsn, password_for, split_password
 from qaagent.history.faults import HistoryUnavailable, guard
 from qaagent.history.model import ResultLike, RunRecord
+from qaagent.history.prepared import RunResults
 from qaagent.history.queries import durations
 from qaagent.history.rates import NO_QUARANTINE, Quarantine, quarantine
-from qaagent.history.record import Recorded, RunResults, record
+from qaagent.history.record import Recorded, record
 from qaagent.history.settings import HistorySettings
 from qaagent.history.store import Scope, Store, open_store
 

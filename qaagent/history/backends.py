@@ -21,14 +21,19 @@ import contextlib
 import hashlib
 import sqlite3
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from itertools import islice
+from operator import itemgetter
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
 
 from qaagent.history.dsn import mask, split_password
 from qaagent.history.faults import HistoryError, NoStoreError
+
+if TYPE_CHECKING:
+    from array import array
 
 #: how long a SQLite writer waits for another writer before giving up (seconds)
 SQLITE_BUSY_TIMEOUT = 15.0
@@ -57,6 +62,28 @@ class Backend(ABC):
     @abstractmethod
     def insert_many(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
         """Insert many rows into `table` (inside the current transaction)."""
+
+    def insert_in_order(
+        self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]], *, key: str, batch: int
+    ) -> None:
+        """Insert `rows` (in any order; no two with the same `key`) filling `table` in the order of `key`.
+
+        Here (PostgreSQL): `batch` rows at a time, each batch sorted by `key`.
+        """
+        at = list(columns).index(key)
+        given = iter(rows)
+        while part := sorted(islice(given, batch), key=itemgetter(at)):
+            self.insert_many(table, columns, part)
+
+    def insert_blobs(
+        self,
+        table: str,
+        columns: Sequence[str],
+        values: Sequence[Any],
+        blobs: Mapping[str, array[int] | bytes],
+    ) -> None:
+        """Insert one row: `values` of `columns`, and each of `blobs` (column → a buffer of its bytes)."""
+        self.insert_many(table, [*columns, *blobs], [(*values, *map(bytes, blobs.values()))])
 
     @abstractmethod
     def has_table(self, name: str) -> bool:
@@ -93,6 +120,8 @@ def _lock_number(lock: str) -> int:
 _CACHE = "PRAGMA cache_size=-65536"
 #: SQLite's page cache while a table is filled (`SqliteBackend.filling`): 4 MiB
 _FILL_CACHE = "PRAGMA cache_size=-4096"
+#: bytes of a blob written at a time (`SqliteBackend.insert_blobs`)
+_BLOB_PIECE = 1 << 18
 
 
 class SqliteBackend(Backend):
@@ -132,6 +161,62 @@ class SqliteBackend(Backend):
         """Insert many rows into `table`."""
         marks = ", ".join("?" for _ in columns)
         self._conn.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows)  # noqa: S608 - our own names
+
+    def insert_in_order(
+        self,
+        table: str,
+        columns: Sequence[str],
+        rows: Iterable[Sequence[Any]],
+        *,
+        key: str,
+        batch: int,  # noqa: ARG002 - SQLite sorts them all
+    ) -> None:
+        """Insert `rows` (in any order; no two with the same `key`) filling `table` in the order of `key`.
+
+        Here SQLite sorts them (`batch` is not needed): the rows go into a temporary table
+        (its own file, SQLite's temporary directory, dropped at the end), then one
+        ``INSERT … SELECT … ORDER BY`` fills `table` in key order — SQLite's sorter spills
+        to temporary files beyond its cache, so neither the rows nor their order are held
+        in memory, and the table's B-tree is filled in order rather than page by page at random.
+        """
+        names = ", ".join(columns)
+        self._conn.execute("DROP TABLE IF EXISTS temp.qa_filling")  # one a failed drop left
+        self._conn.execute(f"CREATE TEMP TABLE qa_filling ({names})")
+        try:
+            self.insert_many("temp.qa_filling", columns, rows)
+            self._conn.execute(
+                f"INSERT INTO {table} ({names}) SELECT {names} FROM temp.qa_filling ORDER BY {key}"  # noqa: S608 - our own names
+            )
+        finally:
+            with contextlib.suppress(sqlite3.Error):  # never hides the error that got here
+                self._conn.execute("DROP TABLE temp.qa_filling")
+
+    def insert_blobs(
+        self,
+        table: str,
+        columns: Sequence[str],
+        values: Sequence[Any],
+        blobs: Mapping[str, array[int] | bytes],
+    ) -> None:
+        """Insert one row, its blobs written in pieces (SQLite's incremental blob I/O), never copied whole.
+
+        The row goes in with zero-filled blobs of the right sizes (`table` has a rowid),
+        then each blob is written `_BLOB_PIECE` bytes at a time from its buffer: no
+        `bytes` copy of it, and no second copy bound into the statement.
+        """
+        views = [memoryview(b).cast("B") for b in blobs.values()]
+        names = ", ".join([*columns, *blobs])
+        marks = ", ".join(["?"] * len(columns) + ["zeroblob(?)"] * len(views))
+        cursor = self._conn.execute(
+            f"INSERT INTO {table} ({names}) VALUES ({marks})",  # noqa: S608 - our own names
+            (*values, *(v.nbytes for v in views)),
+        )
+        row = cursor.lastrowid
+        assert row is not None  # noqa: S101 - an INSERT sets it
+        for column, view in zip(blobs, views, strict=True):
+            with self._conn.blobopen(table, column, row) as blob:
+                for at in range(0, len(view), _BLOB_PIECE):
+                    blob.write(view[at : at + _BLOB_PIECE])
 
     @contextmanager
     def filling(self) -> Iterator[None]:

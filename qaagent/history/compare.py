@@ -24,9 +24,9 @@ from dataclasses import dataclass, field
 
 from qaagent.history.model import STATUS_NAME, ResultLike, TestId
 from qaagent.history.packed import is_flaky, status_of, worst
+from qaagent.history.prepared import RunResults, prepare
 from qaagent.history.queries import RunInfo, latest_run, window_runs
 from qaagent.history.rates import NO_QUARANTINE, FlakeRate, Quarantine, flake_rates
-from qaagent.history.record import RunResults, prepare
 from qaagent.history.store import Scope, Store, chunks, marks
 from qaagent.run_result import Excused
 

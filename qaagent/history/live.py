@@ -28,7 +28,7 @@ from qaagent.history.api import History
 from qaagent.history.bundles import run_identity, run_record
 from qaagent.history.compare import Comparison, Entry
 from qaagent.history.faults import HistoryUnavailable
-from qaagent.history.record import FIELDS, Columns, RunResults, prepare_columns
+from qaagent.history.prepared import FIELDS, Columns, RunResults, prepare_columns
 from qaagent.history.settings import HistorySettings
 from qaagent.history.store import Scope
 from qaagent.text import one_line, shorten
@@ -161,7 +161,7 @@ class RunHistory:
 
 
 def _columns(result: RunResult) -> Iterator[Columns]:
-    """Every case of the run, a chunk at a time, as columns of `record.FIELDS` (no `TestCase` built)."""
+    """Every case of the run, a chunk at a time, as columns of `prepared.FIELDS` (no `TestCase` built)."""
     for suite in result.suites:
         yield from suite.cases.column_chunks(FIELDS)
 

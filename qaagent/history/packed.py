@@ -64,9 +64,14 @@ def is_problem(packed: int) -> bool:
 
 def _to_bytes(values: array[int]) -> bytes:
     if not _LITTLE:  # pragma: no cover - big-endian machines
-        values = array(values.typecode, values)
-        values.byteswap()
+        values = _swapped(values)
     return values.tobytes()
+
+
+def _swapped(values: array[int]) -> array[int]:  # pragma: no cover - big-endian machines
+    swapped = array(values.typecode, values)
+    swapped.byteswap()
+    return swapped
 
 
 def _from_bytes(typecode: str, data: bytes) -> array[int]:
@@ -118,6 +123,12 @@ class Packed:
     def blobs(self) -> tuple[bytes, bytes, bytes]:
         """The three blobs to store."""
         return _to_bytes(self.keys), _to_bytes(self.outcomes), _to_bytes(self.durations)
+
+    def buffers(self) -> tuple[array[int], array[int], array[int]]:
+        """The three blobs to store, as arrays in little-endian order (here the arrays: no copy)."""
+        if not _LITTLE:  # pragma: no cover - big-endian machines
+            return _swapped(self.keys), _swapped(self.outcomes), _swapped(self.durations)
+        return self.keys, self.outcomes, self.durations
 
     def __len__(self) -> int:
         return len(self.keys)

@@ -17,279 +17,23 @@ from the shards until then.
 
 from __future__ import annotations
 
-import gc
-import operator
 import time
 from array import array
 from bisect import bisect_left, bisect_right
-from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
-from itertools import compress, islice, repeat
-from typing import Any
+from collections.abc import Iterable
+from dataclasses import dataclass
 
-from qaagent.history.faults import HistoryError
 from qaagent.history.model import (
-    MAX_SECONDS,
-    MAX_TEXT,
-    STATUS_CODE,
-    Identities,
     ResultLike,
     RunRecord,
     canonical,
     duration_ms,
-    name_keys,
 )
-from qaagent.history.packed import Packed, outcome
+from qaagent.history.prepared import RunResults, prepare
 from qaagent.history.store import Scope, Store, chunks, marks
-from qaagent.text import clean_text
 
 #: known tests are looked up key by key below this many new ones in a range of keys, else the range at once
 _FEW = 2000
-
-
-@dataclass(frozen=True)
-class RunResults:
-    """A run's results, prepared once for both comparing and recording.
-
-    What it holds does not grow with the run but by 22 bytes per result: the packed
-    arrays the store keeps (14 bytes) and each result's key in the order given (8 bytes).
-    Names are not kept: `names` and `named` read the results again (`source`) and pick
-    the wanted keys' names, so only what a caller asks for is built — the failures a
-    comparison looks at, the tests a store has not seen.
-    """
-
-    packed: Packed
-    counts: tuple[int, int, int, int]  #: passed, failed, errors, skipped
-    flaky: int
-    units: dict[tuple[str, str, str], float]  #: (suite, F|C, file or classname) → seconds
-    #: each result's key, in the order given
-    _keys: array[int] = field(repr=False)
-    #: the results again, as the same chunks of columns (read once more by `named`)
-    _source: Callable[[], Iterable[Columns]] = field(repr=False)
-
-    def __len__(self) -> int:
-        return len(self.packed)
-
-    def names(self, wanted: Collection[int]) -> dict[int, tuple[str, str, str, str]]:
-        """Stored suite, classname, name and file of the `wanted` keys (built only when asked)."""
-        return {named[0]: named[1:] for named in self.named(set(wanted))}
-
-    def named(self, wanted: set[int] | None) -> Iterator[tuple[int, str, str, str, str]]:
-        """(key, stored suite, classname, name, file) of each `wanted` key, the first seen of each, in order.
-
-        `wanted` is emptied as its keys are named (it is the caller's: no copy of a big set).
-        None wants every key (a store that has none of the run's tests): no set of every
-        key is built, only one of the keys given more than once (to name the first seen).
-
-        One more pass over the results, a chunk at a time: a chunk's keys are scanned
-        at C level and only its wanted results are named; the pass ends once every
-        wanted key is named.
-        """
-        left = wanted
-        if left is not None and not left:
-            return
-        repeated = _repeated(self.packed.keys) if left is None else set()
-        done: set[int] = set()
-        keys = self._keys
-        identities = Identities()
-        files: dict[str, str] = {}
-        at = 0
-        for suites, classnames, raw_names, _, _, raw_files, _, _ in self._source():
-            size = len(suites)
-            mine = keys[at : at + size]
-            at += size
-            for i in _firsts(mine, left, repeated, done):
-                key = mine[i]
-                _, suite, classname = identities.prefix(suites[i], classnames[i])
-                name = raw_names[i]
-                if not (name.isascii() and name.isprintable()):
-                    name = clean_text(name)
-                raw_file = raw_files[i]
-                file = files.get(raw_file) if raw_file else ""
-                if file is None:
-                    file = files[raw_file] = canonical(raw_file)
-                yield key, suite, classname, name if len(name) <= MAX_TEXT else canonical(name), file
-            if left is not None and not left:
-                return
-        if at != len(keys) or left:
-            # the results read again are not the ones prepared (a spill gone or cut short):
-            # an error, so the run's transaction is rolled back, never a test silently left out
-            unnamed = f", {len(left)} wanted test(s) not found" if left else ""
-            msg = f"the run's results read again were {at} of {len(keys)}{unnamed}"
-            raise HistoryError(msg)
-
-
-def _firsts(mine: array[int], left: set[int] | None, repeated: set[int], done: set[int]) -> Iterator[int]:
-    """Where in `mine` (a chunk's keys) the results to name are: the first seen of each wanted key.
-
-    Wanted are the keys `left` (emptied as they are found), or every key when it is None
-    (then only the `repeated` keys are remembered, in `done`).
-    """
-    if left is None:
-        for i, key in enumerate(mine):
-            if key in repeated:  # a test that ran more than once: the first is named
-                if key in done:
-                    continue
-                done.add(key)
-            yield i
-        return
-    for i in compress(range(len(mine)), map(left.__contains__, mine)):
-        key = mine[i]
-        if key in left:  # not a test that ran twice in this chunk (the first is named)
-            left.discard(key)
-            yield i
-
-
-def _repeated(keys: array[int]) -> set[int]:
-    """The keys that `keys` (sorted) holds more than once (neighbours compared at C level)."""
-    return set(compress(islice(keys, 1, None), map(operator.eq, islice(keys, 1, None), keys)))
-
-
-#: the fields `prepare` reads of each result, in the order of its rows
-FIELDS = ("suite", "classname", "name", "status", "duration", "file", "attempts", "flaky")
-Row = tuple[str, str, str, str, float, str | None, int, bool]
-#: the same fields as columns: one tuple of values per field, for a chunk of results
-Columns = tuple[tuple[Any, ...], ...]
-#: a suite and classname hashed (`Identities.prefix`); a unit of time: (suite, F|C, file or classname)
-Prefix = tuple[bytes, str, str]
-Unit = tuple[str, str, str]
-
-
-def prepare(results: Iterable[ResultLike] | RunResults) -> RunResults:
-    """Keys, packed outcomes and per-file sums of `results` (the hot path of recording, kept flat).
-
-    `results` may be `ResultRecord` values or anything with the same attributes
-    (a finished run's `TestCase` values; `prepare_columns` takes a `CaseStore`'s
-    columns without building them). Results given once (an iterator) are kept in a
-    list, so that `RunResults.names` can read them again. The garbage collector is
-    paused meanwhile: the work makes no cycles, and its 100,000 small tuples would
-    otherwise trigger collections worth a quarter of its time.
-    """
-    if isinstance(results, RunResults):
-        return results
-    given = results if isinstance(results, Sequence) else list(results)
-    return prepare_columns(lambda: _transposed(map(operator.attrgetter(*FIELDS), given)))
-
-
-def prepare_rows(rows: Iterable[Row]) -> RunResults:
-    """`prepare` of rows of the `FIELDS` (tuples in that order)."""
-    given = rows if isinstance(rows, Sequence) else list(rows)
-    return prepare_columns(lambda: _transposed(given))
-
-
-def prepare_columns(source: Callable[[], Iterable[Columns]]) -> RunResults:
-    """`prepare` of chunks of columns of the `FIELDS` (``CaseStore.column_chunks``: no tuple per result).
-
-    `source` gives the chunks, the same each time it is called: once here, and again
-    when names are asked for (`RunResults.named`).
-    """
-    paused = gc.isenabled()
-    gc.disable()
-    try:
-        return _prepare(source)
-    finally:
-        if paused:
-            gc.enable()
-
-
-def _transposed(rows: Iterable[Row]) -> Iterator[Columns]:
-    """Rows as chunks of columns, `_BATCH` rows at a time."""
-    given = iter(rows)
-    while batch := list(islice(given, _BATCH)):
-        yield tuple(zip(*batch, strict=True))
-
-
-#: rows prepared at a time, column by column (C-level maps over each column, bounded memory)
-_BATCH = 4096
-
-
-def _prepare(source: Callable[[], Iterable[Columns]]) -> RunResults:
-    """Column by column, a chunk of results at a time: the per-result work is C-level maps and counts.
-
-    What is kept of each chunk is packed at once (8 + 2 + 4 bytes per result); the
-    chunk's own values are dropped before the next one is read.
-    """
-    keys: array[int] = array("q")
-    codes: array[int] = array("H")
-    times: array[int] = array("I")
-    counts = [0, 0, 0, 0]
-    flaky = 0
-    units: dict[tuple[str, str, str], float] = {}
-    identities = Identities()
-    prefixes: dict[str, dict[str, Prefix]] = {}  #: suite → classname → its prefix
-    file_units: dict[str, dict[str, Unit]] = {}  #: stored suite → stored file → its unit
-    files: dict[str | None, str] = {None: "", "": ""}
-    status_codes = STATUS_CODE
-    for suites, classnames, raw_names, statuses, raw_seconds, raw_files, attempts, flakies in source():
-        size = len(suites)
-        prefix = _prefixes(identities, prefixes, suites, classnames)
-        joined = "".join(raw_names)
-        clean: Sequence[str] = raw_names
-        if not (joined.isascii() and joined.isprintable()):
-            clean = [n if n.isascii() and n.isprintable() else clean_text(n) for n in raw_names]
-        keys.extend(name_keys(map(operator.itemgetter(0), prefix), clean))
-        status = list(map(status_codes.get, statuses, repeat(2)))
-        for code in range(4):
-            counts[code] += status.count(code)
-        batch_codes = [s | 8 for s in status]  # one attempt
-        for i in compress(range(size), flakies):
-            flaky += 1
-            batch_codes[i] |= 4
-        for i in compress(range(size), map(operator.ne, attempts, repeat(1))):
-            tries = attempts[i]
-            batch_codes[i] = outcome(
-                status[i], flaky=bool(flakies[i]), attempts=tries if type(tries) is int else 1
-            )
-        codes.extend(batch_codes)
-        for raw_file in set(raw_files).difference(files):
-            files[raw_file] = canonical(raw_file) if raw_file else ""
-        stored = list(map(files.__getitem__, raw_files))
-        seconds = [
-            s if type(s) is float and 0 < s < MAX_SECONDS else duration_ms(s) / 1000 for s in raw_seconds
-        ]
-        get = units.get
-        for unit, spent in zip(_units(file_units, suites, prefix, stored), seconds, strict=True):
-            units[unit] = get(unit, 0.0) + spent  # in order: the same float sums as one by one
-        times.extend([int(s * 1000 + 0.5) for s in seconds])
-    packed = Packed.sorted(keys, codes, times)
-    return RunResults(packed, (counts[0], counts[1], counts[2], counts[3]), flaky, units, keys, source)
-
-
-def _prefixes(
-    identities: Identities,
-    memo: dict[str, dict[str, Prefix]],
-    suites: Sequence[str],
-    classnames: Sequence[str],
-) -> list[Prefix]:
-    """Each result's hashed prefix; a chunk of one suite (a `CaseStore`'s) is looked up by classname alone."""
-    if suites.count(suites[0]) == len(suites):
-        suite = suites[0]
-        known = memo.setdefault(suite, {})
-        for classname in set(classnames).difference(known):
-            known[classname] = identities.prefix(suite, classname)
-        return list(map(known.__getitem__, classnames))
-    for suite, classname in set(zip(suites, classnames, strict=True)):
-        known = memo.setdefault(suite, {})
-        if classname not in known:
-            known[classname] = identities.prefix(suite, classname)
-    return [memo[suite][classname] for suite, classname in zip(suites, classnames, strict=True)]
-
-
-def _units(
-    memo: dict[str, dict[str, Unit]], suites: Sequence[str], prefix: list[Prefix], stored: list[str]
-) -> list[Unit]:
-    """Each result's unit: (suite, "F", its file), or (suite, "C", its classname) when it has no file.
-
-    A chunk of one suite whose results all name a file (the usual case) maps its files
-    through `memo`, without building a tuple per result.
-    """
-    if suites.count(suites[0]) == len(suites) and "" not in stored:
-        suite = prefix[0][1]
-        known = memo.setdefault(suite, {})
-        for file in set(stored).difference(known):
-            known[file] = (suite, "F", file)
-        return list(map(known.__getitem__, stored))
-    return [(p[1], "F", f) if f else (p[1], "C", p[2]) for p, f in zip(prefix, stored, strict=True)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -308,7 +52,8 @@ def record(store: Store, run: RunRecord, results: Iterable[ResultLike] | RunResu
 
     The transaction's rows (a first run's every test, the packed blobs) are written with
     the backend's bounded cache (`Backend.filling`): SQLite spills dirty pages to its WAL
-    instead of holding them all until the commit.
+    instead of holding them all until the commit. The blobs are the packed arrays' own
+    buffers (`Backend.insert_blobs`: SQLite writes them in pieces, no copy of them).
     """
     prepared = prepare(results)
     scope = Scope(run.project, run.repository)
@@ -322,10 +67,12 @@ def record(store: Store, run: RunRecord, results: Iterable[ResultLike] | RunResu
         superseded = _superseded_on_arrival(store, project, row, run)
         _add_tests(store, project, prepared)
         packed = prepared.packed
-        backend.insert_many(
+        keys, outcomes, durations = packed.buffers()
+        backend.insert_blobs(
             "qa_results",
-            ("run", "count", "keys", "outcomes", "durations"),
-            [(row, len(packed), *packed.blobs())],
+            ("run", "count"),
+            (row, len(packed)),
+            {"keys": keys, "outcomes": outcomes, "durations": durations},
         )
         backend.insert_many(
             "qa_problems",
@@ -433,10 +180,11 @@ def _add_tests(store: Store, project: int, prepared: RunResults) -> None:
     New tests are the keys the project's newest recorded run did not have,
     then checked against the tests table — no lookup for the tests every run has.
     The keys are compared a range of them at a time (sets of at most `_RANGE` keys);
-    the new tests are then named in one more pass over the results and inserted
-    `_ROWS` rows at a time, each batch in key order (a batch is all of them unless
-    more than `_ROWS` tests are new). What is held is a set of the new keys and one
-    batch of rows, not a name per result of the run.
+    the new tests are then named in one more pass over the results, a chunk at a
+    time, and streamed into `Backend.insert_in_order`, which fills the table in key
+    order (SQLite: a temporary table sorted by SQLite; PostgreSQL: batches of `_ROWS`,
+    each sorted). What is held is a set of the new keys and one chunk of rows (one
+    batch on PostgreSQL), not a name per result of the run.
 
     A project's first run (no tests of it stored) compares nothing and builds no set:
     every test is new, so every result is named (the first seen of a key given twice).
@@ -463,17 +211,18 @@ def _add_tests(store: Store, project: int, prepared: RunResults) -> None:
         if not new:
             return
         named = prepared.named(new)
-    while batch := sorted(islice(named, _ROWS)):  # keys differ: in key order
-        backend.insert_many(
-            "qa_tests",
-            ("project_id", "test", "suite", "classname", "name", "file"),
-            ((project, *row) for row in batch),  # one row at a time: no second list of the batch
-        )
+    backend.insert_in_order(
+        "qa_tests",
+        ("project_id", "test", "suite", "classname", "name", "file"),
+        ((project, *row) for row in named),  # one row at a time: no list of them
+        key="test",
+        batch=_ROWS,
+    )
 
 
 #: keys compared at a time by `_add_tests`
 _RANGE = 32768
-#: new tests named and inserted at a time by `_add_tests` (each batch in key order)
+#: new tests inserted at a time on PostgreSQL (`Backend.insert_in_order`: each batch in key order)
 _ROWS = 8192
 
 

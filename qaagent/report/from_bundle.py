@@ -10,8 +10,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from qaagent.errors import JUnitError
-from qaagent.evidence.bundle import record_file
 from qaagent.evidence.read import BundleError, iter_records, open_manifest
+from qaagent.evidence.verify import record_file
 from qaagent.files import StreamedFile
 from qaagent.junit.read import iter_junit_cases
 from qaagent.report.html import REPORT_NAME, STATUS_CODE, HtmlReport

@@ -336,20 +336,17 @@ def match_files(
     nothing, to a folder or to a device is never followed: the bundle sets it aside
     and lists it as not kept.
     """
-    wanted: set[Path] = set()
-    excluded: set[Path] = set()
-    for pattern in patterns:
-        negated = pattern.startswith("!")
-        # the own folder lists hidden files too, as it always did: a `.r.xml` there is not skipped
-        matches = glob.glob(pattern.removeprefix("!"), root_dir=cwd, recursive=True, include_hidden=own)
-        (excluded if negated else wanted).update(cwd / match for match in matches)
-    root = repo_root.resolve()
+    matched = _globbed(patterns, cwd, hidden=own)
     found = ResultFiles()
-    for path in sorted(wanted - excluded):
-        if own:
+    if own:
+        for path in matched:
             if not path.is_symlink() or _kind(path) == "file":
                 found.files.append(path)
-            continue
+        return found
+    if not matched:  # (no path to check against the project's root)
+        return found
+    root = repo_root.resolve()
+    for path in matched:
         why = refusal(path, root=root) or _own_output(path, leave_out)
         kind = _kind(path)
         if why is not None:
@@ -359,6 +356,24 @@ def match_files(
         elif kind not in ("folder", "nothing"):
             found.ignored.append(IgnoredFile(path, f"{NOT_REGULAR}: a {kind}"))
     return found
+
+
+def _globbed(patterns: Sequence[str], cwd: Path, *, hidden: bool) -> list[Path]:
+    """What `patterns` match under `cwd` but the `!glob` exclusions, sorted (`match_files`).
+
+    The exclusions are globbed last, and not at all when nothing matched (an attempt that
+    wrote no report). `hidden`: hidden files match too (the suite's own folder, as always:
+    a `.r.xml` there is not skipped).
+    """
+    wanted: set[Path] = set()
+    excluded: set[Path] = set()
+    for pattern in sorted(patterns, key=lambda p: p.startswith("!")):
+        negated = pattern.startswith("!")
+        if negated and not wanted:
+            break
+        matches = glob.glob(pattern.removeprefix("!"), root_dir=cwd, recursive=True, include_hidden=hidden)
+        (excluded if negated else wanted).update(cwd / match for match in matches)
+    return sorted(wanted - excluded)
 
 
 def _own_output(path: Path, leave_out: Sequence[Path]) -> str | None:

@@ -24,6 +24,8 @@ from qaagent.runners.base import AttemptSpec, ResultFiles, Runner, keep_copies, 
 STALE = "written before this attempt started"
 #: the folder (in QAAGENT_JUNIT_DIR) the bundle keeps its copies of the matches in
 MATCHED = "matched"
+#: the empty file made as an attempt of a suite with result globs starts (`_attempt_start`)
+START_MARKER = ".started"
 #: seconds of clock skew forgiven between the marker file and what the command writes
 _SKEW = 1.0
 
@@ -48,6 +50,10 @@ class CommandRunner(Runner):
         argv = (*(self.suite.config.command or ()), *self.suite.config.args)
         extra = {"QAAGENT_ATTEMPT": str(number), "QAAGENT_JUNIT_DIR": str(attempt_dir / "junit")}
         (attempt_dir / "junit").mkdir(parents=True, exist_ok=True)
+        if self.suite.config.result_globs:
+            # what a match's modification time is compared with, on the files' own clock (`result_files`);
+            # without globs nothing is (a file created per attempt costs ~0.2 ms on a slow disk)
+            (attempt_dir / START_MARKER).touch()
         return AttemptSpec(tuple(argv), self.cwd, self.env(extra))
 
     @property
@@ -105,7 +111,7 @@ class CommandRunner(Runner):
 
 
 def _attempt_start(attempt_dir: Path) -> float:
-    marker = attempt_dir / ".started"
+    marker = attempt_dir / START_MARKER
     try:
         return marker.stat().st_mtime
     except OSError:
