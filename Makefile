@@ -46,6 +46,8 @@ lint: $(STAMP)
 # spent waiting (timeouts, cancellations, a hung API), which a third process fills (10:54 with
 # two processes, 8:43 with three, docs/decisions.md). A test file stays in one process
 # (--dist loadfile), so the tests that share a fixed port (the demo's app) never run at once.
+# The tests' qaagent processes are forked from a warm zygote per test process (tests/zygote.py);
+# `QAAGENT_TEST_COLD=1 make unit` starts them all cold.
 unit: $(STAMP) $(E2E_STAMP) $(NODE_RUNNERS_STAMP)
 	$(VENV)/bin/pytest -q -n 3 --dist loadfile
 

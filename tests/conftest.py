@@ -16,8 +16,10 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
+import zygote
 from github_server import FakeClock, GitHubServer
 from helpers import CHILD_PYTEST_ENV
 
@@ -66,6 +68,67 @@ def _children_load_no_plugins() -> Iterator[None]:
 
 
 @pytest.fixture(autouse=True)
+def _cold_start(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A test marked `cold_start` starts its qaagent processes cold (tests/zygote.py)."""
+    zygote.cold_test[0] = request.node.get_closest_marker("cold_start") is not None
+    yield
+    zygote.cold_test[0] = False
+
+
+#: the zygotes' counts of this session, summed over the test processes (xdist workers)
+_ZYGOTE_TOTALS: dict[str, Any] = {"warm": 0, "cold": {}, "failed": []}
+
+
+def _add_zygote_counts(counts: Mapping[str, Any]) -> None:
+    _ZYGOTE_TOTALS["warm"] += counts["warm"]
+    for reason, count in counts["cold"].items():
+        _ZYGOTE_TOTALS["cold"][reason] = _ZYGOTE_TOTALS["cold"].get(reason, 0) + count
+    _ZYGOTE_TOTALS["failed"] += counts["failed"]
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: object) -> None:
+    """An xdist worker ended: add its zygote's counts (sent in `pytest_sessionfinish`)."""
+    counts = getattr(node, "workeroutput", {}).get("zygote")
+    if counts is not None:
+        _add_zygote_counts(counts)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """End this process's zygote; a worker sends its counts; the session fails on CI if a zygote failed.
+
+    A zygote that could not be used means cold starts (correct, slower): never silent, and with
+    `CI=true` the run fails, so a broken launcher is not hidden behind a green, slow suite.
+    """
+    zygote.shutdown()
+    counts = {"warm": zygote.WARM[0], "cold": zygote.COLD_BY_RULE, "failed": zygote.FAILED}
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:
+        workeroutput["zygote"] = counts
+        return
+    _add_zygote_counts(counts)
+    if _ZYGOTE_TOTALS["failed"] and os.environ.get("CI") == "true" and session.exitstatus == 0:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """The qaagent processes of the session: forked warm, started cold by rule, cold because a zygote failed."""
+    if getattr(terminalreporter.config, "workeroutput", None) is not None:
+        return
+    failed: list[str] = _ZYGOTE_TOTALS["failed"]
+    if not (_ZYGOTE_TOTALS["warm"] or _ZYGOTE_TOTALS["cold"] or failed):
+        return
+    terminalreporter.write_line(
+        f"qaagent processes: {_ZYGOTE_TOTALS['warm']} warm (zygote), {sum(_ZYGOTE_TOTALS['cold'].values())} "
+        f"cold by rule, {len(failed)} cold because a zygote failed"
+    )
+    for reason, count in sorted(_ZYGOTE_TOTALS["cold"].items()):
+        terminalreporter.write_line(f"  cold: {count} x {reason}")
+    for why in sorted(set(failed)):
+        terminalreporter.write_line(f"  zygote failure: {why}", red=True)
+
+
+@pytest.fixture(autouse=True)
 def _no_env_leaks() -> Iterator[None]:
     """Fail any test that changes os.environ and does not restore it (tox's guard)."""
     before = {k: v for k, v in os.environ.items() if k != "PYTEST_CURRENT_TEST"}
@@ -109,11 +172,18 @@ def load_file_module(path: Path, name: str) -> ModuleType:
 def run_qaagent(
     *args: str, cwd: Path, env: Mapping[str, str] | None = None, timeout: float = 120
 ) -> subprocess.CompletedProcess[str]:
-    """`python -m qaagent ARGS` in `cwd`, as a user would run it (GitHub Actions variables removed)."""
+    """`python -m qaagent ARGS` in `cwd`, as a user would run it (GitHub Actions variables removed).
+
+    Forked from the test process's zygote (tests/zygote.py) unless it must start cold.
+    """
+    full_env = qaagent_environment(env)
+    warm = zygote.run(("-m", "qaagent"), args, cwd=cwd, env=full_env, timeout=timeout)
+    if warm is not None:
+        return warm
     return subprocess.run(
         [sys.executable, "-m", "qaagent", *args],
         cwd=cwd,
-        env=qaagent_environment(env),
+        env=full_env,
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -133,12 +203,17 @@ def qaagent_environment(env: Mapping[str, str] | None = None) -> dict[str, str]:
     return full_env
 
 
-def start_qaagent(*args: str, cwd: Path, env: Mapping[str, str] | None = None) -> subprocess.Popen[str]:
-    """`python -m qaagent ARGS` started in the background, stdout and stderr in one pipe."""
+def start_qaagent(*args: str, cwd: Path, env: Mapping[str, str] | None = None) -> zygote.Process:
+    """`python -m qaagent ARGS` started in the background, stdout and stderr in one pipe
+    (forked from the zygote unless it must start cold)."""
+    full_env = qaagent_environment(env)
+    warm = zygote.launch(("-m", "qaagent"), args, cwd=cwd, env=full_env, stderr_to_stdout=True)
+    if warm is not None:
+        return warm
     return subprocess.Popen(
         [sys.executable, "-m", "qaagent", *args],
         cwd=cwd,
-        env=qaagent_environment(env),
+        env=full_env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

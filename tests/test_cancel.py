@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+import zygote
 from conftest import (
     ProjectFactory,
     assert_no_process_left,
@@ -38,9 +39,7 @@ time.sleep(120)
 """
 
 
-def cancel_and_check(
-    proc: subprocess.Popen[str], sig: signal.Signals, root: Path, *, again: bool = False
-) -> str:
+def cancel_and_check(proc: zygote.Process, sig: signal.Signals, root: Path, *, again: bool = False) -> str:
     """Signal `proc` (twice if `again`), then check: exit 130 within 5 s of the first signal and a
     `cancelled` bundle that verifies. Returns what qaagent printed after the signal."""
     sent = time.monotonic()
@@ -229,7 +228,7 @@ cases = "".join(
 
 def _publishing_run(
     qa_project: ProjectFactory, tmp_path: Path, api: GitHubServer, *, failures: int
-) -> tuple[Path, subprocess.Popen[str]]:
+) -> tuple[Path, zygote.Process]:
     """qaagent run-all of a suite with `failures` failing tests, a check run and a PR comment on `api`."""
     root = qa_project(
         {

@@ -14,7 +14,6 @@ import html
 import json
 import os
 import signal
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -22,6 +21,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
+import zygote
 from conftest import ProjectFactory, assert_no_process_left, processes_with, start_qaagent, unique_marker
 
 PY = sys.executable
@@ -50,7 +50,7 @@ def _wait_for(path: Path, seconds: float = 30) -> None:
 
 
 @contextlib.contextmanager
-def killed_with_9(proc: subprocess.Popen[str]) -> Iterator[None]:
+def killed_with_9(proc: zygote.Process) -> Iterator[None]:
     """Inside: wait for the moment; at its end qaagent gets SIGKILL (and is cleaned up whatever happens)."""
     try:
         yield

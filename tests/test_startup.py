@@ -20,6 +20,10 @@ from conftest import ProjectFactory, qaagent_environment
 from qaagent import cli, orphans, process
 from qaagent.process import ProcessOutcome, run_process
 
+#: the start itself is the subject here (what a cold process imports, collects, leaves open): its
+#: qaagent processes are never forked from the zygote (tests/zygote.py), whichever helper starts them
+pytestmark = pytest.mark.cold_start
+
 #: modules a plain `qaagent run-all` (no GitHub feedback) must not import
 HEAVY = (
     "requests",
