@@ -1,7 +1,7 @@
 """The one check for paths that come from outside: they must stay inside a root folder.
 
 `confine` checks a path given as text (an input, a flag); `refusal` the same for a
-file a glob matched (result files and artifacts: `runners.base.match_files`). Both
+file a glob matched (result files and artifacts: `runners.result_door.match_files`). Both
 phrase the verdict of one check, `_judge`; `link_out` is the readers' last look, with
 the same rule of what lies inside (`_within`).
 

@@ -36,8 +36,9 @@ from qaagent.retries import (
     synthetic_case,
     with_cause,
 )
-from qaagent.runners.base import ResultFiles, Runner
+from qaagent.runners.base import Runner
 from qaagent.runners.command import STALE
+from qaagent.runners.result_door import ResultFiles
 from qaagent.text import controls_shown
 
 #: the error cases standing for an attempt's problem: (reason, tail of the log, what it reported)

@@ -92,6 +92,7 @@ LAYERS: dict[int, tuple[str, ...]] = {
         "qaagent.setup_command",
         "qaagent.runners",
         "qaagent.runners.registry",
+        "qaagent.runners.result_door",
         "qaagent.runners.base",
         "qaagent.runners.listing",
         "qaagent.runners.npm",

@@ -1,4 +1,4 @@
-"""The one door for the files a suite left (`runners.base.match_files`), on real files.
+"""The one door for the files a suite left (`runners.result_door.match_files`), on real files.
 
 Every hostile entry a glob can match — a link out of the project, a link to /dev/zero,
 a FIFO nobody writes, a folder, a link to nothing, a name with a line break, a sparse
@@ -24,7 +24,7 @@ from qaagent.errors import UsageError
 from qaagent.files import FileTooLargeError, NotRegularFileError, copy_regular
 from qaagent.formats.source import MAX_FILE_BYTES
 from qaagent.paths import OUTSIDE, UNSAFE_NAME, confine, refusal
-from qaagent.runners.base import NOT_REGULAR, keep_copies, match_files, refused_note
+from qaagent.runners.result_door import NOT_REGULAR, keep_copies, match_files, refused_note
 
 JUNIT = '<testsuite name="s" tests="1"><testcase classname="{name}" name="t"/></testsuite>\n'
 

@@ -18,7 +18,8 @@ from pathlib import Path
 
 from qaagent.attempts import IgnoredFile
 from qaagent.results import TestCase
-from qaagent.runners.base import AttemptSpec, ResultFiles, Runner, keep_copies, match_files, refused_note
+from qaagent.runners.base import AttemptSpec, Runner
+from qaagent.runners.result_door import ResultFiles, keep_copies, match_files, refused_note
 
 #: the reason a match written before the attempt is not read
 STALE = "written before this attempt started"

@@ -25,8 +25,9 @@ from pathlib import Path
 
 from qaagent.attempts import IgnoredFile
 from qaagent.results import TestCase
-from qaagent.runners.base import AttemptSpec, ResultFiles, Runner, keep_copies, match_files, refused_note
+from qaagent.runners.base import AttemptSpec, Runner
 from qaagent.runners.names import PROFILE_RULES
+from qaagent.runners.result_door import ResultFiles, keep_copies, match_files, refused_note
 
 
 class ReportRunner(Runner):
