@@ -11,6 +11,9 @@ from conftest import ProjectFactory, run_qaagent
 from qaagent.durations import auto_source, from_bundle, load_durations
 from qaagent.errors import UsageError
 
+# cold: shards and merges are separate processes that must agree whatever their hash seeds (a zygote's children share one)
+pytestmark = pytest.mark.cold_start
+
 JUNIT = """<?xml version="1.0"?>
 <testsuites>
   <testsuite name="unit" time="3.5">

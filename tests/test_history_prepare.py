@@ -17,6 +17,7 @@ import sqlite3
 import tracemalloc
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 from history_support import SCOPE, run
@@ -445,3 +446,49 @@ def test_sqlite_writes_the_blobs_in_pieces_from_the_arrays(
         assert len(prepared.packed.blobs()[0]) > 10 * 1000
     finally:
         opened.close()
+
+
+def test_sqlite_without_temporary_storage_still_records_every_new_test(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SQLite's temporary table of new tests needs its temporary directory. Where it has none (a
+    read-only container: "unable to open database file", reproduced with read-only mounts of /tmp
+    and /var/tmp), the statement fails alone, the run's transaction stays open, and the new tests
+    are named again and go in sorted batches: the same rows as with the temporary table, on a
+    first run and on later runs that add tests (each pass names from a copy of the new keys).
+    Later records on the same connection (`history import` of several bundles) go straight to
+    the batches: reproduced, the second record there failed with "database disk image is malformed"."""
+    query = "SELECT project_id, test, suite, classname, name, file FROM qa_tests ORDER BY test"
+    given = list(rows(3000))
+    runs = [given, given[:2000] + NEW, [*given, *NEW]]
+    reference = open_store(str(tmp_path / "reference.sqlite"), base_dir=tmp_path)
+    try:
+        for number, results in enumerate(runs, start=1):
+            record(reference, run(number), prepare_rows(results))
+        expected = reference.backend.query(query)
+    finally:
+        reference.close()
+    filling = backends.SqliteBackend.insert_many
+    failed: list[str] = []
+
+    def no_temporary_storage(
+        self: backends.SqliteBackend, table: str, columns: Sequence[str], items: Any
+    ) -> None:
+        if table == "temp.qa_filling":
+            next(iter(items), None)  # a row went in before SQLite needed its temporary file
+            failed.append(table)
+            msg = "unable to open database file"
+            raise sqlite3.OperationalError(msg)
+        filling(self, table, columns, items)
+
+    monkeypatch.setattr(backends.SqliteBackend, "insert_many", no_temporary_storage)
+    store = open_store(str(tmp_path / "no-temp.sqlite"), base_dir=tmp_path)
+    try:
+        for number, results in enumerate(runs, start=1):
+            assert record(store, run(number), prepare_rows(results)).results == len(results)
+        assert store.backend.query(query) == expected
+    finally:
+        store.close()
+    # once: the connection then keeps to sorted batches (its temporary database is replaced by one
+    # in memory at the next transaction's start), so the run that added NEW never tried it
+    assert failed == ["temp.qa_filling"]

@@ -17,7 +17,8 @@ from qaagent.evidence.read import AttemptEntry, Manifest
 from qaagent.rebuild import ShardBundle, merge_attempts, unsharded_command
 from qaagent.runners.playwright import spec_filter
 
-pytestmark = pytest.mark.slow
+# cold: shards and merges are separate processes that must agree whatever their hash seeds (a zygote's children share one)
+pytestmark = [pytest.mark.slow, pytest.mark.cold_start]
 
 
 @pytest.fixture(scope="module")

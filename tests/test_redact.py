@@ -355,3 +355,26 @@ def test_utf16_without_a_byte_order_mark_has_every_form_masked_in_utf16(encoding
     assert copy_redacted_bytes(io.BytesIO(data), dst, redactor, chunk=5) == 2
     stars = "*" * len(escaped), "*" * len(quote(SECRET, safe=""))
     assert dst.getvalue() == f"\0key={stars[0]}; url={stars[1]} end".encode(encoding)  # the mask in UTF-16
+
+
+def test_frozen_keeps_the_environment_of_its_start_and_still_adds_registered_values(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`redact.frozen()` (the suites' loop): the environment is looked at once, at its start; a value
+    registered inside is still masked; after it, the process's redactor follows the environment again."""
+    monkeypatch.setattr(redact, "_registered", set())
+    monkeypatch.setattr(redact, "_installed", None)
+    monkeypatch.setenv("QAAGENT_TEST_FROZEN_TOKEN", "frozen-token-value")
+    with redact.frozen() as held:
+        assert redact.current() is held
+        assert redact.redact("a frozen-token-value b") == "a *** b"
+        monkeypatch.setenv("QAAGENT_TEST_LATER_TOKEN", "later-token-value")
+        assert redact.current() is held  # not looked at again while frozen
+        assert redact.redact("later-token-value") == "later-token-value"
+        redact.register("registered-inside-value")
+        assert redact.redact("registered-inside-value") == MASK
+    assert redact._installed is None  # what was installed before (nothing) is installed again
+    assert (
+        redact.redact("later-token-value registered-inside-value frozen-token-value")
+        == f"{MASK} {MASK} {MASK}"
+    )

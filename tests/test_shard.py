@@ -17,6 +17,9 @@ from qaagent.profile_load import load_profile
 from qaagent.shard import split, split_reason
 from qaagent.units import discover
 
+# cold: shards and merges are separate processes that must agree whatever their hash seeds (a zygote's children share one)
+pytestmark = pytest.mark.cold_start
+
 
 @pytest.mark.slow
 @pytest.mark.parametrize("value", ["0/3", "4/3", "a/b", "1/0", "2", "-1/3", "\u0661/\u0663", "1/257"])

@@ -17,7 +17,8 @@ from helpers import TOKEN, manifest_of, records_text
 from test_entrypoint import Action
 from test_shard_fixtures import build_project, git_commit, run_shard
 
-pytestmark = pytest.mark.slow
+# cold: shards and merges are separate processes that must agree whatever their hash seeds (a zygote's children share one)
+pytestmark = [pytest.mark.slow, pytest.mark.cold_start]
 
 
 def test_merge_mode_publishes_once_for_all_shards(tmp_path: Path) -> None:

@@ -21,6 +21,9 @@ from qaagent.process import capture
 from qaagent.profile_load import load_profile
 from qaagent.runners.playwright import PlaywrightRunner, spec_filter
 
+# cold: shards and merges are separate processes that must agree whatever their hash seeds (a zygote's children share one)
+pytestmark = pytest.mark.cold_start
+
 FIXTURE = ROOT / "tests" / "fixtures" / "playwright-project"
 SPEC = "const { test } = require('@playwright/test');\ntest('it', async () => {});\n"
 

@@ -22,6 +22,9 @@ from qaagent.evidence.bundle import Bundle
 from qaagent.merge import merge_bundles
 from qaagent.options import Shard
 
+# cold: shards and merges are separate processes that must agree whatever their hash seeds (a zygote's children share one)
+pytestmark = pytest.mark.cold_start
+
 PY = sys.executable
 
 

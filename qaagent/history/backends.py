@@ -21,7 +21,7 @@ import contextlib
 import hashlib
 import sqlite3
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from itertools import islice
 from operator import itemgetter
@@ -64,14 +64,21 @@ class Backend(ABC):
         """Insert many rows into `table` (inside the current transaction)."""
 
     def insert_in_order(
-        self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]], *, key: str, batch: int
+        self,
+        table: str,
+        columns: Sequence[str],
+        rows: Callable[[], Iterable[Sequence[Any]]],
+        *,
+        key: str,
+        batch: int,
     ) -> None:
-        """Insert `rows` (in any order; no two with the same `key`) filling `table` in the order of `key`.
+        """Insert the rows `rows()` gives (any order; no `key` twice), filling `table` in `key` order.
 
-        Here (PostgreSQL): `batch` rows at a time, each batch sorted by `key`.
+        `rows` is called again when a way of inserting cannot finish (SQLite without its
+        temporary storage). Here (PostgreSQL): `batch` rows at a time, each batch sorted by `key`.
         """
         at = list(columns).index(key)
-        given = iter(rows)
+        given = iter(rows())
         while part := sorted(islice(given, batch), key=itemgetter(at)):
             self.insert_many(table, columns, part)
 
@@ -136,6 +143,8 @@ class SqliteBackend(Backend):
         if not create and not path.is_file():
             raise NoStoreError(f"no history store at {path}")
         path.parent.mkdir(parents=True, exist_ok=True)
+        #: SQLite could not use its temporary storage on this connection (`insert_in_order`)
+        self._no_temporary_storage = False
         self._conn = sqlite3.connect(
             str(path),
             timeout=SQLITE_BUSY_TIMEOUT if busy_timeout is None else busy_timeout,
@@ -166,30 +175,47 @@ class SqliteBackend(Backend):
         self,
         table: str,
         columns: Sequence[str],
-        rows: Iterable[Sequence[Any]],
+        rows: Callable[[], Iterable[Sequence[Any]]],
         *,
         key: str,
-        batch: int,  # noqa: ARG002 - SQLite sorts them all
+        batch: int,
     ) -> None:
-        """Insert `rows` (in any order; no two with the same `key`) filling `table` in the order of `key`.
+        """Insert the rows `rows()` gives (any order; no `key` twice), filling `table` in `key` order.
 
-        Here SQLite sorts them (`batch` is not needed): the rows go into a temporary table
-        (its own file, SQLite's temporary directory, dropped at the end), then one
-        ``INSERT … SELECT … ORDER BY`` fills `table` in key order — SQLite's sorter spills
-        to temporary files beyond its cache, so neither the rows nor their order are held
-        in memory, and the table's B-tree is filled in order rather than page by page at random.
+        Here SQLite sorts them: the rows go into a temporary table (its own file, SQLite's
+        temporary directory, dropped at the end), then one ``INSERT … SELECT … ORDER BY``
+        fills `table` in key order — SQLite's sorter spills to temporary files beyond its
+        cache, so neither the rows nor their order are held in memory, and the table's
+        B-tree is filled in order rather than page by page at random.
+
+        Where SQLite has no temporary storage (no writable `SQLITE_TMPDIR`, `TMPDIR`,
+        ``/var/tmp``, ``/tmp`` or current folder: "unable to open database file"), the
+        statement that needed it fails alone and the run's transaction stays open: then the
+        rows are asked for again and inserted `batch` at a time, each batch sorted (as on
+        PostgreSQL; slower, no temporary file). A failure that ended the transaction is raised.
         """
+        if self._no_temporary_storage:
+            super().insert_in_order(table, columns, rows, key=key, batch=batch)
+            return
         names = ", ".join(columns)
-        self._conn.execute("DROP TABLE IF EXISTS temp.qa_filling")  # one a failed drop left
-        self._conn.execute(f"CREATE TEMP TABLE qa_filling ({names})")
         try:
-            self.insert_many("temp.qa_filling", columns, rows)
-            self._conn.execute(
-                f"INSERT INTO {table} ({names}) SELECT {names} FROM temp.qa_filling ORDER BY {key}"  # noqa: S608 - our own names
-            )
-        finally:
-            with contextlib.suppress(sqlite3.Error):  # never hides the error that got here
-                self._conn.execute("DROP TABLE temp.qa_filling")
+            self._conn.execute("DROP TABLE IF EXISTS temp.qa_filling")  # one a failed drop left
+            self._conn.execute(f"CREATE TEMP TABLE qa_filling ({names})")
+            try:
+                self.insert_many("temp.qa_filling", columns, rows())
+                self._conn.execute(
+                    f"INSERT INTO {table} ({names}) SELECT {names} FROM temp.qa_filling ORDER BY {key}"  # noqa: S608 - our own names
+                )
+            finally:
+                with contextlib.suppress(sqlite3.Error):  # never hides the error that got here
+                    self._conn.execute("DROP TABLE temp.qa_filling")
+        except sqlite3.OperationalError:
+            if not self._conn.in_transaction:  # SQLite rolled the whole transaction back: nothing to add to
+                raise
+            # The connection's temporary database is unusable from here on: the next transaction
+            # starts with a fresh one in memory (`writing`), and the temporary table is not tried again.
+            self._no_temporary_storage = True
+            super().insert_in_order(table, columns, rows, key=key, batch=batch)
 
     def insert_blobs(
         self,
@@ -244,6 +270,8 @@ class SqliteBackend(Backend):
     @contextmanager
     def writing(self, lock: str) -> Iterator[None]:  # noqa: ARG002 - SQLite locks the whole file
         """One writer transaction: BEGIN IMMEDIATE waits (busy timeout) for the other writer."""
+        if self._no_temporary_storage:  # a new temporary database (changing temp_store drops the old one)
+            self._conn.execute("PRAGMA temp_store=MEMORY")
         self._conn.execute("BEGIN IMMEDIATE")
         try:
             yield
@@ -260,6 +288,8 @@ class SqliteBackend(Backend):
     @contextmanager
     def reading(self) -> Iterator[None]:
         """One read transaction."""
+        if self._no_temporary_storage:  # as in `writing`
+            self._conn.execute("PRAGMA temp_store=MEMORY")
         self._conn.execute("BEGIN")
         try:
             yield

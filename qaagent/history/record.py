@@ -20,8 +20,9 @@ from __future__ import annotations
 import time
 from array import array
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from qaagent.history.model import (
     ResultLike,
@@ -204,17 +205,20 @@ def _add_tests(store: Store, project: int, prepared: RunResults) -> None:
     first = previous is None and not backend.query(
         "SELECT 1 FROM qa_tests WHERE project_id = ? LIMIT 1", (project,)
     )
-    if first:
-        named = prepared.named(None)  # the project's first run: every test is new, no set of them
-    else:
-        new = _new_keys(store, project, mine, previous)
-        if not new:
+    wanted: set[int] | None = None  # the project's first run: every test is new, no set of them
+    if not first:
+        wanted = _new_keys(store, project, mine, previous)
+        if not wanted:
             return
-        named = prepared.named(new)
+
+    def rows() -> Iterator[tuple[Any, ...]]:
+        """The new tests' rows, one at a time; each pass names from a copy (`named` empties its set)."""
+        return ((project, *row) for row in prepared.named(None if wanted is None else set(wanted)))
+
     backend.insert_in_order(
         "qa_tests",
         ("project_id", "test", "suite", "classname", "name", "file"),
-        ((project, *row) for row in named),  # one row at a time: no list of them
+        rows,
         key="test",
         batch=_ROWS,
     )
