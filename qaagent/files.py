@@ -58,11 +58,7 @@ def atomic_write_text(path: Path, text: str) -> None:
 
 def sha256_file(path: Path) -> str:
     """Hex sha256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
+    return digest_file(path).sha256
 
 
 def digest_file(path: Path) -> Digest:
