@@ -62,7 +62,7 @@ from qaagent.units import Discovery, Unit, discover_all, recorded_discovery, uni
 UNKNOWN_BINS_PER_SLOT = 3
 #: a batch holds at least this many start-ups' worth of tests (estimated seconds)
 MIN_BATCH_STARTUPS = 3
-#: the least weight a file has when `split: N` deals files into batches (seconds)
+#: a file's least weight when `split: N` deals files (recorded at 0 s, they would all tie)
 _DEALT_FLOOR = 1e-6
 
 
@@ -363,9 +363,7 @@ def _explicit_batches(
     """
     positions = [i for i, u in enumerate(units) if u.suite == name]
     count = min(wanted, len(positions))
-    # a file recorded at 0 s still counts: LPT puts tied zero loads all in the first bin, which
-    # made `split: 3` one batch when a fast machine recorded every file at 0 s
-    weights = [max(seconds[i], _DEALT_FLOOR) for i in positions]
+    weights = [max(seconds[i], _DEALT_FLOOR) for i in positions]  # all-0 ties would all go to bin 1
     dealt = pack(weights, [0] * len(positions), bins=count, setup={}, caps={})
     cost = setup[groups[positions[0]]]
     base = len(groups) + max(groups, default=0) + 1  # past every group id in use
