@@ -62,6 +62,8 @@ from qaagent.units import Discovery, Unit, discover_all, recorded_discovery, uni
 UNKNOWN_BINS_PER_SLOT = 3
 #: a batch holds at least this many start-ups' worth of tests (estimated seconds)
 MIN_BATCH_STARTUPS = 3
+#: a file's least weight when `split: N` deals files (recorded at 0 s, they would all tie)
+_DEALT_FLOOR = 1e-6
 
 
 @dataclass(frozen=True)
@@ -361,7 +363,8 @@ def _explicit_batches(
     """
     positions = [i for i, u in enumerate(units) if u.suite == name]
     count = min(wanted, len(positions))
-    dealt = pack([seconds[i] for i in positions], [0] * len(positions), bins=count, setup={}, caps={})
+    weights = [max(seconds[i], _DEALT_FLOOR) for i in positions]  # all-0 ties would all go to bin 1
+    dealt = pack(weights, [0] * len(positions), bins=count, setup={}, caps={})
     cost = setup[groups[positions[0]]]
     base = len(groups) + max(groups, default=0) + 1  # past every group id in use
     for number, bin_ in enumerate(dealt.bins):

@@ -214,6 +214,11 @@ def test_an_explicit_split_n_gets_its_batches_after_a_recorded_run(tmp_path: Pat
     # fewer files than N: one batch per file
     few = plan_work(plan, durations, {"unit": _files(tmp_path, "unit", [2] * 2)})
     assert len(_batches(few)) == 2
+    # a fast machine records every file at 0 s: still three batches (all of them used to land in one)
+    zero = Durations("history", {"unit": SuiteDurations(0.4, dict.fromkeys(files, 0.0)), "lint": SuiteDurations(0.0)})
+    instant = _batches(plan_work(plan, zero, {"unit": discovery}))
+    assert len(instant) == 3
+    assert sorted(p for b in instant for p in b.units) == sorted(u.path for u in discovery.units if u.path)
 
 
 def test_recorded_durations_give_the_files_without_listing_them_first(tmp_path: Path) -> None:
