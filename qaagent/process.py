@@ -290,9 +290,8 @@ def _run_logged(
     reader = OutputReader(
         proc.stdout, None, echo, name=prefix, max_echo_lines=policy.max_echo_lines, log_file=log_file
     )
-    reader.start()
     deadline = start + timeout if timeout is not None else None
-    exited = _ExitWaiter(proc)
+    exited = _ExitWaiter(proc, reader)
     try:
         timed_out, cancelled = _supervise(proc, exited.wait, cancel, deadline, policy)
     finally:
@@ -352,39 +351,87 @@ class _ExitWaiter:
     when the child exits: no thread. Elsewhere (or when the kernel refuses one) a thread
     blocks in `wait()` for it and sets an event — a thread started per process, about a
     third of a millisecond of every trivial suite.
+
+    With a pidfd the same poll watches the child's output pipe, and the `reader` thread is
+    started only once there is something to read: the first byte, or an exit with the pipe
+    still open (a descendant holds it: the reader's drain deals with that). A child that
+    ends without a byte of output (the pipe hangs up empty) never costs a thread.
     """
 
-    def __init__(self, proc: subprocess.Popen[bytes]) -> None:
+    def __init__(self, proc: subprocess.Popen[bytes], reader: OutputReader) -> None:
         self.proc = proc
+        self.reader = reader
         self._event: threading.Event | None = None
         self._poll: select.poll | None = None
         self._fd = -1
+        self._pipe = reader.fd  #: the output pipe while no reader reads it, else -1
         try:
             self._fd = os.pidfd_open(proc.pid)
         except (AttributeError, OSError):  # not Linux, an old kernel, or it has been reaped already
+            self._start_reader()
             self._event = threading.Event()
             threading.Thread(target=self._reap, name=f"wait-{proc.pid}", daemon=True).start()
         else:
             self._poll = select.poll()
             self._poll.register(self._fd, select.POLLIN)
+            if self._pipe >= 0:
+                self._poll.register(self._pipe, select.POLLIN)
 
     def _reap(self) -> None:
         self.proc.wait()
         assert self._event is not None  # noqa: S101 - set before the thread starts
         self._event.set()
 
+    def _start_reader(self) -> None:
+        if self._pipe >= 0:
+            if self._poll is not None:
+                self._poll.unregister(self._pipe)
+            self._pipe = -1
+            self.reader.start()
+
+    def _pipe_event(self, events: int) -> None:
+        """Output to read: the reader starts. Hung up empty: nothing will ever come, no reader."""
+        if events & select.POLLIN:
+            self._start_reader()
+        elif self._poll is not None:
+            self._poll.unregister(self._pipe)
+            self._pipe = -1
+
     def wait(self, seconds: float) -> bool:
         """Whether the child exited within `seconds` (then its status is collected)."""
         if self._poll is None:
             assert self._event is not None  # noqa: S101 - the fallback's
             return self._event.wait(seconds)
-        if not self._poll.poll(max(0, math.ceil(seconds * 1000))):
-            return False
-        self.proc.wait()  # it has exited: this only collects its status
-        return True
+        timeout = max(0, math.ceil(seconds * 1000))
+        deadline = time.monotonic() + timeout / 1000
+        while True:
+            ready = self._poll.poll(timeout)
+            exited = False
+            for fd, events in ready:
+                if fd == self._fd:
+                    exited = True
+                else:
+                    self._pipe_event(events)
+            if exited:
+                self.proc.wait()  # it has exited: this only collects its status
+                if self._pipe >= 0:  # its output, or a descendant holding the pipe open: the reader's
+                    pipe = select.poll()
+                    pipe.register(self._pipe, select.POLLIN)
+                    for _fd, events in pipe.poll(0):
+                        self._pipe_event(events)
+                    self._start_reader()
+                return True
+            if not ready:
+                return False
+            timeout = max(0, math.ceil((deadline - time.monotonic()) * 1000))
 
     def close(self) -> None:
-        """Let go of the pidfd (the thread of the fallback ends with the child)."""
+        """Let go of the pidfd (the thread of the fallback ends with the child).
+
+        A pipe not known to be empty gets its reader now (after a cancel or a timeout, a
+        descendant may still hold it and write).
+        """
+        self._start_reader()
         if self._fd >= 0:
             os.close(self._fd)
             self._fd = -1
