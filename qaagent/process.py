@@ -348,17 +348,11 @@ def _append(log: IO[bytes], data: bytes) -> str | None:
 class _ExitWaiter:
     """`wait(seconds)`: True as soon as the child has exited (it is reaped then), else after `seconds`.
 
-    Waking the moment the child exits, instead of polling with a sleep, ends a short-lived
-    child's wait at once: the 50 ms sleep of a polling loop was most of what a trivial
-    suite cost (docs/benchmarks.md). On Linux a pidfd (`os.pidfd_open`) becomes readable
-    when the child exits: no thread. Elsewhere (or when the kernel refuses one) a thread
-    blocks in `wait()` for it and sets an event — a thread started per process, about a
-    third of a millisecond of every trivial suite.
-
-    With a pidfd the same poll watches the child's output pipe, and the `reader` thread is
-    started only once there is something to read: the first byte, or an exit with the pipe
-    still open (a descendant holds it: the reader's drain deals with that). A child that
-    ends without a byte of output (the pipe hangs up empty) never costs a thread.
+    No poll sleep (it was most of a trivial suite's cost, docs/benchmarks.md): on Linux a pidfd
+    becomes readable when the child exits, and the same poll watches its output pipe, so the
+    `reader` thread starts only with the first byte or at the exit if the pipe is still open (a
+    descendant holds it). A child whose pipe hangs up empty costs no thread. Elsewhere (no
+    `os.pidfd_open`, or refused) a thread blocks in `wait()` and the reader starts at once.
     """
 
     def __init__(self, proc: subprocess.Popen[bytes], reader: OutputReader) -> None:
@@ -392,12 +386,12 @@ class _ExitWaiter:
             self._pipe = -1
             self.reader.start()
 
-    def _pipe_event(self, events: int) -> None:
-        """Output to read: the reader starts. Hung up empty: nothing will ever come, no reader."""
+    def _pipe_event(self, events: int, poll: select.poll) -> None:
+        """Output to read (or a pipe still open at the exit): the reader starts. Hung up empty: none."""
         if events & select.POLLIN:
             self._start_reader()
-        elif self._poll is not None:
-            self._poll.unregister(self._pipe)
+        else:
+            poll.unregister(self._pipe)
             self._pipe = -1
 
     def wait(self, seconds: float) -> bool:
@@ -405,35 +399,19 @@ class _ExitWaiter:
         if self._poll is None:
             assert self._event is not None  # noqa: S101 - the fallback's
             return self._event.wait(seconds)
-        timeout = max(0, math.ceil(seconds * 1000))
-        deadline = time.monotonic() + timeout / 1000
-        while True:
-            ready = self._poll.poll(timeout)
-            exited = False
-            for fd, events in ready:
-                if fd == self._fd:
-                    exited = True
-                else:
-                    self._pipe_event(events)
-            if exited:
+        deadline = time.monotonic() + seconds
+        while ready := dict(self._poll.poll(max(0, math.ceil((deadline - time.monotonic()) * 1000)))):
+            if self._pipe in ready:
+                self._pipe_event(ready[self._pipe], self._poll)
+            if self._fd in ready:
                 self.proc.wait()  # it has exited: this only collects its status
-                if self._pipe >= 0:  # its output, or a descendant holding the pipe open: the reader's
-                    pipe = select.poll()
-                    pipe.register(self._pipe, select.POLLIN)
-                    for _fd, events in pipe.poll(0):
-                        self._pipe_event(events)
-                    self._start_reader()
+                if self._pipe >= 0:  # its last bytes, a hang-up, or a descendant holding the pipe?
+                    self._pipe_event(dict(self._poll.poll(0)).get(self._pipe, select.POLLIN), self._poll)
                 return True
-            if not ready:
-                return False
-            timeout = max(0, math.ceil((deadline - time.monotonic()) * 1000))
+        return False
 
     def close(self) -> None:
-        """Let go of the pidfd (the thread of the fallback ends with the child).
-
-        A pipe not known to be empty gets its reader now (after a cancel or a timeout, a
-        descendant may still hold it and write).
-        """
+        """Let go of the pidfd; a pipe not known to be empty gets its reader (after a cancel, a timeout)."""
         self._start_reader()
         if self._fd >= 0:
             os.close(self._fd)
