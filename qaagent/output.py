@@ -94,7 +94,8 @@ class OutputReader(threading.Thread):
         """
         self._keep_draining = keep_draining
         self._deadline = time.monotonic() + drain
-        self.join(timeout=drain + 2)
+        if self.ident is not None:  # not started: the pipe hung up empty (qaagent.process)
+            self.join(timeout=drain + 2)
         self._muted = True
         if not self.is_alive() and self.pipe is not None:
             with contextlib.suppress(OSError):

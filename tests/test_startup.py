@@ -6,6 +6,7 @@ check the mechanisms that make them small, on real processes.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -18,6 +19,7 @@ import pytest
 from conftest import ProjectFactory, qaagent_environment
 
 from qaagent import cli, orphans, process
+from qaagent.output import OutputReader
 from qaagent.process import ProcessOutcome, run_process
 
 #: the start itself is the subject here (what a cold process imports, collects, leaves open): its
@@ -183,6 +185,76 @@ def test_the_exit_wakes_the_wait_with_a_pidfd_or_with_the_fallback_thread(
     assert (outcome.returncode, outcome.timed_out, outcome.cancelled) == (3, False, False)
     assert time.monotonic() - started < 30
     assert threading.active_count() <= threads + (0 if pidfd else 1)  # the fallback's thread may linger
+
+
+def test_a_child_without_output_costs_no_reader_thread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # session 27: the reader thread starts with the first byte of output, or at the exit when a
+    # descendant still holds the pipe; a pipe that hangs up empty needs none (pidfd only)
+    if not hasattr(os, "pidfd_open"):
+        pytest.skip("no os.pidfd_open on this platform")
+    started: list[str] = []
+    start = OutputReader.start
+
+    def counted(self: OutputReader) -> None:
+        started.append(self.name)
+        start(self)
+
+    monkeypatch.setattr(OutputReader, "start", counted)
+    for argv, code in ((["true"], 0), (["sh", "-c", "exec >/dev/null 2>&1; sleep 0.1"], 0), (["false"], 1)):
+        outcome = _run_unlogged(argv, tmp_path)
+        assert (outcome.returncode, outcome.tail, outcome.output_bytes) == (code, "", 0)
+    assert started == []
+    assert _run_unlogged(["printf", "no newline"], tmp_path).tail == "no newline"
+    late = run_process(
+        ["sh", "-c", "(sleep 0.3; echo late) & exit 0"],  # silent until its leader is gone
+        cwd=tmp_path,
+        env=dict(os.environ),
+        timeout=600,
+        log_path=tmp_path / "setup.log",
+        console=None,
+        prefix="t",
+        cancel=threading.Event(),
+        policy=process.SETUP,  # leftovers keep running and their output is read
+    )
+    assert late.tail == "late"
+    assert (tmp_path / "setup.log").read_text(encoding="utf-8").endswith("late\n")
+    assert len(started) == 2
+
+
+RELEASES = """
+import atexit, json, os, subprocess
+from qaagent import watchdog
+sent = []
+atexit.register(lambda: print(json.dumps([sent, pids]), flush=True))  # runs after watchdog._stop
+real = os.write
+def spy(fd, data):
+    if fd == watchdog._pipe:
+        sent.append(bytes(data).decode())
+    return real(fd, data)
+os.write = spy
+pids = []
+def gone():
+    child = subprocess.Popen(["true"], start_new_session=True)
+    watchdog.watch(child.pid)
+    child.wait()
+    watchdog.release(child.pid, gone=True)
+    pids.append(child.pid)
+gone(); gone()
+watchdog.flush(); watchdog.flush()
+gone()
+"""
+
+
+def test_a_gone_group_is_forgotten_with_the_next_message_the_flush_or_the_exit() -> None:
+    # session 27: each message wakes the watchdog; a suite's group, SIGKILLed once its leader is
+    # reaped, is released with the next suite's `+PGID`, at the end of the suites, or at the exit
+    done = subprocess.run(
+        [sys.executable, "-c", RELEASES], capture_output=True, text=True, check=True, timeout=60
+    )
+    sent, (a, b, c) = json.loads(done.stdout.strip().splitlines()[-1])
+    assert sent == [f"+{a}\n", f"-{a}\n+{b}\n", f"-{b}\n", f"+{c}\n", f"-{c}\n"]
 
 
 WATCHED_AT_EXIT = """
