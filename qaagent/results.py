@@ -20,7 +20,7 @@ import io
 import operator
 import pickle
 import tempfile
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields
 from itertools import starmap
 from pathlib import Path
@@ -180,37 +180,44 @@ _HEAD_FLAKY = HEAD_FIELDS.index("flaky")
 
 
 class _Spill:
-    """A temporary file of chunks of cases: per chunk, two pickles of rows (the head's fields, the rest's)."""
+    """Files of chunks of cases: per chunk, two pickles of rows (the head's fields, the rest's).
 
-    __slots__ = ("_file", "_starts")
+    Its own temporary file, plus the files of other processes' stores it adopted (`CaseStore.adopt`).
+    """
 
-    def __init__(self) -> None:
-        self._file: IO[bytes] | None = None
-        self._starts: list[int] = []  #: where each chunk's head pickle starts
+    __slots__ = ("_adopted", "_file", "_starts")
+
+    def __init__(self, file: IO[bytes] | None = None) -> None:
+        self._file = file
+        self._adopted: list[IO[bytes]] = []
+        self._starts: list[tuple[IO[bytes], int]] = []  #: each chunk's file and where its head pickle starts
 
     def dump(self, cases: list[TestCase]) -> None:
         if self._file is None:
             self._file = tempfile.TemporaryFile(prefix="qaagent-cases-")  # noqa: SIM115 - closed in close()
         spill = self._file
         spill.seek(0, io.SEEK_END)  # a reader may have moved the position
-        self._starts.append(spill.tell())
+        self._starts.append((spill, spill.tell()))
         # plain tuples of field values: ~5x faster to pickle and ~2x faster to load than
         # frozen slotted dataclasses, whose pickling goes through Python-level __getstate__
         pickle.dump(list(map(_head_of, cases)), spill, protocol=pickle.HIGHEST_PROTOCOL)
         pickle.dump(list(map(_tail_of, cases)), spill, protocol=pickle.HIGHEST_PROTOCOL)
+
+    def adopt(self, file: IO[bytes], starts: Sequence[int]) -> None:
+        """Another store's chunks, written in `file` at `starts`, after the ones here."""
+        self._adopted.append(file)
+        self._starts += [(file, start) for start in starts]
 
     def chunks(self, *, tails: bool = True) -> Iterator[tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]]:
         """Each spilled chunk's rows of `HEAD_FIELDS` and of the rest, in order.
 
         Without `tails` the rest is not read (an empty list): no text is unpickled.
         """
-        spill = self._file
-        if spill is None:
-            return
-        spill.flush()
-        for start in list(self._starts):
+        if self._file is not None:
+            self._file.flush()
+        for spill, start in list(self._starts):
             spill.seek(start)
-            heads = pickle.load(spill)  # noqa: S301 - our own temp file
+            heads = pickle.load(spill)  # noqa: S301 - our own temp files
             yield heads, pickle.load(spill) if tails else []  # noqa: S301
 
     def __iter__(self) -> Iterator[TestCase]:
@@ -226,10 +233,13 @@ class _Spill:
                     yield _from_parts(*head, *tail)
 
     def close(self) -> None:
+        for spill in self._adopted:
+            spill.close()
+        self._adopted = []
         if self._file is not None:
             self._file.close()
             self._file = None
-            self._starts = []
+        self._starts = []
 
 
 class ProblemCases:
@@ -276,9 +286,9 @@ class CaseStore:
     #: failed/errored/flaky cases kept in memory (the first ones; the rest are found in the spill)
     PROBLEMS_IN_MEMORY = 500
 
-    def __init__(self, cases: Iterable[TestCase] = ()) -> None:
+    def __init__(self, cases: Iterable[TestCase] = (), *, spill: IO[bytes] | None = None) -> None:
         self._buffer: list[TestCase] = []
-        self._spill = _Spill()
+        self._spill = _Spill(spill)  #: `spill`: the file to spill to (`export`), else a temporary one
         self.counts = Counts()
         self._problems: list[TestCase] = []  #: the first PROBLEMS_IN_MEMORY
         self._problem_count = 0
@@ -340,8 +350,45 @@ class CaseStore:
         """Failed, errored and flaky cases, in order (the first few in memory, the rest from disk)."""
         return ProblemCases(self)
 
+    def export(self) -> dict[str, Any]:
+        """Spill everything (and, last, the first problems), for another process's store to `adopt`.
+
+        The store was made with the `spill` file it writes; what it returns (plain JSON values)
+        says where in that file each chunk is.
+        """
+        if self._buffer:
+            self._spill.dump(self._buffer)
+            self._buffer = []
+        file = self._spill._file  # noqa: SLF001 - its own spill
+        starts = [start for _, start in self._spill._starts]  # noqa: SLF001
+        kept = None
+        if file is not None:
+            kept = file.seek(0, io.SEEK_END)
+            pickle.dump([_head_of(c) + _tail_of(c) for c in self._problems], file, pickle.HIGHEST_PROTOCOL)
+            file.flush()
+        problems = self._problem_count
+        return {"starts": starts, "kept": kept, "counts": self.counts.as_dict(), "problems": problems}
+
+    def adopt(self, file: IO[bytes], exported: Mapping[str, Any]) -> None:
+        """The cases another process's store `export`ed into `file`, appended in their order.
+
+        The store takes `file` over (it closes it). Its own cases stay first: the ones in
+        memory are spilled before the adopted chunks.
+        """
+        if self._buffer:
+            self._spill.dump(self._buffer)
+            self._buffer = []
+        self._spill.adopt(file, exported["starts"])
+        if exported["kept"] is not None and len(self._problems) == self._problem_count:
+            file.seek(exported["kept"])
+            rows = pickle.load(file)  # noqa: S301 - our own temp file
+            room = self.PROBLEMS_IN_MEMORY - len(self._problems)
+            self._problems += [_from_parts(*row) for row in rows[:room]]
+        self._problem_count += exported["problems"]
+        self.counts += Counts(**exported["counts"])
+
     def close(self) -> None:
-        """Release the spill file."""
+        """Release the spill files."""
         self._spill.close()
 
 

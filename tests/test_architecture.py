@@ -82,6 +82,7 @@ LAYERS: dict[int, tuple[str, ...]] = {
         "qaagent.formats.mocha",
         "qaagent.formats.detect",
         "qaagent.formats.read",
+        "qaagent.formats.parallel",
         "qaagent.evidence.gitinfo",
         "qaagent.history.schema",
         "qaagent.history.backends",
