@@ -30,6 +30,7 @@ LAYERS: dict[int, tuple[str, ...]] = {
         "qaagent.files",
         "qaagent.fastinit",
         "qaagent.attempts",
+        "qaagent.counts",
         "qaagent.results",
         "qaagent.run_result",
         "qaagent.redact_encodings",

@@ -114,7 +114,7 @@ def test_no_worker_below_the_threshold_for_one_file_or_when_switched_off(
     assert parallel.split_at([4 * mib] * 3) == 3  # 12 MiB: one process
     assert parallel.split_at([40 * mib]) == 1  # one file cannot be split
     assert parallel.split_at([]) == 0
-    assert parallel.split_at([5 * mib] * 10) == 6  # 50 MiB: the last four (20 of the 22 MiB asked for)
+    assert parallel.split_at([5 * mib] * 10) == 5  # 50 MiB: the last five (25 of the 24 MiB asked for)
     monkeypatch.setenv(parallel.SWITCH, "0")
     assert parallel.split_at([5 * mib] * 10) == 10
     monkeypatch.setenv(parallel.SWITCH, "1")

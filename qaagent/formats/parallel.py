@@ -40,7 +40,7 @@ if TYPE_CHECKING:
 #: 0.1 s of CPU: `docs/decisions.md`, "The second core reads part of the result files")
 MIN_BYTES = 16 * 1024 * 1024
 #: bytes this process reads while the worker starts (its share is the rest's half, less this)
-_HEAD_START = 6 * 1024 * 1024
+_HEAD_START = 2 * 1024 * 1024
 #: the environment variable that turns the worker off (`0`: one process reads everything) or on
 #: whatever the size (`1`: for tests of the whole process on small inputs)
 SWITCH = "QAAGENT_PARALLEL_READ"
