@@ -11,6 +11,7 @@ add; only the thread running the suite (or the batch) touches it.
 from __future__ import annotations
 
 import contextlib
+import functools
 import shutil
 import threading
 import time
@@ -24,7 +25,6 @@ from qaagent.attempts import Attempt, Batch, IgnoredFile
 from qaagent.console import Console
 from qaagent.files import append_regular, copy_regular
 from qaagent.formats.parallel import read_into
-from qaagent.formats.read import iter_result_files
 from qaagent.process import ProcessOutcome, run_process
 from qaagent.results import CaseStore, SuiteResult, TestCase
 from qaagent.retries import (
@@ -350,36 +350,20 @@ class SuiteRun:
     ) -> list[str]:
         problems: list[str] = []
         result_format = runner.result_format  # runner hook: a command or report suite's `format:`
-        base_dir = runner.report_base_dir(attempt_dir)  # runner hook: Playwright's testDir
-        zero_based = runner.zero_based_lines  # runner hook: pytest counts lines from 0
-        origins = files.origins()  # a reason names the user's file, not its copy in the bundle
-        if type(runner).finish_case is Runner.finish_case:  # no case to adjust: two processes may read
-            read_into(
-                store,
-                files.files,
-                format=result_format,
-                suite=runner.suite.name,
-                base_dir=base_dir,
-                repo_root=self.repo_root,
-                problems=problems,
-                zero_based_lines=zero_based,
-                unread=unread,
-                origins=origins,
-            )
-        else:
-            cases = iter_result_files(
-                files.files,
-                format=result_format,
-                suite=runner.suite.name,
-                base_dir=base_dir,
-                repo_root=self.repo_root,
-                problems=problems,
-                zero_based_lines=zero_based,
-                unread=unread,
-                origins=origins,
-            )
-            for case in cases:
-                store.append(runner.finish_case(case, attempt_dir))  # runner hook: artifacts
+        adjusts = type(runner).finish_case is not Runner.finish_case  # runner hook: artifacts
+        read_into(  # the last files by a second process when they are large and need no adjusting
+            store,
+            files.files,
+            format=result_format,
+            suite=runner.suite.name,
+            base_dir=runner.report_base_dir(attempt_dir),  # runner hook: Playwright's testDir
+            repo_root=self.repo_root,
+            problems=problems,
+            zero_based_lines=runner.zero_based_lines,  # runner hook: pytest counts lines from 0
+            unread=unread,
+            origins=files.origins(),  # a reason names the user's file, not its copy in the bundle
+            adjust=functools.partial(runner.finish_case, attempt_dir=attempt_dir) if adjusts else None,
+        )
         kind = "JUnit" if result_format == "junit" else "result file"
         return [f"unreadable {kind} {problem}" for problem in problems]
 

@@ -8,6 +8,7 @@ fails, or answers nonsense, changes nothing (its files are read here).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -312,3 +313,31 @@ def test_run_all_writes_the_same_reports_with_the_worker(tmp_path: Path) -> None
     assert int(seen[0][2]) > 150
     assert "junit-3.xml" in seen[0][3]
     assert SECRET not in seen[0][0]
+
+
+@pytest.mark.usefixtures("always")
+def test_cases_a_runner_adjusts_are_read_here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`Runner.finish_case` may look at the attempt's files (Playwright's attachments): no worker then."""
+
+    def no_worker(request: object, cwd: Path) -> None:
+        raise AssertionError(request)
+
+    monkeypatch.setattr(parallel._Worker, "start", no_worker)
+    paths = write_files(tmp_path, files=3)
+    store = CaseStore()
+    OPEN.append(store)
+    parallel.read_into(
+        store,
+        paths,
+        format=None,
+        suite="u",
+        base_dir=ROOT,
+        repo_root=ROOT,
+        problems=[],
+        zero_based_lines=None,
+        unread=[],
+        origins={},
+        adjust=lambda case: dataclasses.replace(case, artifacts=("x.png",)),
+    )
+    assert len(store) == 90
+    assert {case.artifacts for case in store} == {("x.png",)}

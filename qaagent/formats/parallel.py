@@ -34,7 +34,9 @@ from qaagent.formats.read import iter_result_files
 from qaagent.results import CaseStore
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Callable, Mapping, Sequence
+
+    from qaagent.results import TestCase
 
 #: bytes of result files below which one process reads them all (a worker's start costs about
 #: 0.1 s of CPU: `docs/decisions.md`, "The second core reads part of the result files")
@@ -74,8 +76,13 @@ def read_into(
     zero_based_lines: bool | None,
     unread: list[Path],
     origins: Mapping[Path, Path],
+    adjust: Callable[[TestCase], TestCase] | None = None,
 ) -> None:
-    """`iter_result_files` of `paths` appended to `store`, the last files read by a worker when worth it."""
+    """`iter_result_files` of `paths` appended to `store`, the last files read by a worker when worth it.
+
+    `adjust` is the runner's change of each case read (`Runner.finish_case`, which may look at
+    the attempt's files): with one, this process reads every file.
+    """
     request = {
         "format": format,
         "suite": suite,
@@ -85,21 +92,20 @@ def read_into(
     }
 
     def here(part: Sequence[Path]) -> None:
-        store.extend(
-            iter_result_files(
-                part,
-                format=format,
-                suite=suite,
-                base_dir=base_dir,
-                repo_root=repo_root,
-                problems=problems,
-                zero_based_lines=zero_based_lines,
-                unread=unread,
-                origins=origins,
-            )
+        cases = iter_result_files(
+            part,
+            format=format,
+            suite=suite,
+            base_dir=base_dir,
+            repo_root=repo_root,
+            problems=problems,
+            zero_based_lines=zero_based_lines,
+            unread=unread,
+            origins=origins,
         )
+        store.extend(cases if adjust is None else map(adjust, cases))
 
-    at = split_at([_size(p) for p in paths])
+    at = len(paths) if adjust is not None else split_at([_size(p) for p in paths])
     if at >= len(paths):
         here(paths)
         return
