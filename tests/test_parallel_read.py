@@ -16,7 +16,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -57,24 +57,38 @@ def write_files(
     return paths
 
 
+def into(
+    store: CaseStore,
+    paths: list[Path],
+    problems: list[str],
+    unread: list[Path],
+    origins: dict[Path, Path],
+    *,
+    adjust: Callable[[TestCase], TestCase] | None = None,
+) -> None:
+    """`parallel.read_into` of `paths` as suite `unit`."""
+    parallel.read_into(
+        store,
+        paths,
+        format=None,
+        suite="unit",
+        base_dir=ROOT,
+        repo_root=ROOT,
+        problems=problems,
+        zero_based_lines=None,
+        unread=unread,
+        origins=origins,
+        adjust=adjust,
+    )
+
+
 def read(paths: list[Path], *, worker: bool) -> tuple[CaseStore, list[str], list[Path]]:
     """The files read into a store, by `read_into` (with a worker) or by one process."""
     store, problems, unread = CaseStore(), list[str](), list[Path]()
     OPEN.append(store)
     origins = {paths[-1]: paths[-1].with_name("copied-from.xml")}  # a reason names the file copied
     if worker:
-        parallel.read_into(
-            store,
-            paths,
-            format=None,
-            suite="unit",
-            base_dir=ROOT,
-            repo_root=ROOT,
-            problems=problems,
-            zero_based_lines=None,
-            unread=unread,
-            origins=origins,
-        )
+        into(store, paths, problems, unread, origins)
     else:
         cases = iter_result_files(
             paths,
@@ -239,18 +253,7 @@ def test_an_exception_here_stops_the_worker(tmp_path: Path, monkeypatch: pytest.
     store = CaseStore()
     monkeypatch.setattr(store, "extend", boom)
     with pytest.raises(KeyboardInterrupt):
-        parallel.read_into(
-            store,
-            paths,
-            format=None,
-            suite="u",
-            base_dir=ROOT,
-            repo_root=ROOT,
-            problems=[],
-            zero_based_lines=None,
-            unread=[],
-            origins={},
-        )
+        into(store, paths, [], [], {})
     (worker,) = started
     assert worker.proc.returncode is not None
     assert worker.spill.closed
@@ -326,18 +329,6 @@ def test_cases_a_runner_adjusts_are_read_here(tmp_path: Path, monkeypatch: pytes
     paths = write_files(tmp_path, files=3)
     store = CaseStore()
     OPEN.append(store)
-    parallel.read_into(
-        store,
-        paths,
-        format=None,
-        suite="u",
-        base_dir=ROOT,
-        repo_root=ROOT,
-        problems=[],
-        zero_based_lines=None,
-        unread=[],
-        origins={},
-        adjust=lambda case: dataclasses.replace(case, artifacts=("x.png",)),
-    )
+    into(store, paths, [], [], {}, adjust=lambda case: dataclasses.replace(case, artifacts=("x.png",)))
     assert len(store) == 90
     assert {case.artifacts for case in store} == {("x.png",)}
