@@ -1,6 +1,6 @@
 """A suite's result files read by two processes (`qaagent.formats.parallel`): the same store, the same reports.
 
-The worker is a real process (`python -m qaagent.formats.parallel`). Its part is read
+The worker is a real process (`python -I -c …`, `formats.parallel.main`). Its part is read
 through the same reader, so the store it hands back holds the cases, the problems and the
 files not read completely exactly as one process reading every file would; a worker that
 fails, or answers nonsense, changes nothing (its files are read here).
@@ -332,3 +332,34 @@ def test_cases_a_runner_adjusts_are_read_here(tmp_path: Path, monkeypatch: pytes
     into(store, paths, [], [], {}, adjust=lambda case: dataclasses.replace(case, artifacts=("x.png",)))
     assert len(store) == 90
     assert {case.artifacts for case in store} == {("x.png",)}
+
+
+@pytest.mark.usefixtures("always")
+def test_the_worker_is_this_qaagent_not_a_folder_of_the_project(tmp_path: Path) -> None:
+    """The worker starts in the project, which may hold a `qaagent/` of its own (qaagent's own repository)."""
+    project = tmp_path / "project"
+    (project / "qaagent" / "formats").mkdir(parents=True)
+    marker = tmp_path / "imported"
+    for init in (project / "qaagent" / "__init__.py", project / "qaagent" / "formats" / "__init__.py"):
+        init.write_text(f"open({str(marker)!r}, 'w').close()\n", encoding="utf-8")
+    paths = write_files(tmp_path)
+    store = CaseStore()
+    OPEN.append(store)
+    started: list[parallel._Worker] = []
+    real_finish = parallel._Worker.finish
+
+    def finish(self: parallel._Worker) -> object:
+        started.append(self)
+        answer = real_finish(self)
+        assert answer is not None  # it answered: it read its files
+        return answer
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(parallel._Worker, "finish", finish)
+        parallel.read_into(
+            store, paths, format=None, suite="unit", base_dir=project, repo_root=project,
+            problems=[], zero_based_lines=None, unread=[], origins={},
+        )  # fmt: skip
+    assert started
+    assert len(store) == 180
+    assert not marker.exists()

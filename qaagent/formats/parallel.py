@@ -2,7 +2,7 @@
 
 A run's reading of its result files is Python code (expat's callbacks build each case), so
 one process reads them on one core. When a suite leaves several files and enough bytes
-(`MIN_BYTES`), `read_into` starts one worker process (`python -m qaagent.formats.parallel`,
+(`MIN_BYTES`), `read_into` starts one worker process (`python -I -c …`, `main`,
 spawned through `qaagent.process.spawn`, never forked) for the last files while this process
 reads the first ones. The worker reads its files through the same door and readers
 (`qaagent.formats.read.iter_result_files`: each case parsed and built once, there) into a
@@ -29,7 +29,6 @@ import tempfile
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-import qaagent
 from qaagent.formats.read import iter_result_files
 from qaagent.results import CaseStore
 
@@ -43,6 +42,9 @@ if TYPE_CHECKING:
 MIN_BYTES = 16 * 1024 * 1024
 #: bytes this process reads while the worker starts (its share is the rest's half, less this)
 _HEAD_START = 2 * 1024 * 1024
+#: what the worker's interpreter runs (`python -I -c`): the parent's import path, then `main`
+_BOOT = "import json, sys; sys.path[:] = json.loads(sys.argv[2]); from qaagent.formats import parallel"
+_BOOT += "; parallel.main()"
 #: the environment variable that turns the worker off (`0`: one process reads everything) or on
 #: whatever the size (`1`: for tests of the whole process on small inputs)
 SWITCH = "QAAGENT_PARALLEL_READ"
@@ -159,10 +161,12 @@ class _Worker:
         try:
             spill.write(json.dumps(request).encode() + b"\n")
             spill.flush()
-            package_root = os.fsdecode(Path(qaagent.__file__).resolve().parent.parent)
+            # isolated (-I: no current folder, no PYTHON* variables, no user site) and given this
+            # process's own import path: the worker imports what this process imported, never a
+            # `qaagent/` folder of the project it starts in
+            here = [entry or os.fsdecode(Path.cwd()) for entry in sys.path]
+            argv = [sys.executable, "-I", "-c", _BOOT, str(spill.fileno()), json.dumps(here)]
             env = dict(os.environ)
-            env["PYTHONPATH"] = os.pathsep.join(filter(None, (package_root, env.get("PYTHONPATH"))))
-            argv = [sys.executable, "-m", "qaagent.formats.parallel", str(spill.fileno())]
             proc = process.spawn(argv, cwd=cwd, env=env, stderr=subprocess.PIPE, pass_fds=(spill.fileno(),))
         except OSError:
             spill.close()
@@ -244,6 +248,7 @@ def _work(fd: int) -> int:
     return 0
 
 
-if __name__ == "__main__":
+def main() -> None:
+    """The worker's entry point (`_BOOT`): `sys.argv` is the spill file's descriptor, then the import path."""
     with contextlib.suppress(BrokenPipeError):
         sys.exit(_work(int(sys.argv[1])))
