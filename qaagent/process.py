@@ -117,11 +117,17 @@ SETUP = Policy(
 
 
 def spawn(
-    argv: Sequence[str], *, cwd: Path, env: Mapping[str, str], stderr: int = subprocess.STDOUT
+    argv: Sequence[str],
+    *,
+    cwd: Path,
+    env: Mapping[str, str],
+    stderr: int = subprocess.STDOUT,
+    pass_fds: Sequence[int] = (),
 ) -> subprocess.Popen[bytes]:
     """Start a child in a session of its own with stdin closed and stdout piped (the one spawn site).
 
-    `stderr` is merged into stdout unless `subprocess.PIPE` is asked for. OSErrors
+    `stderr` is merged into stdout unless `subprocess.PIPE` is asked for; `pass_fds` are
+    the only other descriptors the child inherits (qaagent's own workers'). OSErrors
     (not found, not executable) are the caller's to report. The environment passes
     the one filter (`child_environment`) whatever the caller built, and the child's
     process group is watched (`qaagent.watchdog`) until the caller `release`s it.
@@ -134,6 +140,7 @@ def spawn(
         stdout=subprocess.PIPE,
         stderr=stderr,
         start_new_session=True,
+        pass_fds=tuple(pass_fds),
     )
     watchdog.watch(proc.pid)
     return proc

@@ -20,13 +20,14 @@ import io
 import operator
 import pickle
 import tempfile
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields
 from itertools import starmap
 from pathlib import Path
-from typing import IO, Any, Literal, Self
+from typing import IO, Any, Literal
 
 from qaagent.attempts import Attempt, Batch, Rerun
+from qaagent.counts import Counts
 from qaagent.fastinit import builder, install_fast_init
 
 Status = Literal["passed", "failed", "error", "skipped"]
@@ -72,96 +73,6 @@ class TestCase:
         return self.status in ("failed", "error") or self.flaky
 
 
-@dataclass(slots=True)
-class Counts:
-    """Tallies of test statuses; `flaky` counts passed-on-retry tests.
-
-    `passed`, `failed`, `errors` and `skipped` count statuses, as JUnit does (the merged
-    report, the manifest, the step outputs). `xfailed` (skipped: failed as expected) and
-    `xpassed` (passed although expected to fail) are counted within `skipped` and `passed`;
-    the summaries show them apart, as pytest's own summary does (`shown_passed`,
-    `shown_skipped`). A strict xpass is a failure and counts as failed only.
-    """
-
-    total: int = 0
-    passed: int = 0
-    failed: int = 0
-    errors: int = 0
-    skipped: int = 0
-    flaky: int = 0
-    xfailed: int = 0
-    xpassed: int = 0
-
-    def add(self, case: TestCase) -> None:
-        """Count one case."""
-        self.total += 1
-        status = case.status
-        if status == "passed":
-            self.passed += 1
-            if case.outcome == "xpass":
-                self.xpassed += 1
-        elif status == "failed":
-            self.failed += 1
-        elif status == "error":
-            self.errors += 1
-        else:
-            self.skipped += 1
-            if case.outcome == "xfail":
-                self.xfailed += 1
-        if case.flaky:
-            self.flaky += 1
-
-    def __iadd__(self, other: Counts) -> Self:
-        self.total += other.total
-        self.passed += other.passed
-        self.failed += other.failed
-        self.errors += other.errors
-        self.skipped += other.skipped
-        self.flaky += other.flaky
-        self.xfailed += other.xfailed
-        self.xpassed += other.xpassed
-        return self
-
-    @property
-    def shown_passed(self) -> int:
-        """Passed tests without the xpassed ones (what a summary calls passed)."""
-        return self.passed - self.xpassed
-
-    @property
-    def shown_skipped(self) -> int:
-        """Skipped tests without the xfailed ones (what a summary calls skipped)."""
-        return self.skipped - self.xfailed
-
-    def as_dict(self) -> dict[str, int]:
-        """The counts as a plain mapping (manifest, outputs)."""
-        return {
-            "total": self.total,
-            "passed": self.passed,
-            "failed": self.failed,
-            "errors": self.errors,
-            "skipped": self.skipped,
-            "flaky": self.flaky,
-            "xfailed": self.xfailed,
-            "xpassed": self.xpassed,
-        }
-
-    def outcome_text(self) -> str:
-        """`, 17 xfailed, 2 xpassed` for a summary line ('' when there are none)."""
-        parts = [f"{n} {label}" for n, label in ((self.xfailed, "xfailed"), (self.xpassed, "xpassed")) if n]
-        return "".join(f", {part}" for part in parts)
-
-    def summary_text(self) -> str:
-        """`3 passed, 1 failed, 0 errors, 2 skipped, 1 xfailed, 0 flaky`: how every summary counts.
-
-        xfail/xpass apart, as pytest says; the console's lines, the summary annotation and
-        the check run's title all use this one text.
-        """
-        return (
-            f"{self.shown_passed} passed, {self.failed} failed, {self.errors} errors, "
-            f"{self.shown_skipped} skipped{self.outcome_text()}, {self.flaky} flaky"
-        )
-
-
 install_fast_init(TestCase)
 
 
@@ -180,37 +91,44 @@ _HEAD_FLAKY = HEAD_FIELDS.index("flaky")
 
 
 class _Spill:
-    """A temporary file of chunks of cases: per chunk, two pickles of rows (the head's fields, the rest's)."""
+    """Files of chunks of cases: per chunk, two pickles of rows (the head's fields, the rest's).
 
-    __slots__ = ("_file", "_starts")
+    Its own temporary file, plus the files of other processes' stores it adopted (`CaseStore.adopt`).
+    """
 
-    def __init__(self) -> None:
-        self._file: IO[bytes] | None = None
-        self._starts: list[int] = []  #: where each chunk's head pickle starts
+    __slots__ = ("_adopted", "_file", "_starts")
+
+    def __init__(self, file: IO[bytes] | None = None) -> None:
+        self._file = file
+        self._adopted: list[IO[bytes]] = []
+        self._starts: list[tuple[IO[bytes], int]] = []  #: each chunk's file and where its head pickle starts
 
     def dump(self, cases: list[TestCase]) -> None:
         if self._file is None:
             self._file = tempfile.TemporaryFile(prefix="qaagent-cases-")  # noqa: SIM115 - closed in close()
         spill = self._file
         spill.seek(0, io.SEEK_END)  # a reader may have moved the position
-        self._starts.append(spill.tell())
+        self._starts.append((spill, spill.tell()))
         # plain tuples of field values: ~5x faster to pickle and ~2x faster to load than
         # frozen slotted dataclasses, whose pickling goes through Python-level __getstate__
         pickle.dump(list(map(_head_of, cases)), spill, protocol=pickle.HIGHEST_PROTOCOL)
         pickle.dump(list(map(_tail_of, cases)), spill, protocol=pickle.HIGHEST_PROTOCOL)
+
+    def adopt(self, file: IO[bytes], starts: Sequence[int]) -> None:
+        """Another store's chunks, written in `file` at `starts`, after the ones here."""
+        self._adopted.append(file)
+        self._starts += [(file, start) for start in starts]
 
     def chunks(self, *, tails: bool = True) -> Iterator[tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]]:
         """Each spilled chunk's rows of `HEAD_FIELDS` and of the rest, in order.
 
         Without `tails` the rest is not read (an empty list): no text is unpickled.
         """
-        spill = self._file
-        if spill is None:
-            return
-        spill.flush()
-        for start in list(self._starts):
+        if self._file is not None:
+            self._file.flush()
+        for spill, start in list(self._starts):
             spill.seek(start)
-            heads = pickle.load(spill)  # noqa: S301 - our own temp file
+            heads = pickle.load(spill)  # noqa: S301 - our own temp files
             yield heads, pickle.load(spill) if tails else []  # noqa: S301
 
     def __iter__(self) -> Iterator[TestCase]:
@@ -226,10 +144,13 @@ class _Spill:
                     yield _from_parts(*head, *tail)
 
     def close(self) -> None:
+        for spill in self._adopted:
+            spill.close()
+        self._adopted = []
         if self._file is not None:
             self._file.close()
             self._file = None
-            self._starts = []
+        self._starts = []
 
 
 class ProblemCases:
@@ -276,9 +197,9 @@ class CaseStore:
     #: failed/errored/flaky cases kept in memory (the first ones; the rest are found in the spill)
     PROBLEMS_IN_MEMORY = 500
 
-    def __init__(self, cases: Iterable[TestCase] = ()) -> None:
+    def __init__(self, cases: Iterable[TestCase] = (), *, spill: IO[bytes] | None = None) -> None:
         self._buffer: list[TestCase] = []
-        self._spill = _Spill()
+        self._spill = _Spill(spill)  #: `spill`: the file to spill to (`export`), else a temporary one
         self.counts = Counts()
         self._problems: list[TestCase] = []  #: the first PROBLEMS_IN_MEMORY
         self._problem_count = 0
@@ -340,8 +261,45 @@ class CaseStore:
         """Failed, errored and flaky cases, in order (the first few in memory, the rest from disk)."""
         return ProblemCases(self)
 
+    def export(self) -> dict[str, Any]:
+        """Spill everything (and, last, the first problems), for another process's store to `adopt`.
+
+        The store was made with the `spill` file it writes; what it returns (plain JSON values)
+        says where in that file each chunk is.
+        """
+        if self._buffer:
+            self._spill.dump(self._buffer)
+            self._buffer = []
+        file = self._spill._file  # noqa: SLF001 - its own spill
+        starts = [start for _, start in self._spill._starts]  # noqa: SLF001
+        kept = None
+        if file is not None:
+            kept = file.seek(0, io.SEEK_END)
+            pickle.dump([_head_of(c) + _tail_of(c) for c in self._problems], file, pickle.HIGHEST_PROTOCOL)
+            file.flush()
+        problems = self._problem_count
+        return {"starts": starts, "kept": kept, "counts": self.counts.as_dict(), "problems": problems}
+
+    def adopt(self, file: IO[bytes], exported: Mapping[str, Any]) -> None:
+        """The cases another process's store `export`ed into `file`, appended in their order.
+
+        The store takes `file` over (it closes it). Its own cases stay first: the ones in
+        memory are spilled before the adopted chunks.
+        """
+        if self._buffer:
+            self._spill.dump(self._buffer)
+            self._buffer = []
+        self._spill.adopt(file, exported["starts"])
+        if exported["kept"] is not None and len(self._problems) == self._problem_count:
+            file.seek(exported["kept"])
+            rows = pickle.load(file)  # noqa: S301 - our own temp file
+            room = self.PROBLEMS_IN_MEMORY - len(self._problems)
+            self._problems += [_from_parts(*row) for row in rows[:room]]
+        self._problem_count += exported["problems"]
+        self.counts += Counts(**exported["counts"])
+
     def close(self) -> None:
-        """Release the spill file."""
+        """Release the spill files."""
         self._spill.close()
 
 

@@ -10,7 +10,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from qaagent.results import Counts, SuiteResult, TestCase
+from qaagent.counts import Counts
+from qaagent.results import SuiteResult, TestCase
 
 
 @dataclass(frozen=True, slots=True)

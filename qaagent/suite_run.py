@@ -11,6 +11,7 @@ add; only the thread running the suite (or the batch) touches it.
 from __future__ import annotations
 
 import contextlib
+import functools
 import shutil
 import threading
 import time
@@ -23,7 +24,7 @@ from qaagent import paths
 from qaagent.attempts import Attempt, Batch, IgnoredFile
 from qaagent.console import Console
 from qaagent.files import append_regular, copy_regular
-from qaagent.formats.read import iter_result_files
+from qaagent.formats.parallel import read_into
 from qaagent.process import ProcessOutcome, run_process
 from qaagent.results import CaseStore, SuiteResult, TestCase
 from qaagent.retries import (
@@ -349,7 +350,9 @@ class SuiteRun:
     ) -> list[str]:
         problems: list[str] = []
         result_format = runner.result_format  # runner hook: a command or report suite's `format:`
-        cases = iter_result_files(
+        adjusts = type(runner).finish_case is not Runner.finish_case  # runner hook: artifacts
+        read_into(  # the last files by a second process when they are large and need no adjusting
+            store,
             files.files,
             format=result_format,
             suite=runner.suite.name,
@@ -359,9 +362,8 @@ class SuiteRun:
             zero_based_lines=runner.zero_based_lines,  # runner hook: pytest counts lines from 0
             unread=unread,
             origins=files.origins(),  # a reason names the user's file, not its copy in the bundle
+            adjust=functools.partial(runner.finish_case, attempt_dir=attempt_dir) if adjusts else None,
         )
-        for case in cases:
-            store.append(runner.finish_case(case, attempt_dir))  # runner hook: artifacts
         kind = "JUnit" if result_format == "junit" else "result file"
         return [f"unreadable {kind} {problem}" for problem in problems]
 

@@ -44,7 +44,8 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
     from pathlib import Path
 
-    from qaagent.results import Counts, SuiteResult, TestCase
+    from qaagent.counts import Counts
+    from qaagent.results import SuiteResult, TestCase
     from qaagent.run_result import RunResult
     from qaagent.stream import Redact, ReportCase, ReportRerun
 

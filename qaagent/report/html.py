@@ -35,6 +35,7 @@ from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+from qaagent.counts import Counts
 from qaagent.evidence.read import AttemptEntry, CiInfo, Manifest, SuiteEntry, Totals, parse_manifest
 from qaagent.evidence.records import MESSAGE_LIMIT, id_prefix_of
 from qaagent.files import StreamedFile
@@ -43,7 +44,6 @@ from qaagent.report.page import escape as _e
 from qaagent.report.page import page_start
 from qaagent.report.timeline import number as _number
 from qaagent.report.timeline import svg_timeline
-from qaagent.results import Counts
 from qaagent.stream import ReportCase, ReportRerun
 from qaagent.text import fmt_seconds, truncate
 
