@@ -215,7 +215,9 @@ def test_an_explicit_split_n_gets_its_batches_after_a_recorded_run(tmp_path: Pat
     few = plan_work(plan, durations, {"unit": _files(tmp_path, "unit", [2] * 2)})
     assert len(_batches(few)) == 2
     # a fast machine records every file at 0 s: still three batches (all of them used to land in one)
-    zero = Durations("history", {"unit": SuiteDurations(0.4, dict.fromkeys(files, 0.0)), "lint": SuiteDurations(0.0)})
+    zero = Durations(
+        "history", {"unit": SuiteDurations(0.4, dict.fromkeys(files, 0.0)), "lint": SuiteDurations(0.0)}
+    )
     instant = _batches(plan_work(plan, zero, {"unit": discovery}))
     assert len(instant) == 3
     assert sorted(p for b in instant for p in b.units) == sorted(u.path for u in discovery.units if u.path)
