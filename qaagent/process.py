@@ -22,9 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import math
 import os
-import select
 import signal
 import subprocess
 import threading
@@ -36,6 +34,7 @@ from typing import IO, TYPE_CHECKING
 
 from qaagent import files, redact, watchdog
 from qaagent.cancel import Cancel
+from qaagent.exit_wait import ExitWaiter
 from qaagent.history.dsn import PASSWORD_VARIABLE
 from qaagent.output import DRAIN, MAX_ECHO_LINES, Echo, OutputReader
 
@@ -301,7 +300,7 @@ def _run_logged(
         proc.stdout, None, echo, name=prefix, max_echo_lines=policy.max_echo_lines, log_file=log_file
     )
     deadline = start + timeout if timeout is not None else None
-    exited = _ExitWaiter(proc, reader)
+    exited = ExitWaiter(proc, reader)
     try:
         timed_out, cancelled = _supervise(proc, exited.wait, cancel, deadline, policy)
     finally:
@@ -350,79 +349,6 @@ def _append(log: IO[bytes], data: bytes) -> str | None:
     except OSError as exc:
         return f"{exc.strerror or exc} (writing qaagent's own lines)"
     return None
-
-
-class _ExitWaiter:
-    """`wait(seconds)`: True as soon as the child has exited (it is reaped then), else after `seconds`.
-
-    No poll sleep (it was most of a trivial suite's cost, docs/benchmarks.md): on Linux a pidfd
-    becomes readable when the child exits, and the same poll watches its output pipe, so the
-    `reader` thread starts only with the first byte or at the exit if the pipe is still open (a
-    descendant holds it). A child whose pipe hangs up empty costs no thread. Elsewhere (no
-    `os.pidfd_open`, or refused) a thread blocks in `wait()` and the reader starts at once.
-    """
-
-    def __init__(self, proc: subprocess.Popen[bytes], reader: OutputReader) -> None:
-        self.proc = proc
-        self.reader = reader
-        self._event: threading.Event | None = None
-        self._poll: select.poll | None = None
-        self._fd = -1
-        self._pipe = reader.fd  #: the output pipe while no reader reads it, else -1
-        try:
-            self._fd = os.pidfd_open(proc.pid)
-        except (AttributeError, OSError):  # not Linux, an old kernel, or it has been reaped already
-            self._start_reader()
-            self._event = threading.Event()
-            threading.Thread(target=self._reap, name=f"wait-{proc.pid}", daemon=True).start()
-        else:
-            self._poll = select.poll()
-            self._poll.register(self._fd, select.POLLIN)
-            if self._pipe >= 0:
-                self._poll.register(self._pipe, select.POLLIN)
-
-    def _reap(self) -> None:
-        self.proc.wait()
-        assert self._event is not None  # noqa: S101 - set before the thread starts
-        self._event.set()
-
-    def _start_reader(self) -> None:
-        if self._pipe >= 0:
-            if self._poll is not None:
-                self._poll.unregister(self._pipe)
-            self._pipe = -1
-            self.reader.start()
-
-    def _pipe_event(self, events: int, poll: select.poll) -> None:
-        """Output to read (or a pipe still open at the exit): the reader starts. Hung up empty: none."""
-        if events & select.POLLIN:
-            self._start_reader()
-        else:
-            poll.unregister(self._pipe)
-            self._pipe = -1
-
-    def wait(self, seconds: float) -> bool:
-        """Whether the child exited within `seconds` (then its status is collected)."""
-        if self._poll is None:
-            assert self._event is not None  # noqa: S101 - the fallback's
-            return self._event.wait(seconds)
-        deadline = time.monotonic() + seconds
-        while ready := dict(self._poll.poll(max(0, math.ceil((deadline - time.monotonic()) * 1000)))):
-            if self._pipe in ready:
-                self._pipe_event(ready[self._pipe], self._poll)
-            if self._fd in ready:
-                self.proc.wait()  # it has exited: this only collects its status
-                if self._pipe >= 0:  # its last bytes, a hang-up, or a descendant holding the pipe?
-                    self._pipe_event(dict(self._poll.poll(0)).get(self._pipe, select.POLLIN), self._poll)
-                return True
-        return False
-
-    def close(self) -> None:
-        """Let go of the pidfd; a pipe not known to be empty gets its reader (after a cancel, a timeout)."""
-        self._start_reader()
-        if self._fd >= 0:
-            os.close(self._fd)
-            self._fd = -1
 
 
 def _supervise(

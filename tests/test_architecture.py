@@ -61,6 +61,7 @@ LAYERS: dict[int, tuple[str, ...]] = {
         "qaagent.profile",
         "qaagent.profile_load",
         "qaagent.output",
+        "qaagent.exit_wait",
         "qaagent.cancel",
         "qaagent.process",
         "qaagent.orphans",
