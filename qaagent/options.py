@@ -113,7 +113,7 @@ SUITE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\Z")
 def whole_number(text: str, allowed: Range) -> int:
     """A whole number in `allowed`, written in ASCII digits."""
     if not _DIGITS.fullmatch(text) or not allowed.low <= int(text) <= allowed.high:
-        msg = f"expected a whole number from {allowed.low} to {allowed.high}, got {text!r}"
+        msg = f"expected a whole number from {allowed.low} to {allowed.high}, got {text[:80]!r}"
         raise InvalidValue(msg)
     return int(text)
 
@@ -187,7 +187,7 @@ def rate(text: str) -> float:
     """A rate from 0 to 1 (a flake-rate threshold)."""
     value = decimal(text)
     if value is None or not 0 <= value <= 1:
-        msg = f"expected a rate from 0 to 1, got {text!r}"
+        msg = f"expected a rate from 0 to 1, got {text[:80]!r}"
         raise InvalidValue(msg)
     return value
 
@@ -196,7 +196,7 @@ def seconds(text: str) -> float:
     """A duration in seconds, > 0 and at most `MAX_TIMEOUT`."""
     value = decimal(text)
     if value is None or not 0 < value <= MAX_TIMEOUT:
-        msg = f"expected seconds > 0 and at most {MAX_TIMEOUT:g}, got {text!r}"
+        msg = f"expected seconds > 0 and at most {MAX_TIMEOUT:g}, got {text[:80]!r}"
         raise InvalidValue(msg)
     return value
 
@@ -233,7 +233,7 @@ def shard(text: str) -> Shard:
     match = _SHARD.match(text)
     index, total = (int(match[1]), int(match[2])) if match else (0, 0)
     if not 1 <= index <= total <= SHARDS.high:
-        msg = f"invalid shard {text!r}: expected I/N with 1 <= I <= N <= {SHARDS.high}, e.g. 2/4"
+        msg = f"invalid shard {text[:80]!r}: expected I/N with 1 <= I <= N <= {SHARDS.high}, e.g. 2/4"
         raise InvalidValue(msg)
     return Shard(index, total)
 
@@ -323,7 +323,7 @@ def split_setting(value: object) -> SplitSetting:
             return int(word)
     elif isinstance(value, int) and not isinstance(value, bool) and SPLIT.low <= value <= SPLIT.high:
         return value
-    shown = "true (YAML reads on/yes/true as a boolean)" if value is True else repr(value)
+    shown = "true (YAML reads on/yes/true as a boolean)" if value is True else repr(value)[:80]
     msg = f"expected auto, off or a number of batches from {SPLIT.low} to {SPLIT.high}, got {shown}"
     raise InvalidValue(msg)
 
@@ -335,7 +335,7 @@ def boolean(text: str) -> bool:
         return True
     if word in FALSE_WORDS:
         return False
-    msg = f"expected true or false (or yes/no/1/0), got {text.strip()!r}"
+    msg = f"expected true or false (or yes/no/1/0), got {text.strip()[:80]!r}"
     raise InvalidValue(msg)
 
 
@@ -347,7 +347,7 @@ def switch(text: str) -> bool:
     try:
         return boolean(word)
     except InvalidValue:
-        msg = f"expected on or off (or true/false), got {text.strip()!r}"
+        msg = f"expected on or off (or true/false), got {text.strip()[:80]!r}"
         raise InvalidValue(msg) from None
 
 
@@ -372,7 +372,7 @@ def globs(text: str) -> tuple[str, ...]:
     """Result-file globs separated by commas or line breaks (`!glob` excludes); at least one includes."""
     found = tuple(item.strip() for item in _GLOBS.split(text) if item.strip())
     if not any(not item.startswith("!") for item in found) or "!" in found:
-        msg = f"expected globs of result files (comma or newline separated, `!glob` excludes), got {text!r}"
+        msg = f"expected globs of result files (comma/newline separated, `!glob` excludes), got {text[:80]!r}"
         raise InvalidValue(msg)
     return found
 
@@ -381,7 +381,7 @@ def result_format(text: str) -> str:
     """A result format name (docs/formats.md) or `auto`."""
     value = text.strip().lower()
     if value != AUTO and value not in NAMES:
-        msg = f"expected one of {', '.join(NAMES)} (or {AUTO}), got {text.strip()!r}"
+        msg = f"expected one of {', '.join(NAMES)} (or {AUTO}), got {text.strip()[:80]!r}"
         raise InvalidValue(msg)
     return value
 
@@ -401,7 +401,7 @@ def fail_on_items(found: Sequence[str], *, shown: str | None = None) -> tuple[Fa
     words = [item.strip().lower() for item in found]
     wrong = [item for item in words if item not in FAIL_ON_CHOICES]
     if wrong or not words:
-        got = ", ".join(repr(w[:80]) for w in wrong) if wrong else repr(shown if shown is not None else "")
+        got = ", ".join(repr(w[:80]) for w in wrong[:5]) if wrong else repr((shown or "")[:80])
         msg = f"expected a list of {', '.join(FAIL_ON_CHOICES)}, got {got}"
         raise InvalidValue(msg)
     if "new-failures" in words and ("failed" in words or "error" in words):
@@ -429,7 +429,7 @@ def suite_names(values: Sequence[str], *, source: str = "--suite") -> tuple[str,
     for value in values:
         found = items(value)
         if not found:
-            msg = f"{source} needs a suite name (got {value!r})"
+            msg = f"{source} needs a suite name (got {value[:80]!r})"
             raise UsageError(msg)
         names.extend(found)
     return tuple(dict.fromkeys(names))

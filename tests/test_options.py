@@ -128,3 +128,28 @@ def test_empty_suite_names_on_the_command_line_name_the_flag() -> None:
     with pytest.raises(UsageError) as raised:
         options.suite_names(["a", " , "])
     assert raised.value.message == "--suite needs a suite name (got ' , ')"
+
+
+HUGE = "9" * 100_000
+
+
+@pytest.mark.parametrize(
+    ("validator", "text"),
+    [
+        (options.workers, HUGE),
+        (options.rate, HUGE),
+        (options.seconds, HUGE),
+        (options.shard, HUGE),
+        (options.globs, "!" + HUGE),
+        (options.boolean, HUGE),
+        (options.switch, HUGE),
+        (options.result_format, HUGE),
+        (options.fail_on, " ".join(["x" * 80] * 5_000)),
+        (options.split_setting, HUGE),
+    ],
+)
+def test_a_huge_bad_value_is_quoted_short(validator: object, text: str) -> None:
+    """The review's finding: a 100,000-digit max-workers came back whole in the one-line message."""
+    with pytest.raises(InvalidValue) as caught:
+        validator(text)  # type: ignore[operator]
+    assert len(str(caught.value)) < 600
