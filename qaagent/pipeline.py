@@ -34,7 +34,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from qaagent import __version__, redact, watchdog
+from qaagent import __version__, redact
 from qaagent.cancel import cancel_on_signals, signal_handler
 from qaagent.console import Console
 from qaagent.errors import ExitCode, UsageError, as_qaagent_error, resume_collection
@@ -264,11 +264,8 @@ def execute(run: Run) -> None:
         orphans_between_suites=reaper.stop if reaper.active else None,
         seal=bundle.seal,
     )
-    try:
-        with redact.frozen():  # the environment is asked once, not per suite
-            result = orchestrator.run()
-    finally:
-        watchdog.flush()  # the groups the last suites left gone: forgotten now, not at the exit
+    with redact.frozen():  # the environment is asked once, not per suite
+        result = orchestrator.run()
     reaper.stop(hurry=run.cancel.is_set())
     # A signal that came after the last suite still makes this a cancelled run.
     run.result = dataclasses.replace(result, cancelled=result.cancelled or run.cancel.is_set())

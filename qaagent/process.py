@@ -145,12 +145,9 @@ def spawn(
     return proc
 
 
-def release(proc: subprocess.Popen[bytes], *, gone: bool = False) -> None:
-    """The child's process group is stopped, or left running on purpose: the watchdog forgets it.
-
-    `gone`: the group was SIGKILLed after its leader was reaped (told with the next message).
-    """
-    watchdog.release(proc.pid, gone=gone)
+def release(proc: subprocess.Popen[bytes]) -> None:
+    """The child's process group is stopped, or left running on purpose: the watchdog forgets it."""
+    watchdog.release(proc.pid)
 
 
 def capture(
@@ -312,7 +309,7 @@ def _run_logged(
     if policy.kill_leftovers:
         # The child is gone; whatever it left in its group (daemons, browsers) goes too.
         kill_group(proc.pid, signal.SIGKILL)
-    release(proc, gone=policy.kill_leftovers and proc.returncode is not None)
+    release(proc)
     reader.finish(policy.cancel_drain if cancelled else policy.drain, keep_draining=not policy.kill_leftovers)
     duration = time.monotonic() - start
     if (timed_out or cancelled) and log_file is not None and reader.log_error is None:

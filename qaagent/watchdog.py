@@ -66,8 +66,6 @@ _lock = threading.Lock()
 _proc: subprocess.Popen[bytes] | None = None
 _pipe: int | None = None
 _owner: int | None = None  #: the pid that started the watchdog (a forked copy of qaagent does not own it)
-#: `-PGID` lines of groups known to be gone, not sent yet: they go with the next message (one wake-up)
-_gone: list[str] = []
 
 
 def _start() -> int | None:
@@ -98,20 +96,11 @@ def _start() -> int | None:
 
 def _send(line: str) -> None:
     with _lock:
-        if _owner != os.getpid():
-            _gone.clear()  # a forked copy: those were its parent's groups, told to its parent's watchdog
         pipe = _start()
         if pipe is None:
             return
-        _write(pipe, line + "\n")
-
-
-def _write(pipe: int, lines: str) -> None:
-    """Write `lines` after the releases held back (the caller holds `_lock`)."""
-    data = ("".join(_gone) + lines).encode()
-    _gone.clear()
-    with contextlib.suppress(OSError):
-        os.write(pipe, data)
+        with contextlib.suppress(OSError):
+            os.write(pipe, line.encode() + b"\n")
 
 
 def watch(pgid: int) -> None:
@@ -119,29 +108,10 @@ def watch(pgid: int) -> None:
     _send(f"+{pgid}")
 
 
-def release(pgid: int, *, gone: bool = False) -> None:
-    """Forget `pgid`: it is stopped, or left running on purpose.
-
-    A group that is `gone` (SIGKILLed, its leader reaped) is forgotten with the next message
-    (the next `watch`, `flush`, or the exit) instead of with a message of its own: each message
-    wakes the watchdog, and a trivial suite paid a third of a millisecond for each. Until then
-    the watchdog would only signal a group that no longer exists — unless its number is reused,
-    which is what `flush` at the end of the suites bounds.
-    """
-    if _pipe is None:
-        return
-    if gone and _owner == os.getpid():
-        with _lock:
-            _gone.append(f"-{pgid}\n")
-        return
-    _send(f"-{pgid}")
-
-
-def flush() -> None:
-    """Send the releases held back (`release(gone=True)`): when no suite is about to start."""
-    with _lock:
-        if _gone and _pipe is not None and _owner == os.getpid():
-            _write(_pipe, "")
+def release(pgid: int) -> None:
+    """Forget `pgid`: it is stopped, or left running on purpose."""
+    if _pipe is not None:
+        _send(f"-{pgid}")
 
 
 def pid() -> int | None:
@@ -154,8 +124,6 @@ def _stop() -> None:
     global _pipe  # noqa: PLW0603
     with _lock:
         if _pipe is not None and _owner == os.getpid():
-            if _gone:  # else the watchdog would signal them: they are gone, their numbers may not be
-                _write(_pipe, "")
             with contextlib.suppress(OSError):
                 os.close(_pipe)
             _pipe = None
