@@ -212,6 +212,10 @@ def fake_python(tmp_path: Path, script: str) -> str:
         "echo '{}'",  # nonsense
         """echo '{"store": {"starts": [-5], "kept": null, "counts": {}, "problems": 0}, "problems": [], "unread": []}'""",
         """echo '{"store": {"starts": [], "kept": null, "counts": {}, "problems": 0}, "problems": [1], "unread": []}'""",
+        # offsets of the right type but not of its chunks (the review's: the reports' pass failed)
+        """echo '{"store": {"starts": [999999999], "kept": null, "counts": {}, "problems": 0}, "problems": [], "unread": []}'""",
+        """echo '{"store": {"starts": [0, 0], "kept": null, "counts": {}, "problems": 0}, "problems": [], "unread": []}'""",
+        "kill -STOP $$",  # stopped (a frozen cgroup, a stuck disk): killed after its time, here 1 s
     ],
 )
 def test_a_worker_that_fails_changes_nothing(
@@ -220,6 +224,8 @@ def test_a_worker_that_fails_changes_nothing(
     paths = write_files(tmp_path, broken=(4,))
     alone = read(paths, worker=False)
     monkeypatch.setattr(sys, "executable", fake_python(tmp_path, script))
+    monkeypatch.setattr(parallel, "_WAIT_FLOOR", 1.0)
+    monkeypatch.setattr(parallel, "_SLOWEST_READ", 1 << 40)
     store, problems, unread = read(paths, worker=True)
     assert (list(store), problems, unread) == (list(alone[0]), alone[1], alone[2])
 
@@ -348,9 +354,9 @@ def test_the_worker_is_this_qaagent_not_a_folder_of_the_project(tmp_path: Path) 
     started: list[parallel._Worker] = []
     real_finish = parallel._Worker.finish
 
-    def finish(self: parallel._Worker) -> object:
+    def finish(self: parallel._Worker, budget: float) -> object:
         started.append(self)
-        answer = real_finish(self)
+        answer = real_finish(self, budget)
         assert answer is not None  # it answered: it read its files
         return answer
 

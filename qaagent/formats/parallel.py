@@ -12,14 +12,16 @@ order, as if one process had read them all, and the reports' pass reads them bac
 reads any spilled store. The problems (one line per bad file) and the files not read
 completely come back in the same order.
 
-A worker that cannot start, fails or answers nonsense changes nothing: its files are then
-read here (`tests/test_parallel_read.py` kills one). Nothing it reads is trusted more than
-a file is: its answer is numbers, lines and paths, checked before use.
+A worker that cannot start, fails, hangs past its time (`_wait_budget`) or answers
+nonsense changes nothing: its files are then read here (`tests/test_parallel_read.py` kills
+one, stops one). Nothing it reads is trusted more than a file is: its answer is numbers,
+lines and paths, checked before use (types; chunk offsets increasing and inside its file).
 """
 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import os
 import signal
@@ -45,6 +47,10 @@ _HEAD_START = 2 * 1024 * 1024
 #: what the worker's interpreter runs (`python -I -c`): the parent's import path, then `main`
 _BOOT = "import json, sys; sys.path[:] = json.loads(sys.argv[2]); from qaagent.formats import parallel"
 _BOOT += "; parallel.main()"
+#: the longest the worker is waited for: this floor plus its bytes at this slow a rate (B/s; it
+#: reads ~54 MB/s here): a worker stopped or stuck is killed then, and its files are read here
+_WAIT_FLOOR = 30.0
+_SLOWEST_READ = 1024 * 1024
 #: the environment variable that turns the worker off (`0`: one process reads everything) or on
 #: whatever the size (`1`: for tests of the whole process on small inputs)
 SWITCH = "QAAGENT_PARALLEL_READ"
@@ -126,7 +132,7 @@ def read_into(
         if worker is not None:
             worker.abandon()
         raise
-    answer = worker.finish() if worker is not None else None
+    answer = worker.finish(_WAIT_FLOOR + sum(map(_size, theirs)) / _SLOWEST_READ) if worker else None
     if answer is None:
         here(theirs)  # the worker did not answer: what it was given is read here
         return
@@ -173,18 +179,22 @@ class _Worker:
             return None
         return cls(proc, spill)
 
-    def finish(self) -> tuple[dict[str, Any], list[str], list[Path], IO[bytes]] | None:
+    def finish(self, budget: float) -> tuple[dict[str, Any], list[str], list[Path], IO[bytes]] | None:
         """Its answer once it has ended: what its store exported, its problems, its unread files, the spill.
 
-        None when it failed (the spill is then closed).
+        None when it failed or was still running after `budget` seconds (it is killed then; the
+        spill is closed).
         """
         from qaagent import process  # noqa: PLC0415
 
         answer = None
         try:
-            out, _ = self.proc.communicate()
+            out, _ = self.proc.communicate(timeout=budget)
             if self.proc.returncode == 0:
-                answer = _checked(json.loads(out))
+                answer = _checked(json.loads(out), os.fstat(self.spill.fileno()).st_size)
+        except subprocess.TimeoutExpired:
+            process.stop_group(self.proc, 0.0, signal.SIGKILL)
+            self.proc.communicate()
         except (OSError, ValueError, KeyError, TypeError):
             answer = None
         finally:
@@ -207,14 +217,18 @@ class _Worker:
             self.spill.close()
 
 
-def _checked(answer: Any) -> tuple[dict[str, Any], list[str], list[Path]]:
-    """The worker's answer, its types checked (`TypeError`/`KeyError` for anything else)."""
+def _checked(answer: Any, size: int) -> tuple[dict[str, Any], list[str], list[Path]]:
+    """The worker's answer, checked (`TypeError`/`KeyError` for anything else); `size`: its spill file's."""
     exported, problems, unread = answer["store"], answer["problems"], answer["unread"]
-    ints = [*exported["starts"], exported["problems"], *exported["counts"].values()]
+    starts = exported["starts"]
+    ints = [*starts, exported["problems"], *exported["counts"].values()]
     if exported["kept"] is not None:
         ints.append(exported["kept"])
-    if not all(type(n) is int and n >= 0 for n in ints) or not all(
-        isinstance(s, str) for s in [*problems, *unread]
+    if (
+        not all(type(n) is int and n >= 0 for n in ints)
+        or not all(isinstance(s, str) for s in [*problems, *unread])
+        or any(b <= a for a, b in itertools.pairwise(starts))
+        or any(start >= size for start in starts)
     ):
         raise TypeError(answer)
     return exported, problems, [Path(p) for p in unread]
