@@ -275,7 +275,7 @@ def load_durations(path: Path) -> Durations:
     if head.startswith(b"{"):
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        except (ValueError, RecursionError) as exc:  # JSONDecodeError, UnicodeDecodeError, an int too long
             raise UsageError(f"--durations-from {path}: invalid JSON ({_why(exc)})") from None
         return from_json(data, f"--durations-from {path}")
     kinds = "an evidence bundle, a JUnit XML file or a `qaagent durations` JSON file"

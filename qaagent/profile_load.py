@@ -89,6 +89,13 @@ class _Loader(yaml.SafeLoader):
                 raise _LoaderError(msg)
         return super().compose_node(parent, index)
 
+    def construct_yaml_int(self, node: Any) -> int:
+        try:
+            return int(super().construct_yaml_int(node))
+        except ValueError:  # more digits than int() takes (sys.get_int_max_str_digits)
+            msg = f"a number too long to read (line {node.start_mark.line + 1})"
+            raise _LoaderError(msg) from None
+
     def construct_mapping(self, node: Any, deep: bool = False) -> dict[Any, Any]:  # noqa: FBT001, FBT002 - PyYAML's signature
         seen: dict[Any, int] = {}
         for key_node, _ in node.value:
@@ -102,6 +109,9 @@ class _Loader(yaml.SafeLoader):
             except TypeError:
                 continue
         return super().construct_mapping(node, deep=deep)
+
+
+_Loader.add_constructor("tag:yaml.org,2002:int", _Loader.construct_yaml_int)
 
 
 def _lines_of(

@@ -196,3 +196,14 @@ def test_commands_that_read_a_bundle_refuse_a_malformed_one_in_one_line(tmp_path
         assert len(lines) == 1, result.stderr
         assert "is not a qaagent evidence manifest (" in lines[0]
         assert ("(history.groups: " if "hostile" in command[1] else "(suites: ") in lines[0]
+
+
+def test_a_number_too_long_to_read_in_the_manifest_is_an_invalid_bundle(tmp_path: Path) -> None:
+    bundle = bundle_with(tmp_path, MINIMAL)
+    manifest = bundle / "manifest.json"
+    manifest.write_text(
+        manifest.read_text(encoding="utf-8")[:-1] + ', "n": ' + "9" * 5_000 + "}", encoding="utf-8"
+    )
+    with pytest.raises(BundleError, match=r"invalid: manifest\.json") as raised:
+        read_manifest(bundle)
+    assert raised.value.exit_code == 2

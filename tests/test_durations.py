@@ -115,3 +115,10 @@ def test_deeply_nested_json_is_a_usage_error(qa_project: ProjectFactory) -> None
     result = run_qaagent("plan", "--shards", "2", "--durations-from", "bundle", cwd=root)
     assert result.returncode == 2, result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_a_number_too_long_to_read_in_a_durations_file_is_a_usage_error(tmp_path: Path) -> None:
+    path = tmp_path / "durations.json"
+    path.write_text('{"suites": {"unit": {"seconds": ' + "9" * 5_000 + "}}}", encoding="utf-8")
+    with pytest.raises(UsageError, match=r"invalid JSON"):
+        load_durations(path)

@@ -237,3 +237,11 @@ def test_the_profiles_numbers_in_range_still_load() -> None:
     )
     assert (profile.run.timeout, profile.reports.max_output) == (90.0, 0)
     assert (profile.tests["unit"].retry_count, profile.tests["unit"].timeout) == (3, 1.5)
+
+
+def test_a_number_too_long_to_read_is_a_profile_error_naming_its_line() -> None:
+    """A second review's finding: past 4,300 digits `int()` refuses, and that was exit 3, "internal error"."""
+    with pytest.raises(ProfileError, match=r"a number too long to read \(line 2\)") as raised:
+        parse_profile("run:\n  max_workers: " + "9" * 5_000 + "\ntests: {}\n")
+    assert raised.value.exit_code == 2
+    assert len(str(raised.value)) < 300

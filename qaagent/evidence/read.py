@@ -323,7 +323,7 @@ def open_manifest(bundle_dir: Path) -> OpenedManifest:
         ) from None
     except NotRegularFileError as exc:
         raise BundleError(f"invalid: {MANIFEST} {exc.strerror}") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (OSError, ValueError) as exc:  # JSONDecodeError, UnicodeDecodeError, an int too long
         raise BundleError(f"invalid: {MANIFEST} ({exc.__class__.__name__}: {exc})") from None
     except RecursionError:  # json's answer to a hostile, deeply nested document
         raise BundleError(f"invalid: {MANIFEST} is nested too deeply to be a manifest") from None
