@@ -257,15 +257,17 @@ def test_the_suites_timeout_bounds_its_batches_together(qa_project: ProjectFacto
 
 @pytest.mark.slow
 def test_cancelling_a_split_run_stops_its_batches_and_skips_the_rest(qa_project: ProjectFactory) -> None:
-    slow = "import time\n\ndef test_slow():\n    print('sleeping', flush=True)\n    time.sleep(60)\n"
+    slow = (
+        "import pathlib, time\n\ndef test_slow():\n"
+        "    pathlib.Path(__file__).with_suffix('.sleeping').touch()\n    time.sleep(60)\n"
+    )
     files = {f"test_{c}.py": slow for c in "abcd"}
     root = _batched_project(qa_project, files, timeout=120, split=4)
     proc = start_qaagent("run-all", "--evidence-dir", "ev", cwd=root)
-    assert proc.stdout is not None
-    for line in proc.stdout:  # both workers busy with a batch
-        if "started (pytest): 1 test file(s)" in line and "unit#2" in line:
-            break
-    time.sleep(1.5)
+    deadline = time.monotonic() + 60
+    while len(list(root.rglob("*.sleeping"))) < 2 and time.monotonic() < deadline:
+        time.sleep(0.1)  # until both workers' batches are inside their test (not a guess at the phase)
+    assert len(list(root.rglob("*.sleeping"))) == 2
     proc.send_signal(signal.SIGINT)
     rest, _ = proc.communicate(timeout=60)
     assert proc.returncode == 130, rest
