@@ -18,6 +18,7 @@ into several paths), and requires the result to lie inside `root`.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 from qaagent.errors import UsageError
@@ -31,15 +32,29 @@ UNSAFE_NAME = "unsafe name"
 def _judge(text: str, *, base: Path, root: Path) -> tuple[Path | None, str | None]:
     """The one check: `text` (relative to `base`, or absolute) resolved, or the kind of problem.
 
-    Kinds: ``nul``, ``control`` (no path is resolved) and ``outside`` (the resolved path
+    Kinds: ``nul``, ``control``, ``encoding`` (bytes that are not UTF-8: what the bundle and
+    its manifest write is UTF-8; no path is resolved) and ``outside`` (the resolved path
     leaves `root`); None: the resolved path may be used. `root` must be resolved.
     """
     if "\0" in text:
         return None, "nul"
     if CONTROL.search(text):
         return None, "control"
+    if not text.isascii() and _UNDECODED.search(text):
+        return None, "encoding"
     resolved = (base / text).resolve()
     return resolved, None if _within(resolved, root) else "outside"
+
+
+#: what `os.fsdecode` makes of bytes that are not UTF-8 (surrogateescape): lone surrogates
+_UNDECODED = re.compile("[\udc80-\udcff]")
+
+
+def printable(text: str) -> str:
+    """`text` as UTF-8 can write it: bytes that were not UTF-8 (`os.fsdecode`'s surrogates) as escapes."""
+    if text.isascii() or not _UNDECODED.search(text):
+        return text
+    return os.fsencode(text).decode("utf-8", "backslashreplace")
 
 
 def _within(resolved: Path, root: Path) -> bool:
@@ -59,6 +74,8 @@ def confine(value: str, *, base: Path, root: Path, what: str, where: str = "the 
     resolved, problem = _judge(text, base=base, root=root)
     if problem == "nul":
         raise UsageError(f"{what} contains a NUL character")
+    if problem == "encoding":
+        raise UsageError(f"{what} is not valid UTF-8: {text[:160]!r}")
     if problem == "control" or resolved is None:
         raise UsageError(f"{what} contains a control character (such as a line break): {text!r}")
     if problem == "outside":
@@ -77,6 +94,8 @@ def refusal(path: Path, *, root: Path) -> str | None:
     """
     text = str(path)
     resolved, problem = _judge(text, base=Path(), root=root)  # a relative path: from the current folder
+    if problem == "encoding":
+        return f"{UNSAFE_NAME}: its name is not valid UTF-8: {text!r}"
     if problem in ("nul", "control"):
         return f"{UNSAFE_NAME}: it contains a control character: {text!r}"
     if problem == "outside":
@@ -100,14 +119,14 @@ def shown(path: Path, root: Path) -> str:
 
     Lexically (links not followed: the name as it was matched), and with each control
     character as a visible escape (`text.controls_shown`): a file named with a line break
-    cannot split a console line or forge one.
+    cannot split a console line or forge one; bytes that are not UTF-8 are escaped too.
     """
     absolute = Path(os.path.abspath(path))  # noqa: PTH100 - lexical, as link_out
     try:
         text = absolute.relative_to(os.path.abspath(root)).as_posix()  # noqa: PTH100
     except ValueError:
         text = str(path)
-    return controls_shown(text)
+    return controls_shown(printable(text))
 
 
 def link_out(path: Path, *, root: Path) -> Path | None:

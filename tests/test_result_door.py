@@ -266,3 +266,42 @@ def test_the_readers_last_look_refuses_what_leads_out_of_the_project(tmp_path: P
     # a file outside the project the user named (--junit /tmp/x.xml) is not judged; a link is
     assert link_out(elsewhere / "given.xml", root=root) is None
     assert link_out(elsewhere / "link.xml", root=root) == (elsewhere / "secret").resolve()
+
+
+REPORT = b'<testsuite tests="1"><testcase classname="c" name="t"/></testsuite>'
+WRITE_UNDECODABLE = (
+    "import os; d = os.fsencode(os.environ['QAAGENT_JUNIT_DIR']); os.makedirs(d, exist_ok=True); "
+    f"open(os.path.join(d, b'junit-\\xff.xml'), 'wb').write({REPORT!r})"
+)
+
+
+def test_a_name_that_is_not_utf8_is_refused_when_matched_and_escaped_when_recorded(tmp_path: Path) -> None:
+    root = tmp_path.resolve()
+    bad = root / os.fsdecode(b"r\xff.xml")
+    assert (refusal(bad, root=root) or "").startswith(f"{UNSAFE_NAME}: its name is not valid UTF-8")
+    with pytest.raises(UsageError, match="is not valid UTF-8"):
+        confine(os.fsdecode(b"r\xff.xml"), base=root, root=root, what="v")
+    assert refusal(root / "ré.xml", root=root) is None  # UTF-8 beyond ASCII is a name like any
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("where", ["own", "matched"])
+def test_a_result_file_named_in_bytes_that_are_not_utf8_ends_the_run_normally(
+    qa_project: ProjectFactory, where: str
+) -> None:
+    """The session's review: the manifest (UTF-8) could not be written, exit 3 "internal error"."""
+    if where == "own":  # in the bundle's report folder: kept, renamed to an escaped name
+        suite = {"runner": "command", "command": [sys.executable, "-c", WRITE_UNDECODABLE]}
+    else:  # matched in the project: refused, listed with an escaped name
+        suite = {"runner": "report", "files": "reports/*.xml"}
+    root = qa_project(
+        {".qaagent.yaml": "tests:\n  s: " + json.dumps(suite) + "\n", "reports/ok.xml": REPORT.decode()}
+    )
+    (root / "reports" / os.fsdecode(b"r\xff.xml")).write_bytes(REPORT)
+    result = run_qaagent("run-all", "--no-history", cwd=root, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "internal error" not in result.stderr
+    bundle = max((root / ".qaagent" / "evidence").iterdir())
+    assert run_qaagent("verify", str(bundle), cwd=root).returncode == 0
+    text = (bundle / "manifest.json").read_text(encoding="utf-8")
+    assert "r\\\\xff.xml" in text or "junit-\\\\xff.xml" in text

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from qaagent.paths import printable
 from qaagent.redact import is_secret_name
 
 if TYPE_CHECKING:
@@ -105,10 +106,11 @@ def rel_path(path: Path | None, bundle_dir: Path, repo_root: Path | None = None)
     for base in (bundle_dir, repo_root):
         if base is not None:
             try:
-                return Path(os.path.abspath(path)).relative_to(os.path.abspath(base)).as_posix()  # noqa: PTH100 - no symlink resolution wanted
+                text = Path(os.path.abspath(path)).relative_to(os.path.abspath(base)).as_posix()  # noqa: PTH100 - no symlink resolution wanted
             except ValueError:
                 continue
-    return str(path)
+            return printable(text)  # the manifest is UTF-8: a name that is not is written escaped
+    return printable(str(path))
 
 
 def attempt_entry(attempt: Attempt, bundle_dir: Path, repo_root: Path | None) -> dict[str, Any]:

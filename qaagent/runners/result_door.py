@@ -20,7 +20,7 @@ from qaagent.attempts import IgnoredFile
 from qaagent.evidence.read import MANIFEST, RUN_ID_RE, SHARED_DURATIONS
 from qaagent.files import copy_regular
 from qaagent.formats.source import MAX_FILE_BYTES
-from qaagent.paths import OUTSIDE, UNSAFE_NAME, refusal
+from qaagent.paths import OUTSIDE, UNSAFE_NAME, printable, refusal
 
 
 @dataclass(frozen=True)
@@ -81,7 +81,7 @@ def match_files(
     if own:
         for path in matched:
             if not path.is_symlink() or _kind(path) == "file":
-                found.files.append(path)
+                found.files.append(_printable(path))
         return found
     if not matched:  # (no path to check against the project's root)
         return found
@@ -96,6 +96,27 @@ def match_files(
         elif kind not in ("folder", "nothing"):
             found.ignored.append(IgnoredFile(path, f"{NOT_REGULAR}: a {kind}"))
     return found
+
+
+def _printable(path: Path) -> Path:
+    """A file of the bundle whose name is not UTF-8, renamed to one that is (other bytes as escapes).
+
+    The manifest that lists it is UTF-8; the file and its content stay. Unchanged when it
+    cannot be renamed (the reader and the manifest then say what is wrong).
+    """
+    name = printable(path.name)
+    if name == path.name:
+        return path
+    target = path.with_name(name)
+    for number in range(2, 100):
+        if not target.exists():
+            break
+        target = path.with_name(f"{number}-{name}")
+    try:
+        path.rename(target)
+    except OSError:
+        return path
+    return target
 
 
 def _globbed(patterns: Sequence[str], cwd: Path, *, hidden: bool) -> list[Path]:
